@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "edgescope",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "edgescope", targets: ["edgescope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Frame ids, endpoints, findings, verdicts. No dependencies.
+        .target(name: "CaptureModel"),
+        // Link, IP and TCP headers from a captured frame (caplen, never the wire length).
+        .target(name: "PacketDecoding", dependencies: ["CaptureModel"]),
+        // Flow table, per-direction reassembly, gaps, overlaps, lifecycle.
+        .target(name: "TCPReassembly", dependencies: ["CaptureModel", "PacketDecoding"]),
+        // Connection facts to one root cause.
+        .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly"]),
+        // Wires decoding, reassembly and diagnosis together, frame by frame.
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "Diagnosis"]),
+        // Text, JSON and Markdown reports.
+        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly"]),
+        // libpcap, and the one module that imports it.
+        .systemLibrary(
+            name: "CPcap", pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]),
+        .target(name: "PcapSource", dependencies: ["CPcap", "CaptureModel", "PacketDecoding"]),
+        // The command-line tool: parses options, picks a source, calls the engine.
+        .executableTarget(
+            name: "edgescope",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource",
+            ]),
+
+        // Frame builders shared by the tests.
+        .target(name: "TestSupport", dependencies: ["CaptureModel", "PacketDecoding"], path: "Tests/TestSupport"),
+        .testTarget(name: "CaptureModelTests", dependencies: ["CaptureModel"]),
+        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
+        .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Reporting", "PcapSource", "TestSupport"]),
+        .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
+        .testTarget(name: "edgescopeTests", dependencies: ["TestSupport"]),
+    ]
+)

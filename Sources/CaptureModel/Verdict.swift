@@ -1,0 +1,71 @@
+/// What a person should take from a connection, as the JSON report's `class` says it.
+public enum VerdictClass: String, Hashable, Sendable, CaseIterable {
+    /// The gateway answered (or would answer) 502 Bad Gateway.
+    case badGateway = "502"
+    /// The gateway answered 503 Service Unavailable.
+    case serviceUnavailable = "503"
+    /// The gateway answered 504 Gateway Timeout.
+    case gatewayTimeout = "504"
+    /// The failure came after response headers were forwarded: the client saw a cut response.
+    case truncated
+    /// The upstream itself answered 5xx and the gateway relayed it.
+    case relayed
+    /// Healthy.
+    case ok
+    /// The capture lacks the bytes the verdict would depend on.
+    case unknown
+}
+
+/// How far the exchange got when it failed.
+public enum Phase: String, Hashable, Sendable, CaseIterable {
+    case connect
+    case tls
+    case request
+    case responseHead = "response_head"
+    case responseBody = "response_body"
+    case idle
+}
+
+/// What one gateway does with a connection's failure.
+public struct GatewayOutcome: Hashable, Sendable {
+    /// The status the gateway's client sees, or `nil` when it sees none (a silent retry, a cut).
+    public var status: Int?
+    /// What the gateway writes: nginx's error.log text, HAProxy's termination state, Envoy's flag.
+    public var detail: String
+
+    /// An outcome from its parts.
+    public init(status: Int?, detail: String) {
+        self.status = status
+        self.detail = detail
+    }
+}
+
+/// The root cause of one connection's outcome.
+public struct Verdict: Hashable, Sendable {
+    /// The root-cause code (`none` when healthy).
+    public var code: FindingCode
+    /// What the client of the gateway saw, broadly.
+    public var verdictClass: VerdictClass
+    /// Where in the exchange it happened.
+    public var phase: Phase
+    /// One sentence a person on call understands.
+    public var summary: String
+    /// What each gateway profile does with it, keyed `nginx`, `haproxy`, `envoy`.
+    public var gateways: [String: GatewayOutcome]
+
+    /// A verdict from its parts.
+    public init(
+        code: FindingCode, verdictClass: VerdictClass, phase: Phase, summary: String,
+        gateways: [String: GatewayOutcome] = [:]
+    ) {
+        self.code = code
+        self.verdictClass = verdictClass
+        self.phase = phase
+        self.summary = summary
+        self.gateways = gateways
+    }
+
+    /// The verdict of a connection with nothing wrong.
+    public static let healthy = Verdict(
+        code: .none, verdictClass: .ok, phase: .idle, summary: "The upstream answered every request in full.")
+}

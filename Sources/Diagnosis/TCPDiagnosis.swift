@@ -1,0 +1,163 @@
+import CaptureModel
+import TCPReassembly
+
+/// The outcome of judging one connection: its root cause and the findings behind it.
+public struct Diagnosis: Sendable {
+    /// The root cause.
+    public var verdict: Verdict
+    /// Findings, the root cause's first, then the rest in the order they happened.
+    public var findings: [Finding]
+
+    /// A diagnosis from its parts.
+    public init(verdict: Verdict, findings: [Finding]) {
+        self.verdict = verdict
+        self.findings = findings
+    }
+}
+
+/// Packet-level evidence the TCP verdicts need beyond the connection's own packets.
+public struct TCPContext: Sendable {
+    /// When the capture ended (its last frame).
+    public var captureEnd: Timestamp
+    /// An ICMP destination-unreachable that quoted this connection's SYN, if one was seen.
+    public var unreachable: PacketMark?
+    /// Which gateway decides the class.
+    public var gateway: GatewayProfile
+
+    /// A context from its parts.
+    public init(captureEnd: Timestamp, unreachable: PacketMark? = nil, gateway: GatewayProfile = .default) {
+        self.captureEnd = captureEnd
+        self.unreachable = unreachable
+        self.gateway = gateway
+    }
+}
+
+/// Verdicts that need only TCP: the connection was refused, timed out, or the upstream closed or
+/// reset it before sending a byte (taxonomy 2.A).
+public enum TCPDiagnosis {
+    /// An unanswered SYN counts as a connect timeout once the client retransmitted it, or once
+    /// this long passed with no answer (Linux's first SYN retransmission comes after 1 s).
+    public static let unansweredSYNThreshold: Int64 = 3 * 1_000_000_000
+    /// A gateway that closes after waiting at least this long for a first response byte is
+    /// taken to have hit its read timeout.
+    public static let readTimeoutThreshold: Int64 = 1_000_000_000
+
+    /// Judges `connection` from its TCP facts alone.
+    public static func diagnose(_ connection: Connection, context: TCPContext) -> Diagnosis {
+        let facts = connection.facts
+        let other = connection.allFindings
+        let serverSent = facts.server.payloadBytesOnWire > 0 || connection.serverStream.nextOffset > 0
+        let clientSent = facts.client.payloadBytesOnWire > 0
+
+        // Connect phase: the client's SYN was never answered with a SYN-ACK.
+        if facts.opener == .client, facts.synAck == nil, let syn = facts.syn {
+            if let rst = facts.server.rst {
+                return self.make(.tcpConnectRefused, phase: .connect, context: context,
+                    summary: "The upstream \(connection.server) refused the connection: its reset answered the gateway's SYN.",
+                    evidence: [self.packetEvidence(.server, frame: rst.frame, offset: 0,
+                        note: "RST answering the SYN of frame \(syn.frame)")], other: other)
+            }
+            if let icmp = context.unreachable {
+                return self.make(.tcpConnectRefused, phase: .connect, context: context,
+                    summary: "The upstream \(connection.server) is unreachable: an ICMP error answered the gateway's SYN.",
+                    evidence: [self.packetEvidence(.server, frame: icmp.frame, offset: 0,
+                        note: "ICMP destination unreachable quoting the SYN of frame \(syn.frame)")], other: other)
+            }
+            let waited = context.captureEnd.nanoseconds(since: syn.time)
+            if facts.synCount > 1 || waited >= self.unansweredSYNThreshold {
+                return self.make(.tcpConnectTimeout, phase: .connect, context: context,
+                    summary: "The upstream \(connection.server) never answered the gateway's SYN (\(facts.synCount) sent over \(self.seconds(facts.last.time.nanoseconds(since: syn.time)))).",
+                    evidence: [self.packetEvidence(.client, frame: syn.frame, offset: 0,
+                        note: "first of \(facts.synCount) unanswered SYNs")], other: other)
+            }
+            return Diagnosis(
+                verdict: Verdict(code: .captureTruncated, verdictClass: .unknown, phase: .connect,
+                    summary: "The capture ended \(self.seconds(waited)) after the gateway's SYN, before the connection attempt could succeed or time out."),
+                findings: other)
+        }
+
+        // After the handshake: the upstream closed or reset before its first response byte.
+        if !serverSent {
+            if connection.serverStream.gapBytes > 0 {
+                return Diagnosis(
+                    verdict: Verdict(code: .captureGap, verdictClass: .unknown, phase: .responseHead,
+                        summary: "The upstream sent bytes the capture did not record, so what it answered is unknown."),
+                    findings: other)
+            }
+            let serverEnd = self.earliest(facts.server.rst, facts.server.fin)
+            let clientEnd = self.earliest(facts.client.rst, facts.client.fin)
+            if let serverEnd, clientEnd == nil || serverEnd.frame < clientEnd!.frame {
+                let byRST = facts.server.rst?.frame == serverEnd.frame
+                let phase: Phase = clientSent ? .responseHead : .request
+                let what = clientSent ? "after the gateway's request" : "before the gateway sent its request"
+                if byRST {
+                    return self.make(.tcpRSTBeforeResponse, phase: phase, context: context,
+                        summary: "The upstream \(connection.server) reset the connection \(what), without sending a response byte.",
+                        evidence: [self.packetEvidence(.server, frame: serverEnd.frame, offset: 0,
+                            note: "RST from the upstream with no response byte sent")], other: other)
+                }
+                return self.make(.tcpFINBeforeResponse, phase: phase, context: context,
+                    summary: "The upstream \(connection.server) closed the connection \(what), without sending a response byte.",
+                    evidence: [self.packetEvidence(.server, frame: serverEnd.frame, offset: 0,
+                        note: "FIN from the upstream with no response byte sent")], other: other)
+            }
+            if clientSent, let clientEnd, let request = facts.client.lastPayload {
+                let waited = clientEnd.time.nanoseconds(since: request.time)
+                if waited >= self.readTimeoutThreshold {
+                    return self.make(.tcpReadTimeout, phase: .responseHead, context: context,
+                        summary: "The upstream \(connection.server) sent nothing for \(self.seconds(waited)) after the request; the gateway gave up and closed.",
+                        evidence: [self.packetEvidence(.client, frame: clientEnd.frame, offset: connection.clientStream.nextOffset,
+                            note: "the gateway closes \(self.seconds(waited)) after its last request byte (frame \(request.frame))")],
+                        other: other)
+                }
+            }
+            if clientSent, clientEnd == nil, serverEnd == nil, let request = facts.client.lastPayload {
+                let waited = context.captureEnd.nanoseconds(since: request.time)
+                return Diagnosis(
+                    verdict: Verdict(code: .captureTruncated, verdictClass: .unknown, phase: .responseHead,
+                        summary: "The capture ended \(self.seconds(waited)) after the request, with no response byte yet."),
+                    findings: other)
+            }
+        }
+        return Diagnosis(verdict: .healthy, findings: other)
+    }
+
+    // MARK: Helpers
+
+    private static func make(
+        _ code: FindingCode, phase: Phase, context: TCPContext, summary: String, evidence: [Evidence], other: [Finding]
+    ) -> Diagnosis {
+        let gateways = GatewayBehaviour.outcomes(for: code)
+        let chosen = gateways[context.gateway.kind.rawValue] ?? gateways["nginx"]
+        let verdict = Verdict(
+            code: code, verdictClass: GatewayBehaviour.verdictClass(status: chosen?.status), phase: phase,
+            summary: summary, gateways: gateways)
+        return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: evidence)] + other)
+    }
+
+    private static func packetEvidence(_ direction: Direction, frame: FrameNumber, offset: UInt64, note: String) -> Evidence {
+        Evidence(direction: direction, streamOffset: offset, frame: frame, frameOffset: nil, length: 0, note: note)
+    }
+
+    private static func earliest(_ a: PacketMark?, _ b: PacketMark?) -> PacketMark? {
+        switch (a, b) {
+        case (nil, nil): return nil
+        case (.some(let x), nil): return x
+        case (nil, .some(let y)): return y
+        case (.some(let x), .some(let y)): return x.frame <= y.frame ? x : y
+        }
+    }
+
+    /// `1.25 s`, `340 ms`, `12 µs`.
+    public static func seconds(_ nanoseconds: Int64) -> String {
+        let value = Double(nanoseconds)
+        if abs(value) >= 1e9 { return "\(self.rounded(value / 1e9)) s" }
+        if abs(value) >= 1e6 { return "\(self.rounded(value / 1e6)) ms" }
+        return "\(self.rounded(value / 1e3)) µs"
+    }
+
+    private static func rounded(_ value: Double) -> String {
+        let scaled = (value * 100).rounded() / 100
+        return scaled == scaled.rounded() ? String(Int(scaled)) : String(scaled)
+    }
+}

@@ -1,0 +1,95 @@
+import CaptureModel
+import Diagnosis
+import TCPReassembly
+
+/// Per-connection state the engine keeps beside the flow table, and the reports of ended connections.
+
+struct Collector: ConnectionSink {
+    /// What the capture lacks of one direction.
+    struct Losses {
+        var gaps = 0
+        var firstGap: Evidence?
+        var truncations = 0
+        var firstTruncation: Evidence?
+    }
+
+    struct SlotState {
+        var client = Losses()
+        var server = Losses()
+    }
+
+    let gateway: GatewayProfile
+    var captureEnd: Timestamp = .zero
+    var slots: [SlotState] = []
+    var reports: [ConnectionReport] = []
+
+    init(gateway: GatewayProfile) {
+        self.gateway = gateway
+    }
+
+    mutating func connectionStarted(_ connection: Connection, slot: Int) {
+        if slot >= self.slots.count {
+            self.slots.append(contentsOf: repeatElement(SlotState(), count: slot + 1 - self.slots.count))
+        }
+        self.slots[slot] = SlotState()
+    }
+
+    mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {
+        switch event {
+        case .data, .fin:
+            break
+        case .gap(let range, let reason, _):
+            let length = range.upperBound - range.lowerBound
+            switch reason {
+            case .notCaptured, .bufferLimit:
+                let evidence = Evidence(
+                    direction: direction, streamOffset: range.lowerBound, frame: nil, frameOffset: nil, length: length,
+                    note: reason == .bufferLimit
+                        ? "\(length) bytes skipped when the out-of-order buffer was full"
+                        : "\(length) bytes sent but not in the capture")
+                self.update(slot: slot, direction: direction) { losses in
+                    losses.gaps += 1
+                    if losses.firstGap == nil { losses.firstGap = evidence }
+                }
+            case .snapLength(let frame):
+                let evidence = Evidence(
+                    direction: direction, streamOffset: range.lowerBound, frame: frame, frameOffset: nil, length: length,
+                    note: "\(length) bytes cut from frame \(frame) by the snap length")
+                self.update(slot: slot, direction: direction) { losses in
+                    losses.truncations += 1
+                    if losses.firstTruncation == nil { losses.firstTruncation = evidence }
+                }
+            }
+        }
+    }
+
+    mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {}
+
+    mutating func connectionEnded(_ connection: Connection, slot: Int) {
+        let state = self.slots[slot]
+        var diagnosis = TCPDiagnosis.diagnose(
+            connection, context: TCPContext(captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway))
+        for losses in [state.client, state.server] {
+            if let first = losses.firstGap {
+                diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
+            }
+            if let first = losses.firstTruncation {
+                diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
+            }
+        }
+        self.reports.append(ConnectionReport(
+            id: connection.id, client: connection.client, server: connection.server, facts: connection.facts,
+            clientStreamBytes: connection.clientStream.nextOffset, serverStreamBytes: connection.serverStream.nextOffset,
+            clientGapBytes: connection.clientStream.gapBytes, serverGapBytes: connection.serverStream.gapBytes,
+            retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
+            outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
+            end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings))
+    }
+
+    private mutating func update(slot: Int, direction: Direction, _ body: (inout Losses) -> Void) {
+        switch direction {
+        case .client: body(&self.slots[slot].client)
+        case .server: body(&self.slots[slot].server)
+        }
+    }
+}

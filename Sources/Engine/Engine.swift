@@ -1,0 +1,111 @@
+import CaptureModel
+import Diagnosis
+import PacketDecoding
+import TCPReassembly
+
+/// The analysis pipeline for one capture: frames in, one report per connection out.
+///
+/// Feed every record with `process(_:)` in file order, then call `finish()`. The engine
+/// performs no I/O: the caller reads the capture and writes the reports.
+public struct Engine {
+    /// The options it was made with.
+    public let options: AnalysisOptions
+    /// The capture's link type.
+    public let linkType: LinkType
+
+    var decoder: PacketDecoder
+    var flows: FlowTable
+    var collector: Collector
+    var statistics = CaptureStatistics()
+    var warnings: [String] = []
+
+    /// An engine for a capture of `linkType`.
+    public init(linkType: LinkType, options: AnalysisOptions = AnalysisOptions()) {
+        self.options = options
+        self.linkType = linkType
+        self.decoder = PacketDecoder(linkType: linkType)
+        self.flows = FlowTable(limits: options.limits)
+        for upstream in options.upstreams {
+            if let port = upstream.port {
+                self.flows.knownServers.insert(Endpoint(address: upstream.address, port: port))
+            } else {
+                self.flows.knownServerAddresses.insert(upstream.address)
+            }
+        }
+        self.collector = Collector(gateway: options.gateway)
+    }
+
+    /// Connections in the flow table now.
+    public var liveConnections: Int { self.flows.liveConnections }
+
+    /// Feeds the next record of the capture.
+    public mutating func process(_ frame: RawFrame) {
+        self.statistics.frames += 1
+        self.statistics.wireBytes &+= UInt64(frame.wireLength)
+        self.statistics.capturedBytes &+= UInt64(frame.bytes.count)
+        if self.statistics.firstTime == nil { self.statistics.firstTime = frame.timestamp }
+        if let last = self.statistics.lastTime, frame.timestamp < last {
+            self.statistics.timeWentBackwards += 1
+        }
+        self.statistics.lastTime = max(self.statistics.lastTime ?? frame.timestamp, frame.timestamp)
+        self.collector.captureEnd = self.statistics.lastTime!
+
+        switch self.decoder.decode(frame) {
+        case .tcp(let segment):
+            self.statistics.tcpSegments += 1
+            self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
+        case .icmpUnreachable(let icmp):
+            self.statistics.icmpUnreachable += 1
+            self.flows.noteUnreachable(
+                quotedSource: icmp.quotedSource, quotedDestination: icmp.quotedDestination,
+                mark: PacketMark(frame: frame.number, time: frame.timestamp))
+        case .fragmentHeld:
+            self.statistics.fragmentsHeld += 1
+        case .notTCP:
+            self.statistics.notTCP += 1
+        case .truncated:
+            self.statistics.truncatedFrames += 1
+            if self.statistics.firstTruncatedFrame == nil { self.statistics.firstTruncatedFrame = frame.number }
+        case .malformed:
+            self.statistics.malformedFrames += 1
+            if self.statistics.firstMalformedFrame == nil { self.statistics.firstMalformedFrame = frame.number }
+        }
+    }
+
+    /// Adds a sentence about the capture itself to the report (for the reader's errors).
+    public mutating func addWarning(_ warning: String) {
+        self.warnings.append(warning)
+    }
+
+    /// Ends every open connection and returns the analysis.
+    public mutating func finish() -> AnalysisResult {
+        let end = self.statistics.lastTime ?? .zero
+        self.flows.finish(at: end, sink: &self.collector)
+        self.statistics.flowTableEvictions = self.flows.flowTableEvictions
+        var warnings = self.warnings
+        if self.statistics.truncatedFrames > 0 {
+            warnings.append("\(self.statistics.truncatedFrames) frame(s) were cut by the snap length inside their headers (first: frame \(self.statistics.firstTruncatedFrame!)); their connections may lack packets.")
+        }
+        if self.statistics.malformedFrames > 0 {
+            warnings.append("\(self.statistics.malformedFrames) frame(s) had impossible IP or TCP headers and were skipped (first: frame \(self.statistics.firstMalformedFrame!)).")
+        }
+        if self.statistics.timeWentBackwards > 0 {
+            warnings.append("\(self.statistics.timeWentBackwards) record(s) have a time earlier than the record before them.")
+        }
+        if self.statistics.flowTableEvictions > 0 {
+            warnings.append("The flow table was full \(self.statistics.flowTableEvictions) time(s); the quietest connections were judged early (limit.flow_table).")
+        }
+        var connections = self.collector.reports.sorted { $0.id < $1.id }
+        var others = 0
+        if !self.options.upstreams.isEmpty {
+            let all = connections.count
+            connections.removeAll { report in
+                !self.options.upstreams.contains { $0.address == report.server.address && ($0.port ?? report.server.port) == report.server.port }
+            }
+            others = all - connections.count
+        }
+        return AnalysisResult(
+            linkType: self.linkType, statistics: self.statistics, connections: connections, warnings: warnings,
+            gateway: self.options.gateway, upstreams: self.options.upstreams, otherConnections: others)
+    }
+}

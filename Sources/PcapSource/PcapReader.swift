@@ -1,0 +1,85 @@
+import CaptureModel
+import CPcap
+import PacketDecoding
+
+/// Reads a .pcap or .pcapng file through libpcap, with nanosecond timestamps kept.
+///
+/// The only file that calls libpcap's reading API. Frames are handed out in place (the
+/// bytes belong to libpcap until the next read), sized by `caplen`, never by `len`.
+public final class PcapReader {
+    /// The file being read.
+    public let path: String
+    /// The file's link type (for pcapng, its first interface's).
+    public let linkType: LinkType
+    /// The snap length the file declares.
+    public let snapLength: Int
+    /// Records read so far.
+    public private(set) var framesRead: FrameNumber = 0
+
+    private let handle: OpaquePointer
+
+    /// Opens `path`, failing with `.cannotOpen` when it is missing, empty or not a capture,
+    /// and with `.unsupportedLinkType` when it holds frames edgescope cannot decode.
+    public init(path: String) throws(CaptureError) {
+        self.path = path
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
+            throw CaptureError(code: .cannotOpen, path: path, reason: PcapReader.explain(String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+        }
+        self.handle = handle
+        self.linkType = LinkType(rawValue: pcap_datalink(handle))
+        self.snapLength = Int(pcap_snapshot(handle))
+        guard self.linkType.isSupported else {
+            let name = pcap_datalink_val_to_name(self.linkType.rawValue).map { String(cString: $0) } ?? "DLT \(self.linkType.rawValue)"
+            pcap_close(handle)
+            throw CaptureError(
+                code: .unsupportedLinkType, path: path,
+                reason: "unsupported link type \(name) (\(self.linkType.rawValue)); edgescope reads EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4 and IPV6")
+        }
+    }
+
+    deinit {
+        pcap_close(self.handle)
+    }
+
+    /// Calls `body` with every record in order (up to `lastFrame`, when given). Throws
+    /// `.readFailed` when the file breaks part-way, after every record before the break has
+    /// been handed to `body`.
+    public func forEachFrame(through lastFrame: FrameNumber? = nil, _ body: (RawFrame) -> Void) throws(CaptureError) {
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        while lastFrame.map({ self.framesRead < $0 }) ?? true {
+            switch pcap_next_ex(self.handle, &header, &data) {
+            case 1:
+                self.framesRead &+= 1
+                let record = header!.pointee  // rc == 1 guarantees header and data
+                // With PCAP_TSTAMP_PRECISION_NANO, tv_usec holds nanoseconds.
+                let time = Timestamp(seconds: Int64(record.ts.tv_sec), nanoseconds: Int64(record.ts.tv_usec))
+                body(RawFrame(
+                    number: self.framesRead, timestamp: time, wireLength: Int(record.len),
+                    bytes: UnsafeRawBufferPointer(start: data, count: Int(record.caplen))))
+            case PCAP_ERROR_BREAK:
+                return
+            default:
+                let message = String(cString: pcap_geterr(self.handle))
+                throw CaptureError(
+                    code: .readFailed, path: self.path,
+                    reason: "stopped after frame \(self.framesRead): \(PcapReader.explain(message))")
+            }
+        }
+    }
+
+    /// libpcap's messages, reworded where they would puzzle someone on call.
+    static func explain(_ message: String) -> String {
+        if message.contains("unknown file format") {
+            return "not a pcap or pcapng capture (unknown file format)"
+        }
+        if message.contains("file header bytes, only got 0") || message.contains("only got 0 bytes") && message.contains("header") {
+            return "empty file: no capture header"
+        }
+        if message.hasPrefix("truncated dump file") || message.hasPrefix("truncated pcapng dump file") {
+            return "the file is cut off in the middle of a record (\(message))"
+        }
+        return message
+    }
+}

@@ -1,0 +1,182 @@
+import CaptureModel
+import Diagnosis
+import Engine
+import TCPReassembly
+
+/// Builds the `edgescope.report/1` JSON document (DESIGN.md: add fields freely, rename none).
+public enum JSONReport {
+    /// The schema name.
+    public static let schema = "edgescope.report/1"
+
+    /// The whole report. `slices` maps a connection id to its slice path relative to the report.
+    public static func document(_ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:]) -> JSONValue {
+        .object([
+            ("schema", .string(self.schema)),
+            ("generator", .object([("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description))])),
+            ("source", self.source(result, info: source)),
+            ("warnings", .array(result.warnings.map { .string($0) })),
+            ("upstreams", .array(Summary.upstreams(result).map(self.upstream))),
+            ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
+        ])
+    }
+
+    static func source(_ result: AnalysisResult, info: SourceInfo) -> JSONValue {
+        let stats = result.statistics
+        return .object([
+            ("path", .string(info.path)),
+            ("link_type", .string(result.linkType.description)),
+            ("snap_length", .number(info.snapLength)),
+            ("packets", .number(stats.frames)),
+            ("bytes", .number(stats.wireBytes)),
+            ("captured_bytes", .number(stats.capturedBytes)),
+            ("first_time", .optional(stats.firstTime?.rfc3339)),
+            ("last_time", .optional(stats.lastTime?.rfc3339)),
+            ("complete", .bool(info.readError == nil)),
+            ("read_error", .optional(info.readError)),
+            ("tcp_segments", .number(stats.tcpSegments)),
+            ("not_tcp", .number(stats.notTCP)),
+            ("truncated_frames", .number(stats.truncatedFrames)),
+            ("malformed_frames", .number(stats.malformedFrames)),
+            ("fragments_held", .number(stats.fragmentsHeld)),
+        ])
+    }
+
+    static func upstream(_ row: Summary.UpstreamRow) -> JSONValue {
+        .object([
+            ("server", .string(row.server)),
+            ("connections", .number(row.connections)),
+            ("failed", .number(row.failed)),
+            ("causes", .object(row.causes.map { ($0.code.description, .number($0.count)) })),
+        ])
+    }
+
+    /// One connection's entry.
+    public static func connection(_ report: ConnectionReport, slice: String?) -> JSONValue {
+        let facts = report.facts
+        // Evidence is one flat list per connection; findings point into it by index.
+        var evidence: [JSONValue] = []
+        var findings: [JSONValue] = []
+        for finding in report.findings {
+            var indices: [JSONValue] = []
+            for item in finding.evidence {
+                indices.append(.number(evidence.count))
+                evidence.append(self.evidence(item))
+            }
+            findings.append(.object([
+                ("code", .string(finding.code.description)),
+                ("severity", .string(finding.severity.rawValue)),
+                ("evidence", .array(indices)),
+            ]))
+        }
+        return .object([
+            ("id", .string(report.name)),
+            ("client", .string(report.client.description)),
+            ("server", .string(report.server.description)),
+            ("start", .string(facts.first.time.rfc3339)),
+            ("end", .string(facts.last.time.rfc3339)),
+            ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
+            ("tcp", self.tcp(report)),
+            ("transactions", .array([])),
+            ("verdict", self.verdict(report.verdict)),
+            ("findings", .array(findings)),
+            ("evidence", .array(evidence)),
+            ("slice", .optional(slice)),
+        ])
+    }
+
+    static func tcp(_ report: ConnectionReport) -> JSONValue {
+        let facts = report.facts
+        func side(_ d: DirectionFacts, stream: UInt64, gaps: UInt64, retransmissions: Int, outOfOrder: Int) -> JSONValue {
+            .object([
+                ("packets", .number(d.packets)),
+                ("bytes", .number(stream)),
+                ("bytes_on_wire", .number(d.payloadBytesOnWire)),
+                ("gap_bytes", .number(gaps)),
+                ("retransmissions", .number(retransmissions)),
+                ("out_of_order", .number(outOfOrder)),
+                ("fin_frame", d.fin.map { .number($0.frame) } ?? .null),
+                ("rst_frame", d.rst.map { .number($0.frame) } ?? .null),
+                ("zero_window", .number(d.zeroWindowAdvertisements)),
+            ])
+        }
+        return .object([
+            ("history", .string(facts.history)),
+            ("opened_by", .string(facts.opener?.name ?? "unknown")),
+            ("syn_count", .number(facts.synCount)),
+            ("handshake_rtt_us", facts.handshakeRTT.map { .double(Double($0) / 1000) } ?? .null),
+            ("closed_by", .string(facts.firstToClose?.name ?? "none")),
+            ("reset_by", .string(facts.firstToReset?.name ?? "none")),
+            ("simultaneous_close", .bool(facts.simultaneousClose)),
+            ("ended", .string(self.endName(report.end))),
+            ("client", side(facts.client, stream: report.clientStreamBytes, gaps: report.clientGapBytes,
+                            retransmissions: report.retransmissions.client, outOfOrder: report.outOfOrder.client)),
+            ("server", side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
+                            retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server)),
+        ])
+    }
+
+    static func endName(_ end: ConnectionEnd) -> String {
+        switch end {
+        case .closed: return "closed"
+        case .idleEvicted: return "idle_evicted"
+        case .flowTableFull: return "flow_table_full"
+        case .reused: return "ports_reused"
+        case .captureEnded: return "capture_ended"
+        }
+    }
+
+    static func verdict(_ verdict: Verdict) -> JSONValue {
+        let order = ["nginx", "haproxy", "envoy"]
+        var gateways: [(String, JSONValue)] = []
+        for name in order {
+            guard let outcome = verdict.gateways[name] else { continue }
+            let detailKey: String
+            switch name {
+            case "nginx": detailKey = "log"
+            case "haproxy": detailKey = "termination"
+            default: detailKey = "flag"
+            }
+            gateways.append((name, .object([
+                ("status", outcome.status.map { .number($0) } ?? .null),
+                (detailKey, .string(outcome.detail)),
+            ])))
+        }
+        return .object([
+            ("code", .string(verdict.code.description)),
+            ("class", .string(verdict.verdictClass.rawValue)),
+            ("phase", .string(verdict.phase.rawValue)),
+            ("summary", .string(verdict.summary)),
+            ("gateways", .object(gateways)),
+        ])
+    }
+
+    static func evidence(_ evidence: Evidence) -> JSONValue {
+        .object([
+            ("direction", .string(evidence.direction.name)),
+            ("stream_offset", .number(evidence.streamOffset)),
+            ("frame", evidence.frame.map { .number($0) } ?? .null),
+            ("frame_offset", evidence.frameOffset.map { .number($0) } ?? .null),
+            ("length", .number(evidence.length)),
+            ("hex", .string(hexString(evidence.bytes))),
+            ("context_hex", .string(hexString(evidence.context))),
+            ("note", .string(evidence.note)),
+        ])
+    }
+}
+
+/// Where the analysed frames came from.
+public struct SourceInfo: Sendable {
+    /// The capture path as given.
+    public var path: String
+    /// The snap length the file declares.
+    public var snapLength: Int
+    /// Why reading stopped early, when it did.
+    public var readError: String?
+
+    /// Source information from its parts.
+    public init(path: String, snapLength: Int, readError: String? = nil) {
+        self.path = path
+        self.snapLength = snapLength
+        self.readError = readError
+    }
+}

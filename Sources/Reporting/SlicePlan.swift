@@ -1,0 +1,44 @@
+import CaptureModel
+import Engine
+import PacketDecoding
+import TCPReassembly
+
+/// Which frames of a capture belong to which connection's slice, for a second pass over the file.
+public struct SlicePlan {
+    struct Entry {
+        var frames: ClosedRange<FrameNumber>
+        var path: String
+    }
+
+    private var byPair: [FlowKey: [Entry]] = [:]
+    /// Slice paths by connection id, relative to the output directory.
+    public private(set) var relativePaths: [UInt32: String] = [:]
+    /// The last frame any slice needs: the second pass can stop there.
+    public private(set) var lastFrame: FrameNumber = 0
+
+    /// A plan writing `directory/slices/<id>.pcap` for each of `connections`.
+    public init(connections: [ConnectionReport], directory: String) {
+        for connection in connections {
+            let relative = "slices/\(connection.name).pcap"
+            self.relativePaths[connection.id] = relative
+            self.byPair[FlowKey(connection.client, connection.server), default: []]
+                .append(Entry(frames: connection.frames, path: directory + "/" + relative))
+            self.lastFrame = max(self.lastFrame, connection.frames.upperBound)
+        }
+    }
+
+    /// Whether there is nothing to write.
+    public var isEmpty: Bool { self.byPair.isEmpty }
+
+    /// The slice path a decoded frame belongs to, if any.
+    public func path(for frame: FrameNumber, decoded: DecodedFrame) -> String? {
+        let pair: FlowKey
+        switch decoded {
+        case .tcp(let segment): pair = FlowKey(segment.source, segment.destination)
+        case .icmpUnreachable(let icmp): pair = FlowKey(icmp.quotedSource, icmp.quotedDestination)
+        case .fragmentHeld, .notTCP, .truncated, .malformed: return nil
+        }
+        guard let entries = self.byPair[pair] else { return nil }
+        return entries.first { $0.frames.contains(frame) }?.path
+    }
+}

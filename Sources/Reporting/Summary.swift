@@ -1,0 +1,70 @@
+import CaptureModel
+import Engine
+
+/// Aggregates shared by every report format.
+public enum Summary {
+    /// One upstream's row: connections, failures and their causes.
+    public struct UpstreamRow: Sendable {
+        /// `10.0.3.24:8080`.
+        public var server: String
+        /// Connections to it.
+        public var connections: Int
+        /// Connections whose class is not `ok`.
+        public var failed: Int
+        /// Root causes of the failed ones, most frequent first.
+        public var causes: [(code: FindingCode, count: Int)]
+    }
+
+    /// Whether a connection counts as failed (anything but a healthy verdict).
+    public static func isFailure(_ report: ConnectionReport) -> Bool {
+        report.verdict.verdictClass != .ok
+    }
+
+    /// One row per upstream, in order of first appearance.
+    public static func upstreams(_ result: AnalysisResult) -> [UpstreamRow] {
+        var order: [Endpoint] = []
+        var rows: [Endpoint: (connections: Int, failed: Int, causes: [FindingCode: Int])] = [:]
+        for connection in result.connections {
+            if rows[connection.server] == nil {
+                order.append(connection.server)
+                rows[connection.server] = (0, 0, [:])
+            }
+            rows[connection.server]!.connections += 1
+            if self.isFailure(connection) {
+                rows[connection.server]!.failed += 1
+                rows[connection.server]!.causes[connection.verdict.code, default: 0] += 1
+            }
+        }
+        return order.map { server in
+            let row = rows[server]!
+            return UpstreamRow(
+                server: server.description, connections: row.connections, failed: row.failed,
+                causes: self.sorted(row.causes))
+        }
+    }
+
+    /// Failure counts by root cause over the whole capture, most frequent first.
+    public static func causes(_ result: AnalysisResult) -> [(code: FindingCode, count: Int)] {
+        var counts: [FindingCode: Int] = [:]
+        for connection in result.connections where self.isFailure(connection) {
+            counts[connection.verdict.code, default: 0] += 1
+        }
+        return self.sorted(counts)
+    }
+
+    private static func sorted(_ counts: [FindingCode: Int]) -> [(code: FindingCode, count: Int)] {
+        counts.map { (code: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code }
+    }
+
+    /// A Wireshark/tshark display filter that selects the connection's packets in the original capture.
+    public static func displayFilter(_ report: ConnectionReport) -> String {
+        func host(_ endpoint: Endpoint) -> String {
+            switch endpoint.address {
+            case .v4: return "ip.addr==\(endpoint.address.text)"
+            case .v6: return "ipv6.addr==\(endpoint.address.text)"
+            }
+        }
+        return "\(host(report.client)) && \(host(report.server)) && tcp.port==\(report.client.port) && tcp.port==\(report.server.port)"
+            + " && frame.number>=\(report.frames.lowerBound) && frame.number<=\(report.frames.upperBound)"
+    }
+}

@@ -1,0 +1,81 @@
+import CaptureModel
+import Diagnosis
+import Engine
+
+/// The short human summary `analyze` prints: by upstream, by cause, the worst connections.
+public enum TextSummary {
+    /// How many failing connections are shown with their evidence.
+    public static let connectionsShown = 10
+
+    /// The summary text, ending with a newline.
+    public static func render(_ result: AnalysisResult, source: SourceInfo) -> String {
+        let stats = result.statistics
+        var out = "edgescope: \(Terminal.safe(source.path)) (\(result.linkType), \(stats.frames) frames"
+        if let first = stats.firstTime, let last = stats.lastTime {
+            out += ", \(first.rfc3339) to \(last.rfc3339)"
+        }
+        out += ")\n"
+        for warning in result.warnings {
+            out += "warning: \(Terminal.safe(warning))\n"
+        }
+        let failures = result.connections.filter(Summary.isFailure)
+        out += "\(result.connections.count) connection(s), \(failures.count) not healthy; gateway profile \(result.gateway)\n"
+        let upstreams = Summary.upstreams(result)
+        if !upstreams.isEmpty {
+            out += "\nBy upstream:\n"
+            let width = upstreams.map(\.server.count).max() ?? 0
+            for row in upstreams {
+                let causes = row.causes.map { "\($0.code) ×\($0.count)" }.joined(separator: ", ")
+                out += "  " + row.server.padding(width) + "  \(row.connections) conn, \(row.failed) failed"
+                out += causes.isEmpty ? "\n" : "  (\(causes))\n"
+            }
+        }
+        let causes = Summary.causes(result)
+        if !causes.isEmpty {
+            out += "\nBy cause:\n"
+            for cause in causes {
+                out += "  \(cause.count)  \(cause.code)\n"
+            }
+            out += "\nConnections:\n"
+            for connection in failures.prefix(self.connectionsShown) {
+                out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(connection.frames.lowerBound)-\(connection.frames.upperBound)\n"
+                out += "    \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))\n"
+                if let nginx = connection.verdict.gateways["nginx"] {
+                    out += "    nginx: \(nginx.status.map(String.init) ?? "no status") \"\(nginx.detail)\"\n"
+                }
+                if let evidence = connection.findings.first?.evidence.first {
+                    out += "    evidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-")"
+                    out += evidence.frameOffset.map { " +\($0)" } ?? ""
+                    out += ", stream offset \(evidence.streamOffset): \(Terminal.safe(evidence.note))\n"
+                }
+            }
+            if failures.count > self.connectionsShown {
+                out += "  … and \(failures.count - self.connectionsShown) more (see report.json)\n"
+            }
+        }
+        return out
+    }
+}
+
+/// Text from the wire made safe for a terminal: control characters shown as `\xNN`.
+public enum Terminal {
+    /// `text` with C0 controls, DEL and C1 controls escaped, so no escape sequence reaches the terminal.
+    public static func safe(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        self.count >= width ? self : self + String(repeating: " ", count: width - self.count)
+    }
+}

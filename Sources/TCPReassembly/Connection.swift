@@ -1,0 +1,85 @@
+import CaptureModel
+
+/// How a connection left the flow table.
+public enum ConnectionEnd: Hashable, Sendable {
+    /// Closed (FINs both ways, or an RST) and quiet for the linger time.
+    case closed
+    /// Idle for the idle timeout: judged with what was seen (`tcp.idle_evicted`).
+    case idleEvicted
+    /// Pushed out because the flow table was full (`limit.flow_table`).
+    case flowTableFull
+    /// A new connection (a fresh SYN) reused the same addresses and ports.
+    case reused
+    /// The capture ended while it was open.
+    case captureEnded
+}
+
+/// One TCP connection: its two streams and what is known about it.
+public struct Connection {
+    /// 1-based, in order of the connection's first packet: `c<id>` in reports.
+    public let id: UInt32
+    /// The side that opened it (the gateway).
+    public let client: Endpoint
+    /// The side that was connected to (the upstream).
+    public let server: Endpoint
+    /// Packet-level facts.
+    public var facts: ConnectionFacts
+    /// Client-to-server bytes.
+    public var clientStream: StreamReassembler
+    /// Server-to-client bytes.
+    public var serverStream: StreamReassembler
+    /// Findings about the connection as a whole (eviction, limits).
+    public var findings: [Finding] = []
+    /// An ICMP destination-unreachable quoting this connection's segment, if one was seen.
+    public var unreachable: PacketMark?
+    /// Why it left the table, once it has.
+    public var end: ConnectionEnd?
+
+    @usableFromInline var clientISN: UInt32?
+    @usableFromInline var serverISN: UInt32?
+    @usableFromInline var lastWindow: (client: UInt16, server: UInt16) = (1, 1)
+
+    /// A connection seen first at `first`.
+    public init(id: UInt32, client: Endpoint, server: Endpoint, first: PacketMark) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.facts = ConnectionFacts(first: first)
+        self.clientStream = StreamReassembler(direction: .client)
+        self.serverStream = StreamReassembler(direction: .server)
+    }
+
+    /// The report name, `c17`.
+    public var name: String { "c\(self.id)" }
+
+    /// Whether no more data can flow: an RST was sent, or both sides sent FIN.
+    public var isClosed: Bool {
+        self.facts.client.rst != nil || self.facts.server.rst != nil
+            || (self.facts.client.fin != nil && self.facts.server.fin != nil)
+    }
+
+    /// One side's stream.
+    public func stream(_ direction: Direction) -> StreamReassembler {
+        switch direction {
+        case .client: return self.clientStream
+        case .server: return self.serverStream
+        }
+    }
+
+    /// Every finding of the connection and its two streams, in a stable order.
+    public var allFindings: [Finding] {
+        self.findings + self.clientStream.findings + self.serverStream.findings
+    }
+}
+
+/// Receives what the flow table finds, frame by frame. Generic, so calls are direct.
+public protocol ConnectionSink {
+    /// A connection was created in `slot` (slots are reused after `connectionEnded`).
+    mutating func connectionStarted(_ connection: Connection, slot: Int)
+    /// An event of one direction's stream, in that stream's order.
+    mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int)
+    /// One side sent an RST (the first from that side).
+    mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int)
+    /// The connection left the table; its streams have been flushed. The slot is free afterwards.
+    mutating func connectionEnded(_ connection: Connection, slot: Int)
+}

@@ -1,0 +1,338 @@
+import CaptureModel
+import PacketDecoding
+
+/// Every TCP connection of a capture: finds a segment's connection, feeds its two streams, and
+/// hands each connection to the sink when it ends.
+public struct FlowTable {
+    /// The caps.
+    public let limits: ReassemblyLimits
+    /// Memory shared by every stream.
+    public private(set) var budget: ReassemblyBudget
+    /// Endpoints known to be servers (`--upstream`), so a connection picked up mid-stream gets its roles right.
+    public var knownServers: Set<Endpoint> = []
+    /// Bare addresses known to be servers (`--upstream ADDR` without a port).
+    public var knownServerAddresses: Set<IPAddress> = []
+
+    @usableFromInline var slots: [Connection?] = []
+    @usableFromInline var freeSlots: [Int] = []
+    @usableFromInline var index: [FlowKey: Int] = [:]
+    @usableFromInline var nextID: UInt32 = 1
+    @usableFromInline var nextSweep: Int64 = .min
+
+    /// Connections created so far.
+    public var connectionsSeen: Int { Int(self.nextID) - 1 }
+    /// Connections in the table now.
+    public var liveConnections: Int { self.index.count }
+    /// Connections ended early because the table was full.
+    public private(set) var flowTableEvictions = 0
+
+    /// An empty table.
+    public init(limits: ReassemblyLimits = ReassemblyLimits()) {
+        self.limits = limits
+        self.budget = ReassemblyBudget(limits: limits)
+    }
+
+    /// Feeds one TCP segment.
+    public mutating func process<Sink: ConnectionSink>(
+        _ segment: TCPSegment, frame: FrameNumber, time: Timestamp, sink: inout Sink
+    ) {
+        if time.nanoseconds >= self.nextSweep {
+            self.sweep(now: time, sink: &sink)
+        }
+        let key = FlowKey(segment.source, segment.destination)
+        let flags = segment.flags
+        let mark = PacketMark(frame: frame, time: time)
+
+        var slot = self.index[key]
+        if let existing = slot, self.startsNewConnection(segment, in: self.slots[existing]!) {
+            self.end(slot: existing, as: .reused, at: time, sink: &sink)
+            slot = nil
+        }
+        let s: Int
+        if let slot {
+            s = slot
+        } else {
+            s = self.create(key: key, segment: segment, mark: mark, sink: &sink)
+        }
+
+        let direction: Direction = self.slots[s]!.client == segment.source ? .client : .server
+        var budget = self.budget
+        defer { self.budget = budget }
+
+        // Packet-level facts first: they do not depend on stream order.
+        self.slots[s]!.note(segment, direction: direction, mark: mark)
+
+        // SYN fixes the sender's offset 0 (its sequence number plus one: the SYN takes one).
+        if flags.contains(.syn) {
+            let isn = segment.sequence
+            switch direction {
+            case .client:
+                if self.slots[s]!.clientISN == nil {
+                    self.slots[s]!.clientISN = isn
+                    if !self.slots[s]!.clientStream.isStarted {
+                        self.slots[s]!.clientStream.start(atSequence: isn &+ 1, bySYN: true)
+                    }
+                }
+            case .server:
+                if self.slots[s]!.serverISN == nil {
+                    self.slots[s]!.serverISN = isn
+                    if !self.slots[s]!.serverStream.isStarted {
+                        self.slots[s]!.serverStream.start(atSequence: isn &+ 1, bySYN: true)
+                    }
+                }
+            }
+        }
+
+        // An ACK tells what the peer received: bytes the capture missed become gaps now.
+        if flags.contains(.ack), !flags.contains(.rst) {
+            switch direction {
+            case .client:
+                self.slots[s]!.serverStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
+                    sink.stream($0, direction: .server, slot: s)
+                }
+            case .server:
+                self.slots[s]!.clientStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
+                    sink.stream($0, direction: .client, slot: s)
+                }
+            }
+        }
+
+        let fin = flags.contains(.fin)
+        if segment.payloadWireLength > 0 || fin {
+            // Data carried by a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+            let sequence = flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
+            switch direction {
+            case .client:
+                self.slots[s]!.clientStream.segment(
+                    sequence: sequence, payload: segment.payload, wireLength: segment.payloadWireLength, fin: fin,
+                    frame: frame, frameOffset: segment.payloadFrameOffset, time: time, budget: &budget
+                ) { sink.stream($0, direction: .client, slot: s) }
+            case .server:
+                self.slots[s]!.serverStream.segment(
+                    sequence: sequence, payload: segment.payload, wireLength: segment.payloadWireLength, fin: fin,
+                    frame: frame, frameOffset: segment.payloadFrameOffset, time: time, budget: &budget
+                ) { sink.stream($0, direction: .server, slot: s) }
+            }
+            self.slots[s]!.noteStreamHistory(direction)
+            if fin {
+                let reached = direction == .client
+                    ? self.slots[s]!.clientStream.finOffset : self.slots[s]!.serverStream.finOffset
+                if self.slots[s]!.facts[direction].finStreamOffset == nil {
+                    self.slots[s]!.facts[direction].finStreamOffset = reached
+                }
+            }
+        }
+
+        if flags.contains(.rst), self.slots[s]!.facts[direction].rst?.frame == frame {
+            let sent = direction == .client
+                ? self.slots[s]!.clientStream.nextOffset : self.slots[s]!.serverStream.nextOffset
+            self.slots[s]!.facts[direction].bytesBeforeRST = sent
+            sink.reset(by: direction, at: mark, slot: s)
+        }
+    }
+
+    /// Records an ICMP destination-unreachable that quotes a segment from `source` to
+    /// `destination`, on that connection if it is in the table.
+    public mutating func noteUnreachable(quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark) {
+        guard let slot = self.index[FlowKey(source, destination)], self.slots[slot]!.unreachable == nil else { return }
+        self.slots[slot]!.unreachable = mark
+        self.slots[slot]!.facts.last = mark
+    }
+
+    /// Ends every connection still open (the capture is over), in order of their first packet.
+    public mutating func finish<Sink: ConnectionSink>(at time: Timestamp, sink: inout Sink) {
+        let open = self.index.values.sorted { self.slots[$0]!.id < self.slots[$1]!.id }
+        for slot in open {
+            self.end(slot: slot, as: .captureEnded, at: time, sink: &sink)
+        }
+    }
+
+    /// Judges closed connections that have lingered, and evicts idle ones. Runs once a
+    /// capture-second, so its cost is spread thin.
+    public mutating func sweep<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
+        self.nextSweep = now.nanoseconds &+ 1_000_000_000
+        guard !self.index.isEmpty else { return }
+        var ending: [(slot: Int, id: UInt32, end: ConnectionEnd)] = []
+        for slot in self.index.values {
+            let connection = self.slots[slot]!
+            let quiet = now.nanoseconds(since: connection.facts.last.time)
+            if connection.isClosed, quiet >= self.limits.closedLinger {
+                ending.append((slot, connection.id, .closed))
+            } else if quiet >= self.limits.idleTimeout {
+                ending.append((slot, connection.id, .idleEvicted))
+            }
+        }
+        ending.sort { $0.id < $1.id }
+        for item in ending {
+            self.end(slot: item.slot, as: item.end, at: now, sink: &sink)
+        }
+    }
+
+    // MARK: Internals
+
+    private func startsNewConnection(_ segment: TCPSegment, in connection: Connection) -> Bool {
+        // A fresh SYN (not a retransmission of the one we have) on a connection that is over,
+        // or whose handshake used a different ISN: the ports were reused.
+        guard segment.flags.contains(.syn), !segment.flags.contains(.ack) else { return false }
+        guard let isn = connection.clientISN else {
+            return connection.isClosed || connection.facts.client.packets + connection.facts.server.packets > 0
+                && connection.client != segment.source
+        }
+        return isn != segment.sequence && (connection.isClosed || connection.client == segment.source)
+    }
+
+    private mutating func create<Sink: ConnectionSink>(
+        key: FlowKey, segment: TCPSegment, mark: PacketMark, sink: inout Sink
+    ) -> Int {
+        if self.index.count >= self.limits.maxConnections {
+            self.makeRoom(now: mark.time, sink: &sink)
+        }
+        let (client, server) = self.roles(of: segment)
+        let connection = Connection(id: self.nextID, client: client, server: server, first: mark)
+        self.nextID &+= 1
+        let slot: Int
+        if let free = self.freeSlots.popLast() {
+            slot = free
+            self.slots[slot] = connection
+        } else {
+            slot = self.slots.count
+            self.slots.append(connection)
+        }
+        self.index[key] = slot
+        sink.connectionStarted(connection, slot: slot)
+        return slot
+    }
+
+    /// Who is client and who is server. A SYN says; a SYN-ACK says; then `--upstream`; then
+    /// the lower port is the server (DESIGN.md), the destination on a tie.
+    private func roles(of segment: TCPSegment) -> (client: Endpoint, server: Endpoint) {
+        let source = segment.source
+        let destination = segment.destination
+        if segment.flags.contains(.syn) {
+            return segment.flags.contains(.ack) ? (destination, source) : (source, destination)
+        }
+        if self.isKnownServer(destination) { return (source, destination) }
+        if self.isKnownServer(source) { return (destination, source) }
+        return source.port < destination.port ? (destination, source) : (source, destination)
+    }
+
+    private func isKnownServer(_ endpoint: Endpoint) -> Bool {
+        self.knownServers.contains(endpoint) || self.knownServerAddresses.contains(endpoint.address)
+    }
+
+    /// The table is full: end the connection that has been quiet longest.
+    private mutating func makeRoom<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
+        var oldest: (slot: Int, time: Timestamp)?
+        for slot in self.index.values {
+            let last = self.slots[slot]!.facts.last.time
+            if oldest == nil || last < oldest!.time { oldest = (slot, last) }
+        }
+        guard let oldest else { return }
+        self.flowTableEvictions += 1
+        self.end(slot: oldest.slot, as: .flowTableFull, at: now, sink: &sink)
+    }
+
+    private mutating func end<Sink: ConnectionSink>(slot: Int, as reason: ConnectionEnd, at time: Timestamp, sink: inout Sink) {
+        var connection = self.slots[slot]!
+        var budget = self.budget
+        connection.clientStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .client, slot: slot) }
+        connection.serverStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .server, slot: slot) }
+        self.budget = budget
+        connection.end = reason
+        switch reason {
+        case .idleEvicted:
+            connection.findings.append(Finding(
+                code: .tcpIdleEvicted, severity: .warning,
+                evidence: [Evidence(
+                    direction: .client, streamOffset: 0, frame: connection.facts.last.frame, frameOffset: nil, length: 0,
+                    note: "no packet for \(self.limits.idleTimeout / 1_000_000_000) s after this frame; judged with what was seen")]))
+        case .flowTableFull:
+            connection.findings.append(Finding(
+                code: .limitFlowTable, severity: .warning,
+                evidence: [Evidence(
+                    direction: .client, streamOffset: 0, frame: connection.facts.last.frame, frameOffset: nil, length: 0,
+                    note: "flow table full (\(self.limits.maxConnections) connections); this one was ended early")]))
+        case .closed, .reused, .captureEnded:
+            break
+        }
+        self.index[FlowKey(connection.client, connection.server)] = nil
+        self.slots[slot] = nil
+        self.freeSlots.append(slot)
+        sink.connectionEnded(connection, slot: slot)
+    }
+}
+
+extension Connection {
+    /// Adds `T` (retransmission) and `G` (gap) to the history once a stream has shown them.
+    @usableFromInline
+    mutating func noteStreamHistory(_ direction: Direction) {
+        let stream = self.stream(direction)
+        if stream.retransmittedSegments > 0 { self.facts.noteHistory(UInt8(ascii: "T"), by: direction) }
+        if stream.gapBytes > 0 { self.facts.noteHistory(UInt8(ascii: "G"), by: direction) }
+    }
+
+    /// Records the packet-level facts of one segment.
+    @usableFromInline
+    mutating func note(_ segment: TCPSegment, direction: Direction, mark: PacketMark) {
+        let flags = segment.flags
+        self.facts.last = mark
+        self.facts[direction].packets += 1
+        if flags.contains(.syn) {
+            if flags.contains(.ack) {
+                if self.facts.synAck == nil { self.facts.synAck = mark }
+                self.facts.noteHistory(UInt8(ascii: "H"), by: direction)
+            } else {
+                if self.facts.syn == nil {
+                    self.facts.syn = mark
+                    self.facts.opener = direction
+                }
+                self.facts.synCount += 1
+                if self.facts.synCount > 1 { self.facts.noteHistory(UInt8(ascii: "T"), by: direction) }
+                self.facts.noteHistory(UInt8(ascii: "S"), by: direction)
+            }
+        } else if flags.contains(.ack), self.facts.synAck != nil, self.facts.handshakeACK == nil,
+                  direction == .client, segment.acknowledgment == self.serverISN.map({ $0 &+ 1 })
+        {
+            self.facts.handshakeACK = mark
+        }
+        if segment.payloadWireLength > 0 {
+            self.facts[direction].payloadBytesOnWire &+= UInt64(segment.payloadWireLength)
+            if self.facts[direction].firstPayload == nil { self.facts[direction].firstPayload = mark }
+            self.facts[direction].lastPayload = mark
+            self.facts.noteHistory(UInt8(ascii: "D"), by: direction)
+            let peerWindow = direction == .client ? self.lastWindow.server : self.lastWindow.client
+            if peerWindow == 0, segment.payloadWireLength == 1 {
+                self.facts[direction].zeroWindowProbes += 1
+            }
+        } else if flags == .ack {
+            self.facts.noteHistory(UInt8(ascii: "A"), by: direction)
+        }
+        if flags.contains(.fin) {
+            if self.facts[direction].fin == nil {
+                self.facts[direction].fin = mark
+                // RFC 9293 §3.6 simultaneous close: this FIN does not acknowledge the peer's FIN
+                // already sent, so each side closed before learning of the other's close.
+                let peer = self.stream(direction.reversed)
+                if self.facts[direction.reversed].fin != nil, let peerFIN = peer.finOffset,
+                   !flags.contains(.ack) || peer.offset(ofSequence: segment.acknowledgment) <= Int64(peerFIN)
+                {
+                    self.facts.simultaneousClose = true
+                }
+            }
+            self.facts.noteHistory(UInt8(ascii: "F"), by: direction)
+        }
+        if flags.contains(.rst) {
+            if self.facts[direction].rst == nil { self.facts[direction].rst = mark }
+            self.facts.noteHistory(UInt8(ascii: "R"), by: direction)
+        } else {
+            if segment.window == 0 && !flags.contains(.syn) {
+                self.facts[direction].zeroWindowAdvertisements += 1
+                self.facts.noteHistory(UInt8(ascii: "W"), by: direction)
+            }
+            switch direction {
+            case .client: self.lastWindow.client = segment.window
+            case .server: self.lastWindow.server = segment.window
+            }
+        }
+    }
+}

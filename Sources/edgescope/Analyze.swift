@@ -1,0 +1,125 @@
+import ArgumentParser
+import CaptureModel
+import Diagnosis
+import Engine
+import PacketDecoding
+import PcapSource
+import Reporting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop.")
+
+    enum SliceSelection: String, ExpressibleByArgument, CaseIterable {
+        case failed, all, none
+    }
+
+    @Argument(help: "The capture file (.pcap or .pcapng).")
+    var capture: String
+
+    @Option(name: .customLong("upstream"), help: ArgumentHelp(
+        "An upstream server, [NAME=]ADDR[:PORT]; repeatable. Only connections to these are reported.",
+        valueName: "upstream"))
+    var upstreams: [String] = []
+
+    @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
+    var gateway: String = "nginx"
+
+    @Option(help: ArgumentHelp("Write report.json, report.md and slices/<id>.pcap into this directory.", valueName: "dir"))
+    var out: String?
+
+    @Option(help: "Which connections get a pcap slice with --out: failed, all or none.")
+    var slices: SliceSelection = .failed
+
+    @Flag(help: "Print the JSON report to stdout instead of the text summary.")
+    var json = false
+
+    func run() throws {
+        guard let profile = GatewayProfile(parsing: self.gateway) else {
+            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
+        }
+        var specs: [UpstreamSpec] = []
+        for text in self.upstreams {
+            guard let spec = UpstreamSpec(parsing: text) else {
+                throw ToolFailure(status: 1, message: "--upstream '\(text)' is not [NAME=]ADDR[:PORT] (for IPv6: [ADDR]:PORT)")
+            }
+            specs.append(spec)
+        }
+
+        let reader: PcapReader
+        do {
+            reader = try PcapReader(path: self.capture)
+        } catch {
+            throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
+        }
+        var engine = Engine(linkType: reader.linkType, options: AnalysisOptions(upstreams: specs, gateway: profile))
+        var readError: String?
+        do {
+            try reader.forEachFrame { engine.process($0) }
+        } catch {
+            if reader.framesRead == 0 {
+                throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
+            }
+            readError = error.reason
+            engine.addWarning("The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead).")
+            Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
+        }
+        let result = engine.finish()
+        let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
+
+        var slicePaths: [UInt32: String] = [:]
+        if let out = self.out {
+            slicePaths = try self.writeOutputs(result, source: source, directory: out, linkType: reader.linkType, snapLength: reader.snapLength)
+        }
+        if self.json {
+            print(JSONReport.document(result, source: source, slices: slicePaths).serialized(pretty: true))
+        } else {
+            print(TextSummary.render(result, source: source), terminator: "")
+            if let out = self.out {
+                print("\nReports written to \(out)/report.json and \(out)/report.md\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
+            }
+        }
+    }
+
+    private func writeOutputs(
+        _ result: AnalysisResult, source: SourceInfo, directory: String, linkType: LinkType, snapLength: Int
+    ) throws -> [UInt32: String] {
+        // Reports and slices hold upstream traffic: readable by their owner only.
+        umask(0o077)
+        let output = try OutputDirectory(path: directory)
+        let chosen: [ConnectionReport]
+        switch self.slices {
+        case .failed: chosen = result.connections.filter(Summary.isFailure)
+        case .all: chosen = result.connections
+        case .none: chosen = []
+        }
+        var plan = SlicePlan(connections: chosen, directory: directory)
+        if !plan.isEmpty {
+            try output.makeSubdirectory("slices")
+            do {
+                let reader = try PcapReader(path: self.capture)
+                var decoder = PacketDecoder(linkType: reader.linkType)
+                let writer = try SliceWriter(linkType: reader.linkType, snapLength: snapLength)
+                var failure: CaptureError?
+                // A read error here repeats the first pass's warning; the slices hold what was read.
+                try? reader.forEachFrame(through: plan.lastFrame) { frame in
+                    guard failure == nil, let path = plan.path(for: frame.number, decoded: decoder.decode(frame)) else { return }
+                    do throws(CaptureError) { try writer.write(frame, to: path) } catch { failure = error }
+                }
+                writer.closeAll()
+                if let failure { throw failure }
+            } catch let error as CaptureError {
+                throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
+            }
+        } else {
+            plan = SlicePlan(connections: [], directory: directory)
+        }
+        let slices = plan.relativePaths
+        try output.write("report.json", JSONReport.document(result, source: source, slices: slices).serialized(pretty: true) + "\n")
+        try output.write("report.md", MarkdownReport.render(result, source: source))
+        return slices
+    }
+}

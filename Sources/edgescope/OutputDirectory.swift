@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `--out` directory: created 0700 when new; each file written to a temporary name and
+/// renamed, so a reader never sees half a report.
+struct OutputDirectory {
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        try Self.makeDirectory(path)
+    }
+
+    func makeSubdirectory(_ name: String) throws {
+        try Self.makeDirectory(self.path + "/" + name)
+    }
+
+    /// Writes `contents` to `name` through a temporary file and a rename.
+    func write(_ name: String, _ contents: String) throws {
+        let final = self.path + "/" + name
+        let temporary = self.path + "/.\(name).tmp.\(getpid())"
+        // O_EXCL|O_NOFOLLOW: never write through a link someone left at the temporary name.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Self.failure("cannot create \(temporary)") }
+        var bytes = Array(contents.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let failure = Self.failure("cannot write \(temporary)")
+                close(fd)
+                unlink(temporary)
+                throw failure
+            }
+            written += n
+        }
+        bytes.removeAll()
+        guard close(fd) == 0, rename(temporary, final) == 0 else {
+            let failure = Self.failure("cannot write \(final)")
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    private static func makeDirectory(_ path: String) throws {
+        var components: [String] = []
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            components.append(current)
+        }
+        for directory in components {
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw Self.failure("cannot create directory \(directory)")
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw Self.failure("\(path) is not a directory")
+        }
+    }
+
+    private static func failure(_ what: String) -> ToolFailure {
+        ToolFailure(status: 2, message: "\(what): \(String(cString: strerror(errno)))")
+    }
+}
