@@ -1,0 +1,169 @@
+import CaptureModel
+import PacketDecoding
+import TCPReassembly
+import Testing
+
+private let c: UInt32 = 5000  // gateway ISN
+private let s: UInt32 = 90000  // upstream ISN
+
+/// SYN, SYN-ACK, ACK, request, ACK, response, then the closing packets given.
+private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\r\n\r\n", response: String = "HTTP/1.1 204 No Content\r\n\r\n") {
+    h.send(fromGateway: true, seq: c, flags: .syn)
+    h.send(fromGateway: false, seq: s, ack: c + 1, flags: [.syn, .ack])
+    h.send(fromGateway: true, seq: c + 1, ack: s + 1, flags: .ack)
+    h.send(fromGateway: true, seq: c + 1, ack: s + 1, flags: [.psh, .ack], Array(request.utf8))
+    h.send(fromGateway: false, seq: s + 1, ack: c + 1 + UInt32(request.utf8.count), flags: [.psh, .ack], Array(response.utf8))
+}
+
+@Test func fullConnectionHasFactsAndZeekHistory() throws {
+    var h = FlowHarness()
+    exchange(&h)
+    let requestEnd = c + 1 + 18
+    h.send(fromGateway: true, seq: requestEnd, ack: s + 1 + 27, flags: [.fin, .ack])
+    h.send(fromGateway: false, seq: s + 1 + 27, ack: requestEnd + 1, flags: [.fin, .ack])
+    h.send(fromGateway: true, seq: requestEnd + 1, ack: s + 1 + 28, flags: .ack)
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(h.sink.ended.count == 1)
+    #expect(connection.client == h.gateway)
+    #expect(connection.server == h.upstream)
+    // The upstream never sends a pure ACK here (its data carries the ACK), so no `a`.
+    #expect(connection.facts.history == "ShADdFf")
+    #expect(connection.facts.opener == .client)
+    #expect(connection.facts.handshakeRTT == 1_000_000)
+    #expect(connection.facts.firstToClose == .client)
+    #expect(connection.facts.firstToReset == nil)
+    #expect(connection.facts.simultaneousClose == false)
+    #expect(connection.clientStream.nextOffset == 18)
+    #expect(connection.serverStream.nextOffset == 27)
+    #expect(connection.facts.client.packets == 5)
+    #expect(connection.facts.server.packets == 3)
+    #expect(connection.facts.client.fin?.frame == 6)
+    let fins = h.sink.events.compactMap { item -> Direction? in
+        if case .fin = item.event { return item.direction } else { return nil }
+    }
+    #expect(fins == [.client, .server])
+}
+
+@Test func simultaneousCloseIsRecognised() throws {
+    var h = FlowHarness()
+    exchange(&h)
+    let requestEnd = c + 1 + 18
+    let responseEnd = s + 1 + 27
+    // Each FIN acknowledges only the data, not the other's FIN: they crossed on the wire.
+    h.send(fromGateway: true, seq: requestEnd, ack: responseEnd, flags: [.fin, .ack])
+    h.send(fromGateway: false, seq: responseEnd, ack: requestEnd, flags: [.fin, .ack])
+    h.send(fromGateway: true, seq: requestEnd + 1, ack: responseEnd + 1, flags: .ack)
+    h.send(fromGateway: false, seq: responseEnd + 1, ack: requestEnd + 1, flags: .ack)
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.facts.simultaneousClose)
+    #expect(connection.facts.firstToClose == .client)
+}
+
+@Test func connectionWithoutSYNIsReassembledWithTheLowerPortAsServer() throws {
+    var h = FlowHarness()
+    // Picked up mid-stream: the first packet seen is the upstream's response.
+    h.send(fromGateway: false, seq: 777, ack: 123, flags: [.psh, .ack], Array("HTTP/1.1 200 OK\r\n".utf8))
+    h.send(fromGateway: false, seq: 777 + 17, ack: 123, flags: [.psh, .ack], Array("\r\n".utf8))
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+    #expect(connection.client == h.gateway)
+    #expect(connection.facts.opener == nil)
+    #expect(connection.serverStream.startedBySYN == false)
+    #expect(connection.serverStream.nextOffset == 19)
+    #expect(h.sink.events.map(\.direction) == [.server, .server])
+}
+
+@Test func knownUpstreamFixesRolesWhenPortsMislead() throws {
+    var h = FlowHarness(
+        gateway: Endpoint(address: .v4(0x0a00_0005), port: 80),
+        upstream: Endpoint(address: .v4(0x0a00_0318), port: 9000))
+    h.table.knownServers = [h.upstream]
+    h.send(fromGateway: true, seq: 1, ack: 1, flags: [.psh, .ack], Array("GET".utf8))
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+}
+
+@Test func refusedConnectionHasSYNAndAnRSTFromTheServer() throws {
+    var h = FlowHarness()
+    h.send(fromGateway: true, seq: c, flags: .syn)
+    h.send(fromGateway: false, seq: 0, ack: c + 1, flags: [.rst, .ack])
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.facts.history == "Sr")
+    #expect(connection.facts.server.rst?.frame == 2)
+    #expect(connection.facts.synAck == nil)
+    #expect(h.sink.resets.count == 1)
+    #expect(h.sink.resets.first?.0 == .server)
+}
+
+@Test func reusedPortsAfterACloseStartANewConnection() {
+    var h = FlowHarness()
+    exchange(&h)
+    h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: [.rst, .ack])
+    h.send(fromGateway: true, seq: c + 100_000, flags: .syn)
+    h.finish()
+    #expect(h.sink.started == [1, 2])
+    #expect(h.sink.ended.map(\.id) == [1, 2])
+    #expect(h.sink.ended.first?.end == .reused)
+}
+
+@Test func retransmittedSYNIsCountedNotANewConnection() throws {
+    var h = FlowHarness()
+    h.send(fromGateway: true, seq: c, flags: .syn, at: 0)
+    h.send(fromGateway: true, seq: c, flags: .syn, at: 1000)
+    h.send(fromGateway: true, seq: c, flags: .syn, at: 3000)
+    h.finish(at: 3000)
+    let connection = try #require(h.sink.ended.first)
+    #expect(h.sink.ended.count == 1)
+    #expect(connection.facts.synCount == 3)
+    #expect(connection.facts.history == "ST")
+}
+
+@Test func idleConnectionIsEvictedWithAFinding() throws {
+    var h = FlowHarness(limits: ReassemblyLimits(idleTimeout: 10 * 1_000_000_000))
+    exchange(&h)
+    // A packet of another connection 20 s later drives the sweep.
+    let other = Endpoint(address: .v4(0x0a00_0006), port: 40000)
+    var payload: [UInt8] = []
+    payload.withUnsafeBytes { raw in
+        let segment = TCPSegment(
+            source: other, destination: h.upstream, sequence: 1, acknowledgment: 0, flags: .syn, window: 100,
+            payload: raw, payloadFrameOffset: nil, payloadWireLength: 0)
+        h.table.process(segment, frame: 99, time: Timestamp(nanoseconds: 20_000_000_000), sink: &h.sink)
+    }
+    payload = []
+    let evicted = try #require(h.sink.ended.first)
+    #expect(evicted.end == .idleEvicted)
+    #expect(evicted.findings.map(\.code) == [.tcpIdleEvicted])
+    #expect(evicted.findings.first?.evidence.first?.frame == 5)
+    #expect(h.table.liveConnections == 1)
+}
+
+@Test func fullFlowTableEndsTheQuietestConnectionWithAFinding() throws {
+    var h = FlowHarness(limits: ReassemblyLimits(maxConnections: 1))
+    h.send(fromGateway: true, seq: c, flags: .syn)
+    let other = Endpoint(address: .v4(0x0a00_0006), port: 40000)
+    [UInt8]().withUnsafeBytes { raw in
+        let segment = TCPSegment(
+            source: other, destination: h.upstream, sequence: 1, acknowledgment: 0, flags: .syn, window: 100,
+            payload: raw, payloadFrameOffset: nil, payloadWireLength: 0)
+        h.table.process(segment, frame: 2, time: Timestamp(nanoseconds: 2_000_000), sink: &h.sink)
+    }
+    let first = try #require(h.sink.ended.first)
+    #expect(first.end == .flowTableFull)
+    #expect(first.findings.map(\.code) == [.limitFlowTable])
+    #expect(h.table.flowTableEvictions == 1)
+}
+
+@Test func lostServerSegmentIsAGapOnceTheGatewayAcknowledgesIt() {
+    var h = FlowHarness()
+    exchange(&h, response: "HTTP/1.1 200 OK\r\n")
+    // The next 10 response bytes are missing from the capture; the gateway ACKs past them.
+    h.send(fromGateway: true, seq: c + 19, ack: s + 1 + 17 + 10, flags: .ack)
+    let serverEvents = h.sink.events.filter { $0.direction == .server }.map(\.event)
+    #expect(serverEvents.last == .gap(17..<27, .notCaptured))
+}
