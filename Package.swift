@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "CaptureModelTests", dependencies: ["CaptureModel"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Reporting", "PcapSource", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["TestSupport"]),
     ]

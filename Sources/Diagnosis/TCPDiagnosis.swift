@@ -23,12 +23,15 @@ public struct TCPContext: Sendable {
     public var unreachable: PacketMark?
     /// Which gateway decides the class.
     public var gateway: GatewayProfile
+    /// The first range of the upstream's bytes that the capture lacks, if any.
+    public var serverGap: Evidence?
 
     /// A context from its parts.
-    public init(captureEnd: Timestamp, unreachable: PacketMark? = nil, gateway: GatewayProfile = .default) {
+    public init(captureEnd: Timestamp, unreachable: PacketMark? = nil, gateway: GatewayProfile = .default, serverGap: Evidence? = nil) {
         self.captureEnd = captureEnd
         self.unreachable = unreachable
         self.gateway = gateway
+        self.serverGap = serverGap
     }
 }
 
@@ -76,14 +79,17 @@ public enum TCPDiagnosis {
                 findings: other)
         }
 
+        // Bytes of the upstream that the capture lacks: whatever they held cannot be judged, and
+        // a verdict that depends on them would be invented.
+        if let gap = context.serverGap {
+            return Diagnosis(
+                verdict: Verdict(code: .captureGap, verdictClass: .unknown, phase: serverSent && gap.streamOffset > 0 ? .responseBody : .responseHead,
+                    summary: "The capture lacks \(gap.length) byte(s) the upstream sent at stream offset \(gap.streamOffset), so its response cannot be checked."),
+                findings: [Finding(code: .captureGap, severity: .warning, evidence: [gap])] + other)
+        }
+
         // After the handshake: the upstream closed or reset before its first response byte.
         if !serverSent {
-            if connection.serverStream.gapBytes > 0 {
-                return Diagnosis(
-                    verdict: Verdict(code: .captureGap, verdictClass: .unknown, phase: .responseHead,
-                        summary: "The upstream sent bytes the capture did not record, so what it answered is unknown."),
-                    findings: other)
-            }
             let serverEnd = self.earliest(facts.server.rst, facts.server.fin)
             let clientEnd = self.earliest(facts.client.rst, facts.client.fin)
             if let serverEnd, clientEnd == nil || serverEnd.frame < clientEnd!.frame {

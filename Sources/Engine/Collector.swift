@@ -68,9 +68,12 @@ struct Collector: ConnectionSink {
     mutating func connectionEnded(_ connection: Connection, slot: Int) {
         let state = self.slots[slot]
         var diagnosis = TCPDiagnosis.diagnose(
-            connection, context: TCPContext(captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway))
+            connection,
+            context: TCPContext(
+                captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
+                serverGap: state.server.firstGap))
         for losses in [state.client, state.server] {
-            if let first = losses.firstGap {
+            if let first = losses.firstGap, diagnosis.verdict.code != .captureGap || first.direction == .client {
                 diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
             }
             if let first = losses.firstTruncation {

@@ -1,0 +1,123 @@
+import CaptureModel
+import Engine
+import Foundation
+import PcapSource
+import Testing
+import TestSupport
+
+/// Ground truth written beside each capture by `captures/build-truth.py` from nginx's error and
+/// access logs and the upstream script's own log: never from edgescope's output.
+struct Truth: Decodable {
+    struct Expected: Decodable {
+        var client: String?
+        var server: String
+        var verdict: String
+        var source: String
+    }
+    var capture: String
+    var link_type: String
+    var expected_connections: [Expected]
+}
+
+func truthFiles() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: Paths.captures)) ?? []
+    return names.filter { $0.hasSuffix(".truth.json") }.sorted()
+}
+
+func analyse(_ path: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisResult {
+    let reader = try PcapReader(path: path)
+    var engine = Engine(linkType: reader.linkType, options: options)
+    try reader.forEachFrame { engine.process($0) }
+    return engine.finish()
+}
+
+@Test func everyCaptureHasGroundTruth() {
+    #expect(truthFiles().count >= 7)
+}
+
+@Test(arguments: truthFiles())
+func verdictsMatchWhatNginxLogged(truthFile: String) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
+    let truth = try JSONDecoder().decode(Truth.self, from: data)
+    let result = try analyse(Paths.captures + "/" + truth.capture)
+
+    #expect(result.linkType.description == truth.link_type)
+    #expect(result.connections.count == truth.expected_connections.count)
+    #expect(result.warnings.isEmpty)
+
+    var unmatched = result.connections
+    // Connections whose client port the upstream logged first, then the refused ones (no port known).
+    for expected in truth.expected_connections.sorted(by: { ($0.client == nil ? 1 : 0) < ($1.client == nil ? 1 : 0) }) {
+        let index = unmatched.firstIndex {
+            $0.server.description == expected.server && (expected.client == nil || $0.client.description == expected.client)
+        }
+        guard let index else {
+            Issue.record("no connection \(expected.client ?? "?") → \(expected.server) in \(truth.capture) (\(expected.source))")
+            continue
+        }
+        let connection = unmatched.remove(at: index)
+        #expect(connection.verdict.code.description == expected.verdict, "\(connection.name): \(expected.source)")
+        if expected.verdict == "none" {
+            #expect(connection.verdict.verdictClass == .ok)
+        } else {
+            // nginx answered 502 for every failure in these captures (the access log says so).
+            #expect(connection.verdict.verdictClass == .badGateway)
+            #expect(connection.verdict.gateways["nginx"]?.status == 502)
+        }
+    }
+}
+
+@Test func refusedConnectionNamesTheRSTFrame() throws {
+    let result = try analyse(Paths.captures + "/refused.pcap")
+    let connection = try #require(result.connections.first)
+    #expect(connection.verdict.code == .tcpConnectRefused)
+    #expect(connection.verdict.phase == .connect)
+    #expect(connection.frames == 1...2)
+    let evidence = try #require(connection.findings.first?.evidence.first)
+    #expect(evidence.frame == 2)
+    #expect(evidence.direction == .server)
+    #expect(connection.facts.history == "Sr")
+}
+
+@Test func resetBeforeResponseNamesTheRSTFrameAndTheRequest() throws {
+    let result = try analyse(Paths.captures + "/rst-before-response.pcap")
+    let connection = try #require(result.connections.first)
+    #expect(connection.verdict.code == .tcpRSTBeforeResponse)
+    #expect(connection.verdict.phase == .responseHead)
+    #expect(connection.findings.first?.evidence.first?.frame == 6)
+    #expect(connection.facts.firstToReset == .server)
+    #expect(connection.serverStreamBytes == 0)
+    #expect(connection.clientStreamBytes > 0)
+    #expect(connection.verdict.gateways["haproxy"]?.detail == "SH")
+}
+
+@Test func pcapAndPcapngOfTheSameTrafficGiveTheSameReport() throws {
+    let pcap = try analyse(Paths.captures + "/healthy-keepalive.pcap")
+    let pcapng = try analyse(Paths.captures + "/healthy-keepalive.pcapng")
+    #expect(pcap.connections.count == pcapng.connections.count)
+    for (a, b) in zip(pcap.connections, pcapng.connections) {
+        #expect(a.client == b.client)
+        #expect(a.facts.first.time == b.facts.first.time)
+        #expect(a.facts.history == b.facts.history)
+        #expect(a.serverStreamBytes == b.serverStreamBytes)
+    }
+    // Nanosecond timestamps survive: this capture was written with --time-stamp-precision=nano.
+    #expect(pcap.statistics.firstTime!.nanoseconds % 1000 != 0)
+}
+
+@Test func keepAliveConnectionsCarryEveryByteWithoutGaps() throws {
+    let result = try analyse(Paths.captures + "/healthy-keepalive.pcap")
+    for connection in result.connections {
+        #expect(connection.clientGapBytes == 0)
+        #expect(connection.serverGapBytes == 0)
+        #expect(connection.serverStreamBytes == connection.facts.server.payloadBytesOnWire)
+        #expect(connection.facts.handshakeRTT != nil)
+    }
+}
+
+@Test func upstreamOptionKeepsOnlyThatUpstream() throws {
+    let options = AnalysisOptions(upstreams: [try #require(UpstreamSpec(parsing: "127.0.0.1:18083"))])
+    let result = try analyse(Paths.captures + "/any-mixed.pcap", options: options)
+    #expect(result.connections.map(\.server.description) == ["127.0.0.1:18083"])
+    #expect(result.otherConnections == 2)
+}

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where test inputs live and built products are.
+public enum Paths {
+    /// The package root, found from this file's location.
+    public static let packageRoot: String = {
+        var path = #filePath
+        for _ in 0..<3 {  // Tests/TestSupport/Paths.swift → root
+            path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        }
+        return path
+    }()
+
+    /// The `captures/` folder.
+    public static var captures: String { self.packageRoot + "/captures" }
+
+    /// The directory of the running test executable, which is the build directory holding `edgescope`.
+    public static var buildDirectory: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)])
+    }
+
+    /// A fresh temporary directory.
+    public static func temporaryDirectory(_ label: String) -> String {
+        var template = Array("/tmp/edgescope-\(label)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
