@@ -31,7 +31,7 @@ public final class PcapReader {
         self.snapLength = Int(pcap_snapshot(handle))
         guard self.linkType.isSupported else {
             let name = pcap_datalink_val_to_name(self.linkType.rawValue).map { String(cString: $0) } ?? "DLT \(self.linkType.rawValue)"
-            pcap_close(handle)
+            // Every stored property is set, so deinit runs on this throw and closes the handle.
             throw CaptureError(
                 code: .unsupportedLinkType, path: path,
                 reason: "unsupported link type \(name) (\(self.linkType.rawValue)); edgescope reads EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4 and IPV6")
