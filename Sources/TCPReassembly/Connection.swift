@@ -49,6 +49,13 @@ public struct Connection {
         self.serverStream = StreamReassembler(direction: .server)
     }
 
+    /// What a free flow-table slot holds.
+    static var vacant: Connection {
+        Connection(
+            id: 0, client: Endpoint(address: .v4(0), port: 0), server: Endpoint(address: .v4(0), port: 0),
+            first: PacketMark(frame: 0, time: .zero))
+    }
+
     /// The report name, `c17`.
     public var name: String { "c\(self.id)" }
 

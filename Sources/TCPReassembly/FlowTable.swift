@@ -13,7 +13,8 @@ public struct FlowTable {
     /// Bare addresses known to be servers (`--upstream ADDR` without a port).
     public var knownServerAddresses: Set<IPAddress> = []
 
-    @usableFromInline var slots: [Connection?] = []
+    // Non-optional, so a field is read in place; a free slot holds an empty placeholder.
+    @usableFromInline var slots: [Connection] = []
     @usableFromInline var freeSlots: [Int] = []
     @usableFromInline var index: [FlowKey: Int] = [:]
     @usableFromInline var nextID: UInt32 = 1
@@ -44,7 +45,7 @@ public struct FlowTable {
         let mark = PacketMark(frame: frame, time: time)
 
         var slot = self.index[key]
-        if let existing = slot, self.startsNewConnection(segment, in: self.slots[existing]!) {
+        if let existing = slot, self.startsNewConnection(segment, slot: existing) {
             self.end(slot: existing, as: .reused, at: time, sink: &sink)
             slot = nil
         }
@@ -55,29 +56,29 @@ public struct FlowTable {
             s = self.create(key: key, segment: segment, mark: mark, sink: &sink)
         }
 
-        let direction: Direction = self.slots[s]!.client == segment.source ? .client : .server
+        let direction: Direction = self.slots[s].client == segment.source ? .client : .server
         var budget = self.budget
         defer { self.budget = budget }
 
         // Packet-level facts first: they do not depend on stream order.
-        self.slots[s]!.note(segment, direction: direction, mark: mark)
+        self.slots[s].note(segment, direction: direction, mark: mark)
 
         // SYN fixes the sender's offset 0 (its sequence number plus one: the SYN takes one).
         if flags.contains(.syn) {
             let isn = segment.sequence
             switch direction {
             case .client:
-                if self.slots[s]!.clientISN == nil {
-                    self.slots[s]!.clientISN = isn
-                    if !self.slots[s]!.clientStream.isStarted {
-                        self.slots[s]!.clientStream.start(atSequence: isn &+ 1, bySYN: true)
+                if self.slots[s].clientISN == nil {
+                    self.slots[s].clientISN = isn
+                    if !self.slots[s].clientStream.isStarted {
+                        self.slots[s].clientStream.start(atSequence: isn &+ 1, bySYN: true)
                     }
                 }
             case .server:
-                if self.slots[s]!.serverISN == nil {
-                    self.slots[s]!.serverISN = isn
-                    if !self.slots[s]!.serverStream.isStarted {
-                        self.slots[s]!.serverStream.start(atSequence: isn &+ 1, bySYN: true)
+                if self.slots[s].serverISN == nil {
+                    self.slots[s].serverISN = isn
+                    if !self.slots[s].serverStream.isStarted {
+                        self.slots[s].serverStream.start(atSequence: isn &+ 1, bySYN: true)
                     }
                 }
             }
@@ -87,11 +88,11 @@ public struct FlowTable {
         if flags.contains(.ack), !flags.contains(.rst) {
             switch direction {
             case .client:
-                self.slots[s]!.serverStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
+                self.slots[s].serverStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
                     sink.stream($0, direction: .server, slot: s)
                 }
             case .server:
-                self.slots[s]!.clientStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
+                self.slots[s].clientStream.acknowledged(upTo: segment.acknowledgment, time: time, budget: &budget) {
                     sink.stream($0, direction: .client, slot: s)
                 }
             }
@@ -103,30 +104,30 @@ public struct FlowTable {
             let sequence = flags.contains(.syn) ? segment.sequence &+ 1 : segment.sequence
             switch direction {
             case .client:
-                self.slots[s]!.clientStream.segment(
+                self.slots[s].clientStream.segment(
                     sequence: sequence, payload: segment.payload, wireLength: segment.payloadWireLength, fin: fin,
                     frame: frame, frameOffset: segment.payloadFrameOffset, time: time, budget: &budget
                 ) { sink.stream($0, direction: .client, slot: s) }
             case .server:
-                self.slots[s]!.serverStream.segment(
+                self.slots[s].serverStream.segment(
                     sequence: sequence, payload: segment.payload, wireLength: segment.payloadWireLength, fin: fin,
                     frame: frame, frameOffset: segment.payloadFrameOffset, time: time, budget: &budget
                 ) { sink.stream($0, direction: .server, slot: s) }
             }
-            self.slots[s]!.noteStreamHistory(direction)
+            self.slots[s].noteStreamHistory(direction)
             if fin {
                 let reached = direction == .client
-                    ? self.slots[s]!.clientStream.finOffset : self.slots[s]!.serverStream.finOffset
-                if self.slots[s]!.facts[direction].finStreamOffset == nil {
-                    self.slots[s]!.facts[direction].finStreamOffset = reached
+                    ? self.slots[s].clientStream.finOffset : self.slots[s].serverStream.finOffset
+                if self.slots[s].facts[direction].finStreamOffset == nil {
+                    self.slots[s].facts[direction].finStreamOffset = reached
                 }
             }
         }
 
-        if flags.contains(.rst), self.slots[s]!.facts[direction].rst?.frame == frame {
+        if flags.contains(.rst), self.slots[s].facts[direction].rst?.frame == frame {
             let sent = direction == .client
-                ? self.slots[s]!.clientStream.nextOffset : self.slots[s]!.serverStream.nextOffset
-            self.slots[s]!.facts[direction].bytesBeforeRST = sent
+                ? self.slots[s].clientStream.nextOffset : self.slots[s].serverStream.nextOffset
+            self.slots[s].facts[direction].bytesBeforeRST = sent
             sink.reset(by: direction, at: mark, slot: s)
         }
     }
@@ -134,14 +135,14 @@ public struct FlowTable {
     /// Records an ICMP destination-unreachable that quotes a segment from `source` to
     /// `destination`, on that connection if it is in the table.
     public mutating func noteUnreachable(quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark) {
-        guard let slot = self.index[FlowKey(source, destination)], self.slots[slot]!.unreachable == nil else { return }
-        self.slots[slot]!.unreachable = mark
-        self.slots[slot]!.facts.last = mark
+        guard let slot = self.index[FlowKey(source, destination)], self.slots[slot].unreachable == nil else { return }
+        self.slots[slot].unreachable = mark
+        self.slots[slot].facts.last = mark
     }
 
     /// Ends every connection still open (the capture is over), in order of their first packet.
     public mutating func finish<Sink: ConnectionSink>(at time: Timestamp, sink: inout Sink) {
-        let open = self.index.values.sorted { self.slots[$0]!.id < self.slots[$1]!.id }
+        let open = self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
         for slot in open {
             self.end(slot: slot, as: .captureEnded, at: time, sink: &sink)
         }
@@ -154,7 +155,7 @@ public struct FlowTable {
         guard !self.index.isEmpty else { return }
         var ending: [(slot: Int, id: UInt32, end: ConnectionEnd)] = []
         for slot in self.index.values {
-            let connection = self.slots[slot]!
+            let connection = self.slots[slot]
             let quiet = now.nanoseconds(since: connection.facts.last.time)
             if connection.isClosed, quiet >= self.limits.closedLinger {
                 ending.append((slot, connection.id, .closed))
@@ -170,15 +171,16 @@ public struct FlowTable {
 
     // MARK: Internals
 
-    private func startsNewConnection(_ segment: TCPSegment, in connection: Connection) -> Bool {
+    private func startsNewConnection(_ segment: TCPSegment, slot: Int) -> Bool {
         // A fresh SYN (not a retransmission of the one we have) on a connection that is over,
-        // or whose handshake used a different ISN: the ports were reused.
+        // or whose handshake used a different ISN: the ports were reused. Only SYNs get here,
+        // so the connection is read (not copied) on the rare path.
         guard segment.flags.contains(.syn), !segment.flags.contains(.ack) else { return false }
-        guard let isn = connection.clientISN else {
-            return connection.isClosed || connection.facts.client.packets + connection.facts.server.packets > 0
-                && connection.client != segment.source
+        let isClosed = self.slots[slot].isClosed
+        guard let isn = self.slots[slot].clientISN else {
+            return isClosed || self.slots[slot].client != segment.source
         }
-        return isn != segment.sequence && (connection.isClosed || connection.client == segment.source)
+        return isn != segment.sequence && (isClosed || self.slots[slot].client == segment.source)
     }
 
     private mutating func create<Sink: ConnectionSink>(
@@ -224,7 +226,7 @@ public struct FlowTable {
     private mutating func makeRoom<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
         var oldest: (slot: Int, time: Timestamp)?
         for slot in self.index.values {
-            let last = self.slots[slot]!.facts.last.time
+            let last = self.slots[slot].facts.last.time
             if oldest == nil || last < oldest!.time { oldest = (slot, last) }
         }
         guard let oldest else { return }
@@ -233,7 +235,7 @@ public struct FlowTable {
     }
 
     private mutating func end<Sink: ConnectionSink>(slot: Int, as reason: ConnectionEnd, at time: Timestamp, sink: inout Sink) {
-        var connection = self.slots[slot]!
+        var connection = self.slots[slot]
         var budget = self.budget
         connection.clientStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .client, slot: slot) }
         connection.serverStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .server, slot: slot) }
@@ -256,7 +258,7 @@ public struct FlowTable {
             break
         }
         self.index[FlowKey(connection.client, connection.server)] = nil
-        self.slots[slot] = nil
+        self.slots[slot] = Connection.vacant
         self.freeSlots.append(slot)
         sink.connectionEnded(connection, slot: slot)
     }
@@ -266,9 +268,11 @@ extension Connection {
     /// Adds `T` (retransmission) and `G` (gap) to the history once a stream has shown them.
     @usableFromInline
     mutating func noteStreamHistory(_ direction: Direction) {
-        let stream = self.stream(direction)
-        if stream.retransmittedSegments > 0 { self.facts.noteHistory(UInt8(ascii: "T"), by: direction) }
-        if stream.gapBytes > 0 { self.facts.noteHistory(UInt8(ascii: "G"), by: direction) }
+        let (retransmitted, gaps) = direction == .client
+            ? (self.clientStream.retransmittedSegments, self.clientStream.gapBytes)
+            : (self.serverStream.retransmittedSegments, self.serverStream.gapBytes)
+        if retransmitted > 0 { self.facts.noteHistory(UInt8(ascii: "T"), by: direction) }
+        if gaps > 0 { self.facts.noteHistory(UInt8(ascii: "G"), by: direction) }
     }
 
     /// Records the packet-level facts of one segment.
@@ -312,9 +316,12 @@ extension Connection {
                 self.facts[direction].fin = mark
                 // RFC 9293 §3.6 simultaneous close: this FIN does not acknowledge the peer's FIN
                 // already sent, so each side closed before learning of the other's close.
-                let peer = self.stream(direction.reversed)
-                if self.facts[direction.reversed].fin != nil, let peerFIN = peer.finOffset,
-                   !flags.contains(.ack) || peer.offset(ofSequence: segment.acknowledgment) <= Int64(peerFIN)
+                let peerFIN = direction == .client ? self.serverStream.finOffset : self.clientStream.finOffset
+                let peerAcked = direction == .client
+                    ? self.serverStream.offset(ofSequence: segment.acknowledgment)
+                    : self.clientStream.offset(ofSequence: segment.acknowledgment)
+                if self.facts[direction.reversed].fin != nil, let peerFIN,
+                   !flags.contains(.ack) || peerAcked <= Int64(peerFIN)
                 {
                     self.facts.simultaneousClose = true
                 }

@@ -21,7 +21,7 @@ public struct ReassemblyLimits: Sendable {
     public init(
         maxBufferedBytesPerDirection: Int = 4 << 20,
         maxBufferedBytesTotal: Int = 256 << 20,
-        retainedBytesPerDirection: Int = 64 << 10,
+        retainedBytesPerDirection: Int = 16 << 10,
         retainedBytesTotal: Int = 64 << 20,
         maxConnections: Int = 1_000_000,
         idleTimeout: Int64 = 300 * 1_000_000_000,

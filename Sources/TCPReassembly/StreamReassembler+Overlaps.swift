@@ -4,35 +4,29 @@ extension StreamReassembler {
     /// Keeps the bytes just delivered, so a later copy of them can be compared.
     mutating func retain(_ data: StreamData, budget: inout ReassemblyBudget) {
         let cap = budget.limits.retainedBytesPerDirection
-        guard cap > 0 else { return }
-        let count = data.bytes.count
-        guard budget.retainedBytes + count <= budget.limits.retainedBytesTotal else {
-            // Out of global budget: hold nothing for this stream rather than a run with a hole.
-            budget.retainedBytes -= self.retained.count
-            self.retained.removeAll(keepingCapacity: false)
-            self.retainedMarks.removeAll(keepingCapacity: false)
-            return
+        guard cap > 0, !self.retentionDenied else { return }
+        if self.retained.capacity == 0 {
+            guard budget.retainedBytes + cap <= budget.limits.retainedBytesTotal else {
+                // Out of global budget: this stream's retransmissions go uncompared.
+                self.retentionDenied = true
+                return
+            }
+            self.retained.allocate(cap)
+            budget.retainedBytes += cap
         }
-        if self.retained.isEmpty {
+        if self.retained.count == 0 {
             self.retainedMarks.removeAll(keepingCapacity: true)
         }
         self.retainedMarks.append(FrameMark(offset: data.offset, frame: data.frame, frameOffset: data.frameOffset))
-        self.retained.append(contentsOf: data.bytes)
-        budget.retainedBytes += count
-        // Trim in batches (at twice the cap) so the memmove is amortised over many segments.
-        if self.retained.count > 2 * cap {
-            let drop = self.retained.count - cap
-            self.retained.removeFirst(drop)
-            budget.retainedBytes -= drop
-            let newStart = self.nextOffset &- UInt64(self.retained.count)
-            // Keep the last mark at or before the new start: it still names the first byte's frame.
+        self.retained.append(data.bytes)
+        // Drop marks wholly before the ring's first byte, in batches so the shift is amortised.
+        if self.retainedMarks.count > 64 {
+            let start = self.nextOffset &- UInt64(self.retained.count)
             var keepFrom = 0
-            while keepFrom + 1 < self.retainedMarks.count, self.retainedMarks[keepFrom + 1].offset <= newStart {
+            while keepFrom + 1 < self.retainedMarks.count, self.retainedMarks[keepFrom + 1].offset <= start {
                 keepFrom += 1
             }
-            if keepFrom > 0 {
-                self.retainedMarks.removeFirst(keepFrom)
-            }
+            if keepFrom > 0 { self.retainedMarks.removeFirst(keepFrom) }
         }
     }
 
@@ -41,7 +35,7 @@ extension StreamReassembler {
         offset: UInt64, bytes: UnsafeRawBufferPointer, frame: FrameNumber, frameOffset: Int?,
         budget: ReassemblyBudget
     ) {
-        guard !self.retained.isEmpty else { return }
+        guard self.retained.count > 0 else { return }
         let retainedStart = self.nextOffset &- UInt64(self.retained.count)
         let low = max(offset, retainedStart)
         let high = min(offset &+ UInt64(bytes.count), self.nextOffset)
@@ -49,18 +43,18 @@ extension StreamReassembler {
         let firstIndex = Int(low &- retainedStart)
         let secondIndex = Int(low &- offset)
         let length = Int(high &- low)
-        let mismatch: Int? = self.retained.withUnsafeBytes { first in
-            for index in 0..<length where first[firstIndex + index] != bytes[secondIndex + index] {
-                return index
-            }
-            return nil
+        var mismatch: Int?
+        for index in 0..<length where self.retained[firstIndex + index] != bytes[secondIndex + index] {
+            mismatch = index
+            break
         }
         guard let mismatch else { return }
         let at = low &+ UInt64(mismatch)
         let mark = self.mark(covering: at)
-        self.retained.withUnsafeBytes { first in
+        let firstCopy = self.retained.copy(from: firstIndex + mismatch, length: 16)
+        firstCopy.withUnsafeBytes { first in
             self.recordMismatch(
-                at: at, firstCopy: UnsafeRawBufferPointer(rebasing: first[(firstIndex + mismatch)...]),
+                at: at, firstCopy: first,
                 firstFrame: mark?.frame, firstFrameOffset: mark.flatMap { m in m.frameOffset.map { $0 + Int(at &- m.offset) } },
                 secondCopy: UnsafeRawBufferPointer(rebasing: bytes[(secondIndex + mismatch)...]),
                 secondFrame: frame, secondFrameOffset: frameOffset.map { $0 + secondIndex + mismatch })

@@ -29,8 +29,10 @@ public struct StreamReassembler {
 
     // The most recent delivered bytes, contiguous and ending at `nextOffset`, so a
     // retransmission can be compared with the first copy.
-    @usableFromInline var retained: [UInt8] = []
+    @usableFromInline var retained = RetainRing()
     @usableFromInline var retainedMarks: [FrameMark] = []
+    /// Whether the global budget refused this stream a retention ring.
+    @usableFromInline var retentionDenied = false
 
     /// Segments that carried only bytes already delivered (or buffered).
     public internal(set) var retransmittedSegments = 0
@@ -203,8 +205,8 @@ public struct StreamReassembler {
             self.skip(to: fin, reason: .notCaptured, time: time, budget: &budget, emit: emit)
         }
         self.deliverFINIfReached(time: time, emit: emit)
-        budget.retainedBytes -= self.retained.count
-        self.retained = []
+        budget.retainedBytes -= self.retained.capacity
+        self.retained = RetainRing()
         self.retainedMarks = []
     }
 
@@ -229,8 +231,7 @@ public struct StreamReassembler {
         self.nextOffset = end
         self.nextSequence &+= UInt32(truncatingIfNeeded: length)
         // Retained bytes must end at nextOffset; after a gap they no longer do.
-        budget.retainedBytes -= self.retained.count
-        self.retained.removeAll(keepingCapacity: true)
+        self.retained.keepLast(0)
         self.retainedMarks.removeAll(keepingCapacity: true)
     }
 

@@ -1,0 +1,81 @@
+/// The most recent bytes of a stream, in a fixed-size ring, so a retransmission can be
+/// compared with the first copy without keeping the whole stream.
+///
+/// The ring's bytes always end at the stream's `nextOffset`. Storage is allocated once, on
+/// first use, and never grows; appends are at most two `memcpy`s.
+@usableFromInline
+struct RetainRing {
+    @usableFromInline var storage: [UInt8] = []
+    /// Index in `storage` of the oldest byte held.
+    @usableFromInline var head = 0
+    /// Bytes held.
+    @usableFromInline private(set) var count = 0
+
+    @usableFromInline var capacity: Int { self.storage.count }
+
+    @usableFromInline init() {}
+
+    /// Allocates `capacity` bytes.
+    @usableFromInline
+    mutating func allocate(_ capacity: Int) {
+        // Uninitialised: every byte is written by `append` before `count` lets it be read.
+        self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { _, initialized in initialized = capacity }
+        self.head = 0
+        self.count = 0
+    }
+
+    /// Appends `bytes`, dropping the oldest when full.
+    @usableFromInline
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let capacity = self.storage.count
+        guard capacity > 0, bytes.count > 0 else { return }
+        var source = bytes
+        if source.count >= capacity {
+            source = UnsafeRawBufferPointer(rebasing: source[(source.count - capacity)...])
+            self.storage.withUnsafeMutableBytes { $0.copyMemory(from: source) }
+            self.head = 0
+            self.count = capacity
+            return
+        }
+        let tail = (self.head + self.count) % capacity
+        let first = min(source.count, capacity - tail)
+        self.storage.withUnsafeMutableBytes { target in
+            UnsafeMutableRawBufferPointer(rebasing: target[tail..<(tail + first)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[..<first]))
+            if first < source.count {
+                UnsafeMutableRawBufferPointer(rebasing: target[0..<(source.count - first)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[first...]))
+            }
+        }
+        let total = self.count + source.count
+        if total > capacity {
+            self.head = (self.head + total - capacity) % capacity
+            self.count = capacity
+        } else {
+            self.count = total
+        }
+    }
+
+    /// Forgets all but the newest `keep` bytes.
+    @usableFromInline
+    mutating func keepLast(_ keep: Int) {
+        guard keep < self.count else { return }
+        let drop = self.count - keep
+        self.head = self.storage.isEmpty ? 0 : (self.head + drop) % self.storage.count
+        self.count = keep
+    }
+
+    /// The byte `index` bytes after the oldest held.
+    @usableFromInline
+    subscript(index: Int) -> UInt8 {
+        self.storage[(self.head + index) % self.storage.count]
+    }
+
+    /// Copies up to `length` bytes starting `index` bytes after the oldest held.
+    @usableFromInline
+    func copy(from index: Int, length: Int) -> [UInt8] {
+        let end = min(self.count, index + length)
+        guard index < end else { return [] }
+        return (index..<end).map { self[$0] }
+    }
+}
