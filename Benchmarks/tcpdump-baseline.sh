@@ -4,23 +4,27 @@
 #   tcpdump -r FILE -w /dev/null
 #   tcpdump -nn -r FILE > /dev/null   (also decodes and prints every packet)
 #   tshark  -r FILE -q -z expert      (if installed; skipped with --no-tshark)
+#   edgescope analyze FILE --out DIR  (with --edgescope BIN, e.g. .build/release/edgescope)
 #
 # Note: with default preferences tshark does not reassemble out-of-order TCP
 # segments, so after each reordered segment in generated captures it loses
 # HTTP sync and reports "Illegal characters"/"Malformed"; add
 # -o tcp.reassemble_out_of_order:TRUE by hand to see only the intended errors.
 #
-# Usage: tcpdump-baseline.sh [--no-tshark] FILE
+# Usage: tcpdump-baseline.sh [--no-tshark] [--edgescope BIN] FILE
 # Needs: tcpdump, /usr/bin/time (apt package "time"); optionally tshark.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--no-tshark] FILE" >&2; exit 2; }
+usage() { echo "usage: $0 [--no-tshark] [--edgescope BIN] FILE" >&2; exit 2; }
 
 no_tshark=0
+edgescope=""
 file=""
-for arg in "$@"; do
+while [[ $# -gt 0 ]]; do
+    arg=$1; shift
     case "$arg" in
         --no-tshark) no_tshark=1 ;;
+        --edgescope) [[ $# -gt 0 ]] || usage; edgescope=$1; shift ;;
         -h|--help) usage ;;
         -*) echo "unknown option: $arg" >&2; usage ;;
         *) [[ -z "$file" ]] || usage; file="$arg" ;;
@@ -62,6 +66,10 @@ size_mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN { printf "%.1f", b / 1048576 }
 run "tcpdump -r FILE -w /dev/null" tcpdump -r "$file" -w /dev/null
 # same read plus per-packet decoding and printing (output discarded)
 run "tcpdump -nn -r FILE >/dev/null" tcpdump -nn -r "$file"
+
+if [[ -n "$edgescope" ]]; then
+    run "edgescope analyze FILE --out DIR" "$edgescope" analyze "$file" --out "$tmp/edgescope-out"
+fi
 
 tshark_note=""
 if [[ $no_tshark -eq 1 ]]; then
