@@ -67,5 +67,5 @@ public struct Verdict: Hashable, Sendable {
 
     /// The verdict of a connection with nothing wrong.
     public static let healthy = Verdict(
-        code: .none, verdictClass: .ok, phase: .idle, summary: "The upstream answered every request in full.")
+        code: .none, verdictClass: .ok, phase: .idle, summary: "No failure seen: the upstream answered and the connection ended normally.")
 }

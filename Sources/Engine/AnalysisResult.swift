@@ -64,8 +64,10 @@ public struct CaptureStatistics: Sendable {
     public var malformedFrames = 0
     /// The first malformed record.
     public var firstMalformedFrame: FrameNumber?
-    /// IPv4 fragments seen.
+    /// Frames held as IP fragments (not yet, or never, a whole datagram).
     public var fragmentsHeld = 0
+    /// The decoder's fragment counters.
+    public var fragments = PacketDecoder.FragmentCounters()
     /// ICMP unreachables about TCP.
     public var icmpUnreachable = 0
     /// Connections ended early because the flow table was full.

@@ -82,12 +82,20 @@ public struct Engine {
         let end = self.statistics.lastTime ?? .zero
         self.flows.finish(at: end, sink: &self.collector)
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions
+        self.statistics.fragments = self.decoder.fragmentCounters
         var warnings = self.warnings
         if self.statistics.truncatedFrames > 0 {
             warnings.append("\(self.statistics.truncatedFrames) frame(s) were cut by the snap length inside their headers (first: frame \(self.statistics.firstTruncatedFrame!)); their connections may lack packets.")
         }
         if self.statistics.malformedFrames > 0 {
             warnings.append("\(self.statistics.malformedFrames) frame(s) had impossible IP or TCP headers and were skipped (first: frame \(self.statistics.firstMalformedFrame!)).")
+        }
+        let incomplete = self.statistics.fragments.ipv4DatagramsEvicted &+ self.statistics.fragments.ipv4DatagramsDiscarded
+        if incomplete > 0 {
+            warnings.append("\(incomplete) fragmented IPv4 datagram(s) could not be reassembled (fragments missing or inconsistent); their bytes are gaps in their connections.")
+        }
+        if self.statistics.fragments.ipv6FragmentsNotReassembled > 0 {
+            warnings.append("\(self.statistics.fragments.ipv6FragmentsNotReassembled) IPv6 fragment(s) were not reassembled; their bytes are gaps in their connections.")
         }
         if self.statistics.timeWentBackwards > 0 {
             warnings.append("\(self.statistics.timeWentBackwards) record(s) have a time earlier than the record before them.")

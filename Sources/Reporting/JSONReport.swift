@@ -15,7 +15,7 @@ public enum JSONReport {
             ("generator", .object([("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description))])),
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
-            ("upstreams", .array(Summary.upstreams(result).map(self.upstream))),
+            ("upstreams", .array(Summary.upstreams(result).map { self.upstream($0, names: result.upstreams) })),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
         ])
     }
@@ -37,13 +37,18 @@ public enum JSONReport {
             ("not_tcp", .number(stats.notTCP)),
             ("truncated_frames", .number(stats.truncatedFrames)),
             ("malformed_frames", .number(stats.malformedFrames)),
-            ("fragments_held", .number(stats.fragmentsHeld)),
+            ("ipv4_fragments", .number(stats.fragments.ipv4FragmentsSeen)),
+            ("ipv4_datagrams_reassembled", .number(stats.fragments.ipv4DatagramsReassembled)),
+            ("ipv4_datagrams_incomplete", .number(stats.fragments.ipv4DatagramsEvicted &+ stats.fragments.ipv4DatagramsDiscarded)),
+            ("ipv6_fragments_not_reassembled", .number(stats.fragments.ipv6FragmentsNotReassembled)),
         ])
     }
 
-    static func upstream(_ row: Summary.UpstreamRow) -> JSONValue {
-        .object([
+    static func upstream(_ row: Summary.UpstreamRow, names: [UpstreamSpec]) -> JSONValue {
+        let name = names.first { $0.name != nil && $0.address == row.endpoint.address && ($0.port ?? row.endpoint.port) == row.endpoint.port }?.name
+        return .object([
             ("server", .string(row.server)),
+            ("name", .optional(name)),
             ("connections", .number(row.connections)),
             ("failed", .number(row.failed)),
             ("causes", .object(row.causes.map { ($0.code.description, .number($0.count)) })),
@@ -95,8 +100,11 @@ public enum JSONReport {
                 ("retransmissions", .number(retransmissions)),
                 ("out_of_order", .number(outOfOrder)),
                 ("fin_frame", d.fin.map { .number($0.frame) } ?? .null),
+                ("fin_time", .optional(d.fin?.time.rfc3339)),
                 ("rst_frame", d.rst.map { .number($0.frame) } ?? .null),
+                ("rst_time", .optional(d.rst?.time.rfc3339)),
                 ("zero_window", .number(d.zeroWindowAdvertisements)),
+                ("zero_window_probes", .number(d.zeroWindowProbes)),
             ])
         }
         return .object([

@@ -5,6 +5,8 @@ import Engine
 public enum Summary {
     /// One upstream's row: connections, failures and their causes.
     public struct UpstreamRow: Sendable {
+        /// The upstream.
+        public var endpoint: Endpoint
         /// `10.0.3.24:8080`.
         public var server: String
         /// Connections to it.
@@ -38,7 +40,7 @@ public enum Summary {
         return order.map { server in
             let row = rows[server]!
             return UpstreamRow(
-                server: server.description, connections: row.connections, failed: row.failed,
+                endpoint: server, server: server.description, connections: row.connections, failed: row.failed,
                 causes: self.sorted(row.causes))
         }
     }

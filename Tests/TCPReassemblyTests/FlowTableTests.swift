@@ -167,3 +167,24 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
     let serverEvents = h.sink.events.filter { $0.direction == .server }.map(\.event)
     #expect(serverEvents.last == .gap(17..<27, .notCaptured))
 }
+
+@Test func zeroWindowAndItsProbeAreRecognised() throws {
+    var h = FlowHarness()
+    exchange(&h)
+    // The upstream's window closes; the gateway probes it with one byte, which the upstream
+    // drops (its ACK does not move); when the window opens the gateway sends the byte again
+    // with the next one.
+    h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: .ack, window: 0)
+    h.send(fromGateway: true, seq: c + 19, ack: s + 28, flags: [.ack], Array("P".utf8))
+    h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: .ack, window: 0)
+    h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: .ack, window: 512)
+    h.send(fromGateway: true, seq: c + 19, ack: s + 28, flags: [.ack], Array("PQ".utf8))
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.facts.client.zeroWindowProbes == 1)
+    #expect(connection.facts.server.zeroWindowAdvertisements == 2)
+    #expect(connection.facts.history == "ShADdawT")
+    #expect(connection.clientStream.findings.isEmpty)
+    #expect(connection.clientStream.keepAliveProbes == 0)
+    #expect(connection.clientStream.nextOffset == 20)
+}
