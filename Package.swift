@@ -17,8 +17,10 @@ let package = Package(
         .target(name: "PacketDecoding", dependencies: ["CaptureModel"]),
         // Flow table, per-direction reassembly, gaps, overlaps, lifecycle.
         .target(name: "TCPReassembly", dependencies: ["CaptureModel", "PacketDecoding"]),
+        // Streaming HTTP/1.x framing and validation of both directions.
+        .target(name: "HTTP1", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
-        .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly"]),
+        .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
         .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "Diagnosis"]),
         // Text, JSON and Markdown reports.
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "CaptureModelTests", dependencies: ["CaptureModel"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["TestSupport"]),

@@ -1,0 +1,247 @@
+import CaptureModel
+
+/// The chunked transfer coding (RFC 9112 §7.1), fed in place; chunk data is skipped by length.
+///
+/// ```
+/// chunked-body = *chunk last-chunk trailer-section CRLF
+/// chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// chunk-size   = 1*HEXDIG
+/// chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// ```
+struct ChunkedDecoder {
+    enum State: Equatable {
+        case sizeLine
+        case data(remaining: UInt64)
+        case dataCR
+        case dataLF
+        case trailerLine
+        case done
+        case failed
+    }
+
+    /// What one call to `feed` ended with.
+    enum Outcome: Equatable {
+        /// Every byte given was consumed; more are needed.
+        case needMore
+        /// The body ended; bytes from `index` on belong to what follows.
+        case complete(index: Int)
+        /// A framing error: the gateway stops here, and so does the decoder.
+        case failed
+    }
+
+    /// The largest chunk size accepted: HAProxy refuses more than 13 hex digits (2^52 - 1), the
+    /// smallest limit of the gateways read (taxonomy 2.E).
+    static let maximumChunkSize: UInt64 = (1 << 52) - 1
+    /// A size line or trailer line longer than this is refused.
+    static let maximumLineLength = 4096
+
+    private(set) var state: State = .sizeLine
+    private var line: ByteRun
+    /// Chunks whose data has been fully seen.
+    private(set) var chunks = 0
+    /// Body bytes (chunk data) seen or skipped.
+    private(set) var dataBytes: UInt64 = 0
+
+    init(direction: Direction) {
+        self.line = ByteRun(direction: direction, capacity: 64)
+    }
+
+    /// Consumes `window.bytes[index...]`.
+    mutating func feed(_ window: FeedWindow, from start: Int, findings: inout [Finding]) -> Outcome {
+        var index = start
+        let bytes = window.bytes
+        while index < bytes.count {
+            switch self.state {
+            case .sizeLine, .trailerLine:
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[index...])
+                if let newline = rest.firstIndex(of: ASCII.lf) {
+                    let end = index + newline + 1
+                    self.line.append(UnsafeRawBufferPointer(rebasing: bytes[index..<end]),
+                                     offset: window.offset &+ UInt64(index), frame: window.frame,
+                                     frameOffset: window.frameOffset.map { $0 + index })
+                    index = end
+                    if self.state == .sizeLine {
+                        self.sizeLineComplete(&findings)
+                    } else {
+                        self.trailerLineComplete(&findings)
+                    }
+                    self.line.reset()
+                    if self.state == .failed { return .failed }
+                    if self.state == .done { return .complete(index: index) }
+                } else {
+                    self.line.append(rest, offset: window.offset &+ UInt64(index), frame: window.frame,
+                                     frameOffset: window.frameOffset.map { $0 + index })
+                    index = bytes.count
+                    if self.line.count > Self.maximumLineLength {
+                        let code: FindingCode = self.state == .sizeLine ? .chunkedBadExtension : .chunkedBadTrailer
+                        findings.append(Finding(code: code, severity: .fatal, evidence: [self.line.evidence(
+                            at: 0, length: self.line.count, note: "a chunk line longer than \(Self.maximumLineLength) bytes without a line end")]))
+                        self.state = .failed
+                        return .failed
+                    }
+                }
+            case .data(let remaining):
+                let run = min(UInt64(bytes.count - index), remaining)
+                index += Int(run)
+                self.dataBytes &+= run
+                self.state = run == remaining ? .dataCR : .data(remaining: remaining - run)
+                if run == remaining { self.chunks += 1 }
+            case .dataCR:
+                let byte = bytes[index]
+                if byte == ASCII.cr {
+                    self.state = .dataLF
+                    index += 1
+                } else if byte == ASCII.lf {
+                    findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [window.evidence(
+                        at: index, length: 1, note: "chunk data must end with CRLF; this is a bare LF (RFC 9112 §7.1)")]))
+                    self.state = .failed
+                    return .failed
+                } else {
+                    findings.append(Finding(code: .chunkedDataLengthMismatch, severity: .fatal, evidence: [window.evidence(
+                        at: index, length: 1,
+                        note: "the chunk's data should end here with CRLF, but more data follows: the chunk size does not match its data")]))
+                    self.state = .failed
+                    return .failed
+                }
+            case .dataLF:
+                if bytes[index] == ASCII.lf {
+                    self.state = .sizeLine
+                    index += 1
+                } else {
+                    findings.append(Finding(code: .chunkedDataLengthMismatch, severity: .fatal, evidence: [window.evidence(
+                        at: index, length: 1, note: "CR after chunk data is not followed by LF")]))
+                    self.state = .failed
+                    return .failed
+                }
+            case .done:
+                return .complete(index: index)
+            case .failed:
+                return .failed
+            }
+        }
+        return .needMore
+    }
+
+    /// Accounts for a gap of `length` bytes. Returns false when the gap leaves the framing unknown.
+    mutating func skip(_ length: UInt64) -> Bool {
+        guard case .data(let remaining) = self.state, length <= remaining else {
+            self.state = .failed
+            return false
+        }
+        self.dataBytes &+= length
+        self.state = length == remaining ? .dataCR : .data(remaining: remaining - length)
+        return true
+    }
+
+    /// Whether the decoder is between chunks with nothing partial (for a clean end check).
+    var isComplete: Bool { self.state == .done }
+
+    private mutating func sizeLineComplete(_ findings: inout [Finding]) {
+        let bytes = self.line.bytes
+        var end = bytes.count - 1  // the LF
+        if end > 0, bytes[end - 1] == ASCII.cr {
+            end -= 1
+        } else {
+            findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [self.line.evidence(
+                at: end, length: 1, note: "a chunk-size line must end with CRLF; this is a bare LF (RFC 9112 §7.1)")]))
+            self.state = .failed
+            return
+        }
+        var index = 0
+        var size: UInt64 = 0
+        var digits = 0
+        while index < end, let value = ASCII.hexValue(bytes[index]) {
+            if size > Self.maximumChunkSize >> 4 {
+                findings.append(Finding(code: .chunkedSizeOverflow, severity: .fatal, evidence: [self.line.evidence(
+                    at: 0, length: end, note: "a chunk size too large for the gateways (HAProxy stops at 13 hex digits, nginx at its off_t)")]))
+                self.state = .failed
+                return
+            }
+            size = size << 4 | value
+            digits += 1
+            index += 1
+        }
+        if digits == 0 {
+            findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [self.line.evidence(
+                at: 0, length: max(1, min(end, 8)), note: "a chunk size must start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
+            self.state = .failed
+            return
+        }
+        if index < end, bytes[index] == ASCII.space || bytes[index] == ASCII.tab {
+            let whitespace = index
+            while index < end, bytes[index] == ASCII.space || bytes[index] == ASCII.tab { index += 1 }
+            findings.append(Finding(code: .chunkedWhitespaceAfterSize, severity: .lint, evidence: [self.line.evidence(
+                at: whitespace, length: index - whitespace, note: "whitespace after the chunk size (only BWS before ';' is allowed)")]))
+        }
+        if index < end {
+            if bytes[index] == ASCII.semicolon {
+                if let bad = Self.invalidExtensionByte(bytes, index..<end) {
+                    findings.append(Finding(code: .chunkedBadExtension, severity: .fatal, evidence: [self.line.evidence(
+                        at: bad, length: 1, note: "a byte not allowed in a chunk extension (RFC 9112 §7.1.1)")]))
+                    self.state = .failed
+                    return
+                }
+            } else {
+                let code: FindingCode = bytes[index] == ASCII.cr ? .chunkedBadSize : .chunkedBadSize
+                findings.append(Finding(code: code, severity: .fatal, evidence: [self.line.evidence(
+                    at: index, length: 1, note: "a byte that is not a hex digit in the chunk size")]))
+                self.state = .failed
+                return
+            }
+        }
+        self.state = size == 0 ? .trailerLine : .data(remaining: size)
+    }
+
+    /// The index of the first byte breaking `chunk-ext` grammar in `bytes[range]` (which starts at ';').
+    static func invalidExtensionByte(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
+        var inQuotes = false
+        var escaped = false
+        for index in range {
+            let byte = bytes[index]
+            if inQuotes {
+                if escaped {
+                    escaped = false
+                } else if byte == ASCII.backslash {
+                    escaped = true
+                } else if byte == ASCII.quote {
+                    inQuotes = false
+                } else if (byte < 0x20 && byte != ASCII.tab) || byte == 0x7f {
+                    return index
+                }
+                continue
+            }
+            if byte == ASCII.quote {
+                inQuotes = true
+            } else if !(ASCII.isTokenCharacter(byte) || byte == ASCII.space || byte == ASCII.tab
+                        || byte == ASCII.semicolon || byte == ASCII.equals) {
+                return index
+            }
+        }
+        return inQuotes ? range.upperBound - 1 : nil
+    }
+
+    private mutating func trailerLineComplete(_ findings: inout [Finding]) {
+        let bytes = self.line.bytes
+        var end = bytes.count - 1
+        let crlf = end > 0 && bytes[end - 1] == ASCII.cr
+        if crlf { end -= 1 }
+        if end == 0 {
+            if !crlf {
+                findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [self.line.evidence(
+                    at: 0, length: 1, note: "the chunked body must end with CRLF; this is a bare LF")]))
+                self.state = .failed
+                return
+            }
+            self.state = .done
+            return
+        }
+        let colon = bytes[0..<end].firstIndex(of: ASCII.colon)
+        let nameValid = colon.map { $0 > 0 && bytes[0..<$0].allSatisfy(ASCII.isTokenCharacter) } ?? false
+        if !crlf || !nameValid || bytes[0..<end].contains(where: { $0 == 0 || $0 == ASCII.cr }) {
+            findings.append(Finding(code: .chunkedBadTrailer, severity: .fatal, evidence: [self.line.evidence(
+                at: 0, length: bytes.count,
+                note: crlf ? "a trailer line that is not a valid field line (RFC 9112 §7.1.2)" : "a trailer line ending in a bare LF")]))
+            self.state = .failed
+        }
+    }
+}

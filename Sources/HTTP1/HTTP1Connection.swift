@@ -1,0 +1,143 @@
+import CaptureModel
+
+/// Both directions of one HTTP/1.x connection on the gateway-to-upstream hop: requests parsed to
+/// pair responses, responses validated. Fed reassembled chunks of any size, split anywhere, with
+/// gaps; returns findings as values and performs no I/O.
+public struct HTTP1Connection {
+    private var requestParser = RequestParser()
+    private var responseParser = ResponseParser()
+    private var requests = RequestQueue()
+    private var requestsSeen = 0
+    private var serverSpokeFirstChecked = false
+
+    /// Every violation found, in the order found (each direction in stream order).
+    public private(set) var findings: [Finding] = []
+    /// Gaps in the upstream's stream that hid bytes a check needed, in stream order.
+    public private(set) var uncheckedGaps: [Evidence] = []
+
+    /// A connection with nothing seen.
+    public init() {}
+
+    /// Feeds in-order bytes of one direction, starting at stream `offset`, whose first byte came
+    /// from `frame` at `frameOffset` (nil when rebuilt from IP fragments).
+    public mutating func feed(
+        _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp
+    ) {
+        let window = FeedWindow(direction: direction, bytes: bytes, offset: offset, frame: frame, frameOffset: frameOffset)
+        switch direction {
+        case .client:
+            self.requestParser.feed(window, time: time) { request in
+                self.requests.append(request)
+                self.requestsSeen += 1
+            }
+        case .server:
+            if !self.serverSpokeFirstChecked, !bytes.isEmpty {
+                self.serverSpokeFirstChecked = true
+                // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
+                if self.requestParser.firstByte == nil, !self.requestParser.hadGap, offset == 0 {
+                    self.findings.append(Finding(code: .protoServerSpeaksFirst, severity: .fatal, evidence: [window.evidence(
+                        at: 0, length: min(bytes.count, 32), note: "the upstream sent these bytes before the gateway sent anything")]))
+                }
+            }
+            self.responseParser.feed(
+                window, time: time, requests: &self.requests, clientProtocol: self.requestParser.proto, findings: &self.findings)
+        }
+    }
+
+    /// Bytes of one direction that the capture lacks (`truncated`: cut by the snap length).
+    public mutating func gap(_ range: Range<UInt64>, direction: Direction, frame: FrameNumber?, truncated: Bool) {
+        switch direction {
+        case .client:
+            self.requestParser.gap(length: range.upperBound - range.lowerBound)
+        case .server:
+            let note = truncated
+                ? "\(range.count) byte(s) cut from frame \(frame.map(String.init) ?? "?") by the snap length could not be checked"
+                : "\(range.count) byte(s) the upstream sent are missing from the capture and could not be checked"
+            if let evidence = self.responseParser.gap(range: range, frame: frame, note: note) {
+                self.uncheckedGaps.append(evidence)
+            }
+        }
+    }
+
+    /// The upstream's stream ended with a FIN (a read-until-close body ends there).
+    public mutating func serverFIN() {
+        self.responseParser.closedByFIN()
+    }
+
+    /// Where the upstream's response stood when its stream ended. Call before `finish()`.
+    public var responseEnd: ResponseEnd {
+        ResponseEnd(
+            state: self.responseParser.endState, inProgress: self.responseParser.inProgress,
+            inProgressRequest: self.responseParser.inProgressRequest, outstanding: self.requests.first,
+            responsesCompleted: self.responseParser.responsesCompleted, requestsSeen: self.requestsSeen)
+    }
+
+    /// Closes the books: unanswered requests and a cut response become transactions.
+    public mutating func finish() {
+        self.responseParser.finish(requests: &self.requests)
+    }
+
+    /// Transactions in order (at most 1000 kept; see `transactionsDropped`).
+    public var transactions: [Transaction] { self.responseParser.transactions }
+    /// Transactions counted but not kept.
+    public var transactionsDropped: Int { self.responseParser.transactionsDropped }
+    /// The first well-formed 5xx the upstream sent, with its status line as evidence.
+    public var upstream5xx: (status: Int, evidence: Evidence)? {
+        guard let status = self.responseParser.first5xxStatus, let evidence = self.responseParser.first5xx else { return nil }
+        return (status, evidence)
+    }
+    /// The first byte the upstream sent.
+    public var firstResponseByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)? { self.responseParser.firstByte }
+    /// Whether the gateway spoke HTTP/1 (as opposed to TLS, the HTTP/2 preface, or nothing yet).
+    public var gatewaySpeaksHTTP1: Bool { self.requestParser.proto == .http1 }
+}
+
+/// The state of the upstream's response when its stream ended.
+public struct ResponseEnd: Sendable {
+    /// Where the framing stood.
+    public enum State: Equatable, Sendable {
+        /// Between messages.
+        case idle
+        /// Inside a response head, with this many bytes of it seen.
+        case midHead(bytes: Int)
+        /// Inside a body.
+        case midBody(framing: BodyFraming, received: UInt64, expected: UInt64?)
+        /// Not HTTP/1, a tunnel, or stopped at a framing error.
+        case opaque
+        /// Framing lost after a gap.
+        case desynced
+    }
+
+    public var state: State
+    /// The response being received, if any.
+    public var inProgress: ResponseInfo?
+    /// The request it answers.
+    public var inProgressRequest: RequestInfo?
+    /// The oldest request with no response byte yet.
+    public var outstanding: RequestInfo?
+    /// Final responses completed.
+    public var responsesCompleted: Int
+    /// Requests seen.
+    public var requestsSeen: Int
+}
+
+extension ResponseEnd.State {
+    init(_ state: ResponseParser.EndState) {
+        switch state {
+        case .idle: self = .idle
+        case .midHead(let bytes): self = .midHead(bytes: bytes)
+        case .midBody(let framing, let received, let expected): self = .midBody(framing: framing, received: received, expected: expected)
+        case .opaque: self = .opaque
+        case .desynced: self = .desynced
+        }
+    }
+}
+
+extension ResponseEnd {
+    init(state: ResponseParser.EndState, inProgress: ResponseInfo?, inProgressRequest: RequestInfo?, outstanding: RequestInfo?,
+         responsesCompleted: Int, requestsSeen: Int) {
+        self.init(state: State(state), inProgress: inProgress, inProgressRequest: inProgressRequest, outstanding: outstanding,
+                  responsesCompleted: responsesCompleted, requestsSeen: requestsSeen)
+    }
+}

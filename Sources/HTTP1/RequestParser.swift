@@ -1,0 +1,179 @@
+import CaptureModel
+
+/// The gateway's side of the connection: requests, parsed just enough to pair responses with
+/// them (method, target, framing of request bodies), and the protocol the gateway speaks.
+struct RequestParser {
+    enum WireProtocol: Equatable {
+        case unknown
+        case http1
+        /// A TLS record (`16 03 0x`): the gateway speaks TLS.
+        case tls
+        /// The HTTP/2 connection preface (`PRI * HTTP/2.0`).
+        case h2Preface
+        case other
+    }
+
+    enum State {
+        case head
+        case contentLength(remaining: UInt64)
+        case chunked(ChunkedDecoder)
+        case opaque
+        case desynced
+    }
+
+    static let maximumHeadBytes = 64 << 10
+    static let h2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    private(set) var state: State = .head
+    private(set) var proto: WireProtocol = .unknown
+    private var run = ByteRun(direction: .client, capacity: 512)
+    private var lineLength = 0
+    private var lastByte: UInt8 = 0
+    private var messageTime: Timestamp = .zero
+    /// Bytes of the client stream seen (delivered or gapped).
+    private(set) var bytesSeen: UInt64 = 0
+    /// The first byte of the stream, when seen.
+    private(set) var firstByte: (frame: FrameNumber, time: Timestamp)?
+    /// Whether a gap hid some of the gateway's bytes.
+    private(set) var hadGap = false
+
+    /// Feeds in-order client bytes; each complete request head is handed to `request`.
+    mutating func feed(_ window: FeedWindow, time: Timestamp, request: (RequestInfo) -> Void) {
+        if self.firstByte == nil, !window.bytes.isEmpty { self.firstByte = (window.frame, time) }
+        self.bytesSeen &+= UInt64(window.bytes.count)
+        if self.proto == .unknown {
+            self.detectProtocol(window)
+        }
+        var index = 0
+        let bytes = window.bytes
+        while index < bytes.count {
+            switch self.state {
+            case .opaque, .desynced:
+                return
+            case .head:
+                index = self.collectHead(window, from: index, time: time, request: request)
+            case .contentLength(let remaining):
+                let run = min(UInt64(bytes.count - index), remaining)
+                index += Int(run)
+                self.state = run == remaining ? .head : .contentLength(remaining: remaining - run)
+            case .chunked(var decoder):
+                var ignored: [Finding] = []
+                let outcome = decoder.feed(window, from: index, findings: &ignored)
+                switch outcome {
+                case .needMore:
+                    self.state = .chunked(decoder)
+                    index = bytes.count
+                case .complete(let next):
+                    self.state = .head
+                    index = next
+                case .failed:
+                    self.state = .desynced
+                    return
+                }
+            }
+        }
+    }
+
+    /// Bytes of the gateway's stream missing from the capture.
+    mutating func gap(length: UInt64) {
+        self.hadGap = true
+        self.bytesSeen &+= length
+        switch self.state {
+        case .contentLength(let remaining) where length <= remaining:
+            self.state = length == remaining ? .head : .contentLength(remaining: remaining - length)
+        case .chunked(var decoder):
+            self.state = decoder.skip(length) ? .chunked(decoder) : .desynced
+        case .opaque:
+            break
+        case .head, .contentLength, .desynced:
+            self.run.reset()
+            self.lineLength = 0
+            self.state = .desynced
+        }
+    }
+
+    private mutating func detectProtocol(_ window: FeedWindow) {
+        let bytes = window.bytes
+        guard let first = bytes.first else { return }
+        if first == 0x16, bytes.count >= 2 {
+            self.proto = bytes[1] == 0x03 ? .tls : .other
+        } else if ASCII.isTokenCharacter(first) {
+            // HTTP/1 until the first head says otherwise (the HTTP/2 preface parses as a "PRI *" head).
+            self.proto = .http1
+        } else {
+            self.proto = .other
+        }
+        if self.proto != .http1 { self.state = .opaque }
+    }
+
+    private mutating func collectHead(_ window: FeedWindow, from start: Int, time: Timestamp, request: (RequestInfo) -> Void) -> Int {
+        let bytes = window.bytes
+        var index = start
+        // Find the end of the head: an empty line (CRLF CRLF, or bare LFs).
+        var headEnd: Int?
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == ASCII.lf {
+                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
+                    headEnd = index + 1
+                    break
+                }
+                self.lineLength = 0
+            } else {
+                self.lineLength += 1
+            }
+            self.lastByte = byte
+            index += 1
+        }
+        let end = headEnd ?? bytes.count
+        if self.run.isEmpty { self.messageTime = time }
+        self.run.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), offset: window.offset &+ UInt64(start),
+                        frame: window.frame, frameOffset: window.frameOffset.map { $0 + start })
+        guard headEnd != nil else {
+            if self.run.count > Self.maximumHeadBytes { self.state = .desynced }
+            return end
+        }
+        self.lineLength = 0
+        self.headComplete(request: request)
+        self.run.reset()
+        return end
+    }
+
+    private mutating func headComplete(request: (RequestInfo) -> Void) {
+        let bytes = self.run.bytes
+        var lines = HeadParser.lines(bytes, end: bytes.count)
+        // RFC 9112 §2.2: a server SHOULD ignore empty lines before a request line.
+        while let first = lines.first, first.content.isEmpty, lines.count > 1 { lines.removeFirst() }
+        guard let requestLine = lines.first else { return }
+        let parts = bytes[requestLine.content].split(separator: ASCII.space, maxSplits: 2, omittingEmptySubsequences: true)
+        let method = parts.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let target = parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : ""
+        if method == "PRI", target == "*", self.run.start == 0 {
+            // RFC 9113 §3.4: the HTTP/2 connection preface, not an HTTP/1 request.
+            self.proto = .h2Preface
+            self.state = .opaque
+            return
+        }
+        var ignored: [Finding] = []
+        let head = HeadParser.parseFields(self.run, lines: lines.dropFirst(), isResponse: false, findings: &ignored)
+        let location = self.run.location(of: requestLine.content.lowerBound)
+        request(RequestInfo(
+            method: method, target: target, host: head.host, requestID: head.requestID,
+            offset: self.run.start &+ UInt64(requestLine.content.lowerBound), frame: location.frame ?? 0,
+            time: self.messageTime, upgrade: head.upgrade))
+        // RFC 9112 §6.3: a request body is chunked, or Content-Length long, or absent.
+        let chunked = head.transferEncodings.contains { index in
+            let field = head.fields[index]
+            return HeadParser.listElements(bytes, field.value).last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+        }
+        if chunked {
+            self.state = .chunked(ChunkedDecoder(direction: .client))
+        } else if let length = head.contentLengths.first?.value, length > 0 {
+            self.state = .contentLength(remaining: length)
+        } else if method == "CONNECT" {
+            self.state = .opaque
+        } else {
+            self.state = .head
+        }
+    }
+}

@@ -1,0 +1,543 @@
+import CaptureModel
+
+/// Requests sent and not yet answered, oldest first.
+struct RequestQueue {
+    private var items: [RequestInfo] = []
+    private var head = 0
+
+    var isEmpty: Bool { self.head == self.items.count }
+    var count: Int { self.items.count - self.head }
+    var first: RequestInfo? { self.isEmpty ? nil : self.items[self.head] }
+
+    mutating func append(_ request: RequestInfo) {
+        self.items.append(request)
+    }
+
+    mutating func popFirst() -> RequestInfo? {
+        guard !self.isEmpty else { return nil }
+        defer {
+            self.head += 1
+            if self.head > 32, self.head * 2 > self.items.count {
+                self.items.removeFirst(self.head)
+                self.head = 0
+            }
+        }
+        return self.items[self.head]
+    }
+}
+
+/// The upstream's side: responses framed and validated against RFC 9112/9110, every violation a
+/// finding with the offending bytes. Heads are copied (they are small); bodies are skipped by
+/// length, never walked.
+struct ResponseParser {
+    enum State {
+        /// Between messages.
+        case idle
+        /// Collecting a head.
+        case head
+        case contentLength(remaining: UInt64)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        case tunnel
+        /// Not HTTP/1 (or no longer framable): the rest is counted, not parsed.
+        case opaque
+        /// After a gap hid framing: looking for the next status line.
+        case desynced
+    }
+
+    /// What the stream looked like when it ended.
+    enum EndState: Equatable {
+        case idle
+        case midHead(bytes: Int)
+        case midBody(framing: BodyFraming, received: UInt64, expected: UInt64?)
+        case opaque
+        case desynced
+    }
+
+    /// A head larger than this is not buffered further (nginx's default limit is 4 KiB, HAProxy's 16 KiB).
+    static let maximumHeadBytes = 64 << 10
+    /// nginx's default `proxy_buffer_size` (one page): a larger head is refused with 502.
+    static let nginxHeadLimit = 4096
+
+    private(set) var state: State = .idle
+    private var run = ByteRun(direction: .server, capacity: 1024)
+    private var lineLength = 0
+    private var lastByte: UInt8 = 0
+    private var prefixChecked = false
+
+    /// The message being received.
+    private var current: ResponseInfo?
+    private var currentRequest: RequestInfo?
+    private var bodyReceived: UInt64 = 0
+    private var lastWasBodyless = false
+
+    /// Finished transactions, in order.
+    private(set) var transactions: [Transaction] = []
+    /// Transactions not kept (over `maximumTransactionsKept`), only counted.
+    private(set) var transactionsDropped = 0
+    static let maximumTransactionsKept = 1000
+    /// Every complete final response.
+    private(set) var responsesCompleted = 0
+    /// The first well-formed 5xx status line, for `http.upstream_5xx`.
+    private(set) var first5xx: Evidence?
+    private(set) var first5xxStatus: Int?
+    /// The first byte the upstream sent, if any.
+    private(set) var firstByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)?
+    /// Bytes of the server stream seen (delivered or gapped).
+    private(set) var bytesSeen: UInt64 = 0
+
+    // MARK: Feeding
+
+    mutating func feed(
+        _ window: FeedWindow, time: Timestamp, requests: inout RequestQueue, clientProtocol: RequestParser.WireProtocol,
+        findings: inout [Finding]
+    ) {
+        if self.firstByte == nil, !window.bytes.isEmpty { self.firstByte = (window.offset, window.frame, time) }
+        self.bytesSeen &+= UInt64(window.bytes.count)
+        var index = 0
+        let bytes = window.bytes
+        while index < bytes.count {
+            switch self.state {
+            case .opaque, .tunnel:
+                return
+            case .desynced:
+                guard let found = Self.find(Array("HTTP/1.".utf8), in: bytes, from: index) else { return }
+                index = found
+                self.state = .idle
+            case .idle:
+                if requests.isEmpty, self.responsesCompleted > 0 || self.current != nil {
+                    // No request is waiting: these bytes answer nothing.
+                    let code: FindingCode = self.lastWasBodyless ? .bodyOnBodyless : .bodyExtraAfterMessage
+                    let note = code == .bodyOnBodyless
+                        ? "body bytes after a response that cannot have a body (HEAD, 1xx, 204 or 304)"
+                        : "\(bytes.count - index) byte(s) after a complete response, with no request outstanding"
+                    findings.append(Finding(code: code, severity: .warning, evidence: [window.evidence(
+                        at: index, length: bytes.count - index, note: note)]))
+                    self.state = .opaque
+                    return
+                }
+                self.state = .head
+                self.prefixChecked = false
+                self.lineLength = 0
+                self.current = ResponseInfo(
+                    status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
+                    framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
+            case .head:
+                index = self.collectHead(window, from: index, requests: &requests, clientProtocol: clientProtocol, findings: &findings)
+            case .contentLength(let remaining):
+                let run = min(UInt64(bytes.count - index), remaining)
+                index += Int(run)
+                self.bodyReceived &+= run
+                if run == remaining {
+                    self.messageComplete()
+                } else {
+                    self.state = .contentLength(remaining: remaining - run)
+                }
+            case .chunked(var decoder):
+                let outcome = decoder.feed(window, from: index, findings: &findings)
+                self.bodyReceived = decoder.dataBytes
+                switch outcome {
+                case .needMore:
+                    self.state = .chunked(decoder)
+                    index = bytes.count
+                case .complete(let next):
+                    index = next
+                    self.messageComplete()
+                case .failed:
+                    self.state = .opaque
+                    return
+                }
+            case .untilClose:
+                self.bodyReceived &+= UInt64(bytes.count - index)
+                return
+            }
+        }
+    }
+
+    /// Bytes of the upstream's stream missing from the capture. Returns evidence when the gap
+    /// hid bytes a check needed (a head, a chunk line), `nil` when framing carried over it.
+    mutating func gap(range: Range<UInt64>, frame: FrameNumber?, note: String) -> Evidence? {
+        let length = range.upperBound - range.lowerBound
+        self.bytesSeen &+= length
+        let evidence = Evidence(direction: .server, streamOffset: range.lowerBound, frame: frame, frameOffset: nil, length: length, note: note)
+        switch self.state {
+        case .contentLength(let remaining) where length <= remaining:
+            self.bodyReceived &+= length
+            if length == remaining { self.messageComplete() } else { self.state = .contentLength(remaining: remaining - length) }
+            return nil
+        case .chunked(var decoder):
+            if decoder.skip(length) {
+                self.state = .chunked(decoder)
+                return nil
+            }
+            self.state = .desynced
+            return evidence
+        case .untilClose:
+            self.bodyReceived &+= length
+            return nil
+        case .opaque, .tunnel:
+            return nil
+        case .idle, .head, .contentLength, .desynced:
+            self.run.reset()
+            self.state = .desynced
+            return evidence
+        }
+    }
+
+    /// Where the stream stands now (call at its end).
+    var endState: EndState {
+        switch self.state {
+        case .idle: return .idle
+        case .head: return .midHead(bytes: self.run.count)
+        case .contentLength(let remaining):
+            return .midBody(framing: .contentLength, received: self.bodyReceived, expected: self.bodyReceived &+ remaining)
+        case .chunked: return .midBody(framing: .chunked, received: self.bodyReceived, expected: nil)
+        case .untilClose: return .midBody(framing: .close, received: self.bodyReceived, expected: nil)
+        case .tunnel, .opaque: return .opaque
+        case .desynced: return .desynced
+        }
+    }
+
+    /// The response in progress, if any.
+    var inProgress: ResponseInfo? { self.current?.complete == false ? self.current : nil }
+    /// The request the response in progress answers.
+    var inProgressRequest: RequestInfo? { self.currentRequest }
+
+    /// The stream ended with a FIN: a read-until-close body is complete.
+    mutating func closedByFIN() {
+        if case .untilClose = self.state {
+            self.messageComplete()
+            self.state = .opaque
+        }
+    }
+
+    /// Records the transactions still open at the end (requests never answered, a cut response).
+    mutating func finish(requests: inout RequestQueue) {
+        if let current = self.current, !current.complete, current.status != nil || self.run.count > 0 || self.bodyReceived > 0 {
+            self.record(Transaction(request: self.currentRequest, response: current))
+            self.current = nil
+        }
+        while let request = requests.popFirst() {
+            self.record(Transaction(request: request, response: nil))
+        }
+    }
+
+    // MARK: Heads
+
+    private mutating func collectHead(
+        _ window: FeedWindow, from start: Int, requests: inout RequestQueue, clientProtocol: RequestParser.WireProtocol,
+        findings: inout [Finding]
+    ) -> Int {
+        let bytes = window.bytes
+        var index = start
+        var headEnd: Int?
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == ASCII.lf {
+                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
+                    headEnd = index + 1
+                    break
+                }
+                self.lineLength = 0
+            } else {
+                self.lineLength += 1
+            }
+            self.lastByte = byte
+            index += 1
+        }
+        let end = headEnd ?? bytes.count
+        self.run.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), offset: window.offset &+ UInt64(start),
+                        frame: window.frame, frameOffset: window.frameOffset.map { $0 + start })
+        if !self.prefixChecked, self.run.count >= 9 || headEnd != nil {
+            self.prefixChecked = true
+            if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
+                self.state = .opaque
+                self.run.reset()
+                return bytes.count
+            }
+        }
+        guard headEnd != nil else {
+            if self.run.count > Self.maximumHeadBytes {
+                findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
+                    at: Self.nginxHeadLimit, length: 1,
+                    note: "the response head is still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")]))
+                self.state = .opaque
+                self.run.reset()
+                return bytes.count
+            }
+            return end
+        }
+        self.lineLength = 0
+        self.headComplete(requests: &requests, findings: &findings)
+        self.run.reset()
+        return end
+    }
+
+    /// Checks the first bytes of a response for the protocol the upstream speaks. Returns false
+    /// when it is not HTTP/1 at all.
+    private mutating func checkProtocol(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) -> Bool {
+        let bytes = self.run.bytes
+        let startsHTTP = bytes.starts(with: Array("HTTP/".utf8))
+        if clientProtocol == .tls {
+            if startsHTTP {
+                findings.append(Finding(code: .protoTLSToPlainPort, severity: .fatal, evidence: [self.run.evidence(
+                    at: 0, length: min(bytes.count, 16), note: "the gateway sent a TLS ClientHello and the upstream answered in plain HTTP")]))
+            }
+            return false  // TLS (or its failure) is not HTTP/1 framing
+        }
+        if bytes.count >= 2, bytes[0] == 0x15 || bytes[0] == 0x16, bytes[1] == 0x03 {
+            findings.append(Finding(code: .protoPlainToTLSPort, severity: .fatal, evidence: [self.run.evidence(
+                at: 0, length: min(bytes.count, 7),
+                note: bytes[0] == 0x15 ? "the upstream answered plain HTTP with a TLS alert record" : "the upstream answered plain HTTP with a TLS handshake record")]))
+            return false
+        }
+        if bytes.count >= 9, bytes[3] == 0x04, bytes[4] & 0xfe == 0, bytes[5] & 0x7f == 0, bytes[6] == 0, bytes[7] == 0, bytes[8] == 0 {
+            findings.append(Finding(code: .protoH2ResponseToH1, severity: .fatal, evidence: [self.run.evidence(
+                at: 0, length: 9, note: "an HTTP/2 SETTINGS frame header: the upstream speaks HTTP/2 only")]))
+            return false
+        }
+        if clientProtocol == .h2Preface {
+            findings.append(Finding(code: .protoH2PrefaceToH1, severity: .fatal, evidence: [self.run.evidence(
+                at: 0, length: min(bytes.count, 16), note: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream, which answered this")]))
+            return false
+        }
+        if startsHTTP { return true }
+        if bytes.count >= 5, ASCII.equalsIgnoringCase(bytes, 0..<5, "http/") {
+            return true  // the status-line parser reports the version
+        }
+        findings.append(Finding(code: .protoNonHTTPResponse, severity: .fatal, evidence: [self.run.evidence(
+            at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")]))
+        return false
+    }
+
+    private mutating func headComplete(requests: inout RequestQueue, findings: inout [Finding]) {
+        let bytes = self.run.bytes
+        let lines = HeadParser.lines(bytes, end: bytes.count)
+        guard let statusLine = lines.first else { return }
+        let headFindingsStart = findings.count
+        let status = self.parseStatusLine(statusLine, findings: &findings)
+        if let bareLF = lines.first(where: { $0.bareLF }) {
+            findings.append(Finding(code: .lineBareLF, severity: .lint, evidence: [self.run.evidence(
+                at: bareLF.content.upperBound, length: 1, note: "a line ended by LF without CR (RFC 9112 §2.2: a recipient MAY accept it)")]))
+        }
+        let head = HeadParser.parseFields(self.run, lines: lines.dropFirst(), isResponse: true, findings: &findings)
+        if bytes.count > Self.nginxHeadLimit {
+            findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
+                at: Self.nginxHeadLimit, length: 1,
+                note: "a \(bytes.count)-byte response head: past nginx's default 4096-byte proxy_buffer_size")]))
+        }
+        let headHadFatal = findings[headFindingsStart...].contains { $0.severity == .fatal }
+
+        guard let status else {
+            // No usable status line: the gateways stop here (or relay it as HTTP/0.9).
+            self.state = .opaque
+            self.current?.complete = false
+            return
+        }
+        self.current?.status = status
+        if status >= 500, status <= 599, !headHadFatal, self.first5xx == nil {
+            self.first5xx = self.run.evidence(at: 0, length: statusLine.content.count, note: "the upstream itself answered \(status)")
+            self.first5xxStatus = status
+        }
+
+        // 1xx: interim, the final response follows (RFC 9110 §15.2); 101 switches protocols.
+        if status >= 100 && status < 200 && status != 101 {
+            self.noteDeclaredBody(head, status: status, findings: &findings)
+            self.current?.interim.append(status)
+            self.current?.status = nil
+            self.state = .head
+            self.lineLength = 0
+            self.prefixChecked = true
+            self.run.reset()
+            return
+        }
+        self.currentRequest = requests.popFirst()
+        let request = self.currentRequest
+        if status == 101 || (request?.isCONNECT == true && status >= 200 && status < 300) {
+            self.current?.framing = .tunnel
+            self.state = .tunnel
+            self.record(Transaction(request: request, response: self.current))
+            self.current?.complete = true
+            return
+        }
+        if request?.isHEAD == true || status == 204 || status == 304 {
+            if status == 204 { self.noteDeclaredBody(head, status: status, findings: &findings) }
+            self.current?.framing = .none
+            self.lastWasBodyless = true
+            self.messageComplete(bodyless: true)
+            return
+        }
+        self.lastWasBodyless = false
+        self.bodyReceived = 0
+        self.state = self.framing(head, findings: &findings)
+        if case .contentLength(0) = self.state {
+            self.messageComplete()
+        }
+    }
+
+    /// RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`.
+    private func parseStatusLine(_ line: HeadLine, findings: inout [Finding]) -> Int? {
+        let bytes = self.run.bytes
+        let range = line.content
+        if let bareCR = bytes[range].firstIndex(of: ASCII.cr) {
+            findings.append(Finding(code: .lineBareCR, severity: .fatal, evidence: [self.run.evidence(
+                at: bareCR, length: 1, note: "a CR not followed by LF inside the status line (RFC 9112 §2.2)")]))
+        }
+        // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, exactly 8 bytes, then SP.
+        let versionOK = range.count >= 9
+            && bytes[range.lowerBound..<(range.lowerBound + 5)].elementsEqual("HTTP/".utf8)
+            && ASCII.isDigit(bytes[range.lowerBound + 5]) && bytes[range.lowerBound + 6] == UInt8(ascii: ".")
+            && ASCII.isDigit(bytes[range.lowerBound + 7]) && bytes[range.lowerBound + 8] == ASCII.space
+        guard versionOK else {
+            let spaceIndex = bytes[range].firstIndex(of: ASCII.space) ?? range.upperBound
+            findings.append(Finding(code: .statusLineBadVersion, severity: .fatal, evidence: [self.run.evidence(
+                at: range.lowerBound, length: max(1, spaceIndex - range.lowerBound),
+                note: "the version must be HTTP/DIGIT.DIGIT followed by one space (RFC 9112 §2.3)")]))
+            return nil
+        }
+        var index = range.lowerBound + 9
+        let codeStart = index
+        while index < range.upperBound, ASCII.isDigit(bytes[index]) { index += 1 }
+        let digits = index - codeStart
+        let followedOK = index == range.upperBound || bytes[index] == ASCII.space
+        guard digits == 3, followedOK else {
+            var end = codeStart
+            while end < range.upperBound, bytes[end] != ASCII.space { end += 1 }
+            findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
+                at: codeStart, length: max(1, end - codeStart), note: "the status code must be exactly three digits (RFC 9112 §4)")]))
+            return nil
+        }
+        let status = bytes[codeStart..<index].reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        if status < 100 || status > 599 {
+            findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
+                at: codeStart, length: 3, note: "status \(status) is outside 100-599 (RFC 9110 §15)")]))
+        }
+        if index == range.upperBound {
+            findings.append(Finding(code: .statusLineNoReasonSP, severity: .lint, evidence: [self.run.evidence(
+                at: index, length: 0, note: "no space after the status code (RFC 9112 §4: the space is required even without a reason)")]))
+        }
+        return status
+    }
+
+    /// RFC 9110 §8.6/§6.4.1: a 1xx or 204 response must not announce a body. (HEAD and 304 may
+    /// carry the Content-Length the full response would have; only bytes that follow count.)
+    private func noteDeclaredBody(_ head: ParsedHead, status: Int, findings: inout [Finding]) {
+        let declared = head.contentLengths.first { ($0.value ?? 1) > 0 }.map { head.fields[$0.field] }
+            ?? head.transferEncodings.first.map { head.fields[$0] }
+        guard let field = declared else { return }
+        findings.append(Finding(code: .bodyOnBodyless, severity: .warning, evidence: [self.run.evidence(
+            at: field.line.lowerBound, length: field.line.count,
+            note: "a body announced on a \(status) response, which has none (RFC 9110 §8.6, RFC 9112 §6.3 rule 1)")]))
+    }
+
+    /// RFC 9112 §6.3: how the body's length is determined, with findings for each anomaly.
+    private mutating func framing(_ head: ParsedHead, findings: inout [Finding]) -> State {
+        let bytes = self.run.bytes
+        if !head.transferEncodings.isEmpty {
+            var codings: [Range<Int>] = []
+            var emptyElement: Range<Int>?
+            for index in head.transferEncodings {
+                let field = head.fields[index]
+                for element in HeadParser.listElements(bytes, field.value) {
+                    if element.isEmpty { emptyElement = emptyElement ?? field.line } else { codings.append(element) }
+                }
+            }
+            let chunkedCount = codings.filter { ASCII.equalsIgnoringCase(bytes, $0, "chunked") }.count
+            if head.transferEncodings.count > 1 || chunkedCount > 1 || emptyElement != nil {
+                let field = head.fields[head.transferEncodings[head.transferEncodings.count > 1 ? 1 : 0]]
+                findings.append(Finding(code: .transferEncodingDuplicateOrEmpty, severity: .fatal, evidence: [self.run.evidence(
+                    at: field.line.lowerBound, length: field.line.count,
+                    note: head.transferEncodings.count > 1 ? "a second Transfer-Encoding field" : "chunked twice, or an empty element, in Transfer-Encoding")]))
+            }
+            let finalChunked = codings.last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+            if !(codings.count == 1 && finalChunked) && !(chunkedCount > 1 && codings.count == chunkedCount) {
+                let field = head.fields[head.transferEncodings[0]]
+                findings.append(Finding(code: .transferEncodingNotChunked, severity: .fatal, evidence: [self.run.evidence(
+                    at: field.value.lowerBound, length: field.value.count,
+                    note: finalChunked ? "a coding other than chunked in Transfer-Encoding"
+                        : "Transfer-Encoding without chunked last: the body runs until the connection closes (RFC 9112 §6.3 rule 4)")]))
+            }
+            if let cl = head.contentLengths.first {
+                let field = head.fields[cl.field]
+                findings.append(Finding(code: .transferEncodingWithContentLength, severity: .fatal, evidence: [self.run.evidence(
+                    at: field.line.lowerBound, length: field.line.count,
+                    note: "Content-Length together with Transfer-Encoding (RFC 9112 §6.3 rule 3: TE wins; ought to be an error)")]))
+            }
+            if finalChunked {
+                self.current?.framing = .chunked
+                return .chunked(ChunkedDecoder(direction: .server))
+            }
+            self.current?.framing = .close
+            return .untilClose
+        }
+        if !head.contentLengths.isEmpty {
+            if head.contentLengths.count > 1 {
+                let field = head.fields[head.contentLengths[1].field]
+                findings.append(Finding(code: .contentLengthDuplicate, severity: .fatal, evidence: [self.run.evidence(
+                    at: field.line.lowerBound, length: field.line.count, note: "a second Content-Length field")]))
+            }
+            var length: UInt64?
+            for (value, index) in head.contentLengths {
+                let field = head.fields[index]
+                guard let value else {
+                    let list = HeadParser.listElements(bytes, field.value)
+                    let note = list.count > 1
+                        ? "a comma list in Content-Length (RFC 9110 §8.6 lets a recipient accept identical values; nginx refuses it)"
+                        : "Content-Length must be 1*DIGIT (RFC 9110 §8.6)"
+                    findings.append(Finding(code: .contentLengthInvalid, severity: .fatal, evidence: [self.run.evidence(
+                        at: field.value.lowerBound, length: max(1, field.value.count), note: note)]))
+                    // An identical list still frames the body (RFC 9110 §8.6); anything else cannot.
+                    let values = list.map { HeadParser.contentLength(bytes, $0) }
+                    if let first = values.first, let known = first, values.allSatisfy({ $0 == known }) {
+                        length = length ?? known
+                        continue
+                    }
+                    self.current?.framing = .close
+                    return .untilClose
+                }
+                length = length ?? value
+            }
+            self.current?.framing = .contentLength
+            return .contentLength(remaining: length ?? 0)
+        }
+        self.current?.framing = .close
+        return .untilClose
+    }
+
+    // MARK: Messages
+
+    private mutating func messageComplete(bodyless: Bool = false) {
+        self.current?.complete = true
+        if let current = self.current {
+            self.record(Transaction(request: self.currentRequest, response: current))
+        }
+        self.responsesCompleted += 1
+        self.currentRequest = nil
+        self.state = .idle
+    }
+
+    private mutating func record(_ transaction: Transaction) {
+        if self.transactions.count < Self.maximumTransactionsKept {
+            self.transactions.append(transaction)
+        } else {
+            self.transactionsDropped += 1
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard needle.count <= bytes.count - start else { return nil }
+        var index = start
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0] {
+                var match = true
+                for k in 1..<needle.count where bytes[index + k] != needle[k] {
+                    match = false
+                    break
+                }
+                if match { return index }
+            }
+            index += 1
+        }
+        return nil
+    }
+}
