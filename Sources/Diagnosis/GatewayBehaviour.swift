@@ -1,44 +1,20 @@
 import CaptureModel
 
-/// What nginx, HAProxy and Envoy do with each root cause (taxonomy section 2), as data.
+/// What nginx, HAProxy and Envoy do with each root cause, in the shape the first verdicts used.
+/// The rules themselves, with phase, method and release, are `GatewayRules`.
 public enum GatewayBehaviour {
-    /// Each gateway's outcome for `code`, keyed `nginx`, `haproxy`, `envoy`; empty when the code
-    /// does not make a gateway error.
+    /// Each reported gateway's newest outcome for `code` in its usual phase, keyed `nginx`,
+    /// `haproxy`, `envoy`; empty when none of them turns the code into an error.
     public static func outcomes(for code: FindingCode) -> [String: GatewayOutcome] {
-        switch code {
-        case .tcpConnectRefused:
-            return [
-                "nginx": GatewayOutcome(status: 502, detail: "connect() failed (111: Connection refused) while connecting to upstream"),
-                "haproxy": GatewayOutcome(status: 503, detail: "SC"),
-                "envoy": GatewayOutcome(status: 503, detail: "UF"),
-            ]
-        case .tcpConnectTimeout:
-            return [
-                "nginx": GatewayOutcome(status: 504, detail: "upstream timed out (110: Connection timed out) while connecting to upstream"),
-                "haproxy": GatewayOutcome(status: 503, detail: "sC"),
-                "envoy": GatewayOutcome(status: 503, detail: "UF"),
-            ]
-        case .tcpRSTBeforeResponse:
-            return [
-                "nginx": GatewayOutcome(status: 502, detail: "recv() failed (104: Connection reset by peer) while reading response header from upstream"),
-                "haproxy": GatewayOutcome(status: 502, detail: "SH"),
-                "envoy": GatewayOutcome(status: 503, detail: "UC"),
-            ]
-        case .tcpFINBeforeResponse:
-            return [
-                "nginx": GatewayOutcome(status: 502, detail: "upstream prematurely closed connection while reading response header from upstream"),
-                "haproxy": GatewayOutcome(status: 502, detail: "SH"),
-                "envoy": GatewayOutcome(status: 503, detail: "UC"),
-            ]
-        case .tcpReadTimeout:
-            return [
-                "nginx": GatewayOutcome(status: 504, detail: "upstream timed out (110: Connection timed out) while reading response header from upstream"),
-                "haproxy": GatewayOutcome(status: 504, detail: "sH"),
-                "envoy": GatewayOutcome(status: 504, detail: "UT"),
-            ]
-        default:
-            return [:]
+        let context = RuleContext(phase: GatewayRules.defaultPhase(for: code))
+        var outcomes: [String: GatewayOutcome] = [:]
+        var anyError = false
+        for family in GatewayRules.reported {
+            let reaction = GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: family))
+            anyError = anyError || reaction.kind != .accepts
+            outcomes[family.rawValue] = GatewayRules.outcome(reaction)
         }
+        return anyError ? outcomes : [:]
     }
 
     /// The report class for a gateway's status: 502, 503, 504, or `truncated` when it sends none.
