@@ -22,9 +22,9 @@ let package = Package(
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "Diagnosis"]),
         // Text, JSON and Markdown reports.
-        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly"]),
+        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         // libpcap, and the one module that imports it.
         .systemLibrary(
             name: "CPcap", pkgConfig: "libpcap",
@@ -47,6 +47,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
-        .testTarget(name: "edgescopeTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport"]),
     ]
 )

@@ -34,13 +34,15 @@ public struct Evidence: Hashable, Sendable {
     public var bytes: [UInt8]
     /// Some bytes around them, for a person reading a hexdump.
     public var context: [UInt8]
+    /// Stream offset of `context[0]`.
+    public var contextOffset: UInt64
     /// A short explanation a person understands.
     public var note: String
 
     /// Evidence from its parts.
     public init(
         direction: Direction, streamOffset: UInt64, frame: FrameNumber?, frameOffset: Int?,
-        length: UInt64, bytes: [UInt8] = [], context: [UInt8] = [], note: String
+        length: UInt64, bytes: [UInt8] = [], context: [UInt8] = [], contextOffset: UInt64? = nil, note: String
     ) {
         self.direction = direction
         self.streamOffset = streamOffset
@@ -49,6 +51,7 @@ public struct Evidence: Hashable, Sendable {
         self.length = length
         self.bytes = bytes
         self.context = context
+        self.contextOffset = contextOffset ?? streamOffset
         self.note = note
     }
 }
@@ -61,11 +64,15 @@ public struct Finding: Hashable, Sendable {
     public var severity: Severity
     /// The bytes (or packets) that prove it; a finding about packets (an RST) points at the frame.
     public var evidence: [Evidence]
+    /// The offending token as text, where what a gateway does depends on it (the Content-Length
+    /// value `5, 5`, the version token `HTTP/1.10`, the status code `2000`).
+    public var value: String?
 
     /// A finding from its parts.
-    public init(code: FindingCode, severity: Severity, evidence: [Evidence]) {
+    public init(code: FindingCode, severity: Severity, evidence: [Evidence], value: String? = nil) {
         self.code = code
         self.severity = severity
         self.evidence = evidence
+        self.value = value
     }
 }

@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import HTTP1
 import PacketDecoding
 import TCPReassembly
 
@@ -31,6 +32,10 @@ public struct ConnectionReport: Sendable {
     public var verdict: Verdict
     /// Findings, root cause first.
     public var findings: [Finding]
+    /// Requests and responses, in order (at most 1000 kept).
+    public var transactions: [Transaction]
+    /// Transactions counted but not kept.
+    public var transactionsDropped: Int
 
     /// `c17`.
     public var name: String { "c\(self.id)" }

@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import HTTP1
 import TCPReassembly
 
 /// Per-connection state the engine keeps beside the flow table, and the reports of ended connections.
@@ -16,6 +17,7 @@ struct Collector: ConnectionSink {
     struct SlotState {
         var client = Losses()
         var server = Losses()
+        var http = HTTP1Connection()
     }
 
     let gateway: GatewayProfile
@@ -36,9 +38,18 @@ struct Collector: ConnectionSink {
 
     mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {
         switch event {
-        case .data, .fin:
-            break
+        case .data(let data):
+            self.slots[slot].http.feed(
+                data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+        case .fin:
+            if direction == .server { self.slots[slot].http.serverFIN() }
         case .gap(let range, let reason, _):
+            switch reason {
+            case .snapLength(let frame):
+                self.slots[slot].http.gap(range, direction: direction, frame: frame, truncated: true)
+            case .notCaptured, .bufferLimit:
+                self.slots[slot].http.gap(range, direction: direction, frame: nil, truncated: false)
+            }
             let length = range.upperBound - range.lowerBound
             switch reason {
             case .notCaptured, .bufferLimit:
@@ -66,17 +77,24 @@ struct Collector: ConnectionSink {
     mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {}
 
     mutating func connectionEnded(_ connection: Connection, slot: Int) {
-        let state = self.slots[slot]
-        var diagnosis = TCPDiagnosis.diagnose(
-            connection,
+        var state = self.slots[slot]
+        self.slots[slot] = SlotState()  // release the connection's buffers now
+        let end = state.http.responseEnd
+        state.http.finish()
+        let view = ConnectionDiagnosis.HTTPView(
+            findings: state.http.findings, uncheckedGaps: state.http.uncheckedGaps, end: end,
+            upstream5xx: state.http.upstream5xx, gatewaySpeaksHTTP1: state.http.gatewaySpeaksHTTP1,
+            arrivedWithHead: state.http.findingsArrivedWithHead)
+        var diagnosis = ConnectionDiagnosis.diagnose(
+            connection, http: view,
             context: TCPContext(
                 captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
                 serverGap: state.server.firstGap))
         for losses in [state.client, state.server] {
-            if let first = losses.firstGap, diagnosis.verdict.code != .captureGap || first.direction == .client {
+            if let first = losses.firstGap, !diagnosis.findings.contains(where: { $0.code == .captureGap && $0.evidence.first?.direction == first.direction }) {
                 diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
             }
-            if let first = losses.firstTruncation {
+            if let first = losses.firstTruncation, !diagnosis.findings.contains(where: { $0.code == .captureTruncated && $0.evidence.first?.direction == first.direction }) {
                 diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
             }
         }
@@ -86,7 +104,8 @@ struct Collector: ConnectionSink {
             clientGapBytes: connection.clientStream.gapBytes, serverGapBytes: connection.serverStream.gapBytes,
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
             outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
-            end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings))
+            end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
+            transactions: state.http.transactions, transactionsDropped: state.http.transactionsDropped))
     }
 
     private mutating func update(slot: Int, direction: Direction, _ body: (inout Losses) -> Void) {

@@ -58,6 +58,9 @@ struct ByteRun {
         return (found.frame, found.frameOffset.map { $0 + Int(offset &- found.offset) })
     }
 
+    /// Whether evidence masks the values of credential fields (see `Redaction`).
+    var redactsSecrets = true
+
     /// Evidence for `length` bytes at `index`, with up to 24 bytes of context each side.
     func evidence(at index: Int, length: Int, note: String) -> Evidence {
         let index = max(0, min(index, self.bytes.count))
@@ -66,11 +69,12 @@ struct ByteRun {
         let shown = min(length, 64)
         let contextStart = max(0, index - 24)
         let contextEnd = min(self.bytes.count, index + shown + 24)
+        let visible = self.redactsSecrets ? Redaction.masked(self.bytes) : self.bytes
         return Evidence(
             direction: self.direction, streamOffset: self.start &+ UInt64(index), frame: location.frame,
             frameOffset: location.frameOffset, length: UInt64(length),
-            bytes: Array(self.bytes[index..<(index + shown)]), context: Array(self.bytes[contextStart..<contextEnd]),
-            note: note)
+            bytes: Array(visible[index..<(index + shown)]), context: Array(visible[contextStart..<contextEnd]),
+            contextOffset: self.start &+ UInt64(contextStart), note: note)
     }
 }
 
@@ -91,6 +95,6 @@ struct FeedWindow {
             direction: self.direction, streamOffset: self.offset &+ UInt64(index), frame: self.frame,
             frameOffset: self.frameOffset.map { $0 + index }, length: UInt64(length),
             bytes: Array(self.bytes[index..<(index + shown)]), context: Array(self.bytes[contextStart..<contextEnd]),
-            note: note)
+            contextOffset: self.offset &+ UInt64(contextStart), note: note)
     }
 }

@@ -87,6 +87,8 @@ public struct HTTP1Connection {
         guard let status = self.responseParser.first5xxStatus, let evidence = self.responseParser.first5xx else { return nil }
         return (status, evidence)
     }
+    /// Indexes into `findings` of body findings that came in the same frame as their response's head.
+    public var findingsArrivedWithHead: Set<Int> { self.responseParser.arrivedWithHead }
     /// The first byte the upstream sent.
     public var firstResponseByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)? { self.responseParser.firstByte }
     /// Whether the gateway spoke HTTP/1 (as opposed to TLS, the HTTP/2 preface, or nothing yet).

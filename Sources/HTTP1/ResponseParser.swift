@@ -85,6 +85,10 @@ struct ResponseParser {
     private(set) var firstByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)?
     /// Bytes of the server stream seen (delivered or gapped).
     private(set) var bytesSeen: UInt64 = 0
+    /// Indexes (into the findings array) of body findings whose bytes came in the frame that
+    /// ended the response head: HAProxy has not forwarded the head yet when it meets them.
+    private(set) var arrivedWithHead: Set<Int> = []
+    private var headEndFrame: FrameNumber?
 
     // MARK: Feeding
 
@@ -134,7 +138,11 @@ struct ResponseParser {
                     self.state = .contentLength(remaining: remaining - run)
                 }
             case .chunked(var decoder):
+                let before = findings.count
                 let outcome = decoder.feed(window, from: index, findings: &findings)
+                for found in before..<findings.count where findings[found].evidence.first?.frame == self.headEndFrame {
+                    self.arrivedWithHead.insert(found)
+                }
                 self.bodyReceived = decoder.dataBytes
                 switch outcome {
                 case .needMore:
@@ -268,6 +276,7 @@ struct ResponseParser {
             return end
         }
         self.lineLength = 0
+        self.headEndFrame = window.frame
         self.headComplete(requests: &requests, findings: &findings)
         self.run.reset()
         return end
@@ -306,7 +315,8 @@ struct ResponseParser {
             return true  // the status-line parser reports the version
         }
         findings.append(Finding(code: .protoNonHTTPResponse, severity: .fatal, evidence: [self.run.evidence(
-            at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")]))
+            at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")],
+            value: String(decoding: bytes.prefix(16), as: UTF8.self)))
         return false
     }
 
@@ -392,7 +402,8 @@ struct ResponseParser {
             let spaceIndex = bytes[range].firstIndex(of: ASCII.space) ?? range.upperBound
             findings.append(Finding(code: .statusLineBadVersion, severity: .fatal, evidence: [self.run.evidence(
                 at: range.lowerBound, length: max(1, spaceIndex - range.lowerBound),
-                note: "the version must be HTTP/DIGIT.DIGIT followed by one space (RFC 9112 §2.3)")]))
+                note: "the version must be HTTP/DIGIT.DIGIT followed by one space (RFC 9112 §2.3)")],
+                value: String(decoding: bytes[range.lowerBound..<spaceIndex], as: UTF8.self)))
             return nil
         }
         var index = range.lowerBound + 9
@@ -404,13 +415,14 @@ struct ResponseParser {
             var end = codeStart
             while end < range.upperBound, bytes[end] != ASCII.space { end += 1 }
             findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
-                at: codeStart, length: max(1, end - codeStart), note: "the status code must be exactly three digits (RFC 9112 §4)")]))
+                at: codeStart, length: max(1, end - codeStart), note: "the status code must be exactly three digits (RFC 9112 §4)")],
+                value: String(decoding: bytes[codeStart..<end], as: UTF8.self)))
             return nil
         }
         let status = bytes[codeStart..<index].reduce(0) { $0 * 10 + Int($1 - 0x30) }
         if status < 100 || status > 599 {
             findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
-                at: codeStart, length: 3, note: "status \(status) is outside 100-599 (RFC 9110 §15)")]))
+                at: codeStart, length: 3, note: "status \(status) is outside 100-599 (RFC 9110 §15)")], value: String(status)))
         }
         if index == range.upperBound {
             findings.append(Finding(code: .statusLineNoReasonSP, severity: .lint, evidence: [self.run.evidence(
@@ -442,12 +454,14 @@ struct ResponseParser {
                     if element.isEmpty { emptyElement = emptyElement ?? field.line } else { codings.append(element) }
                 }
             }
+            let teValue = head.transferEncodings.map { String(decoding: bytes[head.fields[$0].value], as: UTF8.self) }.joined(separator: ", ")
             let chunkedCount = codings.filter { ASCII.equalsIgnoringCase(bytes, $0, "chunked") }.count
             if head.transferEncodings.count > 1 || chunkedCount > 1 || emptyElement != nil {
                 let field = head.fields[head.transferEncodings[head.transferEncodings.count > 1 ? 1 : 0]]
                 findings.append(Finding(code: .transferEncodingDuplicateOrEmpty, severity: .fatal, evidence: [self.run.evidence(
                     at: field.line.lowerBound, length: field.line.count,
-                    note: head.transferEncodings.count > 1 ? "a second Transfer-Encoding field" : "chunked twice, or an empty element, in Transfer-Encoding")]))
+                    note: head.transferEncodings.count > 1 ? "a second Transfer-Encoding field" : "chunked twice, or an empty element, in Transfer-Encoding")],
+                    value: teValue))
             }
             let finalChunked = codings.last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
             if !(codings.count == 1 && finalChunked) && !(chunkedCount > 1 && codings.count == chunkedCount) {
@@ -455,7 +469,8 @@ struct ResponseParser {
                 findings.append(Finding(code: .transferEncodingNotChunked, severity: .fatal, evidence: [self.run.evidence(
                     at: field.value.lowerBound, length: field.value.count,
                     note: finalChunked ? "a coding other than chunked in Transfer-Encoding"
-                        : "Transfer-Encoding without chunked last: the body runs until the connection closes (RFC 9112 §6.3 rule 4)")]))
+                        : "Transfer-Encoding without chunked last: the body runs until the connection closes (RFC 9112 §6.3 rule 4)")],
+                    value: teValue))
             }
             if let cl = head.contentLengths.first {
                 let field = head.fields[cl.field]
@@ -473,8 +488,10 @@ struct ResponseParser {
         if !head.contentLengths.isEmpty {
             if head.contentLengths.count > 1 {
                 let field = head.fields[head.contentLengths[1].field]
+                let values = head.contentLengths.map { String(decoding: bytes[head.fields[$0.field].value], as: UTF8.self) }
                 findings.append(Finding(code: .contentLengthDuplicate, severity: .fatal, evidence: [self.run.evidence(
-                    at: field.line.lowerBound, length: field.line.count, note: "a second Content-Length field")]))
+                    at: field.line.lowerBound, length: field.line.count, note: "a second Content-Length field")],
+                    value: values.joined(separator: ", ")))
             }
             var length: UInt64?
             for (value, index) in head.contentLengths {
@@ -485,7 +502,8 @@ struct ResponseParser {
                         ? "a comma list in Content-Length (RFC 9110 §8.6 lets a recipient accept identical values; nginx refuses it)"
                         : "Content-Length must be 1*DIGIT (RFC 9110 §8.6)"
                     findings.append(Finding(code: .contentLengthInvalid, severity: .fatal, evidence: [self.run.evidence(
-                        at: field.value.lowerBound, length: max(1, field.value.count), note: note)]))
+                        at: field.value.lowerBound, length: max(1, field.value.count), note: note)],
+                        value: String(decoding: bytes[field.value], as: UTF8.self)))
                     // An identical list still frames the body (RFC 9110 §8.6); anything else cannot.
                     let values = list.map { HeadParser.contentLength(bytes, $0) }
                     if let first = values.first, let known = first, values.allSatisfy({ $0 == known }) {

@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import Engine
+import HTTP1
 import TCPReassembly
 
 /// Builds the `edgescope.report/1` JSON document (DESIGN.md: add fields freely, rename none).
@@ -81,7 +82,8 @@ public enum JSONReport {
             ("end", .string(facts.last.time.rfc3339)),
             ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
             ("tcp", self.tcp(report)),
-            ("transactions", .array([])),
+            ("transactions", .array(report.transactions.map(self.transaction))),
+            ("transactions_not_listed", .number(report.transactionsDropped)),
             ("verdict", self.verdict(report.verdict)),
             ("findings", .array(findings)),
             ("evidence", .array(evidence)),
@@ -121,6 +123,33 @@ public enum JSONReport {
             ("server", side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
                             retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server)),
         ])
+    }
+
+    static func transaction(_ transaction: Transaction) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        if let request = transaction.request {
+            members.append(("request", .object([
+                ("method", .string(request.method)),
+                ("target", .string(request.target)),
+                ("host", .optional(request.host)),
+                ("frame", .number(request.frame)),
+                ("time", .string(request.time.rfc3339)),
+            ])))
+        } else {
+            members.append(("request", .null))
+        }
+        if let response = transaction.response {
+            members.append(("response", .object([
+                ("status", response.status.map { .number($0) } ?? .null),
+                ("frame", response.frame.map { .number($0) } ?? .null),
+                ("framing", .string(response.framing.rawValue)),
+                ("complete", .bool(response.complete)),
+                ("interim", .array(response.interim.map { .number($0) })),
+            ])))
+        } else {
+            members.append(("response", .null))
+        }
+        return .object(members)
     }
 
     static func endName(_ end: ConnectionEnd) -> String {

@@ -47,6 +47,9 @@ public enum TextSummary {
                     out += "    evidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-")"
                     out += evidence.frameOffset.map { " +\($0)" } ?? ""
                     out += ", stream offset \(evidence.streamOffset): \(Terminal.safe(evidence.note))\n"
+                    for line in Hexdump.lines(evidence) {
+                        out += line + "\n"
+                    }
                 }
             }
             if failures.count > self.connectionsShown {

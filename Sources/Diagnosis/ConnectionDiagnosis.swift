@@ -1,0 +1,279 @@
+import CaptureModel
+import HTTP1
+import TCPReassembly
+
+/// Judges one connection from everything seen on it: TCP facts, HTTP/1 findings and where the
+/// response stood when the stream ended. The primary root cause is the first event, in the
+/// upstream's stream order, that the chosen gateway profile fails the exchange on.
+public enum ConnectionDiagnosis {
+    /// What the diagnosis needs to know about the connection's HTTP.
+    public struct HTTPView: Sendable {
+        /// Every HTTP finding, in the order found.
+        public var findings: [Finding]
+        /// Upstream bytes the capture lacks where a check needed them.
+        public var uncheckedGaps: [Evidence]
+        /// Where the response stood when the upstream's stream ended.
+        public var end: ResponseEnd
+        /// The first well-formed 5xx the upstream sent.
+        public var upstream5xx: (status: Int, evidence: Evidence)?
+        /// Whether the gateway spoke HTTP/1 at all.
+        public var gatewaySpeaksHTTP1: Bool
+        /// Indexes into `findings` of body findings that came in the frame ending their head.
+        public var arrivedWithHead: Set<Int>
+
+        /// A view from its parts.
+        public init(findings: [Finding], uncheckedGaps: [Evidence], end: ResponseEnd,
+                    upstream5xx: (status: Int, evidence: Evidence)?, gatewaySpeaksHTTP1: Bool, arrivedWithHead: Set<Int> = []) {
+            self.arrivedWithHead = arrivedWithHead
+            self.findings = findings
+            self.uncheckedGaps = uncheckedGaps
+            self.end = end
+            self.upstream5xx = upstream5xx
+            self.gatewaySpeaksHTTP1 = gatewaySpeaksHTTP1
+        }
+    }
+
+    /// Codes found in a body rather than a head: a gateway can no longer answer 502 for them.
+    static let bodyCodes: Set<FindingCode> = [
+        .chunkedBadSize, .chunkedSizeOverflow, .chunkedWhitespaceAfterSize, .chunkedBadExtension, .chunkedBareLF,
+        .chunkedDataLengthMismatch, .chunkedBadTrailer, .bodyExtraAfterMessage, .bodyOnBodyless,
+    ]
+
+    /// Judges `connection`.
+    public static func diagnose(_ connection: Connection, http: HTTPView?, context: TCPContext) -> Diagnosis {
+        let facts = connection.facts
+        let tcpFindings = connection.allFindings
+        // Connect phase: no HTTP yet.
+        if facts.opener == .client, facts.synAck == nil, facts.syn != nil {
+            return TCPDiagnosis.diagnose(connection, context: context)
+        }
+        guard let http, http.gatewaySpeaksHTTP1 || !http.findings.isEmpty || facts.client.payloadBytesOnWire == 0 else {
+            // TLS or another protocol: only TCP can be judged here.
+            return TCPDiagnosis.diagnose(connection, context: context)
+        }
+
+        let method = http.end.outstanding?.method ?? http.end.inProgressRequest?.method
+        let reused = http.end.responsesCompleted > 0
+        // What each finding's rules need beyond its code: the token, and whether a body error
+        // came in the head's own frame.
+        var withHead = Set<Finding>()
+        for index in http.arrivedWithHead where index < http.findings.count { withHead.insert(http.findings[index]) }
+        func ruleContext(_ code: FindingCode, phase: Phase, finding: Finding?) -> RuleContext {
+            RuleContext(
+                phase: phase, method: method, reusedConnection: reused, upstreamStatus: http.upstream5xx?.status,
+                value: finding?.value, arrivedWithHead: finding.map { withHead.contains($0) } ?? false)
+        }
+        func reaction(_ code: FindingCode, phase: Phase, kind: GatewayProfile.Kind? = nil, finding: Finding? = nil) -> GatewayReaction {
+            let profile = kind.map { $0 == context.gateway.kind ? context.gateway : GatewayProfile(kind: $0) } ?? context.gateway
+            return GatewayRules.reaction(to: code, context: ruleContext(code, phase: phase, finding: finding), profile: profile)
+        }
+        func phase(of code: FindingCode) -> Phase {
+            self.bodyCodes.contains(code) ? .responseBody : .responseHead
+        }
+        func rejectedByAny(_ finding: Finding, phase: Phase) -> Bool {
+            GatewayRules.reported.contains { reaction(finding.code, phase: phase, kind: $0, finding: finding).kind != .accepts }
+                || reaction(finding.code, phase: phase, finding: finding).kind != .accepts
+        }
+
+        // Re-grade every HTTP finding for the chosen profile: fatal when it fails the exchange,
+        // warning when another gateway would, lint when all accept it.
+        var graded: [Finding] = []
+        for var finding in http.findings {
+            let p = phase(of: finding.code)
+            let chosen = reaction(finding.code, phase: p, finding: finding).kind
+            if chosen == .rejects || chosen == .passesAsHTTP09 {
+                finding.severity = .fatal
+            } else if rejectedByAny(finding, phase: p) {
+                finding.severity = .warning
+            } else {
+                finding.severity = .lint
+            }
+            if withHead.contains(http.findings[graded.count]) { withHead.insert(finding) }
+            graded.append(finding)
+        }
+        let ordered = graded.enumerated().sorted { a, b in
+            let x = a.element.evidence.first?.streamOffset ?? .max
+            let y = b.element.evidence.first?.streamOffset ?? .max
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+
+        let firstGap = http.uncheckedGaps.first
+        func verdict(_ code: FindingCode, phase: Phase, summary: String, primary: Finding) -> Diagnosis {
+            let chosen = reaction(code, phase: phase, finding: primary)
+            var gateways: [String: GatewayOutcome] = [:]
+            for kind in GatewayRules.reported {
+                gateways[kind.rawValue] = GatewayRules.outcome(reaction(code, phase: phase, kind: kind, finding: primary))
+            }
+            let verdictClass = GatewayRules.verdictClass(for: chosen, code: code, context: ruleContext(code, phase: phase, finding: primary))
+            let rest = ordered.filter { $0 != primary } + tcpFindings
+            return Diagnosis(
+                verdict: Verdict(code: code, verdictClass: verdictClass, phase: phase, summary: summary, gateways: gateways),
+                findings: [primary] + rest)
+        }
+
+        // 1. The first finding the chosen gateway fails the exchange on, unless a gap hid bytes before it.
+        if let fatal = ordered.first(where: { $0.severity == .fatal }) {
+            let offset = fatal.evidence.first?.streamOffset ?? 0
+            if let gap = firstGap, gap.streamOffset < offset {
+                return self.unknownGap(gap, findings: ordered + tcpFindings)
+            }
+            let p = phase(of: fatal.code)
+            return verdict(fatal.code, phase: p, summary: Summaries.finding(fatal, server: connection.server, reaction: reaction(fatal.code, phase: p, finding: fatal), profile: context.gateway), primary: fatal)
+        }
+        if let gap = firstGap {
+            return self.unknownGap(gap, findings: ordered + tcpFindings)
+        }
+
+        // 2. How the upstream's stream ended, against what was outstanding.
+        if let ending = self.endOfStream(connection, http: http, context: context) {
+            let primary = Finding(code: ending.code, severity: .fatal, evidence: [ending.evidence])
+            if ending.verdictClass == .unknown {
+                return Diagnosis(
+                    verdict: Verdict(code: ending.code, verdictClass: .unknown, phase: ending.phase, summary: ending.summary),
+                    findings: [primary] + ordered + tcpFindings)
+            }
+            return verdict(ending.code, phase: ending.phase, summary: ending.summary, primary: primary)
+        }
+
+        // 3. The upstream itself said 5xx: relayed, not made by the gateway.
+        if let upstream = http.upstream5xx {
+            let primary = Finding(code: .upstream5xx, severity: .warning, evidence: [upstream.evidence])
+            return verdict(.upstream5xx, phase: .responseHead,
+                           summary: "The upstream \(connection.server) itself answered \(upstream.status); the gateway relayed it.",
+                           primary: primary)
+        }
+
+        // 4. Bytes some gateway would refuse, though the chosen one accepts them.
+        if let warning = ordered.first(where: { $0.severity == .warning }) {
+            let p = phase(of: warning.code)
+            return verdict(warning.code, phase: p, summary: Summaries.finding(warning, server: connection.server, reaction: reaction(warning.code, phase: p, finding: warning), profile: context.gateway), primary: warning)
+        }
+        return Diagnosis(verdict: .healthy, findings: ordered + tcpFindings)
+    }
+
+    private static func unknownGap(_ gap: Evidence, findings: [Finding]) -> Diagnosis {
+        let code: FindingCode = gap.note.contains("snap length") ? .captureTruncated : .captureGap
+        return Diagnosis(
+            verdict: Verdict(code: code, verdictClass: .unknown, phase: gap.streamOffset == 0 ? .responseHead : .responseBody,
+                summary: "The capture lacks \(gap.length) byte(s) of the upstream's response at stream offset \(gap.streamOffset), so what they held cannot be checked."),
+            findings: [Finding(code: code, severity: .warning, evidence: [gap])] + findings)
+    }
+
+    struct Ending {
+        var code: FindingCode
+        var phase: Phase
+        var verdictClass: VerdictClass?
+        var summary: String
+        var evidence: Evidence
+    }
+
+    /// The TCP codes made exact by knowing where the response stood.
+    static func endOfStream(_ connection: Connection, http: HTTPView, context: TCPContext) -> Ending? {
+        let facts = connection.facts
+        let server = connection.server
+        let serverEnd = self.earliest(facts.server.rst, facts.server.fin)
+        let clientEnd = self.earliest(facts.client.rst, facts.client.fin)
+        let serverFirst = serverEnd != nil && (clientEnd == nil || serverEnd!.frame < clientEnd!.frame)
+        let byRST = serverEnd.map { facts.server.rst?.frame == $0.frame } ?? false
+        let streamEnd = connection.serverStream.nextOffset
+        func packet(_ direction: Direction, _ mark: PacketMark, _ offset: UInt64, _ note: String) -> Evidence {
+            Evidence(direction: direction, streamOffset: offset, frame: mark.frame, frameOffset: nil, length: 0, note: note)
+        }
+
+        switch http.end.state {
+        case .idle:
+            guard let request = http.end.outstanding else { return nil }
+            let what = "\(request.method) \(request.target)"
+            if serverFirst, let serverEnd {
+                // RFC 9112 §9.5: the upstream closed an idle keep-alive connection as the gateway reused it.
+                let allowance = max(facts.handshakeRTT ?? 0, 1_000_000)
+                if http.end.responsesCompleted > 0, serverEnd.time.nanoseconds <= request.time.nanoseconds &+ allowance {
+                    return Ending(code: .tcpKeepaliveRace, phase: .request, verdictClass: nil,
+                        summary: "The upstream \(server) closed its idle keep-alive connection just as the gateway reused it for \(what) (\(TCPDiagnosis.seconds(serverEnd.time.nanoseconds(since: request.time))) after the request).",
+                        evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") from the upstream crossing request frame \(request.frame)"))
+                }
+                return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINBeforeResponse, phase: .responseHead, verdictClass: nil,
+                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after the gateway's \(what), without sending a response byte.",
+                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") from the upstream, no response to request frame \(request.frame)"))
+            }
+            if let clientEnd {
+                let waited = clientEnd.time.nanoseconds(since: request.time)
+                if waited >= TCPDiagnosis.readTimeoutThreshold {
+                    return Ending(code: .tcpReadTimeout, phase: .responseHead, verdictClass: nil,
+                        summary: "The upstream \(server) sent nothing for \(TCPDiagnosis.seconds(waited)) after \(what); the gateway gave up and closed.",
+                        evidence: packet(.client, clientEnd, connection.clientStream.nextOffset, "the gateway closes \(TCPDiagnosis.seconds(waited)) after request frame \(request.frame)"))
+                }
+                return nil
+            }
+            return Ending(code: .captureTruncated, phase: .responseHead, verdictClass: .unknown,
+                summary: "The capture ended \(TCPDiagnosis.seconds(context.captureEnd.nanoseconds(since: request.time))) after \(what), with no response byte yet.",
+                evidence: Evidence(direction: .server, streamOffset: streamEnd, frame: nil, frameOffset: nil, length: 0, note: "capture ended"))
+        case .midHead(let bytes):
+            if serverFirst, let serverEnd {
+                return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINMidHeaders, phase: .responseHead, verdictClass: nil,
+                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after \(bytes) byte(s) of a response head, before its end.",
+                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") inside the response head"))
+            }
+            return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseHead, context: context)
+        case .midBody(let framing, let received, let expected):
+            if serverFirst, let serverEnd {
+                if framing == .close && !byRST { return nil }
+                let of = expected.map { " of \($0)" } ?? ""
+                return Ending(code: byRST ? .tcpRSTMidBody : .tcpFINMidBody, phase: .responseBody, verdictClass: nil,
+                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection \(received) byte(s)\(of) into a \(framing.rawValue) body: the client got a cut response.",
+                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") with the body incomplete (\(received)\(of) bytes)"))
+            }
+            return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseBody, context: context)
+        case .opaque, .desynced:
+            return nil
+        }
+    }
+
+    private static func clientGaveUp(_ connection: Connection, clientEnd: PacketMark?, phase: Phase, context: TCPContext) -> Ending? {
+        let facts = connection.facts
+        guard let last = facts.server.lastPayload else { return nil }
+        guard let clientEnd else {
+            return Ending(code: .captureTruncated, phase: phase, verdictClass: .unknown,
+                summary: "The capture ended while the upstream \(connection.server) was still sending its response.",
+                evidence: Evidence(direction: .server, streamOffset: connection.serverStream.nextOffset, frame: nil, frameOffset: nil, length: 0, note: "capture ended"))
+        }
+        let waited = clientEnd.time.nanoseconds(since: last.time)
+        guard waited >= TCPDiagnosis.readTimeoutThreshold else { return nil }
+        return Ending(code: .tcpReadTimeout, phase: phase, verdictClass: nil,
+            summary: "The upstream \(connection.server) stalled for \(TCPDiagnosis.seconds(waited)) in the middle of its response; the gateway gave up and closed.",
+            evidence: Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientEnd.frame, frameOffset: nil, length: 0,
+                note: "the gateway closes \(TCPDiagnosis.seconds(waited)) after the upstream's last byte (frame \(last.frame))"))
+    }
+
+    private static func earliest(_ a: PacketMark?, _ b: PacketMark?) -> PacketMark? {
+        switch (a, b) {
+        case (nil, nil): return nil
+        case (.some(let x), nil): return x
+        case (nil, .some(let y)): return y
+        case (.some(let x), .some(let y)): return x.frame <= y.frame ? x : y
+        }
+    }
+}
+
+/// One-sentence summaries a person on call understands.
+enum Summaries {
+    static func finding(_ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile) -> String {
+        let evidence = finding.evidence.first
+        let at = evidence.map { e in "at byte \(e.streamOffset) of its stream (frame \(e.frame.map(String.init) ?? "?"))" } ?? ""
+        let outcome: String
+        switch reaction.kind {
+        case .rejects:
+            outcome = reaction.status.map { "\(profile.kind.rawValue) answers \($0)" } ?? "\(profile.kind.rawValue) cuts the response it already started"
+        case .accepts:
+            outcome = "\(profile.kind.rawValue) lets it through, other gateways do not"
+        case .passesAsHTTP09:
+            outcome = "\(profile.kind.rawValue) relays the bytes as an HTTP/0.9 body with status 200"
+        case .retries:
+            outcome = "\(profile.kind.rawValue) retries on another connection"
+        case .closesSilently:
+            outcome = "\(profile.kind.rawValue) closes the client connection without a status"
+        }
+        let note = evidence?.note ?? finding.code.description
+        return "The upstream \(server) sent \(note) \(at); \(outcome)."
+    }
+}
