@@ -1,0 +1,248 @@
+import CaptureModel
+import Diagnosis
+import Engine
+import PacketDecoding
+import Testing
+import TestSupport
+
+/// One connection: handshake, the gateway's requests and the upstream's response segments, then
+/// how it ended. Sequence numbers follow the bytes, so reassembly sees a clean stream.
+struct Conversation {
+    var h = EngineHarness()
+    var clientNext: UInt32 = 101
+    var serverNext: UInt32 = 901
+    var clock: Int64 = 0
+
+    init(gateway: String = "nginx") {
+        self.h.engine = Engine(linkType: .ethernet, options: AnalysisOptions(gateway: GatewayProfile(parsing: gateway)!))
+        self.h.handshake()
+        self.clock = 3
+    }
+
+    mutating func tick(_ milliseconds: Int64 = 1) -> Int64 {
+        self.clock += milliseconds
+        return self.clock
+    }
+
+    mutating func request(_ text: String, after milliseconds: Int64 = 1) {
+        self.h.send(fromGateway: true, seq: self.clientNext, ack: self.serverNext, flags: [.psh, .ack], text, at: self.tick(milliseconds))
+        self.clientNext &+= UInt32(text.utf8.count)
+    }
+
+    mutating func response(_ text: String, after milliseconds: Int64 = 1) {
+        self.h.send(fromGateway: false, seq: self.serverNext, ack: self.clientNext, flags: [.psh, .ack], text, at: self.tick(milliseconds))
+        self.serverNext &+= UInt32(text.utf8.count)
+    }
+
+    mutating func serverCloses(rst: Bool = false, after milliseconds: Int64 = 1) {
+        self.h.send(fromGateway: false, seq: self.serverNext, ack: self.clientNext, flags: rst ? [.rst, .ack] : [.fin, .ack], at: self.tick(milliseconds))
+    }
+
+    mutating func gatewayCloses(after milliseconds: Int64 = 1) {
+        self.h.send(fromGateway: true, seq: self.clientNext, ack: self.serverNext, flags: [.fin, .ack], at: self.tick(milliseconds))
+    }
+
+    mutating func verdict() throws -> ConnectionReport {
+        try #require(self.h.engine.finish().connections.first)
+    }
+}
+
+private let get = "GET /v1/report HTTP/1.1\r\nHost: api\r\n\r\n"
+private let ok = "HTTP/1.1 200 OK\r\n"
+
+@Test func badHeaderNameIsA502WithTheByteAndFrame() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length : 5\r\n\r\nhello")
+    c.gatewayCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .headerNameCTLOrSpace)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.phase == .responseHead)
+    #expect(report.verdict.gateways["nginx"]?.status == 502)
+    #expect(report.verdict.gateways["haproxy"]?.detail.hasPrefix("PH") == true)
+    let evidence = try #require(report.findings.first?.evidence.first)
+    #expect(evidence.frame == 5)
+    #expect(evidence.streamOffset == 31)
+    #expect(evidence.frameOffset == 54 + 31)
+    #expect(evidence.bytes == [0x20])
+    #expect(report.findings.first?.severity == .fatal)
+}
+
+@Test func obsFoldIsFatalForNginxButOnlyAWarningForHAProxy() throws {
+    for (gateway, expected, severity) in [("nginx", VerdictClass.badGateway, Severity.fatal), ("haproxy", .ok, .warning)] {
+        var c = Conversation(gateway: gateway)
+        c.request(get)
+        c.response(ok + "X-A: a\r\n b\r\nContent-Length: 0\r\n\r\n")
+        c.gatewayCloses()
+        let report = try c.verdict()
+        #expect(report.verdict.code == .headerObsFold)
+        #expect(report.verdict.verdictClass == expected, "\(gateway)")
+        #expect(report.findings.first?.severity == severity, "\(gateway)")
+    }
+}
+
+@Test func contentLengthNaNDependsOnTheNginxRelease() throws {
+    for (gateway, expected) in [("nginx:1.22", VerdictClass.ok), ("nginx", .badGateway)] {
+        var c = Conversation(gateway: gateway)
+        c.request(get)
+        c.response(ok + "Content-Length: NaN\r\n\r\n")
+        c.serverCloses()
+        let report = try c.verdict()
+        #expect(report.verdict.code == .contentLengthInvalid, "\(gateway)")
+        #expect(report.verdict.verdictClass == expected, "\(gateway)")
+    }
+}
+
+@Test func badChunkAfterTheHeadIsATruncatedResponseNotA502() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Transfer-Encoding: chunked\r\n\r\n")
+    c.response("zz\r\nhello\r\n0\r\n\r\n")
+    c.gatewayCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .chunkedBadSize)
+    #expect(report.verdict.verdictClass == .truncated)
+    #expect(report.verdict.phase == .responseBody)
+    #expect(report.verdict.gateways["nginx"]?.status == nil)
+    #expect(report.findings.first?.evidence.first?.frame == 6)
+    #expect(report.findings.first?.evidence.first?.streamOffset == 47)
+}
+
+@Test func finInsideTheHeadIsFINMidHeaders() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Ty")
+    c.serverCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpFINMidHeaders)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.findings.first?.evidence.first?.frame == 6)
+}
+
+@Test func finAndRSTInsideTheBodyAreCutResponses() throws {
+    for rst in [false, true] {
+        var c = Conversation()
+        c.request(get)
+        c.response(ok + "Content-Length: 100\r\n\r\n0123456789")
+        c.serverCloses(rst: rst)
+        let report = try c.verdict()
+        #expect(report.verdict.code == (rst ? .tcpRSTMidBody : .tcpFINMidBody))
+        #expect(report.verdict.verdictClass == .truncated)
+        #expect(report.verdict.phase == .responseBody)
+        #expect(report.findings.first?.evidence.first?.frame == 6)
+        #expect(report.transactions.first?.response?.complete == false)
+    }
+}
+
+@Test func readUntilCloseBodyEndedByFINIsHealthy() throws {
+    var c = Conversation()
+    c.request("GET / HTTP/1.0\r\n\r\n")
+    c.response("HTTP/1.0 200 OK\r\n\r\nthe whole body")
+    c.serverCloses()
+    c.gatewayCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .none)
+    #expect(report.transactions.first?.response?.framing.rawValue == "close")
+}
+
+@Test func upstreamFINCrossingAReusedRequestIsTheKeepAliveRace() throws {
+    for (method, expected) in [("GET", VerdictClass.ok), ("POST", .badGateway)] {
+        var c = Conversation()
+        c.request(get)
+        c.response(ok + "Content-Length: 0\r\n\r\n")
+        // 5 s idle; the gateway reuses the connection just as the upstream closes it.
+        c.request("\(method) /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 5000)
+        c.serverCloses(after: 0)
+        let report = try c.verdict()
+        #expect(report.verdict.code == .tcpKeepaliveRace, "\(method)")
+        #expect(report.verdict.verdictClass == expected, "\(method)")
+        #expect(report.findings.first?.evidence.first?.frame == 7)
+    }
+}
+
+@Test func upstreamClosingAfterTheRequestIsFINBeforeResponse() throws {
+    var c = Conversation()
+    c.request(get)
+    c.serverCloses(after: 200)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpFINBeforeResponse)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.gateways["nginx"]?.detail.contains("prematurely closed") == true)
+}
+
+@Test func onAReusedConnectionNginxRetriesAnIdempotentRequestAfterAFIN() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length: 0\r\n\r\n")
+    c.request(get, after: 100)
+    c.serverCloses(after: 200)
+    let report = try c.verdict()
+    // Not a race (the FIN came 200 ms after the request), but nginx retries a GET that failed on
+    // a cached connection without counting a try, so its client saw no error.
+    #expect(report.verdict.code == .tcpFINBeforeResponse)
+    #expect(report.verdict.verdictClass == .ok)
+}
+
+@Test func silentUpstreamAfterTheRequestIsAReadTimeoutAnd504() throws {
+    var c = Conversation()
+    c.request(get)
+    c.gatewayCloses(after: 60_000)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpReadTimeout)
+    #expect(report.verdict.verdictClass == .gatewayTimeout)
+}
+
+@Test func upstream503IsRelayedNotMadeByTheGateway() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")
+    c.gatewayCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .upstream5xx)
+    #expect(report.verdict.verdictClass == .relayed)
+    #expect(report.findings.first?.evidence.first?.frame == 5)
+}
+
+@Test func nonHTTPResponseIsRelayedByNginxAsHTTP09() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response("-ERR unknown command\r\n")
+    c.serverCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .protoNonHTTPResponse)
+    #expect(report.verdict.verdictClass == .ok)
+    #expect(report.verdict.gateways["haproxy"]?.status == 502)
+    #expect(report.verdict.summary.contains("HTTP/0.9"))
+}
+
+@Test func healthyKeepAliveConnectionIsClean() throws {
+    var c = Conversation()
+    for index in 0..<20 {
+        c.request(get)
+        if index % 2 == 0 {
+            c.response(ok + "Content-Length: 5\r\n\r\nhello")
+        } else {
+            c.response(ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        }
+    }
+    c.gatewayCloses()
+    c.serverCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code == .none)
+    #expect(report.verdict.verdictClass == .ok)
+    #expect(report.findings.isEmpty)
+    #expect(report.transactions.count == 20)
+}
+
+@Test func credentialsAreRedactedInEvidence() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Set-Cookie: session=SECRET123\r\nContent-Length : 0\r\n\r\n")
+    c.gatewayCloses()
+    let report = try c.verdict()
+    let evidence = try #require(report.findings.first?.evidence.first)
+    let text = String(decoding: evidence.context, as: UTF8.self)
+    #expect(!text.contains("SECRET"))
+    #expect(text.contains("****"))
+}
