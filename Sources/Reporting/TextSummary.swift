@@ -18,7 +18,7 @@ public enum TextSummary {
         for warning in result.warnings {
             out += "warning: \(Terminal.safe(warning))\n"
         }
-        let failures = result.connections.filter(Summary.isFailure)
+        let failures = Summary.worstFirst(result.connections.filter(Summary.isFailure))
         out += "\(result.connections.count) connection(s), \(failures.count) not healthy; gateway profile \(result.gateway)\n"
         let upstreams = Summary.upstreams(result)
         if !upstreams.isEmpty {
@@ -40,8 +40,13 @@ public enum TextSummary {
             for connection in failures.prefix(self.connectionsShown) {
                 out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(connection.frames.lowerBound)-\(connection.frames.upperBound)\n"
                 out += "    \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))\n"
-                if let nginx = connection.verdict.gateways["nginx"] {
-                    out += "    nginx: \(nginx.status.map(String.init) ?? "no status") \"\(nginx.detail)\"\n"
+                let gateways = ["nginx", "haproxy", "envoy"].compactMap { name -> String? in
+                    guard let outcome = connection.verdict.gateways[name] else { return nil }
+                    let status = outcome.status.map(String.init) ?? "no status"
+                    return outcome.detail.isEmpty ? "\(name) \(status)" : "\(name) \(status) \"\(Terminal.safe(outcome.detail))\""
+                }
+                if !gateways.isEmpty {
+                    out += "    " + gateways.joined(separator: "; ") + "\n"
                 }
                 if let evidence = connection.findings.first?.evidence.first {
                     out += "    evidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-")"
