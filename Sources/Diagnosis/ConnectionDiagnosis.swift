@@ -39,6 +39,12 @@ public enum ConnectionDiagnosis {
         .chunkedDataLengthMismatch, .chunkedBadTrailer, .bodyExtraAfterMessage, .bodyOnBodyless,
     ]
 
+    /// Codes that change how a gateway that accepts them frames the body.
+    static let framingCodes: Set<FindingCode> = [
+        .contentLengthInvalid, .contentLengthDuplicate, .transferEncodingWithContentLength, .transferEncodingNotChunked,
+        .transferEncodingDuplicateOrEmpty,
+    ]
+
     /// Judges `connection`.
     public static func diagnose(_ connection: Connection, http: HTTPView?, context: TCPContext) -> Diagnosis {
         let facts = connection.facts
@@ -83,7 +89,9 @@ public enum ConnectionDiagnosis {
             let chosen = reaction(finding.code, phase: p, finding: finding).kind
             if chosen == .rejects || chosen == .passesAsHTTP09 {
                 finding.severity = .fatal
-            } else if rejectedByAny(finding, phase: p) {
+            } else if rejectedByAny(finding, phase: p) || finding.severity != .lint {
+                // Refused by another gateway, or a hazard whatever the gateways do (bytes that
+                // answer no request can become the next request's response).
                 finding.severity = .warning
             } else {
                 finding.severity = .lint
@@ -124,15 +132,37 @@ public enum ConnectionDiagnosis {
             return self.unknownGap(gap, findings: ordered + tcpFindings)
         }
 
-        // 2. How the upstream's stream ended, against what was outstanding.
-        if let ending = self.endOfStream(connection, http: http, context: context) {
+        // 2. How the upstream's stream ended, against what was outstanding. When the gateway let
+        // through bytes that change framing (nginx before 1.23 reads a body with an invalid
+        // Content-Length until close), the end is judged as the gateway framed it: a gateway
+        // that closed after a silence waited for bytes that never came.
+        let framingCause = ordered.first(where: { $0.severity == .warning && self.framingCodes.contains($0.code) })
+        let clientEnd = [facts.client.fin, facts.client.rst].compactMap { $0 }.min { $0.frame < $1.frame }
+        let serverClosedFirst = facts.server.fin.map { fin in clientEnd.map { fin.frame < $0.frame } ?? true } ?? false
+        let ending = self.endOfStream(connection, http: http, context: context)
+            ?? (framingCause == nil || clientEnd == nil || serverClosedFirst
+                ? nil : self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseBody, context: context))
+        if let ending {
             let primary = Finding(code: ending.code, severity: .fatal, evidence: [ending.evidence])
             if ending.verdictClass == .unknown {
                 return Diagnosis(
                     verdict: Verdict(code: ending.code, verdictClass: .unknown, phase: ending.phase, summary: ending.summary),
                     findings: [primary] + ordered + tcpFindings)
             }
-            return verdict(ending.code, phase: ending.phase, summary: ending.summary, primary: primary)
+            let failed = verdict(ending.code, phase: ending.phase, summary: ending.summary, primary: primary)
+            // Bytes the gateway let through that changed the framing (an invalid Content-Length
+            // read as "until close") are the cause; how the connection then ended is the effect.
+            if failed.verdict.verdictClass != .ok,
+               let cause = ordered.first(where: { $0.severity == .warning && self.framingCodes.contains($0.code) }) {
+                var diagnosis = failed
+                diagnosis.verdict.code = cause.code
+                diagnosis.verdict.summary = Summaries.finding(
+                    cause, server: connection.server, reaction: reaction(cause.code, phase: phase(of: cause.code), finding: cause),
+                    profile: context.gateway) + " Then: " + ending.summary
+                diagnosis.findings = [cause] + diagnosis.findings.filter { $0 != cause }
+                return diagnosis
+            }
+            return failed
         }
 
         // 3. The upstream itself said 5xx: relayed, not made by the gateway.

@@ -346,8 +346,14 @@ public enum GatewayRules {
         case "proto.h2_preface_to_h1":
             return .rejects(502, "", note: "not verified: nginx speaks HTTP/1.x to upstreams unless configured for HTTP/2, and no log text was read")
         case "proto.server_speaks_first":
-            return .rejects(502, "upstream prematurely sent response" + While.readingHead,
-                note: "nginx checks u->ssl && c->ssl == NULL: the upstream spoke before the TLS handshake")
+            // On a plain-HTTP upstream nginx sends its request and reads the early bytes as the
+            // response (seen with 1.22.1: an SMTP-like banner was relayed as HTTP/0.9). The 502
+            // "prematurely sent response" applies only before a TLS handshake.
+            if let value = context.value, value.hasPrefix("HTTP/") {
+                return .accepts(note: "the early bytes are read as the response to the request")
+            }
+            return GatewayReaction(kind: .passesAsHTTP09, status: 200, detail: self.nginxHTTP09.detail,
+                note: "on a TLS upstream: upstream prematurely sent response" + While.readingHead)
 
         // Status line (taxonomy 2.C)
         case "http.status_line.bad_version":
@@ -365,7 +371,9 @@ public enum GatewayRules {
         case "http.line.bare_lf":
             return .accepts(note: "in the status line and header lines only; chunk lines need CR LF (http.chunked.bare_lf)")
         case "http.line.bare_cr":
-            return self.nginxInvalidHeader("…", note: "a bare CR in the status line instead makes nginx relay the bytes as HTTP/0.9 with status 200")
+            // The code is raised for the status line (a bare CR in a header is
+            // http.header.value_bare_cr): ngx_http_parse_status_line fails, so HTTP/0.9 (seen with 1.22.1).
+            return self.nginxHTTP09
 
         // Header section (taxonomy 2.D)
         case "http.header.name_ctl_or_space":
@@ -415,8 +423,9 @@ public enum GatewayRules {
         case "http.chunked.bad_ext":
             return .accepts(note: "nginx skips extension bytes up to CR; a bare LF there is an invalid chunked response (http.chunked.bare_lf)")
         case "http.chunked.bad_trailer":
-            return .rejects(nil, "upstream sent invalid chunked response" + While.readingBody,
-                note: "when trailers are kept (proxy_pass_trailers on): upstream sent invalid trailer: \"…\" or upstream sent too big trailers")
+            // With the default proxy_pass_trailers off, trailer lines are skipped to the empty
+            // line unchecked (seen with 1.22.1: a trailer line without a colon passed, status 200).
+            return .accepts(note: "with proxy_pass_trailers on: upstream sent invalid trailer: \"…\" or upstream sent too big trailers (a cut body)")
         case "http.body.extra_after_message":
             return .accepts("upstream sent more data than specified in \"Content-Length\" header" + While.readingBody,
                 note: "a warning; the extra bytes are dropped and the connection is not kept alive; after a chunked body: upstream sent data after final chunk")

@@ -18,6 +18,9 @@ struct Collector: ConnectionSink {
         var client = Losses()
         var server = Losses()
         var http = HTTP1Connection()
+        /// Where the response stood at the first FIN or RST of either side: what a later packet
+        /// (the upstream's FIN after the gateway gave up) must not change.
+        var endSnapshot: ResponseEnd?
     }
 
     let gateway: GatewayProfile
@@ -42,7 +45,8 @@ struct Collector: ConnectionSink {
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
         case .fin:
-            if direction == .server { self.slots[slot].http.serverFIN() }
+            if direction == .server, self.slots[slot].endSnapshot == nil { self.slots[slot].http.serverFIN() }
+            if self.slots[slot].endSnapshot == nil { self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd }
         case .gap(let range, let reason, _):
             switch reason {
             case .snapLength(let frame):
@@ -74,12 +78,14 @@ struct Collector: ConnectionSink {
         }
     }
 
-    mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {}
+    mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {
+        if self.slots[slot].endSnapshot == nil { self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd }
+    }
 
     mutating func connectionEnded(_ connection: Connection, slot: Int) {
         var state = self.slots[slot]
         self.slots[slot] = SlotState()  // release the connection's buffers now
-        let end = state.http.responseEnd
+        let end = state.endSnapshot ?? state.http.responseEnd
         state.http.finish()
         let view = ConnectionDiagnosis.HTTPView(
             findings: state.http.findings, uncheckedGaps: state.http.uncheckedGaps, end: end,

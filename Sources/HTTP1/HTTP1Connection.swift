@@ -37,7 +37,8 @@ public struct HTTP1Connection {
                 // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
                 if self.requestParser.firstByte == nil, !self.requestParser.hadGap, offset == 0 {
                     self.findings.append(Finding(code: .protoServerSpeaksFirst, severity: .fatal, evidence: [window.evidence(
-                        at: 0, length: min(bytes.count, 32), note: "the upstream sent these bytes before the gateway sent anything")]))
+                        at: 0, length: min(bytes.count, 32), note: "the upstream sent these bytes before the gateway sent anything")],
+                        value: String(decoding: bytes.prefix(16), as: UTF8.self)))
                 }
             }
             self.responseParser.feed(

@@ -52,7 +52,9 @@ let matrix: [MatrixRow] = [
     MatrixRow("status 2000", "http.status_line.bad_code", value: "2000", nginx: .http09, haproxy: .rejects(502), haproxyState: "PH"),
     MatrixRow("status 20", "http.status_line.bad_code", value: "20", nginx: .http09, haproxy: .rejects(502), haproxyState: "PH"),
     MatrixRow("bare LF line ends", "http.line.bare_lf", nginx: .accepts, haproxy: .accepts),
-    MatrixRow("bare CR", "http.line.bare_cr", nginx: .rejects(502), haproxy: .rejects(502), haproxyState: "PH"),
+    // The matrix's "bare CR" row is a header line; in the status line nginx relays HTTP/0.9 instead.
+    MatrixRow("bare CR in a header", "http.header.value_bare_cr", nginx: .rejects(502), haproxy: .rejects(502), haproxyState: "PH"),
+    MatrixRow("bare CR in the status line", "http.line.bare_cr", nginx: .http09, haproxy: .rejects(502), haproxyState: "PH"),
     MatrixRow("SP/HTAB before colon", "http.header.name_ctl_or_space", nginx: .rejects(502), haproxy: .rejects(502), haproxyState: "PH"),
     MatrixRow("non-tchar in name (;)", "http.header.name_non_token", nginx: .accepts, haproxy: .rejects(502), haproxyState: "PH"),
     MatrixRow("_ in name", "none", nginx: .accepts, haproxy: .accepts),
