@@ -1,48 +1,94 @@
 #!/usr/bin/env python3
 """Build <name>.truth.json for one sample capture from real program output only:
 
-  * nginx's error.log       -> nginx_errors, and the verdict of each failed connection
-  * nginx's access log      -> client_requests (and the cross-check of healthy ones)
-  * the upstream script log -> one entry per accepted connection (client endpoint)
-  * `nginx -v`              -> gateway
-  * the capture file header -> link_type
+  * the gateway's own logs   -> what the gateway did and what each client got
+      nginx:   error.log (nginx_errors, gateway_log) and the access log (client_requests)
+      HAProxy: the `option httplog` lines (haproxy_log, termination state, status)
+  * the upstream script log  -> one entry per accepted connection (client endpoint,
+                                the requests it read, what it sent, how it closed)
+  * the client log           -> curl's exit code and http_code per request (optional)
+  * scenarios.py             -> the designed finding of each connection, the evidence
+                                marker, and the outcome the committed run showed
+  * tshark on the capture    -> evidence_frame, and the connection of a request the
+                                upstream never read (keep-alive race)
+  * the capture file header  -> link_type;  `nginx -v` / `haproxy -v` -> gateway
 
-Verdicts (taxonomy 2.A), decided by nginx's error.log text:
-  connect() failed (111: Connection refused)                         -> tcp.connect.refused
+Never from edgescope.
+
+Per expected connection (in connection start order):
+  client, server, verdict, source      (the original fields)
+  finding          the code the upstream's bytes violate (scenarios.py); `none` if healthy
+  verdict          = finding, except `none` for lint-only codes (scenarios.LINT_ONLY)
+  client_status    status of the last request carried by (or attempted on) the connection,
+                   as the gateway logged it; null if there was none
+  class            502|503|504 (the gateway made that status), truncated (the client got
+                   the upstream's status and a cut body), relayed (the upstream's own 5xx),
+                   ok
+  gateway_log      the gateway's line about this connection (nginx error.log message, or
+                   the HAProxy log line), or null
+  haproxy_termination, haproxy_status   (HAProxy captures)
+  evidence_frame   1-based tshark frame number of the first offending byte (see scenarios.py)
+  evidence_filter  the tshark display filter that found it
+  evidence_marker_hex
+  requests         [{request, status, curl_exit, http_code}] (a count summary when > 20)
+
+Every gateway log line, upstream connection and access-log line must be explained, and
+the outcome must equal scenarios.py's `expect`, or this exits 1 (after writing the file,
+so the mismatch can be read). Python 3 stdlib + the tshark program.
+
+Invoked without --scenario (the first seven captures of make-captures.sh) the finding of
+each connection comes from the upstream's --mode and nginx's error text, as before:
+  connect() failed (111: Connection refused)                  -> tcp.connect.refused
   recv() failed (104: Connection reset by peer) while reading
-      response header from upstream                                  -> tcp.rst.before_response
-  upstream prematurely closed connection while reading response
-      header from upstream                                           -> tcp.fin.before_response
-  accepted, answered completely, every request on it logged 200     -> none
-
-Every error line must match exactly one connection and every connection must be
-explained; anything else is an error (exit 1), so a truth file is never a guess.
-Python 3 stdlib only.
+      response header from upstream                           -> tcp.rst.before_response
+  upstream prematurely closed connection while reading
+      response header from upstream                           -> tcp.fin.before_response
 """
 
 import argparse
+import calendar
 import json
+import os
 import re
 import shlex
 import struct
+import subprocess
 import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenarios  # noqa: E402
 
 LINKTYPES = {0: "NULL", 1: "EN10MB", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
              228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2"}
 
-ERROR_RULES = [
+LEGACY_RULES = [
     ("connect() failed (111: Connection refused)", "tcp.connect.refused", None),
     ("recv() failed (104: Connection reset by peer) while reading response header from upstream",
      "tcp.rst.before_response", "rst"),
     ("upstream prematurely closed connection while reading response header from upstream",
      "tcp.fin.before_response", "fin"),
 ]
+LEGACY_EVIDENCE = {"tcp.connect.refused": "upstream_rst", "tcp.rst.before_response": "upstream_rst",
+                   "tcp.fin.before_response": "upstream_fin", "none": None}
 
 ERR_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$")
+# option httplog: %ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r
+HAP_RE = re.compile(r'^(\S+):(\d+) \[([^\]]+)\] (\S+) (\S+)/(\S+) (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(\+?-?\d+) '
+                    r'(-?\d+) (\+?\d+) (\S+) (\S+) (\S{4}) (\S+) (\S+) "(.*)"$')
+HAP_NOISE = re.compile(r"^Proxy \S+ stopped \(cumulated conns: .*\)\.$")
+REQ_RE = re.compile(r"\b(GET|HEAD|POST|PUT|DELETE|OPTIONS) (/\S*) HTTP/1\.[01]")
 
 
 class TruthError(Exception):
     pass
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise TruthError("%s failed: %s" % (" ".join(cmd), p.stderr.strip()))
+    return p.stdout
 
 
 def link_type(path):
@@ -54,7 +100,6 @@ def link_type(path):
     elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
         lt = struct.unpack(">I", head[20:24])[0]
     elif magic == b"\x0a\x0d\x0d\x0a":
-        # pcapng: SHB, then the first IDB holds the link type.
         bom = head[8:12]
         endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
         with open(path, "rb") as f:
@@ -88,6 +133,12 @@ def strip_version(request):
     return request
 
 
+def port_of(ep):
+    return int(ep.rsplit(":", 1)[1])
+
+
+# ------------------------------------------------------------------ readers
+
 def read_error_log(path):
     out = []
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -103,7 +154,9 @@ def read_error_log(path):
             for key in ("request", "upstream"):
                 fm = re.search(r', %s: "([^"]*)"' % key, text)
                 fields[key] = fm.group(1) if fm else None
-            out.append({"lineno": lineno, "raw": raw, "level": m.group(2), "text": text, **fields})
+            t = calendar.timegm(time.strptime(m.group(1), "%Y/%m/%d %H:%M:%S"))
+            out.append({"lineno": lineno, "raw": raw, "level": m.group(2), "text": text,
+                        "time": t, **fields})
     return out
 
 
@@ -121,6 +174,25 @@ def read_access_log(path):
                         "upstream_addr": p[2], "upstream_status": p[3],
                         "upstream_connect_time": p[4], "request": p[5],
                         "client": p[6], "client_port": p[7]})
+    return out
+
+
+def read_haproxy_log(path):
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, raw in enumerate(f, 1):
+            raw = raw.rstrip("\n")
+            if not raw or HAP_NOISE.match(raw):
+                continue
+            m = HAP_RE.match(raw)
+            if not m:
+                raise TruthError("%s:%d: unexpected HAProxy log line %r" % (path, lineno, raw))
+            date = m.group(3)  # 22/Nov/2026:00:39:06.615
+            t = calendar.timegm(time.strptime(date[:20], "%d/%b/%Y:%H:%M:%S")) + float("0" + date[20:])
+            out.append({"lineno": lineno, "raw": raw, "time": t, "status": int(m.group(12)),
+                        "backend": m.group(5), "server": m.group(6),
+                        "timers": "/".join(m.group(i) for i in range(7, 12)),
+                        "termination": m.group(16), "request": strip_version(m.group(19))})
     return out
 
 
@@ -143,119 +215,400 @@ def read_upstream_log(path):
             kv["raw"] = raw
             kv["accepted"] = float(kv["accepted"])
             kv["requests"] = int(kv["requests"])
+            kv["request_lines"] = ["%s %s" % m for m in REQ_RE.findall(kv["did"])]
+            if "unexpected " in kv["did"]:
+                raise TruthError("%s:%d: the upstream got bytes its script did not expect: %s"
+                                 % (path, lineno, kv["did"]))
             out.append(kv)
     out.sort(key=lambda c: c["accepted"])
     return out
 
 
+def read_client_log(path):
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                e = json.loads(line)
+                out[e["request"]] = e
+    return out
+
+
+# ------------------------------------------------------------------ tshark
+
+class Capture:
+    def __init__(self, path):
+        self.path = path
+        self._requests = None
+
+    def frames(self, flt, fields=("frame.number",)):
+        cmd = ["tshark", "-r", self.path, "-Y", flt, "-T", "fields"]
+        for f in fields:
+            cmd += ["-e", f]
+        return [line.split("\t") for line in run(cmd).splitlines() if line.strip()]
+
+    def first(self, flt):
+        rows = self.frames(flt)
+        return int(rows[0][0]) if rows else None
+
+    def requests(self):
+        """{request ("GET /x"): (client_port, server_port, frame)} from gateway payloads."""
+        if self._requests is None:
+            self._requests = {}
+            for num, sp, dp, payload in self.frames("tcp.len > 0", ("frame.number", "tcp.srcport",
+                                                                      "tcp.dstport", "tcp.payload")):
+                data = bytes.fromhex(payload.replace(":", "")).decode("latin-1")
+                for m in REQ_RE.finditer(data):
+                    self._requests.setdefault("%s %s" % (m.group(1), m.group(2)),
+                                              (int(sp), int(dp), int(num)))
+        return self._requests
+
+    def time_of(self, frame):
+        rows = self.frames("frame.number == %d" % frame, ("frame.time_epoch",))
+        return float(rows[0][0])
+
+
+def marker_filter(marker):
+    return "tcp.payload contains %s" % ":".join("%02x" % b for b in marker)
+
+
+def evidence_for(cap, kind, marker, client, server, used):
+    """(frame, filter) of the first offending byte, found with tshark."""
+    sp = port_of(server)
+    cp = port_of(client) if client else None
+    conn = "tcp.srcport == %d && tcp.dstport == %d" % (sp, cp) if cp else "tcp.srcport == %d" % sp
+    if kind is None:
+        return None, None
+    if kind == "payload":
+        flt = "%s && %s" % (conn, marker_filter(marker))
+    elif kind == "upstream_fin":
+        flt = "%s && tcp.flags.fin == 1" % conn
+    elif kind == "upstream_rst":
+        flt = "%s && tcp.flags.reset == 1" % conn
+    elif kind == "gateway_close":
+        flt = "tcp.srcport == %d && tcp.dstport == %d && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" % (cp, sp)
+    elif kind == "first_syn":
+        flt = "tcp.dstport == %d && tcp.flags.syn == 1 && tcp.flags.ack == 0" % sp
+    else:
+        raise TruthError("unknown evidence kind %r" % kind)
+    rows = [int(r[0]) for r in cap.frames(flt)]
+    rows = [r for r in rows if r not in used] if not cp else rows
+    if not rows:
+        raise TruthError("no frame matches the evidence filter %r" % flt)
+    used.add(rows[0])
+    return rows[0], flt
+
+
+# ------------------------------------------------------------------ build
+
+def classify(gw_kind, entry, errors, client):
+    status = entry["status"]
+    if gw_kind == "nginx":
+        # [warn] lines (duplicate header ignored, extra data discarded) are not failures.
+        failed = [e for e in errors if e["level"] in ("error", "crit", "alert", "emerg")]
+        body_phase = any("while reading upstream" in e["text"] for e in failed)
+        generated = bool(failed)
+    else:
+        term = entry["hap"]["termination"]
+        body_phase = term[1] == "D"
+        generated = term[:2] != "--"
+    if body_phase or (client and client.get("curl_exit") in (18, 56, 92)):
+        return "truncated"
+    if 500 <= status <= 599:
+        return str(status) if generated and status in (502, 503, 504) else "relayed"
+    return "ok"
+
+
 def build(args):
-    errors = read_error_log(args.error_log)
-    access = read_access_log(args.access_log)
+    spec = scenarios.BY_NAME.get(args.scenario) if args.scenario else None
+    gw_kind = "haproxy" if args.haproxy_log else "nginx"
     conns = read_upstream_log(args.upstream_log)
-    ename = args.name + ".nginx-error.log"
-    aname = args.name + ".access.log"
-    uname = args.name + ".upstream.log"
+    clients = read_client_log(args.client_log)
+    cap = Capture(args.pcap)
+    uname = os.path.basename(args.upstream_log)
 
-    entries = []  # (sort time, entry)
-    used_conns = set()
-    used_access = set()
+    # Gateway view: one entry per client request, with its error lines.
+    errors, access, hap = [], [], []
+    if gw_kind == "nginx":
+        errors = read_error_log(args.error_log)
+        access = read_access_log(args.access_log)
+        ename = os.path.basename(args.error_log)
+        entries = [{"request": strip_version(a["request"]), "status": a["status"], "time": a["msec"],
+                    "server": a["upstream_addr"], "raw": a["raw"], "errors": [], "access": a}
+                   for a in access]
+        by_req = {}
+        for e in entries:
+            if e["request"] in by_req:
+                raise TruthError("request %s logged twice; paths must be unique" % e["request"])
+            by_req[e["request"]] = e
+        for err in errors:
+            req = strip_version(err["request"]) if err["request"] else None
+            if req not in by_req:
+                raise TruthError("%s:%d: error line for no logged request: %s" % (ename, err["lineno"], err["raw"]))
+            by_req[req]["errors"].append(err)
+    else:
+        hap = read_haproxy_log(args.haproxy_log)
+        ename = os.path.basename(args.haproxy_log)
+        entries = [{"request": h["request"], "status": h["status"], "time": h["time"],
+                    "server": None, "raw": h["raw"], "errors": [], "hap": h} for h in hap]
+        by_req = {e["request"]: e for e in entries}
+        if len(by_req) != len(entries):
+            raise TruthError("a request is logged twice; paths must be unique")
 
-    def access_for(request_line, server, status):
-        for i, a in enumerate(access):
-            if i in used_access:
-                continue
-            if (strip_version(a["request"]) == strip_version(request_line)
-                    and a["upstream_addr"] == server and a["status"] == status):
-                used_access.add(i)
-                return a
-        raise TruthError("no access.log line for %r via %s with status %d"
-                         % (request_line, server, status))
+    servers = args.servers.split(",") if args.servers else []
 
-    for e in errors:
-        rule = next((r for r in ERROR_RULES if r[0] in e["text"]), None)
-        if rule is None:
-            raise TruthError("%s:%d: error line with no verdict rule: %s" % (ename, e["lineno"], e["raw"]))
-        needle, verdict, mode = rule
-        if not e["upstream"] or not e["request"]:
-            raise TruthError("%s:%d: no upstream/request field" % (ename, e["lineno"]))
-        server = endpoint_from_url(e["upstream"])
-        a = access_for(e["request"], server, 502)
-        err_src = "%s line %d: %s" % (ename, e["lineno"], e["raw"])
-        if mode is None:
-            # Refused: never accepted, so the upstream never learned the client port.
-            listening = [c for c in conns if c["server"] == server]
-            if listening:
-                raise TruthError("%s refused but the upstream log shows accepts on it" % server)
-            entries.append((a["msec"], {"client": None, "server": server, "verdict": verdict,
-                                        "source": err_src}))
+    # Connections: every accepted one from the upstream log, with the requests it read.
+    expected = []
+    explained = set()
+    for c in conns:
+        reqs = [strip_version(r) for r in c["request_lines"]]
+        for r in reqs:
+            if r not in by_req:
+                raise TruthError("%s line %d: request %s is not in the gateway's log" % (uname, c["lineno"], r))
+            explained.add(r)
+        expected.append({"time": c["accepted"], "client": c["peer"], "server": c["server"],
+                         "up": c, "requests": reqs})
+    # Requests the upstream never read: find their bytes in the capture (keep-alive race),
+    # else they never reached an accepted connection (refused, connect timeout).
+    for e in entries:
+        if e["request"] in explained:
             continue
-        match = None
-        for i, c in enumerate(conns):
-            if i in used_conns or c["server"] != server or c["mode"] != mode:
+        loc = cap.requests().get(e["request"])
+        if loc:
+            cport, sport, frame = loc
+            hit = [x for x in expected if x["client"] and port_of(x["client"]) == cport
+                   and port_of(x["server"]) == sport]
+            if len(hit) != 1:
+                raise TruthError("request %s was sent on port %d (frame %d), which no upstream log line explains"
+                                 % (e["request"], cport, frame))
+            hit[0]["requests"].append(e["request"])
+            hit[0]["located"] = "request %s found with tshark in frame %d" % (e["request"], frame)
+        else:
+            server = e["server"]
+            if gw_kind == "nginx":
+                ups = [err["upstream"] for err in e["errors"] if err["upstream"]]
+                server = endpoint_from_url(ups[0]) if ups else server
+            elif len(servers) == 1:
+                server = servers[0]
+            if not server or server == "-":
+                raise TruthError("request %s: no upstream address" % e["request"])
+            if any(c["server"] == server for c in conns):
+                raise TruthError("%s never accepted, but the upstream log shows accepts on it" % server)
+            expected.append({"time": e["time"], "client": None, "server": server, "up": None,
+                             "requests": [e["request"]]})
+        explained.add(e["request"])
+
+    used_frames = set()
+    out_conns = []
+    for x in sorted(expected, key=lambda x: x["time"]):
+        c = x["up"]
+        reqs = x["requests"]
+        ents = [by_req[r] for r in reqs]
+        last = ents[-1] if ents else None
+        errs = [err for en in ents for err in en["errors"]]
+        # The designed finding of this connection.
+        if spec is None:
+            if c is None:
+                finding = None
+            elif c["mode"] == "healthy":
+                finding = "none"
+            else:
+                finding = {"rst": "tcp.rst.before_response", "fin": "tcp.fin.before_response"}[c["mode"]]
+            rule_hits = [r for r in LEGACY_RULES for err in errs if r[0] in err["text"]]
+            if errs and len(rule_hits) != len(errs):
+                raise TruthError("error line with no verdict rule: %s" % "; ".join(e["raw"] for e in errs))
+            if c is None:
+                if not rule_hits or rule_hits[0][2] is not None:
+                    raise TruthError("unaccepted connection without a refused error line")
+                finding = rule_hits[0][1]
+            elif rule_hits and rule_hits[0][1] != finding:
+                raise TruthError("%s line %d: mode %s, but nginx says %s"
+                                 % (uname, c["lineno"], c["mode"], rule_hits[0][1]))
+            elif finding != "none" and not rule_hits:
+                raise TruthError("%s line %d: %s connection has no nginx error line" % (uname, c["lineno"], c["mode"]))
+            ev_kind, marker = LEGACY_EVIDENCE[finding], None
+        else:
+            kind = spec.get("kind", "script")
+            if kind == "pool" and c is not None and c["mode"] == "healthy":
+                finding = "none"
+            elif kind == "keepalive-race" and not x.get("located"):
+                finding = "none"
+            elif kind == "healthy":
+                finding = "none"
+            else:
+                finding = spec["finding"]
+            ev_kind = spec["evidence"] if finding != "none" else None
+            marker = spec["marker"]
+        if finding == "none":
+            bad = [en for en in ents if en["status"] != 200 or en["errors"]]
+            if bad or not ents:
+                raise TruthError("healthy connection %s with a failed or no request: %s"
+                                 % (x["client"], bad[:1]))
+        verdict = scenarios.verdict_for(finding)
+
+        frame, flt = evidence_for(cap, ev_kind, marker, x["client"], x["server"], used_frames)
+
+        client = clients.get(last["request"]) if last else None
+        cls = classify(gw_kind, last, errs if gw_kind == "nginx" else [], client) if last else None
+        if gw_kind == "nginx":
+            gwlog = errs[0]["text"] if errs else None
+        else:
+            gwlog = last["raw"] if last else None
+        src = []
+        for err in errs:
+            src.append("%s line %d: %s" % (ename, err["lineno"], err["raw"]))
+        if gw_kind == "haproxy" and last:
+            src.append("%s line %d: %s" % (ename, last["hap"]["lineno"], last["raw"]))
+        if c is not None:
+            raw = c["raw"] if len(c["raw"]) <= 600 else c["raw"][:600] + " ... (%d characters)" % len(c["raw"])
+            src.append("%s line %d: %s" % (uname, c["lineno"], raw))
+        if x.get("located"):
+            src.append(x["located"])
+        status = last["status"] if last else None
+        note = None
+        if gw_kind == "nginx" and last and last["access"]["raw"].split()[1] == "009":
+            # nginx relayed the upstream's bytes as an HTTP/0.9 response: no status line of
+            # its own; the access log says 009 ($upstream_status 200). What the client saw
+            # is whatever status line the raw bytes held, if curl could parse one.
+            status = client["http_code"] if client and client.get("http_code") else None
+            note = ("HTTP/0.9 relay: nginx logged $status 009 and $upstream_status %s and sent the "
+                    "upstream's raw bytes with no status line of its own; curl exit %s, http_code %s, "
+                    "%s bytes%s" % (last["access"]["upstream_status"], client and client.get("curl_exit"),
+                                    client and client.get("http_code"), client and client.get("size_download"),
+                                    " (the client connection stayed open: curl timed out)"
+                                    if client and client.get("curl_exit") == 28 else ""))
+        conn = {"client": x["client"], "server": x["server"], "verdict": verdict,
+                "source": "; ".join(src), "finding": finding,
+                "client_status": status, "class": cls,
+                "gateway_log": gwlog}
+        if gw_kind == "nginx" and last:
+            conn["access_status"] = last["access"]["raw"].split()[1]
+            conn["upstream_status"] = last["access"]["upstream_status"]
+        if note:
+            conn["client_note"] = note
+        if gw_kind == "haproxy":
+            conn["haproxy_termination"] = last["hap"]["termination"] if last else None
+            conn["haproxy_status"] = last["hap"]["status"] if last else None
+        conn["evidence_frame"] = frame
+        conn["evidence_filter"] = flt
+        conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind == "payload") else None
+        rq = []
+        for r, en in zip(reqs, ents):
+            cl = clients.get(r, {})
+            rq.append({"request": r, "status": en["status"], "curl_exit": cl.get("curl_exit"),
+                       "http_code": cl.get("http_code")})
+        if len(rq) > 20:
+            summary = {}
+            for q in rq:
+                summary[str(q["status"])] = summary.get(str(q["status"]), 0) + 1
+            conn["requests"] = {"count": len(rq), "first": rq[0]["request"], "last": rq[-1]["request"],
+                                "statuses": summary}
+        else:
+            conn["requests"] = rq
+        if spec and spec.get("kind") == "keepalive-race" and finding != "none":
+            conn["race"] = race_check(cap, x, reqs[-1])
+        if spec and spec["name"] == "proto-server-speaks-first":
+            conn["server_first"] = server_first_check(cap, x, frame)
+        out_conns.append(conn)
+
+    # Expectations (what the committed run showed).
+    problems = []
+    if spec is not None:
+        exp = spec["expect"].get(gw_kind)
+        if exp is None:
+            raise TruthError("scenarios.py has no expectation for %s" % gw_kind)
+        for conn in out_conns:
+            if conn["finding"] == "none" and spec["finding"] != "none":
                 continue
-            if ("read %s," % e["request"]) in c["did"]:
-                match = i
-                break
-        if match is None:
-            raise TruthError("%s:%d: no upstream log line for this error" % (ename, e["lineno"]))
-        used_conns.add(match)
-        c = conns[match]
-        entries.append((c["accepted"], {
-            "client": c["peer"], "server": server, "verdict": verdict,
-            "source": "%s; %s line %d: %s" % (err_src, uname, c["lineno"], c["raw"])}))
+            got = {"status": conn["client_status"], "class": conn["class"]}
+            if "termination" in exp:
+                got["termination"] = conn.get("haproxy_termination")
+            if "curl_exit" in exp:
+                req = conn["requests"][-1]["request"] if isinstance(conn["requests"], list) else None
+                got["curl_exit"] = clients.get(req, {}).get("curl_exit")
+            want = {k: exp[k] for k in got}
+            if got != want:
+                problems.append("%s: expected %s, got %s" % (conn["client"], want, got))
+        if not any(c["finding"] == spec["finding"] for c in out_conns):
+            problems.append("no connection with the designed finding %s" % spec["finding"])
 
-    for i, c in enumerate(conns):
-        if i in used_conns:
-            continue
-        if c["mode"] != "healthy":
-            raise TruthError("%s line %d: %s connection has no nginx error line" % (uname, c["lineno"], c["mode"]))
-        if c["requests"] < 1:
-            raise TruthError("%s line %d: accepted connection carried no request" % (uname, c["lineno"]))
-        served = [s.strip() for s in c["did"].split(";")]
-        for s in served:
-            m = re.match(r"^(.*) -> 200 ", s)
-            if not m:
-                raise TruthError("%s line %d: unexpected did %r" % (uname, c["lineno"], s))
-            access_for(m.group(1), c["server"], 200)
-        entries.append((c["accepted"], {
-            "client": c["peer"], "server": c["server"], "verdict": "none",
-            "source": "%s line %d: %s" % (uname, c["lineno"], c["raw"])}))
-
-    leftover = [a for i, a in enumerate(access) if i not in used_access]
-    if leftover:
-        raise TruthError("access.log lines not explained by any connection: %s"
-                         % "; ".join(a["raw"] for a in leftover))
-
-    entries.sort(key=lambda t: t[0])
-    return {
+    truth = {
         "capture": args.capture,
         "gateway": args.gateway,
         "link_type": link_type(args.pcap),
-        "client_requests": [{"request": strip_version(a["request"]), "status": a["status"]}
-                            for a in access],
+        "client_requests": [{"request": e["request"], "status": e["status"]} for e in entries],
         "nginx_errors": [e["text"] for e in errors],
-        "expected_connections": [e for _, e in entries],
     }
+    if spec is not None:
+        truth["scenario"] = spec["name"]
+        truth["upstream_sends"] = spec["sends"]
+        truth["gateway_kind"] = gw_kind
+        if spec.get("size_limit"):
+            truth["size_limit_bytes"] = spec["size_limit"]
+    if gw_kind == "haproxy":
+        truth["haproxy_log"] = [h["raw"] for h in hap]
+    truth["expected_connections"] = out_conns
+    return truth, problems
+
+
+def race_check(cap, x, request):
+    """The upstream FIN must come before, or within one RTT after, the gateway's request."""
+    sp, cp = port_of(x["server"]), port_of(x["client"])
+    req_frame = cap.requests()[request][2]
+    fin = cap.first("tcp.srcport == %d && tcp.dstport == %d && tcp.flags.fin == 1" % (sp, cp))
+    syn = cap.first("tcp.srcport == %d && tcp.dstport == %d && tcp.flags.syn == 1 && tcp.flags.ack == 0" % (cp, sp))
+    synack = cap.first("tcp.srcport == %d && tcp.dstport == %d && tcp.flags.syn == 1 && tcp.flags.ack == 1" % (sp, cp))
+    rst = cap.first("tcp.srcport == %d && tcp.dstport == %d && tcp.flags.reset == 1" % (sp, cp))
+    rtt = cap.time_of(synack) - cap.time_of(syn)
+    delta = cap.time_of(fin) - cap.time_of(req_frame)
+    ok = delta <= rtt
+    if not ok:
+        raise TruthError("keep-alive race not reproduced: upstream FIN %.1f ms after the request, RTT %.1f ms"
+                         % (delta * 1000, rtt * 1000))
+    return {"request_frame": req_frame, "upstream_fin_frame": fin, "upstream_rst_frame": rst,
+            "fin_minus_request_ms": round(delta * 1000, 3), "rtt_ms": round(rtt * 1000, 3),
+            "crossed": delta > 0}
+
+
+def server_first_check(cap, x, banner_frame):
+    """The banner must precede the gateway's request, and must not acknowledge it."""
+    sp, cp = port_of(x["server"]), port_of(x["client"])
+    req_frame = cap.requests()[x["requests"][-1]][2]
+    ack = cap.frames("frame.number == %d" % banner_frame, ("tcp.ack",))[0][0]
+    if not banner_frame < req_frame or ack != "1":
+        raise TruthError("server-speaks-first not shown: banner frame %d, request frame %d, banner ack %s"
+                         % (banner_frame, req_frame, ack))
+    return {"banner_frame": banner_frame, "request_frame": req_frame, "banner_relative_ack": 1}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--name", required=True, help="scenario name, e.g. refused")
+    ap.add_argument("--name", required=True, help="capture base name, e.g. refused or refused.haproxy")
+    ap.add_argument("--scenario", help="scenario name from scenarios.py (omit for the first seven captures)")
     ap.add_argument("--capture", required=True, help="capture file name recorded in the truth")
-    ap.add_argument("--pcap", required=True, help="path of the capture (for the link type)")
-    ap.add_argument("--gateway", required=True, help='e.g. "nginx 1.22.1" from nginx -v')
-    ap.add_argument("--error-log", required=True)
-    ap.add_argument("--access-log", required=True)
+    ap.add_argument("--pcap", required=True, help="path of the capture")
+    ap.add_argument("--gateway", required=True, help='e.g. "nginx 1.22.1" or "HAProxy 2.6.12-1+deb12u4"')
+    ap.add_argument("--error-log")
+    ap.add_argument("--access-log")
+    ap.add_argument("--haproxy-log")
     ap.add_argument("--upstream-log", required=True)
+    ap.add_argument("--client-log")
+    ap.add_argument("--servers", help="comma-separated upstream endpoints the gateway was given")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    if not args.haproxy_log and not (args.error_log and args.access_log):
+        sys.exit("build-truth.py: give --error-log and --access-log (nginx) or --haproxy-log")
     try:
-        truth = build(args)
+        truth, problems = build(args)
     except TruthError as exc:
         sys.exit("build-truth.py: %s: %s" % (args.name, exc))
     with open(args.out, "w") as f:
         json.dump(truth, f, indent=2)
         f.write("\n")
+    if problems:
+        sys.exit("build-truth.py: %s: outcome differs from scenarios.py: %s" % (args.name, "; ".join(problems)))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,16 @@
   check-capture.py --dir DIR --truth DIR/NAME.truth.json
 
 Checks (exit 1 on any mismatch):
-  * the file is under 200 KB and capinfos reads it;
+  * the file is under 200 KB (or the truth's size_limit_bytes) and capinfos reads it;
   * capinfos' encapsulation matches truth.link_type;
   * `tshark -q -z conv,tcp` counts exactly len(expected_connections) conversations;
   * the gateway SYNs (client -> server) are exactly the expected connections
     (a null client matches any client port to that server);
   * no frame is a byte-for-byte duplicate of another at the IP/TCP level
-    (what a doubled `-i any` capture on loopback would show).
+    (what a doubled `-i any` capture on loopback would show);
+  * every connection that was established ends with an RST or a FIN each way;
+  * every evidence_frame exists and matches its evidence_filter (tshark), and a
+    connection with a finding other than `none` has one.
 Prints one summary line. Python 3 stdlib only (plus the tshark/capinfos programs).
 """
 
@@ -49,8 +52,9 @@ def main():
     problems = []
 
     size = os.path.getsize(path)
-    if size >= 200 * 1024:
-        problems.append("file is %d bytes (limit 200 KB)" % size)
+    limit = truth.get("size_limit_bytes", 200 * 1024)
+    if size >= limit:
+        problems.append("file is %d bytes (limit %d)" % (size, limit))
 
     info = next(csv.DictReader(io.StringIO(run(["capinfos", "-T", "-m", path]))))
     encap = info["File encapsulation"]
@@ -70,7 +74,9 @@ def main():
     seen = []
     for line in syns.splitlines():
         s4, s6, sp, d4, d6, dp = line.split("\t")
-        seen.append((endpoint(s4, s6, sp), endpoint(d4, d6, dp)))
+        pair = (endpoint(s4, s6, sp), endpoint(d4, d6, dp))
+        if pair not in seen:      # a retransmitted SYN is the same connection attempt
+            seen.append(pair)
     remaining = list(seen)
     for e in sorted(expected, key=lambda e: e["client"] is None):
         hit = None
@@ -108,11 +114,26 @@ def main():
             rst.add(stream)
         if fin in ("1", "True"):
             fins[stream].add(sport)
-    streams = set(run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.stream"]).split())
+    # A connection never established (connect timeout: SYNs only) cannot end.
+    streams = set(run(["tshark", "-r", path, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 1",
+                       "-T", "fields", "-e", "tcp.stream"]).split())
     unfinished = sorted(s for s in streams if s not in rst and len(fins[s]) < 2)
     if unfinished:
         problems.append("connection(s) without RST or FIN both ways (capture cut short?): tcp.stream %s"
                         % ", ".join(unfinished))
+
+    for e in expected:
+        if "evidence_frame" not in e:
+            problems.append("%s: no evidence_frame field" % e["client"])
+            continue
+        if e["evidence_frame"] is None:
+            if e.get("finding", "none") != "none":
+                problems.append("%s: finding %s without an evidence frame" % (e["client"], e["finding"]))
+            continue
+        hit = run(["tshark", "-r", path, "-Y", "frame.number == %d && (%s)"
+                   % (e["evidence_frame"], e["evidence_filter"]), "-T", "fields", "-e", "frame.number"])
+        if hit.strip() != str(e["evidence_frame"]):
+            problems.append("evidence frame %d does not match %r" % (e["evidence_frame"], e["evidence_filter"]))
 
     verdicts = collections.Counter(e["verdict"] for e in expected)
     summary = "%s: %d bytes, %s, %s, %s packets, %d TCP connection(s), verdicts %s, duplicates %d" % (

@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Regenerate edgescope's real sample captures of the gateway -> upstream hop.
 #
-#   sudo captures/make-captures.sh
+#   sudo captures/make-captures.sh              # everything
+#   sudo captures/make-captures.sh NAME...      # only these (a scenario name, e.g.
+#        http-chunked-bad-size, makes its nginx and HAProxy captures; a base name such
+#        as http-chunked-bad-size.haproxy makes just that one; the first seven are
+#        healthy-keepalive refused rst-before-response fin-before-response any-mixed
+#        ipv6-loopback)
+#
+# The first seven captures are made by the bash functions below. Every other one is a
+# scenario of scenarios.py, made by run-scenario.py (its own nginx or HAProxy, the
+# scripted upstream, tcpdump; network namespaces joined by wire.py where a scenario
+# needs delay, loss or reordering), with its truth from build-truth.py, checked by
+# check-capture.py. Any failed check stops the run with an error; nothing is replaced
+# then.
 #
 # For each scenario this starts a private nginx (own prefix, conf, pid file and
 # logs in a temp dir, `daemon off`, `proxy_next_upstream off`), the scripted
@@ -17,7 +29,8 @@
 # Every capture is checked with tshark/capinfos (check-capture.py) before the
 # old outputs are replaced. Only loopback is used (127.0.0.1 and ::1).
 #
-# Environment: EDGESCOPE_CAPTURE_BASE_PORT (default 18080; uses BASE..BASE+6),
+# Environment: EDGESCOPE_CAPTURE_BASE_PORT (default 18080; uses BASE..BASE+6 and
+#              BASE+10..BASE+12),
 #              KEEP_WORK=1 keeps the temp dir for debugging.
 set -euo pipefail
 
@@ -35,8 +48,8 @@ log() { printf '[make-captures] %s\n' "$*" >&2; }
 die() { printf '[make-captures] error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "tcpdump needs root: run  sudo $0"
-for tool in nginx tcpdump curl tshark editcap capinfos ss; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y nginx tcpdump curl tshark iproute2)"
+for tool in nginx haproxy tcpdump curl tshark editcap capinfos ss ip openssl; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install -y nginx haproxy tcpdump curl tshark iproute2 openssl)"
 done
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3) || die "python3 is missing"
@@ -44,10 +57,34 @@ PY=/usr/bin/python3
 # curl must never go through a proxy: everything here is loopback.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
-for p in "$GW_PORT" "$P_HEALTHY" "$P_REFUSED" "$P_RST" "$P_FIN" "$P6_HEALTHY" "$P6_FIN"; do
+for p in "$GW_PORT" "$P_HEALTHY" "$P_REFUSED" "$P_RST" "$P_FIN" "$P6_HEALTHY" "$P6_FIN" \
+         $((BASE + 10)) $((BASE + 11)) $((BASE + 12)); do
   if [ -n "$(ss -Htln "( sport = :$p )")" ]; then
-    die "port $p is already in use; set EDGESCOPE_CAPTURE_BASE_PORT to a free range (uses BASE..BASE+6)"
+    die "port $p is already in use; set EDGESCOPE_CAPTURE_BASE_PORT to a free range (uses BASE..BASE+12)"
   fi
+done
+
+# Which captures to make: none named = all.
+LEGACY=(healthy-keepalive refused rst-before-response fin-before-response any-mixed ipv6-loopback)
+mapfile -t JOBS < <("$PY" "$HERE/scenarios.py" --list)   # "scenario gateway base" per line
+WANT=("$@")
+wanted() {  # wanted NAME [BASE]: is this capture selected?
+  local w
+  [ ${#WANT[@]} = 0 ] && return 0
+  for w in "${WANT[@]}"; do
+    [ "$w" = "$1" ] && return 0
+    [ -n "${2:-}" ] && [ "$w" = "$2" ] && return 0
+  done
+  return 1
+}
+for w in "${WANT[@]}"; do
+  known=0
+  for l in "${LEGACY[@]}"; do [ "$l" = "$w" ] && known=1; done
+  for j in "${JOBS[@]}"; do
+    read -r jn jg jb <<<"$j"
+    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
+  done
+  [ $known = 1 ] || die "unknown capture name: $w (see scenarios.py --list)"
 done
 
 GATEWAY=$(nginx -v 2>&1 | sed -n 's|^nginx version: nginx/\([0-9.]*\).*|nginx \1|p')
@@ -324,25 +361,55 @@ scenario_ipv6() {
   finish_scenario "$dir" "$name" "$OUT/$name.pcap"
 }
 
-scenario_healthy_keepalive
-scenario_refused
-scenario_rst
-scenario_fin
-scenario_any_mixed
-scenario_ipv6
+LEGACY_DONE=()
+wanted healthy-keepalive   && { scenario_healthy_keepalive; LEGACY_DONE+=(healthy-keepalive healthy-keepalive.pcapng); }
+wanted refused             && { scenario_refused; LEGACY_DONE+=(refused); }
+wanted rst-before-response && { scenario_rst; LEGACY_DONE+=(rst-before-response); }
+wanted fin-before-response && { scenario_fin; LEGACY_DONE+=(fin-before-response); }
+wanted any-mixed           && { scenario_any_mixed; LEGACY_DONE+=(any-mixed); }
+wanted ipv6-loopback       && { scenario_ipv6; LEGACY_DONE+=(ipv6-loopback); }
+
+# ------------------------------------------------- scenarios.py (nginx and HAProxy)
+
+NEW_DONE=()
+for j in "${JOBS[@]}"; do
+  read -r jn jg jb <<<"$j"
+  wanted "$jn" "$jb" || continue
+  # run-scenario.py stops everything it started (and deletes its namespaces) itself;
+  # it is one foreground child, so the trap above only has to wait for it.
+  "$PY" "$HERE/run-scenario.py" --name "$jn" --gateway "$jg" --work "$WORK" --out "$OUT" \
+    --base-port "$BASE" --attempts 3 >>"$OUT/check.txt" \
+    || die "$jb failed (see $WORK/$jb and the messages above)"
+  tail -n 1 "$OUT/check.txt" >&2
+  NEW_DONE+=("$jb")
+done
 
 # ---------------------------------------------------------------- checks
 
-log "checking every capture against its truth file (tshark, capinfos)"
-for truth in "$OUT"/*.truth.json; do
-  "$PY" "$HERE/check-capture.py" --dir "$OUT" --truth "$truth" | tee -a "$OUT/check.txt"
+log "checking the first seven captures against their truth files (tshark, capinfos)"
+# (run-scenario.py has already checked each of the others the same way.)
+for b in "${LEGACY_DONE[@]}"; do
+  "$PY" "$HERE/check-capture.py" --dir "$OUT" --truth "$OUT/$b.truth.json" | tee -a "$OUT/check.txt"
 done
 
 # ---------------------------------------------------------------- install
 
 log "replacing the outputs in $HERE"
-rm -f "$HERE"/*.pcap "$HERE"/*.pcapng "$HERE"/*.nginx-error.log "$HERE"/*.access.log \
-      "$HERE"/*.upstream.log "$HERE"/*.truth.json
-cp "$OUT"/*.pcap "$OUT"/*.pcapng "$OUT"/*.log "$OUT"/*.truth.json "$HERE"/
-chmod 644 "$HERE"/*.pcap "$HERE"/*.pcapng "$HERE"/*.log "$HERE"/*.truth.json
+OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json'
+if [ ${#WANT[@]} = 0 ]; then
+  # A full run replaces every output (a scenario that was removed leaves nothing behind).
+  for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
+else
+  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}"; do
+    for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
+               client.log wire.log log; do
+      rm -f "$HERE/$b.$ext"
+    done
+  done
+fi
+rm -f "$OUT/check.txt"
+for f in "$OUT"/*; do
+  cp "$f" "$HERE/"
+  chmod 644 "$HERE/$(basename "$f")"
+done
 log "done"

@@ -15,6 +15,14 @@ One process listens on one address:port and behaves as chosen by --mode:
   rst      read one request head, then close with SO_LINGER {1, 0}: the kernel
            sends RST and not one response byte.
   fin      read one request head, then close() normally: FIN, no response byte.
+  script   run the byte-exact steps of one scenario from scenarios.py
+           (--scenario NAME): raw socket writes, no HTTP library. Each accepted
+           connection runs the steps once; see scenarios.py for the step kinds.
+
+Healthy-mode options: --idle-close-ms N closes a keep-alive connection that has
+been idle N ms after its last response (a server keep-alive timeout: used for the
+keep-alive race); --compact sends a chunked response in one send() unless the
+path contains "split".
 
 Log (--log, appended, one line per accepted connection, written when that
 connection is finished):
@@ -25,6 +33,9 @@ connection is finished):
 `peer` is the gateway's client-side endpoint of the upstream connection,
 `server` is this listener. IPv6 endpoints are written as [addr]:port.
 Values with spaces are double-quoted (shlex-compatible).
+
+Script mode adds scenario=<name> to the line, and `did` lists, in order, every
+request it read ("read <request line>") and what it then did.
 
 --ready-file is created once the socket listens, so the driver never has to
 probe the port with a connection of its own (which would show up in the
@@ -40,6 +51,9 @@ import struct
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenarios  # noqa: E402  (the table of scripted misbehaviours)
 
 MAX_HEAD = 64 * 1024
 
@@ -102,7 +116,13 @@ def serve_healthy(conn, args, conn_no):
     served = 0
     while True:
         try:
+            if args.idle_close_ms and served and not buf:
+                # Server-side keep-alive timeout, counted from the last response.
+                conn.settimeout(args.idle_close_ms / 1000.0)
             head, buf = read_head(conn, buf)
+            conn.settimeout(None)
+        except socket.timeout:
+            return served, did, "idle %d ms after the last response: closed (FIN)" % args.idle_close_ms
         except ConnectionResetError:
             return served, did, "peer reset the connection"
         if head is None:
@@ -122,7 +142,15 @@ def serve_healthy(conn, args, conn_no):
         if "slow" in target:
             time.sleep(args.slow_ms / 1000.0)
         body = body_for(target, served)
-        if "chunked" in target:
+        if "chunked" in target and args.compact and "split" not in target:
+            # The whole chunked message in one send() (keeps big captures small).
+            pieces = [body[i:i + 16] for i in range(0, len(body), 16)]
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+                         + b"0\r\n\r\n")
+            did.append("%s -> 200 chunked in one send (%d data chunks, %d body bytes)"
+                       % (request_line, len(pieces), len(body)))
+        elif "chunked" in target:
             # Several chunks, each in its own send() so they are separate segments.
             pieces = [body[i:i + 16] for i in range(0, len(body), 16)]
             conn.sendall(b"HTTP/1.1 200 OK\r\n"
@@ -136,12 +164,99 @@ def serve_healthy(conn, args, conn_no):
             conn.sendall(b"0\r\n\r\n")
             did.append("%s -> 200 chunked (%d data chunks, %d body bytes)"
                        % (request_line, len(pieces), len(body)))
+        elif args.compact:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            did.append("%s -> 200 content-length %d" % (request_line, len(body)))
         else:
             conn.sendall(b"HTTP/1.1 200 OK\r\n"
                          b"Content-Type: text/plain\r\n"
                          b"Content-Length: %d\r\n"
                          b"Connection: keep-alive\r\n\r\n%s" % (len(body), body))
             did.append("%s -> 200 content-length %d" % (request_line, len(body)))
+
+
+def serve_script(conn, args):
+    """Run the steps of one scenario on one connection. Returns (requests, did, end, conn)."""
+    sc = scenarios.BY_NAME[args.scenario]
+    did = []
+    buf = b""
+    requests = 0
+    end = "steps done; closed"
+    for step in sc["steps"]:
+        kind = step[0]
+        if kind == "read":
+            try:
+                head, buf = read_head(conn, buf)
+            except ConnectionResetError:
+                return requests, did, "peer reset before a request", conn
+            if head is None:
+                return requests, did, "peer closed (EOF) before a request; closed", conn
+            requests += 1
+            did.append("read %s" % parse_head(head)[0])
+        elif kind == "send":
+            try:
+                conn.sendall(step[1])
+            except OSError as exc:
+                return requests, did, "send failed: %s" % exc, conn
+            did.append("sent %d bytes" % len(step[1]))
+        elif kind == "sleep":
+            time.sleep(step[1] / 1000.0)
+        elif kind == "close":
+            conn.close()
+            return requests, did, "closed normally (FIN)", conn
+        elif kind == "rst":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            return requests, did, "closed with SO_LINGER {1,0} (RST)", conn
+        elif kind == "wait_eof":
+            extra = 0
+            conn.settimeout(60)
+            try:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        end = "peer closed (EOF); closed"
+                        break
+                    extra += len(data)
+                    buf += data
+            except ConnectionResetError:
+                end = "peer reset the connection"
+            except socket.timeout:
+                end = "no EOF from the peer in 60 s; closed"
+            if extra:
+                # A request the script did not expect: log its first line so the
+                # truth builder can refuse to explain it away.
+                did.append("unexpected %d bytes: %s" % (extra, buf[:80].decode("latin-1")))
+            conn.close()
+            return requests, did, end, conn
+        elif kind == "tls_accept":
+            # Wait until the whole plain request head is in the receive queue (peek,
+            # so the TLS stack still sees every byte), then try a server handshake.
+            deadline = time.time() + 5
+            data = b""
+            while b"\r\n\r\n" not in data and time.time() < deadline:
+                data = conn.recv(65536, socket.MSG_PEEK)
+                if not data:
+                    break
+                time.sleep(0.01)
+            line = data.split(b"\r\n", 1)[0].decode("latin-1")
+            requests += 1 if line else 0
+            did.append("read %s (peeked; left for the TLS stack)" % line)
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+            tls = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            try:
+                tls.do_handshake()
+                did.append("TLS handshake succeeded?!")
+            except (ssl.SSLError, OSError) as exc:
+                did.append("TLS handshake failed: %s" % exc)
+            tls.close()
+            return requests, did, "closed after the failed handshake", tls
+        else:
+            raise ValueError("unknown step %r" % (kind,))
+    conn.close()
+    return requests, did, end, conn
 
 
 def handle(conn, peer, family, server_ep, args, conn_no, logger, active):
@@ -156,6 +271,9 @@ def handle(conn, peer, family, server_ep, args, conn_no, logger, active):
             requests, did_list, end = serve_healthy(conn, args, conn_no)
             did = "; ".join(did_list) if did_list else "no request"
             conn.close()
+        elif args.mode == "script":
+            requests, did_list, end, conn = serve_script(conn, args)
+            did = "; ".join(did_list) if did_list else "nothing"
         else:
             head, _ = read_head(conn, b"")
             if head is None:
@@ -183,9 +301,10 @@ def handle(conn, peer, family, server_ep, args, conn_no, logger, active):
             pass
     finally:
         stamp = datetime.datetime.fromtimestamp(accepted, datetime.timezone.utc)
+        mode = args.mode if args.mode != "script" else "script scenario=%s" % args.scenario
         logger.line("%s accepted=%.6f conn=%d peer=%s server=%s mode=%s requests=%d did=%s end=%s"
                     % (stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), accepted, conn_no, peer_ep,
-                       server_ep, args.mode, requests, quote(did), quote(end)))
+                       server_ep, mode, requests, quote(did), quote(end)))
         with active["lock"]:
             active["n"] -= 1
 
@@ -195,15 +314,25 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1", help="127.0.0.1 or ::1 (loopback only)")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--mode", choices=["healthy", "rst", "fin"], required=True)
+    ap.add_argument("--mode", choices=["healthy", "rst", "fin", "script"], required=True)
+    ap.add_argument("--scenario", help="script mode: scenario name from scenarios.py")
+    ap.add_argument("--tls-cert", help="script mode, tls_accept step: PEM certificate")
+    ap.add_argument("--tls-key", help="script mode, tls_accept step: PEM key")
+    ap.add_argument("--idle-close-ms", type=int, default=0,
+                    help="healthy mode: close a keep-alive connection idle this long")
+    ap.add_argument("--compact", action="store_true",
+                    help="healthy mode: short heads, chunked bodies in one send()")
     ap.add_argument("--log", required=True)
     ap.add_argument("--ready-file")
     ap.add_argument("--slow-ms", type=int, default=300)
     args = ap.parse_args()
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    if args.host not in ("127.0.0.1", "::1"):
+    if args.host not in ("127.0.0.1", "::1") and not args.host.startswith("10.201."):
+        # 10.201.0.0/16 only exists inside the network namespaces run-scenario.py creates.
         sys.exit("upstream.py: refusing to listen on a non-loopback address")
+    if args.mode == "script" and args.scenario not in scenarios.BY_NAME:
+        sys.exit("upstream.py: --mode script needs --scenario NAME from scenarios.py")
 
     logger = Logger(args.log)
     stop = threading.Event()

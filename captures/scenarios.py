@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""The scripted misbehaviours behind edgescope's sample captures (stdlib only).
+
+Each scenario is one way an upstream breaks HTTP/1.1 (or TCP), and the exact bytes
+it writes on a raw socket when the gateway's request arrives. The same table is read by
+
+  upstream.py      (--mode script --scenario NAME: what to send, when, how to close)
+  run-scenario.py  (which gateways, which network set-up, which requests)
+  build-truth.py   (the designed `finding`, the lint rule for `verdict`, the evidence
+                    marker to look up with tshark, and the outcome to expect)
+
+`finding` is the code from shared/DESIGN.md that the upstream's bytes violate.
+`verdict` is the same code, except `none` for the lint-only codes that nginx, HAProxy
+and Envoy all accept according to the taxonomy (LINT_ONLY below).
+
+`steps` is what the upstream does on each accepted connection, in order:
+  ("read",)          read one request head (the gateway's GET/HEAD; no body)
+  ("send", bytes)    one send() of exactly these bytes (TCP_NODELAY is on)
+  ("sleep", ms)      pause
+  ("close",)         close(): FIN (the request was read, so no RST)
+  ("rst",)           SO_LINGER {1,0} then close(): RST
+  ("wait_eof",)      keep reading until the gateway closes, then close
+                     (bytes that arrive meanwhile are logged)
+  ("tls_accept",)    peek the request head, then try a TLS server handshake on it
+                     (proto-plain-to-tls-port), log the error, close
+
+`evidence` says how build-truth.py finds the frame that carries the first offending
+byte, with tshark, in the finished capture:
+  "payload"        first upstream -> gateway frame of the connection whose TCP payload
+                   contains `marker`
+  "upstream_fin"   the upstream's FIN      "upstream_rst"   the upstream's RST
+  "gateway_close"  the gateway's first FIN or RST
+  "first_syn"      the first SYN to the upstream (no connection was ever accepted)
+  None             healthy: evidence_frame is null
+
+`expect` is what the committed run observed, per gateway, for the connection(s) with the
+finding: client status, class, and (HAProxy) the termination state. build-truth.py
+fails when a new run disagrees, so a regeneration that changes behaviour is loud.
+"""
+
+import json
+import sys
+
+LINT_ONLY = {
+    "http.status_line.no_reason_sp",
+    "http.line.bare_lf",
+    "http.chunked.ws_after_size",
+    "http.header.dup_single_value",
+}
+
+HEAD_CL5 = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+BODY5 = b"hello"
+
+
+def verdict_for(finding):
+    return "none" if finding in LINT_ONLY else finding
+
+
+def too_large_head():
+    """About 8 KiB of header lines of ~500 bytes each (few lines, so HAProxy's 101-line
+    limit is not what trips); the line holding byte offset 4096 (the first byte past
+    nginx's default 4 KiB proxy_buffer_size) is named X-Past-4096."""
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    n = 0
+    while len(out) < 8192:
+        line = b"X-Fill-%02d: %s\r\n" % (n, b"f" * 486)
+        if len(out) <= 4096 < len(out) + len(line):
+            line = b"X-Past-4096: %s\r\n" % (b"p" * 485)
+        out += line
+        n += 1
+    return out + b"\r\n" + BODY5
+
+
+def too_many_head():
+    """150 header lines (HAProxy's tune.http.maxhdr is 101, the status line included).
+    The marker is the first header line HAProxy 2.6 has no slot for: measured, 100 header
+    fields pass and the 101st (X-H-101 here; Content-Length is the 1st) gives 502."""
+    out = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+    for i in range(2, 151):
+        out += b"X-H-%03d: %d\r\n" % (i, i)
+    return out + b"\r\n" + BODY5
+
+
+def S(name, finding, sends, steps, evidence="payload", marker=None, gateways=("nginx", "haproxy"),
+      expect=None, **kw):
+    d = {"name": name, "finding": finding, "sends": sends, "steps": steps,
+         "evidence": evidence, "marker": marker, "gateways": list(gateways),
+         "expect": expect or {}}
+    d.update(kw)
+    return d
+
+
+def E(status, cls, term=None, curl_exit=None):
+    e = {"status": status, "class": cls}
+    if term is not None:
+        e["termination"] = term
+    if curl_exit is not None:
+        e["curl_exit"] = curl_exit
+    return e
+
+
+R, W = ("read",), ("wait_eof",)
+CLOSE, RST = ("close",), ("rst",)
+
+
+def send(b):
+    return ("send", b)
+
+
+def sleep(ms):
+    return ("sleep", ms)
+
+
+SCENARIOS = [
+    # ------------------------------------------------------------------ TCP
+    S("tcp-fin-mid-headers", "tcp.fin.mid_headers",
+      "`HTTP/1.1 200 OK\\r\\nContent-Ty`, then FIN",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Ty"), sleep(30), CLOSE],
+      evidence="upstream_fin",
+      expect={"nginx": E(502, "502"), "haproxy": E(502, "502", "SH--")}),
+    S("tcp-fin-mid-body-cl", "tcp.fin.mid_body",
+      "`Content-Length: 100` head, 10 body bytes, then FIN",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"),
+       sleep(30), send(b"0123456789"), sleep(30), CLOSE],
+      evidence="upstream_fin",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("tcp-fin-mid-body-chunked", "tcp.fin.mid_body",
+      "chunked head, one chunk `a\\r\\n0123456789\\r\\n`, no last-chunk, FIN",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"a\r\n0123456789\r\n"), sleep(30), CLOSE],
+      evidence="upstream_fin",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("tcp-rst-mid-body", "tcp.rst.mid_body",
+      "`Content-Length: 100` head, 10 body bytes, then RST (SO_LINGER 0)",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"),
+       sleep(30), send(b"0123456789"), sleep(30), RST],
+      evidence="upstream_rst",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("tcp-read-timeout", "tcp.read_timeout",
+      "reads the request, never answers (gateway read timeout 2 s)",
+      [R, W], evidence="gateway_close", read_timeout=True,
+      expect={"nginx": E(504, "504"), "haproxy": E(504, "504", "sH--")}),
+    S("tcp-connect-timeout", "tcp.connect.timeout",
+      "nothing: every SYN to the port is dropped (netns wire), connect timeout 2 s",
+      [], evidence="first_syn", net="netns", wire={"drop_syn": True}, accepted=False,
+      expect={"nginx": E(504, "504"), "haproxy": E(503, "503", "sC--")}),
+    S("tcp-keepalive-race", "tcp.keepalive_race",
+      "healthy keep-alive upstream that closes a connection idle for 1000 ms; the 2nd request "
+      "is sent on the cached connection just before the FIN arrives (netns wire, 50 ms each way)",
+      [], evidence="upstream_fin", net="netns", wire={"delay_ms": 50}, kind="keepalive-race",
+      gateways=("nginx",), idle_close_ms=1000,
+      expect={"nginx": E(502, "502")}),
+    S("pool-of-three", "http.header.name_ctl_or_space",
+      "3 servers round-robin, 9 requests; server 2 answers `Content-Length : 5`, the others are healthy",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
+      marker=b"Content-Length : 5", kind="pool", gateways=("nginx",),
+      expect={"nginx": E(502, "502")}),
+    # ------------------------------------------------------------- protocol
+    S("proto-non-http-response", "proto.non_http_response",
+      "`-ERR unknown command\\r\\n`, then FIN",
+      [R, send(b"-ERR unknown command\r\n"), sleep(30), CLOSE], marker=b"-ERR unknown command",
+      expect={"nginx": E(None, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("proto-h2-response-to-h1", "proto.h2_response_to_h1",
+      "HTTP/2 SETTINGS frame `00 00 00 04 00 00 00 00 00` + GOAWAY(PROTOCOL_ERROR), then FIN",
+      [R, send(bytes.fromhex("000000040000000000" "000008070000000000" "0000000000000001")),
+       sleep(30), CLOSE],
+      marker=bytes.fromhex("000000040000000000"),
+      expect={"nginx": E(None, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("proto-plain-to-tls-port", "proto.plain_to_tls_port",
+      "a Python ssl (OpenSSL 3) TLS server: the gateway's plain `GET` fails its handshake; it closes",
+      [("tls_accept",)], evidence="upstream_rst",
+      expect={"nginx": E(502, "502"), "haproxy": E(502, "502", "SH--")}),
+    S("proto-server-speaks-first", "proto.server_speaks_first",
+      "on accept, before reading: `SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\\r\\n`; then reads the "
+      "request and closes (netns wire holds gateway data segments 100 ms, so the banner is first; "
+      "captured on the upstream side)",
+      [send(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"), R, sleep(30), CLOSE],
+      marker=b"SSH-2.0-", net="netns", wire={"hold_data_ms": 100}, capture_side="upstream",
+      gateways=("nginx",),
+      expect={"nginx": E(None, "ok")}),
+    # ---------------------------------------------------------- status line
+    S("http-status-line-bad-version", "http.status_line.bad_version",
+      "`HTTP/2 200 OK` status line, CL 5 body, then FIN",
+      [R, send(b"HTTP/2 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"),
+       sleep(30), CLOSE], marker=b"HTTP/2 200",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-status-line-bad-version-lowercase", "http.status_line.bad_version",
+      "`http/1.1 200 OK` status line, CL 5 body, then FIN",
+      [R, send(b"http/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"),
+       sleep(30), CLOSE], marker=b"http/1.1 200",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-status-line-bad-code", "http.status_line.bad_code",
+      "`HTTP/1.1 2000 OK` status line, CL 5 body, then FIN",
+      [R, send(b"HTTP/1.1 2000 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"),
+       sleep(30), CLOSE], marker=b"HTTP/1.1 2000",
+      expect={"nginx": E(None, "ok"), "haproxy": E(2000, "ok", "----", 1)}),
+    S("http-status-line-no-reason-sp", "http.status_line.no_reason_sp",
+      "`HTTP/1.1 200\\r\\n` (no SP, no reason), CL 5 body, keep-alive",
+      [R, send(b"HTTP/1.1 200\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"), W],
+      marker=b"HTTP/1.1 200\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-line-bare-lf", "http.line.bare_lf",
+      "every head line ends in a bare `\\n`, CL 5 body, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 5\n\nhello"), W],
+      marker=b"HTTP/1.1 200 OK\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-line-bare-cr", "http.line.bare_cr",
+      "a bare `\\r` inside the status line: `HTTP/1.1 200 O\\rK\\r\\n`, CL 5 body, then FIN",
+      [R, send(b"HTTP/1.1 200 O\rK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"),
+       sleep(30), CLOSE], marker=b"O\rK\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    # -------------------------------------------------------------- headers
+    S("http-header-name-ctl-or-space", "http.header.name_ctl_or_space",
+      "`Content-Length : 5` (SP before the colon), keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
+      marker=b"Content-Length : 5",
+      expect={"nginx": E(502, "502"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-name-non-token", "http.header.name_non_token",
+      "`X-Foo;: bar` header line, CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"X-Foo;: bar\r\n\r\nhello"), W], marker=b"X-Foo;: bar",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-empty-name", "http.header.empty_name",
+      "`: x` header line, CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b": x\r\n\r\nhello"), W], marker=b"\r\n: x\r\n",
+      expect={"nginx": E(502, "502"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-missing-colon", "http.header.missing_colon",
+      "`Foo\\r\\n` header line (no colon), CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"Foo\r\n\r\nhello"), W], marker=b"\r\nFoo\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-value-nul", "http.header.value_nul",
+      "`X-Foo: a\\x00b`, CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"X-Foo: a\x00b\r\n\r\nhello"), W], marker=b"X-Foo: a\x00b",
+      expect={"nginx": E(502, "502"), "haproxy": E(200, "ok", "----")}),
+    S("http-header-value-ctl", "http.header.value_ctl",
+      "`X-Foo: a\\x01b`, CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"X-Foo: a\x01b\r\n\r\nhello"), W], marker=b"X-Foo: a\x01b",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-header-value-bare-cr", "http.header.value_bare_cr",
+      "`X-Foo: a\\rb` (bare CR inside a value), CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"X-Foo: a\rb\r\n\r\nhello"), W], marker=b"X-Foo: a\rb",
+      expect={"nginx": E(502, "502"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-obs-fold", "http.header.obs_fold",
+      "`X-A: a\\r\\n b\\r\\n` (obs-fold), CL 5, keep-alive",
+      [R, send(HEAD_CL5[:-2] + b"X-A: a\r\n b\r\n\r\nhello"), W], marker=b"\r\n b\r\n",
+      expect={"nginx": E(502, "502"), "haproxy": E(200, "ok", "----")}),
+    S("http-header-too-large", "http.header.too_large",
+      "about 8 KiB of header lines (17 lines of ~500 bytes) in one send (nginx's proxy_buffer_size is 4 KiB); "
+      "the line at offset 4096 is `X-Past-4096`", [R, send(too_large_head()), W],
+      marker=b"X-Past-4096:",
+      expect={"nginx": E(502, "502"), "haproxy": E(200, "ok", "----")}),
+    S("http-header-too-many", "http.header.too_many",
+      "150 header lines (HAProxy's limit is 101 including the status line), CL 5, keep-alive",
+      [R, send(too_many_head()), W], marker=b"X-H-101:",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-header-dup-single-value", "http.header.dup_single_value",
+      "`302` with two `Location` lines (`/a`, `/b`), CL 0, keep-alive",
+      [R, send(b"HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n"), W],
+      marker=b"Location: /b",
+      expect={"nginx": E(302, "ok"), "haproxy": E(302, "ok", "----")}),
+    # ---------------------------------------------------------- body framing
+    S("http-cl-invalid", "http.cl.invalid",
+      "`Content-Length: abc`, 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: abc\r\n\r\nhello"), W],
+      marker=b"Content-Length: abc",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(502, "502", "PH--")}),
+    S("http-cl-invalid-nan", "http.cl.invalid",
+      "`Content-Length: NaN`, 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: NaN\r\n\r\nhello"), W],
+      marker=b"Content-Length: NaN",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(502, "502", "PH--")}),
+    S("http-cl-comma-list", "http.cl.invalid",
+      "`Content-Length: 5, 5`, 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5, 5\r\n\r\nhello"), W],
+      marker=b"Content-Length: 5, 5",
+      expect={"nginx": E(200, "truncated", curl_exit=18), "haproxy": E(200, "ok", "----")}),
+    S("http-cl-duplicate", "http.cl.duplicate",
+      "two identical `Content-Length: 5` lines, 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: 5\r\n\r\nhello"), W],
+      marker=b"text/plain\r\nContent-Length: 5",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-te-cl-both", "http.te_cl.both",
+      "`Content-Length: 5` and `Transfer-Encoding: chunked`, a chunked body, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), W],
+      marker=b"Transfer-Encoding: chunked",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-te-not-chunked", "http.te.not_chunked",
+      "`Transfer-Encoding: gzip`, 5 body bytes, then FIN (read-until-close framing)",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nhello"),
+       sleep(30), CLOSE], marker=b"Transfer-Encoding: gzip",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-te-duplicate", "http.te.duplicate_or_empty",
+      "two `Transfer-Encoding: chunked` lines, a chunked body, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), W],
+      marker=b"text/plain\r\nTransfer-Encoding: chunked",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
+    S("http-chunked-bad-size", "http.chunked.bad_size",
+      "chunked head, then (30 ms later) `zz\\r\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"zz\r\nhello\r\n0\r\n\r\n"), W], marker=b"zz\r\n",
+      expect={"nginx": E(200, "truncated"), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("http-chunked-size-overflow", "http.chunked.size_overflow",
+      "chunked head, then `fffffffffffffffffffff\\r\\n` + 5 bytes, keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n"), W],
+      marker=b"fffffffffffffffffffff\r\n",
+      expect={"nginx": E(200, "truncated"), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("http-chunked-ws-after-size", "http.chunked.ws_after_size",
+      "chunked head, then `5 \\r\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5 \r\nhello\r\n0\r\n\r\n"), W], marker=b"5 \r\nhello",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-chunked-bad-ext", "http.chunked.bad_ext",
+      "chunked head, then `5;\\x01\\r\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5;\x01\r\nhello\r\n0\r\n\r\n"), W], marker=b"5;\x01\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-chunked-bare-lf", "http.chunked.bare_lf",
+      "chunked head, then `5\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5\nhello\r\n0\r\n\r\n"), W], marker=b"5\nhello",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-chunked-data-len-mismatch", "http.chunked.data_len_mismatch",
+      "chunked head, then `5\\r\\nhello!!\\r\\n0\\r\\n\\r\\n` (size 5, 7 data bytes), keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5\r\nhello!!\r\n0\r\n\r\n"), W], marker=b"hello!!",
+      expect={"nginx": E(200, "truncated"), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("http-chunked-bad-trailer", "http.chunked.bad_trailer",
+      "chunked head, then `5\\r\\nhello\\r\\n0\\r\\nBadTrailer\\r\\n\\r\\n` (trailer without colon), keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5\r\nhello\r\n0\r\nBadTrailer\r\n\r\n"), W],
+      marker=b"\r\nBadTrailer\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "truncated", "SD--", 18)}),
+    S("http-body-extra-after-message", "http.body.extra_after_message",
+      "`Content-Length: 5` and 12 body bytes `helloEXTRA!!` in one send, keep-alive",
+      [R, send(HEAD_CL5 + b"helloEXTRA!!"), W], marker=b"EXTRA!!",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-body-on-bodyless", "http.body.on_bodyless",
+      "`HTTP/1.1 204 No Content` with `Content-Length: 5` and 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello"), W],
+      marker=b"\r\n\r\nhello",
+      expect={"nginx": E(204, "ok"), "haproxy": E(204, "ok", "----")}),
+    S("http-body-on-bodyless-head", "http.body.on_bodyless",
+      "answer to a HEAD request: `200`, `Content-Length: 5` and 5 body bytes, keep-alive",
+      [R, send(HEAD_CL5 + BODY5), W], marker=b"\r\n\r\nhello", method="HEAD",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    # --------------------------------------------------------- upstream 5xx
+    S("http-upstream-5xx", "http.upstream_5xx",
+      "a well-formed `HTTP/1.1 503 Service Unavailable` with a 20-byte body, keep-alive",
+      [R, send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: 20\r\n\r\nupstream overloaded\n"), W],
+      marker=b"HTTP/1.1 503 ",
+      expect={"nginx": E(503, "relayed"), "haproxy": E(503, "relayed", "----")}),
+    # -------------------------------------------------------------- healthy
+    S("healthy-control", "none",
+      "healthy keep-alive upstream: 1200 GETs, Content-Length and chunked bodies "
+      "(1 in 10 chunked responses sends each chunk in its own segment)",
+      [], evidence=None, kind="healthy", gateways=("nginx",), requests=1200,
+      size_limit=1024 * 1024,
+      expect={"nginx": E(200, "ok")}),
+    # ------------------------------------- HAProxy twins of the first captures
+    S("fin-before-response", "tcp.fin.before_response",
+      "reads the request, then FIN with no response byte (upstream.py --mode fin)",
+      [], evidence="upstream_fin", kind="legacy-fin", gateways=("haproxy",),
+      expect={"haproxy": E(502, "502", "SH--")}),
+    S("refused", "tcp.connect.refused",
+      "nothing listens: the SYN is answered by RST/ACK",
+      [], evidence="upstream_rst", kind="refused", gateways=("haproxy",), accepted=False,
+      expect={"haproxy": E(503, "503", "SC--")}),
+]
+
+BY_NAME = {s["name"]: s for s in SCENARIOS}
+
+
+def jobs():
+    """(scenario, gateway) pairs, in run order; the capture base name of each."""
+    out = []
+    for s in SCENARIOS:
+        for gw in s["gateways"]:
+            base = s["name"] if gw == "nginx" else "%s.%s" % (s["name"], gw)
+            out.append((s["name"], gw, base))
+    return out
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--list":
+        for name, gw, base in jobs():
+            print("%s %s %s" % (name, gw, base))
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--show":
+        s = dict(BY_NAME[sys.argv[2]])
+        s["steps"] = [[st[0]] + [x.decode("latin-1") if isinstance(x, bytes) else x for x in st[1:]]
+                      for st in s["steps"]]
+        s["marker"] = s["marker"].hex() if s["marker"] else None
+        print(json.dumps(s, indent=2))
+        return
+    sys.exit("usage: scenarios.py --list | --show NAME")
+
+
+if __name__ == "__main__":
+    main()

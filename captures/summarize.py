@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Print the Markdown table of README.md's "Scenarios" section from the truth files.
+
+  python3 captures/summarize.py [DIR]
+
+One row per capture made from scenarios.py (nginx first, then its HAProxy twin), and
+for each the connection(s) with the designed finding (a healthy capture: its connections).
+Stdlib only; reads nothing but the *.truth.json files.
+"""
+
+import glob
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import scenarios  # noqa: E402
+
+
+def short_log(conn, kind):
+    g = conn.get("gateway_log")
+    if not g:
+        return "—"
+    if kind == "haproxy":
+        return "`%s` %s" % (conn.get("haproxy_termination"), conn.get("haproxy_status"))
+    msg = g.split(", client:")[0]
+    return "`%s`" % msg.replace("|", "\\|")
+
+
+def cell(s):
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def main():
+    d = sys.argv[1] if len(sys.argv) > 1 else HERE
+    print("| capture | gateway | upstream sends | gateway log | client status | finding → verdict | class | evidence frame |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, gw, base in scenarios.jobs():
+        path = os.path.join(d, base + ".truth.json")
+        if not os.path.exists(path):
+            print("| %s | %s | (missing) | | | | | |" % (base, gw))
+            continue
+        t = json.load(open(path))
+        spec = scenarios.BY_NAME[name]
+        conns = [c for c in t["expected_connections"] if c["finding"] == spec["finding"]]
+        others = len(t["expected_connections"]) - len(conns)
+        c = conns[-1]
+        statuses = sorted(set(str(x["client_status"]) for x in conns))
+        frames = ", ".join(str(x["evidence_frame"]) for x in conns)
+        fv = c["finding"] if c["verdict"] == c["finding"] else "%s → none (lint)" % c["finding"]
+        n = "" if len(conns) == 1 else " (%d conns)" % len(conns)
+        if others:
+            n += " + %d healthy" % others
+        status = "/".join(statuses).replace("None", "none (HTTP/0.9)")
+        print("| `%s.pcap`%s | %s | %s | %s | %s | %s | %s | %s |" % (
+            base, n, t["gateway"], cell(spec["sends"]), short_log(c, gw), status, fv, c["class"],
+            frames if frames != "None" else "—"))
+
+
+if __name__ == "__main__":
+    main()
