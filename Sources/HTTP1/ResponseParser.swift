@@ -268,7 +268,8 @@ struct ResponseParser {
             if self.run.count > Self.maximumHeadBytes {
                 findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                     at: Self.nginxHeadLimit, length: 1,
-                    note: "the response head is still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")]))
+                    note: "the response head is still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")],
+                    value: String(self.run.count)))
                 self.state = .opaque
                 self.run.reset()
                 return bytes.count
@@ -334,7 +335,8 @@ struct ResponseParser {
         if bytes.count > Self.nginxHeadLimit {
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                 at: Self.nginxHeadLimit, length: 1,
-                note: "a \(bytes.count)-byte response head: past nginx's default 4096-byte proxy_buffer_size")]))
+                note: "a \(bytes.count)-byte response head: past nginx's default 4096-byte proxy_buffer_size")],
+                value: String(bytes.count)))
         }
         let headHadFatal = findings[headFindingsStart...].contains { $0.severity == .fatal }
 
