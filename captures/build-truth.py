@@ -23,7 +23,8 @@ Per expected connection (in connection start order):
                    as the gateway logged it; null if there was none
   class            502|503|504 (the gateway made that status), truncated (the client got
                    the upstream's status and a cut body), relayed (the upstream's own 5xx),
-                   ok
+                   ok, or closed (no response and no gateway log line: the gateway closed
+                   the client connection silently; HAProxy's keep-alive race)
   gateway_log      the gateway's line about this connection (nginx error.log message, or
                    the HAProxy log line), or null
   haproxy_termination, haproxy_status   (HAProxy captures)
@@ -304,6 +305,11 @@ def evidence_for(cap, kind, marker, client, server, used):
 # ------------------------------------------------------------------ build
 
 def classify(gw_kind, entry, errors, client):
+    if entry.get("unlogged"):
+        # Not logged by the gateway at all: what the client saw is all there is.
+        if client and client.get("size_download") == 0 and client.get("ended") == "closed":
+            return "closed"
+        raise TruthError("request %s is not in the gateway's log" % entry["request"])
     status = entry["status"]
     if gw_kind == "nginx":
         # [warn] lines (duplicate header ignored, extra data discarded) are not failures.
@@ -356,6 +362,18 @@ def build(args):
         by_req = {e["request"]: e for e in entries}
         if len(by_req) != len(entries):
             raise TruthError("a request is logged twice; paths must be unique")
+
+    # A request the client sent that the gateway never logged (HAProxy's abort_keep_alive:
+    # a reused server connection failed, the client connection is closed without a
+    # response and without a log line).
+    for req, cl in sorted(clients.items(), key=lambda kv: kv[1].get("start", 0)):
+        if req not in by_req:
+            e = {"request": req, "status": None, "time": cl.get("start", 0), "server": None,
+                 "raw": None, "errors": [], "unlogged": True, "client": cl}
+            if gw_kind == "haproxy":
+                e["hap"] = None
+            entries.append(e)
+            by_req[req] = e
 
     servers = args.servers.split(",") if args.servers else []
 
@@ -456,11 +474,16 @@ def build(args):
             gwlog = errs[0]["text"] if errs else None
         else:
             gwlog = last["raw"] if last else None
+        if last and last.get("unlogged"):
+            gwlog = None
         src = []
         for err in errs:
             src.append("%s line %d: %s" % (ename, err["lineno"], err["raw"]))
-        if gw_kind == "haproxy" and last:
+        if gw_kind == "haproxy" and last and last.get("hap"):
             src.append("%s line %d: %s" % (ename, last["hap"]["lineno"], last["raw"]))
+        if last and last.get("unlogged"):
+            src.append("%s: no line for %s; the client log says: %s"
+                       % (ename, last["request"], last["client"].get("curl_stderr")))
         if c is not None:
             raw = c["raw"] if len(c["raw"]) <= 600 else c["raw"][:600] + " ... (%d characters)" % len(c["raw"])
             src.append("%s line %d: %s" % (uname, c["lineno"], raw))
@@ -468,7 +491,7 @@ def build(args):
             src.append(x["located"])
         status = last["status"] if last else None
         note = None
-        if gw_kind == "nginx" and last and last["access"]["raw"].split()[1] == "009":
+        if gw_kind == "nginx" and last and last.get("access") and last["access"]["raw"].split()[1] == "009":
             # nginx relayed the upstream's bytes as an HTTP/0.9 response: no status line of
             # its own; the access log says 009 ($upstream_status 200). What the client saw
             # is whatever status line the raw bytes held, if curl could parse one.
@@ -483,14 +506,14 @@ def build(args):
                 "source": "; ".join(src), "finding": finding,
                 "client_status": status, "class": cls,
                 "gateway_log": gwlog}
-        if gw_kind == "nginx" and last:
+        if gw_kind == "nginx" and last and last.get("access"):
             conn["access_status"] = last["access"]["raw"].split()[1]
             conn["upstream_status"] = last["access"]["upstream_status"]
         if note:
             conn["client_note"] = note
         if gw_kind == "haproxy":
-            conn["haproxy_termination"] = last["hap"]["termination"] if last else None
-            conn["haproxy_status"] = last["hap"]["status"] if last else None
+            conn["haproxy_termination"] = last["hap"]["termination"] if last and last.get("hap") else None
+            conn["haproxy_status"] = last["hap"]["status"] if last and last.get("hap") else None
         conn["evidence_frame"] = frame
         conn["evidence_filter"] = flt
         conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind == "payload") else None
@@ -538,7 +561,8 @@ def build(args):
         "capture": args.capture,
         "gateway": args.gateway,
         "link_type": link_type(args.pcap),
-        "client_requests": [{"request": e["request"], "status": e["status"]} for e in entries],
+        "client_requests": [{"request": e["request"], "status": e["status"]} for e in entries
+                            if not e.get("unlogged")],
         "nginx_errors": [e["text"] for e in errors],
     }
     if spec is not None:

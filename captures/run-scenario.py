@@ -328,8 +328,9 @@ def run(args):
         open(os.path.join(d, "upstream.log"), "w").close()
 
     servers = ["%s:%d" % (host, port) for port in ports]
+    params = (" " + spec["server_params"]) if spec.get("server_params") else ""
     read_timeout = "2s" if spec.get("read_timeout") else "5s"
-    start_gateway(gw, d, ns_gw, gw_port, servers, read_timeout)
+    start_gateway(gw, d, ns_gw, gw_port, [sv + params for sv in servers], read_timeout)
 
     pcap = os.path.join(d, "capture.pcap")
     filt = "tcp and (%s)" % " or ".join("port %d" % x for x in ports)
@@ -379,10 +380,22 @@ def run(args):
         # gateway (and curl) one delay later. Request 2 is timed so that nginx writes it on
         # the cached connection ~20 ms before the upstream's FIN leaves, i.e. the two cross.
         delay = spec["wire"]["delay_ms"]
-        e1 = one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name)
-        target = e1["end"] + (spec["idle_close_ms"] - delay - 20) / 1000.0
-        time.sleep(max(0.0, target - time.time()))
-        one_request(d, ns_gw, gw_port, "/s/%s/2" % args.name)
+        gap_ms = spec["idle_close_ms"] - delay - 20
+        if gw == "nginx":
+            # nginx reuses its cached upstream connection for any later client connection.
+            e1 = one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name)
+            time.sleep(max(0.0, e1["end"] + gap_ms / 1000.0 - time.time()))
+            one_request(d, ns_gw, gw_port, "/s/%s/2" % args.name)
+        else:
+            # HAProxy (http-reuse safe) reuses it only within one client session.
+            r = subprocess.run(ns_prefix(ns_gw) + [PY, os.path.join(HERE, "race-client.py"),
+                               "--port", str(gw_port), "--path1", "/s/%s/1" % args.name,
+                               "--path2", "/s/%s/2" % args.name, "--gap-ms", str(gap_ms),
+                               "--log", os.path.join(d, "client.log")])
+            if r.returncode != 0:
+                raise Fail("race-client.py failed")
+            for line in open(os.path.join(d, "client.log")):
+                log("  %s" % line.strip())
     else:
         one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name, method=method)
 

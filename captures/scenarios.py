@@ -146,12 +146,20 @@ SCENARIOS = [
       expect={"nginx": E(504, "504"), "haproxy": E(503, "503", "sC--")}),
     S("tcp-keepalive-race", "tcp.keepalive_race",
       "healthy keep-alive upstream that closes a connection idle for 1000 ms; the 2nd request "
-      "is sent on the cached connection just before the FIN arrives (netns wire, 50 ms each way)",
+      "is sent on the cached connection just before the FIN arrives (netns wire, 50 ms each way; "
+      "for HAProxy both requests go on one client connection, race-client.py)",
       [], evidence="upstream_fin", net="netns", wire={"delay_ms": 50}, kind="keepalive-race",
-      gateways=("nginx",), idle_close_ms=1000,
-      expect={"nginx": E(502, "502")}),
+      idle_close_ms=1000,
+      expect={"nginx": E(502, "502"), "haproxy": E(None, "closed")}),
     S("pool-of-three", "http.header.name_ctl_or_space",
-      "3 servers round-robin, 9 requests; server 2 answers `Content-Length : 5`, the others are healthy",
+      "3 servers round-robin (`max_fails=0`), 9 requests; server 2 answers `Content-Length : 5`, "
+      "the others are healthy",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
+      marker=b"Content-Length : 5", kind="pool", gateways=("nginx",), server_params="max_fails=0",
+      expect={"nginx": E(502, "502")}),
+    S("pool-of-three-default", "http.header.name_ctl_or_space",
+      "the same pool with nginx's default `max_fails=1 fail_timeout=10s`: after its first invalid "
+      "header, server 2 is taken out and gets no more requests",
       [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
       marker=b"Content-Length : 5", kind="pool", gateways=("nginx",),
       expect={"nginx": E(502, "502")}),
@@ -176,8 +184,7 @@ SCENARIOS = [
       "captured on the upstream side)",
       [send(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"), R, sleep(30), CLOSE],
       marker=b"SSH-2.0-", net="netns", wire={"hold_data_ms": 100}, capture_side="upstream",
-      gateways=("nginx",),
-      expect={"nginx": E(None, "ok")}),
+      expect={"nginx": E(None, "ok"), "haproxy": E(502, "502", "PH--")}),
     # ---------------------------------------------------------- status line
     S("http-status-line-bad-version", "http.status_line.bad_version",
       "`HTTP/2 200 OK` status line, CL 5 body, then FIN",

@@ -55,7 +55,7 @@ def main():
         status = "/".join(statuses).replace("None", "none (HTTP/0.9)")
         print("| `%s.pcap`%s | %s | %s | %s | %s | %s | %s | %s |" % (
             base, n, t["gateway"], cell(spec["sends"]), short_log(c, gw), status, fv, c["class"],
-            frames if frames != "None" else "—"))
+            "—" if all(x["evidence_frame"] is None for x in conns) else frames))
 
 
 if __name__ == "__main__":

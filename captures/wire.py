@@ -9,8 +9,10 @@ or not at all:
   --delay-ms N        every packet, both ways, arrives N ms after it was sent
   --drop-syn-port P   SYNs from the gateway side to port P are dropped (connect timeout)
   --hold-data-ms N    gateway -> upstream segments that carry payload are held N ms;
-                      handshake and pure ACK segments pass at once (so an upstream that
-                      speaks first is seen to speak first on the upstream side)
+                      handshake and pure ACK segments before them pass at once (so an
+                      upstream that speaks first is seen to speak first on the upstream
+                      side); every later segment of the same connection queues behind a
+                      held one, so nothing is reordered within a direction of a connection
 
 The gateway's namespace (--ns-a) gets device --dev-a, the upstream's (--ns-b) --dev-b.
 The driver (run-scenario.py) gives them addresses and brings them up after the ready
@@ -57,7 +59,7 @@ def open_tun(name):
 
 
 def tcp_info(pkt):
-    """(flags, dport, payload_len) of an IPv4 TCP packet, or None."""
+    """(flags, dport, payload_len, sport) of an IPv4 TCP packet, or None."""
     if len(pkt) < 20 or pkt[0] >> 4 != 4 or pkt[9] != 6:
         return None
     ihl = (pkt[0] & 0x0F) * 4
@@ -67,7 +69,8 @@ def tcp_info(pkt):
     dport = struct.unpack("!H", pkt[ihl + 2:ihl + 4])[0]
     doff = (pkt[ihl + 12] >> 4) * 4
     flags = pkt[ihl + 13]
-    return flags, dport, total - ihl - doff
+    sport = struct.unpack("!H", pkt[ihl:ihl + 2])[0]
+    return flags, dport, total - ihl - doff, sport
 
 
 def main():
@@ -100,6 +103,7 @@ def main():
         f.write("%d\n" % os.getpid())
 
     queue = []  # (due, seq, fd, packet)
+    last_due = {}  # (direction, sport, dport) -> due time of its last queued packet
     seq = 0
     counts = {"a2b": 0, "b2a": 0, "dropped": 0, "held": 0}
     while not stop:
@@ -140,8 +144,13 @@ def main():
                 else:
                     counts["b2a"] += 1
                     out = fa
+                due = now + delay
+                if info:
+                    key = (fd == fa, info[3], info[1])
+                    due = max(due, last_due.get(key, 0.0))   # FIFO within a connection
+                    last_due[key] = due
                 seq += 1
-                heapq.heappush(queue, (now + delay, seq, out, pkt))
+                heapq.heappush(queue, (due, seq, out, pkt))
     log.write("%.6f stopped: %s\n" % (time.time(), counts))
 
 
