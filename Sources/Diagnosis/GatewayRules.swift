@@ -564,7 +564,12 @@ public enum GatewayRules {
         case "proto.h2_preface_to_h1":
             return .rejects(502, "SH", note: "not verified: HAProxy sends the preface only to servers with proto h2")
         case "proto.server_speaks_first":
-            return .rejects(503, "SC", note: "not verified: the early bytes break the TLS handshake")
+            // On a plain-HTTP server HAProxy reads the early bytes as the response (seen with
+            // 2.6.12: a banner that is not HTTP is 502 PH). On a TLS server they break the handshake.
+            if let value = context.value, value.hasPrefix("HTTP/") {
+                return .accepts(note: "the early bytes are read as the response")
+            }
+            return .rejects(502, "PH", note: "on a TLS server the early bytes break the handshake instead (503 SC, not verified)")
 
         case "http.status_line.bad_version":
             return .rejects(502, "PH", note: "the version must be exactly HTTP/DIGIT.DIGIT (2.6.12 rejects HTTP/1.10 and http/1.1 too); relaxed mode (accept-unsafe-violations-in-http-response) accepts any name and multi-digit versions")
