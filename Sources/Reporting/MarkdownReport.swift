@@ -44,8 +44,36 @@ public enum MarkdownReport {
                 }
             }
         }
+        let shown = Summary.worstFirst(failures).prefix(self.connectionsListed)
+        if !shown.isEmpty {
+            out += "\n## Failing connections\n"
+            for connection in shown {
+                out += "\n### \(connection.name): `\(connection.client)` → `\(connection.server)`\n\n"
+                out += "- Verdict: `\(connection.verdict.code)`, class \(connection.verdict.verdictClass.rawValue), phase \(connection.verdict.phase.rawValue)\n"
+                out += "- \(self.cell(connection.verdict.summary))\n"
+                out += "- Frames \(connection.frames.lowerBound)–\(connection.frames.upperBound), \(connection.facts.first.time.rfc3339) to \(connection.facts.last.time.rfc3339), TCP history `\(connection.facts.history)`\n"
+                for name in ["nginx", "haproxy", "envoy"] {
+                    guard let outcome = connection.verdict.gateways[name] else { continue }
+                    out += "- \(name): \(outcome.status.map(String.init) ?? "no status")\(outcome.detail.isEmpty ? "" : " `\(self.code(outcome.detail))`")\n"
+                }
+                out += "- Wireshark: `\(Summary.displayFilter(connection))`\n"
+                if let evidence = connection.findings.first?.evidence.first {
+                    out += "\nEvidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-"), stream offset \(evidence.streamOffset): \(self.cell(evidence.note))\n"
+                    let dump = Hexdump.lines(evidence, indent: "")
+                    if !dump.isEmpty {
+                        out += "\n```\n" + dump.joined(separator: "\n") + "\n```\n"
+                    }
+                }
+            }
+            if failures.count > shown.count {
+                out += "\n\(failures.count - shown.count) more failing connection(s) are in report.json.\n"
+            }
+        }
         return out
     }
+
+    /// At most this many failing connections get a section of their own.
+    public static let connectionsListed = 50
 
     private static func cell(_ text: String) -> String {
         Terminal.safe(text).replacing("|", with: "\\|")

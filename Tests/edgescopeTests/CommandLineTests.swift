@@ -205,3 +205,24 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
     #expect(run.stdout.contains("evidence: server frame 6"))
     #expect(run.stderr.isEmpty)
 }
+
+@Test func markdownReportHasAPostmortemSectionPerFailingConnection() throws {
+    let directory = Paths.temporaryDirectory("md") + "/out"
+    let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", directory])
+    #expect(run.status == 0)
+    let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
+    #expect(markdown.contains("| `127.0.0.1:18091` | 3 | 3 | `http.header.name_ctl_or_space` ×3 |"))
+    #expect(markdown.contains("## Failing connections"))
+    #expect(markdown.contains("- Verdict: `http.header.name_ctl_or_space`, class 502, phase response_head"))
+    // The hexdump marks the space before the colon.
+    #expect(markdown.contains("74 2d 4c 65 6e 67 74 68[20] 3a"))
+    #expect(markdown.contains("- haproxy: 502 `PH`"))
+}
+
+@Test func textSummaryShowsTheHexdumpWithTheOffendingByteMarked() throws {
+    let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22"])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("127.0.0.1:18091  3 conn, 3 failed  (http.header.name_ctl_or_space ×3)"))
+    #expect(run.stdout.contains("[20] 3a 20 35"))
+    #expect(run.stdout.contains("t-Length[ ]: 5"))
+}
