@@ -31,7 +31,8 @@ Per expected connection (in connection start order):
   evidence_frame   1-based tshark frame number of the first offending byte (see scenarios.py)
   evidence_filter  the tshark display filter that found it
   evidence_marker_hex
-  requests         [{request, status, curl_exit, http_code}] (a count summary when > 20)
+  requests         [{request, status, curl_exit, http_code}]: the last 20 at most
+  request_count, request_statuses   all requests on the connection, and a count per status
 
 Every gateway log line, upstream connection and access-log line must be explained, and
 the outcome must equal scenarios.py's `expect`, or this exits 1 (after writing the file,
@@ -522,14 +523,12 @@ def build(args):
             cl = clients.get(r, {})
             rq.append({"request": r, "status": en["status"], "curl_exit": cl.get("curl_exit"),
                        "http_code": cl.get("http_code")})
-        if len(rq) > 20:
-            summary = {}
-            for q in rq:
-                summary[str(q["status"])] = summary.get(str(q["status"]), 0) + 1
-            conn["requests"] = {"count": len(rq), "first": rq[0]["request"], "last": rq[-1]["request"],
-                                "statuses": summary}
-        else:
-            conn["requests"] = rq
+        summary = {}
+        for q in rq:
+            summary[str(q["status"])] = summary.get(str(q["status"]), 0) + 1
+        conn["request_count"] = len(rq)
+        conn["request_statuses"] = summary
+        conn["requests"] = rq[-20:]   # the last 20 at most (healthy-control has 1000 on one)
         if spec and spec.get("kind") == "keepalive-race" and finding != "none":
             conn["race"] = race_check(cap, x, reqs[-1])
         if spec and spec["name"] == "proto-server-speaks-first":
@@ -549,7 +548,7 @@ def build(args):
             if "termination" in exp:
                 got["termination"] = conn.get("haproxy_termination")
             if "curl_exit" in exp:
-                req = conn["requests"][-1]["request"] if isinstance(conn["requests"], list) else None
+                req = conn["requests"][-1]["request"] if conn["requests"] else None
                 got["curl_exit"] = clients.get(req, {}).get("curl_exit")
             want = {k: exp[k] for k in got}
             if got != want:

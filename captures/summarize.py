@@ -3,7 +3,8 @@
 
   python3 captures/summarize.py [DIR]
 
-One row per capture made from scenarios.py (nginx first, then its HAProxy twin), and
+One row per connection of the first seven captures, then one row per capture made from
+scenarios.py (nginx first, then its HAProxy twin), and
 for each the connection(s) with the designed finding (a healthy capture: its connections).
 Stdlib only; reads nothing but the *.truth.json files.
 """
@@ -32,10 +33,36 @@ def cell(s):
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+FIRST_SEVEN = [
+    ("healthy-keepalive", "healthy keep-alive upstream, 8 GETs (CL and chunked), 2 connections"),
+    ("healthy-keepalive.pcapng", "the same packets as pcapng"),
+    ("refused", "nothing listens: RST/ACK to the SYN"),
+    ("rst-before-response", "reads the request, then RST (SO_LINGER 0), no response byte"),
+    ("fin-before-response", "reads the request, then FIN, no response byte"),
+    ("any-mixed", "`-i any` (LINUX_SLL2): healthy, refused and RST-before-response upstreams"),
+    ("ipv6-loopback", "[::1]: a healthy upstream and a FIN-before-response one"),
+]
+
+
+def first_seven(d):
+    for base, sends in FIRST_SEVEN:
+        path = os.path.join(d, base + ".truth.json")
+        if not os.path.exists(path):
+            continue
+        t = json.load(open(path))
+        for c in t["expected_connections"]:
+            n = c["request_count"]
+            print("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
+                t["capture"], t["gateway"], cell(sends), short_log(c, "nginx"), c["client_status"],
+                c["finding"] if n == 1 else "%s (%d requests)" % (c["finding"], n), c["class"],
+                c["evidence_frame"] if c["evidence_frame"] is not None else "—"))
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else HERE
     print("| capture | gateway | upstream sends | gateway log | client status | finding → verdict | class | evidence frame |")
     print("|---|---|---|---|---|---|---|---|")
+    first_seven(d)
     for name, gw, base in scenarios.jobs():
         path = os.path.join(d, base + ".truth.json")
         if not os.path.exists(path):
