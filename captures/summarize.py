@@ -75,7 +75,12 @@ def main():
         c = conns[-1]
         statuses = sorted(set(str(x["client_status"]) for x in conns))
         frames = ", ".join(str(x["evidence_frame"]) for x in conns)
-        fv = c["finding"] if c["verdict"] == c["finding"] else "%s → none (lint)" % c["finding"]
+        if c["verdict"] == c["finding"]:
+            fv = c["finding"]
+        elif c["verdict"] == "none":
+            fv = "%s → none (lint)" % c["finding"]
+        else:
+            fv = "%s → %s (what the wire shows)" % (c["finding"], c["verdict"])
         n = "" if len(conns) == 1 else " (%d conns)" % len(conns)
         if others:
             n += " + %d healthy" % others
