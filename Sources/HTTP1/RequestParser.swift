@@ -95,8 +95,10 @@ struct RequestParser {
     private mutating func detectProtocol(_ window: FeedWindow) {
         let bytes = window.bytes
         guard let first = bytes.first else { return }
-        if first == 0x16, bytes.count >= 2 {
-            self.proto = bytes[1] == 0x03 ? .tls : .other
+        if first == 0x16 {
+            // A TLS handshake record (content type 22) as the very first byte: the gateway speaks
+            // TLS. Decided on one byte so any split of the stream gives the same answer.
+            self.proto = .tls
         } else if ASCII.isTokenCharacter(first) {
             // HTTP/1 until the first head says otherwise (the HTTP/2 preface parses as a "PRI *" head).
             self.proto = .http1

@@ -257,3 +257,21 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     // The garbage after the gap is not reported; the next response's real violation is.
     #expect(exchange.summary == ["http.header.name_ctl_or_space@\(22 + 40 + 11 + 31)/fatal/server"])
 }
+
+@Test func plainHTTPAnswerToAClientHelloIsTLSToPlainPort() throws {
+    // A TLS 1.2 record header and the start of a ClientHello, then the upstream's plain answer.
+    let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xf4, 0x01, 0x00, 0x00, 0xf0, 0x03, 0x03]
+    let answer = bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    var whole = Exchange()
+    whole.client(clientHello)
+    whole.server(answer)
+    let finding = try #require(whole.connection.findings.first)
+    #expect(finding.code == .protoTLSToPlainPort)
+    #expect(finding.evidence.first?.streamOffset == 0)
+    #expect(finding.evidence.first?.direction == .server)
+    #expect(finding.severity == .fatal)
+    var split = Exchange()
+    split.client(clientHello, cuts: [1, 2, 5])
+    split.server(answer, cuts: Array(1..<answer.count))
+    #expect(split.summary == whole.summary)
+}
