@@ -236,3 +236,28 @@ struct HeadParser {
         return elements
     }
 }
+
+/// Finds the end of a head (the empty line: CRLF CRLF, or bare LFs) across feeds of any size.
+struct HeadEndScanner {
+    private var lineLength = 0
+    private var lastByte: UInt8 = 0
+
+    /// The index just past the empty line in `bytes[start...]`, or `nil` when the head goes on.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == ASCII.lf {
+                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
+                    return index + 1
+                }
+                self.lineLength = 0
+            } else {
+                self.lineLength += 1
+            }
+            self.lastByte = byte
+            index += 1
+        }
+        return nil
+    }
+}

@@ -27,8 +27,7 @@ struct RequestParser {
     private(set) var state: State = .head
     private(set) var proto: WireProtocol = .unknown
     private var run = ByteRun(direction: .client, capacity: 512)
-    private var lineLength = 0
-    private var lastByte: UInt8 = 0
+    private var headEnd = HeadEndScanner()
     private var messageTime: Timestamp = .zero
     /// Bytes of the client stream seen (delivered or gapped).
     private(set) var bytesSeen: UInt64 = 0
@@ -87,7 +86,7 @@ struct RequestParser {
             break
         case .head, .contentLength, .desynced:
             self.run.reset()
-            self.lineLength = 0
+            self.headEnd = HeadEndScanner()
             self.state = .desynced
         }
     }
@@ -110,23 +109,7 @@ struct RequestParser {
 
     private mutating func collectHead(_ window: FeedWindow, from start: Int, time: Timestamp, request: (RequestInfo) -> Void) -> Int {
         let bytes = window.bytes
-        var index = start
-        // Find the end of the head: an empty line (CRLF CRLF, or bare LFs).
-        var headEnd: Int?
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.lf {
-                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
-                    headEnd = index + 1
-                    break
-                }
-                self.lineLength = 0
-            } else {
-                self.lineLength += 1
-            }
-            self.lastByte = byte
-            index += 1
-        }
+        let headEnd = self.headEnd.scan(bytes, from: start)
         let end = headEnd ?? bytes.count
         if self.run.isEmpty { self.messageTime = time }
         self.run.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), offset: window.offset &+ UInt64(start),
@@ -135,7 +118,7 @@ struct RequestParser {
             if self.run.count > Self.maximumHeadBytes { self.state = .desynced }
             return end
         }
-        self.lineLength = 0
+        self.headEnd = HeadEndScanner()
         self.headComplete(request: request)
         self.run.reset()
         return end

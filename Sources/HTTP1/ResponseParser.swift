@@ -61,8 +61,7 @@ struct ResponseParser {
 
     private(set) var state: State = .idle
     private var run = ByteRun(direction: .server, capacity: 1024)
-    private var lineLength = 0
-    private var lastByte: UInt8 = 0
+    private var headEnd = HeadEndScanner()
     private var prefixChecked = false
 
     /// The message being received.
@@ -122,7 +121,7 @@ struct ResponseParser {
                 }
                 self.state = .head
                 self.prefixChecked = false
-                self.lineLength = 0
+                self.headEnd = HeadEndScanner()
                 self.current = ResponseInfo(
                     status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
                     framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
@@ -237,22 +236,7 @@ struct ResponseParser {
         findings: inout [Finding]
     ) -> Int {
         let bytes = window.bytes
-        var index = start
-        var headEnd: Int?
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.lf {
-                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
-                    headEnd = index + 1
-                    break
-                }
-                self.lineLength = 0
-            } else {
-                self.lineLength += 1
-            }
-            self.lastByte = byte
-            index += 1
-        }
+        let headEnd = self.headEnd.scan(bytes, from: start)
         let end = headEnd ?? bytes.count
         self.run.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), offset: window.offset &+ UInt64(start),
                         frame: window.frame, frameOffset: window.frameOffset.map { $0 + start })
@@ -276,7 +260,7 @@ struct ResponseParser {
             }
             return end
         }
-        self.lineLength = 0
+        self.headEnd = HeadEndScanner()
         self.headEndFrame = window.frame
         self.headComplete(requests: &requests, findings: &findings)
         self.run.reset()
@@ -358,7 +342,7 @@ struct ResponseParser {
             self.current?.interim.append(status)
             self.current?.status = nil
             self.state = .head
-            self.lineLength = 0
+            self.headEnd = HeadEndScanner()
             self.prefixChecked = true
             self.run.reset()
             return
