@@ -19,10 +19,12 @@ let package = Package(
         .target(name: "TCPReassembly", dependencies: ["CaptureModel", "PacketDecoding"]),
         // Streaming HTTP/1.x framing and validation of both directions.
         .target(name: "HTTP1", dependencies: ["CaptureModel"]),
+        // TLS records and handshakes, read without keys.
+        .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
-        .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1"]),
+        .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
         // Text, JSON and Markdown reports.
         .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         // libpcap, and the one module that imports it.
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
+        .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport"]),

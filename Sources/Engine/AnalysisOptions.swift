@@ -42,11 +42,17 @@ public struct AnalysisOptions: Sendable {
     public var upstreams: [UpstreamSpec]
     /// The gateway whose behaviour decides each verdict's class.
     public var gateway: GatewayProfile
+    /// Verifies certificate chains seen in the clear (TLS 1.2 and earlier); `nil` skips it.
+    public var verifier: (any ChainVerifying)?
 
     /// Options from their parts.
-    public init(limits: ReassemblyLimits = ReassemblyLimits(), upstreams: [UpstreamSpec] = [], gateway: GatewayProfile = .default) {
+    public init(
+        limits: ReassemblyLimits = ReassemblyLimits(), upstreams: [UpstreamSpec] = [], gateway: GatewayProfile = .default,
+        verifier: (any ChainVerifying)? = nil
+    ) {
         self.limits = limits
         self.upstreams = upstreams
         self.gateway = gateway
+        self.verifier = verifier
     }
 }

@@ -36,6 +36,8 @@ public struct ConnectionReport: Sendable {
     public var transactions: [Transaction]
     /// Transactions counted but not kept.
     public var transactionsDropped: Int
+    /// What was seen of TLS, when the gateway spoke it.
+    public var tls: TLSSummary?
 
     /// `c17`.
     public var name: String { "c\(self.id)" }

@@ -2,6 +2,7 @@ import CaptureModel
 import Diagnosis
 import HTTP1
 import TCPReassembly
+import TLSRecords
 
 /// Per-connection state the engine keeps beside the flow table, and the reports of ended connections.
 
@@ -21,15 +22,23 @@ struct Collector: ConnectionSink {
         /// Where the response stood at the first FIN or RST of either side: what a later packet
         /// (the upstream's FIN after the gateway gave up) must not change.
         var endSnapshot: ResponseEnd?
+        /// Set when the gateway's first byte is a TLS handshake record.
+        var tls: TLSConnection?
+        var clientSpoke = false
     }
 
     let gateway: GatewayProfile
+    let verifier: (any ChainVerifying)?
+    /// Host names the gateway expects, by upstream (`--upstream NAME=ADDR:PORT`).
+    let expectedNames: [UpstreamSpec]
     var captureEnd: Timestamp = .zero
     var slots: [SlotState] = []
     var reports: [ConnectionReport] = []
 
-    init(gateway: GatewayProfile) {
+    init(gateway: GatewayProfile, verifier: (any ChainVerifying)?, expectedNames: [UpstreamSpec]) {
         self.gateway = gateway
+        self.verifier = verifier
+        self.expectedNames = expectedNames.filter { $0.name != nil }
     }
 
     mutating func connectionStarted(_ connection: Connection, slot: Int) {
@@ -42,12 +51,20 @@ struct Collector: ConnectionSink {
     mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {
         switch event {
         case .data(let data):
+            if direction == .client, !self.slots[slot].clientSpoke, let first = data.bytes.first {
+                self.slots[slot].clientSpoke = true
+                // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection.
+                if first == 0x16, data.offset == 0 { self.slots[slot].tls = TLSConnection() }
+            }
+            self.slots[slot].tls?.feed(
+                data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
         case .fin:
             if direction == .server, self.slots[slot].endSnapshot == nil { self.slots[slot].http.serverFIN() }
             if self.slots[slot].endSnapshot == nil { self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd }
         case .gap(let range, let reason, _):
+            self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction)
             switch reason {
             case .snapLength(let frame):
                 self.slots[slot].http.gap(range, direction: direction, frame: frame, truncated: true)
@@ -91,11 +108,22 @@ struct Collector: ConnectionSink {
             findings: state.http.findings, uncheckedGaps: state.http.uncheckedGaps, end: end,
             upstream5xx: state.http.upstream5xx, gatewaySpeaksHTTP1: state.http.gatewaySpeaksHTTP1,
             arrivedWithHead: state.http.findingsArrivedWithHead)
-        var diagnosis = ConnectionDiagnosis.diagnose(
-            connection, http: view,
-            context: TCPContext(
-                captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
-                serverGap: state.server.firstGap))
+        let context = TCPContext(
+            captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
+            serverGap: state.server.firstGap)
+        var diagnosis: Diagnosis
+        var tlsSummary: TLSSummary?
+        if let tls = state.tls {
+            var check: ChainCheck?
+            if !tls.certificates.isEmpty, let verifier = self.verifier {
+                // Judged at the capture's time (the Certificate message's), not today.
+                let time = tls.certificateLocation?.time ?? connection.facts.first.time
+                check = verifier.verify(chain: tls.certificates, host: self.expectedName(connection.server, tls), at: time)
+            }
+            (diagnosis, tlsSummary) = TLSDiagnosis.diagnose(connection, tls: tls, chain: check, context: context)
+        } else {
+            diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
+        }
         for losses in [state.client, state.server] {
             if let first = losses.firstGap, !diagnosis.findings.contains(where: { $0.code == .captureGap && $0.evidence.first?.direction == first.direction }) {
                 diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
@@ -111,7 +139,13 @@ struct Collector: ConnectionSink {
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
             outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
-            transactions: state.http.transactions, transactionsDropped: state.http.transactionsDropped))
+            transactions: state.http.transactions, transactionsDropped: state.http.transactionsDropped, tls: tlsSummary))
+    }
+
+    /// The name the gateway expects in the upstream's certificate: `--upstream NAME=` first, then SNI.
+    private func expectedName(_ server: Endpoint, _ tls: TLSConnection) -> String? {
+        let named = self.expectedNames.first { $0.address == server.address && ($0.port ?? server.port) == server.port }
+        return named?.name ?? tls.clientHello?.serverName
     }
 
     private mutating func update(slot: Int, direction: Direction, _ body: (inout Losses) -> Void) {

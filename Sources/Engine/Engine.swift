@@ -32,7 +32,7 @@ public struct Engine {
                 self.flows.knownServerAddresses.insert(upstream.address)
             }
         }
-        self.collector = Collector(gateway: options.gateway)
+        self.collector = Collector(gateway: options.gateway, verifier: options.verifier, expectedNames: options.upstreams)
     }
 
     /// Connections in the flow table now.

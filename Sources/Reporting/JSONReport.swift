@@ -82,6 +82,7 @@ public enum JSONReport {
             ("end", .string(facts.last.time.rfc3339)),
             ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
             ("tcp", self.tcp(report)),
+            ("tls", report.tls.map(self.tls) ?? .null),
             ("transactions", .array(report.transactions.map(self.transaction))),
             ("transactions_not_listed", .number(report.transactionsDropped)),
             ("verdict", self.verdict(report.verdict)),
@@ -122,6 +123,34 @@ public enum JSONReport {
                             retransmissions: report.retransmissions.client, outOfOrder: report.outOfOrder.client)),
             ("server", side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
                             retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server)),
+        ])
+    }
+
+    static func tls(_ tls: TLSSummary) -> JSONValue {
+        .object([
+            ("version", .optional(tls.version)),
+            ("sni", .optional(tls.sni)),
+            ("alpn", .optional(tls.alpn)),
+            ("cipher", .optional(tls.cipher)),
+            ("alerts", .array(tls.alerts.map { .string($0) })),
+            ("decrypted", .bool(tls.decrypted)),
+            ("chain", .array(tls.chain.map { certificate in
+                .object([
+                    ("subject", .string(certificate.subject)),
+                    ("issuer", .string(certificate.issuer)),
+                    ("not_before", .string(certificate.notBefore)),
+                    ("not_after", .string(certificate.notAfter)),
+                    ("san", .array(certificate.subjectAltNames.map { .string($0) })),
+                    ("key", .string(certificate.key)),
+                    ("sha256", .string(certificate.sha256)),
+                ])
+            })),
+            ("verification", .object([
+                ("result", .string(tls.verification)),
+                ("openssl_code", tls.opensslCode.map { .number($0) } ?? .null),
+                ("openssl_text", .optional(tls.opensslText)),
+                ("depth", tls.depth.map { .number($0) } ?? .null),
+            ])),
         ])
     }
 

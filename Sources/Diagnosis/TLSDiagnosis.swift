@@ -1,0 +1,184 @@
+import CaptureModel
+import TCPReassembly
+import TLSRecords
+
+/// What a report says about a connection's TLS.
+public struct TLSSummary: Sendable {
+    public var version: String?
+    public var sni: String?
+    public var alpn: String?
+    public var cipher: String?
+    /// `level description by side`, e.g. `fatal handshake_failure from server`.
+    public var alerts: [String]
+    /// Whether application data was decrypted (key log).
+    public var decrypted: Bool
+    /// The chain as sent, when visible.
+    public var chain: [CertificateSummary]
+    /// `ok`, `failed` or `not_visible`.
+    public var verification: String
+    public var opensslCode: Int32?
+    public var opensslText: String?
+    public var depth: Int32?
+}
+
+/// Verdicts for connections where the gateway speaks TLS (taxonomy 2.G).
+public enum TLSDiagnosis {
+    /// Judges a TLS connection from its record shapes, its alerts and (TLS 1.2) its chain.
+    public static func diagnose(
+        _ connection: Connection, tls: TLSConnection, chain: ChainCheck?, context: TCPContext
+    ) -> (Diagnosis, TLSSummary) {
+        let summary = self.summary(tls, chain: chain)
+        let facts = connection.facts
+        let other = connection.allFindings
+        func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = []) -> Diagnosis {
+            let phase: Phase = .tls
+            let rule = RuleContext(phase: phase)
+            let reaction = GatewayRules.reaction(to: code, context: rule, profile: context.gateway)
+            var gateways: [String: GatewayOutcome] = [:]
+            for kind in GatewayRules.reported {
+                let profile = kind == context.gateway.kind ? context.gateway : GatewayProfile(kind: kind)
+                gateways[kind.rawValue] = GatewayRules.outcome(GatewayRules.reaction(to: code, context: rule, profile: profile))
+            }
+            let verdict = Verdict(
+                code: code, verdictClass: GatewayRules.verdictClass(for: reaction, code: code, context: rule), phase: phase,
+                summary: text, gateways: gateways)
+            return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: [evidence])] + extra + other)
+        }
+        func evidence(_ direction: Direction, _ location: TLSLocation, length: UInt64 = 0, bytes: [UInt8] = [], note: String) -> Evidence {
+            Evidence(direction: direction, streamOffset: location.offset, frame: location.frame, frameOffset: location.frameOffset,
+                     length: length, bytes: bytes, context: bytes, note: note)
+        }
+        let server = connection.server
+        let sniFinding: [Finding] = tls.clientHello.map { hello in
+            hello.serverName == nil
+                ? [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [evidence(.client, hello.location, note: "the ClientHello has no server_name extension")])]
+                : []
+        } ?? []
+        let chainFinding: [Finding]
+        if let chain, !chain.ok, let code = chain.code, let location = tls.certificateLocation {
+            chainFinding = [Finding(code: code, severity: .warning, evidence: [evidence(.server, location,
+                note: "OpenSSL: \(chain.opensslCode) \(chain.opensslText) at depth \(chain.depth)")])]
+        } else {
+            chainFinding = []
+        }
+
+        // The upstream does not speak TLS at all.
+        if let notTLS = tls.serverNotTLS {
+            let isHTTP = notTLS.bytes.starts(with: Array("HTTP/".utf8))
+            let code: FindingCode = isHTTP ? .protoTLSToPlainPortCode : .protoNonHTTPResponseCode
+            return (make(code, evidence(.server, notTLS.location, length: UInt64(notTLS.bytes.count), bytes: notTLS.bytes,
+                note: isHTTP ? "the upstream answered the ClientHello in plain HTTP" : "the upstream's answer is not a TLS record"),
+                summary: "The gateway spoke TLS to \(server), which answered in plain text: the upstream port does not speak TLS."), summary)
+        }
+
+        // An alert in the clear before the handshake finished.
+        if let alert = tls.alerts.first(where: { $0.level == 2 }), tls.handshakeDone == nil || alert.location.frame < tls.handshakeDone!.frame {
+            let name = TLSNames.alert(alert.description)
+            let record = evidence(alert.direction, alert.location, length: UInt64(alert.bytes.count), bytes: alert.bytes,
+                note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")")
+            if alert.direction == .server {
+                var code = FindingCode.tlsAlert(alert.description)
+                var text = "The upstream \(server) refused the TLS handshake with a fatal \(name) alert."
+                switch alert.description {
+                case 70:
+                    code = .tlsVersionMismatch
+                    let offered = tls.clientHello.map { TLSNames.version($0.highestVersion) } ?? "?"
+                    text = "The upstream \(server) shares no TLS version with the gateway (the gateway offered up to \(offered)): protocol_version alert."
+                case 40, 71 where tls.serverHello == nil:
+                    code = .tlsCipherMismatch
+                    text = "The upstream \(server) shares no cipher suite or group with the gateway: \(name) alert in answer to the ClientHello."
+                case 116:
+                    code = .tlsClientCertRequired
+                    text = "The upstream \(server) requires a client certificate the gateway did not send (certificate_required alert)."
+                case 40, 42 where tls.certificateRequest != nil:
+                    code = .tlsClientCertRequired
+                    text = "The upstream \(server) asked for a client certificate and the gateway sent none: \(name) alert."
+                case 112:
+                    text = "The upstream \(server) does not know the requested host name\(tls.clientHello?.serverName == nil ? " (the gateway sent no SNI)" : ""): unrecognized_name alert."
+                default:
+                    break
+                }
+                return (make(code, record, summary: text, extra: sniFinding), summary)
+            }
+            // The gateway refused the upstream (verification inside the handshake, as HAProxy does).
+            if let chainCode = chainFinding.first?.code {
+                return (make(chainCode, chainFinding[0].evidence[0],
+                    summary: "The gateway rejected \(server)'s certificate (\(chain!.opensslText)) and ended the handshake with a \(name) alert.",
+                    extra: [Finding(code: .tlsAlert(alert.description), severity: .warning, evidence: [record])]), summary)
+            }
+            return (make(.tlsAlert(alert.description), record,
+                summary: "The gateway ended the TLS handshake with \(server) with a fatal \(name) alert."), summary)
+        }
+
+        let serverClose = [facts.server.fin, facts.server.rst].compactMap { $0 }.min { $0.frame < $1.frame }
+        let clientClose = [facts.client.fin, facts.client.rst].compactMap { $0 }.min { $0.frame < $1.frame }
+
+        if let done = tls.handshakeDone {
+            // The handshake finished and the gateway closed without sending a request: nginx's
+            // fingerprint for a certificate it verified after the handshake and refused.
+            if tls.clientApplicationRecords == 0, let clientClose, serverClose.map({ clientClose.frame <= $0.frame }) ?? true {
+                if let finding = chainFinding.first {
+                    return (make(finding.code, finding.evidence[0],
+                        summary: "The upstream \(server)'s certificate fails verification (\(chain!.opensslText)); the gateway completed the handshake and closed without a request, as nginx does when it refuses a certificate."),
+                        summary)
+                }
+                let alertShaped = tls.firstClientEncrypted.map { $0.length == 19 } ?? false
+                let close = Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientClose.frame,
+                    frameOffset: nil, length: 0, note: "the gateway closes \(TCPDiagnosis.seconds(clientClose.time.nanoseconds(since: done.time))) after the handshake, with no application data")
+                return (make(.tlsClosedAfterHandshake, close,
+                    summary: "The TLS handshake with \(server) finished and the gateway closed at once without a request"
+                        + (alertShaped ? " (its only encrypted record is alert-sized)" : "")
+                        + ": the gateway refused the upstream's certificate. The chain is encrypted (TLS 1.3); run with --keylog, or `edgescope probe`, to see why."),
+                    summary)
+            }
+            // Data flowed: a chain problem is a latent risk, not this connection's failure.
+            var diagnosis = TCPDiagnosis.diagnose(connection, context: context)
+            diagnosis.findings += chainFinding + sniFinding
+            return (diagnosis, summary)
+        }
+
+        // The handshake never finished.
+        if let serverClose, clientClose.map({ serverClose.frame < $0.frame }) ?? true, tls.clientHello != nil {
+            let byRST = facts.server.rst?.frame == serverClose.frame
+            let close = Evidence(direction: .server, streamOffset: connection.serverStream.nextOffset, frame: serverClose.frame,
+                frameOffset: nil, length: 0, note: "\(byRST ? "RST" : "FIN") from the upstream during the TLS handshake, no alert")
+            return (make(.tlsPeerClosedInHandshake, close,
+                summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection in the middle of the TLS handshake, without an alert.",
+                extra: sniFinding), summary)
+        }
+        if let clientClose, let hello = tls.clientHello {
+            let waited = clientClose.time.nanoseconds(since: hello.location.time)
+            if waited >= TCPDiagnosis.readTimeoutThreshold {
+                let close = Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientClose.frame,
+                    frameOffset: nil, length: 0, note: "the gateway gives up \(TCPDiagnosis.seconds(waited)) after its ClientHello")
+                return (make(.tlsHandshakeTimeout, close,
+                    summary: "The TLS handshake with \(server) stalled for \(TCPDiagnosis.seconds(waited)) until the gateway gave up."), summary)
+            }
+        }
+        var diagnosis = TCPDiagnosis.diagnose(connection, context: context)
+        diagnosis.findings += chainFinding + sniFinding
+        return (diagnosis, summary)
+    }
+
+    static func summary(_ tls: TLSConnection, chain: ChainCheck?) -> TLSSummary {
+        let visible = !tls.certificates.isEmpty
+        return TLSSummary(
+            version: tls.version.map(TLSNames.version) ?? tls.clientHello.map { TLSNames.version($0.highestVersion) + " offered" },
+            sni: tls.clientHello?.serverName,
+            alpn: tls.serverHello?.alpn,
+            cipher: tls.serverHello.map { TLSNames.cipherSuite($0.cipherSuite) },
+            alerts: tls.alerts.map { "\($0.level == 2 ? "fatal" : "warning") \(TLSNames.alert($0.description)) from \($0.direction == .server ? "server" : "client")" },
+            decrypted: false,
+            chain: chain?.certificates ?? [],
+            verification: !visible || chain == nil ? "not_visible" : (chain!.ok ? "ok" : "failed"),
+            opensslCode: visible ? chain?.opensslCode : nil,
+            opensslText: visible ? chain?.opensslText : nil,
+            depth: visible && chain?.ok == false ? chain?.depth : nil)
+    }
+}
+
+extension FindingCode {
+    // Spelled here as well so Diagnosis need not depend on HTTP1 for two protocol codes.
+    static let protoTLSToPlainPortCode = FindingCode("proto.tls_to_plain_port")
+    static let protoNonHTTPResponseCode = FindingCode("proto.non_http_response")
+}

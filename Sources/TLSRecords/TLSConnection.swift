@@ -1,0 +1,302 @@
+import CaptureModel
+
+/// One direction's record layer: records of any size split over segments, handshake messages
+/// split over records. Handshake, alert and ChangeCipherSpec bodies are copied (they are small);
+/// encrypted application data is counted and skipped by length.
+struct RecordLayer {
+    let direction: Direction
+    /// The 5-byte header being collected.
+    private var header: [UInt8] = []
+    private var headerLocation: TLSLocation?
+    /// Bytes of the current record still to come.
+    private var remaining = 0
+    private var contentType: UInt8 = 0
+    private var recordLength = 0
+    private var body: [UInt8] = []
+    /// Whether the current record's body is kept.
+    private var keeping = false
+    /// Handshake bytes waiting for a whole message.
+    private var handshake: [UInt8] = []
+    private var handshakeLocation: TLSLocation?
+    /// The stream stopped being TLS records (or never was).
+    private(set) var broken = false
+    /// The first bytes of the stream, when they were not a TLS record.
+    private(set) var firstBytes: [UInt8] = []
+
+    init(direction: Direction) {
+        self.direction = direction
+    }
+
+    enum Event {
+        case handshake(type: UInt8, body: [UInt8], location: TLSLocation)
+        case alert(level: UInt8, description: UInt8, record: [UInt8], location: TLSLocation)
+        case encryptedAlert(length: Int, location: TLSLocation)
+        case changeCipherSpec(location: TLSLocation)
+        case applicationData(length: Int, location: TLSLocation)
+        case encryptedHandshake(length: Int, location: TLSLocation)
+        case notTLS(location: TLSLocation)
+    }
+
+    /// Whether records of this direction are now encrypted (after its ChangeCipherSpec in TLS
+    /// 1.2, after the ServerHello in TLS 1.3).
+    var encrypted = false
+
+    /// The largest record a peer may send (RFC 8446 §5.2: 2^14 + 256 of ciphertext).
+    static let maximumRecordLength = (1 << 14) + 256
+
+    /// Consumes bytes from `start` until one record completes (returning its events) or the
+    /// bytes run out. Returns the index to continue from. Events are returned one record at a
+    /// time so the caller can change `encrypted` before the next record is read.
+    mutating func next(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp, events: inout [Event]
+    ) -> Int {
+        var index = start
+        while index < bytes.count, !self.broken {
+            if self.remaining == 0 {
+                if self.header.isEmpty {
+                    self.headerLocation = TLSLocation(
+                        offset: offset &+ UInt64(index), frame: frame, frameOffset: frameOffset.map { $0 + index }, time: time)
+                }
+                let take = min(5 - self.header.count, bytes.count - index)
+                self.header.append(contentsOf: bytes[index..<(index + take)])
+                index += take
+                if self.header.count < 5 { continue }
+                let type = self.header[0]
+                let length = Int(self.header[3]) << 8 | Int(self.header[4])
+                // RFC 8446 §5.1: types 20-23; the legacy version's major byte is always 3.
+                guard (20...23).contains(type), self.header[1] == 3, length <= Self.maximumRecordLength, length > 0 else {
+                    self.broken = true
+                    self.firstBytes = self.header
+                    events.append(.notTLS(location: self.headerLocation!))
+                    return bytes.count
+                }
+                self.contentType = type
+                self.recordLength = length
+                self.remaining = length
+                self.keeping = type != 23 && !(self.encrypted && type == 22)
+                self.body.removeAll(keepingCapacity: true)
+                continue
+            }
+            let take = min(self.remaining, bytes.count - index)
+            if self.keeping { self.body.append(contentsOf: bytes[index..<(index + take)]) }
+            index += take
+            self.remaining -= take
+            if self.remaining == 0 {
+                self.recordComplete { events.append($0) }
+                self.header.removeAll(keepingCapacity: true)
+                return index
+            }
+        }
+        return bytes.count
+    }
+
+    /// A gap of `length` bytes: inside a skipped record it is harmless; elsewhere framing is lost.
+    mutating func gap(length: Int) {
+        if self.remaining >= length, !self.keeping, self.header.isEmpty == false {
+            self.remaining -= length
+            if self.remaining == 0 { self.header.removeAll(keepingCapacity: true) }
+            return
+        }
+        self.broken = true
+    }
+
+    private mutating func recordComplete(emit: (Event) -> Void) {
+        let location = self.headerLocation!
+        switch self.contentType {
+        case 21:
+            if self.encrypted || self.body.count != 2 {
+                emit(.encryptedAlert(length: self.recordLength, location: location))
+            } else {
+                emit(.alert(level: self.body[0], description: self.body[1], record: self.header + self.body, location: location))
+            }
+        case 20:
+            emit(.changeCipherSpec(location: location))
+        case 23:
+            emit(.applicationData(length: self.recordLength, location: location))
+        case 22:
+            if self.encrypted {
+                emit(.encryptedHandshake(length: self.recordLength, location: location))
+                return
+            }
+            if self.handshake.isEmpty { self.handshakeLocation = location }
+            self.handshake.append(contentsOf: self.body)
+            // RFC 8446 §5.1: handshake messages may be split over records, or share one.
+            while self.handshake.count >= 4 {
+                let length = Int(self.handshake[1]) << 16 | Int(self.handshake[2]) << 8 | Int(self.handshake[3])
+                guard self.handshake.count >= 4 + length else { break }
+                let type = self.handshake[0]
+                let body = Array(self.handshake[4..<(4 + length)])
+                self.handshake.removeFirst(4 + length)
+                emit(.handshake(type: type, body: body, location: self.handshakeLocation ?? location))
+                self.handshakeLocation = location
+            }
+            if self.handshake.count > 1 << 20 { self.broken = true }
+        default:
+            break
+        }
+    }
+}
+
+/// Both directions of a TLS connection on the upstream hop, as far as they can be read without
+/// keys: the hellos, the TLS 1.2 certificate chain, alerts in the clear, and the shape of the
+/// encrypted rest.
+public struct TLSConnection {
+    private var client = RecordLayer(direction: .client)
+    private var server = RecordLayer(direction: .server)
+
+    /// The gateway's ClientHello.
+    public private(set) var clientHello: ClientHello?
+    /// The upstream's ServerHello (a HelloRetryRequest is kept in `helloRetry`).
+    public private(set) var serverHello: ServerHello?
+    /// A HelloRetryRequest, if the upstream sent one.
+    public private(set) var helloRetry: ServerHello?
+    /// The chain as sent (TLS 1.2 and earlier), leaf first, with where its message started.
+    public private(set) var certificates: [[UInt8]] = []
+    /// Where the Certificate message started.
+    public private(set) var certificateLocation: TLSLocation?
+    /// Where the upstream's CertificateRequest was, when it asked for a client certificate.
+    public private(set) var certificateRequest: TLSLocation?
+    /// Alerts read in the clear, in order.
+    public private(set) var alerts: [TLSAlert] = []
+    /// Encrypted alerts (TLS 1.2 after ChangeCipherSpec), by direction.
+    public private(set) var encryptedAlerts: [(direction: Direction, location: TLSLocation)] = []
+    /// Encrypted records (application data, and TLS 1.3's encrypted handshake), each way.
+    public private(set) var encryptedRecords: (client: Int, server: Int) = (0, 0)
+    /// The first encrypted record each side sent after the handshake, with its size.
+    public private(set) var firstClientEncrypted: (length: Int, location: TLSLocation)?
+    /// Client application records after its handshake finished: the gateway sent a request.
+    public private(set) var clientApplicationRecords = 0
+    /// Server application records after its handshake finished.
+    public private(set) var serverApplicationRecords = 0
+    /// Where the upstream's first bytes showed it does not speak TLS.
+    public private(set) var serverNotTLS: (location: TLSLocation, bytes: [UInt8])?
+    /// ChangeCipherSpec seen, each way.
+    public private(set) var changeCipherSpec: (client: TLSLocation?, server: TLSLocation?) = (nil, nil)
+    /// Encrypted handshake records each way (TLS 1.2 Finished, TLS 1.3 server flight).
+    private var encryptedHandshakeRecords: (client: Int, server: Int) = (0, 0)
+    /// When the handshake was seen to finish.
+    public private(set) var handshakeDone: TLSLocation?
+
+    /// Nothing seen yet.
+    public init() {}
+
+    /// The version in use: the ServerHello's choice.
+    public var version: UInt16? { self.serverHello?.version }
+    /// Whether the handshake finished, as far as the record shapes show.
+    public var handshakeComplete: Bool { self.handshakeDone != nil }
+
+    /// Feeds in-order bytes of one direction.
+    public mutating func feed(
+        _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp
+    ) {
+        var index = 0
+        var events: [RecordLayer.Event] = []
+        while index < bytes.count {
+            events.removeAll(keepingCapacity: true)
+            switch direction {
+            case .client:
+                index = self.client.next(bytes, from: index, offset: offset, frame: frame, frameOffset: frameOffset, time: time, events: &events)
+            case .server:
+                index = self.server.next(bytes, from: index, offset: offset, frame: frame, frameOffset: frameOffset, time: time, events: &events)
+            }
+            for event in events {
+                self.handle(event, direction: direction)
+            }
+        }
+    }
+
+    /// Bytes of one direction missing from the capture.
+    public mutating func gap(length: UInt64, direction: Direction) {
+        switch direction {
+        case .client: self.client.gap(length: Int(clamping: length))
+        case .server: self.server.gap(length: Int(clamping: length))
+        }
+    }
+
+    private mutating func handle(_ event: RecordLayer.Event, direction: Direction) {
+        switch event {
+        case .handshake(let type, let body, let location):
+            switch (direction, type) {
+            case (.client, 1):
+                if self.clientHello == nil { self.clientHello = HandshakeParser.clientHello(body, location: location) }
+            case (.server, 2):
+                guard let hello = HandshakeParser.serverHello(body, location: location) else { return }
+                if hello.isHelloRetryRequest {
+                    self.helloRetry = hello
+                } else if self.serverHello == nil {
+                    self.serverHello = hello
+                    // RFC 8446 §5: everything after the ServerHello is encrypted in TLS 1.3.
+                    if hello.version == 0x0304 {
+                        self.server.encrypted = true
+                    }
+                }
+            case (.server, 11):
+                if self.certificates.isEmpty, let chain = HandshakeParser.certificates(body) {
+                    self.certificates = chain
+                    self.certificateLocation = location
+                }
+            case (.server, 13):
+                self.certificateRequest = location
+            default:
+                break
+            }
+        case .alert(let level, let description, let record, let location):
+            self.alerts.append(TLSAlert(direction: direction, level: level, description: description, location: location, bytes: record))
+        case .encryptedAlert(_, let location):
+            self.encryptedAlerts.append((direction, location))
+        case .changeCipherSpec(let location):
+            switch direction {
+            case .client:
+                self.changeCipherSpec.client = location
+                // TLS 1.2: the client's records are encrypted after its ChangeCipherSpec; in 1.3
+                // the CCS is only for middlebox compatibility and the client encrypts anyway.
+                self.client.encrypted = true
+            case .server:
+                self.changeCipherSpec.server = location
+                self.server.encrypted = true
+            }
+        case .encryptedHandshake(let length, let location):
+            self.countEncrypted(direction, length: length, location: location, handshake: true)
+        case .applicationData(let length, let location):
+            self.countEncrypted(direction, length: length, location: location, handshake: false)
+        case .notTLS(let location):
+            if direction == .server, self.serverNotTLS == nil {
+                self.serverNotTLS = (location, self.server.firstBytes)
+            }
+        }
+    }
+
+    private mutating func countEncrypted(_ direction: Direction, length: Int, location: TLSLocation, handshake: Bool) {
+        switch direction {
+        case .client:
+            self.encryptedRecords.client += 1
+            if self.firstClientEncrypted == nil { self.firstClientEncrypted = (length, location) }
+            if handshake { self.encryptedHandshakeRecords.client += 1 }
+        case .server:
+            self.encryptedRecords.server += 1
+            if handshake { self.encryptedHandshakeRecords.server += 1 }
+        }
+        let tls13 = self.serverHello?.version == 0x0304
+        if tls13 {
+            // TLS 1.3: the server's flight (EncryptedExtensions .. Finished) is its first
+            // encrypted records; the client's first encrypted record is its Finished. The
+            // handshake is done once the client's Finished follows the server's flight.
+            if direction == .client, self.encryptedRecords.server > 0, self.handshakeDone == nil, !handshake {
+                self.handshakeDone = location
+                return
+            }
+        } else if self.handshakeDone == nil, self.changeCipherSpec.client != nil, self.changeCipherSpec.server != nil,
+                  self.encryptedHandshakeRecords.client > 0, self.encryptedHandshakeRecords.server > 0 {
+            // TLS 1.2: both ChangeCipherSpecs and both Finished messages.
+            self.handshakeDone = location
+        }
+        if self.handshakeDone != nil, !handshake {
+            switch direction {
+            case .client: self.clientApplicationRecords += 1
+            case .server: self.serverApplicationRecords += 1
+            }
+        }
+    }
+}
