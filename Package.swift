@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
-        .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel"]),
+        .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport"]),
