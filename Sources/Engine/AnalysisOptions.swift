@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import TCPReassembly
+import TLSRecords
 
 /// One `--upstream [NAME=]ADDR[:PORT]`: a server the gateway connects to, and the name it expects.
 public struct UpstreamSpec: Hashable, Sendable {
@@ -44,12 +45,15 @@ public struct AnalysisOptions: Sendable {
     public var gateway: GatewayProfile
     /// Verifies certificate chains seen in the clear (TLS 1.2 and earlier); `nil` skips it.
     public var verifier: (any ChainVerifying)?
+    /// Decrypts TLS sessions whose secrets the key log holds (`--keylog`).
+    public var decryption: TLSConnection.Decryption?
 
     /// Options from their parts.
     public init(
         limits: ReassemblyLimits = ReassemblyLimits(), upstreams: [UpstreamSpec] = [], gateway: GatewayProfile = .default,
-        verifier: (any ChainVerifying)? = nil
+        verifier: (any ChainVerifying)? = nil, decryption: TLSConnection.Decryption? = nil
     ) {
+        self.decryption = decryption
         self.limits = limits
         self.upstreams = upstreams
         self.gateway = gateway

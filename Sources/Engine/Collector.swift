@@ -25,19 +25,26 @@ struct Collector: ConnectionSink {
         /// Set when the gateway's first byte is a TLS handshake record.
         var tls: TLSConnection?
         var clientSpoke = false
+        /// HTTP inside TLS, fed with what the key log decrypted.
+        var innerHTTP: HTTP1Connection?
     }
 
     let gateway: GatewayProfile
     let verifier: (any ChainVerifying)?
+    let decryption: TLSConnection.Decryption?
+    /// TLS sessions seen, and those the key log had secrets for.
+    var tlsSessions = 0
+    var tlsSessionsWithKeys = 0
     /// Host names the gateway expects, by upstream (`--upstream NAME=ADDR:PORT`).
     let expectedNames: [UpstreamSpec]
     var captureEnd: Timestamp = .zero
     var slots: [SlotState] = []
     var reports: [ConnectionReport] = []
 
-    init(gateway: GatewayProfile, verifier: (any ChainVerifying)?, expectedNames: [UpstreamSpec]) {
+    init(gateway: GatewayProfile, verifier: (any ChainVerifying)?, decryption: TLSConnection.Decryption?, expectedNames: [UpstreamSpec]) {
         self.gateway = gateway
         self.verifier = verifier
+        self.decryption = decryption
         self.expectedNames = expectedNames.filter { $0.name != nil }
     }
 
@@ -54,10 +61,24 @@ struct Collector: ConnectionSink {
             if direction == .client, !self.slots[slot].clientSpoke, let first = data.bytes.first {
                 self.slots[slot].clientSpoke = true
                 // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection.
-                if first == 0x16, data.offset == 0 { self.slots[slot].tls = TLSConnection() }
+                if first == 0x16, data.offset == 0 { self.slots[slot].tls = TLSConnection(decryption: self.decryption) }
             }
-            self.slots[slot].tls?.feed(
-                data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+            if self.slots[slot].tls != nil {
+                self.slots[slot].tls!.feed(
+                    data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                if self.decryption != nil {
+                    // Decrypted application data is HTTP too: its offsets are the decrypted
+                    // stream's, its frame the record's.
+                    for item in self.slots[slot].tls!.takeDecrypted() {
+                        if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection() }
+                        item.bytes.withUnsafeBytes { raw in
+                            self.slots[slot].innerHTTP!.feed(
+                                raw, direction: item.direction, at: item.offset, frame: item.location.frame, frameOffset: nil,
+                                time: item.location.time)
+                        }
+                    }
+                }
+            }
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
         case .fin:
@@ -121,6 +142,21 @@ struct Collector: ConnectionSink {
                 check = verifier.verify(chain: tls.certificates, host: self.expectedName(connection.server, tls), at: time)
             }
             (diagnosis, tlsSummary) = TLSDiagnosis.diagnose(connection, tls: tls, chain: check, context: context)
+            if tls.clientHello != nil { self.tlsSessions += 1 }
+            if tls.keysFound { self.tlsSessionsWithKeys += 1 }
+            if var inner = state.innerHTTP, tls.decryptedRecords > 0, !diagnosis.verdict.code.description.hasPrefix("tls.") {
+                // The handshake was fine and the key log opened the records: judge the HTTP inside.
+                let innerEnd = inner.responseEnd
+                inner.finish()
+                let innerView = ConnectionDiagnosis.HTTPView(
+                    findings: inner.findings, uncheckedGaps: inner.uncheckedGaps, end: innerEnd, upstream5xx: inner.upstream5xx,
+                    gatewaySpeaksHTTP1: inner.gatewaySpeaksHTTP1, arrivedWithHead: inner.findingsArrivedWithHead)
+                let tlsFindings = diagnosis.findings.filter { $0.code.description.hasPrefix("tls.") }
+                diagnosis = ConnectionDiagnosis.diagnose(connection, http: innerView, context: context)
+                diagnosis.findings += tlsFindings
+                state.http = inner
+                tlsSummary?.decrypted = true
+            }
         } else {
             diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
         }

@@ -32,7 +32,8 @@ public struct Engine {
                 self.flows.knownServerAddresses.insert(upstream.address)
             }
         }
-        self.collector = Collector(gateway: options.gateway, verifier: options.verifier, expectedNames: options.upstreams)
+        self.collector = Collector(
+            gateway: options.gateway, verifier: options.verifier, decryption: options.decryption, expectedNames: options.upstreams)
     }
 
     /// Connections in the flow table now.
@@ -96,6 +97,9 @@ public struct Engine {
         }
         if self.statistics.fragments.ipv6FragmentsNotReassembled > 0 {
             warnings.append("\(self.statistics.fragments.ipv6FragmentsNotReassembled) IPv6 fragment(s) were not reassembled; their bytes are gaps in their connections.")
+        }
+        if self.options.decryption != nil, self.collector.tlsSessions > 0, self.collector.tlsSessionsWithKeys == 0 {
+            warnings.append("The key log holds no secrets for any of the \(self.collector.tlsSessions) TLS session(s) in this capture; nothing was decrypted.")
         }
         if self.statistics.timeWentBackwards > 0 {
             warnings.append("\(self.statistics.timeWentBackwards) record(s) have a time earlier than the record before them.")

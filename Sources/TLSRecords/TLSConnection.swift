@@ -35,7 +35,12 @@ struct RecordLayer {
         case applicationData(length: Int, location: TLSLocation)
         case encryptedHandshake(length: Int, location: TLSLocation)
         case notTLS(location: TLSLocation)
+        /// A protected record kept whole for decryption: its 5-byte header and its body.
+        case protected(header: [UInt8], body: [UInt8], location: TLSLocation)
     }
+
+    /// Whether protected records are kept whole (a key log may decrypt them).
+    var keepProtected = false
 
     /// Whether records of this direction are now encrypted (after its ChangeCipherSpec in TLS
     /// 1.2, after the ServerHello in TLS 1.3).
@@ -74,7 +79,7 @@ struct RecordLayer {
                 self.contentType = type
                 self.recordLength = length
                 self.remaining = length
-                self.keeping = type != 23 && !(self.encrypted && type == 22)
+                self.keeping = self.keepProtected || (type != 23 && !(self.encrypted && type == 22))
                 self.body.removeAll(keepingCapacity: true)
                 continue
             }
@@ -103,6 +108,10 @@ struct RecordLayer {
 
     private mutating func recordComplete(emit: (Event) -> Void) {
         let location = self.headerLocation!
+        if self.keepProtected, self.contentType == 23 || (self.encrypted && (self.contentType == 22 || self.contentType == 21)) {
+            emit(.protected(header: self.header, body: self.body, location: location))
+            return
+        }
         switch self.contentType {
         case 21:
             if self.encrypted || self.body.count != 2 {
@@ -178,8 +187,53 @@ public struct TLSConnection {
     /// When the handshake was seen to finish.
     public private(set) var handshakeDone: TLSLocation?
 
-    /// Nothing seen yet.
-    public init() {}
+    /// How to decrypt: a key log and the cryptography to use it.
+    public struct Decryption: Sendable {
+        public var keyLog: KeyLog
+        public var crypto: any TLSCryptoProviding
+        /// Decryption from its parts.
+        public init(keyLog: KeyLog, crypto: any TLSCryptoProviding) {
+            self.keyLog = keyLog
+            self.crypto = crypto
+        }
+    }
+
+    private let decryption: Decryption?
+    private var session: SessionDecryptor?
+    private var decryptedHandshake: (client: [UInt8], server: [UInt8]) = ([], [])
+    /// Whether the key log held this session's secrets.
+    public private(set) var keysFound = false
+    /// Records that did not authenticate with the key log's secrets.
+    public private(set) var decryptionFailures = 0
+    /// Records decrypted.
+    public private(set) var decryptedRecords = 0
+    /// Decrypted application data not yet taken by `takeDecrypted()`.
+    private var decrypted: [(direction: Direction, bytes: [UInt8], location: TLSLocation)] = []
+    /// Decrypted application bytes delivered so far, each way (the decrypted streams' offsets).
+    public private(set) var decryptedBytes: (client: UInt64, server: UInt64) = (0, 0)
+
+    /// Nothing seen yet; with `decryption`, records of sessions in the key log are decrypted.
+    public init(decryption: Decryption? = nil) {
+        self.decryption = decryption
+    }
+
+    /// Decrypted application data since the last call, in order, with the decrypted stream
+    /// offset of its first byte and the record it came from.
+    public mutating func takeDecrypted() -> [(direction: Direction, bytes: [UInt8], offset: UInt64, location: TLSLocation)] {
+        var out: [(direction: Direction, bytes: [UInt8], offset: UInt64, location: TLSLocation)] = []
+        for item in self.decrypted {
+            switch item.direction {
+            case .client:
+                out.append((item.direction, item.bytes, self.decryptedBytes.client, item.location))
+                self.decryptedBytes.client &+= UInt64(item.bytes.count)
+            case .server:
+                out.append((item.direction, item.bytes, self.decryptedBytes.server, item.location))
+                self.decryptedBytes.server &+= UInt64(item.bytes.count)
+            }
+        }
+        self.decrypted.removeAll(keepingCapacity: true)
+        return out
+    }
 
     /// The version in use: the ServerHello's choice.
     public var version: UInt16? { self.serverHello?.version }
@@ -227,6 +281,7 @@ public struct TLSConnection {
                     self.helloRetry = hello
                 } else if self.serverHello == nil {
                     self.serverHello = hello
+                    self.startDecryption(hello)
                     // RFC 8446 §5: everything after the ServerHello is encrypted in TLS 1.3.
                     if hello.version == 0x0304 {
                         self.server.encrypted = true
@@ -265,6 +320,91 @@ public struct TLSConnection {
             if direction == .server, self.serverNotTLS == nil {
                 self.serverNotTLS = (location, self.server.firstBytes)
             }
+        case .protected(let header, let body, let location):
+            self.protectedRecord(direction, header: header, body: body, location: location)
+        }
+    }
+
+    private mutating func startDecryption(_ hello: ServerHello) {
+        guard let decryption = self.decryption, let clientHello = self.clientHello,
+              let secrets = decryption.keyLog.secrets(clientRandom: clientHello.random)
+        else { return }
+        self.keysFound = true
+        self.session = SessionDecryptor(
+            crypto: decryption.crypto, suite: hello.cipherSuite, version: hello.version, secrets: secrets,
+            clientRandom: clientHello.random, serverRandom: hello.random)
+        if self.session != nil {
+            self.client.keepProtected = true
+            self.server.keepProtected = true
+        }
+    }
+
+    private mutating func protectedRecord(_ direction: Direction, header: [UInt8], body: [UInt8], location: TLSLocation) {
+        let outerHandshake = header[0] == 22
+        guard var session = self.session, let (type, plaintext) = session.decrypt(direction, header: header, body: body) else {
+            self.decryptionFailures += 1
+            if header[0] == 21 { self.encryptedAlerts.append((direction, location)) }
+            self.countEncrypted(direction, length: body.count, location: location, handshake: outerHandshake)
+            return
+        }
+        self.decryptedRecords += 1
+        switch type {
+        case 22:
+            self.countEncrypted(direction, length: body.count, location: location, handshake: true)
+            var buffer = direction == .client ? self.decryptedHandshake.client : self.decryptedHandshake.server
+            buffer += plaintext
+            while buffer.count >= 4 {
+                let length = Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
+                guard buffer.count >= 4 + length else { break }
+                let messageType = buffer[0]
+                let message = Array(buffer[4..<(4 + length)])
+                buffer.removeFirst(4 + length)
+                self.decryptedHandshakeMessage(direction, type: messageType, body: message, location: location, session: &session)
+            }
+            switch direction {
+            case .client: self.decryptedHandshake.client = buffer
+            case .server: self.decryptedHandshake.server = buffer
+            }
+        case 21:
+            if plaintext.count >= 2 {
+                self.alerts.append(TLSAlert(direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: plaintext))
+            }
+        case 23:
+            self.countEncrypted(direction, length: body.count, location: location, handshake: false)
+            self.decrypted.append((direction, plaintext, location))
+        default:
+            break
+        }
+        self.session = session
+    }
+
+    private mutating func decryptedHandshakeMessage(
+        _ direction: Direction, type: UInt8, body: [UInt8], location: TLSLocation, session: inout SessionDecryptor
+    ) {
+        switch (direction, type) {
+        case (.server, 11) where self.certificates.isEmpty:
+            // RFC 8446 §4.4.2: request context, then entries of (cert_data, extensions).
+            var reader = TLSReader(body)
+            guard let contextLength = reader.u8(), reader.take(Int(contextLength)) != nil,
+                  let total = reader.u24(), var list = reader.sub(total) else { return }
+            var chain: [[UInt8]] = []
+            while list.remaining > 0 {
+                guard let length = list.u24(), let der = list.take(length), let extensions = list.u16(), list.take(Int(extensions)) != nil
+                else { return }
+                chain.append(der)
+            }
+            self.certificates = chain
+            self.certificateLocation = location
+        case (.server, 13):
+            self.certificateRequest = location
+        case (_, 20):
+            // Finished: RFC 8446 §7.2, the sender's next records use application traffic keys.
+            session.switchToApplicationKeys(direction)
+            if direction == .client, session.tls13, self.handshakeDone == nil {
+                self.handshakeDone = location
+            }
+        default:
+            break
         }
     }
 
