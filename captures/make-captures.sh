@@ -7,6 +7,13 @@
 #        as http-chunked-bad-size.haproxy makes just that one; the first seven are
 #        healthy-keepalive refused rst-before-response fin-before-response any-mixed
 #        ipv6-loopback)
+#   sudo captures/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
+#
+# The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
+# by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
+# (certificates only, no keys). So they are made all together: name `tls` (or every TLS
+# scenario); naming only some of them is refused. To debug one, run tls-run.py by hand
+# (see its --help) with a certificate dir from tls-certs.sh.
 #
 # The first seven captures are made by the bash functions below. Every other one is a
 # scenario of scenarios.py, made by run-scenario.py (its own nginx or HAProxy, the
@@ -67,6 +74,7 @@ done
 # Which captures to make: none named = all.
 LEGACY=(healthy-keepalive refused rst-before-response fin-before-response any-mixed ipv6-loopback)
 mapfile -t JOBS < <("$PY" "$HERE/scenarios.py" --list)   # "scenario gateway base" per line
+mapfile -t TLS_JOBS < <("$PY" "$HERE/tls_scenarios.py" --list)   # the same, TLS scenarios
 WANT=("$@")
 wanted() {  # wanted NAME [BASE]: is this capture selected?
   local w
@@ -84,8 +92,31 @@ for w in "${WANT[@]}"; do
     read -r jn jg jb <<<"$j"
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
   done
-  [ $known = 1 ] || die "unknown capture name: $w (see scenarios.py --list)"
+  [ "$w" = tls ] && known=1
+  for j in "${TLS_JOBS[@]}"; do
+    read -r jn jg jb <<<"$j"
+    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
+  done
+  [ $known = 1 ] || die "unknown capture name: $w (see scenarios.py --list, tls_scenarios.py --list)"
 done
+# TLS: all or nothing (one certificate set for every TLS capture).
+tls_wanted() {  # tls_wanted NAME BASE
+  local w
+  [ ${#WANT[@]} = 0 ] && return 0
+  for w in "${WANT[@]}"; do
+    { [ "$w" = tls ] || [ "$w" = "$1" ] || [ "$w" = "$2" ]; } && return 0
+  done
+  return 1
+}
+TLS_SELECTED=0
+TLS_MISSING=0
+for j in "${TLS_JOBS[@]}"; do
+  read -r jn jg jb <<<"$j"
+  if tls_wanted "$jn" "$jb"; then TLS_SELECTED=1; else TLS_MISSING=1; fi
+done
+if [ $TLS_SELECTED = 1 ] && [ $TLS_MISSING = 1 ]; then
+  die "the TLS captures share one certificate set: regenerate them all with  $0 tls"
+fi
 
 GATEWAY=$(nginx -v 2>&1 | sed -n 's|^nginx version: nginx/\([0-9.]*\).*|nginx \1|p')
 [ -n "$GATEWAY" ] || die "cannot read the nginx version from nginx -v"
@@ -384,6 +415,28 @@ for j in "${JOBS[@]}"; do
   NEW_DONE+=("$jb")
 done
 
+# ------------------------------------------------- tls_scenarios.py (TLS, all together)
+
+TLS_DONE=()
+if [ $TLS_SELECTED = 1 ]; then
+  mkdir -p "$WORK/tls-certs" "$WORK/tls-out"
+  "$HERE/tls-certs.sh" "$WORK/tls-certs" >&2 || die "tls-certs.sh failed"
+  for j in "${TLS_JOBS[@]}"; do
+    read -r jn jg jb <<<"$j"
+    "$PY" "$HERE/tls-run.py" --name "$jn" --gateway "$jg" --work "$WORK" --out "$OUT" \
+      --certs "$WORK/tls-certs" --base-port "$BASE" >>"$OUT/check.txt" \
+      || die "$jb failed (see $WORK/$jb and the messages above)"
+    tail -n 1 "$OUT/check.txt" >&2
+    TLS_DONE+=("$jb")
+  done
+  # The certificates (never the keys) beside the captures, for --ca-file captures/tls/root.pem.
+  for c in root intermediate other-root other-intermediate leaf-valid leaf-expired leaf-not-yet-valid \
+           leaf-wrong-name leaf-self-signed leaf-no-serverauth leaf-other-ca; do
+    cp "$WORK/tls-certs/$c.pem" "$WORK/tls-out/$c.pem"
+  done
+  if grep -l "PRIVATE KEY" "$WORK/tls-out"/*.pem; then die "a key ended up among the certificates"; fi
+fi
+
 # ---------------------------------------------------------------- checks
 
 log "checking the first seven captures against their truth files (tshark, capinfos)"
@@ -395,14 +448,14 @@ done
 # ---------------------------------------------------------------- install
 
 log "replacing the outputs in $HERE"
-OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json'
+OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json *.keylog'
 if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
   for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
 else
-  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}"; do
+  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
-               client.log wire.log log; do
+               client.log wire.log log keylog; do
       rm -f "$HERE/$b.$ext"
     done
   done
@@ -412,4 +465,12 @@ for f in "$OUT"/*; do
   cp "$f" "$HERE/"
   chmod 644 "$HERE/$(basename "$f")"
 done
+if [ ${#TLS_DONE[@]} != 0 ]; then
+  rm -f "$HERE"/tls/*.pem
+  mkdir -p "$HERE/tls"
+  for f in "$WORK/tls-out"/*.pem; do
+    cp "$f" "$HERE/tls/"
+    chmod 644 "$HERE/tls/$(basename "$f")"
+  done
+fi
 log "done"
