@@ -2,6 +2,7 @@
 """Print the Markdown table of README.md's "Scenarios" section from the truth files.
 
   python3 captures/summarize.py [DIR]
+  python3 captures/summarize.py --tls [DIR]     # the table of the "TLS captures" section
 
 One row per connection of the first seven captures, then one row per capture made from
 scenarios.py (nginx first, then its HAProxy twin), and
@@ -58,7 +59,48 @@ def first_seven(d):
                 c["evidence_frame"] if c["evidence_frame"] is not None else "—"))
 
 
+def tls_log(conn, kind):
+    """The gateway's line, short: nginx's message, HAProxy's state + TLS error, curl's error."""
+    if kind == "haproxy":
+        err = (conn.get("haproxy_tls_error") or {}).get("ssl_bc_err_str") or \
+            (conn.get("haproxy_tls_error") or {}).get("bc_err_str")
+        return "`%s` %s%s" % (conn.get("haproxy_termination"), conn.get("haproxy_status"),
+                              (", `%s`" % cell(err)) if err and err != "Success" else "")
+    g = conn.get("gateway_log")
+    if not g:
+        return "—"
+    return "`%s`" % cell(g.split(", client:")[0])
+
+
+def tls_table(d):
+    """The TLS captures (tls_scenarios.py): one row per capture."""
+    import tls_scenarios
+    print("| capture | gateway | TLS | upstream sends | gateway log | client status | finding → verdict | class | evidence frame (rule) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, gw, base in tls_scenarios.jobs():
+        path = os.path.join(d, base + ".truth.json")
+        if not os.path.exists(path):
+            print("| %s | %s | | (missing) | | | | | |" % (base, gw))
+            continue
+        t = json.load(open(path))
+        spec = tls_scenarios.BY_NAME[name]
+        for c in t["expected_connections"]:
+            fv = c["finding"] if c["verdict"] == c["finding"] else "%s → %s" % (c["finding"], c["verdict"])
+            status = "none (HTTP/0.9)" if c["client_status"] is None else str(c["client_status"])
+            if t["gateway_kind"] == "curl":
+                status += " (curl exit %s)" % c["requests"][-1]["curl_exit"]
+            n = "" if c["request_count"] == 1 else " (%d requests)" % c["request_count"]
+            keylog = " + `.keylog` (%s)" % t["tls"]["keylog_written_by"] if t["tls"]["keylog"] else ""
+            ev = "—" if c["evidence_frame"] is None else "%d (%s)" % (c["evidence_frame"], c["evidence_rule"])
+            print("| `%s`%s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                t["capture"], n, keylog, t["gateway"], t["tls"]["version"], cell(spec["sends"]),
+                tls_log(c, t["gateway_kind"]), status, fv, c["class"], ev))
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--tls":
+        tls_table(sys.argv[2] if len(sys.argv) > 2 else HERE)
+        return
     d = sys.argv[1] if len(sys.argv) > 1 else HERE
     print("| capture | gateway | upstream sends | gateway log | client status | finding → verdict | class | evidence frame |")
     print("|---|---|---|---|---|---|---|---|")

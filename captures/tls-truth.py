@@ -137,18 +137,77 @@ def connections(cap):
         c["client_port"], c["syn_frame"] = gw_port, int(syn[0]["frame.number"])
         out.append(c)
     out.sort(key=lambda c: c["syn_frame"])
+    recs = record_view(cap)
     for c in out:
-        analyse(c, cap.up_port)
+        analyse(c, cap.up_port, recs)
     return out
 
 
-def analyse(c, up_port):
+def aslist(x):
+    return x if isinstance(x, list) else ([] if x is None else [x])
+
+
+def find_keys(obj, key):
+    """Every value of `key` anywhere inside a tshark JSON object (lists flattened)."""
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == key:
+                out += aslist(v)
+            else:
+                out += find_keys(v, key)
+    elif isinstance(obj, list):
+        for v in obj:
+            out += find_keys(v, key)
+    return out
+
+
+def record_view(cap):
+    """{frame: [record, ...]} from tshark -T json: per TLS record its type (the inner type when
+    the key log decrypted it), whether it was encrypted, its length, handshake messages, alert."""
+    data = json.loads(run(["tshark", "-r", cap.path] + cap.opts + ["-T", "json", "--no-duplicate-keys",
+                                                                    "-Y", "tls"]))
+    out = {}
+    for pkt in data:
+        layers = pkt["_source"]["layers"]
+        num = int(aslist(layers["frame"])[0]["frame.number"])
+        for tl in aslist(layers.get("tls")):
+            if not isinstance(tl, dict):
+                continue
+            for rec in aslist(tl.get("tls.record")):
+                if not isinstance(rec, dict):
+                    continue
+                opaque = rec.get("tls.record.opaque_type")
+                inner = rec.get("tls.record.content_type")
+                rtype = int(inner if inner is not None else opaque)
+                hs = []
+                for h in aslist(rec.get("tls.handshake")):
+                    if isinstance(h, dict) and "tls.handshake.type" in h:
+                        hs.append(h)
+                alert = rec.get("tls.alert_message")
+                r = {"type": rtype, "encrypted": opaque is not None or rtype == 23,
+                     "length": int(rec.get("tls.record.length", "0")),
+                     "handshake": [int(h["tls.handshake.type"]) for h in hs], "hs": hs,
+                     "alert": alert if isinstance(alert, dict) else None}
+                # TLS 1.2 records after ChangeCipherSpec carry no "encrypted" marker in tshark's
+                # JSON; an alert or handshake whose body tshark could not read is encrypted (and
+                # application data always is).
+                if rtype == 21 and r["alert"] is None:
+                    r["encrypted"] = True
+                if rtype == 22 and not hs:
+                    r["encrypted"] = True
+                out.setdefault(num, []).append(r)
+    return out
+
+
+def analyse(c, up_port, recs):
     h = {"client_hello_frame": None, "sni": None, "offered_versions": [], "server_hello_frame": None,
          "hello_retry_request": False, "version": None, "cipher": None, "certificate_frame": None,
          "certificates_sent": None, "certificate_request": False, "alerts": [], "encrypted_alerts": [],
          "complete": False, "gateway_records_after_handshake": [], "gateway_close_frame": None,
          "gateway_close": None, "upstream_close_frame": None, "upstream_close": None, "records": []}
     ccs = {"gateway": False, "server": False}
+    flow = []
     for f in c["frames"]:
         num = int(f["frame.number"])
         sender = "server" if int(f["tcp.srcport"]) == up_port else "gateway"
@@ -157,70 +216,80 @@ def analyse(c, up_port):
                 key = "gateway_close" if sender == "gateway" else "upstream_close"
                 if h[key + "_frame"] is None:
                     h[key + "_frame"], h[key] = num, what
-        # A TLS 1.3 record tshark cannot decrypt has only an opaque type (23).
-        types = ints(f["tls.record.content_type"]) or ints(f["tls.record.opaque_type"])
-        if not types or int(f["tcp.len"] or 0) == 0:
+        rs = recs.get(num, [])
+        if not rs:
             continue
-        hs = ints(f["tls.handshake.type"])
-        lens = ints(f["tls.record.length"])
-        opaque = ints(f["tls.record.opaque_type"])
-        descs = ints(f["tls.alert_message.desc"])
-        levels = ints(f["tls.alert_message.level"])
-        h["records"].append({"frame": num, "from": sender, "content_types": types, "lengths": lens,
-                             "handshake": [HS_NAMES.get(t, str(t)) for t in hs]})
-        if 1 in hs and h["client_hello_frame"] is None:
-            h["client_hello_frame"] = num
-            h["sni"] = f["tls.handshake.extensions_server_name"] or None
-            sv = [VERSIONS.get("0x%04x" % v, hex(v)) for v in ints(f["tls.handshake.extensions.supported_version"])]
-            h["offered_versions"] = sv or [VERSIONS.get(f["tls.handshake.version"].split(",")[0], "?")]
-        if 2 in hs and sender == "server" and h["server_hello_frame"] is None:
-            h["server_hello_frame"] = num
-            rnd = f["tls.handshake.random"].split(",")
-            if rnd and rnd[0].replace(":", "") == HRR_RANDOM:
-                h["hello_retry_request"] = True
-            sv = ints(f["tls.handshake.extensions.supported_version"])
-            hv = f["tls.handshake.version"].split(",")
-            h["version"] = VERSIONS.get("0x%04x" % sv[-1]) if sv else VERSIONS.get(hv[-1] if hv else "", None)
-            cs = ints(f["tls.handshake.ciphersuite"])
-            h["cipher"] = "0x%04x" % cs[-1] if cs else None
-        if 11 in hs and sender == "server" and h["certificate_frame"] is None:
-            h["certificate_frame"] = num
-            h["certificates_sent"] = len(ints(f["tls.handshake.certificate_length"]))
-        if 13 in hs:
-            h["certificate_request"] = True
-        if 20 in types:
-            ccs[sender] = True
-        # Alerts: readable (plaintext, or decrypted with the key log) or not.
-        di = 0
-        for i, t in enumerate(types):
-            if t != 21:
-                continue
-            if di < len(descs):
-                h["alerts"].append({"frame": num, "from": sender,
-                                    "level": "fatal" if levels[di] == 2 else "warning",
-                                    "description": ALERTS.get(descs[di], str(descs[di]))})
-                di += 1
-            else:
-                h["encrypted_alerts"].append({"frame": num, "from": sender,
-                                              "record_length": lens[i] if i < len(lens) else None})
-        if sender == "gateway" and h["version"] == "1.2" and ccs["gateway"] and 20 not in types:
-            h["gateway_records_after_handshake"] += [{"frame": num, "content_type": t, "length": l}
-                                                     for t, l in zip(types, lens)]
+        seen_ccs = ccs[sender]
+        for r in rs:
+            if seen_ccs and r["type"] != 20:
+                r["encrypted"] = True    # TLS 1.2: everything after this side's ChangeCipherSpec
+            if r["type"] == 20:
+                seen_ccs = True
+        h["records"].append({"frame": num, "from": sender,
+                             "records": ["%s%s(%d)%s" % ({20: "ccs", 21: "alert", 22: "handshake", 23: "appdata"}
+                                                         .get(r["type"], str(r["type"])),
+                                                         "[enc]" if r["encrypted"] else "", r["length"],
+                                                         (":" + "+".join(HS_NAMES.get(t, str(t)) for t in r["handshake"]))
+                                                         if r["handshake"] else "")
+                                         for r in rs]})
+        for r in rs:
+            flow.append((num, sender, r))
+            for hm in r["hs"]:
+                t = int(hm["tls.handshake.type"])
+                if t == 1 and h["client_hello_frame"] is None:
+                    h["client_hello_frame"] = num
+                    sni = find_keys(hm, "tls.handshake.extensions_server_name")
+                    h["sni"] = sni[0] if sni else None
+                    sv = [VERSIONS.get(v, v) for v in find_keys(hm, "tls.handshake.extensions.supported_version")]
+                    h["offered_versions"] = sv or [VERSIONS.get(hm.get("tls.handshake.version"), "?")]
+                elif t == 2 and sender == "server" and h["server_hello_frame"] is None:
+                    h["server_hello_frame"] = num
+                    if (hm.get("tls.handshake.random") or "").replace(":", "") == HRR_RANDOM:
+                        h["hello_retry_request"] = True
+                    sv = find_keys(hm, "tls.handshake.extensions.supported_version")
+                    h["version"] = VERSIONS.get(sv[0] if sv else hm.get("tls.handshake.version"))
+                    h["cipher"] = hm.get("tls.handshake.ciphersuite")
+                elif t == 11 and sender == "server" and h["certificate_frame"] is None:
+                    h["certificate_frame"] = num
+                    h["certificates_sent"] = len(find_keys(hm, "tls.handshake.certificate_length"))
+                elif t == 13:
+                    h["certificate_request"] = True
+            if r["type"] == 20:
+                ccs[sender] = True
+            if r["type"] == 21:
+                if r["alert"]:
+                    lvl = int(r["alert"].get("tls.alert_message.level", "0"))
+                    desc = int(r["alert"].get("tls.alert_message.desc", "-1"))
+                    h["alerts"].append({"frame": num, "from": sender, "level": "fatal" if lvl == 2 else "warning",
+                                        "description": ALERTS.get(desc, str(desc)), "encrypted": r["encrypted"]})
+                else:
+                    h["encrypted_alerts"].append({"frame": num, "from": sender, "record_length": r["length"]})
+    fatal_from_gw = any(a["from"] == "gateway" and a["level"] == "fatal" for a in h["alerts"])
     if h["version"] == "1.2":
+        # Both sides sent ChangeCipherSpec (and the encrypted Finished after it), no fatal alert.
         h["complete"] = ccs["gateway"] and ccs["server"] and not any(a["level"] == "fatal" for a in h["alerts"])
+        after = False
+        for num, sender, r in flow:
+            if sender != "gateway":
+                continue
+            if after:
+                h["gateway_records_after_handshake"].append({"frame": num, "type": r["type"], "length": r["length"],
+                                                             "encrypted": r["encrypted"]})
+            if r["type"] == 22 and r["encrypted"] or (r["type"] == 22 and 20 in r["handshake"]):
+                after = True   # the gateway's Finished
     elif h["version"] == "1.3":
-        # The gateway's first encrypted record after the server's flight is its Finished;
-        # a plaintext alert instead means it gave up inside the handshake.
-        recs = [r for r in h["records"] if r["from"] == "gateway" and r["frame"] > (h["server_hello_frame"] or 0)]
-        enc = []
-        for r in recs:
-            for t, l in zip(r["content_types"], r["lengths"]):
-                if t in (23,) or (t == 22 and "Finished" in r["handshake"]):
-                    enc.append({"frame": r["frame"], "content_type": t, "length": l})
-        fatal_from_gw = any(a["from"] == "gateway" and a["level"] == "fatal" for a in h["alerts"])
+        # The gateway's first encrypted record after the ServerHello is its Finished; a plaintext
+        # alert instead means it gave up inside the handshake.
+        # (With a key log the Finished is named; without one it is the first encrypted record.)
+        enc = [(num, r) for num, sender, r in flow
+               if sender == "gateway" and num > h["server_hello_frame"] and r["type"] != 20
+               and (r["encrypted"] or 20 in r["handshake"])]
+        named = [i for i, (num, r) in enumerate(enc) if 20 in r["handshake"]]
+        fin = named[0] if named else 0
         h["complete"] = bool(enc) and not fatal_from_gw
-        h["gateway_records_after_handshake"] = enc[1:]
-        h["gateway_finished_record_length"] = enc[0]["length"] if enc else None
+        h["gateway_finished_record_length"] = enc[fin][1]["length"] if enc else None
+        h["gateway_records_after_handshake"] = [{"frame": num, "type": r["type"], "length": r["length"],
+                                                 "encrypted": r["encrypted"]} for num, r in enc[fin + 1:]]
     c["tls"] = h
 
 
