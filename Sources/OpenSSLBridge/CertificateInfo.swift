@@ -231,6 +231,7 @@ public struct CertificateParseError: Error, Hashable, Sendable, CustomStringConv
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
 

@@ -173,5 +173,6 @@ public struct TrustStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
