@@ -75,7 +75,8 @@ public enum TLSCrypto {
     /// HKDF-Extract (RFC 5869 §2.2): `HMAC-Hash(salt, inputKeyingMaterial)`, `hash.length` bytes.
     /// An empty salt means `hash.length` zero bytes, as the RFC says.
     public static func hkdfExtract(salt: [UInt8], inputKeyingMaterial: [UInt8], hash: TLSHash) -> [UInt8] {
-        // OpenSSL rejects an empty salt; HMAC pads its key with zeros, so hash-length zeros is the same.
+        // RFC 5869 §2.2: no salt means HashLen zeros. Pass them explicitly rather than depend on how
+        // EVP_PKEY_CTX_set1_hkdf_salt treats a zero-length salt.
         let salt = salt.isEmpty ? [UInt8](repeating: 0, count: hash.length) : salt
         return derive(id: EVP_PKEY_HKDF, length: hash.length, what: "HKDF-Extract") { context in
             EVP_PKEY_CTX_set_hkdf_mode(context, EVP_KDF_HKDF_MODE_EXTRACT_ONLY) == 1
