@@ -32,12 +32,18 @@ let package = Package(
             name: "CPcap", pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]),
         .target(name: "PcapSource", dependencies: ["CPcap", "CaptureModel", "PacketDecoding"]),
+        // OpenSSL: one C shim for the macros Swift cannot import, and the one module that uses it.
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel"]),
+        // OpenSSL behind the engine's verification and decryption hooks.
+        .target(name: "OpenSSLAdapters", dependencies: ["OpenSSLBridge", "Diagnosis", "TLSRecords", "CaptureModel"]),
         // The command-line tool: parses options, picks a source, calls the engine.
         .executableTarget(
             name: "edgescope",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource",
+                "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords",
+                "Diagnosis", "HTTP1",
             ]),
 
         // Frame builders shared by the tests.
@@ -48,8 +54,12 @@ let package = Package(
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
         .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport"]),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
+        .testTarget(
+            name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport"]),
     ]
 )

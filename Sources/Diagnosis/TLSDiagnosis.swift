@@ -84,15 +84,15 @@ public enum TLSDiagnosis {
                     code = .tlsVersionMismatch
                     let offered = tls.clientHello.map { TLSNames.version($0.highestVersion) } ?? "?"
                     text = "The upstream \(server) shares no TLS version with the gateway (the gateway offered up to \(offered)): protocol_version alert."
-                case 40, 71 where tls.serverHello == nil:
-                    code = .tlsCipherMismatch
-                    text = "The upstream \(server) shares no cipher suite or group with the gateway: \(name) alert in answer to the ClientHello."
                 case 116:
                     code = .tlsClientCertRequired
                     text = "The upstream \(server) requires a client certificate the gateway did not send (certificate_required alert)."
-                case 40, 42 where tls.certificateRequest != nil:
+                case _ where tls.certificateRequest != nil && (alert.description == 40 || alert.description == 42):
                     code = .tlsClientCertRequired
                     text = "The upstream \(server) asked for a client certificate and the gateway sent none: \(name) alert."
+                case _ where tls.serverHello == nil && (alert.description == 40 || alert.description == 71):
+                    code = .tlsCipherMismatch
+                    text = "The upstream \(server) shares no cipher suite or group with the gateway: \(name) alert in answer to the ClientHello."
                 case 112:
                     text = "The upstream \(server) does not know the requested host name\(tls.clientHello?.serverName == nil ? " (the gateway sent no SNI)" : ""): unrecognized_name alert."
                 default:
@@ -116,7 +116,10 @@ public enum TLSDiagnosis {
         if let done = tls.handshakeDone {
             // The handshake finished and the gateway closed without sending a request: nginx's
             // fingerprint for a certificate it verified after the handshake and refused.
-            if tls.clientApplicationRecords == 0, let clientClose, serverClose.map({ clientClose.frame <= $0.frame }) ?? true {
+            // Who ended the session first: an encrypted alert (close_notify) or a FIN/RST.
+            let gatewayEnd = [clientClose?.frame, tls.firstAlertAfterHandshake.client?.frame].compactMap { $0 }.min()
+            let upstreamEnd = [serverClose?.frame, tls.firstAlertAfterHandshake.server?.frame].compactMap { $0 }.min()
+            if tls.clientApplicationRecords == 0, let clientClose, let gatewayEnd, upstreamEnd.map({ gatewayEnd <= $0 }) ?? true {
                 if let finding = chainFinding.first {
                     return (make(finding.code, finding.evidence[0],
                         summary: "The upstream \(server)'s certificate fails verification (\(chain!.opensslText)); the gateway completed the handshake and closed without a request, as nginx does when it refuses a certificate."),
@@ -168,7 +171,7 @@ public enum TLSDiagnosis {
             alpn: tls.serverHello?.alpn,
             cipher: tls.serverHello.map { TLSNames.cipherSuite($0.cipherSuite) },
             alerts: tls.alerts.map { "\($0.level == 2 ? "fatal" : "warning") \(TLSNames.alert($0.description)) from \($0.direction == .server ? "server" : "client")" },
-            decrypted: false,
+            decrypted: tls.decryptedRecords > 0,
             chain: chain?.certificates ?? [],
             verification: !visible || chain == nil ? "not_visible" : (chain!.ok ? "ok" : "failed"),
             opensslCode: visible ? chain?.opensslCode : nil,

@@ -63,7 +63,7 @@ public struct HTTP1Connection {
 
     /// The upstream's stream ended with a FIN (a read-until-close body ends there).
     public mutating func serverFIN() {
-        self.responseParser.closedByFIN()
+        self.responseParser.closedByFIN(clientProtocol: self.requestParser.proto, findings: &self.findings)
     }
 
     /// Where the upstream's response stood when its stream ended. Call before `finish()`.

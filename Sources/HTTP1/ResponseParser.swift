@@ -210,8 +210,16 @@ struct ResponseParser {
     /// The request the response in progress answers.
     var inProgressRequest: RequestInfo? { self.currentRequest }
 
-    /// The stream ended with a FIN: a read-until-close body is complete.
-    mutating func closedByFIN() {
+    /// The stream ended with a FIN: a read-until-close body is complete, and a response too
+    /// short for the protocol check (a 7-byte TLS alert) gets it now.
+    mutating func closedByFIN(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) {
+        if case .head = self.state, !self.prefixChecked, !self.run.isEmpty {
+            self.prefixChecked = true
+            if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
+                self.state = .opaque
+                self.run.reset()
+            }
+        }
         if case .untilClose = self.state {
             self.messageComplete()
             self.state = .opaque

@@ -186,6 +186,21 @@ public struct TLSConnection {
     private var encryptedHandshakeRecords: (client: Int, server: Int) = (0, 0)
     /// When the handshake was seen to finish.
     public private(set) var handshakeDone: TLSLocation?
+    /// The first alert each side sent after the handshake (close_notify, or any alert): read in
+    /// the clear, decrypted, an encrypted TLS 1.2 alert, or a TLS 1.3 record of exactly an
+    /// alert's size (2 bytes, the inner type and a 16-byte tag: 19) when there are no keys.
+    public private(set) var firstAlertAfterHandshake: (client: TLSLocation?, server: TLSLocation?) = (nil, nil)
+
+    /// The ciphertext length of a TLS 1.3 alert record under an AEAD with a 16-byte tag.
+    static let tls13AlertRecordLength = 2 + 1 + 16
+
+    private mutating func noteEnding(_ direction: Direction, _ location: TLSLocation) {
+        guard self.handshakeDone != nil else { return }
+        switch direction {
+        case .client: if self.firstAlertAfterHandshake.client == nil { self.firstAlertAfterHandshake.client = location }
+        case .server: if self.firstAlertAfterHandshake.server == nil { self.firstAlertAfterHandshake.server = location }
+        }
+    }
 
     /// How to decrypt: a key log and the cryptography to use it.
     public struct Decryption: Sendable {
@@ -301,6 +316,7 @@ public struct TLSConnection {
             self.alerts.append(TLSAlert(direction: direction, level: level, description: description, location: location, bytes: record))
         case .encryptedAlert(_, let location):
             self.encryptedAlerts.append((direction, location))
+            self.noteEnding(direction, location)
         case .changeCipherSpec(let location):
             switch direction {
             case .client:
@@ -369,6 +385,7 @@ public struct TLSConnection {
             if plaintext.count >= 2 {
                 self.alerts.append(TLSAlert(direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: plaintext))
             }
+            self.noteEnding(direction, location)
         case 23:
             self.countEncrypted(direction, length: body.count, location: location, handshake: false)
             self.decrypted.append((direction, plaintext, location))
@@ -431,6 +448,11 @@ public struct TLSConnection {
                   self.encryptedHandshakeRecords.client > 0, self.encryptedHandshakeRecords.server > 0 {
             // TLS 1.2: both ChangeCipherSpecs and both Finished messages.
             self.handshakeDone = location
+        }
+        if self.handshakeDone != nil, !handshake, tls13, self.session == nil, length == Self.tls13AlertRecordLength {
+            // Without keys a TLS 1.3 alert looks like application data; its size gives it away.
+            self.noteEnding(direction, location)
+            return
         }
         if self.handshakeDone != nil, !handshake {
             switch direction {

@@ -1,10 +1,12 @@
 import ArgumentParser
+import OpenSSLAdapters
 import CaptureModel
 import Diagnosis
 import Engine
 import PacketDecoding
 import PcapSource
 import Reporting
+import TLSRecords
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +39,11 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Print the JSON report to stdout instead of the text summary.")
     var json = false
 
+    @OptionGroup var trust: TrustOptions
+
+    @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
+    var keylog: String?
+
     func run() throws {
         guard let profile = GatewayProfile(parsing: self.gateway) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
@@ -49,13 +56,19 @@ struct Analyze: ParsableCommand {
             specs.append(spec)
         }
 
+        let verifier = try self.trust.verifier()
+        let decryption = try self.keylog.map { path in
+            TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
+        }
         let reader: PcapReader
         do {
             reader = try PcapReader(path: self.capture)
         } catch {
             throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
         }
-        var engine = Engine(linkType: reader.linkType, options: AnalysisOptions(upstreams: specs, gateway: profile))
+        var engine = Engine(
+            linkType: reader.linkType,
+            options: AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption))
         var readError: String?
         do {
             try reader.forEachFrame { engine.process($0) }

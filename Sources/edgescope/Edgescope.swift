@@ -16,13 +16,15 @@ struct Edgescope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
-        subcommands: [Analyze.self])
+        subcommands: [Analyze.self, Probe.self])
 
     /// Exit statuses are a contract (DESIGN.md): 0 analysed, 1 usage error, 2 unreadable input.
     static func main() {
         do {
             var command = try Self.parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
         } catch let failure as ToolFailure {
             Self.printError("edgescope: \(failure.message)")
             Glibc.exit(failure.status)

@@ -2,6 +2,9 @@ import CaptureModel
 import Engine
 import Diagnosis
 import Foundation
+import OpenSSLAdapters
+import OpenSSLBridge
+import TLSRecords
 import PcapSource
 import Testing
 import TestSupport
@@ -21,10 +24,30 @@ struct Truth: Decodable {
         /// The gateway's own log line for this connection.
         var gateway_log: String?
     }
+    struct TLS: Decodable {
+        var keylog: String?
+        var ca_file: String?
+    }
     var capture: String
     var gateway: String
     var link_type: String
     var expected_connections: [Expected]
+    /// For TLS captures: the key log and the CA file the gateway trusted, relative to captures/.
+    var tls: TLS?
+
+    /// The options the gateway's own configuration implies.
+    func options() throws -> AnalysisOptions {
+        var options = AnalysisOptions(gateway: self.profile)
+        if let tls = self.tls {
+            let store = try TrustStore(caFile: tls.ca_file.map { Paths.captures + "/" + $0 }, caPath: nil, crlFile: nil)
+            options.verifier = OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: store))
+            if let keylog = tls.keylog {
+                let text = try String(contentsOfFile: Paths.captures + "/" + keylog, encoding: .utf8)
+                options.decryption = TLSConnection.Decryption(keyLog: try KeyLog(parsing: text), crypto: OpenSSLCrypto())
+            }
+        }
+        return options
+    }
 
     /// The profile of the gateway that made the capture: Debian 12's nginx 1.22.1 or HAProxy 2.6.
     var profile: GatewayProfile {
@@ -55,7 +78,7 @@ func analyse(_ path: String, options: AnalysisOptions = AnalysisOptions()) throw
 func verdictsMatchWhatNginxLogged(truthFile: String) throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
     let truth = try JSONDecoder().decode(Truth.self, from: data)
-    let result = try analyse(Paths.captures + "/" + truth.capture, options: AnalysisOptions(gateway: truth.profile))
+    let result = try analyse(Paths.captures + "/" + truth.capture, options: try truth.options())
 
     #expect(result.linkType.description == truth.link_type)
     #expect(result.connections.count == truth.expected_connections.count)

@@ -1,0 +1,60 @@
+import ArgumentParser
+import OpenSSLAdapters
+import OpenSSLBridge
+import TLSRecords
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The gateway's trust store, as `analyze` and `probe` both take it.
+struct TrustOptions: ParsableArguments {
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM file of CA certificates the gateway trusts (default: the system store).", valueName: "pem"))
+    var caFile: String?
+
+    @Option(name: .customLong("ca-path"), help: ArgumentHelp("Directory of hashed CA certificates the gateway trusts.", valueName: "dir"))
+    var caPath: String?
+
+    @Option(help: ArgumentHelp("A CRL (PEM) to check certificates against (tls.cert.revoked).", valueName: "pem"))
+    var crl: String?
+
+    /// The verifier for these options; a CA or CRL file that cannot be read is a one-line error, status 2.
+    func verifier() throws -> OpenSSLChainVerifier {
+        do throws(TrustStoreError) {
+            let store: TrustStore
+            if self.caFile == nil, self.caPath == nil, self.crl == nil {
+                store = try TrustStore.systemDefault()
+            } else {
+                store = try TrustStore(caFile: self.caFile, caPath: self.caPath, crlFile: self.crl)
+            }
+            return OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: store))
+        } catch {
+            throw ToolFailure(status: 2, message: error.description)
+        }
+    }
+}
+
+/// Reading `--keylog`.
+enum KeyLogFile {
+    /// The parsed key log; an unreadable file or a malformed line is a one-line error, status 2.
+    static func read(_ path: String) throws -> KeyLog {
+        guard let file = fopen(path, "rb") else {
+            throw ToolFailure(status: 2, message: "cannot read key log \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count > 0 { bytes += buffer[0..<count] }
+            if count < buffer.count { break }
+            if bytes.count > 64 << 20 {
+                throw ToolFailure(status: 2, message: "key log \(path): larger than 64 MiB, which no key log is")
+            }
+        }
+        do throws(KeyLog.ParseError) {
+            return try KeyLog(parsing: String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw ToolFailure(status: 2, message: "key log \(path) \(error.description)")
+        }
+    }
+}
