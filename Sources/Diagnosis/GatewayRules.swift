@@ -632,6 +632,12 @@ public enum GatewayRules {
             return self.relayed(context, "----")
 
         default:
+            // TLS 1.3: the server's certificate_required arrives after HAProxy finished its side
+            // of the handshake and sent the request, so it fails reading the response (seen with
+            // 2.6.12: 502 SH, ssl_bc_err "tlsv13 alert certificate required").
+            if code == "tls.client_cert_required", context.phase == .responseHead {
+                return .rejects(502, "SH", note: "TLS 1.3: the alert came after the handshake; during a TLS 1.2 handshake it is 503 SC")
+            }
             return code.hasPrefix("tls.") ? self.haproxyTLS(code) : self.noRule
         }
     }

@@ -30,8 +30,7 @@ public enum TLSDiagnosis {
         let summary = self.summary(tls, chain: chain)
         let facts = connection.facts
         let other = connection.allFindings
-        func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = []) -> Diagnosis {
-            let phase: Phase = .tls
+        func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = [], phase: Phase = .tls) -> Diagnosis {
             let rule = RuleContext(phase: phase)
             let reaction = GatewayRules.reaction(to: code, context: rule, profile: context.gateway)
             var gateways: [String: GatewayOutcome] = [:]
@@ -72,7 +71,11 @@ public enum TLSDiagnosis {
         }
 
         // An alert in the clear before the handshake finished.
-        if let alert = tls.alerts.first(where: { $0.level == 2 }), tls.handshakeDone == nil || alert.location.frame < tls.handshakeDone!.frame {
+        // A fatal alert during the handshake; or, in TLS 1.3, from the upstream after the
+        // gateway's Finished but before any answer (certificate_required comes then).
+        if let alert = tls.alerts.first(where: { $0.level == 2 }),
+           tls.handshakeDone == nil || alert.location.frame < tls.handshakeDone!.frame
+               || (alert.direction == .server && (alert.description == 116 || tls.serverApplicationRecords == 0)) {
             let name = TLSNames.alert(alert.description)
             let record = evidence(alert.direction, alert.location, length: UInt64(alert.bytes.count), bytes: alert.bytes,
                 note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")")
@@ -98,7 +101,10 @@ public enum TLSDiagnosis {
                 default:
                     break
                 }
-                return (make(code, record, summary: text, extra: sniFinding), summary)
+                // After the handshake (TLS 1.3's certificate_required) the gateway is already
+                // reading its response.
+                let afterHandshake = tls.handshakeDone.map { alert.location.frame > $0.frame } ?? false
+                return (make(code, record, summary: text, extra: sniFinding, phase: afterHandshake ? .responseHead : .tls), summary)
             }
             // The gateway refused the upstream (verification inside the handshake, as HAProxy does).
             if let chainCode = chainFinding.first?.code {

@@ -82,8 +82,11 @@ struct Collector: ConnectionSink {
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
         case .fin:
-            if direction == .server, self.slots[slot].endSnapshot == nil { self.slots[slot].http.serverFIN() }
-            if self.slots[slot].endSnapshot == nil { self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd }
+            if self.slots[slot].endSnapshot == nil {
+                if direction == .server { self.slots[slot].http.serverFIN() }
+                self.slots[slot].http.ended()
+                self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+            }
         case .gap(let range, let reason, _):
             self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction)
             switch reason {
@@ -117,7 +120,10 @@ struct Collector: ConnectionSink {
     }
 
     mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {
-        if self.slots[slot].endSnapshot == nil { self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd }
+        if self.slots[slot].endSnapshot == nil {
+            self.slots[slot].http.ended()
+            self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+        }
     }
 
     mutating func connectionEnded(_ connection: Connection, slot: Int) {

@@ -66,6 +66,11 @@ public struct HTTP1Connection {
         self.responseParser.closedByFIN(clientProtocol: self.requestParser.proto, findings: &self.findings)
     }
 
+    /// Either side closed or reset: a response head too short for the protocol check gets it now.
+    public mutating func ended() {
+        self.responseParser.checkPendingPrefix(clientProtocol: self.requestParser.proto, findings: &self.findings)
+    }
+
     /// Where the upstream's response stood when its stream ended. Call before `finish()`.
     public var responseEnd: ResponseEnd {
         ResponseEnd(

@@ -213,16 +213,21 @@ struct ResponseParser {
     /// The stream ended with a FIN: a read-until-close body is complete, and a response too
     /// short for the protocol check (a 7-byte TLS alert) gets it now.
     mutating func closedByFIN(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) {
+        self.checkPendingPrefix(clientProtocol: clientProtocol, findings: &findings)
+        if case .untilClose = self.state {
+            self.messageComplete()
+            self.state = .opaque
+        }
+    }
+
+    /// Runs the protocol check on a response head too short to have had it (the stream ended).
+    mutating func checkPendingPrefix(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) {
         if case .head = self.state, !self.prefixChecked, !self.run.isEmpty {
             self.prefixChecked = true
             if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
                 self.state = .opaque
                 self.run.reset()
             }
-        }
-        if case .untilClose = self.state {
-            self.messageComplete()
-            self.state = .opaque
         }
     }
 
