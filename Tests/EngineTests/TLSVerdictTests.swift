@@ -155,3 +155,13 @@ private func tls12Handshake(_ c: inout Conversation) {
     #expect(report.verdict.code.description == "proto.tls_to_plain_port")
     #expect(report.findings.first?.evidence.first?.frame == 5)
 }
+
+@Test func stalledHandshakeIsAHandshakeTimeoutAnd504() throws {
+    var c = tlsConversation()
+    c.clientBytes(TLSWire.record(22, TLSWire.clientHello(sni: "upstream.test")))
+    c.gatewayCloses(after: 60_000)
+    let report = try c.verdict()
+    #expect(report.verdict.code.description == "tls.handshake_timeout")
+    #expect(report.verdict.verdictClass == .gatewayTimeout)
+    #expect(report.findings.first?.evidence.first?.frame == 5)
+}
