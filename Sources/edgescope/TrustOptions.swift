@@ -17,14 +17,21 @@ struct TrustOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A CRL (PEM) to check certificates against (tls.cert.revoked).", valueName: "pem"))
     var crl: String?
 
+    @Option(name: .customLong("crl-scope"), help: ArgumentHelp(
+        "Which certificates need a CRL: chain (every CA's, as nginx's proxy_ssl_crl checks) or leaf.", valueName: "scope"))
+    var crlScope: String = "chain"
+
     /// The verifier for these options; a CA or CRL file that cannot be read is a one-line error, status 2.
     func verifier() throws -> OpenSSLChainVerifier {
+        guard let scope = CRLScope(rawValue: self.crlScope) else {
+            throw ToolFailure(status: 1, message: "--crl-scope '\(self.crlScope)' is not chain or leaf")
+        }
         do throws(TrustStoreError) {
             let store: TrustStore
             if self.caFile == nil, self.caPath == nil, self.crl == nil {
                 store = try TrustStore.systemDefault()
             } else {
-                store = try TrustStore(caFile: self.caFile, caPath: self.caPath, crlFile: self.crl)
+                store = try TrustStore(caFile: self.caFile, caPath: self.caPath, crlFile: self.crl, crlScope: scope)
             }
             return OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: store))
         } catch {

@@ -27,6 +27,8 @@ struct Truth: Decodable {
     struct TLS: Decodable {
         var keylog: String?
         var ca_file: String?
+        var crl_file: String?
+        var crl_scope: String?
     }
     var capture: String
     var gateway: String
@@ -39,7 +41,9 @@ struct Truth: Decodable {
     func options() throws -> AnalysisOptions {
         var options = AnalysisOptions(gateway: self.profile)
         if let tls = self.tls {
-            let store = try TrustStore(caFile: tls.ca_file.map { Paths.captures + "/" + $0 }, caPath: nil, crlFile: nil)
+            let store = try TrustStore(
+                caFile: tls.ca_file.map { Paths.captures + "/" + $0 }, caPath: nil, crlFile: tls.crl_file.map { Paths.captures + "/" + $0 },
+                crlScope: tls.crl_scope.flatMap(CRLScope.init(rawValue:)) ?? .chain)
             options.verifier = OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: store))
             if let keylog = tls.keylog {
                 let text = try String(contentsOfFile: Paths.captures + "/" + keylog, encoding: .utf8)
