@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "PcapSource", dependencies: ["CPcap", "CaptureModel", "PacketDecoding"]),
         // OpenSSL: one C shim for the macros Swift cannot import, and the one module that uses it.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel"]),
+        .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel", "TLSRecords"]),
         // OpenSSL behind the engine's verification and decryption hooks.
         .target(name: "OpenSSLAdapters", dependencies: ["OpenSSLBridge", "Diagnosis", "TLSRecords", "CaptureModel"]),
         // The command-line tool: parses options, picks a source, calls the engine.

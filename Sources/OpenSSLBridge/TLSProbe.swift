@@ -1,4 +1,5 @@
 import COpenSSL
+import TLSRecords
 
 /// An active TLS client that connects to an upstream as a gateway would and records what the
 /// upstream presents: version, cipher, ALPN, the certificate chain as sent, and the response to
@@ -206,7 +207,7 @@ private final class TLSSession {
                     if response.isEmpty && alert.level == 2 {
                         throw ProbeError(
                             code: .handshake,
-                            message: "\(socket.address) sent alert \(alert.description) \(tlsAlertName(alert.description)) after the handshake, before any response (\(reason))",
+                            message: "\(socket.address) sent alert \(alert.description) \(TLSNames.alert(alert.description)) after the handshake, before any response (\(reason))",
                             alert: alert.description)
                     }
                     return .alert(alert.description)
@@ -261,13 +262,13 @@ private final class TLSSession {
         if let alert = alerts.received.last {
             return ProbeError(
                 code: .handshake,
-                message: "TLS handshake with \(address) failed: the server sent alert \(alert.description) \(tlsAlertName(alert.description)) (\(reason))",
+                message: "TLS handshake with \(address) failed: the server sent alert \(alert.description) \(TLSNames.alert(alert.description)) (\(reason))",
                 alert: alert.description, peerChain: peerChain())
         }
         if let alert = alerts.sent.last {
             return ProbeError(
                 code: .handshake,
-                message: "TLS handshake with \(address) failed: we sent alert \(alert.description) \(tlsAlertName(alert.description)) (\(reason))",
+                message: "TLS handshake with \(address) failed: we sent alert \(alert.description) \(TLSNames.alert(alert.description)) (\(reason))",
                 peerChain: peerChain())
         }
         return ProbeError(code: .handshake, message: "TLS handshake with \(address) failed: \(reason)", peerChain: peerChain())
