@@ -431,7 +431,7 @@ if [ $TLS_SELECTED = 1 ]; then
   done
   # The certificates (never the keys) beside the captures, for --ca-file captures/tls/root.pem.
   for c in root intermediate other-root other-intermediate leaf-valid leaf-expired leaf-not-yet-valid \
-           leaf-wrong-name leaf-self-signed leaf-no-serverauth leaf-other-ca; do
+           leaf-wrong-name leaf-self-signed leaf-no-serverauth leaf-other-ca leaf-revoked crl; do
     cp "$WORK/tls-certs/$c.pem" "$WORK/tls-out/$c.pem"
   done
   if grep -l "PRIVATE KEY" "$WORK/tls-out"/*.pem; then die "a key ended up among the certificates"; fi

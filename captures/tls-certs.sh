@@ -19,6 +19,10 @@
 #   leaf-self-signed.pem     upstream.test, self-signed, serverAuth, not a CA
 #   leaf-no-serverauth.pem   upstream.test, extendedKeyUsage clientAuth only     (by intermediate)
 #   leaf-other-ca.pem        upstream.test, serverAuth                           (by other-intermediate)
+#   leaf-revoked.pem         upstream.test, serverAuth, valid now, then revoked  (by intermediate)
+#   crl.pem                  two CRLs, concatenated: the intermediate's (revokes leaf-revoked) and
+#                            the root's (empty); nginx's proxy_ssl_crl checks every CA in the chain
+#                            (X509_V_FLAG_CRL_CHECK_ALL), so both must be there
 #   chain-*.pem              leaf + its intermediate, in the order a server sends them
 #   *.key                    the keys (not committed)
 #
@@ -145,9 +149,20 @@ issue leaf-not-yet-valid "/CN=upstream.test" intermediate       server_ext      
 issue leaf-wrong-name    "/CN=wrong.test"    intermediate       wrong_name_ext  -1   825
 issue leaf-no-serverauth "/CN=upstream.test" intermediate       client_only_ext -1   825
 issue leaf-other-ca      "/CN=upstream.test" other-intermediate server_ext      -1   825
+issue leaf-revoked       "/CN=upstream.test" intermediate       server_ext      -1   825
 selfsign leaf-self-signed "/CN=upstream.test" self_signed_ext 825
 
-for l in valid expired not-yet-valid wrong-name no-serverauth; do
+# Revoke leaf-revoked in the intermediate's database, then one CRL per CA of the trusted chain
+# (the intermediate's lists it; the root's is empty), valid as long as the valid leaf.
+ossl ca -batch -config ca-intermediate/ca.cnf -cert intermediate.pem -keyfile intermediate.key \
+  -revoke leaf-revoked.pem -crl_reason keyCompromise
+for ca in intermediate root; do
+  ossl ca -batch -config "ca-$ca/ca.cnf" -cert "$ca.pem" -keyfile "$ca.key" -gencrl -crldays 825 \
+    -md sha256 -out "crl-$ca.pem"
+done
+cat crl-intermediate.pem crl-root.pem >crl.pem
+
+for l in valid expired not-yet-valid wrong-name no-serverauth revoked; do
   cat "leaf-$l.pem" intermediate.pem >"chain-$l.pem"
 done
 cat leaf-other-ca.pem other-intermediate.pem >chain-other-ca.pem
@@ -172,4 +187,7 @@ v 18 leaf-self-signed.pem
 v 26 leaf-no-serverauth.pem -untrusted intermediate.pem -purpose sslserver
 v 20 leaf-other-ca.pem -untrusted other-intermediate.pem
 v 20 leaf-valid.pem
+v 23 leaf-revoked.pem -untrusted intermediate.pem -crl_check_all -CRLfile crl.pem
+v OK leaf-valid.pem -untrusted intermediate.pem -crl_check_all -CRLfile crl.pem
+v 3  leaf-valid.pem -untrusted intermediate.pem -crl_check_all -CRLfile crl-intermediate.pem
 echo "tls-certs.sh: certificates in $D"

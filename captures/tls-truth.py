@@ -611,6 +611,11 @@ def build(args):
            "keylog_written_by": spec.get("keylog"),
            "ca_file": tls_scenarios.CA_FILE, "expected_name": tls_scenarios.NAME,
            "gateway_tls": gw in ("nginx", "haproxy", "curl")}
+    if spec.get("crl"):
+        # The gateway checked revocation against this file: the intermediate's and the root's CRL
+        # (nginx proxy_ssl_crl / HAProxy crl-file check every CA of the chain).
+        tls["crl_file"] = spec["crl"]
+        tls["crl_scope"] = "chain"
     if leaf:
         chain = ["tls/leaf-%s.pem" % leaf]
         if leaf != "self-signed" and up.get("chain", True) and up["kind"] != "nginx-plain":

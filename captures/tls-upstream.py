@@ -11,6 +11,9 @@ One process listens on one address:port and behaves as chosen by --mode:
                      then waits for the peer to close.
   close-after-hello  plain TCP: reads exactly the first TLS record (the ClientHello), then
                      close(): FIN, not one byte sent. (A server that drops the handshake.)
+  hang-after-hello   plain TCP: reads exactly the first TLS record (the ClientHello), then sends
+                     nothing and keeps the socket open until the peer closes (then close()).
+                     (A server that stalls the handshake: the gateway's timer decides.)
   alert-to-plain     plain TCP: reads one plain HTTP request head, writes the 7 bytes
                      `15 03 03 00 02 02 46` (a fatal TLS 1.2 protocol_version alert record),
                      then close(). SCRIPTED: OpenSSL 3 itself sends no alert to plain bytes
@@ -99,7 +102,7 @@ def serve(conn, args, ctx):
     """Returns (requests, did list, end)."""
     did = []
     mode = args.mode
-    if mode == "close-after-hello":
+    if mode in ("close-after-hello", "hang-after-hello"):
         hdr = recv_exact(conn, 5)
         if len(hdr) < 5:
             return 0, did, "peer closed before a TLS record header"
@@ -107,6 +110,12 @@ def serve(conn, args, ctx):
         kind = {0x16: "handshake"}.get(hdr[0], "type 0x%02x" % hdr[0])
         hs = "ClientHello" if kind == "handshake" and body[:1] == b"\x01" else "handshake type %r" % body[:1]
         did.append("read one %s record of %d bytes (%s); sent nothing" % (kind, 5 + len(body), hs))
+        if mode == "hang-after-hello":
+            t0 = time.time()
+            end = wait_eof(conn, did)
+            did.append("held the connection open %.3f s without answering" % (time.time() - t0))
+            conn.close()
+            return 0, did, end
         conn.close()
         return 0, did, "closed normally (FIN) after the ClientHello"
     if mode == "alert-to-plain":
@@ -206,7 +215,7 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--mode", required=True,
-                    choices=["healthy", "bad-chunked", "close-after-hello", "alert-to-plain"])
+                    choices=["healthy", "bad-chunked", "close-after-hello", "hang-after-hello", "alert-to-plain"])
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--min-version", choices=sorted(VERSIONS))

@@ -29,7 +29,12 @@ Per scenario:
   nginx      extra directives for the nginx gateway's location
   haproxy    extra words for HAProxy's `server` line (replaces `sni str(upstream.test)`
              when it holds "no-sni")
+             (in nginx directives, HAProxy words and s_server args, @root and @crl stand for
+             root.pem and crl.pem of the run's certificate dir)
   sni        the server_name the gateway's ClientHello must carry (None: none)
+  crl        "tls/crl.pem" when the gateway checks revocation (nginx `proxy_ssl_crl`, HAProxy
+             `crl-file`; both check every CA of the chain, so the file holds the intermediate's
+             and the root's CRL): the truth's tls block names it (crl_file, crl_scope "chain")
   requests   paths requested (one curl run, one client connection)
   keylog     who writes <capture>.keylog: "client" (curl's SSLKEYLOGFILE), "server"
              (openssl s_server -keylogfile), or None (no key log: nginx and HAProxy write none)
@@ -53,7 +58,8 @@ no decode-as and no key log):
   server_alert    the server's frame carrying the plaintext alert record
   gateway_alert   the gateway's frame carrying the plaintext alert record
   gateway_close   the gateway's first FIN or RST (the handshake completed and the gateway
-                  closed without sending a request)
+                  closed without sending a request; or, for tls.handshake_timeout, the gateway
+                  gave up waiting for the ServerHello)
   upstream_fin    the upstream's FIN
   payload         the upstream's frame whose payload contains `marker`
   decrypted       the server's frame whose TLS record decrypts (with the key log) to bytes
@@ -66,6 +72,7 @@ import json
 import sys
 
 CA_FILE = "tls/root.pem"
+CRL_FILE = "tls/crl.pem"
 NAME = "upstream.test"
 
 
@@ -79,11 +86,11 @@ def E(status, cls, verdict, evidence, log=None, term=None, curl_exit=None, alert
 
 
 def T(name, version, finding, upstream, gateways, expect, sends, nginx=(), haproxy="", sni=NAME,
-      requests=None, keylog=None, curl=()):
+      requests=None, keylog=None, curl=(), crl=None):
     return {"name": name, "version": version, "finding": finding, "upstream": upstream,
             "gateways": list(gateways), "expect": expect, "sends": sends, "nginx": list(nginx),
             "haproxy": haproxy, "sni": sni, "requests": requests or ["/t/%s/1" % name],
-            "keylog": keylog, "curl": list(curl)}
+            "keylog": keylog, "curl": list(curl), "crl": crl}
 
 
 def s_server(cert, *args, chain=True):
@@ -99,7 +106,7 @@ BAD_CHUNK = b"zz\r\n"
 
 
 def verify_case(name, version, finding, cert, n, text, hap_alert, chain=True, nginx_verdict=None,
-                evidence="certificate", haproxy=True, sends=""):
+                evidence="certificate", haproxy=True, sends="", nginx=(), haproxy_words="", crl=None):
     """A certificate the gateway rejects: nginx finishes the handshake, then closes;
     HAProxy rejects it inside the handshake with an alert."""
     ver = "-tls1_2" if version == "1.2" else "-tls1_3"
@@ -114,7 +121,8 @@ def verify_case(name, version, finding, cert, n, text, hap_alert, chain=True, ng
         exp["haproxy"] = E(503, "503", hv, he, HAP_SC, term="SC--", alerts=[("gateway", hap_alert)],
                            handshake="incomplete")
         gws.append("haproxy")
-    return T(name, version, finding, s_server(cert, ver, chain=chain), gws, exp, sends)
+    return T(name, version, finding, s_server(cert, ver, chain=chain), gws, exp, sends, nginx=nginx,
+             haproxy=haproxy_words, crl=crl)
 
 
 SCENARIOS = [
@@ -153,6 +161,11 @@ SCENARIOS = [
     verify_case("tls-cert-bad-purpose", "1.2", "tls.cert.bad_purpose", "no-serverauth", 26,
                 "unsuitable certificate purpose", "unsupported_certificate",
                 sends="openssl s_server -tls1_2: leaf with extendedKeyUsage clientAuth only + intermediate"),
+    verify_case("tls-cert-revoked", "1.2", "tls.cert.revoked", "revoked", 23, "certificate revoked",
+                "certificate_revoked", nginx=["proxy_ssl_crl @crl;"], haproxy_words="crl-file @crl", crl=CRL_FILE,
+                sends="openssl s_server -tls1_2: leaf revoked in the intermediate's CRL + intermediate; the gateway "
+                      "checks tls/crl.pem (nginx `proxy_ssl_crl`, HAProxy `crl-file`: the intermediate's and the "
+                      "root's CRL)"),
     T("tls-cert-name-mismatch", "1.2", "tls.cert.name_mismatch", s_server("wrong-name", "-tls1_2"),
       ["nginx", "haproxy"],
       {"nginx": E(502, "502", "tls.cert.name_mismatch", "certificate",
@@ -224,6 +237,16 @@ SCENARIOS = [
        "haproxy": E(503, "503", "tls.peer_closed_in_handshake", "upstream_fin", HAP_SC, term="SC--",
                     handshake="incomplete")},
       "tls-upstream.py: reads the ClientHello record, then FIN without sending a byte"),
+    T("tls-handshake-timeout", "1.3", "tls.handshake_timeout",
+      {"kind": "py", "mode": "hang-after-hello"}, ["nginx", "haproxy"],
+      {"nginx": E(504, "504", "tls.handshake_timeout", "gateway_close",
+                  r"^upstream timed out \(110: Connection timed out\) while SSL handshaking to upstream",
+                  handshake="incomplete"),
+       "haproxy": E(503, "503", "tls.handshake_timeout", "gateway_close", r" 503 \d+ - - sC-- ", term="sC--",
+                    handshake="incomplete")},
+      "tls-upstream.py: reads the ClientHello record, then sends nothing and holds the connection open; "
+      "the gateway's connect timer (nginx `proxy_connect_timeout 2s`, HAProxy `timeout connect 2s`) runs out",
+      nginx=["proxy_connect_timeout 2s;"]),
     # ------------------------------------------------------- protocol mix-ups
     T("tls-to-plain-port", "1.3", "proto.tls_to_plain_port", {"kind": "nginx-plain"}, ["nginx", "haproxy"],
       {"nginx": E(502, "502", "proto.tls_to_plain_port", "payload",
