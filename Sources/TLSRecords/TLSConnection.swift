@@ -377,6 +377,8 @@ public struct TLSConnection {
                 buffer.removeFirst(4 + length)
                 self.decryptedHandshakeMessage(direction, type: messageType, body: message, location: location, session: &session)
             }
+            // A message that never completes is dropped rather than held without bound.
+            if buffer.count > 1 << 20 { buffer.removeAll() }
             switch direction {
             case .client: self.decryptedHandshake.client = buffer
             case .server: self.decryptedHandshake.server = buffer
