@@ -18,6 +18,7 @@ public struct Engine {
     var collector: Collector
     var statistics = CaptureStatistics()
     var warnings: [String] = []
+    var reportedCount = 0
 
     /// An engine for a capture of `linkType`.
     public init(linkType: LinkType, options: AnalysisOptions = AnalysisOptions()) {
@@ -71,6 +72,23 @@ public struct Engine {
             self.statistics.malformedFrames += 1
             if self.statistics.firstMalformedFrame == nil { self.statistics.firstMalformedFrame = frame.number }
         }
+    }
+
+    /// Lets capture time pass without a packet (a live capture's timer): closed connections
+    /// that lingered and idle ones are judged now, so their verdicts need not wait for traffic.
+    public mutating func tick(now: Timestamp) {
+        if now > (self.statistics.lastTime ?? .zero) {
+            self.collector.captureEnd = now
+        }
+        self.flows.sweep(now: now, sink: &self.collector)
+    }
+
+    /// Connections judged since the last call, in the order they ended: what a live capture
+    /// reports as incidents while it runs.
+    public mutating func takeEnded() -> [ConnectionReport] {
+        let new = Array(self.collector.reports[self.reportedCount...])
+        self.reportedCount = self.collector.reports.count
+        return new
     }
 
     /// Adds a sentence about the capture itself to the report (for the reader's errors).
