@@ -107,16 +107,10 @@ public enum ConnectionDiagnosis {
 
         let firstGap = http.uncheckedGaps.first
         func verdict(_ code: FindingCode, phase: Phase, summary: String, primary: Finding) -> Diagnosis {
-            let chosen = reaction(code, phase: phase, finding: primary)
-            var gateways: [String: GatewayOutcome] = [:]
-            for kind in GatewayRules.reported {
-                gateways[kind.rawValue] = GatewayRules.outcome(reaction(code, phase: phase, kind: kind, finding: primary))
-            }
-            let verdictClass = GatewayRules.verdictClass(for: chosen, code: code, context: ruleContext(code, phase: phase, finding: primary))
+            let judged = GatewayRules.verdict(
+                code, context: ruleContext(code, phase: phase, finding: primary), profile: context.gateway, summary: summary)
             let rest = ordered.filter { $0 != primary } + tcpFindings
-            return Diagnosis(
-                verdict: Verdict(code: code, verdictClass: verdictClass, phase: phase, summary: summary, gateways: gateways),
-                findings: [primary] + rest)
+            return Diagnosis(verdict: judged, findings: [primary] + rest)
         }
 
         // 1. The first finding the chosen gateway fails the exchange on, unless a gap hid bytes before it.

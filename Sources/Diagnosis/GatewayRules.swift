@@ -147,6 +147,17 @@ public enum GatewayRules {
         return outcomes
     }
 
+    /// A verdict for `code`: the class the chosen `profile`'s reaction gives, and what every
+    /// reported gateway does (`profile`'s version applies to its own family).
+    public static func verdict(
+        _ code: FindingCode, context: RuleContext, profile: GatewayProfile, summary: String
+    ) -> Verdict {
+        let chosen = self.reaction(to: code, context: context, profile: profile)
+        return Verdict(
+            code: code, verdictClass: self.verdictClass(for: chosen, code: code, context: context), phase: context.phase,
+            summary: summary, gateways: self.outcomes(for: code, context: context, profile: profile))
+    }
+
     /// The report's view of a reaction.
     public static func outcome(_ reaction: GatewayReaction) -> GatewayOutcome {
         GatewayOutcome(status: reaction.status, detail: reaction.detail)

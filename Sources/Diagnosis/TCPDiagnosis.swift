@@ -133,11 +133,7 @@ public enum TCPDiagnosis {
     private static func make(
         _ code: FindingCode, phase: Phase, context: TCPContext, summary: String, evidence: [Evidence], other: [Finding]
     ) -> Diagnosis {
-        let gateways = GatewayBehaviour.outcomes(for: code)
-        let chosen = gateways[context.gateway.kind.rawValue] ?? gateways["nginx"]
-        let verdict = Verdict(
-            code: code, verdictClass: GatewayBehaviour.verdictClass(status: chosen?.status), phase: phase,
-            summary: summary, gateways: gateways)
+        let verdict = GatewayRules.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: summary)
         return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: evidence)] + other)
     }
 

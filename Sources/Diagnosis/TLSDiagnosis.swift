@@ -1,4 +1,5 @@
 import CaptureModel
+import HTTP1
 import TCPReassembly
 import TLSRecords
 
@@ -31,16 +32,7 @@ public enum TLSDiagnosis {
         let facts = connection.facts
         let other = connection.allFindings
         func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = [], phase: Phase = .tls) -> Diagnosis {
-            let rule = RuleContext(phase: phase)
-            let reaction = GatewayRules.reaction(to: code, context: rule, profile: context.gateway)
-            var gateways: [String: GatewayOutcome] = [:]
-            for kind in GatewayRules.reported {
-                let profile = kind == context.gateway.kind ? context.gateway : GatewayProfile(kind: kind)
-                gateways[kind.rawValue] = GatewayRules.outcome(GatewayRules.reaction(to: code, context: rule, profile: profile))
-            }
-            let verdict = Verdict(
-                code: code, verdictClass: GatewayRules.verdictClass(for: reaction, code: code, context: rule), phase: phase,
-                summary: text, gateways: gateways)
+            let verdict = GatewayRules.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: text)
             return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: [evidence])] + extra + other)
         }
         func evidence(_ direction: Direction, _ location: TLSLocation, length: UInt64 = 0, bytes: [UInt8] = [], note: String) -> Evidence {
@@ -64,7 +56,7 @@ public enum TLSDiagnosis {
         // The upstream does not speak TLS at all.
         if let notTLS = tls.serverNotTLS {
             let isHTTP = notTLS.bytes.starts(with: Array("HTTP/".utf8))
-            let code: FindingCode = isHTTP ? .protoTLSToPlainPortCode : .protoNonHTTPResponseCode
+            let code: FindingCode = isHTTP ? .protoTLSToPlainPort : .protoNonHTTPResponse
             return (make(code, evidence(.server, notTLS.location, length: UInt64(notTLS.bytes.count), bytes: notTLS.bytes,
                 note: isHTTP ? "the upstream answered the ClientHello in plain HTTP" : "the upstream's answer is not a TLS record"),
                 summary: "The gateway spoke TLS to \(server), which answered in plain text: the upstream port does not speak TLS."), summary)
@@ -184,10 +176,4 @@ public enum TLSDiagnosis {
             opensslText: visible ? chain?.opensslText : nil,
             depth: visible && chain?.ok == false ? chain?.depth : nil)
     }
-}
-
-extension FindingCode {
-    // Spelled here as well so Diagnosis need not depend on HTTP1 for two protocol codes.
-    static let protoTLSToPlainPortCode = FindingCode("proto.tls_to_plain_port")
-    static let protoNonHTTPResponseCode = FindingCode("proto.non_http_response")
 }

@@ -211,7 +211,9 @@ func upstream5xxIsRelayed(_ status: Int) {
     }
     #expect(react("http.upstream_5xx", haproxy, context).detail == "----")
     #expect(react("http.upstream_5xx", envoy, context).detail == "via_upstream")
-    #expect(GatewayBehaviour.outcomes(for: FindingCode("http.upstream_5xx")).isEmpty)
+    #expect(GatewayRules.reported.allSatisfy {
+        GatewayRules.reaction(to: FindingCode("http.upstream_5xx"), context: RuleContext(), profile: GatewayProfile(kind: $0)).kind == .accepts
+    })
 }
 
 @Test(arguments: ["capture.gap", "capture.truncated"])
@@ -272,8 +274,8 @@ func captureProblemsAreNoGatewayReaction(_ code: String) {
 
 // MARK: The older API
 
-/// `GatewayBehaviour.outcomes(for:)` keeps the values the first verdicts shipped with.
-@Test func gatewayBehaviourKeepsItsOutcomes() {
+/// The TCP codes keep the outcomes the first verdicts shipped with.
+@Test func tcpCodesKeepTheirOutcomes() {
     let expected: [String: [String: GatewayOutcome]] = [
         "tcp.connect.refused": [
             "nginx": GatewayOutcome(status: 502, detail: "connect() failed (111: Connection refused) while connecting to upstream"),
@@ -296,14 +298,21 @@ func captureProblemsAreNoGatewayReaction(_ code: String) {
             "haproxy": GatewayOutcome(status: 504, detail: "sH"), "envoy": GatewayOutcome(status: 504, detail: "UT"),
         ],
     ]
-    for (code, outcomes) in expected {
-        #expect(GatewayBehaviour.outcomes(for: FindingCode(code)) == outcomes, "\(code)")
+    func outcomes(_ code: FindingCode) -> [String: GatewayOutcome] {
+        GatewayRules.outcomes(for: code, context: RuleContext(phase: GatewayRules.defaultPhase(for: code)))
     }
-    #expect(GatewayBehaviour.outcomes(for: .none).isEmpty)
-    #expect(GatewayBehaviour.outcomes(for: .captureGap).isEmpty)
-    #expect(GatewayBehaviour.outcomes(for: FindingCode("http.header.value_ctl")).count == 3)  // Envoy rejects
-    #expect(GatewayBehaviour.verdictClass(status: 504) == .gatewayTimeout)
-    #expect(GatewayBehaviour.verdictClass(status: nil) == .truncated)
+    for (code, expected) in expected {
+        #expect(outcomes(FindingCode(code)) == expected, "\(code)")
+    }
+    for code in [FindingCode.none, .captureGap] {
+        #expect(GatewayRules.reported.allSatisfy {
+            GatewayRules.reaction(to: code, context: RuleContext(), profile: GatewayProfile(kind: $0)).kind == .accepts
+        })
+    }
+    let timeout = GatewayRules.verdict(FindingCode("tcp.read_timeout"), context: RuleContext(), profile: .default, summary: "")
+    #expect(timeout.verdictClass == .gatewayTimeout)
+    let cut = GatewayRules.verdict(FindingCode("tcp.fin.mid_body"), context: RuleContext(phase: .responseBody), profile: .default, summary: "")
+    #expect(cut.verdictClass == .truncated)
 }
 
 /// The report's gateways object applies the profile's version to its own family only.
