@@ -16,7 +16,7 @@ struct Edgescope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
-        subcommands: [Analyze.self, Probe.self])
+        subcommands: [Analyze.self, Capture.self, Probe.self])
 
     /// Exit statuses are a contract (DESIGN.md): 0 analysed, 1 usage error, 2 unreadable input.
     static func main() {
