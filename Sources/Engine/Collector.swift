@@ -9,9 +9,7 @@ import TLSRecords
 struct Collector: ConnectionSink {
     /// What the capture lacks of one direction.
     struct Losses {
-        var gaps = 0
         var firstGap: Evidence?
-        var truncations = 0
         var firstTruncation: Evidence?
     }
 
@@ -104,7 +102,6 @@ struct Collector: ConnectionSink {
                         ? "\(length) bytes skipped when the out-of-order buffer was full"
                         : "\(length) bytes sent but not in the capture")
                 self.update(slot: slot, direction: direction) { losses in
-                    losses.gaps += 1
                     if losses.firstGap == nil { losses.firstGap = evidence }
                 }
             case .snapLength(let frame):
@@ -112,7 +109,6 @@ struct Collector: ConnectionSink {
                     direction: direction, streamOffset: range.lowerBound, frame: frame, frameOffset: nil, length: length,
                     note: "\(length) bytes cut from frame \(frame) by the snap length")
                 self.update(slot: slot, direction: direction) { losses in
-                    losses.truncations += 1
                     if losses.firstTruncation == nil { losses.firstTruncation = evidence }
                 }
             }

@@ -133,9 +133,6 @@ struct ChunkedDecoder {
         return true
     }
 
-    /// Whether the decoder is between chunks with nothing partial (for a clean end check).
-    var isComplete: Bool { self.state == .done }
-
     private mutating func sizeLineComplete(_ findings: inout [Finding]) {
         let bytes = self.line.bytes
         var end = bytes.count - 1  // the LF
@@ -182,8 +179,7 @@ struct ChunkedDecoder {
                     return
                 }
             } else {
-                let code: FindingCode = bytes[index] == ASCII.cr ? .chunkedBadSize : .chunkedBadSize
-                findings.append(Finding(code: code, severity: .fatal, evidence: [self.line.evidence(
+                findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [self.line.evidence(
                     at: index, length: 1, note: "a byte that is not a hex digit in the chunk size")]))
                 self.state = .failed
                 return

@@ -65,14 +65,6 @@ public struct Connection {
             || (self.facts.client.fin != nil && self.facts.server.fin != nil)
     }
 
-    /// One side's stream.
-    public func stream(_ direction: Direction) -> StreamReassembler {
-        switch direction {
-        case .client: return self.clientStream
-        case .server: return self.serverStream
-        }
-    }
-
     /// Every finding of the connection and its two streams, in a stable order.
     public var allFindings: [Finding] {
         self.findings + self.clientStream.findings + self.serverStream.findings

@@ -28,10 +28,6 @@ public struct DirectionFacts: Hashable, Sendable {
     public var fin: PacketMark?
     /// The first RST.
     public var rst: PacketMark?
-    /// Stream offset reached when the FIN was sent (bytes before it).
-    public var finStreamOffset: UInt64?
-    /// Stream bytes this side had sent (delivered or gapped) when it sent its first RST.
-    public var bytesBeforeRST: UInt64?
     /// Packets advertising a zero receive window.
     public var zeroWindowAdvertisements = 0
     /// One-byte probes sent into the peer's zero window (RFC 9293 §3.8.6.1).

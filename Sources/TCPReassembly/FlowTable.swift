@@ -115,19 +115,9 @@ public struct FlowTable {
                 ) { sink.stream($0, direction: .server, slot: s) }
             }
             self.slots[s].noteStreamHistory(direction)
-            if fin {
-                let reached = direction == .client
-                    ? self.slots[s].clientStream.finOffset : self.slots[s].serverStream.finOffset
-                if self.slots[s].facts[direction].finStreamOffset == nil {
-                    self.slots[s].facts[direction].finStreamOffset = reached
-                }
-            }
         }
 
         if flags.contains(.rst), self.slots[s].facts[direction].rst?.frame == frame {
-            let sent = direction == .client
-                ? self.slots[s].clientStream.nextOffset : self.slots[s].serverStream.nextOffset
-            self.slots[s].facts[direction].bytesBeforeRST = sent
             sink.reset(by: direction, at: mark, slot: s)
         }
     }

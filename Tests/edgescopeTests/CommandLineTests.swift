@@ -226,3 +226,10 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
     #expect(run.stdout.contains("[20] 3a 20 35"))
     #expect(run.stdout.contains("t-Length[ ]: 5"))
 }
+
+@Test(arguments: [["--gateway", "squid"], ["--gateway", "nginx:x.y"], ["--crl-scope", "root"]])
+func unknownProfileOrScopeIsAUsageErrorWithStatusOne(arguments: [String]) throws {
+    let run = try Run(["analyze", Paths.captures + "/refused.pcap"] + arguments)
+    #expect(run.status == 1)
+    #expect(run.errorLines.first?.hasPrefix("edgescope: --") == true)
+}
