@@ -60,6 +60,6 @@ let package = Package(
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport"]),
+        .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource"]),
     ]
 )

@@ -47,6 +47,10 @@ public struct AnalysisOptions: Sendable {
     public var verifier: (any ChainVerifying)?
     /// Decrypts TLS sessions whose secrets the key log holds (`--keylog`).
     public var decryption: TLSConnection.Decryption?
+    /// Which judged connections the result lists.
+    public var retention: ReportRetention = .all
+    /// Whether each judged connection is also kept for `Engine.takeEnded()` (a live capture).
+    public var queueEnded = false
 
     /// Options from their parts.
     public init(

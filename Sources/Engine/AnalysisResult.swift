@@ -90,7 +90,7 @@ public struct AnalysisResult: Sendable {
     public var linkType: LinkType
     /// Counts.
     public var statistics: CaptureStatistics
-    /// Every connection, in order of first packet.
+    /// The connections listed (every one, unless the retention was bounded), in order of first packet.
     public var connections: [ConnectionReport]
     /// Problems with the capture itself, one sentence each (a file cut mid-record, frames cut in headers).
     public var warnings: [String]
@@ -100,4 +100,8 @@ public struct AnalysisResult: Sendable {
     public var upstreams: [UpstreamSpec]
     /// Connections left out because their server is not one of `upstreams`.
     public var otherConnections: Int
+    /// Counts over every connection judged in scope, listed or not.
+    public var tally: ConnectionTally
+    /// Connections counted in `tally` but not in `connections` (a bounded live report).
+    public var unlistedConnections: Int
 }

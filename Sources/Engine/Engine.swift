@@ -18,7 +18,19 @@ public struct Engine {
     var collector: Collector
     var statistics = CaptureStatistics()
     var warnings: [String] = []
-    var reportedCount = 0
+    /// Counts over every judged connection in scope.
+    var tally = ConnectionTally()
+    /// Judged connections the result lists (`.all`), or the failing ones listed (`.bounded`).
+    var listed: [ConnectionReport] = []
+    /// `.bounded` only: healthy connections listed, the oldest from `healthyStart` on.
+    var listedHealthy: [ConnectionReport] = []
+    var healthyStart = 0
+    /// Judged connections counted but not listed.
+    var unlisted = 0
+    /// Judged connections outside `--upstream`.
+    var otherConnections = 0
+    /// Judged since the last `takeEnded()`, when `options.queueEnded`.
+    var ended: [ConnectionReport] = []
 
     /// An engine for a capture of `linkType`.
     public init(linkType: LinkType, options: AnalysisOptions = AnalysisOptions()) {
@@ -40,8 +52,10 @@ public struct Engine {
     /// Connections in the flow table now.
     public var liveConnections: Int { self.flows.liveConnections }
 
-    /// Feeds the next record of the capture.
-    public mutating func process(_ frame: RawFrame) {
+    /// Feeds the next record of the capture; returns what it decoded to (its payload points into
+    /// `frame`'s bytes, valid as long as they are).
+    @discardableResult
+    public mutating func process(_ frame: RawFrame) -> DecodedFrame {
         self.statistics.frames += 1
         self.statistics.wireBytes &+= UInt64(frame.wireLength)
         self.statistics.capturedBytes &+= UInt64(frame.bytes.count)
@@ -52,15 +66,18 @@ public struct Engine {
         self.statistics.lastTime = max(self.statistics.lastTime ?? frame.timestamp, frame.timestamp)
         self.collector.captureEnd = self.statistics.lastTime!
 
-        switch self.decoder.decode(frame) {
+        let decoded = self.decoder.decode(frame)
+        switch decoded {
         case .tcp(let segment):
             self.statistics.tcpSegments += 1
             self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
+            if !self.collector.reports.isEmpty { self.absorbJudged() }
         case .icmpUnreachable(let icmp):
             self.statistics.icmpUnreachable += 1
             self.flows.noteUnreachable(
                 quotedSource: icmp.quotedSource, quotedDestination: icmp.quotedDestination,
                 mark: PacketMark(frame: frame.number, time: frame.timestamp))
+            if !self.collector.reports.isEmpty { self.absorbJudged() }
         case .fragmentHeld:
             self.statistics.fragmentsHeld += 1
         case .notTCP:
@@ -72,6 +89,7 @@ public struct Engine {
             self.statistics.malformedFrames += 1
             if self.statistics.firstMalformedFrame == nil { self.statistics.firstMalformedFrame = frame.number }
         }
+        return decoded
     }
 
     /// Lets capture time pass without a packet (a live capture's timer): closed connections
@@ -81,14 +99,58 @@ public struct Engine {
             self.collector.captureEnd = now
         }
         self.flows.sweep(now: now, sink: &self.collector)
+        self.absorbJudged()
     }
 
-    /// Connections judged since the last call, in the order they ended: what a live capture
-    /// reports as incidents while it runs.
+    /// Connections judged since the last call (in scope of `--upstream`), in the order they
+    /// ended: what a live capture reports as incidents while it runs. Empty unless the options
+    /// ask for `queueEnded`.
     public mutating func takeEnded() -> [ConnectionReport] {
-        let new = Array(self.collector.reports[self.reportedCount...])
-        self.reportedCount = self.collector.reports.count
-        return new
+        defer { self.ended.removeAll(keepingCapacity: true) }
+        return self.ended
+    }
+
+    /// Whether `report`'s server is one of `--upstream` (every server when none was given).
+    public func inScope(_ report: ConnectionReport) -> Bool {
+        self.options.upstreams.isEmpty
+            || self.options.upstreams.contains { $0.address == report.server.address && ($0.port ?? report.server.port) == report.server.port }
+    }
+
+    /// Moves what the collector judged into the tally, the listed reports and the queue.
+    private mutating func absorbJudged() {
+        guard !self.collector.reports.isEmpty else { return }
+        let judged = self.collector.reports
+        self.collector.reports.removeAll(keepingCapacity: true)
+        for report in judged {
+            guard self.inScope(report) else {
+                self.otherConnections += 1
+                continue
+            }
+            self.tally.add(report)
+            if self.options.queueEnded { self.ended.append(report) }
+            self.list(report)
+        }
+    }
+
+    private mutating func list(_ report: ConnectionReport) {
+        guard case .bounded(let maximum) = self.options.retention else {
+            self.listed.append(report)
+            return
+        }
+        let healthyListed = self.listedHealthy.count - self.healthyStart
+        if self.listed.count + healthyListed < maximum {
+            if report.verdict.verdictClass == .ok { self.listedHealthy.append(report) } else { self.listed.append(report) }
+            return
+        }
+        self.unlisted += 1
+        // Full: a failure takes the oldest healthy connection's place; anything else is only counted.
+        guard report.verdict.verdictClass != .ok, healthyListed > 0 else { return }
+        self.healthyStart += 1
+        self.listed.append(report)
+        if self.healthyStart >= 1024, self.healthyStart * 2 >= self.listedHealthy.count {
+            self.listedHealthy.removeFirst(self.healthyStart)
+            self.healthyStart = 0
+        }
     }
 
     /// Adds a sentence about the capture itself to the report (for the reader's errors).
@@ -100,6 +162,7 @@ public struct Engine {
     public mutating func finish() -> AnalysisResult {
         let end = self.statistics.lastTime ?? .zero
         self.flows.finish(at: end, sink: &self.collector)
+        self.absorbJudged()
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions
         self.statistics.fragments = self.decoder.fragmentCounters
         var warnings = self.warnings
@@ -125,17 +188,15 @@ public struct Engine {
         if self.statistics.flowTableEvictions > 0 {
             warnings.append("The flow table was full \(self.statistics.flowTableEvictions) time(s); the quietest connections were judged early (limit.flow_table).")
         }
-        var connections = self.collector.reports.sorted { $0.id < $1.id }
-        var others = 0
-        if !self.options.upstreams.isEmpty {
-            let all = connections.count
-            connections.removeAll { report in
-                !self.options.upstreams.contains { $0.address == report.server.address && ($0.port ?? report.server.port) == report.server.port }
-            }
-            others = all - connections.count
+        if self.unlisted > 0 {
+            warnings.append("\(self.unlisted) of \(self.tally.connections) connection(s) are counted but not listed (at most \(self.listed.count + self.listedHealthy.count - self.healthyStart) are kept, failures first).")
         }
+        var connections = self.listed
+        connections += self.listedHealthy[self.healthyStart...]
+        connections.sort { $0.id < $1.id }
         return AnalysisResult(
             linkType: self.linkType, statistics: self.statistics, connections: connections, warnings: warnings,
-            gateway: self.options.gateway, upstreams: self.options.upstreams, otherConnections: others)
+            gateway: self.options.gateway, upstreams: self.options.upstreams, otherConnections: self.otherConnections,
+            tally: self.tally, unlistedConnections: self.unlisted)
     }
 }

@@ -1,6 +1,9 @@
 import CaptureModel
 import CPcap
 import PacketDecoding
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes frames into per-connection pcap files ("slices") in the capture's own link type, with
 /// nanosecond timestamps, so a failing connection opens in Wireshark on its own.
@@ -61,6 +64,29 @@ public final class SliceWriter {
         self.order.removeAll()
     }
 
+    /// A new file at `path`, 0600: a file left there by an earlier run is replaced, and a
+    /// symbolic link is removed, never written through (O_EXCL|O_NOFOLLOW after the unlink).
+    private static func create(_ path: String, dead: OpaquePointer) throws(CaptureError) -> OpaquePointer? {
+        if unlink(path) != 0, errno != ENOENT {
+            throw CaptureError(code: .cannotWrite, path: path, reason: String(cString: strerror(errno)))
+        }
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw CaptureError(code: .cannotWrite, path: path, reason: String(cString: strerror(errno)))
+        }
+        guard let file = fdopen(descriptor, "w") else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(code: .cannotWrite, path: path, reason: reason)
+        }
+        // On success the dumper owns the FILE (pcap_dump_close closes it); on failure it does not.
+        guard let dumper = pcap_dump_fopen(dead, file) else {
+            fclose(file)
+            return nil
+        }
+        return dumper
+    }
+
     private func dumper(for path: String) throws(CaptureError) -> OpaquePointer {
         if let dumper = self.open[path] { return dumper }
         if self.open.count >= self.maximumOpenFiles, let oldest = self.order.first {
@@ -69,9 +95,10 @@ public final class SliceWriter {
         }
         let dumper: OpaquePointer?
         if self.created.contains(path) {
+            // Made by this writer with O_EXCL in a directory only its owner can write to.
             dumper = pcap_dump_open_append(self.dead, path)
         } else {
-            dumper = pcap_dump_open(self.dead, path)
+            dumper = try Self.create(path, dead: self.dead)
         }
         guard let dumper else {
             throw CaptureError(code: .cannotWrite, path: path, reason: String(cString: pcap_geterr(self.dead)))

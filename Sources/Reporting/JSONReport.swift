@@ -16,8 +16,23 @@ public enum JSONReport {
             ("generator", .object([("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description))])),
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
+            ("totals", self.totals(result)),
             ("upstreams", .array(Summary.upstreams(result).map { self.upstream($0, names: result.upstreams) })),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
+        ])
+    }
+
+    /// Counts over every connection judged, listed or not.
+    static func totals(_ result: AnalysisResult) -> JSONValue {
+        .object([
+            ("connections", .number(result.tally.connections)),
+            ("failed", .number(result.tally.failed)),
+            ("listed", .number(result.connections.count)),
+            ("unlisted", .number(result.unlistedConnections)),
+            ("outside_upstreams", .number(result.otherConnections)),
+            ("classes", .object(VerdictClass.allCases.compactMap { verdictClass in
+                result.tally.classes[verdictClass].map { (verdictClass.rawValue, .number($0)) }
+            })),
         ])
     }
 

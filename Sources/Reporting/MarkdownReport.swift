@@ -13,7 +13,7 @@ public enum MarkdownReport {
         }
         out += "- Gateway profile: \(result.gateway)\n"
         let failures = result.connections.filter(Summary.isFailure)
-        out += "- Connections: \(result.connections.count), not healthy: \(failures.count)\n"
+        out += "- Connections: \(result.tally.connections), not healthy: \(result.tally.failed)\n"
         for warning in result.warnings {
             out += "- **Warning:** \(self.cell(warning))\n"
         }
@@ -27,7 +27,7 @@ public enum MarkdownReport {
             out += "\n## Root causes\n"
             for cause in causes {
                 let examples = failures.filter { $0.verdict.code == cause.code }
-                let servers = Set(examples.map { $0.server.description }).sorted()
+                let servers = Summary.upstreams(result).filter { row in row.causes.contains { $0.code == cause.code } }.map(\.server)
                 out += "\n### `\(cause.code)` ×\(cause.count)\n\n"
                 out += "Upstreams: \(servers.map { "`\($0)`" }.joined(separator: ", "))\n\n"
                 if let example = examples.first {

@@ -41,24 +41,11 @@ public enum Summary {
         }
     }
 
-    /// One row per upstream, in order of first appearance.
+    /// One row per upstream, in order of first appearance; counts every connection judged,
+    /// listed in the report or not.
     public static func upstreams(_ result: AnalysisResult) -> [UpstreamRow] {
-        var order: [Endpoint] = []
-        var rows: [Endpoint: (connections: Int, failed: Int, causes: [FindingCode: Int])] = [:]
-        for connection in result.connections {
-            if rows[connection.server] == nil {
-                order.append(connection.server)
-                rows[connection.server] = (0, 0, [:])
-            }
-            rows[connection.server]!.connections += 1
-            if self.isFailure(connection) {
-                rows[connection.server]!.failed += 1
-                rows[connection.server]!.causes[connection.verdict.code, default: 0] += 1
-            }
-        }
-        return order.map { server in
-            let row = rows[server]!
-            return UpstreamRow(
+        result.tally.servers.sorted { $0.value.firstID < $1.value.firstID }.map { server, row in
+            UpstreamRow(
                 endpoint: server, server: server.description, connections: row.connections, failed: row.failed,
                 causes: self.sorted(row.causes))
         }
@@ -66,11 +53,7 @@ public enum Summary {
 
     /// Failure counts by root cause over the whole capture, most frequent first.
     public static func causes(_ result: AnalysisResult) -> [(code: FindingCode, count: Int)] {
-        var counts: [FindingCode: Int] = [:]
-        for connection in result.connections where self.isFailure(connection) {
-            counts[connection.verdict.code, default: 0] += 1
-        }
-        return self.sorted(counts)
+        self.sorted(result.tally.causes)
     }
 
     private static func sorted(_ counts: [FindingCode: Int]) -> [(code: FindingCode, count: Int)] {

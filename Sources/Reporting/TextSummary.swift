@@ -19,7 +19,7 @@ public enum TextSummary {
             out += "warning: \(Terminal.safe(warning))\n"
         }
         let failures = Summary.worstFirst(result.connections.filter(Summary.isFailure))
-        out += "\(result.connections.count) connection(s), \(failures.count) not healthy; gateway profile \(result.gateway)\n"
+        out += "\(result.tally.connections) connection(s), \(result.tally.failed) not healthy; gateway profile \(result.gateway)\n"
         let upstreams = Summary.upstreams(result)
         if !upstreams.isEmpty {
             out += "\nBy upstream:\n"

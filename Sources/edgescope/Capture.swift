@@ -5,6 +5,7 @@ import Engine
 import OpenSSLAdapters
 import PcapSource
 import Reporting
+import TCPReassembly
 import TLSRecords
 #if canImport(Glibc)
 import Glibc
@@ -34,11 +35,14 @@ struct Capture: ParsableCommand {
     @Option(help: ArgumentHelp("A BPF filter to use instead of the one --upstream builds.", valueName: "bpf"))
     var filter: String?
 
+    // 64 KiB and a little: the largest IPv4 or IPv6 packet (TSO/GRO included) with its link
+    // header. libpcap's default, 256 KiB, makes each slot of the kernel's ring four times
+    // larger than any packet, so a burst on loopback overflows it.
     @Option(help: "Bytes kept of each packet.")
-    var snaplen: Int = 262_144
+    var snaplen: Int = 65_535 + 64
 
     @Option(name: .customLong("buffer-size"), help: ArgumentHelp("The kernel capture buffer, in bytes.", valueName: "bytes"))
-    var bufferSize: Int = 32 << 20
+    var bufferSize: Int = 64 << 20
 
     @Flag(help: "Put the interface in promiscuous mode.")
     var promiscuous = false
@@ -63,6 +67,23 @@ struct Capture: ParsableCommand {
     @Option(help: ArgumentHelp("The user to run as once the interface is open, when started as root (default: nobody).", valueName: "name"))
     var user: String?
 
+    @Option(name: .customLong("ring-mb"), help: ArgumentHelp(
+        "Memory for the packets of open connections, kept for their slices, in MiB (1 MiB per connection at most).",
+        valueName: "mib"))
+    var ringMiB: Int = 64
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(
+        "Connections tracked at once; past it the quietest is judged early (limit.flow_table).", valueName: "n"))
+    var maxConnections: Int = 100_000
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp(
+        "Seconds without a packet after which a connection is judged with what was seen.", valueName: "seconds"))
+    var idleTimeout: Double = 300
+
+    @Option(name: .customLong("keep-connections"), help: ArgumentHelp(
+        "Connections listed in the final report.json, failures first; the rest are counted.", valueName: "n"))
+    var keepConnections: Int = 10_000
+
     /// How often the status line is printed.
     static let statusInterval: Int64 = 10_000_000_000
 
@@ -70,6 +91,10 @@ struct Capture: ParsableCommand {
         guard self.snaplen > 0 else { throw ValidationError("--snaplen must be positive") }
         guard self.bufferSize > 0 else { throw ValidationError("--buffer-size must be positive") }
         if let duration = self.duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        guard self.ringMiB > 0 else { throw ValidationError("--ring-mb must be positive") }
+        guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+        guard self.keepConnections >= 0 else { throw ValidationError("--keep-connections must not be negative") }
     }
 
     func run() throws {
@@ -110,9 +135,12 @@ struct Capture: ParsableCommand {
         // incident log are made while still root, then handed to the user the process becomes.
         umask(0o077)
         let output = try OutputDirectory(path: self.out)
+        try output.makeSubdirectory("slices")
         let incidents = try IncidentLog(path: self.out + "/incidents.jsonl")
         if let target {
-            guard chown(self.out, target.uid, target.gid) == 0, fchown(incidents.descriptor, target.uid, target.gid) == 0 else {
+            guard chown(self.out, target.uid, target.gid) == 0, chown(self.out + "/slices", target.uid, target.gid) == 0,
+                  fchown(incidents.descriptor, target.uid, target.gid) == 0
+            else {
                 throw ToolFailure(status: 2, message: "cannot hand \(self.out) to user \(target.name): \(String(cString: strerror(errno)))")
             }
             try Self.dropPrivileges(to: target)
@@ -122,15 +150,26 @@ struct Capture: ParsableCommand {
         }
         Self.installSignalHandlers()
 
-        var engine = Engine(
-            linkType: capture.linkType,
-            options: AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption))
+        var limits = ReassemblyLimits()
+        limits.maxConnections = self.maxConnections
+        limits.idleTimeout = Int64(self.idleTimeout * 1_000_000_000)
+        var options = AnalysisOptions(limits: limits, upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
+        options.retention = .bounded(self.keepConnections)
+        options.queueEnded = true
+        var engine = Engine(linkType: capture.linkType, options: options)
+        var ring = PacketRing(totalBytes: self.ringMiB << 20)
+        let slices: SliceWriter
+        do {
+            slices = try SliceWriter(linkType: capture.linkType, snapLength: capture.snapLength)
+        } catch {
+            throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
+        }
+        var incidentSink = IncidentSink(log: incidents, slices: slices, directory: self.out, json: self.json)
         Edgescope.printError("edgescope: capturing on \(Terminal.safe(self.interface)) (\(capture.linkType)), filter '\(Terminal.safe(filter))'\(target.map { ", running as \($0.name)" } ?? "")")
 
         let start = Self.monotonicNow()
         let deadline = self.duration.map { start &+ Int64($0 * 1_000_000_000) }
         var nextStatus = start &+ Self.statusInterval
-        var counts = Counts()
         var failure: CaptureError?
         while stopRequested == 0 {
             let now = Self.monotonicNow()
@@ -145,24 +184,33 @@ struct Capture: ParsableCommand {
             }
             if ready > 0 {
                 do {
-                    _ = try capture.dispatch { engine.process($0) }
+                    _ = try capture.dispatch { frame in
+                        ring.record(frame, decoded: engine.process(frame))
+                    }
                 } catch {
                     failure = error
                     break
                 }
             }
-            engine.tick(now: Self.wallClock())
-            try self.report(engine.takeEnded(), specs: specs, to: incidents, counts: &counts)
+            let wall = Self.wallClock()
+            engine.tick(now: wall)
+            try incidentSink.report(engine.takeEnded(), ring: &ring)
             if Self.monotonicNow() >= nextStatus {
                 nextStatus &+= Self.statusInterval
+                // Packets of connections the flow table never tracked (stray segments) are let go
+                // once no connection could still claim them.
+                ring.expire(before: Timestamp(nanoseconds: wall.nanoseconds &- limits.idleTimeout &- limits.closedLinger &- 60_000_000_000))
                 let drops = capture.statistics().map { "\($0.droppedByKernel) kernel drops, \($0.droppedByInterface) interface drops" } ?? "drops unknown"
-                Edgescope.printError("edgescope: \(counts.connections + engine.liveConnections) connections, \(counts.incidents) incidents, \(drops)")
+                Edgescope.printError(
+                    "edgescope: \(incidentSink.connections) connections judged, \(engine.liveConnections) open, \(incidentSink.incidents) incidents, \(drops), \(ring.bytesHeld >> 20) MiB of packets held")
             }
         }
 
         // Whatever was waiting when the stop came is still judged.
         if failure == nil {
-            _ = try? capture.dispatch { engine.process($0) }
+            _ = try? capture.dispatch { frame in
+                ring.record(frame, decoded: engine.process(frame))
+            }
         }
         let stats = capture.statistics()
         if let failure {
@@ -172,12 +220,16 @@ struct Capture: ParsableCommand {
         if let stats, stats.droppedByKernel > 0 || stats.droppedByInterface > 0 {
             engine.addWarning("\(stats.droppedByKernel) packet(s) were dropped by the kernel and \(stats.droppedByInterface) by the interface: their connections may show gaps that were not on the wire.")
         }
+        if ring.connectionsEvicted > 0 {
+            engine.addWarning("The packets of \(ring.connectionsEvicted) connection(s) were let go to stay within --ring-mb \(self.ringMiB); slices written for them later are incomplete.")
+        }
         let result = engine.finish()
-        try self.report(engine.takeEnded(), specs: specs, to: incidents, counts: &counts)
+        try incidentSink.report(engine.takeEnded(), ring: &ring)
         incidents.close()
 
         let source = SourceInfo(path: "live:\(self.interface)", snapLength: capture.snapLength, readError: failure?.reason)
-        var document = JSONReport.document(result, source: source)
+        let listed = Set(result.connections.map(\.id))
+        var document = JSONReport.document(result, source: source, slices: incidentSink.slicePaths.filter { listed.contains($0.key) })
         if case .object(var members) = document {
             let block: JSONValue = .object([
                 ("interface", .string(self.interface)),
@@ -185,7 +237,9 @@ struct Capture: ParsableCommand {
                 ("kernel_drops", stats.map { .number($0.droppedByKernel) } ?? .null),
                 ("interface_drops", stats.map { .number($0.droppedByInterface) } ?? .null),
                 ("received", stats.map { .number($0.received) } ?? .null),
-                ("incidents", .number(counts.incidents)),
+                ("incidents", .number(incidentSink.incidents)),
+                ("ring_bytes_limit", .number(self.ringMiB << 20)),
+                ("ring_connections_evicted", .number(ring.connectionsEvicted)),
                 ("user", .optional(target?.name)),
             ])
             let at = (members.firstIndex { $0.0 == "source" } ?? members.count - 1) + 1
@@ -196,37 +250,11 @@ struct Capture: ParsableCommand {
         try output.write("report.md", MarkdownReport.render(result, source: source))
         if !self.json {
             print(TextSummary.render(result, source: source), terminator: "")
-            print("\nIncidents in \(self.out)/incidents.jsonl (\(counts.incidents)); reports written to \(self.out)/report.json and \(self.out)/report.md")
+            print("\nIncidents in \(self.out)/incidents.jsonl (\(incidentSink.incidents)), their slices in \(self.out)/slices/; reports written to \(self.out)/report.json and \(self.out)/report.md")
         }
         if let failure {
             throw ToolFailure(status: 2, message: "capture on \(failure.description)")
         }
-    }
-
-    /// Writes each failing connection among `reports` as an incident.
-    private func report(_ reports: [ConnectionReport], specs: [UpstreamSpec], to log: IncidentLog, counts: inout Counts) throws {
-        for report in reports {
-            // The same scope as the final report: with --upstream, only those servers.
-            if !specs.isEmpty, !specs.contains(where: { $0.address == report.server.address && ($0.port ?? report.server.port) == report.server.port }) {
-                continue
-            }
-            counts.connections += 1
-            guard Summary.isFailure(report) else { continue }
-            counts.incidents += 1
-            let line = JSONReport.connection(report, slice: nil).serialized() + "\n"
-            try log.append(line)
-            let frame = report.findings.first?.evidence.first?.frame ?? report.frames.upperBound
-            Edgescope.printError(Terminal.safe(
-                "edgescope: \(report.name) \(report.client) → \(report.server) \(report.verdict.code) [\(report.verdict.verdictClass.rawValue)] frame \(frame)"))
-            if self.json {
-                Self.writeAll(1, line)
-            }
-        }
-    }
-
-    private struct Counts {
-        var connections = 0
-        var incidents = 0
     }
 
     /// `tcp and ((host A and port P) or (host B) ...)`, or `tcp` with no upstream.
@@ -307,6 +335,65 @@ struct Capture: ParsableCommand {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             done += n
+        }
+    }
+}
+
+/// Turns each judged connection into an incident when it failed: its slice from the packet
+/// ring, its JSON line, its line on stderr.
+struct IncidentSink {
+    let log: IncidentLog
+    let slices: SliceWriter
+    let directory: String
+    let json: Bool
+    /// Connections judged, and the failing ones among them.
+    private(set) var connections = 0
+    private(set) var incidents = 0
+    /// Slice paths by connection id, relative to `directory`.
+    private(set) var slicePaths: [UInt32: String] = [:]
+
+    init(log: IncidentLog, slices: SliceWriter, directory: String, json: Bool) {
+        self.log = log
+        self.slices = slices
+        self.directory = directory
+        self.json = json
+    }
+
+    mutating func report(_ reports: [ConnectionReport], ring: inout PacketRing) throws {
+        for report in reports {
+            self.connections += 1
+            let kept = ring.take(report)
+            guard Summary.isFailure(report) else { continue }
+            self.incidents += 1
+            var slice: String?
+            if !kept.packets.isEmpty {
+                let relative = "slices/\(report.name).pcap"
+                do {
+                    for packet in kept.packets {
+                        try packet.withFrame { frame in try self.slices.write(frame, to: self.directory + "/" + relative) }
+                    }
+                    self.slices.closeAll()
+                    slice = relative
+                    self.slicePaths[report.id] = relative
+                } catch {
+                    self.slices.closeAll()
+                    Edgescope.printError("edgescope: warning: \((error as? CaptureError)?.description ?? "\(error)"); \(report.name) has no slice")
+                }
+            }
+            var entry = JSONReport.connection(report, slice: slice)
+            if case .object(var members) = entry, slice != nil {
+                members.append(("slice_complete", .bool(kept.complete)))
+                members.append(("slice_packets_omitted", .number(kept.omitted)))
+                entry = .object(members)
+            }
+            let line = entry.serialized() + "\n"
+            try self.log.append(line)
+            let frame = report.findings.first?.evidence.first?.frame ?? report.frames.upperBound
+            Edgescope.printError(Terminal.safe(
+                "edgescope: \(report.name) \(report.client) → \(report.server) \(report.verdict.code) [\(report.verdict.verdictClass.rawValue)] frame \(frame)"))
+            if self.json {
+                Capture.writeAll(1, line)
+            }
         }
     }
 }

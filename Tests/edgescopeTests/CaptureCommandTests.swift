@@ -1,4 +1,5 @@
 import Foundation
+import PcapSource
 import Testing
 import TestSupport
 #if canImport(Glibc)
@@ -98,6 +99,22 @@ struct CaptureCommandTests {
         #expect(capture["interface_drops"] is Int)
         #expect((capture["received"] as? Int ?? 0) >= 1)
         #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+
+        // The slice came from the packet ring (a live capture has no file to read twice): every
+        // frame of the connection, in order, readable by our own reader, 0600.
+        let slice = try #require(incident["slice"] as? String, "incident has no slice")
+        #expect(slice == "slices/\(id).pcap")
+        #expect(incident["slice_complete"] as? Bool == true)
+        #expect(incident["slice_packets_omitted"] as? Int == 0)
+        #expect(connections.first?["slice"] as? String == slice)
+        let attributes = try FileManager.default.attributesOfItem(atPath: out + "/" + slice)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let frames = try #require(incident["frames"] as? [Int])
+        let reader = try PcapReader(path: out + "/" + slice)
+        var count = 0
+        try reader.forEachFrame { _ in count += 1 }
+        #expect(count == frames[1] - frames[0] + 1, "the filter admits only this connection, so its frame range is all its packets")
+        #expect(count >= 6, "SYN, SYN-ACK, ACK, request, FIN: \(count)")
 
         #expect(errText.contains("edgescope: \(id) 127.0.0.1:"))
         #expect(errText.contains("→ 127.0.0.1:\(listener.port) tcp.fin.before_response [502] frame "))

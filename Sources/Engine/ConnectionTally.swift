@@ -1,0 +1,67 @@
+import CaptureModel
+import Diagnosis
+
+/// Counts over every connection judged, listed in the report or not: what the summaries and the
+/// table by upstream are built from, so a report that lists only some connections (a long live
+/// capture) still counts all of them.
+public struct ConnectionTally: Sendable {
+    /// One upstream's counts.
+    public struct Server: Sendable {
+        /// The lowest connection id seen to it: orders the upstreams as they first appeared.
+        public var firstID: UInt32
+        /// Connections judged.
+        public var connections = 0
+        /// Connections whose class is not `ok`.
+        public var failed = 0
+        /// Root causes of the failed ones.
+        public var causes: [FindingCode: Int] = [:]
+    }
+
+    /// Connections judged.
+    public private(set) var connections = 0
+    /// Connections whose class is not `ok`.
+    public private(set) var failed = 0
+    /// Connections by verdict class.
+    public private(set) var classes: [VerdictClass: Int] = [:]
+    /// Root causes of the failed connections.
+    public private(set) var causes: [FindingCode: Int] = [:]
+    /// Counts by upstream.
+    public private(set) var servers: [Endpoint: Server] = [:]
+
+    /// Nothing counted.
+    public init() {}
+
+    /// Counts one judged connection.
+    public mutating func add(_ report: ConnectionReport) {
+        let verdict = report.verdict
+        self.connections += 1
+        self.classes[verdict.verdictClass, default: 0] += 1
+        var server = self.servers[report.server] ?? Server(firstID: report.id)
+        server.firstID = min(server.firstID, report.id)
+        server.connections += 1
+        if verdict.verdictClass != .ok {
+            self.failed += 1
+            self.causes[verdict.code, default: 0] += 1
+            server.failed += 1
+            server.causes[verdict.code, default: 0] += 1
+        }
+        self.servers[report.server] = server
+    }
+
+    /// The tally of a list of connections.
+    public init(_ reports: some Sequence<ConnectionReport>) {
+        for report in reports {
+            self.add(report)
+        }
+    }
+}
+
+/// Which judged connections the result lists in full.
+public enum ReportRetention: Sendable, Equatable {
+    /// Every connection (offline analysis: the report lists them all).
+    case all
+    /// At most this many, failures first: once full, a failing connection takes the place of
+    /// the oldest healthy one listed, and a connection with no place is only counted. Bounds the
+    /// memory of a capture that runs for days.
+    case bounded(Int)
+}
