@@ -58,6 +58,7 @@ let package = Package(
             name: "EngineTests",
             dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource"]),
