@@ -7,6 +7,7 @@ import PacketDecoding
 ///   - capturedLength: keep only this many bytes, as a snap length would; the wire length
 ///     stays `bytes.count` unless `wireLength` says otherwise.
 ///   - wireLength: the frame's length on the wire (`len`); by default `bytes.count`.
+@discardableResult
 public func withFrame<Result>(
     _ bytes: [UInt8], number: FrameNumber = 1, timestamp: Timestamp = .zero,
     capturedLength: Int? = nil, wireLength: Int? = nil,
