@@ -3,6 +3,7 @@ import CaptureModel
 import Diagnosis
 import Engine
 import OpenSSLAdapters
+import PacketDecoding
 import PcapSource
 import Reporting
 import TCPReassembly
@@ -80,12 +81,30 @@ struct Capture: ParsableCommand {
         "Seconds without a packet after which a connection is judged with what was seen.", valueName: "seconds"))
     var idleTimeout: Double = 300
 
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp(
+        "Rewrite this Prometheus text file every few seconds, atomically (node_exporter's textfile collector); its directory must be writable by --user.",
+        valueName: "path"))
+    var metricsFile: String?
+
+    @Option(name: .customLong("write-pcap"), help: ArgumentHelp(
+        "Also keep the whole filtered capture in PREFIX.000001.pcap, PREFIX.000002.pcap...; the directory must be writable by --user.",
+        valueName: "prefix"))
+    var writePcap: String?
+
+    @Option(name: .customLong("rotate-mb"), help: ArgumentHelp("With --write-pcap: start a new file past this many MiB.", valueName: "mib"))
+    var rotateMiB: Int = 100
+
+    @Option(name: .customLong("keep"), help: ArgumentHelp("With --write-pcap: keep this many files, deleting the oldest (0: keep all).", valueName: "files"))
+    var keepFiles: Int = 10
+
     @Option(name: .customLong("keep-connections"), help: ArgumentHelp(
         "Connections listed in the final report.json, failures first; the rest are counted.", valueName: "n"))
     var keepConnections: Int = 10_000
 
     /// How often the status line is printed.
     static let statusInterval: Int64 = 10_000_000_000
+    /// How often the metrics file is rewritten and the rotating capture flushed.
+    static let metricsInterval: Int64 = 5_000_000_000
 
     func validate() throws {
         guard self.snaplen > 0 else { throw ValidationError("--snaplen must be positive") }
@@ -95,6 +114,8 @@ struct Capture: ParsableCommand {
         guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
         guard self.keepConnections >= 0 else { throw ValidationError("--keep-connections must not be negative") }
+        guard self.rotateMiB > 0 else { throw ValidationError("--rotate-mb must be positive") }
+        guard self.keepFiles >= 0 else { throw ValidationError("--keep must not be negative") }
     }
 
     func run() throws {
@@ -148,6 +169,19 @@ struct Capture: ParsableCommand {
                 throw ToolFailure(status: 2, message: "\(self.out) is not writable by user \(target.name) (is a parent directory closed to it?)")
             }
         }
+        // Files written from here on are written as the user the process now is.
+        let metricsFile = self.metricsFile.map(MetricsFile.init(path:))
+        try metricsFile?.check()
+        var pcapWriter: RotatingPcapWriter?
+        if let prefix = self.writePcap {
+            do {
+                pcapWriter = try RotatingPcapWriter(
+                    prefix: prefix, linkType: capture.linkType, snapLength: capture.snapLength, maximumFileBytes: self.rotateMiB << 20,
+                    filesKept: self.keepFiles)
+            } catch {
+                throw ToolFailure(status: 2, message: "--write-pcap: \(error.description)")
+            }
+        }
         Self.installSignalHandlers()
 
         var limits = ReassemblyLimits()
@@ -165,11 +199,44 @@ struct Capture: ParsableCommand {
             throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
         }
         var incidentSink = IncidentSink(log: incidents, slices: slices, directory: self.out, json: self.json)
+        if metricsFile != nil {
+            incidentSink.metrics = LiveMetrics(interface: self.interface, filter: filter, version: Edgescope.version, startTime: Self.wallClock())
+        }
+        var pcapFailure: CaptureError?
+        /// Every captured frame: to the engine, the packet ring and the rotating capture.
+        func take(_ frame: RawFrame) {
+            ring.record(frame, decoded: engine.process(frame))
+            guard let writer = pcapWriter else { return }
+            do {
+                try writer.write(frame)
+            } catch {
+                // A full disk stops the rotating capture, not the analysis.
+                pcapFailure = error
+                pcapWriter = nil
+                Edgescope.printError("edgescope: warning: --write-pcap stopped: \(error.description)")
+            }
+        }
+        func publish(final: Bool) throws {
+            guard let metricsFile, var metrics = incidentSink.metrics else { return }
+            metrics.lastUpdate = Self.wallClock()
+            metrics.liveConnections = final ? 0 : engine.liveConnections
+            // Frames handed over, not pcap_stats' ps_recv: on loopback the kernel counts each
+            // packet twice (out and in) and libpcap hands over one copy.
+            metrics.packetsReceived = UInt64(capture.framesRead)
+            if let stats = capture.statistics() {
+                metrics.kernelDrops = UInt64(stats.droppedByKernel)
+                metrics.interfaceDrops = UInt64(stats.droppedByInterface)
+            }
+            incidentSink.metrics = metrics
+            try metricsFile.write(metrics.exposition())
+        }
+        try publish(final: false)
         Edgescope.printError("edgescope: capturing on \(Terminal.safe(self.interface)) (\(capture.linkType)), filter '\(Terminal.safe(filter))'\(target.map { ", running as \($0.name)" } ?? "")")
 
         let start = Self.monotonicNow()
         let deadline = self.duration.map { start &+ Int64($0 * 1_000_000_000) }
         var nextStatus = start &+ Self.statusInterval
+        var nextMetrics = start &+ Self.metricsInterval
         var failure: CaptureError?
         while stopRequested == 0 {
             let now = Self.monotonicNow()
@@ -184,9 +251,7 @@ struct Capture: ParsableCommand {
             }
             if ready > 0 {
                 do {
-                    _ = try capture.dispatch { frame in
-                        ring.record(frame, decoded: engine.process(frame))
-                    }
+                    _ = try capture.dispatch(take)
                 } catch {
                     failure = error
                     break
@@ -195,6 +260,11 @@ struct Capture: ParsableCommand {
             let wall = Self.wallClock()
             engine.tick(now: wall)
             try incidentSink.report(engine.takeEnded(), ring: &ring)
+            if Self.monotonicNow() >= nextMetrics {
+                nextMetrics &+= Self.metricsInterval
+                try? pcapWriter?.flush()
+                try publish(final: false)
+            }
             if Self.monotonicNow() >= nextStatus {
                 nextStatus &+= Self.statusInterval
                 // Packets of connections the flow table never tracked (stray segments) are let go
@@ -208,9 +278,7 @@ struct Capture: ParsableCommand {
 
         // Whatever was waiting when the stop came is still judged.
         if failure == nil {
-            _ = try? capture.dispatch { frame in
-                ring.record(frame, decoded: engine.process(frame))
-            }
+            _ = try? capture.dispatch(take)
         }
         let stats = capture.statistics()
         if let failure {
@@ -220,12 +288,23 @@ struct Capture: ParsableCommand {
         if let stats, stats.droppedByKernel > 0 || stats.droppedByInterface > 0 {
             engine.addWarning("\(stats.droppedByKernel) packet(s) were dropped by the kernel and \(stats.droppedByInterface) by the interface: their connections may show gaps that were not on the wire.")
         }
+        if let pcapWriter {
+            do {
+                try pcapWriter.close()
+            } catch {
+                pcapFailure = error
+            }
+        }
+        if let pcapFailure {
+            engine.addWarning("The rotating capture (--write-pcap) stopped early: \(pcapFailure.reason).")
+        }
         if ring.connectionsEvicted > 0 {
             engine.addWarning("The packets of \(ring.connectionsEvicted) connection(s) were let go to stay within --ring-mb \(self.ringMiB); slices written for them later are incomplete.")
         }
         let result = engine.finish()
         try incidentSink.report(engine.takeEnded(), ring: &ring)
         incidents.close()
+        try publish(final: true)
 
         let source = SourceInfo(path: "live:\(self.interface)", snapLength: capture.snapLength, readError: failure?.reason)
         let listed = Set(result.connections.map(\.id))
@@ -241,6 +320,7 @@ struct Capture: ParsableCommand {
                 ("ring_bytes_limit", .number(self.ringMiB << 20)),
                 ("ring_connections_evicted", .number(ring.connectionsEvicted)),
                 ("user", .optional(target?.name)),
+                ("write_pcap", .optional(self.writePcap)),
             ])
             let at = (members.firstIndex { $0.0 == "source" } ?? members.count - 1) + 1
             members.insert(("capture", block), at: at)
@@ -351,6 +431,8 @@ struct IncidentSink {
     private(set) var incidents = 0
     /// Slice paths by connection id, relative to `directory`.
     private(set) var slicePaths: [UInt32: String] = [:]
+    /// Counts for `--metrics-file`, when asked for.
+    var metrics: LiveMetrics?
 
     init(log: IncidentLog, slices: SliceWriter, directory: String, json: Bool) {
         self.log = log
@@ -362,6 +444,7 @@ struct IncidentSink {
     mutating func report(_ reports: [ConnectionReport], ring: inout PacketRing) throws {
         for report in reports {
             self.connections += 1
+            self.metrics?.record(report)
             let kept = ring.take(report)
             guard Summary.isFailure(report) else { continue }
             self.incidents += 1

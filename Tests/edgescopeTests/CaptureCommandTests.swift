@@ -41,7 +41,10 @@ struct CaptureCommandTests {
         let out = Paths.temporaryDirectory("capture")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.buildDirectory + "/edgescope")
-        process.arguments = ["capture", "-i", "lo", "--upstream", "127.0.0.1:\(listener.port)", "--out", out, "--duration", "9"]
+        process.arguments = [
+            "capture", "-i", "lo", "--upstream", "127.0.0.1:\(listener.port)", "--out", out, "--duration", "9",
+            "--metrics-file", out + "/edgescope.prom", "--write-pcap", out + "/full", "--rotate-mb", "1", "--keep", "2",
+        ]
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
@@ -115,6 +118,26 @@ struct CaptureCommandTests {
         try reader.forEachFrame { _ in count += 1 }
         #expect(count == frames[1] - frames[0] + 1, "the filter admits only this connection, so its frame range is all its packets")
         #expect(count >= 6, "SYN, SYN-ACK, ACK, request, FIN: \(count)")
+
+        // --write-pcap kept every filtered packet, in one file at this size.
+        let whole = try PcapReader(path: out + "/full.000001.pcap")
+        var wholeCount = 0
+        try whole.forEachFrame { _ in wholeCount += 1 }
+        #expect(wholeCount == (report["source"] as? [String: Any])?["packets"] as? Int)
+        #expect(wholeCount == frames[1])
+        #expect(!FileManager.default.fileExists(atPath: out + "/full.000002.pcap"))
+
+        // The metrics file, rewritten at exit with the final counts, readable by node_exporter.
+        let metrics = try String(contentsOfFile: out + "/edgescope.prom", encoding: .utf8)
+        let metricsMode = try FileManager.default.attributesOfItem(atPath: out + "/edgescope.prom")[.posixPermissions] as? Int
+        #expect(metricsMode == 0o644)
+        #expect(metrics.contains("edgescope_connections_total{upstream=\"127.0.0.1:\(listener.port)\"} 1\n"))
+        #expect(metrics.contains(
+            "edgescope_failures_total{upstream=\"127.0.0.1:\(listener.port)\",code=\"tcp.fin.before_response\",class=\"502\"} 1\n"))
+        #expect(metrics.contains("edgescope_kernel_drops_total 0\n"))
+        #expect(metrics.contains("edgescope_live_connections 0\n"))
+        #expect(metrics.contains("edgescope_packets_received_total \(wholeCount)\n"))
+        #expect(metrics.contains("version=\"0.1.0\"} 1\n"))
 
         #expect(errText.contains("edgescope: \(id) 127.0.0.1:"))
         #expect(errText.contains("→ 127.0.0.1:\(listener.port) tcp.fin.before_response [502] frame "))
