@@ -67,7 +67,7 @@ echo "replay-live: offline analysis of $file" >&2
 "$edgescope" analyze "$file" --json > "$work/offline.json"
 
 ip netns exec "$ns" /usr/bin/time -v -o "$work/time.txt" \
-    "$edgescope" capture -i "$recv" --filter tcp --out "$work/live" 2> "$work/capture.err" > /dev/null &
+    "$edgescope" capture -i "$recv" --filter tcp --out "$work/live" ${EXTRA:-} ${EXTRA:-} 2> "$work/capture.err" > /dev/null &
 time_pid=$!
 for _ in $(seq 1 100); do
     grep -q "capturing on" "$work/capture.err" 2>/dev/null && break

@@ -37,13 +37,16 @@ struct Capture: ParsableCommand {
     var filter: String?
 
     // 64 KiB and a little: the largest IPv4 or IPv6 packet (TSO/GRO included) with its link
-    // header. libpcap's default, 256 KiB, makes each slot of the kernel's ring four times
-    // larger than any packet, so a burst on loopback overflows it.
+    // header. More only matters in immediate mode, where each slot of the kernel's ring is
+    // the snap length: libpcap's 256 KiB default there overflows the ring in a loopback burst.
     @Option(help: "Bytes kept of each packet.")
     var snaplen: Int = 65_535 + 64
 
     @Option(name: .customLong("buffer-size"), help: ArgumentHelp("The kernel capture buffer, in bytes.", valueName: "bytes"))
-    var bufferSize: Int = 64 << 20
+    var bufferSize: Int = 32 << 20
+
+    @Flag(help: "Hand each packet over as it arrives rather than in blocks of up to 100 ms (more CPU, a less dense kernel buffer).")
+    var immediate = false
 
     @Flag(help: "Put the interface in promiscuous mode.")
     var promiscuous = false
@@ -139,7 +142,9 @@ struct Capture: ParsableCommand {
 
         let capture: LiveCapture
         do {
-            capture = try LiveCapture(interface: self.interface, snapLength: self.snaplen, bufferSize: self.bufferSize, promiscuous: self.promiscuous)
+            capture = try LiveCapture(
+                interface: self.interface, snapLength: self.snaplen, bufferSize: self.bufferSize, promiscuous: self.promiscuous,
+                batchMilliseconds: self.immediate ? nil : 100)
         } catch {
             throw ToolFailure(status: 2, message: "cannot capture on \(error.description)")
         }

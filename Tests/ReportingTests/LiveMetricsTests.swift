@@ -136,7 +136,9 @@ private func parse(_ text: String, with python: [String]) throws -> [ParsedFamil
     @Test func judgedConnectionsCountByUpstreamCauseAndLimit() throws {
         // Two connections with room for one: the first is pushed out (limit.flow_table), the
         // second is refused (tcp.connect.refused, 502).
-        var engine = Engine(linkType: .ethernet, options: AnalysisOptions(limits: ReassemblyLimits(maxConnections: 1)))
+        var options = AnalysisOptions(limits: ReassemblyLimits(maxConnections: 1))
+        options.queueEnded = true
+        var engine = Engine(linkType: .ethernet, options: options)
         let upstream = Endpoint(address: .v4(0x0a00_0318), port: 8080)
         let first = Endpoint(address: .v4(0x0a00_0005), port: 40001)
         let second = Endpoint(address: .v4(0x0a00_0005), port: 40002)
