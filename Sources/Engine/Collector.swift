@@ -29,7 +29,8 @@ struct Collector: ConnectionSink {
 
     let gateway: GatewayProfile
     let verifier: (any ChainVerifying)?
-    let decryption: TLSConnection.Decryption?
+    /// Replaced as a live capture's key log grows (`updateKeyLog(_:)`).
+    var decryption: TLSConnection.Decryption?
     /// TLS sessions seen, and those the key log had secrets for.
     var tlsSessions = 0
     var tlsSessionsWithKeys = 0
@@ -64,18 +65,7 @@ struct Collector: ConnectionSink {
             if self.slots[slot].tls != nil {
                 self.slots[slot].tls!.feed(
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
-                if self.decryption != nil {
-                    // Decrypted application data is HTTP too: its offsets are the decrypted
-                    // stream's, its frame the record's.
-                    for item in self.slots[slot].tls!.takeDecrypted() {
-                        if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection() }
-                        item.bytes.withUnsafeBytes { raw in
-                            self.slots[slot].innerHTTP!.feed(
-                                raw, direction: item.direction, at: item.offset, frame: item.location.frame, frameOffset: nil,
-                                time: item.location.time)
-                        }
-                    }
-                }
+                if self.decryption != nil { self.deliverDecrypted(slot: slot) }
             }
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)

@@ -38,7 +38,19 @@ public struct KeyLog: Sendable {
 
     /// Parses key-log text; a malformed line is an error naming its number.
     public init(parsing text: String) throws(ParseError) {
-        var number = 0
+        try self.add(parsing: text, firstLine: 1)
+    }
+
+    /// Adds the lines of `text`, the first of them numbered `firstLine` (a key log read again
+    /// as the TLS client appends to it). Returns how many sessions gained a secret they lacked
+    /// or changed one; a line repeating what is known changes nothing.
+    ///
+    /// A malformed line is an error naming its number; the lines before it are kept, the lines
+    /// after it are not read.
+    @discardableResult
+    public mutating func add(parsing text: String, firstLine: Int) throws(ParseError) -> Int {
+        var changed: Set<[UInt8]> = []
+        var number = firstLine - 1
         // "\r\n" is one Character in Swift, so split on any newline, not on "\n".
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
@@ -54,7 +66,8 @@ public struct KeyLog: Sendable {
             guard let secret = Self.hex(fields[2]), !secret.isEmpty else {
                 throw ParseError(line: number, reason: "the secret is not hex")
             }
-            var session = self.sessions[random] ?? Secrets()
+            let known = self.sessions[random]
+            var session = known ?? Secrets()
             switch fields[0] {
             case "CLIENT_RANDOM":
                 guard secret.count == 48 else { throw ParseError(line: number, reason: "a CLIENT_RANDOM master secret is 48 bytes") }
@@ -68,8 +81,12 @@ public struct KeyLog: Sendable {
                 self.ignoredLines += 1
                 continue
             }
-            self.sessions[random] = session
+            if session != known {
+                self.sessions[random] = session
+                changed.insert(random)
+            }
         }
+        return changed.count
     }
 
     /// The secrets for a session, by its ClientHello random.

@@ -151,8 +151,8 @@ struct RecordLayer {
 /// keys: the hellos, the TLS 1.2 certificate chain, alerts in the clear, and the shape of the
 /// encrypted rest.
 public struct TLSConnection {
-    private var client = RecordLayer(direction: .client)
-    private var server = RecordLayer(direction: .server)
+    var client = RecordLayer(direction: .client)
+    var server = RecordLayer(direction: .server)
 
     /// The gateway's ClientHello.
     public private(set) var clientHello: ClientHello?
@@ -206,26 +206,43 @@ public struct TLSConnection {
     public struct Decryption: Sendable {
         public var keyLog: KeyLog
         public var crypto: any TLSCryptoProviding
-        /// Decryption from its parts.
-        public init(keyLog: KeyLog, crypto: any TLSCryptoProviding) {
+        /// Whether a session whose secrets are not all in the key log at its ServerHello waits
+        /// for them: a live capture, where the gateway logs its secrets only once it has read
+        /// that ServerHello. Its records are held, up to `holdLimit` bytes, until
+        /// `keysUpdated(_:)` brings the secrets, then read as if they had been there from the start.
+        public var waitForKeys: Bool
+        /// The most a connection waiting for keys holds, in bytes of records.
+        public var holdLimit: Int
+
+        /// Decryption from its parts; by default a session's secrets are looked up once, at its
+        /// ServerHello (a capture file read with its key log).
+        public init(keyLog: KeyLog, crypto: any TLSCryptoProviding, waitForKeys: Bool = false, holdLimit: Int = 256 << 10) {
             self.keyLog = keyLog
             self.crypto = crypto
+            self.waitForKeys = waitForKeys
+            self.holdLimit = holdLimit
         }
     }
 
-    private let decryption: Decryption?
-    private var session: SessionDecryptor?
+    var decryption: Decryption?
+    var session: SessionDecryptor?
     private var decryptedHandshake: (client: [UInt8], server: [UInt8]) = ([], [])
     /// Whether the key log held this session's secrets.
-    public private(set) var keysFound = false
-    /// Records that did not authenticate with the key log's secrets.
-    public private(set) var decryptionFailures = 0
+    public internal(set) var keysFound = false
+    /// Records that did not authenticate with the key log's secrets, or that waited for them
+    /// in vain (`recordsPastHoldLimit`).
+    public internal(set) var decryptionFailures = 0
     /// Records decrypted.
     public private(set) var decryptedRecords = 0
     /// Decrypted application data not yet taken by `takeDecrypted()`.
     private var decrypted: [(direction: Direction, bytes: [UInt8], location: TLSLocation)] = []
     /// Decrypted application bytes delivered so far, each way (the decrypted streams' offsets).
     public private(set) var decryptedBytes: (client: UInt64, server: UInt64) = (0, 0)
+    /// Waiting for keys (`Decryption.waitForKeys`): what is held until they come.
+    var keyWait = KeyWaitState.notWaiting
+    /// Encrypted records that came after a connection waiting for keys reached its hold limit:
+    /// they were read as without keys and count in `decryptionFailures`.
+    public internal(set) var recordsPastHoldLimit = 0
 
     /// Nothing seen yet; with `decryption`, records of sessions in the key log are decrypted.
     public init(decryption: Decryption? = nil) {
@@ -233,8 +250,11 @@ public struct TLSConnection {
     }
 
     /// Decrypted application data since the last call, in order, with the decrypted stream
-    /// offset of its first byte and the record it came from.
+    /// offset of its first byte and the record it came from. Nothing while waiting for keys:
+    /// records are read again as secrets come, and the data comes out once, in record order,
+    /// when the session has them all.
     public mutating func takeDecrypted() -> [(direction: Direction, bytes: [UInt8], offset: UInt64, location: TLSLocation)] {
+        if self.waitingForKeys { return [] }
         var out: [(direction: Direction, bytes: [UInt8], offset: UInt64, location: TLSLocation)] = []
         for item in self.decrypted {
             switch item.direction {
@@ -271,6 +291,7 @@ public struct TLSConnection {
                 index = self.server.next(bytes, from: index, offset: offset, frame: frame, frameOffset: frameOffset, time: time, events: &events)
             }
             for event in events {
+                self.holdForKeys(event, direction: direction)
                 self.handle(event, direction: direction)
             }
         }
@@ -284,7 +305,7 @@ public struct TLSConnection {
         }
     }
 
-    private mutating func handle(_ event: RecordLayer.Event, direction: Direction) {
+    mutating func handle(_ event: RecordLayer.Event, direction: Direction) {
         switch event {
         case .handshake(let type, let body, let location):
             switch (direction, type) {
@@ -337,14 +358,34 @@ public struct TLSConnection {
                 self.serverNotTLS = (location, self.server.firstBytes)
             }
         case .protected(let header, let body, let location):
-            self.protectedRecord(direction, header: header, body: body, location: location)
+            if self.session != nil {
+                self.protectedRecord(direction, header: header, body: body, location: location)
+            } else {
+                // Kept while waiting for keys that are not there yet: read as a record not kept.
+                switch header[0] {
+                case 21: self.handle(.encryptedAlert(length: body.count, location: location), direction: direction)
+                case 22: self.handle(.encryptedHandshake(length: body.count, location: location), direction: direction)
+                default: self.handle(.applicationData(length: body.count, location: location), direction: direction)
+                }
+            }
         }
     }
 
     private mutating func startDecryption(_ hello: ServerHello) {
-        guard let decryption = self.decryption, let clientHello = self.clientHello,
-              let secrets = decryption.keyLog.secrets(clientRandom: clientHello.random)
-        else { return }
+        guard let decryption = self.decryption, let clientHello = self.clientHello else { return }
+        let secrets = decryption.keyLog.secrets(clientRandom: clientHello.random)
+        if decryption.waitForKeys, !SessionDecryptor.hasEverySecret(secrets, version: hello.version),
+           SuiteParameters(hello.cipherSuite) != nil {
+            self.startWaiting(secrets)
+        }
+        guard let secrets else { return }
+        self.startSession(hello, secrets: secrets)
+    }
+
+    /// Derives the session's keys from `secrets` and, when they open records, keeps protected
+    /// records whole from now on.
+    mutating func startSession(_ hello: ServerHello, secrets: KeyLog.Secrets) {
+        guard let decryption = self.decryption, let clientHello = self.clientHello else { return }
         self.keysFound = true
         self.session = SessionDecryptor(
             crypto: decryption.crypto, suite: hello.cipherSuite, version: hello.version, secrets: secrets,

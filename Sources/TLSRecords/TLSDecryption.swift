@@ -122,6 +122,15 @@ struct SessionDecryptor {
         }
     }
 
+    /// Whether `secrets` hold all a session of `version` needs: the master secret (TLS 1.2),
+    /// or both handshake and both application traffic secrets (TLS 1.3, RFC 8446 §7.1).
+    static func hasEverySecret(_ secrets: KeyLog.Secrets?, version: UInt16) -> Bool {
+        guard let secrets else { return false }
+        guard version == 0x0304 else { return secrets.masterSecret != nil }
+        return secrets.clientHandshakeTraffic != nil && secrets.serverHandshakeTraffic != nil
+            && secrets.clientTraffic0 != nil && secrets.serverTraffic0 != nil
+    }
+
     /// RFC 8446 §7.3: [sender]_write_key and _iv from a traffic secret.
     func trafficKeys(_ secret: [UInt8]) -> RecordProtection {
         RecordProtection(

@@ -136,9 +136,8 @@ struct Capture: ParsableCommand {
         // Everything that needs root's eyes is read before the capture opens and root is given up.
         let target = try self.targetUser()
         let verifier = try self.trust.verifier()
-        let decryption = try self.keylog.map { path in
-            TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
-        }
+        let follower = try self.keylog.map { try KeyLogFollower(path: $0) }
+        let decryption = follower.map { TLSConnection.Decryption(keyLog: $0.keyLog, crypto: OpenSSLCrypto(), waitForKeys: true) }
 
         let capture: LiveCapture
         do {
@@ -254,6 +253,7 @@ struct Capture: ParsableCommand {
                 failure = CaptureError(code: .readFailed, path: self.interface, reason: "poll: \(String(cString: strerror(errno)))")
                 break
             }
+            follower?.refresh(into: &engine)
             if ready > 0 {
                 do {
                     _ = try capture.dispatch(take)
@@ -285,6 +285,7 @@ struct Capture: ParsableCommand {
         if failure == nil {
             _ = try? capture.dispatch(take)
         }
+        follower?.refresh(into: &engine)
         let stats = capture.statistics()
         if let failure {
             engine.addWarning("The live capture stopped early: \(failure.reason).")

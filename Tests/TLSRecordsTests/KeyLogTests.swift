@@ -32,3 +32,47 @@ private let traffic = String(repeating: "22", count: 32)
 func malformedLinesNameTheirNumber(text: String, line: Int, reason: String) {
     #expect(throws: KeyLog.ParseError(line: line, reason: reason)) { try KeyLog(parsing: text) }
 }
+
+@Test func linesAddedLaterCountTheSessionsThatGainedSecrets() throws {
+    let other = String(repeating: "cd", count: 32)
+    var log = KeyLog()
+    #expect(try log.add(parsing: "CLIENT_HANDSHAKE_TRAFFIC_SECRET \(random) \(traffic)\r\n", firstLine: 1) == 1)
+    // CRLF: the secret is read without the carriage return.
+    #expect(log.secrets(clientRandom: [UInt8](repeating: 0xab, count: 32))?.clientHandshakeTraffic == [UInt8](repeating: 0x22, count: 32))
+    // Two lines for one session and one for another: two sessions gained.
+    let more = "SERVER_HANDSHAKE_TRAFFIC_SECRET \(random) \(traffic)\r\nCLIENT_TRAFFIC_SECRET_0 \(random) \(traffic)\r\nCLIENT_RANDOM \(other) \(master)\r\n"
+    #expect(try log.add(parsing: more, firstLine: 2) == 2)
+    // What is known already changes nothing; neither do comments, blank and unused lines.
+    #expect(try log.add(parsing: "CLIENT_RANDOM \(other) \(master)\n# note\n\nEXPORTER_SECRET \(random) \(traffic)\n", firstLine: 5) == 0)
+    #expect(log.ignoredLines == 1)
+    let secrets = try #require(log.secrets(clientRandom: [UInt8](repeating: 0xab, count: 32)))
+    #expect(secrets.serverHandshakeTraffic != nil && secrets.clientTraffic0 != nil && secrets.serverTraffic0 == nil)
+    #expect(log.sessions.count == 2)
+}
+
+@Test func chunksAddedOneAfterAnotherReadAsTheWholeText() throws {
+    let lines = [
+        "# SSL/TLS secrets log file", "CLIENT_HANDSHAKE_TRAFFIC_SECRET \(random) \(traffic)", "",
+        "CLIENT_RANDOM \(String(repeating: "cd", count: 32)) \(master)", "SERVER_TRAFFIC_SECRET_0 \(random) \(traffic)",
+    ]
+    let whole = try KeyLog(parsing: lines.joined(separator: "\r\n") + "\r\n")
+    var pieces = KeyLog()
+    for (index, line) in lines.enumerated() {
+        try pieces.add(parsing: line + "\r\n", firstLine: index + 1)
+    }
+    #expect(pieces.sessions == whole.sessions)
+    #expect(pieces.sessions.count == 2)
+}
+
+@Test func aBadLaterLineIsNamedByItsNumberInTheWholeLog() throws {
+    var log = try KeyLog(parsing: "CLIENT_RANDOM \(random) \(master)\n")
+    let chunk = "CLIENT_HANDSHAKE_TRAFFIC_SECRET \(random) \(traffic)\nCLIENT_RANDOM \(random)\nSERVER_TRAFFIC_SECRET_0 \(random) \(traffic)\n"
+    #expect(throws: KeyLog.ParseError(line: 41, reason: "expected LABEL CLIENT_RANDOM SECRET, found 2 field(s)")) {
+        try log.add(parsing: chunk, firstLine: 40)
+    }
+    // The line before the bad one was read; the one after it was not.
+    let secrets = try #require(log.secrets(clientRandom: [UInt8](repeating: 0xab, count: 32)))
+    #expect(secrets.masterSecret != nil)
+    #expect(secrets.clientHandshakeTraffic != nil)
+    #expect(secrets.serverTraffic0 == nil)
+}

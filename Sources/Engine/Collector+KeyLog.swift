@@ -1,0 +1,31 @@
+import HTTP1
+import TLSRecords
+
+/// Decrypted application data, and a key log that grows while the capture runs.
+extension Collector {
+    /// Feeds what the slot's TLS connection decrypted since the last call to the HTTP parser
+    /// inside it. Decrypted application data is HTTP too: its offsets are the decrypted
+    /// stream's, its frame the record's.
+    mutating func deliverDecrypted(slot: Int) {
+        guard self.slots[slot].tls != nil else { return }
+        for item in self.slots[slot].tls!.takeDecrypted() {
+            if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection() }
+            item.bytes.withUnsafeBytes { raw in
+                self.slots[slot].innerHTTP!.feed(
+                    raw, direction: item.direction, at: item.offset, frame: item.location.frame, frameOffset: nil,
+                    time: item.location.time)
+            }
+        }
+    }
+
+    /// Connections from now on use `keyLog`; open ones waiting for keys read their held
+    /// records with it, and what that decrypts goes to their inner HTTP parser at once.
+    mutating func updateKeyLog(_ keyLog: KeyLog) {
+        guard self.decryption != nil else { return }
+        self.decryption?.keyLog = keyLog
+        for slot in self.slots.indices where self.slots[slot].tls != nil {
+            self.slots[slot].tls!.keysUpdated(keyLog)
+            self.deliverDecrypted(slot: slot)
+        }
+    }
+}
