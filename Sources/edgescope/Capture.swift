@@ -65,7 +65,7 @@ struct Capture: ParsableCommand {
 
     @OptionGroup var trust: TrustOptions
 
-    @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
+    @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with, followed as the gateway appends to it.", valueName: "file"))
     var keylog: String?
 
     @Option(help: ArgumentHelp("The user to run as once the interface is open, when started as root (default: nobody).", valueName: "name"))
