@@ -321,7 +321,9 @@ struct Capture: ParsableCommand {
                 ("filter", .string(filter)),
                 ("kernel_drops", stats.map { .number($0.droppedByKernel) } ?? .null),
                 ("interface_drops", stats.map { .number($0.droppedByInterface) } ?? .null),
+                // pcap_stats' count: on loopback each packet twice (sent and received).
                 ("received", stats.map { .number($0.received) } ?? .null),
+                ("frames_captured", .number(capture.framesRead)),
                 ("incidents", .number(incidentSink.incidents)),
                 ("ring_bytes_limit", .number(self.ringMiB << 20)),
                 ("ring_connections_evicted", .number(ring.connectionsEvicted)),
