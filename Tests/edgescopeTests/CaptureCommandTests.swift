@@ -126,6 +126,13 @@ struct CaptureCommandTests {
         #expect(wholeCount == (report["source"] as? [String: Any])?["packets"] as? Int)
         #expect(wholeCount == frames[1])
         #expect(!FileManager.default.fileExists(atPath: out + "/full.000002.pcap"))
+        // Live and offline give the same verdict for the same packets.
+        let offline = try Run(["analyze", out + "/full.000001.pcap", "--json"])
+        let offlineReport = try #require(try JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [String: Any])
+        let offlineConnections = try #require(offlineReport["connections"] as? [[String: Any]])
+        #expect(offlineConnections.count == 1)
+        #expect((offlineConnections.first?["verdict"] as? [String: Any])?["code"] as? String == "tcp.fin.before_response")
+        #expect(offlineConnections.first?["frames"] as? [Int] == frames)
 
         // The metrics file, rewritten at exit with the final counts, readable by node_exporter.
         let metrics = try String(contentsOfFile: out + "/edgescope.prom", encoding: .utf8)
