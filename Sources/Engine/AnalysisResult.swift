@@ -59,6 +59,8 @@ public struct CaptureStatistics: Sendable {
     public var lastTime: Timestamp?
     /// Records whose time is earlier than the record before.
     public var timeWentBackwards = 0
+    /// Records whose captured length exceeds their length on the wire (impossible, so damaged).
+    public var capturedBeyondWire = 0
     /// TCP segments decoded.
     public var tcpSegments = 0
     /// Records that were not TCP.

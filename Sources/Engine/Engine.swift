@@ -59,6 +59,9 @@ public struct Engine {
         self.statistics.frames += 1
         self.statistics.wireBytes &+= UInt64(frame.wireLength)
         self.statistics.capturedBytes &+= UInt64(frame.bytes.count)
+        if frame.bytes.count > frame.wireLength {
+            self.statistics.capturedBeyondWire += 1
+        }
         if self.statistics.firstTime == nil { self.statistics.firstTime = frame.timestamp }
         if let last = self.statistics.lastTime, frame.timestamp < last {
             self.statistics.timeWentBackwards += 1
@@ -181,6 +184,9 @@ public struct Engine {
         }
         if self.options.decryption != nil, self.collector.tlsSessions > 0, self.collector.tlsSessionsWithKeys == 0 {
             warnings.append("The key log holds no secrets for any of the \(self.collector.tlsSessions) TLS session(s) in this capture; nothing was decrypted.")
+        }
+        if self.statistics.capturedBeyondWire > 0 {
+            warnings.append("\(self.statistics.capturedBeyondWire) record(s) claim more captured bytes than their length on the wire; the file was written by a broken tool or damaged, and only the captured bytes were read.")
         }
         if self.statistics.timeWentBackwards > 0 {
             warnings.append("\(self.statistics.timeWentBackwards) record(s) have a time earlier than the record before them.")

@@ -77,6 +77,10 @@ public final class PcapReader {
         if message.contains("file header bytes, only got 0") || message.contains("only got 0 bytes") && message.contains("header") {
             return "empty file: no capture header"
         }
+        if message.hasPrefix("an interface has a type") {
+            // libpcap reads one link type per file; dumpcap on several interfaces writes more.
+            return "a pcapng file with interfaces of different link types (\(message)); split it per interface, e.g. `tshark -r FILE -Y 'frame.interface_id == 0' -w PART.pcapng`"
+        }
         if message.hasPrefix("truncated dump file") || message.hasPrefix("truncated pcapng dump file") {
             return "the file is cut off in the middle of a record (\(message))"
         }
