@@ -212,16 +212,22 @@ public struct FlowTable {
         self.knownServers.contains(endpoint) || self.knownServerAddresses.contains(endpoint.address)
     }
 
-    /// The table is full: end the connection that has been quiet longest.
+    /// The table is full: end the quietest sixteenth of it (at least one connection), in
+    /// order of id. Making room in batches keeps a flood linear: one scan of the table buys
+    /// room for many new connections, where ending one at a time would scan it for each.
     private mutating func makeRoom<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
-        var oldest: (slot: Int, time: Timestamp)?
+        var candidates: [(slot: Int, last: Timestamp, id: UInt32)] = []
+        candidates.reserveCapacity(self.index.count)
         for slot in self.index.values {
-            let last = self.slots[slot].facts.last.time
-            if oldest == nil || last < oldest!.time { oldest = (slot, last) }
+            candidates.append((slot, self.slots[slot].facts.last.time, self.slots[slot].id))
         }
-        guard let oldest else { return }
-        self.flowTableEvictions += 1
-        self.end(slot: oldest.slot, as: .flowTableFull, at: now, sink: &sink)
+        let count = max(1, candidates.count / 16)
+        candidates.sort { $0.last != $1.last ? $0.last < $1.last : $0.id < $1.id }
+        let quietest = candidates.prefix(count).sorted { $0.id < $1.id }
+        for candidate in quietest {
+            self.flowTableEvictions += 1
+            self.end(slot: candidate.slot, as: .flowTableFull, at: now, sink: &sink)
+        }
     }
 
     private mutating func end<Sink: ConnectionSink>(slot: Int, as reason: ConnectionEnd, at time: Timestamp, sink: inout Sink) {

@@ -188,3 +188,33 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
     #expect(connection.clientStream.keepAliveProbes == 0)
     #expect(connection.clientStream.nextOffset == 20)
 }
+
+@Test func fullFlowTableEndsTheQuietestSixteenthInOrderOfID() throws {
+    var h = FlowHarness(limits: ReassemblyLimits(maxConnections: 32))
+    let upstream = h.upstream
+    func syn(port: UInt16, frame: FrameNumber, millisecond: Int64) {
+        var table = h.table
+        var sink = h.sink
+        [UInt8]().withUnsafeBytes { raw in
+            let segment = TCPSegment(
+                source: Endpoint(address: .v4(0x0a00_0006), port: port), destination: upstream, sequence: 1, acknowledgment: 0,
+                flags: .syn, window: 100, payload: raw, payloadFrameOffset: nil, payloadWireLength: 0)
+            table.process(segment, frame: frame, time: Timestamp(nanoseconds: millisecond * 1_000_000), sink: &sink)
+        }
+        h.table = table
+        h.sink = sink
+    }
+    // 32 connections; the 5th and the 2nd were quiet longest (their packets came first).
+    let order: [UInt16] = [5, 2] + (1...32).map(UInt16.init).filter { $0 != 5 && $0 != 2 }
+    // Frames in port order, so ids follow ports; each time from its rank in `order`.
+    for port in UInt16(1)...32 {
+        let quietRank = Int64(order.firstIndex(of: port)!)
+        syn(port: 40_000 + port, frame: FrameNumber(port), millisecond: 10 + quietRank)
+    }
+    #expect(h.table.liveConnections == 32)
+    syn(port: 41_000, frame: 33, millisecond: 100)
+    #expect(h.sink.ended.map(\.id) == [2, 5])
+    #expect(h.sink.ended.allSatisfy { $0.end == .flowTableFull })
+    #expect(h.table.flowTableEvictions == 2)
+    #expect(h.table.liveConnections == 31)
+}
