@@ -30,7 +30,7 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
     var gateway: String = "nginx"
 
-    @Option(help: ArgumentHelp("Write report.json, report.md and slices/<id>.pcap into this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Write report.json, report.md, report.html and slices/<id>.pcap into this directory.", valueName: "dir"))
     var out: String?
 
     @Option(help: "Which connections get a pcap slice with --out: failed, all or none.")
@@ -92,7 +92,7 @@ struct Analyze: ParsableCommand {
         } else {
             print(TextSummary.render(result, source: source), terminator: "")
             if let out = self.out {
-                print("\nReports written to \(out)/report.json and \(out)/report.md\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
+                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
             }
         }
     }
@@ -131,8 +131,11 @@ struct Analyze: ParsableCommand {
             plan = SlicePlan(connections: [], directory: directory)
         }
         let slices = plan.relativePaths
-        try output.write("report.json", JSONReport.document(result, source: source, slices: slices).serialized(pretty: true) + "\n")
-        try output.write("report.md", MarkdownReport.render(result, source: source))
+        let document = JSONReport.document(result, source: source, slices: slices)
+        try output.write("report.json", document.serialized(pretty: true) + "\n")
+        let rendered = JSONReport.renderings(of: document)
+        try output.write("report.md", rendered.markdown)
+        try output.write("report.html", rendered.html)
         return slices
     }
 }
