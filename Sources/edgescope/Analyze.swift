@@ -44,7 +44,13 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
     var keylog: String?
 
+    @Option(name: .customLong("fail-on"), help: ArgumentHelp(
+        "Exit with status 3, after writing every output, when a connection of these classes is found: 502, 503, 504, truncated, relayed, unknown, ok (comma-separated; repeatable).",
+        valueName: "classes"))
+    var failOn: [String] = []
+
     func run() throws {
+        let failClasses = try Self.classes(self.failOn)
         guard let profile = GatewayProfile(parsing: self.gateway) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
@@ -95,6 +101,27 @@ struct Analyze: ParsableCommand {
                 print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
             }
         }
+        let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
+        if !found.isEmpty {
+            Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
+            throw ExitCode(3)
+        }
+    }
+
+    /// `--fail-on` values (`502,truncated`, repeatable) as classes; anything else is a usage error.
+    static func classes(_ values: [String]) throws -> [VerdictClass] {
+        var classes: [VerdictClass] = []
+        for value in values {
+            for name in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let trimmed = name.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+                guard let verdictClass = VerdictClass(rawValue: String(trimmed)) else {
+                    let known = VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ToolFailure(status: 1, message: "--fail-on '\(value)': '\(trimmed)' is not a class (\(known))")
+                }
+                if !classes.contains(verdictClass) { classes.append(verdictClass) }
+            }
+        }
+        return classes
     }
 
     private func writeOutputs(
