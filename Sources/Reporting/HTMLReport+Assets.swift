@@ -38,7 +38,7 @@ extension HTMLReport {
         .cls-relayed{background:var(--rel)}
         .cls-ok{background:var(--ok)}
         .card.cls-502,.card.cls-503,.card.cls-504,.card.cls-truncated,.card.cls-relayed,.card.cls-unknown,.card.cls-other{background:#fff;color:var(--mute)}
-        table.upstreams td:first-child,table.causes td:nth-child(2){white-space:nowrap}
+        table.upstreams td:first-child,table.causes td:nth-child(2),table.chain td:nth-child(n+4){white-space:nowrap}
         table.upstreams tr.bad td{background:#fdecea}
         table.upstreams tr.bad td:first-child{border-left:5px solid var(--bad)}
         table.upstreams tr.bad td.failed{color:var(--bad);font-weight:700}
@@ -62,17 +62,18 @@ extension HTMLReport {
         .ladder .who{text-anchor:middle;font-weight:700;fill:#202124}
         .ladder .addr{text-anchor:middle;fill:var(--mute)}
         .ladder .life{stroke:#5f6368;stroke-width:2}
-        .ladder .lbl{text-anchor:middle;fill:#202124}
-        .ladder .t{text-anchor:end;fill:var(--mute)}
-        .ladder .f{fill:var(--mute)}
+        .ladder g text:nth-of-type(1){text-anchor:middle;fill:#202124}
+        .ladder g text:nth-of-type(2),.ladder .t{text-anchor:end;fill:var(--mute)}
+        .ladder g text:nth-of-type(3),.ladder .col{fill:var(--mute)}
+        .ladder .col{font-style:italic}
         .ladder .gap{text-anchor:middle;fill:var(--mute);font-style:italic}
         .ladder g line{stroke-width:1.5}
-        .syn line{stroke:#2e7d32}.head-syn{fill:#2e7d32}
-        .fin line{stroke:#1565c0}.head-fin{fill:#1565c0}
-        .rst line{stroke:#c62828;stroke-width:2.5}.head-rst{fill:#c62828}
-        .rst .lbl{fill:#c62828;font-weight:700}
-        .data line{stroke:#202124}.head-data{fill:#202124}
-        .ack line{stroke:#9aa0a6}.head-ack{fill:#9aa0a6}
+        .syn line{stroke:#2e7d32;marker-end:url(#arrow-syn)}.head-syn{fill:#2e7d32}
+        .fin line{stroke:#1565c0;marker-end:url(#arrow-fin)}.head-fin{fill:#1565c0}
+        .rst line{stroke:#c62828;stroke-width:2.5;marker-end:url(#arrow-rst)}.head-rst{fill:#c62828}
+        .ladder .rst text:nth-of-type(1){fill:#c62828;font-weight:700}
+        .data line{stroke:#202124;marker-end:url(#arrow-data)}.head-data{fill:#202124}
+        .ack line{stroke:#9aa0a6;marker-end:url(#arrow-ack)}.head-ack{fill:#9aa0a6}
         .finding p{margin:6px 0 2px}
         .sev{font-size:11px;text-transform:uppercase;font-weight:700;color:var(--mute)}
         .sev-fatal{color:var(--bad)}

@@ -164,7 +164,7 @@ extension HTMLReport {
         let gateway = 190
         let upstream = 560
         let middle = (gateway + upstream) / 2
-        let top = 40
+        let top = 44
         let height = top + (packets.count + gapRows) * rowHeight + 8
         html.element("svg", [
             ("class", "ladder"), ("viewBox", "0 0 720 \(height)"), ("width", "720"), ("height", "\(height)"), ("role", "img"),
@@ -174,6 +174,8 @@ extension HTMLReport {
             html.element("text", [("x", "\(upstream)"), ("y", "13"), ("class", "who")], text: "upstream")
             html.element("text", [("x", "\(gateway)"), ("y", "27"), ("class", "addr")], text: String(client.prefix(44)))
             html.element("text", [("x", "\(upstream)"), ("y", "27"), ("class", "addr")], text: String(server.prefix(44)))
+            html.element("text", [("x", "\(gateway - 8)"), ("y", "40"), ("class", "col t")], text: "time")
+            html.element("text", [("x", "\(upstream + 8)"), ("y", "40"), ("class", "col")], text: "frame")
             for x in [gateway, upstream] {
                 html.void("line", [("x1", "\(x)"), ("y1", "32"), ("x2", "\(x)"), ("y2", "\(height - 4)"), ("class", "life")])
             }
@@ -194,16 +196,14 @@ extension HTMLReport {
                 if let seq = packet["seq"].int { label += " seq=\(seq)" }
                 if let ack = packet["ack"].int { label += " ack=\(ack)" }
                 if length > 0 { label += " len=\(length)" }
-                html.element("g", [("class", "p " + kind.rawValue)]) { html in
-                    html.element("text", [("x", "\(middle)"), ("y", "\(y + 9)"), ("class", "lbl")], text: Self.clip(label))
+                // One row: the label, the arrow (its head and colour from CSS by kind), the time and the frame.
+                html.element("g", [("class", kind.rawValue), ("transform", "translate(0 \(y))")]) { html in
+                    html.element("text", [("x", "\(middle)"), ("y", "9")], text: Self.clip(label))
                     html.void("line", [
-                        ("x1", "\(fromGateway ? gateway : upstream)"), ("y1", "\(y + 12)"),
-                        ("x2", "\(fromGateway ? upstream - 2 : gateway + 2)"), ("y2", "\(y + 19)"),
-                        ("marker-end", "url(#arrow-\(kind.rawValue))"),
+                        ("x1", "\(fromGateway ? gateway : upstream)"), ("y1", "12"), ("x2", "\(fromGateway ? upstream - 2 : gateway + 2)"), ("y2", "19"),
                     ])
-                    html.element("text", [("x", "\(gateway - 8)"), ("y", "\(y + 18)"), ("class", "t")],
-                                 text: "+" + Self.elapsed(microseconds: packet["since_start_us"].double ?? 0))
-                    html.element("text", [("x", "\(upstream + 8)"), ("y", "\(y + 18)"), ("class", "f")], text: "frame \(packet["frame"].int ?? 0)")
+                    html.element("text", [("x", "\(gateway - 8)"), ("y", "18")], text: "+" + Self.elapsed(microseconds: packet["since_start_us"].double ?? 0))
+                    html.element("text", [("x", "\(upstream + 8)"), ("y", "18")], text: "\(packet["frame"].int ?? 0)")
                 }
                 row += 1
             }
