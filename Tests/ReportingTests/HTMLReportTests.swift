@@ -191,6 +191,36 @@ enum SyntheticReport {
         }
     }
 
+    /// `client_errors` (DESIGN.md) as the client-side correlation writes it: each linked to its
+    /// upstream connection's section, the unexplained ones called so.
+    @Test func clientErrorsLinkToTheirUpstreamConnection() throws {
+        guard case .object(var members) = SyntheticReport.document(connections: 2, upstreams: 1, text: "t", heavy: false) else {
+            Issue.record("not an object")
+            return
+        }
+        members.append(("client_errors", .array([
+            .object([
+                ("client", .string("203.0.113.10:51234")), ("status", .number(502)), ("time", .string("2027-01-15T08:00:00.002000000Z")),
+                ("request", .string("GET /v1/report")), ("generated_by", .string("gateway")), ("upstream_connection", .string("c1")),
+                ("cause", .string("http.chunked.bad_size.1")),
+            ]),
+            .object([
+                ("client", .string("203.0.113.11:40000")), ("status", .number(504)), ("time", .string("2027-01-15T08:00:00.003000000Z")),
+                ("request", .string("GET /<b>slow</b>")), ("generated_by", .string("gateway")), ("upstream_connection", .null), ("cause", .null),
+            ]),
+        ])))
+        let document = try ReportDocument(.object(members))
+        let html = HTMLReport.render(document)
+        #expect(html.contains("<p>2 error(s) the gateway&#39;s clients saw: 1 explained by an upstream connection, 1 unexplained.</p>"))
+        #expect(html.contains("<td><a href=\"#c1\">c1</a></td>"))
+        #expect(html.contains("<tr class=\"unexplained\">"))
+        #expect(html.contains("<code>GET /&lt;b&gt;slow&lt;/b&gt;</code>"))
+        let markdown = MarkdownReport.render(document)
+        #expect(markdown.contains("2 error(s) the gateway's clients saw, 1 explained by an upstream connection, 1 unexplained."))
+        #expect(markdown.contains("| `GET /v1/report` | gateway | c1 | `http.chunked.bad_size.1` |"))
+        #expect(markdown.contains("| **unexplained** |"))
+    }
+
     @Test func hexdumpMarksTheOffendingBytesWithTheirFrame() throws {
         let json = SyntheticReport.document(connections: 1, upstreams: 1, text: "t")
         let html = HTMLReport.render(try ReportDocument(json))
