@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
         .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
-        // Text, JSON and Markdown reports.
+        // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
         .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         // libpcap, and the one module that imports it.
         .systemLibrary(
@@ -61,6 +61,6 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource"]),
+        .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource", "Reporting"]),
     ]
 )

@@ -160,8 +160,11 @@ struct Collector: ConnectionSink {
                 diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
             }
         }
+        var facts = connection.facts
+        // Only a failure's report draws the ladder: a healthy connection's is let go here.
+        if diagnosis.verdict.verdictClass == .ok { facts.ladder = PacketLadder() }
         self.reports.append(ConnectionReport(
-            id: connection.id, client: connection.client, server: connection.server, facts: connection.facts,
+            id: connection.id, client: connection.client, server: connection.server, facts: facts,
             clientStreamBytes: connection.clientStream.nextOffset, serverStreamBytes: connection.serverStream.nextOffset,
             clientGapBytes: connection.clientStream.gapBytes, serverGapBytes: connection.serverStream.gapBytes,
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),

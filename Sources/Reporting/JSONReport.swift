@@ -33,6 +33,7 @@ public enum JSONReport {
             ("classes", .object(VerdictClass.allCases.compactMap { verdictClass in
                 result.tally.classes[verdictClass].map { (verdictClass.rawValue, .number($0)) }
             })),
+            ("causes", .object(Summary.causes(result).map { ($0.code.description, .number($0.count)) })),
         ])
     }
 
@@ -96,6 +97,7 @@ public enum JSONReport {
             ("start", .string(facts.first.time.rfc3339)),
             ("end", .string(facts.last.time.rfc3339)),
             ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
+            ("display_filter", .string(Summary.displayFilter(report))),
             ("tcp", self.tcp(report)),
             ("tls", report.tls.map(self.tls) ?? .null),
             ("transactions", .array(report.transactions.map(self.transaction))),
@@ -138,7 +140,37 @@ public enum JSONReport {
                             retransmissions: report.retransmissions.client, outOfOrder: report.outOfOrder.client)),
             ("server", side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
                             retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server)),
+            ("ladder", facts.ladder.count == 0 ? .null : self.ladder(facts.ladder, start: facts.first.time)),
         ])
+    }
+
+    /// The packets a ladder diagram draws: the first and last few, with what lies between counted.
+    static func ladder(_ ladder: PacketLadder, start: Timestamp) -> JSONValue {
+        func packet(_ packet: LadderPacket) -> JSONValue {
+            .object([
+                ("frame", .number(packet.frame)),
+                ("time", .string(packet.time.rfc3339)),
+                ("since_start_us", .double(Double(packet.time.nanoseconds(since: start)) / 1000)),
+                ("from", .string(packet.direction.name)),
+                ("flags", .string(self.flagNames(packet.flags))),
+                ("seq", .number(ladder.relativeSequence(of: packet))),
+                ("ack", ladder.relativeAcknowledgment(of: packet).map { .number($0) } ?? .null),
+                ("len", .number(packet.payloadLength)),
+            ])
+        }
+        return .object([
+            ("packets", .array((ladder.head + ladder.tail).map(packet))),
+            ("omitted", .number(ladder.omitted)),
+            ("omitted_after", .number(ladder.head.count)),
+        ])
+    }
+
+    /// `SYN ACK`, `PSH ACK`, `FIN ACK`, `RST`: the set flags by name, in a fixed order.
+    static func flagNames(_ flags: UInt8) -> String {
+        let names: [(UInt8, String)] = [
+            (0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"),
+        ]
+        return names.filter { flags & $0.0 != 0 }.map(\.1).joined(separator: " ")
     }
 
     static func tls(_ tls: TLSSummary) -> JSONValue {
@@ -240,6 +272,7 @@ public enum JSONReport {
             ("length", .number(evidence.length)),
             ("hex", .string(hexString(evidence.bytes))),
             ("context_hex", .string(hexString(evidence.context))),
+            ("context_offset", .number(evidence.contextOffset)),
             ("note", .string(evidence.note)),
         ])
     }

@@ -1,85 +1,259 @@
 import CaptureModel
-import Engine
 
-/// The Markdown report (GitHub-flavoured), for pasting into a postmortem.
+/// The Markdown report (GitHub-flavoured), for pasting into a postmortem: summary tables, each
+/// root cause once with its count, upstreams and one example with its hexdump, then the
+/// failing connections in a table. Rendered from the `edgescope.report/1` document alone, so
+/// `edgescope report DIR/report.json --format md` gives the same text as the run.
+///
+/// Text from the wire is inert: table cells and prose are backslash-escaped (GFM §6.1), code
+/// spans and fences are longer than any backtick run inside them, and control characters are
+/// shown as `\xNN`, so no byte an upstream sent can start a table row, a link or markup.
 public enum MarkdownReport {
-    /// The document.
-    public static func render(_ result: AnalysisResult, source: SourceInfo) -> String {
-        let stats = result.statistics
+    /// At most this many failing connections get a row in the table; the rest are counted.
+    public static let connectionsListed = 500
+
+    /// The document, ending with a newline.
+    public static func render(_ document: ReportDocument) -> String {
+        let json = document.json
+        let source = json["source"]
         var out = "# edgescope report\n\n"
-        out += "- Capture: `\(self.code(source.path))` (\(result.linkType), \(stats.frames) frames, \(stats.wireBytes) bytes)\n"
-        if let first = stats.firstTime, let last = stats.lastTime {
-            out += "- Window: \(first.rfc3339) to \(last.rfc3339)\n"
+        var capture = "- Capture: \(self.code(source["path"].string ?? "?"))"
+        capture += " (\(self.text(source["link_type"].string ?? "?")), \(source["packets"].int ?? 0) frames, \(source["bytes"].int ?? 0) bytes)\n"
+        out += capture
+        if let window = document.window {
+            out += "- Window: \(window.first.rfc3339) to \(window.last.rfc3339) (\(Self.duration(window.last.nanoseconds(since: window.first))))\n"
         }
-        out += "- Gateway profile: \(result.gateway)\n"
-        let failures = result.connections.filter(Summary.isFailure)
-        out += "- Connections: \(result.tally.connections), not healthy: \(result.tally.failed)\n"
-        for warning in result.warnings {
-            out += "- **Warning:** \(self.cell(warning))\n"
+        if let profile = json["generator"]["gateway_profile"].string {
+            out += "- Gateway profile: \(self.code(profile)) (decides each connection's class)\n"
         }
-        out += "\n## By upstream\n\n| upstream | connections | failed | causes |\n|---|---:|---:|---|\n"
-        for row in Summary.upstreams(result) {
-            let causes = row.causes.map { "`\($0.code)` ×\($0.count)" }.joined(separator: ", ")
-            out += "| `\(row.server)` | \(row.connections) | \(row.failed) | \(causes) |\n"
+        let failingClasses = document.classes.filter { $0.name != "ok" && $0.count > 0 }
+        out += "- Connections: \(document.connectionCount), not healthy: \(document.failedCount)"
+        if !failingClasses.isEmpty {
+            out += " (" + failingClasses.map { "\(self.text($0.name)) ×\($0.count)" }.joined(separator: ", ") + ")"
         }
-        let causes = Summary.causes(result)
-        if !causes.isEmpty {
-            out += "\n## Root causes\n"
-            for cause in causes {
-                let examples = failures.filter { $0.verdict.code == cause.code }
-                let servers = Summary.upstreams(result).filter { row in row.causes.contains { $0.code == cause.code } }.map(\.server)
-                out += "\n### `\(cause.code)` ×\(cause.count)\n\n"
-                out += "Upstreams: \(servers.map { "`\($0)`" }.joined(separator: ", "))\n\n"
-                if let example = examples.first {
-                    out += "Example \(example.name) (`\(example.client)` → `\(example.server)`, frames \(example.frames.lowerBound)–\(example.frames.upperBound)): \(self.cell(example.verdict.summary))\n\n"
-                    if !example.verdict.gateways.isEmpty {
-                        out += "| gateway | status | says |\n|---|---|---|\n"
-                        for name in ["nginx", "haproxy", "envoy"] {
-                            guard let outcome = example.verdict.gateways[name] else { continue }
-                            out += "| \(name) | \(outcome.status.map(String.init) ?? "none") | `\(self.code(outcome.detail))` |\n"
-                        }
-                        out += "\n"
-                    }
-                    out += "Wireshark display filter: `\(Summary.displayFilter(example))`\n"
-                }
-            }
+        out += "\n"
+        for warning in json["warnings"].items.compactMap(\.string) {
+            out += "- **Warning:** \(self.text(warning))\n"
         }
-        let shown = Summary.worstFirst(failures).prefix(self.connectionsListed)
-        if !shown.isEmpty {
-            out += "\n## Failing connections\n"
-            for connection in shown {
-                out += "\n### \(connection.name): `\(connection.client)` → `\(connection.server)`\n\n"
-                out += "- Verdict: `\(connection.verdict.code)`, class \(connection.verdict.verdictClass.rawValue), phase \(connection.verdict.phase.rawValue)\n"
-                out += "- \(self.cell(connection.verdict.summary))\n"
-                out += "- Frames \(connection.frames.lowerBound)–\(connection.frames.upperBound), \(connection.facts.first.time.rfc3339) to \(connection.facts.last.time.rfc3339), TCP history `\(connection.facts.history)`\n"
-                for name in ["nginx", "haproxy", "envoy"] {
-                    guard let outcome = connection.verdict.gateways[name] else { continue }
-                    out += "- \(name): \(outcome.status.map(String.init) ?? "no status")\(outcome.detail.isEmpty ? "" : " `\(self.code(outcome.detail))`")\n"
-                }
-                out += "- Wireshark: `\(Summary.displayFilter(connection))`\n"
-                if let evidence = connection.findings.first?.evidence.first {
-                    out += "\nEvidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-"), stream offset \(evidence.streamOffset): \(self.cell(evidence.note))\n"
-                    let dump = Hexdump.lines(evidence, indent: "")
-                    if !dump.isEmpty {
-                        out += "\n```\n" + dump.joined(separator: "\n") + "\n```\n"
-                    }
-                }
-            }
-            if failures.count > shown.count {
-                out += "\n\(failures.count - shown.count) more failing connection(s) are in report.json.\n"
-            }
+
+        out += "\n## Outcome by class\n\n| class | connections |\n|---|---:|\n"
+        for item in document.classes {
+            out += "| \(self.text(item.name)) | \(item.count) |\n"
+        }
+
+        out += self.upstreams(document)
+        out += self.causes(document)
+        out += self.clientErrors(json["client_errors"])
+        out += self.failingConnections(document)
+        return out
+    }
+
+    private static func upstreams(_ document: ReportDocument) -> String {
+        let rows = document.json["upstreams"].items
+        guard !rows.isEmpty else { return "" }
+        var out = "\n## By upstream\n\n| upstream | name | connections | failed | failed % | causes |\n|---|---|---:|---:|---:|---|\n"
+        for row in rows {
+            let connections = row["connections"].int ?? 0
+            let failed = row["failed"].int ?? 0
+            let causes = row["causes"].members.map { "\(self.code($0.0, inTable: true)) ×\($0.1.int ?? 0)" }.joined(separator: ", ")
+            let name = row["name"].string.map { self.text($0) } ?? ""
+            out += "| \(self.code(row["server"].string ?? "?", inTable: true)) | \(name) | \(connections) | \(failed) | \(self.percent(failed, of: connections)) | \(causes) |\n"
         }
         return out
     }
 
-    /// At most this many failing connections get a section of their own.
-    public static let connectionsListed = 50
-
-    private static func cell(_ text: String) -> String {
-        Terminal.safe(text).replacing("|", with: "\\|")
+    private static func causes(_ document: ReportDocument) -> String {
+        let causes = document.causes
+        guard !causes.isEmpty else { return "" }
+        var out = "\n## Root causes\n\n| cause | connections | class | upstreams |\n|---|---:|---|---|\n"
+        for cause in causes {
+            let example = document.example(of: cause.code)
+            out += "| \(self.code(cause.code, inTable: true)) | \(cause.count) | \(self.text(example?["verdict"]["class"].string ?? "")) | \(self.upstreamCounts(cause.code, document, inTable: true)) |\n"
+        }
+        for cause in causes {
+            out += "\n### \(self.code(cause.code)) ×\(cause.count)\n\n"
+            out += "Upstreams: \(self.upstreamCounts(cause.code, document, inTable: false))\n"
+            guard let example = document.example(of: cause.code) else {
+                out += "\nNo connection with this cause is listed in report.json (a bounded report lists failures first).\n"
+                continue
+            }
+            out += self.example(example)
+        }
+        return out
     }
 
-    private static func code(_ text: String) -> String {
-        Terminal.safe(text).replacing("`", with: "'")
+    /// One connection in full: verdict, what each gateway does, the first evidence as a hexdump.
+    private static func example(_ connection: JSONValue) -> String {
+        let verdict = connection["verdict"]
+        let frames = connection["frames"].items.compactMap(\.int)
+        var out = "\nExample \(self.text(connection["id"].string ?? "?")): \(self.code(connection["client"].string ?? "?")) → \(self.code(connection["server"].string ?? "?"))"
+        if frames.count == 2 { out += ", frames \(frames[0])–\(frames[1])" }
+        if let start = connection["start"].string { out += ", started \(self.text(start))" }
+        out += "; class \(self.text(verdict["class"].string ?? "?")), phase \(self.text(verdict["phase"].string ?? "?")).\n\n"
+        out += "Verdict: \(self.text(verdict["summary"].string ?? ""))\n"
+        let gateways = ReportDocument.gatewayDetailKeys.filter { !verdict["gateways"][$0.gateway].isNull }
+        if !gateways.isEmpty {
+            out += "\n| gateway | status | says |\n|---|---|---|\n"
+            for gateway in gateways {
+                let outcome = verdict["gateways"][gateway.gateway]
+                let detail = outcome[gateway.key].string ?? ""
+                out += "| \(gateway.gateway) | \(outcome["status"].int.map(String.init) ?? "none") | \(detail.isEmpty ? "" : self.code(detail, inTable: true)) |\n"
+            }
+        }
+        if let evidence = self.primaryEvidence(connection) {
+            out += "\nEvidence: \(self.text(evidence["direction"].string ?? "?")) frame \(evidence["frame"].int.map(String.init) ?? "-")"
+            if let offset = evidence["frame_offset"].int { out += " (byte \(offset) of the frame)" }
+            out += ", stream offset \(evidence["stream_offset"].int ?? 0): \(self.text(evidence["note"].string ?? ""))\n"
+            let dump = Hexdump.lines(ReportDocument.hexdump(evidence), indent: "")
+            if !dump.isEmpty {
+                out += "\n" + self.fenced(dump.joined(separator: "\n"))
+            }
+        }
+        if let filter = connection["display_filter"].string {
+            out += "\nWireshark/tshark display filter: \(self.code(filter))\n"
+        }
+        if let slice = ReportDocument.slicePath(connection) {
+            out += "\nSlice: [\(slice)](\(slice))\n"
+        }
+        return out
     }
+
+    private static func clientErrors(_ errors: JSONValue) -> String {
+        let items = errors.items
+        guard !items.isEmpty else { return "" }
+        let unexplained = items.filter { $0["upstream_connection"].isNull }.count
+        var out = "\n## Client-visible errors\n\n\(items.count) error(s) the gateway's clients saw, \(items.count - unexplained) explained by an upstream connection, \(unexplained) unexplained.\n\n"
+        out += "| time | client | status | request | made by | upstream connection | cause |\n|---|---|---:|---|---|---|---|\n"
+        for item in items.prefix(self.connectionsListed) {
+            let connection = item["upstream_connection"].string.map { self.text($0) } ?? "**unexplained**"
+            out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(item["status"].int.map(String.init) ?? "") "
+            out += "| \(self.code(item["request"].text ?? "", inTable: true)) | \(self.text(item["generated_by"].text ?? "")) | \(connection) "
+            out += "| \(item["cause"].text.map { self.code($0, inTable: true) } ?? "") |\n"
+        }
+        if items.count > self.connectionsListed {
+            out += "\n\(items.count - self.connectionsListed) more are in report.json.\n"
+        }
+        return out
+    }
+
+    private static func failingConnections(_ document: ReportDocument) -> String {
+        guard !document.failures.isEmpty else { return "" }
+        var out = "\n## Failing connections\n\nWorst first: gateway errors, cut responses, unknowns, relayed 5xx.\n\n"
+        out += "| connection | gateway → upstream | class | cause | phase | start | frames |\n|---|---|---|---|---|---|---|\n"
+        for connection in document.failures.prefix(self.connectionsListed) {
+            let verdict = connection["verdict"]
+            let frames = connection["frames"].items.compactMap(\.int)
+            out += "| \(self.text(connection["id"].string ?? "?")) "
+            out += "| \(self.code(connection["client"].string ?? "?", inTable: true)) → \(self.code(connection["server"].string ?? "?", inTable: true)) "
+            out += "| \(self.text(verdict["class"].string ?? "?")) | \(self.code(verdict["code"].string ?? "?", inTable: true)) "
+            out += "| \(self.text(verdict["phase"].string ?? "?")) | \(self.text(connection["start"].string ?? "")) "
+            out += "| \(frames.count == 2 ? "\(frames[0])–\(frames[1])" : "") |\n"
+        }
+        let more = document.failures.count - min(document.failures.count, self.connectionsListed)
+        let unlisted = max(0, document.failedCount - document.failures.count)
+        if more + unlisted > 0 {
+            out += "\n\(more + unlisted) more failing connection(s) are counted above but not in this table; report.json has every listed one.\n"
+        }
+        return out
+    }
+
+    // MARK: Shared with the HTML report's reading of the document
+
+    /// The evidence of the root-cause finding (the first finding's first evidence).
+    static func primaryEvidence(_ connection: JSONValue) -> JSONValue? {
+        let evidence = connection["evidence"].items
+        let index = connection["findings"].items.first?["evidence"].items.first?.int ?? 0
+        return evidence.indices.contains(index) ? evidence[index] : evidence.first
+    }
+
+    /// `` `127.0.0.1:18091` ×3, `127.0.0.1:18092` ×1 ``: the upstreams that failed with `code`.
+    private static func upstreamCounts(_ code: String, _ document: ReportDocument, inTable: Bool) -> String {
+        document.json["upstreams"].items.compactMap { row -> String? in
+            guard let count = row["causes"][code].int, count > 0 else { return nil }
+            return "\(self.code(row["server"].string ?? "?", inTable: inTable)) ×\(count)"
+        }.joined(separator: ", ")
+    }
+
+    static func percent(_ part: Int, of whole: Int) -> String {
+        guard whole > 0 else { return "–" }
+        return "\((part * 100 + whole / 2) / whole)%"
+    }
+
+    /// `12.345 ms`, `0.984 s`, `49 min 23.556 s`, `3 h 2 min 5 s`.
+    static func duration(_ nanoseconds: Int64) -> String {
+        if nanoseconds >= 3_600_000_000_000 {
+            let seconds = (nanoseconds + 500_000_000) / 1_000_000_000
+            return "\(seconds / 3600) h \(seconds % 3600 / 60) min \(seconds % 60) s"
+        }
+        if nanoseconds >= 60_000_000_000 {
+            let milliseconds = (nanoseconds + 500_000) / 1_000_000
+            return "\(milliseconds / 60_000) min \(milliseconds % 60_000 / 1000).\(self.pad(milliseconds % 1000, 3)) s"
+        }
+        if nanoseconds >= 1_000_000_000 {
+            let milliseconds = (nanoseconds + 500_000) / 1_000_000
+            return "\(milliseconds / 1000).\(self.pad(milliseconds % 1000, 3)) s"
+        }
+        let microseconds = (nanoseconds + 500) / 1000
+        return "\(microseconds / 1000).\(self.pad(microseconds % 1000, 3)) ms"
+    }
+
+    static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
+    // MARK: Escaping
+
+    /// Prose or a table cell: controls shown as `\xNN`, inline Markdown punctuation
+    /// backslash-escaped (nothing here starts a line, so block syntax such as `#` cannot apply).
+    static func text(_ text: String) -> String {
+        let characters = Array(Terminal.safe(text))
+        var out = ""
+        for (index, character) in characters.enumerated() {
+            switch character {
+            case "_":
+                // GFM never reads an underscore between two alphanumerics as emphasis: `response_head` stays readable.
+                let inWord = index > 0 && index + 1 < characters.count
+                    && characters[index - 1].isLetterOrDigit && characters[index + 1].isLetterOrDigit
+                if !inWord { out.append("\\") }
+            case "\\", "`", "*", "[", "]", "<", ">", "|", "~", "&":
+                out.append("\\")
+            default:
+                break
+            }
+            out.append(character)
+        }
+        return out
+    }
+
+    /// A code span that holds `text` literally: fenced by more backticks than any run inside,
+    /// padded when it starts or ends with one; in a table, pipes are escaped (GFM §6.1 ex. 200).
+    static func code(_ text: String, inTable: Bool = false) -> String {
+        var body = Terminal.safe(text)
+        if inTable { body = body.replacing("|", with: "\\|") }
+        if body.isEmpty { return "` `" }
+        let fence = String(repeating: "`", count: self.longestBacktickRun(body) + 1)
+        let pad = body.first == "`" || body.last == "`" || (body.first == " " && body.last == " ")
+        return fence + (pad ? " " : "") + body + (pad ? " " : "") + fence
+    }
+
+    /// A fenced code block whose fence is longer than any backtick run in `body`.
+    static func fenced(_ body: String) -> String {
+        let fence = String(repeating: "`", count: max(3, self.longestBacktickRun(body) + 1))
+        return fence + "\n" + body + "\n" + fence + "\n"
+    }
+
+    private static func longestBacktickRun(_ text: String) -> Int {
+        var longest = 0
+        var run = 0
+        for character in text {
+            run = character == "`" ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        return longest
+    }
+}
+
+extension Character {
+    fileprivate var isLetterOrDigit: Bool { self.isASCII && (self.isLetter || self.isNumber) }
 }

@@ -59,6 +59,8 @@ public struct ConnectionFacts: Hashable, Sendable {
     public var server = DirectionFacts()
     /// RFC 9293 §3.5 simultaneous close: both sides sent FIN before seeing the other's.
     public var simultaneousClose = false
+    /// The first and last packets, for a ladder diagram (bounded).
+    public var ladder = PacketLadder()
 
     /// Zeek-style history letters in order of first occurrence; upper case is the client.
     public var history: String {

@@ -277,6 +277,10 @@ extension Connection {
         let flags = segment.flags
         self.facts.last = mark
         self.facts[direction].packets += 1
+        self.facts.ladder.record(LadderPacket(
+            time: mark.time, frame: mark.frame, direction: direction, flags: UInt8(truncatingIfNeeded: flags.rawValue),
+            sequence: segment.sequence, acknowledgment: segment.acknowledgment,
+            payloadLength: UInt16(clamping: segment.payloadWireLength)))
         if flags.contains(.syn) {
             if flags.contains(.ack) {
                 if self.facts.synAck == nil { self.facts.synAck = mark }

@@ -30,7 +30,7 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
     var gateway: String = "nginx"
 
-    @Option(help: ArgumentHelp("Write report.json, report.md and slices/<id>.pcap into this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Write report.json, report.md, report.html and slices/<id>.pcap into this directory.", valueName: "dir"))
     var out: String?
 
     @Option(help: "Which connections get a pcap slice with --out: failed, all or none.")
@@ -44,7 +44,13 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
     var keylog: String?
 
+    @Option(name: .customLong("fail-on"), help: ArgumentHelp(
+        "Exit with status 3, after writing every output, when a connection of these classes is found: 502, 503, 504, truncated, relayed, unknown, ok (comma-separated; repeatable).",
+        valueName: "classes"))
+    var failOn: [String] = []
+
     func run() throws {
+        let failClasses = try Self.classes(self.failOn)
         guard let profile = GatewayProfile(parsing: self.gateway) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
@@ -92,9 +98,30 @@ struct Analyze: ParsableCommand {
         } else {
             print(TextSummary.render(result, source: source), terminator: "")
             if let out = self.out {
-                print("\nReports written to \(out)/report.json and \(out)/report.md\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
+                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
             }
         }
+        let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
+        if !found.isEmpty {
+            Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
+            throw ExitCode(3)
+        }
+    }
+
+    /// `--fail-on` values (`502,truncated`, repeatable) as classes; anything else is a usage error.
+    static func classes(_ values: [String]) throws -> [VerdictClass] {
+        var classes: [VerdictClass] = []
+        for value in values {
+            for name in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let trimmed = name.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+                guard let verdictClass = VerdictClass(rawValue: String(trimmed)) else {
+                    let known = VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ToolFailure(status: 1, message: "--fail-on '\(value)': '\(trimmed)' is not a class (\(known))")
+                }
+                if !classes.contains(verdictClass) { classes.append(verdictClass) }
+            }
+        }
+        return classes
     }
 
     private func writeOutputs(
@@ -131,8 +158,11 @@ struct Analyze: ParsableCommand {
             plan = SlicePlan(connections: [], directory: directory)
         }
         let slices = plan.relativePaths
-        try output.write("report.json", JSONReport.document(result, source: source, slices: slices).serialized(pretty: true) + "\n")
-        try output.write("report.md", MarkdownReport.render(result, source: source))
+        let document = JSONReport.document(result, source: source, slices: slices)
+        try output.write("report.json", document.serialized(pretty: true) + "\n")
+        let rendered = JSONReport.renderings(of: document)
+        try output.write("report.md", rendered.markdown)
+        try output.write("report.html", rendered.html)
         return slices
     }
 }

@@ -335,7 +335,9 @@ struct Capture: ParsableCommand {
             document = .object(members)
         }
         try output.write("report.json", document.serialized(pretty: true) + "\n")
-        try output.write("report.md", MarkdownReport.render(result, source: source))
+        let rendered = JSONReport.renderings(of: document)
+        try output.write("report.md", rendered.markdown)
+        try output.write("report.html", rendered.html)
         if !self.json {
             print(TextSummary.render(result, source: source), terminator: "")
             print("\nIncidents in \(self.out)/incidents.jsonl (\(incidentSink.incidents)), their slices in \(self.out)/slices/; reports written to \(self.out)/report.json and \(self.out)/report.md")

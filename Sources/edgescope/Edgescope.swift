@@ -5,7 +5,7 @@ import Glibc
 
 /// A failure the tool reports with one line and an exit status, never a stack trace.
 struct ToolFailure: Error {
-    /// 1: usage; 2: an unreadable capture or input file.
+    /// 1: usage; 2: an unreadable capture or input file; 3: a problem found (`--fail-on`, `probe`).
     var status: Int32
     /// The line printed after `edgescope: `.
     var message: String
@@ -17,12 +17,13 @@ struct Edgescope: ParsableCommand {
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
         version: Edgescope.version,
-        subcommands: [Analyze.self, Capture.self, Probe.self])
+        subcommands: [Analyze.self, Capture.self, Probe.self, Report.self])
 
     /// This build's version, as `--version` and the metrics' info series show it.
     static let version = "0.1.0"
 
-    /// Exit statuses are a contract (DESIGN.md): 0 analysed, 1 usage error, 2 unreadable input.
+    /// Exit statuses are a contract (DESIGN.md): 0 analysed, 1 usage error, 2 unreadable input,
+    /// 3 a connection of a `--fail-on` class found.
     static func main() {
         do {
             var command = try Self.parseAsRoot()

@@ -92,7 +92,7 @@ private func run(_ options: AnalysisOptions, _ script: String) -> (AnalysisResul
     #expect(rows.first?.failed == 4)
     #expect(result.warnings.contains("4 of 7 connection(s) are counted but not listed (at most 3 are kept, failures first)."))
     let json = JSONReport.document(result, source: SourceInfo(path: "live:lo", snapLength: 65_599, readError: nil)).serialized()
-    #expect(json.contains(#""totals":{"connections":7,"failed":4,"listed":3,"unlisted":4,"outside_upstreams":0,"classes":{"502":4,"ok":3}}"#))
+    #expect(json.contains(#""totals":{"connections":7,"failed":4,"listed":3,"unlisted":4,"outside_upstreams":0,"classes":{"502":4,"ok":3},"causes":{"tcp.connect.refused":4}}"#))
 }
 
 @Test func unboundedRetentionListsEveryConnectionAndQueuesNothingUnlessAsked() {

@@ -102,6 +102,11 @@ struct CaptureCommandTests {
         #expect(capture["interface_drops"] is Int)
         #expect((capture["received"] as? Int ?? 0) >= 1)
         #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+        // report.html at exit, and from the JSON alone: `edgescope report` gives the same page.
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("id=\"\(id)\""))
+        let again = try Run(["report", out + "/report.json", "--format", "html"])
+        #expect(Array(again.stdout.utf8) == Array(html.utf8))
 
         // The slice came from the packet ring (a live capture has no file to read twice): every
         // frame of the connection, in order, readable by our own reader, 0600.

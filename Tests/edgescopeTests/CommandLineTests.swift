@@ -206,17 +206,27 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
     #expect(run.stderr.isEmpty)
 }
 
-@Test func markdownReportHasAPostmortemSectionPerFailingConnection() throws {
+@Test func markdownReportGivesEachCauseOnceWithAnExampleAndItsHexdump() throws {
     let directory = Paths.temporaryDirectory("md") + "/out"
     let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(run.status == 0)
     let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
-    #expect(markdown.contains("| `127.0.0.1:18091` | 3 | 3 | `http.header.name_ctl_or_space` ×3 |"))
+    #expect(markdown.contains("| `127.0.0.1:18091` |  | 3 | 3 | 100% | `http.header.name_ctl_or_space` ×3 |"))
+    #expect(markdown.contains("| `127.0.0.1:18090` |  | 1 | 0 | 0% |  |"))
+    #expect(markdown.contains("| `http.header.name_ctl_or_space` | 3 | 502 | `127.0.0.1:18091` ×3 |"))
+    // The cause once, with its count and one example: the worst, first in the capture.
+    #expect(markdown.components(separatedBy: "### `http.header.name_ctl_or_space` ×3").count == 2)
+    #expect(markdown.contains("Example c2: `127.0.0.1:34536` → `127.0.0.1:18091`, frames 8–17"))
+    #expect(markdown.contains("| haproxy | 502 | `PH` |"))
+    // The hexdump, fenced, marks the space before the colon; the frame that proves it is named.
+    #expect(markdown.contains("```\n00000021  78 74 2f 70 6c 61 69 6e 0d 0a 43 6f 6e 74 65 6e   xt/plain..Conten\n00000031  74 2d 4c 65 6e 67 74 68[20] 3a 20 35 0d 0a 0d 0a  t-Length[ ]: 5....\n```"))
+    #expect(markdown.contains("Evidence: server frame 13 (byte 123 of the frame), stream offset 57"))
+    #expect(markdown.contains("Slice: [slices/c2.pcap](slices/c2.pcap)"))
+    // Every failing connection in the table, worst first.
     #expect(markdown.contains("## Failing connections"))
-    #expect(markdown.contains("- Verdict: `http.header.name_ctl_or_space`, class 502, phase response_head"))
-    // The hexdump marks the space before the colon.
-    #expect(markdown.contains("74 2d 4c 65 6e 67 74 68[20] 3a"))
-    #expect(markdown.contains("- haproxy: 502 `PH`"))
+    for id in ["c2", "c4", "c5"] {
+        #expect(markdown.contains("| \(id) | `127.0.0.1:"))
+    }
 }
 
 @Test func textSummaryShowsTheHexdumpWithTheOffendingByteMarked() throws {

@@ -1,0 +1,212 @@
+import CaptureModel
+
+/// The two inline SVG diagrams: failures over time per upstream, and a connection's TCP ladder.
+extension HTMLReport {
+    // MARK: Timeline
+
+    static func timeline(_ document: ReportDocument, _ html: inout HTMLWriter) {
+        html.element("section", [("id", "timeline")]) { html in
+            html.element("h2", text: "Failures over time, by upstream")
+            guard let window = document.window, !document.connections.isEmpty else {
+                html.element("p", text: "No connection to place on a timeline.")
+                return
+            }
+            let bins = Self.timelineBins
+            let span = window.last.nanoseconds(since: window.first)
+            func bin(_ time: Timestamp) -> Int {
+                guard span > 0 else { return 0 }
+                let fraction = Double(time.nanoseconds(since: window.first)) / Double(span)
+                return min(bins - 1, max(0, Int(fraction * Double(bins))))
+            }
+            // One row per upstream, in the document's order; a server only a connection names comes last.
+            var servers: [String] = []
+            var row: [String: Int] = [:]
+            func rowIndex(_ server: String) -> Int {
+                if let index = row[server] { return index }
+                row[server] = servers.count
+                servers.append(server)
+                return servers.count - 1
+            }
+            for upstream in document.json["upstreams"].items { _ = rowIndex(upstream["server"].string ?? "?") }
+            var started: [[Int]] = []
+            var failed: [[Int]] = []
+            for connection in document.connections {
+                guard let time = connection["start"].string.flatMap(Timestamp.init(rfc3339:)) else { continue }
+                let index = rowIndex(connection["server"].string ?? "?")
+                while started.count < servers.count {
+                    started.append([Int](repeating: 0, count: bins))
+                    failed.append([Int](repeating: 0, count: bins))
+                }
+                started[index][bin(time)] += 1
+                if connection["verdict"]["class"].string != "ok" { failed[index][bin(time)] += 1 }
+            }
+            while started.count < servers.count {
+                started.append([Int](repeating: 0, count: bins))
+                failed.append([Int](repeating: 0, count: bins))
+            }
+            // The rows that matter most (failures, then traffic), drawn in the document's order.
+            let chosen = Set(servers.indices.sorted { a, b in
+                let x = failed[a].reduce(0, +)
+                let y = failed[b].reduce(0, +)
+                if x != y { return x > y }
+                let p = started[a].reduce(0, +)
+                let q = started[b].reduce(0, +)
+                return p != q ? p > q : a < b
+            }.prefix(Self.timelineRows))
+            var rows = servers.indices.filter { chosen.contains($0) }.map { (label: servers[$0], started: started[$0], failed: failed[$0]) }
+            let rest = servers.indices.filter { !chosen.contains($0) }
+            if !rest.isEmpty {
+                var otherStarted = [Int](repeating: 0, count: bins)
+                var otherFailed = [Int](repeating: 0, count: bins)
+                for index in rest {
+                    for b in 0..<bins {
+                        otherStarted[b] += started[index][b]
+                        otherFailed[b] += failed[index][b]
+                    }
+                }
+                rows.append((label: "\(rest.count) other upstream(s)", started: otherStarted, failed: otherFailed))
+            }
+            let highest = max(1, rows.map { $0.failed.max() ?? 0 }.max() ?? 0)
+
+            let rowHeight = 30
+            let labelRight = 250
+            let plotLeft = 260
+            let binWidth = 11
+            let plotWidth = bins * binWidth
+            let width = plotLeft + plotWidth + 20
+            let height = 12 + rows.count * rowHeight + 30
+            html.element("svg", [
+                ("class", "timeline"), ("viewBox", "0 0 \(width) \(height)"), ("width", "\(width)"), ("height", "\(height)"),
+                ("role", "img"), ("aria-label", "Failed connections over time for each upstream"),
+            ]) { html in
+                for (number, item) in rows.enumerated() {
+                    let top = 12 + number * rowHeight
+                    let base = top + rowHeight - 6
+                    let total = item.started.reduce(0, +)
+                    let bad = item.failed.reduce(0, +)
+                    html.element("text", [("x", "\(labelRight)"), ("y", "\(base - 6)"), ("class", bad > 0 ? "tl-label bad" : "tl-label")],
+                                 text: Self.clip(String(item.label.prefix(34))) + "  \(bad)/\(total)")
+                    html.void("line", [("x1", "\(plotLeft)"), ("y1", "\(base)"), ("x2", "\(plotLeft + plotWidth)"), ("y2", "\(base)"), ("class", "tl-axis")])
+                    for b in 0..<bins where item.started[b] > 0 {
+                        let x = plotLeft + b * binWidth
+                        if item.failed[b] > 0 {
+                            let barHeight = max(3, item.failed[b] * (rowHeight - 8) / highest)
+                            html.element("rect", [
+                                ("x", "\(x)"), ("y", "\(base - barHeight)"), ("width", "\(binWidth - 1)"), ("height", "\(barHeight)"), ("class", "tl-fail"),
+                            ]) { html in
+                                html.element("title", text: "\(Self.clip(item.label)): \(item.failed[b]) failed of \(item.started[b]) started, \(Self.clock(Self.binStart(b, window: window))) to \(Self.clock(Self.binStart(b + 1, window: window)))")
+                            }
+                        } else {
+                            html.void("rect", [("x", "\(x)"), ("y", "\(base - 2)"), ("width", "\(binWidth - 1)"), ("height", "2"), ("class", "tl-seen")])
+                        }
+                    }
+                }
+                let axis = 12 + rows.count * rowHeight + 14
+                for quarter in 0...4 {
+                    let x = plotLeft + plotWidth * quarter / 4
+                    html.element("text", [("x", "\(x)"), ("y", "\(axis)"), ("class", "tl-time")],
+                                 text: Self.clock(Self.binStart(bins * quarter / 4, window: window)))
+                }
+            }
+            html.element("p", [("class", "muted")], text: "Each column is 1/\(bins) of the capture window (\(MarkdownReport.duration(span))); red bars: connections that started then and failed (tallest: \(highest)); grey: connections that started then. Counts after each upstream: failed/started.")
+        }
+    }
+
+    static func binStart(_ bin: Int, window: (first: Timestamp, last: Timestamp)) -> Timestamp {
+        let span = window.last.nanoseconds(since: window.first)
+        return Timestamp(nanoseconds: window.first.nanoseconds + Int64((Double(span) * Double(bin) / Double(Self.timelineBins)).rounded()))
+    }
+
+    /// `01:12:42.582`: the time of day, to the millisecond.
+    static func clock(_ time: Timestamp) -> String {
+        let text = Array(time.rfc3339)
+        return text.count >= 23 ? String(text[11..<23]) : String(text)
+    }
+
+    // MARK: Ladder
+
+    enum PacketKind: String {
+        case syn, fin, rst, data, ack
+    }
+
+    /// Arrowheads the ladders share, one per packet kind (CSS gives them their colours).
+    static func markerDefinitions(_ html: inout HTMLWriter) {
+        html.element("svg", [("class", "defs"), ("width", "0"), ("height", "0"), ("aria-hidden", "true")]) { html in
+            html.element("defs") { html in
+                for kind in [PacketKind.syn, .fin, .rst, .data, .ack] {
+                    html.element("marker", [
+                        ("id", "arrow-" + kind.rawValue), ("viewBox", "0 0 10 10"), ("refX", "10"), ("refY", "5"),
+                        ("markerWidth", "7"), ("markerHeight", "7"), ("orient", "auto"),
+                    ]) { html in
+                        html.void("path", [("d", "M0,0L10,5L0,10z"), ("class", "head-" + kind.rawValue)])
+                    }
+                }
+            }
+        }
+    }
+
+    /// The gateway's and the upstream's lifelines with one arrow per packet kept: flags,
+    /// relative seq/ack, payload length, time since the first packet and frame number.
+    static func ladder(_ ladder: JSONValue, client: String, server: String, _ html: inout HTMLWriter) {
+        var packets = ladder["packets"].items
+        var omittedAfter = ladder["omitted_after"].int ?? packets.count
+        var omitted = max(0, ladder["omitted"].int ?? 0)
+        let keep = 24 + 8
+        if packets.count > keep {
+            // A hand-made document with more packets than a run keeps: the same shape, bounded.
+            omitted += packets.count - keep
+            packets = Array(packets.prefix(24) + packets.suffix(8))
+            omittedAfter = 24
+        }
+        guard !packets.isEmpty else { return }
+        let gapRows = omitted > 0 ? 1 : 0
+        let rowHeight = 22
+        let gateway = 190
+        let upstream = 560
+        let middle = (gateway + upstream) / 2
+        let top = 44
+        let height = top + (packets.count + gapRows) * rowHeight + 8
+        html.element("svg", [
+            ("class", "ladder"), ("viewBox", "0 0 720 \(height)"), ("width", "720"), ("height", "\(height)"), ("role", "img"),
+            ("aria-label", "TCP ladder: \(ladder["omitted"].int.map { "\(packets.count + $0)" } ?? "\(packets.count)") packets between gateway and upstream"),
+        ]) { html in
+            html.element("text", [("x", "\(gateway)"), ("y", "13"), ("class", "who")], text: "gateway")
+            html.element("text", [("x", "\(upstream)"), ("y", "13"), ("class", "who")], text: "upstream")
+            html.element("text", [("x", "\(gateway)"), ("y", "27"), ("class", "addr")], text: String(client.prefix(44)))
+            html.element("text", [("x", "\(upstream)"), ("y", "27"), ("class", "addr")], text: String(server.prefix(44)))
+            html.element("text", [("x", "\(gateway - 8)"), ("y", "40"), ("class", "col t")], text: "time")
+            html.element("text", [("x", "\(upstream + 8)"), ("y", "40"), ("class", "col")], text: "frame")
+            for x in [gateway, upstream] {
+                html.void("line", [("x1", "\(x)"), ("y1", "32"), ("x2", "\(x)"), ("y2", "\(height - 4)"), ("class", "life")])
+            }
+            var row = 0
+            for (index, packet) in packets.enumerated() {
+                if index == omittedAfter, omitted > 0 {
+                    let y = top + row * rowHeight
+                    html.element("text", [("x", "\(middle)"), ("y", "\(y + 14)"), ("class", "gap")], text: "⋯ \(omitted) packet(s) not drawn ⋯")
+                    row += 1
+                }
+                let y = top + row * rowHeight
+                let flags = packet["flags"].string ?? ""
+                let names = flags.split(separator: " ")
+                let length = packet["len"].int ?? 0
+                let kind: PacketKind = names.contains("RST") ? .rst : names.contains("SYN") ? .syn : names.contains("FIN") ? .fin : length > 0 ? .data : .ack
+                let fromGateway = packet["from"].string != "server"
+                var label = flags.isEmpty ? "(no flags)" : flags
+                if let seq = packet["seq"].int { label += " seq=\(seq)" }
+                if let ack = packet["ack"].int { label += " ack=\(ack)" }
+                if length > 0 { label += " len=\(length)" }
+                // One row: the label, the arrow (its head and colour from CSS by kind), the time and the frame.
+                html.element("g", [("class", kind.rawValue), ("transform", "translate(0 \(y))")]) { html in
+                    html.element("text", [("x", "\(middle)"), ("y", "9")], text: Self.clip(label))
+                    html.void("line", [
+                        ("x1", "\(fromGateway ? gateway : upstream)"), ("y1", "12"), ("x2", "\(fromGateway ? upstream - 2 : gateway + 2)"), ("y2", "19"),
+                    ])
+                    html.element("text", [("x", "\(gateway - 8)"), ("y", "18")], text: "+" + Self.elapsed(microseconds: packet["since_start_us"].double ?? 0))
+                    html.element("text", [("x", "\(upstream + 8)"), ("y", "18")], text: "\(packet["frame"].int ?? 0)")
+                }
+                row += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import CaptureModel
+
+/// Why a file cannot be rendered as a report.
+public struct ReportDocumentError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// One line a person understands.
+    public var reason: String
+
+    public var description: String { self.reason }
+}
+
+/// An `edgescope.report/1` document as the HTML and Markdown reports read it. Both render from
+/// the JSON alone, so `edgescope report DIR/report.json` gives the same files as the run that
+/// wrote it; what they need beyond the JSON is computed here, the same way for both.
+public struct ReportDocument {
+    /// The document.
+    public let json: JSONValue
+    /// Every connection listed, in document order.
+    public let connections: [JSONValue]
+    /// The listed connections that are not healthy, worst first (see `rank(ofClass:)`), then in document order.
+    public let failures: [JSONValue]
+
+    /// Reads `json`, which must be an object whose `schema` is `edgescope.report/1`.
+    public init(_ json: JSONValue) throws(ReportDocumentError) {
+        guard case .object = json else { throw ReportDocumentError(reason: "not a JSON object") }
+        guard let schema = json["schema"].string else {
+            throw ReportDocumentError(reason: "no \"schema\" member: not an edgescope report")
+        }
+        guard schema == JSONReport.schema else {
+            throw ReportDocumentError(reason: "schema is \"\(Terminal.safe(schema))\", not \"\(JSONReport.schema)\"")
+        }
+        self.json = json
+        self.connections = json["connections"].items
+        let failing = self.connections.enumerated().filter { ($0.element["verdict"]["class"].string ?? "unknown") != "ok" }
+        self.failures = failing.sorted { a, b in
+            let x = Self.rank(ofClass: a.element["verdict"]["class"].string)
+            let y = Self.rank(ofClass: b.element["verdict"]["class"].string)
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Parses `text` (a saved report.json) and reads it.
+    public init(text: String) throws(ReportDocumentError) {
+        let json: JSONValue
+        do {
+            json = try JSONValue(parsing: text)
+        } catch {
+            throw ReportDocumentError(reason: "not valid JSON (\(error.description))")
+        }
+        try self.init(json)
+    }
+
+    /// Gateway errors (502, 503, 504) first, then cut responses, unknowns, relayed 5xx, healthy.
+    public static func rank(ofClass verdictClass: String?) -> Int {
+        switch verdictClass.flatMap(VerdictClass.init(rawValue:)) {
+        case .badGateway, .serviceUnavailable, .gatewayTimeout: return 0
+        case .truncated: return 1
+        case .unknown, nil: return 2
+        case .relayed: return 3
+        case .ok: return 4
+        }
+    }
+
+    /// Failure counts by root cause, most frequent first: `totals.causes`, or for a report
+    /// written before it existed, the sum over `upstreams`.
+    public var causes: [(code: String, count: Int)] {
+        var counts: [(code: String, count: Int)] = []
+        var index: [String: Int] = [:]
+        let source = self.json["totals"]["causes"].isNull
+            ? self.json["upstreams"].items.flatMap { $0["causes"].members }
+            : self.json["totals"]["causes"].members
+        for (code, count) in source {
+            if let at = index[code] {
+                counts[at].count += count.int ?? 0
+            } else {
+                index[code] = counts.count
+                counts.append((code, count.int ?? 0))
+            }
+        }
+        return counts.enumerated().sorted { a, b in
+            a.element.count != b.element.count ? a.element.count > b.element.count
+                : (a.element.code != b.element.code ? a.element.code < b.element.code : a.offset < b.offset)
+        }.map(\.element)
+    }
+
+    /// Connections judged (listed or not).
+    public var connectionCount: Int { self.json["totals"]["connections"].int ?? self.connections.count }
+
+    /// Connections judged whose class is not `ok`.
+    public var failedCount: Int { self.json["totals"]["failed"].int ?? self.failures.count }
+
+    /// Counts by class in the order `edgescope.report/1` lists them.
+    public var classes: [(name: String, count: Int)] {
+        self.json["totals"]["classes"].members.map { ($0.0, $0.1.int ?? 0) }
+    }
+
+    /// The first listed connection with root cause `code`, worst first.
+    public func example(of code: String) -> JSONValue? {
+        self.failures.first { $0["verdict"]["code"].string == code }
+    }
+
+    /// The capture window, when the source has both times.
+    public var window: (first: Timestamp, last: Timestamp)? {
+        guard let first = self.json["source"]["first_time"].string.flatMap(Timestamp.init(rfc3339:)),
+              let last = self.json["source"]["last_time"].string.flatMap(Timestamp.init(rfc3339:))
+        else { return nil }
+        return (first, max(first, last))
+    }
+
+    /// `slices/c17.pcap` when the connection's slice is a plain relative path under `slices/`;
+    /// anything else (a hand-edited file) is not offered as a link.
+    public static func slicePath(_ connection: JSONValue) -> String? {
+        guard let slice = connection["slice"].string, slice.hasPrefix("slices/"), slice.hasSuffix(".pcap") else { return nil }
+        let name = slice.dropFirst("slices/".count)
+        let allowed = name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: ".")
+        }
+        return allowed && !name.hasPrefix(".") ? slice : nil
+    }
+
+    /// What a gateway's detail member is called in `verdict.gateways` (DESIGN.md).
+    public static let gatewayDetailKeys: [(gateway: String, key: String, label: String)] = [
+        ("nginx", "log", "error.log"), ("haproxy", "termination", "termination state"), ("envoy", "flag", "response flag"),
+    ]
+
+    /// An evidence entry's context dump with the offending bytes marked.
+    public static func hexdump(_ evidence: JSONValue) -> [Hexdump.Row] {
+        guard let context = evidence["context_hex"].string.flatMap(bytes(fromHex:)), !context.isEmpty,
+              let streamOffset = evidence["stream_offset"].int
+        else { return [] }
+        let captured = evidence["hex"].string.flatMap(bytes(fromHex:))?.count ?? 0
+        let contextOffset = evidence["context_offset"].int ?? streamOffset
+        return Hexdump.rows(
+            context: context, contextOffset: UInt64(max(0, contextOffset)),
+            highlight: Hexdump.highlight(
+                streamOffset: UInt64(max(0, streamOffset)), length: UInt64(max(0, evidence["length"].int ?? 0)), captured: captured))
+    }
+}
+
+extension Timestamp {
+    /// Reads the RFC 3339 UTC form reports write (`2026-04-13T10:17:42.123456789Z`, 0 to 9
+    /// fraction digits); `nil` for anything else.
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes.last == UInt8(ascii: "Z"),
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var fraction: Int64 = 0
+        if bytes.count > 20 {
+            let digits = bytes.count - 21
+            guard bytes[19] == UInt8(ascii: "."), (1...9).contains(digits), let value = number(20..<(bytes.count - 1)) else { return nil }
+            fraction = value
+            for _ in digits..<9 { fraction *= 10 }
+        }
+        // Howard Hinnant's days-from-civil, the inverse of the one `rfc3339` uses.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        self.init(seconds: days * 86_400 + hour * 3600 + minute * 60 + second, nanoseconds: fraction)
+    }
+}
+
+extension JSONReport {
+    /// The Markdown and HTML reports of a document `document(_:source:slices:)` built: what
+    /// `analyze --out` and `capture --out` write beside report.json.
+    public static func renderings(of document: JSONValue) -> (markdown: String, html: String) {
+        guard let read = try? ReportDocument(document) else {
+            preconditionFailure("a document JSONReport built has the edgescope.report/1 schema")
+        }
+        return (MarkdownReport.render(read), HTMLReport.render(read))
+    }
+}
