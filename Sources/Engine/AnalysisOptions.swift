@@ -51,6 +51,8 @@ public struct AnalysisOptions: Sendable {
     public var retention: ReportRetention = .all
     /// Whether each judged connection is also kept for `Engine.takeEnded()` (a live capture).
     public var queueEnded = false
+    /// Whether evidence masks the values of credential fields (`--no-redact` turns it off).
+    public var redactsSecrets = true
 
     /// Options from their parts.
     public init(

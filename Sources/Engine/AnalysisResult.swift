@@ -106,4 +106,6 @@ public struct AnalysisResult: Sendable {
     public var tally: ConnectionTally
     /// Connections counted in `tally` but not in `connections` (a bounded live report).
     public var unlistedConnections: Int
+    /// Whether evidence masks credential values (false only with `--no-redact`).
+    public var redactsSecrets = true
 }

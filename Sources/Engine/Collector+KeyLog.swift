@@ -9,7 +9,7 @@ extension Collector {
     mutating func deliverDecrypted(slot: Int) {
         guard self.slots[slot].tls != nil else { return }
         for item in self.slots[slot].tls!.takeDecrypted() {
-            if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection() }
+            if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets) }
             item.bytes.withUnsafeBytes { raw in
                 self.slots[slot].innerHTTP!.feed(
                     raw, direction: item.direction, at: item.offset, frame: item.location.frame, frameOffset: nil,

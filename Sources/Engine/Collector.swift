@@ -28,6 +28,8 @@ struct Collector: ConnectionSink {
     }
 
     let gateway: GatewayProfile
+    /// Whether evidence masks credential values (`AnalysisOptions.redactsSecrets`).
+    var redactsSecrets = true
     let verifier: (any ChainVerifying)?
     /// Replaced as a live capture's key log grows (`updateKeyLog(_:)`).
     var decryption: TLSConnection.Decryption?
@@ -52,6 +54,7 @@ struct Collector: ConnectionSink {
             self.slots.append(contentsOf: repeatElement(SlotState(), count: slot + 1 - self.slots.count))
         }
         self.slots[slot] = SlotState()
+        if !self.redactsSecrets { self.slots[slot].http = HTTP1Connection(redactsSecrets: false) }
     }
 
     mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {

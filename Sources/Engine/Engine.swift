@@ -47,6 +47,7 @@ public struct Engine {
         }
         self.collector = Collector(
             gateway: options.gateway, verifier: options.verifier, decryption: options.decryption, expectedNames: options.upstreams)
+        self.collector.redactsSecrets = options.redactsSecrets
     }
 
     /// Connections in the flow table now.
@@ -203,6 +204,6 @@ public struct Engine {
         return AnalysisResult(
             linkType: self.linkType, statistics: self.statistics, connections: connections, warnings: warnings,
             gateway: self.options.gateway, upstreams: self.options.upstreams, otherConnections: self.otherConnections,
-            tally: self.tally, unlistedConnections: self.unlisted)
+            tally: self.tally, unlistedConnections: self.unlisted, redactsSecrets: self.options.redactsSecrets)
     }
 }

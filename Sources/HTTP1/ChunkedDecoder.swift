@@ -42,8 +42,9 @@ struct ChunkedDecoder {
     /// Body bytes (chunk data) seen or skipped.
     private(set) var dataBytes: UInt64 = 0
 
-    init(direction: Direction) {
+    init(direction: Direction, redactsSecrets: Bool = true) {
         self.line = ByteRun(direction: direction, capacity: 64)
+        self.line.redactsSecrets = redactsSecrets
     }
 
     /// Consumes `window.bytes[index...]`.

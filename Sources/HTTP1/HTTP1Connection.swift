@@ -15,8 +15,12 @@ public struct HTTP1Connection {
     /// Gaps in the upstream's stream that hid bytes a check needed, in stream order.
     public private(set) var uncheckedGaps: [Evidence] = []
 
-    /// A connection with nothing seen.
-    public init() {}
+    /// A connection with nothing seen. With `redactsSecrets` (the default), evidence bytes
+    /// show credential fields' values masked (`Redaction`).
+    public init(redactsSecrets: Bool = true) {
+        self.requestParser.redactsSecrets = redactsSecrets
+        self.responseParser.redactsSecrets = redactsSecrets
+    }
 
     /// Feeds in-order bytes of one direction, starting at stream `offset`, whose first byte came
     /// from `frame` at `frameOffset` (nil when rebuilt from IP fragments).

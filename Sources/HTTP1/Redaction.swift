@@ -1,9 +1,13 @@
-/// Credentials never leave edgescope in a report: the values of `Authorization`,
-/// `Proxy-Authorization`, `Cookie` and `Set-Cookie` are replaced by `*` in evidence bytes.
-/// (Pcap slices keep the raw packets; the README says so.)
+/// Credentials never leave edgescope in a report unless asked (`--no-redact`): the values of
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and the common API-token
+/// fields are replaced by `*` in evidence bytes. (Pcap slices keep the raw packets; the README
+/// says so.)
 public enum Redaction {
     /// Field names whose values are masked, lower case.
-    public static let fieldNames: [[UInt8]] = ["authorization", "proxy-authorization", "cookie", "set-cookie"].map { Array($0.utf8) }
+    public static let fieldNames: [[UInt8]] = [
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token", "x-amz-security-token",
+        "x-vault-token", "x-csrf-token",
+    ].map { Array($0.utf8) }
     /// The byte that replaces a masked one.
     public static let mask = UInt8(ascii: "*")
 

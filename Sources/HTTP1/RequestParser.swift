@@ -27,6 +27,10 @@ struct RequestParser {
     private(set) var state: State = .head
     private(set) var proto: WireProtocol = .unknown
     private var run = ByteRun(direction: .client, capacity: 512)
+    /// Whether evidence masks credential values (`Redaction`).
+    var redactsSecrets = true {
+        didSet { self.run.redactsSecrets = self.redactsSecrets }
+    }
     private var headEnd = HeadEndScanner()
     private var messageTime: Timestamp = .zero
     /// Bytes of the client stream seen (delivered or gapped).
@@ -152,7 +156,7 @@ struct RequestParser {
             return HeadParser.listElements(bytes, field.value).last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
         }
         if chunked {
-            self.state = .chunked(ChunkedDecoder(direction: .client))
+            self.state = .chunked(ChunkedDecoder(direction: .client, redactsSecrets: self.redactsSecrets))
         } else if let length = head.contentLengths.first?.value, length > 0 {
             self.state = .contentLength(remaining: length)
         } else if method == "CONNECT" {

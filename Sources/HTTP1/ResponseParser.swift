@@ -61,6 +61,10 @@ struct ResponseParser {
 
     private(set) var state: State = .idle
     private var run = ByteRun(direction: .server, capacity: 1024)
+    /// Whether evidence masks credential values (`Redaction`).
+    var redactsSecrets = true {
+        didSet { self.run.redactsSecrets = self.redactsSecrets }
+    }
     private var headEnd = HeadEndScanner()
     private var prefixChecked = false
 
@@ -479,7 +483,7 @@ struct ResponseParser {
             }
             if finalChunked {
                 self.current?.framing = .chunked
-                return .chunked(ChunkedDecoder(direction: .server))
+                return .chunked(ChunkedDecoder(direction: .server, redactsSecrets: self.redactsSecrets))
             }
             self.current?.framing = .close
             return .untilClose

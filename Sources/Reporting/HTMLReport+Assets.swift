@@ -32,6 +32,7 @@ extension HTMLReport {
         .card.bad b{color:var(--bad)}
         .headline{font-size:15px}
         .warnings li{color:#8a4b00}
+        .warning{color:#8a4b00;font-weight:600}
         .cls{display:inline-block;border-radius:3px;padding:0 6px;color:#fff;font-weight:600;font-size:12px;background:var(--unk)}
         .cls-502,.cls-503,.cls-504{background:var(--bad)}
         .cls-truncated{background:var(--cut)}

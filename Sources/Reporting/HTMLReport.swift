@@ -60,6 +60,9 @@ public enum HTMLReport {
                             html.element("code", text: Self.clip(profile))
                         }
                     }
+                    if document.json["generator"]["redacted"].bool == false {
+                        html.element("p", [("class", "warning")], text: "Not redacted (--no-redact): evidence shows credential values (Authorization, Cookie, API tokens) as they were sent.")
+                    }
                     html.element("nav") { html in
                         for (target, label) in [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")] {
                             html.element("a", [("href", target)], text: label)

@@ -13,7 +13,11 @@ public enum JSONReport {
     public static func document(_ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:]) -> JSONValue {
         .object([
             ("schema", .string(self.schema)),
-            ("generator", .object([("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description))])),
+            ("generator", .object([
+                ("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description)),
+                // false only with --no-redact: evidence then shows credential values as sent.
+                ("redacted", .bool(result.redactsSecrets)),
+            ])),
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
             ("totals", self.totals(result)),

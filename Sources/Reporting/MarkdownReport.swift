@@ -26,6 +26,9 @@ public enum MarkdownReport {
         if let profile = json["generator"]["gateway_profile"].string {
             out += "- Gateway profile: \(self.code(profile)) (decides each connection's class)\n"
         }
+        if json["generator"]["redacted"].bool == false {
+            out += "- **Not redacted** (`--no-redact`): evidence shows credential values (Authorization, Cookie, API tokens) as they were sent.\n"
+        }
         let failingClasses = document.classes.filter { $0.name != "ok" && $0.count > 0 }
         out += "- Connections: \(document.connectionCount), not healthy: \(document.failedCount)"
         if !failingClasses.isEmpty {

@@ -20,6 +20,9 @@ public enum TextSummary {
         }
         let failures = Summary.worstFirst(result.connections.filter(Summary.isFailure))
         out += "\(result.tally.connections) connection(s), \(result.tally.failed) not healthy; gateway profile \(result.gateway)\n"
+        if !result.redactsSecrets {
+            out += "not redacted (--no-redact): evidence shows credential values as they were sent\n"
+        }
         let upstreams = Summary.upstreams(result)
         if !upstreams.isEmpty {
             out += "\nBy upstream:\n"

@@ -39,6 +39,9 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Print the JSON report to stdout instead of the text summary.")
     var json = false
 
+    @Flag(name: .customLong("no-redact"), help: "Show credential values (Authorization, Cookie, API tokens) in evidence as sent; the reports say so.")
+    var noRedact = false
+
     @OptionGroup var trust: TrustOptions
 
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
@@ -72,9 +75,9 @@ struct Analyze: ParsableCommand {
         } catch {
             throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
         }
-        var engine = Engine(
-            linkType: reader.linkType,
-            options: AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption))
+        var options = AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
+        options.redactsSecrets = !self.noRedact
+        var engine = Engine(linkType: reader.linkType, options: options)
         var readError: String?
         do {
             try reader.forEachFrame { engine.process($0) }

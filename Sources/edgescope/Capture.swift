@@ -63,6 +63,9 @@ struct Capture: ParsableCommand {
     @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
     var gateway: String = "nginx"
 
+    @Flag(name: .customLong("no-redact"), help: "Show credential values (Authorization, Cookie, API tokens) in evidence as sent; the reports say so.")
+    var noRedact = false
+
     @OptionGroup var trust: TrustOptions
 
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with, followed as the gateway appends to it.", valueName: "file"))
@@ -194,6 +197,7 @@ struct Capture: ParsableCommand {
         var options = AnalysisOptions(limits: limits, upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
         options.retention = .bounded(self.keepConnections)
         options.queueEnded = true
+        options.redactsSecrets = !self.noRedact
         var engine = Engine(linkType: capture.linkType, options: options)
         var ring = PacketRing(totalBytes: self.ringMiB << 20)
         let slices: SliceWriter

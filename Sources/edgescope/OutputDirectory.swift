@@ -58,9 +58,15 @@ struct OutputDirectory {
                 throw Self.failure("cannot create directory \(directory)")
             }
         }
+        // lstat: a symbolic link where the directory should be is refused, not followed, so
+        // reports never land where someone else pointed them.
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw Self.failure("\(path) is not a directory")
+        guard lstat(path, &info) == 0 else { throw Self.failure("cannot use \(path)") }
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            throw ToolFailure(status: 2, message: "\(path) is a symbolic link; give the directory itself")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw ToolFailure(status: 2, message: "\(path) is not a directory")
         }
     }
 
