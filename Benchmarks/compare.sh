@@ -8,7 +8,8 @@
 # Warm cache (the file is read once, untimed, first); best of N runs by wall time
 # (default 3; tshark 1); peak RSS from /usr/bin/time -v (the highest of the runs);
 # wall time from the shell's nanosecond clock (time -v rounds to 10 ms); CPU is
-# user+sys of the best run.  GB/s is 10^9 bytes of capture file per second.
+# user+sys of the best run (10 ms resolution), shown because on a busy machine wall
+# time includes waiting for a core.  GB/s is 10^9 bytes of capture file per second.
 #
 # Usage:
 #   compare.sh [options] FILE
@@ -147,8 +148,8 @@ compare_file() {
     machine
     echo "date: $(date -u +%Y-%m-%dT%H:%MZ); warm cache; best of $runs runs by wall time (tshark: $tshark_runs); edgescope: $edgescope"
     echo
-    echo "| command | wall | CPU | peak RSS | GB/s | × bare read |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| command | wall | CPU | peak RSS | GB/s | × bare read | CPU × bare read |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     local key label
     for key in bare tcpdump edgescope edgescope_noout tshark; do
         [[ -n "${wall_ns[$key]:-}" ]] || continue
@@ -159,7 +160,7 @@ compare_file() {
             edgescope_noout) label="\`edgescope analyze FILE\` (no --out)" ;;
             tshark) label="\`tshark -r FILE -q -z expert\`" ;;
         esac
-        echo "| $label | $(secs "${wall_ns[$key]}") s | ${cpu_s[$key]} s | $(mib "${rss_kb[$key]}") MiB | $(gbps "$bytes" "${wall_ns[$key]}") | $(ratio "${wall_ns[$key]}" "${wall_ns[bare]}") |${note[$key]:+ ${note[$key]}}"
+        echo "| $label | $(secs "${wall_ns[$key]}") s | ${cpu_s[$key]} s | $(mib "${rss_kb[$key]}") MiB | $(gbps "$bytes" "${wall_ns[$key]}") | $(ratio "${wall_ns[$key]}" "${wall_ns[bare]}") | $(ratio "${cpu_s[$key]}" "${cpu_s[bare]}") |${note[$key]:+ ${note[$key]}}"
     done
     echo
     local r

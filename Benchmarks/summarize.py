@@ -53,7 +53,7 @@ def main():
         stage, _, capture = name.partition(" ")
         return (capture, STAGES.get(stage, 9))
 
-    header = ["benchmark", "packets", "wall p50", "MB/s", "Mpackets/s", "mallocs/packet",
+    header = ["benchmark", "packets", "wall p50", "CPU p50", "MB/s", "Mpackets/s", "mallocs/packet",
               "peak RSS", "peak above capture"]
     lines = []
     for name in sorted(table, key=order):
@@ -65,6 +65,7 @@ def main():
             return m.get(metric, {}).get(percentile)
 
         wall = p("Time(wallclock)")
+        cpu = p("Time(totalCPU)")
         mbs = p("Throughput(MB/s)")
         kpps = p("Throughput(Kpackets/s)")
         mallocs = p("Mallocsper1kpackets")
@@ -74,6 +75,7 @@ def main():
             name,
             f"{packets:,}" if packets else "?",
             f"{wall / 1e6:.1f} ms" if wall is not None else "?",
+            f"{cpu / 1e6:.0f} ms" if cpu is not None else "?",
             f"{mbs:,.0f}" if mbs is not None else "?",
             f"{kpps / 1e3:.2f}" if kpps is not None else "?",
             f"{mallocs / 1e3:.3f}" if mallocs is not None else "?",
@@ -86,7 +88,8 @@ def main():
     for line in lines:
         print("| " + " | ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(line, widths))) + " |")
     print()
-    print("wall, MB/s (10^6 bytes of capture file per second), Mpackets/s and mallocs/packet: median pass;")
+    print("wall, CPU (10 ms resolution), MB/s (10^6 bytes of capture file per second), Mpackets/s and")
+    print("mallocs/packet: median pass; wall well above CPU means the pass waited for a core;")
     print("peak RSS: highest resident set sampled (includes the capture held in memory);")
     print("peak above capture: highest resident set above what it was once the capture was loaded.")
 
