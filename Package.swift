@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "edgescope", targets: ["edgescope"]),
+        // For the benchmark package in Benchmarks/, which measures these stages on their own.
+        .library(name: "CaptureModel", targets: ["CaptureModel"]),
+        .library(name: "PacketDecoding", targets: ["PacketDecoding"]),
+        .library(name: "TCPReassembly", targets: ["TCPReassembly"]),
+        .library(name: "Engine", targets: ["Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
