@@ -104,4 +104,7 @@ public struct AnalysisResult: Sendable {
     public var tally: ConnectionTally
     /// Connections counted in `tally` but not in `connections` (a bounded live report).
     public var unlistedConnections: Int
+    /// The client-to-gateway hop and the errors its clients saw, when the capture holds that hop
+    /// too; its connections are in neither `connections` nor `tally`.
+    public var clientHop: ClientHopSummary? = nil
 }

@@ -69,6 +69,7 @@ public enum MarkdownReport {
                 out += "\n\(failures.count - shown.count) more failing connection(s) are in report.json.\n"
             }
         }
+        out += ClientErrorsReport.markdown(result)
         return out
     }
 
