@@ -30,6 +30,11 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
     var gateway: String = "nginx"
 
+    @Option(name: .customLong("gateway-address"), help: ArgumentHelp(
+        "Where the gateway listens for its clients, ADDR[:PORT]; repeatable. When the capture also holds the client hop, connections to it are examined for the errors clients got (inferred from the requests without this option).",
+        valueName: "addr"))
+    var gatewayAddresses: [String] = []
+
     @Option(help: ArgumentHelp("Write report.json, report.md and slices/<id>.pcap into this directory.", valueName: "dir"))
     var out: String?
 
@@ -56,6 +61,8 @@ struct Analyze: ParsableCommand {
             specs.append(spec)
         }
 
+        let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
+
         let verifier = try self.trust.verifier()
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
@@ -66,9 +73,9 @@ struct Analyze: ParsableCommand {
         } catch {
             throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
         }
-        var engine = Engine(
-            linkType: reader.linkType,
-            options: AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption))
+        var options = AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
+        options.gatewayAddresses = listeners
+        var engine = Engine(linkType: reader.linkType, options: options)
         var readError: String?
         do {
             try reader.forEachFrame { engine.process($0) }
