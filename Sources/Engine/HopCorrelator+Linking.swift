@@ -100,12 +100,17 @@ extension HopCorrelator {
 
     // MARK: Linking
 
-    /// Recent requests that are `error`'s request sent on upstream in its time, newest first.
+    /// Upstream attempts kept per client error: a gateway's retries are few, and past these a
+    /// busy URL without request ids only adds look-alikes.
+    static let maximumAttempts = 32
+
+    /// Recent requests that are `error`'s request sent on upstream in its time, newest first:
+    /// those with its request id, then those with its method and target.
     func sameRequests(as error: HopRequest) -> [(seq: Int, request: HopRequest)] {
         var found: [(seq: Int, request: HopRequest)] = []
         func visit(_ head: Int?, next: (HopRequest) -> Int) {
             var seq = head ?? -1
-            while let other = self.record(seq) {
+            while found.count < Self.maximumAttempts, let other = self.record(seq) {
                 // Records arrive as their transactions finish or are sealed, after their
                 // outcome: one that arrived before the client's request was not sent after it.
                 if other.arrived.nanoseconds &+ self.limits.tolerance <= error.time.nanoseconds { break }
@@ -116,10 +121,10 @@ extension HopCorrelator {
                 seq = next(other)
             }
         }
-        visit(self.requestHeads[Self.requestKey(error)]) { $0.previousSameRequest }
         if let id = error.primaryID {
             visit(self.idHeads[id.hashValue]) { $0.previousSameID }
         }
+        visit(self.requestHeads[Self.requestKey(error)]) { $0.previousSameRequest }
         return found
     }
 
