@@ -6,9 +6,11 @@
 Checks (exit 1 on any mismatch):
   * the file is under 200 KB (or the truth's size_limit_bytes) and capinfos reads it;
   * capinfos' encapsulation matches truth.link_type;
-  * `tshark -q -z conv,tcp` counts exactly len(expected_connections) conversations;
+  * `tshark -q -z conv,tcp` counts exactly len(expected_connections) conversations (plus
+    len(client_hop_connections) when the capture also holds the client -> gateway hop);
   * the gateway SYNs (client -> server) are exactly the expected connections
-    (a null client matches any client port to that server);
+    (a null client matches any client port to that server), and the clients' SYNs to the
+    gateway exactly the client_hop_connections;
   * no frame is a byte-for-byte duplicate of another at the IP/TCP level
     (what a doubled `-i any` capture on loopback would show);
   * every connection that was established ends with an RST or a FIN each way;
@@ -64,7 +66,8 @@ def main():
 
     conv = run(["tshark", "-r", path, "-q", "-z", "conv,tcp"])
     n_conv = sum(1 for line in conv.splitlines() if "<->" in line)
-    expected = truth["expected_connections"]
+    # The client -> gateway connections of a capture of both hops are SYN pairs like the others.
+    expected = truth["expected_connections"] + truth.get("client_hop_connections", [])
     if n_conv != len(expected):
         problems.append("tshark conv,tcp: %d conversations, truth: %d" % (n_conv, len(expected)))
 
@@ -122,7 +125,7 @@ def main():
         problems.append("connection(s) without RST or FIN both ways (capture cut short?): tcp.stream %s"
                         % ", ".join(unfinished))
 
-    for e in expected:
+    for e in truth["expected_connections"]:
         if "evidence_frame" not in e:
             problems.append("%s: no evidence_frame field" % e["client"])
             continue
@@ -135,7 +138,7 @@ def main():
         if hit.strip() != str(e["evidence_frame"]):
             problems.append("evidence frame %d does not match %r" % (e["evidence_frame"], e["evidence_filter"]))
 
-    verdicts = collections.Counter(e["verdict"] for e in expected)
+    verdicts = collections.Counter(e["verdict"] for e in truth["expected_connections"])
     summary = "%s: %d bytes, %s, %s, %s packets, %d TCP connection(s), verdicts %s, duplicates %d" % (
         truth["capture"], size, truth["link_type"], info["File time precision"],
         info["Number of packets"], n_conv,

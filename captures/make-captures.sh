@@ -8,6 +8,7 @@
 #        healthy-keepalive refused rst-before-response fin-before-response any-mixed
 #        ipv6-loopback)
 #   sudo captures/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
+#   sudo captures/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
 #
 # The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
 # by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
@@ -27,7 +28,8 @@
 # upstream(s) (captures/upstream.py) on loopback high ports, and tcpdump on the
 # upstream ports only (so the client -> nginx hop is not captured). It drives
 # nginx with curl, stops nginx (graceful), lets tcpdump flush, stops it with
-# SIGINT, and writes beside this script:
+# SIGINT, and writes beside this script (the one exception, `client-hop`, captures
+# the client -> nginx hop too: client-hop-run.py):
 #
 #   <name>.pcap  <name>.nginx-error.log  <name>.access.log  <name>.upstream.log
 #   <name>.truth.json   (built by build-truth.py from those logs only)
@@ -93,6 +95,7 @@ for w in "${WANT[@]}"; do
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
   done
   [ "$w" = tls ] && known=1
+  [ "$w" = client-hop ] && known=1
   for j in "${TLS_JOBS[@]}"; do
     read -r jn jg jb <<<"$j"
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
@@ -415,6 +418,16 @@ for j in "${JOBS[@]}"; do
   NEW_DONE+=("$jb")
 done
 
+# ------------------------------------------------- client-hop (both hops of nginx)
+
+HOP_DONE=()
+if wanted client-hop; then
+  "$PY" "$HERE/client-hop-run.py" --work "$WORK" --out "$OUT" --base-port "$BASE" >>"$OUT/check.txt" \
+    || die "client-hop failed (see $WORK/client-hop and the messages above)"
+  tail -n 1 "$OUT/check.txt" >&2
+  HOP_DONE+=(client-hop)
+fi
+
 # ------------------------------------------------- tls_scenarios.py (TLS, all together)
 
 TLS_DONE=()
@@ -453,7 +466,7 @@ if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
   for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
 else
-  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${TLS_DONE[@]}"; do
+  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
                client.log wire.log log keylog; do
       rm -f "$HERE/$b.$ext"

@@ -53,6 +53,11 @@ public struct AnalysisOptions: Sendable {
     public var queueEnded = false
     /// Whether evidence masks the values of credential fields (`--no-redact` turns it off).
     public var redactsSecrets = true
+    /// Where the gateway listens (`--gateway-address`), when the capture also holds the client
+    /// hop and the listeners cannot be inferred from the requests.
+    public var gatewayAddresses: [GatewayAddress] = []
+    /// What client-hop correlation keeps.
+    public var clientHop = ClientHopLimits()
 
     /// Options from their parts.
     public init(
@@ -64,5 +69,43 @@ public struct AnalysisOptions: Sendable {
         self.upstreams = upstreams
         self.gateway = gateway
         self.verifier = verifier
+    }
+}
+
+/// The caps of client-hop correlation: it keeps recent requests, not every one, so a capture
+/// that runs for days matches its two hops in bounded memory.
+public struct ClientHopLimits: Sendable {
+    /// Recent requests kept (both hops, every connection) to match a request on one hop with the
+    /// same request on the other; the oldest is let go first.
+    public var recentRequests: Int
+    /// Failed upstream connections that carried no request (refused, timed out, TLS), kept to
+    /// explain a client error by timing.
+    public var recentFailures: Int
+    /// 502, 503 and 504 responses waiting for the role of their connection and the upstream
+    /// connections behind them to be known.
+    public var pendingErrors: Int
+    /// Client errors listed in the report; past it they are only counted.
+    public var listedErrors: Int
+    /// Capture-time nanoseconds a client error waits, after its response, for the upstream
+    /// connections behind it to be judged (they are judged once closed for
+    /// `ReassemblyLimits.closedLinger`).
+    public var settleDelay: Int64
+    /// Capture-time nanoseconds by which a later hop's packet may seem to precede the earlier
+    /// hop's. 0 by default: the gateway reads a request before it sends it on and hears from
+    /// upstream before it answers, and one host stamps both hops with one clock, so the order in
+    /// the capture is the order of cause and effect.
+    public var tolerance: Int64
+
+    /// The defaults.
+    public init(
+        recentRequests: Int = 8192, recentFailures: Int = 4096, pendingErrors: Int = 10_000, listedErrors: Int = 10_000,
+        settleDelay: Int64 = 8 * 1_000_000_000, tolerance: Int64 = 0
+    ) {
+        self.recentRequests = recentRequests
+        self.recentFailures = recentFailures
+        self.pendingErrors = pendingErrors
+        self.listedErrors = listedErrors
+        self.settleDelay = settleDelay
+        self.tolerance = tolerance
     }
 }

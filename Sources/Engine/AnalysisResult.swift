@@ -108,4 +108,7 @@ public struct AnalysisResult: Sendable {
     public var unlistedConnections: Int
     /// Whether evidence masks credential values (false only with `--no-redact`).
     public var redactsSecrets = true
+    /// The client-to-gateway hop and the errors its clients saw, when the capture holds that hop
+    /// too; its connections are in neither `connections` nor `tally`.
+    public var clientHop: ClientHopSummary? = nil
 }

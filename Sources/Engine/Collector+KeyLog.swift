@@ -16,6 +16,7 @@ extension Collector {
                     time: item.location.time)
             }
         }
+        if self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false { self.handOnTransactions(slot: slot) }
     }
 
     /// Connections from now on use `keyLog`; open ones waiting for keys read their held

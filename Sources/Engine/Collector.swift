@@ -25,6 +25,12 @@ struct Collector: ConnectionSink {
         var clientSpoke = false
         /// HTTP inside TLS, fed with what the key log decrypted.
         var innerHTTP: HTTP1Connection?
+        /// The connection's id and endpoints, for the transactions handed on.
+        var id: UInt32 = 0
+        var clientEndpoint = Endpoint(address: .v4(0), port: 0)
+        var serverEndpoint = Endpoint(address: .v4(0), port: 0)
+        /// Stream offsets of requests handed on when the first FIN or RST sealed them.
+        var sealedRequests: [UInt64] = []
     }
 
     let gateway: GatewayProfile
@@ -41,6 +47,8 @@ struct Collector: ConnectionSink {
     var captureEnd: Timestamp = .zero
     var slots: [SlotState] = []
     var reports: [ConnectionReport] = []
+    /// Transactions finished since the engine last took them, every connection's (client-hop correlation).
+    var finished: [FinishedTransaction] = []
 
     init(gateway: GatewayProfile, verifier: (any ChainVerifying)?, decryption: TLSConnection.Decryption?, expectedNames: [UpstreamSpec]) {
         self.gateway = gateway
@@ -55,6 +63,9 @@ struct Collector: ConnectionSink {
         }
         self.slots[slot] = SlotState()
         if !self.redactsSecrets { self.slots[slot].http = HTTP1Connection(redactsSecrets: false) }
+        self.slots[slot].id = connection.id
+        self.slots[slot].clientEndpoint = connection.client
+        self.slots[slot].serverEndpoint = connection.server
     }
 
     mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {
@@ -72,11 +83,13 @@ struct Collector: ConnectionSink {
             }
             self.slots[slot].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
-        case .fin:
+            if !self.slots[slot].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+        case .fin(_, _, let time):
             if self.slots[slot].endSnapshot == nil {
                 if direction == .server { self.slots[slot].http.serverFIN() }
                 self.slots[slot].http.ended()
                 self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+                self.handOnSealed(slot: slot, at: time)
             }
         case .gap(let range, let reason, _):
             self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction)
@@ -112,6 +125,7 @@ struct Collector: ConnectionSink {
         if self.slots[slot].endSnapshot == nil {
             self.slots[slot].http.ended()
             self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+            self.handOnSealed(slot: slot, at: mark.time)
         }
     }
 
@@ -120,6 +134,11 @@ struct Collector: ConnectionSink {
         self.slots[slot] = SlotState()  // release the connection's buffers now
         let end = state.endSnapshot ?? state.http.responseEnd
         state.http.finish()
+        // What finish() recorded: requests never answered and a cut response (those the first
+        // FIN or RST sealed were handed on then), sealed at the first close or the last packet.
+        let facts = connection.facts
+        let ended = [facts.client.fin, facts.server.fin, facts.client.rst, facts.server.rst].compactMap { $0?.time }.min() ?? facts.last.time
+        self.handOn(state.http.finishedTransactions, of: state, ended: ended)
         let view = ConnectionDiagnosis.HTTPView(
             findings: state.http.findings, uncheckedGaps: state.http.uncheckedGaps, end: end,
             upstream5xx: state.http.upstream5xx, gatewaySpeaksHTTP1: state.http.gatewaySpeaksHTTP1,
@@ -143,6 +162,7 @@ struct Collector: ConnectionSink {
                 // The handshake was fine and the key log opened the records: judge the HTTP inside.
                 let innerEnd = inner.responseEnd
                 inner.finish()
+                self.handOn(inner.finishedTransactions, of: state, ended: ended)
                 let innerView = ConnectionDiagnosis.HTTPView(
                     findings: inner.findings, uncheckedGaps: inner.uncheckedGaps, end: innerEnd, upstream5xx: inner.upstream5xx,
                     gatewaySpeaksHTTP1: inner.gatewaySpeaksHTTP1, arrivedWithHead: inner.findingsArrivedWithHead)
@@ -163,17 +183,61 @@ struct Collector: ConnectionSink {
                 diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
             }
         }
-        var facts = connection.facts
+        var reportFacts = connection.facts
         // Only a failure's report draws the ladder: a healthy connection's is let go here.
-        if diagnosis.verdict.verdictClass == .ok { facts.ladder = PacketLadder() }
+        if diagnosis.verdict.verdictClass == .ok { reportFacts.ladder = PacketLadder() }
         self.reports.append(ConnectionReport(
-            id: connection.id, client: connection.client, server: connection.server, facts: facts,
+            id: connection.id, client: connection.client, server: connection.server, facts: reportFacts,
             clientStreamBytes: connection.clientStream.nextOffset, serverStreamBytes: connection.serverStream.nextOffset,
             clientGapBytes: connection.clientStream.gapBytes, serverGapBytes: connection.serverStream.gapBytes,
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
             outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
             transactions: state.http.transactions, transactionsDropped: state.http.transactionsDropped, tls: tlsSummary))
+    }
+
+    /// Hands the slot's finished transactions on to the engine (outer HTTP, then decrypted HTTP).
+    mutating func handOnTransactions(slot: Int) {
+        // Read in place: the slot is not copied.
+        if !self.slots[slot].http.finishedTransactions.isEmpty {
+            self.handOn(self.slots[slot].http.finishedTransactions, of: self.slots[slot], ended: nil)
+            self.slots[slot].http.clearFinishedTransactions()
+        }
+        if self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
+            self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, of: self.slots[slot], ended: nil)
+            self.slots[slot].innerHTTP!.clearFinishedTransactions()
+        }
+    }
+
+    /// At the first FIN or RST, a request in flight has had its answer, or will never have one:
+    /// hand it on now rather than when the connection is judged, after it lingered. A gateway
+    /// answers its client right after, and the client's error is matched with what is handed
+    /// on before it.
+    private mutating func handOnSealed(slot: Int, at time: Timestamp) {
+        if !self.slots[slot].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+        guard let end = self.slots[slot].endSnapshot else { return }
+        let state = self.slots[slot]
+        if let request = end.inProgressRequest {
+            self.finished.append(FinishedTransaction(
+                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request,
+                response: end.inProgress, ended: time))
+            self.slots[slot].sealedRequests.append(request.offset)
+        }
+        if let request = end.outstanding, request.offset != end.inProgressRequest?.offset {
+            self.finished.append(FinishedTransaction(
+                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request, response: nil,
+                ended: time))
+            self.slots[slot].sealedRequests.append(request.offset)
+        }
+    }
+
+    private mutating func handOn(_ transactions: [Transaction], of state: SlotState, ended: Timestamp?) {
+        for transaction in transactions {
+            guard let request = transaction.request, !state.sealedRequests.contains(request.offset) else { continue }
+            self.finished.append(FinishedTransaction(
+                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request,
+                response: transaction.response, ended: ended))
+        }
     }
 
     /// The name the gateway expects in the upstream's certificate: `--upstream NAME=` first, then SNI.

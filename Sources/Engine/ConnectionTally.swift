@@ -15,6 +15,8 @@ public struct ConnectionTally: Sendable {
         public var failed = 0
         /// Root causes of the failed ones.
         public var causes: [FindingCode: Int] = [:]
+        /// Connections by verdict class.
+        public var classes: [VerdictClass: Int] = [:]
     }
 
     /// Connections judged.
@@ -39,6 +41,7 @@ public struct ConnectionTally: Sendable {
         var server = self.servers[report.server] ?? Server(firstID: report.id)
         server.firstID = min(server.firstID, report.id)
         server.connections += 1
+        server.classes[verdict.verdictClass, default: 0] += 1
         if verdict.verdictClass != .ok {
             self.failed += 1
             self.causes[verdict.code, default: 0] += 1
@@ -46,6 +49,24 @@ public struct ConnectionTally: Sendable {
             server.causes[verdict.code, default: 0] += 1
         }
         self.servers[report.server] = server
+    }
+
+    /// Takes every connection to `server` out of the counts (it turned out to be the gateway's
+    /// listener, not an upstream) and returns what was counted for it.
+    @discardableResult
+    public mutating func removeServer(_ server: Endpoint) -> Server? {
+        guard let counted = self.servers.removeValue(forKey: server) else { return nil }
+        self.connections -= counted.connections
+        self.failed -= counted.failed
+        for (verdictClass, count) in counted.classes {
+            self.classes[verdictClass, default: 0] -= count
+            if self.classes[verdictClass] == 0 { self.classes[verdictClass] = nil }
+        }
+        for (code, count) in counted.causes {
+            self.causes[code, default: 0] -= count
+            if self.causes[code] == 0 { self.causes[code] = nil }
+        }
+        return counted
     }
 
     /// The tally of a list of connections.

@@ -31,6 +31,11 @@ public struct Engine {
     var otherConnections = 0
     /// Judged since the last `takeEnded()`, when `options.queueEnded`.
     var ended: [ConnectionReport] = []
+    /// The client-to-gateway hop, when the capture holds it too.
+    var hops: HopCorrelator
+    /// Connections outside `--upstream` by server, so a server found to be the gateway's
+    /// listener later can take its own back out of `otherConnections`.
+    var outOfScope: [Endpoint: Int] = [:]
 
     /// An engine for a capture of `linkType`.
     public init(linkType: LinkType, options: AnalysisOptions = AnalysisOptions()) {
@@ -45,9 +50,18 @@ public struct Engine {
                 self.flows.knownServerAddresses.insert(upstream.address)
             }
         }
+        for listener in options.gatewayAddresses {
+            // Fixes roles on client connections picked up mid-stream, as `--upstream` does.
+            if let port = listener.port { self.flows.knownServers.insert(Endpoint(address: listener.address, port: port)) }
+        }
         self.collector = Collector(
             gateway: options.gateway, verifier: options.verifier, decryption: options.decryption, expectedNames: options.upstreams)
         self.collector.redactsSecrets = options.redactsSecrets
+        var hopLimits = options.clientHop
+        // A failed upstream connection is judged once it has lingered closed and the next sweep came.
+        hopLimits.settleDelay = max(hopLimits.settleDelay, options.limits.closedLinger &+ 2_000_000_000)
+        self.hops = HopCorrelator(
+            limits: hopLimits, given: options.gatewayAddresses, lateDelay: options.limits.idleTimeout &+ 2_000_000_000)
     }
 
     /// Connections in the flow table now.
@@ -75,7 +89,7 @@ public struct Engine {
         case .tcp(let segment):
             self.statistics.tcpSegments += 1
             self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
-            if !self.collector.reports.isEmpty { self.absorbJudged() }
+            if !self.collector.reports.isEmpty || !self.collector.finished.isEmpty { self.absorbJudged() }
         case .icmpUnreachable(let icmp):
             self.statistics.icmpUnreachable += 1
             self.flows.noteUnreachable(
@@ -120,20 +134,62 @@ public struct Engine {
             || self.options.upstreams.contains { $0.address == report.server.address && ($0.port ?? report.server.port) == report.server.port }
     }
 
-    /// Moves what the collector judged into the tally, the listed reports and the queue.
+    /// Moves what the collector judged into the tally, the listed reports and the queue, and
+    /// finished transactions to client-hop correlation. A connection to the gateway's listener is
+    /// on the client hop: counted there, not as an upstream's.
     private mutating func absorbJudged() {
-        guard !self.collector.reports.isEmpty else { return }
-        let judged = self.collector.reports
-        self.collector.reports.removeAll(keepingCapacity: true)
-        for report in judged {
-            guard self.inScope(report) else {
-                self.otherConnections += 1
-                continue
+        let now = self.collector.captureEnd
+        if !self.collector.finished.isEmpty {
+            for transaction in self.collector.finished {
+                self.hops.add(transaction, now: now)
             }
-            self.tally.add(report)
-            if self.options.queueEnded { self.ended.append(report) }
-            self.list(report)
+            self.collector.finished.removeAll(keepingCapacity: true)
         }
+        if !self.collector.reports.isEmpty {
+            let judged = self.collector.reports
+            self.collector.reports.removeAll(keepingCapacity: true)
+            for report in judged {
+                if self.hops.judged(report) { continue }
+                guard self.inScope(report) else {
+                    self.otherConnections += 1
+                    if self.outOfScope[report.server] != nil || self.outOfScope.count < HopCorrelator.maximumServersTracked {
+                        self.outOfScope[report.server, default: 0] += 1
+                    }
+                    continue
+                }
+                self.tally.add(report)
+                if self.options.queueEnded { self.ended.append(report) }
+                self.list(report)
+            }
+        }
+        let listeners = self.hops.takeNewGateways()
+        if !listeners.isEmpty { self.moveToClientHop(listeners) }
+        self.hops.settle(now: now)
+    }
+
+    /// Takes the connections already judged to servers now known to be the gateway's listeners
+    /// out of the tally, the listed reports and the queue (a live capture's incidents already
+    /// written stay written).
+    private mutating func moveToClientHop(_ listeners: [Endpoint]) {
+        let set = Set(listeners)
+        var tallied = 0
+        for listener in listeners {
+            let counted = self.tally.removeServer(listener)?.connections ?? 0
+            let outside = self.outOfScope.removeValue(forKey: listener) ?? 0
+            tallied += counted
+            self.otherConnections -= outside
+            self.hops.countListenerConnection(listener, count: counted + outside)
+        }
+        guard tallied > 0 else { return }
+        let listedBefore = self.listed.count + self.listedHealthy.count - self.healthyStart
+        self.listed.removeAll { set.contains($0.server) }
+        if self.listedHealthy[self.healthyStart...].contains(where: { set.contains($0.server) }) {
+            self.listedHealthy = self.listedHealthy[self.healthyStart...].filter { !set.contains($0.server) }
+            self.healthyStart = 0
+        }
+        let listedAfter = self.listed.count + self.listedHealthy.count - self.healthyStart
+        self.unlisted -= tallied - (listedBefore - listedAfter)
+        self.ended.removeAll { set.contains($0.server) }
     }
 
     private mutating func list(_ report: ConnectionReport) {
@@ -167,6 +223,10 @@ public struct Engine {
         let end = self.statistics.lastTime ?? .zero
         self.flows.finish(at: end, sink: &self.collector)
         self.absorbJudged()
+        self.hops.finish()
+        let listeners = self.hops.takeNewGateways()
+        if !listeners.isEmpty { self.moveToClientHop(listeners) }
+        let clientHop = self.hops.summary()
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions
         self.statistics.fragments = self.decoder.fragmentCounters
         var warnings = self.warnings
@@ -195,6 +255,12 @@ public struct Engine {
         if self.statistics.flowTableEvictions > 0 {
             warnings.append("The flow table was full \(self.statistics.flowTableEvictions) time(s); the quietest connections were judged early (limit.flow_table).")
         }
+        if clientHop != nil, self.hops.pendingDropped > 0 {
+            warnings.append("\(self.hops.pendingDropped) 5xx response(s) were let go before their connection was known to be on the client hop or not (at most \(self.options.clientHop.pendingErrors) wait).")
+        }
+        if let clientHop, clientHop.errorsNotListed > 0 {
+            warnings.append("\(clientHop.errorsNotListed) of \(clientHop.errorCount) client error(s) are counted but not listed (at most \(self.options.clientHop.listedErrors)).")
+        }
         if self.unlisted > 0 {
             warnings.append("\(self.unlisted) of \(self.tally.connections) connection(s) are counted but not listed (at most \(self.listed.count + self.listedHealthy.count - self.healthyStart) are kept, failures first).")
         }
@@ -204,6 +270,6 @@ public struct Engine {
         return AnalysisResult(
             linkType: self.linkType, statistics: self.statistics, connections: connections, warnings: warnings,
             gateway: self.options.gateway, upstreams: self.options.upstreams, otherConnections: self.otherConnections,
-            tally: self.tally, unlistedConnections: self.unlisted, redactsSecrets: self.options.redactsSecrets)
+            tally: self.tally, unlistedConnections: self.unlisted, redactsSecrets: self.options.redactsSecrets, clientHop: clientHop)
     }
 }

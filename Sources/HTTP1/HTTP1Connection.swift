@@ -92,6 +92,15 @@ public struct HTTP1Connection {
     public var transactions: [Transaction] { self.responseParser.transactions }
     /// Transactions counted but not kept.
     public var transactionsDropped: Int { self.responseParser.transactionsDropped }
+    /// Transactions finished since the last `clearFinishedTransactions()`, whether `transactions`
+    /// keeps them or not: for a consumer that wants each once, as it finishes.
+    public var finishedTransactions: [Transaction] { self.responseParser.recorded }
+    /// Forgets `finishedTransactions` (they were handed on).
+    public mutating func clearFinishedTransactions() {
+        // Capacity not kept: a connection holds no buffer between transactions, and a gateway
+        // host can have a million of them open.
+        self.responseParser.recorded.removeAll()
+    }
     /// The first well-formed 5xx the upstream sent, with its status line as evidence.
     public var upstream5xx: (status: Int, evidence: Evidence)? {
         guard let status = self.responseParser.first5xxStatus, let evidence = self.responseParser.first5xx else { return nil }

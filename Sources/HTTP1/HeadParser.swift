@@ -79,6 +79,9 @@ struct ParsedHead {
     var upgrade = false
     var host: String?
     var requestID: String?
+    var correlationID: String?
+    /// The trace-id of a W3C `traceparent` field.
+    var traceID: String?
 }
 
 /// Splits a head (status or request line, field lines, the empty line) into lines and parses its
@@ -88,6 +91,29 @@ struct HeadParser {
     static let singleValueFields: [StaticString] = ["location", "last-modified", "etag", "content-type", "expires"]
     /// Header lines at which HAProxy's `tune.http.maxhdr` (101, the first line included) stops.
     static let maximumFieldCount = 100
+
+    /// At most this many bytes of Host and of a request id are kept: enough to match a request
+    /// on both hops, and a bound on what a hostile peer can make every transaction hold.
+    static let maximumIdentifierBytes = 256
+
+    /// A field value kept to identify a request (Host, `X-Request-Id`), cut to `maximumIdentifierBytes`.
+    static func identifier(_ bytes: [UInt8], _ value: Range<Int>) -> String {
+        String(decoding: bytes[value.lowerBound..<min(value.upperBound, value.lowerBound + self.maximumIdentifierBytes)], as: UTF8.self)
+    }
+
+    /// The trace-id of a `traceparent` value, `nil` unless it has the W3C Trace Context shape
+    /// (§3.2: `version "-" trace-id "-" parent-id "-" trace-flags`, trace-id 32 lower-case hex).
+    /// The parent-id changes on every hop that traces; the trace-id does not.
+    static func traceID(_ bytes: [UInt8], _ value: Range<Int>) -> String? {
+        guard value.count >= 55, bytes[value.lowerBound + 2] == UInt8(ascii: "-"), bytes[value.lowerBound + 35] == UInt8(ascii: "-") else {
+            return nil
+        }
+        let id = bytes[(value.lowerBound + 3)..<(value.lowerBound + 35)]
+        guard id.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }), id.contains(where: { $0 != 0x30 }) else {
+            return nil
+        }
+        return String(decoding: id, as: UTF8.self)
+    }
 
     /// Splits `bytes[0..<end]` into lines. Returns the lines and the index of each bare CR
     /// (a CR not followed by LF) found inside line contents.
@@ -189,9 +215,13 @@ struct HeadParser {
                     if ASCII.equalsIgnoringCase(bytes, token, "upgrade") { head.upgrade = true }
                 }
             } else if ASCII.equalsIgnoringCase(bytes, name, "host") {
-                head.host = String(decoding: bytes[field.value], as: UTF8.self)
-            } else if ASCII.equalsIgnoringCase(bytes, name, "x-request-id") {
-                head.requestID = String(decoding: bytes[field.value], as: UTF8.self)
+                head.host = self.identifier(bytes, field.value)
+            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-request-id") {
+                head.requestID = self.identifier(bytes, field.value)
+            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-correlation-id") {
+                head.correlationID = self.identifier(bytes, field.value)
+            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "traceparent") {
+                head.traceID = self.traceID(bytes, field.value)
             } else if isResponse {
                 for (index, single) in self.singleValueFields.enumerated() where ASCII.equalsIgnoringCase(bytes, name, single) {
                     if let previous = seenSingle[index] {

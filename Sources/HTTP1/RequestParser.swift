@@ -147,7 +147,8 @@ struct RequestParser {
         let head = HeadParser.parseFields(self.run, lines: lines.dropFirst(), isResponse: false, findings: &ignored)
         let location = self.run.location(of: requestLine.content.lowerBound)
         request(RequestInfo(
-            method: method, target: target, host: head.host, requestID: head.requestID,
+            method: method, target: target, host: head.host, requestID: head.requestID, correlationID: head.correlationID,
+            traceID: head.traceID,
             offset: self.run.start &+ UInt64(requestLine.content.lowerBound), frame: location.frame ?? 0,
             time: self.messageTime, upgrade: head.upgrade))
         // RFC 9112 §6.3: a request body is chunked, or Content-Length long, or absent.

@@ -79,6 +79,8 @@ struct ResponseParser {
     /// Transactions not kept (over `maximumTransactionsKept`), only counted.
     private(set) var transactionsDropped = 0
     static let maximumTransactionsKept = 1000
+    /// Transactions finished since the last `takeRecorded()`.
+    var recorded: [Transaction] = []
     /// Every complete final response.
     private(set) var responsesCompleted = 0
     /// The first well-formed 5xx status line, for `http.upstream_5xx`.
@@ -538,6 +540,8 @@ struct ResponseParser {
     }
 
     private mutating func record(_ transaction: Transaction) {
+        // Kept or not, each transaction is handed on once (client-hop correlation sees them all).
+        self.recorded.append(transaction)
         if self.transactions.count < Self.maximumTransactionsKept {
             self.transactions.append(transaction)
         } else {

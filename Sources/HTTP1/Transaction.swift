@@ -19,6 +19,10 @@ public struct RequestInfo: Hashable, Sendable {
     public var host: String?
     /// `X-Request-Id`, if any.
     public var requestID: String?
+    /// `X-Correlation-Id`, if any.
+    public var correlationID: String?
+    /// The trace-id of a W3C `traceparent` field, if any (the part every hop keeps).
+    public var traceID: String?
     /// Stream offset of its first byte (client direction).
     public var offset: UInt64
     /// The frame of its first byte.

@@ -11,7 +11,7 @@ public enum JSONReport {
 
     /// The whole report. `slices` maps a connection id to its slice path relative to the report.
     public static func document(_ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:]) -> JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("schema", .string(self.schema)),
             ("generator", .object([
                 ("name", .string("edgescope")), ("gateway_profile", .string(result.gateway.description)),
@@ -23,6 +23,54 @@ public enum JSONReport {
             ("totals", self.totals(result)),
             ("upstreams", .array(Summary.upstreams(result).map { self.upstream($0, names: result.upstreams) })),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
+        ]
+        // Only when the capture also holds the client-to-gateway hop (DESIGN.md).
+        if let clientHop = result.clientHop {
+            members.append(("client_hop", self.clientHop(clientHop)))
+            members.append(("client_errors", .array(clientHop.errors.map(self.clientError))))
+        }
+        return .object(members)
+    }
+
+    /// The client hop: the gateway's listeners, and how many of the errors clients got are explained.
+    static func clientHop(_ summary: ClientHopSummary) -> JSONValue {
+        .object([
+            ("gateways", .array(summary.listeners.map { listener in
+                .object([
+                    ("listen", .string(listener.endpoint.description)),
+                    ("found_by", .string(listener.given ? "gateway_address" : "inferred")),
+                    ("connections", .number(listener.connections)),
+                    ("requests", .number(listener.requests)),
+                ])
+            })),
+            ("connections", .number(summary.connections)),
+            ("requests", .number(summary.requests)),
+            ("errors", .number(summary.errorCount)),
+            ("explained", .number(summary.explained)),
+            ("unexplained", .number(summary.unexplained)),
+            ("errors_not_listed", .number(summary.errorsNotListed)),
+        ])
+    }
+
+    /// One 502, 503 or 504 a client got: DESIGN.md's fields first, then what ties it to its upstream.
+    public static func clientError(_ error: ClientError) -> JSONValue {
+        .object([
+            ("client", .string(error.client.description)),
+            ("status", .number(error.status)),
+            ("time", .string(error.time.rfc3339)),
+            ("request", .string(error.request)),
+            ("generated_by", .string(error.generatedBy.rawValue)),
+            ("upstream_connection", .optional(error.upstreamConnection.map { "c\($0)" })),
+            ("cause", .optional(error.cause?.description)),
+            ("gateway", .string(error.gateway.description)),
+            ("client_connection", .string("c\(error.clientConnection)")),
+            ("frame", error.frame.map { .number($0) } ?? .null),
+            ("request_frame", .number(error.requestFrame)),
+            ("host", .optional(error.host)),
+            ("request_id", .optional(error.requestID)),
+            ("upstream_server", .optional(error.upstreamServer?.description)),
+            ("earlier_upstream_connections", .array(error.earlierUpstreamConnections.map { .string("c\($0)") })),
+            ("matched_by", .array(error.matchedBy.map { .string($0) })),
         ])
     }
 

@@ -46,7 +46,7 @@ public enum MarkdownReport {
 
         out += self.upstreams(document)
         out += self.causes(document)
-        out += self.clientErrors(json["client_errors"])
+        out += self.clientErrors(json)
         out += self.failingConnections(document)
         return out
     }
@@ -121,20 +121,33 @@ public enum MarkdownReport {
         return out
     }
 
-    private static func clientErrors(_ errors: JSONValue) -> String {
-        let items = errors.items
-        guard !items.isEmpty else { return "" }
-        let unexplained = items.filter { $0["upstream_connection"].isNull }.count
-        var out = "\n## Client-visible errors\n\n\(items.count) error(s) the gateway's clients saw, \(items.count - unexplained) explained by an upstream connection, \(unexplained) unexplained.\n\n"
-        out += "| time | client | status | request | made by | upstream connection | cause |\n|---|---|---:|---|---|---|---|\n"
+    /// The errors the gateway's clients saw, when the capture holds the client hop too.
+    private static func clientErrors(_ json: JSONValue) -> String {
+        let hop = json["client_hop"]
+        let items = json["client_errors"].items
+        guard !hop.isNull || !items.isEmpty else { return "" }
+        let unexplained = hop["unexplained"].int ?? items.filter { $0["upstream_connection"].isNull }.count
+        let explained = hop["explained"].int ?? (items.count - unexplained)
+        let gateways = hop["gateways"].items.map { gateway in
+            "\(self.code(gateway["listen"].text ?? "?")) (\(gateway["found_by"].text == "gateway_address" ? "given" : "inferred"))"
+        }
+        var out = "\n## Client-visible errors\n\n"
+        out += "The capture also holds the client-to-gateway hop (\(gateways.count == 1 ? "gateway" : "gateways") \(gateways.joined(separator: ", "))): "
+        out += "\(hop["connections"].int ?? 0) client connection(s), \(hop["requests"].int ?? 0) request(s). "
+        out += "Clients got \(hop["errors"].int ?? items.count) error response(s) (502, 503, 504): **\(explained) explained** by an upstream connection, **\(unexplained) unexplained**.\n"
+        guard !items.isEmpty else { return out }
+        out += "\n| time | client | status | request | made by | upstream connection | cause |\n|---|---|---:|---|---|---|---|\n"
         for item in items.prefix(self.connectionsListed) {
-            let connection = item["upstream_connection"].string.map { self.text($0) } ?? "**unexplained**"
+            var connection = item["upstream_connection"].string.map { self.text($0) } ?? "**unexplained**"
+            let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
+            if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }
             out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(item["status"].int.map(String.init) ?? "") "
             out += "| \(self.code(item["request"].text ?? "", inTable: true)) | \(self.text(item["generated_by"].text ?? "")) | \(connection) "
             out += "| \(item["cause"].text.map { self.code($0, inTable: true) } ?? "") |\n"
         }
-        if items.count > self.connectionsListed {
-            out += "\n\(items.count - self.connectionsListed) more are in report.json.\n"
+        let notListed = items.count - min(items.count, self.connectionsListed) + (hop["errors_not_listed"].int ?? 0)
+        if notListed > 0 {
+            out += "\n\(notListed) more are counted but not in this table (report.json lists up to its own limit).\n"
         }
         return out
     }

@@ -64,6 +64,7 @@ public enum TextSummary {
                 out += "  … and \(failures.count - self.connectionsShown) more (see report.json)\n"
             }
         }
+        out += ClientErrorsReport.text(result)
         return out
     }
 }

@@ -30,7 +30,12 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
     var gateway: String = "nginx"
 
-    @Option(help: ArgumentHelp("Write report.json, report.md, report.html and slices/<id>.pcap into this directory.", valueName: "dir"))
+    @Option(name: .customLong("gateway-address"), help: ArgumentHelp(
+        "Where the gateway listens for its clients, ADDR[:PORT]; repeatable. When the capture also holds the client hop, connections to it are examined for the errors clients got (inferred from the requests without this option).",
+        valueName: "addr"))
+    var gatewayAddresses: [String] = []
+
+        @Option(help: ArgumentHelp("Write report.json, report.md, report.html and slices/<id>.pcap into this directory.", valueName: "dir"))
     var out: String?
 
     @Option(help: "Which connections get a pcap slice with --out: failed, all or none.")
@@ -65,6 +70,8 @@ struct Analyze: ParsableCommand {
             specs.append(spec)
         }
 
+        let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
+
         let verifier = try self.trust.verifier()
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
@@ -77,6 +84,7 @@ struct Analyze: ParsableCommand {
         }
         var options = AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
         options.redactsSecrets = !self.noRedact
+        options.gatewayAddresses = listeners
         var engine = Engine(linkType: reader.linkType, options: options)
         var readError: String?
         do {

@@ -33,6 +33,11 @@ struct Capture: ParsableCommand {
         valueName: "upstream"))
     var upstreams: [String] = []
 
+    @Option(name: .customLong("gateway-address"), help: ArgumentHelp(
+        "Where the gateway listens for its clients, ADDR[:PORT]; repeatable. Connections to it are the client hop (captured too when --upstream builds the filter).",
+        valueName: "addr"))
+    var gatewayAddresses: [String] = []
+
     @Option(help: ArgumentHelp("A BPF filter to use instead of the one --upstream builds.", valueName: "bpf"))
     var filter: String?
 
@@ -135,7 +140,8 @@ struct Capture: ParsableCommand {
             }
             specs.append(spec)
         }
-        let filter = self.filter ?? Self.filter(for: specs)
+        let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
+        let filter = self.filter ?? Self.filter(for: specs, gateways: listeners)
         // Everything that needs root's eyes is read before the capture opens and root is given up.
         let target = try self.targetUser()
         let verifier = try self.trust.verifier()
@@ -195,6 +201,7 @@ struct Capture: ParsableCommand {
         limits.maxConnections = self.maxConnections
         limits.idleTimeout = Int64(self.idleTimeout * 1_000_000_000)
         var options = AnalysisOptions(limits: limits, upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
+        options.gatewayAddresses = listeners
         options.retention = .bounded(self.keepConnections)
         options.queueEnded = true
         options.redactsSecrets = !self.noRedact
@@ -351,11 +358,14 @@ struct Capture: ParsableCommand {
         }
     }
 
-    /// `tcp and ((host A and port P) or (host B) ...)`, or `tcp` with no upstream.
-    static func filter(for specs: [UpstreamSpec]) -> String {
+    /// `tcp and ((host A and port P) or (host B) ...)`, or `tcp` with no upstream; with
+    /// `--gateway-address`, its listeners too.
+    static func filter(for specs: [UpstreamSpec], gateways: [GatewayAddress] = []) -> String {
         guard !specs.isEmpty else { return "tcp" }
         let terms = specs.map { spec in
             "(host \(spec.address.text)\(spec.port.map { " and port \($0)" } ?? ""))"
+        } + gateways.map { listener in
+            "(host \(listener.address.text)\(listener.port.map { " and port \($0)" } ?? ""))"
         }
         return "tcp and (\(terms.joined(separator: " or ")))"
     }

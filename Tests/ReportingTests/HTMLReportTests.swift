@@ -216,7 +216,7 @@ enum SyntheticReport {
         #expect(html.contains("<tr class=\"unexplained\">"))
         #expect(html.contains("<code>GET /&lt;b&gt;slow&lt;/b&gt;</code>"))
         let markdown = MarkdownReport.render(document)
-        #expect(markdown.contains("2 error(s) the gateway's clients saw, 1 explained by an upstream connection, 1 unexplained."))
+        #expect(markdown.contains("Clients got 2 error response(s) (502, 503, 504): **1 explained** by an upstream connection, **1 unexplained**."))
         #expect(markdown.contains("| `GET /v1/report` | gateway | c1 | `http.chunked.bad_size.1` |"))
         #expect(markdown.contains("| **unexplained** |"))
     }

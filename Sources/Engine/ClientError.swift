@@ -1,0 +1,88 @@
+import CaptureModel
+
+/// A 502, 503 or 504 the gateway sent one of its clients, and the upstream connection behind it.
+public struct ClientError: Sendable {
+    /// Who made the status.
+    public enum Origin: String, Sendable {
+        /// The gateway made it (an upstream failed, or nothing upstream was asked).
+        case gateway
+        /// The upstream itself answered that status and the gateway relayed it (`http.upstream_5xx`).
+        case upstream
+    }
+
+    /// The client's side of the client-to-gateway connection.
+    public var client: Endpoint
+    /// The gateway's listener it was sent from.
+    public var gateway: Endpoint
+    /// The client-to-gateway connection (its id counts among every connection's).
+    public var clientConnection: UInt32
+    /// 502, 503 or 504.
+    public var status: Int
+    /// When the response's first byte was captured.
+    public var time: Timestamp
+    /// The frame of the response's first byte.
+    public var frame: FrameNumber?
+    /// The frame of the request's first byte.
+    public var requestFrame: FrameNumber
+    /// The request's method.
+    public var method: String
+    /// The request's target.
+    public var target: String
+    /// The request's Host field.
+    public var host: String?
+    /// The request's `X-Request-Id` (else `X-Correlation-Id`, else the `traceparent` trace-id).
+    public var requestID: String?
+    /// Who made the status.
+    public var generatedBy: Origin
+    /// The upstream connection that caused it: the last one that carried the request, or the
+    /// last failed connection attempt in its time; `nil` when none explains it.
+    public var upstreamConnection: UInt32?
+    /// That connection's upstream.
+    public var upstreamServer: Endpoint?
+    /// That connection's verdict code, or `http.upstream_5xx` when relayed; `nil` without one.
+    public var cause: FindingCode?
+    /// Earlier upstream connections the gateway tried for the same request and that failed too
+    /// (nginx `proxy_next_upstream`, HAProxy `retries`, Envoy retry policy), oldest first.
+    public var earlierUpstreamConnections: [UInt32]
+    /// What tied the request to the upstream connection: `request_id`, `method`, `target`,
+    /// `host`, or `timing` alone (a connection that failed before any request).
+    public var matchedBy: [String]
+
+    /// `GET /v1/report`.
+    public var request: String { "\(self.method) \(self.target)" }
+    /// Whether an upstream connection explains it.
+    public var isExplained: Bool { self.upstreamConnection != nil }
+}
+
+/// What the capture shows of the client-to-gateway hop, when it holds that hop too.
+public struct ClientHopSummary: Sendable {
+    /// One listener of the gateway.
+    public struct Listener: Sendable {
+        /// Where the gateway listens.
+        public var endpoint: Endpoint
+        /// Whether `--gateway-address` named it (else it was inferred from the requests).
+        public var given: Bool
+        /// Client connections to it.
+        public var connections: Int
+        /// Requests its clients sent.
+        public var requests: Int
+    }
+
+    /// The gateway's listeners, in order of first connection.
+    public var listeners: [Listener]
+    /// Client-to-gateway connections, excluded from the connections and upstreams.
+    public var connections: Int
+    /// Requests on them.
+    public var requests: Int
+    /// Every 502, 503 and 504 clients got, in time order (at most `ClientHopLimits.listedErrors`).
+    public var errors: [ClientError]
+    /// Client errors counted (listed or not).
+    public var errorCount: Int
+    /// Those an upstream connection explains.
+    public var explained: Int
+    /// Client errors counted but not listed.
+    public var errorsNotListed: Int
+
+    /// Client errors no upstream connection explains.
+    public var unexplained: Int { self.errorCount - self.explained }
+}

@@ -1,0 +1,219 @@
+import CaptureModel
+
+/// A 502, 503 or 504 response, and the upstream requests that were the same request in its
+/// time, found when it arrived (they arrive before it: the gateway hears from upstream before it
+/// answers, and a request in flight is handed on at its connection's first FIN or RST).
+struct PendingError {
+    var error: HopRequest
+    /// Sequence numbers and copies (the ring may let them go before the error settles).
+    var attempts: [(seq: Int, request: HopRequest)]
+}
+
+/// Each 502, 503 and 504 a client got, linked to the upstream connection behind it.
+///
+/// The upstream attempts of a client request are the requests sent upstream after it and
+/// settled before the gateway answered that are the same request (request id, else method and
+/// target), and the connections that failed in that time without carrying any request (refused,
+/// timed out, TLS). Those that explain the error are those whose upstream answered the same
+/// status (relayed: `generated_by` upstream) or whose connection failed. The last one is the
+/// cause; earlier ones are the gateway's retries (nginx `proxy_next_upstream`).
+extension HopCorrelator {
+    /// One upstream attempt behind a client error.
+    enum Attempt {
+        /// A request sent upstream (its sequence number in the ring, and a copy).
+        case request(seq: Int, HopRequest)
+        /// A failed connection without a request, by index into `failures`.
+        case failure(Int)
+    }
+
+    /// Keeps a 5xx response until the role of its connection and the upstream connections behind
+    /// it are known, with the upstream requests that match it now.
+    mutating func hold(_ record: HopRequest) {
+        // With the listeners given, any other server's 5xx is an upstream's own.
+        guard self.given.isEmpty || self.isGateway(record.server) else { return }
+        if self.pending.count >= self.limits.pendingErrors {
+            // Full: let go of the responses no listener sent (most likely upstreams' own 5xx)
+            // among the oldest quarter, in one pass; failing that, settle the oldest as it stands.
+            let oldest = max(1, self.pending.count / 4)
+            let before = self.pending.count
+            var kept: [PendingError] = []
+            kept.reserveCapacity(before)
+            for (index, item) in self.pending.enumerated() where index >= oldest || self.isGateway(item.error.server) {
+                kept.append(item)
+            }
+            self.pending = kept
+            self.pendingDropped += before - self.pending.count
+            if self.pending.count == before {
+                let first = self.pending.removeFirst()
+                self.conclude(first.error, self.explanation(of: first))
+            }
+        }
+        self.pending.append(PendingError(error: record, attempts: self.sameRequests(as: record)))
+    }
+
+    /// Settles the client errors whose upstream connections have had time to be judged. Cheap
+    /// when called often: it looks at the pending errors once a capture-second.
+    mutating func settle(now: Timestamp) {
+        guard !self.pending.isEmpty, now >= self.nextSettle else { return }
+        self.nextSettle = Timestamp(nanoseconds: now.nanoseconds &+ 1_000_000_000)
+        var kept: [PendingError] = []
+        for item in self.pending {
+            let age = now.nanoseconds(since: item.error.outcome)
+            guard self.isGateway(item.error.server), age >= self.limits.settleDelay else {
+                kept.append(item)
+                continue
+            }
+            let explanation = self.explanation(of: item)
+            // Unexplained for now: a failure judged late (an unanswered SYN idles out) may explain it yet.
+            if explanation.isEmpty, age < self.lateDelay {
+                kept.append(item)
+                continue
+            }
+            self.conclude(item.error, explanation)
+        }
+        self.pending = kept
+    }
+
+    /// The end of the capture: every listener decided, every pending error settled.
+    mutating func finish() {
+        self.decideAtEnd()
+        for item in self.pending where self.isGateway(item.error.server) {
+            self.conclude(item.error, self.explanation(of: item))
+        }
+        self.pending.removeAll()
+    }
+
+    /// The client-hop summary, or `nil` when the capture holds no client hop.
+    func summary() -> ClientHopSummary? {
+        guard !self.listenerOrder.isEmpty || self.errorCount > 0 else { return nil }
+        let listeners = self.listenerOrder.map { endpoint in
+            ClientHopSummary.Listener(
+                endpoint: endpoint, given: self.given.contains { $0.matches(endpoint) },
+                connections: self.listenerConnections[endpoint] ?? 0, requests: self.evidence[endpoint]?.requests ?? 0)
+        }
+        return ClientHopSummary(
+            listeners: listeners, connections: listeners.reduce(0) { $0 + $1.connections },
+            requests: listeners.reduce(0) { $0 + $1.requests },
+            errors: self.errors.sorted { ($0.time, $0.clientConnection) < ($1.time, $1.clientConnection) },
+            errorCount: self.errorCount, explained: self.explainedCount, errorsNotListed: self.errorsNotListed)
+    }
+
+    // MARK: Linking
+
+    /// Upstream attempts kept per client error: a gateway's retries are few, and past these a
+    /// busy URL without request ids only adds look-alikes.
+    static let maximumAttempts = 32
+
+    /// Recent requests that are `error`'s request sent on upstream in its time, newest first:
+    /// those with its request id, then those with its method and target.
+    func sameRequests(as error: HopRequest) -> [(seq: Int, request: HopRequest)] {
+        var found: [(seq: Int, request: HopRequest)] = []
+        func visit(_ head: Int?, next: (HopRequest) -> Int) {
+            var seq = head ?? -1
+            while found.count < Self.maximumAttempts, let other = self.record(seq) {
+                // Records arrive as their transactions finish or are sealed, after their
+                // outcome: one that arrived before the client's request was not sent after it.
+                if other.arrived.nanoseconds &+ self.limits.tolerance <= error.time.nanoseconds { break }
+                if other.connection != error.connection, self.within(outer: error, inner: other, tolerance: self.limits.tolerance),
+                   Self.sameness(error, other) != nil, !found.contains(where: { $0.seq == seq }) {
+                    found.append((seq, other))
+                }
+                seq = next(other)
+            }
+        }
+        if let id = error.primaryID {
+            visit(self.idHeads[id.hashValue]) { $0.previousSameID }
+        }
+        visit(self.requestHeads[Self.requestKey(error)]) { $0.previousSameRequest }
+        return found
+    }
+
+    /// The failed upstream attempts of a pending error's request, oldest first: the requests found
+    /// when it arrived or since, and the failed connections without a request in its time.
+    func explanation(of item: PendingError) -> [(attempt: Attempt, start: Timestamp)] {
+        let error = item.error
+        var found: [(attempt: Attempt, start: Timestamp)] = []
+        var seen: Set<Int> = []
+        for (seq, request) in item.attempts + self.sameRequests(as: error) where seen.insert(seq).inserted {
+            guard !self.isGateway(request.server), self.record(seq)?.used != true,
+                  request.status == error.status || self.verdicts[request.connection] != nil
+            else { continue }
+            found.append((.request(seq: seq, request), request.time))
+        }
+        let tolerance = self.limits.tolerance
+        for index in self.failureHead..<self.failures.count {
+            let failure = self.failures[index]
+            guard !failure.used, !self.isGateway(failure.server),
+                  failure.start.nanoseconds &+ tolerance > error.time.nanoseconds,
+                  failure.outcome.nanoseconds <= error.outcome.nanoseconds &+ tolerance
+            else { continue }
+            found.append((.failure(index), failure.start))
+        }
+        found.sort { $0.start < $1.start }
+        return found
+    }
+
+    /// Counts and lists one client error, and marks its upstream attempts used.
+    mutating func conclude(_ error: HopRequest, _ attempts: [(attempt: Attempt, start: Timestamp)]) {
+        var upstreamConnection: UInt32?
+        var upstreamServer: Endpoint?
+        var cause: FindingCode?
+        var generatedBy = ClientError.Origin.gateway
+        var matchedBy: [String] = []
+        var connections: [UInt32] = []
+        for item in attempts {
+            switch item.attempt {
+            case .request(let seq, let request):
+                if self.record(seq) != nil { self.ring[seq % self.ring.count]!.used = true }
+                connections.append(request.connection)
+                upstreamServer = request.server
+                if request.status == error.status {
+                    generatedBy = .upstream
+                    cause = .upstream5xx
+                } else {
+                    generatedBy = .gateway
+                    cause = self.verdicts[request.connection]
+                }
+                matchedBy = Self.matchedBy(error, request)
+            case .failure(let index):
+                self.failures[index].used = true
+                let failure = self.failures[index]
+                connections.append(failure.connection)
+                upstreamServer = failure.server
+                generatedBy = .gateway
+                cause = failure.code
+                matchedBy = ["timing"]
+            }
+        }
+        upstreamConnection = connections.last
+        var earlier: [UInt32] = []
+        for connection in connections.dropLast() where connection != upstreamConnection && !earlier.contains(connection) {
+            earlier.append(connection)
+        }
+        self.errorCount += 1
+        if upstreamConnection != nil { self.explainedCount += 1 }
+        guard self.errors.count < self.limits.listedErrors else {
+            self.errorsNotListed += 1
+            return
+        }
+        self.errors.append(ClientError(
+            client: error.client, gateway: error.server, clientConnection: error.connection, status: error.status ?? 0,
+            time: error.responseTime ?? error.outcome, frame: error.responseFrame, requestFrame: error.frame, method: error.method,
+            target: error.target, host: error.host, requestID: error.primaryID, generatedBy: generatedBy,
+            upstreamConnection: upstreamConnection, upstreamServer: upstreamServer, cause: cause,
+            earlierUpstreamConnections: earlier, matchedBy: matchedBy))
+    }
+
+    /// What the client's request and the upstream's have in common.
+    static func matchedBy(_ error: HopRequest, _ attempt: HopRequest) -> [String] {
+        var out: [String] = []
+        if let id = error.requestID, id == attempt.requestID { out.append("request_id") }
+        if let id = error.correlationID, id == attempt.correlationID { out.append("correlation_id") }
+        if let id = error.traceID, id == attempt.traceID { out.append("trace_id") }
+        if error.method == attempt.method { out.append("method") }
+        if error.target == attempt.target { out.append("target") }
+        if let host = error.host, host == attempt.host { out.append("host") }
+        out.append("timing")
+        return out
+    }
+}

@@ -1,0 +1,261 @@
+import CaptureModel
+import HTTP1
+
+/// A transaction finished on some connection, as the collector hands it over: answered, or
+/// sealed unanswered (or cut) by the connection's first FIN or RST.
+struct FinishedTransaction {
+    var connection: UInt32
+    var client: Endpoint
+    var server: Endpoint
+    var request: RequestInfo
+    var response: ResponseInfo?
+    /// For a request sealed by the end of its connection: the first FIN or RST, else the last
+    /// packet.
+    var ended: Timestamp?
+}
+
+/// One request of either hop, as correlation needs it.
+struct HopRequest {
+    var connection: UInt32
+    var client: Endpoint
+    var server: Endpoint
+    var method: String
+    var target: String
+    var host: String?
+    var requestID: String?
+    var correlationID: String?
+    var traceID: String?
+    /// The request's first byte.
+    var time: Timestamp
+    var frame: FrameNumber
+    var status: Int?
+    var responseTime: Timestamp?
+    var responseFrame: FrameNumber?
+    /// When the request's fate was known: the response's first byte, else the end of its connection.
+    var outcome: Timestamp
+    /// When the record was made (its transaction finished): capture time, never before `outcome`.
+    var arrived: Timestamp
+    /// The previous record (by sequence number) with the same method and target, and with the
+    /// same request id: the ring's two indexes are chains through it.
+    var previousSameRequest = -1
+    var previousSameID = -1
+    /// As a request to a possible gateway: the same request went on upstream.
+    var forwarded = false
+    /// Linked to a client error already (an upstream attempt explains one error at most).
+    var used = false
+
+    /// The id used to look the request up: `X-Request-Id`, else `X-Correlation-Id`, else the trace-id.
+    var primaryID: String? { self.requestID ?? self.correlationID ?? self.traceID }
+}
+
+/// A failed upstream connection that carried no request (refused, timed out, failed in TLS):
+/// it can explain a client error by timing alone.
+struct HopFailure {
+    var connection: UInt32
+    var server: Endpoint
+    var start: Timestamp
+    var outcome: Timestamp
+    var code: FindingCode
+    var used = false
+}
+
+/// Tells the client-to-gateway hop from the gateway-to-upstream hop in a capture that holds both,
+/// and links each 502, 503 and 504 a client got to the upstream connection behind it.
+///
+/// It sees every finished transaction as it finishes (`add(_:now:)`) and every judged connection
+/// (`judged(_:)`), and keeps only recent requests, failed connections and 5xx responses, each
+/// bounded by `ClientHopLimits`. A server is a gateway's listener when `--gateway-address` names
+/// it or, without that option, when requests sent to it go on, within their response time,
+/// from its host to another server (`HopCorrelator+Inference.swift`). Client errors are linked
+/// once the upstream connections behind them have had time to be judged
+/// (`HopCorrelator+Linking.swift`).
+struct HopCorrelator {
+    /// What an inferred listener rests on.
+    struct ServerEvidence {
+        /// Requests sent to it.
+        var requests = 0
+        /// Those that went on upstream, and those matched by a request id.
+        var forwarded = 0
+        var forwardedByID = 0
+        /// Where they went on to, and how often (at most `maximumDownstream` servers).
+        var downstream: [Endpoint: Int] = [:]
+    }
+
+    static let maximumDownstream = 16
+    static let maximumServersTracked = 65_536
+    /// Candidates looked at per index when a request arrives: the recent requests to match it
+    /// with are at the heads of the chains.
+    static let maximumChainSteps = 64
+
+    let limits: ClientHopLimits
+    let given: [GatewayAddress]
+    /// Capture-time nanoseconds an unexplained client error waits for a late-judged failure
+    /// (an upstream SYN that was never answered is judged when the connection idles out).
+    let lateDelay: Int64
+
+    /// Listeners inferred so far. Never withdrawn: connections already routed by them stay so.
+    private(set) var inferred: Set<Endpoint> = []
+    /// Listeners decided since the last `takeNewGateways()`.
+    private var newGateways: [Endpoint] = []
+
+    var ring: [HopRequest?]
+    var nextSeq = 0
+    var requestHeads: [Int: Int] = [:]
+    var idHeads: [Int: Int] = [:]
+    var evidence: [Endpoint: ServerEvidence] = [:]
+    /// Root causes of the failed connections judged recently (`verdictOrder` evicts the oldest).
+    var verdicts: [UInt32: FindingCode] = [:]
+    var verdictOrder: [UInt32] = []
+    var verdictHead = 0
+    var failures: [HopFailure] = []
+    var failureHead = 0
+    /// 502, 503 and 504 responses whose errors are not settled yet.
+    var pending: [PendingError] = []
+    var nextSettle: Timestamp = .zero
+
+    /// Client connections per listener, and the order listeners were first seen in.
+    var listenerConnections: [Endpoint: Int] = [:]
+    var listenerOrder: [Endpoint] = []
+    var errors: [ClientError] = []
+    var errorCount = 0
+    var explainedCount = 0
+    var errorsNotListed = 0
+    /// 5xx responses let go unsettled when `pendingErrors` was full.
+    var pendingDropped = 0
+
+    init(limits: ClientHopLimits, given: [GatewayAddress], lateDelay: Int64) {
+        self.limits = limits
+        self.given = given
+        self.lateDelay = max(lateDelay, limits.settleDelay)
+        self.ring = Array(repeating: nil, count: max(1, limits.recentRequests))
+    }
+
+    /// Whether `server` is a listener of the gateway, as far as is known now.
+    func isGateway(_ server: Endpoint) -> Bool {
+        self.given.contains { $0.matches(server) } || self.inferred.contains(server)
+    }
+
+    /// Listeners inferred since the last call.
+    mutating func takeNewGateways() -> [Endpoint] {
+        defer { self.newGateways.removeAll() }
+        return self.newGateways
+    }
+
+    mutating func infer(_ server: Endpoint) {
+        guard !self.inferred.contains(server) else { return }
+        self.inferred.insert(server)
+        self.newGateways.append(server)
+    }
+
+    // MARK: Input
+
+    /// A transaction finished on some connection, either hop, by capture time `now`.
+    mutating func add(_ finished: FinishedTransaction, now: Timestamp) {
+        let request = finished.request
+        let response = finished.response
+        let responseTime = response?.status == nil ? nil : response?.time
+        var record = HopRequest(
+            connection: finished.connection, client: finished.client, server: finished.server, method: request.method,
+            target: request.target, host: request.host, requestID: request.requestID, correlationID: request.correlationID,
+            traceID: request.traceID, time: request.time, frame: request.frame, status: response?.status,
+            responseTime: responseTime, responseFrame: response?.frame,
+            outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
+        if self.evidence[record.server] != nil || self.evidence.count < Self.maximumServersTracked {
+            self.evidence[record.server, default: ServerEvidence()].requests += 1
+        }
+        if self.given.isEmpty {
+            self.pair(&record)
+        }
+        if let status = record.status, (502...504).contains(status) {
+            self.hold(record)
+        }
+        _ = self.store(record)
+    }
+
+    /// A connection was judged. Returns whether it belongs to the client hop.
+    mutating func judged(_ report: ConnectionReport) -> Bool {
+        if self.isGateway(report.server) {
+            self.countListenerConnection(report.server, count: 1)
+            return true
+        }
+        guard report.verdict.verdictClass != .ok else { return false }
+        self.rememberVerdict(report.verdict.code, of: report.id)
+        if report.transactions.isEmpty, report.transactionsDropped == 0 {
+            let facts = report.facts
+            let closes = [facts.client.fin, facts.server.fin, facts.client.rst, facts.server.rst].compactMap { $0?.time }
+            self.rememberFailure(HopFailure(
+                connection: report.id, server: report.server, start: facts.first.time, outcome: closes.min() ?? facts.last.time,
+                code: report.verdict.code))
+        }
+        return false
+    }
+
+    /// Counts client connections that reached `listener`.
+    mutating func countListenerConnection(_ listener: Endpoint, count: Int) {
+        guard count > 0 else { return }
+        if self.listenerConnections[listener] == nil { self.listenerOrder.append(listener) }
+        self.listenerConnections[listener, default: 0] += count
+    }
+
+    // MARK: Bounded stores
+
+    /// Keeps `record` in the ring; returns its sequence number.
+    private mutating func store(_ record: HopRequest) -> Int {
+        var record = record
+        let seq = self.nextSeq
+        self.nextSeq += 1
+        let slot = seq % self.ring.count
+        if let old = self.ring[slot] {
+            // The oldest request leaves; it ends its chains (older ones left before it).
+            let key = Self.requestKey(old)
+            if self.requestHeads[key] == seq - self.ring.count { self.requestHeads[key] = nil }
+            if let id = old.primaryID, self.idHeads[id.hashValue] == seq - self.ring.count { self.idHeads[id.hashValue] = nil }
+        }
+        let key = Self.requestKey(record)
+        record.previousSameRequest = self.requestHeads[key] ?? -1
+        self.requestHeads[key] = seq
+        if let id = record.primaryID {
+            record.previousSameID = self.idHeads[id.hashValue] ?? -1
+            self.idHeads[id.hashValue] = seq
+        }
+        self.ring[slot] = record
+        return seq
+    }
+
+    /// The record with sequence number `seq`, if still in the ring.
+    func record(_ seq: Int) -> HopRequest? {
+        guard seq >= 0, seq >= self.nextSeq - self.ring.count, seq < self.nextSeq else { return nil }
+        return self.ring[seq % self.ring.count]
+    }
+
+    static func requestKey(_ record: HopRequest) -> Int {
+        var hasher = Hasher()
+        hasher.combine(record.method)
+        hasher.combine(record.target)
+        return hasher.finalize()
+    }
+
+    private mutating func rememberVerdict(_ code: FindingCode, of connection: UInt32) {
+        if self.verdictOrder.count - self.verdictHead >= self.limits.recentRequests {
+            self.verdicts[self.verdictOrder[self.verdictHead]] = nil
+            self.verdictHead += 1
+            if self.verdictHead >= 1024, self.verdictHead * 2 >= self.verdictOrder.count {
+                self.verdictOrder.removeFirst(self.verdictHead)
+                self.verdictHead = 0
+            }
+        }
+        self.verdicts[connection] = code
+        self.verdictOrder.append(connection)
+    }
+
+    private mutating func rememberFailure(_ failure: HopFailure) {
+        if self.failures.count - self.failureHead >= self.limits.recentFailures {
+            self.failureHead += 1
+            if self.failureHead >= 1024, self.failureHead * 2 >= self.failures.count {
+                self.failures.removeFirst(self.failureHead)
+                self.failureHead = 0
+            }
+        }
+        self.failures.append(failure)
+    }
+}

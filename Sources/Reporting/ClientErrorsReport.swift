@@ -1,0 +1,57 @@
+import CaptureModel
+import Engine
+
+/// The errors clients got (502, 503, 504), when the capture also holds the client-to-gateway
+/// hop: how many an upstream connection explains, and which it does not. Each format's part is
+/// empty without a client hop, so the reports call them unconditionally.
+public enum ClientErrorsReport {
+    /// How many explained and unexplained errors are named in each list.
+    public static let errorsShown = 10
+    /// Rows of the Markdown table.
+    public static let errorsListed = 50
+
+    /// The text summary's part, starting with an empty line.
+    public static func text(_ result: AnalysisResult) -> String {
+        guard let hop = result.clientHop else { return "" }
+        var out = "\nClient hop (\(self.listeners(hop, quote: ""))): \(hop.connections) connection(s), \(hop.requests) request(s)\n"
+        out += "  \(hop.errorCount) error response(s) to clients (502, 503, 504): \(hop.explained) explained by an upstream connection, \(hop.unexplained) unexplained\n"
+        let explained = hop.errors.filter(\.isExplained)
+        for error in explained.prefix(self.errorsShown) {
+            out += "    \(error.status) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error))\n"
+        }
+        if explained.count > self.errorsShown {
+            out += "    … and \(explained.count - self.errorsShown) more explained (see report.json)\n"
+        }
+        let unexplained = hop.errors.filter { !$0.isExplained }
+        if !unexplained.isEmpty {
+            out += "  Unexplained (no upstream connection carried the request and failed, or failed in its time):\n"
+            for error in unexplained.prefix(self.errorsShown) {
+                out += "    \(error.status) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map(String.init) ?? "-")\n"
+            }
+            if unexplained.count > self.errorsShown {
+                out += "    … and \(unexplained.count - self.errorsShown) more (see report.json)\n"
+            }
+        }
+        return out
+    }
+
+    private static func listeners(_ hop: ClientHopSummary, quote: String) -> String {
+        let names = hop.listeners.map { "\(quote)\($0.endpoint)\(quote) \($0.given ? "given" : "inferred")" }
+        return (names.count == 1 ? "gateway " : "gateways ") + names.joined(separator: ", ")
+    }
+
+    private static func cause(_ error: ClientError) -> String {
+        var out = "c\(error.upstreamConnection.map(String.init) ?? "?")"
+        if let server = error.upstreamServer { out += " \(server)" }
+        out += ": \(error.cause?.description ?? "?")"
+        if error.generatedBy == .upstream { out += " (relayed)" }
+        if !error.earlierUpstreamConnections.isEmpty {
+            out += ", after " + error.earlierUpstreamConnections.map { "c\($0)" }.joined(separator: ", ")
+        }
+        return out
+    }
+
+    private static func code(_ text: String) -> String {
+        Terminal.safe(text).replacing("`", with: "'").replacing("|", with: "\\|")
+    }
+}

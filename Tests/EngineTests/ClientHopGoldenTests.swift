@@ -1,0 +1,99 @@
+import CaptureModel
+import Diagnosis
+import Engine
+import Foundation
+import Testing
+import TestSupport
+
+/// `captures/client-hop.truth.json`: both hops of Debian's nginx 1.22.1, the client errors from
+/// nginx's access and error logs and the upstreams' own log (`captures/client-hop-truth.py`).
+struct ClientHopTruth: Decodable {
+    struct Peer: Decodable {
+        var client: String?
+        var server: String
+    }
+    struct ClientConnection: Decodable {
+        var client: String
+        var server: String
+        var request: String
+        var status: Int
+    }
+    struct ClientError: Decodable {
+        var client: String
+        var status: Int
+        var request: String
+        var request_id: String?
+        var response_frame: Int
+        var generated_by: String
+        var upstream_connection: Peer?
+        var earlier_upstream_connections: [Peer]
+        var cause: String?
+        var source: String
+    }
+    var capture: String
+    var gateway_listen: String
+    var client_hop_connections: [ClientConnection]
+    var client_errors: [ClientError]
+}
+
+private func clientHopTruth() throws -> ClientHopTruth {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/client-hop.truth.json"))
+    return try JSONDecoder().decode(ClientHopTruth.self, from: data)
+}
+
+private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Peer) -> Bool {
+    guard let connection else { return false }
+    return connection.server.description == peer.server && (peer.client == nil || connection.client.description == peer.client)
+}
+
+/// Every client 502 nginx logged is linked to the upstream connection the upstream's log names
+/// (server, and the client port it saw), the relayed 503 to the upstream that sent it, nginx's
+/// retry to both its tries, and `return 502` is listed as unexplained: inferred, and given.
+@Test(arguments: [false, true])
+func clientErrorsMatchWhatNginxLogged(givenListener: Bool) throws {
+    let truth = try clientHopTruth()
+    var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
+    if givenListener { options.gatewayAddresses = [try #require(GatewayAddress(parsing: truth.gateway_listen))] }
+    let result = try analyse(Paths.captures + "/" + truth.capture, options: options)
+    let hop = try #require(result.clientHop)
+
+    #expect(hop.listeners.map(\.endpoint.description) == [truth.gateway_listen])
+    #expect(hop.listeners.map(\.given) == [givenListener])
+    #expect(hop.connections == truth.client_hop_connections.count)
+    #expect(hop.requests == truth.client_hop_connections.count)
+    #expect(result.connections.allSatisfy { $0.server.description != truth.gateway_listen })
+    #expect(result.tally.servers.keys.allSatisfy { $0.description != truth.gateway_listen })
+    #expect(result.warnings.isEmpty)
+
+    #expect(hop.errorCount == truth.client_errors.count)
+    #expect(hop.explained == truth.client_errors.filter { $0.upstream_connection != nil }.count)
+    #expect(hop.errors.count == truth.client_errors.count)
+    let byID = Dictionary(uniqueKeysWithValues: result.connections.map { ($0.id, $0) })
+    for expected in truth.client_errors {
+        guard let error = hop.errors.first(where: { $0.client.description == expected.client }) else {
+            Issue.record("no client error for \(expected.client) (\(expected.source))")
+            continue
+        }
+        let said = "\(expected.request): \(expected.source)"
+        #expect(error.status == expected.status, "\(said)")
+        #expect(error.request == expected.request, "\(said)")
+        #expect(error.requestID == expected.request_id, "\(said)")
+        #expect(error.frame.map(Int.init) == expected.response_frame, "\(said)")
+        #expect(error.generatedBy.rawValue == expected.generated_by, "\(said)")
+        #expect(error.cause?.description == expected.cause, "\(said)")
+        if let upstream = expected.upstream_connection {
+            #expect(matches(error.upstreamConnection.flatMap { byID[$0] }, upstream), "\(said)")
+        } else {
+            #expect(error.upstreamConnection == nil, "\(said)")
+        }
+        let earlier = error.earlierUpstreamConnections.map { byID[$0] }
+        #expect(earlier.count == expected.earlier_upstream_connections.count, "\(said)")
+        for (connection, peer) in zip(earlier, expected.earlier_upstream_connections) {
+            #expect(matches(connection, peer), "\(said)")
+        }
+    }
+    // The scenario has what it must: an unexplained `return 502`, a relayed 503, a retry.
+    #expect(hop.errors.contains { $0.upstreamConnection == nil && $0.target.hasPrefix("/gw/") })
+    #expect(hop.errors.contains { $0.generatedBy == .upstream && $0.status == 503 })
+    #expect(hop.errors.contains { !$0.earlierUpstreamConnections.isEmpty })
+}
