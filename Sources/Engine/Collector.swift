@@ -21,10 +21,10 @@ struct Collector: ConnectionSink {
         /// (the upstream's FIN after the gateway gave up) must not change.
         var endSnapshot: ResponseEnd?
         /// Set when the gateway's first byte is a TLS handshake record.
-        var tls: TLSConnection?
+        @Indirect var tls: TLSConnection? = nil
         var clientSpoke = false
         /// HTTP inside TLS, fed with what the key log decrypted.
-        var innerHTTP: HTTP1Connection?
+        @Indirect var innerHTTP: HTTP1Connection? = nil
         /// The connection's id and endpoints, for the transactions handed on.
         var id: UInt32 = 0
         var clientEndpoint = Endpoint(address: .v4(0), port: 0)

@@ -120,6 +120,11 @@ public struct FlowTable {
         if flags.contains(.rst), self.slots[s].facts[direction].rst?.frame == frame {
             sink.reset(by: direction, at: mark, slot: s)
         }
+        // Closed: what lingers for late packets needs no retransmission memory.
+        if fin || flags.contains(.rst), self.slots[s].isClosed {
+            self.slots[s].clientStream.stopRetaining(budget: &budget)
+            self.slots[s].serverStream.stopRetaining(budget: &budget)
+        }
     }
 
     /// Records an ICMP destination-unreachable that quotes a segment from `source` to

@@ -205,9 +205,17 @@ public struct StreamReassembler {
             self.skip(to: fin, reason: .notCaptured, time: time, budget: &budget, emit: emit)
         }
         self.deliverFINIfReached(time: time, emit: emit)
+        self.stopRetaining(budget: &budget)
+    }
+
+    /// Lets go of the retained bytes for good: the connection is closed, and a lingering one
+    /// need not hold 16 KiB per direction for retransmissions that rarely come. (A retransmission
+    /// after this goes uncompared, as one past the ring's reach always did.)
+    public mutating func stopRetaining(budget: inout ReassemblyBudget) {
         budget.retainedBytes -= self.retained.capacity
         self.retained = RetainRing()
         self.retainedMarks = []
+        self.retentionDenied = true
     }
 
     // MARK: Delivery
