@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import OpenSSLBridge
+import Synchronization
 import TLSRecords
 
 /// The engine's chain-verification hook, answered by OpenSSL with the gateway's trust store.
@@ -56,6 +57,37 @@ public struct OpenSSLCrypto: TLSCryptoProviding {
         switch hash {
         case .sha256: return .sha256
         case .sha384: return .sha384
+        }
+    }
+}
+
+/// The chain-verification hook with the system trust store, loaded the first time a chain
+/// needs it: reading the system's CA certificates takes tens of milliseconds, which a capture
+/// with no TLS chain in the clear (most of them) should not pay.
+public final class SystemStoreChainVerifier: ChainVerifying, Sendable {
+    private let loaded = Mutex<Result<OpenSSLChainVerifier, TrustStoreError>?>(nil)
+
+    /// A hook that loads the system store on first use.
+    public init() {}
+
+    /// Verifies with the system store; if the store cannot be loaded, the chain is reported
+    /// unverified with the reason.
+    public func verify(chain: [[UInt8]], host: String?, at time: Timestamp) -> ChainCheck {
+        let verifier = self.loaded.withLock { state in
+            if let state { return state }
+            let result = Result { () throws(TrustStoreError) in
+                OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: try TrustStore.systemDefault()))
+            }
+            state = result
+            return result
+        }
+        switch verifier {
+        case .success(let verifier):
+            return verifier.verify(chain: chain, host: host, at: time)
+        case .failure(let error):
+            return ChainCheck(
+                ok: false, code: nil, opensslCode: -1, opensslText: "the system trust store could not be loaded: \(error.description)",
+                depth: 0, certificates: [])
         }
     }
 }

@@ -72,7 +72,7 @@ struct Analyze: ParsableCommand {
 
         let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
 
-        let verifier = try self.trust.verifier()
+        let verifier = try self.trust.chainVerifier()
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
         }

@@ -144,7 +144,7 @@ struct Capture: ParsableCommand {
         let filter = self.filter ?? Self.filter(for: specs, gateways: listeners)
         // Everything that needs root's eyes is read before the capture opens and root is given up.
         let target = try self.targetUser()
-        let verifier = try self.trust.verifier()
+        let verifier = try self.trust.chainVerifier()
         let follower = try self.keylog.map { try KeyLogFollower(path: $0) }
         let decryption = follower.map { TLSConnection.Decryption(keyLog: $0.keyLog, crypto: OpenSSLCrypto(), waitForKeys: true) }
 

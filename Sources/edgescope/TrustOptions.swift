@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnosis
 import OpenSSLAdapters
 import OpenSSLBridge
 import TLSRecords
@@ -20,6 +21,18 @@ struct TrustOptions: ParsableArguments {
     @Option(name: .customLong("crl-scope"), help: ArgumentHelp(
         "Which certificates need a CRL: chain (every CA's, as nginx's proxy_ssl_crl checks) or leaf.", valueName: "scope"))
     var crlScope: String = "chain"
+
+    /// The engine's verification hook: these files, read now (a CA or CRL file that cannot be
+    /// read is a one-line error, status 2), or the system store, read when a chain first needs it.
+    func chainVerifier() throws -> any ChainVerifying {
+        if self.caFile == nil, self.caPath == nil, self.crl == nil {
+            guard CRLScope(rawValue: self.crlScope) != nil else {
+                throw ToolFailure(status: 1, message: "--crl-scope '\(self.crlScope)' is not chain or leaf")
+            }
+            return SystemStoreChainVerifier()
+        }
+        return try self.verifier()
+    }
 
     /// The verifier for these options; a CA or CRL file that cannot be read is a one-line error, status 2.
     func verifier() throws -> OpenSSLChainVerifier {
