@@ -27,6 +27,8 @@ public struct Engine {
     var healthyStart = 0
     /// Judged connections counted but not listed.
     var unlisted = 0
+    /// `.bounded` only: failures listed, by `severityRank`.
+    var listedRanks = [Int](repeating: 0, count: 5)
     /// Judged connections outside `--upstream`.
     var otherConnections = 0
     /// Judged since the last `takeEnded()`, when `options.queueEnded`.
@@ -124,6 +126,7 @@ public struct Engine {
     /// ended: what a live capture reports as incidents while it runs. Empty unless the options
     /// ask for `queueEnded`.
     public mutating func takeEnded() -> [ConnectionReport] {
+        guard !self.ended.isEmpty else { return [] }
         defer { self.ended.removeAll(keepingCapacity: true) }
         return self.ended
     }
@@ -183,6 +186,8 @@ public struct Engine {
         guard tallied > 0 else { return }
         let listedBefore = self.listed.count + self.listedHealthy.count - self.healthyStart
         self.listed.removeAll { set.contains($0.server) }
+        self.listedRanks = [Int](repeating: 0, count: 5)
+        for report in self.listed { self.listedRanks[Self.severityRank(report.verdict.verdictClass)] += 1 }
         if self.listedHealthy[self.healthyStart...].contains(where: { set.contains($0.server) }) {
             self.listedHealthy = self.listedHealthy[self.healthyStart...].filter { !set.contains($0.server) }
             self.healthyStart = 0
@@ -199,17 +204,49 @@ public struct Engine {
         }
         let healthyListed = self.listedHealthy.count - self.healthyStart
         if self.listed.count + healthyListed < maximum {
-            if report.verdict.verdictClass == .ok { self.listedHealthy.append(report) } else { self.listed.append(report) }
+            if report.verdict.verdictClass == .ok {
+                self.listedHealthy.append(report)
+            } else {
+                self.listed.append(report)
+                self.listedRanks[Self.severityRank(report.verdict.verdictClass)] += 1
+            }
             return
         }
         self.unlisted += 1
-        // Full: a failure takes the oldest healthy connection's place; anything else is only counted.
-        guard report.verdict.verdictClass != .ok, healthyListed > 0 else { return }
+        // Full: a failure takes the oldest healthy connection's place, or else the place of the
+        // newest listed failure of a less severe class (a 502 outranks a relayed 5xx); anything
+        // else is only counted. Each such swap lowers the listed classes' total rank, so there
+        // are at most four per place: the scans stay cheap.
+        guard report.verdict.verdictClass != .ok else { return }
+        let rank = Self.severityRank(report.verdict.verdictClass)
+        guard healthyListed > 0 else {
+            guard self.listedRanks[(rank + 1)...].contains(where: { $0 > 0 }) else { return }
+            let worst = self.listedRanks.lastIndex { $0 > 0 }!
+            let index = self.listed.lastIndex { Self.severityRank($0.verdict.verdictClass) == worst }!
+            self.listed.remove(at: index)
+            self.listedRanks[worst] -= 1
+            self.listed.append(report)
+            self.listedRanks[rank] += 1
+            return
+        }
         self.healthyStart += 1
         self.listed.append(report)
+        self.listedRanks[rank] += 1
         if self.healthyStart >= 1024, self.healthyStart * 2 >= self.listedHealthy.count {
             self.listedHealthy.removeFirst(self.healthyStart)
             self.healthyStart = 0
+        }
+    }
+
+    /// How severe a class is for someone on call, most first (the reports' worst-first order):
+    /// gateway errors, cut responses, unknowns, relayed 5xx, healthy.
+    public static func severityRank(_ verdictClass: VerdictClass) -> Int {
+        switch verdictClass {
+        case .badGateway, .serviceUnavailable, .gatewayTimeout: return 0
+        case .truncated: return 1
+        case .unknown: return 2
+        case .relayed: return 3
+        case .ok: return 4
         }
     }
 
@@ -262,7 +299,7 @@ public struct Engine {
             warnings.append("\(clientHop.errorsNotListed) of \(clientHop.errorCount) client error(s) are counted but not listed (at most \(self.options.clientHop.listedErrors)).")
         }
         if self.unlisted > 0 {
-            warnings.append("\(self.unlisted) of \(self.tally.connections) connection(s) are counted but not listed (at most \(self.listed.count + self.listedHealthy.count - self.healthyStart) are kept, failures first).")
+            warnings.append("\(self.unlisted) of \(self.tally.connections) connection(s) are counted but not listed (at most \(self.listed.count + self.listedHealthy.count - self.healthyStart) are kept, the worst failures first).")
         }
         var connections = self.listed
         connections += self.listedHealthy[self.healthyStart...]

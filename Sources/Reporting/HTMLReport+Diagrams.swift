@@ -7,7 +7,7 @@ extension HTMLReport {
     static func timeline(_ document: ReportDocument, _ html: inout HTMLWriter) {
         html.element("section", [("id", "timeline")]) { html in
             html.element("h2", text: "Failures over time, by upstream")
-            guard let window = document.window, !document.connections.isEmpty else {
+            guard let window = document.window, !document.timeline.isEmpty else {
                 html.element("p", text: "No connection to place on a timeline.")
                 return
             }
@@ -30,15 +30,15 @@ extension HTMLReport {
             for upstream in document.json["upstreams"].items { _ = rowIndex(upstream["server"].string ?? "?") }
             var started: [[Int]] = []
             var failed: [[Int]] = []
-            for connection in document.connections {
-                guard let time = connection["start"].string.flatMap(Timestamp.init(rfc3339:)) else { continue }
-                let index = rowIndex(connection["server"].string ?? "?")
+            for connection in document.timeline {
+                guard let time = connection.start else { continue }
+                let index = rowIndex(connection.server)
                 while started.count < servers.count {
                     started.append([Int](repeating: 0, count: bins))
                     failed.append([Int](repeating: 0, count: bins))
                 }
                 started[index][bin(time)] += 1
-                if connection["verdict"]["class"].string != "ok" { failed[index][bin(time)] += 1 }
+                if connection.failed { failed[index][bin(time)] += 1 }
             }
             while started.count < servers.count {
                 started.append([Int](repeating: 0, count: bins))

@@ -20,7 +20,7 @@ public enum HTMLReport {
     /// Timeline buckets across the capture window.
     static let timelineBins = 60
     /// Transactions, findings and evidence entries shown per connection.
-    static let transactionsShown = 12
+    public static let transactionsShown = 12
     static let findingsShown = 6
     static let evidencePerFinding = 3
     static let hexdumpRows = 8

@@ -12,30 +12,123 @@ public struct ReportDocumentError: Error, Hashable, Sendable, CustomStringConver
 /// the JSON alone, so `edgescope report DIR/report.json` gives the same files as the run that
 /// wrote it; what they need beyond the JSON is computed here, the same way for both.
 public struct ReportDocument {
-    /// The document.
+    /// What the timeline needs of every listed connection.
+    public struct TimelineEntry: Sendable {
+        public var server: String
+        public var start: Timestamp?
+        public var failed: Bool
+    }
+
+    /// Gathers a document's connections one at a time, keeping what the renderers read: every
+    /// connection's timeline entry, the worst `failuresKept` failing ones whole, and the first
+    /// failing one of each cause. A report streamed to disk builds its HTML and Markdown from
+    /// this as connections are judged, and `edgescope report` from the saved file, with the
+    /// same result, in memory bounded by the caps rather than by the connections.
+    public struct Builder {
+        /// Failing connections kept whole: more than any renderer shows.
+        public static let failuresKept = 600
+
+        var timeline: [TimelineEntry] = []
+        /// Kept failures by rank (gateway errors, cut, unknown, relayed), each in id order.
+        var byRank: [[(id: UInt64, connection: JSONValue)]] = Array(repeating: [], count: 5)
+        var examples: [String: (rank: Int, id: UInt64, connection: JSONValue)] = [:]
+        var failingSeen = 0
+
+        /// An empty builder.
+        public init() {}
+
+        /// Adds one connection's entry (`connections[i]` of the document).
+        public mutating func add(_ connection: JSONValue) {
+            let verdictClass = connection["verdict"]["class"].string ?? "unknown"
+            let failed = verdictClass != "ok"
+            self.timeline.append(TimelineEntry(
+                server: connection["server"].string ?? "?", start: connection["start"].string.flatMap(Timestamp.init(rfc3339:)),
+                failed: failed))
+            guard failed else { return }
+            self.failingSeen += 1
+            let rank = ReportDocument.rank(ofClass: verdictClass)
+            // Ids order connections as the document does (`c17`); a foreign id sorts last.
+            let id = connection["id"].string.flatMap { UInt64($0.dropFirst()) } ?? UInt64.max
+            if let code = connection["verdict"]["code"].string {
+                if let known = self.examples[code], (known.rank, known.id) <= (rank, id) {} else {
+                    self.examples[code] = (rank, id, connection)
+                }
+            }
+            // Worse ranks first: past the cap, a connection only enters if it beats the last kept.
+            self.byRank[rank].append((id, Self.trimmed(connection)))
+            if self.failingSeen > Self.failuresKept * 2 { self.trim() }
+        }
+
+        /// The connection with no more transactions than a report shows: the rest are counted
+        /// in `transactions_not_listed`, which is how the reports count them anyway.
+        static func trimmed(_ connection: JSONValue) -> JSONValue {
+            guard case .object(var members) = connection,
+                  let at = members.firstIndex(where: { $0.0 == "transactions" }),
+                  case .array(let transactions) = members[at].1, transactions.count > HTMLReport.transactionsShown
+            else { return connection }
+            members[at].1 = .array(Array(transactions.prefix(HTMLReport.transactionsShown)))
+            let dropped = transactions.count - HTMLReport.transactionsShown
+            if let notListed = members.firstIndex(where: { $0.0 == "transactions_not_listed" }) {
+                members[notListed].1 = .number((members[notListed].1.int ?? 0) + dropped)
+            } else {
+                members.append(("transactions_not_listed", .number(dropped)))
+            }
+            return .object(members)
+        }
+
+        /// Keeps the worst `failuresKept` by (rank, id).
+        mutating func trim() {
+            var budget = Self.failuresKept
+            for rank in self.byRank.indices {
+                if self.byRank[rank].count > budget {
+                    self.byRank[rank].sort { $0.id < $1.id }
+                    self.byRank[rank].removeLast(self.byRank[rank].count - budget)
+                }
+                budget -= self.byRank[rank].count
+            }
+            self.failingSeen = self.byRank.reduce(0) { $0 + $1.count }
+        }
+
+        /// The failures kept, worst first, then by id.
+        mutating func failures() -> [JSONValue] {
+            self.trim()
+            return self.byRank.flatMap { $0.sorted { $0.id < $1.id }.map(\.connection) }
+        }
+    }
+
+    /// The document, without its connections (they are in `timeline`, `failures` and `examples`).
     public let json: JSONValue
-    /// Every connection listed, in document order.
-    public let connections: [JSONValue]
-    /// The listed connections that are not healthy, worst first (see `rank(ofClass:)`), then in document order.
+    /// Every listed connection's timeline entry, in the order added.
+    public let timeline: [TimelineEntry]
+    /// The worst listed connections that are not healthy (at most `Builder.failuresKept`),
+    /// worst first (see `rank(ofClass:)`), then by id.
     public let failures: [JSONValue]
+    private let examples: [String: JSONValue]
 
     /// Reads `json`, which must be an object whose `schema` is `edgescope.report/1`.
     public init(_ json: JSONValue) throws(ReportDocumentError) {
-        guard case .object = json else { throw ReportDocumentError(reason: "not a JSON object") }
+        var builder = Builder()
+        for connection in json["connections"].items {
+            builder.add(connection)
+        }
+        try self.init(head: json, builder: builder)
+    }
+
+    /// A document from its head (every member; `connections`, if there, is not read) and the
+    /// connections gathered by `builder`.
+    public init(head json: JSONValue, builder: Builder) throws(ReportDocumentError) {
+        guard case .object(let members) = json else { throw ReportDocumentError(reason: "not a JSON object") }
         guard let schema = json["schema"].string else {
             throw ReportDocumentError(reason: "no \"schema\" member: not an edgescope report")
         }
         guard schema == JSONReport.schema else {
             throw ReportDocumentError(reason: "schema is \"\(Terminal.safe(schema))\", not \"\(JSONReport.schema)\"")
         }
-        self.json = json
-        self.connections = json["connections"].items
-        let failing = self.connections.enumerated().filter { ($0.element["verdict"]["class"].string ?? "unknown") != "ok" }
-        self.failures = failing.sorted { a, b in
-            let x = Self.rank(ofClass: a.element["verdict"]["class"].string)
-            let y = Self.rank(ofClass: b.element["verdict"]["class"].string)
-            return x != y ? x < y : a.offset < b.offset
-        }.map(\.element)
+        self.json = .object(members.filter { $0.0 != "connections" })
+        var builder = builder
+        self.timeline = builder.timeline
+        self.failures = builder.failures()
+        self.examples = builder.examples.mapValues(\.connection)
     }
 
     /// Parses `text` (a saved report.json) and reads it.
@@ -83,10 +176,10 @@ public struct ReportDocument {
     }
 
     /// Connections judged (listed or not).
-    public var connectionCount: Int { self.json["totals"]["connections"].int ?? self.connections.count }
+    public var connectionCount: Int { self.json["totals"]["connections"].int ?? self.timeline.count }
 
     /// Connections judged whose class is not `ok`.
-    public var failedCount: Int { self.json["totals"]["failed"].int ?? self.failures.count }
+    public var failedCount: Int { self.json["totals"]["failed"].int ?? self.timeline.filter(\.failed).count }
 
     /// Counts by class in the order `edgescope.report/1` lists them.
     public var classes: [(name: String, count: Int)] {
@@ -95,7 +188,7 @@ public struct ReportDocument {
 
     /// The first listed connection with root cause `code`, worst first.
     public func example(of code: String) -> JSONValue? {
-        self.failures.first { $0["verdict"]["code"].string == code }
+        self.examples[code]
     }
 
     /// The capture window, when the source has both times.

@@ -27,6 +27,16 @@ public struct SlicePlan {
         }
     }
 
+    /// A plan for connections given by id, endpoints and frames (what a streamed report keeps).
+    public init(slices: [(id: UInt32, server: Endpoint, client: Endpoint, frames: ClosedRange<FrameNumber>)], directory: String) {
+        for slice in slices {
+            let relative = "slices/c\(slice.id).pcap"
+            self.relativePaths[slice.id] = relative
+            self.byPair[FlowKey(slice.client, slice.server), default: []].append(Entry(frames: slice.frames, path: directory + "/" + relative))
+            self.lastFrame = max(self.lastFrame, slice.frames.upperBound)
+        }
+    }
+
     /// Whether there is nothing to write.
     public var isEmpty: Bool { self.byPair.isEmpty }
 

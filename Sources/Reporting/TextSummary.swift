@@ -60,8 +60,9 @@ public enum TextSummary {
                     }
                 }
             }
-            if failures.count > self.connectionsShown {
-                out += "  … and \(failures.count - self.connectionsShown) more (see report.json)\n"
+            let failing = max(failures.count, result.tally.failed)
+            if failing > self.connectionsShown {
+                out += "  … and \(failing - self.connectionsShown) more (see report.json)\n"
             }
         }
         out += ClientErrorsReport.text(result)

@@ -85,10 +85,38 @@ struct Analyze: ParsableCommand {
         var options = AnalysisOptions(upstreams: specs, gateway: profile, verifier: verifier, decryption: decryption)
         options.redactsSecrets = !self.noRedact
         options.gatewayAddresses = listeners
+        // Judged connections stream to the report as they come; the engine keeps only the
+        // worst for the summary, so memory follows concurrent connections, not the capture.
+        options.queueEnded = true
+        options.retention = .bounded(Self.connectionsKept)
         var engine = Engine(linkType: reader.linkType, options: options)
+
+        // Reports and slices hold upstream traffic: readable by their owner only.
+        umask(0o077)
+        let output = try self.out.map(OutputDirectory.init(path:))
+        let selection = self.out == nil ? SliceSelection.none : self.slices
+        let report = try StreamedReport(directory: self.out) { connection in
+            switch selection {
+            case .failed: return Summary.isFailure(connection)
+            case .all: return true
+            case .none: return false
+            }
+        }
+        var streamFailure: Error?
+        func stream() {
+            guard streamFailure == nil else { return }
+            do {
+                for connection in engine.takeEnded() { try report.add(connection) }
+            } catch {
+                streamFailure = error
+            }
+        }
         var readError: String?
         do {
-            try reader.forEachFrame { engine.process($0) }
+            try reader.forEachFrame { frame in
+                engine.process(frame)
+                stream()
+            }
         } catch {
             if reader.framesRead == 0 {
                 throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
@@ -98,18 +126,24 @@ struct Analyze: ParsableCommand {
             Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
         }
         let result = engine.finish()
+        stream()
+        if let streamFailure { throw streamFailure }
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
+        let (head, tail, document) = try report.assemble(result, source: source)
 
-        var slicePaths: [UInt32: String] = [:]
-        if let out = self.out {
-            slicePaths = try self.writeOutputs(result, source: source, directory: out, linkType: reader.linkType, snapLength: reader.snapLength)
+        var sliceCount = 0
+        if let output, let out = self.out {
+            sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
+            try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
+            try output.write("report.md", MarkdownReport.render(document))
+            try output.write("report.html", HTMLReport.render(document))
         }
         if self.json {
-            print(JSONReport.document(result, source: source, slices: slicePaths).serialized(pretty: true))
+            try report.emit(head: head, tail: tail) { bytes in Capture.writeAll(1, bytes) }
         } else {
             print(TextSummary.render(result, source: source), terminator: "")
             if let out = self.out {
-                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(slicePaths.isEmpty ? "" : ", \(slicePaths.count) slice(s) in \(out)/slices/")")
+                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
             }
         }
         let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
@@ -135,45 +169,33 @@ struct Analyze: ParsableCommand {
         return classes
     }
 
-    private func writeOutputs(
-        _ result: AnalysisResult, source: SourceInfo, directory: String, linkType: LinkType, snapLength: Int
-    ) throws -> [UInt32: String] {
-        // Reports and slices hold upstream traffic: readable by their owner only.
-        umask(0o077)
-        let output = try OutputDirectory(path: directory)
-        let chosen: [ConnectionReport]
-        switch self.slices {
-        case .failed: chosen = result.connections.filter(Summary.isFailure)
-        case .all: chosen = result.connections
-        case .none: chosen = []
-        }
-        var plan = SlicePlan(connections: chosen, directory: directory)
-        if !plan.isEmpty {
-            try output.makeSubdirectory("slices")
-            do {
-                let reader = try PcapReader(path: self.capture)
-                var decoder = PacketDecoder(linkType: reader.linkType)
-                let writer = try SliceWriter(linkType: reader.linkType, snapLength: snapLength)
-                var failure: CaptureError?
-                // A read error here repeats the first pass's warning; the slices hold what was read.
-                try? reader.forEachFrame(through: plan.lastFrame) { frame in
-                    guard failure == nil, let path = plan.path(for: frame.number, decoded: decoder.decode(frame)) else { return }
-                    do throws(CaptureError) { try writer.write(frame, to: path) } catch { failure = error }
-                }
-                writer.closeAll()
-                if let failure { throw failure }
-            } catch let error as CaptureError {
-                throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
+    /// Failing connections the engine keeps whole for the text summary (the worst are shown);
+    /// every connection is in report.json.
+    static let connectionsKept = 100
+
+    /// The second pass over the capture: each chosen connection's frames into its slice.
+    private func writeSlices(
+        _ slices: [(id: UInt32, server: Endpoint, client: Endpoint, frames: ClosedRange<FrameNumber>)], directory: String,
+        output: OutputDirectory, snapLength: Int
+    ) throws -> Int {
+        let plan = SlicePlan(slices: slices, directory: directory)
+        guard !plan.isEmpty else { return 0 }
+        try output.makeSubdirectory("slices")
+        do {
+            let reader = try PcapReader(path: self.capture)
+            var decoder = PacketDecoder(linkType: reader.linkType)
+            let writer = try SliceWriter(linkType: reader.linkType, snapLength: snapLength)
+            var failure: CaptureError?
+            // A read error here repeats the first pass's warning; the slices hold what was read.
+            try? reader.forEachFrame(through: plan.lastFrame) { frame in
+                guard failure == nil, let path = plan.path(for: frame.number, decoded: decoder.decode(frame)) else { return }
+                do throws(CaptureError) { try writer.write(frame, to: path) } catch { failure = error }
             }
-        } else {
-            plan = SlicePlan(connections: [], directory: directory)
+            writer.closeAll()
+            if let failure { throw failure }
+        } catch let error as CaptureError {
+            throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
         }
-        let slices = plan.relativePaths
-        let document = JSONReport.document(result, source: source, slices: slices)
-        try output.write("report.json", document.serialized(pretty: true) + "\n")
-        let rendered = JSONReport.renderings(of: document)
-        try output.write("report.md", rendered.markdown)
-        try output.write("report.html", rendered.html)
-        return slices
+        return plan.relativePaths.count
     }
 }

@@ -18,27 +18,36 @@ struct OutputDirectory {
 
     /// Writes `contents` to `name` through a temporary file and a rename.
     func write(_ name: String, _ contents: String) throws {
+        try self.write(name) { emit in try emit(Array(contents.utf8)) }
+    }
+
+    /// Writes what `body` hands to its `emit` to `name`, through a temporary file and a rename:
+    /// a report can be written in pieces without being whole in memory.
+    func write(_ name: String, streaming body: (_ emit: ([UInt8]) throws -> Void) throws -> Void) throws {
         let final = self.path + "/" + name
         let temporary = self.path + "/.\(name).tmp.\(getpid())"
         // O_EXCL|O_NOFOLLOW: never write through a link someone left at the temporary name.
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Self.failure("cannot create \(temporary)") }
-        var bytes = Array(contents.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+        do {
+            try body { bytes in
+                var written = 0
+                while written < bytes.count {
+                    let n = bytes.withUnsafeBytes { raw in
+                        Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                    }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw Self.failure("cannot write \(temporary)")
+                    }
+                    written += n
+                }
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let failure = Self.failure("cannot write \(temporary)")
-                close(fd)
-                unlink(temporary)
-                throw failure
-            }
-            written += n
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        bytes.removeAll()
         guard close(fd) == 0, rename(temporary, final) == 0 else {
             let failure = Self.failure("cannot write \(final)")
             unlink(temporary)

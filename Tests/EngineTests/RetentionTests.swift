@@ -28,12 +28,12 @@ private struct Sequence {
         }
     }
 
-    /// A request answered `200` with Content-Length, then FIN both ways.
-    mutating func healthy(port: UInt16, to server: Endpoint? = nil, ring: inout PacketRing?) {
+    /// A request answered `200` (or `status`) with Content-Length, then FIN both ways.
+    mutating func healthy(port: UInt16, to server: Endpoint? = nil, status: String = "200 OK", ring: inout PacketRing?) {
         let client = Endpoint(address: .v4(0x0a00_0005), port: port)
         let server = server ?? self.upstream
         let request = Array("GET / HTTP/1.1\r\nHost: api\r\n\r\n".utf8)
-        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let response = Array("HTTP/1.1 \(status)\r\nContent-Length: 2\r\n\r\nok".utf8)
         self.frame(FrameBuilder.tcp(from: client, to: server, seq: 100, flags: .syn), ring: &ring)
         self.frame(FrameBuilder.tcp(from: server, to: client, seq: 900, ack: 101, flags: [.syn, .ack]), ring: &ring)
         self.frame(FrameBuilder.tcp(from: client, to: server, seq: 101, ack: 901, flags: .ack), ring: &ring)
@@ -68,7 +68,11 @@ private func run(_ options: AnalysisOptions, _ script: String) -> (AnalysisResul
     var ring: PacketRing?
     for (index, kind) in script.enumerated() {
         let port = UInt16(40_000 + index)
-        if kind == "H" { sequence.healthy(port: port, ring: &ring) } else { sequence.refused(port: port, ring: &ring) }
+        switch kind {
+        case "H": sequence.healthy(port: port, ring: &ring)
+        case "R": sequence.healthy(port: port, status: "503 Service Unavailable", ring: &ring)
+        default: sequence.refused(port: port, ring: &ring)
+        }
     }
     return (sequence.engine.finish(), sequence.ended)
 }
@@ -90,7 +94,7 @@ private func run(_ options: AnalysisOptions, _ script: String) -> (AnalysisResul
     #expect(rows.count == 1)
     #expect(rows.first?.connections == 7)
     #expect(rows.first?.failed == 4)
-    #expect(result.warnings.contains("4 of 7 connection(s) are counted but not listed (at most 3 are kept, failures first)."))
+    #expect(result.warnings.contains("4 of 7 connection(s) are counted but not listed (at most 3 are kept, the worst failures first)."))
     let json = JSONReport.document(result, source: SourceInfo(path: "live:lo", snapLength: 65_599, readError: nil)).serialized()
     #expect(json.contains(#""totals":{"connections":7,"failed":4,"listed":3,"unlisted":4,"outside_upstreams":0,"classes":{"502":4,"ok":3},"causes":{"tcp.connect.refused":4}}"#))
 }
@@ -125,4 +129,16 @@ private func run(_ options: AnalysisOptions, _ script: String) -> (AnalysisResul
     #expect(sequence.ended.map(\.server.description) == ["10.0.3.24:8080"])
     #expect(result.tally.connections == 1)
     #expect(result.otherConnections == 1)
+}
+
+@Test func aGatewayErrorTakesTheListedPlaceOfARelayedOne() {
+    var options = AnalysisOptions()
+    options.retention = .bounded(2)
+    // c1, c2 relayed 503s fill the places; c3 (refused, 502) takes c2's; c4 relayed finds no
+    // place; c5 (502) takes c1's.
+    let (result, _) = run(options, "RRFRF")
+    #expect(result.connections.map(\.id) == [3, 5])
+    #expect(result.connections.allSatisfy { $0.verdict.verdictClass == .badGateway })
+    #expect(result.unlistedConnections == 3)
+    #expect(result.tally.classes[.relayed] == 3)
 }
