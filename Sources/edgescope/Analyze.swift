@@ -95,7 +95,8 @@ struct Analyze: ParsableCommand {
         umask(0o077)
         let output = try self.out.map(OutputDirectory.init(path:))
         let selection = self.out == nil ? SliceSelection.none : self.slices
-        let report = try StreamedReport(directory: self.out) { connection in
+        // Without --out or --json no report is written: judged connections are only counted.
+        let report = self.out == nil && !self.json ? nil : try StreamedReport(directory: self.out) { connection in
             switch selection {
             case .failed: return Summary.isFailure(connection)
             case .all: return true
@@ -106,7 +107,8 @@ struct Analyze: ParsableCommand {
         func stream() {
             guard streamFailure == nil else { return }
             do {
-                for connection in engine.takeEnded() { try report.add(connection) }
+                let ended = engine.takeEnded()
+                if let report { for connection in ended { try report.add(connection) } }
             } catch {
                 streamFailure = error
             }
@@ -129,16 +131,16 @@ struct Analyze: ParsableCommand {
         stream()
         if let streamFailure { throw streamFailure }
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
-        let (head, tail, document) = try report.assemble(result, source: source)
+        let assembled = try report?.assemble(result, source: source)
 
         var sliceCount = 0
-        if let output, let out = self.out {
+        if let output, let out = self.out, let report, let (head, tail, document) = assembled {
             sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
             try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
             try output.write("report.md", MarkdownReport.render(document))
             try output.write("report.html", HTMLReport.render(document))
         }
-        if self.json {
+        if self.json, let report, let (head, tail, _) = assembled {
             try report.emit(head: head, tail: tail) { bytes in Capture.writeAll(1, bytes) }
         } else {
             print(TextSummary.render(result, source: source), terminator: "")
