@@ -98,7 +98,9 @@ struct Analyze: ParsableCommand {
         // Without --out or --json no report is written: judged connections are only counted.
         let report = self.out == nil && !self.json ? nil : try StreamedReport(directory: self.out) { connection in
             switch selection {
-            case .failed: return Summary.isFailure(connection)
+            // A relayed 5xx is the upstream's own answer, passed on as it should be: its slice
+            // would only repeat the status line the report already shows (--slices all has it).
+            case .failed: return Summary.isFailure(connection) && connection.verdict.verdictClass != .relayed
             case .all: return true
             case .none: return false
             }
