@@ -119,6 +119,8 @@ struct HeadParser {
     /// (a CR not followed by LF) found inside line contents.
     static func lines(_ bytes: [UInt8], end: Int) -> [HeadLine] {
         var lines: [HeadLine] = []
+        // One allocation for a typical head, not one per doubling.
+        lines.reserveCapacity(24)
         var start = 0
         var index = 0
         while index < end {
@@ -141,6 +143,7 @@ struct HeadParser {
     ) -> ParsedHead {
         let bytes = run.bytes
         var head = ParsedHead()
+        head.fields.reserveCapacity(lines.count)
         var reported = Set<FindingCode>()
         func report(_ code: FindingCode, _ severity: Severity, at index: Int, length: Int, _ note: String) {
             // One finding per code per head: the first occurrence is the evidence.
@@ -209,7 +212,7 @@ struct HeadParser {
             } else if ASCII.equalsIgnoringCase(bytes, name, "transfer-encoding") {
                 head.transferEncodings.append(fieldIndex)
             } else if ASCII.equalsIgnoringCase(bytes, name, "connection") {
-                for token in self.listElements(bytes, field.value) {
+                self.forEachListElement(bytes, field.value) { token in
                     if ASCII.equalsIgnoringCase(bytes, token, "close") { head.connectionClose = true }
                     if ASCII.equalsIgnoringCase(bytes, token, "keep-alive") { head.connectionKeepAlive = true }
                     if ASCII.equalsIgnoringCase(bytes, token, "upgrade") { head.upgrade = true }
@@ -250,6 +253,12 @@ struct HeadParser {
     /// The comma-separated elements of a list value (RFC 9110 §5.6.1), trimmed; empty elements kept.
     static func listElements(_ bytes: [UInt8], _ value: Range<Int>) -> [Range<Int>] {
         var elements: [Range<Int>] = []
+        self.forEachListElement(bytes, value) { elements.append($0) }
+        return elements
+    }
+
+    /// Calls `body` with each element of a list value, as `listElements` gives them, allocating nothing.
+    static func forEachListElement(_ bytes: [UInt8], _ value: Range<Int>, _ body: (Range<Int>) -> Void) {
         var start = value.lowerBound
         var index = value.lowerBound
         while index <= value.upperBound {
@@ -258,12 +267,11 @@ struct HeadParser {
                 var b = index
                 while a < b, bytes[a] == ASCII.space || bytes[a] == ASCII.tab { a += 1 }
                 while b > a, bytes[b - 1] == ASCII.space || bytes[b - 1] == ASCII.tab { b -= 1 }
-                elements.append(a..<b)
+                body(a..<b)
                 start = index + 1
             }
             index += 1
         }
-        return elements
     }
 }
 
