@@ -275,3 +275,26 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     split.server(answer, cuts: Array(1..<answer.count))
     #expect(split.summary == whole.summary)
 }
+
+/// Found by Fuzz/FuzzHTTP1's split test: the upstream's first bytes `00 00` (before any
+/// request) fed whole gave `proto.server_speaks_first` with 2 bytes of evidence, fed one byte at
+/// a time with 1: the evidence and value were the first chunk's, however the stream was cut.
+@Test func serverSpeakingFirstShowsTheSameBytesHoweverCut() throws {
+    let input: [UInt8] = [0x00, 0x00]
+    var whole = Exchange()
+    whole.server(input)
+    var split = Exchange()
+    split.server(input, cuts: [1])
+    let wholeEvidence = try #require(whole.connection.findings.first { $0.code == .protoServerSpeaksFirst }?.evidence.first)
+    let splitFinding = try #require(split.connection.findings.first { $0.code == .protoServerSpeaksFirst })
+    #expect(wholeEvidence.length == 2)
+    #expect(splitFinding.evidence.first?.length == 2)
+    #expect(splitFinding.evidence.first?.bytes == [0x00, 0x00])
+    #expect(splitFinding.value == "\0\0")
+
+    var banner = Exchange()
+    banner.server(bytes("220 mail.example ESMTP\r\n"), cuts: Array(1..<24))
+    let value = try #require(banner.connection.findings.first { $0.code == .protoServerSpeaksFirst })
+    #expect(value.value == "220 mail.example")
+    #expect(value.evidence.first?.length == 24)
+}
