@@ -63,6 +63,9 @@ struct ResponseParser {
     private var run = ByteRun(direction: .server, capacity: 1024)
     private var headEnd = HeadEndScanner()
     private var prefixChecked = false
+    /// A finding about the stream's first bytes whose evidence (and value) grows with the bytes
+    /// that follow, up to `limit`, so it does not depend on how the stream was cut.
+    private var growing: (index: Int, limit: Int, valueBytes: Int)?
 
     /// The message being received.
     private var current: ResponseInfo?
@@ -102,6 +105,7 @@ struct ResponseParser {
         while index < bytes.count {
             switch self.state {
             case .opaque, .tunnel:
+                if let growing = self.growing { self.grow(growing, window, from: index, findings: &findings) }
                 return
             case .desynced:
                 guard let found = Self.find(Array("HTTP/1.".utf8), in: bytes, from: index) else { return }
@@ -114,8 +118,9 @@ struct ResponseParser {
                     let note = code == .bodyOnBodyless
                         ? "body bytes after a response that cannot have a body (HEAD, 1xx, 204 or 304)"
                         : "\(bytes.count - index) byte(s) after a complete response, with no request outstanding"
+                    self.growing = (findings.count, 64, 0)
                     findings.append(Finding(code: code, severity: .warning, evidence: [window.evidence(
-                        at: index, length: bytes.count - index, note: note)]))
+                        at: index, length: min(bytes.count - index, 64), note: note)]))
                     self.state = .opaque
                     return
                 }
@@ -258,6 +263,7 @@ struct ResponseParser {
             if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
                 self.state = .opaque
                 self.run.reset()
+                if let growing = self.growing { self.grow(growing, window, from: end, findings: &findings) }
                 return bytes.count
             }
         }
@@ -284,6 +290,7 @@ struct ResponseParser {
     /// when it is not HTTP/1 at all.
     private mutating func checkProtocol(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) -> Bool {
         let bytes = self.run.bytes
+        self.growing = nil
         let startsHTTP = bytes.starts(with: Array("HTTP/".utf8))
         if clientProtocol == .tls {
             if startsHTTP {
@@ -312,10 +319,33 @@ struct ResponseParser {
         if bytes.count >= 5, ASCII.equalsIgnoringCase(bytes, 0..<5, "http/") {
             return true  // the status-line parser reports the version
         }
+        self.growing = (findings.count, 16, 16)
         findings.append(Finding(code: .protoNonHTTPResponse, severity: .fatal, evidence: [self.run.evidence(
             at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")],
             value: String(decoding: bytes.prefix(16), as: UTF8.self)))
         return false
+    }
+
+    /// Adds the bytes of `window` from `start` to the growing finding's first evidence, up to
+    /// its limit, while they follow on from it.
+    private mutating func grow(
+        _ growing: (index: Int, limit: Int, valueBytes: Int), _ window: FeedWindow, from start: Int, findings: inout [Finding]
+    ) {
+        var evidence = findings[growing.index].evidence[0]
+        let have = Int(evidence.length)
+        guard have < growing.limit, evidence.bytes.count == have,
+              window.offset &+ UInt64(start) == evidence.streamOffset &+ UInt64(have)
+        else {
+            self.growing = nil
+            return
+        }
+        let more = UnsafeRawBufferPointer(rebasing: window.bytes[start...]).prefix(growing.limit - have)
+        evidence.length += UInt64(more.count)
+        evidence.bytes += more
+        findings[growing.index].evidence[0] = evidence
+        if growing.valueBytes > 0 {
+            findings[growing.index].value = String(decoding: evidence.bytes.prefix(growing.valueBytes), as: UTF8.self)
+        }
     }
 
     private mutating func headComplete(requests: inout RequestQueue, findings: inout [Finding]) {

@@ -298,3 +298,33 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     #expect(value.value == "220 mail.example")
     #expect(value.evidence.first?.length == 24)
 }
+
+/// Found by Fuzz/FuzzHTTP1's split test: `-ERR unknown command\r\n` answering a GET, fed whole,
+/// gave proto.non_http_response with 16 bytes of evidence and value "-ERR unknown com"; cut
+/// after 10 bytes, 10 bytes and "-ERR unkno". The check ran on whatever the first chunk held,
+/// and the gateway rules read the value (leading CRLFs before "HTTP/"), so a verdict could
+/// change with the cut. Bytes after a complete response (http.body.extra_after_message) had the
+/// same flaw. Both now grow with the bytes that follow, up to their limits.
+@Test func prefixFindingsShowTheSameBytesHoweverCut() throws {
+    for (response, code, value) in [
+        ("-ERR unknown command\r\n", "proto.non_http_response", "-ERR unknown com"),
+        ("\r\n\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "proto.non_http_response", "\r\n\r\n\r\nHTTP/1.1 2"),
+    ] {
+        for cut in 1..<response.utf8.count {
+            var exchange = Exchange()
+            exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+            exchange.server(bytes(response), cuts: [cut])
+            let finding = try #require(exchange.connection.findings.first { $0.code.description == code }, "cut \(cut)")
+            #expect(finding.value == value, "cut \(cut)")
+            #expect(finding.evidence.first?.length == 16, "cut \(cut)")
+        }
+    }
+    let extra = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nunexpected bytes"
+    for cut in 39..<extra.utf8.count {
+        var exchange = Exchange()
+        exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        exchange.server(bytes(extra), cuts: [cut])
+        let finding = try #require(exchange.connection.findings.first { $0.code == .bodyExtraAfterMessage })
+        #expect(finding.evidence.first?.streamOffset == 38 && finding.evidence.first?.length == 16, "cut \(cut)")
+    }
+}
