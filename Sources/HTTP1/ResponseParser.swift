@@ -66,6 +66,11 @@ struct ResponseParser {
     /// A finding about the stream's first bytes whose evidence (and value) grows with the bytes
     /// that follow, up to `limit`, so it does not depend on how the stream was cut.
     private var growing: (index: Int, limit: Int, valueBytes: Int)?
+    /// Desynced: the first bytes of "HTTP/1." that ended the last chunk, and where they began.
+    private var resync: (matched: Int, offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp)?
+    /// Where a status line found across chunks began: the head starts there.
+    private var resyncStart: (matched: Int, offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp)?
+    private static let statusLinePrefix = Array("HTTP/1.".utf8)
 
     /// The message being received.
     private var current: ResponseInfo?
@@ -108,7 +113,31 @@ struct ResponseParser {
                 if let growing = self.growing { self.grow(growing, window, from: index, findings: &findings) }
                 return
             case .desynced:
-                guard let found = Self.find(Array("HTTP/1.".utf8), in: bytes, from: index) else { return }
+                let needle = Self.statusLinePrefix
+                if let partial = self.resync {
+                    // "HTTP/1." may have begun in an earlier chunk: look for the rest here.
+                    self.resync = nil
+                    let available = min(needle.count - partial.matched, bytes.count - index)
+                    if (0..<available).allSatisfy({ bytes[index + $0] == needle[partial.matched + $0] }) {
+                        if partial.matched + available < needle.count {
+                            self.resync = (partial.matched + available, partial.offset, partial.frame, partial.frameOffset, partial.time)
+                            return
+                        }
+                        self.resyncStart = partial
+                        self.state = .idle
+                        continue
+                    }
+                }
+                guard let found = Self.find(needle, in: bytes, from: index) else {
+                    // Keep a tail that starts "HTTP/1." so a status line cut across chunks is found.
+                    for matched in stride(from: min(needle.count - 1, bytes.count - index), through: 1, by: -1)
+                    where (0..<matched).allSatisfy({ bytes[bytes.count - matched + $0] == needle[$0] }) {
+                        let at = bytes.count - matched
+                        self.resync = (matched, window.offset &+ UInt64(at), window.frame, window.frameOffset.map { $0 + at }, time)
+                        break
+                    }
+                    return
+                }
                 index = found
                 self.state = .idle
             case .idle:
@@ -130,6 +159,16 @@ struct ResponseParser {
                 self.current = ResponseInfo(
                     status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
                     framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
+                if let start = self.resyncStart {
+                    // The status line began in an earlier chunk with these bytes (no CR or LF among them).
+                    self.resyncStart = nil
+                    self.current?.offset = start.offset
+                    self.current?.frame = start.frame
+                    self.current?.time = start.time
+                    Self.statusLinePrefix[..<start.matched].withUnsafeBytes { prefix in
+                        self.run.append(prefix, offset: start.offset, frame: start.frame, frameOffset: start.frameOffset)
+                    }
+                }
             case .head:
                 index = self.collectHead(window, from: index, requests: &requests, clientProtocol: clientProtocol, findings: &findings)
             case .contentLength(let remaining):
@@ -191,6 +230,8 @@ struct ResponseParser {
             return nil
         case .idle, .head, .contentLength, .desynced:
             self.run.reset()
+            self.resync = nil
+            self.resyncStart = nil
             self.state = .desynced
             return evidence
         }

@@ -328,3 +328,31 @@ func anySplitGivesTheSameFindings(_ c: Case) {
         #expect(finding.evidence.first?.streamOffset == 38 && finding.evidence.first?.length == 16, "cut \(cut)")
     }
 }
+
+/// Found by Fuzz/FuzzHTTP1's split test: after a 178-byte gap in the upstream's stream the
+/// framer looks for the next "HTTP/1." to pick the framing up again, but it searched each
+/// chunk alone, so a status line cut inside "HTTP/1." was never found (the response was lost
+/// and the stream stayed desynced), while the same bytes in one chunk were read.
+@Test func statusLineAfterAGapIsFoundWhereverCut() {
+    let request = bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    let response = bytes("junkHTTP/1.1 502 Bad Gateway\r\nContent-Length: 2\r\n\r\nno")
+    var whole = Exchange()
+    whole.client(request)
+    whole.serverGap(178)
+    whole.server(response)
+    whole.connection.finish()
+    #expect(whole.connection.upstream5xx?.status == 502)
+    for cut in 1..<12 {
+        var split = Exchange()
+        split.client(request)
+        split.serverGap(178)
+        split.server(response, cuts: [cut, cut + 1])
+        split.connection.finish()
+        #expect(split.summary == whole.summary, "cut \(cut)")
+        // The frame is the one "HTTP/1." starts in: piece 1 (frame 2) when cut after it begins.
+        let response = split.connection.transactions.first?.response
+        #expect(response?.status == 502 && response?.complete == true && response?.offset == 182, "cut \(cut)")
+        #expect(response?.frame == (cut > 4 ? 2 : cut == 4 ? 3 : 4), "cut \(cut)")
+        #expect(split.connection.upstream5xx?.evidence.streamOffset == 182, "cut \(cut)")
+    }
+}
