@@ -147,9 +147,17 @@ struct ResponseParser {
                     let note = code == .bodyOnBodyless
                         ? "body bytes after a response that cannot have a body (HEAD, 1xx, 204 or 304)"
                         : "\(bytes.count - index) byte(s) after a complete response, with no request outstanding"
+                    var evidence = window.evidence(at: index, length: min(bytes.count - index, 64), note: note)
+                    if let start = self.resyncStart {
+                        // They began in an earlier chunk, with the "HTTP/1." found across chunks.
+                        self.resyncStart = nil
+                        let shown = Array((Self.statusLinePrefix[..<start.matched] + bytes[index...]).prefix(64))
+                        evidence = Evidence(
+                            direction: .server, streamOffset: start.offset, frame: start.frame, frameOffset: start.frameOffset,
+                            length: UInt64(shown.count), bytes: shown, note: note)
+                    }
                     self.growing = (findings.count, 64, 0)
-                    findings.append(Finding(code: code, severity: .warning, evidence: [window.evidence(
-                        at: index, length: min(bytes.count - index, 64), note: note)]))
+                    findings.append(Finding(code: code, severity: .warning, evidence: [evidence]))
                     self.state = .opaque
                     return
                 }

@@ -356,3 +356,21 @@ func anySplitGivesTheSameFindings(_ c: Case) {
         #expect(split.connection.upstream5xx?.evidence.streamOffset == 182, "cut \(cut)")
     }
 }
+
+/// Found by Fuzz/FuzzHTTP1's split test, after the fix above: a response, a gap of 257 bytes,
+/// then "HTTP/1.1 200 OK" with no request waiting. Fed whole, http.body.extra_after_message
+/// pointed at the "H"; cut after "HTTP", at the byte after the cut, 4 bytes on.
+@Test func bytesAnsweringNothingAfterAGapStartWhereverCut() throws {
+    let first = bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    let after = bytes("\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    for cut in [0, 3, 5, 8] {
+        var exchange = Exchange()
+        exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        exchange.server(first)
+        exchange.serverGap(257)
+        exchange.server(after, cuts: [cut])
+        let finding = try #require(exchange.connection.findings.first { $0.code == .bodyExtraAfterMessage }, "cut \(cut)")
+        #expect(finding.evidence.first?.streamOffset == UInt64(first.count + 257 + 1), "cut \(cut)")
+        #expect(finding.evidence.first?.bytes.starts(with: bytes("HTTP/1.1 200")) == true, "cut \(cut)")
+    }
+}
