@@ -343,12 +343,14 @@ struct ResponseParser {
         let startsHTTP = bytes.starts(with: Array("HTTP/".utf8))
         if clientProtocol == .tls {
             if startsHTTP {
+                self.growing = (findings.count, 16, 0)
                 findings.append(Finding(code: .protoTLSToPlainPort, severity: .fatal, evidence: [self.run.evidence(
                     at: 0, length: min(bytes.count, 16), note: "the gateway sent a TLS ClientHello and the upstream answered in plain HTTP")]))
             }
             return false  // TLS (or its failure) is not HTTP/1 framing
         }
         if bytes.count >= 2, bytes[0] == 0x15 || bytes[0] == 0x16, bytes[1] == 0x03 {
+            self.growing = (findings.count, 7, 0)
             findings.append(Finding(code: .protoPlainToTLSPort, severity: .fatal, evidence: [self.run.evidence(
                 at: 0, length: min(bytes.count, 7),
                 note: bytes[0] == 0x15 ? "the upstream answered plain HTTP with a TLS alert record" : "the upstream answered plain HTTP with a TLS handshake record")]))
@@ -360,6 +362,7 @@ struct ResponseParser {
             return false
         }
         if clientProtocol == .h2Preface {
+            self.growing = (findings.count, 16, 0)
             findings.append(Finding(code: .protoH2PrefaceToH1, severity: .fatal, evidence: [self.run.evidence(
                 at: 0, length: min(bytes.count, 16), note: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream, which answered this")]))
             return false

@@ -374,3 +374,23 @@ func anySplitGivesTheSameFindings(_ c: Case) {
         #expect(finding.evidence.first?.bytes.starts(with: bytes("HTTP/1.1 200")) == true, "cut \(cut)")
     }
 }
+
+/// Found by Fuzz/FuzzHTTP1 in its 10-minute run: the gateway sent the HTTP/2 preface and the
+/// upstream answered with zeros; proto.h2_preface_to_h1 had 11 bytes of evidence when the answer
+/// came in one chunk and 9 when cut after 9 (the check's threshold). The other protocol findings
+/// (tls_to_plain_port, plain_to_tls_port) took their length from the chunk the same way.
+@Test func protocolFindingsShowTheSameBytesHoweverCut() throws {
+    let cases: [(client: String, server: [UInt8], code: FindingCode, length: UInt64)] = [
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", [UInt8](repeating: 0, count: 11), .protoH2PrefaceToH1, 11),
+        ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28, 0x00, 0x00, 0x00], .protoPlainToTLSPort, 7),
+    ]
+    for c in cases {
+        for cut in 1..<c.server.count {
+            var exchange = Exchange()
+            exchange.client(bytes(c.client))
+            exchange.server(c.server, cuts: [cut])
+            let finding = try #require(exchange.connection.findings.first { $0.code == c.code }, "\(c.code) cut \(cut)")
+            #expect(finding.evidence.first?.length == c.length, "\(c.code) cut \(cut)")
+        }
+    }
+}
