@@ -6,7 +6,8 @@
 //
 // Invariants: the buffered and retained bytes stay within their caps after every frame; every
 // connection's frames and every evidence's frame are records of the file; an evidence's frame
-// offset lies inside its frame and its bytes are that frame's (or the redaction mask); the JSON
+// offset lies inside its frame and its bytes, as far as the frame's payload goes, are that
+// frame's (or the redaction mask); the JSON
 // report parses; the text summary holds no control character but newline (terminal safety).
 @testable import Engine
 import CaptureModel
@@ -42,10 +43,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     options.retention = .all
     var engine = Engine(linkType: reader.linkType, options: options)
     var frames: [[UInt8]] = []
+    // Where each frame's TCP payload ends: bytes after it (Ethernet padding) are not stream bytes,
+    // and evidence that runs on past it continues in a later frame.
+    var payloadEnds: [Int] = []
+    var shadow = PacketDecoder(linkType: reader.linkType)
     var readError: String?
     do {
         try reader.forEachFrame { frame in
             frames.append(Array(frame.bytes))
+            if case .tcp(let segment) = shadow.decode(frame), let offset = segment.payloadFrameOffset {
+                payloadEnds.append(offset + segment.payload.count)
+            } else {
+                payloadEnds.append(frame.bytes.count)
+            }
             engine.process(frame)
             let budget = engine.flows.budget
             require(budget.bufferedBytes >= 0 && budget.bufferedBytes <= limits.maxBufferedBytesTotal, "buffered \(budget.bufferedBytes)")
@@ -75,7 +85,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 let bytes = frames[Int(frame) - 1]
                 require(frameOffset >= 0 && frameOffset <= bytes.count && (frameOffset < bytes.count || evidence.bytes.isEmpty),
                         "\(finding.code) evidence at offset \(frameOffset) of frame \(frame), which has \(bytes.count) bytes: \(evidence)")
-                for (index, byte) in evidence.bytes.enumerated() where frameOffset + index < bytes.count {
+                for (index, byte) in evidence.bytes.enumerated() where frameOffset + index < payloadEnds[Int(frame) - 1] {
                     let actual = bytes[frameOffset + index]
                     require(byte == actual || byte == UInt8(ascii: "*"),
                             "\(finding.code) evidence byte \(index) is \(byte), frame \(frame) has \(actual) at \(frameOffset + index): \(evidence)")
