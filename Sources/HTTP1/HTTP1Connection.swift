@@ -9,6 +9,8 @@ public struct HTTP1Connection {
     private var requests = RequestQueue()
     private var requestsSeen = 0
     private var serverSpokeFirstChecked = false
+    /// Index in `findings` of `proto.server_speaks_first` while its evidence still grows.
+    private var serverSpokeFirst: Int?
 
     /// Every violation found, in the order found (each direction in stream order).
     public private(set) var findings: [Finding] = []
@@ -40,14 +42,32 @@ public struct HTTP1Connection {
                 self.serverSpokeFirstChecked = true
                 // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
                 if self.requestParser.firstByte == nil, !self.requestParser.hadGap, offset == 0 {
+                    self.serverSpokeFirst = self.findings.count
                     self.findings.append(Finding(code: .protoServerSpeaksFirst, severity: .fatal, evidence: [window.evidence(
                         at: 0, length: min(bytes.count, 32), note: "the upstream sent these bytes before the gateway sent anything")],
                         value: String(decoding: bytes.prefix(16), as: UTF8.self)))
                 }
+            } else if let index = self.serverSpokeFirst {
+                self.extendServerSpokeFirst(index, bytes, at: offset)
             }
             self.responseParser.feed(
                 window, time: time, requests: &self.requests, clientProtocol: self.requestParser.proto, findings: &self.findings)
         }
+    }
+
+    /// The first 32 bytes (the value the first 16) are the evidence however the stream was cut.
+    private mutating func extendServerSpokeFirst(_ index: Int, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
+        var evidence = self.findings[index].evidence[0]
+        let have = Int(evidence.length)
+        guard have < 32, offset == evidence.streamOffset &+ UInt64(have) else {
+            self.serverSpokeFirst = nil
+            return
+        }
+        let more = bytes.prefix(32 - have)
+        evidence.length += UInt64(more.count)
+        evidence.bytes += more
+        self.findings[index].evidence[0] = evidence
+        self.findings[index].value = String(decoding: evidence.bytes.prefix(16), as: UTF8.self)
     }
 
     /// Bytes of one direction that the capture lacks (`truncated`: cut by the snap length).

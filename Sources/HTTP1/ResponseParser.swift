@@ -67,6 +67,14 @@ struct ResponseParser {
     }
     private var headEnd = HeadEndScanner()
     private var prefixChecked = false
+    /// A finding about the stream's first bytes whose evidence (and value) grows with the bytes
+    /// that follow, up to `limit`, so it does not depend on how the stream was cut.
+    private var growing: (index: Int, limit: Int, valueBytes: Int)?
+    /// Desynced: the first bytes of "HTTP/1." that ended the last chunk, and where they began.
+    private var resync: (matched: Int, offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp)?
+    /// Where a status line found across chunks began: the head starts there.
+    private var resyncStart: (matched: Int, offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp)?
+    private static let statusLinePrefix = Array("HTTP/1.".utf8)
 
     /// The message being received.
     private var current: ResponseInfo?
@@ -108,9 +116,34 @@ struct ResponseParser {
         while index < bytes.count {
             switch self.state {
             case .opaque, .tunnel:
+                if let growing = self.growing { self.grow(growing, window, from: index, findings: &findings) }
                 return
             case .desynced:
-                guard let found = Self.find(Array("HTTP/1.".utf8), in: bytes, from: index) else { return }
+                let needle = Self.statusLinePrefix
+                if let partial = self.resync {
+                    // "HTTP/1." may have begun in an earlier chunk: look for the rest here.
+                    self.resync = nil
+                    let available = min(needle.count - partial.matched, bytes.count - index)
+                    if (0..<available).allSatisfy({ bytes[index + $0] == needle[partial.matched + $0] }) {
+                        if partial.matched + available < needle.count {
+                            self.resync = (partial.matched + available, partial.offset, partial.frame, partial.frameOffset, partial.time)
+                            return
+                        }
+                        self.resyncStart = partial
+                        self.state = .idle
+                        continue
+                    }
+                }
+                guard let found = Self.find(needle, in: bytes, from: index) else {
+                    // Keep a tail that starts "HTTP/1." so a status line cut across chunks is found.
+                    for matched in stride(from: min(needle.count - 1, bytes.count - index), through: 1, by: -1)
+                    where (0..<matched).allSatisfy({ bytes[bytes.count - matched + $0] == needle[$0] }) {
+                        let at = bytes.count - matched
+                        self.resync = (matched, window.offset &+ UInt64(at), window.frame, window.frameOffset.map { $0 + at }, time)
+                        break
+                    }
+                    return
+                }
                 index = found
                 self.state = .idle
             case .idle:
@@ -120,8 +153,17 @@ struct ResponseParser {
                     let note = code == .bodyOnBodyless
                         ? "body bytes after a response that cannot have a body (HEAD, 1xx, 204 or 304)"
                         : "\(bytes.count - index) byte(s) after a complete response, with no request outstanding"
-                    findings.append(Finding(code: code, severity: .warning, evidence: [window.evidence(
-                        at: index, length: bytes.count - index, note: note)]))
+                    var evidence = window.evidence(at: index, length: min(bytes.count - index, 64), note: note)
+                    if let start = self.resyncStart {
+                        // They began in an earlier chunk, with the "HTTP/1." found across chunks.
+                        self.resyncStart = nil
+                        let shown = Array((Self.statusLinePrefix[..<start.matched] + bytes[index...]).prefix(64))
+                        evidence = Evidence(
+                            direction: .server, streamOffset: start.offset, frame: start.frame, frameOffset: start.frameOffset,
+                            length: UInt64(shown.count), bytes: shown, note: note)
+                    }
+                    self.growing = (findings.count, 64, 0)
+                    findings.append(Finding(code: code, severity: .warning, evidence: [evidence]))
                     self.state = .opaque
                     return
                 }
@@ -131,6 +173,16 @@ struct ResponseParser {
                 self.current = ResponseInfo(
                     status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
                     framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
+                if let start = self.resyncStart {
+                    // The status line began in an earlier chunk with these bytes (no CR or LF among them).
+                    self.resyncStart = nil
+                    self.current?.offset = start.offset
+                    self.current?.frame = start.frame
+                    self.current?.time = start.time
+                    Self.statusLinePrefix[..<start.matched].withUnsafeBytes { prefix in
+                        self.run.append(prefix, offset: start.offset, frame: start.frame, frameOffset: start.frameOffset)
+                    }
+                }
             case .head:
                 index = self.collectHead(window, from: index, requests: &requests, clientProtocol: clientProtocol, findings: &findings)
             case .contentLength(let remaining):
@@ -192,6 +244,8 @@ struct ResponseParser {
             return nil
         case .idle, .head, .contentLength, .desynced:
             self.run.reset()
+            self.resync = nil
+            self.resyncStart = nil
             self.state = .desynced
             return evidence
         }
@@ -264,6 +318,7 @@ struct ResponseParser {
             if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
                 self.state = .opaque
                 self.run.reset()
+                if let growing = self.growing { self.grow(growing, window, from: end, findings: &findings) }
                 return bytes.count
             }
         }
@@ -290,15 +345,18 @@ struct ResponseParser {
     /// when it is not HTTP/1 at all.
     private mutating func checkProtocol(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) -> Bool {
         let bytes = self.run.bytes
+        self.growing = nil
         let startsHTTP = bytes.starts(with: Array("HTTP/".utf8))
         if clientProtocol == .tls {
             if startsHTTP {
+                self.growing = (findings.count, 16, 0)
                 findings.append(Finding(code: .protoTLSToPlainPort, severity: .fatal, evidence: [self.run.evidence(
                     at: 0, length: min(bytes.count, 16), note: "the gateway sent a TLS ClientHello and the upstream answered in plain HTTP")]))
             }
             return false  // TLS (or its failure) is not HTTP/1 framing
         }
         if bytes.count >= 2, bytes[0] == 0x15 || bytes[0] == 0x16, bytes[1] == 0x03 {
+            self.growing = (findings.count, 7, 0)
             findings.append(Finding(code: .protoPlainToTLSPort, severity: .fatal, evidence: [self.run.evidence(
                 at: 0, length: min(bytes.count, 7),
                 note: bytes[0] == 0x15 ? "the upstream answered plain HTTP with a TLS alert record" : "the upstream answered plain HTTP with a TLS handshake record")]))
@@ -310,6 +368,7 @@ struct ResponseParser {
             return false
         }
         if clientProtocol == .h2Preface {
+            self.growing = (findings.count, 16, 0)
             findings.append(Finding(code: .protoH2PrefaceToH1, severity: .fatal, evidence: [self.run.evidence(
                 at: 0, length: min(bytes.count, 16), note: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream, which answered this")]))
             return false
@@ -318,10 +377,33 @@ struct ResponseParser {
         if bytes.count >= 5, ASCII.equalsIgnoringCase(bytes, 0..<5, "http/") {
             return true  // the status-line parser reports the version
         }
+        self.growing = (findings.count, 16, 16)
         findings.append(Finding(code: .protoNonHTTPResponse, severity: .fatal, evidence: [self.run.evidence(
             at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")],
             value: String(decoding: bytes.prefix(16), as: UTF8.self)))
         return false
+    }
+
+    /// Adds the bytes of `window` from `start` to the growing finding's first evidence, up to
+    /// its limit, while they follow on from it.
+    private mutating func grow(
+        _ growing: (index: Int, limit: Int, valueBytes: Int), _ window: FeedWindow, from start: Int, findings: inout [Finding]
+    ) {
+        var evidence = findings[growing.index].evidence[0]
+        let have = Int(evidence.length)
+        guard have < growing.limit, evidence.bytes.count == have,
+              window.offset &+ UInt64(start) == evidence.streamOffset &+ UInt64(have)
+        else {
+            self.growing = nil
+            return
+        }
+        let more = UnsafeRawBufferPointer(rebasing: window.bytes[start...]).prefix(growing.limit - have)
+        evidence.length += UInt64(more.count)
+        evidence.bytes += more
+        findings[growing.index].evidence[0] = evidence
+        if growing.valueBytes > 0 {
+            findings[growing.index].value = String(decoding: evidence.bytes.prefix(growing.valueBytes), as: UTF8.self)
+        }
     }
 
     private mutating func headComplete(requests: inout RequestQueue, findings: inout [Finding]) {

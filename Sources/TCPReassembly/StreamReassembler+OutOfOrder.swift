@@ -76,6 +76,23 @@ extension StreamReassembler {
         self.skip(to: end, reason: .bufferLimit, time: time, budget: &budget, emit: emit)
     }
 
+    /// Forgets held bytes at or past `end` (the sender's FIN).
+    mutating func dropPending(from end: UInt64, budget: inout ReassemblyBudget) {
+        for index in self.pending.indices.reversed() where self.pending[index].end > end {
+            let held = self.pending[index]
+            let kept = held.offset < end ? min(held.bytes.count, Int(end &- held.offset)) : 0
+            let dropped = held.bytes.count - kept
+            self.pendingBytes -= dropped
+            budget.bufferedBytes -= dropped
+            if kept == 0 && held.offset >= end {
+                self.pending.remove(at: index)
+            } else {
+                self.pending[index].bytes.removeLast(dropped)
+                self.pending[index].truncatedTail = Int(end &- held.offset) - kept
+            }
+        }
+    }
+
     /// Delivers every held segment that the stream has reached.
     mutating func drainPending(time: Timestamp, budget: inout ReassemblyBudget, emit: (StreamEvent) -> Void) {
         while let first = self.pending.first, first.offset <= self.nextOffset {

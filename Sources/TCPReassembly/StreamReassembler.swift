@@ -92,9 +92,12 @@ public struct StreamReassembler {
         let start = self.offset(ofSequence: sequence)
         if fin, self.finOffset == nil {
             let end = start &+ Int64(wireLength)
-            if end >= 0 {
+            // RFC 9293 §3.10.7.4: nothing follows a FIN, so one before bytes already delivered
+            // cannot end the stream, and held bytes past it are not stream bytes.
+            if end >= Int64(bitPattern: self.nextOffset) {
                 self.finOffset = UInt64(end)
                 self.finFrame = frame
+                self.dropPending(from: UInt64(end), budget: &budget)
             }
         }
         if wireLength > 0 {
@@ -122,6 +125,12 @@ public struct StreamReassembler {
             frameOffset = frameOffset.map { $0 + skip }
             start = 0
             guard wireLength > 0 else { return }
+        }
+        if let fin = self.finOffset, start &+ Int64(wireLength) > Int64(bitPattern: fin) {
+            // Bytes past the sender's FIN are not stream bytes (RFC 9293 §3.10.7.4).
+            guard start < Int64(bitPattern: fin) else { return }
+            wireLength = Int(Int64(bitPattern: fin) - start)
+            payload = UnsafeRawBufferPointer(rebasing: payload.prefix(wireLength))
         }
         let offset = UInt64(start)
         let wireEnd = offset &+ UInt64(wireLength)

@@ -275,3 +275,122 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     split.server(answer, cuts: Array(1..<answer.count))
     #expect(split.summary == whole.summary)
 }
+
+/// Found by Fuzz/FuzzHTTP1's split test: the upstream's first bytes `00 00` (before any
+/// request) fed whole gave `proto.server_speaks_first` with 2 bytes of evidence, fed one byte at
+/// a time with 1: the evidence and value were the first chunk's, however the stream was cut.
+@Test func serverSpeakingFirstShowsTheSameBytesHoweverCut() throws {
+    let input: [UInt8] = [0x00, 0x00]
+    var whole = Exchange()
+    whole.server(input)
+    var split = Exchange()
+    split.server(input, cuts: [1])
+    let wholeEvidence = try #require(whole.connection.findings.first { $0.code == .protoServerSpeaksFirst }?.evidence.first)
+    let splitFinding = try #require(split.connection.findings.first { $0.code == .protoServerSpeaksFirst })
+    #expect(wholeEvidence.length == 2)
+    #expect(splitFinding.evidence.first?.length == 2)
+    #expect(splitFinding.evidence.first?.bytes == [0x00, 0x00])
+    #expect(splitFinding.value == "\0\0")
+
+    var banner = Exchange()
+    banner.server(bytes("220 mail.example ESMTP\r\n"), cuts: Array(1..<24))
+    let value = try #require(banner.connection.findings.first { $0.code == .protoServerSpeaksFirst })
+    #expect(value.value == "220 mail.example")
+    #expect(value.evidence.first?.length == 24)
+}
+
+/// Found by Fuzz/FuzzHTTP1's split test: `-ERR unknown command\r\n` answering a GET, fed whole,
+/// gave proto.non_http_response with 16 bytes of evidence and value "-ERR unknown com"; cut
+/// after 10 bytes, 10 bytes and "-ERR unkno". The check ran on whatever the first chunk held,
+/// and the gateway rules read the value (leading CRLFs before "HTTP/"), so a verdict could
+/// change with the cut. Bytes after a complete response (http.body.extra_after_message) had the
+/// same flaw. Both now grow with the bytes that follow, up to their limits.
+@Test func prefixFindingsShowTheSameBytesHoweverCut() throws {
+    for (response, code, value) in [
+        ("-ERR unknown command\r\n", "proto.non_http_response", "-ERR unknown com"),
+        ("\r\n\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "proto.non_http_response", "\r\n\r\n\r\nHTTP/1.1 2"),
+    ] {
+        for cut in 1..<response.utf8.count {
+            var exchange = Exchange()
+            exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+            exchange.server(bytes(response), cuts: [cut])
+            let finding = try #require(exchange.connection.findings.first { $0.code.description == code }, "cut \(cut)")
+            #expect(finding.value == value, "cut \(cut)")
+            #expect(finding.evidence.first?.length == 16, "cut \(cut)")
+        }
+    }
+    let extra = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nunexpected bytes"
+    for cut in 39..<extra.utf8.count {
+        var exchange = Exchange()
+        exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        exchange.server(bytes(extra), cuts: [cut])
+        let finding = try #require(exchange.connection.findings.first { $0.code == .bodyExtraAfterMessage })
+        #expect(finding.evidence.first?.streamOffset == 38 && finding.evidence.first?.length == 16, "cut \(cut)")
+    }
+}
+
+/// Found by Fuzz/FuzzHTTP1's split test: after a 178-byte gap in the upstream's stream the
+/// framer looks for the next "HTTP/1." to pick the framing up again, but it searched each
+/// chunk alone, so a status line cut inside "HTTP/1." was never found (the response was lost
+/// and the stream stayed desynced), while the same bytes in one chunk were read.
+@Test func statusLineAfterAGapIsFoundWhereverCut() {
+    let request = bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    let response = bytes("junkHTTP/1.1 502 Bad Gateway\r\nContent-Length: 2\r\n\r\nno")
+    var whole = Exchange()
+    whole.client(request)
+    whole.serverGap(178)
+    whole.server(response)
+    whole.connection.finish()
+    #expect(whole.connection.upstream5xx?.status == 502)
+    for cut in 1..<12 {
+        var split = Exchange()
+        split.client(request)
+        split.serverGap(178)
+        split.server(response, cuts: [cut, cut + 1])
+        split.connection.finish()
+        #expect(split.summary == whole.summary, "cut \(cut)")
+        // The frame is the one "HTTP/1." starts in: piece 1 (frame 2) when cut after it begins.
+        let response = split.connection.transactions.first?.response
+        #expect(response?.status == 502 && response?.complete == true && response?.offset == 182, "cut \(cut)")
+        #expect(response?.frame == (cut > 4 ? 2 : cut == 4 ? 3 : 4), "cut \(cut)")
+        #expect(split.connection.upstream5xx?.evidence.streamOffset == 182, "cut \(cut)")
+    }
+}
+
+/// Found by Fuzz/FuzzHTTP1's split test, after the fix above: a response, a gap of 257 bytes,
+/// then "HTTP/1.1 200 OK" with no request waiting. Fed whole, http.body.extra_after_message
+/// pointed at the "H"; cut after "HTTP", at the byte after the cut, 4 bytes on.
+@Test func bytesAnsweringNothingAfterAGapStartWhereverCut() throws {
+    let first = bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    let after = bytes("\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    for cut in [0, 3, 5, 8] {
+        var exchange = Exchange()
+        exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        exchange.server(first)
+        exchange.serverGap(257)
+        exchange.server(after, cuts: [cut])
+        let finding = try #require(exchange.connection.findings.first { $0.code == .bodyExtraAfterMessage }, "cut \(cut)")
+        #expect(finding.evidence.first?.streamOffset == UInt64(first.count + 257 + 1), "cut \(cut)")
+        #expect(finding.evidence.first?.bytes.starts(with: bytes("HTTP/1.1 200")) == true, "cut \(cut)")
+    }
+}
+
+/// Found by Fuzz/FuzzHTTP1 in its 10-minute run: the gateway sent the HTTP/2 preface and the
+/// upstream answered with zeros; proto.h2_preface_to_h1 had 11 bytes of evidence when the answer
+/// came in one chunk and 9 when cut after 9 (the check's threshold). The other protocol findings
+/// (tls_to_plain_port, plain_to_tls_port) took their length from the chunk the same way.
+@Test func protocolFindingsShowTheSameBytesHoweverCut() throws {
+    let cases: [(client: String, server: [UInt8], code: FindingCode, length: UInt64)] = [
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", [UInt8](repeating: 0, count: 11), .protoH2PrefaceToH1, 11),
+        ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28, 0x00, 0x00, 0x00], .protoPlainToTLSPort, 7),
+    ]
+    for c in cases {
+        for cut in 1..<c.server.count {
+            var exchange = Exchange()
+            exchange.client(bytes(c.client))
+            exchange.server(c.server, cuts: [cut])
+            let finding = try #require(exchange.connection.findings.first { $0.code == c.code }, "\(c.code) cut \(cut)")
+            #expect(finding.evidence.first?.length == c.length, "\(c.code) cut \(cut)")
+        }
+    }
+}

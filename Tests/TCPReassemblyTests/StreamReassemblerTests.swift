@@ -198,3 +198,31 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+/// Found by Fuzz/FuzzReassembly: a SYN+FIN+RST+ACK carrying one byte, then a segment 0x7700
+/// bytes further on whose two bytes the snap length cut. The held segment lay past the FIN, so
+/// finish() reported a gap after the FIN event, which promises that no bytes follow.
+@Test func bytesPastTheFINAreNotStreamBytes() {
+    var h = StreamHarness(isn: isn)
+    h.send(seq: isn + 1, [0x01], frame: 1, fin: true)
+    h.send(seq: isn + 1 + 0x7700, [], frame: 2, wireLength: 2)
+    h.send(seq: isn + 1, [0x01, 0x02, 0x03], frame: 3)
+    h.finish()
+    #expect(h.events == [.data([0x01], offset: 0, frame: 1, frameOffset: 54), .fin(offset: 1, frame: 1)])
+    #expect(h.stream.pendingBytes == 0 && h.budget.bufferedBytes == 0)
+
+    // Held first, FIN after: the held bytes past the FIN are dropped, those before it delivered.
+    var late = StreamHarness(isn: isn)
+    late.send(seq: isn + 4, bytes("defgh"), frame: 1)
+    late.send(seq: isn + 1, bytes("abc"), frame: 2, fin: true)
+    late.finish()
+    #expect(late.events == [.data(bytes("abc"), offset: 0, frame: 2, frameOffset: 54), .fin(offset: 3, frame: 2)])
+    #expect(late.stream.pendingBytes == 0 && late.budget.bufferedBytes == 0)
+
+    // A FIN behind bytes already delivered does not end the stream there.
+    var behind = StreamHarness(isn: isn)
+    behind.send(seq: isn + 1, bytes("abcdef"), frame: 1)
+    behind.send(seq: isn + 1, bytes("ab"), frame: 2, fin: true)
+    behind.send(seq: isn + 7, bytes("g"), frame: 3, fin: true)
+    #expect(behind.events.last == .fin(offset: 7, frame: 3))
+}
