@@ -95,12 +95,25 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
 
     let source = SourceInfo(path: path, snapLength: reader.snapLength, readError: readError)
-    let json = JSONReport.document(result, source: source).serialized(pretty: true)
+    let document = JSONReport.document(result, source: source)
+    let json = document.serialized(pretty: true)
     require((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil, "the JSON report does not parse:\n\(json)")
+    // Our own parser reads back what we wrote, and the reports rendered from it do not depend
+    // on whether the document was read back or built (edgescope report's round trip).
+    let parsed = try? JSONValue(parsing: json)
+    require(parsed == document, "the JSON report does not read back as written")
     let text = TextSummary.render(result, source: source)
     for scalar in text.unicodeScalars where scalar.value < 0x20 && scalar != "\n" || (0x7f...0x9f).contains(scalar.value) {
         require(false, "the text summary holds control character \(scalar.value):\n\(text)")
     }
-    _ = MarkdownReport.render(result, source: source)
+    guard let built = try? ReportDocument(document), let parsed, let read = try? ReportDocument(parsed) else {
+        require(false, "the report document cannot be read")
+        return 0
+    }
+    require(MarkdownReport.render(built) == MarkdownReport.render(read), "report.md differs after the JSON round trip")
+    let html = HTMLReport.render(built)
+    require(html == HTMLReport.render(read), "report.html differs after the JSON round trip")
+    // One script element: the page's own.
+    require(html.components(separatedBy: "<script").count == 2, "report.html holds a script element from the wire")
     return 0
 }
