@@ -378,9 +378,11 @@ struct ResponseParser {
             return true  // the status-line parser reports the version
         }
         self.growing = (findings.count, 16, 16)
-        findings.append(Finding(code: .protoNonHTTPResponse, severity: .fatal, evidence: [self.run.evidence(
-            at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")],
-            value: String(decoding: bytes.prefix(16), as: UTF8.self)))
+        let evidence = self.run.evidence(at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")
+        // The value from the evidence's bytes: credentials in them are masked there too.
+        findings.append(Finding(
+            code: .protoNonHTTPResponse, severity: .fatal, evidence: [evidence],
+            value: String(decoding: evidence.bytes.prefix(16), as: UTF8.self)))
         return false
     }
 
@@ -400,6 +402,8 @@ struct ResponseParser {
         let more = UnsafeRawBufferPointer(rebasing: window.bytes[start...]).prefix(growing.limit - have)
         evidence.length += UInt64(more.count)
         evidence.bytes += more
+        // Masked again as a whole: a credential's value may go on in the bytes added.
+        if self.redactsSecrets { evidence.bytes = Redaction.masked(evidence.bytes) }
         findings[growing.index].evidence[0] = evidence
         if growing.valueBytes > 0 {
             findings[growing.index].value = String(decoding: evidence.bytes.prefix(growing.valueBytes), as: UTF8.self)
