@@ -143,7 +143,7 @@ struct Analyze: ParsableCommand {
             try output.write("report.html", HTMLReport.render(document))
         }
         if self.json, let report, let (head, tail, _) = assembled {
-            try report.emit(head: head, tail: tail) { bytes in Capture.writeAll(1, bytes) }
+            try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }
         } else {
             print(TextSummary.render(result, source: source), terminator: "")
             if let out = self.out {

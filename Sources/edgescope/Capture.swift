@@ -431,19 +431,6 @@ struct Capture: ParsableCommand {
         return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int64(now.tv_nsec))
     }
 
-    static func writeAll(_ fd: Int32, _ text: String) {
-        Self.writeAll(fd, Array(text.utf8))
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
-        }
-    }
 }
 
 /// Turns each judged connection into an incident when it failed: its slice from the packet
@@ -502,7 +489,7 @@ struct IncidentSink {
             Edgescope.printError(Terminal.safe(
                 "edgescope: \(report.name) \(report.client) → \(report.server) \(report.verdict.code) [\(report.verdict.verdictClass.rawValue)] frame \(frame)"))
             if self.json {
-                Capture.writeAll(1, line)
+                writeAll(1, line.utf8)
             }
         }
     }
@@ -525,15 +512,9 @@ final class IncidentLog {
     deinit { self.close() }
 
     func append(_ line: String) throws {
-        var bytes = Array(line.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(self.descriptor, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw ToolFailure(status: 2, message: "cannot write \(self.path): \(String(cString: strerror(errno)))")
-            }
-            done += n
+        let error = writeAll(self.descriptor, line.utf8)
+        guard error == 0 else {
+            throw ToolFailure(status: 2, message: "cannot write \(self.path): \(String(cString: strerror(error)))")
         }
     }
 

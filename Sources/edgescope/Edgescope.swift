@@ -51,12 +51,6 @@ struct Edgescope: ParsableCommand {
         var text = line
         if !text.hasSuffix("\n") { text += "\n" }
         // write(2) on descriptor 2: no shared FILE*, and unbuffered, so it interleaves correctly with stdout.
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
-            if n <= 0 { break }
-            done += n
-        }
+        writeAll(2, text.utf8)
     }
 }

@@ -60,22 +60,14 @@ struct MetricsFile {
     /// Replaces PATH with `text`, atomically.
     func write(_ text: String) throws {
         let fd = try self.createTemporary(failing: "cannot create \(self.temporaryPath)")
-        var bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let failure = self.failure("cannot write \(self.temporaryPath)")
-                close(fd)
-                unlink(self.temporaryPath)
-                throw failure
-            }
-            written += n
+        let error = writeAll(fd, text.utf8)
+        if error != 0 {
+            errno = error
+            let failure = self.failure("cannot write \(self.temporaryPath)")
+            close(fd)
+            unlink(self.temporaryPath)
+            throw failure
         }
-        bytes.removeAll()
         // No fsync: the next version comes in seconds, and a file lost to a power cut costs
         // one scrape, not data.
         guard close(fd) == 0 else {

@@ -31,16 +31,10 @@ struct OutputDirectory {
         guard fd >= 0 else { throw Self.failure("cannot create \(temporary)") }
         do {
             try body { bytes in
-                var written = 0
-                while written < bytes.count {
-                    let n = bytes.withUnsafeBytes { raw in
-                        Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                    }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Self.failure("cannot write \(temporary)")
-                    }
-                    written += n
+                let error = writeAll(fd, bytes)
+                if error != 0 {
+                    errno = error
+                    throw Self.failure("cannot write \(temporary)")
                 }
             }
         } catch {

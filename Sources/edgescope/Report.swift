@@ -41,7 +41,7 @@ struct Report: ParsableCommand {
         case .md: rendered = MarkdownReport.render(document)
         }
         guard let output = self.output else {
-            Capture.writeAll(1, rendered)
+            writeAll(1, rendered.utf8)
             return
         }
         let slash = output.lastIndex(of: "/")

@@ -144,14 +144,9 @@ final class StreamedReport {
     }
 
     private func writeSpool(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(self.spool, $0.baseAddress! + done, $0.count - done) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                throw ToolFailure(status: 2, message: "cannot write the report spool: \(String(cString: strerror(errno)))")
-            }
-            done += n
+        let error = writeAll(self.spool, bytes)
+        guard error == 0 else {
+            throw ToolFailure(status: 2, message: "cannot write the report spool: \(String(cString: strerror(error)))")
         }
         self.spoolSize += bytes.count
     }
