@@ -63,15 +63,7 @@ struct OutputSafetyTests {
         let request = Array("GET /\u{1b}[2J\u{1b}]0;pwned\u{07}\u{9b}31m HTTP/1.1\r\nHost: up\r\n\r\n".utf8)
         var file = PcapFileBuilder()
         var time: Int64 = 1_700_000_000_000_000_000
-        func add(_ frame: [UInt8]) {
-            time += 1_000_000
-            file.append(frame, at: Timestamp(nanoseconds: time))
-        }
-        add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 100, flags: .syn))
-        add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 500, ack: 101, flags: [.syn, .ack]))
-        add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: .ack))
-        add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: [.psh, .ack], payload: request))
-        add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 501, ack: 101 + UInt32(request.count), flags: [.rst, .ack]))
+        file.appendExchange(from: gateway, to: upstream, request: request, response: nil, time: &time)
         let path = Paths.temporaryDirectory("escapes") + "/escapes.pcap"
         try Data(file.build()).write(to: URL(fileURLWithPath: path))
         let run = try Run(["analyze", path])

@@ -163,16 +163,7 @@ func failOnExitsThreeWhenAConnectionOfTheClassesIsFound(options: [String], statu
     let response = Array("HTTP/1.1 200 OK\r\nX-<script>alert(1)</script>: \"&amp;\"\r\nContent-Length: 0\r\n\r\n".utf8)
     var file = PcapFileBuilder()
     var time: Int64 = 1_700_000_000_000_000_000
-    func add(_ frame: [UInt8]) {
-        time += 1_000_000
-        file.append(frame, at: Timestamp(nanoseconds: time))
-    }
-    add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 100, flags: .syn))
-    add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 500, ack: 101, flags: [.syn, .ack]))
-    add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: .ack))
-    add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: [.psh, .ack], payload: request))
-    add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 501, ack: 101 + UInt32(request.count), flags: [.psh, .ack], payload: response))
-    add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101 + UInt32(request.count), ack: 501 + UInt32(response.count), flags: [.fin, .ack]))
+    file.appendExchange(from: gateway, to: upstream, request: request, response: response, time: &time)
     let base = Paths.temporaryDirectory("markup")
     let capture = base + "/markup.pcap"
     try Data(file.build()).write(to: URL(fileURLWithPath: capture))

@@ -14,23 +14,8 @@ struct SliceSelectionTests {
         let response = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".utf8)
         var file = PcapFileBuilder()
         var time: Int64 = 1_700_000_000_000_000_000
-        func add(_ frame: [UInt8]) {
-            time += 1_000_000
-            file.append(frame, at: Timestamp(nanoseconds: time))
-        }
-        for (port, relayed) in [(UInt16(40000), true), (40001, false)] {
-            let gateway = Endpoint(address: .v4(0x0a00_0001), port: port)
-            let afterRequest = 101 + UInt32(request.count)
-            add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 100, flags: .syn))
-            add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 500, ack: 101, flags: [.syn, .ack]))
-            add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: .ack))
-            add(FrameBuilder.tcp(from: gateway, to: upstream, seq: 101, ack: 501, flags: [.psh, .ack], payload: request))
-            if relayed {
-                add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 501, ack: afterRequest, flags: [.psh, .ack], payload: response))
-                add(FrameBuilder.tcp(from: gateway, to: upstream, seq: afterRequest, ack: 501 + UInt32(response.count), flags: [.fin, .ack]))
-            } else {
-                add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 501, ack: afterRequest, flags: [.rst, .ack]))
-            }
+        for (port, answer) in [(UInt16(40000), response), (40001, nil)] {
+            file.appendExchange(from: Endpoint(address: .v4(0x0a00_0001), port: port), to: upstream, request: request, response: answer, time: &time)
         }
         let path = Paths.temporaryDirectory("slices") + "/relayed.pcap"
         try Data(file.build()).write(to: URL(fileURLWithPath: path))
