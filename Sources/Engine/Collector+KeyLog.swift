@@ -7,9 +7,12 @@ extension Collector {
     /// inside it. Decrypted application data is HTTP too: its offsets are the decrypted
     /// stream's, its frame the record's.
     mutating func deliverDecrypted(slot: Int) {
-        guard self.slots[slot].tls != nil else { return }
+        guard self.slots[slot].hasTLS else { return }
         for item in self.slots[slot].tls!.takeDecrypted() {
-            if self.slots[slot].innerHTTP == nil { self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets) }
+            if !self.slots[slot].hasInnerHTTP {
+                self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets)
+                self.slots[slot].hasInnerHTTP = true
+            }
             item.bytes.withUnsafeBytes { raw in
                 self.slots[slot].innerHTTP!.feed(
                     raw, direction: item.direction, at: item.offset, frame: item.location.frame, frameOffset: nil,
@@ -24,7 +27,7 @@ extension Collector {
     mutating func updateKeyLog(_ keyLog: KeyLog) {
         guard self.decryption != nil else { return }
         self.decryption?.keyLog = keyLog
-        for slot in self.slots.indices where self.slots[slot].tls != nil {
+        for slot in self.slots.indices where self.slots[slot].hasTLS {
             self.slots[slot].tls!.keysUpdated(keyLog)
             self.deliverDecrypted(slot: slot)
         }

@@ -22,6 +22,10 @@ struct Collector: ConnectionSink {
         var endSnapshot: ResponseEnd?
         /// Set when the gateway's first byte is a TLS handshake record.
         @Indirect var tls: TLSConnection? = nil
+        /// Whether `tls` and `innerHTTP` are set: asked per packet, and reading an `@Indirect`
+        /// optional to compare it with nil copies the whole value out of its box.
+        var hasTLS = false
+        var hasInnerHTTP = false
         var clientSpoke = false
         /// HTTP inside TLS, fed with what the key log decrypted.
         @Indirect var innerHTTP: HTTP1Connection? = nil
@@ -74,9 +78,12 @@ struct Collector: ConnectionSink {
             if direction == .client, !self.slots[slot].clientSpoke, let first = data.bytes.first {
                 self.slots[slot].clientSpoke = true
                 // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection.
-                if first == 0x16, data.offset == 0 { self.slots[slot].tls = TLSConnection(decryption: self.decryption) }
+                if first == 0x16, data.offset == 0 {
+                    self.slots[slot].tls = TLSConnection(decryption: self.decryption)
+                    self.slots[slot].hasTLS = true
+                }
             }
-            if self.slots[slot].tls != nil {
+            if self.slots[slot].hasTLS {
                 self.slots[slot].tls!.feed(
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
                 if self.decryption != nil { self.deliverDecrypted(slot: slot) }
@@ -92,7 +99,7 @@ struct Collector: ConnectionSink {
                 self.handOnSealed(slot: slot, at: time)
             }
         case .gap(let range, let reason, _):
-            self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction)
+            if self.slots[slot].hasTLS { self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction) }
             switch reason {
             case .snapLength(let frame):
                 self.slots[slot].http.gap(range, direction: direction, frame: frame, truncated: true)
@@ -198,13 +205,15 @@ struct Collector: ConnectionSink {
 
     /// Hands the slot's finished transactions on to the engine (outer HTTP, then decrypted HTTP).
     mutating func handOnTransactions(slot: Int) {
-        // Read in place: the slot is not copied.
+        let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if !self.slots[slot].http.finishedTransactions.isEmpty {
-            self.handOn(self.slots[slot].http.finishedTransactions, of: self.slots[slot], ended: nil)
+            self.handOn(self.slots[slot].http.finishedTransactions, connection: id, client: client, server: server,
+                        sealed: self.slots[slot].sealedRequests, ended: nil)
             self.slots[slot].http.clearFinishedTransactions()
         }
-        if self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
-            self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, of: self.slots[slot], ended: nil)
+        if self.slots[slot].hasInnerHTTP, self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
+            self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, connection: id, client: client, server: server,
+                        sealed: self.slots[slot].sealedRequests, ended: nil)
             self.slots[slot].innerHTTP!.clearFinishedTransactions()
         }
     }
@@ -232,11 +241,21 @@ struct Collector: ConnectionSink {
     }
 
     private mutating func handOn(_ transactions: [Transaction], of state: SlotState, ended: Timestamp?) {
+        self.handOn(transactions, connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint,
+                    sealed: state.sealedRequests, ended: ended)
+    }
+
+    /// Hands on `transactions` of one connection, but for requests the first FIN or RST sealed
+    /// (handed on then). Takes the slot's fields, not the slot: copying a slot costs a retain of
+    /// every buffer it holds.
+    private mutating func handOn(
+        _ transactions: [Transaction], connection: UInt32, client: Endpoint, server: Endpoint, sealed: [UInt64], ended: Timestamp?
+    ) {
         for transaction in transactions {
-            guard let request = transaction.request, !state.sealedRequests.contains(request.offset) else { continue }
+            guard let request = transaction.request, !sealed.contains(request.offset) else { continue }
             self.finished.append(FinishedTransaction(
-                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request,
-                response: transaction.response, ended: ended))
+                connection: connection, client: client, server: server, request: request, response: transaction.response,
+                ended: ended))
         }
     }
 

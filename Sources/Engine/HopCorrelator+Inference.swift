@@ -58,7 +58,7 @@ extension HopCorrelator {
     /// `record` was sent (neither hop of a pair can have).
     mutating func pair(_ record: inout HopRequest) {
         var touched: [Endpoint] = []
-        let key = Self.requestKey(record)
+        let key = record.key
         let earliest = record.time.nanoseconds &- self.limits.tolerance
         var seq = self.requestHeads[key] ?? -1
         var oldestVisited = Int.max
@@ -70,11 +70,11 @@ extension HopCorrelator {
             steps += 1
         }
         if let id = record.primaryID {
-            seq = self.idHeads[id.hashValue] ?? -1
+            seq = self.idHeads[record.idHash ?? id.hashValue] ?? -1
             steps = 0
             while steps < Self.maximumChainSteps, let other = self.record(seq), other.arrived.nanoseconds >= earliest {
                 // Already seen on the method-and-target chain?
-                if seq < oldestVisited || Self.requestKey(other) != key {
+                if seq < oldestVisited || other.key != key {
                     self.pair(&record, with: seq, other, touched: &touched)
                 }
                 seq = other.previousSameID

@@ -122,9 +122,9 @@ extension HopCorrelator {
             }
         }
         if let id = error.primaryID {
-            visit(self.idHeads[id.hashValue]) { $0.previousSameID }
+            visit(self.idHeads[error.idHash ?? id.hashValue]) { $0.previousSameID }
         }
-        visit(self.requestHeads[Self.requestKey(error)]) { $0.previousSameRequest }
+        visit(self.requestHeads[error.key]) { $0.previousSameRequest }
         return found
     }
 

@@ -39,6 +39,9 @@ struct HopRequest {
     /// same request id: the ring's two indexes are chains through it.
     var previousSameRequest = -1
     var previousSameID = -1
+    /// `HopCorrelator.requestKey` and the primary id's hash, computed once when the record is made.
+    var key = 0
+    var idHash: Int?
     /// As a request to a possible gateway: the same request went on upstream.
     var forwarded = false
     /// Linked to a client error already (an upstream attempt explains one error at most).
@@ -103,6 +106,13 @@ struct HopCorrelator {
     var requestHeads: [Int: Int] = [:]
     var idHeads: [Int: Int] = [:]
     var evidence: [Endpoint: ServerEvidence] = [:]
+    /// Addresses seen as clients and as servers of requests (up to `maximumServersTracked`
+    /// each; past that `addressesOverflowed` and every request is paired). A request passed on
+    /// leaves the gateway's host from the address it was sent to, so a request can pair only
+    /// when its server's address was some request's client, or its client's some server.
+    var clientAddresses: Set<IPAddress> = []
+    var serverAddresses: Set<IPAddress> = []
+    var addressesOverflowed = false
     /// Root causes of the failed connections judged recently (`verdictOrder` evicts the oldest).
     var verdicts: [UInt32: FindingCode] = [:]
     var verdictOrder: [UInt32] = []
@@ -160,16 +170,21 @@ struct HopCorrelator {
             traceID: request.traceID, time: request.time, frame: request.frame, status: response?.status,
             responseTime: responseTime, responseFrame: response?.frame,
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
-        if self.evidence[record.server] != nil || self.evidence.count < Self.maximumServersTracked {
-            self.evidence[record.server, default: ServerEvidence()].requests += 1
+        record.key = Self.requestKey(record)
+        record.idHash = record.primaryID?.hashValue
+        if let index = self.evidence.index(forKey: record.server) {
+            self.evidence.values[index].requests += 1
+        } else if self.evidence.count < Self.maximumServersTracked {
+            self.evidence[record.server] = ServerEvidence(requests: 1)
         }
-        if self.given.isEmpty {
+        if self.given.isEmpty, self.mayPair(record) {
             self.pair(&record)
         }
+        self.noteAddresses(record)
         if let status = record.status, (502...504).contains(status) {
             self.hold(record)
         }
-        _ = self.store(record)
+        self.store(record)
     }
 
     /// A connection was judged. Returns whether it belongs to the client hop.
@@ -197,29 +212,41 @@ struct HopCorrelator {
         self.listenerConnections[listener, default: 0] += count
     }
 
+    /// Whether any request seen so far could pair with `record` (either way): without that,
+    /// the walk along its chains would find nothing.
+    func mayPair(_ record: HopRequest) -> Bool {
+        self.addressesOverflowed || self.clientAddresses.contains(record.server.address)
+            || self.serverAddresses.contains(record.client.address)
+    }
+
+    mutating func noteAddresses(_ record: HopRequest) {
+        guard !self.addressesOverflowed else { return }
+        self.clientAddresses.insert(record.client.address)
+        self.serverAddresses.insert(record.server.address)
+        if self.clientAddresses.count > Self.maximumServersTracked || self.serverAddresses.count > Self.maximumServersTracked {
+            self.addressesOverflowed = true
+            self.clientAddresses = []
+            self.serverAddresses = []
+        }
+    }
+
     // MARK: Bounded stores
 
-    /// Keeps `record` in the ring; returns its sequence number.
-    private mutating func store(_ record: HopRequest) -> Int {
-        var record = record
+    /// Keeps `record` in the ring.
+    private mutating func store(_ record: consuming HopRequest) {
         let seq = self.nextSeq
         self.nextSeq += 1
         let slot = seq % self.ring.count
         if let old = self.ring[slot] {
             // The oldest request leaves; it ends its chains (older ones left before it).
-            let key = Self.requestKey(old)
-            if self.requestHeads[key] == seq - self.ring.count { self.requestHeads[key] = nil }
-            if let id = old.primaryID, self.idHeads[id.hashValue] == seq - self.ring.count { self.idHeads[id.hashValue] = nil }
+            if self.requestHeads[old.key] == seq - self.ring.count { self.requestHeads[old.key] = nil }
+            if let id = old.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
         }
-        let key = Self.requestKey(record)
-        record.previousSameRequest = self.requestHeads[key] ?? -1
-        self.requestHeads[key] = seq
-        if let id = record.primaryID {
-            record.previousSameID = self.idHeads[id.hashValue] ?? -1
-            self.idHeads[id.hashValue] = seq
+        record.previousSameRequest = self.requestHeads.updateValue(seq, forKey: record.key) ?? -1
+        if let id = record.idHash {
+            record.previousSameID = self.idHeads.updateValue(seq, forKey: id) ?? -1
         }
         self.ring[slot] = record
-        return seq
     }
 
     /// The record with sequence number `seq`, if still in the ring.

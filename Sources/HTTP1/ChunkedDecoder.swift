@@ -36,19 +36,17 @@ struct ChunkedDecoder {
     static let maximumLineLength = 4096
 
     private(set) var state: State = .sizeLine
-    private var line: ByteRun
     /// Chunks whose data has been fully seen.
     private(set) var chunks = 0
     /// Body bytes (chunk data) seen or skipped.
     private(set) var dataBytes: UInt64 = 0
 
-    init(direction: Direction, redactsSecrets: Bool = true) {
-        self.line = ByteRun(direction: direction, capacity: 64)
-        self.line.redactsSecrets = redactsSecrets
-    }
+    init() {}
 
-    /// Consumes `window.bytes[index...]`.
-    mutating func feed(_ window: FeedWindow, from start: Int, findings: inout [Finding]) -> Outcome {
+    /// Consumes `window.bytes[index...]`. A size or trailer line is gathered in `line` (the
+    /// parser's head buffer, idle during a body: empty whenever a line is complete), so the
+    /// decoder itself holds no storage.
+    mutating func feed(_ window: FeedWindow, from start: Int, line: inout ByteRun, findings: inout [Finding]) -> Outcome {
         var index = start
         let bytes = window.bytes
         while index < bytes.count {
@@ -57,26 +55,26 @@ struct ChunkedDecoder {
                 let rest = UnsafeRawBufferPointer(rebasing: bytes[index...])
                 if let newline = rest.firstIndex(of: ASCII.lf) {
                     let end = index + newline + 1
-                    self.line.append(UnsafeRawBufferPointer(rebasing: bytes[index..<end]),
+                    line.append(UnsafeRawBufferPointer(rebasing: bytes[index..<end]),
                                      offset: window.offset &+ UInt64(index), frame: window.frame,
                                      frameOffset: window.frameOffset.map { $0 + index })
                     index = end
                     if self.state == .sizeLine {
-                        self.sizeLineComplete(&findings)
+                        self.sizeLineComplete(line, &findings)
                     } else {
-                        self.trailerLineComplete(&findings)
+                        self.trailerLineComplete(line, &findings)
                     }
-                    self.line.reset()
+                    line.reset()
                     if self.state == .failed { return .failed }
                     if self.state == .done { return .complete(index: index) }
                 } else {
-                    self.line.append(rest, offset: window.offset &+ UInt64(index), frame: window.frame,
+                    line.append(rest, offset: window.offset &+ UInt64(index), frame: window.frame,
                                      frameOffset: window.frameOffset.map { $0 + index })
                     index = bytes.count
-                    if self.line.count > Self.maximumLineLength {
+                    if line.count > Self.maximumLineLength {
                         let code: FindingCode = self.state == .sizeLine ? .chunkedBadExtension : .chunkedBadTrailer
-                        findings.append(Finding(code: code, severity: .fatal, evidence: [self.line.evidence(
-                            at: 0, length: self.line.count, note: "a chunk line longer than \(Self.maximumLineLength) bytes without a line end")]))
+                        findings.append(Finding(code: code, severity: .fatal, evidence: [line.evidence(
+                            at: 0, length: line.count, note: "a chunk line longer than \(Self.maximumLineLength) bytes without a line end")]))
                         self.state = .failed
                         return .failed
                     }
@@ -134,13 +132,13 @@ struct ChunkedDecoder {
         return true
     }
 
-    private mutating func sizeLineComplete(_ findings: inout [Finding]) {
-        let bytes = self.line.bytes
+    private mutating func sizeLineComplete(_ line: ByteRun, _ findings: inout [Finding]) {
+        let bytes = line.bytes
         var end = bytes.count - 1  // the LF
         if end > 0, bytes[end - 1] == ASCII.cr {
             end -= 1
         } else {
-            findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [self.line.evidence(
+            findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [line.evidence(
                 at: end, length: 1, note: "a chunk-size line must end with CRLF; this is a bare LF (RFC 9112 §7.1)")]))
             self.state = .failed
             return
@@ -150,7 +148,7 @@ struct ChunkedDecoder {
         var digits = 0
         while index < end, let value = ASCII.hexValue(bytes[index]) {
             if size > Self.maximumChunkSize >> 4 {
-                findings.append(Finding(code: .chunkedSizeOverflow, severity: .fatal, evidence: [self.line.evidence(
+                findings.append(Finding(code: .chunkedSizeOverflow, severity: .fatal, evidence: [line.evidence(
                     at: 0, length: end, note: "a chunk size too large for the gateways (HAProxy stops at 13 hex digits, nginx at its off_t)")]))
                 self.state = .failed
                 return
@@ -160,7 +158,7 @@ struct ChunkedDecoder {
             index += 1
         }
         if digits == 0 {
-            findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [self.line.evidence(
+            findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [line.evidence(
                 at: 0, length: max(1, min(end, 8)), note: "a chunk size must start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
             self.state = .failed
             return
@@ -168,19 +166,19 @@ struct ChunkedDecoder {
         if index < end, bytes[index] == ASCII.space || bytes[index] == ASCII.tab {
             let whitespace = index
             while index < end, bytes[index] == ASCII.space || bytes[index] == ASCII.tab { index += 1 }
-            findings.append(Finding(code: .chunkedWhitespaceAfterSize, severity: .lint, evidence: [self.line.evidence(
+            findings.append(Finding(code: .chunkedWhitespaceAfterSize, severity: .lint, evidence: [line.evidence(
                 at: whitespace, length: index - whitespace, note: "whitespace after the chunk size (only BWS before ';' is allowed)")]))
         }
         if index < end {
             if bytes[index] == ASCII.semicolon {
                 if let bad = Self.invalidExtensionByte(bytes, index..<end) {
-                    findings.append(Finding(code: .chunkedBadExtension, severity: .fatal, evidence: [self.line.evidence(
+                    findings.append(Finding(code: .chunkedBadExtension, severity: .fatal, evidence: [line.evidence(
                         at: bad, length: 1, note: "a byte not allowed in a chunk extension (RFC 9112 §7.1.1)")]))
                     self.state = .failed
                     return
                 }
             } else {
-                findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [self.line.evidence(
+                findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [line.evidence(
                     at: index, length: 1, note: "a byte that is not a hex digit in the chunk size")]))
                 self.state = .failed
                 return
@@ -217,14 +215,14 @@ struct ChunkedDecoder {
         return inQuotes ? range.upperBound - 1 : nil
     }
 
-    private mutating func trailerLineComplete(_ findings: inout [Finding]) {
-        let bytes = self.line.bytes
+    private mutating func trailerLineComplete(_ line: ByteRun, _ findings: inout [Finding]) {
+        let bytes = line.bytes
         var end = bytes.count - 1
         let crlf = end > 0 && bytes[end - 1] == ASCII.cr
         if crlf { end -= 1 }
         if end == 0 {
             if !crlf {
-                findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [self.line.evidence(
+                findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [line.evidence(
                     at: 0, length: 1, note: "the chunked body must end with CRLF; this is a bare LF")]))
                 self.state = .failed
                 return
@@ -235,7 +233,7 @@ struct ChunkedDecoder {
         let colon = bytes[0..<end].firstIndex(of: ASCII.colon)
         let nameValid = colon.map { $0 > 0 && bytes[0..<$0].allSatisfy(ASCII.isTokenCharacter) } ?? false
         if !crlf || !nameValid || bytes[0..<end].contains(where: { $0 == 0 || $0 == ASCII.cr }) {
-            findings.append(Finding(code: .chunkedBadTrailer, severity: .fatal, evidence: [self.line.evidence(
+            findings.append(Finding(code: .chunkedBadTrailer, severity: .fatal, evidence: [line.evidence(
                 at: 0, length: bytes.count,
                 note: crlf ? "a trailer line that is not a valid field line (RFC 9112 §7.1.2)" : "a trailer line ending in a bare LF")]))
             self.state = .failed

@@ -1,4 +1,7 @@
 import CaptureModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// ASCII bytes the parsers name.
 enum ASCII {
@@ -69,11 +72,32 @@ struct HeaderField {
     var line: Range<Int>
 }
 
+/// At most one element inline, the rest in an array: a head's Content-Length and
+/// Transfer-Encoding fields (one at most, almost always) are kept without allocating.
+struct InlineList<Element>: RandomAccessCollection {
+    private var head: Element?
+    private var tail: [Element] = []
+
+    init() {}
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { self.head == nil ? 0 : 1 + self.tail.count }
+
+    subscript(position: Int) -> Element {
+        position == 0 ? self.head! : self.tail[position - 1]
+    }
+
+    mutating func append(_ element: Element) {
+        if self.head == nil { self.head = element } else { self.tail.append(element) }
+    }
+}
+
 /// What a head says about framing and the connection, parsed from complete head bytes.
 struct ParsedHead {
-    var fields: [HeaderField] = []
-    var contentLengths: [(value: UInt64?, field: Int)] = []
-    var transferEncodings: [Int] = []
+    /// Field lines read (up to the empty line; obs-fold and colon-less lines not counted).
+    var fieldCount = 0
+    var contentLengths = InlineList<(value: UInt64?, field: HeaderField)>()
+    var transferEncodings = InlineList<HeaderField>()
     var connectionClose = false
     var connectionKeepAlive = false
     var upgrade = false
@@ -82,6 +106,35 @@ struct ParsedHead {
     var correlationID: String?
     /// The trace-id of a W3C `traceparent` field.
     var traceID: String?
+}
+
+/// The lines of a head (`bytes[0..<end]`), one at a time, without an array: a line ends at LF
+/// (its content without the CR of a CRLF); bytes after the last LF are a last line.
+struct HeadLines: IteratorProtocol, Sequence {
+    private let bytes: [UInt8]
+    private let end: Int
+    private var start = 0
+
+    init(_ bytes: [UInt8], end: Int) {
+        self.bytes = bytes
+        self.end = end
+    }
+
+    mutating func next() -> HeadLine? {
+        guard self.start < self.end else { return nil }
+        let start = self.start
+        let lf: Int? = self.bytes.withUnsafeBytes { raw in
+            guard let found = memchr(raw.baseAddress! + start, Int32(ASCII.lf), self.end - start) else { return nil }
+            return raw.baseAddress!.distance(to: UnsafeRawPointer(found))
+        }
+        guard let index = lf else {
+            self.start = self.end
+            return HeadLine(content: start..<self.end, bareLF: false)
+        }
+        let crlf = index > start && self.bytes[index - 1] == ASCII.cr
+        self.start = index + 1
+        return HeadLine(content: start..<(crlf ? index - 1 : index), bareLF: !crlf)
+    }
 }
 
 /// Splits a head (status or request line, field lines, the empty line) into lines and parses its
@@ -115,46 +168,24 @@ struct HeadParser {
         return String(decoding: id, as: UTF8.self)
     }
 
-    /// Splits `bytes[0..<end]` into lines. Returns the lines and the index of each bare CR
-    /// (a CR not followed by LF) found inside line contents.
-    static func lines(_ bytes: [UInt8], end: Int) -> [HeadLine] {
-        var lines: [HeadLine] = []
-        // One allocation for a typical head, not one per doubling.
-        lines.reserveCapacity(24)
-        var start = 0
-        var index = 0
-        while index < end {
-            if bytes[index] == ASCII.lf {
-                let crlf = index > start && bytes[index - 1] == ASCII.cr
-                lines.append(HeadLine(content: start..<(crlf ? index - 1 : index), bareLF: !crlf))
-                start = index + 1
-            }
-            index += 1
-        }
-        if start < end {
-            lines.append(HeadLine(content: start..<end, bareLF: false))
-        }
-        return lines
-    }
-
-    /// Parses the field lines (`lines[1...]`, up to the empty line) of a head held in `run`.
+    /// Parses the field lines (what `lines` gives, up to the empty line) of a head held in `run`.
     static func parseFields(
-        _ run: ByteRun, lines: ArraySlice<HeadLine>, isResponse: Bool, findings: inout [Finding]
+        _ run: ByteRun, lines: HeadLines, isResponse: Bool, findings: inout [Finding]
     ) -> ParsedHead {
         let bytes = run.bytes
         var head = ParsedHead()
-        head.fields.reserveCapacity(lines.count)
         var reported = Set<FindingCode>()
         func report(_ code: FindingCode, _ severity: Severity, at index: Int, length: Int, _ note: String) {
             // One finding per code per head: the first occurrence is the evidence.
             guard reported.insert(code).inserted else { return }
             findings.append(Finding(code: code, severity: severity, evidence: [run.evidence(at: index, length: length, note: note)]))
         }
-        var seenSingle: [Int: Int] = [:]
+        // Where the first of each single-value field's lines starts (-1: not seen).
+        var seenSingle = SingleValueLines()
         for line in lines {
             let range = line.content
             if range.isEmpty { break }  // the empty line ends the section
-            if head.fields.count == self.maximumFieldCount {
+            if head.fieldCount == self.maximumFieldCount {
                 report(.headerTooMany, .fatal, at: range.lowerBound, length: range.count,
                        "more than \(self.maximumFieldCount) header lines (HAProxy's tune.http.maxhdr is 101 with the start line)")
             }
@@ -176,7 +207,14 @@ struct HeadParser {
                        "a header line starting with a colon has an empty field name")
                 continue
             }
-            if let bad = bytes[name].firstIndex(where: { $0 <= 0x20 || $0 == 0x7f }) {
+            // One pass finds a name of token characters clean (nearly every name); only a name
+            // with another byte is looked at again, for which finding it gets.
+            let clean = bytes.withUnsafeBufferPointer { buffer in
+                name.allSatisfy { ASCII.isTokenCharacter(buffer[$0]) }
+            }
+            if clean {
+                // A valid field name.
+            } else if let bad = bytes[name].firstIndex(where: { $0 <= 0x20 || $0 == 0x7f }) {
                 let what = bytes[bad] == ASCII.space || bytes[bad] == ASCII.tab
                     ? "whitespace in a field name (RFC 9112 §5.1: none is allowed before the colon)"
                     : "a control byte in a field name (RFC 9110 §5.1: field-name = token)"
@@ -190,9 +228,14 @@ struct HeadParser {
             var valueEnd = range.upperBound
             while valueStart < valueEnd, bytes[valueStart] == ASCII.space || bytes[valueStart] == ASCII.tab { valueStart += 1 }
             while valueEnd > valueStart, bytes[valueEnd - 1] == ASCII.space || bytes[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
-            for index in (colon + 1)..<range.upperBound {
+            let firstControl = bytes.withUnsafeBufferPointer { buffer in
+                ((colon + 1)..<range.upperBound).first { buffer[$0] < 0x20 || buffer[$0] == 0x7f } ?? range.upperBound
+            }
+            for index in firstControl..<range.upperBound {
                 let byte = bytes[index]
-                if byte == 0 {
+                if byte >= 0x20, byte != 0x7f {
+                    continue
+                } else if byte == 0 {
                     report(.headerValueNUL, .fatal, at: index, length: 1,
                            "NUL in a field value (RFC 9110 §5.5: a recipient MUST reject the message or replace it)")
                 } else if byte == ASCII.cr {
@@ -204,13 +247,12 @@ struct HeadParser {
                 }
             }
             let field = HeaderField(name: name, value: valueStart..<valueEnd, line: range)
-            let fieldIndex = head.fields.count
-            head.fields.append(field)
+            head.fieldCount += 1
 
             if ASCII.equalsIgnoringCase(bytes, name, "content-length") {
-                head.contentLengths.append((self.contentLength(bytes, field.value), fieldIndex))
+                head.contentLengths.append((self.contentLength(bytes, field.value), field))
             } else if ASCII.equalsIgnoringCase(bytes, name, "transfer-encoding") {
-                head.transferEncodings.append(fieldIndex)
+                head.transferEncodings.append(field)
             } else if ASCII.equalsIgnoringCase(bytes, name, "connection") {
                 self.forEachListElement(bytes, field.value) { token in
                     if ASCII.equalsIgnoringCase(bytes, token, "close") { head.connectionClose = true }
@@ -229,9 +271,9 @@ struct HeadParser {
                 for (index, single) in self.singleValueFields.enumerated() where ASCII.equalsIgnoringCase(bytes, name, single) {
                     if let previous = seenSingle[index] {
                         report(.headerDuplicateSingleValue, .lint, at: range.lowerBound, length: range.count,
-                               "a second \(single) field (nginx ignores it; the first, at stream offset \(run.start &+ UInt64(head.fields[previous].line.lowerBound)), wins)")
+                               "a second \(single) field (nginx ignores it; the first, at stream offset \(run.start &+ UInt64(previous)), wins)")
                     } else {
-                        seenSingle[index] = fieldIndex
+                        seenSingle[index] = range.lowerBound
                     }
                 }
             }
@@ -248,6 +290,42 @@ struct HeadParser {
             result = result * 10 + UInt64(byte - 0x30)
         }
         return result
+    }
+
+    /// Where the first line of each of `singleValueFields` starts, kept without allocating.
+    struct SingleValueLines {
+        private var starts: (Int, Int, Int, Int, Int) = (-1, -1, -1, -1, -1)
+
+        subscript(index: Int) -> Int? {
+            get {
+                let start: Int
+                switch index {
+                case 0: start = self.starts.0
+                case 1: start = self.starts.1
+                case 2: start = self.starts.2
+                case 3: start = self.starts.3
+                default: start = self.starts.4
+                }
+                return start < 0 ? nil : start
+            }
+            set {
+                let start = newValue ?? -1
+                switch index {
+                case 0: self.starts.0 = start
+                case 1: self.starts.1 = start
+                case 2: self.starts.2 = start
+                case 3: self.starts.3 = start
+                default: self.starts.4 = start
+                }
+            }
+        }
+    }
+
+    /// The last element of a list value, as `listElements` gives it, allocating nothing.
+    static func lastListElement(_ bytes: [UInt8], _ value: Range<Int>) -> Range<Int> {
+        var last = value
+        self.forEachListElement(bytes, value) { last = $0 }
+        return last
     }
 
     /// The comma-separated elements of a list value (RFC 9110 §5.6.1), trimmed; empty elements kept.
@@ -282,19 +360,26 @@ struct HeadEndScanner {
 
     /// The index just past the empty line in `bytes[start...]`, or `nil` when the head goes on.
     mutating func scan(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress else { return nil }
         var index = start
         while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.lf {
-                if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
-                    return index + 1
-                }
-                self.lineLength = 0
-            } else {
-                self.lineLength += 1
+            // From one LF to the next with memchr: the bytes between only lengthen the line.
+            guard let found = memchr(base + index, Int32(ASCII.lf), bytes.count - index) else {
+                self.lineLength += bytes.count - index
+                self.lastByte = bytes[bytes.count - 1]
+                return nil
             }
-            self.lastByte = byte
-            index += 1
+            let lf = base.distance(to: UnsafeRawPointer(found))
+            if lf > index {
+                self.lineLength += lf - index
+                self.lastByte = bytes[lf - 1]
+            }
+            if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == ASCII.cr) {
+                return lf + 1
+            }
+            self.lineLength = 0
+            self.lastByte = ASCII.lf
+            index = lf + 1
         }
         return nil
     }

@@ -61,7 +61,7 @@ struct RequestParser {
                 self.state = run == remaining ? .head : .contentLength(remaining: remaining - run)
             case .chunked(var decoder):
                 var ignored: [Finding] = []
-                let outcome = decoder.feed(window, from: index, findings: &ignored)
+                let outcome = decoder.feed(window, from: index, line: &self.run, findings: &ignored)
                 switch outcome {
                 case .needMore:
                     self.state = .chunked(decoder)
@@ -71,6 +71,7 @@ struct RequestParser {
                     index = next
                 case .failed:
                     self.state = .desynced
+                    self.run.reset()
                     return
                 }
             }
@@ -85,7 +86,12 @@ struct RequestParser {
         case .contentLength(let remaining) where length <= remaining:
             self.state = length == remaining ? .head : .contentLength(remaining: remaining - length)
         case .chunked(var decoder):
-            self.state = decoder.skip(length) ? .chunked(decoder) : .desynced
+            if decoder.skip(length) {
+                self.state = .chunked(decoder)
+            } else {
+                self.run.reset()
+                self.state = .desynced
+            }
         case .opaque:
             break
         case .head, .contentLength, .desynced:
@@ -130,13 +136,15 @@ struct RequestParser {
 
     private mutating func headComplete(request: (RequestInfo) -> Void) {
         let bytes = self.run.bytes
-        var lines = HeadParser.lines(bytes, end: bytes.count)
+        var lines = HeadLines(bytes, end: bytes.count)
         // RFC 9112 §2.2: a server SHOULD ignore empty lines before a request line.
-        while let first = lines.first, first.content.isEmpty, lines.count > 1 { lines.removeFirst() }
-        guard let requestLine = lines.first else { return }
-        let parts = bytes[requestLine.content].split(separator: ASCII.space, maxSplits: 2, omittingEmptySubsequences: true)
-        let method = parts.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let target = parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : ""
+        var first = lines.next()
+        while let line = first, line.content.isEmpty, let next = lines.next() { first = next }
+        guard let requestLine = first else { return }
+        // The method and the target: the first two runs of bytes between spaces.
+        let (methodRange, targetRange) = Self.firstTwoTokens(bytes, requestLine.content)
+        let method = String(decoding: bytes[methodRange], as: UTF8.self)
+        let target = String(decoding: bytes[targetRange], as: UTF8.self)
         if method == "PRI", target == "*", self.run.start == 0 {
             // RFC 9113 §3.4: the HTTP/2 connection preface, not an HTTP/1 request.
             self.proto = .h2Preface
@@ -144,7 +152,7 @@ struct RequestParser {
             return
         }
         var ignored: [Finding] = []
-        let head = HeadParser.parseFields(self.run, lines: lines.dropFirst(), isResponse: false, findings: &ignored)
+        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: false, findings: &ignored)
         let location = self.run.location(of: requestLine.content.lowerBound)
         request(RequestInfo(
             method: method, target: target, host: head.host, requestID: head.requestID, correlationID: head.correlationID,
@@ -152,12 +160,11 @@ struct RequestParser {
             offset: self.run.start &+ UInt64(requestLine.content.lowerBound), frame: location.frame ?? 0,
             time: self.messageTime, upgrade: head.upgrade))
         // RFC 9112 §6.3: a request body is chunked, or Content-Length long, or absent.
-        let chunked = head.transferEncodings.contains { index in
-            let field = head.fields[index]
-            return HeadParser.listElements(bytes, field.value).last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+        let chunked = head.transferEncodings.contains { field in
+            ASCII.equalsIgnoringCase(bytes, HeadParser.lastListElement(bytes, field.value), "chunked")
         }
         if chunked {
-            self.state = .chunked(ChunkedDecoder(direction: .client, redactsSecrets: self.redactsSecrets))
+            self.state = .chunked(ChunkedDecoder())
         } else if let length = head.contentLengths.first?.value, length > 0 {
             self.state = .contentLength(remaining: length)
         } else if method == "CONNECT" {
@@ -165,5 +172,19 @@ struct RequestParser {
         } else {
             self.state = .head
         }
+    }
+
+    /// The first two runs of non-space bytes in `bytes[range]` (empty ranges when missing): what
+    /// splitting the request line at spaces, omitting empty pieces, gives first.
+    static func firstTwoTokens(_ bytes: [UInt8], _ range: Range<Int>) -> (Range<Int>, Range<Int>) {
+        func token(from start: Int) -> Range<Int> {
+            var lower = start
+            while lower < range.upperBound, bytes[lower] == ASCII.space { lower += 1 }
+            var upper = lower
+            while upper < range.upperBound, bytes[upper] != ASCII.space { upper += 1 }
+            return lower..<upper
+        }
+        let first = token(from: range.lowerBound)
+        return (first, token(from: first.upperBound))
     }
 }

@@ -196,7 +196,7 @@ struct ResponseParser {
                 }
             case .chunked(var decoder):
                 let before = findings.count
-                let outcome = decoder.feed(window, from: index, findings: &findings)
+                let outcome = decoder.feed(window, from: index, line: &self.run, findings: &findings)
                 for found in before..<findings.count where findings[found].evidence.first?.frame == self.headEndFrame {
                     self.arrivedWithHead.insert(found)
                 }
@@ -210,6 +210,7 @@ struct ResponseParser {
                     self.messageComplete()
                 case .failed:
                     self.state = .opaque
+                    self.run.reset()
                     return
                 }
             case .untilClose:
@@ -235,6 +236,7 @@ struct ResponseParser {
                 self.state = .chunked(decoder)
                 return nil
             }
+            self.run.reset()
             self.state = .desynced
             return evidence
         case .untilClose:
@@ -346,7 +348,7 @@ struct ResponseParser {
     private mutating func checkProtocol(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) -> Bool {
         let bytes = self.run.bytes
         self.growing = nil
-        let startsHTTP = bytes.starts(with: Array("HTTP/".utf8))
+        let startsHTTP = bytes.starts(with: Self.statusLinePrefix.prefix(5))
         if clientProtocol == .tls {
             if startsHTTP {
                 self.growing = (findings.count, 16, 0)
@@ -412,15 +414,15 @@ struct ResponseParser {
 
     private mutating func headComplete(requests: inout RequestQueue, findings: inout [Finding]) {
         let bytes = self.run.bytes
-        let lines = HeadParser.lines(bytes, end: bytes.count)
-        guard let statusLine = lines.first else { return }
+        var lines = HeadLines(bytes, end: bytes.count)
+        guard let statusLine = lines.next() else { return }
         let headFindingsStart = findings.count
         let status = self.parseStatusLine(statusLine, findings: &findings)
-        if let bareLF = lines.first(where: { $0.bareLF }) {
+        if let bareLF = statusLine.bareLF ? statusLine : HeadLines(bytes, end: bytes.count).first(where: { $0.bareLF }) {
             findings.append(Finding(code: .lineBareLF, severity: .lint, evidence: [self.run.evidence(
                 at: bareLF.content.upperBound, length: 1, note: "a line ended by LF without CR (RFC 9112 §2.2: a recipient MAY accept it)")]))
         }
-        let head = HeadParser.parseFields(self.run, lines: lines.dropFirst(), isResponse: true, findings: &findings)
+        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: true, findings: &findings)
         if bytes.count > Self.nginxHeadLimit {
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                 at: Self.nginxHeadLimit, length: 1,
@@ -525,8 +527,7 @@ struct ResponseParser {
     /// RFC 9110 §8.6/§6.4.1: a 1xx or 204 response must not announce a body. (HEAD and 304 may
     /// carry the Content-Length the full response would have; only bytes that follow count.)
     private func noteDeclaredBody(_ head: ParsedHead, status: Int, findings: inout [Finding]) {
-        let declared = head.contentLengths.first { ($0.value ?? 1) > 0 }.map { head.fields[$0.field] }
-            ?? head.transferEncodings.first.map { head.fields[$0] }
+        let declared = head.contentLengths.first { ($0.value ?? 1) > 0 }.map(\.field) ?? head.transferEncodings.first
         guard let field = declared else { return }
         findings.append(Finding(code: .bodyOnBodyless, severity: .warning, evidence: [self.run.evidence(
             at: field.line.lowerBound, length: field.line.count,
@@ -537,56 +538,64 @@ struct ResponseParser {
     private mutating func framing(_ head: ParsedHead, findings: inout [Finding]) -> State {
         let bytes = self.run.bytes
         if !head.transferEncodings.isEmpty {
-            var codings: [Range<Int>] = []
+            // The codings named, counted in place: a chunked response allocates nothing here.
+            var codingCount = 0
+            var chunkedCount = 0
+            var lastCoding: Range<Int>?
             var emptyElement: Range<Int>?
-            for index in head.transferEncodings {
-                let field = head.fields[index]
-                for element in HeadParser.listElements(bytes, field.value) {
-                    if element.isEmpty { emptyElement = emptyElement ?? field.line } else { codings.append(element) }
+            for field in head.transferEncodings {
+                HeadParser.forEachListElement(bytes, field.value) { element in
+                    if element.isEmpty {
+                        emptyElement = emptyElement ?? field.line
+                    } else {
+                        codingCount += 1
+                        lastCoding = element
+                        if ASCII.equalsIgnoringCase(bytes, element, "chunked") { chunkedCount += 1 }
+                    }
                 }
             }
-            let teValue = head.transferEncodings.map { String(decoding: bytes[head.fields[$0].value], as: UTF8.self) }.joined(separator: ", ")
-            let chunkedCount = codings.filter { ASCII.equalsIgnoringCase(bytes, $0, "chunked") }.count
+            func teValue() -> String {
+                head.transferEncodings.map { String(decoding: bytes[$0.value], as: UTF8.self) }.joined(separator: ", ")
+            }
             if head.transferEncodings.count > 1 || chunkedCount > 1 || emptyElement != nil {
-                let field = head.fields[head.transferEncodings[head.transferEncodings.count > 1 ? 1 : 0]]
+                let field = head.transferEncodings[head.transferEncodings.count > 1 ? 1 : 0]
                 findings.append(Finding(code: .transferEncodingDuplicateOrEmpty, severity: .fatal, evidence: [self.run.evidence(
                     at: field.line.lowerBound, length: field.line.count,
                     note: head.transferEncodings.count > 1 ? "a second Transfer-Encoding field" : "chunked twice, or an empty element, in Transfer-Encoding")],
-                    value: teValue))
+                    value: teValue()))
             }
-            let finalChunked = codings.last.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
-            if !(codings.count == 1 && finalChunked) && !(chunkedCount > 1 && codings.count == chunkedCount) {
-                let field = head.fields[head.transferEncodings[0]]
+            let finalChunked = lastCoding.map { ASCII.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+            if !(codingCount == 1 && finalChunked) && !(chunkedCount > 1 && codingCount == chunkedCount) {
+                let field = head.transferEncodings[0]
                 findings.append(Finding(code: .transferEncodingNotChunked, severity: .fatal, evidence: [self.run.evidence(
                     at: field.value.lowerBound, length: field.value.count,
                     note: finalChunked ? "a coding other than chunked in Transfer-Encoding"
                         : "Transfer-Encoding without chunked last: the body runs until the connection closes (RFC 9112 §6.3 rule 4)")],
-                    value: teValue))
+                    value: teValue()))
             }
             if let cl = head.contentLengths.first {
-                let field = head.fields[cl.field]
+                let field = cl.field
                 findings.append(Finding(code: .transferEncodingWithContentLength, severity: .fatal, evidence: [self.run.evidence(
                     at: field.line.lowerBound, length: field.line.count,
                     note: "Content-Length together with Transfer-Encoding (RFC 9112 §6.3 rule 3: TE wins; ought to be an error)")]))
             }
             if finalChunked {
                 self.current?.framing = .chunked
-                return .chunked(ChunkedDecoder(direction: .server, redactsSecrets: self.redactsSecrets))
+                return .chunked(ChunkedDecoder())
             }
             self.current?.framing = .close
             return .untilClose
         }
         if !head.contentLengths.isEmpty {
             if head.contentLengths.count > 1 {
-                let field = head.fields[head.contentLengths[1].field]
-                let values = head.contentLengths.map { String(decoding: bytes[head.fields[$0.field].value], as: UTF8.self) }
+                let field = head.contentLengths[1].field
+                let values = head.contentLengths.map { String(decoding: bytes[$0.field.value], as: UTF8.self) }
                 findings.append(Finding(code: .contentLengthDuplicate, severity: .fatal, evidence: [self.run.evidence(
                     at: field.line.lowerBound, length: field.line.count, note: "a second Content-Length field")],
                     value: values.joined(separator: ", ")))
             }
             var length: UInt64?
-            for (value, index) in head.contentLengths {
-                let field = head.fields[index]
+            for (value, field) in head.contentLengths {
                 guard let value else {
                     let list = HeadParser.listElements(bytes, field.value)
                     let note = list.count > 1

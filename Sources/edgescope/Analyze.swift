@@ -106,20 +106,13 @@ struct Analyze: ParsableCommand {
             }
         }
         var streamFailure: Error?
-        func stream() {
-            guard streamFailure == nil else { return }
-            do {
-                let ended = engine.takeEnded()
-                if let report { for connection in ended { try report.add(connection) } }
-            } catch {
-                streamFailure = error
-            }
-        }
         var readError: String?
         do {
+            // No local function here: one capturing `engine` would box it, and every access
+            // per packet would pay a dynamic exclusivity check.
             try reader.forEachFrame { frame in
                 engine.process(frame)
-                stream()
+                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
             }
         } catch {
             if reader.framesRead == 0 {
@@ -130,7 +123,7 @@ struct Analyze: ParsableCommand {
             Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
         }
         let result = engine.finish()
-        stream()
+        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
         if let streamFailure { throw streamFailure }
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
         let assembled = try report?.assemble(result, source: source)
@@ -155,6 +148,19 @@ struct Analyze: ParsableCommand {
             Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
             throw ExitCode(3)
         }
+    }
+
+    /// Moves the connections the engine judged since the last call to the report; returns
+    /// what failed writing them.
+    private static func stream(_ engine: inout Engine, to report: StreamedReport?) -> Error? {
+        let ended = engine.takeEnded()
+        guard let report, !ended.isEmpty else { return nil }
+        do {
+            for connection in ended { try report.add(connection) }
+        } catch {
+            return error
+        }
+        return nil
     }
 
     /// `--fail-on` values (`502,truncated`, repeatable) as classes; anything else is a usage error.
