@@ -19,12 +19,14 @@ struct HopRequest {
     var connection: UInt32
     var client: Endpoint
     var server: Endpoint
-    var method: String
-    var target: String
-    var host: String?
-    var requestID: String?
-    var correlationID: String?
-    var traceID: String?
+    /// The request's text (shared with the transaction it came from).
+    var text: RequestInfo
+    var method: String { self.text.method }
+    var target: String { self.text.target }
+    var host: String? { self.text.host }
+    var requestID: String? { self.text.requestID }
+    var correlationID: String? { self.text.correlationID }
+    var traceID: String? { self.text.traceID }
     /// The request's first byte.
     var time: Timestamp
     var frame: FrameNumber
@@ -165,9 +167,7 @@ struct HopCorrelator {
         let response = finished.response
         let responseTime = response?.status == nil ? nil : response?.time
         var record = HopRequest(
-            connection: finished.connection, client: finished.client, server: finished.server, method: request.method,
-            target: request.target, host: request.host, requestID: request.requestID, correlationID: request.correlationID,
-            traceID: request.traceID, time: request.time, frame: request.frame, status: response?.status,
+            connection: finished.connection, client: finished.client, server: finished.server, text: request, time: request.time, frame: request.frame, status: response?.status,
             responseTime: responseTime, responseFrame: response?.frame,
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
         record.key = Self.requestKey(record)
@@ -237,10 +237,11 @@ struct HopCorrelator {
         let seq = self.nextSeq
         self.nextSeq += 1
         let slot = seq % self.ring.count
-        if let old = self.ring[slot] {
+        // Read in place: copying the old record out would retain everything it holds.
+        if let oldKey = self.ring[slot]?.key {
             // The oldest request leaves; it ends its chains (older ones left before it).
-            if self.requestHeads[old.key] == seq - self.ring.count { self.requestHeads[old.key] = nil }
-            if let id = old.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
+            if self.requestHeads[oldKey] == seq - self.ring.count { self.requestHeads[oldKey] = nil }
+            if let id = self.ring[slot]?.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
         }
         record.previousSameRequest = self.requestHeads.updateValue(seq, forKey: record.key) ?? -1
         if let id = record.idHash {

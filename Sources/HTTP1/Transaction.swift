@@ -10,19 +10,42 @@ public enum BodyFraming: String, Hashable, Sendable {
 }
 
 /// A request the gateway sent, as the response pairing needs it.
+///
+/// Its text (method, target, identifiers) is kept in one shared object: a request is copied
+/// into the queue, the transaction, the client-hop correlation and the report, and each copy
+/// then costs one retain, not one per string.
 public struct RequestInfo: Hashable, Sendable {
+    final class Text: Sendable {
+        let method: String
+        let target: String
+        let host: String?
+        let requestID: String?
+        let correlationID: String?
+        let traceID: String?
+
+        init(method: String, target: String, host: String?, requestID: String?, correlationID: String?, traceID: String?) {
+            self.method = method
+            self.target = target
+            self.host = host
+            self.requestID = requestID
+            self.correlationID = correlationID
+            self.traceID = traceID
+        }
+    }
+
+    private let text: Text
     /// The method, e.g. `GET`.
-    public var method: String
+    public var method: String { self.text.method }
     /// The request target.
-    public var target: String
+    public var target: String { self.text.target }
     /// The Host field, if any.
-    public var host: String?
+    public var host: String? { self.text.host }
     /// `X-Request-Id`, if any.
-    public var requestID: String?
+    public var requestID: String? { self.text.requestID }
     /// `X-Correlation-Id`, if any.
-    public var correlationID: String?
+    public var correlationID: String? { self.text.correlationID }
     /// The trace-id of a W3C `traceparent` field, if any (the part every hop keeps).
-    public var traceID: String?
+    public var traceID: String? { self.text.traceID }
     /// Stream offset of its first byte (client direction).
     public var offset: UInt64
     /// The frame of its first byte.
@@ -32,10 +55,43 @@ public struct RequestInfo: Hashable, Sendable {
     /// Whether it asked to switch protocols (`Connection: upgrade`).
     public var upgrade: Bool
 
+    /// A request from its parts.
+    public init(
+        method: String, target: String, host: String?, requestID: String?, correlationID: String?, traceID: String?,
+        offset: UInt64, frame: FrameNumber, time: Timestamp, upgrade: Bool
+    ) {
+        self.text = Text(
+            method: method, target: target, host: host, requestID: requestID, correlationID: correlationID, traceID: traceID)
+        self.offset = offset
+        self.frame = frame
+        self.time = time
+        self.upgrade = upgrade
+    }
+
     /// Whether its response has no body whatever the head says (RFC 9112 §6.3 rule 1).
     public var isHEAD: Bool { self.method == "HEAD" }
     /// Whether a 2xx response makes the connection a tunnel (RFC 9112 §6.3 rule 2).
     public var isCONNECT: Bool { self.method == "CONNECT" }
+
+    public static func == (a: RequestInfo, b: RequestInfo) -> Bool {
+        a.offset == b.offset && a.frame == b.frame && a.time == b.time && a.upgrade == b.upgrade
+            && (a.text === b.text
+                || (a.method == b.method && a.target == b.target && a.host == b.host && a.requestID == b.requestID
+                    && a.correlationID == b.correlationID && a.traceID == b.traceID))
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.method)
+        hasher.combine(self.target)
+        hasher.combine(self.host)
+        hasher.combine(self.requestID)
+        hasher.combine(self.correlationID)
+        hasher.combine(self.traceID)
+        hasher.combine(self.offset)
+        hasher.combine(self.frame)
+        hasher.combine(self.time)
+        hasher.combine(self.upgrade)
+    }
 }
 
 /// The upstream's answer, as far as it got.
