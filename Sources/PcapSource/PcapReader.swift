@@ -1,6 +1,9 @@
 import CaptureModel
 import CPcap
 import PacketDecoding
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads a .pcap or .pcapng file through libpcap, with nanosecond timestamps kept.
 ///
@@ -15,12 +18,19 @@ public final class PcapReader {
     public let snapLength: Int
     /// Records read so far.
     public private(set) var framesRead: FrameNumber = 0
+    /// Of those, the records read in blocks rather than by libpcap.
+    public private(set) var framesReadInBlocks: FrameNumber = 0
 
     private let handle: OpaquePointer
+    /// Classic pcap records read in blocks until the first odd one (`PcapRecordBuffer`);
+    /// `nil` once libpcap reads on (and for pcapng).
+    private var fast: PcapRecordBuffer?
 
     /// Opens `path`, failing with `.cannotOpen` when it is missing, empty or not a capture,
     /// and with `.unsupportedLinkType` when it holds frames edgescope cannot decode.
-    public init(path: String) throws(CaptureError) {
+    ///
+    /// `readsInBlocks: false` leaves every record to libpcap (the fast path's test compares the two).
+    public init(path: String, readsInBlocks: Bool = true) throws(CaptureError) {
         self.path = path
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
@@ -36,9 +46,11 @@ public final class PcapReader {
                 code: .unsupportedLinkType, path: path,
                 reason: "unsupported link type \(name) (\(self.linkType.rawValue)); edgescope reads EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4 and IPV6")
         }
+        if readsInBlocks { self.fast = PcapRecordBuffer(path: path, snapLength: self.snapLength) }
     }
 
     deinit {
+        self.fast?.close()
         pcap_close(self.handle)
     }
 
@@ -46,6 +58,25 @@ public final class PcapReader {
     /// `.readFailed` when the file breaks part-way, after every record before the break has
     /// been handed to `body`.
     public func forEachFrame(through lastFrame: FrameNumber? = nil, _ body: (RawFrame) -> Void) throws(CaptureError) {
+        while self.fast != nil, lastFrame.map({ self.framesRead < $0 }) ?? true {
+            switch self.fast!.next() {
+            case .record(let seconds, let nanoseconds, let wireLength, let bytes):
+                self.framesRead &+= 1
+                self.framesReadInBlocks &+= 1
+                body(RawFrame(
+                    number: self.framesRead, timestamp: Timestamp(seconds: seconds, nanoseconds: nanoseconds),
+                    wireLength: wireLength, bytes: bytes))
+            case .handOver(let offset):
+                // libpcap reads on from this record, with its own checks and messages.
+                self.fast!.close()
+                self.fast = nil
+                if fseeko(pcap_file(self.handle), off_t(offset), SEEK_SET) != 0 {
+                    throw CaptureError(
+                        code: .readFailed, path: self.path,
+                        reason: "stopped after frame \(self.framesRead): cannot seek to byte \(offset): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         while lastFrame.map({ self.framesRead < $0 }) ?? true {
