@@ -101,7 +101,9 @@ struct ParsedHead {
     var connectionClose = false
     var connectionKeepAlive = false
     var upgrade = false
-    var host: String?
+    /// The last Host field's value (requests only): the caller makes the string, so a
+    /// connection's requests can share one.
+    var hostValue: Range<Int>?
     var requestID: String?
     var correlationID: String?
     /// The trace-id of a W3C `traceparent` field.
@@ -152,6 +154,26 @@ struct HeadParser {
     /// A field value kept to identify a request (Host, `X-Request-Id`), cut to `maximumIdentifierBytes`.
     static func identifier(_ bytes: [UInt8], _ value: Range<Int>) -> String {
         String(decoding: bytes[value.lowerBound..<min(value.upperBound, value.lowerBound + self.maximumIdentifierBytes)], as: UTF8.self)
+    }
+
+    /// `identifier(bytes, value)`, or `previous` when that is the same text: a connection's
+    /// requests mostly name the same Host, and the same few targets, and then share one string.
+    static func identifier(_ bytes: [UInt8], _ value: Range<Int>, reusing previous: String?) -> String {
+        let kept = value.lowerBound..<min(value.upperBound, value.lowerBound + self.maximumIdentifierBytes)
+        return self.string(bytes, kept, reusing: previous)
+    }
+
+    /// `bytes[range]` as a string, or `previous` when its UTF-8 is exactly those bytes.
+    static func string(_ bytes: [UInt8], _ range: Range<Int>, reusing previous: String?) -> String {
+        if var previous, !range.isEmpty, previous.utf8.count == range.count {
+            let same = previous.withUTF8 { utf8 in
+                bytes.withUnsafeBufferPointer { buffer in
+                    memcmp(utf8.baseAddress!, buffer.baseAddress! + range.lowerBound, range.count) == 0
+                }
+            }
+            if same { return previous }
+        }
+        return String(decoding: bytes[range], as: UTF8.self)
     }
 
     /// The trace-id of a `traceparent` value, `nil` unless it has the W3C Trace Context shape
@@ -259,8 +281,8 @@ struct HeadParser {
                     if ASCII.equalsIgnoringCase(bytes, token, "keep-alive") { head.connectionKeepAlive = true }
                     if ASCII.equalsIgnoringCase(bytes, token, "upgrade") { head.upgrade = true }
                 }
-            } else if ASCII.equalsIgnoringCase(bytes, name, "host") {
-                head.host = self.identifier(bytes, field.value)
+            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "host") {
+                head.hostValue = field.value
             } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-request-id") {
                 head.requestID = self.identifier(bytes, field.value)
             } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-correlation-id") {

@@ -33,6 +33,8 @@ struct RequestParser {
     }
     private var headEnd = HeadEndScanner()
     private var messageTime: Timestamp = .zero
+    /// The last request: its strings are reused by the next when they are the same text.
+    private var previous: RequestInfo?
     /// Bytes of the client stream seen (delivered or gapped).
     private(set) var bytesSeen: UInt64 = 0
     /// The first byte of the stream, when seen.
@@ -143,8 +145,8 @@ struct RequestParser {
         guard let requestLine = first else { return }
         // The method and the target: the first two runs of bytes between spaces.
         let (methodRange, targetRange) = Self.firstTwoTokens(bytes, requestLine.content)
-        let method = String(decoding: bytes[methodRange], as: UTF8.self)
-        let target = String(decoding: bytes[targetRange], as: UTF8.self)
+        let method = HeadParser.string(bytes, methodRange, reusing: self.previous?.method)
+        let target = HeadParser.string(bytes, targetRange, reusing: self.previous?.target)
         if method == "PRI", target == "*", self.run.start == 0 {
             // RFC 9113 §3.4: the HTTP/2 connection preface, not an HTTP/1 request.
             self.proto = .h2Preface
@@ -154,11 +156,14 @@ struct RequestParser {
         var ignored: [Finding] = []
         let head = HeadParser.parseFields(self.run, lines: lines, isResponse: false, findings: &ignored)
         let location = self.run.location(of: requestLine.content.lowerBound)
-        request(RequestInfo(
-            method: method, target: target, host: head.host, requestID: head.requestID, correlationID: head.correlationID,
+        let host = head.hostValue.map { HeadParser.identifier(bytes, $0, reusing: self.previous?.host) }
+        let info = RequestInfo(
+            method: method, target: target, host: host, requestID: head.requestID, correlationID: head.correlationID,
             traceID: head.traceID,
             offset: self.run.start &+ UInt64(requestLine.content.lowerBound), frame: location.frame ?? 0,
-            time: self.messageTime, upgrade: head.upgrade))
+            time: self.messageTime, upgrade: head.upgrade)
+        self.previous = info
+        request(info)
         // RFC 9112 §6.3: a request body is chunked, or Content-Length long, or absent.
         let chunked = head.transferEncodings.contains { field in
             ASCII.equalsIgnoringCase(bytes, HeadParser.lastListElement(bytes, field.value), "chunked")
