@@ -58,23 +58,38 @@ public final class PcapReader {
     /// `.readFailed` when the file breaks part-way, after every record before the break has
     /// been handed to `body`.
     public func forEachFrame(through lastFrame: FrameNumber? = nil, _ body: (RawFrame) -> Void) throws(CaptureError) {
-        while self.fast != nil, lastFrame.map({ self.framesRead < $0 }) ?? true {
-            switch self.fast!.next() {
-            case .record(let seconds, let nanoseconds, let wireLength, let bytes):
-                self.framesRead &+= 1
-                self.framesReadInBlocks &+= 1
-                body(RawFrame(
-                    number: self.framesRead, timestamp: Timestamp(seconds: seconds, nanoseconds: nanoseconds),
-                    wireLength: wireLength, bytes: bytes))
-            case .handOver(let offset):
+        if var fast = self.fast {
+            // Counted in locals and stored back once: a class's stored property written per
+            // record pays a dynamic exclusivity check each time.
+            var frames = self.framesRead
+            var handedOver: Int?
+            while lastFrame.map({ frames < $0 }) ?? true {
+                switch fast.next() {
+                case .record(let seconds, let nanoseconds, let wireLength, let bytes):
+                    frames &+= 1
+                    body(RawFrame(
+                        number: frames, timestamp: Timestamp(seconds: seconds, nanoseconds: nanoseconds), wireLength: wireLength,
+                        bytes: bytes))
+                    continue
+                case .handOver(let offset):
+                    handedOver = offset
+                }
+                break
+            }
+            self.framesReadInBlocks &+= frames &- self.framesRead
+            self.framesRead = frames
+            if let offset = handedOver {
                 // libpcap reads on from this record, with its own checks and messages.
-                self.fast!.close()
+                fast.close()
                 self.fast = nil
                 if fseeko(pcap_file(self.handle), off_t(offset), SEEK_SET) != 0 {
                     throw CaptureError(
                         code: .readFailed, path: self.path,
                         reason: "stopped after frame \(self.framesRead): cannot seek to byte \(offset): \(String(cString: strerror(errno)))")
                 }
+            } else {
+                self.fast = fast
+                return
             }
         }
         var header: UnsafeMutablePointer<pcap_pkthdr>?
