@@ -57,8 +57,16 @@ struct Analyze: ParsableCommand {
         valueName: "classes"))
     var failOn: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "Analyse on N threads (1-64): one reads and decodes, N analyse connections sharded by their endpoints, and the report is the same as with 1. Each shard gets 1/N of the flow table and reassembly memory, so only a capture that fills them (limit.flow_table, limit.reassembly_buffer) may be reported differently.",
+        valueName: "n"))
+    var threads = 1
+
     func run() throws {
         let failClasses = try Self.classes(self.failOn)
+        guard (1...64).contains(self.threads) else {
+            throw ToolFailure(status: 1, message: "--threads \(self.threads): give 1 to 64 threads")
+        }
         guard let profile = GatewayProfile(parsing: self.gateway) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
@@ -89,7 +97,6 @@ struct Analyze: ParsableCommand {
         // worst for the summary, so memory follows concurrent connections, not the capture.
         options.queueEnded = true
         options.retention = .bounded(Self.connectionsKept)
-        var engine = Engine(linkType: reader.linkType, options: options)
 
         // Reports and slices hold upstream traffic: readable by their owner only.
         umask(0o077)
@@ -105,6 +112,42 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
+        let (result, readError) = self.threads == 1
+            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report)
+            : try Self.analyse(
+                ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
+        let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
+        let assembled = try report?.assemble(result, source: source)
+
+        var sliceCount = 0
+        if let output, let out = self.out, let report, let (head, tail, document) = assembled {
+            sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
+            try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
+            try output.write("report.md", MarkdownReport.render(document))
+            try output.write("report.html", HTMLReport.render(document))
+        }
+        if self.json, let report, let (head, tail, _) = assembled {
+            try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }
+        } else {
+            print(TextSummary.render(result, source: source), terminator: "")
+            if let out = self.out {
+                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
+            }
+        }
+        let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
+        if !found.isEmpty {
+            Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
+            throw ExitCode(3)
+        }
+    }
+
+    /// The first pass over the capture: every frame through `engine`, judged connections
+    /// streamed into `report` as they come. Returns the analysis and the read error that cut
+    /// the capture short, if one did.
+    private static func analyse<Analyser: CaptureAnalysing>(
+        _ engine: Analyser, reader: PcapReader, report: StreamedReport?
+    ) throws -> (AnalysisResult, String?) {
+        var engine = engine
         var streamFailure: Error?
         func stream() {
             guard streamFailure == nil else { return }
@@ -132,29 +175,7 @@ struct Analyze: ParsableCommand {
         let result = engine.finish()
         stream()
         if let streamFailure { throw streamFailure }
-        let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
-        let assembled = try report?.assemble(result, source: source)
-
-        var sliceCount = 0
-        if let output, let out = self.out, let report, let (head, tail, document) = assembled {
-            sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
-            try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
-            try output.write("report.md", MarkdownReport.render(document))
-            try output.write("report.html", HTMLReport.render(document))
-        }
-        if self.json, let report, let (head, tail, _) = assembled {
-            try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }
-        } else {
-            print(TextSummary.render(result, source: source), terminator: "")
-            if let out = self.out {
-                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
-            }
-        }
-        let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
-        if !found.isEmpty {
-            Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
-            throw ExitCode(3)
-        }
+        return (result, readError)
     }
 
     /// `--fail-on` values (`502,truncated`, repeatable) as classes; anything else is a usage error.
