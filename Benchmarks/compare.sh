@@ -26,6 +26,7 @@
 #   --dir DIR         where --size-mb captures go (default Benchmarks/.captures)
 #   --big-dir DIR     where --memory-scaling puts the large capture (default /tmp)
 #   --factor F        size ratio for --memory-scaling (default 10)
+#   --threads N       also time `edgescope analyze FILE --out DIR --threads N`
 # Needs: cc, libpcap-dev, tcpdump, tshark, time (Debian packages of those names).
 set -euo pipefail
 
@@ -44,6 +45,7 @@ dir=${EDGESCOPE_BENCH_CAPTURES:-$here/.captures}
 big_dir=/tmp
 factor=10
 memory_scaling=0
+threads=""
 file=""
 while [[ $# -gt 0 ]]; do
     arg=$1; shift
@@ -57,6 +59,7 @@ while [[ $# -gt 0 ]]; do
         --big-dir) [[ $# -gt 0 ]] || usage; big_dir=$1; shift ;;
         --factor) [[ $# -gt 0 ]] || usage; factor=$1; shift ;;
         --memory-scaling) memory_scaling=1 ;;
+        --threads) [[ $# -gt 0 ]] || usage; threads=$1; shift ;;
         -h|--help) usage ;;
         -*) echo "unknown option: $arg" >&2; usage ;;
         *) [[ -z "$file" ]] || usage; file=$arg ;;
@@ -142,6 +145,7 @@ compare_file() {
     measure tcpdump "$runs" tcpdump -r "$file" -w /dev/null
     measure edgescope "$runs" "$edgescope" analyze "$file" --out "$tmp/out"
     measure edgescope_noout "$runs" "$edgescope" analyze "$file"
+    [[ -z "$threads" ]] || measure edgescope_threads "$runs" "$edgescope" analyze "$file" --out "$tmp/out" --threads "$threads"
     [[ $no_tshark -eq 1 ]] || measure tshark "$tshark_runs" tshark -r "$file" -q -z expert
 
     echo "file: $file ($(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $packets packets)"
@@ -151,13 +155,14 @@ compare_file() {
     echo "| command | wall | CPU | peak RSS | GB/s | × bare read | CPU × bare read |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     local key label
-    for key in bare tcpdump edgescope edgescope_noout tshark; do
+    for key in bare tcpdump edgescope edgescope_noout edgescope_threads tshark; do
         [[ -n "${wall_ns[$key]:-}" ]] || continue
         case "$key" in
             bare) label="bare libpcap read loop (pcap_next_ex)" ;;
             tcpdump) label="\`tcpdump -r FILE -w /dev/null\`" ;;
             edgescope) label="\`edgescope analyze FILE --out DIR\`" ;;
             edgescope_noout) label="\`edgescope analyze FILE\` (no --out)" ;;
+            edgescope_threads) label="\`edgescope analyze FILE --out DIR --threads $threads\`" ;;
             tshark) label="\`tshark -r FILE -q -z expert\`" ;;
         esac
         echo "| $label | $(secs "${wall_ns[$key]}") s | ${cpu_s[$key]} s | $(mib "${rss_kb[$key]}") MiB | $(gbps "$bytes" "${wall_ns[$key]}") | $(ratio "${wall_ns[$key]}" "${wall_ns[bare]}") | $(ratio "${cpu_s[$key]}" "${cpu_s[bare]}") |${note[$key]:+ ${note[$key]}}"

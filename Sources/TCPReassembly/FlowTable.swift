@@ -19,6 +19,8 @@ public struct FlowTable {
     @usableFromInline var index: [FlowKey: Int] = [:]
     @usableFromInline var nextID: UInt32 = 1
     @usableFromInline var nextSweep: Int64 = .min
+    /// Whether `process` starts a sweep once a capture-second; false after `sweepOnlyWhenAsked()`.
+    var sweepsItself = true
 
     /// Connections created so far.
     public var connectionsSeen: Int { Int(self.nextID) - 1 }
@@ -143,10 +145,19 @@ public struct FlowTable {
         }
     }
 
+    /// From now on `process` never sweeps: the caller calls `sweep(now:sink:)` itself. For a
+    /// table that sees only some of a capture's connections (one shard of several), whose
+    /// sweeps must come when a table holding all of them would sweep: that depends on frames
+    /// this table is not given.
+    public mutating func sweepOnlyWhenAsked() {
+        self.sweepsItself = false
+        self.nextSweep = .max
+    }
+
     /// Judges closed connections that have lingered, and evicts idle ones. Runs once a
     /// capture-second, so its cost is spread thin.
     public mutating func sweep<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
-        self.nextSweep = now.nanoseconds &+ 1_000_000_000
+        self.nextSweep = self.sweepsItself ? now.nanoseconds &+ 1_000_000_000 : .max
         guard !self.index.isEmpty else { return }
         var ending: [(slot: Int, id: UInt32, end: ConnectionEnd)] = []
         for slot in self.index.values {

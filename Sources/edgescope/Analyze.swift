@@ -57,8 +57,16 @@ struct Analyze: ParsableCommand {
         valueName: "classes"))
     var failOn: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "Analyse on N threads (1-64): one reads and decodes, N analyse connections sharded by their endpoints, and the report is the same as with 1. Each shard gets 1/N of the flow table and reassembly memory, so only a capture that fills them (limit.flow_table, limit.reassembly_buffer) may be reported differently.",
+        valueName: "n"))
+    var threads = 1
+
     func run() throws {
         let failClasses = try Self.classes(self.failOn)
+        guard (1...64).contains(self.threads) else {
+            throw ToolFailure(status: 1, message: "--threads \(self.threads): give 1 to 64 threads")
+        }
         guard let profile = GatewayProfile(parsing: self.gateway) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
@@ -89,7 +97,6 @@ struct Analyze: ParsableCommand {
         // worst for the summary, so memory follows concurrent connections, not the capture.
         options.queueEnded = true
         options.retention = .bounded(Self.connectionsKept)
-        var engine = Engine(linkType: reader.linkType, options: options)
 
         // Reports and slices hold upstream traffic: readable by their owner only.
         umask(0o077)
@@ -105,26 +112,10 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
-        var streamFailure: Error?
-        var readError: String?
-        do {
-            // No local function here: one capturing `engine` would box it, and every access
-            // per packet would pay a dynamic exclusivity check.
-            try reader.forEachFrame { frame in
-                engine.process(frame)
-                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
-            }
-        } catch {
-            if reader.framesRead == 0 {
-                throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
-            }
-            readError = error.reason
-            engine.addWarning("The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead).")
-            Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
-        }
-        let result = engine.finish()
-        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
-        if let streamFailure { throw streamFailure }
+        let (result, readError) = self.threads == 1
+            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report)
+            : try Self.analyse(
+                ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
         let assembled = try report?.assemble(result, source: source)
 
@@ -148,6 +139,36 @@ struct Analyze: ParsableCommand {
             Edgescope.printError("edgescope: --fail-on: " + found.map { "\($0.1) connection(s) of class \($0.0.rawValue)" }.joined(separator: ", "))
             throw ExitCode(3)
         }
+    }
+
+    /// The first pass over the capture: every frame through `engine`, judged connections
+    /// streamed into `report` as they come. Returns the analysis and the read error that cut
+    /// the capture short, if one did.
+    private static func analyse<Analyser: CaptureAnalysing>(
+        _ engine: Analyser, reader: PcapReader, report: StreamedReport?
+    ) throws -> (AnalysisResult, String?) {
+        var engine = engine
+        var streamFailure: Error?
+        var readError: String?
+        do {
+            // No local function here: one capturing `engine` would box it, and every access
+            // per packet would pay a dynamic exclusivity check.
+            try reader.forEachFrame { frame in
+                engine.process(frame)
+                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
+            }
+        } catch {
+            if reader.framesRead == 0 {
+                throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
+            }
+            readError = error.reason
+            engine.addWarning("The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead).")
+            Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
+        }
+        let result = engine.finish()
+        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
+        if let streamFailure { throw streamFailure }
+        return (result, readError)
     }
 
     /// Moves the connections the engine judged since the last call to the report; returns
