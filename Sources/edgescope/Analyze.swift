@@ -173,7 +173,7 @@ struct Analyze: ParsableCommand {
 
     /// Moves the connections the engine judged since the last call to the report; returns
     /// what failed writing them.
-    private static func stream(_ engine: inout Engine, to report: StreamedReport?) -> Error? {
+    private static func stream<Analyser: CaptureAnalysing>(_ engine: inout Analyser, to report: StreamedReport?) -> Error? {
         let ended = engine.takeEnded()
         guard let report, !ended.isEmpty else { return nil }
         do {
