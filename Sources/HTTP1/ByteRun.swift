@@ -11,9 +11,10 @@ struct ByteRun {
     private(set) var start: UInt64 = 0
     private var marks: [(offset: UInt64, frame: FrameNumber, frameOffset: Int?)] = []
 
-    init(direction: Direction, capacity: Int) {
+    /// An empty run. Storage comes with the first bytes, sized to them (and is kept when the
+    /// run is reset): a connection that never sends a head holds none.
+    init(direction: Direction) {
         self.direction = direction
-        self.bytes.reserveCapacity(capacity)
     }
 
     var isEmpty: Bool { self.bytes.isEmpty }

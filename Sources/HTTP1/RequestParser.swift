@@ -26,7 +26,7 @@ struct RequestParser {
 
     private(set) var state: State = .head
     private(set) var proto: WireProtocol = .unknown
-    private var run = ByteRun(direction: .client, capacity: 512)
+    private var run = ByteRun(direction: .client)
     /// Whether evidence masks credential values (`Redaction`).
     var redactsSecrets = true {
         didSet { self.run.redactsSecrets = self.redactsSecrets }

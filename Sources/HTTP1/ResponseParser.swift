@@ -60,7 +60,7 @@ struct ResponseParser {
     static let nginxHeadLimit = 4096
 
     private(set) var state: State = .idle
-    private var run = ByteRun(direction: .server, capacity: 1024)
+    private var run = ByteRun(direction: .server)
     /// Whether evidence masks credential values (`Redaction`).
     var redactsSecrets = true {
         didSet { self.run.redactsSecrets = self.redactsSecrets }

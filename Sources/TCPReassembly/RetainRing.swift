@@ -1,8 +1,9 @@
 /// The most recent bytes of a stream, in a fixed-size ring, so a retransmission can be
 /// compared with the first copy without keeping the whole stream.
 ///
-/// The ring's bytes always end at the stream's `nextOffset`. Storage is allocated once, on
-/// first use, and never grows; appends are at most two `memcpy`s.
+/// The ring's bytes always end at the stream's `nextOffset`. Storage is allocated on first use,
+/// small, and grows (keeping what it holds) as the stream does, up to its cap: a short
+/// connection does not pay for the cap. Appends are at most two `memcpy`s.
 @usableFromInline
 struct RetainRing {
     @usableFromInline var storage: [UInt8] = []
@@ -22,6 +23,22 @@ struct RetainRing {
         self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { _, initialized in initialized = capacity }
         self.head = 0
         self.count = 0
+    }
+
+    /// Grows the storage to `capacity` bytes, keeping the bytes held in order.
+    @usableFromInline
+    mutating func grow(to capacity: Int) {
+        guard capacity > self.storage.count else { return }
+        let held = self.count
+        let old = self.storage
+        let oldCapacity = old.count
+        let head = self.head
+        self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            for index in 0..<held { buffer[index] = old[(head + index) % oldCapacity] }
+            initialized = capacity
+        }
+        self.head = 0
+        self.count = held
     }
 
     /// Appends `bytes`, dropping the oldest when full.

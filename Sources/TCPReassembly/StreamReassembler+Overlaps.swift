@@ -2,17 +2,29 @@ import CaptureModel
 
 extension StreamReassembler {
     /// Keeps the bytes just delivered, so a later copy of them can be compared.
+    /// What a stream's ring first holds.
+    static let firstRetainedCapacity = 2 << 10
+
     mutating func retain(_ data: StreamData, budget: inout ReassemblyBudget) {
         let cap = budget.limits.retainedBytesPerDirection
         guard cap > 0, !self.retentionDenied else { return }
-        if self.retained.capacity == 0 {
-            guard budget.retainedBytes + cap <= budget.limits.retainedBytesTotal else {
+        let wanted = min(cap, self.retained.count + data.bytes.count)
+        if wanted > self.retained.capacity {
+            // Grown by doubling from 2 KiB (then to the cap): a ring holds the last `cap` bytes
+            // however it grew, so only memory changes.
+            var capacity = max(self.retained.capacity * 2, Self.firstRetainedCapacity)
+            while capacity < wanted { capacity *= 2 }
+            capacity = min(capacity, cap)
+            let extra = capacity - self.retained.capacity
+            if budget.retainedBytes + extra <= budget.limits.retainedBytesTotal {
+                if self.retained.capacity == 0 { self.retained.allocate(capacity) } else { self.retained.grow(to: capacity) }
+                budget.retainedBytes += extra
+            } else if self.retained.capacity == 0 {
                 // Out of global budget: this stream's retransmissions go uncompared.
                 self.retentionDenied = true
                 return
             }
-            self.retained.allocate(cap)
-            budget.retainedBytes += cap
+            // Else the ring stays as it is and keeps the last bytes it can.
         }
         if self.retained.count == 0 {
             self.retainedMarks.removeAll(keepingCapacity: true)
