@@ -33,8 +33,14 @@ struct RetainRing {
         let old = self.storage
         let oldCapacity = old.count
         let head = self.head
+        // The held bytes in order: at most two runs of the old ring, two memcpys.
+        let first = min(held, oldCapacity - head)
         self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
-            for index in 0..<held { buffer[index] = old[(head + index) % oldCapacity] }
+            old.withUnsafeBufferPointer { source in
+                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
+                target.copyMemory(from: source.baseAddress! + head, byteCount: first)
+                if first < held { (target + first).copyMemory(from: source.baseAddress!, byteCount: held - first) }
+            }
             initialized = capacity
         }
         self.head = 0
