@@ -104,6 +104,9 @@ struct HopCorrelator {
     private var newGateways: [Endpoint] = []
 
     var ring: [HopRequest?]
+    /// Each ring slot's `key` and `idHash`, beside the ring: read when the slot is reused,
+    /// without copying the record out.
+    var ringKeys: [(key: Int, idHash: Int?)]
     var nextSeq = 0
     var requestHeads: [Int: Int] = [:]
     var idHeads: [Int: Int] = [:]
@@ -140,6 +143,7 @@ struct HopCorrelator {
         self.given = given
         self.lateDelay = max(lateDelay, limits.settleDelay)
         self.ring = Array(repeating: nil, count: max(1, limits.recentRequests))
+        self.ringKeys = Array(repeating: (0, nil), count: max(1, limits.recentRequests))
     }
 
     /// Whether `server` is a listener of the gateway, as far as is known now.
@@ -237,12 +241,13 @@ struct HopCorrelator {
         let seq = self.nextSeq
         self.nextSeq += 1
         let slot = seq % self.ring.count
-        // Read in place: copying the old record out would retain everything it holds.
-        if let oldKey = self.ring[slot]?.key {
+        if seq >= self.ring.count {
             // The oldest request leaves; it ends its chains (older ones left before it).
-            if self.requestHeads[oldKey] == seq - self.ring.count { self.requestHeads[oldKey] = nil }
-            if let id = self.ring[slot]?.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
+            let old = self.ringKeys[slot]
+            if self.requestHeads[old.key] == seq - self.ring.count { self.requestHeads[old.key] = nil }
+            if let id = old.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
         }
+        self.ringKeys[slot] = (record.key, record.idHash)
         record.previousSameRequest = self.requestHeads.updateValue(seq, forKey: record.key) ?? -1
         if let id = record.idHash {
             record.previousSameID = self.idHeads.updateValue(seq, forKey: id) ?? -1
