@@ -226,3 +226,41 @@ struct SplitMix {
     behind.send(seq: isn + 7, bytes("g"), frame: 3, fin: true)
     #expect(behind.events.last == .fin(offset: 7, frame: 3))
 }
+
+/// The retransmission ring starts at 2 KiB and doubles to its 16 KiB cap as the stream grows,
+/// keeping what it holds: a rewrite anywhere in the last 16 KiB is found (named with the first
+/// copy's frame), one further back is not compared, and the budget is charged what is held.
+@Test func retainedBytesGrowToTheCapAndStillCatchRewrites() throws {
+    let start: UInt32 = 5000
+    var h = StreamHarness(isn: start)
+    let cap = ReassemblyLimits().retainedBytesPerDirection
+    #expect(cap == 16 << 10)
+    // Segments of 700 bytes, each byte telling its offset, up to 30,000 bytes.
+    func segment(_ index: Int) -> [UInt8] { (0..<700).map { UInt8(truncatingIfNeeded: (index * 700 + $0) &* 7) } }
+    h.send(seq: start + 1, segment(0), frame: 1)
+    #expect(h.budget.retainedBytes == 2 << 10)
+    for index in 1..<4 { h.send(seq: start + 1 + UInt32(index * 700), segment(index), frame: FrameNumber(index + 1)) }
+    #expect(h.budget.retainedBytes == 4 << 10)
+    for index in 4..<43 { h.send(seq: start + 1 + UInt32(index * 700), segment(index), frame: FrameNumber(index + 1)) }
+    #expect(h.budget.retainedBytes == cap)
+    #expect(h.stream.overlapMismatches == 0)
+
+    // Segment 25 (offset 17,500) is within the last 16 KiB of 30,100 bytes: its rewrite is caught.
+    var rewritten = segment(25)
+    rewritten[100] ^= 0xff
+    h.send(seq: start + 1 + 25 * 700, rewritten, frame: 100)
+    #expect(h.stream.overlapMismatches == 1)
+    let finding = try #require(h.stream.findings.first)
+    #expect(finding.code == .tcpOverlapMismatch)
+    #expect(finding.evidence[0].frame == 26)
+    #expect(finding.evidence[0].streamOffset == 25 * 700 + 100)
+    #expect(finding.evidence[1].frame == 100)
+
+    // Segment 2 (offset 1,400) left the ring long ago: a retransmission, not compared.
+    var old = segment(2)
+    old[0] ^= 0xff
+    let retransmitted = h.stream.retransmittedSegments
+    h.send(seq: start + 1 + 2 * 700, old, frame: 101)
+    #expect(h.stream.overlapMismatches == 1)
+    #expect(h.stream.retransmittedSegments == retransmitted + 1)
+}
