@@ -7,9 +7,9 @@ extension HTMLReport {
         // Sections are written aside first: the filter lists only what made it onto the page.
         var sections = HTMLWriter()
         var shown: [JSONValue] = []
-        let budget = Self.sizeLimit - Self.sectionReserve - html.output.utf8.count
+        let budget = Self.sizeLimit - Self.sectionReserve - html.count
         for connection in document.failures.prefix(Self.connectionsDetailed) {
-            guard sections.output.utf8.count < budget else { break }
+            guard sections.count < budget else { break }
             Self.connection(connection, &sections)
             sections.newline()
             shown.append(connection)
