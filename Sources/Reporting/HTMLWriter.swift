@@ -52,6 +52,12 @@ struct HTMLWriter {
         Self.decimal(number, into: &self.bytes)
     }
 
+    /// Text a formatter of this module writes straight into the page (`MarkdownReport.duration`):
+    /// only ASCII digits, letters, spaces and dots, which need no escaping.
+    mutating func formatted(_ write: (inout [UInt8]) -> Void) {
+        write(&self.bytes)
+    }
+
     /// Markup from this module's own literals (the doctype, the style sheet, the script).
     mutating func trusted(_ markup: StaticString) {
         Self.literal(markup, into: &self.bytes)
@@ -104,6 +110,19 @@ struct HTMLWriter {
         self.bytes.append(UInt8(ascii: "="))
         self.bytes.append(UInt8(ascii: "\""))
         Self.decimal(value, into: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// ` name="`: an attribute whose value follows in pieces (`text`, `trusted`), then `endAttribute`.
+    mutating func beginAttribute(_ name: StaticString) {
+        self.bytes.append(UInt8(ascii: " "))
+        Self.literal(name, into: &self.bytes)
+        self.bytes.append(UInt8(ascii: "="))
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The closing quote of an attribute `beginAttribute` opened.
+    mutating func endAttribute() {
         self.bytes.append(UInt8(ascii: "\""))
     }
 
