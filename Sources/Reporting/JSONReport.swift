@@ -132,7 +132,12 @@ public enum JSONReport {
     }
 
     /// One connection's entry, written to `out` (report.json writes it as text, without a tree).
-    public static func connection<Output: JSONOutput>(_ report: ConnectionReport, slice: String?, into out: inout Output) {
+    /// With `listing`, at most that many transactions are listed and the rest are counted in
+    /// `transactions_not_listed` (what `ReportDocument.Builder` keeps of a failure).
+    public static func connection<Output: JSONOutput>(
+        _ report: ConnectionReport, slice: String?, listing limit: Int? = nil, into out: inout Output
+    ) {
+        let listed = min(limit ?? report.transactions.count, report.transactions.count)
         let facts = report.facts
         out.beginObject()
         out.member("id", report.name)
@@ -150,9 +155,9 @@ public enum JSONReport {
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         out.array("transactions") { out in
-            for transaction in report.transactions { self.transaction(transaction, into: &out) }
+            for transaction in report.transactions.prefix(listed) { self.transaction(transaction, into: &out) }
         }
-        out.member("transactions_not_listed", number: report.transactionsDropped)
+        out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
         out.key("verdict")
         self.verdict(report.verdict, into: &out)
         // Evidence is one flat list per connection; findings point into it by index.
@@ -363,6 +368,21 @@ public enum JSONReport {
         out.member("context_offset", number: evidence.contextOffset)
         out.member("note", evidence.note)
         out.endObject()
+    }
+}
+
+extension ReportDocument.Builder {
+    /// Adds `report` as `add(JSONReport.connection(report, slice: slice))` would, reading its
+    /// fields from the report and making its entry only when the builder keeps it.
+    public mutating func add(_ report: ConnectionReport, slice: String?) {
+        let summary = Connection(
+            server: report.server.description, start: Timestamp(rfc3339: report.facts.first.time.rfc3339),
+            verdictClass: report.verdict.verdictClass.rawValue, code: report.verdict.code.description, id: UInt64(report.id))
+        self.add(summary) { listed in
+            var tree = JSONTreeBuilder()
+            JSONReport.connection(report, slice: slice, listing: listed, into: &tree)
+            return tree.value
+        }
     }
 }
 

@@ -61,7 +61,7 @@ final class StreamedReport {
             slice = "slices/\(report.name).pcap"
             self.slices.append((report.id, report.server, report.client, report.frames))
         }
-        if self.rendersReports { self.builder.add(JSONReport.connection(report, slice: slice)) }
+        if self.rendersReports { self.builder.add(report, slice: slice) }
         // Written as text at once: the same bytes as the tree pretty-printed two levels deep.
         self.writer.reset(level: 2)
         JSONReport.connection(report, slice: slice, into: &self.writer)
