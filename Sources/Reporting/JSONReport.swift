@@ -127,15 +127,22 @@ public enum JSONReport {
     /// One connection's entry.
     public static func connection(_ report: ConnectionReport, slice: String?) -> JSONValue {
         var tree = JSONTreeBuilder()
-        self.connection(report, slice: slice, into: &tree)
+        self.connection(report, slice: slice, listing: nil, into: &tree)
         return tree.value
     }
 
-    /// One connection's entry, written to `out` (report.json writes it as text, without a tree).
-    /// With `listing`, at most that many transactions are listed and the rest are counted in
-    /// `transactions_not_listed` (what `ReportDocument.Builder` keeps of a failure).
-    public static func connection<Output: JSONOutput>(
-        _ report: ConnectionReport, slice: String?, listing limit: Int? = nil, into out: inout Output
+    /// One connection's entry as text, as `connection(_:slice:)` pretty-printed at `writer`'s
+    /// level: report.json writes it so, without a tree.
+    public static func connection(_ report: ConnectionReport, slice: String?, into writer: inout PrettyJSONWriter) {
+        // A concrete entry point, so the generic description is specialized in this module.
+        self.connection(report, slice: slice, listing: nil, into: &writer)
+    }
+
+    /// One connection's entry, written to `out`. With `listing`, at most that many
+    /// transactions are listed and the rest are counted in `transactions_not_listed` (what
+    /// `ReportDocument.Builder` keeps of a failure).
+    static func connection<Output: JSONOutput>(
+        _ report: ConnectionReport, slice: String?, listing limit: Int?, into out: inout Output
     ) {
         let listed = min(limit ?? report.transactions.count, report.transactions.count)
         let facts = report.facts
@@ -143,8 +150,10 @@ public enum JSONReport {
         out.member("id", report.name)
         out.member("client", report.client.description)
         out.member("server", report.server.description)
-        out.member("start", facts.first.time.rfc3339)
-        out.member("end", facts.last.time.rfc3339)
+        out.key("start")
+        out.time(facts.first.time)
+        out.key("end")
+        out.time(facts.last.time)
         out.array("frames") { out in
             out.number(report.frames.lowerBound)
             out.number(report.frames.upperBound)
@@ -155,7 +164,8 @@ public enum JSONReport {
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         out.array("transactions") { out in
-            for transaction in report.transactions.prefix(listed) { self.transaction(transaction, into: &out) }
+            // By index: each transaction is read in place, not copied.
+            for index in 0..<listed { self.transaction(report.transactions[index], into: &out) }
         }
         out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
         out.key("verdict")
@@ -229,7 +239,8 @@ public enum JSONReport {
         func packet(_ packet: LadderPacket, _ out: inout Output) {
             out.object { out in
                 out.member("frame", number: packet.frame)
-                out.member("time", packet.time.rfc3339)
+                out.key("time")
+                out.time(packet.time)
                 out.key("since_start_us")
                 out.double(Double(packet.time.nanoseconds(since: start)) / 1000)
                 out.member("from", packet.direction.name)
@@ -300,7 +311,8 @@ public enum JSONReport {
                 out.member("target", request.target)
                 out.member("host", request.host)
                 out.member("frame", number: request.frame)
-                out.member("time", request.time.rfc3339)
+                out.key("time")
+                out.time(request.time)
             }
         } else {
             out.null()
@@ -339,14 +351,9 @@ public enum JSONReport {
         out.member("phase", verdict.phase.rawValue)
         out.member("summary", verdict.summary)
         out.object("gateways") { out in
-            for name in ["nginx", "haproxy", "envoy"] {
-                guard let outcome = verdict.gateways[name] else { continue }
-                let detailKey: String
-                switch name {
-                case "nginx": detailKey = "log"
-                case "haproxy": detailKey = "termination"
-                default: detailKey = "flag"
-                }
+            let order: [(name: StaticString, detailKey: StaticString)] = [("nginx", "log"), ("haproxy", "termination"), ("envoy", "flag")]
+            for (name, detailKey) in order {
+                guard let outcome = verdict.gateways[name.description] else { continue }
                 out.object(name) { out in
                     out.member("status", number: outcome.status)
                     out.member(detailKey, outcome.detail)

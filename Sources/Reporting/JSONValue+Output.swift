@@ -1,3 +1,5 @@
+import CaptureModel
+
 /// Where a JSON document is written as it is walked: `JSONReport` describes a connection once,
 /// and the same description becomes either a `JSONValue` tree (`JSONTreeBuilder`, for the
 /// reports that read it back) or pretty-printed bytes (`PrettyJSONWriter`, for report.json,
@@ -14,8 +16,8 @@ public protocol JSONOutput {
     mutating func beginArray()
     /// `]`.
     mutating func endArray()
-    /// The name of the member whose value comes next.
-    mutating func key(_ key: String)
+    /// The name of the member whose value comes next (a literal: `JSONReport` names every member).
+    mutating func key(_ key: StaticString)
     /// A string.
     mutating func string(_ value: String)
     /// An integer (as `JSONValue.number`: `int` when it fits `Int64`, else `uint`).
@@ -28,6 +30,8 @@ public protocol JSONOutput {
     mutating func bool(_ value: Bool)
     /// `null`.
     mutating func null()
+    /// A time as a string, in `Timestamp.rfc3339` form.
+    mutating func time(_ value: Timestamp)
 }
 
 extension JSONOutput {
@@ -42,37 +46,37 @@ extension JSONOutput {
     }
 
     /// `"key": "value"`.
-    mutating func member(_ key: String, _ value: String) {
+    mutating func member(_ key: StaticString, _ value: String) {
         self.key(key)
         self.string(value)
     }
 
     /// `"key": "value"`, or `"key": null` when `nil` (as `JSONValue.optional`).
-    mutating func member(_ key: String, _ value: String?) {
+    mutating func member(_ key: StaticString, _ value: String?) {
         self.key(key)
         if let value { self.string(value) } else { self.null() }
     }
 
     /// `"key": 12`.
-    mutating func member<T: BinaryInteger>(_ key: String, number value: T) {
+    mutating func member<T: BinaryInteger>(_ key: StaticString, number value: T) {
         self.key(key)
         self.number(value)
     }
 
     /// `"key": 12`, or `"key": null` when `nil`.
-    mutating func member<T: BinaryInteger>(_ key: String, number value: T?) {
+    mutating func member<T: BinaryInteger>(_ key: StaticString, number value: T?) {
         self.key(key)
         if let value { self.number(value) } else { self.null() }
     }
 
     /// `"key": true`.
-    mutating func member(_ key: String, bool value: Bool) {
+    mutating func member(_ key: StaticString, bool value: Bool) {
         self.key(key)
         self.bool(value)
     }
 
     /// `"key": { … }`, the members written by `body`.
-    mutating func object(_ key: String, _ body: (inout Self) -> Void) {
+    mutating func object(_ key: StaticString, _ body: (inout Self) -> Void) {
         self.key(key)
         self.beginObject()
         body(&self)
@@ -80,7 +84,7 @@ extension JSONOutput {
     }
 
     /// `"key": [ … ]`, the items written by `body`.
-    mutating func array(_ key: String, _ body: (inout Self) -> Void) {
+    mutating func array(_ key: StaticString, _ body: (inout Self) -> Void) {
         self.key(key)
         self.beginArray()
         body(&self)
@@ -97,12 +101,15 @@ extension JSONOutput {
 
 /// Builds the `JSONValue` tree of what is written.
 public struct JSONTreeBuilder: JSONOutput {
-    private enum Container {
-        case object([(String, JSONValue)], key: String?)
-        case array([JSONValue])
-    }
-
-    private var stack: [Container] = []
+    /// Open containers, innermost last: whether each is an object.
+    private var isObject: [Bool] = []
+    /// The open objects' members, and the open arrays' items, innermost last.
+    private var objects: [[(String, JSONValue)]] = []
+    private var arrays: [[JSONValue]] = []
+    /// The key of the member whose value comes next.
+    private var pendingKey: String?
+    /// For each open container, the key it is the value of in its parent object (if any).
+    private var containerKeys: [String?] = []
     /// The value written, once its outermost container is closed (or its one scalar written).
     public private(set) var value: JSONValue = .null
 
@@ -110,38 +117,50 @@ public struct JSONTreeBuilder: JSONOutput {
     public init() {}
 
     private mutating func add(_ value: JSONValue) {
-        guard let top = self.stack.popLast() else {
+        guard let isObject = self.isObject.last else {
             self.value = value
             return
         }
-        switch top {
-        case .object(var members, let key):
-            guard let key else { preconditionFailure("a JSON object member without a key") }
-            members.append((key, value))
-            self.stack.append(.object(members, key: nil))
-        case .array(var items):
-            items.append(value)
-            self.stack.append(.array(items))
+        if isObject {
+            guard let key = self.pendingKey else { preconditionFailure("a JSON object member without a key") }
+            self.pendingKey = nil
+            self.objects[self.objects.count - 1].append((key, value))
+        } else {
+            self.arrays[self.arrays.count - 1].append(value)
         }
     }
 
-    public mutating func beginObject() { self.stack.append(.object([], key: nil)) }
+    public mutating func beginObject() {
+        self.containerKeys.append(self.pendingKey)
+        self.pendingKey = nil
+        self.isObject.append(true)
+        self.objects.append([])
+    }
 
     public mutating func endObject() {
-        guard case .object(let members, _) = self.stack.popLast() else { preconditionFailure("endObject without beginObject") }
+        guard self.isObject.popLast() == true, let members = self.objects.popLast(), let key = self.containerKeys.popLast()
+        else { preconditionFailure("endObject without beginObject") }
+        self.pendingKey = key
         self.add(.object(members))
     }
 
-    public mutating func beginArray() { self.stack.append(.array([])) }
+    public mutating func beginArray() {
+        self.containerKeys.append(self.pendingKey)
+        self.pendingKey = nil
+        self.isObject.append(false)
+        self.arrays.append([])
+    }
 
     public mutating func endArray() {
-        guard case .array(let items) = self.stack.popLast() else { preconditionFailure("endArray without beginArray") }
+        guard self.isObject.popLast() == false, let items = self.arrays.popLast(), let key = self.containerKeys.popLast()
+        else { preconditionFailure("endArray without beginArray") }
+        self.pendingKey = key
         self.add(.array(items))
     }
 
-    public mutating func key(_ key: String) {
-        guard case .object(let members, _) = self.stack.popLast() else { preconditionFailure("a key outside an object") }
-        self.stack.append(.object(members, key: key))
+    public mutating func key(_ key: StaticString) {
+        guard self.isObject.last == true else { preconditionFailure("a key outside an object") }
+        self.pendingKey = key.description
     }
 
     public mutating func string(_ value: String) { self.add(.string(value)) }
@@ -150,6 +169,7 @@ public struct JSONTreeBuilder: JSONOutput {
     public mutating func double(_ value: Double) { self.add(.double(value)) }
     public mutating func bool(_ value: Bool) { self.add(.bool(value)) }
     public mutating func null() { self.add(.null) }
+    public mutating func time(_ value: Timestamp) { self.add(.string(value.rfc3339)) }
 }
 
 /// Appends what is written to `bytes` exactly as `JSONValue.write(into:pretty: true, level:)`
@@ -160,8 +180,15 @@ public struct PrettyJSONWriter: JSONOutput {
     public var bytes: [UInt8] = []
     /// How deep the value written sits in its document.
     public var level: Int
-    /// Open containers: whether each is an object, and how many entries it has so far.
-    private var open: [(isObject: Bool, count: Int)] = []
+    /// Open containers, as bits (the innermost is bit `depth - 1`): whether each is an
+    /// object, and whether it has an entry yet. 64 levels are more than any report nests.
+    private var depth = 0
+    private var objects: UInt64 = 0
+    private var filled: UInt64 = 0
+    /// The date and time of day of the last time written (`2026-04-13T10:17:42.`), and its
+    /// second: a connection's times mostly share their second, and only the fraction changes.
+    private var second: Int64?
+    private var secondText: [UInt8] = []
 
     /// A writer for a value `level` levels deep in a pretty-printed document.
     public init(level: Int = 0) {
@@ -171,52 +198,69 @@ public struct PrettyJSONWriter: JSONOutput {
     /// Clears the text for the next value, keeping the storage.
     public mutating func reset(level: Int) {
         self.bytes.removeAll(keepingCapacity: true)
-        self.open.removeAll(keepingCapacity: true)
+        self.depth = 0
+        self.objects = 0
+        self.filled = 0
         self.level = level
     }
 
+    private static let indent: StaticString = "\n                                                                "
+
     private mutating func newline(_ level: Int) {
-        self.bytes.append(0x0a)
-        self.bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * level))
+        let width = 2 * level
+        if width < Self.indent.utf8CodeUnitCount {
+            Self.indent.withUTF8Buffer { self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0...width])) }
+        } else {
+            self.bytes.append(0x0a)
+            self.bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width))
+        }
+    }
+
+    /// Starts an entry of the innermost container: its comma and new line.
+    @inline(__always)
+    private mutating func entry() {
+        let bit: UInt64 = 1 << UInt64(self.depth - 1)
+        if self.filled & bit != 0 { self.bytes.append(UInt8(ascii: ",")) }
+        self.filled |= bit
+        self.newline(self.level + self.depth)
     }
 
     /// Before a value: in an array, the comma and the new line it starts on.
     @inline(__always)
     private mutating func item() {
-        guard let last = self.open.indices.last, !self.open[last].isObject else { return }
-        if self.open[last].count > 0 { self.bytes.append(UInt8(ascii: ",")) }
-        self.open[last].count += 1
-        self.newline(self.level + self.open.count)
+        guard self.depth > 0, self.objects & (1 << UInt64(self.depth - 1)) == 0 else { return }
+        self.entry()
+    }
+
+    private mutating func begin(_ open: UInt8, isObject: Bool) {
+        self.item()
+        self.bytes.append(open)
+        guard self.depth < 64 else { preconditionFailure("JSON nested deeper than 64 levels") }
+        let bit: UInt64 = 1 << UInt64(self.depth)
+        if isObject { self.objects |= bit } else { self.objects &= ~bit }
+        self.filled &= ~bit
+        self.depth += 1
     }
 
     private mutating func end(_ close: UInt8) {
-        guard let last = self.open.popLast() else { preconditionFailure("a container closed that was not opened") }
-        if last.count > 0 { self.newline(self.level + self.open.count) }
+        guard self.depth > 0 else { preconditionFailure("a container closed that was not opened") }
+        self.depth -= 1
+        if self.filled & (1 << UInt64(self.depth)) != 0 { self.newline(self.level + self.depth) }
         self.bytes.append(close)
     }
 
-    public mutating func beginObject() {
-        self.item()
-        self.bytes.append(UInt8(ascii: "{"))
-        self.open.append((true, 0))
-    }
-
+    public mutating func beginObject() { self.begin(UInt8(ascii: "{"), isObject: true) }
     public mutating func endObject() { self.end(UInt8(ascii: "}")) }
-
-    public mutating func beginArray() {
-        self.item()
-        self.bytes.append(UInt8(ascii: "["))
-        self.open.append((false, 0))
-    }
-
+    public mutating func beginArray() { self.begin(UInt8(ascii: "["), isObject: false) }
     public mutating func endArray() { self.end(UInt8(ascii: "]")) }
 
-    public mutating func key(_ key: String) {
-        guard let last = self.open.indices.last, self.open[last].isObject else { preconditionFailure("a key outside an object") }
-        if self.open[last].count > 0 { self.bytes.append(UInt8(ascii: ",")) }
-        self.open[last].count += 1
-        self.newline(self.level + self.open.count)
-        JSONValue.writeString(key, into: &self.bytes)
+    public mutating func key(_ key: StaticString) {
+        guard self.depth > 0, self.objects & (1 << UInt64(self.depth - 1)) != 0 else { preconditionFailure("a key outside an object") }
+        self.entry()
+        // `JSONReport`'s member names are plain ASCII words: nothing in them needs escaping.
+        self.bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
+        self.bytes.append(UInt8(ascii: "\""))
         self.bytes.append(UInt8(ascii: ":"))
         self.bytes.append(UInt8(ascii: " "))
     }
@@ -249,5 +293,27 @@ public struct PrettyJSONWriter: JSONOutput {
     public mutating func null() {
         self.item()
         self.bytes.append(contentsOf: "null".utf8)
+    }
+
+    public mutating func time(_ value: Timestamp) {
+        // The second and fraction as `rfc3339` splits them.
+        var second = value.nanoseconds / 1_000_000_000
+        var fraction = value.nanoseconds % 1_000_000_000
+        if fraction < 0 {
+            fraction += 1_000_000_000
+            second -= 1
+        }
+        if second != self.second {
+            // The text ends with the fraction's nine digits and `Z`; what comes before (digits,
+            // `-`, `T`, `:`, `.`) depends on the second alone.
+            self.second = second
+            self.secondText = Array(value.rfc3339.utf8.dropLast(10))
+        }
+        self.item()
+        self.bytes.append(UInt8(ascii: "\""))
+        self.bytes.append(contentsOf: self.secondText)
+        MarkdownReport.pad(fraction, 9, into: &self.bytes)
+        self.bytes.append(UInt8(ascii: "Z"))
+        self.bytes.append(UInt8(ascii: "\""))
     }
 }
