@@ -47,6 +47,11 @@ struct HTMLWriter {
         Self.escape(text, into: &self.bytes)
     }
 
+    /// Text given as UTF-8, escaped.
+    mutating func text(utf8 text: [UInt8]) {
+        text.withUnsafeBufferPointer { Self.escape(utf8: $0, into: &self.bytes) }
+    }
+
     /// A number as text (digits need no escaping).
     mutating func text(_ number: Int) {
         Self.decimal(number, into: &self.bytes)
@@ -178,65 +183,68 @@ struct HTMLWriter {
     /// Scans the UTF-8 bytes: a run that needs nothing is copied whole.
     static func escape(_ text: String, into out: inout [UInt8]) {
         var text = text
-        text.withUTF8 { bytes in
-            var runStart = 0
-            var index = 0
-            let end = bytes.count
-            @inline(__always) func flush(_ upTo: Int) {
-                if upTo > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<upTo])) }
+        text.withUTF8 { Self.escape(utf8: $0, into: &out) }
+    }
+
+    /// `escape(_:into:)` for text given as UTF-8.
+    static func escape(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var runStart = 0
+        var index = 0
+        let end = bytes.count
+        @inline(__always) func flush(_ upTo: Int) {
+            if upTo > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<upTo])) }
+        }
+        @inline(__always) func control(_ value: UInt8) {
+            let digits: StaticString = "0123456789abcdef"
+            out.append(UInt8(ascii: "\\"))
+            out.append(UInt8(ascii: "x"))
+            out.append(digits.utf8Start[Int(value >> 4)])
+            out.append(digits.utf8Start[Int(value & 0x0f)])
+        }
+        while index < end {
+            let byte = bytes[index]
+            // Everything from `?` up is plain, but DEL and the lead byte of U+0080-U+00BF.
+            if byte >= 0x3f, byte != 0x7f, byte != 0xc2 {
+                index += 1
+                continue
             }
-            @inline(__always) func control(_ value: UInt8) {
-                let digits: StaticString = "0123456789abcdef"
-                out.append(UInt8(ascii: "\\"))
-                out.append(UInt8(ascii: "x"))
-                out.append(digits.utf8Start[Int(value >> 4)])
-                out.append(digits.utf8Start[Int(value & 0x0f)])
-            }
-            while index < end {
-                let byte = bytes[index]
-                // Everything from `?` up is plain, but DEL and the lead byte of U+0080-U+00BF.
-                if byte >= 0x3f, byte != 0x7f, byte != 0xc2 {
-                    index += 1
-                    continue
-                }
-                let reference: StaticString
-                switch byte {
-                case 0x26: reference = "&amp;"
-                case 0x3c: reference = "&lt;"
-                case 0x3e: reference = "&gt;"
-                case 0x22: reference = "&quot;"
-                case 0x27: reference = "&#39;"
-                case 0x0a, 0x09:
-                    index += 1
-                    continue
-                case 0x00..<0x20, 0x7f:
-                    flush(index)
-                    control(byte)
-                    index += 1
-                    runStart = index
-                    continue
-                case 0xc2:
-                    // U+0080-U+009F (C1 controls) are C2 80-C2 9F.
-                    if index + 1 < end, (0x80...0x9f).contains(bytes[index + 1]) {
-                        flush(index)
-                        control(bytes[index + 1])
-                        index += 2
-                        runStart = index
-                    } else {
-                        index += 1
-                    }
-                    continue
-                default:
-                    index += 1
-                    continue
-                }
+            let reference: StaticString
+            switch byte {
+            case 0x26: reference = "&amp;"
+            case 0x3c: reference = "&lt;"
+            case 0x3e: reference = "&gt;"
+            case 0x22: reference = "&quot;"
+            case 0x27: reference = "&#39;"
+            case 0x0a, 0x09:
+                index += 1
+                continue
+            case 0x00..<0x20, 0x7f:
                 flush(index)
-                Self.literal(reference, into: &out)
+                control(byte)
                 index += 1
                 runStart = index
+                continue
+            case 0xc2:
+                // U+0080-U+009F (C1 controls) are C2 80-C2 9F.
+                if index + 1 < end, (0x80...0x9f).contains(bytes[index + 1]) {
+                    flush(index)
+                    control(bytes[index + 1])
+                    index += 2
+                    runStart = index
+                } else {
+                    index += 1
+                }
+                continue
+            default:
+                index += 1
+                continue
             }
-            flush(end)
+            flush(index)
+            Self.literal(reference, into: &out)
+            index += 1
+            runStart = index
         }
+        flush(end)
     }
 
     /// `text` escaped, as a string.
