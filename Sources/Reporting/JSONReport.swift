@@ -164,7 +164,6 @@ public enum JSONReport {
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         out.array("transactions") { out in
-            // By index: each transaction is read in place, not copied.
             for index in 0..<listed { self.transaction(report.transactions[index], into: &out) }
         }
         out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
@@ -303,31 +302,34 @@ public enum JSONReport {
     }
 
     static func transaction<Output: JSONOutput>(_ transaction: Transaction, into out: inout Output) {
+        // No closures here: one capturing the transaction would copy it, and a connection
+        // can list thousands.
         out.beginObject()
         out.key("request")
         if let request = transaction.request {
-            out.object { out in
-                out.member("method", request.method)
-                out.member("target", request.target)
-                out.member("host", request.host)
-                out.member("frame", number: request.frame)
-                out.key("time")
-                out.time(request.time)
-            }
+            out.beginObject()
+            out.member("method", request.method)
+            out.member("target", request.target)
+            out.member("host", request.host)
+            out.member("frame", number: request.frame)
+            out.key("time")
+            out.time(request.time)
+            out.endObject()
         } else {
             out.null()
         }
         out.key("response")
         if let response = transaction.response {
-            out.object { out in
-                out.member("status", number: response.status)
-                out.member("frame", number: response.frame)
-                out.member("framing", response.framing.rawValue)
-                out.member("complete", bool: response.complete)
-                out.array("interim") { out in
-                    for status in response.interim { out.number(status) }
-                }
-            }
+            out.beginObject()
+            out.member("status", number: response.status)
+            out.member("frame", number: response.frame)
+            out.member("framing", response.framing.rawValue)
+            out.member("complete", bool: response.complete)
+            out.key("interim")
+            out.beginArray()
+            for status in response.interim { out.number(status) }
+            out.endArray()
+            out.endObject()
         } else {
             out.null()
         }

@@ -108,6 +108,7 @@ public struct JSONTreeBuilder: JSONOutput {
     private var arrays: [[JSONValue]] = []
     /// The key of the member whose value comes next.
     private var pendingKey: String?
+    private var times = RFC3339Text()
     /// For each open container, the key it is the value of in its parent object (if any).
     private var containerKeys: [String?] = []
     /// The value written, once its outermost container is closed (or its one scalar written).
@@ -169,7 +170,12 @@ public struct JSONTreeBuilder: JSONOutput {
     public mutating func double(_ value: Double) { self.add(.double(value)) }
     public mutating func bool(_ value: Bool) { self.add(.bool(value)) }
     public mutating func null() { self.add(.null) }
-    public mutating func time(_ value: Timestamp) { self.add(.string(value.rfc3339)) }
+    public mutating func time(_ value: Timestamp) {
+        var text: [UInt8] = []
+        text.reserveCapacity(32)
+        self.times.append(value, to: &text)
+        self.add(.string(String(decoding: text, as: UTF8.self)))
+    }
 }
 
 /// Appends what is written to `bytes` exactly as `JSONValue.write(into:pretty: true, level:)`
@@ -185,10 +191,7 @@ public struct PrettyJSONWriter: JSONOutput {
     private var depth = 0
     private var objects: UInt64 = 0
     private var filled: UInt64 = 0
-    /// The date and time of day of the last time written (`2026-04-13T10:17:42.`), and its
-    /// second: a connection's times mostly share their second, and only the fraction changes.
-    private var second: Int64?
-    private var secondText: [UInt8] = []
+    private var times = RFC3339Text()
 
     /// A writer for a value `level` levels deep in a pretty-printed document.
     public init(level: Int = 0) {
@@ -296,24 +299,36 @@ public struct PrettyJSONWriter: JSONOutput {
     }
 
     public mutating func time(_ value: Timestamp) {
+        self.item()
+        self.bytes.append(UInt8(ascii: "\""))
+        self.times.append(value, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// `Timestamp.rfc3339` as UTF-8, without building the text anew for each time: what comes
+/// before the fraction (`2026-04-13T10:17:42.`) depends on the second alone, and a
+/// connection's times mostly share their second.
+struct RFC3339Text {
+    private var second: Int64?
+    private var prefix: [UInt8] = []
+
+    /// Appends `time.rfc3339`'s bytes to `out`.
+    mutating func append(_ time: Timestamp, to out: inout [UInt8]) {
         // The second and fraction as `rfc3339` splits them.
-        var second = value.nanoseconds / 1_000_000_000
-        var fraction = value.nanoseconds % 1_000_000_000
+        var second = time.nanoseconds / 1_000_000_000
+        var fraction = time.nanoseconds % 1_000_000_000
         if fraction < 0 {
             fraction += 1_000_000_000
             second -= 1
         }
         if second != self.second {
-            // The text ends with the fraction's nine digits and `Z`; what comes before (digits,
-            // `-`, `T`, `:`, `.`) depends on the second alone.
+            // The text ends with the fraction's nine digits and `Z`.
             self.second = second
-            self.secondText = Array(value.rfc3339.utf8.dropLast(10))
+            self.prefix = Array(time.rfc3339.utf8.dropLast(10))
         }
-        self.item()
-        self.bytes.append(UInt8(ascii: "\""))
-        self.bytes.append(contentsOf: self.secondText)
-        MarkdownReport.pad(fraction, 9, into: &self.bytes)
-        self.bytes.append(UInt8(ascii: "Z"))
-        self.bytes.append(UInt8(ascii: "\""))
+        out.append(contentsOf: self.prefix)
+        MarkdownReport.pad(fraction, 9, into: &out)
+        out.append(UInt8(ascii: "Z"))
     }
 }
