@@ -11,7 +11,7 @@ public struct ReportDocumentError: Error, Hashable, Sendable, CustomStringConver
 /// An `edgescope.report/1` document as the HTML and Markdown reports read it. Both render from
 /// the JSON alone, so `edgescope report DIR/report.json` gives the same files as the run that
 /// wrote it; what they need beyond the JSON is computed here, the same way for both.
-public struct ReportDocument {
+public struct ReportDocument: Sendable {
     /// What the timeline needs of every listed connection.
     public struct TimelineEntry: Sendable {
         public var server: String
