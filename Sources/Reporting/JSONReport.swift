@@ -261,10 +261,15 @@ public enum JSONReport {
 
     /// `SYN ACK`, `PSH ACK`, `FIN ACK`, `RST`: the set flags by name, in a fixed order.
     static func flagNames(_ flags: UInt8) -> String {
+        // Every ladder packet names its flags: the 256 texts are made once.
+        self.flagTexts[Int(flags)]
+    }
+
+    private static let flagTexts: [String] = (0...255).map { flags in
         let names: [(UInt8, String)] = [
             (0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"),
         ]
-        return names.filter { flags & $0.0 != 0 }.map(\.1).joined(separator: " ")
+        return names.filter { UInt8(flags) & $0.0 != 0 }.map(\.1).joined(separator: " ")
     }
 
     static func tls<Output: JSONOutput>(_ tls: TLSSummary, into out: inout Output) {

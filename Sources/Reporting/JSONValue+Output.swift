@@ -135,7 +135,10 @@ public struct JSONTreeBuilder: JSONOutput {
         self.containerKeys.append(self.pendingKey)
         self.pendingKey = nil
         self.isObject.append(true)
-        self.objects.append([])
+        var members: [(String, JSONValue)] = []
+        // Room for a report object's members without growing as they come.
+        members.reserveCapacity(12)
+        self.objects.append(members)
     }
 
     public mutating func endObject() {
@@ -259,13 +262,41 @@ public struct PrettyJSONWriter: JSONOutput {
 
     public mutating func key(_ key: StaticString) {
         guard self.depth > 0, self.objects & (1 << UInt64(self.depth - 1)) != 0 else { preconditionFailure("a key outside an object") }
-        self.entry()
-        // `JSONReport`'s member names are plain ASCII words: nothing in them needs escaping.
-        self.bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
-        self.bytes.append(UInt8(ascii: "\""))
-        self.bytes.append(UInt8(ascii: ":"))
-        self.bytes.append(UInt8(ascii: " "))
+        key.withUTF8Buffer { self.key(utf8: $0) }
+    }
+
+    /// `,` new line, indent, `"key": `, in one write. `JSONReport`'s member names are plain
+    /// ASCII words: nothing in them needs escaping.
+    private mutating func key(utf8 name: UnsafeBufferPointer<UInt8>) {
+        let indent = 2 * (self.level + self.depth)
+        guard indent < Self.indent.utf8CodeUnitCount, let source = name.baseAddress else {
+            self.entry()
+            self.bytes.append(UInt8(ascii: "\""))
+            self.bytes.append(contentsOf: name)
+            self.bytes.append(contentsOf: "\": ".utf8)
+            return
+        }
+        let bit: UInt64 = 1 << UInt64(self.depth - 1)
+        let comma = self.filled & bit != 0
+        self.filled |= bit
+        let start = self.bytes.count
+        self.bytes.append(contentsOf: repeatElement(0, count: (comma ? 1 : 0) + 1 + indent + 1 + name.count + 3))
+        self.bytes.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            var at = start
+            if comma {
+                base[at] = UInt8(ascii: ",")
+                at += 1
+            }
+            Self.indent.withUTF8Buffer { lines in (base + at).update(from: lines.baseAddress!, count: indent + 1) }
+            at += indent + 1
+            base[at] = UInt8(ascii: "\"")
+            (base + at + 1).update(from: source, count: name.count)
+            at += 1 + name.count
+            base[at] = UInt8(ascii: "\"")
+            base[at + 1] = UInt8(ascii: ":")
+            base[at + 2] = UInt8(ascii: " ")
+        }
     }
 
     public mutating func string(_ value: String) {
