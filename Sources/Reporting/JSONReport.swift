@@ -164,7 +164,9 @@ public enum JSONReport {
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         out.array("transactions") { out in
-            for index in 0..<listed { self.transaction(report.transactions[index], into: &out) }
+            report.transactions.withUnsafeBufferPointer { transactions in
+                for index in 0..<listed { self.transaction(transactions[index], into: &out) }
+            }
         }
         out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
         out.key("verdict")
