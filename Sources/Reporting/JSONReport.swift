@@ -165,7 +165,7 @@ public enum JSONReport {
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         out.array("transactions") { out in
             report.transactions.withUnsafeBufferPointer { transactions in
-                for index in 0..<listed { self.transaction(transactions[index], into: &out) }
+                for index in 0..<listed { self.transaction(at: transactions.baseAddress! + index, into: &out) }
             }
         }
         out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
@@ -308,33 +308,36 @@ public enum JSONReport {
         out.endObject()
     }
 
-    static func transaction<Output: JSONOutput>(_ transaction: Transaction, into out: inout Output) {
-        // No closures here: one capturing the transaction would copy it, and a connection
-        // can list thousands.
+    static func transaction<Output: JSONOutput>(at transaction: UnsafePointer<Transaction>, into out: inout Output) {
+        // Read where it lies, with no closures: a copy of each transaction (its strings
+        // retained and released) costs more than writing it, and a connection can list thousands.
         out.beginObject()
         out.key("request")
-        if let request = transaction.request {
+        // Each field read in place (known to be there): binding the request or response, or
+        // unwrapping it with `!`, would copy it whole.
+        // Whether there is one, through a plain field: `request != nil` would copy it too.
+        if transaction.pointee.request?.frame != nil {
             out.beginObject()
-            out.member("method", request.method)
-            out.member("target", request.target)
-            out.member("host", request.host)
-            out.member("frame", number: request.frame)
+            out.member("method", transaction.pointee.request?.method ?? "")
+            out.member("target", transaction.pointee.request?.target ?? "")
+            out.member("host", transaction.pointee.request?.host ?? nil)
+            out.member("frame", number: transaction.pointee.request?.frame ?? 0)
             out.key("time")
-            out.time(request.time)
+            out.time(transaction.pointee.request?.time ?? Timestamp(nanoseconds: 0))
             out.endObject()
         } else {
             out.null()
         }
         out.key("response")
-        if let response = transaction.response {
+        if transaction.pointee.response?.complete != nil {
             out.beginObject()
-            out.member("status", number: response.status)
-            out.member("frame", number: response.frame)
-            out.member("framing", response.framing.rawValue)
-            out.member("complete", bool: response.complete)
+            out.member("status", number: transaction.pointee.response?.status ?? nil)
+            out.member("frame", number: transaction.pointee.response?.frame ?? nil)
+            out.member("framing", transaction.pointee.response?.framing.rawValue ?? "")
+            out.member("complete", bool: transaction.pointee.response?.complete ?? false)
             out.key("interim")
             out.beginArray()
-            for status in response.interim { out.number(status) }
+            for status in transaction.pointee.response?.interim ?? [] { out.number(status) }
             out.endArray()
             out.endObject()
         } else {
