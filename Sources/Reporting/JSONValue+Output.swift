@@ -135,10 +135,7 @@ public struct JSONTreeBuilder: JSONOutput {
         self.containerKeys.append(self.pendingKey)
         self.pendingKey = nil
         self.isObject.append(true)
-        var members: [(String, JSONValue)] = []
-        // Room for a report object's members without growing as they come.
-        members.reserveCapacity(12)
-        self.objects.append(members)
+        self.objects.append([])
     }
 
     public mutating func endObject() {
