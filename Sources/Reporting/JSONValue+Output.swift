@@ -262,13 +262,38 @@ public struct PrettyJSONWriter: JSONOutput {
         key.withUTF8Buffer { self.key(utf8: $0) }
     }
 
-    /// `,` new line, indent, `"key": `. `JSONReport`'s member names are plain ASCII words:
-    /// nothing in them needs escaping.
+    /// `,` new line, indent, `"key": `, gathered on the stack and appended at once.
+    /// `JSONReport`'s member names are plain ASCII words: nothing in them needs escaping.
     private mutating func key(utf8 name: UnsafeBufferPointer<UInt8>) {
-        self.entry()
-        self.bytes.append(UInt8(ascii: "\""))
-        self.bytes.append(contentsOf: name)
-        Self.keyEnd.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
+        let indent = 2 * (self.level + self.depth)
+        let length = 1 + 1 + indent + 1 + name.count + 3
+        guard indent < Self.indent.utf8CodeUnitCount, length <= 256, let source = name.baseAddress else {
+            self.entry()
+            self.bytes.append(UInt8(ascii: "\""))
+            self.bytes.append(contentsOf: name)
+            Self.keyEnd.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
+            return
+        }
+        let bit: UInt64 = 1 << UInt64(self.depth - 1)
+        let comma = self.filled & bit != 0
+        self.filled |= bit
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
+            let base = buffer.baseAddress!
+            var at = 0
+            if comma {
+                base[at] = UInt8(ascii: ",")
+                at += 1
+            }
+            Self.indent.withUTF8Buffer { lines in (base + at).update(from: lines.baseAddress!, count: indent + 1) }
+            at += indent + 1
+            base[at] = UInt8(ascii: "\"")
+            (base + at + 1).update(from: source, count: name.count)
+            at += 1 + name.count
+            base[at] = UInt8(ascii: "\"")
+            base[at + 1] = UInt8(ascii: ":")
+            base[at + 2] = UInt8(ascii: " ")
+            self.bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: at + 3))
+        }
     }
 
     private static let keyEnd: StaticString = "\": "
