@@ -55,7 +55,7 @@ public struct SlicePlan {
     }
 
     /// Whether some slice's frame range holds `frame`.
-    private func spans(_ frame: FrameNumber) -> Bool {
+    private func covers(_ frame: FrameNumber) -> Bool {
         var low = 0
         var high = self.spans.count
         while low < high {
@@ -70,7 +70,7 @@ public struct SlicePlan {
 
     /// The slice path a decoded frame belongs to, if any.
     public func path(for frame: FrameNumber, decoded: DecodedFrame) -> String? {
-        guard self.spans(frame) else { return nil }
+        guard self.covers(frame) else { return nil }
         let pair: FlowKey
         switch decoded {
         case .tcp(let segment): pair = FlowKey(segment.source, segment.destination)
