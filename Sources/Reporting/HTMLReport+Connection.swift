@@ -7,9 +7,9 @@ extension HTMLReport {
         // Sections are written aside first: the filter lists only what made it onto the page.
         var sections = HTMLWriter()
         var shown: [JSONValue] = []
-        let budget = Self.sizeLimit - Self.sectionReserve - html.output.utf8.count
+        let budget = Self.sizeLimit - Self.sectionReserve - html.count
         for connection in document.failures.prefix(Self.connectionsDetailed) {
-            guard sections.output.utf8.count < budget else { break }
+            guard sections.count < budget else { break }
             Self.connection(connection, &sections)
             sections.newline()
             shown.append(connection)
@@ -302,32 +302,45 @@ extension HTMLReport {
             for row in rows[start..<min(rows.count, start + Self.hexdumpRows)] {
                 html.element("span", [("class", "off")], text: row.offsetText)
                 html.text("  ")
-                Self.markedRuns(row, frame: frame, separator: " ", &html) { Hexdump.hexByte($0) }
-                html.text(String(repeating: " ", count: 2 + (16 - row.bytes.count) * 3))
-                Self.markedRuns(row, frame: frame, separator: "", &html) { String(Hexdump.printable($0)) }
+                Self.markedRuns(row, frame: frame, separator: " ", &html) { byte, out in
+                    let digits: StaticString = "0123456789abcdef"
+                    out.append(digits.utf8Start[Int(byte >> 4)])
+                    out.append(digits.utf8Start[Int(byte & 0x0f)])
+                }
+                html.formatted { $0.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 + (16 - row.bytes.count) * 3)) }
+                Self.markedRuns(row, frame: frame, separator: "", &html) { byte, out in
+                    // `Hexdump.printable`: the byte itself when it is printable ASCII.
+                    out.append(byte >= 0x20 && byte < 0x7f ? byte : UInt8(ascii: "."))
+                }
                 html.newline()
             }
         }
     }
 
-    /// Writes a row's bytes through `format`, `separator` between them, each run of marked
-    /// bytes inside one `<mark class="evidence-byte">` that carries the frame number.
+    /// Writes a row's bytes through `format` (which appends a byte's UTF-8 text), `separator`
+    /// between them, each run of marked bytes inside one `<mark class="evidence-byte">` that
+    /// carries the frame number.
     private static func markedRuns(
-        _ row: Hexdump.Row, frame: Int?, separator: String, _ html: inout HTMLWriter, _ format: (UInt8) -> String
+        _ row: Hexdump.Row, frame: Int?, separator: StaticString, _ html: inout HTMLWriter, _ format: (UInt8, inout [UInt8]) -> Void
     ) {
+        var run: [UInt8] = []
+        run.reserveCapacity(48)
         var index = 0
         while index < row.bytes.count {
-            if index > 0 { html.text(separator) }
+            if index > 0 { html.trusted(separator) }
             let marked = row.bytes[index].marked
-            var parts: [String] = []
+            run.removeAll(keepingCapacity: true)
+            var first = true
             while index < row.bytes.count, row.bytes[index].marked == marked {
-                parts.append(format(row.bytes[index].byte))
+                if !first { separator.withUTF8Buffer { run.append(contentsOf: $0) } }
+                first = false
+                format(row.bytes[index].byte, &run)
                 index += 1
             }
             if marked {
-                html.element("mark", [("class", "evidence-byte"), ("title", frame.map { "frame \($0)" })], text: parts.joined(separator: separator))
+                html.element("mark", [("class", "evidence-byte"), ("title", frame.map { "frame \($0)" })]) { $0.text(utf8: run) }
             } else {
-                html.text(parts.joined(separator: separator))
+                html.text(utf8: run)
             }
         }
     }

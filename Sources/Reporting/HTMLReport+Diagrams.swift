@@ -127,6 +127,17 @@ extension HTMLReport {
 
     enum PacketKind: String {
         case syn, fin, rst, data, ack
+
+        /// The raw value, as a literal to write.
+        var literal: StaticString {
+            switch self {
+            case .syn: return "syn"
+            case .fin: return "fin"
+            case .rst: return "rst"
+            case .data: return "data"
+            case .ack: return "ack"
+            }
+        }
     }
 
     /// Arrowheads the ladders share, one per packet kind (CSS gives them their colours).
@@ -186,26 +197,115 @@ extension HTMLReport {
                     html.element("text", [("x", "\(middle)"), ("y", "\(y + 14)"), ("class", "gap")], text: "⋯ \(omitted) packet(s) not drawn ⋯")
                     row += 1
                 }
-                let y = top + row * rowHeight
-                let flags = packet["flags"].string ?? ""
-                let names = flags.split(separator: " ")
-                let length = packet["len"].int ?? 0
-                let kind: PacketKind = names.contains("RST") ? .rst : names.contains("SYN") ? .syn : names.contains("FIN") ? .fin : length > 0 ? .data : .ack
-                let fromGateway = packet["from"].string != "server"
-                var label = flags.isEmpty ? "(no flags)" : flags
-                if let seq = packet["seq"].int { label += " seq=\(seq)" }
-                if let ack = packet["ack"].int { label += " ack=\(ack)" }
-                if length > 0 { label += " len=\(length)" }
-                // One row: the label, the arrow (its head and colour from CSS by kind), the time and the frame.
-                html.element("g", [("class", kind.rawValue), ("transform", "translate(0 \(y))")]) { html in
-                    html.element("text", [("x", "\(middle)"), ("y", "9")], text: Self.clip(label))
-                    html.void("line", [
-                        ("x1", "\(fromGateway ? gateway : upstream)"), ("y1", "12"), ("x2", "\(fromGateway ? upstream - 2 : gateway + 2)"), ("y2", "19"),
-                    ])
-                    html.element("text", [("x", "\(gateway - 8)"), ("y", "18")], text: "+" + Self.elapsed(microseconds: packet["since_start_us"].double ?? 0))
-                    html.element("text", [("x", "\(upstream + 8)"), ("y", "18")], text: "\(packet["frame"].int ?? 0)")
-                }
+                Self.ladderRow(packet, y: top + row * rowHeight, gateway: gateway, upstream: upstream, &html)
                 row += 1
+            }
+        }
+    }
+
+    /// One row: the label, the arrow (its head and colour from CSS by kind), the time and the
+    /// frame. Written piece by piece, numbers as digits: a page has thousands of these rows.
+    private static func ladderRow(_ packet: JSONValue, y: Int, gateway: Int, upstream: Int, _ html: inout HTMLWriter) {
+        var flags: JSONValue?, from: JSONValue?, seq: JSONValue?, ack: JSONValue?, len: JSONValue?, since: JSONValue?, frame: JSONValue?
+        // One pass over the members; the first of a repeated key counts, as the subscript reads it.
+        for (key, value) in packet.members {
+            switch key {
+            case "flags": if flags == nil { flags = value }
+            case "from": if from == nil { from = value }
+            case "seq": if seq == nil { seq = value }
+            case "ack": if ack == nil { ack = value }
+            case "len": if len == nil { len = value }
+            case "since_start_us": if since == nil { since = value }
+            case "frame": if frame == nil { frame = value }
+            default: break
+            }
+        }
+        let flagText = flags?.string ?? ""
+        let length = len?.int ?? 0
+        let kind: PacketKind = Self.hasFlag(flagText, "RST") ? .rst : Self.hasFlag(flagText, "SYN") ? .syn
+            : Self.hasFlag(flagText, "FIN") ? .fin : length > 0 ? .data : .ack
+        let fromGateway = from?.string != "server"
+        let middle = (gateway + upstream) / 2
+        html.begin("g")
+        html.attribute("class", literal: kind.literal)
+        html.beginAttribute("transform")
+        html.trusted("translate(0 ")
+        html.text(y)
+        html.trusted(")")
+        html.endAttribute()
+        html.beginEnd()
+
+        html.begin("text")
+        html.attribute("x", middle)
+        html.attribute("y", 9)
+        html.beginEnd()
+        let seqNumber = seq?.int
+        let ackNumber = ack?.int
+        // The label is clipped at `textLimit` characters: only a long (hand-made) flags text
+        // can reach it, so the usual label is written in pieces, the rest built and clipped.
+        if flagText.utf8.count <= Self.textLimit - 80 {
+            if flagText.isEmpty { html.trusted("(no flags)") } else { html.text(flagText) }
+            if let seqNumber {
+                html.trusted(" seq=")
+                html.text(seqNumber)
+            }
+            if let ackNumber {
+                html.trusted(" ack=")
+                html.text(ackNumber)
+            }
+            if length > 0 {
+                html.trusted(" len=")
+                html.text(length)
+            }
+        } else {
+            var label = flagText
+            if let seqNumber { label += " seq=\(seqNumber)" }
+            if let ackNumber { label += " ack=\(ackNumber)" }
+            if length > 0 { label += " len=\(length)" }
+            html.text(Self.clip(label))
+        }
+        html.close("text")
+
+        html.begin("line")
+        html.attribute("x1", fromGateway ? gateway : upstream)
+        html.attribute("y1", 12)
+        html.attribute("x2", fromGateway ? upstream - 2 : gateway + 2)
+        html.attribute("y2", 19)
+        html.selfClose()
+
+        html.begin("text")
+        html.attribute("x", gateway - 8)
+        html.attribute("y", 18)
+        html.beginEnd()
+        html.trusted("+")
+        let nanoseconds = Int64(((since?.double ?? 0) * 1000).rounded())
+        html.formatted { MarkdownReport.duration(max(0, nanoseconds), into: &$0) }
+        html.close("text")
+
+        html.begin("text")
+        html.attribute("x", upstream + 8)
+        html.attribute("y", 18)
+        html.beginEnd()
+        html.text(frame?.int ?? 0)
+        html.close("text")
+        html.close("g")
+    }
+
+    /// Whether `flags` (names separated by spaces) has the name `flag`.
+    static func hasFlag(_ flags: String, _ flag: StaticString) -> Bool {
+        flag.withUTF8Buffer { name in
+            var flags = flags
+            return flags.withUTF8 { bytes in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count, bytes[end] != UInt8(ascii: " ") { end += 1 }
+                    if end - start == name.count, (0..<name.count).allSatisfy({ bytes[start + $0] == name[$0] }) {
+                        return true
+                    }
+                    start = end + 1
+                }
+                return false
             }
         }
     }

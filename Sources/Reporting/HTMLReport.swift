@@ -328,7 +328,8 @@ public enum HTMLReport {
 
     /// At most `textLimit` characters, cut with `…`.
     static func clip(_ text: String) -> String {
-        guard text.count > Self.textLimit else { return text }
+        // No more bytes than the limit is no more characters: most texts are not counted.
+        guard text.utf8.count > Self.textLimit, text.count > Self.textLimit else { return text }
         return String(text.prefix(Self.textLimit)) + "…"
     }
 

@@ -126,158 +126,224 @@ public enum JSONReport {
 
     /// One connection's entry.
     public static func connection(_ report: ConnectionReport, slice: String?) -> JSONValue {
-        let facts = report.facts
-        // Evidence is one flat list per connection; findings point into it by index.
-        var evidence: [JSONValue] = []
-        var findings: [JSONValue] = []
-        for finding in report.findings {
-            var indices: [JSONValue] = []
-            for item in finding.evidence {
-                indices.append(.number(evidence.count))
-                evidence.append(self.evidence(item))
-            }
-            findings.append(.object([
-                ("code", .string(finding.code.description)),
-                ("severity", .string(finding.severity.rawValue)),
-                ("evidence", .array(indices)),
-            ]))
-        }
-        return .object([
-            ("id", .string(report.name)),
-            ("client", .string(report.client.description)),
-            ("server", .string(report.server.description)),
-            ("start", .string(facts.first.time.rfc3339)),
-            ("end", .string(facts.last.time.rfc3339)),
-            ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
-            ("display_filter", .string(Summary.displayFilter(report))),
-            ("tcp", self.tcp(report)),
-            ("tls", report.tls.map(self.tls) ?? .null),
-            ("transactions", .array(report.transactions.map(self.transaction))),
-            ("transactions_not_listed", .number(report.transactionsDropped)),
-            ("verdict", self.verdict(report.verdict)),
-            ("findings", .array(findings)),
-            ("evidence", .array(evidence)),
-            ("slice", .optional(slice)),
-        ])
+        var tree = JSONTreeBuilder()
+        self.connection(report, slice: slice, listing: nil, into: &tree)
+        return tree.value
     }
 
-    static func tcp(_ report: ConnectionReport) -> JSONValue {
+    /// One connection's entry as text, as `connection(_:slice:)` pretty-printed at `writer`'s
+    /// level: report.json writes it so, without a tree.
+    public static func connection(_ report: ConnectionReport, slice: String?, into writer: inout PrettyJSONWriter) {
+        // A concrete entry point, so the generic description is specialized in this module.
+        self.connection(report, slice: slice, listing: nil, into: &writer)
+    }
+
+    /// One connection's entry, written to `out`. With `listing`, at most that many
+    /// transactions are listed and the rest are counted in `transactions_not_listed` (what
+    /// `ReportDocument.Builder` keeps of a failure).
+    static func connection<Output: JSONOutput>(
+        _ report: ConnectionReport, slice: String?, listing limit: Int?, into out: inout Output
+    ) {
+        let listed = min(limit ?? report.transactions.count, report.transactions.count)
         let facts = report.facts
-        func side(_ d: DirectionFacts, stream: UInt64, gaps: UInt64, retransmissions: Int, outOfOrder: Int) -> JSONValue {
-            .object([
-                ("packets", .number(d.packets)),
-                ("bytes", .number(stream)),
-                ("bytes_on_wire", .number(d.payloadBytesOnWire)),
-                ("gap_bytes", .number(gaps)),
-                ("retransmissions", .number(retransmissions)),
-                ("out_of_order", .number(outOfOrder)),
-                ("fin_frame", d.fin.map { .number($0.frame) } ?? .null),
-                ("fin_time", .optional(d.fin?.time.rfc3339)),
-                ("rst_frame", d.rst.map { .number($0.frame) } ?? .null),
-                ("rst_time", .optional(d.rst?.time.rfc3339)),
-                ("zero_window", .number(d.zeroWindowAdvertisements)),
-                ("zero_window_probes", .number(d.zeroWindowProbes)),
-            ])
+        out.beginObject()
+        out.member("id", report.name)
+        out.member("client", report.client.description)
+        out.member("server", report.server.description)
+        out.key("start")
+        out.time(facts.first.time)
+        out.key("end")
+        out.time(facts.last.time)
+        out.array("frames") { out in
+            out.number(report.frames.lowerBound)
+            out.number(report.frames.upperBound)
         }
-        return .object([
-            ("history", .string(facts.history)),
-            ("opened_by", .string(facts.opener?.name ?? "unknown")),
-            ("syn_count", .number(facts.synCount)),
-            ("handshake_rtt_us", facts.handshakeRTT.map { .double(Double($0) / 1000) } ?? .null),
-            ("closed_by", .string(facts.firstToClose?.name ?? "none")),
-            ("reset_by", .string(facts.firstToReset?.name ?? "none")),
-            ("simultaneous_close", .bool(facts.simultaneousClose)),
-            ("ended", .string(self.endName(report.end))),
-            ("client", side(facts.client, stream: report.clientStreamBytes, gaps: report.clientGapBytes,
-                            retransmissions: report.retransmissions.client, outOfOrder: report.outOfOrder.client)),
-            ("server", side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
-                            retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server)),
-            ("ladder", facts.ladder.count == 0 ? .null : self.ladder(facts.ladder, start: facts.first.time)),
-        ])
+        out.member("display_filter", Summary.displayFilter(report))
+        out.key("tcp")
+        self.tcp(report, into: &out)
+        out.key("tls")
+        if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
+        out.array("transactions") { out in
+            report.transactions.withUnsafeBufferPointer { transactions in
+                for index in 0..<listed { self.transaction(at: transactions.baseAddress! + index, into: &out) }
+            }
+        }
+        out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
+        out.key("verdict")
+        self.verdict(report.verdict, into: &out)
+        // Evidence is one flat list per connection; findings point into it by index.
+        out.array("findings") { out in
+            var index = 0
+            for finding in report.findings {
+                out.object { out in
+                    out.member("code", finding.code.description)
+                    out.member("severity", finding.severity.rawValue)
+                    out.array("evidence") { out in
+                        for _ in finding.evidence {
+                            out.number(index)
+                            index += 1
+                        }
+                    }
+                }
+            }
+        }
+        out.array("evidence") { out in
+            for finding in report.findings {
+                for item in finding.evidence { self.evidence(item, into: &out) }
+            }
+        }
+        out.member("slice", slice)
+        out.endObject()
+    }
+
+    static func tcp<Output: JSONOutput>(_ report: ConnectionReport, into out: inout Output) {
+        let facts = report.facts
+        func side(_ d: DirectionFacts, stream: UInt64, gaps: UInt64, retransmissions: Int, outOfOrder: Int, _ out: inout Output) {
+            out.object { out in
+                out.member("packets", number: d.packets)
+                out.member("bytes", number: stream)
+                out.member("bytes_on_wire", number: d.payloadBytesOnWire)
+                out.member("gap_bytes", number: gaps)
+                out.member("retransmissions", number: retransmissions)
+                out.member("out_of_order", number: outOfOrder)
+                out.member("fin_frame", number: d.fin?.frame)
+                out.member("fin_time", d.fin?.time.rfc3339)
+                out.member("rst_frame", number: d.rst?.frame)
+                out.member("rst_time", d.rst?.time.rfc3339)
+                out.member("zero_window", number: d.zeroWindowAdvertisements)
+                out.member("zero_window_probes", number: d.zeroWindowProbes)
+            }
+        }
+        out.beginObject()
+        out.member("history", facts.history)
+        out.member("opened_by", facts.opener?.name ?? "unknown")
+        out.member("syn_count", number: facts.synCount)
+        out.key("handshake_rtt_us")
+        if let rtt = facts.handshakeRTT { out.double(Double(rtt) / 1000) } else { out.null() }
+        out.member("closed_by", facts.firstToClose?.name ?? "none")
+        out.member("reset_by", facts.firstToReset?.name ?? "none")
+        out.member("simultaneous_close", bool: facts.simultaneousClose)
+        out.member("ended", self.endName(report.end))
+        out.key("client")
+        side(facts.client, stream: report.clientStreamBytes, gaps: report.clientGapBytes,
+             retransmissions: report.retransmissions.client, outOfOrder: report.outOfOrder.client, &out)
+        out.key("server")
+        side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
+             retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server, &out)
+        out.key("ladder")
+        if facts.ladder.count == 0 { out.null() } else { self.ladder(facts.ladder, start: facts.first.time, into: &out) }
+        out.endObject()
     }
 
     /// The packets a ladder diagram draws: the first and last few, with what lies between counted.
-    static func ladder(_ ladder: PacketLadder, start: Timestamp) -> JSONValue {
-        func packet(_ packet: LadderPacket) -> JSONValue {
-            .object([
-                ("frame", .number(packet.frame)),
-                ("time", .string(packet.time.rfc3339)),
-                ("since_start_us", .double(Double(packet.time.nanoseconds(since: start)) / 1000)),
-                ("from", .string(packet.direction.name)),
-                ("flags", .string(self.flagNames(packet.flags))),
-                ("seq", .number(ladder.relativeSequence(of: packet))),
-                ("ack", ladder.relativeAcknowledgment(of: packet).map { .number($0) } ?? .null),
-                ("len", .number(packet.payloadLength)),
-            ])
+    static func ladder<Output: JSONOutput>(_ ladder: PacketLadder, start: Timestamp, into out: inout Output) {
+        func packet(_ packet: LadderPacket, _ out: inout Output) {
+            out.object { out in
+                out.member("frame", number: packet.frame)
+                out.key("time")
+                out.time(packet.time)
+                out.key("since_start_us")
+                out.double(Double(packet.time.nanoseconds(since: start)) / 1000)
+                out.member("from", packet.direction.name)
+                out.member("flags", self.flagNames(packet.flags))
+                out.member("seq", number: ladder.relativeSequence(of: packet))
+                out.member("ack", number: ladder.relativeAcknowledgment(of: packet))
+                out.member("len", number: packet.payloadLength)
+            }
         }
-        return .object([
-            ("packets", .array((ladder.head + ladder.tail).map(packet))),
-            ("omitted", .number(ladder.omitted)),
-            ("omitted_after", .number(ladder.head.count)),
-        ])
+        out.beginObject()
+        out.array("packets") { out in
+            for item in ladder.head { packet(item, &out) }
+            for item in ladder.tail { packet(item, &out) }
+        }
+        out.member("omitted", number: ladder.omitted)
+        out.member("omitted_after", number: ladder.head.count)
+        out.endObject()
     }
 
     /// `SYN ACK`, `PSH ACK`, `FIN ACK`, `RST`: the set flags by name, in a fixed order.
     static func flagNames(_ flags: UInt8) -> String {
+        // Every ladder packet names its flags: the 256 texts are made once.
+        self.flagTexts[Int(flags)]
+    }
+
+    private static let flagTexts: [String] = (0...255).map { flags in
         let names: [(UInt8, String)] = [
             (0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"), (0x40, "ECE"), (0x80, "CWR"),
         ]
-        return names.filter { flags & $0.0 != 0 }.map(\.1).joined(separator: " ")
+        return names.filter { UInt8(flags) & $0.0 != 0 }.map(\.1).joined(separator: " ")
     }
 
-    static func tls(_ tls: TLSSummary) -> JSONValue {
-        .object([
-            ("version", .optional(tls.version)),
-            ("sni", .optional(tls.sni)),
-            ("alpn", .optional(tls.alpn)),
-            ("cipher", .optional(tls.cipher)),
-            ("alerts", .array(tls.alerts.map { .string($0) })),
-            ("decrypted", .bool(tls.decrypted)),
-            ("chain", .array(tls.chain.map { certificate in
-                .object([
-                    ("subject", .string(certificate.subject)),
-                    ("issuer", .string(certificate.issuer)),
-                    ("not_before", .string(certificate.notBefore)),
-                    ("not_after", .string(certificate.notAfter)),
-                    ("san", .array(certificate.subjectAltNames.map { .string($0) })),
-                    ("key", .string(certificate.key)),
-                    ("sha256", .string(certificate.sha256)),
-                ])
-            })),
-            ("verification", .object([
-                ("result", .string(tls.verification)),
-                ("openssl_code", tls.opensslCode.map { .number($0) } ?? .null),
-                ("openssl_text", .optional(tls.opensslText)),
-                ("depth", tls.depth.map { .number($0) } ?? .null),
-            ])),
-        ])
+    static func tls<Output: JSONOutput>(_ tls: TLSSummary, into out: inout Output) {
+        out.beginObject()
+        out.member("version", tls.version)
+        out.member("sni", tls.sni)
+        out.member("alpn", tls.alpn)
+        out.member("cipher", tls.cipher)
+        out.array("alerts") { out in
+            for alert in tls.alerts { out.string(alert) }
+        }
+        out.member("decrypted", bool: tls.decrypted)
+        out.array("chain") { out in
+            for certificate in tls.chain {
+                out.object { out in
+                    out.member("subject", certificate.subject)
+                    out.member("issuer", certificate.issuer)
+                    out.member("not_before", certificate.notBefore)
+                    out.member("not_after", certificate.notAfter)
+                    out.array("san") { out in
+                        for name in certificate.subjectAltNames { out.string(name) }
+                    }
+                    out.member("key", certificate.key)
+                    out.member("sha256", certificate.sha256)
+                }
+            }
+        }
+        out.object("verification") { out in
+            out.member("result", tls.verification)
+            out.member("openssl_code", number: tls.opensslCode)
+            out.member("openssl_text", tls.opensslText)
+            out.member("depth", number: tls.depth)
+        }
+        out.endObject()
     }
 
-    static func transaction(_ transaction: Transaction) -> JSONValue {
-        var members: [(String, JSONValue)] = []
-        if let request = transaction.request {
-            members.append(("request", .object([
-                ("method", .string(request.method)),
-                ("target", .string(request.target)),
-                ("host", .optional(request.host)),
-                ("frame", .number(request.frame)),
-                ("time", .string(request.time.rfc3339)),
-            ])))
+    static func transaction<Output: JSONOutput>(at transaction: UnsafePointer<Transaction>, into out: inout Output) {
+        // Read where it lies, with no closures: a copy of each transaction (its strings
+        // retained and released) costs more than writing it, and a connection can list thousands.
+        out.beginObject()
+        out.key("request")
+        // Each field read in place (known to be there): binding the request or response, or
+        // unwrapping it with `!`, would copy it whole.
+        // Whether there is one, through a plain field: `request != nil` would copy it too.
+        if transaction.pointee.request?.frame != nil {
+            out.beginObject()
+            out.member("method", transaction.pointee.request?.method ?? "")
+            out.member("target", transaction.pointee.request?.target ?? "")
+            out.member("host", transaction.pointee.request?.host ?? nil)
+            out.member("frame", number: transaction.pointee.request?.frame ?? 0)
+            out.key("time")
+            out.time(transaction.pointee.request?.time ?? Timestamp(nanoseconds: 0))
+            out.endObject()
         } else {
-            members.append(("request", .null))
+            out.null()
         }
-        if let response = transaction.response {
-            members.append(("response", .object([
-                ("status", response.status.map { .number($0) } ?? .null),
-                ("frame", response.frame.map { .number($0) } ?? .null),
-                ("framing", .string(response.framing.rawValue)),
-                ("complete", .bool(response.complete)),
-                ("interim", .array(response.interim.map { .number($0) })),
-            ])))
+        out.key("response")
+        if transaction.pointee.response?.complete != nil {
+            out.beginObject()
+            out.member("status", number: transaction.pointee.response?.status ?? nil)
+            out.member("frame", number: transaction.pointee.response?.frame ?? nil)
+            out.member("framing", transaction.pointee.response?.framing.rawValue ?? "")
+            out.member("complete", bool: transaction.pointee.response?.complete ?? false)
+            out.key("interim")
+            out.beginArray()
+            for status in transaction.pointee.response?.interim ?? [] { out.number(status) }
+            out.endArray()
+            out.endObject()
         } else {
-            members.append(("response", .null))
+            out.null()
         }
-        return .object(members)
+        out.endObject()
     }
 
     static func endName(_ end: ConnectionEnd) -> String {
@@ -290,43 +356,52 @@ public enum JSONReport {
         }
     }
 
-    static func verdict(_ verdict: Verdict) -> JSONValue {
-        let order = ["nginx", "haproxy", "envoy"]
-        var gateways: [(String, JSONValue)] = []
-        for name in order {
-            guard let outcome = verdict.gateways[name] else { continue }
-            let detailKey: String
-            switch name {
-            case "nginx": detailKey = "log"
-            case "haproxy": detailKey = "termination"
-            default: detailKey = "flag"
+    static func verdict<Output: JSONOutput>(_ verdict: Verdict, into out: inout Output) {
+        out.beginObject()
+        out.member("code", verdict.code.description)
+        out.member("class", verdict.verdictClass.rawValue)
+        out.member("phase", verdict.phase.rawValue)
+        out.member("summary", verdict.summary)
+        out.object("gateways") { out in
+            let order: [(name: StaticString, detailKey: StaticString)] = [("nginx", "log"), ("haproxy", "termination"), ("envoy", "flag")]
+            for (name, detailKey) in order {
+                guard let outcome = verdict.gateways[name.description] else { continue }
+                out.object(name) { out in
+                    out.member("status", number: outcome.status)
+                    out.member(detailKey, outcome.detail)
+                }
             }
-            gateways.append((name, .object([
-                ("status", outcome.status.map { .number($0) } ?? .null),
-                (detailKey, .string(outcome.detail)),
-            ])))
         }
-        return .object([
-            ("code", .string(verdict.code.description)),
-            ("class", .string(verdict.verdictClass.rawValue)),
-            ("phase", .string(verdict.phase.rawValue)),
-            ("summary", .string(verdict.summary)),
-            ("gateways", .object(gateways)),
-        ])
+        out.endObject()
     }
 
-    static func evidence(_ evidence: Evidence) -> JSONValue {
-        .object([
-            ("direction", .string(evidence.direction.name)),
-            ("stream_offset", .number(evidence.streamOffset)),
-            ("frame", evidence.frame.map { .number($0) } ?? .null),
-            ("frame_offset", evidence.frameOffset.map { .number($0) } ?? .null),
-            ("length", .number(evidence.length)),
-            ("hex", .string(hexString(evidence.bytes))),
-            ("context_hex", .string(hexString(evidence.context))),
-            ("context_offset", .number(evidence.contextOffset)),
-            ("note", .string(evidence.note)),
-        ])
+    static func evidence<Output: JSONOutput>(_ evidence: Evidence, into out: inout Output) {
+        out.beginObject()
+        out.member("direction", evidence.direction.name)
+        out.member("stream_offset", number: evidence.streamOffset)
+        out.member("frame", number: evidence.frame)
+        out.member("frame_offset", number: evidence.frameOffset)
+        out.member("length", number: evidence.length)
+        out.member("hex", hexString(evidence.bytes))
+        out.member("context_hex", hexString(evidence.context))
+        out.member("context_offset", number: evidence.contextOffset)
+        out.member("note", evidence.note)
+        out.endObject()
+    }
+}
+
+extension ReportDocument.Builder {
+    /// Adds `report` as `add(JSONReport.connection(report, slice: slice))` would, reading its
+    /// fields from the report and making its entry only when the builder keeps it.
+    public mutating func add(_ report: ConnectionReport, slice: String?) {
+        let summary = Connection(
+            server: report.server.description, start: Timestamp(rfc3339: report.facts.first.time.rfc3339),
+            verdictClass: report.verdict.verdictClass.rawValue, code: report.verdict.code.description, id: UInt64(report.id))
+        self.add(summary) { listed in
+            var tree = JSONTreeBuilder()
+            JSONReport.connection(report, slice: slice, listing: listed, into: &tree)
+            return tree.value
+        }
     }
 }
 

@@ -91,37 +91,44 @@ public indirect enum JSONValue: Hashable, Sendable {
         value.withUTF8 { bytes in
             var runStart = 0
             var index = 0
-            func flush(_ end: Int) {
-                if end > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
-            }
-            while index < bytes.count {
+            let count = bytes.count
+            while index < count {
                 let byte = bytes[index]
-                var escape: [UInt8]?
+                // Plain: printable ASCII but `"` and `\`, and any byte of a multi-byte character
+                // but the lead byte of U+2028/U+2029.
+                if byte >= 0x20, byte != 0x22, byte != 0x5c, byte != 0x7f, byte != 0xe2 {
+                    index += 1
+                    continue
+                }
+                let escape: StaticString
                 var width = 1
                 switch byte {
-                case 0x22: escape = Array("\\\"".utf8)
-                case 0x5c: escape = Array("\\\\".utf8)
-                case 0x0a: escape = Array("\\n".utf8)
-                case 0x0d: escape = Array("\\r".utf8)
-                case 0x09: escape = Array("\\t".utf8)
-                case 0x00..<0x20, 0x7f:
-                    escape = Array("\\u00".utf8) + Self.hexPair(byte)
-                case 0xe2 where index + 2 < bytes.count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xa8 || bytes[index + 2] == 0xa9):
-                    escape = Array("\\u202".utf8) + [bytes[index + 2] == 0xa8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
+                case 0x22: escape = "\\\""
+                case 0x5c: escape = "\\\\"
+                case 0x0a: escape = "\\n"
+                case 0x0d: escape = "\\r"
+                case 0x09: escape = "\\t"
+                case 0xe2 where index + 2 < count && bytes[index + 1] == 0x80 && (bytes[index + 2] == 0xa8 || bytes[index + 2] == 0xa9):
+                    escape = bytes[index + 2] == 0xa8 ? "\\u2028" : "\\u2029"
                     width = 3
-                default:
-                    break
-                }
-                if let escape {
-                    flush(index)
-                    out.append(contentsOf: escape)
-                    index += width
-                    runStart = index
-                } else {
+                case 0xe2:
                     index += 1
+                    continue
+                default:
+                    // The other controls and DEL.
+                    if index > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(contentsOf: Self.hexPair(byte))
+                    index += 1
+                    runStart = index
+                    continue
                 }
+                if index > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
+                escape.withUTF8Buffer { out.append(contentsOf: $0) }
+                index += width
+                runStart = index
             }
-            flush(bytes.count)
+            if count > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<count])) }
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -197,25 +197,55 @@ public enum MarkdownReport {
 
     /// `12.345 ms`, `0.984 s`, `49 min 23.556 s`, `3 h 2 min 5 s`.
     static func duration(_ nanoseconds: Int64) -> String {
+        var out: [UInt8] = []
+        self.duration(nanoseconds, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `duration(_:)`'s text (ASCII digits, letters, spaces and dots), appended to `out`.
+    static func duration(_ nanoseconds: Int64, into out: inout [UInt8]) {
+        func number(_ value: Int64) { HTMLWriter.decimal(Int(value), into: &out) }
         if nanoseconds >= 3_600_000_000_000 {
             let seconds = (nanoseconds + 500_000_000) / 1_000_000_000
-            return "\(seconds / 3600) h \(seconds % 3600 / 60) min \(seconds % 60) s"
+            number(seconds / 3600)
+            out.append(contentsOf: " h ".utf8)
+            number(seconds % 3600 / 60)
+            out.append(contentsOf: " min ".utf8)
+            number(seconds % 60)
+            out.append(contentsOf: " s".utf8)
+            return
         }
         if nanoseconds >= 60_000_000_000 {
             let milliseconds = (nanoseconds + 500_000) / 1_000_000
-            return "\(milliseconds / 60_000) min \(milliseconds % 60_000 / 1000).\(self.pad(milliseconds % 1000, 3)) s"
+            number(milliseconds / 60_000)
+            out.append(contentsOf: " min ".utf8)
+            number(milliseconds % 60_000 / 1000)
+            out.append(UInt8(ascii: "."))
+            self.pad(milliseconds % 1000, 3, into: &out)
+            out.append(contentsOf: " s".utf8)
+            return
         }
         if nanoseconds >= 1_000_000_000 {
             let milliseconds = (nanoseconds + 500_000) / 1_000_000
-            return "\(milliseconds / 1000).\(self.pad(milliseconds % 1000, 3)) s"
+            number(milliseconds / 1000)
+            out.append(UInt8(ascii: "."))
+            self.pad(milliseconds % 1000, 3, into: &out)
+            out.append(contentsOf: " s".utf8)
+            return
         }
         let microseconds = (nanoseconds + 500) / 1000
-        return "\(microseconds / 1000).\(self.pad(microseconds % 1000, 3)) ms"
+        number(microseconds / 1000)
+        out.append(UInt8(ascii: "."))
+        self.pad(microseconds % 1000, 3, into: &out)
+        out.append(contentsOf: " ms".utf8)
     }
 
-    static func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    /// `value` in decimal, zeros in front to make `width` characters.
+    static func pad(_ value: Int64, _ width: Int, into out: inout [UInt8]) {
+        let start = out.count
+        HTMLWriter.decimal(Int(value), into: &out)
+        let written = out.count - start
+        if written < width { out.insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - written), at: start) }
     }
 
     // MARK: Escaping

@@ -11,7 +11,7 @@ public struct ReportDocumentError: Error, Hashable, Sendable, CustomStringConver
 /// An `edgescope.report/1` document as the HTML and Markdown reports read it. Both render from
 /// the JSON alone, so `edgescope report DIR/report.json` gives the same files as the run that
 /// wrote it; what they need beyond the JSON is computed here, the same way for both.
-public struct ReportDocument {
+public struct ReportDocument: Sendable {
     /// What the timeline needs of every listed connection.
     public struct TimelineEntry: Sendable {
         public var server: String
@@ -33,29 +33,66 @@ public struct ReportDocument {
         var byRank: [[(id: UInt64, connection: JSONValue)]] = Array(repeating: [], count: 5)
         var examples: [String: (rank: Int, id: UInt64, connection: JSONValue)] = [:]
         var failingSeen = 0
+        /// Once `failuresKept` are kept, the last of them by (rank, id): a failure past it
+        /// can never be kept, so its entry need not be made.
+        var worstKept: (rank: Int, id: UInt64)?
+
+        /// What the builder reads of a connection besides its entry: the timeline's fields,
+        /// and the verdict and id that rank it.
+        public struct Connection {
+            /// `server`.
+            public var server: String
+            /// `start`, read as a time.
+            public var start: Timestamp?
+            /// `verdict.class`.
+            public var verdictClass: String
+            /// `verdict.code`.
+            public var code: String?
+            /// `id` as a number (`c17` is 17); `UInt64.max` for a foreign id.
+            public var id: UInt64
+
+            /// The fields, as `add(_:)` reads them from an entry.
+            public init(server: String, start: Timestamp?, verdictClass: String, code: String?, id: UInt64) {
+                self.server = server
+                self.start = start
+                self.verdictClass = verdictClass
+                self.code = code
+                self.id = id
+            }
+        }
 
         /// An empty builder.
         public init() {}
 
         /// Adds one connection's entry (`connections[i]` of the document).
         public mutating func add(_ connection: JSONValue) {
-            let verdictClass = connection["verdict"]["class"].string ?? "unknown"
-            let failed = verdictClass != "ok"
-            self.timeline.append(TimelineEntry(
+            let summary = Connection(
                 server: connection["server"].string ?? "?", start: connection["start"].string.flatMap(Timestamp.init(rfc3339:)),
-                failed: failed))
+                verdictClass: connection["verdict"]["class"].string ?? "unknown", code: connection["verdict"]["code"].string,
+                // Ids order connections as the document does (`c17`); a foreign id sorts last.
+                id: connection["id"].string.flatMap { UInt64($0.dropFirst()) } ?? UInt64.max)
+            self.add(summary) { listed in listed == nil ? connection : Self.trimmed(connection) }
+        }
+
+        /// Adds one connection by `summary`; `entry` makes its entry (`connections[i]`) when
+        /// the builder keeps it: whole (`nil`), or with at most `transactionsShown`
+        /// transactions listed, the rest counted in `transactions_not_listed`. A streamed
+        /// report makes entries only for the failures kept, not for every connection.
+        public mutating func add(_ summary: Connection, entry: (_ listed: Int?) -> JSONValue) {
+            let failed = summary.verdictClass != "ok"
+            self.timeline.append(TimelineEntry(server: summary.server, start: summary.start, failed: failed))
             guard failed else { return }
-            self.failingSeen += 1
-            let rank = ReportDocument.rank(ofClass: verdictClass)
-            // Ids order connections as the document does (`c17`); a foreign id sorts last.
-            let id = connection["id"].string.flatMap { UInt64($0.dropFirst()) } ?? UInt64.max
-            if let code = connection["verdict"]["code"].string {
+            let rank = ReportDocument.rank(ofClass: summary.verdictClass)
+            let id = summary.id
+            if let code = summary.code {
                 if let known = self.examples[code], (known.rank, known.id) <= (rank, id) {} else {
-                    self.examples[code] = (rank, id, connection)
+                    self.examples[code] = (rank, id, entry(nil))
                 }
             }
             // Worse ranks first: past the cap, a connection only enters if it beats the last kept.
-            self.byRank[rank].append((id, Self.trimmed(connection)))
+            if let worstKept = self.worstKept, (worstKept.rank, worstKept.id) < (rank, id) { return }
+            self.failingSeen += 1
+            self.byRank[rank].append((id, entry(HTMLReport.transactionsShown)))
             if self.failingSeen > Self.failuresKept * 2 { self.trim() }
         }
 
@@ -87,6 +124,9 @@ public struct ReportDocument {
                 budget -= self.byRank[rank].count
             }
             self.failingSeen = self.byRank.reduce(0) { $0 + $1.count }
+            if self.failingSeen == Self.failuresKept, let rank = self.byRank.lastIndex(where: { !$0.isEmpty }) {
+                self.worstKept = (rank, self.byRank[rank].map(\.id).max()!)
+            }
         }
 
         /// The failures kept, worst first, then by id.

@@ -15,6 +15,9 @@ public struct SlicePlan {
     public private(set) var relativePaths: [UInt32: String] = [:]
     /// The last frame any slice needs: the second pass can stop there.
     public private(set) var lastFrame: FrameNumber = 0
+    /// The frames some slice may hold, as sorted disjoint ranges: most frames of a capture
+    /// are in none, and are passed over without looking up their connection.
+    private var spans: [ClosedRange<FrameNumber>] = []
 
     /// A plan writing `directory/slices/<id>.pcap` for each of `connections`.
     public init(connections: [ConnectionReport], directory: String) {
@@ -25,6 +28,7 @@ public struct SlicePlan {
                 .append(Entry(frames: connection.frames, path: directory + "/" + relative))
             self.lastFrame = max(self.lastFrame, connection.frames.upperBound)
         }
+        self.spans = Self.merged(connections.map(\.frames))
     }
 
     /// A plan for connections given by id, endpoints and frames (what a streamed report keeps).
@@ -35,6 +39,30 @@ public struct SlicePlan {
             self.byPair[FlowKey(slice.client, slice.server), default: []].append(Entry(frames: slice.frames, path: directory + "/" + relative))
             self.lastFrame = max(self.lastFrame, slice.frames.upperBound)
         }
+        self.spans = Self.merged(slices.map(\.frames))
+    }
+
+    private static func merged(_ ranges: [ClosedRange<FrameNumber>]) -> [ClosedRange<FrameNumber>] {
+        var spans: [ClosedRange<FrameNumber>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = spans.last, range.lowerBound <= last.upperBound {
+                spans[spans.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                spans.append(range)
+            }
+        }
+        return spans
+    }
+
+    /// Whether some slice's frame range holds `frame`.
+    private func covers(_ frame: FrameNumber) -> Bool {
+        var low = 0
+        var high = self.spans.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.spans[middle].upperBound < frame { low = middle + 1 } else { high = middle }
+        }
+        return low < self.spans.count && self.spans[low].contains(frame)
     }
 
     /// Whether there is nothing to write.
@@ -42,6 +70,7 @@ public struct SlicePlan {
 
     /// The slice path a decoded frame belongs to, if any.
     public func path(for frame: FrameNumber, decoded: DecodedFrame) -> String? {
+        guard self.covers(frame) else { return nil }
         let pair: FlowKey
         switch decoded {
         case .tcp(let segment): pair = FlowKey(segment.source, segment.destination)

@@ -121,10 +121,16 @@ struct Analyze: ParsableCommand {
 
         var sliceCount = 0
         if let output, let out = self.out, let report, let (head, tail, document) = assembled {
-            sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
-            try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
-            try output.write("report.md", MarkdownReport.render(document))
-            try output.write("report.html", HTMLReport.render(document))
+            // The pages render on a second thread meanwhile; every file is written in the same order.
+            let pages = BackgroundRendering(document)
+            let written = Result {
+                sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
+                try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
+            }
+            let (markdown, html) = pages.wait()
+            try written.get()
+            try output.write("report.md", markdown)
+            try output.write("report.html", html)
         }
         if self.json, let report, let (head, tail, _) = assembled {
             try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }

@@ -23,7 +23,8 @@ final class StreamedReport {
     private let spoolPath: String
     private var spoolSize = 0
     private var entries: [Entry] = []
-    private var buffer: [UInt8] = []
+    /// One connection's text, reused from one to the next.
+    private var writer = PrettyJSONWriter(level: 2)
     /// What the HTML and Markdown reports read, gathered as connections come.
     private(set) var builder = ReportDocument.Builder()
     /// Connections that get a slice, with the path their JSON names.
@@ -60,12 +61,13 @@ final class StreamedReport {
             slice = "slices/\(report.name).pcap"
             self.slices.append((report.id, report.server, report.client, report.frames))
         }
-        let json = JSONReport.connection(report, slice: slice)
-        if self.rendersReports { self.builder.add(json) }
-        self.buffer.removeAll(keepingCapacity: true)
-        json.write(into: &self.buffer, pretty: true, level: 2)
-        try self.writeSpool(self.buffer)
-        self.entries.append(Entry(id: report.id, server: report.server, offset: self.spoolSize - self.buffer.count, length: self.buffer.count))
+        if self.rendersReports { self.builder.add(report, slice: slice) }
+        // Written as text at once: the same bytes as the tree pretty-printed two levels deep.
+        self.writer.reset(level: 2)
+        JSONReport.connection(report, slice: slice, into: &self.writer)
+        try self.writeSpool(self.writer.bytes)
+        let length = self.writer.bytes.count
+        self.entries.append(Entry(id: report.id, server: report.server, offset: self.spoolSize - length, length: length))
     }
 
     /// The document's head and tail: `result`'s document without connections.
