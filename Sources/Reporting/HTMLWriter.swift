@@ -90,31 +90,30 @@ struct HTMLWriter {
 
     /// ` name="value"`, the value escaped.
     mutating func attribute(_ name: StaticString, _ value: String) {
-        self.bytes.append(UInt8(ascii: " "))
-        Self.literal(name, into: &self.bytes)
-        self.bytes.append(UInt8(ascii: "="))
-        self.bytes.append(UInt8(ascii: "\""))
+        self.attributeName(name)
         Self.escape(value, into: &self.bytes)
         self.bytes.append(UInt8(ascii: "\""))
     }
 
     /// ` name="value"` for a value from this module's own literals.
     mutating func attribute(_ name: StaticString, literal value: StaticString) {
-        self.bytes.append(UInt8(ascii: " "))
-        Self.literal(name, into: &self.bytes)
-        self.bytes.append(UInt8(ascii: "="))
-        self.bytes.append(UInt8(ascii: "\""))
+        self.attributeName(name)
         Self.literal(value, into: &self.bytes)
         self.bytes.append(UInt8(ascii: "\""))
     }
 
     /// ` name="123"`.
     mutating func attribute(_ name: StaticString, _ value: Int) {
+        self.attributeName(name)
+        Self.decimal(value, into: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// ` name="`: what every attribute starts with; its value and closing quote follow.
+    private mutating func attributeName(_ name: StaticString) {
         self.bytes.append(UInt8(ascii: " "))
         Self.literal(name, into: &self.bytes)
         self.bytes.append(UInt8(ascii: "="))
-        self.bytes.append(UInt8(ascii: "\""))
-        Self.decimal(value, into: &self.bytes)
         self.bytes.append(UInt8(ascii: "\""))
     }
 

@@ -54,13 +54,7 @@ struct BrokenCaptureTests {
     }
 
     static func corpus() throws -> (directory: String, cases: [Case]) {
-        let directory = Paths.temporaryDirectory("broken-captures")
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        script.arguments = ["python3", Paths.packageRoot + "/Tests/broken-captures/make-broken-captures.py", directory]
-        try script.run()
-        script.waitUntilExit()
-        #expect(script.terminationStatus == 0)
+        let directory = try BrokenCaptureCorpus.write("broken-captures")
         let manifest = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
         return (directory, try JSONDecoder().decode([Case].self, from: manifest))
     }
