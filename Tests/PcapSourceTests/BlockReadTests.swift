@@ -124,4 +124,21 @@ struct BlockReadTests {
         #expect(cut.error?.contains("cut off") == true)
         #expect(cut.inBlocks == FrameNumber(index - 1))
     }
+
+    /// Both byte orders, microsecond and nanosecond files: read in blocks, as libpcap reads them.
+    @Test(arguments: [PcapFileBuilder.Format.pcapMicroseconds, .pcapNanoseconds], [ByteOrder.littleEndian, .bigEndian])
+    func everyClassicVariantReadsInBlocks(format: PcapFileBuilder.Format, order: ByteOrder) throws {
+        let path = Paths.temporaryDirectory("block-read-variants") + "/capture.pcap"
+        var file = PcapFileBuilder(format: format, byteOrder: order)
+        for index in 0..<50 {
+            file.append(
+                (0..<(60 + index)).map { UInt8(truncatingIfNeeded: $0 ^ index) },
+                at: Timestamp(nanoseconds: 1_776_075_462_123_456_789 + Int64(index) * 1_001_001), wireLength: 1500)
+        }
+        try file.write(to: path)
+        let reading = Self.expectSame(path)
+        #expect(reading.error == nil)
+        #expect(reading.frames.count == 50)
+        #expect(reading.inBlocks == 50)
+    }
 }
