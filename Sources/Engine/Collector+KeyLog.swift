@@ -7,11 +7,10 @@ extension Collector {
     /// inside it. Decrypted application data is HTTP too: its offsets are the decrypted
     /// stream's, its frame the record's.
     mutating func deliverDecrypted(slot: Int) {
-        guard self.slots[slot].hasTLS else { return }
+        guard self.slots[slot].$tls else { return }
         for item in self.slots[slot].tls!.takeDecrypted() {
-            if !self.slots[slot].hasInnerHTTP {
+            if !self.slots[slot].$innerHTTP {
                 self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets)
-                self.slots[slot].hasInnerHTTP = true
             }
             item.bytes.withUnsafeBytes { raw in
                 self.slots[slot].innerHTTP!.feed(
@@ -27,7 +26,7 @@ extension Collector {
     mutating func updateKeyLog(_ keyLog: KeyLog) {
         guard self.decryption != nil else { return }
         self.decryption?.keyLog = keyLog
-        for slot in self.slots.indices where self.slots[slot].hasTLS {
+        for slot in self.slots.indices where self.slots[slot].$tls {
             self.slots[slot].tls!.keysUpdated(keyLog)
             self.deliverDecrypted(slot: slot)
         }

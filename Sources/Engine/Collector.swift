@@ -22,10 +22,6 @@ struct Collector: ConnectionSink {
         var endSnapshot: ResponseEnd?
         /// Set when the gateway's first byte is a TLS handshake record.
         @Indirect var tls: TLSConnection? = nil
-        /// Whether `tls` and `innerHTTP` are set: asked per packet, and reading an `@Indirect`
-        /// optional to compare it with nil copies the whole value out of its box.
-        var hasTLS = false
-        var hasInnerHTTP = false
         var clientSpoke = false
         /// HTTP inside TLS, fed with what the key log decrypted.
         @Indirect var innerHTTP: HTTP1Connection? = nil
@@ -80,10 +76,10 @@ struct Collector: ConnectionSink {
                 // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection.
                 if first == 0x16, data.offset == 0 {
                     self.slots[slot].tls = TLSConnection(decryption: self.decryption)
-                    self.slots[slot].hasTLS = true
                 }
             }
-            if self.slots[slot].hasTLS {
+            // `$tls`, not `tls != nil`: asked per packet, and reading the optional copies it out.
+            if self.slots[slot].$tls {
                 self.slots[slot].tls!.feed(
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
                 if self.decryption != nil { self.deliverDecrypted(slot: slot) }
@@ -99,7 +95,7 @@ struct Collector: ConnectionSink {
                 self.handOnSealed(slot: slot, at: time)
             }
         case .gap(let range, let reason, _):
-            if self.slots[slot].hasTLS { self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction) }
+            if self.slots[slot].$tls { self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction) }
             switch reason {
             case .snapLength(let frame):
                 self.slots[slot].http.gap(range, direction: direction, frame: frame, truncated: true)
@@ -211,7 +207,7 @@ struct Collector: ConnectionSink {
                         sealed: self.slots[slot].sealedRequests, ended: nil)
             self.slots[slot].http.clearFinishedTransactions()
         }
-        if self.slots[slot].hasInnerHTTP, self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
+        if self.slots[slot].$innerHTTP, self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
             self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, connection: id, client: client, server: server,
                         sealed: self.slots[slot].sealedRequests, ended: nil)
             self.slots[slot].innerHTTP!.clearFinishedTransactions()

@@ -69,8 +69,8 @@ extension HopCorrelator {
             seq = other.previousSameRequest
             steps += 1
         }
-        if let id = record.primaryID {
-            seq = self.idHeads[record.idHash ?? id.hashValue] ?? -1
+        if let id = record.idHash {
+            seq = self.idHeads[id] ?? -1
             steps = 0
             while steps < Self.maximumChainSteps, let other = self.record(seq), other.arrived.nanoseconds >= earliest {
                 // Already seen on the method-and-target chain?

@@ -121,8 +121,8 @@ extension HopCorrelator {
                 seq = next(other)
             }
         }
-        if let id = error.primaryID {
-            visit(self.idHeads[error.idHash ?? id.hashValue]) { $0.previousSameID }
+        if let id = error.idHash {
+            visit(self.idHeads[id]) { $0.previousSameID }
         }
         visit(self.requestHeads[error.key]) { $0.previousSameRequest }
         return found

@@ -11,6 +11,10 @@ struct Indirect<Wrapped> {
 
     private var box: Box?
 
+    /// Whether a value is held (`$name`), read without copying it out of its box: the box
+    /// exists exactly while the value is not `nil`.
+    var projectedValue: Bool { self.box != nil }
+
     init(wrappedValue: Wrapped?) {
         self.box = wrappedValue.map { Box($0) }
     }

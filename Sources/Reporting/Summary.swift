@@ -25,18 +25,9 @@ public enum Summary {
     /// Failures ordered for a person on call: gateway errors (502, 503, 504) first, then cut
     /// responses, then unknowns, then 5xx the upstream itself sent; by connection id within each.
     public static func worstFirst(_ connections: [ConnectionReport]) -> [ConnectionReport] {
-        func rank(_ verdictClass: VerdictClass) -> Int {
-            switch verdictClass {
-            case .badGateway, .serviceUnavailable, .gatewayTimeout: return 0
-            case .truncated: return 1
-            case .unknown: return 2
-            case .relayed: return 3
-            case .ok: return 4
-            }
-        }
-        return connections.sorted { a, b in
-            let x = rank(a.verdict.verdictClass)
-            let y = rank(b.verdict.verdictClass)
+        connections.sorted { a, b in
+            let x = Engine.severityRank(a.verdict.verdictClass)
+            let y = Engine.severityRank(b.verdict.verdictClass)
             return x != y ? x < y : a.id < b.id
         }
     }

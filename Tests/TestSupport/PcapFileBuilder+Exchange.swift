@@ -24,4 +24,14 @@ extension PcapFileBuilder {
             add(FrameBuilder.tcp(from: upstream, to: gateway, seq: 501, ack: afterRequest, flags: [.rst, .ack]))
         }
     }
+
+    /// A file of one such exchange, from 10.0.0.1:40000 to 10.0.3.24:8080, starting at 1.7e18 ns.
+    public static func oneExchange(request: [UInt8], response: [UInt8]?) -> PcapFileBuilder {
+        var file = PcapFileBuilder()
+        var time: Int64 = 1_700_000_000_000_000_000
+        file.appendExchange(
+            from: Endpoint(address: .v4(0x0a00_0001), port: 40000), to: Endpoint(address: .v4(0x0a00_0318), port: 8080),
+            request: request, response: response, time: &time)
+        return file
+    }
 }

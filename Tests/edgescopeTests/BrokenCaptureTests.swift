@@ -16,43 +16,6 @@ struct BrokenCaptureTests {
         var connections: Int?
     }
 
-    /// Runs the tool with a deadline: a hang is a failure, not a stuck test run.
-    struct TimedRun {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var timedOut: Bool
-
-        init(_ arguments: [String], seconds: Double = 20) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Paths.buildDirectory + "/edgescope")
-            process.arguments = arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            let done = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in done.signal() }
-            try process.run()
-            // Drain the pipes while waiting, so a large report cannot block the child.
-            nonisolated(unsafe) var outData = Data()
-            nonisolated(unsafe) var errData = Data()
-            let readers = DispatchGroup()
-            DispatchQueue.global().async(group: readers) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-            DispatchQueue.global().async(group: readers) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-            self.timedOut = done.wait(timeout: .now() + seconds) == .timedOut
-            if self.timedOut {
-                process.terminate()
-                done.wait()
-            }
-            readers.wait()
-            self.status = process.terminationStatus
-            self.stdout = String(decoding: outData, as: UTF8.self)
-            self.stderr = String(decoding: errData, as: UTF8.self)
-        }
-    }
-
     static func corpus() throws -> (directory: String, cases: [Case]) {
         let directory = try BrokenCaptureCorpus.write("broken-captures")
         let manifest = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
@@ -64,7 +27,7 @@ struct BrokenCaptureTests {
         #expect(cases.count >= 14)
         for item in cases {
             let path = directory + "/" + item.file
-            let run = try TimedRun(["analyze", path])
+            let run = try Run(["analyze", path], deadline: 20)
             #expect(!run.timedOut, "\(item.file): hung")
             let errorLines = run.stderr.split(separator: "\n")
             switch item.expect {
@@ -86,7 +49,7 @@ struct BrokenCaptureTests {
             }
             guard let connections = item.connections else { continue }
             // A report for what is readable, and valid JSON.
-            let json = try TimedRun(["analyze", path, "--json"])
+            let json = try Run(["analyze", path, "--json"], deadline: 20)
             let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             let listed = document?["connections"] as? [[String: Any]]
             #expect(listed?.count == connections, "\(item.file)")

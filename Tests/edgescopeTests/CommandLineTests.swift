@@ -4,13 +4,16 @@ import PacketDecoding
 import Testing
 import TestSupport
 
-/// Runs the built `edgescope` and captures its exit status, stdout and stderr.
+/// Runs the built `edgescope` and captures its exit status, stdout and stderr. With a deadline,
+/// a run still going when it passes is ended and marked `timedOut`: a hang is a failure, not a
+/// stuck test run.
 struct Run {
     var status: Int32
     var stdout: String
     var stderr: String
+    var timedOut = false
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], deadline seconds: Double? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.buildDirectory + "/edgescope")
         process.arguments = arguments
@@ -19,11 +22,25 @@ struct Run {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in done.signal() }
         try process.run()
-        // Read both pipes fully before waiting, so a large report cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        // Drain both pipes while waiting, so a large report cannot block the child.
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        let readers = DispatchGroup()
+        DispatchQueue.global().async(group: readers) { outData = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: readers) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        if let seconds {
+            self.timedOut = done.wait(timeout: .now() + seconds) == .timedOut
+            if self.timedOut {
+                process.terminate()
+                done.wait()
+            }
+        } else {
+            done.wait()
+        }
+        readers.wait()
         self.status = process.terminationStatus
         self.stdout = String(decoding: outData, as: UTF8.self)
         self.stderr = String(decoding: errData, as: UTF8.self)

@@ -58,14 +58,9 @@ struct OutputSafetyTests {
     /// Escape sequences from the wire (clear screen, set the window title, bell) reach the
     /// terminal as inert text.
     @Test func controlSequencesFromTheWireNeverReachTheTerminal() throws {
-        let gateway = Endpoint(address: .v4(0x0a00_0001), port: 40000)
-        let upstream = Endpoint(address: .v4(0x0a00_0318), port: 8080)
         let request = Array("GET /\u{1b}[2J\u{1b}]0;pwned\u{07}\u{9b}31m HTTP/1.1\r\nHost: up\r\n\r\n".utf8)
-        var file = PcapFileBuilder()
-        var time: Int64 = 1_700_000_000_000_000_000
-        file.appendExchange(from: gateway, to: upstream, request: request, response: nil, time: &time)
         let path = Paths.temporaryDirectory("escapes") + "/escapes.pcap"
-        try Data(file.build()).write(to: URL(fileURLWithPath: path))
+        try PcapFileBuilder.oneExchange(request: request, response: nil).write(to: path)
         let run = try Run(["analyze", path])
         #expect(run.status == 0)
         #expect(run.stdout.contains("tcp.rst.before_response"))

@@ -10,15 +10,10 @@ struct RedactionTests {
     /// A response whose `Content-Length :` (space before the colon) fails, right after a
     /// `Set-Cookie` and an `X-Api-Key` whose values sit inside the evidence's context.
     static func capture() throws -> String {
-        let gateway = Endpoint(address: .v4(0x0a00_0001), port: 40000)
-        let upstream = Endpoint(address: .v4(0x0a00_0318), port: 8080)
         let request = Array("GET / HTTP/1.1\r\nHost: up\r\nAuthorization: Bearer t0ps3cr3t\r\n\r\n".utf8)
         let response = Array("HTTP/1.1 200 OK\r\nX-Api-Key: k3yk3y\r\nSet-Cookie: c00kie\r\nContent-Length : 0\r\n\r\n".utf8)
-        var file = PcapFileBuilder()
-        var time: Int64 = 1_700_000_000_000_000_000
-        file.appendExchange(from: gateway, to: upstream, request: request, response: response, time: &time)
         let path = Paths.temporaryDirectory("redaction") + "/secrets.pcap"
-        try Data(file.build()).write(to: URL(fileURLWithPath: path))
+        try PcapFileBuilder.oneExchange(request: request, response: response).write(to: path)
         return path
     }
 

@@ -156,17 +156,12 @@ func failOnExitsThreeWhenAConnectionOfTheClassesIsFound(options: [String], statu
 // MARK: Markup from the wire
 
 @Test func markupFromTheWireIsEscapedInHTMLAndInertInMarkdown() throws {
-    let gateway = Endpoint(address: .v4(0x0a00_0001), port: 40000)
-    let upstream = Endpoint(address: .v4(0x0a00_0318), port: 8080)
     let request = Array("GET /<script>alert(1)</script>?q=\"x\"&y=1 HTTP/1.1\r\nHost: <b>up</b>\r\n\r\n".utf8)
     // `<` is not a token character (RFC 9110 §5.6.2): the header name is the finding, and its bytes the evidence.
     let response = Array("HTTP/1.1 200 OK\r\nX-<script>alert(1)</script>: \"&amp;\"\r\nContent-Length: 0\r\n\r\n".utf8)
-    var file = PcapFileBuilder()
-    var time: Int64 = 1_700_000_000_000_000_000
-    file.appendExchange(from: gateway, to: upstream, request: request, response: response, time: &time)
     let base = Paths.temporaryDirectory("markup")
     let capture = base + "/markup.pcap"
-    try Data(file.build()).write(to: URL(fileURLWithPath: capture))
+    try PcapFileBuilder.oneExchange(request: request, response: response).write(to: capture)
     let directory = base + "/out"
     // nginx passes this header through; HAProxy answers 502, so the connection gets its section.
     let run = try Run(["analyze", capture, "--out", directory, "--gateway", "haproxy"])
