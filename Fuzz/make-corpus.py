@@ -125,7 +125,7 @@ def connections(linktype, frames):
         src, dst, seq, ack, flags, payload = seg
         key = tuple(sorted([src, dst]))
         if key not in table:
-            # The SYN's sender, else the higher port, is the client (as DESIGN.md says).
+            # The SYN's sender, else the higher port, is the client (as docs/design.md says).
             client = src if flags & 0x12 == 0x02 or (not flags & 0x02 and src[1] > dst[1]) else dst
             if flags & 0x12 == 0x12:
                 client = dst

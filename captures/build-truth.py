@@ -309,7 +309,7 @@ def classify(gw_kind, entry, errors, client):
     if entry.get("unlogged"):
         # Not logged by the gateway at all: what the client saw is all there is.
         if client and client.get("size_download") == 0 and client.get("ended") == "closed":
-            # DESIGN.md's classes have no "closed": the client's connection ended with no
+            # docs/json-report.md's classes have no "closed": the client's connection ended with no
             # complete response and no status from the gateway, which reports call truncated.
             return "truncated"
         raise TruthError("request %s is not in the gateway's log" % entry["request"])

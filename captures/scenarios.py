@@ -9,7 +9,7 @@ it writes on a raw socket when the gateway's request arrives. The same table is 
   build-truth.py   (the designed `finding`, the lint rule for `verdict`, the evidence
                     marker to look up with tshark, and the outcome to expect)
 
-`finding` is the code from shared/DESIGN.md that the upstream's bytes violate.
+`finding` is the code from docs/root-causes.md that the upstream's bytes violate.
 `verdict` is the same code, except `none` for the lint-only codes that nginx, HAProxy
 and Envoy all accept according to the taxonomy (LINT_ONLY below).
 

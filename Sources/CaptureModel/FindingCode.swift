@@ -1,7 +1,7 @@
 /// A stable, dotted name for something edgescope found (`http.chunked.bad_size`).
 ///
 /// Codes are a contract with scripts and dashboards: they are added, never renamed.
-/// The full list with byte-level rules is `reference/gateway-taxonomy.md`.
+/// The full list is `docs/root-causes.md`; byte-level rules are in `docs/gateway-taxonomy.md`.
 public struct FindingCode: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The dotted code as it appears in reports.
     public let description: String

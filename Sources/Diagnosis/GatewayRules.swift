@@ -97,7 +97,7 @@ public struct GatewayRuleChange: Hashable, Sendable {
 }
 
 /// What nginx, HAProxy, Envoy and a strict reading of the RFCs do with each root-cause code
-/// (`reference/gateway-taxonomy.md` sections 2 to 4), by phase and by release.
+/// (`docs/gateway-taxonomy.md` sections 2 to 4), by phase and by release.
 ///
 /// The behaviour of a family without a version is the newest the taxonomy read: nginx 1.31.5,
 /// HAProxy 3.5-dev5, Envoy's router as indexed. Defaults are assumed throughout: nginx
@@ -106,7 +106,7 @@ public struct GatewayRuleChange: Hashable, Sendable {
 /// `option accept-unsafe-violations-in-http-response`, spelled `accept-invalid-http-response`
 /// before 3.0), `ssl-server-verify required`, `http-reuse safe`; Envoy without retry policy.
 /// Debian 12's nginx 1.22.1 and HAProxy 2.6.12 were run against crafted upstream responses to
-/// check the rules for those releases (DESIGN.md: Debian's packages are ground truth for them).
+/// check the rules for those releases (docs/gateways.md: Debian's packages are ground truth for them).
 public enum GatewayRules {
     /// The three gateways the report always shows.
     public static let reported: [GatewayProfile.Kind] = [.nginx, .haproxy, .envoy]

@@ -1,6 +1,6 @@
 import CaptureModel
 
-// The protocol, status-line, header and body codes of DESIGN.md. Stable: never renamed.
+// The protocol, status-line, header and body codes of docs/root-causes.md. Stable: never renamed.
 extension FindingCode {
     public static let protoTLSToPlainPort = FindingCode("proto.tls_to_plain_port")
     public static let protoPlainToTLSPort = FindingCode("proto.plain_to_tls_port")

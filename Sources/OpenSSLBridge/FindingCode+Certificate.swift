@@ -1,6 +1,6 @@
 import CaptureModel
 
-// The certificate codes of DESIGN.md ("Root-cause codes", TLS) that chain verification produces,
+// The certificate codes of docs/root-causes.md (TLS) that chain verification produces,
 // plus `tls.cert.invalid` for the verification errors no other code describes. Stable: never renamed.
 // Internal on purpose: TLSRecords declares the public constants with the same names, and two
 // public declarations would make `.tlsCertExpired` ambiguous in any file importing both modules.

@@ -4,7 +4,7 @@ import Engine
 import HTTP1
 import TCPReassembly
 
-/// Builds the `edgescope.report/1` JSON document (DESIGN.md: add fields freely, rename none).
+/// Builds the `edgescope.report/1` JSON document (docs/json-report.md: add fields freely, rename none).
 public enum JSONReport {
     /// The schema name.
     public static let schema = "edgescope.report/1"
@@ -24,7 +24,7 @@ public enum JSONReport {
             ("upstreams", .array(Summary.upstreams(result).map { self.upstream($0, names: result.upstreams) })),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
         ]
-        // Only when the capture also holds the client-to-gateway hop (DESIGN.md).
+        // Only when the capture also holds the client-to-gateway hop (docs/json-report.md).
         if let clientHop = result.clientHop {
             members.append(("client_hop", self.clientHop(clientHop)))
             members.append(("client_errors", .array(clientHop.errors.map(self.clientError))))
@@ -52,7 +52,7 @@ public enum JSONReport {
         ])
     }
 
-    /// One 502, 503 or 504 a client got: DESIGN.md's fields first, then what ties it to its upstream.
+    /// One 502, 503 or 504 a client got: docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
         .object([
             ("client", .string(error.client.description)),

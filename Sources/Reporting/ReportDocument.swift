@@ -252,7 +252,7 @@ public struct ReportDocument: Sendable {
         return allowed && !name.hasPrefix(".") ? slice : nil
     }
 
-    /// What a gateway's detail member is called in `verdict.gateways` (DESIGN.md).
+    /// What a gateway's detail member is called in `verdict.gateways` (docs/json-report.md).
     public static let gatewayDetailKeys: [(gateway: String, key: String, label: String)] = [
         ("nginx", "log", "error.log"), ("haproxy", "termination", "termination state"), ("envoy", "flag", "response flag"),
     ]

@@ -212,7 +212,7 @@ public struct FlowTable {
     }
 
     /// Who is client and who is server. A SYN says; a SYN-ACK says; then `--upstream`; then
-    /// the lower port is the server (DESIGN.md), the destination on a tie.
+    /// the lower port is the server (docs/design.md), the destination on a tie.
     private func roles(of segment: TCPSegment) -> (client: Endpoint, server: Endpoint) {
         let source = segment.source
         let destination = segment.destination

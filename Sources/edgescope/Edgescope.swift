@@ -22,7 +22,7 @@ struct Edgescope: ParsableCommand {
     /// This build's version, as `--version` and the metrics' info series show it.
     static let version = "0.1.0"
 
-    /// Exit statuses are a contract (DESIGN.md): 0 analysed, 1 usage error, 2 unreadable input,
+    /// Exit statuses are a contract (README.md, "Exit status"): 0 analysed, 1 usage error, 2 unreadable input,
     /// 3 a connection of a `--fail-on` class found.
     static func main() {
         do {

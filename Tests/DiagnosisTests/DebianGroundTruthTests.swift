@@ -5,7 +5,7 @@ import Testing
 
 /// What Debian 12's nginx 1.22.1 and HAProxy 2.6.12-1+deb12u4 did when an upstream sent these
 /// bytes (proxy_pass / a plain http backend, default settings, run by hand on this workplace's
-/// machine). DESIGN.md: Debian's packages are ground truth for those releases.
+/// machine). docs/gateways.md: Debian's packages are ground truth for those releases.
 struct Observed: Sendable, CustomTestStringConvertible {
     let bytes: String
     let code: String

@@ -14,7 +14,7 @@ private func react(_ code: String, _ profile: GatewayProfile, _ context: RuleCon
 
 // MARK: Coverage
 
-/// Every code of DESIGN.md's TCP, capture, protocol, status-line, header, body and TLS lists.
+/// Every code of docs/root-causes.md's TCP, capture, protocol, status-line, header, body and TLS lists.
 let designCodes = [
     "tcp.connect.refused", "tcp.connect.timeout", "tcp.rst.before_response", "tcp.fin.before_response",
     "tcp.fin.mid_headers", "tcp.fin.mid_body", "tcp.rst.mid_body", "tcp.keepalive_race", "tcp.read_timeout", "tcp.send_timeout",

@@ -198,7 +198,7 @@ private func proxiedOK(_ h: inout HopHarness, target: String = "/x") -> (client:
         Issue.record("no client_errors in the JSON report")
         return
     }
-    // DESIGN.md's fields, in its order, then the added ones.
+    // docs/json-report.md's fields, in its order, then the added ones.
     #expect(Array(entry.map(\.0).prefix(7)) == ["client", "status", "time", "request", "generated_by", "upstream_connection", "cause"])
     #expect(entry.first { $0.0 == "generated_by" }?.1 == .string("upstream"))
     #expect(entry.first { $0.0 == "upstream_connection" }?.1 == .string("c\(result.connections.first!.id)"))

@@ -191,7 +191,7 @@ enum SyntheticReport {
         }
     }
 
-    /// `client_errors` (DESIGN.md) as the client-side correlation writes it: each linked to its
+    /// `client_errors` (docs/json-report.md) as the client-side correlation writes it: each linked to its
     /// upstream connection's section, the unexplained ones called so.
     @Test func clientErrorsLinkToTheirUpstreamConnection() throws {
         guard case .object(var members) = SyntheticReport.document(connections: 2, upstreams: 1, text: "t", heavy: false) else {
