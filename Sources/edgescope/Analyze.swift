@@ -173,7 +173,7 @@ struct Analyze: ParsableCommand {
             readError = error.reason
             let warning = "The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead)."
             engine.addWarning(warning)
-            Edgescope.warn("\(error.description); reporting frames 1-\(reader.framesRead)", covering: warning)
+            Edgescope.warn("\(error.description); the capture is cut short: reporting frames 1-\(reader.framesRead)", covering: warning)
         }
         let result = engine.finish()
         if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
