@@ -199,11 +199,13 @@ struct Analyze: ParsableCommand {
         var classes: [VerdictClass] = []
         for value in values {
             for name in value.split(separator: ",", omittingEmptySubsequences: false) {
-                let trimmed = String(String(name.drop { $0 == " " }.reversed()).drop { $0 == " " }.reversed())
-                guard let verdictClass = VerdictClass(rawValue: trimmed) else {
+                var trimmed = name
+                while trimmed.first == " " { trimmed.removeFirst() }
+                while trimmed.last == " " { trimmed.removeLast() }
+                guard let verdictClass = VerdictClass(rawValue: String(trimmed)) else {
                     // Built from the enum: a class added there is named here with no edit.
                     let known = "classes: " + VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
-                    let what = trimmed.isEmpty ? "an empty class" : "'\(Terminal.safe(trimmed))' is not a class"
+                    let what = trimmed.isEmpty ? "an empty class" : "'\(Terminal.safe(String(trimmed)))' is not a class"
                     throw ToolFailure(status: 1, message: "--fail-on '\(Terminal.safe(value))': \(what); \(known)")
                 }
                 if !classes.contains(verdictClass) { classes.append(verdictClass) }
