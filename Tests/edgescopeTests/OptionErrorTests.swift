@@ -87,6 +87,14 @@ struct OptionErrorTests {
         #expect(GatewayProfile.Kind.haproxy.isKnownRelease("2.6"))
     }
 
+    /// The known releases and the rules agree: every release a rule changed in can be asked for.
+    @Test func everyReleaseARuleChangedInIsKnown() {
+        for change in GatewayRules.changes {
+            #expect(change.family.isKnownRelease(change.since), "\(change.family.rawValue):\(change.since)")
+            #expect((try? GatewayProfile(validating: "\(change.family.rawValue):\(change.since)")) != nil)
+        }
+    }
+
     @Test(arguments: ["strict:1.0", "envoy:1.28"])
     func aVersionOfAFamilyWithoutReleaseRulesIsAUsageError(gateway: String) throws {
         let family = String(gateway.prefix { $0 != ":" })
