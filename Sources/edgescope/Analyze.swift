@@ -13,7 +13,11 @@ import Glibc
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop.")
+        abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop.",
+        discussion: ExitStatus.help(
+            success: "the capture was analysed, whatever it found",
+            unreadable: "a capture, key log or CA file that cannot be read, or an output that cannot be written",
+            problem: "a connection of a --fail-on class was found (after every output was written)"))
 
     enum SliceSelection: String, ExpressibleByArgument, CaseIterable {
         case failed, all, none
@@ -27,7 +31,7 @@ struct Analyze: ParsableCommand {
         valueName: "upstream"))
     var upstreams: [String] = []
 
-    @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
+    @Option(help: ArgumentHelp(GatewayOption.help, valueName: "gateway"))
     var gateway: String = "nginx"
 
     @Option(name: .customLong("gateway-address"), help: ArgumentHelp(
@@ -53,11 +57,11 @@ struct Analyze: ParsableCommand {
     var keylog: String?
 
     @Option(name: .customLong("fail-on"), help: ArgumentHelp(
-        "Exit with status 3, after writing every output, when a connection of these classes is found: 502, 503, 504, truncated, relayed, unknown, ok (comma-separated; repeatable).",
+        "Exit with status 3, after writing every output, when a connection of these classes is found: \(VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")) (comma-separated; repeatable).",
         valueName: "classes"))
     var failOn: [String] = []
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Analyse on N threads (1-64): one reads and decodes, N analyse connections sharded by their endpoints, and the report is the same as with 1. Each shard gets 1/N of the flow table and reassembly memory, so only a capture that fills them (limit.flow_table, limit.reassembly_buffer) may be reported differently.",
         valueName: "n"))
     var threads = 1
@@ -67,9 +71,7 @@ struct Analyze: ParsableCommand {
         guard (1...64).contains(self.threads) else {
             throw ToolFailure(status: 1, message: "--threads \(self.threads): give 1 to 64 threads")
         }
-        guard let profile = GatewayProfile(parsing: self.gateway) else {
-            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
-        }
+        let profile = try GatewayOption.parse(self.gateway)
         var specs: [UpstreamSpec] = []
         for text in self.upstreams {
             guard let spec = UpstreamSpec(parsing: text) else {
@@ -117,6 +119,7 @@ struct Analyze: ParsableCommand {
             : try Self.analyse(
                 ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
+        Edgescope.warn(report: result.warnings)
         let assembled = try report?.assemble(result, source: source)
 
         var sliceCount = 0
@@ -135,7 +138,7 @@ struct Analyze: ParsableCommand {
         if self.json, let report, let (head, tail, _) = assembled {
             try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }
         } else {
-            print(TextSummary.render(result, source: source), terminator: "")
+            print(TextSummary.render(result.withoutWarnings, source: source), terminator: "")
             if let out = self.out {
                 print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
             }
@@ -168,8 +171,9 @@ struct Analyze: ParsableCommand {
                 throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
             }
             readError = error.reason
-            engine.addWarning("The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead).")
-            Edgescope.printError("edgescope: warning: \(error.description); reporting frames 1-\(reader.framesRead)")
+            let warning = "The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead)."
+            engine.addWarning(warning)
+            Edgescope.warn("\(error.description); the capture is cut short: reporting frames 1-\(reader.framesRead)", covering: warning)
         }
         let result = engine.finish()
         if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
@@ -195,10 +199,14 @@ struct Analyze: ParsableCommand {
         var classes: [VerdictClass] = []
         for value in values {
             for name in value.split(separator: ",", omittingEmptySubsequences: false) {
-                let trimmed = name.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+                var trimmed = name
+                while trimmed.first == " " { trimmed.removeFirst() }
+                while trimmed.last == " " { trimmed.removeLast() }
                 guard let verdictClass = VerdictClass(rawValue: String(trimmed)) else {
-                    let known = VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw ToolFailure(status: 1, message: "--fail-on '\(value)': '\(trimmed)' is not a class (\(known))")
+                    // Built from the enum: a class added there is named here with no edit.
+                    let known = "classes: " + VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
+                    let what = trimmed.isEmpty ? "an empty class" : "'\(Terminal.safe(String(trimmed)))' is not a class"
+                    throw ToolFailure(status: 1, message: "--fail-on '\(Terminal.safe(value))': \(what); \(known)")
                 }
                 if !classes.contains(verdictClass) { classes.append(verdictClass) }
             }
@@ -216,6 +224,8 @@ struct Analyze: ParsableCommand {
         output: OutputDirectory, snapLength: Int
     ) throws -> Int {
         let plan = SlicePlan(slices: slices, directory: directory)
+        // A reused --out keeps no slice of an earlier run: slices/ holds what report.json names.
+        try output.removeStaleSlices(keeping: Set(plan.relativePaths.values))
         guard !plan.isEmpty else { return 0 }
         try output.makeSubdirectory("slices")
         do {

@@ -19,11 +19,16 @@ struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Capture live on the gateway host and report each failing upstream connection as soon as it is judged.",
         discussion: """
-            Writes one JSON object per failing connection to DIR/incidents.jsonl and one line to stderr as \
-            verdicts land; on SIGINT, SIGTERM or --duration, judges the open connections and writes \
-            DIR/report.json and DIR/report.md. Exit status: 0 captured, 1 usage error (a bad filter), \
-            2 the interface cannot be opened or the output cannot be written.
-            """)
+            Writes one JSON object per failing connection to DIR/incidents.jsonl, its packets to \
+            DIR/slices/<id>.pcap and one line to stderr as verdicts land; on SIGINT, SIGTERM or \
+            --duration, judges the open connections and writes DIR/report.json, DIR/report.md and \
+            DIR/report.html. A new DIR is made 0700 for the user the capture runs as; an existing DIR \
+            keeps its owner and mode and must be writable by that user. A reused DIR keeps no \
+            report, incident log or slice of an earlier run (other files are left alone).
+
+            """ + ExitStatus.help(
+                success: "captured and reported",
+                unreadable: "the interface cannot be opened, --user does not exist, or an output or key log cannot be written or read"))
 
     @Option(name: [.customLong("interface"), .customShort("i")], help: ArgumentHelp("The interface to capture on.", valueName: "iface"))
     var interface: String
@@ -44,10 +49,10 @@ struct Capture: ParsableCommand {
     // 64 KiB and a little: the largest IPv4 or IPv6 packet (TSO/GRO included) with its link
     // header. More only matters in immediate mode, where each slot of the kernel's ring is
     // the snap length: libpcap's 256 KiB default there overflows the ring in a loopback burst.
-    @Option(help: "Bytes kept of each packet.")
+    @Option(parsing: .unconditional, help: "Bytes kept of each packet.")
     var snaplen: Int = 65_535 + 64
 
-    @Option(name: .customLong("buffer-size"), help: ArgumentHelp("The kernel capture buffer, in bytes.", valueName: "bytes"))
+    @Option(name: .customLong("buffer-size"), parsing: .unconditional, help: ArgumentHelp("The kernel capture buffer, in bytes.", valueName: "bytes"))
     var bufferSize: Int = 32 << 20
 
     @Flag(help: "Hand each packet over as it arrives rather than in blocks of up to 100 ms (more CPU, a less dense kernel buffer).")
@@ -56,16 +61,16 @@ struct Capture: ParsableCommand {
     @Flag(help: "Put the interface in promiscuous mode.")
     var promiscuous = false
 
-    @Option(help: ArgumentHelp("Write incidents.jsonl, report.json and report.md into this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Write incidents.jsonl, slices/<id>.pcap, report.json, report.md and report.html into this directory.", valueName: "dir"))
     var out: String
 
-    @Option(help: ArgumentHelp("Stop after this many seconds (default: run until SIGINT or SIGTERM).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many seconds (default: run until SIGINT or SIGTERM).", valueName: "seconds"))
     var duration: Double?
 
     @Flag(help: "Print each incident's JSON line to stdout instead of the final text summary.")
     var json = false
 
-    @Option(help: ArgumentHelp("Whose behaviour decides each verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
+    @Option(help: ArgumentHelp(GatewayOption.help, valueName: "gateway"))
     var gateway: String = "nginx"
 
     @Flag(name: .customLong("no-redact"), help: "Show credential values (Authorization, Cookie, API tokens) in evidence as sent; the reports say so.")
@@ -79,16 +84,16 @@ struct Capture: ParsableCommand {
     @Option(help: ArgumentHelp("The user to run as once the interface is open, when started as root (default: nobody).", valueName: "name"))
     var user: String?
 
-    @Option(name: .customLong("ring-mb"), help: ArgumentHelp(
+    @Option(name: .customLong("ring-mb"), parsing: .unconditional, help: ArgumentHelp(
         "Memory for the packets of open connections, kept for their slices, in MiB (1 MiB per connection at most).",
         valueName: "mib"))
     var ringMiB: Int = 64
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp(
+    @Option(name: .customLong("max-connections"), parsing: .unconditional, help: ArgumentHelp(
         "Connections tracked at once; past it the quietest is judged early (limit.flow_table).", valueName: "n"))
     var maxConnections: Int = 100_000
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp(
+    @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp(
         "Seconds without a packet after which a connection is judged with what was seen.", valueName: "seconds"))
     var idleTimeout: Double = 300
 
@@ -102,13 +107,13 @@ struct Capture: ParsableCommand {
         valueName: "prefix"))
     var writePcap: String?
 
-    @Option(name: .customLong("rotate-mb"), help: ArgumentHelp("With --write-pcap: start a new file past this many MiB.", valueName: "mib"))
+    @Option(name: .customLong("rotate-mb"), parsing: .unconditional, help: ArgumentHelp("With --write-pcap: start a new file past this many MiB.", valueName: "mib"))
     var rotateMiB: Int = 100
 
-    @Option(name: .customLong("keep"), help: ArgumentHelp("With --write-pcap: keep this many files, deleting the oldest (0: keep all).", valueName: "files"))
+    @Option(name: .customLong("keep"), parsing: .unconditional, help: ArgumentHelp("With --write-pcap: keep this many files, deleting the oldest (0: keep all).", valueName: "files"))
     var keepFiles: Int = 10
 
-    @Option(name: .customLong("keep-connections"), help: ArgumentHelp(
+    @Option(name: .customLong("keep-connections"), parsing: .unconditional, help: ArgumentHelp(
         "Connections listed in the final report.json, failures first; the rest are counted.", valueName: "n"))
     var keepConnections: Int = 10_000
 
@@ -120,19 +125,20 @@ struct Capture: ParsableCommand {
     func validate() throws {
         guard self.snaplen > 0 else { throw ValidationError("--snaplen must be positive") }
         guard self.bufferSize > 0 else { throw ValidationError("--buffer-size must be positive") }
-        if let duration = self.duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        // isFinite: an infinite count of seconds does not fit the nanosecond clock.
+        if let duration = self.duration, !(duration > 0 && duration.isFinite) {
+            throw ValidationError("--duration must be a positive number of seconds")
+        }
         guard self.ringMiB > 0 else { throw ValidationError("--ring-mb must be positive") }
         guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+        guard self.idleTimeout > 0, self.idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
         guard self.keepConnections >= 0 else { throw ValidationError("--keep-connections must not be negative") }
         guard self.rotateMiB > 0 else { throw ValidationError("--rotate-mb must be positive") }
         guard self.keepFiles >= 0 else { throw ValidationError("--keep must not be negative") }
     }
 
     func run() throws {
-        guard let profile = GatewayProfile(parsing: self.gateway) else {
-            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
-        }
+        let profile = try GatewayOption.parse(self.gateway)
         var specs: [UpstreamSpec] = []
         for text in self.upstreams {
             guard let spec = UpstreamSpec(parsing: text) else {
@@ -165,36 +171,10 @@ struct Capture: ParsableCommand {
             throw ToolFailure(status: 2, message: "cannot capture on \(self.interface): libpcap gives no descriptor to wait on")
         }
 
-        // Reports hold upstream traffic: readable by their owner only. The directory and the
-        // incident log are made while still root, then handed to the user the process becomes.
+        // Reports hold upstream traffic: readable by their owner only.
         umask(0o077)
-        let output = try OutputDirectory(path: self.out)
-        try output.makeSubdirectory("slices")
-        let incidents = try IncidentLog(path: self.out + "/incidents.jsonl")
-        if let target {
-            guard chown(self.out, target.uid, target.gid) == 0, chown(self.out + "/slices", target.uid, target.gid) == 0,
-                  fchown(incidents.descriptor, target.uid, target.gid) == 0
-            else {
-                throw ToolFailure(status: 2, message: "cannot hand \(self.out) to user \(target.name): \(String(cString: strerror(errno)))")
-            }
-            try Self.dropPrivileges(to: target)
-            guard access(self.out, W_OK | X_OK) == 0 else {
-                throw ToolFailure(status: 2, message: "\(self.out) is not writable by user \(target.name) (is a parent directory closed to it?)")
-            }
-        }
-        // Files written from here on are written as the user the process now is.
-        let metricsFile = self.metricsFile.map(MetricsFile.init(path:))
-        try metricsFile?.check()
-        var pcapWriter: RotatingPcapWriter?
-        if let prefix = self.writePcap {
-            do {
-                pcapWriter = try RotatingPcapWriter(
-                    prefix: prefix, linkType: capture.linkType, snapLength: capture.snapLength, maximumFileBytes: self.rotateMiB << 20,
-                    filesKept: self.keepFiles)
-            } catch {
-                throw ToolFailure(status: 2, message: "--write-pcap: \(error.description)")
-            }
-        }
+        let (output, incidents, metricsFile, pcapWriterMade) = try self.prepareOutput(as: target, linkType: capture.linkType, snapLength: capture.snapLength)
+        var pcapWriter = pcapWriterMade
         Self.installSignalHandlers()
 
         var limits = ReassemblyLimits()
@@ -228,7 +208,7 @@ struct Capture: ParsableCommand {
                 // A full disk stops the rotating capture, not the analysis.
                 pcapFailure = error
                 pcapWriter = nil
-                Edgescope.printError("edgescope: warning: --write-pcap stopped: \(error.description)")
+                Edgescope.warn("--write-pcap stopped: \(error.description)", covering: Self.pcapStoppedWarning(error))
             }
         }
         func publish(final: Bool) throws {
@@ -299,8 +279,9 @@ struct Capture: ParsableCommand {
         follower?.refresh(into: &engine)
         let stats = capture.statistics()
         if let failure {
-            engine.addWarning("The live capture stopped early: \(failure.reason).")
-            Edgescope.printError("edgescope: warning: \(failure.description); reporting what was captured")
+            let warning = "The live capture stopped early: \(failure.reason)."
+            engine.addWarning(warning)
+            Edgescope.warn("\(failure.description); reporting what was captured", covering: warning)
         }
         if let stats, stats.droppedByKernel > 0 || stats.droppedByInterface > 0 {
             engine.addWarning("\(stats.droppedByKernel) packet(s) were dropped by the kernel and \(stats.droppedByInterface) by the interface: their connections may show gaps that were not on the wire.")
@@ -313,7 +294,7 @@ struct Capture: ParsableCommand {
             }
         }
         if let pcapFailure {
-            engine.addWarning("The rotating capture (--write-pcap) stopped early: \(pcapFailure.reason).")
+            engine.addWarning(Self.pcapStoppedWarning(pcapFailure))
         }
         if ring.connectionsEvicted > 0 {
             engine.addWarning("The packets of \(ring.connectionsEvicted) connection(s) were let go to stay within --ring-mb \(self.ringMiB); slices written for them later are incomplete.")
@@ -324,6 +305,7 @@ struct Capture: ParsableCommand {
         try publish(final: true)
 
         let source = SourceInfo(path: "live:\(self.interface)", snapLength: capture.snapLength, readError: failure?.reason)
+        Edgescope.warn(report: result.warnings)
         let listed = Set(result.connections.map(\.id))
         var document = JSONReport.document(result, source: source, slices: incidentSink.slicePaths.filter { listed.contains($0.key) })
         if case .object(var members) = document {
@@ -350,8 +332,9 @@ struct Capture: ParsableCommand {
         try output.write("report.md", rendered.markdown)
         try output.write("report.html", rendered.html)
         if !self.json {
-            print(TextSummary.render(result, source: source), terminator: "")
-            print("\nIncidents in \(self.out)/incidents.jsonl (\(incidentSink.incidents)), their slices in \(self.out)/slices/; reports written to \(self.out)/report.json and \(self.out)/report.md")
+            print(TextSummary.render(result.withoutWarnings, source: source), terminator: "")
+            let slices = incidentSink.slicePaths.count
+            print("\nIncidents in \(self.out)/incidents.jsonl (\(incidentSink.incidents))\(slices == 0 ? "" : ", \(slices) slice(s) in \(self.out)/slices/"); reports written to \(self.out)/report.json, \(self.out)/report.md and \(self.out)/report.html")
         }
         if let failure {
             throw ToolFailure(status: 2, message: "capture on \(failure.description)")
@@ -370,6 +353,112 @@ struct Capture: ParsableCommand {
         return "tcp and (\(terms.joined(separator: " or ")))"
     }
 
+    /// Makes everything the run writes to, and gives up root (when `target` is given) for good.
+    ///
+    /// Only directories this run makes are handed to `target`; one that was already there keeps
+    /// its owner and mode, and must already be writable by `target`. The files are made with
+    /// `target`'s effective ids while root can still be taken back: if any step fails, root
+    /// removes what this run made (and nothing else) and the start fails with one line. Once all
+    /// is made, what an earlier run left in the directory (reports, its incident log, its
+    /// slices) is removed, so the directory holds only this run's files.
+    private func prepareOutput(
+        as target: TargetUser?, linkType: LinkType, snapLength: Int
+    ) throws -> (OutputDirectory, IncidentLog, MetricsFile?, RotatingPcapWriter?) {
+        let output = try OutputDirectory(path: self.out)
+        var madeSlices = false
+        var incidents: IncidentLog?
+        let metricsFile = self.metricsFile.map(MetricsFile.init(path:))
+        var pcapWriter: RotatingPcapWriter?
+        do {
+            var rootGroups: [gid_t] = []
+            if let target {
+                for directory in output.created where chown(directory, target.uid, target.gid) != 0 {
+                    throw ToolFailure(status: 2, message: "cannot hand \(directory) to user \(target.name): \(String(cString: strerror(errno)))")
+                }
+                rootGroups = try Self.assume(target)
+            }
+            defer { if target != nil { Self.resumeRoot(groups: rootGroups) } }
+            try Self.checkWritable(self.out, by: target, made: output.isNew)
+            madeSlices = try output.makeSubdirectory("slices")
+            try Self.checkWritable(self.out + "/slices", by: target, made: madeSlices)
+            incidents = try IncidentLog(path: self.out + "/incidents.jsonl")
+            try metricsFile?.check()
+            if let prefix = self.writePcap {
+                do {
+                    pcapWriter = try RotatingPcapWriter(
+                        prefix: prefix, linkType: linkType, snapLength: snapLength, maximumFileBytes: self.rotateMiB << 20,
+                        filesKept: self.keepFiles)
+                } catch {
+                    throw ToolFailure(status: 2, message: "--write-pcap: \(error.description)")
+                }
+            }
+            // Everything is made: from here on the directory is this run's.
+            for name in ["report.json", "report.md", "report.html"] {
+                let path = self.out + "/" + name
+                if unlink(path) != 0, errno != ENOENT {
+                    throw ToolFailure(status: 2, message: "cannot remove \(path), an earlier run's report: \(String(cString: strerror(errno)))")
+                }
+            }
+            try incidents?.commit()
+            try output.removeStaleSlices(keeping: [])
+        } catch {
+            incidents?.discard()
+            if let pcapWriter {
+                try? pcapWriter.close()
+                unlink(pcapWriter.path(ofFile: 1))
+            }
+            if madeSlices { rmdir(self.out + "/slices") }
+            output.removeCreated()
+            throw error
+        }
+        if let target { try Self.dropPrivileges(to: target) }
+        guard let incidents else { preconditionFailure("the incident log is made before anything can succeed") }
+        return (output, incidents, metricsFile, pcapWriter)
+    }
+
+    /// Fails with one line unless this process (acting as `target`) can make files in
+    /// `directory`; `made`: this run made it.
+    private static func checkWritable(_ directory: String, by target: TargetUser?, made: Bool) throws {
+        guard faccessat(AT_FDCWD, directory, W_OK | X_OK, AT_EACCESS) != 0 else { return }
+        let reason = String(cString: strerror(errno))
+        guard let target else {
+            throw ToolFailure(status: 2, message: "cannot write to \(directory): \(reason)")
+        }
+        if made {
+            throw ToolFailure(status: 2, message: "user \(target.name) cannot reach \(directory), made for it (is a parent directory closed to it?)")
+        }
+        throw ToolFailure(
+            status: 2,
+            message: "user \(target.name) cannot write to \(directory), which exists, and edgescope never changes the owner or mode of a directory it did not make: give a new --out (made for \(target.name)), one \(target.name) can write to, or another --user")
+    }
+
+    /// Takes `target`'s groups and effective ids, keeping root as the real and saved user, so
+    /// what is made now belongs to `target` and is checked against its permissions, and
+    /// `resumeRoot` can still undo it. Returns root's supplementary groups.
+    private static func assume(_ target: TargetUser) throws -> [gid_t] {
+        var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)))
+        let count = getgroups(Int32(groups.count), &groups)
+        groups = count > 0 ? Array(groups[..<Int(count)]) : []
+        guard initgroups(target.name, target.gid) == 0, setegid(target.gid) == 0, seteuid(target.uid) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Self.resumeRoot(groups: groups)
+            throw ToolFailure(status: 2, message: "cannot act as user \(target.name): \(reason)")
+        }
+        return groups
+    }
+
+    /// Back to root's effective ids and `groups`, after `assume`.
+    private static func resumeRoot(groups: [gid_t]) {
+        guard seteuid(0) == 0, setegid(0) == 0, setgroups(groups.count, groups) == 0 else {
+            preconditionFailure("root, kept as the saved user id, could not be resumed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The report's words for a rotating capture that stopped on `error`.
+    private static func pcapStoppedWarning(_ error: CaptureError) -> String {
+        "The rotating capture (--write-pcap) stopped early: \(error.reason)."
+    }
+
     /// The account to become, when running as root.
     struct TargetUser {
         var name: String
@@ -380,7 +469,7 @@ struct Capture: ParsableCommand {
     private func targetUser() throws -> TargetUser? {
         guard geteuid() == 0 else {
             if let user = self.user {
-                Edgescope.printError("edgescope: warning: not running as root; --user \(Terminal.safe(user)) ignored")
+                Edgescope.warn("not running as root; --user \(user) ignored")
             }
             return nil
         }
@@ -474,7 +563,7 @@ struct IncidentSink {
                     self.slicePaths[report.id] = relative
                 } catch {
                     self.slices.closeAll()
-                    Edgescope.printError("edgescope: warning: \((error as? CaptureError)?.description ?? "\(error)"); \(report.name) has no slice")
+                    Edgescope.warn("\((error as? CaptureError)?.description ?? "\(error)"); \(report.name) has no slice")
                 }
             }
             var entry = JSONReport.connection(report, slice: slice)
@@ -497,16 +586,41 @@ struct IncidentSink {
 
 /// `DIR/incidents.jsonl`: opened once for appending, 0600, each line written whole with one
 /// write(2), so a reader tailing it never sees half a line and nothing waits in a buffer.
+///
+/// Made new at a temporary name, and renamed over an earlier run's log by `commit()` once the
+/// run is sure to start: a start that fails leaves the earlier log as it was.
 final class IncidentLog {
     let path: String
+    private let temporaryPath: String
     private(set) var descriptor: Int32
 
     init(path: String) throws {
         self.path = path
-        self.descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        self.temporaryPath = directory + ".\(name).tmp.\(getpid())"
+        // A temporary file left by an earlier process with this PID (a container's PID 1) is
+        // ours to replace; unlink(2) removes a link itself, never what it points to.
+        unlink(self.temporaryPath)
+        // O_EXCL|O_NOFOLLOW: never write through a link someone left at the name.
+        self.descriptor = open(self.temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard self.descriptor >= 0 else {
-            throw ToolFailure(status: 2, message: "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw ToolFailure(status: 2, message: "cannot create \(self.temporaryPath): \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Puts the log at its name, replacing an earlier run's.
+    func commit() throws {
+        guard rename(self.temporaryPath, self.path) == 0 else {
+            throw ToolFailure(status: 2, message: "cannot replace \(self.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Closes and removes the log a start that failed made.
+    func discard() {
+        self.close()
+        unlink(self.temporaryPath)
     }
 
     deinit { self.close() }

@@ -1,3 +1,4 @@
+import Diagnosis
 import Engine
 
 /// `--gateway-address ADDR[:PORT]`, as `analyze` and `capture` both take it.
@@ -9,6 +10,23 @@ enum GatewayAddressOption {
                 throw ToolFailure(status: 1, message: "--gateway-address '\(text)' is not ADDR[:PORT] (for IPv6: [ADDR]:PORT)")
             }
             return listener
+        }
+    }
+}
+
+/// `--gateway FAMILY[:VERSION]`, as `analyze` and `capture` both take it.
+enum GatewayOption {
+    /// The families, for the option's help: `nginx|haproxy|envoy|strict[:VERSION]`.
+    static var help: String {
+        "Whose behaviour decides each verdict's class: \(GatewayProfile.Kind.allCases.map(\.rawValue).joined(separator: "|"))[:VERSION] (a release edgescope knows, e.g. nginx:1.22; default the newest behaviour known)."
+    }
+
+    /// The profile; an unknown family or release is a usage error (status 1) naming the known ones.
+    static func parse(_ text: String) throws -> GatewayProfile {
+        do throws(GatewayProfile.ParseError) {
+            return try GatewayProfile(validating: text)
+        } catch {
+            throw ToolFailure(status: 1, message: "--gateway \(error.description)")
         }
     }
 }

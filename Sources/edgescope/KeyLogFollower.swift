@@ -48,6 +48,12 @@ final class KeyLogFollower {
         guard self.descriptor >= 0 else {
             throw ToolFailure(status: 2, message: "cannot read key log \(path): \(String(cString: strerror(errno)))")
         }
+        do {
+            try KeyLogFile.checkNotDirectory(self.descriptor, path: path)
+        } catch {
+            self.close()
+            throw error
+        }
         var bytes: [UInt8] = []
         while true {
             let (chunk, error) = self.read(at: self.readOffset, count: 65536)
@@ -113,7 +119,7 @@ final class KeyLogFollower {
     func refresh(into engine: inout Engine) {
         let refresh = self.refresh()
         for warning in refresh.warnings {
-            Edgescope.printError(Terminal.safe("edgescope: warning: \(warning)"))
+            Edgescope.warn(warning)
         }
         if refresh.newSecrets { engine.updateKeyLog(self.keyLog) }
     }

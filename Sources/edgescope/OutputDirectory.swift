@@ -4,16 +4,72 @@ import Glibc
 
 /// The `--out` directory: created 0700 when new; each file written to a temporary name and
 /// renamed, so a reader never sees half a report.
+///
+/// A directory that was already there is used as it is: its owner and mode are never changed.
+/// `created` says which directories this run made, so a run that fails before it starts can
+/// take them away again (`removeCreated()`), and only those.
 struct OutputDirectory {
     let path: String
+    /// The directories this run made, outermost first: `path` and any missing parents.
+    let created: [String]
 
     init(path: String) throws {
         self.path = path
-        try Self.makeDirectory(path)
+        self.created = try Self.makeDirectory(path)
     }
 
-    func makeSubdirectory(_ name: String) throws {
-        try Self.makeDirectory(self.path + "/" + name)
+    /// Whether `path` itself was made by this run (it did not exist before).
+    var isNew: Bool { !self.created.isEmpty }
+
+    /// Makes `name` inside the directory unless it exists; returns whether it was made.
+    @discardableResult
+    func makeSubdirectory(_ name: String) throws -> Bool {
+        try !Self.makeDirectory(self.path + "/" + name).isEmpty
+    }
+
+    /// Removes the directories this run made, innermost first, with `files` (paths this run
+    /// created inside them) before them. rmdir(2) removes only an empty directory, so nothing
+    /// another process put there meanwhile is ever deleted.
+    func removeCreated(files: [String] = []) {
+        for file in files { unlink(file) }
+        for directory in self.created.reversed() { rmdir(directory) }
+    }
+
+    /// Removes from `slices/` each slice an earlier run left (a regular file named as edgescope
+    /// names slices, `c<id>.pcap`) that `keeping` (paths relative to the directory,
+    /// `slices/c3.pcap`) does not name. Any other file there is left alone.
+    func removeStaleSlices(keeping: Set<String>) throws {
+        let directory = self.path + "/slices"
+        guard let stream = opendir(directory) else {
+            if errno == ENOENT || errno == ENOTDIR { return }
+            throw Self.failure("cannot read \(directory)")
+        }
+        defer { closedir(stream) }
+        var stale: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard Self.isSliceName(name), !keeping.contains("slices/" + name) else { continue }
+            stale.append(name)
+        }
+        for name in stale {
+            let file = directory + "/" + name
+            var info = stat()
+            // lstat: a link or a directory under a slice's name is not a slice edgescope wrote.
+            guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            if unlink(file) != 0, errno != ENOENT {
+                throw Self.failure("cannot remove \(file), a slice of an earlier run")
+            }
+        }
+    }
+
+    /// `c<digits>.pcap`: the names edgescope gives slices (`slices/c17.pcap`).
+    static func isSliceName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard bytes.count > 6, bytes.first == UInt8(ascii: "c"), name.hasSuffix(".pcap") else { return false }
+        let digits = bytes[1..<(bytes.count - 5)]
+        return digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     /// Writes `contents` to `name` through a temporary file and a rename.
@@ -49,16 +105,23 @@ struct OutputDirectory {
         }
     }
 
-    private static func makeDirectory(_ path: String) throws {
+    /// Makes `path` and its missing parents (0700 under the umask); returns those it made,
+    /// outermost first.
+    private static func makeDirectory(_ path: String) throws -> [String] {
         var components: [String] = []
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
             components.append(current)
         }
+        var made: [String] = []
         for directory in components {
-            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-                throw Self.failure("cannot create directory \(directory)")
+            if mkdir(directory, 0o700) == 0 {
+                made.append(directory)
+            } else if errno != EEXIST {
+                let failure = Self.failure("cannot create directory \(directory)")
+                for directory in made.reversed() { rmdir(directory) }
+                throw failure
             }
         }
         // lstat: a symbolic link where the directory should be is refused, not followed, so
@@ -71,6 +134,7 @@ struct OutputDirectory {
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             throw ToolFailure(status: 2, message: "\(path) is not a directory")
         }
+        return made
     }
 
     private static func failure(_ what: String) -> ToolFailure {

@@ -11,7 +11,10 @@ import Glibc
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect to an upstream over TLS as the gateway would, and check its chain and (optionally) one response.",
-        discussion: "Exit status: 0 healthy, 3 a problem was found, 2 the probe could not run.")
+        discussion: ExitStatus.help(
+            success: "healthy: the handshake, the chain and (with --request) the response are as a gateway needs",
+            unreadable: "the probe could not run: a CA or CRL file that cannot be read, a name that does not resolve, a socket error",
+            problem: "a problem was found: a refused or timed-out connection, a TLS alert, a chain that fails verification, a malformed response"))
 
     @Argument(help: "The upstream, HOST:PORT (an IPv6 literal as [ADDR]:PORT).")
     var target: String

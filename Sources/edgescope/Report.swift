@@ -7,7 +7,9 @@ import Glibc
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render a saved report.json as HTML or Markdown: the same bytes analyze --out and capture --out wrote beside it.",
-        discussion: "Exit status: 0 rendered, 1 usage error, 2 a file that cannot be read or is not an edgescope.report/1 document.")
+        discussion: ExitStatus.help(
+            success: "rendered",
+            unreadable: "a file that cannot be read or is not an edgescope.report/1 document, or an --output that cannot be written"))
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case html, md

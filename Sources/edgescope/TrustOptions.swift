@@ -61,12 +61,19 @@ enum KeyLogFile {
             throw ToolFailure(status: 2, message: "cannot read key log \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
+        try Self.checkNotDirectory(fileno(file), path: path)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = fread(&buffer, 1, buffer.count, file)
             if count > 0 { bytes += buffer[0..<count] }
-            if count < buffer.count { break }
+            if count < buffer.count {
+                // A short read is the end of the file or an error; only the first is a key log.
+                if ferror(file) != 0 {
+                    throw ToolFailure(status: 2, message: "cannot read key log \(path): \(String(cString: strerror(errno)))")
+                }
+                break
+            }
             if bytes.count > 64 << 20 {
                 throw ToolFailure(status: 2, message: "key log \(path): larger than 64 MiB, which no key log is")
             }
@@ -75,6 +82,17 @@ enum KeyLogFile {
             return try KeyLog(parsing: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw ToolFailure(status: 2, message: "key log \(path) \(error.description)")
+        }
+    }
+
+    /// A directory opens and reads as an empty file on some systems: refuse it by name (status 2).
+    static func checkNotDirectory(_ descriptor: Int32, path: String) throws {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw ToolFailure(status: 2, message: "cannot read key log \(path): \(String(cString: strerror(errno)))")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw ToolFailure(status: 2, message: "cannot read key log \(path): it is a directory; give the SSLKEYLOGFILE file")
         }
     }
 }

@@ -39,8 +39,11 @@ struct BrokenCaptureTests {
                 #expect(run.stdout.isEmpty, "\(item.file)")
             case "warning":
                 #expect(run.status == 0, "\(item.file): status \(run.status), \(run.stderr)")
-                let warnings = run.stdout.split(separator: "\n").filter { $0.hasPrefix("warning: ") }
-                #expect(warnings.contains { $0.contains(item.says) }, "\(item.file): \(run.stdout)")
+                // Warnings go to stderr, each once.
+                let warnings = run.stderr.split(separator: "\n").filter { $0.hasPrefix("edgescope: warning: ") }
+                #expect(warnings.contains { $0.contains(item.says) }, "\(item.file): \(run.stderr)")
+                #expect(Set(warnings).count == warnings.count, "\(item.file): \(run.stderr)")
+                #expect(!run.stdout.contains("warning: "), "\(item.file): \(run.stdout)")
             default:
                 #expect(run.status == 0, "\(item.file): status \(run.status), \(run.stderr)")
                 #expect(run.stderr.isEmpty, "\(item.file): \(run.stderr)")

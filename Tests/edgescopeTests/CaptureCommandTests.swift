@@ -38,7 +38,10 @@ struct CaptureCommandTests {
     /// 5 s linger), while no further packet arrives, and runs as `nobody` meanwhile.
     @Test func liveRunOnLoopbackWritesTheIncidentOnTimeAsNobody() throws {
         let listener = try LoopbackListener()
-        let out = Paths.temporaryDirectory("capture")
+        // A new --out, made for nobody, in a directory nobody can pass through.
+        let base = Paths.temporaryDirectory("capture")
+        chmod(base, 0o755)
+        let out = base + "/out"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.buildDirectory + "/edgescope")
         process.arguments = [

@@ -32,7 +32,10 @@ struct LiveKeyLogTests {
         // then, can only read it through the descriptor it opened as root.
         let keyLog = work + "/keys.log"
         #expect(FileManager.default.createFile(atPath: keyLog, contents: nil, attributes: [.posixPermissions: 0o600]))
-        let out = Paths.temporaryDirectory("capture")
+        // A new --out, made for nobody, in a directory nobody can pass through.
+        let base = Paths.temporaryDirectory("capture")
+        chmod(base, 0o755)
+        let out = base + "/out"
 
         let port = freePort()
         let server = Process()

@@ -146,7 +146,7 @@ func failOnExitsThreeWhenAConnectionOfTheClassesIsFound(options: [String], statu
     case 1:
         #expect(run.errorLines.count == 1)
         #expect(run.errorLines.first?.hasPrefix("edgescope: --fail-on '") == true)
-        #expect(run.stderr.contains("is not a class (502, 503, 504, truncated, relayed, ok, unknown)"))
+        #expect(run.stderr.hasSuffix("; classes: \(VerdictClass.allCases.map(\.rawValue).joined(separator: ", "))\n"))
         #expect(!FileManager.default.fileExists(atPath: directory))
     default:
         #expect(run.stderr.isEmpty)
