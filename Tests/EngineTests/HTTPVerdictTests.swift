@@ -34,8 +34,10 @@ struct Conversation {
         self.serverNext &+= UInt32(text.utf8.count)
     }
 
-    mutating func serverCloses(rst: Bool = false, after milliseconds: Int64 = 1) {
-        self.h.send(fromGateway: false, seq: self.serverNext, ack: self.clientNext, flags: rst ? [.rst, .ack] : [.fin, .ack], at: self.tick(milliseconds))
+    /// The upstream's FIN or RST, acknowledging `acknowledging` (default: every byte the gateway sent).
+    mutating func serverCloses(rst: Bool = false, after milliseconds: Int64 = 1, acknowledging: UInt32? = nil) {
+        self.h.send(fromGateway: false, seq: self.serverNext, ack: acknowledging ?? self.clientNext,
+                    flags: rst ? [.rst, .ack] : [.fin, .ack], at: self.tick(milliseconds))
     }
 
     mutating func gatewayCloses(after milliseconds: Int64 = 1) {
@@ -151,14 +153,50 @@ private let ok = "HTTP/1.1 200 OK\r\n"
         var c = Conversation()
         c.request(get)
         c.response(ok + "Content-Length: 0\r\n\r\n")
-        // 5 s idle; the gateway reuses the connection just as the upstream closes it.
+        // 5 s idle; the gateway reuses the connection just as the upstream closes it: the FIN
+        // left before the request arrived, so it acknowledges only the first request.
+        let before = c.clientNext
         c.request("\(method) /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 5000)
-        c.serverCloses(after: 0)
+        c.serverCloses(after: 0, acknowledging: before)
         let report = try c.verdict()
         #expect(report.verdict.code == .tcpKeepaliveRace, "\(method)")
         #expect(report.verdict.verdictClass == expected, "\(method)")
         #expect(report.findings.first?.evidence.first?.frame == 7)
+        #expect(report.verdict.summary.contains("its FIN did not acknowledge the request's bytes"))
+        #expect(report.verdict.summary.contains("idle 5 s"))
     }
+}
+
+/// Issue 15 item 1: on a busy keep-alive connection, an upstream that read the request and then
+/// reset is not racing a keep-alive timeout: its RST acknowledges the request.
+@Test func aResetThatAcknowledgesTheReusedRequestIsNotTheKeepAliveRace() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length: 0\r\n\r\n")
+    c.request("POST /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 5)
+    c.serverCloses(rst: true, after: 0)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpRSTBeforeResponse)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.phase == .responseHead)
+    #expect(report.findings.first?.evidence.first?.frame == 7)
+    #expect(report.verdict.summary.contains("its RST acknowledged 53 byte(s) of the request, so it had received the request"))
+    #expect(report.verdict.summary.contains("idle 5 ms"))
+}
+
+/// A close that crosses the request after a few milliseconds of idleness is no keep-alive
+/// timeout either (the shortest common one is 2 s): the upstream aborted.
+@Test func aCloseCrossingAReusedRequestAfterAShortIdleIsNotTheKeepAliveRace() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length: 0\r\n\r\n")
+    let before = c.clientNext
+    c.request("POST /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 20)
+    c.serverCloses(after: 0, acknowledging: before)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpFINBeforeResponse)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.summary.contains("idle 20 ms, far less than any keep-alive timeout"))
 }
 
 @Test func upstreamClosingAfterTheRequestIsFINBeforeResponse() throws {
