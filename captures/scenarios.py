@@ -337,6 +337,17 @@ SCENARIOS = [
       "chunked head, then `5;\\x01\\r\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
       [R, send(HEAD_CHUNKED), sleep(30), send(b"5;\x01\r\nhello\r\n0\r\n\r\n"), W], marker=b"5;\x01\r\n",
       expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-chunked-ext-no-name", "http.chunked.bad_ext",
+      "chunked head, then `5;\r\nhello\r\n0\r\n\r\n` (a ';' with no extension name), keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5;\r\nhello\r\n0\r\n\r\n"), W], marker=b"5;\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-te-two-lines", "http.te.duplicate_or_empty",
+      "`Transfer-Encoding: gzip` and `Transfer-Encoding: chunked` on two lines (one list, RFC 9110 "
+      "§5.3: `gzip, chunked`), then a chunked body, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"), sleep(30), send(b"5\r\nhello\r\n0\r\n\r\n"), W],
+      marker=b"Transfer-Encoding: chunked", wire_verdict="http.te.not_chunked",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
     S("http-chunked-bare-lf", "http.chunked.bare_lf",
       "chunked head, then `5\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
       [R, send(HEAD_CHUNKED), sleep(30), send(b"5\nhello\r\n0\r\n\r\n"), W], marker=b"5\nhello",
