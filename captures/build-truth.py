@@ -413,6 +413,9 @@ def build(args):
                 server = endpoint_from_url(ups[0]) if ups else server
             elif len(servers) == 1:
                 server = servers[0]
+            elif e.get("hap") and re.fullmatch(r"s\d+", e["hap"]["server"] or ""):
+                # run-scenario.py names HAProxy's servers s1, s2... in --servers order.
+                server = servers[int(e["hap"]["server"][1:]) - 1]
             if not server or server == "-":
                 raise TruthError("request %s: no upstream address" % e["request"])
             if any(c["server"] == server for c in conns):
@@ -452,7 +455,7 @@ def build(args):
             ev_kind, marker = LEGACY_EVIDENCE[finding], None
         else:
             kind = spec.get("kind", "script")
-            if kind == "pool" and c is not None and c["mode"] == "healthy":
+            if kind in ("pool", "then-healthy") and c is not None and c["mode"] == "healthy":
                 finding = "none"
             elif kind == "keepalive-race" and not x.get("located"):
                 finding = "none"
@@ -474,7 +477,10 @@ def build(args):
         client = clients.get(last["request"]) if last else None
         cls = classify(gw_kind, last, errs if gw_kind == "nginx" else [], client) if last else None
         if gw_kind == "nginx":
-            gwlog = errs[0]["text"] if errs else None
+            # The line that says why the request failed: the first at error level or above
+            # (a [warn] such as "upstream server temporarily disabled" comes first).
+            failed = [err for err in errs if err["level"] in ("error", "crit", "alert", "emerg")]
+            gwlog = (failed or errs)[0]["text"] if errs else None
         else:
             gwlog = last["raw"] if last else None
         if last and last.get("unlogged"):

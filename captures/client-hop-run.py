@@ -37,7 +37,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import client_hop_scenario as hop  # noqa: E402
+import client_hop_scenario  # noqa: E402
+
+# The scenario module (--scenario): client_hop_scenario, or another with the same names.
+hop = client_hop_scenario
 
 _spec = importlib.util.spec_from_file_location("run_scenario", os.path.join(HERE, "run-scenario.py"))
 rs = importlib.util.module_from_spec(_spec)
@@ -184,7 +187,7 @@ def run(args):
     version = subprocess.run(["nginx", "-v"], stderr=subprocess.PIPE, text=True).stderr
     version = "nginx " + version.split("nginx/")[1].split()[0]
     r = subprocess.run([PY, os.path.join(HERE, "client-hop-truth.py"), "--dir", out, "--base-port", str(base),
-                        "--gateway", version])
+                        "--gateway", version, "--scenario", hop.__name__])
     if r.returncode != 0:
         raise rs.Fail("client-hop-truth.py failed")
     r = subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", out,
@@ -198,7 +201,11 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--base-port", type=int, default=int(os.environ.get("EDGESCOPE_CAPTURE_BASE_PORT", "18080")))
+    ap.add_argument("--scenario", default="client_hop_scenario",
+                    help="the scenario module beside this script (default client_hop_scenario)")
     args = ap.parse_args()
+    global hop
+    hop = importlib.import_module(args.scenario)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         run(args)

@@ -42,7 +42,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import client_hop_scenario as hop  # noqa: E402
+import client_hop_scenario  # noqa: E402
+
+# The scenario module (--scenario): client_hop_scenario, or another with the same names.
+hop = client_hop_scenario
 
 _spec = importlib.util.spec_from_file_location("build_truth", os.path.join(HERE, "build-truth.py"))
 bt = importlib.util.module_from_spec(_spec)
@@ -127,10 +130,26 @@ def build(args):
             raise TruthError("%s line %d: $upstream_addr and $upstream_status differ in length" % (aname, a["lineno"]))
         for i, server in enumerate(a["upstream_addrs"]):
             role = roles.get(server)
+            if role is None and server in hop.POOLS:
+                # nginx tried no member: $upstream_addr is the pool's name, and error.log says
+                # "no live upstreams while connecting to upstream".
+                errs = [e for e in errors_left if e["request"] == a["request"] + " HTTP/1.1"
+                        and "no live upstreams" in e["text"]]
+                if len(errs) != 1:
+                    raise TruthError("%s line %d: $upstream_addr %s without one \"no live upstreams\" line"
+                                     % (aname, a["lineno"], server))
+                errors_left.remove(errs[0])
+                a["no_live"] = errs[0]
+                continue
             if role is None:
                 raise TruthError("%s line %d: upstream %s is not one of the scenario's" % (aname, a["lineno"], server))
             errs = [e for e in errors_left if e["request"] == a["request"] + " HTTP/1.1"
                     and e["upstream"] and bt.endpoint_from_url(e["upstream"]) == server]
+            # nginx's [warn] "upstream server temporarily disabled" (max_fails reached) rides along
+            # with the attempt's own error line.
+            for e in [e for e in errs if e["level"] == "warn" and "temporarily disabled" in e["text"]]:
+                errors_left.remove(e)
+                errs.remove(e)
             if len(errs) > 1:
                 raise TruthError("two error.log lines for %s on %s" % (a["request"], server))
             for e in errs:
@@ -210,7 +229,19 @@ def build(args):
                                                   key=lambda t: t[1])]
         a_errors = [e for e in errors if e["request"] == a["request"] + " HTTP/1.1"]
         last = tried[-1] if tried else None
-        if last and not a_errors and a["upstream_statuses"][-1] == str(a["status"]):
+        disabled_by = []
+        if a.get("no_live"):
+            # Every member was down (max_fails/fail_timeout): the connections that failed last
+            # on each member before this request are what disabled them.
+            generated_by, cause = "gateway", "gateway.no_live_upstreams"
+            members = [role for role, _ in hop.POOLS[a["upstream_addrs"][-1]]]
+            for role in members:
+                server = next(addr for addr, u in roles.items() if u[0] == role)
+                failed = [conn for (x, i, conn) in attempts if conn["server"] == server
+                          and x["msec"] <= a["msec"] and conn["out"]["class"] != "ok"]
+                if failed:
+                    disabled_by.append({"client": failed[-1]["client"], "server": server})
+        elif last and not a_errors and a["upstream_statuses"][-1] == str(a["status"]):
             generated_by, cause = "upstream", "http.upstream_5xx"
         else:
             generated_by, cause = "gateway", (last["out"]["verdict"] if last else None)
@@ -225,6 +256,8 @@ def build(args):
             "earlier_upstream_connections": [{"client": c["client"], "server": c["server"]} for c in tried[:-1]],
             "cause": cause, "source": "; ".join(src),
         }
+        if a.get("no_live"):
+            entry["disabled_by"] = disabled_by
         client_errors.append(entry)
         want = hop.EXPECT.get(a["request"].split(" ", 1)[1])
         if want is None:
@@ -237,8 +270,9 @@ def build(args):
     if len(client_errors) != len(expected_errors):
         problems.append("%d client errors, the scenario expects %d" % (len(client_errors), len(expected_errors)))
     retry = [e for e in client_errors if e["earlier_upstream_connections"]]
-    if len(retry) != 1:
-        problems.append("expected one client error after an nginx retry, found %d" % len(retry))
+    if len(retry) != getattr(hop, "EXPECT_RETRIES", 1):
+        problems.append("expected %d client error(s) after an nginx retry, found %d"
+                        % (getattr(hop, "EXPECT_RETRIES", 1), len(retry)))
 
     truth = {
         "capture": name + ".pcap",
@@ -262,7 +296,10 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--base-port", type=int, required=True)
     ap.add_argument("--gateway", required=True)
+    ap.add_argument("--scenario", default="client_hop_scenario")
     args = ap.parse_args()
+    global hop
+    hop = importlib.import_module(args.scenario)
     try:
         truth, problems = build(args)
     except (TruthError, bt.TruthError) as exc:

@@ -9,6 +9,7 @@
 #        ipv6-loopback)
 #   sudo captures/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
 #   sudo captures/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
+#   sudo captures/make-captures.sh client-hop-no-live-upstreams   # the same, every member refusing
 #
 # The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
 # by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
@@ -96,6 +97,7 @@ for w in "${WANT[@]}"; do
   done
   [ "$w" = tls ] && known=1
   [ "$w" = client-hop ] && known=1
+  [ "$w" = client-hop-no-live-upstreams ] && known=1
   for j in "${TLS_JOBS[@]}"; do
     read -r jn jg jb <<<"$j"
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
@@ -426,6 +428,13 @@ if wanted client-hop; then
     || die "client-hop failed (see $WORK/client-hop and the messages above)"
   tail -n 1 "$OUT/check.txt" >&2
   HOP_DONE+=(client-hop)
+fi
+if wanted client-hop-no-live-upstreams; then
+  "$PY" "$HERE/client-hop-run.py" --scenario no_live_upstreams_scenario --work "$WORK" --out "$OUT" \
+    --base-port "$BASE" >>"$OUT/check.txt" \
+    || die "client-hop-no-live-upstreams failed (see $WORK/client-hop-no-live-upstreams and the messages above)"
+  tail -n 1 "$OUT/check.txt" >&2
+  HOP_DONE+=(client-hop-no-live-upstreams)
 fi
 
 # ------------------------------------------------- tls_scenarios.py (TLS, all together)

@@ -131,7 +131,7 @@ http {{
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     proxy_next_upstream off;
-    proxy_connect_timeout 2s;
+    proxy_connect_timeout {connect_timeout};
     proxy_send_timeout 5s;
     proxy_read_timeout {read_timeout};
     upstream up {{
@@ -153,7 +153,7 @@ defaults
     mode http
     log global
     option httplog
-    timeout connect 2s
+    timeout connect {connect_timeout}
     timeout client 10s
     timeout server {read_timeout}
     retries 0
@@ -165,13 +165,13 @@ backend be
 """
 
 
-def start_gateway(kind, d, ns, gw_port, servers, read_timeout):
+def start_gateway(kind, d, ns, gw_port, servers, read_timeout, connect_timeout="2s"):
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     if kind == "nginx":
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout,
+            f.write(NGINX_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout, connect_timeout=connect_timeout,
                                       servers="\n".join("        server %s;" % s for s in servers)))
         err = os.path.join(d, "logs/error.log")
         r = subprocess.run(ns_prefix(ns) + ["nginx", "-t", "-q", "-p", d + "/", "-c", conf, "-e", err],
@@ -185,7 +185,7 @@ def start_gateway(kind, d, ns, gw_port, servers, read_timeout):
     else:
         conf = os.path.join(d, "haproxy.cfg")
         with open(conf, "w") as f:
-            f.write(HAPROXY_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout,
+            f.write(HAPROXY_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout, connect_timeout=connect_timeout,
                                         servers="\n".join("    server s%d %s" % (i + 1, s)
                                                           for i, s in enumerate(servers))))
         r = subprocess.run(ns_prefix(ns) + ["haproxy", "-c", "-q", "-f", conf],
@@ -313,6 +313,11 @@ def run(args):
         upstream(p, "healthy", "--compact")
     elif kind == "keepalive-race":
         upstream(p, "healthy", "--compact", "--idle-close-ms", str(spec["idle_close_ms"]))
+    elif kind == "then-healthy":
+        # The scenario's server (nothing answers it) and, listed second, a healthy one that a
+        # later request reaches, so that the capture goes on after the failure.
+        ports = [p, p + 1]
+        upstream(p + 1, "healthy", "--compact")
     elif kind == "legacy-fin":
         upstream(p, "fin")
     elif kind == "refused" or spec.get("accepted") is False:
@@ -332,7 +337,8 @@ def run(args):
     servers = ["%s:%d" % (host, port) for port in ports]
     params = (" " + spec["server_params"]) if spec.get("server_params") else ""
     read_timeout = "2s" if spec.get("read_timeout") else "5s"
-    start_gateway(gw, d, ns_gw, gw_port, [sv + params for sv in servers], read_timeout)
+    start_gateway(gw, d, ns_gw, gw_port, [sv + params for sv in servers], read_timeout,
+                  spec.get("connect_timeout", "2s"))
 
     pcap = os.path.join(d, "capture.pcap")
     filt = "tcp and (%s)" % " or ".join("port %d" % x for x in ports)
@@ -401,6 +407,25 @@ def run(args):
                 raise Fail("race-client.py failed")
             for line in open(os.path.join(d, "client.log")):
                 log("  %s" % line.strip())
+    elif kind == "then-healthy":
+        one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name, method=method)
+        time.sleep(spec.get("then_after_s", 2.0))
+        one_request(d, ns_gw, gw_port, "/s/%s/2" % args.name, method=method)
+    elif kind == "reuse":
+        # Two requests a few milliseconds apart on one cached upstream connection: request 1
+        # opens it, request 2 reuses it. nginx reuses its cached upstream connection for any
+        # later client connection; the second is a POST, which nginx does not retry on another
+        # connection, so its outcome is the client's. HAProxy reuses it within one client session.
+        if gw == "nginx":
+            one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name)
+            one_request(d, ns_gw, gw_port, "/s/%s/2" % args.name, method="POST")
+        else:
+            r = subprocess.run(ns_prefix(ns_gw) + [PY, os.path.join(HERE, "race-client.py"),
+                               "--port", str(gw_port), "--path1", "/s/%s/1" % args.name,
+                               "--path2", "/s/%s/2" % args.name, "--gap-ms", "5",
+                               "--log", os.path.join(d, "client.log")])
+            if r.returncode != 0:
+                raise Fail("race-client.py failed")
     else:
         one_request(d, ns_gw, gw_port, "/s/%s/1" % args.name, method=method)
 

@@ -144,6 +144,20 @@ SCENARIOS = [
       "nothing: every SYN to the port is dropped (netns wire), connect timeout 2 s",
       [], evidence="first_syn", net="netns", wire={"drop_syn": True}, accepted=False,
       expect={"nginx": E(504, "504"), "haproxy": E(503, "503", "sC--")}),
+    S("tcp-connect-timeout-short", "tcp.connect.timeout",
+      "every SYN to the first server is dropped (netns wire); the gateway's connect timeout "
+      "(500 ms) ends the attempt before the kernel's first SYN retransmission would leave (1 s); "
+      "2 s later a second request reaches the healthy second server, so the capture shows one SYN "
+      "and then silence on that connection while the capture goes on",
+      [], evidence="first_syn", net="netns", wire={"drop_syn": True}, accepted=False,
+      connect_timeout="500ms", kind="then-healthy",
+      expect={"nginx": E(504, "504"), "haproxy": E(503, "503", "sC--")}),
+    S("tcp-rst-after-request-reused", "tcp.rst.before_response",
+      "answers request 1 on a keep-alive connection, reads request 2 (sent a few milliseconds "
+      "later on the same connection), then resets (SO_LINGER 0): its RST acknowledges request 2",
+      [R, send(HEAD_CL5 + BODY5), R, RST], evidence="upstream_rst", kind="reuse",
+      gateways=("nginx",),
+      expect={"nginx": E(502, "502")}),
     S("tcp-keepalive-race", "tcp.keepalive_race",
       "healthy keep-alive upstream that closes a connection idle for 1000 ms; the 2nd request "
       "is sent on the cached connection just before the FIN arrives (netns wire, 50 ms each way; "
@@ -323,6 +337,17 @@ SCENARIOS = [
       "chunked head, then `5;\\x01\\r\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
       [R, send(HEAD_CHUNKED), sleep(30), send(b"5;\x01\r\nhello\r\n0\r\n\r\n"), W], marker=b"5;\x01\r\n",
       expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-chunked-ext-no-name", "http.chunked.bad_ext",
+      "chunked head, then `5;\r\nhello\r\n0\r\n\r\n` (a ';' with no extension name), keep-alive",
+      [R, send(HEAD_CHUNKED), sleep(30), send(b"5;\r\nhello\r\n0\r\n\r\n"), W], marker=b"5;\r\n",
+      expect={"nginx": E(200, "ok"), "haproxy": E(200, "ok", "----")}),
+    S("http-te-two-lines", "http.te.duplicate_or_empty",
+      "`Transfer-Encoding: gzip` and `Transfer-Encoding: chunked` on two lines (one list, RFC 9110 "
+      "§5.3: `gzip, chunked`), then a chunked body, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"), sleep(30), send(b"5\r\nhello\r\n0\r\n\r\n"), W],
+      marker=b"Transfer-Encoding: chunked", wire_verdict="http.te.not_chunked",
+      expect={"nginx": E(200, "ok"), "haproxy": E(502, "502", "PH--")}),
     S("http-chunked-bare-lf", "http.chunked.bare_lf",
       "chunked head, then `5\\nhello\\r\\n0\\r\\n\\r\\n`, keep-alive",
       [R, send(HEAD_CHUNKED), sleep(30), send(b"5\nhello\r\n0\r\n\r\n"), W], marker=b"5\nhello",

@@ -63,4 +63,10 @@ public struct FindingCode: Hashable, Sendable, CustomStringConvertible, Comparab
     public static let captureTruncated = FindingCode("capture.truncated")
     /// The capture file ends in the middle of a record.
     public static let captureFileTruncated = FindingCode("capture.file_truncated")
+
+    // MARK: The gateway's own answers
+
+    /// The gateway answered without trying any upstream, because every member of the pool was
+    /// marked down after failing (nginx `no live upstreams`, HAProxy `no server available`).
+    public static let gatewayNoLiveUpstreams = FindingCode("gateway.no_live_upstreams")
 }

@@ -209,16 +209,23 @@ public enum ConnectionDiagnosis {
             guard let request = http.end.outstanding else { return nil }
             let what = "\(request.method) \(request.target)"
             if serverFirst, let serverEnd {
-                // RFC 9112 §9.5: the upstream closed an idle keep-alive connection as the gateway reused it.
-                let allowance = max(facts.handshakeRTT ?? 0, 1_000_000)
-                if http.end.responsesCompleted > 0, serverEnd.time.nanoseconds <= request.time.nanoseconds &+ allowance {
-                    return Ending(code: .tcpKeepaliveRace, phase: .request, verdictClass: nil,
-                        summary: "The upstream \(server) closed its idle keep-alive connection just as the gateway reused it for \(what) (\(TCPDiagnosis.seconds(serverEnd.time.nanoseconds(since: request.time))) after the request).",
-                        evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") from the upstream crossing request frame \(request.frame)"))
+                let kind = byRST ? "RST" : "FIN"
+                if http.end.responsesCompleted > 0 {
+                    switch self.reuse(of: connection, request: request, serverEnd: serverEnd, byRST: byRST) {
+                    case .race(let why):
+                        // RFC 9112 §9.5: the upstream closed an idle keep-alive connection as the gateway reused it.
+                        return Ending(code: .tcpKeepaliveRace, phase: .request, verdictClass: nil,
+                            summary: "The upstream \(server) closed its idle keep-alive connection just as the gateway reused it for \(what): \(why).",
+                            evidence: packet(.server, serverEnd, streamEnd, "\(kind) from the upstream crossing request frame \(request.frame)"))
+                    case .abort(let why):
+                        return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINBeforeResponse, phase: .responseHead, verdictClass: nil,
+                            summary: "The upstream \(server) \(byRST ? "reset" : "closed") the reused connection after the gateway's \(what), without sending a response byte: \(why).",
+                            evidence: packet(.server, serverEnd, streamEnd, "\(kind) from the upstream, no response to request frame \(request.frame)"))
+                    }
                 }
                 return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINBeforeResponse, phase: .responseHead, verdictClass: nil,
                     summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after the gateway's \(what), without sending a response byte.",
-                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") from the upstream, no response to request frame \(request.frame)"))
+                    evidence: packet(.server, serverEnd, streamEnd, "\(kind) from the upstream, no response to request frame \(request.frame)"))
             }
             if let clientEnd {
                 let waited = clientEnd.time.nanoseconds(since: request.time)
@@ -251,6 +258,48 @@ public enum ConnectionDiagnosis {
         case .opaque, .desynced:
             return nil
         }
+    }
+
+    /// A connection idle for less than this before the gateway reused it was far from any
+    /// keep-alive timeout: the shortest common defaults are 2 s (gunicorn) and 5 s (Node.js,
+    /// Apache httpd, uvicorn), and nginx's is 75 s.
+    static let shortestKeepAliveIdle: Int64 = 250_000_000
+
+    /// How an upstream's close of a reused connection came about.
+    enum Reuse {
+        /// It decided to close before the request reached it (the keep-alive race).
+        case race(String)
+        /// It had the request, or had had no reason to time the connection out, and aborted.
+        case abort(String)
+    }
+
+    /// Tells a keep-alive race from an upstream that read the request and aborted. A race means the
+    /// upstream closed before the request reached it: its FIN or RST does not acknowledge the
+    /// request's bytes, and the connection had been idle about as long as a keep-alive timeout.
+    static func reuse(of connection: Connection, request: RequestInfo, serverEnd: PacketMark, byRST: Bool) -> Reuse {
+        let facts = connection.facts
+        let kind = byRST ? "RST" : "FIN"
+        let acknowledged = byRST ? facts.server.rstAcknowledged : facts.server.finAcknowledged
+        let idle = facts.server.lastPayload.map { request.time.nanoseconds(since: $0.time) }
+        let idleFor = idle.map { TCPDiagnosis.seconds($0) }
+        let idleText = idleFor.map { "the connection had been idle \($0)" }
+        if let acknowledged, acknowledged > Int64(request.offset) {
+            let covered = min(UInt64(acknowledged) - request.offset, connection.clientStream.nextOffset - request.offset)
+            return .abort("its \(kind) acknowledged \(covered) byte(s) of the request, so it had received the request"
+                + (idleText.map { " (\($0))" } ?? ""))
+        }
+        if let idle, idle < self.shortestKeepAliveIdle {
+            return .abort("\(idleText!), far less than any keep-alive timeout")
+        }
+        let allowance = max(facts.handshakeRTT ?? 0, 1_000_000)
+        let gap = serverEnd.time.nanoseconds(since: request.time)
+        guard serverEnd.time.nanoseconds <= request.time.nanoseconds &+ allowance else {
+            return .abort("its \(kind) came \(TCPDiagnosis.seconds(gap)) after the request")
+        }
+        let crossing = acknowledged == nil
+            ? "its \(kind) came \(TCPDiagnosis.seconds(gap)) after the request"
+            : "its \(kind) did not acknowledge the request's bytes, so it left before they arrived"
+        return .race(crossing + (idleFor.map { "; the connection had been idle \($0) before it" } ?? ""))
     }
 
     private static func clientGaveUp(_ connection: Connection, clientEnd: PacketMark?, phase: Phase, context: TCPContext) -> Ending? {

@@ -1,4 +1,5 @@
 import CaptureModel
+import HTTP1
 
 /// What one gateway does when it meets a finding.
 public struct GatewayReaction: Hashable, Sendable {
@@ -628,6 +629,8 @@ public enum GatewayRules {
             return .rejects(502, "PH", note: "any coding but chunked in a response (H1_MF_TE_OTHER)")
         case "http.te.duplicate_or_empty":
             return .rejects(502, "PH", note: "h1_parse_xfer_enc_header (haproxy#2677: a doubled Transfer-Encoding: chunked is 502 PH)")
+        case "http.chunked.bad_ext" where context.value == Finding.missingChunkExtensionName:
+            return .accepts(note: "not verified: h1_parse_chunk_size screens extension bytes (control bytes, backslashes, quotes), not the grammar, so a ';' with no name passes")
         case "http.chunked.bad_size", "http.chunked.bad_ext", "http.chunked.bare_lf",
             "http.chunked.data_len_mismatch", "http.chunked.bad_trailer":
             return .rejects(nil, "PD", note: "a 502 PH instead when the bad chunk came with the head (RuleContext.arrivedWithHead)")
@@ -855,7 +858,15 @@ public enum GatewayRules {
         case "http.te.not_chunked":
             return .accepts("RFC 9112 §6.3 rule 4: valid for a response, whose body is then read until the connection closes")
         case "http.te.duplicate_or_empty":
-            return invalid("9112 §6.1: chunked applied twice, or an empty transfer-coding list")
+            // RFC 9110 §5.3: several field lines are one comma-separated list, and §5.6.1: empty
+            // elements are ignored. Only chunked twice breaks a rule (RFC 9112 §6.1).
+            if let value = context.value {
+                let codings = value.split(separator: ",").map { $0.trimmingOWS.lowercased() }.filter { !$0.isEmpty }
+                if codings.filter({ $0 == "chunked" }).count <= 1 {
+                    return .accepts("RFC 9110 §5.3: Transfer-Encoding field lines combine into one list (\(codings.joined(separator: ", ")))")
+                }
+            }
+            return invalid("9112 §6.1: chunked applied twice")
         case "http.chunked.bad_size":
             return .rejects(nil, "RFC 9112 §7.1: chunk-size = 1*HEXDIG")
         case "http.chunked.size_overflow":

@@ -38,9 +38,12 @@ public struct TCPContext: Sendable {
 /// Verdicts that need only TCP: the connection was refused, timed out, or the upstream closed or
 /// reset it before sending a byte (taxonomy 2.A).
 public enum TCPDiagnosis {
-    /// An unanswered SYN counts as a connect timeout once the client retransmitted it, or once
-    /// this long passed with no answer (Linux's first SYN retransmission comes after 1 s).
-    public static let unansweredSYNThreshold: Int64 = 3 * 1_000_000_000
+    /// The kernel's initial retransmission timeout for a SYN (RFC 6298 §2.1, Linux's
+    /// TCP_TIMEOUT_INIT): the first retransmission leaves 1 s after the SYN, and each later one
+    /// after twice the previous wait (1 s, 3 s, 7 s, 15 s... after the first SYN).
+    public static let initialSYNTimeout: Int64 = 1_000_000_000
+    /// Slack on the expected retransmission time (timer granularity, a busy host).
+    static let retransmissionSlack: Int64 = 500_000_000
     /// A gateway that closes after waiting at least this long for a first response byte is
     /// taken to have hit its read timeout.
     public static let readTimeoutThreshold: Int64 = 1_000_000_000
@@ -67,11 +70,25 @@ public enum TCPDiagnosis {
                         note: "ICMP destination unreachable quoting the SYN of frame \(syn.frame)")], other: other)
             }
             let waited = context.captureEnd.nanoseconds(since: syn.time)
-            if facts.synCount > 1 || waited >= self.unansweredSYNThreshold {
+            // When the next retransmission was due: the gateway's kernel would have sent it had
+            // the gateway still been waiting. The capture going on past that in silence means the
+            // gateway gave up first (its connect timeout was shorter).
+            let lastSYN = facts.last.time
+            let retransmissionDue = self.initialSYNTimeout << Int64(min(max(facts.synCount - 1, 0), 6))
+            let silence = context.captureEnd.nanoseconds(since: lastSYN)
+            let abandoned = silence >= retransmissionDue + self.retransmissionSlack
+            if facts.synCount > 1 || abandoned {
+                let sent = facts.synCount == 1
+                    ? "the gateway's SYN"
+                    : "the gateway's SYN (\(facts.synCount) sent over \(self.seconds(lastSYN.nanoseconds(since: syn.time))))"
+                let after = abandoned
+                    ? "; no retransmission followed in the \(self.seconds(silence)) the capture goes on, though the kernel would have sent one after \(self.seconds(retransmissionDue)), so the gateway's connect timeout ended the attempt first"
+                    : ""
                 return self.make(.tcpConnectTimeout, phase: .connect, context: context,
-                    summary: "The upstream \(connection.server) never answered the gateway's SYN (\(facts.synCount) sent over \(self.seconds(facts.last.time.nanoseconds(since: syn.time)))).",
+                    summary: "The upstream \(connection.server) never answered \(sent)\(after).",
                     evidence: [self.packetEvidence(.client, frame: syn.frame, offset: 0,
-                        note: "first of \(facts.synCount) unanswered SYNs")], other: other)
+                        note: (facts.synCount == 1 ? "unanswered SYN" : "first of \(facts.synCount) unanswered SYNs")
+                            + (abandoned ? "; then \(self.seconds(silence)) without a retransmission" : ""))], other: other)
             }
             return Diagnosis(
                 verdict: Verdict(code: .captureTruncated, verdictClass: .unknown, phase: .connect,

@@ -48,10 +48,14 @@ public struct ClientError: Sendable {
     /// `host`, or `timing` alone (a connection that failed before any request).
     public var matchedBy: [String]
 
+    /// For `gateway.no_live_upstreams`: the last failed connection to each upstream the gateway's
+    /// host reached before it, the failures that had the members marked down, oldest first.
+    public var disabledBy: [UInt32] = []
+
     /// `GET /v1/report`.
     public var request: String { "\(self.method) \(self.target)" }
-    /// Whether an upstream connection explains it.
-    public var isExplained: Bool { self.upstreamConnection != nil }
+    /// Whether an upstream connection explains it, or the members' earlier failures do (no live upstreams).
+    public var isExplained: Bool { self.upstreamConnection != nil || self.cause == .gatewayNoLiveUpstreams }
 }
 
 /// What the capture shows of the client-to-gateway hop, when it holds that hop too.

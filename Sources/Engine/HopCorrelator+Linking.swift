@@ -57,6 +57,10 @@ extension HopCorrelator {
         guard !self.pending.isEmpty, now >= self.nextSettle else { return }
         self.nextSettle = Timestamp(nanoseconds: now.nanoseconds &+ 1_000_000_000)
         var kept: [PendingError] = []
+        for item in self.pending where self.given.isEmpty && !self.isGateway(item.error.server)
+            && now.nanoseconds(since: item.error.outcome) >= self.limits.settleDelay {
+            self.inferFromFailures(item.error)
+        }
         for item in self.pending {
             let age = now.nanoseconds(since: item.error.outcome)
             guard self.isGateway(item.error.server), age >= self.limits.settleDelay else {
@@ -77,6 +81,9 @@ extension HopCorrelator {
     /// The end of the capture: every listener decided, every pending error settled.
     mutating func finish() {
         self.decideAtEnd()
+        if self.given.isEmpty {
+            for item in self.pending where !self.isGateway(item.error.server) { self.inferFromFailures(item.error) }
+        }
         for item in self.pending where self.isGateway(item.error.server) {
             self.conclude(item.error, self.explanation(of: item))
         }
@@ -153,6 +160,69 @@ extension HopCorrelator {
         return found
     }
 
+    /// How far back a member's failure can have marked it down: nginx's `fail_timeout` is 10 s by
+    /// default, HAProxy's health checks take `fall` (3) times `inter` (2 s).
+    static let memberDownHorizon: Int64 = 30_000_000_000
+
+    /// A server that answered a client 502, 503 or 504 while connections from its own host to other
+    /// servers failed in that very time did not relay those failures: it made the error itself,
+    /// so it is a gateway's listener (this finds one that never passed a request on, such as a
+    /// gateway whose every upstream refused). A server that received requests passed on by a
+    /// listener is an upstream and never counts.
+    mutating func inferFromFailures(_ error: HopRequest) {
+        let server = error.server
+        guard !self.isGateway(server) else { return }
+        for listener in self.inferred where self.evidence[listener]?.downstream[server] != nil { return }
+        let tolerance = self.limits.tolerance
+        for index in self.failureHead..<self.failures.count {
+            let failure = self.failures[index]
+            if failure.client.address == server.address, failure.server != server, failure.client != error.client,
+               failure.start.nanoseconds &+ tolerance > error.time.nanoseconds,
+               failure.outcome.nanoseconds <= error.outcome.nanoseconds &+ tolerance {
+                self.infer(server)
+                return
+            }
+        }
+    }
+
+    /// The route a gateway maps a request to a pool by, as far as the request shows: its first
+    /// path segment (`/down/` of `/down/7?q`).
+    static func route(of target: String) -> Substring {
+        let path = target.prefix { $0 != "?" }
+        guard path.first == "/", let second = path.dropFirst().firstIndex(of: "/") else { return path }
+        return path[...second]
+    }
+
+    /// The failures that had the members of `error`'s route marked down when the gateway answered
+    /// it without trying one: over the gateway's earlier errors on the same listener, Host and route
+    /// within `memberDownHorizon`, the last failed connection to each upstream, oldest first; empty
+    /// when there is none (then the error stays unexplained: a `return 502` is not a dead pool).
+    func membersDown(before error: HopRequest) -> [UInt32] {
+        let route = Self.route(of: error.target)
+        var lastByServer: [Endpoint: (connection: UInt32, start: Timestamp)] = [:]
+        for failure in self.routeFailures.reversed() {
+            guard error.time.nanoseconds(since: failure.time) <= Self.memberDownHorizon else { break }
+            guard failure.time <= error.time, failure.listener == error.server, failure.host == error.host,
+                  failure.route == route else { continue }
+            for attempt in failure.attempts {
+                if let known = lastByServer[attempt.server], known.start > attempt.start { continue }
+                lastByServer[attempt.server] = (attempt.connection, attempt.start)
+            }
+        }
+        return lastByServer.values.sorted { $0.start < $1.start }.map(\.connection)
+    }
+
+    /// Remembers the failed upstream attempts behind a client error the gateway made.
+    private mutating func rememberRouteFailure(_ error: HopRequest, _ attempts: [(server: Endpoint, connection: UInt32, start: Timestamp)]) {
+        guard !attempts.isEmpty else { return }
+        if self.routeFailures.count >= max(1, self.limits.recentFailures) {
+            self.routeFailures.removeFirst(max(1, self.routeFailures.count / 4))
+        }
+        self.routeFailures.append(RouteFailure(
+            listener: error.server, host: error.host, route: Self.route(of: error.target),
+            time: error.responseTime ?? error.outcome, attempts: attempts))
+    }
+
     /// Counts and lists one client error, and marks its upstream attempts used.
     mutating func conclude(_ error: HopRequest, _ attempts: [(attempt: Attempt, start: Timestamp)]) {
         var upstreamConnection: UInt32?
@@ -161,11 +231,13 @@ extension HopCorrelator {
         var generatedBy = ClientError.Origin.gateway
         var matchedBy: [String] = []
         var connections: [UInt32] = []
+        var failed: [(server: Endpoint, connection: UInt32, start: Timestamp)] = []
         for item in attempts {
             switch item.attempt {
             case .request(let seq, let request):
                 if self.record(seq) != nil { self.ring[seq % self.ring.count]!.used = true }
                 connections.append(request.connection)
+                if request.status != error.status { failed.append((request.server, request.connection, request.time)) }
                 upstreamServer = request.server
                 if request.status == error.status {
                     generatedBy = .upstream
@@ -179,6 +251,7 @@ extension HopCorrelator {
                 self.failures[index].used = true
                 let failure = self.failures[index]
                 connections.append(failure.connection)
+                failed.append((failure.server, failure.connection, failure.start))
                 upstreamServer = failure.server
                 generatedBy = .gateway
                 cause = failure.code
@@ -186,12 +259,23 @@ extension HopCorrelator {
             }
         }
         upstreamConnection = connections.last
+        // The gateway made the error without asking any upstream: when its host's connections to
+        // the upstreams had been failing just before, every member was marked down.
+        if generatedBy == .gateway { self.rememberRouteFailure(error, failed) }
+        var disabledBy: [UInt32] = []
+        if attempts.isEmpty, error.status == 502 || error.status == 503 {
+            disabledBy = self.membersDown(before: error)
+            if !disabledBy.isEmpty {
+                cause = .gatewayNoLiveUpstreams
+                matchedBy = ["timing"]
+            }
+        }
         var earlier: [UInt32] = []
         for connection in connections.dropLast() where connection != upstreamConnection && !earlier.contains(connection) {
             earlier.append(connection)
         }
         self.errorCount += 1
-        if upstreamConnection != nil { self.explainedCount += 1 }
+        if upstreamConnection != nil || !disabledBy.isEmpty { self.explainedCount += 1 }
         guard self.errors.count < self.limits.listedErrors else {
             self.errorsNotListed += 1
             return
@@ -201,7 +285,7 @@ extension HopCorrelator {
             time: error.responseTime ?? error.outcome, frame: error.responseFrame, requestFrame: error.frame, method: error.method,
             target: error.target, host: error.host, requestID: error.primaryID, generatedBy: generatedBy,
             upstreamConnection: upstreamConnection, upstreamServer: upstreamServer, cause: cause,
-            earlierUpstreamConnections: earlier, matchedBy: matchedBy))
+            earlierUpstreamConnections: earlier, matchedBy: matchedBy, disabledBy: disabledBy))
     }
 
     /// What the client's request and the upstream's have in common.

@@ -57,11 +57,25 @@ struct HopRequest {
 /// it can explain a client error by timing alone.
 struct HopFailure {
     var connection: UInt32
+    /// The side that opened it (the gateway's host, on the upstream hop).
+    var client: Endpoint
     var server: Endpoint
     var start: Timestamp
     var outcome: Timestamp
     var code: FindingCode
     var used = false
+}
+
+/// A client error the gateway made after upstream attempts that failed, kept by route: a later
+/// error on the same route that tried no upstream may be the pool's members marked down.
+struct RouteFailure {
+    var listener: Endpoint
+    var host: String?
+    /// The target's first path segment (`/down/` of `/down/7`): gateways map routes to pools by it.
+    var route: Substring
+    var time: Timestamp
+    /// The failed upstream connections, with their servers and start times.
+    var attempts: [(server: Endpoint, connection: UInt32, start: Timestamp)]
 }
 
 /// Tells the client-to-gateway hop from the gateway-to-upstream hop in a capture that holds both,
@@ -124,6 +138,9 @@ struct HopCorrelator {
     var verdictHead = 0
     var failures: [HopFailure] = []
     var failureHead = 0
+    /// Client errors the gateway made after failed upstream attempts, by route, newest last (at
+    /// most `limits.recentFailures`): what may have had a pool's members marked down.
+    var routeFailures: [RouteFailure] = []
     /// 502, 503 and 504 responses whose errors are not settled yet.
     var pending: [PendingError] = []
     var nextSettle: Timestamp = .zero
@@ -203,7 +220,7 @@ struct HopCorrelator {
             let facts = report.facts
             let closes = [facts.client.fin, facts.server.fin, facts.client.rst, facts.server.rst].compactMap { $0?.time }
             self.rememberFailure(HopFailure(
-                connection: report.id, server: report.server, start: facts.first.time, outcome: closes.min() ?? facts.last.time,
+                connection: report.id, client: report.client, server: report.server, start: facts.first.time, outcome: closes.min() ?? facts.last.time,
                 code: report.verdict.code))
         }
         return false

@@ -171,9 +171,13 @@ struct ChunkedDecoder {
         }
         if index < end {
             if bytes[index] == ASCII.semicolon {
-                if let bad = Self.invalidExtensionByte(bytes, index..<end) {
+                if let bad = Self.invalidExtension(bytes, index..<end) {
                     findings.append(Finding(code: .chunkedBadExtension, severity: .fatal, evidence: [line.evidence(
-                        at: bad, length: 1, note: "a byte not allowed in a chunk extension (RFC 9112 §7.1.1)")]))
+                        at: bad.index, length: 1,
+                        note: bad.missingName
+                            ? "a chunk extension with no name after its ';' (RFC 9112 §7.1.1: chunk-ext-name = token)"
+                            : "a byte not allowed in a chunk extension (RFC 9112 §7.1.1)")],
+                        value: bad.missingName ? Self.missingExtensionName : nil))
                     self.state = .failed
                     return
                 }
@@ -187,32 +191,66 @@ struct ChunkedDecoder {
         self.state = size == 0 ? .trailerLine : .data(remaining: size)
     }
 
-    /// The index of the first byte breaking `chunk-ext` grammar in `bytes[range]` (which starts at ';').
-    static func invalidExtensionByte(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
-        var inQuotes = false
-        var escaped = false
-        for index in range {
-            let byte = bytes[index]
-            if inQuotes {
-                if escaped {
-                    escaped = false
-                } else if byte == ASCII.backslash {
-                    escaped = true
-                } else if byte == ASCII.quote {
-                    inQuotes = false
-                } else if (byte < 0x20 && byte != ASCII.tab) || byte == 0x7f {
-                    return index
-                }
-                continue
+    /// The value a `http.chunked.bad_ext` finding carries when an extension has no name (`2;`):
+    /// gateways that only screen extension bytes pass it.
+    static let missingExtensionName = Finding.missingChunkExtensionName
+
+    /// The first place `bytes[range]` (which starts at ';') breaks RFC 9112 §7.1.1:
+    /// `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`,
+    /// `chunk-ext-name = token`, `chunk-ext-val = token / quoted-string`. For a missing name,
+    /// the index of its ';'.
+    static func invalidExtension(_ bytes: [UInt8], _ range: Range<Int>) -> (index: Int, missingName: Bool)? {
+        let end = range.upperBound
+        var index = range.lowerBound
+        func skipWhitespace() {
+            while index < end, bytes[index] == ASCII.space || bytes[index] == ASCII.tab { index += 1 }
+        }
+        func token() -> Bool {
+            let start = index
+            while index < end, ASCII.isTokenCharacter(bytes[index]) { index += 1 }
+            return index > start
+        }
+        while index < end {
+            skipWhitespace()
+            guard index < end else { return nil }
+            guard bytes[index] == ASCII.semicolon else { return (index, false) }
+            let semicolon = index
+            index += 1
+            skipWhitespace()
+            guard token() else {
+                let byte = index < end ? bytes[index] : ASCII.semicolon
+                return byte == ASCII.semicolon || byte == ASCII.equals ? (semicolon, true) : (index, false)
             }
-            if byte == ASCII.quote {
-                inQuotes = true
-            } else if !(ASCII.isTokenCharacter(byte) || byte == ASCII.space || byte == ASCII.tab
-                        || byte == ASCII.semicolon || byte == ASCII.equals) {
-                return index
+            skipWhitespace()
+            guard index < end, bytes[index] == ASCII.equals else { continue }
+            index += 1
+            skipWhitespace()
+            if index < end, bytes[index] == ASCII.quote {
+                // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4)
+                index += 1
+                var closed = false
+                while index < end {
+                    let byte = bytes[index]
+                    if byte == ASCII.backslash {
+                        index += 1
+                        guard index < end, bytes[index] >= 0x20 || bytes[index] == ASCII.tab, bytes[index] != 0x7f else {
+                            return (min(index, end - 1), false)
+                        }
+                    } else if byte == ASCII.quote {
+                        closed = true
+                        index += 1
+                        break
+                    } else if (byte < 0x20 && byte != ASCII.tab) || byte == 0x7f {
+                        return (index, false)
+                    }
+                    index += 1
+                }
+                if !closed { return (end - 1, false) }
+            } else if !token() {
+                return (min(index, end - 1), false)
             }
         }
-        return inQuotes ? range.upperBound - 1 : nil
+        return nil
     }
 
     private mutating func trailerLineComplete(_ line: ByteRun, _ findings: inout [Finding]) {

@@ -43,3 +43,9 @@ extension FindingCode {
     public static let bodyOnBodyless = FindingCode("http.body.on_bodyless")
     public static let upstream5xx = FindingCode("http.upstream_5xx")
 }
+
+extension Finding {
+    /// The value of an `http.chunked.bad_ext` finding whose extension has no name (`2;`): gateways
+    /// that screen extension bytes rather than their grammar pass it.
+    public static let missingChunkExtensionName = ";"
+}

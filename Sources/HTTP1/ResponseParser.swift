@@ -457,10 +457,13 @@ struct ResponseParser {
         self.currentRequest = requests.popFirst()
         let request = self.currentRequest
         if status == 101 || (request?.isCONNECT == true && status >= 200 && status < 300) {
+            // RFC 9110 §15.2.2, §9.3.6: the response is complete at the end of its head; the
+            // bytes after it belong to the protocol switched to (or to the tunnel).
             self.current?.framing = .tunnel
-            self.state = .tunnel
-            self.record(Transaction(request: request, response: self.current))
             self.current?.complete = true
+            self.state = .tunnel
+            if let current = self.current { self.record(Transaction(request: request, response: current)) }
+            self.responsesCompleted += 1
             return
         }
         if request?.isHEAD == true || status == 204 || status == 304 {

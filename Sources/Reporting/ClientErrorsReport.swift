@@ -41,6 +41,10 @@ public enum ClientErrorsReport {
     }
 
     private static func cause(_ error: ClientError) -> String {
+        if error.upstreamConnection == nil, !error.disabledBy.isEmpty {
+            return "\(error.cause?.description ?? "?"): no upstream tried; every member was down after "
+                + error.disabledBy.map { "c\($0)" }.joined(separator: ", ")
+        }
         var out = "c\(error.upstreamConnection.map(String.init) ?? "?")"
         if let server = error.upstreamServer { out += " \(server)" }
         out += ": \(error.cause?.description ?? "?")"

@@ -290,7 +290,7 @@ public enum HTMLReport {
     static func clientErrors(_ errors: JSONValue, _ html: inout HTMLWriter) {
         let items = errors.items
         guard !items.isEmpty else { return }
-        let unexplained = items.filter { $0["upstream_connection"].isNull }.count
+        let unexplained = items.filter { $0["upstream_connection"].isNull && $0["cause"].isNull }.count
         html.element("section", [("id", "client-errors")]) { html in
             html.element("h2", text: "Client-visible errors")
             html.element("p", text: "\(items.count) error(s) the gateway's clients saw: \(items.count - unexplained) explained by an upstream connection, \(unexplained) unexplained.")
@@ -301,7 +301,8 @@ public enum HTMLReport {
                     }
                 }
                 for item in items.prefix(Self.connectionsDetailed) {
-                    html.element("tr", [("class", item["upstream_connection"].isNull ? "unexplained" : nil)]) { html in
+                    let disabledBy = item["disabled_by"].items.compactMap(\.string)
+                    html.element("tr", [("class", item["upstream_connection"].isNull && item["cause"].isNull ? "unexplained" : nil)]) { html in
                         html.element("td", text: Self.clip(item["time"].text ?? ""))
                         html.element("td") { $0.element("code", text: Self.clip(item["client"].text ?? "")) }
                         html.element("td", text: item["status"].text ?? "")
@@ -310,6 +311,12 @@ public enum HTMLReport {
                         html.element("td") { html in
                             if let id = item["upstream_connection"].string {
                                 html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                            } else if !disabledBy.isEmpty {
+                                html.text("none tried; members down after ")
+                                for (index, id) in disabledBy.enumerated() {
+                                    if index > 0 { html.text(", ") }
+                                    html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                                }
                             } else {
                                 html.element("b", text: "unexplained")
                             }

@@ -71,6 +71,7 @@ public enum JSONReport {
             ("upstream_server", .optional(error.upstreamServer?.description)),
             ("earlier_upstream_connections", .array(error.earlierUpstreamConnections.map { .string("c\($0)") })),
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
+            ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
         ])
     }
 

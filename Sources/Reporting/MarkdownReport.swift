@@ -126,7 +126,7 @@ public enum MarkdownReport {
         let hop = json["client_hop"]
         let items = json["client_errors"].items
         guard !hop.isNull || !items.isEmpty else { return "" }
-        let unexplained = hop["unexplained"].int ?? items.filter { $0["upstream_connection"].isNull }.count
+        let unexplained = hop["unexplained"].int ?? items.filter { $0["upstream_connection"].isNull && $0["cause"].isNull }.count
         let explained = hop["explained"].int ?? (items.count - unexplained)
         let gateways = hop["gateways"].items.map { gateway in
             "\(self.code(gateway["listen"].text ?? "?")) (\(gateway["found_by"].text == "gateway_address" ? "given" : "inferred"))"
@@ -138,7 +138,9 @@ public enum MarkdownReport {
         guard !items.isEmpty else { return out }
         out += "\n| time | client | status | request | made by | upstream connection | cause |\n|---|---|---:|---|---|---|---|\n"
         for item in items.prefix(self.connectionsListed) {
-            var connection = item["upstream_connection"].string.map { self.text($0) } ?? "**unexplained**"
+            let disabledBy = item["disabled_by"].items.compactMap(\.text)
+            var connection = item["upstream_connection"].string.map { self.text($0) }
+                ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }
             out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(item["status"].int.map(String.init) ?? "") "

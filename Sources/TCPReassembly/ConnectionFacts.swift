@@ -28,6 +28,12 @@ public struct DirectionFacts: Hashable, Sendable {
     public var fin: PacketMark?
     /// The first RST.
     public var rst: PacketMark?
+    /// How far into the peer's stream the first FIN acknowledged (the peer's bytes this side had
+    /// received when it closed); `nil` when that FIN carried no ACK.
+    public var finAcknowledged: Int64?
+    /// How far into the peer's stream the first RST acknowledged; `nil` when it carried no ACK
+    /// (a reset sent for a segment that reached a closed socket carries none).
+    public var rstAcknowledged: Int64?
     /// Packets advertising a zero receive window.
     public var zeroWindowAdvertisements = 0
     /// One-byte probes sent into the peer's zero window (RFC 9293 §3.8.6.1).

@@ -330,6 +330,7 @@ extension Connection {
         if flags.contains(.fin) {
             if self.facts[direction].fin == nil {
                 self.facts[direction].fin = mark
+                if flags.contains(.ack) { self.facts[direction].finAcknowledged = self.peerOffset(acknowledgedBy: segment, from: direction) }
                 // RFC 9293 §3.6 simultaneous close: this FIN does not acknowledge the peer's FIN
                 // already sent, so each side closed before learning of the other's close.
                 let peerFIN = direction == .client ? self.serverStream.finOffset : self.clientStream.finOffset
@@ -345,7 +346,10 @@ extension Connection {
             self.facts.noteHistory(UInt8(ascii: "F"), by: direction)
         }
         if flags.contains(.rst) {
-            if self.facts[direction].rst == nil { self.facts[direction].rst = mark }
+            if self.facts[direction].rst == nil {
+                self.facts[direction].rst = mark
+                if flags.contains(.ack) { self.facts[direction].rstAcknowledged = self.peerOffset(acknowledgedBy: segment, from: direction) }
+            }
             self.facts.noteHistory(UInt8(ascii: "R"), by: direction)
         } else {
             if segment.window == 0 && !flags.contains(.syn) {
@@ -357,5 +361,12 @@ extension Connection {
             case .server: self.lastWindow.server = segment.window
             }
         }
+    }
+
+    /// The offset in the peer's stream that `segment`'s acknowledgment number stands for.
+    private func peerOffset(acknowledgedBy segment: TCPSegment, from direction: Direction) -> Int64 {
+        direction == .client
+            ? self.serverStream.offset(ofSequence: segment.acknowledgment)
+            : self.clientStream.offset(ofSequence: segment.acknowledgment)
     }
 }

@@ -29,6 +29,8 @@ struct ClientHopTruth: Decodable {
         var earlier_upstream_connections: [Peer]
         var cause: String?
         var source: String
+        /// For `gateway.no_live_upstreams`: the failed connections that had each member marked down.
+        var disabled_by: [Peer]?
     }
     var capture: String
     var gateway_listen: String
@@ -36,8 +38,8 @@ struct ClientHopTruth: Decodable {
     var client_errors: [ClientError]
 }
 
-private func clientHopTruth() throws -> ClientHopTruth {
-    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/client-hop.truth.json"))
+private func clientHopTruth(_ name: String = "client-hop") throws -> ClientHopTruth {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/\(name).truth.json"))
     return try JSONDecoder().decode(ClientHopTruth.self, from: data)
 }
 
@@ -49,9 +51,9 @@ private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Pee
 /// Every client 502 nginx logged is linked to the upstream connection the upstream's log names
 /// (server, and the client port it saw), the relayed 503 to the upstream that sent it, nginx's
 /// retry to both its tries, and `return 502` is listed as unexplained: inferred, and given.
-@Test(arguments: [false, true])
-func clientErrorsMatchWhatNginxLogged(givenListener: Bool) throws {
-    let truth = try clientHopTruth()
+@Test(arguments: ["client-hop", "client-hop-no-live-upstreams"], [false, true])
+func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) throws {
+    let truth = try clientHopTruth(capture)
     var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
     if givenListener { options.gatewayAddresses = [try #require(GatewayAddress(parsing: truth.gateway_listen))] }
     let result = try analyse(Paths.captures + "/" + truth.capture, options: options)
@@ -66,7 +68,7 @@ func clientErrorsMatchWhatNginxLogged(givenListener: Bool) throws {
     #expect(result.warnings.isEmpty)
 
     #expect(hop.errorCount == truth.client_errors.count)
-    #expect(hop.explained == truth.client_errors.filter { $0.upstream_connection != nil }.count)
+    #expect(hop.explained == truth.client_errors.filter { $0.upstream_connection != nil || $0.cause != nil }.count)
     #expect(hop.errors.count == truth.client_errors.count)
     let byID = Dictionary(uniqueKeysWithValues: result.connections.map { ($0.id, $0) })
     for expected in truth.client_errors {
@@ -91,9 +93,37 @@ func clientErrorsMatchWhatNginxLogged(givenListener: Bool) throws {
         for (connection, peer) in zip(earlier, expected.earlier_upstream_connections) {
             #expect(matches(connection, peer), "\(said)")
         }
+        let disabledBy = error.disabledBy.map { byID[$0] }
+        #expect(disabledBy.count == (expected.disabled_by ?? []).count, "\(said)")
+        for (connection, peer) in zip(disabledBy, expected.disabled_by ?? []) {
+            #expect(matches(connection, peer), "\(said)")
+        }
     }
+    guard capture == "client-hop" else { return }
     // The scenario has what it must: an unexplained `return 502`, a relayed 503, a retry.
     #expect(hop.errors.contains { $0.upstreamConnection == nil && $0.target.hasPrefix("/gw/") })
     #expect(hop.errors.contains { $0.generatedBy == .upstream && $0.status == 503 })
     #expect(hop.errors.contains { !$0.earlierUpstreamConnections.isEmpty })
+}
+
+
+/// Issue 15 item 13: Debian's nginx in front of a pool whose two members refuse (default
+/// `max_fails=1 fail_timeout=10s`). No request is ever passed on, yet the listener is recognised
+/// from what it did: it answered 502 while its host's connections to the members were being
+/// refused. The first 502 follows both refusals (frames 7 and 9); the next two are nginx's
+/// "no live upstreams while connecting to upstream", linked to the refusals that disabled each member.
+@Test func noLiveUpstreamsAreTheGatewaysOwn502s() throws {
+    let truth = try clientHopTruth("client-hop-no-live-upstreams")
+    let result = try analyse(Paths.captures + "/" + truth.capture, options: AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!))
+    let hop = try #require(result.clientHop)
+    #expect(hop.listeners.map(\.endpoint.description) == ["127.0.0.1:28080"])
+    #expect(result.connections.map(\.verdict.code) == [.tcpConnectRefused, .tcpConnectRefused])
+    #expect(result.connections.map { $0.findings.first?.evidence.first?.frame } == [7, 9])
+    #expect(result.tally.classes[.relayed] == nil)
+    #expect(hop.errors.map(\.cause) == [.tcpConnectRefused, .gatewayNoLiveUpstreams, .gatewayNoLiveUpstreams])
+    #expect(hop.errors.allSatisfy { $0.generatedBy == .gateway })
+    #expect(hop.errors[1].upstreamConnection == nil)
+    #expect(hop.errors[1].disabledBy == result.connections.map(\.id))
+    #expect(hop.errors[1].frame == 20)
+    #expect(hop.explained == 3)
 }

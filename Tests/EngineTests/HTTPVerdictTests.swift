@@ -34,8 +34,10 @@ struct Conversation {
         self.serverNext &+= UInt32(text.utf8.count)
     }
 
-    mutating func serverCloses(rst: Bool = false, after milliseconds: Int64 = 1) {
-        self.h.send(fromGateway: false, seq: self.serverNext, ack: self.clientNext, flags: rst ? [.rst, .ack] : [.fin, .ack], at: self.tick(milliseconds))
+    /// The upstream's FIN or RST, acknowledging `acknowledging` (default: every byte the gateway sent).
+    mutating func serverCloses(rst: Bool = false, after milliseconds: Int64 = 1, acknowledging: UInt32? = nil) {
+        self.h.send(fromGateway: false, seq: self.serverNext, ack: acknowledging ?? self.clientNext,
+                    flags: rst ? [.rst, .ack] : [.fin, .ack], at: self.tick(milliseconds))
     }
 
     mutating func gatewayCloses(after milliseconds: Int64 = 1) {
@@ -151,14 +153,50 @@ private let ok = "HTTP/1.1 200 OK\r\n"
         var c = Conversation()
         c.request(get)
         c.response(ok + "Content-Length: 0\r\n\r\n")
-        // 5 s idle; the gateway reuses the connection just as the upstream closes it.
+        // 5 s idle; the gateway reuses the connection just as the upstream closes it: the FIN
+        // left before the request arrived, so it acknowledges only the first request.
+        let before = c.clientNext
         c.request("\(method) /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 5000)
-        c.serverCloses(after: 0)
+        c.serverCloses(after: 0, acknowledging: before)
         let report = try c.verdict()
         #expect(report.verdict.code == .tcpKeepaliveRace, "\(method)")
         #expect(report.verdict.verdictClass == expected, "\(method)")
         #expect(report.findings.first?.evidence.first?.frame == 7)
+        #expect(report.verdict.summary.contains("its FIN did not acknowledge the request's bytes"))
+        #expect(report.verdict.summary.contains("idle 5 s"))
     }
+}
+
+/// Issue 15 item 1: on a busy keep-alive connection, an upstream that read the request and then
+/// reset is not racing a keep-alive timeout: its RST acknowledges the request.
+@Test func aResetThatAcknowledgesTheReusedRequestIsNotTheKeepAliveRace() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length: 0\r\n\r\n")
+    c.request("POST /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 5)
+    c.serverCloses(rst: true, after: 0)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpRSTBeforeResponse)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.phase == .responseHead)
+    #expect(report.findings.first?.evidence.first?.frame == 7)
+    #expect(report.verdict.summary.contains("its RST acknowledged 53 byte(s) of the request, so it had received the request"))
+    #expect(report.verdict.summary.contains("idle 5 ms"))
+}
+
+/// A close that crosses the request after a few milliseconds of idleness is no keep-alive
+/// timeout either (the shortest common one is 2 s): the upstream aborted.
+@Test func aCloseCrossingAReusedRequestAfterAShortIdleIsNotTheKeepAliveRace() throws {
+    var c = Conversation()
+    c.request(get)
+    c.response(ok + "Content-Length: 0\r\n\r\n")
+    let before = c.clientNext
+    c.request("POST /next HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\n\r\n", after: 20)
+    c.serverCloses(after: 0, acknowledging: before)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .tcpFINBeforeResponse)
+    #expect(report.verdict.verdictClass == .badGateway)
+    #expect(report.verdict.summary.contains("idle 20 ms, far less than any keep-alive timeout"))
 }
 
 @Test func upstreamClosingAfterTheRequestIsFINBeforeResponse() throws {
@@ -245,4 +283,71 @@ private let ok = "HTTP/1.1 200 OK\r\n"
     let text = String(decoding: evidence.context, as: UTF8.self)
     #expect(!text.contains("SECRET"))
     #expect(text.contains("****"))
+}
+
+// MARK: Issue 15 item 14: three framing details
+
+/// RFC 9110 §15.2.2: a 101 response is complete at the end of its head; what follows is the new
+/// protocol's, and the upstream closing later is no cut response.
+@Test func a101SwitchingProtocolsResponseIsACompleteTransaction() throws {
+    var c = Conversation()
+    c.request("GET /ws HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    c.response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{1}\u{5}hello")
+    c.serverCloses(after: 10)
+    let report = try c.verdict()
+    #expect(report.verdict.code == .none)
+    #expect(report.verdict.verdictClass == .ok)
+    let response = try #require(report.transactions.first?.response)
+    #expect(response.status == 101)
+    #expect(response.complete)
+    #expect(response.framing == .tunnel)
+    #expect(response.frame == 5)
+}
+
+/// RFC 9110 §5.3: two Transfer-Encoding lines are one list; with chunked not last the body runs to
+/// the close (RFC 9112 §6.3 rule 4), which strict does not call a framing error. nginx from 1.23
+/// refuses the second line.
+@Test func twoTransferEncodingLinesAreOneListForStrict() throws {
+    for (gateway, expected) in [("strict", VerdictClass.ok), ("nginx", .badGateway), ("nginx:1.22", .ok)] {
+        var c = Conversation(gateway: gateway)
+        c.request(get)
+        c.response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\nabcdef")
+        c.serverCloses(after: 10)
+        let report = try c.verdict()
+        #expect(report.verdict.verdictClass == expected, "\(gateway)")
+        #expect(report.transactions.first?.response?.framing == .close, "\(gateway)")
+        #expect(report.transactions.first?.response?.complete == true, "\(gateway)")
+        let duplicate = try #require(report.findings.first { $0.code == .transferEncodingDuplicateOrEmpty })
+        // The second line, at its first byte (17 + 28 bytes into the stream).
+        #expect(duplicate.evidence.first?.streamOffset == 45, "\(gateway)")
+        #expect(duplicate.evidence.first?.frame == 5, "\(gateway)")
+    }
+}
+
+/// RFC 9112 §7.1.1: `chunk-ext-name = token`; `2;` then CRLF has a ';' and no name.
+@Test func aChunkExtensionWithoutANameIsBadExt() throws {
+    for (gateway, expected) in [("strict", VerdictClass.truncated), ("nginx", .ok), ("haproxy", .ok)] {
+        var c = Conversation(gateway: gateway)
+        c.request(get)
+        c.response(ok + "Transfer-Encoding: chunked\r\n\r\n2;\r\nab\r\n0\r\n\r\n")
+        let report = try c.verdict()
+        #expect(report.verdict.code == .chunkedBadExtension, "\(gateway)")
+        #expect(report.verdict.verdictClass == expected, "\(gateway)")
+        let evidence = try #require(report.findings.first?.evidence.first)
+        // The ';' (head: 17 + 28 + 2 bytes; the size digit is one more).
+        #expect(evidence.streamOffset == 48, "\(gateway)")
+        #expect(evidence.length == 1)
+        #expect(evidence.frame == 5)
+        #expect(evidence.note.contains("no name after its ';'"))
+    }
+}
+
+/// The grammar still takes well-formed extensions: names, token and quoted values, BWS.
+@Test(arguments: ["2;a\r\n", "2;a=b\r\n", "2 ; a = \"q\\\"x\" ;b\r\n", "2;a=\"\"\r\n"])
+func wellFormedChunkExtensionsPass(_ line: String) throws {
+    var c = Conversation(gateway: "strict")
+    c.request(get)
+    c.response(ok + "Transfer-Encoding: chunked\r\n\r\n" + line + "ab\r\n0\r\n\r\n")
+    let report = try c.verdict()
+    #expect(!report.findings.contains { $0.code == .chunkedBadExtension }, "\(line.debugDescription)")
 }
