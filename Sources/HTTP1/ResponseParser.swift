@@ -439,7 +439,7 @@ struct ResponseParser {
         }
         self.current?.status = status
         if status >= 500, status <= 599, !headHadFatal, self.first5xx == nil {
-            self.first5xx = self.run.evidence(at: 0, length: statusLine.content.count, note: "its own \(status) response")
+            self.first5xx = self.run.evidence(at: 0, length: statusLine.content.count, note: "a \(status) response from the upstream itself")
             self.first5xxStatus = status
         }
 
