@@ -29,6 +29,9 @@ struct Probe: ParsableCommand {
     @Option(help: ArgumentHelp("Send GET PATH over HTTP/1.1 and check the response's framing.", valueName: "path"))
     var request: String?
 
+    @Option(help: ArgumentHelp("For plain HTTP, whose behaviour decides the verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
+    var gateway: String = "nginx"
+
     @Option(help: "Seconds to wait for each of connect, handshake and response.")
     var timeout: Int = 10
 
@@ -118,7 +121,9 @@ struct Probe: ParsableCommand {
     /// Plain HTTP: one GET, its transcript replayed as packets through `analyze`'s engine, so
     /// the probe's verdict is the one a capture of the same exchange would get.
     private func probePlain(_ target: ProbeTarget) throws {
-        guard let profile = GatewayProfile(parsing: "nginx") else { preconditionFailure("nginx is a known gateway") }
+        guard let profile = GatewayProfile(parsing: self.gateway) else {
+            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
+        }
         let request = ProbeTarget.request(path: target.path ?? "/", host: target.hostHeader)
         let transcript: ProbeTranscript
         do throws(ProbeError) {

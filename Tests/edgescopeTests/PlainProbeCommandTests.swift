@@ -110,6 +110,17 @@ private let okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: cl
     #expect(run.stdout.contains("0a 43 6f 6e 74 65 6e 74[20] 4c"))
 }
 
+@Test(arguments: [("nginx", "[502, response_head]"), ("haproxy", "[ok, response_head]")])
+func plainProbeJudgesWithTheChosenGateway(gateway: String, verdict: String) throws {
+    // obs-fold at byte 25 (17 for the status line, 8 for "X-A: a"): nginx refuses it, HAProxy folds it into the value.
+    let upstream = ScriptedUpstream(reply: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    let run = try Run(["probe", "http://127.0.0.1:\(upstream.port)/", "--gateway", gateway], deadline: 30)
+    #expect(run.status == 3, "\(run.stdout) \(run.stderr)")
+    #expect(run.stdout.contains("gateway profile \(gateway)"))
+    #expect(run.stdout.contains("Verdict: http.header.obs_fold \(verdict)"))
+    #expect(run.stdout.contains("at byte 25 of its stream"))
+}
+
 @Test func plainProbeOfAClosedPortIsConnectRefused() throws {
     let port = closedPort()
     let run = try Run(["probe", "http://127.0.0.1:\(port)/"], deadline: 30)
