@@ -58,11 +58,15 @@ public struct ProbeTranscript: Hashable, Sendable {
 /// happens until the upstream closes, the timeout passes with nothing more, or
 /// `TLSProbe.responseCap` bytes arrived.
 public enum PlainProbe {
-    /// Connects to `host` on `port`, sends `request`, and reads the answer.
+    /// Connects to `host` on `port`, sends `request`, and reads the answer until the upstream
+    /// closes, `timeout` passes with nothing more, or `responseComplete` says the bytes so far
+    /// hold a whole response (an upstream that ignores `Connection: close` then costs no timeout).
     ///
     /// A refused connection is a transcript, not an error: it is what the probe is for. Other
     /// failures to connect (no such host, no route, connect timeout) throw.
-    public static func run(host: String, port: UInt16, request: [UInt8], timeout: Duration) throws(ProbeError) -> ProbeTranscript {
+    public static func run(
+        host: String, port: UInt16, request: [UInt8], timeout: Duration, responseComplete: (([UInt8]) -> Bool)? = nil
+    ) throws(ProbeError) -> ProbeTranscript {
         var events: [(time: Int64, event: ProbeTranscript.Event)] = [(self.now(), .connecting)]
         let socket: ProbeSocket
         do throws(ProbeError) {
@@ -77,17 +81,21 @@ public enum PlainProbe {
         try socket.send(request, until: deadline)
         events.append((self.now(), .sent(request)))
 
-        var received = 0
+        var response: [UInt8] = []
         var end = ProbeResult.ResponseEnd.timeout
         reading: while true {
             // The timeout counts from the last byte, as a gateway's read timeout does.
             switch socket.receive(until: ContinuousClock.now.advanced(by: timeout)) {
             case .bytes(let bytes):
-                let kept = Array(bytes.prefix(TLSProbe.responseCap - received))
-                received += kept.count
+                let kept = Array(bytes.prefix(TLSProbe.responseCap - response.count))
+                response += kept
                 events.append((self.now(), .received(kept)))
-                if received >= TLSProbe.responseCap {
+                if response.count >= TLSProbe.responseCap {
                     end = .cap
+                    break reading
+                }
+                if let responseComplete, responseComplete(response) {
+                    end = .complete
                     break reading
                 }
             case .closed:

@@ -100,7 +100,7 @@ struct Probe: ParsableCommand {
             }
             if case .midBody = end.state {
                 switch result.responseEnd {
-                case .closeNotify, .closed, .notRequested:
+                case .closeNotify, .closed, .notRequested, .complete:
                     break
                 case .reset:
                     problems.append("tcp.rst.mid_body")
@@ -127,7 +127,9 @@ struct Probe: ParsableCommand {
         let request = ProbeTarget.request(path: target.path ?? "/", host: target.hostHeader)
         let transcript: ProbeTranscript
         do throws(ProbeError) {
-            transcript = try PlainProbe.run(host: target.host, port: target.port, request: request, timeout: .seconds(self.timeout))
+            transcript = try PlainProbe.run(
+                host: target.host, port: target.port, request: request, timeout: .seconds(self.timeout),
+                responseComplete: { Self.isComplete($0, answering: request) })
         } catch {
             if let code = error.findingCode {
                 print("\(self.target): \(code): \(Terminal.safe(error.message))")
@@ -155,6 +157,15 @@ struct Probe: ParsableCommand {
             + (transcript.responseEnd == .cap ? " (stopped reading at \(TLSProbe.responseCap) bytes)" : ""))
         print("Verdict: \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))")
         if connection.verdict.code != .none { throw ExitCode(3) }
+    }
+
+    /// Whether `response` holds a whole final response to `request`, by HTTP/1 framing.
+    private static func isComplete(_ response: [UInt8], answering request: [UInt8]) -> Bool {
+        var http = HTTP1Connection()
+        request.withUnsafeBytes { http.feed($0, direction: .client, at: 0, frame: 0, frameOffset: nil, time: .zero) }
+        response.withUnsafeBytes { http.feed($0, direction: .server, at: 0, frame: 0, frameOffset: nil, time: .zero) }
+        let end = http.responseEnd
+        return end.state == .idle && end.outstanding == nil && end.responsesCompleted > 0
     }
 
     private static func now() -> Int64 {

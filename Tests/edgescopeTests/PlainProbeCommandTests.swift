@@ -92,6 +92,16 @@ private let okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: cl
     #expect(upstream.request == "GET /health?full=1 HTTP/1.1\r\nHost: 127.0.0.1:\(upstream.port)\r\nUser-Agent: edgescope-probe\r\nConnection: close\r\n\r\n")
 }
 
+@Test func plainProbeStopsReadingAtTheEndOfAWholeResponse() throws {
+    // The upstream ignores "Connection: close" and holds the connection open for 8 s.
+    let upstream = ScriptedUpstream(reply: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", hold: 8)
+    let started = Date()
+    let run = try Run(["probe", "http://127.0.0.1:\(upstream.port)/"], deadline: 30)
+    #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+    #expect(run.stdout.contains("Verdict: none [ok, idle]"))
+    #expect(Date().timeIntervalSince(started) < 5)
+}
+
 @Test func plainFlagProbesHostPortWithTheRequestPath() throws {
     let upstream = ScriptedUpstream(reply: okResponse)
     let run = try Run(["probe", "--plain", "127.0.0.1:\(upstream.port)", "--request", "/ready"], deadline: 30)
