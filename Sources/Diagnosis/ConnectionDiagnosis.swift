@@ -76,6 +76,17 @@ public enum ConnectionDiagnosis {
         func phase(of code: FindingCode) -> Phase {
             self.bodyCodes.contains(code) ? .responseBody : .responseHead
         }
+        // The summary sentence for `finding` as the root cause, naming the gateways that refuse
+        // bytes the chosen one lets through.
+        func summary(_ finding: Finding) -> String {
+            let p = phase(of: finding.code)
+            let refusedBy = GatewayRules.reported.filter {
+                $0 != context.gateway.kind && reaction(finding.code, phase: p, kind: $0, finding: finding).kind != .accepts
+            }
+            return Summaries.finding(
+                finding, server: connection.server, reaction: reaction(finding.code, phase: p, finding: finding),
+                profile: context.gateway, refusedBy: refusedBy)
+        }
         func rejectedByAny(_ finding: Finding, phase: Phase) -> Bool {
             GatewayRules.reported.contains { reaction(finding.code, phase: phase, kind: $0, finding: finding).kind != .accepts }
                 || reaction(finding.code, phase: phase, finding: finding).kind != .accepts
@@ -120,7 +131,7 @@ public enum ConnectionDiagnosis {
                 return self.unknownGap(gap, findings: ordered + tcpFindings)
             }
             let p = phase(of: fatal.code)
-            return verdict(fatal.code, phase: p, summary: Summaries.finding(fatal, server: connection.server, reaction: reaction(fatal.code, phase: p, finding: fatal), profile: context.gateway), primary: fatal)
+            return verdict(fatal.code, phase: p, summary: summary(fatal), primary: fatal)
         }
         if let gap = firstGap {
             return self.unknownGap(gap, findings: ordered + tcpFindings)
@@ -150,10 +161,7 @@ public enum ConnectionDiagnosis {
                let cause = ordered.first(where: { $0.severity == .warning && self.framingCodes.contains($0.code) }) {
                 var diagnosis = failed
                 diagnosis.verdict.code = cause.code
-                diagnosis.verdict.summary = Summaries.finding(
-                    cause, server: connection.server, reaction: reaction(cause.code, phase: phase(of: cause.code), finding: cause),
-                    profile: context.gateway)
-                diagnosis.verdict.summary = Summaries.then(diagnosis.verdict.summary, ending.summary)
+                diagnosis.verdict.summary = Summaries.then(summary(cause), ending.summary)
                 diagnosis.findings = [cause] + diagnosis.findings.filter { $0 != cause }
                 return diagnosis
             }
@@ -171,7 +179,7 @@ public enum ConnectionDiagnosis {
         // 4. Bytes some gateway would refuse, though the chosen one accepts them.
         if let warning = ordered.first(where: { $0.severity == .warning }) {
             let p = phase(of: warning.code)
-            return verdict(warning.code, phase: p, summary: Summaries.finding(warning, server: connection.server, reaction: reaction(warning.code, phase: p, finding: warning), profile: context.gateway), primary: warning)
+            return verdict(warning.code, phase: p, summary: summary(warning), primary: warning)
         }
         return Diagnosis(verdict: .healthy, findings: ordered + tcpFindings)
     }
@@ -285,7 +293,11 @@ public enum ConnectionDiagnosis {
 /// A finding's evidence note is the object of "sent": a noun phrase ("a chunk size that does not
 /// start with a hex digit (RFC 9112 §7.1)"), never a sentence of its own.
 enum Summaries {
-    static func finding(_ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile) -> String {
+    /// "The upstream ADDR sent NOTE at byte N of its stream (frame F); OUTCOME." `refusedBy`: the
+    /// other gateway models that do not let the bytes through.
+    static func finding(
+        _ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile, refusedBy: [GatewayProfile.Kind]
+    ) -> String {
         let evidence = finding.evidence.first
         let at = evidence.map { e in " at byte \(e.streamOffset) of its stream (frame \(e.frame.map(String.init) ?? "?"))" } ?? ""
         let gateway = self.gatewayName(profile.kind)
@@ -294,7 +306,12 @@ enum Summaries {
         case .rejects:
             outcome = reaction.status.map { "\(gateway) answers \($0)" } ?? "\(gateway) cuts the response it already started"
         case .accepts:
-            outcome = "\(gateway) lets it through, but other gateways do not"
+            let others = refusedBy.map(self.gatewayName)
+            switch others.count {
+            case 0: outcome = "\(gateway) lets it through, as the other gateways do"
+            case 1: outcome = "\(gateway) lets it through, but \(others[0]) does not"
+            default: outcome = "\(gateway) lets it through, but \(others.dropLast().joined(separator: ", ")) and \(others.last!) do not"
+            }
         case .passesAsHTTP09:
             outcome = "\(gateway) relays the bytes as an HTTP/0.9 body with status 200"
         case .retries:

@@ -118,9 +118,11 @@ private func checkSummaries(_ result: AnalysisResult, source: String, profile: G
             guard name.hasPrefix("http.") || name.hasPrefix("proto.") else { continue }
             covered.insert(name)
             for reaction in everyReaction {
-                let sentence = Summaries.finding(finding, server: connection.server, reaction: reaction, profile: profile)
-                let problems = Grammar.problems(in: sentence)
-                #expect(problems.isEmpty, "\(source) \(connection.name) \(name): \(sentence) — \(problems)")
+                for refusedBy in [[], [GatewayProfile.Kind.haproxy], [.haproxy, .envoy], [.nginx, .haproxy, .envoy]] {
+                    let sentence = Summaries.finding(finding, server: connection.server, reaction: reaction, profile: profile, refusedBy: refusedBy)
+                    let problems = Grammar.problems(in: sentence)
+                    #expect(problems.isEmpty, "\(source) \(connection.name) \(name): \(sentence) — \(problems)")
+                }
             }
         }
     }
@@ -195,4 +197,23 @@ private let codesWithoutASentence: Set = [
     #expect(Grammar.problems(in: Verdict.healthy.summary) == [])
     let missing = Set(designCodes).subtracting(covered)
     #expect(missing == codesWithoutASentence, "codes with no sentence checked: \(missing.sorted())")
+}
+
+@Test func acceptedBytesNameTheGatewaysThatRefuseThem() throws {
+    var folded = Conversation(gateway: "haproxy")
+    folded.request("GET /v1/report HTTP/1.1\r\nHost: api\r\n\r\n")
+    folded.response("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n")
+    folded.gatewayCloses()
+    let fold = try folded.verdict()
+    #expect(fold.verdict.code == .headerObsFold)
+    #expect(fold.verdict.summary.hasSuffix("at byte 25 of its stream (frame 5); haproxy lets it through, but nginx and envoy do not."))
+
+    // Bytes after a complete response: every gateway lets them through (a hazard, not a refusal).
+    var extra = Conversation(gateway: "nginx")
+    extra.request("GET /v1/report HTTP/1.1\r\nHost: api\r\n\r\n")
+    extra.response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nsurplus")
+    extra.gatewayCloses()
+    let surplus = try extra.verdict()
+    #expect(surplus.verdict.code == .bodyExtraAfterMessage)
+    #expect(surplus.verdict.summary.hasSuffix("sent 7 bytes after a complete response, with no request outstanding at byte 38 of its stream (frame 5); nginx lets it through, as the other gateways do."))
 }
