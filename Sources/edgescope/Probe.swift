@@ -29,8 +29,8 @@ struct Probe: ParsableCommand {
     @Option(help: ArgumentHelp("Send GET PATH over HTTP/1.1 and check the response's framing.", valueName: "path"))
     var request: String?
 
-    @Option(help: ArgumentHelp("For plain HTTP, whose behaviour decides the verdict's class: nginx|haproxy|envoy|strict[:VERSION].", valueName: "gateway"))
-    var gateway: String = "nginx"
+    @Option(help: ArgumentHelp("For plain HTTP, whose behaviour decides the verdict's class: nginx|haproxy|envoy|strict[:VERSION] (default: nginx).", valueName: "gateway"))
+    var gateway: String?
 
     @Option(help: "Seconds to wait for each of connect, handshake and response.")
     var timeout: Int = 10
@@ -48,6 +48,9 @@ struct Probe: ParsableCommand {
             }
             try self.probePlain(target)
             return
+        }
+        if self.gateway != nil {
+            throw ToolFailure(status: 1, message: "--gateway judges plain HTTP probes; \(self.target) is probed over TLS")
         }
         let host = target.host
         let port = target.port
@@ -121,8 +124,8 @@ struct Probe: ParsableCommand {
     /// Plain HTTP: one GET, its transcript replayed as packets through `analyze`'s engine, so
     /// the probe's verdict is the one a capture of the same exchange would get.
     private func probePlain(_ target: ProbeTarget) throws {
-        guard let profile = GatewayProfile(parsing: self.gateway) else {
-            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway)' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
+        guard let profile = GatewayProfile(parsing: self.gateway ?? "nginx") else {
+            throw ToolFailure(status: 1, message: "--gateway '\(self.gateway ?? "")' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
         let request = ProbeTarget.request(path: target.path ?? "/", host: target.hostHeader)
         let transcript: ProbeTranscript

@@ -168,6 +168,8 @@ func plainProbeJudgesWithTheChosenGateway(gateway: String, verdict: String) thro
     (["probe", "http://127.0.0.1:8080/", "--timeout", "0"], "--timeout must be"),
     (["probe", "--plain", "127.0.0.1:8080", "--request", "/a b"], "must start with / and hold no spaces"),
     (["probe", "http://127.0.0.1:port/"], "is not HOST:PORT, http://HOST[:PORT][/PATH]"),
+    (["probe", "http://127.0.0.1:8080/", "--gateway", "nginx:99x"], "--gateway 'nginx:99x' is not"),
+    (["probe", "127.0.0.1:8443", "--gateway", "haproxy"], "--gateway judges plain HTTP probes"),
 ])
 func plainProbeUsageErrorsAreOneLineAndStatusOne(arguments: [String], message: String) throws {
     let run = try Run(arguments, deadline: 30)
