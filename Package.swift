@@ -54,7 +54,7 @@ let package = Package(
         // Frame builders shared by the tests.
         .target(name: "TestSupport", dependencies: ["CaptureModel", "PacketDecoding"], path: "Tests/TestSupport"),
         .testTarget(name: "CaptureModelTests", dependencies: ["CaptureModel"]),
-        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "CaptureModel"]),
+        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "CaptureModel", "TestSupport"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),

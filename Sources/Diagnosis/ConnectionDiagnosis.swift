@@ -76,6 +76,17 @@ public enum ConnectionDiagnosis {
         func phase(of code: FindingCode) -> Phase {
             self.bodyCodes.contains(code) ? .responseBody : .responseHead
         }
+        // The summary sentence for `finding` as the root cause, naming the gateways that refuse
+        // bytes the chosen one lets through.
+        func summary(_ finding: Finding) -> String {
+            let p = phase(of: finding.code)
+            let refusedBy = GatewayRules.reported.filter {
+                $0 != context.gateway.kind && reaction(finding.code, phase: p, kind: $0, finding: finding).kind != .accepts
+            }
+            return Summaries.finding(
+                finding, server: connection.server, reaction: reaction(finding.code, phase: p, finding: finding),
+                profile: context.gateway, refusedBy: refusedBy)
+        }
         func rejectedByAny(_ finding: Finding, phase: Phase) -> Bool {
             GatewayRules.reported.contains { reaction(finding.code, phase: phase, kind: $0, finding: finding).kind != .accepts }
                 || reaction(finding.code, phase: phase, finding: finding).kind != .accepts
@@ -120,7 +131,7 @@ public enum ConnectionDiagnosis {
                 return self.unknownGap(gap, findings: ordered + tcpFindings)
             }
             let p = phase(of: fatal.code)
-            return verdict(fatal.code, phase: p, summary: Summaries.finding(fatal, server: connection.server, reaction: reaction(fatal.code, phase: p, finding: fatal), profile: context.gateway), primary: fatal)
+            return verdict(fatal.code, phase: p, summary: summary(fatal), primary: fatal)
         }
         if let gap = firstGap {
             return self.unknownGap(gap, findings: ordered + tcpFindings)
@@ -150,9 +161,7 @@ public enum ConnectionDiagnosis {
                let cause = ordered.first(where: { $0.severity == .warning && self.framingCodes.contains($0.code) }) {
                 var diagnosis = failed
                 diagnosis.verdict.code = cause.code
-                diagnosis.verdict.summary = Summaries.finding(
-                    cause, server: connection.server, reaction: reaction(cause.code, phase: phase(of: cause.code), finding: cause),
-                    profile: context.gateway) + " Then: " + ending.summary
+                diagnosis.verdict.summary = Summaries.then(summary(cause), ending.summary)
                 diagnosis.findings = [cause] + diagnosis.findings.filter { $0 != cause }
                 return diagnosis
             }
@@ -170,7 +179,7 @@ public enum ConnectionDiagnosis {
         // 4. Bytes some gateway would refuse, though the chosen one accepts them.
         if let warning = ordered.first(where: { $0.severity == .warning }) {
             let p = phase(of: warning.code)
-            return verdict(warning.code, phase: p, summary: Summaries.finding(warning, server: connection.server, reaction: reaction(warning.code, phase: p, finding: warning), profile: context.gateway), primary: warning)
+            return verdict(warning.code, phase: p, summary: summary(warning), primary: warning)
         }
         return Diagnosis(verdict: .healthy, findings: ordered + tcpFindings)
     }
@@ -179,7 +188,7 @@ public enum ConnectionDiagnosis {
         let code: FindingCode = gap.note.contains("snap length") ? .captureTruncated : .captureGap
         return Diagnosis(
             verdict: Verdict(code: code, verdictClass: .unknown, phase: gap.streamOffset == 0 ? .responseHead : .responseBody,
-                summary: "The capture lacks \(gap.length) byte(s) of the upstream's response at stream offset \(gap.streamOffset), so what they held cannot be checked."),
+                summary: "The capture lacks \(Summaries.count(gap.length, "byte")) of the upstream's response at stream offset \(gap.streamOffset), so what \(gap.length == 1 ? "it" : "they") held cannot be checked."),
             findings: [Finding(code: code, severity: .warning, evidence: [gap])] + findings)
     }
 
@@ -242,7 +251,7 @@ public enum ConnectionDiagnosis {
         case .midHead(let bytes):
             if serverFirst, let serverEnd {
                 return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINMidHeaders, phase: .responseHead, verdictClass: nil,
-                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after \(bytes) byte(s) of a response head, before its end.",
+                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after \(Summaries.count(bytes, "byte")) of a response head, before its end.",
                     evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") inside the response head"))
             }
             return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseHead, context: context)
@@ -251,7 +260,7 @@ public enum ConnectionDiagnosis {
                 if framing == .close && !byRST { return nil }
                 let of = expected.map { " of \($0)" } ?? ""
                 return Ending(code: byRST ? .tcpRSTMidBody : .tcpFINMidBody, phase: .responseBody, verdictClass: nil,
-                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection \(received) byte(s)\(of) into a \(framing.rawValue) body: the client got a cut response.",
+                    summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection \(received)\(of) \(received == 1 && expected == nil ? "byte" : "bytes") into \(Summaries.article(for: framing.rawValue)) \(framing.rawValue) body: the client got a cut response.",
                     evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") with the body incomplete (\(received)\(of) bytes)"))
             }
             return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseBody, context: context)
@@ -329,24 +338,74 @@ public enum ConnectionDiagnosis {
 }
 
 /// One-sentence summaries a person on call understands.
+///
+/// A finding's evidence note is the object of "sent": a noun phrase ("a chunk size that does not
+/// start with a hex digit (RFC 9112 §7.1)"), never a sentence of its own.
 enum Summaries {
-    static func finding(_ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile) -> String {
+    /// "The upstream ADDR sent NOTE at byte N of its stream (frame F); OUTCOME." `refusedBy`: the
+    /// other gateway models that do not let the bytes through.
+    static func finding(
+        _ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile, refusedBy: [GatewayProfile.Kind]
+    ) -> String {
         let evidence = finding.evidence.first
-        let at = evidence.map { e in "at byte \(e.streamOffset) of its stream (frame \(e.frame.map(String.init) ?? "?"))" } ?? ""
+        let at = evidence.map { e in " at byte \(e.streamOffset) of its stream (frame \(e.frame.map(String.init) ?? "?"))" } ?? ""
+        let gateway = self.gatewayName(profile.kind)
         let outcome: String
         switch reaction.kind {
         case .rejects:
-            outcome = reaction.status.map { "\(profile.kind.rawValue) answers \($0)" } ?? "\(profile.kind.rawValue) cuts the response it already started"
+            outcome = reaction.status.map { "\(gateway) answers \($0)" } ?? "\(gateway) cuts the response it already started"
         case .accepts:
-            outcome = "\(profile.kind.rawValue) lets it through, other gateways do not"
+            let others = refusedBy.map(self.gatewayName)
+            switch others.count {
+            case 0: outcome = "\(gateway) lets it through, as the other gateways do"
+            case 1: outcome = "\(gateway) lets it through, but \(others[0]) does not"
+            default: outcome = "\(gateway) lets it through, but \(others.dropLast().joined(separator: ", ")) and \(others.last!) do not"
+            }
         case .passesAsHTTP09:
-            outcome = "\(profile.kind.rawValue) relays the bytes as an HTTP/0.9 body with status 200"
+            outcome = "\(gateway) relays the bytes as an HTTP/0.9 body with status 200"
         case .retries:
-            outcome = "\(profile.kind.rawValue) retries on another connection"
+            outcome = "\(gateway) retries on another connection"
         case .closesSilently:
-            outcome = "\(profile.kind.rawValue) closes the client connection without a status"
+            outcome = "\(gateway) closes the client connection without a status"
         }
-        let note = evidence?.note ?? finding.code.description
-        return "The upstream \(server) sent \(note) \(at); \(outcome)."
+        let note = evidence?.note ?? "bytes that break rule \(finding.code.description)"
+        return "The upstream \(server) sent \(note)\(at); \(outcome)."
+    }
+
+    /// A verdict that a framing cause led to: `cause`, then how the connection ended, as two sentences.
+    static func then(_ cause: String, _ ending: String) -> String {
+        guard ending.hasPrefix("The ") else { return cause + " Then: " + ending }
+        return cause + " Then the " + ending.dropFirst(4)
+    }
+
+    /// How a sentence names the gateway model: `nginx`, `haproxy`, "the strict profile".
+    static func gatewayName(_ kind: GatewayProfile.Kind) -> String {
+        kind == .strict ? "the strict profile" : kind.rawValue
+    }
+
+    /// "a" or "an" by the sound of `word` as read aloud: `an unknown_ca`, `a user_canceled`,
+    /// `an 8548-byte`, `an 11-byte`, `a 100-byte`.
+    static func article(for word: String) -> String {
+        let lower = word.lowercased()
+        guard let first = lower.first else { return "a" }
+        if first.isNumber {
+            let digits = lower.prefix { $0.isNumber }
+            if first == "8" { return "an" }
+            // eleven, eighteen; eleven thousand, eighteen thousand...
+            if digits.hasPrefix("11") || digits.hasPrefix("18"), digits.count % 3 == 2 { return "an" }
+            return "a"
+        }
+        if "aeio".contains(first) { return "an" }
+        if first == "u" {
+            // A "you" sound: user, usual, unique, union, utility.
+            for prefix in ["use", "usu", "uni", "uti", "ubi", "ura", "uri"] where lower.hasPrefix(prefix) { return "a" }
+            return "an"
+        }
+        return "a"
+    }
+
+    /// `1 byte`, `7 bytes`.
+    static func count(_ number: some BinaryInteger, _ singular: String, _ plural: String? = nil) -> String {
+        "\(number) \(number == 1 ? singular : plural ?? singular + "s")"
     }
 }

@@ -101,7 +101,7 @@ public enum TCPDiagnosis {
         if let gap = context.serverGap {
             return Diagnosis(
                 verdict: Verdict(code: .captureGap, verdictClass: .unknown, phase: serverSent && gap.streamOffset > 0 ? .responseBody : .responseHead,
-                    summary: "The capture lacks \(gap.length) byte(s) the upstream sent at stream offset \(gap.streamOffset), so its response cannot be checked."),
+                    summary: "The capture lacks \(Summaries.count(gap.length, "byte")) the upstream sent at stream offset \(gap.streamOffset), so its response cannot be checked."),
                 findings: [Finding(code: .captureGap, severity: .warning, evidence: [gap])] + other)
         }
 

@@ -58,7 +58,7 @@ public enum TLSDiagnosis {
             let isHTTP = notTLS.bytes.starts(with: Array("HTTP/".utf8))
             let code: FindingCode = isHTTP ? .protoTLSToPlainPort : .protoNonHTTPResponse
             return (make(code, evidence(.server, notTLS.location, length: UInt64(notTLS.bytes.count), bytes: notTLS.bytes,
-                note: isHTTP ? "the upstream answered the ClientHello in plain HTTP" : "the upstream's answer is not a TLS record"),
+                note: isHTTP ? "plain HTTP in answer to the gateway's ClientHello" : "an answer that is not a TLS record"),
                 summary: "The gateway spoke TLS to \(server), which answered in plain text: the upstream port does not speak TLS."), summary)
         }
 
@@ -101,7 +101,7 @@ public enum TLSDiagnosis {
             // The gateway refused the upstream (verification inside the handshake, as HAProxy does).
             if let chainCode = chainFinding.first?.code {
                 return (make(chainCode, chainFinding[0].evidence[0],
-                    summary: "The gateway rejected \(server)'s certificate (\(chain!.opensslText)) and ended the handshake with a \(name) alert.",
+                    summary: "The gateway rejected \(server)'s certificate (\(chain!.opensslText)) and ended the handshake with \(Summaries.article(for: name)) \(name) alert.",
                     extra: [Finding(code: .tlsAlert(alert.description), severity: .warning, evidence: [record])]), summary)
             }
             return (make(.tlsAlert(alert.description), record,

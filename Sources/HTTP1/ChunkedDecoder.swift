@@ -92,13 +92,13 @@ struct ChunkedDecoder {
                     index += 1
                 } else if byte == ASCII.lf {
                     findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [window.evidence(
-                        at: index, length: 1, note: "chunk data must end with CRLF; this is a bare LF (RFC 9112 §7.1)")]))
+                        at: index, length: 1, note: "a bare LF instead of the CRLF that ends chunk data (RFC 9112 §7.1)")]))
                     self.state = .failed
                     return .failed
                 } else {
                     findings.append(Finding(code: .chunkedDataLengthMismatch, severity: .fatal, evidence: [window.evidence(
                         at: index, length: 1,
-                        note: "the chunk's data should end here with CRLF, but more data follows: the chunk size does not match its data")]))
+                        note: "more chunk data than its chunk size announced (the CRLF that ends the data was due here)")]))
                     self.state = .failed
                     return .failed
                 }
@@ -108,7 +108,7 @@ struct ChunkedDecoder {
                     index += 1
                 } else {
                     findings.append(Finding(code: .chunkedDataLengthMismatch, severity: .fatal, evidence: [window.evidence(
-                        at: index, length: 1, note: "CR after chunk data is not followed by LF")]))
+                        at: index, length: 1, note: "a CR without LF after chunk data")]))
                     self.state = .failed
                     return .failed
                 }
@@ -139,7 +139,7 @@ struct ChunkedDecoder {
             end -= 1
         } else {
             findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [line.evidence(
-                at: end, length: 1, note: "a chunk-size line must end with CRLF; this is a bare LF (RFC 9112 §7.1)")]))
+                at: end, length: 1, note: "a chunk-size line ended by a bare LF instead of CRLF (RFC 9112 §7.1)")]))
             self.state = .failed
             return
         }
@@ -159,7 +159,7 @@ struct ChunkedDecoder {
         }
         if digits == 0 {
             findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [line.evidence(
-                at: 0, length: max(1, min(end, 8)), note: "a chunk size must start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
+                at: 0, length: max(1, min(end, 8)), note: "a chunk size that does not start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
             self.state = .failed
             return
         }
@@ -261,7 +261,7 @@ struct ChunkedDecoder {
         if end == 0 {
             if !crlf {
                 findings.append(Finding(code: .chunkedBareLF, severity: .fatal, evidence: [line.evidence(
-                    at: 0, length: 1, note: "the chunked body must end with CRLF; this is a bare LF")]))
+                    at: 0, length: 1, note: "a bare LF instead of the CRLF that ends the chunked body")]))
                 self.state = .failed
                 return
             }

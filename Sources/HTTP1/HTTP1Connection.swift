@@ -44,7 +44,7 @@ public struct HTTP1Connection {
                 if self.requestParser.firstByte == nil, !self.requestParser.hadGap, offset == 0 {
                     self.serverSpokeFirst = self.findings.count
                     self.findings.append(Finding(code: .protoServerSpeaksFirst, severity: .fatal, evidence: [window.evidence(
-                        at: 0, length: min(bytes.count, 32), note: "the upstream sent these bytes before the gateway sent anything")],
+                        at: 0, length: min(bytes.count, 32), note: "bytes before the gateway sent anything")],
                         value: String(decoding: bytes.prefix(16), as: UTF8.self)))
                 }
             } else if let index = self.serverSpokeFirst {
@@ -77,8 +77,8 @@ public struct HTTP1Connection {
             self.requestParser.gap(length: range.upperBound - range.lowerBound)
         case .server:
             let note = truncated
-                ? "\(range.count) byte(s) cut from frame \(frame.map(String.init) ?? "?") by the snap length could not be checked"
-                : "\(range.count) byte(s) the upstream sent are missing from the capture and could not be checked"
+                ? "\(range.count) \(range.count == 1 ? "byte" : "bytes") cut from frame \(frame.map(String.init) ?? "?") by the snap length, which could not be checked"
+                : "\(range.count) \(range.count == 1 ? "byte" : "bytes") the upstream sent that are missing from the capture and could not be checked"
             if let evidence = self.responseParser.gap(range: range, frame: frame, note: note) {
                 self.uncheckedGaps.append(evidence)
             }

@@ -215,7 +215,7 @@ struct HeadParser {
             if first == ASCII.space || first == ASCII.tab {
                 // RFC 9112 §5.2: obs-fold, a continuation of the previous field's value.
                 report(.headerObsFold, .fatal, at: range.lowerBound, length: range.count,
-                       "a header line starting with whitespace continues the previous value (obs-fold, RFC 9112 §5.2)")
+                       "a header line that starts with whitespace to continue the previous value (obs-fold, RFC 9112 §5.2)")
                 continue
             }
             guard let colon = bytes[range].firstIndex(of: ASCII.colon) else {
@@ -226,7 +226,7 @@ struct HeadParser {
             let name = range.lowerBound..<colon
             if name.isEmpty {
                 report(.headerEmptyName, .fatal, at: range.lowerBound, length: 1,
-                       "a header line starting with a colon has an empty field name")
+                       "a header line that starts with a colon (an empty field name)")
                 continue
             }
             // One pass finds a name of token characters clean (nearly every name); only a name
@@ -259,7 +259,7 @@ struct HeadParser {
                     continue
                 } else if byte == 0 {
                     report(.headerValueNUL, .fatal, at: index, length: 1,
-                           "NUL in a field value (RFC 9110 §5.5: a recipient MUST reject the message or replace it)")
+                           "a zero byte (NUL) in a field value (RFC 9110 §5.5: a recipient MUST reject the message or replace it)")
                 } else if byte == ASCII.cr {
                     report(.headerValueBareCR, .fatal, at: index, length: 1,
                            "a CR not followed by LF inside a field value (RFC 9112 §2.2)")

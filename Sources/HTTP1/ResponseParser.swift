@@ -152,7 +152,7 @@ struct ResponseParser {
                     let code: FindingCode = self.lastWasBodyless ? .bodyOnBodyless : .bodyExtraAfterMessage
                     let note = code == .bodyOnBodyless
                         ? "body bytes after a response that cannot have a body (HEAD, 1xx, 204 or 304)"
-                        : "\(bytes.count - index) byte(s) after a complete response, with no request outstanding"
+                        : "\(bytes.count - index) \(bytes.count - index == 1 ? "byte" : "bytes") after a complete response, with no request outstanding"
                     var evidence = window.evidence(at: index, length: min(bytes.count - index, 64), note: note)
                     if let start = self.resyncStart {
                         // They began in an earlier chunk, with the "HTTP/1." found across chunks.
@@ -328,7 +328,7 @@ struct ResponseParser {
             if self.run.count > Self.maximumHeadBytes {
                 findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                     at: Self.nginxHeadLimit, length: 1,
-                    note: "the response head is still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")],
+                    note: "a response head still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")],
                     value: String(self.run.count)))
                 self.state = .opaque
                 self.run.reset()
@@ -353,7 +353,7 @@ struct ResponseParser {
             if startsHTTP {
                 self.growing = (findings.count, 16, 0)
                 findings.append(Finding(code: .protoTLSToPlainPort, severity: .fatal, evidence: [self.run.evidence(
-                    at: 0, length: min(bytes.count, 16), note: "the gateway sent a TLS ClientHello and the upstream answered in plain HTTP")]))
+                    at: 0, length: min(bytes.count, 16), note: "plain HTTP in answer to the gateway's TLS ClientHello")]))
             }
             return false  // TLS (or its failure) is not HTTP/1 framing
         }
@@ -361,18 +361,18 @@ struct ResponseParser {
             self.growing = (findings.count, 7, 0)
             findings.append(Finding(code: .protoPlainToTLSPort, severity: .fatal, evidence: [self.run.evidence(
                 at: 0, length: min(bytes.count, 7),
-                note: bytes[0] == 0x15 ? "the upstream answered plain HTTP with a TLS alert record" : "the upstream answered plain HTTP with a TLS handshake record")]))
+                note: bytes[0] == 0x15 ? "a TLS alert record in answer to plain HTTP" : "a TLS handshake record in answer to plain HTTP")]))
             return false
         }
         if bytes.count >= 9, bytes[3] == 0x04, bytes[4] & 0xfe == 0, bytes[5] & 0x7f == 0, bytes[6] == 0, bytes[7] == 0, bytes[8] == 0 {
             findings.append(Finding(code: .protoH2ResponseToH1, severity: .fatal, evidence: [self.run.evidence(
-                at: 0, length: 9, note: "an HTTP/2 SETTINGS frame header: the upstream speaks HTTP/2 only")]))
+                at: 0, length: 9, note: "an HTTP/2 SETTINGS frame header (the upstream speaks only HTTP/2)")]))
             return false
         }
         if clientProtocol == .h2Preface {
             self.growing = (findings.count, 16, 0)
             findings.append(Finding(code: .protoH2PrefaceToH1, severity: .fatal, evidence: [self.run.evidence(
-                at: 0, length: min(bytes.count, 16), note: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream, which answered this")]))
+                at: 0, length: min(bytes.count, 16), note: "an HTTP/1 answer to the HTTP/2 preface the gateway sent")]))
             return false
         }
         if startsHTTP { return true }
@@ -380,7 +380,7 @@ struct ResponseParser {
             return true  // the status-line parser reports the version
         }
         self.growing = (findings.count, 16, 16)
-        let evidence = self.run.evidence(at: 0, length: min(bytes.count, 16), note: "the response does not start with \"HTTP/\"")
+        let evidence = self.run.evidence(at: 0, length: min(bytes.count, 16), note: "a response that does not start with \"HTTP/\"")
         // The value from the evidence's bytes: credentials in them are masked there too.
         findings.append(Finding(
             code: .protoNonHTTPResponse, severity: .fatal, evidence: [evidence],
@@ -426,7 +426,7 @@ struct ResponseParser {
         if bytes.count > Self.nginxHeadLimit {
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                 at: Self.nginxHeadLimit, length: 1,
-                note: "a \(bytes.count)-byte response head: past nginx's default 4096-byte proxy_buffer_size")],
+                note: "a response head of \(bytes.count) bytes, past nginx's default proxy_buffer_size of 4096 bytes")],
                 value: String(bytes.count)))
         }
         let headHadFatal = findings[headFindingsStart...].contains { $0.severity == .fatal }
@@ -439,7 +439,7 @@ struct ResponseParser {
         }
         self.current?.status = status
         if status >= 500, status <= 599, !headHadFatal, self.first5xx == nil {
-            self.first5xx = self.run.evidence(at: 0, length: statusLine.content.count, note: "the upstream itself answered \(status)")
+            self.first5xx = self.run.evidence(at: 0, length: statusLine.content.count, note: "a \(status) response from the upstream itself")
             self.first5xxStatus = status
         }
 
@@ -498,7 +498,7 @@ struct ResponseParser {
             let spaceIndex = bytes[range].firstIndex(of: ASCII.space) ?? range.upperBound
             findings.append(Finding(code: .statusLineBadVersion, severity: .fatal, evidence: [self.run.evidence(
                 at: range.lowerBound, length: max(1, spaceIndex - range.lowerBound),
-                note: "the version must be HTTP/DIGIT.DIGIT followed by one space (RFC 9112 §2.3)")],
+                note: "a status line that does not start with HTTP/DIGIT.DIGIT and one space (RFC 9112 §2.3)")],
                 value: String(decoding: bytes[range.lowerBound..<spaceIndex], as: UTF8.self)))
             return nil
         }
@@ -511,14 +511,14 @@ struct ResponseParser {
             var end = codeStart
             while end < range.upperBound, bytes[end] != ASCII.space { end += 1 }
             findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
-                at: codeStart, length: max(1, end - codeStart), note: "the status code must be exactly three digits (RFC 9112 §4)")],
+                at: codeStart, length: max(1, end - codeStart), note: "a status code that is not exactly three digits (RFC 9112 §4)")],
                 value: String(decoding: bytes[codeStart..<end], as: UTF8.self)))
             return nil
         }
         let status = bytes[codeStart..<index].reduce(0) { $0 * 10 + Int($1 - 0x30) }
         if status < 100 || status > 599 {
             findings.append(Finding(code: .statusLineBadCode, severity: .fatal, evidence: [self.run.evidence(
-                at: codeStart, length: 3, note: "status \(status) is outside 100-599 (RFC 9110 §15)")], value: String(status)))
+                at: codeStart, length: 3, note: "status \(status), outside 100-599 (RFC 9110 §15)")], value: String(status)))
         }
         if index == range.upperBound {
             findings.append(Finding(code: .statusLineNoReasonSP, severity: .lint, evidence: [self.run.evidence(
@@ -573,7 +573,7 @@ struct ResponseParser {
                 findings.append(Finding(code: .transferEncodingNotChunked, severity: .fatal, evidence: [self.run.evidence(
                     at: field.value.lowerBound, length: field.value.count,
                     note: finalChunked ? "a coding other than chunked in Transfer-Encoding"
-                        : "Transfer-Encoding without chunked last: the body runs until the connection closes (RFC 9112 §6.3 rule 4)")],
+                        : "a Transfer-Encoding without chunked as its last coding, which makes the body run until the connection closes (RFC 9112 §6.3 rule 4)")],
                     value: teValue()))
             }
             if let cl = head.contentLengths.first {
@@ -603,7 +603,7 @@ struct ResponseParser {
                     let list = HeadParser.listElements(bytes, field.value)
                     let note = list.count > 1
                         ? "a comma list in Content-Length (RFC 9110 §8.6 lets a recipient accept identical values; nginx refuses it)"
-                        : "Content-Length must be 1*DIGIT (RFC 9110 §8.6)"
+                        : "a Content-Length value that is not a decimal number (RFC 9110 §8.6: Content-Length = 1*DIGIT)"
                     findings.append(Finding(code: .contentLengthInvalid, severity: .fatal, evidence: [self.run.evidence(
                         at: field.value.lowerBound, length: max(1, field.value.count), note: note)],
                         value: String(decoding: bytes[field.value], as: UTF8.self)))

@@ -37,6 +37,10 @@ public struct ProbeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// none or the failure came first). Lets `ChainVerifier` explain a handshake that a client
     /// certificate requirement ended.
     public var peerChain: [[UInt8]]
+    /// For a refused connection: the address that refused it, `127.0.0.1:8080`.
+    public var peer: String?
+    /// For a refused connection: the probe's own address, when the system gave one.
+    public var local: String?
 
     /// An error from its parts.
     public init(code: Code, message: String, alert: UInt8? = nil, peerChain: [[UInt8]] = []) {

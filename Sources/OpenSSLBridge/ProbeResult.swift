@@ -8,6 +8,10 @@ public struct ProbeResult: Hashable, Sendable {
         case closeNotify
         /// The server closed the TCP connection without close_notify.
         case closed
+        /// The server reset the TCP connection.
+        case reset
+        /// The response was whole by its own framing, so the probe stopped reading (plain HTTP).
+        case complete
         /// The timeout passed with the connection still open.
         case timeout
         /// The response reached `TLSProbe.responseCap` bytes.

@@ -9,6 +9,8 @@ struct ProbeSocket: ~Copyable {
     let descriptor: Int32
     /// The peer, `127.0.0.1:4433` or `[::1]:4433`.
     let address: String
+    /// This end, `127.0.0.1:53124` (`nil` when the system would not say).
+    let local: String?
 
     /// What a read produced.
     enum Received {
@@ -47,10 +49,10 @@ struct ProbeSocket: ~Copyable {
             let flags = fcntl(descriptor, F_GETFL)
             _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
             if Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 {
-                return ProbeSocket(descriptor: descriptor, address: text)
+                return ProbeSocket(descriptor: descriptor, address: text, local: localAddress(descriptor))
             }
             guard errno == EINPROGRESS else {
-                lastError = connectError(errno, to: text)
+                lastError = connectError(errno, to: text, from: localAddress(descriptor))
                 close(descriptor)
                 continue
             }
@@ -63,9 +65,9 @@ struct ProbeSocket: ~Copyable {
             var length = socklen_t(MemoryLayout<Int32>.size)
             _ = getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &socketError, &length)
             if socketError == 0 {
-                return ProbeSocket(descriptor: descriptor, address: text)
+                return ProbeSocket(descriptor: descriptor, address: text, local: localAddress(descriptor))
             }
-            lastError = connectError(socketError, to: text)
+            lastError = connectError(socketError, to: text, from: localAddress(descriptor))
             close(descriptor)
         }
         throw lastError
@@ -130,14 +132,35 @@ struct ProbeSocket: ~Copyable {
         }
     }
 
-    private static func connectError(_ code: Int32, to text: String) -> ProbeError {
+    private static func connectError(_ code: Int32, to text: String, from local: String? = nil) -> ProbeError {
         if code == ECONNREFUSED {
-            return ProbeError(code: .refused, message: "connection refused by \(text)")
+            var error = ProbeError(code: .refused, message: "connection refused by \(text)")
+            error.peer = text
+            error.local = local
+            return error
         }
         if code == ETIMEDOUT {
             return ProbeError(code: .connectTimeout, message: "timed out connecting to \(text)")
         }
         return ProbeError(code: .connect, message: "cannot connect to \(text): \(errnoText(code))")
+    }
+
+    /// The socket's own address as `describe` writes it, or `nil`.
+    private static func localAddress(_ descriptor: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> String? in
+                guard getsockname(descriptor, address, &length) == 0 else { return nil }
+                let port: UInt16
+                if address.pointee.sa_family == sa_family_t(AF_INET6) {
+                    port = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+                } else {
+                    port = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+                }
+                return port == 0 ? nil : describe(address, length: length, port: port)
+            }
+        }
     }
 
     private static func describe(_ address: UnsafeMutablePointer<sockaddr>?, length: socklen_t, port: UInt16) -> String {

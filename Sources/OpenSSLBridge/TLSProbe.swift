@@ -190,7 +190,8 @@ private final class TLSSession {
             case SSL_ERROR_WANT_READ:
                 switch socket.receive(until: deadline) {
                 case .bytes(let bytes): feed(bytes)
-                case .closed, .reset: return .closed
+                case .closed: return .closed
+                case .reset: return .reset
                 case .timedOut: return .timeout
                 case .failed(let reason): return .failed(reason)
                 }

@@ -49,6 +49,14 @@ private final class TLSServer {
     #expect(run.stdout.contains("response: 200"))
 }
 
+@Test func probeOfAnHTTPSURLSendsItsPath() throws {
+    guard let server = TLSServer() else { return }
+    let run = try Run(["probe", "https://127.0.0.1:\(server.port)/", "--sni", "upstream.test", "--ca-file", fixtures + "/root.pem"], deadline: 30)
+    #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+    #expect(run.stdout.contains("chain: ok for upstream.test"))
+    #expect(run.stdout.contains("response: 200"))
+}
+
 @Test func probeWithTheWrongNameFindsTheSameCodeAsThePassiveCheck() throws {
     guard let server = TLSServer() else { return }
     let run = try Run(["probe", "127.0.0.1:\(server.port)", "--sni", "wrong.test", "--ca-file", fixtures + "/root.pem"])
