@@ -152,7 +152,7 @@ extension RecordLayer.Event {
     var heldSize: Int {
         switch self {
         case .protected(let header, let body, _): return header.count + body.count
-        case .handshake(_, let body, _): return 4 + body.count
+        case .handshake(_, let body, _, _): return 4 + body.count
         case .alert(_, _, let record, _): return record.count
         case .encryptedAlert, .changeCipherSpec, .applicationData, .encryptedHandshake, .notTLS: return 5
         }
