@@ -219,7 +219,7 @@ func certificateEvidenceSpansTheCertificateMessage(capture: String) throws {
     let connection = try #require(result.connections.last)
     #expect(connection.verdict.code == .none)
     #expect(connection.verdict.verdictClass == .ok)
-    #expect(connection.findings.map(\.code) == [.tlsEarlyDataUnreadable])
+    #expect(connection.findings.map(\.code) == [FindingCode("tls.early_data.unreadable")])
     let finding = try #require(connection.findings.first)
     #expect(finding.severity == .warning)
     let evidence = try #require(finding.evidence.first)
