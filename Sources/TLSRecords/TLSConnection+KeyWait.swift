@@ -133,6 +133,8 @@ extension TLSConnection {
         replay.server = self.server
         replay.decryption = self.decryption
         replay.startSession(hello, secrets: secrets)
+        // Early data came before the ServerHello: open it (or call it unreadable) now.
+        replay.earlyDataCipherKnown()
         for item in wait.held {
             replay.handle(item.event, direction: item.direction)
         }

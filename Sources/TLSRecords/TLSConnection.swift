@@ -479,7 +479,7 @@ public struct TLSConnection {
 
     /// The ServerHello names the cipher suite: the early data held for it is opened now, with
     /// the early secret if the key log has it; otherwise it is read as without keys.
-    private mutating func earlyDataCipherKnown() {
+    mutating func earlyDataCipherKnown() {
         let held = self.heldEarly
         self.heldEarly = []
         self.heldEarlyBytes = 0
