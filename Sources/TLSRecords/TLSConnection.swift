@@ -384,9 +384,9 @@ public struct TLSConnection {
                 if self.clientHello == nil {
                     self.clientHello = HandshakeParser.clientHello(body, location: location)
                     // 0-RTT records follow at once, before the ServerHello: keep them whole if
-                    // the key log can open them.
-                    if let hello = self.clientHello, hello.offersEarlyData,
-                       self.decryption?.keyLog.secrets(clientRandom: hello.random)?.clientEarlyTraffic != nil {
+                    // the key log can open them, or may by the time it is read again (live).
+                    if let hello = self.clientHello, hello.offersEarlyData, let decryption = self.decryption,
+                       decryption.waitForKeys || decryption.keyLog.secrets(clientRandom: hello.random)?.clientEarlyTraffic != nil {
                         self.client.keepProtected = true
                     }
                 }
