@@ -453,7 +453,7 @@ if [ $TLS_SELECTED = 1 ]; then
   done
   # The certificates (never the keys) beside the captures, for --ca-file captures/tls/root.pem.
   for c in root intermediate other-root other-intermediate leaf-valid leaf-expired leaf-not-yet-valid \
-           leaf-wrong-name leaf-self-signed leaf-no-serverauth leaf-other-ca leaf-revoked crl; do
+           leaf-wrong-name leaf-self-signed leaf-no-serverauth leaf-other-ca leaf-other-ca-expired leaf-revoked crl; do
     cp "$WORK/tls-certs/$c.pem" "$WORK/tls-out/$c.pem"
   done
   if grep -l "PRIVATE KEY" "$WORK/tls-out"/*.pem; then die "a key ended up among the certificates"; fi
@@ -488,11 +488,14 @@ for f in "$OUT"/*; do
   chmod 644 "$HERE/$(basename "$f")"
 done
 if [ ${#TLS_DONE[@]} != 0 ]; then
-  rm -f "$HERE"/tls/*.pem
-  mkdir -p "$HERE/tls"
-  for f in "$WORK/tls-out"/*.pem; do
-    cp "$f" "$HERE/tls/"
-    chmod 644 "$HERE/tls/$(basename "$f")"
+  # One run makes one certificate set, so every set the scenarios name (tls/, tls-b/) gets it.
+  for set in tls tls-b; do
+    rm -f "$HERE/$set"/*.pem
+    mkdir -p "$HERE/$set"
+    for f in "$WORK/tls-out"/*.pem; do
+      cp "$f" "$HERE/$set/"
+      chmod 644 "$HERE/$set/$(basename "$f")"
+    done
   done
 fi
 log "done"

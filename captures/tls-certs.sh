@@ -19,6 +19,8 @@
 #   leaf-self-signed.pem     upstream.test, self-signed, serverAuth, not a CA
 #   leaf-no-serverauth.pem   upstream.test, extendedKeyUsage clientAuth only     (by intermediate)
 #   leaf-other-ca.pem        upstream.test, serverAuth                           (by other-intermediate)
+#   leaf-other-ca-expired.pem  the same, notBefore 400 and notAfter 30 days ago   (by other-intermediate):
+#                            two chain problems at once (issue 15 item 5)
 #   leaf-revoked.pem         upstream.test, serverAuth, valid now, then revoked  (by intermediate)
 #   crl.pem                  two CRLs, concatenated: the intermediate's (revokes leaf-revoked) and
 #                            the root's (empty); nginx's proxy_ssl_crl checks every CA in the chain
@@ -149,6 +151,7 @@ issue leaf-not-yet-valid "/CN=upstream.test" intermediate       server_ext      
 issue leaf-wrong-name    "/CN=wrong.test"    intermediate       wrong_name_ext  -1   825
 issue leaf-no-serverauth "/CN=upstream.test" intermediate       client_only_ext -1   825
 issue leaf-other-ca      "/CN=upstream.test" other-intermediate server_ext      -1   825
+issue leaf-other-ca-expired "/CN=upstream.test" other-intermediate server_ext   -400 -30
 issue leaf-revoked       "/CN=upstream.test" intermediate       server_ext      -1   825
 selfsign leaf-self-signed "/CN=upstream.test" self_signed_ext 825
 
@@ -166,6 +169,7 @@ for l in valid expired not-yet-valid wrong-name no-serverauth revoked; do
   cat "leaf-$l.pem" intermediate.pem >"chain-$l.pem"
 done
 cat leaf-other-ca.pem other-intermediate.pem >chain-other-ca.pem
+cat leaf-other-ca-expired.pem other-intermediate.pem >chain-other-ca-expired.pem
 cp leaf-self-signed.pem chain-self-signed.pem
 
 # Self-check: each certificate says what it was made to say (openssl verify at issue time).
@@ -186,6 +190,9 @@ v 62 leaf-wrong-name.pem -untrusted intermediate.pem -verify_hostname upstream.t
 v 18 leaf-self-signed.pem
 v 26 leaf-no-serverauth.pem -untrusted intermediate.pem -purpose sslserver
 v 20 leaf-other-ca.pem -untrusted other-intermediate.pem
+# openssl verify stops at the first error (20 at depth 1); the expiry (10) comes later.
+v 20 leaf-other-ca-expired.pem -untrusted other-intermediate.pem
+v 10 leaf-other-ca-expired.pem -untrusted other-intermediate.pem -CAfile other-root.pem
 v 20 leaf-valid.pem
 v 23 leaf-revoked.pem -untrusted intermediate.pem -crl_check_all -CRLfile crl.pem
 v OK leaf-valid.pem -untrusted intermediate.pem -crl_check_all -CRLfile crl.pem

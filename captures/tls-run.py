@@ -32,6 +32,7 @@ only if every check passed.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -108,13 +109,16 @@ def version_of(kind):
     if kind == "haproxy":
         v = subprocess.run(["haproxy", "-v"], stdout=subprocess.PIPE, text=True).stdout
         return "HAProxy " + v.split("version ")[1].split()[0]
+    if kind == "s_client":
+        v = subprocess.run(["openssl", "version"], stdout=subprocess.PIPE, text=True).stdout
+        return "openssl s_client %s (no gateway)" % v.split()[1]
     v = subprocess.run(["curl", "--version"], stdout=subprocess.PIPE, text=True).stdout
     return "curl %s (no gateway)" % v.split()[1]
 
 
 # ------------------------------------------------------------------ certificates
 
-ISSUER = {"other-ca": "other-intermediate", "self-signed": None}
+ISSUER = {"other-ca": "other-intermediate", "other-ca-expired": "other-intermediate", "self-signed": None}
 
 
 def cert_files(certs, leaf, chain):
@@ -196,6 +200,21 @@ def nginx_upstream_conf(d, up_port, certs, up):
         listen 127.0.0.1:{p};
         location / {{ return 200 "plain upstream\\n"; }}
     }}""".format(p=up_port)
+    elif up.get("early_data"):
+        # TLS 1.3 only, 0-RTT accepted; the body says whether the request came as early data.
+        crt, key, chain, _ = cert_files(certs, up["cert"], True)
+        full = os.path.join(d, "served-chain.pem")
+        with open(full, "w") as f:
+            f.write(open(crt).read() + open(chain).read())
+        body = """    server {{
+        listen 127.0.0.1:{p} ssl;
+        server_name upstream.test;
+        ssl_certificate {crt};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.3;
+        ssl_early_data on;
+        location / {{ return 200 "early=$ssl_early_data\\n"; }}
+    }}""".format(p=up_port, crt=full, key=key)
     else:
         crt, key, chain, _ = cert_files(certs, up["cert"], True)
         full = os.path.join(d, "served-chain.pem")
@@ -299,7 +318,7 @@ def start_upstream(d, up_port, certs, spec):
     ulog = os.path.join(d, "upstream.log")
     if kind == "s_server":
         crt, key, chain, _ = cert_files(certs, up["cert"], up.get("chain", True))
-        args = [cert_refs(a, certs) for a in up["args"]]
+        args = [cert_refs(a, certs).replace("@cert", crt).replace("@key", key) for a in up["args"]]
         cmd = ["openssl", "s_server", "-accept", "127.0.0.1:%d" % up_port, "-cert", crt, "-key", key,
                "-www", "-no-CAfile", "-no-CApath", "-no-CAstore"]
         if chain:
@@ -396,13 +415,53 @@ def run_curl(d, spec, gw, gw_port, up_port, certs):
     return entries
 
 
+def run_s_client(d, spec, up_port, certs):
+    """openssl s_client once per request, each its own connection: the first a full handshake
+    that saves the session (-sess_out), the others resuming it with the request as TLS 1.3
+    early data (-sess_in -early_data). All append to one key log (-keylogfile)."""
+    keylog, sess = os.path.join(d, "capture.keylog"), os.path.join(d, "session.pem")
+    entries = []
+    for i, path in enumerate(spec["requests"]):
+        req = os.path.join(d, "request.%d" % (i + 1))
+        with open(req, "wb") as f:
+            f.write(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, tls_scenarios.NAME)).encode())
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % up_port, "-servername", tls_scenarios.NAME,
+               "-CAfile", os.path.join(certs, "root.pem"), "-verify_return_error", "-keylogfile", keylog, "-ign_eof"]
+        if i == 0:
+            cmd += ["-sess_out", sess]
+            stdin = open(req, "rb")
+        else:
+            cmd += ["-sess_in", sess, "-early_data", req]
+            stdin = subprocess.DEVNULL
+        t0 = time.time()
+        r = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        t1 = time.time()
+        out = r.stdout.decode("latin-1")
+        status = re.search(r"^HTTP/1\.[01] (\d{3}) ", out, re.M)
+        body = re.search(r"\r\n\r\n(early=[^\n]*)", out)
+        early = re.search(r"^Early data was (accepted|rejected)", out, re.M)
+        e = {"request": "GET %s" % path, "client": "openssl s_client", "curl_exit": r.returncode,
+             "http_code": int(status.group(1)) if status else 0, "size_download": len(body.group(1)) + 1 if body else 0,
+             "curl_error": None, "curl_stderr": None, "start": round(t0, 6), "end": round(t1, 6),
+             "body": body.group(1) if body else None, "early_data": early.group(1) if early else None,
+             "resumed": bool(re.search(r"^Reused, TLSv1\.3", out, re.M))}
+        if i > 0 and (e["early_data"] != "accepted" or not e["resumed"]):
+            raise Fail("s_client %d: early data %s, resumed %s" % (i + 1, e["early_data"], e["resumed"]))
+        entries.append(e)
+        log("  GET %s -> s_client exit %d, status %s, early data %s" % (path, r.returncode, e["http_code"], e["early_data"]))
+    with open(os.path.join(d, "client.log"), "w") as f:
+        for e in entries:
+            f.write(json.dumps(e, sort_keys=True) + "\n")
+    return entries
+
+
 # ------------------------------------------------------------------ main flow
 
 def run(args):
     spec = tls_scenarios.BY_NAME[args.name]
     gw = args.gateway
     kind = tls_scenarios.GATEWAY_KIND[gw]
-    tls = gw in ("nginx", "haproxy", "curl")
+    tls = gw in ("nginx", "haproxy", "curl", "s_client")
     base = tls_scenarios.base_name(args.name, gw)
     d = os.path.join(args.work, base)
     shutil.rmtree(d, ignore_errors=True)
@@ -428,7 +487,10 @@ def run(args):
                       "tcp and net 127.0.0.0/8 and port %d" % up_port], signal.SIGINT, stderr=terr)
     wait_for(10, "tcpdump", lambda: "listening on" in open(os.path.join(d, "tcpdump.stderr")).read())
 
-    run_curl(d, spec, gw, gw_port, up_port, certs)
+    if gw == "s_client":
+        run_s_client(d, spec, up_port, certs)
+    else:
+        run_curl(d, spec, gw, gw_port, up_port, certs)
 
     stop_named("gateway")
     time.sleep(1.5)

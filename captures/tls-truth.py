@@ -335,6 +335,13 @@ def find_evidence(cap, rule, conn, spec_marker, leaf_der, up_port):
                 "that decrypts to the fatal alert %s (plaintext 02 %02x)" % (up_port, frame, fatal[0]["description"], desc))
         else:
             raise TruthError("frame %d: no plaintext alert record with description %d" % (frame, desc))
+    elif rule == "server_warning":
+        warn = [a for a in h["alerts"] if a["from"] == "server" and a["level"] == "warning"]
+        if not warn:
+            raise TruthError("no readable warning alert from the server")
+        desc = next(k for k, v in ALERTS.items() if v == warn[0]["description"])
+        marker = b"\x15\x03\x03\x00\x02\x01" + bytes([desc])
+        flt = "%s && %s" % (s2g, marker_filter(marker))
     elif rule == "gateway_close":
         flt = "%s && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" % g2s
     elif rule == "upstream_fin":
@@ -495,6 +502,8 @@ def build(args):
             status = cl["http_code"] or None
             generated = False
         note = None
+        if kind == "s_client":
+            gwlog = None
         if kind == "nginx" and access_status == "009":
             status = cl["http_code"] or None
             note = ("HTTP/0.9 relay: nginx logged $status 009 and $upstream_status %s and sent the upstream's "
@@ -531,6 +540,21 @@ def build(args):
             conn["haproxy_tls_error"] = last["hap"]["tls_error"]
         if kind == "curl":
             conn["curl_error"] = gwlog
+        if kind == "s_client":
+            # Where the request went: tshark decrypts the client's records with the key log
+            # (CLIENT_EARLY_TRAFFIC_SECRET for 0-RTT); early data comes before the ServerHello.
+            hit = None
+            for f in c["frames"]:
+                if int(f["tcp.srcport"]) == c["client_port"] and int(f["tcp.len"] or 0) > 0:
+                    if any(rs[0].encode() in b for b in cap.decrypted(int(f["frame.number"]))):
+                        hit = int(f["frame.number"])
+                        break
+            conn["request_frame"] = hit
+            conn["request_in_early_data"] = bool(hit and h["server_hello_frame"] and hit < h["server_hello_frame"])
+            conn["s_client"] = {k: cl.get(k) for k in ("early_data", "resumed", "body")}
+            if cl.get("early_data") == "accepted" and not conn["request_in_early_data"]:
+                problems.append("%s: s_client says early data was accepted, but tshark finds the request in "
+                                "frame %s (ServerHello %s)" % (conn["client"], hit, h["server_hello_frame"]))
         conn["evidence_frame"] = frame
         conn["evidence_filter"] = flt
         conn["evidence_marker_hex"] = marker.hex() if marker else None
@@ -593,7 +617,7 @@ def build(args):
         else:
             problems += results[0]
 
-        if gw in ("nginx", "haproxy", "curl"):
+        if gw in ("nginx", "haproxy", "curl", "s_client"):
             if h["sni"] != spec["sni"]:
                 problems.append("%s: ClientHello SNI %r, expected %r" % (conn["client"], h["sni"], spec["sni"]))
             seen = h["version"] or (max(h["offered_versions"]) if h["offered_versions"] else None)
@@ -612,8 +636,8 @@ def build(args):
     tls = {"version": spec["version"], "sni": spec["sni"],
            "keylog": os.path.basename(args.keylog) if args.keylog else None,
            "keylog_written_by": spec.get("keylog"),
-           "ca_file": tls_scenarios.CA_FILE, "expected_name": tls_scenarios.NAME,
-           "gateway_tls": gw in ("nginx", "haproxy", "curl")}
+           "ca_file": tls_scenarios.ca_file(spec), "expected_name": tls_scenarios.NAME,
+           "gateway_tls": gw in ("nginx", "haproxy", "curl", "s_client")}
     if spec.get("crl"):
         # The gateway checked revocation against this file: the intermediate's and the root's CRL
         # (nginx proxy_ssl_crl / HAProxy crl-file check every CA of the chain).
@@ -622,8 +646,8 @@ def build(args):
     if leaf:
         chain = ["tls/leaf-%s.pem" % leaf]
         if leaf != "self-signed" and up.get("chain", True) and up["kind"] != "nginx-plain":
-            chain.append("tls/%s.pem" % ("other-intermediate" if leaf == "other-ca" else "intermediate"))
-        tls["served_chain"] = chain
+            chain.append("tls/%s.pem" % ("other-intermediate" if leaf.startswith("other-ca") else "intermediate"))
+        tls["served_chain"] = [spec["certs"] + c[len("tls"):] for c in chain]
         dates = run(["openssl", "x509", "-in", os.path.join(args.certs, "leaf-%s.pem" % leaf), "-noout",
                      "-subject", "-issuer", "-startdate", "-enddate", "-fingerprint", "-sha256"])
         tls["leaf"] = dict(line.split("=", 1) for line in dates.strip().splitlines())

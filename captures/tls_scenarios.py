@@ -66,12 +66,26 @@ no decode-as and no key log):
                   containing `marker`; evidence_filter pins the frame by its TCP sequence
                   number, evidence_decrypted says how tshark decrypted it
   certificate_decrypted   as decrypted, for the encrypted TLS 1.3 Certificate message
+  server_warning  the server's frame carrying the plaintext warning alert record (the handshake
+                  went on)
+
+Per scenario also:
+  certs      the certificate set: "tls" (captures/tls/) or "tls-b" (captures/tls-b/, the
+             captures added for issue 15; same files, made by a later tls-certs.sh run)
+  early      s_client captures: the first request makes a full handshake and saves the
+             session (-sess_out); every later one resumes it and sends its request as TLS 1.3
+             early data (-sess_in -early_data)
 """
 
 import json
 import sys
 
 CA_FILE = "tls/root.pem"
+# The certificate sets, each made by one tls-certs.sh run and committed beside the captures
+# (certificates only): "tls" for the first TLS captures; "tls-b" for those added later
+# (issue 15), made by a second run because the first run's keys are not kept.
+CERTS = "tls"
+CERTS_B = "tls-b"
 CRL_FILE = "tls/crl.pem"
 NAME = "upstream.test"
 
@@ -86,11 +100,16 @@ def E(status, cls, verdict, evidence, log=None, term=None, curl_exit=None, alert
 
 
 def T(name, version, finding, upstream, gateways, expect, sends, nginx=(), haproxy="", sni=NAME,
-      requests=None, keylog=None, curl=(), crl=None):
+      requests=None, keylog=None, curl=(), crl=None, certs=CERTS):
     return {"name": name, "version": version, "finding": finding, "upstream": upstream,
             "gateways": list(gateways), "expect": expect, "sends": sends, "nginx": list(nginx),
             "haproxy": haproxy, "sni": sni, "requests": requests or ["/t/%s/1" % name],
-            "keylog": keylog, "curl": list(curl), "crl": crl}
+            "keylog": keylog, "curl": list(curl), "crl": crl, "certs": certs}
+
+
+def ca_file(spec):
+    """The CA file the gateway trusted, relative to captures/ (the truth's tls.ca_file)."""
+    return "%s/root.pem" % spec["certs"]
 
 
 def s_server(cert, *args, chain=True):
@@ -301,15 +320,52 @@ SCENARIOS = [
                   verify=(10, "certificate has expired"))},
       "tls-cert-expired-1.3 again, with openssl s_server `-keylogfile`: the key log decrypts the "
       "Certificate message", keylog="server"),
+    # ------------------------------------------------ issue 15 (certificate set tls-b)
+    # A warning alert with the ServerHello: s_server knows only other.test, the gateway asks
+    # for upstream.test; OpenSSL answers a name it does not serve with a warning
+    # unrecognized_name (TLS 1.2; TLS 1.3 has no warning alerts) and goes on with its default
+    # certificate, which the gateway accepts.
+    T("tls-alert-warning-unrecognized-name", "1.2", "tls.alert.unrecognized_name",
+      s_server("valid", "-tls1_2", "-servername", "other.test", "-cert2", "@cert", "-key2", "@key"),
+      ["nginx", "haproxy"],
+      {"nginx": E(200, "ok", "none", "server_warning", handshake="complete"),
+       "haproxy": E(200, "ok", "none", "server_warning", r" 200 \d+ - - ---- ", term="----", handshake="complete")},
+      "openssl s_server -tls1_2 -servername other.test -cert2 (same leaf): a warning unrecognized_name "
+      "alert before the ServerHello, then the handshake and the answer as usual",
+      certs=CERTS_B),
+    # Two chain problems at once: an expired leaf from a CA nobody trusts. OpenSSL finds the
+    # missing issuer first (20, depth 1) and the expiry later (10, depth 0): nginx's callback
+    # goes on and logs the last, HAProxy's stops at the first and sends unknown_ca.
+    T("tls-cert-expired-unknown-ca", "1.2", "tls.cert.expired", s_server("other-ca-expired", "-tls1_2"),
+      ["nginx", "haproxy"],
+      {"nginx": E(502, "502", "tls.cert.expired", "certificate", NGX_VERIFY % (10, "certificate has expired"),
+                  handshake="complete", verify=(10, "certificate has expired")),
+       "haproxy": E(503, "503", "tls.cert.unknown_ca", "certificate", HAP_SC, term="SC--",
+                    alerts=[("gateway", "unknown_ca")], handshake="incomplete")},
+      "openssl s_server -tls1_2: leaf (notAfter 30 days ago) + intermediate from a root the gateway "
+      "does not trust",
+      certs=CERTS_B),
+    # TLS 1.3 early data: a real HTTP server that takes 0-RTT (nginx `ssl_early_data on`) and
+    # openssl s_client resuming a saved session with its request as early data, writing the
+    # key log (CLIENT_EARLY_TRAFFIC_SECRET included). openssl s_server -early_data cannot
+    # answer HTTP (`-www` and `-early_data` exclude each other).
+    T("tls-early-data-1.3-keylog", "1.3", "none",
+      {"kind": "nginx-tls", "cert": "valid", "early_data": True}, ["s_client"],
+      {"s_client": E(200, "ok", "none", None, curl_exit=0, handshake="complete")},
+      "nginx 1.22.1 TLS server, TLS 1.3 only, `ssl_early_data on`: request 1 a full handshake "
+      "(s_client -sess_out), request 2 resumes it with the request as 0-RTT early data "
+      "(s_client -sess_in -early_data); s_client writes the key log",
+      keylog="client", certs=CERTS_B,
+      requests=["/t/tls-early-data-1.3-keylog/1", "/t/tls-early-data-1.3-keylog/2"]),
 ]
 
 BY_NAME = {s["name"]: s for s in SCENARIOS}
 GATEWAY_KIND = {"nginx": "nginx", "nginx-plain": "nginx", "haproxy": "haproxy", "haproxy-plain": "haproxy",
-                "curl": "curl"}
+                "curl": "curl", "s_client": "s_client"}
 
 
 def base_name(name, gw):
-    return name if GATEWAY_KIND[gw] in ("nginx", "curl") else "%s.haproxy" % name
+    return name if GATEWAY_KIND[gw] in ("nginx", "curl", "s_client") else "%s.haproxy" % name
 
 
 def jobs():

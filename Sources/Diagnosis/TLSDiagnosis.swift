@@ -25,7 +25,36 @@ public struct TLSSummary: Sendable {
 /// Verdicts for connections where the gateway speaks TLS (taxonomy 2.G).
 public enum TLSDiagnosis {
     /// Judges a TLS connection from its record shapes, its alerts and (TLS 1.2) its chain.
+    /// Every alert either side sent (but close_notify, the ordinary end) is among the findings,
+    /// whatever the verdict: an alert is a fact, a verdict may be an inference from it.
     public static func diagnose(
+        _ connection: Connection, tls: TLSConnection, chain: ChainCheck?, context: TCPContext
+    ) -> (Diagnosis, TLSSummary) {
+        var (diagnosis, summary) = self.judge(connection, tls: tls, chain: chain, context: context)
+        var seen = Set(diagnosis.findings.map(\.code))
+        for alert in tls.alerts where alert.description != 0 {
+            let code = FindingCode.tlsAlert(alert.description)
+            guard seen.insert(code).inserted else { continue }
+            let sender = alert.direction == .server ? "upstream" : "gateway"
+            diagnosis.findings.append(Finding(code: code, severity: .warning, evidence: [Evidence(
+                direction: alert.direction, streamOffset: alert.location.offset, frame: alert.location.frame,
+                frameOffset: alert.location.frameOffset, length: UInt64(alert.bytes.count), bytes: alert.bytes, context: alert.bytes,
+                note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)")]))
+        }
+        let early = tls.earlyData
+        if early.records > early.decryptedRecords, let first = early.first {
+            let keys = !tls.keysFound ? "there is no key log for this session"
+                : "the key log has no CLIENT_EARLY_TRAFFIC_SECRET for this session"
+            diagnosis.findings.append(Finding(code: .tlsEarlyDataUnreadable, severity: .warning, evidence: [Evidence(
+                direction: .client, streamOffset: first.offset, frame: first.frame, frameOffset: first.frameOffset,
+                length: UInt64(early.firstRecordLength),
+                note: "\(early.records) record(s), \(early.bytes) bytes of TLS 1.3 early data (0-RTT) that cannot be read: \(keys)")]))
+        }
+        return (diagnosis, summary)
+    }
+
+    /// The verdict and its findings, before the alerts are added.
+    static func judge(
         _ connection: Connection, tls: TLSConnection, chain: ChainCheck?, context: TCPContext
     ) -> (Diagnosis, TLSSummary) {
         let summary = self.summary(tls, chain: chain)
@@ -45,13 +74,24 @@ public enum TLSDiagnosis {
                 ? [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [evidence(.client, hello.location, note: "the ClientHello has no server_name extension")])]
                 : []
         } ?? []
-        let chainFinding: [Finding]
-        if let chain, !chain.ok, let code = chain.code, let location = tls.certificateLocation {
-            chainFinding = [Finding(code: code, severity: .warning, evidence: [evidence(.server, location,
-                note: "OpenSSL: \(chain.opensslCode) \(chain.opensslText) at depth \(chain.depth)")])]
-        } else {
-            chainFinding = []
+        // Every problem of the chain, the one this gateway reports first, then the others in
+        // OpenSSL's order; the evidence is the Certificate message.
+        var chainFinding: [Finding] = []
+        let reported = chain?.reportedProblem(by: context.gateway.kind)
+        if let chain, !chain.ok, let location = tls.certificateLocation {
+            let span = tls.certificateMessage
+            let problems = (reported.map { [$0] } ?? []) + chain.errors.filter { $0 != reported }
+            for problem in problems {
+                guard let code = problem.code, !chainFinding.contains(where: { $0.code == code }) else { continue }
+                let note = "OpenSSL: \(problem.opensslCode) \(problem.opensslText) at depth \(problem.depth)"
+                    + (span?.encrypted == true ? ", in the Certificate message this record carries (decrypted with the key log)" : "")
+                chainFinding.append(Finding(code: code, severity: .warning, evidence: [Evidence(
+                    direction: .server, streamOffset: span?.location.offset ?? location.offset, frame: span?.location.frame ?? location.frame,
+                    frameOffset: span?.location.frameOffset ?? location.frameOffset, length: span?.length ?? 0,
+                    bytes: span?.firstBytes ?? [], context: span?.firstBytes ?? [], note: note)]))
+            }
         }
+        let chainText = reported?.opensslText ?? chain?.opensslText ?? ""
 
         // The upstream does not speak TLS at all.
         if let notTLS = tls.serverNotTLS {
@@ -101,8 +141,8 @@ public enum TLSDiagnosis {
             // The gateway refused the upstream (verification inside the handshake, as HAProxy does).
             if let chainCode = chainFinding.first?.code {
                 return (make(chainCode, chainFinding[0].evidence[0],
-                    summary: "The gateway rejected \(server)'s certificate (\(chain!.opensslText)) and ended the handshake with \(Summaries.article(for: name)) \(name) alert.",
-                    extra: [Finding(code: .tlsAlert(alert.description), severity: .warning, evidence: [record])]), summary)
+                    summary: "The gateway rejected \(server)'s certificate (\(chainText)) and ended the handshake with \(Summaries.article(for: name)) \(name) alert.",
+                    extra: [Finding(code: .tlsAlert(alert.description), severity: .warning, evidence: [record])] + chainFinding.dropFirst()), summary)
             }
             return (make(.tlsAlert(alert.description), record,
                 summary: "The gateway ended the TLS handshake with \(server) with a fatal \(name) alert."), summary)
@@ -120,7 +160,8 @@ public enum TLSDiagnosis {
             if tls.clientApplicationRecords == 0, let clientClose, let gatewayEnd, upstreamEnd.map({ gatewayEnd <= $0 }) ?? true {
                 if let finding = chainFinding.first {
                     return (make(finding.code, finding.evidence[0],
-                        summary: "The upstream \(server)'s certificate fails verification (\(chain!.opensslText)); the gateway completed the handshake and closed without a request, as nginx does when it refuses a certificate."),
+                        summary: "The upstream \(server)'s certificate fails verification (\(chainText)); the gateway completed the handshake and closed without a request, as nginx does when it refuses a certificate.",
+                        extra: Array(chainFinding.dropFirst())),
                         summary)
                 }
                 let alertShaped = tls.firstClientEncrypted.map { $0.length == 19 } ?? false

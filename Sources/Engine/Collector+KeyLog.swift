@@ -8,6 +8,13 @@ extension Collector {
     /// stream's, its frame the record's.
     mutating func deliverDecrypted(slot: Int) {
         guard self.slots[slot].$tls else { return }
+        // Early data the key log could not open: a gap in the gateway's stream, before the rest.
+        for unreadable in self.slots[slot].tls!.takeUnreadable() {
+            if !self.slots[slot].$innerHTTP {
+                self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets)
+            }
+            self.slots[slot].innerHTTP!.gap(unreadable.range, direction: unreadable.direction, frame: unreadable.location.frame, truncated: false)
+        }
         for item in self.slots[slot].tls!.takeDecrypted() {
             if !self.slots[slot].$innerHTTP {
                 self.slots[slot].innerHTTP = HTTP1Connection(redactsSecrets: self.redactsSecrets)

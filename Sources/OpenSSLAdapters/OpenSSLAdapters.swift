@@ -19,7 +19,8 @@ public struct OpenSSLChainVerifier: ChainVerifying {
         let result = self.verifier.verify(chain: chain, expectedHost: host, at: time)
         return ChainCheck(
             ok: result.result == .ok, code: result.code, opensslCode: result.opensslCode, opensslText: result.opensslText,
-            depth: result.depth, certificates: result.chain.map(Self.summary))
+            depth: result.depth, certificates: result.chain.map(Self.summary),
+            errors: result.errors.map { ChainCheck.Problem(code: $0.code, opensslCode: $0.opensslCode, opensslText: $0.opensslText, depth: $0.depth) })
     }
 
     /// A certificate as reports show it.

@@ -30,10 +30,15 @@ public struct ChainVerification: Hashable, Sendable {
     /// store, up to the trust anchor when it got that far. Where it stopped explains 20/21.
     public var builtChain: [CertificateInfo]
 
-    /// A verification result from its parts.
+    /// Every error OpenSSL found when told to go on after each (as nginx's verify callback
+    /// does), in the order it found them, each (code, depth) once. The first is `opensslCode`.
+    /// Empty when the chain verified; one entry when the chain could not be read.
+    public var errors: [ChainError]
+
+    /// A verification result from its parts; `errors` defaults to the one error given.
     public init(
         result: Outcome, opensslCode: Int32, opensslText: String, depth: Int32, code: FindingCode?,
-        chain: [CertificateInfo], builtChain: [CertificateInfo]
+        chain: [CertificateInfo], builtChain: [CertificateInfo], errors: [ChainError]? = nil
     ) {
         self.result = result
         self.opensslCode = opensslCode
@@ -42,5 +47,26 @@ public struct ChainVerification: Hashable, Sendable {
         self.code = code
         self.chain = chain
         self.builtChain = builtChain
+        self.errors = errors ?? (result == .ok ? [] : [ChainError(opensslCode: opensslCode, opensslText: opensslText, depth: depth, code: code)])
+    }
+}
+
+/// One error OpenSSL found in a chain.
+public struct ChainError: Hashable, Sendable {
+    /// OpenSSL's `X509_V_ERR_*` code.
+    public var opensslCode: Int32
+    /// OpenSSL's text for it.
+    public var opensslText: String
+    /// Depth of the certificate it is about: 0 is the leaf.
+    public var depth: Int32
+    /// edgescope's code for it.
+    public var code: FindingCode?
+
+    /// An error from its parts.
+    public init(opensslCode: Int32, opensslText: String, depth: Int32, code: FindingCode?) {
+        self.opensslCode = opensslCode
+        self.opensslText = opensslText
+        self.depth = depth
+        self.code = code
     }
 }

@@ -24,9 +24,13 @@ import CaptureModel
 /// | `CERT_UNTRUSTED` (27), `CERT_REJECTED` (28) | `tls.cert.unknown_ca` |
 /// | anything else (bad signature, `UNABLE_TO_GET_CRL`, `CRL_HAS_EXPIRED`, `PATH_LENGTH_EXCEEDED`, `INVALID_CA`, key too small…) | `tls.cert.invalid`, with OpenSSL's code and text |
 ///
-/// `X509_verify_cert` stops at the first error in its own order (chain building, purpose, host,
-/// revocation, then signatures and validity dates), so a chain that is both expired and for
-/// another name reports the name: the same error the gateway would have logged.
+/// `X509_verify_cert` finds errors in its own order (chain building, purpose, host, revocation,
+/// then signatures and validity dates) and, left alone, stops at the first. A verify callback
+/// decides whether it goes on, and gateways differ: nginx's (`ngx_ssl_verify_callback`) always
+/// returns 1, so OpenSSL goes on and `SSL_get_verify_result` ends up holding the *last* error;
+/// HAProxy's (`ssl_sock_srv_verifycbk`) returns OpenSSL's verdict unchanged, so it stops at the
+/// first. This verifier goes on after every error, as nginx's callback does, and records each
+/// one (`ChainVerification.errors`); `opensslCode` is the first, what OpenSSL alone reports.
 public struct ChainVerifier: Sendable {
     /// The certificates the gateway trusts.
     public var trustStore: TrustStore
@@ -111,9 +115,24 @@ public struct ChainVerifier: Sendable {
             }
         }
 
+        // Every error OpenSSL reports through the callback, in order; the callback returns 1 so
+        // verification goes on (what nginx's callback does).
+        let recorder = ErrorRecorder()
+        let unmanaged = Unmanaged.passRetained(recorder)
+        defer { unmanaged.release() }
+        // Index 0 is the "app data" slot every ex_data class reserves; this context is ours.
+        _ = X509_STORE_CTX_set_ex_data(context, 0, unmanaged.toOpaque())
+        X509_STORE_CTX_set_verify_cb(context) { ok, context in
+            guard ok == 0 else { return ok }
+            guard let context, let raw = X509_STORE_CTX_get_ex_data(context, 0) else { return 0 }
+            let recorder = Unmanaged<ErrorRecorder>.fromOpaque(raw).takeUnretainedValue()
+            recorder.errors.append((X509_STORE_CTX_get_error(context), X509_STORE_CTX_get_error_depth(context)))
+            return 1
+        }
         let verified = X509_verify_cert(context)
-        let error = X509_STORE_CTX_get_error(context)
-        let depth = X509_STORE_CTX_get_error_depth(context)
+        // The first error is the one OpenSSL stops at without a callback that goes on.
+        let error = recorder.errors.first?.code ?? X509_STORE_CTX_get_error(context)
+        let depth = recorder.errors.first?.depth ?? X509_STORE_CTX_get_error_depth(context)
         var built: [CertificateInfo] = []
         if let stack = X509_STORE_CTX_get0_chain(context) {
             for index in 0..<COpenSSL_sk_X509_num(stack) {
@@ -129,10 +148,19 @@ public struct ChainVerifier: Sendable {
         }
         // A negative return is an internal failure with no verify error set: say so rather than "ok".
         let code = error == X509_V_OK ? X509_V_ERR_UNSPECIFIED : error
+        var errors: [ChainError] = []
+        for (errorCode, errorDepth) in recorder.errors.isEmpty ? [(code, depth)] : recorder.errors
+        where !errors.contains(where: { $0.opensslCode == errorCode && $0.depth == errorDepth }) {
+            // The same error at the same depth can come twice (a missing issuer is found while
+            // building the chain and again while checking signatures): it is one problem.
+            errors.append(ChainError(
+                opensslCode: errorCode, opensslText: ChainVerifier.text(errorCode), depth: errorDepth,
+                code: ChainVerifier.findingCode(opensslCode: errorCode, builtChain: built, sentChain: sent)))
+        }
         return ChainVerification(
             result: .failed, opensslCode: code, opensslText: ChainVerifier.text(code), depth: depth,
             code: ChainVerifier.findingCode(opensslCode: code, builtChain: built, sentChain: sent),
-            chain: sent, builtChain: built)
+            chain: sent, builtChain: built, errors: errors)
     }
 
     /// edgescope's code for an OpenSSL verify error, given the chain OpenSSL built (for the
@@ -175,6 +203,11 @@ public struct ChainVerifier: Sendable {
     /// `X509_verify_cert_error_string`.
     static func text(_ code: Int32) -> String {
         string(fromC: X509_verify_cert_error_string(Int(code))) ?? "verification error \(code)"
+    }
+
+    /// What the verify callback writes into: it is called from C with only the store context.
+    private final class ErrorRecorder {
+        var errors: [(code: Int32, depth: Int32)] = []
     }
 
     private static func unverifiable(text: String, depth: Int32, chain: [CertificateInfo]) -> ChainVerification {

@@ -12,6 +12,8 @@ public struct KeyLog: Sendable {
         public var serverHandshakeTraffic: [UInt8]?
         public var clientTraffic0: [UInt8]?
         public var serverTraffic0: [UInt8]?
+        /// TLS 1.3 early data (0-RTT, RFC 8446 §7.1 client_early_traffic_secret).
+        public var clientEarlyTraffic: [UInt8]?
     }
 
     /// A line that is not a key-log line.
@@ -76,8 +78,9 @@ public struct KeyLog: Sendable {
             case "SERVER_HANDSHAKE_TRAFFIC_SECRET": session.serverHandshakeTraffic = secret
             case "CLIENT_TRAFFIC_SECRET_0": session.clientTraffic0 = secret
             case "SERVER_TRAFFIC_SECRET_0": session.serverTraffic0 = secret
+            case "CLIENT_EARLY_TRAFFIC_SECRET": session.clientEarlyTraffic = secret
             default:
-                // EXPORTER_SECRET, EARLY_EXPORTER_SECRET, CLIENT_EARLY_TRAFFIC_SECRET, RSA...: not needed.
+                // EXPORTER_SECRET, EARLY_EXPORTER_SECRET, RSA...: not needed.
                 self.ignoredLines += 1
                 continue
             }

@@ -133,6 +133,8 @@ extension TLSConnection {
         replay.server = self.server
         replay.decryption = self.decryption
         replay.startSession(hello, secrets: secrets)
+        // Early data came before the ServerHello: open it (or call it unreadable) now.
+        replay.earlyDataCipherKnown()
         for item in wait.held {
             replay.handle(item.event, direction: item.direction)
         }
@@ -152,7 +154,7 @@ extension RecordLayer.Event {
     var heldSize: Int {
         switch self {
         case .protected(let header, let body, _): return header.count + body.count
-        case .handshake(_, let body, _): return 4 + body.count
+        case .handshake(_, let body, _, _): return 4 + body.count
         case .alert(_, _, let record, _): return record.count
         case .encryptedAlert, .changeCipherSpec, .applicationData, .encryptedHandshake, .notTLS: return 5
         }

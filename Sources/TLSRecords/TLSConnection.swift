@@ -18,6 +18,11 @@ struct RecordLayer {
     /// Handshake bytes waiting for a whole message.
     private var handshake: [UInt8] = []
     private var handshakeLocation: TLSLocation?
+    /// Where the kept body's bytes came from: each run of bytes taken from one frame, by its
+    /// index in `body`. A handshake message's first byte is found through them.
+    private var bodyRuns: [(index: Int, location: TLSLocation)] = []
+    /// The same for `handshake`, by index in it.
+    private var handshakeRuns: [(index: Int, location: TLSLocation)] = []
     /// The stream stopped being TLS records (or never was).
     private(set) var broken = false
     /// The first bytes of the stream, when they were not a TLS record.
@@ -28,7 +33,8 @@ struct RecordLayer {
     }
 
     enum Event {
-        case handshake(type: UInt8, body: [UInt8], location: TLSLocation)
+        /// A handshake message; `location` is its record's, `message` where its 4-byte header starts.
+        case handshake(type: UInt8, body: [UInt8], location: TLSLocation, message: TLSLocation)
         case alert(level: UInt8, description: UInt8, record: [UInt8], location: TLSLocation)
         case encryptedAlert(length: Int, location: TLSLocation)
         case changeCipherSpec(location: TLSLocation)
@@ -81,10 +87,15 @@ struct RecordLayer {
                 self.remaining = length
                 self.keeping = self.keepProtected || (type != 23 && !(self.encrypted && type == 22))
                 self.body.removeAll(keepingCapacity: true)
+                self.bodyRuns.removeAll(keepingCapacity: true)
                 continue
             }
             let take = min(self.remaining, bytes.count - index)
-            if self.keeping { self.body.append(contentsOf: bytes[index..<(index + take)]) }
+            if self.keeping {
+                self.bodyRuns.append((self.body.count, TLSLocation(
+                    offset: offset &+ UInt64(index), frame: frame, frameOffset: frameOffset.map { $0 + index }, time: time)))
+                self.body.append(contentsOf: bytes[index..<(index + take)])
+            }
             index += take
             self.remaining -= take
             if self.remaining == 0 {
@@ -104,6 +115,27 @@ struct RecordLayer {
             return
         }
         self.broken = true
+    }
+
+    /// Where byte `index` of `handshake` is in the stream and the capture.
+    private func handshakeRunLocation(at index: Int) -> TLSLocation? {
+        guard let run = self.handshakeRuns.last(where: { $0.index <= index }) else { return nil }
+        let delta = index - run.index
+        var location = run.location
+        location.offset &+= UInt64(delta)
+        location.frameOffset = location.frameOffset.map { $0 + delta }
+        return location
+    }
+
+    /// `count` bytes left the front of `handshake`: the runs move with them.
+    private mutating func consumeHandshakeRuns(_ count: Int) {
+        // The run holding the new first byte starts there; runs wholly before it go.
+        if let first = self.handshakeRunLocation(at: count) {
+            self.handshakeRuns.removeAll { $0.index <= count }
+            self.handshakeRuns = [(0, first)] + self.handshakeRuns.map { ($0.index - count, $0.location) }
+        } else {
+            self.handshakeRuns.removeAll(keepingCapacity: true)
+        }
     }
 
     private mutating func recordComplete(emit: (Event) -> Void) {
@@ -128,7 +160,12 @@ struct RecordLayer {
                 emit(.encryptedHandshake(length: self.recordLength, location: location))
                 return
             }
-            if self.handshake.isEmpty { self.handshakeLocation = location }
+            if self.handshake.isEmpty {
+                self.handshakeLocation = location
+                self.handshakeRuns.removeAll(keepingCapacity: true)
+            }
+            let base = self.handshake.count
+            self.handshakeRuns += self.bodyRuns.map { (base + $0.index, $0.location) }
             self.handshake.append(contentsOf: self.body)
             // RFC 8446 §5.1: handshake messages may be split over records, or share one.
             while self.handshake.count >= 4 {
@@ -137,7 +174,9 @@ struct RecordLayer {
                 let type = self.handshake[0]
                 let body = Array(self.handshake[4..<(4 + length)])
                 self.handshake.removeFirst(4 + length)
-                emit(.handshake(type: type, body: body, location: self.handshakeLocation ?? location))
+                let message = self.handshakeRunLocation(at: 0) ?? self.handshakeLocation ?? location
+                self.consumeHandshakeRuns(4 + length)
+                emit(.handshake(type: type, body: body, location: self.handshakeLocation ?? location, message: message))
                 self.handshakeLocation = location
             }
             if self.handshake.count > 1 << 20 { self.broken = true }
@@ -162,8 +201,11 @@ public struct TLSConnection {
     public private(set) var helloRetry: ServerHello?
     /// The chain as sent (TLS 1.2 and earlier), leaf first, with where its message started.
     public private(set) var certificates: [[UInt8]] = []
-    /// Where the Certificate message started.
+    /// Where the record holding the Certificate message started.
     public private(set) var certificateLocation: TLSLocation?
+    /// The bytes that carry the Certificate message: in the clear (TLS 1.2), the message itself,
+    /// its 4-byte header and its body; decrypted (TLS 1.3), the protected record it came in.
+    public private(set) var certificateMessage: TLSSpan?
     /// Where the upstream's CertificateRequest was, when it asked for a client certificate.
     public private(set) var certificateRequest: TLSLocation?
     /// Alerts read in the clear, in order.
@@ -178,6 +220,20 @@ public struct TLSConnection {
     public private(set) var clientApplicationRecords = 0
     /// Server application records after its handshake finished.
     public private(set) var serverApplicationRecords = 0
+    /// TLS 1.3 early data (0-RTT, RFC 8446 §4.2.10): the client's protected records between a
+    /// ClientHello offering it and the ServerHello.
+    public private(set) var earlyData = EarlyData()
+    /// Early data records kept until the ServerHello names the cipher suite that opens them.
+    private var heldEarly: [(header: [UInt8], body: [UInt8], location: TLSLocation)] = []
+    private var heldEarlyBytes = 0
+    /// Early data records not kept (no early secret): unreadable if the session's keys come.
+    private var unheldEarly: [(length: UInt64, location: TLSLocation)] = []
+    /// Early data the session's keys could not open, as gaps in the decrypted client stream
+    /// (`takeUnreadable()`): its plaintext length, estimated from the record's.
+    private var unreadable: [(length: UInt64, location: TLSLocation)] = []
+    /// The most early data held before the ServerHello (RFC 8446 lets a server take at most
+    /// its max_early_data_size, 16 KiB in OpenSSL and nginx).
+    static let earlyDataHoldLimit = 256 << 10
     /// Where the upstream's first bytes showed it does not speak TLS.
     public private(set) var serverNotTLS: (location: TLSLocation, bytes: [UInt8])?
     /// ChangeCipherSpec seen, each way.
@@ -275,6 +331,21 @@ public struct TLSConnection {
     /// Whether the handshake finished, as far as the record shapes show.
     public var handshakeComplete: Bool { self.handshakeDone != nil }
 
+    /// Early data the key log could not open since the last call, as gaps in the decrypted
+    /// client stream (their plaintext length estimated as the record's less the AEAD tag and
+    /// inner type): take them before `takeDecrypted()`, which they precede.
+    public mutating func takeUnreadable() -> [(direction: Direction, range: Range<UInt64>, location: TLSLocation)] {
+        if self.waitingForKeys || self.unreadable.isEmpty { return [] }
+        var out: [(direction: Direction, range: Range<UInt64>, location: TLSLocation)] = []
+        for item in self.unreadable {
+            let start = self.decryptedBytes.client
+            self.decryptedBytes.client &+= item.length
+            out.append((.client, start..<self.decryptedBytes.client, item.location))
+        }
+        self.unreadable.removeAll()
+        return out
+    }
+
     /// Feeds in-order bytes of one direction.
     public mutating func feed(
         _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
@@ -307,10 +378,18 @@ public struct TLSConnection {
 
     mutating func handle(_ event: RecordLayer.Event, direction: Direction) {
         switch event {
-        case .handshake(let type, let body, let location):
+        case .handshake(let type, let body, let location, let message):
             switch (direction, type) {
             case (.client, 1):
-                if self.clientHello == nil { self.clientHello = HandshakeParser.clientHello(body, location: location) }
+                if self.clientHello == nil {
+                    self.clientHello = HandshakeParser.clientHello(body, location: location)
+                    // 0-RTT records follow at once, before the ServerHello: keep them whole if
+                    // the key log can open them, or may by the time it is read again (live).
+                    if let hello = self.clientHello, hello.offersEarlyData, let decryption = self.decryption,
+                       decryption.waitForKeys || decryption.keyLog.secrets(clientRandom: hello.random)?.clientEarlyTraffic != nil {
+                        self.client.keepProtected = true
+                    }
+                }
             case (.server, 2):
                 guard let hello = HandshakeParser.serverHello(body, location: location) else { return }
                 if hello.isHelloRetryRequest {
@@ -322,11 +401,17 @@ public struct TLSConnection {
                     if hello.version == 0x0304 {
                         self.server.encrypted = true
                     }
+                    self.earlyDataCipherKnown()
                 }
             case (.server, 11):
                 if self.certificates.isEmpty, let chain = HandshakeParser.certificates(body) {
                     self.certificates = chain
                     self.certificateLocation = location
+                    self.certificateMessage = TLSSpan(
+                        location: message, length: UInt64(4 + body.count),
+                        firstBytes: [11, UInt8(truncatingIfNeeded: body.count >> 16), UInt8(truncatingIfNeeded: body.count >> 8),
+                                     UInt8(truncatingIfNeeded: body.count)] + body.prefix(TLSSpan.firstBytesLimit - 4),
+                        encrypted: false)
                 }
             case (.server, 13):
                 self.certificateRequest = location
@@ -352,12 +437,27 @@ public struct TLSConnection {
         case .encryptedHandshake(let length, let location):
             self.countEncrypted(direction, length: length, location: location, handshake: true)
         case .applicationData(let length, let location):
+            if self.isEarlyData(direction) {
+                self.earlyData.note(length: length, location: location)
+                self.unheldEarly.append((UInt64(max(0, length - 17)), location))
+            }
             self.countEncrypted(direction, length: length, location: location, handshake: false)
         case .notTLS(let location):
             if direction == .server, self.serverNotTLS == nil {
                 self.serverNotTLS = (location, self.server.firstBytes)
             }
         case .protected(let header, let body, let location):
+            if header[0] == 23, self.isEarlyData(direction) {
+                self.earlyData.note(length: body.count, location: location)
+                if self.heldEarlyBytes + body.count <= Self.earlyDataHoldLimit {
+                    self.heldEarly.append((header, body, location))
+                    self.heldEarlyBytes += body.count
+                    return
+                }
+                self.unheldEarly.append((UInt64(max(0, body.count - 17)), location))
+                self.countEncrypted(direction, length: body.count, location: location, handshake: false)
+                return
+            }
             if self.session != nil {
                 self.protectedRecord(direction, header: header, body: body, location: location)
             } else {
@@ -367,6 +467,38 @@ public struct TLSConnection {
                 case 22: self.handle(.encryptedHandshake(length: body.count, location: location), direction: direction)
                 default: self.handle(.applicationData(length: body.count, location: location), direction: direction)
                 }
+            }
+        }
+    }
+
+    /// Whether a record of `direction` is early data: the client's, after a ClientHello that
+    /// offered it, before any ServerHello.
+    private func isEarlyData(_ direction: Direction) -> Bool {
+        direction == .client && self.serverHello == nil && self.clientHello?.offersEarlyData == true
+    }
+
+    /// The ServerHello names the cipher suite: the early data held for it is opened now, with
+    /// the early secret if the key log has it; otherwise it is read as without keys.
+    mutating func earlyDataCipherKnown() {
+        let held = self.heldEarly
+        self.heldEarly = []
+        self.heldEarlyBytes = 0
+        if self.session != nil { self.unreadable += self.unheldEarly }
+        self.unheldEarly = []
+        if self.session != nil, let hello = self.clientHello, let secret = self.decryption?.keyLog.secrets(clientRandom: hello.random)?.clientEarlyTraffic {
+            self.session!.startEarlyData(secret)
+        }
+        for record in held {
+            if self.session != nil {
+                let opened = self.session!.earlyRecordsOpened
+                self.protectedRecord(.client, header: record.header, body: record.body, location: record.location)
+                if self.session!.earlyRecordsOpened > opened {
+                    self.earlyData.decryptedRecords += 1
+                } else {
+                    self.unreadable.append((UInt64(max(0, record.body.count - 17)), record.location))
+                }
+            } else {
+                self.countEncrypted(.client, length: record.body.count, location: record.location, handshake: false)
             }
         }
     }
@@ -416,7 +548,10 @@ public struct TLSConnection {
                 let messageType = buffer[0]
                 let message = Array(buffer[4..<(4 + length)])
                 buffer.removeFirst(4 + length)
-                self.decryptedHandshakeMessage(direction, type: messageType, body: message, location: location, session: &session)
+                self.decryptedHandshakeMessage(
+                    direction, type: messageType, body: message, location: location,
+                    record: header + body.prefix(TLSSpan.firstBytesLimit - header.count), recordLength: UInt64(header.count + body.count),
+                    session: &session)
             }
             // A message that never completes is dropped rather than held without bound.
             if buffer.count > 1 << 20 { buffer.removeAll() }
@@ -439,7 +574,8 @@ public struct TLSConnection {
     }
 
     private mutating func decryptedHandshakeMessage(
-        _ direction: Direction, type: UInt8, body: [UInt8], location: TLSLocation, session: inout SessionDecryptor
+        _ direction: Direction, type: UInt8, body: [UInt8], location: TLSLocation, record: [UInt8], recordLength: UInt64,
+        session: inout SessionDecryptor
     ) {
         switch (direction, type) {
         case (.server, 11) where self.certificates.isEmpty:
@@ -455,8 +591,13 @@ public struct TLSConnection {
             }
             self.certificates = chain
             self.certificateLocation = location
+            // The message itself is not on the wire: the record that carried it is.
+            self.certificateMessage = TLSSpan(location: location, length: recordLength, firstBytes: record, encrypted: true)
         case (.server, 13):
             self.certificateRequest = location
+        case (.client, 5):
+            // EndOfEarlyData (RFC 8446 §4.5): the client's next record is under handshake keys.
+            session.clientEarly = nil
         case (_, 20):
             // Finished: RFC 8446 §7.2, the sender's next records use application traffic keys.
             session.switchToApplicationKeys(direction)

@@ -92,6 +92,12 @@ struct SessionDecryptor {
     let secrets: KeyLog.Secrets
     var client: RecordProtection?
     var server: RecordProtection?
+    /// TLS 1.3: the client's early data keys (RFC 8446 §7.1 client_early_traffic_secret), while
+    /// its records may still be early data: until its EndOfEarlyData, or the first record they
+    /// do not open (the server refused the early data, so the client moved on to handshake keys).
+    var clientEarly: RecordProtection?
+    /// Client records the early data keys opened.
+    var earlyRecordsOpened = 0
     /// TLS 1.3: whether each side has moved to application keys.
     var clientApplication = false
     var serverApplication = false
@@ -138,6 +144,12 @@ struct SessionDecryptor {
             iv: self.crypto.hkdfExpandLabel(secret: secret, label: "iv", context: [], length: 12, hash: self.suite.hash))
     }
 
+    /// TLS 1.3: the client's records are early data under `secret` until its EndOfEarlyData.
+    mutating func startEarlyData(_ secret: [UInt8]) {
+        guard self.tls13 else { return }
+        self.clientEarly = self.trafficKeys(secret)
+    }
+
     /// TLS 1.3: the sender finished its handshake; its next records use application keys.
     mutating func switchToApplicationKeys(_ direction: Direction) {
         guard self.tls13 else { return }
@@ -156,6 +168,17 @@ struct SessionDecryptor {
     /// Decrypts one protected record. Returns the content type and the plaintext, or `nil` when
     /// the record does not authenticate (wrong keys, or a record the capture mangled).
     mutating func decrypt(_ direction: Direction, header: [UInt8], body: [UInt8]) -> (type: UInt8, plaintext: [UInt8])? {
+        if direction == .client, var early = self.clientEarly {
+            if self.tls13, let opened = self.crypto.open(self.suite.cipher, key: early.key, nonce: early.xorNonce(),
+                                                         additionalData: header, sealed: body),
+               let last = opened.lastIndex(where: { $0 != 0 }) {
+                early.sequence &+= 1
+                self.clientEarly = early
+                self.earlyRecordsOpened += 1
+                return (opened[last], Array(opened[..<last]))
+            }
+            self.clientEarly = nil
+        }
         guard var protection = direction == .client ? self.client : self.server else { return nil }
         defer {
             switch direction {

@@ -20,6 +20,31 @@ public struct TLSLocation: Hashable, Sendable {
     }
 }
 
+/// A run of bytes in one direction's stream that carries a TLS message: where it starts, how
+/// long it is, and its first bytes.
+public struct TLSSpan: Hashable, Sendable {
+    /// Where the first byte is.
+    public var location: TLSLocation
+    /// How many stream bytes it covers.
+    public var length: UInt64
+    /// Its first bytes (at most `firstBytesLimit`), for evidence.
+    public var firstBytes: [UInt8]
+    /// Whether the bytes are a protected record whose plaintext is the message (TLS 1.3 with a
+    /// key log), rather than the message in the clear.
+    public var encrypted: Bool
+
+    /// How many of the first bytes are kept.
+    public static let firstBytesLimit = 64
+
+    /// A span from its parts.
+    public init(location: TLSLocation, length: UInt64, firstBytes: [UInt8], encrypted: Bool) {
+        self.location = location
+        self.length = length
+        self.firstBytes = firstBytes
+        self.encrypted = encrypted
+    }
+}
+
 /// What the gateway offered (RFC 8446 §4.1.2).
 public struct ClientHello: Hashable, Sendable {
     public var legacyVersion: UInt16
@@ -31,6 +56,8 @@ public struct ClientHello: Hashable, Sendable {
     /// `supported_versions`, empty when the extension is absent (TLS 1.2 and earlier clients).
     public var supportedVersions: [UInt16]
     public var supportedGroups: [UInt16]
+    /// Whether it carries the `early_data` extension: TLS 1.3 0-RTT data follows it (RFC 8446 §4.2.10).
+    public var offersEarlyData = false
     public var location: TLSLocation
 
     /// The highest version the gateway offered.
@@ -147,6 +174,8 @@ enum HandshakeParser {
                 if let length = data.u8(), var list = data.sub(Int(length)) {
                     while let version = list.u16() { hello.supportedVersions.append(version) }
                 }
+            case 42:  // early_data (RFC 8446 §4.2.10)
+                hello.offersEarlyData = true
             case 10:  // supported_groups (RFC 8446 §4.2.7)
                 if let length = data.u16(), var list = data.sub(Int(length)) {
                     while let group = list.u16() { hello.supportedGroups.append(group) }
@@ -192,5 +221,31 @@ enum HandshakeParser {
             chain.append(der)
         }
         return chain
+    }
+}
+
+/// What a connection's TLS 1.3 early data (0-RTT) looked like.
+public struct EarlyData: Hashable, Sendable {
+    /// Protected records the client sent as early data.
+    public var records = 0
+    /// Their ciphertext bytes.
+    public var bytes = 0
+    /// The first of them (its record header).
+    public var first: TLSLocation?
+    /// The first record's length on the wire, header included.
+    public var firstRecordLength = 0
+    /// How many the key log's CLIENT_EARLY_TRAFFIC_SECRET opened.
+    public var decryptedRecords = 0
+
+    /// None seen.
+    public init() {}
+
+    mutating func note(length: Int, location: TLSLocation) {
+        if self.first == nil {
+            self.first = location
+            self.firstRecordLength = 5 + length
+        }
+        self.records += 1
+        self.bytes += length
     }
 }

@@ -101,6 +101,9 @@ extension FindingCode {
     public static let tlsCertNameMismatch = FindingCode("tls.cert.name_mismatch")
     public static let tlsCertRevoked = FindingCode("tls.cert.revoked")
     public static let tlsCertBadPurpose = FindingCode("tls.cert.bad_purpose")
+    /// TLS 1.3 early data (0-RTT) the key log cannot open: the request it carried is unknown
+    /// (a finding, not a root cause).
+    public static let tlsEarlyDataUnreadable = FindingCode("tls.early_data.unreadable")
     /// A TLS record or handshake message that does not parse (a finding, not a root cause).
     public static let tlsMalformed = FindingCode("tls.malformed")
 }
