@@ -294,7 +294,7 @@ public enum ConnectionDiagnosis {
         let idleText = idleFor.map { "the connection had been idle \($0)" }
         if let acknowledged, acknowledged > Int64(request.offset) {
             let covered = min(UInt64(acknowledged) - request.offset, connection.clientStream.nextOffset - request.offset)
-            return .abort("its \(kind) acknowledged \(covered) byte(s) of the request, so it had received the request"
+            return .abort("its \(kind) acknowledged \(Summaries.count(covered, "byte")) of the request, so it had received the request"
                 + (idleText.map { " (\($0))" } ?? ""))
         }
         if let idle, idle < self.shortestKeepAliveIdle {

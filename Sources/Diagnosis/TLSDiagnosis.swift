@@ -48,7 +48,7 @@ public enum TLSDiagnosis {
             diagnosis.findings.append(Finding(code: .tlsEarlyDataUnreadable, severity: .warning, evidence: [Evidence(
                 direction: .client, streamOffset: first.offset, frame: first.frame, frameOffset: first.frameOffset,
                 length: UInt64(early.firstRecordLength),
-                note: "\(early.records) record(s), \(early.bytes) bytes of TLS 1.3 early data (0-RTT) that cannot be read: \(keys)")]))
+                note: "\(Summaries.count(early.records, "record")), \(early.bytes) bytes of TLS 1.3 early data (0-RTT) that cannot be read: \(keys)")]))
         }
         return (diagnosis, summary)
     }

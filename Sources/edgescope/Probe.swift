@@ -14,7 +14,7 @@ struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect to an upstream as the gateway would, over TLS or plain HTTP, and check what it answers.",
         discussion: ExitStatus.help(
-            success: "healthy: the handshake, the chain and the response are as a gateway needs",
+            success: "healthy: the handshake, the chain and (with --request) the response are as a gateway needs",
             unreadable: "the probe could not run: a CA or CRL file that cannot be read, a name that does not resolve, a socket error",
             problem: "a problem was found: a refused or timed-out connection, a TLS alert, a chain that fails verification, a malformed response"))
 

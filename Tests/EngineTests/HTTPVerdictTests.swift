@@ -180,7 +180,7 @@ private let ok = "HTTP/1.1 200 OK\r\n"
     #expect(report.verdict.verdictClass == .badGateway)
     #expect(report.verdict.phase == .responseHead)
     #expect(report.findings.first?.evidence.first?.frame == 7)
-    #expect(report.verdict.summary.contains("its RST acknowledged 53 byte(s) of the request, so it had received the request"))
+    #expect(report.verdict.summary.contains("its RST acknowledged 53 bytes of the request, so it had received the request"))
     #expect(report.verdict.summary.contains("idle 5 ms"))
 }
 

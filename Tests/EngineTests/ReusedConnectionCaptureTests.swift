@@ -20,7 +20,7 @@ struct ReusedConnectionCaptureTests {
         #expect(connection.findings.first?.evidence.first?.frame == 9)
         #expect(connection.findings.first?.evidence.first?.streamOffset == 69)
         #expect(connection.facts.server.rstAcknowledged == 189)
-        #expect(connection.verdict.summary.contains("its RST acknowledged 129 byte(s) of the request"))
+        #expect(connection.verdict.summary.contains("its RST acknowledged 129 bytes of the request"))
         #expect(connection.verdict.gateways["nginx"]?.detail == "recv() failed (104: Connection reset by peer) while reading response header from upstream")
     }
 
