@@ -16,9 +16,9 @@ public enum HTMLReport {
     /// Upstream table rows (the ones with most failures when there are more).
     static let upstreamRows = 100
     /// Upstream rows in the timeline.
-    static let timelineRows = 12
+    static let timelineRows = Timeline.rowsShown
     /// Timeline buckets across the capture window.
-    static let timelineBins = 60
+    static let timelineBins = Timeline.bins
     /// Transactions, findings and evidence entries shown per connection.
     public static let transactionsShown = 12
     static let findingsShown = 6
