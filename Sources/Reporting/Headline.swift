@@ -46,10 +46,13 @@ public enum Headline {
     }
 
     /// The sentence, without a final period, or `nil` when no connection failed at all.
-    /// `name` quotes the server (a code span in Markdown, for example).
-    public static func sentence(_ members: [Member], name quote: (String) -> String = { $0 }) -> String? {
+    /// `code` quotes the server and the code (a code span in Markdown, for example), `text`
+    /// escapes the upstream's name.
+    public static func sentence(
+        _ members: [Member], code quote: (String) -> String = { $0 }, text escape: (String) -> String = { $0 }
+    ) -> String? {
         if let worst = self.worst(members) {
-            var out = quote(worst.server) + (worst.name.map { " (\($0))" } ?? "")
+            var out = quote(worst.server) + (worst.name.map { " (\(escape($0)))" } ?? "")
             if let top = worst.failedCauses.first {
                 out += " \(self.phrase(top.code)) on \(top.count) of \(worst.connections) connection(s) (\(quote(top.code)))"
                 let others = worst.failed - top.count

@@ -47,9 +47,17 @@ public enum TextSummary {
         }
         let causes = Summary.causes(result)
         if !causes.isEmpty {
+            // What the gateway failed first; the upstreams' own 5xx after, as what they are.
+            var gateway: [FindingCode: Int] = [:]
+            for row in upstreams {
+                for cause in row.failedCauses { gateway[cause.code, default: 0] += cause.count }
+            }
             out += "\nBy cause:\n"
-            for cause in causes {
-                out += "  \(cause.count)  \(cause.code)\n"
+            for cause in causes where gateway[cause.code] != nil {
+                out += "  \(gateway[cause.code]!)  \(cause.code)\n"
+            }
+            for cause in causes where cause.count > gateway[cause.code] ?? 0 {
+                out += "  \(cause.count - (gateway[cause.code] ?? 0))  \(cause.code) (relayed: the upstream's own answer)\n"
             }
             out += "\nConnections:\n"
             for connection in failures.prefix(self.connectionsShown) {
