@@ -238,7 +238,7 @@ final class StreamedReport {
     private func writeSpool(_ bytes: [UInt8]) throws {
         let error = writeAll(self.spool, bytes)
         guard error == 0 else {
-            throw ToolFailure(status: 2, message: "cannot write the report spool: \(String(cString: strerror(error)))")
+            throw ToolFailure(status: 2, message: "cannot write the report's temporary file: \(String(cString: strerror(error)))")
         }
         self.spoolSize += bytes.count
     }
@@ -250,7 +250,7 @@ final class StreamedReport {
             let n = bytes.withUnsafeMutableBytes { pread(self.spool, $0.baseAddress! + done, entry.length - done, off_t(entry.offset + done)) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
-                throw ToolFailure(status: 2, message: "cannot read the report spool: \(String(cString: strerror(errno)))")
+                throw ToolFailure(status: 2, message: "cannot read back the report's temporary file: \(String(cString: strerror(errno)))")
             }
             done += n
         }
