@@ -82,6 +82,11 @@ extension HTMLReport {
                 html.text(" · phase " + Self.clip(verdict["phase"].string ?? "?"))
             }
             html.element("p", [("class", "verdict")], text: Self.clip(verdict["summary"].string ?? ""))
+            if connection["compact"].bool == true {
+                // A relayed 5xx report.json lists in short: its TCP, HTTP and evidence are not there.
+                html.element("p", [("class", "muted")], text: "Listed in short in report.json (an upstream's own 5xx): analyze --list all lists it in full.")
+                return
+            }
             Self.gateways(verdict["gateways"], &html)
             Self.tcp(connection, &html)
             if !connection["tls"].isNull { Self.tls(connection["tls"], &html) }

@@ -143,9 +143,10 @@ public enum JSONReport {
         return .object(members)
     }
 
-    /// A healthy connection as `--json` lists it when report.json does not (and as each line of
-    /// connections.jsonl, like Zeek's conn.log): the fields scripts read (`id`, `client`,
-    /// `server`, `start`, `end`, `frames`, `verdict.code`, `verdict.class`), what it carried
+    /// A connection in short: a healthy one as `--json` lists it, a relayed 5xx as report.json
+    /// lists it, and every connection in connections.jsonl (like Zeek's conn.log). The fields
+    /// scripts read (`id`, `client`, `server`, `start`, `end`, `frames`, `verdict.code`,
+    /// `verdict.class`; `verdict.phase` and `verdict.summary` when not healthy), what it carried
     /// (`requests`, `bytes_to_upstream`, `bytes_from_upstream`), and `compact: true`.
     public static func compactConnection(_ report: ConnectionReport) -> JSONValue {
         .object([
@@ -158,7 +159,12 @@ public enum JSONReport {
             ("requests", .number(report.transactions.count + report.transactionsDropped)),
             ("bytes_to_upstream", .uint(report.clientStreamBytes)),
             ("bytes_from_upstream", .uint(report.serverStreamBytes)),
-            ("verdict", .object([("code", .string(report.verdict.code.description)), ("class", .string(report.verdict.verdictClass.rawValue))])),
+            ("verdict", .object(
+                [("code", .string(report.verdict.code.description)), ("class", .string(report.verdict.verdictClass.rawValue))]
+                    // A relayed 5xx says what the upstream answered; a healthy one needs no sentence.
+                    + (report.verdict.verdictClass == .ok ? [] : [
+                        ("phase", .string(report.verdict.phase.rawValue)), ("summary", .string(report.verdict.summary)),
+                    ]))),
             ("compact", .bool(true)),
         ])
     }

@@ -13,15 +13,15 @@ import Glibc
 /// its head, the connections in id order from the spool, its tail. The bytes are those
 /// `JSONValue.serialized(pretty: true)` gives for the whole document.
 ///
-/// Reports scale with failures, not traffic: report.json lists the connections that are not
-/// healthy in full and counts the healthy ones per upstream (`UpstreamTraffic`), unless
-/// `--list all`, which lists every connection and writes one compact line each to
-/// connections.jsonl. The JSON printed on stdout (`--json`) lists every connection, the
-/// healthy ones compactly (`compact: true`) unless `--list all`.
+/// Reports scale with failures, not traffic: report.json lists the connections the gateway
+/// failed in full, the upstreams' own 5xx (relayed) compactly (`compact: true`), and counts
+/// the healthy ones per upstream (`UpstreamTraffic`), unless `--list all`, which lists every
+/// connection in full and writes one compact line each to connections.jsonl. The JSON printed
+/// on stdout (`--json`) lists every connection, the healthy ones compactly unless `--list all`.
 final class StreamedReport {
     /// Which connections report.json lists in full (`--list`).
     enum Listing: String, CaseIterable, ExpressibleByArgument {
-        /// Those that are not healthy (the default).
+        /// Those the gateway failed in full, relayed 5xx compactly (the default).
         case failed
         /// Every connection, and one line each in connections.jsonl.
         case all
@@ -47,7 +47,10 @@ final class StreamedReport {
     private let spool: Int32
     private let spoolPath: String
     private var spoolSize = 0
+    /// report.json's connections.
     private var entries: [Entry] = []
+    /// stdout's connections (`--json`), where they differ from report.json's.
+    private var printed: [Entry] = []
     /// connections.jsonl's lines (`--list all` with an output directory).
     private var lines: [Entry] = []
     /// What every connection carried, per upstream.
@@ -92,8 +95,8 @@ final class StreamedReport {
     /// Takes one judged connection.
     func add(_ report: ConnectionReport) throws {
         self.traffic.add(report)
-        let full = self.listing == .all || report.verdict.verdictClass != .ok
-        if full {
+        let verdictClass = report.verdict.verdictClass
+        if self.listing == .all || Summary.isGatewayFailure(verdictClass) {
             var slice: String?
             if self.slicesWanted(report) {
                 slice = "slices/\(report.name).pcap"
@@ -103,11 +106,29 @@ final class StreamedReport {
             // Written as text at once: the same bytes as the tree pretty-printed two levels deep.
             self.writer.reset(level: 2)
             JSONReport.connection(report, slice: slice, into: &self.writer)
-            self.entries.append(try self.spooled(self.writer.bytes, report, full: true))
-        } else if self.printsJSON {
+            let entry = try self.spooled(self.writer.bytes, report, full: true)
+            self.entries.append(entry)
+            if self.printsJSON { self.printed.append(entry) }
+        } else {
+            // An upstream's own 5xx: in report.json compactly (counted, findable); on stdout
+            // in full, as every connection that is not healthy. A healthy one: on stdout only.
+            let compact = JSONReport.compactConnection(report)
             var bytes: [UInt8] = []
-            JSONReport.compactConnection(report).write(into: &bytes, pretty: true, level: 2)
-            self.entries.append(try self.spooled(bytes, report, full: false))
+            if verdictClass != .ok || self.printsJSON { compact.write(into: &bytes, pretty: true, level: 2) }
+            let entry = bytes.isEmpty ? nil : try self.spooled(bytes, report, full: false)
+            if verdictClass != .ok, let entry {
+                self.entries.append(entry)
+                if self.rendersReports { self.builder.add(compact) }
+            }
+            if self.printsJSON, let entry {
+                if verdictClass == .ok {
+                    self.printed.append(entry)
+                } else {
+                    self.writer.reset(level: 2)
+                    JSONReport.connection(report, slice: nil, into: &self.writer)
+                    self.printed.append(try self.spooled(self.writer.bytes, report, full: true))
+                }
+            }
         }
         if self.listing == .all && self.rendersReports {
             var bytes: [UInt8] = []
@@ -132,17 +153,19 @@ final class StreamedReport {
         for listener in listeners { self.traffic.remove(server: listener) }
         if !listeners.isEmpty, self.entries.contains(where: { listeners.contains($0.server) }) {
             self.entries.removeAll { listeners.contains($0.server) }
+            self.printed.removeAll { listeners.contains($0.server) }
             self.lines.removeAll { listeners.contains($0.server) }
             self.slices.removeAll { listeners.contains($0.server) }
             if self.rendersReports {
                 // The builder cannot forget: it is fed again from what stays.
                 self.builder = ReportDocument.Builder()
-                for entry in self.entries.sorted(by: { $0.id < $1.id }) where entry.full {
+                for entry in self.entries.sorted(by: { $0.id < $1.id }) {
                     self.builder.add(try JSONValue(parsing: String(decoding: try self.read(entry), as: UTF8.self)))
                 }
             }
         }
         self.entries.sort { $0.id < $1.id }
+        self.printed.sort { $0.id < $1.id }
         self.lines.sort { $0.id < $1.id }
         var bare = result
         bare.connections = []
@@ -167,8 +190,9 @@ final class StreamedReport {
     /// `totals.unlisted` (judged, only counted) and `totals.listed_compact` for `target`.
     private func setListed(in members: inout [(String, JSONValue)], target: Target) {
         guard let at = members.firstIndex(where: { $0.0 == "totals" }), case .object(var totals) = members[at].1 else { return }
-        let listed = target == .file ? self.entries.filter(\.full).count : self.entries.count
-        let compact = target == .file ? 0 : self.entries.count { !$0.full }
+        let entries = target == .file ? self.entries : self.printed
+        let listed = entries.count
+        let compact = entries.count { !$0.full }
         let connections = totals.first { $0.0 == "connections" }?.1.int ?? listed
         for (key, value) in [("listed", listed), ("unlisted", max(0, connections - listed))] {
             if let index = totals.firstIndex(where: { $0.0 == key }) { totals[index].1 = .number(value) }
@@ -197,7 +221,7 @@ final class StreamedReport {
     func emit(head: [(String, JSONValue)], tail: [(String, JSONValue)], target: Target = .file, _ write: ([UInt8]) throws -> Void) throws {
         var head = head
         self.setListed(in: &head, target: target)
-        let entries = target == .file ? self.entries.filter(\.full) : self.entries
+        let entries = target == .file ? self.entries : self.printed
         var out: [UInt8] = []
         out.append(UInt8(ascii: "{"))
         var first = true

@@ -54,11 +54,18 @@ private func json(_ path: String) throws -> JSONValue {
     let run = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(run.status == 0)
     let report = try json(directory + "/report.json")
-    #expect(report["connections"].items.count == 25)
+    // The 10 connections nginx failed in full, the 15 relayed 5xx in short, the 15 healthy counted.
+    let connections = report["connections"].items
+    #expect(connections.count == 25)
+    #expect(connections.filter { $0["compact"].isNull }.map { $0["verdict"]["class"].string } == Array(repeating: "502", count: 10))
+    let relayed = connections.filter { $0["compact"].bool == true }
+    #expect(relayed.count == 15)
+    #expect(relayed.allSatisfy { $0["verdict"]["class"].string == "relayed" && $0["verdict"]["code"].string == "http.upstream_5xx" })
+    #expect(relayed.first?["verdict"]["summary"].string == "The upstream 127.0.0.4:18090 itself answered 503; the gateway relayed it.")
     #expect(report["totals"]["connections"].int == 40)
     #expect(report["totals"]["listed"].int == 25)
     #expect(report["totals"]["unlisted"].int == 15)
-    #expect(report["totals"]["listed_compact"].int == 0)
+    #expect(report["totals"]["listed_compact"].int == 15)
 
     let stdout = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--json"])
     let printed = try JSONValue(parsing: stdout.stdout)
@@ -66,6 +73,8 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(printed["totals"]["listed"].int == 40)
     #expect(printed["totals"]["unlisted"].int == 0)
     #expect(printed["totals"]["listed_compact"].int == 15)
+    // On stdout the relayed 5xx are in full, the healthy ones in short.
+    #expect(printed["connections"].items.filter { $0["compact"].bool == true }.allSatisfy { $0["verdict"]["class"].string == "ok" })
 }
 
 @Test func reportJSONListsFailuresAndCountsHealthyTrafficPerUpstream() throws {
@@ -144,8 +153,10 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(html.contains("<th>request frame</th><th>upstream sent</th><th>client got</th><th>framing</th><th>complete</th><th>response frame</th>"))
     // c2: 127.0.0.3 sent 200 with a bad header; nginx gave its client a 502 (its access log says 502).
     #expect(html.contains("<td>200</td><td class=\"bad\">502 (made by the gateway)</td>"))
-    // A relayed 503 reached the client as sent.
-    #expect(html.contains("<td>503</td><td>503</td>"))
+    // A relayed 503 reached the client as sent (listed in full with --list all).
+    let all = Paths.temporaryDirectory("http-table-all") + "/out"
+    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", all, "--list", "all"]).status == 0)
+    #expect(try String(contentsOfFile: all + "/report.html", encoding: .utf8).contains("<td>503</td><td>503</td>"))
     // The timeline's last time label ends inside the picture.
     #expect(html.contains("class=\"tl-time last\""))
     #expect(html.contains(".tl-time.last{text-anchor:end}"))
