@@ -11,11 +11,13 @@ public enum JSONReport {
 
     /// The whole report. `slices` maps a connection id to its slice path relative to the report.
     /// `traffic` is what every judged connection carried (a streamed report counts it as
-    /// connections come); without it, what the listed connections carried.
+    /// connections come); without it, what the listed connections carried, which the upstreams'
+    /// entries give only when every judged connection is listed (the timeline draws it anyway).
     public static func document(
-        _ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:], traffic: UpstreamTraffic? = nil
+        _ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:], traffic given: UpstreamTraffic? = nil
     ) -> JSONValue {
-        let traffic = traffic ?? UpstreamTraffic(result.connections)
+        let traffic = given ?? UpstreamTraffic(result.connections)
+        let complete = given != nil || result.unlistedConnections == 0
         let upstreams = Summary.upstreams(result)
         let window = result.statistics.firstTime.flatMap { first in result.statistics.lastTime.map { (first, max(first, $0)) } }
         var members: [(String, JSONValue)] = [
@@ -28,7 +30,7 @@ public enum JSONReport {
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
             ("totals", self.totals(result)),
-            ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: traffic.servers[$0.endpoint]) })),
+            ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: complete ? traffic.servers[$0.endpoint] : nil) })),
             ("timeline", traffic.timeline(window: window, upstreams: upstreams.map(\.server))?.json ?? .null),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
         ]

@@ -119,10 +119,15 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
-        let (result, readError) = self.threads == 1
+        var (result, readError) = self.threads == 1
             ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report)
             : try Self.analyse(
                 ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
+        // The engine keeps only the worst connections for the summary (`connectionsKept`) and
+        // warns that the rest are not listed; report.json lists what `--list` says and its
+        // totals count the rest, so that warning would be wrong here.
+        let unlistedWarning = "\(result.unlistedConnections) of \(result.tally.connections) connection(s) are counted but not listed"
+        result.warnings.removeAll { $0.hasPrefix(unlistedWarning) }
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
         let assembled = try report?.assemble(result, source: source)
 

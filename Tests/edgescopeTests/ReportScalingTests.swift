@@ -1,3 +1,4 @@
+import CaptureModel
 import Foundation
 import Reporting
 import Testing
@@ -160,4 +161,48 @@ private func json(_ path: String) throws -> JSONValue {
     // The timeline's last time label ends inside the picture.
     #expect(html.contains("class=\"tl-time last\""))
     #expect(html.contains(".tl-time.last{text-anchor:end}"))
+}
+
+/// 150 connections from 10.0.0.1 to 10.0.3.24:8080, one request each: every fifth reset
+/// before its response (30), the rest answered 200 (120).
+private func manyConnections() throws -> String {
+    var file = PcapFileBuilder()
+    var time: Int64 = 1_700_000_000_000_000_000
+    let request = Array("GET /x HTTP/1.1\r\nHost: up\r\n\r\n".utf8)
+    let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+    for n in 0..<150 {
+        file.appendExchange(
+            from: Endpoint(address: .v4(0x0a00_0001), port: UInt16(20_000 + n)), to: Endpoint(address: .v4(0x0a00_0318), port: 8080),
+            request: request, response: n % 5 == 4 ? nil : response, time: &time)
+    }
+    let path = Paths.temporaryDirectory("many") + "/many.pcap"
+    try file.write(to: path)
+    return path
+}
+
+@Test func moreConnectionsThanTheSummaryKeepsAreCountedWithoutAFalseWarning() throws {
+    let capture = try manyConnections()
+    let directory = Paths.temporaryDirectory("many-out") + "/out"
+    let run = try Run(["analyze", capture, "--out", directory])
+    #expect(run.status == 0)
+    #expect(!run.stdout.contains("counted but not listed"))
+    #expect(run.stdout.contains("  … and 20 more (see \(directory)/report.json)\n"))
+    let report = try json(directory + "/report.json")
+    #expect(report["warnings"].items.isEmpty)
+    #expect(report["connections"].items.map { $0["id"].string ?? "" } == (0..<30).map { "c\($0 * 5 + 5)" })
+    #expect(report["totals"]["listed"].int == 30)
+    #expect(report["totals"]["unlisted"].int == 120)
+    let upstream = try #require(report["upstreams"].items.first)
+    #expect(upstream["failed"].int == 30)
+    #expect(upstream["healthy"].int == 120)
+    #expect(upstream["requests"].int == 150)
+    #expect(upstream["response_time_ms"]["responses"].int == 120)
+    // The frames are 1 ms apart: every response came 1 ms after its request.
+    #expect(upstream["response_time_ms"]["median"].double == 1.0)
+    #expect(upstream["response_time_ms"]["p99"].double == 1.0)
+    #expect(upstream["bytes_to_upstream"].int == 150 * 29)
+    #expect(upstream["bytes_from_upstream"].int == 120 * 40)
+    let all = try JSONValue(parsing: try Run(["analyze", capture, "--json"]).stdout)
+    #expect(all["connections"].items.count == 150)
+    #expect(all["warnings"].items.isEmpty)
 }
