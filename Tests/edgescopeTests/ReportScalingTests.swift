@@ -206,3 +206,13 @@ private func manyConnections() throws -> String {
     #expect(all["connections"].items.count == 150)
     #expect(all["warnings"].items.isEmpty)
 }
+
+@Test func slicesAllListsEveryConnectionSoReportJSONNamesEverySlice() throws {
+    let directory = Paths.temporaryDirectory("slices-every") + "/out"
+    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--out", directory, "--slices", "all"]).status == 0)
+    let report = try json(directory + "/report.json")
+    let named = report["connections"].items.compactMap { $0["slice"].string?.dropFirst("slices/".count).description }
+    #expect(named.count == 40)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/slices").sorted() == named.sorted())
+    #expect(FileManager.default.fileExists(atPath: directory + "/connections.jsonl"))
+}
