@@ -85,7 +85,7 @@ public enum HTMLReport {
                 }
                 html.element("footer", [("class", "muted")]) { html in
                     let healthy = document.connectionCount - document.failedCount
-                    html.element("p", text: "\(healthy) healthy connection(s) are counted, not listed. Every listed connection, with all its findings, is in report.json (schema \(JSONReport.schema)); edgescope report report.json --format html renders this page again.")
+                    html.element("p", text: "\(healthy) healthy connection(s) are counted, not listed. report.json (schema \(JSONReport.schema)) lists every connection the gateway failed with all its findings, and the upstreams' own 5xx in short (analyze --list all lists every connection in full); edgescope report report.json --format html renders this page again.")
                 }
                 html.element("script") { $0.trusted(Self.script) }
                 html.newline()
