@@ -110,24 +110,25 @@ final class StreamedReport {
             self.entries.append(entry)
             if self.printsJSON { self.printed.append(entry) }
         } else {
-            // An upstream's own 5xx: in report.json compactly (counted, findable); on stdout
-            // in full, as every connection that is not healthy. A healthy one: on stdout only.
-            let compact = JSONReport.compactConnection(report)
-            var bytes: [UInt8] = []
-            if verdictClass != .ok || self.printsJSON { compact.write(into: &bytes, pretty: true, level: 2) }
-            let entry = bytes.isEmpty ? nil : try self.spooled(bytes, report, full: false)
-            if verdictClass != .ok, let entry {
-                self.entries.append(entry)
-                if self.rendersReports { self.builder.add(compact) }
-            }
-            if self.printsJSON, let entry {
-                if verdictClass == .ok {
+            // An upstream's own 5xx: in report.json in short (counted, findable), on stdout in
+            // full, as every connection that is not healthy. A healthy one: on stdout in short.
+            let healthy = verdictClass == .ok
+            if (!healthy && self.rendersReports) || (healthy && self.printsJSON) {
+                let compact = JSONReport.compactConnection(report)
+                var bytes: [UInt8] = []
+                compact.write(into: &bytes, pretty: true, level: 2)
+                let entry = try self.spooled(bytes, report, full: false)
+                if healthy {
                     self.printed.append(entry)
                 } else {
-                    self.writer.reset(level: 2)
-                    JSONReport.connection(report, slice: nil, into: &self.writer)
-                    self.printed.append(try self.spooled(self.writer.bytes, report, full: true))
+                    self.entries.append(entry)
+                    self.builder.add(compact)
                 }
+            }
+            if !healthy && self.printsJSON {
+                self.writer.reset(level: 2)
+                JSONReport.connection(report, slice: nil, into: &self.writer)
+                self.printed.append(try self.spooled(self.writer.bytes, report, full: true))
             }
         }
         if self.listing == .all && self.rendersReports {
