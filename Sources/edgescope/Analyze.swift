@@ -150,8 +150,9 @@ struct Analyze: ParsableCommand {
         } else {
             print(TextSummary.render(result, source: source, listedIn: self.out.map { "\($0)/report.json" }), terminator: "")
             if let out = self.out {
-                let lines = listing == .all ? ", \(out)/connections.jsonl" : ""
-                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(lines)\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
+                let files = ["report.json", "report.md", "report.html"] + (listing == .all ? ["connections.jsonl"] : [])
+                let named = files.dropLast().map { "\(out)/\($0)" }.joined(separator: ", ") + " and \(out)/\(files.last!)"
+                print("\nReports written to \(named)\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
             }
         }
         let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }
