@@ -42,7 +42,7 @@ struct Analyze: ParsableCommand {
     var slices: SliceSelection = .failed
 
     @Option(help: ArgumentHelp(
-        "Which connections report.json lists in full: failed (every connection not healthy; healthy ones are counted per upstream) or all (every connection, and one compact line each in connections.jsonl). --json on stdout lists every connection either way, healthy ones compactly unless all.",
+        "Which connections report.json lists: failed (those the gateway failed in full, an upstream's own 5xx in short; healthy ones are only counted, per upstream) or all (every connection in full, and one line each in connections.jsonl). --json on stdout lists every connection either way, healthy ones in short unless all.",
         valueName: "which"))
     var list: StreamedReport.Listing = .failed
 
