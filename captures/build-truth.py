@@ -455,7 +455,11 @@ def build(args):
             ev_kind, marker = LEGACY_EVIDENCE[finding], None
         else:
             kind = spec.get("kind", "script")
-            if kind in ("pool", "then-healthy") and c is not None and c["mode"] == "healthy":
+            own = re.search(r" -> (5\d\d) ", c["did"]) if kind == "pool-mixed" and c and c["mode"] == "healthy" else None
+            if own:
+                # A healthy member's own well-formed 5xx (upstream.py /own-5NN/): relayed.
+                finding = "http.upstream_5xx"
+            elif kind in ("pool", "pool-mixed", "then-healthy") and c is not None and c["mode"] == "healthy":
                 finding = "none"
             elif kind == "keepalive-race" and not x.get("located"):
                 finding = "none"
@@ -465,12 +469,15 @@ def build(args):
                 finding = spec["finding"]
             ev_kind = spec["evidence"] if finding != "none" else None
             marker = spec["marker"]
+            if own:
+                ev_kind, marker = "payload", b"HTTP/1.1 %s " % own.group(1).encode("ascii")
         if finding == "none":
             bad = [en for en in ents if en["status"] != 200 or en["errors"]]
             if bad or not ents:
                 raise TruthError("healthy connection %s with a failed or no request: %s"
                                  % (x["client"], bad[:1]))
-        verdict = (spec or {}).get("wire_verdict") or scenarios.verdict_for(finding) if finding != "none" else "none"
+        verdict = ((spec or {}).get("wire_verdict") if finding == (spec or {}).get("finding") else None) \
+            or scenarios.verdict_for(finding) if finding != "none" else "none"
 
         frame, flt = evidence_for(cap, ev_kind, marker, x["client"], x["server"], used_frames)
 
@@ -551,6 +558,13 @@ def build(args):
             raise TruthError("scenarios.py has no expectation for %s" % gw_kind)
         for conn in out_conns:
             if conn["finding"] == "none" and spec["finding"] != "none":
+                continue
+            if conn["finding"] != spec["finding"] and spec.get("expect_relayed"):
+                # pool-mixed-5xx: a member's own 5xx must reach the client as it was sent.
+                got = {"status": conn["client_status"], "class": conn["class"]}
+                want = {"status": int(conn["upstream_status"]), "class": spec["expect_relayed"][gw_kind]}
+                if got != want:
+                    problems.append("%s: expected %s, got %s" % (conn["client"], want, got))
                 continue
             got = {"status": conn["client_status"], "class": conn["class"]}
             if "termination" in exp:

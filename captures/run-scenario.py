@@ -136,7 +136,7 @@ http {{
     proxy_read_timeout {read_timeout};
     upstream up {{
 {servers}
-        keepalive 4;
+{keepalive}
     }}
     server {{
         listen 127.0.0.1:{gw_port};
@@ -165,13 +165,14 @@ backend be
 """
 
 
-def start_gateway(kind, d, ns, gw_port, servers, read_timeout, connect_timeout="2s"):
+def start_gateway(kind, d, ns, gw_port, servers, read_timeout, keepalive=True, connect_timeout="2s"):
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     if kind == "nginx":
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout, connect_timeout=connect_timeout,
+                                      keepalive="        keepalive 4;" if keepalive else "",
                                       servers="\n".join("        server %s;" % s for s in servers)))
         err = os.path.join(d, "logs/error.log")
         r = subprocess.run(ns_prefix(ns) + ["nginx", "-t", "-q", "-p", d + "/", "-c", conf, "-e", err],
@@ -294,17 +295,25 @@ def run(args):
     net = Net(spec, d, args.base_port)
     ns_gw, ns_up, host = net.ns_gw, net.ns_up, net.up_host
 
-    def upstream(port, mode, *extra):
-        cmd = [PY, os.path.join(HERE, "upstream.py"), "--host", host, "--port", str(port),
+    def upstream(port, mode, *extra, on=None):
+        cmd = [PY, os.path.join(HERE, "upstream.py"), "--host", on or host, "--port", str(port),
                "--mode", mode, "--log", os.path.join(d, "upstream.log"),
-               "--ready-file", os.path.join(d, "ready.%d" % port)] + list(extra)
+               "--ready-file", os.path.join(d, "ready.%s.%d" % (on or host, port))] + list(extra)
         start("upstream", cmd, signal.SIGTERM, ns_up,
               stderr=open(os.path.join(d, "upstream.stderr"), "a"))
-        wait_for(10, "upstream.py on port %d" % port,
-                 lambda: os.path.exists(os.path.join(d, "ready.%d" % port)))
+        wait_for(10, "upstream.py on %s:%d" % (on or host, port),
+                 lambda: os.path.exists(os.path.join(d, "ready.%s.%d" % (on or host, port))))
 
     ports = [p]
-    if kind == "pool":
+    hosts = [host]
+    if kind == "pool-mixed":
+        # One port, four loopback addresses: the member is told by its address, as in a real pool.
+        hosts = ["127.0.0.%d" % n for n in (2, 3, 4, 5)]
+        upstream(p, "healthy", "--compact", on=hosts[0])
+        upstream(p, "script", "--scenario", args.name, on=hosts[1])
+        upstream(p, "healthy", "--compact", on=hosts[2])
+        upstream(p, "healthy", "--compact", on=hosts[3])
+    elif kind == "pool":
         ports = [p, p + 1, p + 2]
         upstream(p, "healthy", "--compact")
         upstream(p + 1, "script", "--scenario", args.name)
@@ -334,11 +343,11 @@ def run(args):
     if not os.path.exists(os.path.join(d, "upstream.log")):
         open(os.path.join(d, "upstream.log"), "w").close()
 
-    servers = ["%s:%d" % (host, port) for port in ports]
+    servers = ["%s:%d" % (h, port) for h in hosts for port in ports]
     params = (" " + spec["server_params"]) if spec.get("server_params") else ""
     read_timeout = "2s" if spec.get("read_timeout") else "5s"
     start_gateway(gw, d, ns_gw, gw_port, [sv + params for sv in servers], read_timeout,
-                  spec.get("connect_timeout", "2s"))
+                  keepalive=spec.get("keepalive", True), connect_timeout=spec.get("connect_timeout", "2s"))
 
     pcap = os.path.join(d, "capture.pcap")
     filt = "tcp and (%s)" % " or ".join("port %d" % x for x in ports)
@@ -351,7 +360,14 @@ def run(args):
     wait_for(10, "tcpdump", lambda: "listening on" in open(os.path.join(d, "tcpdump.stderr")).read())
 
     method = spec.get("method", "GET")
-    if kind == "pool":
+    if kind == "pool-mixed":
+        # Some paths ask a healthy member for its own 503 or 500 (upstream.py: /own-5NN/);
+        # whichever member round robin picks answers it, the bad one with its bad header.
+        for i in range(1, spec["requests"] + 1):
+            own = "own-503/" if i % 3 == 0 else "own-500/" if i % 5 == 0 else ""
+            one_request(d, ns_gw, gw_port, "/s/%s/%s%d" % (args.name, own, i))
+            time.sleep(0.05)
+    elif kind == "pool":
         for i in range(1, 10):
             one_request(d, ns_gw, gw_port, "/s/%s/%d" % (args.name, i))
             time.sleep(0.1)

@@ -177,6 +177,14 @@ SCENARIOS = [
       [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
       marker=b"Content-Length : 5", kind="pool", gateways=("nginx",),
       expect={"nginx": E(502, "502")}),
+    S("pool-mixed-5xx", "http.header.name_ctl_or_space",
+      "4 servers on 127.0.0.2-5 round-robin (`max_fails=0`, no upstream keep-alive: one "
+      "connection per request), 40 requests; 127.0.0.3 answers `Content-Length : 5`, the others "
+      "are healthy but answer their own well-formed 503 or 500 for 19 of the request paths",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length : 5\r\n\r\nhello"), W],
+      marker=b"Content-Length : 5", kind="pool-mixed", gateways=("nginx",), server_params="max_fails=0",
+      keepalive=False, requests=40,
+      expect={"nginx": E(502, "502")}, expect_relayed={"nginx": "relayed"}),
     # ------------------------------------------------------------- protocol
     S("proto-non-http-response", "proto.non_http_response",
       "`-ERR unknown command\\r\\n`, then FIN",

@@ -3,7 +3,10 @@
 
 One process listens on one address:port and behaves as chosen by --mode:
 
-  healthy  keep-alive HTTP/1.1 server. Every request gets a valid 200.
+  healthy  keep-alive HTTP/1.1 server. Every request gets a valid 200, except
+           a path containing "/own-5NN/" (e.g. /own-503/): a well-formed 5NN
+           of its own, Content-Length framed (the application behind a healthy
+           server failing; used by pool-mixed-5xx).
            Framing is chosen by the request path:
              path contains "chunked" -> Transfer-Encoding: chunked, several
                                         chunks, each written by its own send()
@@ -46,6 +49,7 @@ import argparse
 import datetime
 import os
 import signal
+import re
 import socket
 import struct
 import sys
@@ -142,7 +146,16 @@ def serve_healthy(conn, args, conn_no):
         if "slow" in target:
             time.sleep(args.slow_ms / 1000.0)
         body = body_for(target, served)
-        if "chunked" in target and args.compact and "split" not in target:
+        own = re.search(r"/own-(5\d\d)/", target)
+        if own:
+            # The upstream's own, well-formed 5xx (a busy or broken application behind a
+            # healthy server): the gateway relays it.
+            status = int(own.group(1))
+            reason = {500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
+            conn.sendall(b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                         % (status, reason.encode("ascii"), len(body), body))
+            did.append("%s -> %d content-length %d" % (request_line, status, len(body)))
+        elif "chunked" in target and args.compact and "split" not in target:
             # The whole chunked message in one send() (keeps big captures small).
             pieces = [body[i:i + 16] for i in range(0, len(body), 16)]
             conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -328,7 +341,7 @@ def main():
     args = ap.parse_args()
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    if args.host not in ("127.0.0.1", "::1") and not args.host.startswith("10.201."):
+    if args.host != "::1" and not args.host.startswith("127.") and not args.host.startswith("10.201."):
         # 10.201.0.0/16 only exists inside the network namespaces run-scenario.py creates.
         sys.exit("upstream.py: refusing to listen on a non-loopback address")
     if args.mode == "script" and args.scenario not in scenarios.BY_NAME:

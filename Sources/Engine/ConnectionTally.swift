@@ -15,6 +15,9 @@ public struct ConnectionTally: Sendable {
         public var failed = 0
         /// Root causes of the failed ones.
         public var causes: [FindingCode: Int] = [:]
+        /// Root causes of the connections the gateway failed (every class but `ok` and
+        /// `relayed`): what the pool member did wrong, not what its application answered.
+        public var gatewayCauses: [FindingCode: Int] = [:]
         /// Connections by verdict class.
         public var classes: [VerdictClass: Int] = [:]
     }
@@ -47,6 +50,7 @@ public struct ConnectionTally: Sendable {
             self.causes[verdict.code, default: 0] += 1
             server.failed += 1
             server.causes[verdict.code, default: 0] += 1
+            if verdict.verdictClass != .relayed { server.gatewayCauses[verdict.code, default: 0] += 1 }
         }
         self.servers[report.server] = server
     }

@@ -54,6 +54,7 @@ extension HTMLReport {
         .tl-fail{fill:var(--bad)}
         .tl-seen{fill:#bdc1c6}
         .tl-time{text-anchor:middle;fill:var(--mute)}
+        .tl-time.last{text-anchor:end}
         article.conn{background:#fff;border:1px solid var(--line);border-left:5px solid var(--unk);border-radius:6px;padding:10px 16px;margin:14px 0}
         article.c-502,article.c-503,article.c-504{border-left-color:var(--bad)}
         article.c-truncated{border-left-color:var(--cut)}

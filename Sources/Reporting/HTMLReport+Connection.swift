@@ -82,6 +82,11 @@ extension HTMLReport {
                 html.text(" · phase " + Self.clip(verdict["phase"].string ?? "?"))
             }
             html.element("p", [("class", "verdict")], text: Self.clip(verdict["summary"].string ?? ""))
+            if connection["compact"].bool == true {
+                // A relayed 5xx report.json lists in short: its TCP, HTTP and evidence are not there.
+                html.element("p", [("class", "muted")], text: "Listed in short in report.json (an upstream's own 5xx): analyze --list all lists it in full.")
+                return
+            }
             Self.gateways(verdict["gateways"], &html)
             Self.tcp(connection, &html)
             if !connection["tls"].isNull { Self.tls(connection["tls"], &html) }
@@ -216,13 +221,24 @@ extension HTMLReport {
         html.element("h4", text: "HTTP")
         html.element("table", [("class", "transactions")]) { html in
             html.element("tr") { html in
-                for header in ["#", "request", "host", "frame", "status", "framing", "complete", "frame"] {
+                for header in ["#", "request", "host", "request frame", "upstream sent", "client got", "framing", "complete", "response frame"] {
                     html.element("th", text: header)
                 }
             }
+            // The gateway made its own error instead of the last response (502, 503, 504) or cut
+            // that response's body (truncated); every earlier response reached the client as sent.
+            let verdictClass = connection["verdict"]["class"].string ?? ""
+            let gatewayStatus = ["502", "503", "504", "500"].contains(verdictClass) ? verdictClass : nil
+            let lastIndex = transactions.count - 1 + (connection["transactions_not_listed"].int ?? 0)
             for (index, transaction) in transactions.prefix(Self.transactionsShown).enumerated() {
                 let request = transaction["request"]
                 let response = transaction["response"]
+                let isLast = index == lastIndex
+                func clientGot(_ sent: String?) -> String {
+                    if isLast, let gatewayStatus { return gatewayStatus + " (made by the gateway)" }
+                    if isLast, verdictClass == "truncated" { return (sent ?? "?") + ", body cut" }
+                    return sent ?? "nothing"
+                }
                 html.element("tr") { html in
                     html.element("td", text: "\(index + 1)")
                     html.element("td") { html in
@@ -235,12 +251,15 @@ extension HTMLReport {
                     html.element("td", text: Self.clip(request["host"].string ?? ""))
                     html.element("td", text: request["frame"].text ?? "")
                     if response.isNull {
-                        html.element("td", [("colspan", "4")], text: "no response")
+                        html.element("td", text: "no response")
+                        html.element("td", text: clientGot(nil))
+                        html.element("td", [("colspan", "3")], text: "")
                     } else {
                         var status = response["status"].text ?? "none"
                         let interim = response["interim"].items.compactMap(\.text)
                         if !interim.isEmpty { status = interim.prefix(4).joined(separator: ", ") + ", " + status }
                         html.element("td", text: status)
+                        html.element("td", [("class", isLast && gatewayStatus != nil ? "bad" : nil)], text: clientGot(response["status"].text))
                         html.element("td", text: Self.clip(response["framing"].string ?? ""))
                         html.element("td", text: response["complete"].bool == true ? "yes" : "no")
                         html.element("td", text: response["frame"].text ?? "")

@@ -7,65 +7,14 @@ extension HTMLReport {
     static func timeline(_ document: ReportDocument, _ html: inout HTMLWriter) {
         html.element("section", [("id", "timeline")]) { html in
             html.element("h2", text: "Failures over time, by upstream")
-            guard let window = document.window, !document.timeline.isEmpty else {
+            guard let timeline = document.timelineRows, !timeline.rows.isEmpty else {
                 html.element("p", text: "No connection to place on a timeline.")
                 return
             }
-            let bins = Self.timelineBins
+            let window = (first: timeline.first, last: timeline.last)
+            let bins = Timeline.bins
             let span = window.last.nanoseconds(since: window.first)
-            func bin(_ time: Timestamp) -> Int {
-                guard span > 0 else { return 0 }
-                let fraction = Double(time.nanoseconds(since: window.first)) / Double(span)
-                return min(bins - 1, max(0, Int(fraction * Double(bins))))
-            }
-            // One row per upstream, in the document's order; a server only a connection names comes last.
-            var servers: [String] = []
-            var row: [String: Int] = [:]
-            func rowIndex(_ server: String) -> Int {
-                if let index = row[server] { return index }
-                row[server] = servers.count
-                servers.append(server)
-                return servers.count - 1
-            }
-            for upstream in document.json["upstreams"].items { _ = rowIndex(upstream["server"].string ?? "?") }
-            var started: [[Int]] = []
-            var failed: [[Int]] = []
-            for connection in document.timeline {
-                guard let time = connection.start else { continue }
-                let index = rowIndex(connection.server)
-                while started.count < servers.count {
-                    started.append([Int](repeating: 0, count: bins))
-                    failed.append([Int](repeating: 0, count: bins))
-                }
-                started[index][bin(time)] += 1
-                if connection.failed { failed[index][bin(time)] += 1 }
-            }
-            while started.count < servers.count {
-                started.append([Int](repeating: 0, count: bins))
-                failed.append([Int](repeating: 0, count: bins))
-            }
-            // The rows that matter most (failures, then traffic), drawn in the document's order.
-            let chosen = Set(servers.indices.sorted { a, b in
-                let x = failed[a].reduce(0, +)
-                let y = failed[b].reduce(0, +)
-                if x != y { return x > y }
-                let p = started[a].reduce(0, +)
-                let q = started[b].reduce(0, +)
-                return p != q ? p > q : a < b
-            }.prefix(Self.timelineRows))
-            var rows = servers.indices.filter { chosen.contains($0) }.map { (label: servers[$0], started: started[$0], failed: failed[$0]) }
-            let rest = servers.indices.filter { !chosen.contains($0) }
-            if !rest.isEmpty {
-                var otherStarted = [Int](repeating: 0, count: bins)
-                var otherFailed = [Int](repeating: 0, count: bins)
-                for index in rest {
-                    for b in 0..<bins {
-                        otherStarted[b] += started[index][b]
-                        otherFailed[b] += failed[index][b]
-                    }
-                }
-                rows.append((label: "\(rest.count) other upstream(s)", started: otherStarted, failed: otherFailed))
-            }
+            let rows = timeline.rows
             let highest = max(1, rows.map { $0.failed.max() ?? 0 }.max() ?? 0)
 
             let rowHeight = 30
@@ -73,7 +22,8 @@ extension HTMLReport {
             let plotLeft = 260
             let binWidth = 11
             let plotWidth = bins * binWidth
-            let width = plotLeft + plotWidth + 20
+            // Room on the right for half the last time label, which is centred on the plot's end.
+            let width = plotLeft + plotWidth + 50
             let height = 12 + rows.count * rowHeight + 30
             html.element("svg", [
                 ("class", "timeline"), ("viewBox", "0 0 \(width) \(height)"), ("width", "\(width)"), ("height", "\(height)"),
@@ -104,11 +54,12 @@ extension HTMLReport {
                 let axis = 12 + rows.count * rowHeight + 14
                 for quarter in 0...4 {
                     let x = plotLeft + plotWidth * quarter / 4
-                    html.element("text", [("x", "\(x)"), ("y", "\(axis)"), ("class", "tl-time")],
+                    // The last label ends at the plot's end, so it never runs past the picture.
+                    html.element("text", [("x", "\(x)"), ("y", "\(axis)"), ("class", quarter == 4 ? "tl-time last" : "tl-time")],
                                  text: Self.clock(Self.binStart(bins * quarter / 4, window: window)))
                 }
             }
-            html.element("p", [("class", "muted")], text: "Each column is 1/\(bins) of the capture window (\(MarkdownReport.duration(span))); red bars: connections that started then and failed (tallest: \(highest)); grey: connections that started then. Counts after each upstream: failed/started.")
+            html.element("p", [("class", "muted")], text: "Each column is 1/\(bins) of the capture window (\(MarkdownReport.duration(span))); red bars: connections that started then and the gateway failed (tallest: \(highest)); grey: connections that started then. Counts after each upstream: failed/started.")
         }
     }
 

@@ -16,9 +16,9 @@ public enum HTMLReport {
     /// Upstream table rows (the ones with most failures when there are more).
     static let upstreamRows = 100
     /// Upstream rows in the timeline.
-    static let timelineRows = 12
+    static let timelineRows = Timeline.rowsShown
     /// Timeline buckets across the capture window.
-    static let timelineBins = 60
+    static let timelineBins = Timeline.bins
     /// Transactions, findings and evidence entries shown per connection.
     public static let transactionsShown = 12
     static let findingsShown = 6
@@ -85,7 +85,7 @@ public enum HTMLReport {
                 }
                 html.element("footer", [("class", "muted")]) { html in
                     let healthy = document.connectionCount - document.failedCount
-                    html.element("p", text: "\(healthy) healthy connection(s) are counted, not listed. Every listed connection, with all its findings, is in report.json (schema \(JSONReport.schema)); edgescope report report.json --format html renders this page again.")
+                    html.element("p", text: "\(healthy) healthy connection(s) are counted, not listed. report.json (schema \(JSONReport.schema)) lists every connection the gateway failed with all its findings, and the upstreams' own 5xx in short (analyze --list all lists every connection in full); edgescope report report.json --format html renders this page again.")
                 }
                 html.element("script") { $0.trusted(Self.script) }
                 html.newline()
@@ -118,27 +118,26 @@ public enum HTMLReport {
                     html.element("time", text: window.last.rfc3339)
                 }
             }
-            let worst = document.json["upstreams"].items.enumerated().max { a, b in
-                let x = a.element["failed"].int ?? 0
-                let y = b.element["failed"].int ?? 0
-                return x != y ? x < y : a.offset > b.offset
-            }?.element
-            if let worst, let failed = worst["failed"].int, failed > 0 {
-                let connections = worst["connections"].int ?? 0
-                html.element("p", [("class", "headline")]) { html in
-                    html.text("Most failures: upstream ")
-                    html.element("code", text: Self.clip(worst["server"].string ?? "?"))
-                    if let name = worst["name"].string { html.text(" (" + Self.clip(name) + ")") }
-                    html.text(", \(failed) of \(connections) connection(s) failed (\(MarkdownReport.percent(failed, of: connections))).")
-                }
+            let rows = document.json["upstreams"].items
+            if let headline = Headline.sentence(rows.map(Headline.Member.init)) {
+                html.element("p", [("class", "headline"), ("id", "headline")], text: Self.clip(headline) + ".")
             }
-            let causes = document.causes
+            // The gateway's failures by cause; the upstreams' own 5xx apart.
+            var gateway: [String: Int] = [:]
+            for row in rows {
+                for cause in Self.splitCauses(row) where !cause.relayed { gateway[cause.code, default: 0] += cause.count }
+            }
+            let causes = document.causes.compactMap { cause in gateway[cause.code].map { (code: cause.code, count: $0) } }
+            let relayed = rows.reduce(0) { $0 + ($1["relayed"].int ?? 0) }
+            if relayed > 0 {
+                html.element("p", [("class", "muted")], text: "Upstreams answered \(relayed) request(s) with a 5xx of their own, which the gateway relayed as sent: the application's answer, not a failing pool member (class relayed).")
+            }
             if let top = causes.first {
                 html.element("p", [("class", "headline")]) { html in
-                    html.text("Most frequent cause: ")
+                    html.text("Most frequent gateway failure: ")
                     html.element("code", text: Self.clip(top.code))
                     html.text(" on \(top.count) connection(s)")
-                    let upstreams = document.json["upstreams"].items.filter { ($0["causes"][top.code].int ?? 0) > 0 }
+                    let upstreams = rows.filter { row in Self.splitCauses(row).contains { !$0.relayed && $0.code == top.code } }
                     if !upstreams.isEmpty {
                         html.text(", upstream(s) ")
                         for (index, row) in upstreams.prefix(5).enumerated() {
@@ -191,28 +190,22 @@ public enum HTMLReport {
                 html.element("p", text: "No upstream connections were seen.")
                 return
             }
-            var shown = Array(rows.indices)
-            if rows.count > Self.upstreamRows {
-                // Keep the rows that matter most, in the document's order.
-                let chosen = Set(rows.indices.sorted { a, b in
-                    let x = rows[a]["failed"].int ?? 0
-                    let y = rows[b]["failed"].int ?? 0
-                    return x != y ? x > y : a < b
-                }.prefix(Self.upstreamRows))
-                shown = rows.indices.filter { chosen.contains($0) }
-            }
+            // Most gateway failures first, then by address: the member to take out heads the table.
+            let shown = Array(Summary.worstFirst(rows, failed: { $0["failed"].int ?? 0 }, server: { $0["server"].string ?? "?" })
+                .prefix(Self.upstreamRows))
             html.element("table", [("id", "upstream-table"), ("class", "upstreams")]) { html in
                 html.element("tr") { html in
-                    for (header, numeric) in [("upstream", false), ("name", false), ("connections", true), ("failed", true), ("failed %", true), ("", false), ("causes", false)] {
+                    for (header, numeric) in [("upstream", false), ("name", false), ("connections", true), ("failed", true), ("failed %", true), ("", false), ("relayed 5xx", true), ("causes", false)] {
                         html.element("th", [("class", numeric ? "n" : nil)], text: header)
                     }
                 }
-                for index in shown {
-                    let row = rows[index]
+                for row in shown {
                     let connections = row["connections"].int ?? 0
                     let failed = row["failed"].int ?? 0
+                    let relayed = row["relayed"].int ?? 0
                     let server = row["server"].string ?? "?"
-                    html.element("tr", [("class", failed > 0 ? "bad" : "good"), ("data-upstream", server)]) { html in
+                    // Red only for what the gateway failed; an upstream's own 5xx is not a failing member.
+                    html.element("tr", [("class", failed > 0 ? "bad" : relayed > 0 ? "relayed" : "good"), ("data-upstream", server)]) { html in
                         html.element("td") { $0.element("code", text: Self.clip(server)) }
                         html.element("td", text: Self.clip(row["name"].string ?? ""))
                         html.element("td", [("class", "n")], text: "\(connections)")
@@ -224,13 +217,15 @@ public enum HTMLReport {
                                 html.element("span", [("style", "width:\(width)%")], text: "")
                             }
                         }
+                        html.element("td", [("class", "n")], text: "\(relayed)")
                         html.element("td") { html in
-                            for (index, cause) in row["causes"].members.prefix(6).enumerated() {
+                            let causes = Self.splitCauses(row)
+                            for (index, cause) in causes.prefix(6).enumerated() {
                                 if index > 0 { html.text(", ") }
-                                html.element("code", text: Self.clip(cause.0))
-                                html.text(" ×\(cause.1.int ?? 0)")
+                                html.element("code", text: Self.clip(cause.code))
+                                html.text(" ×\(cause.count)" + (cause.relayed ? " (relayed)" : ""))
                             }
-                            if row["causes"].members.count > 6 { html.text(", …") }
+                            if causes.count > 6 { html.text(", …") }
                         }
                     }
                 }
@@ -239,6 +234,20 @@ public enum HTMLReport {
                 html.element("p", [("class", "muted")], text: "\(rows.count - shown.count) more upstream(s), with fewer failures, are in report.json.")
             }
         }
+    }
+
+    /// An upstream's causes: the gateway failures (`failed_causes`), then what it relayed of its
+    /// own (`causes` less those). A report written before `failed_causes` counts every cause as a failure.
+    public static func splitCauses(_ row: JSONValue) -> [(code: String, count: Int, relayed: Bool)] {
+        guard !row["failed_causes"].isNull else {
+            return row["causes"].members.map { ($0.0, $0.1.int ?? 0, false) }
+        }
+        let failed = row["failed_causes"].members.map { (code: $0.0, count: $0.1.int ?? 0, relayed: false) }
+        let relayed = row["causes"].members.compactMap { cause -> (code: String, count: Int, relayed: Bool)? in
+            let count = (cause.1.int ?? 0) - (row["failed_causes"][cause.0].int ?? 0)
+            return count > 0 ? (cause.0, count, true) : nil
+        }
+        return failed + relayed
     }
 
     static func causes(_ document: ReportDocument, _ html: inout HTMLWriter) {

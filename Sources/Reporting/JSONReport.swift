@@ -10,7 +10,16 @@ public enum JSONReport {
     public static let schema = "edgescope.report/1"
 
     /// The whole report. `slices` maps a connection id to its slice path relative to the report.
-    public static func document(_ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:]) -> JSONValue {
+    /// `traffic` is what every judged connection carried (a streamed report counts it as
+    /// connections come); without it, what the listed connections carried, which the upstreams'
+    /// entries give only when every judged connection is listed (the timeline draws it anyway).
+    public static func document(
+        _ result: AnalysisResult, source: SourceInfo, slices: [UInt32: String] = [:], traffic given: UpstreamTraffic? = nil
+    ) -> JSONValue {
+        let traffic = given ?? UpstreamTraffic(result.connections)
+        let complete = given != nil || result.unlistedConnections == 0
+        let upstreams = Summary.upstreams(result)
+        let window = result.statistics.firstTime.flatMap { first in result.statistics.lastTime.map { (first, max(first, $0)) } }
         var members: [(String, JSONValue)] = [
             ("schema", .string(self.schema)),
             ("generator", .object([
@@ -21,7 +30,8 @@ public enum JSONReport {
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
             ("totals", self.totals(result)),
-            ("upstreams", .array(Summary.upstreams(result).map { self.upstream($0, names: result.upstreams) })),
+            ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: complete ? traffic.servers[$0.endpoint] : nil) })),
+            ("timeline", traffic.timeline(window: window, upstreams: upstreams.map(\.server))?.json ?? .null),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
         ]
         // Only when the capture also holds the client-to-gateway hop (docs/json-report.md).
@@ -114,14 +124,51 @@ public enum JSONReport {
         ])
     }
 
-    static func upstream(_ row: Summary.UpstreamRow, names: [UpstreamSpec]) -> JSONValue {
-        let name = names.first { $0.name != nil && $0.address == row.endpoint.address && ($0.port ?? row.endpoint.port) == row.endpoint.port }?.name
-        return .object([
+    /// The `--upstream NAME=` given for `row`'s server, if any.
+    public static func name(of row: Summary.UpstreamRow, in names: [UpstreamSpec]) -> String? {
+        names.first { $0.name != nil && $0.address == row.endpoint.address && ($0.port ?? row.endpoint.port) == row.endpoint.port }?.name
+    }
+
+    /// One upstream's entry. `failed` counts the connections the gateway failed (502, 503, 504,
+    /// truncated, unknown), `relayed` the upstream's own 5xx; `causes` covers both,
+    /// `failed_causes` only the first. `traffic`, when given, adds what every connection carried.
+    static func upstream(_ row: Summary.UpstreamRow, names: [UpstreamSpec], traffic: UpstreamTraffic.Server? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [
             ("server", .string(row.server)),
-            ("name", .optional(name)),
+            ("name", .optional(self.name(of: row, in: names))),
             ("connections", .number(row.connections)),
             ("failed", .number(row.failed)),
             ("causes", .object(row.causes.map { ($0.code.description, .number($0.count)) })),
+            ("relayed", .number(row.relayed)),
+            ("failed_causes", .object(row.failedCauses.map { ($0.code.description, .number($0.count)) })),
+        ]
+        if let traffic { members += traffic.members }
+        return .object(members)
+    }
+
+    /// A connection in short: a healthy one as `--json` lists it, a relayed 5xx as report.json
+    /// lists it, and every connection in connections.jsonl (like Zeek's conn.log). The fields
+    /// scripts read (`id`, `client`, `server`, `start`, `end`, `frames`, `verdict.code`,
+    /// `verdict.class`; `verdict.phase` and `verdict.summary` when not healthy), what it carried
+    /// (`requests`, `bytes_to_upstream`, `bytes_from_upstream`), and `compact: true`.
+    public static func compactConnection(_ report: ConnectionReport) -> JSONValue {
+        .object([
+            ("id", .string(report.name)),
+            ("client", .string(report.client.description)),
+            ("server", .string(report.server.description)),
+            ("start", .string(report.facts.first.time.rfc3339)),
+            ("end", .string(report.facts.last.time.rfc3339)),
+            ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
+            ("requests", .number(report.transactions.count + report.transactionsDropped)),
+            ("bytes_to_upstream", .uint(report.clientStreamBytes)),
+            ("bytes_from_upstream", .uint(report.serverStreamBytes)),
+            ("verdict", .object(
+                [("code", .string(report.verdict.code.description)), ("class", .string(report.verdict.verdictClass.rawValue))]
+                    // A relayed 5xx says what the upstream answered; a healthy one needs no sentence.
+                    + (report.verdict.verdictClass == .ok ? [] : [
+                        ("phase", .string(report.verdict.phase.rawValue)), ("summary", .string(report.verdict.summary)),
+                    ]))),
+            ("compact", .bool(true)),
         ])
     }
 

@@ -39,6 +39,10 @@ public enum MarkdownReport {
             out += "- **Warning:** \(self.text(warning))\n"
         }
 
+        if let headline = Headline.sentence(
+            document.json["upstreams"].items.map(Headline.Member.init), code: { self.code($0) }, text: { self.text($0) }) {
+            out += "\n**\(headline).**\n"
+        }
         out += "\n## Outcome by class\n\n| class | connections |\n|---|---:|\n"
         for item in document.classes {
             out += "| \(self.text(item.name)) | \(item.count) |\n"
@@ -54,13 +58,17 @@ public enum MarkdownReport {
     private static func upstreams(_ document: ReportDocument) -> String {
         let rows = document.json["upstreams"].items
         guard !rows.isEmpty else { return "" }
-        var out = "\n## By upstream\n\n| upstream | name | connections | failed | failed % | causes |\n|---|---|---:|---:|---:|---|\n"
-        for row in rows {
+        var out = "\n## By upstream\n\nMost connections the gateway failed first; an upstream's own 5xx, relayed as sent, is counted apart.\n\n"
+        out += "| upstream | name | connections | failed | failed % | relayed 5xx | causes |\n|---|---|---:|---:|---:|---:|---|\n"
+        for row in Summary.worstFirst(rows, failed: { $0["failed"].int ?? 0 }, server: { $0["server"].string ?? "?" }) {
             let connections = row["connections"].int ?? 0
             let failed = row["failed"].int ?? 0
-            let causes = row["causes"].members.map { "\(self.code($0.0, inTable: true)) ×\($0.1.int ?? 0)" }.joined(separator: ", ")
+            let causes = HTMLReport.splitCauses(row).map { cause in
+                "\(self.code(cause.code, inTable: true)) ×\(cause.count)\(cause.relayed ? " (relayed)" : "")"
+            }.joined(separator: ", ")
             let name = row["name"].string.map { self.text($0) } ?? ""
-            out += "| \(self.code(row["server"].string ?? "?", inTable: true)) | \(name) | \(connections) | \(failed) | \(self.percent(failed, of: connections)) | \(causes) |\n"
+            let server = self.code(row["server"].string ?? "?", inTable: true)
+            out += "| \(failed > 0 ? "**\(server)**" : server) | \(name) | \(connections) | \(failed) | \(self.percent(failed, of: connections)) | \(row["relayed"].int ?? 0) | \(causes) |\n"
         }
         return out
     }

@@ -80,7 +80,8 @@ public struct ReportDocument: Sendable {
         /// report makes entries only for the failures kept, not for every connection.
         public mutating func add(_ summary: Connection, entry: (_ listed: Int?) -> JSONValue) {
             let failed = summary.verdictClass != "ok"
-            self.timeline.append(TimelineEntry(server: summary.server, start: summary.start, failed: failed))
+            // The timeline marks what the gateway failed; an upstream's own 5xx, relayed, is not.
+            self.timeline.append(TimelineEntry(server: summary.server, start: summary.start, failed: failed && summary.verdictClass != "relayed"))
             guard failed else { return }
             let rank = ReportDocument.rank(ofClass: summary.verdictClass)
             let id = summary.id
@@ -140,6 +141,9 @@ public struct ReportDocument: Sendable {
     public let json: JSONValue
     /// Every listed connection's timeline entry, in the order added.
     public let timeline: [TimelineEntry]
+    /// The timeline the HTML report draws: report.json's `timeline`, or for a report written
+    /// before it existed, the listed connections'; `nil` without a capture window.
+    public let timelineRows: Timeline?
     /// The worst listed connections that are not healthy (at most `Builder.failuresKept`),
     /// worst first (see `rank(ofClass:)`), then by id.
     public let failures: [JSONValue]
@@ -167,6 +171,16 @@ public struct ReportDocument: Sendable {
         self.json = .object(members.filter { $0.0 != "connections" })
         var builder = builder
         self.timeline = builder.timeline
+        let recorded = json["timeline"]
+        if !recorded.isNull {
+            self.timelineRows = Timeline(json: recorded)
+        } else if let first = json["source"]["first_time"].string.flatMap(Timestamp.init(rfc3339:)),
+                  let last = json["source"]["last_time"].string.flatMap(Timestamp.init(rfc3339:)) {
+            self.timelineRows = Timeline(
+                window: (first, max(first, last)), entries: builder.timeline, order: json["upstreams"].items.map { $0["server"].string ?? "?" })
+        } else {
+            self.timelineRows = nil
+        }
         self.failures = builder.failures()
         self.examples = builder.examples.mapValues(\.connection)
     }

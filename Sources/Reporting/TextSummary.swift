@@ -7,8 +7,9 @@ public enum TextSummary {
     /// How many failing connections are shown with their evidence.
     public static let connectionsShown = 10
 
-    /// The summary text, ending with a newline.
-    public static func render(_ result: AnalysisResult, source: SourceInfo) -> String {
+    /// The summary text, ending with a newline. `listedIn` is where the failing connections the
+    /// summary has no room for are listed (report.json's path), `nil` when no report was written.
+    public static func render(_ result: AnalysisResult, source: SourceInfo, listedIn: String? = "report.json") -> String {
         let stats = result.statistics
         var out = "edgescope: \(Terminal.safe(source.path)) (\(result.linkType), \(stats.frames) frames"
         if let first = stats.firstTime, let last = stats.lastTime {
@@ -24,20 +25,39 @@ public enum TextSummary {
             out += "not redacted (--no-redact): evidence shows credential values as they were sent\n"
         }
         let upstreams = Summary.upstreams(result)
+        let names = upstreams.map { row in JSONReport.name(of: row, in: result.upstreams) }
+        if let headline = Headline.sentence(zip(upstreams, names).map { $0.member(name: $1) }) {
+            out += Terminal.safe(headline) + ".\n"
+        }
         if !upstreams.isEmpty {
+            // Most gateway failures first: the member to take out of the pool heads the list.
             out += "\nBy upstream:\n"
             let width = upstreams.map(\.server.count).max() ?? 0
             for row in upstreams {
-                let causes = row.causes.map { "\($0.code) ×\($0.count)" }.joined(separator: ", ")
+                var causes = row.failedCauses.map { "\($0.code) ×\($0.count)" }
+                let relayedCauses = row.causes.compactMap { cause -> String? in
+                    let relayed = cause.count - (row.failedCauses.first { $0.code == cause.code }?.count ?? 0)
+                    return relayed > 0 ? "\(cause.code) ×\(relayed)" : nil
+                }
+                if !relayedCauses.isEmpty { causes.append("relayed: " + relayedCauses.joined(separator: ", ")) }
                 out += "  " + row.server.padding(width) + "  \(row.connections) conn, \(row.failed) failed"
-                out += causes.isEmpty ? "\n" : "  (\(causes))\n"
+                if row.relayed > 0 { out += ", \(row.relayed) relayed 5xx" }
+                out += causes.isEmpty ? "\n" : "  (\(causes.joined(separator: "; ")))\n"
             }
         }
         let causes = Summary.causes(result)
         if !causes.isEmpty {
+            // What the gateway failed first; the upstreams' own 5xx after, as what they are.
+            var gateway: [FindingCode: Int] = [:]
+            for row in upstreams {
+                for cause in row.failedCauses { gateway[cause.code, default: 0] += cause.count }
+            }
             out += "\nBy cause:\n"
-            for cause in causes {
-                out += "  \(cause.count)  \(cause.code)\n"
+            for cause in causes where gateway[cause.code] != nil {
+                out += "  \(gateway[cause.code]!)  \(cause.code)\n"
+            }
+            for cause in causes where cause.count > gateway[cause.code] ?? 0 {
+                out += "  \(cause.count - (gateway[cause.code] ?? 0))  \(cause.code) (relayed: the upstream's own answer)\n"
             }
             out += "\nConnections:\n"
             for connection in failures.prefix(self.connectionsShown) {
@@ -62,7 +82,12 @@ public enum TextSummary {
             }
             let failing = max(failures.count, result.tally.failed)
             if failing > self.connectionsShown {
-                out += "  … and \(failing - self.connectionsShown) more (see report.json)\n"
+                let more = failing - self.connectionsShown
+                if let listedIn {
+                    out += "  … and \(more) more (see \(Terminal.safe(listedIn)))\n"
+                } else {
+                    out += "  … and \(more) more (use --out DIR to list them all in DIR/report.json)\n"
+                }
             }
         }
         out += ClientErrorsReport.text(result)

@@ -42,8 +42,13 @@ struct Analyze: ParsableCommand {
         @Option(help: ArgumentHelp("Write report.json, report.md, report.html and slices/<id>.pcap into this directory.", valueName: "dir"))
     var out: String?
 
-    @Option(help: "Which connections get a pcap slice with --out: failed, all or none.")
+    @Option(help: "Which connections get a pcap slice with --out: failed, all or none (all implies --list all).")
     var slices: SliceSelection = .failed
+
+    @Option(help: ArgumentHelp(
+        "Which connections report.json lists: failed (those the gateway failed in full, an upstream's own 5xx in short; healthy ones are only counted, per upstream) or all (every connection in full, and one line each in connections.jsonl). --json on stdout lists every connection either way, healthy ones in short unless all.",
+        valueName: "which"))
+    var list: StreamedReport.Listing = .failed
 
     @Flag(help: "Print the JSON report to stdout instead of the text summary.")
     var json = false
@@ -105,7 +110,9 @@ struct Analyze: ParsableCommand {
         let output = try self.out.map(OutputDirectory.init(path:))
         let selection = self.out == nil ? SliceSelection.none : self.slices
         // Without --out or --json no report is written: judged connections are only counted.
-        let report = self.out == nil && !self.json ? nil : try StreamedReport(directory: self.out) { connection in
+        // A slice of every connection needs report.json to name every connection.
+        let listing = selection == .all ? StreamedReport.Listing.all : self.list
+        let report = self.out == nil && !self.json ? nil : try StreamedReport(directory: self.out, listing: listing, printsJSON: self.json) { connection in
             switch selection {
             // A relayed 5xx is the upstream's own answer, passed on as it should be: its slice
             // would only repeat the status line the report already shows (--slices all has it).
@@ -114,10 +121,15 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
-        let (result, readError) = self.threads == 1
+        var (result, readError) = self.threads == 1
             ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report)
             : try Self.analyse(
                 ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
+        // The engine keeps only the worst connections for the summary (`connectionsKept`) and
+        // warns that the rest are not listed; report.json lists what `--list` says and its
+        // totals count the rest, so that warning would be wrong here.
+        let unlistedWarning = "\(result.unlistedConnections) of \(result.tally.connections) connection(s) are counted but not listed"
+        result.warnings.removeAll { $0.hasPrefix(unlistedWarning) }
         let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
         Edgescope.warn(report: result.warnings)
         let assembled = try report?.assemble(result, source: source)
@@ -129,6 +141,7 @@ struct Analyze: ParsableCommand {
             let written = Result {
                 sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
                 try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
+                if listing == .all { try output.write("connections.jsonl") { emit in try report.emitLines(emit) } }
             }
             let (markdown, html) = pages.wait()
             try written.get()
@@ -136,11 +149,13 @@ struct Analyze: ParsableCommand {
             try output.write("report.html", html)
         }
         if self.json, let report, let (head, tail, _) = assembled {
-            try report.emit(head: head, tail: tail) { bytes in writeAll(1, bytes) }
+            try report.emit(head: head, tail: tail, target: .standardOutput) { bytes in writeAll(1, bytes) }
         } else {
-            print(TextSummary.render(result.withoutWarnings, source: source), terminator: "")
+            print(TextSummary.render(result.withoutWarnings, source: source, listedIn: self.out.map { "\($0)/report.json" }), terminator: "")
             if let out = self.out {
-                print("\nReports written to \(out)/report.json, \(out)/report.md and \(out)/report.html\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
+                let files = ["report.json", "report.md", "report.html"] + (listing == .all ? ["connections.jsonl"] : [])
+                let named = files.dropLast().map { "\(out)/\($0)" }.joined(separator: ", ") + " and \(out)/\(files.last!)"
+                print("\nReports written to \(named)\(sliceCount == 0 ? "" : ", \(sliceCount) slice(s) in \(out)/slices/")")
             }
         }
         let found = failClasses.compactMap { verdictClass in result.tally.classes[verdictClass].map { (verdictClass, $0) } }.filter { $0.1 > 0 }

@@ -1,0 +1,116 @@
+/// The one sentence every report opens with: which pool member the gateway failed most, and
+/// what it did, in words (`127.0.0.3:8080 sent a malformed header on 13 of 40 connections`).
+/// Text, Markdown and HTML say the same sentence; Markdown and HTML read it from report.json alone.
+public enum Headline {
+    /// One upstream as the headline weighs it.
+    public struct Member: Sendable {
+        /// `10.0.3.24:8080`.
+        public var server: String
+        /// Its `--upstream NAME=`, if given.
+        public var name: String?
+        /// Connections to it.
+        public var connections: Int
+        /// Connections the gateway failed.
+        public var failed: Int
+        /// The upstream's own 5xx, relayed.
+        public var relayed: Int
+        /// Root causes of the gateway failures, most frequent first.
+        public var failedCauses: [(code: String, count: Int)]
+
+        /// A member from its parts.
+        public init(server: String, name: String?, connections: Int, failed: Int, relayed: Int, failedCauses: [(code: String, count: Int)]) {
+            self.server = server
+            self.name = name
+            self.connections = connections
+            self.failed = failed
+            self.relayed = relayed
+            self.failedCauses = failedCauses
+        }
+
+        /// A member from an `upstreams[]` entry of report.json (`failed_causes`, or `causes` for a
+        /// report written before it existed).
+        public init(_ row: JSONValue) {
+            let causes = row["failed_causes"].isNull ? row["causes"] : row["failed_causes"]
+            self.init(
+                server: row["server"].string ?? "?", name: row["name"].string, connections: row["connections"].int ?? 0,
+                failed: row["failed"].int ?? 0, relayed: row["relayed"].int ?? 0,
+                failedCauses: causes.members.map { ($0.0, $0.1.int ?? 0) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code })
+        }
+    }
+
+    /// The worst member (most gateway failures, then the lower address), if any failed.
+    public static func worst(_ members: [Member]) -> Member? {
+        members.filter { $0.failed > 0 }.min { a, b in
+            a.failed != b.failed ? a.failed > b.failed : Summary.addressPrecedes(a.server, b.server)
+        }
+    }
+
+    /// The sentence, without a final period, or `nil` when no connection failed at all.
+    /// `code` quotes the server and the code (a code span in Markdown, for example), `text`
+    /// escapes the upstream's name.
+    public static func sentence(
+        _ members: [Member], code quote: (String) -> String = { $0 }, text escape: (String) -> String = { $0 }
+    ) -> String? {
+        if let worst = self.worst(members) {
+            var out = quote(worst.server) + (worst.name.map { " (\(escape($0)))" } ?? "")
+            if let top = worst.failedCauses.first {
+                out += " \(self.phrase(top.code)) on \(top.count) of \(worst.connections) connection(s) (\(quote(top.code)))"
+                let others = worst.failed - top.count
+                if others > 0 { out += "; \(others) more failed with other causes" }
+            } else {
+                out += " failed on \(worst.failed) of \(worst.connections) connection(s)"
+            }
+            let others = members.filter { $0.failed > 0 }.count - 1
+            if others > 0 { out += "; \(others) other upstream(s) failed too" }
+            return out
+        }
+        let relayed = members.reduce(0) { $0 + $1.relayed }
+        if relayed > 0 {
+            return "No upstream failed at the gateway; upstreams answered \(relayed) request(s) with a 5xx of their own, which the gateway relayed"
+        }
+        return nil
+    }
+
+    /// What an upstream did, in words a person on call reads at a glance: `sent a malformed
+    /// header`. The code follows in the sentence for the details.
+    public static func phrase(_ code: String) -> String {
+        switch code {
+        case "tcp.connect.refused": return "refused the connection"
+        case "tcp.connect.timeout": return "never answered the connection attempt"
+        case "tcp.connect.unreachable": return "was unreachable"
+        case "tcp.connect.prohibited": return "was unreachable (administratively prohibited)"
+        case "tcp.rst.before_response": return "reset the connection before responding"
+        case "tcp.fin.before_response": return "closed the connection before responding"
+        case "tcp.fin.mid_headers": return "closed the connection in the middle of the response head"
+        case "tcp.fin.mid_body", "tcp.rst.mid_body": return "cut the response body short"
+        case "tcp.keepalive_race": return "closed an idle keep-alive connection as the gateway reused it"
+        case "tcp.read_timeout": return "did not answer in time"
+        case "tcp.send_timeout": return "stopped reading the request"
+        case "tcp.mtu_blackhole": return "lost large packets (MTU black hole)"
+        case "capture.gap", "capture.truncated": return "could not be judged (bytes missing from the capture)"
+        case "http.header.too_large": return "sent too large a response head"
+        case "http.header.too_many": return "sent too many header fields"
+        case "http.upstream_5xx": return "answered with its own 5xx"
+        case "gateway.no_live_upstreams": return "was marked down by the gateway"
+        default: break
+        }
+        let families: [(prefix: String, phrase: String)] = [
+            ("proto.", "spoke a protocol the gateway did not expect"),
+            ("http.status_line.", "sent a malformed status line"),
+            ("http.line.", "sent a malformed line ending"),
+            ("http.header.", "sent a malformed header"),
+            ("http.cl.", "sent a bad Content-Length"),
+            ("http.te", "sent a bad Transfer-Encoding"),
+            ("http.chunked.", "sent a malformed chunked body"),
+            ("http.body.", "sent body bytes its message does not allow"),
+            ("tls.cert.", "presented a certificate the gateway rejects"),
+            ("tls.", "failed the TLS handshake"),
+            ("h2.", "broke the HTTP/2 protocol"),
+            ("grpc.", "answered with a gRPC error"),
+            ("dns.", "could not be resolved"),
+            ("fcgi.", "broke the FastCGI protocol"),
+        ]
+        for family in families where code.hasPrefix(family.prefix) { return family.phrase }
+        return "failed"
+    }
+}

@@ -1,0 +1,115 @@
+import CaptureModel
+import Engine
+
+/// What every judged connection carried, counted per upstream, so report.json can list only
+/// the failing connections and still say what the healthy ones did: requests, bytes, response
+/// times, and when each connection started (the HTML timeline). A few bytes per connection,
+/// never its report.
+public struct UpstreamTraffic: Sendable {
+    /// One upstream's counts.
+    public struct Server: Sendable {
+        /// Connections judged healthy (class `ok`).
+        public var healthy = 0
+        /// Requests the gateway sent (listed or not).
+        public var requests = 0
+        /// Stream bytes the gateway sent.
+        public var bytesToUpstream: UInt64 = 0
+        /// Stream bytes the upstream sent.
+        public var bytesFromUpstream: UInt64 = 0
+        /// For each request answered: from its first byte to the response's first byte, in
+        /// microseconds (4 bytes a request: exact percentiles, bounded by the traffic).
+        var responseTimes: [UInt32] = []
+
+        /// The members `upstreams[]` adds: `healthy`, `requests`, `bytes_to_upstream`,
+        /// `bytes_from_upstream`, and `response_time_ms` (`responses`, `median`, `p99`, `max`:
+        /// nearest-rank percentiles; `null` when no response was timed).
+        var members: [(String, JSONValue)] {
+            var times: JSONValue = .null
+            if !self.responseTimes.isEmpty {
+                let sorted = self.responseTimes.sorted()
+                func rank(_ percent: Int) -> JSONValue {
+                    // Nearest rank: the smallest value with at least `percent`% of the values at or below it.
+                    let index = max(0, (sorted.count * percent + 99) / 100 - 1)
+                    return .double(Double(sorted[index]) / 1000)
+                }
+                times = .object([
+                    ("responses", .number(sorted.count)), ("median", rank(50)), ("p99", rank(99)),
+                    ("max", .double(Double(sorted[sorted.count - 1]) / 1000)),
+                ])
+            }
+            return [
+                ("healthy", .number(self.healthy)),
+                ("requests", .number(self.requests)),
+                ("bytes_to_upstream", .uint(self.bytesToUpstream)),
+                ("bytes_from_upstream", .uint(self.bytesFromUpstream)),
+                ("response_time_ms", times),
+            ]
+        }
+    }
+
+    /// Counts by upstream.
+    public private(set) var servers: [Endpoint: Server] = [:]
+    /// Each connection's start, for the timeline: its upstream (an index into `order`), the
+    /// time in nanoseconds, and whether the gateway failed it.
+    private var starts: [(server: Int32, start: Int64, failed: Bool)] = []
+    private var order: [Endpoint] = []
+    private var index: [Endpoint: Int32] = [:]
+
+    /// Nothing counted.
+    public init() {}
+
+    /// The traffic of a list of connections.
+    public init(_ reports: some Sequence<ConnectionReport>) {
+        for report in reports { self.add(report) }
+    }
+
+    /// Counts one judged connection.
+    public mutating func add(_ report: ConnectionReport) {
+        var server = self.servers[report.server] ?? Server()
+        if report.verdict.verdictClass == .ok { server.healthy += 1 }
+        server.requests += report.transactions.count + report.transactionsDropped
+        server.bytesToUpstream += report.clientStreamBytes
+        server.bytesFromUpstream += report.serverStreamBytes
+        report.transactions.withUnsafeBufferPointer { transactions in
+            for at in transactions.indices {
+                // Read in place: a copy of each transaction would retain its strings.
+                guard let sent = transactions[at].request?.time, let answered = transactions[at].response?.time else { continue }
+                let micros = max(0, answered.nanoseconds(since: sent)) / 1000
+                server.responseTimes.append(UInt32(clamping: micros))
+            }
+        }
+        self.servers[report.server] = server
+        let at: Int32
+        if let known = self.index[report.server] {
+            at = known
+        } else {
+            at = Int32(self.order.count)
+            self.index[report.server] = at
+            self.order.append(report.server)
+        }
+        self.starts.append((at, report.facts.first.time.nanoseconds, Summary.isGatewayFailure(report.verdict.verdictClass)))
+    }
+
+    /// Forgets every connection to `server` (it turned out to be the gateway's listener).
+    public mutating func remove(server: Endpoint) {
+        guard self.servers.removeValue(forKey: server) != nil, let at = self.index[server] else { return }
+        self.starts.removeAll { $0.server == at }
+    }
+
+    /// The timeline the HTML report draws (`timeline` in report.json), `upstreams` giving the
+    /// rows' order; `nil` without a capture window.
+    public func timeline(window: (first: Timestamp, last: Timestamp)?, upstreams: [String]) -> Timeline? {
+        guard let window else { return nil }
+        var started = [[Int]](repeating: [Int](repeating: 0, count: Timeline.bins), count: self.order.count)
+        var failed = started
+        for entry in self.starts {
+            let bin = Timeline.bin(Timestamp(nanoseconds: entry.start), window: window)
+            started[Int(entry.server)][bin] += 1
+            if entry.failed { failed[Int(entry.server)][bin] += 1 }
+        }
+        let servers = self.order.indices.filter { self.servers[self.order[$0]] != nil }.map { at in
+            (server: self.order[at].description, started: started[at], failed: failed[at])
+        }
+        return Timeline(window: window, servers: servers, order: upstreams)
+    }
+}
