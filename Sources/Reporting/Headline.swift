@@ -54,14 +54,14 @@ public enum Headline {
         if let worst = self.worst(members) {
             var out = quote(worst.server) + (worst.name.map { " (\(escape($0)))" } ?? "")
             if let top = worst.failedCauses.first {
-                out += " \(self.phrase(top.code)) on \(top.count) of \(worst.connections) connection(s) (\(quote(top.code)))"
+                out += " \(self.phrase(top.code)) on \(top.count) of \(worst.connections) \(worst.connections == 1 ? "connection" : "connections") (\(quote(top.code)))"
                 let others = worst.failed - top.count
                 if others > 0 { out += "; \(others) more failed with other causes" }
             } else {
-                out += " failed on \(worst.failed) of \(worst.connections) connection(s)"
+                out += " failed on \(worst.failed) of \(worst.connections) \(worst.connections == 1 ? "connection" : "connections")"
             }
             let others = members.filter { $0.failed > 0 }.count - 1
-            if others > 0 { out += "; \(others) other upstream(s) failed too" }
+            if others > 0 { out += "; \(others) other \(others == 1 ? "upstream" : "upstreams") failed too" }
             return out
         }
         let relayed = members.reduce(0) { $0 + $1.relayed }

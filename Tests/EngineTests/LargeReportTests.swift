@@ -60,6 +60,6 @@ import TestSupport
     #expect(rendered.html.contains("9400 healthy connection(s) are counted, not listed."))
     // The bad member stands out in the table and in the headline.
     #expect(rendered.html.contains("<tr class=\"bad\" data-upstream=\"10.0.3.12:8080\"><td><code>10.0.3.12:8080</code></td><td></td><td class=\"n\">2500</td><td class=\"n failed\">500</td><td class=\"n\">20%</td>"))
-    #expect(rendered.html.contains("<p class=\"headline\" id=\"headline\">10.0.3.12:8080 sent a malformed header on 500 of 2500 connection(s) (http.header.name_ctl_or_space); 1 other upstream(s) failed too.</p>"))
+    #expect(rendered.html.contains("<p class=\"headline\" id=\"headline\">10.0.3.12:8080 sent a malformed header on 500 of 2500 connections (http.header.name_ctl_or_space); 1 other upstream failed too.</p>"))
     #expect(rendered.markdown.contains("| **`10.0.3.12:8080`** |  | 2500 | 500 | 20% | 0 | `http.header.name_ctl_or_space` ×500 |"))
 }

@@ -9,7 +9,7 @@ import Testing
                         failedCauses: [("http.header.name_ctl_or_space", 13)]),
     ]
     #expect(Headline.sentence(members)
-        == "127.0.0.3:8080 (billing) sent a malformed header on 13 of 40 connection(s) (http.header.name_ctl_or_space)")
+        == "127.0.0.3:8080 (billing) sent a malformed header on 13 of 40 connections (http.header.name_ctl_or_space)")
     let onlyRelayed = [Headline.Member(server: "127.0.0.2:8080", name: nil, connections: 40, failed: 0, relayed: 30, failedCauses: [])]
     #expect(Headline.sentence(onlyRelayed)
         == "No upstream failed at the gateway; upstreams answered 30 request(s) with a 5xx of their own, which the gateway relayed")
@@ -23,9 +23,9 @@ import Testing
     ]
     // 10.0.0.9 sorts before 10.0.0.10 by number, not by text.
     #expect(Headline.sentence(members)
-        == "10.0.0.9:80 did not answer in time on 4 of 8 connection(s) (tcp.read_timeout); 1 other upstream(s) failed too")
+        == "10.0.0.9:80 did not answer in time on 4 of 8 connections (tcp.read_timeout); 1 other upstream failed too")
     #expect(Headline.sentence([members[0]])
-        == "10.0.0.10:80 refused the connection on 3 of 9 connection(s) (tcp.connect.refused); 1 more failed with other causes")
+        == "10.0.0.10:80 refused the connection on 3 of 9 connections (tcp.connect.refused); 1 more failed with other causes")
 }
 
 @Test(arguments: [

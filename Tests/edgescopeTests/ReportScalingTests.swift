@@ -25,7 +25,7 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(upstreams[1]["failed_causes"].members.isEmpty)
     #expect(upstreams[1]["causes"]["http.upstream_5xx"].int == 5)
 
-    let headline = "127.0.0.3:18090 sent a malformed header on 10 of 10 connection(s) (http.header.name_ctl_or_space)."
+    let headline = "127.0.0.3:18090 sent a malformed header on 10 of 10 connections (http.header.name_ctl_or_space)."
     let lines = run.stdout.split(separator: "\n").map(String.init)
     #expect(lines.dropFirst(2).first == headline)
     let byUpstream = try #require(lines.firstIndex(of: "By upstream:"))
@@ -36,7 +36,7 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(lines[byCause + 2] == "  15  http.upstream_5xx (relayed: the upstream's own answer)")
 
     let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
-    #expect(markdown.contains("**`127.0.0.3:18090` sent a malformed header on 10 of 10 connection(s) (`http.header.name_ctl_or_space`).**"))
+    #expect(markdown.contains("**`127.0.0.3:18090` sent a malformed header on 10 of 10 connections (`http.header.name_ctl_or_space`).**"))
     #expect(markdown.contains("| **`127.0.0.3:18090`** |  | 10 | 10 | 100% | 0 | `http.header.name_ctl_or_space` ×10 |\n| `127.0.0.2:18090` |  | 10 | 0 | 0% | 5 | `http.upstream_5xx` ×5 (relayed) |"))
 
     let html = try String(contentsOfFile: directory + "/report.html", encoding: .utf8)
