@@ -38,6 +38,8 @@ final class CaptureInput {
     /// Why the bytes stopped before a whole stream ended: compressed data that is corrupt or cut
     /// short, or a read error.
     private(set) var failure: String?
+    /// Whether `failure` is compressed data that stops inside a stream (not corrupt data).
+    private(set) var failureIsCut = false
 
     private let descriptor: Int32
     private var decoder: OpaquePointer?
@@ -167,6 +169,7 @@ final class CaptureInput {
             case CDecompress_ended:
                 self.ended = true
             case CDecompress_cut:
+                if self.failure == nil { self.failureIsCut = true }
                 self.stop("the \(self.formatName) data is cut short (the compressed stream ends before its end)")
             default:
                 self.stop("the \(self.formatName) data is corrupt (\(String(cString: CDecompress_message(decoder))))")

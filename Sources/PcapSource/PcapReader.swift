@@ -144,16 +144,24 @@ public final class PcapReader {
             case PCAP_ERROR_BREAK:
                 // Compressed data that ended badly between two records: libpcap saw a clean end.
                 if let failure = self.input.failure {
-                    throw CaptureError(code: .readFailed, path: self.path, reason: "stopped after frame \(self.framesRead): \(failure)")
+                    throw CaptureError(
+                        code: self.input.failureIsCut ? .cutShort : .readFailed, path: self.path,
+                        reason: "stopped after frame \(self.framesRead): \(failure)")
                 }
                 return
             default:
                 let message = String(cString: pcap_geterr(self.handle))
+                let cut = self.input.failure.map { _ in self.input.failureIsCut } ?? PcapReader.isCutShort(message)
                 throw CaptureError(
-                    code: .readFailed, path: self.path,
+                    code: cut ? .cutShort : .readFailed, path: self.path,
                     reason: "stopped after frame \(self.framesRead): \(self.input.failure ?? PcapReader.explain(message))")
             }
         }
+    }
+
+    /// Whether libpcap's message says the file ends inside a record.
+    static func isCutShort(_ message: String) -> Bool {
+        message.hasPrefix("truncated dump file") || message.hasPrefix("truncated pcapng dump file")
     }
 
     /// libpcap's messages, reworded where they would puzzle someone on call.
@@ -168,7 +176,7 @@ public final class PcapReader {
             // libpcap reads one link type per file; dumpcap on several interfaces writes more.
             return "a pcapng file with interfaces of different link types (\(message)); split it per interface, e.g. `tshark -r FILE -Y 'frame.interface_id == 0' -w PART.pcapng`"
         }
-        if message.hasPrefix("truncated dump file") || message.hasPrefix("truncated pcapng dump file") {
+        if Self.isCutShort(message) {
             return "the file is cut off in the middle of a record (\(message))"
         }
         return message

@@ -87,6 +87,8 @@ struct Analyze: ParsableCommand {
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
         }
+        // From the start: reading a pipe's first block may take a while.
+        let progress = self.quiet ? nil : ProgressLine()
         let reader: PcapReader
         do {
             // Opened once: a pipe cannot be read again, so one that slices will be cut from keeps a copy.
@@ -119,7 +121,6 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
-        let progress = self.quiet ? nil : ProgressLine(fileSize: reader.fileSize)
         let (result, readError) = self.threads == 1
             ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report, progress: progress)
             : try Self.analyse(
@@ -174,13 +175,17 @@ struct Analyze: ParsableCommand {
                 if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
                 // The clock is looked at once per 1024 frames; the line is redrawn at most 4 times a second.
                 if frame.number & 0x3ff == 0, let progress {
-                    progress.update(bytesRead: reader.bytesRead, packets: UInt64(frame.number), counts: judged)
+                    progress.update(bytesRead: reader.bytesRead, fileSize: reader.fileSize, packets: UInt64(frame.number), counts: judged)
                 }
             }
         } catch {
-            // A valid header makes a capture: whatever breaks after it (a record cut off, a
-            // corrupt record, compressed data that ends badly) gives the report of what was read.
             progress?.clear()
+            // A capture cut short, even inside its first record, is reported for what was read;
+            // one that breaks at its first record in any other way (a corrupt record, a second
+            // link type) is not a capture edgescope can read.
+            if reader.framesRead == 0, error.code != .cutShort {
+                throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
+            }
             readError = error.reason
             let frames = reader.framesRead == 0 ? "no frames" : "frames 1-\(reader.framesRead)"
             engine.addWarning("The capture is cut short: \(error.reason). This report covers \(frames).")

@@ -26,27 +26,25 @@ final class ProgressLine {
     /// The line is redrawn at most this often.
     static let interval: Int64 = 250_000_000
 
-    private let fileSize: Int?
     private let start: Int64
     private var next: Int64
     private var shown = false
 
-    /// A line for a capture of `fileSize` bytes (`nil`: a pipe), or `nil` when stderr is not a
-    /// terminal (a script, CI, `--json | jq`).
-    init?(fileSize: Int?) {
+    /// A line for a run starting now, or `nil` when stderr is not a terminal (a script, CI,
+    /// `--json | jq`).
+    init?() {
         guard isatty(2) == 1 else { return nil }
-        self.fileSize = fileSize
         self.start = Self.now()
         self.next = self.start &+ Self.delay
     }
 
-    /// Redraws the line when it is time to.
-    func update(bytesRead: Int, packets: UInt64, counts: Counts) {
+    /// Redraws the line when it is time to; `fileSize` is `nil` for a pipe.
+    func update(bytesRead: Int, fileSize: Int?, packets: UInt64, counts: Counts) {
         let now = Self.now()
         guard now >= self.next else { return }
         self.next = now &+ Self.interval
         let text = Self.text(
-            bytesRead: bytesRead, fileSize: self.fileSize, packets: packets, counts: counts,
+            bytesRead: bytesRead, fileSize: fileSize, packets: packets, counts: counts,
             elapsed: Double(now &- self.start) / 1e9)
         var size = winsize()
         let columns = ioctl(2, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 1 ? Int(size.ws_col) - 1 : 200
