@@ -196,6 +196,7 @@ static int close_nothing(void *cookie) {
 FILE *CDecompress_reading_stream(void *cookie, ssize_t (*read)(void *cookie, char *buffer, size_t count)) {
     cookie_io_functions_t functions = {.read = read, .write = NULL, .seek = NULL, .close = close_nothing};
     FILE *stream = fopencookie(cookie, "r", functions);
-    if (stream != NULL) setvbuf(stream, NULL, _IONBF, 0);
+    // Buffered: an unbuffered cookie stream is read one byte per call.
+    if (stream != NULL) setvbuf(stream, NULL, _IOFBF, 1 << 16);
     return stream;
 }

@@ -228,7 +228,7 @@ final class CaptureInput {
         var template = Array((directory + "/.edgescope-input-XXXXXX").utf8CString)
         let spool = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard spool >= 0 else {
-            throw CaptureError(code: .cannotWrite, path: directory, reason: "cannot keep a copy of the input: \(String(cString: strerror(errno)))")
+            throw CaptureError(code: .cannotWrite, path: directory, reason: "cannot keep a copy of the capture read from a pipe: \(String(cString: strerror(errno)))")
         }
         // Gone from the directory at once: nothing is left behind, whatever happens next.
         unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
@@ -266,8 +266,27 @@ final class CaptureInput {
         return try CaptureInput(descriptor: again, path: self.path, keepsCopy: false)
     }
 
+    /// While set, what `read(into:count:)` hands out in all stops at this many bytes: libpcap's
+    /// buffered stream then takes the classic pcap header and nothing after it, which
+    /// `PcapRecordBuffer` reads.
+    var streamLimit: Int?
+    /// Whether a read asked past `streamLimit` (which was then lifted): libpcap's stream holds
+    /// bytes after it, so `PcapRecordBuffer` must not read on from `start`.
+    private(set) var streamLimitCrossed = false
+    private var streamServed = 0
+
     /// Copies up to `count` bytes out, as `read(2)` would.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+        var count = count
+        if let limit = self.streamLimit {
+            if self.streamServed < limit {
+                count = min(count, limit - self.streamServed)
+            } else {
+                self.streamLimit = nil
+                self.streamLimitCrossed = true
+            }
+        }
+        defer { self.streamServed += count }
         var copied = 0
         while copied < count {
             if self.start == self.end {
@@ -280,12 +299,13 @@ final class CaptureInput {
             self.start += chunk
             copied += chunk
         }
+        count = copied
         return copied
     }
 
-    /// An unbuffered stdio stream reading this input (for libpcap): unbuffered, so that what
-    /// libpcap has not asked for stays here for `PcapRecordBuffer`. Closing it leaves this object
-    /// open; the caller keeps this object alive while the stream is used.
+    /// A buffered stdio stream reading this input (for libpcap); `streamLimit` keeps what it
+    /// buffers from reaching past the header. Closing it leaves this object open; the caller
+    /// keeps this object alive while the stream is used.
     func makeStream() -> UnsafeMutablePointer<FILE>? {
         CDecompress_reading_stream(Unmanaged.passUnretained(self).toOpaque()) { cookie, buffer, count in
             let input = Unmanaged<CaptureInput>.fromOpaque(cookie!).takeUnretainedValue()

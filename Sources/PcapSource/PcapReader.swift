@@ -47,6 +47,9 @@ public final class PcapReader {
         if input.end - input.start >= 4 {
             magic = input.window.baseAddress!.loadUnaligned(fromByteOffset: input.start, as: UInt32.self).littleEndian
         }
+        let fast = readsInBlocks && PcapRecordBuffer.isClassic(magic)
+        // libpcap's stream is buffered: it is to take the 24-byte file header, nothing more.
+        if fast { input.streamLimit = 24 }
         guard let stream = input.makeStream() else {
             throw CaptureError(code: .cannotOpen, path: path, reason: String(cString: strerror(errno)))
         }
@@ -69,7 +72,8 @@ public final class PcapReader {
                 code: .unsupportedLinkType, path: path,
                 reason: "unsupported link type \(name) (\(self.linkType.rawValue)); edgescope reads EN10MB, LINUX_SLL, LINUX_SLL2, NULL, LOOP, RAW, IPV4 and IPV6")
         }
-        if readsInBlocks { self.fast = PcapRecordBuffer(input: input, magic: magic, snapLength: self.snapLength) }
+        if fast, !input.streamLimitCrossed { self.fast = PcapRecordBuffer(input: input, magic: magic, snapLength: self.snapLength) }
+        input.streamLimit = nil
     }
 
     deinit {

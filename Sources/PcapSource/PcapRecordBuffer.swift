@@ -48,6 +48,11 @@ struct PcapRecordBuffer {
         self.position = input.start
     }
 
+    /// Whether `magic` (the first four bytes, little-endian) starts a classic pcap file.
+    static func isClassic(_ magic: UInt32) -> Bool {
+        [0xa1b2_c3d4, 0xa1b2_3c4d, 0xd4c3_b2a1, 0x4d3c_b2a1].contains(magic)
+    }
+
     /// The next record, or `.handOver` with the input left at the record libpcap is to read.
     mutating func next() -> Next {
         if self.filled - self.position < Self.recordHeaderSize { self.refill() }

@@ -109,7 +109,7 @@ struct Analyze: ParsableCommand {
         let output = try self.out.map(OutputDirectory.init(path:))
         let selection = self.out == nil ? SliceSelection.none : self.slices
         if let out = self.out, selection != .none {
-            do { try reader.keepCopy(in: out) } catch { throw ToolFailure(status: 2, message: "cannot read capture \(error.description)") }
+            do { try reader.keepCopy(in: out) } catch { throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)") }
         }
         // Without --out or --json no report is written: judged connections are only counted.
         let report = self.out == nil && !self.json ? nil : try StreamedReport(directory: self.out) { connection in

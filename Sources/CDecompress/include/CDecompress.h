@@ -48,7 +48,7 @@ const char *CDecompress_message(const CDecompress_stream *stream);
 
 void CDecompress_close(CDecompress_stream *stream);
 
-/// An unbuffered stdio stream whose reads call `read(cookie, buffer, count)` (which returns the
+/// A stdio stream (64 KiB buffer) whose reads call `read(cookie, buffer, count)` (which returns the
 /// bytes copied, 0 at the end): how libpcap reads decompressed bytes, and bytes from a pipe
 /// that the reader has already looked into. fclose leaves the cookie alone. NULL on failure.
 FILE *CDecompress_reading_stream(void *cookie, ssize_t (*read)(void *cookie, char *buffer, size_t count));
