@@ -156,9 +156,12 @@ public final class PcapReader {
             default:
                 let message = String(cString: pcap_geterr(self.handle))
                 let cut = self.input.failure.map { _ in self.input.failureIsCut } ?? PcapReader.isCutShort(message)
+                // gzip checks what it decoded only at the end of a member: damaged data can
+                // reach libpcap as an impossible record first. Say where the bytes came from.
+                let compressed = self.compression.map { " (in \($0)-compressed data: `\($0) -t` checks the file)" } ?? ""
                 throw CaptureError(
                     code: cut ? .cutShort : .readFailed, path: self.path,
-                    reason: "stopped after frame \(self.framesRead): \(self.input.failure ?? PcapReader.explain(message))")
+                    reason: "stopped after frame \(self.framesRead): \(self.input.failure ?? PcapReader.explain(message) + compressed)")
             }
         }
     }

@@ -149,9 +149,10 @@ struct PipedCaptureTests {
             #expect(run.status == 0, "\(tool) \(corrupt): \(run.stderr)")
             let lines = run.stderr.split(separator: "\n")
             // zstd and xz check each block before handing it out; zlib checks a member's CRC only
-            // at its end, so libpcap may meet the garbage first (an impossible record length).
+            // at its end, so libpcap meets the garbage first (an impossible record length).
             let what = !corrupt ? "the \(tool) data is cut short (the compressed stream ends before its end)"
-                : tool == "gzip" ? ": " : "the \(tool) data is corrupt ("
+                : tool == "gzip" ? "bigger than snaplen of 262144 (in gzip-compressed data: `gzip -t` checks the file)"
+                : "the \(tool) data is corrupt ("
             #expect(lines.count == 1, "\(run.stderr)")
             #expect(lines.first?.hasPrefix("edgescope: warning: \(path): stopped after frame ") == true, "\(run.stderr)")
             #expect(lines.first?.contains(what) == true, "\(run.stderr)")
