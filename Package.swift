@@ -36,7 +36,11 @@ let package = Package(
         .systemLibrary(
             name: "CPcap", pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]),
-        .target(name: "PcapSource", dependencies: ["CPcap", "CaptureModel", "PacketDecoding"]),
+        // zlib, libzstd and liblzma behind one streaming decoder, for compressed captures.
+        .target(
+            name: "CDecompress",
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("lzma")]),
+        .target(name: "PcapSource", dependencies: ["CPcap", "CDecompress", "CaptureModel", "PacketDecoding"]),
         // OpenSSL: one C shim for the macros Swift cannot import, and the one module that uses it.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel", "TLSRecords"]),

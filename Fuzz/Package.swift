@@ -32,7 +32,10 @@ let package = Package(
         library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
         library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
-        library("PcapSource", ["CPcap", "CaptureModel", "PacketDecoding"]),
+        .target(
+            name: "CDecompress", path: "Library/CDecompress",
+            linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("lzma")]),
+        library("PcapSource", ["CPcap", "CDecompress", "CaptureModel", "PacketDecoding"]),
         .target(name: "COpenSSL", path: "Library/COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         library("OpenSSLBridge", ["COpenSSL", "CaptureModel", "TLSRecords"]),
         library("OpenSSLAdapters", ["OpenSSLBridge", "Diagnosis", "TLSRecords", "CaptureModel"]),

@@ -6,8 +6,10 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
         case cannotOpen
         /// The capture's link type is not one edgescope decodes.
         case unsupportedLinkType
-        /// Reading failed part-way (a record cut off, a corrupt block).
+        /// Reading failed part-way (a corrupt record or block, a read error).
         case readFailed
+        /// The capture ends inside a record: the file, or its compressed stream, is cut short.
+        case cutShort
         /// A slice or report file could not be written.
         case cannotWrite
     }

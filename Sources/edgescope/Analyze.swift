@@ -23,7 +23,7 @@ struct Analyze: ParsableCommand {
         case failed, all, none
     }
 
-    @Argument(help: "The capture file (.pcap or .pcapng).")
+    @Argument(help: "The capture: a .pcap or .pcapng file, plain or compressed (gzip, zstd, xz), or - for standard input; pipes and FIFOs are read as they come.")
     var capture: String
 
     @Option(name: .customLong("upstream"), help: ArgumentHelp(
@@ -71,6 +71,9 @@ struct Analyze: ParsableCommand {
         valueName: "n"))
     var threads = 1
 
+    @Flag(help: "No progress line on stderr (shown only when stderr is a terminal and the run lasts over 2 s).")
+    var quiet = false
+
     func run() throws {
         let failClasses = try Self.classes(self.failOn)
         guard (1...64).contains(self.threads) else {
@@ -91,9 +94,12 @@ struct Analyze: ParsableCommand {
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
         }
+        // From the start: reading a pipe's first block may take a while.
+        let progress = self.quiet ? nil : ProgressLine()
         let reader: PcapReader
         do {
-            reader = try PcapReader(path: self.capture)
+            // Opened once: a pipe cannot be read again, so one that slices will be cut from keeps a copy.
+            reader = try PcapReader(path: self.capture, keepsCopy: self.out != nil && self.slices != .none)
         } catch {
             throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
         }
@@ -109,6 +115,9 @@ struct Analyze: ParsableCommand {
         umask(0o077)
         let output = try self.out.map(OutputDirectory.init(path:))
         let selection = self.out == nil ? SliceSelection.none : self.slices
+        if let out = self.out, selection != .none {
+            do { try reader.keepCopy(in: out) } catch { throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)") }
+        }
         // Without --out or --json no report is written: judged connections are only counted.
         // A slice of every connection needs report.json to name every connection.
         let listing = selection == .all ? StreamedReport.Listing.all : self.list
@@ -122,9 +131,10 @@ struct Analyze: ParsableCommand {
             }
         }
         var (result, readError) = self.threads == 1
-            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report)
+            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report, progress: progress)
             : try Self.analyse(
-                ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report)
+                ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report,
+                progress: progress)
         // The engine keeps only the worst connections for the summary (`connectionsKept`) and
         // warns that the rest are not listed; report.json lists what `--list` says and its
         // totals count the rest, so that warning would be wrong here.
@@ -139,7 +149,7 @@ struct Analyze: ParsableCommand {
             // The pages render on a second thread meanwhile; every file is written in the same order.
             let pages = BackgroundRendering(document)
             let written = Result {
-                sliceCount = try self.writeSlices(report.slices, directory: out, output: output, snapLength: reader.snapLength)
+                sliceCount = try self.writeSlices(report.slices, directory: out, output: output, reader: reader)
                 try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
                 if listing == .all { try output.write("connections.jsonl") { emit in try report.emitLines(emit) } }
             }
@@ -169,38 +179,58 @@ struct Analyze: ParsableCommand {
     /// streamed into `report` as they come. Returns the analysis and the read error that cut
     /// the capture short, if one did.
     private static func analyse<Analyser: CaptureAnalysing>(
-        _ engine: Analyser, reader: PcapReader, report: StreamedReport?
+        _ engine: Analyser, reader: PcapReader, report: StreamedReport?, progress: ProgressLine?
     ) throws -> (AnalysisResult, String?) {
         var engine = engine
         var streamFailure: Error?
         var readError: String?
+        var judged = ProgressLine.Counts()
         do {
             // No local function here: one capturing `engine` would box it, and every access
             // per packet would pay a dynamic exclusivity check.
             try reader.forEachFrame { frame in
                 engine.process(frame)
-                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
+                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
+                // The clock is looked at once per 1024 frames; the line is redrawn at most 4 times a second.
+                if frame.number & 0x3ff == 0, let progress {
+                    progress.update(bytesRead: reader.bytesRead, fileSize: reader.fileSize, packets: UInt64(frame.number), counts: judged)
+                }
             }
         } catch {
-            if reader.framesRead == 0 {
+            progress?.clear()
+            // A capture cut short, even inside its first record, is reported for what was read;
+            // one that breaks at its first record in any other way (a corrupt record, a second
+            // link type) is not a capture edgescope can read.
+            if reader.framesRead == 0, error.code != .cutShort {
                 throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
             }
             readError = error.reason
-            let warning = "The capture is cut short: \(error.reason). This report covers frames 1-\(reader.framesRead)."
+            let frames = reader.framesRead == 0 ? "no frames" : "frames 1-\(reader.framesRead)"
+            let warning = "The capture is cut short: \(error.reason). This report covers \(frames)."
             engine.addWarning(warning)
-            Edgescope.warn("\(error.description); the capture is cut short: reporting frames 1-\(reader.framesRead)", covering: warning)
+            Edgescope.warn("\(error.description); the capture is cut short: reporting \(frames)", covering: warning)
+        }
+        progress?.clear()
+        if readError == nil, reader.framesRead == 0 {
+            let warning = "The capture holds no packets: only its header."
+            engine.addWarning(warning)
+            Edgescope.warn("\(reader.path): no packets (only the capture header)", covering: warning)
         }
         let result = engine.finish()
-        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report) }
+        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
         if let streamFailure { throw streamFailure }
         return (result, readError)
     }
 
     /// Moves the connections the engine judged since the last call to the report; returns
     /// what failed writing them.
-    private static func stream<Analyser: CaptureAnalysing>(_ engine: inout Analyser, to report: StreamedReport?) -> Error? {
+    private static func stream<Analyser: CaptureAnalysing>(
+        _ engine: inout Analyser, to report: StreamedReport?, counting counts: inout ProgressLine.Counts
+    ) -> Error? {
         let ended = engine.takeEnded()
-        guard let report, !ended.isEmpty else { return nil }
+        guard !ended.isEmpty else { return nil }
+        counts.add(ended)
+        guard let report else { return nil }
         do {
             for connection in ended { try report.add(connection) }
         } catch {
@@ -233,10 +263,11 @@ struct Analyze: ParsableCommand {
     /// every connection is in report.json.
     static let connectionsKept = 100
 
-    /// The second pass over the capture: each chosen connection's frames into its slice.
+    /// The second pass over the capture (from a regular file, or the copy a pipe kept): each
+    /// chosen connection's frames into its slice.
     private func writeSlices(
         _ slices: [(id: UInt32, server: Endpoint, client: Endpoint, frames: ClosedRange<FrameNumber>)], directory: String,
-        output: OutputDirectory, snapLength: Int
+        output: OutputDirectory, reader first: PcapReader
     ) throws -> Int {
         let plan = SlicePlan(slices: slices, directory: directory)
         // A reused --out keeps no slice of an earlier run: slices/ holds what report.json names.
@@ -244,9 +275,10 @@ struct Analyze: ParsableCommand {
         guard !plan.isEmpty else { return 0 }
         try output.makeSubdirectory("slices")
         do {
-            let reader = try PcapReader(path: self.capture)
+            // The same bytes again without opening the path again: a pipe's were kept as they came.
+            let reader = try first.rewound()
             var decoder = PacketDecoder(linkType: reader.linkType)
-            let writer = try SliceWriter(linkType: reader.linkType, snapLength: snapLength)
+            let writer = try SliceWriter(linkType: reader.linkType, snapLength: first.snapLength)
             var failure: CaptureError?
             // A read error here repeats the first pass's warning; the slices hold what was read.
             try? reader.forEachFrame(through: plan.lastFrame) { frame in
