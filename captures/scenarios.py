@@ -72,6 +72,21 @@ def too_large_head():
     return out + b"\r\n" + BODY5
 
 
+def htx_head(size):
+    """A head of exactly `size` bytes in ~486-byte fields (`X-Fill-NNN: fff...`): HAProxy 2.6.12
+    keeps each field's name and value plus 8 bytes in its 15360-byte HTX room, so 15153 bytes of
+    this shape pass and 15154 do not (measured)."""
+    out = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+    n = 0
+    while len(out) + 2 < size:
+        room = size - 2 - len(out)
+        line = b"X-Fill-%03d: " % n
+        out += line + b"f" * max(1, min(486, room - len(line) - 2)) + b"\r\n"
+        n += 1
+    assert len(out) + 2 == size
+    return out + b"\r\n" + BODY5
+
+
 def too_many_head():
     """150 header lines (HAProxy's tune.http.maxhdr is 101, the status line included).
     The marker is the first header line HAProxy 2.6 has no slot for: measured, 100 header
@@ -280,6 +295,14 @@ SCENARIOS = [
       "the line at offset 4096 is `X-Past-4096`", [R, send(too_large_head()), W],
       marker=b"X-Past-4096:",
       expect={"nginx": E(502, "502"), "haproxy": E(200, "ok", "----")}),
+    S("http-header-htx-room-fits", "http.header.too_large",
+      "a 15153-byte head of 32 fields: the most HAProxy 2.6's HTX room (15360 bytes) takes of this "
+      "shape", [R, send(htx_head(15153)), W], marker=b"HTTP/1.1 200 OK", gateways=("haproxy",),
+      expect={"haproxy": E(200, "ok", "----")}),
+    S("http-header-htx-room-exceeded", "http.header.too_large",
+      "a 15154-byte head of 32 fields: one byte more than HAProxy 2.6's HTX room takes",
+      [R, send(htx_head(15154)), W], marker=b"HTTP/1.1 200 OK", gateways=("haproxy",),
+      expect={"haproxy": E(502, "502", "PH--")}),
     S("http-header-too-many", "http.header.too_many",
       "150 header lines (HAProxy's limit is 101 including the status line), CL 5, keep-alive",
       [R, send(too_many_head()), W], marker=b"X-H-101:",

@@ -603,13 +603,15 @@ public enum GatewayRules {
         case "http.header.obs_fold":
             return .accepts(note: "unfolded: the CR, LF and HTAB become SP (H1_MSG_HDR_L2_LWS)")
         case "http.header.too_large":
-            // context.value carries the head's size in bytes.
-            if let size = context.value.flatMap({ Int($0) }), size <= 16384 - 1024 {
-                return .accepts(note: "a \(size)-byte head fits tune.bufsize (16384) less tune.maxrewrite (1024) (seen with 2.6.12: 8 KiB passed)")
+            // context.value carries the head's size and what it takes in HAProxy's HTX buffer.
+            let sizes = (context.value ?? "").split(separator: " ").compactMap { Int($0) }
+            let needed = sizes.count > 1 ? sizes[1] : sizes.first
+            if let needed, needed <= 16384 - 1024 {
+                return .accepts(note: "it takes \(needed) bytes of HTX, within tune.bufsize (16384) less tune.maxrewrite (1024) (measured with 2.6.12)")
             }
-            return .rejects(502, "PH", note: "the head must fit tune.bufsize (16384) less tune.maxrewrite")
+            return .rejects(502, "PH", note: "the head must fit tune.bufsize (16384) less tune.maxrewrite (1024) as HTX: each field's name and value plus 8 bytes, and 85 bytes more with the status line (measured with 2.6.12: a 15153-byte head of 32 fields passed, 15154 did not); show errors reports the end of the head, or 16320 when the head does not fit the buffer")
         case "http.header.too_many":
-            return .rejects(502, "PH", note: "tune.http.maxhdr, 101 by default, counting the status line")
+            return .rejects(502, "PH", note: "tune.http.maxhdr, 101 by default: 100 fields and the end of the head (measured with 2.6.12: 100 fields pass, 101 do not)")
         case "http.header.dup_single_value":
             return .accepts()
 
@@ -753,7 +755,7 @@ public enum GatewayRules {
             return self.envoyUnverified(self.envoyProtocolError, "Balsa: header value contains invalid chars (the exact byte set was not read)")
         case "http.header.too_large":
             // Envoy's max_request_headers_kb default is 60 KiB (documented; not read in source here).
-            if let size = context.value.flatMap({ Int($0) }), size <= 60 * 1024 {
+            if let size = context.value.flatMap({ $0.split(separator: " ").first.flatMap { Int($0) } }), size <= 60 * 1024 {
                 return .accepts(note: "a \(size)-byte head fits Envoy's default 60 KiB header limit (not verified)")
             }
             return self.envoyUnverified(self.envoyProtocolError, "http1.headers_too_large")

@@ -96,6 +96,12 @@ struct InlineList<Element>: RandomAccessCollection {
 struct ParsedHead {
     /// Field lines read (up to the empty line; obs-fold and colon-less lines not counted).
     var fieldCount = 0
+    /// The name and value bytes of every field (the value without its OWS): what HAProxy keeps of
+    /// them in its HTX buffer, with 8 bytes of block header each.
+    var fieldBytes = 0
+    /// Where the line of the field past HAProxy's slots (`tune.http.maxhdr`) ends, with its line
+    /// end: HAProxy's `show errors` names that position (measured with 2.6.12).
+    var firstFieldPastSlotsEnd: Int?
     var contentLengths = InlineList<(value: UInt64?, field: HeaderField)>()
     var transferEncodings = InlineList<HeaderField>()
     var connectionClose = false
@@ -270,6 +276,8 @@ struct HeadParser {
             }
             let field = HeaderField(name: name, value: valueStart..<valueEnd, line: range)
             head.fieldCount += 1
+            head.fieldBytes &+= name.count &+ (valueEnd - valueStart)
+            if head.fieldCount == self.maximumFieldCount + 2 { head.firstFieldPastSlotsEnd = range.upperBound + (line.bareLF ? 1 : 2) }
 
             if ASCII.equalsIgnoringCase(bytes, name, "content-length") {
                 head.contentLengths.append((self.contentLength(bytes, field.value), field))

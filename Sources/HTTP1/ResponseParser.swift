@@ -424,10 +424,22 @@ struct ResponseParser {
         }
         let head = HeadParser.parseFields(self.run, lines: lines, isResponse: true, findings: &findings)
         if bytes.count > Self.nginxHeadLimit {
+            // What HAProxy needs for this head in its HTX buffer (measured with 2.6.12 against the
+            // byte it starts refusing at, for heads of 32 and of 72 fields): 85 bytes of its own,
+            // the status line's three parts, and each field's name and value with 8 bytes more.
+            let statusParts = statusLine.content.count - min(statusLine.content.count, 2)
+            let htx = 85 + statusParts + head.fieldBytes + 8 * head.fieldCount
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
                 at: Self.nginxHeadLimit, length: 1,
-                note: "a response head of \(bytes.count) bytes, past nginx's default proxy_buffer_size of 4096 bytes")],
-                value: String(bytes.count)))
+                note: "a response head of \(bytes.count) bytes, past nginx's default proxy_buffer_size of 4096 bytes"
+                    + " (HAProxy would need \(htx) of the 15360 bytes its buffer keeps for a head)")],
+                value: "\(bytes.count) \(htx)"))
+        }
+        if head.fieldCount > HeadParser.maximumFieldCount, let index = findings[headFindingsStart...].firstIndex(where: { $0.code == .headerTooMany }) {
+            // HAProxy 2.6's `show errors` names where it stopped: past the 102nd field's line, or at
+            // the end of the head when there are 101 (measured).
+            let position = self.run.start &+ UInt64(head.firstFieldPastSlotsEnd ?? bytes.count)
+            findings[index].evidence[0].note += " (HAProxy's show errors names position \(position))"
         }
         let headHadFatal = findings[headFindingsStart...].contains { $0.severity == .fatal }
 
