@@ -208,7 +208,7 @@ struct Analyze: ParsableCommand {
             let frames = reader.framesRead == 0 ? "no frames" : "frames 1-\(reader.framesRead)"
             let warning = "The capture is cut short: \(error.reason). This report covers \(frames)."
             engine.addWarning(warning)
-            Edgescope.warn("\(error.description); the capture is cut short: reporting \(frames)", covering: warning)
+            Edgescope.warn("\(error.description); the capture is cut short; reporting \(frames)", covering: warning)
         }
         progress?.clear()
         if readError == nil, reader.framesRead == 0 {

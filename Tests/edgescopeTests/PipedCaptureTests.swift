@@ -153,7 +153,10 @@ struct PipedCaptureTests {
             let what = !corrupt ? "the \(tool) data is cut short (the compressed stream ends before its end)"
                 : tool == "gzip" ? "bigger than snaplen of 262144 (in gzip-compressed data: `gzip -t` checks the file)"
                 : "the \(tool) data is corrupt ("
-            #expect(lines.count == 1, "\(run.stderr)")
+            // The first line says where and why reading stopped; garbage that reached the decoder
+            // before the check failed may add the report's own warning about it (each once).
+            #expect(lines.allSatisfy { $0.hasPrefix("edgescope: warning: ") }, "\(run.stderr)")
+            #expect(Set(lines).count == lines.count, "\(run.stderr)")
             #expect(lines.first?.hasPrefix("edgescope: warning: \(path): stopped after frame ") == true, "\(run.stderr)")
             #expect(lines.first?.contains(what) == true, "\(run.stderr)")
             let document = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
@@ -189,7 +192,7 @@ struct PipedCaptureTests {
         let run = try Run(["analyze", path])
         #expect(run.status == 0)
         #expect(run.stderr == "edgescope: warning: \(path): no packets (only the capture header)\n")
-        #expect(run.stdout.contains("\nwarning: The capture holds no packets: only its header.\n"))
+        #expect(!run.stdout.contains("warning"))  // warnings go to stderr only, once
         #expect(run.stdout.contains("0 connection(s), 0 not healthy"))
         let json = try Run(["analyze", path, "--json"])
         let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
