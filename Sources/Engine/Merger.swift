@@ -57,8 +57,15 @@ struct Merger {
             finished.removeAll(keepingCapacity: true)
         }
         if !reports.isEmpty {
-            let judged = reports
-            reports.removeAll(keepingCapacity: true)
+            // Swapped out, not copied: a copy shared the buffer, so emptying `reports` while
+            // keeping its capacity allocated a second one as large (the whole table's reports at
+            // the end of a capture).
+            var judged: [ConnectionReport] = []
+            swap(&judged, &reports)
+            defer {
+                judged.removeAll(keepingCapacity: true)
+                swap(&judged, &reports)
+            }
             for report in judged {
                 if self.hops.judged(report) { continue }
                 guard self.inScope(report) else {
