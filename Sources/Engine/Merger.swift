@@ -62,22 +62,24 @@ struct Merger {
             // the end of a capture).
             var judged: [ConnectionReport] = []
             swap(&judged, &reports)
-            defer {
+            // When every report goes to an empty queue (the usual case), the array itself becomes
+            // the queue: no copy of each report, and not two arrays of them at once (a whole flow
+            // table's at the end of a capture).
+            var wholeToQueue = self.options.queueEnded && self.ended.isEmpty
+            for (index, report) in judged.enumerated() {
+                let counted = self.count(report)
+                if wholeToQueue, !counted {
+                    wholeToQueue = false
+                    self.ended.append(contentsOf: judged[..<index])
+                } else if counted, self.options.queueEnded, !wholeToQueue {
+                    self.ended.append(report)
+                }
+            }
+            if wholeToQueue {
+                swap(&self.ended, &judged)
+            } else {
                 judged.removeAll(keepingCapacity: true)
                 swap(&judged, &reports)
-            }
-            for report in judged {
-                if self.hops.judged(report) { continue }
-                guard self.inScope(report) else {
-                    self.otherConnections += 1
-                    if self.outOfScope[report.server] != nil || self.outOfScope.count < HopCorrelator.maximumServersTracked {
-                        self.outOfScope[report.server, default: 0] += 1
-                    }
-                    continue
-                }
-                self.tally.add(report)
-                if self.options.queueEnded { self.ended.append(report) }
-                self.list(report)
             }
         }
         let listeners = self.hops.takeNewGateways()
@@ -85,11 +87,30 @@ struct Merger {
         self.hops.settle(now: now)
     }
 
+    /// Counts and lists one judged connection; false when it is not an upstream's in scope (a
+    /// client-hop connection, or a server outside `--upstream`).
+    private mutating func count(_ report: ConnectionReport) -> Bool {
+        if self.hops.judged(report) { return false }
+        guard self.inScope(report) else {
+            self.otherConnections += 1
+            if self.outOfScope[report.server] != nil || self.outOfScope.count < HopCorrelator.maximumServersTracked {
+                self.outOfScope[report.server, default: 0] += 1
+            }
+            return false
+        }
+        self.tally.add(report)
+        self.list(report)
+        return true
+    }
+
     /// Connections judged since the last call, in the order they ended.
     mutating func takeEnded() -> [ConnectionReport] {
         guard !self.ended.isEmpty else { return [] }
-        defer { self.ended.removeAll(keepingCapacity: true) }
-        return self.ended
+        // Handed over, not copied: emptying a shared buffer while keeping its capacity would
+        // allocate a second one as large.
+        var taken: [ConnectionReport] = []
+        swap(&taken, &self.ended)
+        return taken
     }
 
     /// Takes the connections already judged to servers now known to be the gateway's listeners
