@@ -73,7 +73,9 @@ enum ASCII {
         byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte
     }
 
-    /// Whether `bytes[range]` equals `text` ignoring ASCII case.
+    /// Whether `bytes[range]` equals `text` ignoring ASCII case. Inlined: every field name is
+    /// compared with a dozen names, and nearly every comparison ends at the length check.
+    @inline(__always)
     static func equalsIgnoringCase(_ bytes: [UInt8], _ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount else { return false }
         return text.withUTF8Buffer { expected in
