@@ -17,6 +17,10 @@
 #   compare.sh [options] --memory-scaling     peak memory on the mixed capture of
 #                                             --size-mb (default 300) and one --factor
 #                                             (default 10) times larger
+#   compare.sh [options] --short              the short-connection shape (issue 16): bare
+#                                             read and edgescope with and without --out on
+#                                             short-600MB, short-150MB and mixed-300MB, in one
+#                                             run, with issue 16's targets (no tcpdump, tshark)
 # Options:
 #   --edgescope BIN   the binary to time (default .build/release/edgescope; built
 #                     with `swift build -c release` when that is missing)
@@ -33,7 +37,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-usage() { sed -n '2,30p' "$0" >&2; exit 2; }
+usage() { sed -n '2,34p' "$0" >&2; exit 2; }
 
 edgescope="$root/.build/release/edgescope"
 edgescope_given=0
@@ -45,6 +49,7 @@ dir=${EDGESCOPE_BENCH_CAPTURES:-$here/.captures}
 big_dir=/tmp
 factor=10
 memory_scaling=0
+short=0
 threads=""
 file=""
 while [[ $# -gt 0 ]]; do
@@ -59,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         --big-dir) [[ $# -gt 0 ]] || usage; big_dir=$1; shift ;;
         --factor) [[ $# -gt 0 ]] || usage; factor=$1; shift ;;
         --memory-scaling) memory_scaling=1 ;;
+        --short) short=1 ;;
         --threads) [[ $# -gt 0 ]] || usage; threads=$1; shift ;;
         -h|--help) usage ;;
         -*) echo "unknown option: $arg" >&2; usage ;;
@@ -124,9 +130,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf 
 gbps() { awk -v bytes="$1" -v ns="$2" 'BEGIN { printf "%.2f", bytes / ns }'; }
 verdict() { if awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { exit !((op == "<=" && v <= t) || (op == ">=" && v >= t) || (op == "<" && v < t)) }'; then echo met; else echo MISSED; fi; }
 
-# generate NAME SIZE DIR: a mixed capture through make-captures.sh (reused when up to date)
+# generate NAME SIZE DIR [PROFILE]: a capture (mixed by default) through make-captures.sh
+# (reused when up to date)
 generate() {
-    "$here/make-captures.sh" --dir "$3" --capture "$1" mixed "$2" >&2
+    "$here/make-captures.sh" --dir "$3" --capture "$1" "${4:-mixed}" "$2" >&2
     echo "$3/$1.pcap"
 }
 
@@ -230,6 +237,66 @@ memory_scaling() {
     printf 'peak memory growth for a %sx larger capture: %s%%   target <= 10%%   %s\n' \
         "$(ratio "$big_mb" "$base_mb")" "$growth" "$(verdict "$growth" "<=" 10)"
 }
+
+# The short-connection shape beside the keep-alive one: every command on every capture in one
+# run, so the ratios compare like with like on a machine whose load changes.
+short_shape() {
+    local short150 short600 mixed300
+    short150=$(generate short-150MB 150 "$dir" short)
+    short600=$(generate short-600MB 600 "$dir" short)
+    mixed300=$(generate mixed-300MB 300 "$dir" mixed)
+    echo "the short-connection shape (issue 16): best of $runs runs by wall time, warm cache"
+    machine
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ); edgescope: $edgescope"
+    echo
+    echo "| capture | command | wall | CPU | peak RSS | MB/s | × bare read |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    local f tag bytes
+    declare -A size_of
+    for f in "$short600" "$short150" "$mixed300"; do
+        tag=$(basename "$f" .pcap)
+        bytes=$(stat -c %s "$f")
+        size_of[$tag]=$bytes
+        cat "$f" >/dev/null
+        measure "bare_$tag" "$runs" "$tmp/bare-read" "$f"
+        measure "out_$tag" "$runs" "$edgescope" analyze "$f" --out "$tmp/out"
+        measure "noout_$tag" "$runs" "$edgescope" analyze "$f"
+        local key label
+        for key in bare out noout; do
+            case "$key" in
+                bare) label="bare libpcap read loop" ;;
+                out) label="\`edgescope analyze FILE --out DIR\`" ;;
+                noout) label="\`edgescope analyze FILE\`" ;;
+            esac
+            local k="${key}_$tag"
+            echo "| $tag | $label | $(secs "${wall_ns[$k]}") s | ${cpu_s[$k]} s | $(mib "${rss_kb[$k]}") MiB | $(awk -v b="$bytes" -v ns="${wall_ns[$k]}" 'BEGIN { printf "%.0f", b / ns * 1000 }') | $(ratio "${wall_ns[$k]}" "${wall_ns[bare_$tag]}") |${note[$k]:+ ${note[$k]}}"
+        done
+    done
+    echo
+    echo "targets (issue 16):"
+    local r
+    for key in out noout; do
+        local what="--out"; [[ $key == out ]] || what="no --out"
+        r=$(ratio "${wall_ns[${key}_short-600MB]}" "${wall_ns[bare_short-600MB]}")
+        printf '  %-44s %10s   target <= 5x       %s\n' "short-600MB ($what) / bare read" "${r}x" "$(verdict "$r" "<=" 5)"
+        r=$(awk -v b="${size_of[short-600MB]}" -v ns="${wall_ns[${key}_short-600MB]}" 'BEGIN { printf "%.0f", b / ns * 1000 }')
+        printf '  %-44s %10s   target >= 600 MB/s %s\n' "short-600MB ($what) throughput" "$r MB/s" "$(verdict "$r" ">=" 600)"
+        r=$(mib "${rss_kb[${key}_short-600MB]}")
+        printf '  %-44s %10s   target <= 64 MiB   %s\n' "short-600MB ($what) peak RSS" "$r MiB" "$(verdict "$r" "<=" 64)"
+        r=$(awk -v a="${rss_kb[${key}_short-600MB]}" -v b="${rss_kb[${key}_short-150MB]}" 'BEGIN { printf "%.2f", a / b }')
+        printf '  %-44s %10s   target <= 1.1      %s\n' "peak RSS short-600MB / short-150MB ($what)" "$r" "$(verdict "$r" "<=" 1.1)"
+    done
+    r=$(ratio "${wall_ns[out_mixed-300MB]}" "${wall_ns[bare_mixed-300MB]}")
+    printf '  %-44s %10s   target <= 4.8x     %s\n' "mixed-300MB (--out) / bare read" "${r}x" "$(verdict "$r" "<=" 4.8)"
+    r=$(ratio "${wall_ns[noout_mixed-300MB]}" "${wall_ns[bare_mixed-300MB]}")
+    printf '  %-44s %10s   (without --out, for reference: 3.0x before)\n' "mixed-300MB (no --out) / bare read" "${r}x"
+}
+
+if [[ $short -eq 1 ]]; then
+    [[ -z "$file" && $memory_scaling -eq 0 ]] || { echo "--short takes no FILE and no --memory-scaling (it generates its captures)" >&2; exit 2; }
+    short_shape
+    exit 0
+fi
 
 if [[ $memory_scaling -eq 1 ]]; then
     [[ -z "$file" ]] || { echo "--memory-scaling takes no FILE (it generates both captures)" >&2; exit 2; }

@@ -26,7 +26,7 @@ random.Random(seed) and a simulated clock).
 
 Usage:
   generate-capture.py --out FILE --size-mb N [--seed S]
-      [--profile mixed|small|large|many-conns] [--concurrency C] [--nanosecond]
+      [--profile mixed|small|large|many-conns|short] [--concurrency C] [--nanosecond]
 
 Profiles:
   mixed       bodies 200 B .. 64 KiB (log-uniform), 1..50 requests/conn, C=200
@@ -36,6 +36,15 @@ Profiles:
               (interleaved), then closes; repeated in waves.  A wave costs
               ~2 KB per connection, so with --size-mb below ~200 the wave is
               scaled down to fit (a note is printed).
+  short       nginx's default upstream shape: one request per connection
+              (HTTP/1.0 request, `Connection: close`), responses of 100 B .. 4 KB
+              (Content-Length), the upstream closes first.  Connections start at
+              a steady 5,000 a second (--rate) from 2 gateways to 3 upstreams
+              and overlap in time: handshake round trip 0.1-0.4 ms, upstream
+              think time 0.3-40 ms.  About 1 response in 1000 has a space before
+              the colon in Content-Length; the same segment impairments as above.
+              Frames are timed by a simulated clock driven by the schedule, so
+              the capture spans size / (rate * ~2.6 KB) seconds.
 
 Size: the budget is estimated as messages are planned; a connection is opened
 only while budget remains and always does at least one exchange, so the file
@@ -49,6 +58,7 @@ NOP NOP TS when timestamps were negotiated.
 """
 
 import argparse
+import heapq
 import math
 import random
 import struct
@@ -77,7 +87,12 @@ PROFILES = {
     "small":      (50, 800, 1, 200, 200),
     "large":      (256 * 1024, 8 * 1024 * 1024, 1, 6, 32),
     "many-conns": (50, 800, 1, 1, 100000),
+    "short":      (100, 4096, 1, 1, 0),
 }
+SHORT_RATE = 5000          # new connections per second (short profile)
+SHORT_GATEWAYS = 2
+SHORT_UPSTREAMS = 3
+P_SHORT_MALFORMED = 1.0 / 1000
 
 # Frame layouts: Ethernet(14) + IPv4(20) + TCP(20) [+ NOP NOP TS(10)]
 HDR = struct.Struct("!14sBBHHHBBH4s4sHHIIHHHH")
@@ -265,6 +280,8 @@ class Generator:
     def __init__(self, args):
         self.rng = random.Random(args.seed)
         self.profile = args.profile
+        self.short = args.profile == "short"
+        self.rate = args.rate
         blo, bhi, self.req_lo, self.req_hi, conc = PROFILES[args.profile]
         self.lblo, self.lbhi = math.log(blo), math.log(bhi)
         self.concurrency = args.concurrency or conc
@@ -358,7 +375,7 @@ class Generator:
         else:
             path = "/api/v1/catalog?category=%s&limit=%d" % (rng.choice(WORDS),
                                                              rng.choice((20, 50, 100)))
-        h = ["%s %s HTTP/1.1" % ("POST" if post else "GET", path),
+        h = ["%s %s HTTP/1.%d" % ("POST" if post else "GET", path, 0 if self.short else 1),
              "Host: " + c.host,
              "User-Agent: " + c.ua,
              "Accept: " + ("application/json" if path.startswith("/api") or post else "*/*"),
@@ -366,6 +383,8 @@ class Generator:
              "X-Request-Id: " + rid,
              "X-Forwarded-For: " + c.client,
              "X-Forwarded-Proto: https"]
+        if self.short:
+            h.append("Connection: close")
         if rng.random() < 0.5:
             h.append("Accept-Language: en-US,en;q=0.9")
         if rng.random() < 0.4:
@@ -389,7 +408,7 @@ class Generator:
         code, reason = rng.choice(STATUS)
         if post and code == 200 and rng.random() < 0.5:
             code, reason = 201, "Created"
-        chunked = rng.random() < 0.35
+        chunked = rng.random() < 0.35 and not self.short
         if malformed == "bad-chunk":
             chunked = True
         elif malformed is not None:
@@ -546,6 +565,77 @@ class Generator:
             yield [c.frame(self, o, FIN | ACK), c.frame(self, closer, ACK)]
         self.live.discard(c.key)
 
+    def short_connection(self, c):
+        """One HTTP/1.0 exchange on a new connection, closed by the upstream.
+        Yields (frames, ns until the connection's next burst)."""
+        rng = self.rng
+        rtt = rng.randrange(100000, 400000)
+        yield [c.syn_frame(self, 0, SYN)], rtt // 2
+        yield [c.syn_frame(self, 1, SYN | ACK)], rtt // 2
+        req, rid, post = self.build_request(c)
+        self.requests += 1
+        malformed = "space-colon" if rng.random() < P_SHORT_MALFORMED else None
+        burst = [c.frame(self, 0, ACK)]
+        for frames in self.send(c, 0, req):
+            burst.extend(frames)
+        think = int(math.exp(rng.uniform(math.log(300000), math.log(40000000))))
+        yield burst, think
+        resp = self.build_response(rid, post, True, malformed)
+        burst = []
+        for frames in self.send(c, 1, resp):
+            burst.extend(frames)
+        burst.append(c.frame(self, 1, FIN | ACK))
+        self.responses += 1
+        if malformed:
+            self.malformed[malformed] += 1
+        yield burst, rng.randrange(30000, 200000)
+        yield [c.frame(self, 0, FIN | ACK)], rtt // 2
+        yield [c.frame(self, 1, ACK)], 0
+        self.live.discard(c.key)
+
+    def emit_at(self, when, frames):
+        """emit() at simulated time `when` (or just after the last frame)."""
+        self.clock = max(self.clock, when - 1000)
+        self.emit(frames)
+
+    def run_short(self):
+        """Connections start every 1/rate s and run concurrently: a queue of
+        (time of next burst, connection number, generator)."""
+        rng = self.rng
+        interval = 1000000000 // self.rate
+        queue = []
+        start = 0
+        n = 0
+        avg = 2700                # approx. file bytes of one short connection
+        while True:
+            # next due: a new connection, or a burst of a live one
+            if self.nbytes + len(queue) * avg < self.target and (not queue or start <= queue[0][0]):
+                gwi = rng.randrange(SHORT_GATEWAYS)
+                upi = rng.randrange(SHORT_UPSTREAMS)
+                port = self.next_port.get((gwi, upi)) or rng.randint(EPH_LO, EPH_HI)
+                while (gwi, upi, port) in self.live:
+                    port = port + 1 if port < EPH_HI else EPH_LO
+                self.next_port[(gwi, upi)] = port + 1 if port < EPH_HI else EPH_LO
+                self.live.add((gwi, upi, port))
+                self.clock = max(self.clock, start - 1000)
+                c = Conn(self, gwi, upi, port)
+                self.conns += 1
+                heapq.heappush(queue, (start, n, self.short_connection(c)))
+                n += 1
+                start += interval + rng.randrange(-interval // 4, interval // 4 + 1)
+                continue
+            if not queue:
+                break
+            when, k, gen = heapq.heappop(queue)
+            try:
+                frames, delay = next(gen)
+            except StopIteration:
+                continue
+            self.emit_at(when, frames)
+            heapq.heappush(queue, (self.clock + delay, k, gen))
+        self.flush()
+        self.out.close()
+
     def spawn(self, active):
         rng = self.rng
         gwi, upi, port = self.alloc()
@@ -558,6 +648,8 @@ class Generator:
         active.append(gen)
 
     def run(self):
+        if self.short:
+            return self.run_short()
         rng = self.rng
         active = []
         many = self.profile == "many-conns"
@@ -601,10 +693,12 @@ def main():
     ap.add_argument("--profile", choices=sorted(PROFILES), default="mixed")
     ap.add_argument("--concurrency", type=int, default=0,
                     help="live connections (default: 200; large 32; many-conns 100000)")
+    ap.add_argument("--rate", type=int, default=SHORT_RATE,
+                    help="short profile: new connections per second (default %d)" % SHORT_RATE)
     ap.add_argument("--nanosecond", action="store_true", help="write nanosecond pcap (magic 0xa1b23c4d)")
     args = ap.parse_args()
-    if args.size_mb <= 0 or args.concurrency < 0:
-        ap.error("--size-mb must be > 0 and --concurrency >= 0")
+    if args.size_mb <= 0 or args.concurrency < 0 or args.rate <= 0:
+        ap.error("--size-mb must be > 0, --concurrency >= 0 and --rate > 0")
     g = Generator(args)
     g.run()
     m = g.malformed

@@ -10,6 +10,8 @@
 #   small-100MB        many small responses (50..800 B bodies)
 #   large-100MB        few large responses (256 KiB..8 MiB bodies, 32 at a time)
 #   many-conns-200MB   one wave of 100,000 concurrent connections
+#   short-150MB        one request per connection, 5,000 new connections a second
+#   short-600MB        the same traffic for four times as long (memory flat in time)
 #
 # Usage: make-captures.sh [--smoke] [--dir DIR] [--capture NAME PROFILE SIZE_MB]...
 #   --smoke     only smoke-5MB
@@ -27,7 +29,7 @@ while [[ $# -gt 0 ]]; do
         --dir) [[ $# -ge 2 ]] || { echo "--dir needs a directory" >&2; exit 2; }; dir=$2; shift 2 ;;
         --capture) [[ $# -ge 4 ]] || { echo "--capture needs NAME PROFILE SIZE_MB" >&2; exit 2; }
             only+=("$2 $3 $4"); shift 4 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -67,4 +69,6 @@ if [[ $smoke -eq 0 ]]; then
     capture small-100MB --profile small --size-mb 100
     capture large-100MB --profile large --size-mb 100
     capture many-conns-200MB --profile many-conns --size-mb 200
+    capture short-150MB --profile short --size-mb 150
+    capture short-600MB --profile short --size-mb 600
 fi

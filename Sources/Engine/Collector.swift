@@ -13,13 +13,57 @@ struct Collector: ConnectionSink {
         var firstTruncation: Evidence?
     }
 
-    struct SlotState {
+    /// What a connection needs while bytes can still come: its HTTP parsers, what the capture
+    /// lacks of each direction, where the response stood at the first FIN or RST. Kept in a pool
+    /// beside the slots (`live`), an entry per connection whose streams are open, reused by
+    /// later connections: a flow table's slots are mostly connections that closed and linger,
+    /// and those keep only their `Settled` outcome.
+    struct LiveState {
         var client = Losses()
         var server = Losses()
         var http = HTTP1Connection()
         /// Where the response stood at the first FIN or RST of either side: what a later packet
         /// (the upstream's FIN after the gateway gave up) must not change.
         var endSnapshot: ResponseEnd?
+        /// Stream offsets of requests handed on when the first FIN or RST sealed them.
+        var sealedRequests: [UInt64] = []
+    }
+
+    /// What a connection keeps once both streams delivered their FIN: no stream event can come
+    /// after that (bytes past a FIN are not stream bytes, and everything before it was delivered
+    /// or reported as a gap), so its HTTP is over and judged as far as HTTP goes. The rest of the
+    /// verdict waits for the linger, as late packets still change the TCP facts.
+    final class Settled {
+        let outcome: HTTPOutcome
+        let client: Losses
+        let server: Losses
+        let sealedRequests: [UInt64]
+
+        init(outcome: HTTPOutcome, client: Losses, server: Losses, sealedRequests: [UInt64]) {
+            self.outcome = outcome
+            self.client = client
+            self.server = server
+            self.sealedRequests = sealedRequests
+        }
+    }
+
+    /// One HTTP parser's part of the verdict and the report, taken when it has seen everything.
+    struct HTTPOutcome {
+        var view: ConnectionDiagnosis.HTTPView
+        var transactions: [Transaction]
+        var transactionsDropped: Int
+        /// Transactions `finish()` closed (unanswered requests, a cut response): handed on when
+        /// the connection is judged.
+        var closedAtFinish: [Transaction]
+    }
+
+    struct SlotState {
+        /// Index in `live` while the connection's streams are open; -1 once settled or ended.
+        var live = -1
+        /// Set once both streams delivered their FIN (not for TLS, whose state stays live).
+        var settled: Settled?
+        /// Directions whose FIN was delivered: bit 0 the client's, bit 1 the server's.
+        var finsDelivered: UInt8 = 0
         /// Set when the gateway's first byte is a TLS handshake record.
         @Indirect var tls: TLSConnection? = nil
         var clientSpoke = false
@@ -29,8 +73,6 @@ struct Collector: ConnectionSink {
         var id: UInt32 = 0
         var clientEndpoint = Endpoint(address: .v4(0), port: 0)
         var serverEndpoint = Endpoint(address: .v4(0), port: 0)
-        /// Stream offsets of requests handed on when the first FIN or RST sealed them.
-        var sealedRequests: [UInt64] = []
     }
 
     let gateway: GatewayProfile
@@ -46,6 +88,9 @@ struct Collector: ConnectionSink {
     let expectedNames: [UpstreamSpec]
     var captureEnd: Timestamp = .zero
     var slots: [SlotState] = []
+    /// The pool of open connections' state (`SlotState.live` indexes it), and its free entries.
+    var live: [LiveState] = []
+    var freeLive: [Int] = []
     var reports: [ConnectionReport] = []
     /// Transactions finished since the engine last took them, every connection's (client-hop correlation).
     var finished: [FinishedTransaction] = []
@@ -61,14 +106,24 @@ struct Collector: ConnectionSink {
         if slot >= self.slots.count {
             self.slots.append(contentsOf: repeatElement(SlotState(), count: slot + 1 - self.slots.count))
         }
-        self.slots[slot] = SlotState()
-        if !self.redactsSecrets { self.slots[slot].http = HTTP1Connection(redactsSecrets: false) }
-        self.slots[slot].id = connection.id
-        self.slots[slot].clientEndpoint = connection.client
-        self.slots[slot].serverEndpoint = connection.server
+        let index: Int
+        if let free = self.freeLive.popLast() {
+            index = free  // emptied when it was given back
+        } else {
+            index = self.live.count
+            self.live.append(LiveState())
+        }
+        if !self.redactsSecrets { self.live[index].http = HTTP1Connection(redactsSecrets: false) }
+        self.slots[slot] = SlotState(live: index, id: connection.id, clientEndpoint: connection.client, serverEndpoint: connection.server)
     }
 
+    /// Number of open connections' states held in the pool (in use or free for reuse).
+    var livePoolSize: Int { self.live.count }
+
     mutating func stream(_ event: StreamEvent, direction: Direction, slot: Int) {
+        let index = self.slots[slot].live
+        // A settled slot gets no stream events (see `Settled`); an ended one none at all.
+        guard index >= 0 else { return }
         switch event {
         case .data(let data):
             if direction == .client, !self.slots[slot].clientSpoke, let first = data.bytes.first {
@@ -84,23 +139,27 @@ struct Collector: ConnectionSink {
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
                 if self.decryption != nil { self.deliverDecrypted(slot: slot) }
             }
-            self.slots[slot].http.feed(
+            self.live[index].http.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
-            if !self.slots[slot].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+            if !self.live[index].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
         case .fin(_, _, let time):
-            if self.slots[slot].endSnapshot == nil {
-                if direction == .server { self.slots[slot].http.serverFIN() }
-                self.slots[slot].http.ended()
-                self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+            if self.live[index].endSnapshot == nil {
+                if direction == .server { self.live[index].http.serverFIN() }
+                self.live[index].http.ended()
+                self.live[index].endSnapshot = self.live[index].http.responseEnd
                 self.handOnSealed(slot: slot, at: time)
+            }
+            self.slots[slot].finsDelivered |= direction == .client ? 1 : 2
+            if self.slots[slot].finsDelivered == 3, !self.slots[slot].$tls, !self.slots[slot].$innerHTTP {
+                self.settle(slot: slot)
             }
         case .gap(let range, let reason, _):
             if self.slots[slot].$tls { self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction) }
             switch reason {
             case .snapLength(let frame):
-                self.slots[slot].http.gap(range, direction: direction, frame: frame, truncated: true)
+                self.live[index].http.gap(range, direction: direction, frame: frame, truncated: true)
             case .notCaptured, .bufferLimit:
-                self.slots[slot].http.gap(range, direction: direction, frame: nil, truncated: false)
+                self.live[index].http.gap(range, direction: direction, frame: nil, truncated: false)
             }
             let length = range.upperBound - range.lowerBound
             switch reason {
@@ -110,14 +169,14 @@ struct Collector: ConnectionSink {
                     note: reason == .bufferLimit
                         ? "\(length) bytes skipped when the out-of-order buffer was full"
                         : "\(length) bytes sent but not in the capture")
-                self.update(slot: slot, direction: direction) { losses in
+                self.update(live: index, direction: direction) { losses in
                     if losses.firstGap == nil { losses.firstGap = evidence }
                 }
             case .snapLength(let frame):
                 let evidence = Evidence(
                     direction: direction, streamOffset: range.lowerBound, frame: frame, frameOffset: nil, length: length,
                     note: "\(length) bytes cut from frame \(frame) by the snap length")
-                self.update(slot: slot, direction: direction) { losses in
+                self.update(live: index, direction: direction) { losses in
                     if losses.firstTruncation == nil { losses.firstTruncation = evidence }
                 }
             }
@@ -125,30 +184,92 @@ struct Collector: ConnectionSink {
     }
 
     mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) {
-        if self.slots[slot].endSnapshot == nil {
-            self.slots[slot].http.ended()
-            self.slots[slot].endSnapshot = self.slots[slot].http.responseEnd
+        let index = self.slots[slot].live
+        // Settled: both FINs came first, and the first of them sealed the response.
+        guard index >= 0 else { return }
+        if self.live[index].endSnapshot == nil {
+            self.live[index].http.ended()
+            self.live[index].endSnapshot = self.live[index].http.responseEnd
             self.handOnSealed(slot: slot, at: mark.time)
         }
     }
 
+    /// Both streams delivered their FIN: the HTTP outcome is taken now and the slot's pool
+    /// entry is freed for the next connection, so a closed connection lingers with its outcome
+    /// only.
+    private mutating func settle(slot: Int) {
+        let index = self.slots[slot].live
+        let end = self.live[index].endSnapshot ?? self.live[index].http.responseEnd
+        let outcome = self.takeOutcome(live: index, end: end)
+        self.slots[slot].settled = Settled(
+            outcome: outcome, client: self.live[index].client, server: self.live[index].server,
+            sealedRequests: self.live[index].sealedRequests)
+        self.releaseLive(slot: slot)
+    }
+
+    /// Closes the books of the pool entry's HTTP parser and takes what the verdict and the
+    /// report need from it.
+    private mutating func takeOutcome(live index: Int, end: ResponseEnd) -> HTTPOutcome {
+        self.live[index].http.finish()
+        // Each field read in place: a copy of the parser (1.4 KB, a retain per buffer) is not needed.
+        return HTTPOutcome(
+            view: ConnectionDiagnosis.HTTPView(
+                findings: self.live[index].http.findings, uncheckedGaps: self.live[index].http.uncheckedGaps, end: end,
+                upstream5xx: self.live[index].http.upstream5xx, gatewaySpeaksHTTP1: self.live[index].http.gatewaySpeaksHTTP1,
+                arrivedWithHead: self.live[index].http.findingsArrivedWithHead),
+            transactions: self.live[index].http.transactions, transactionsDropped: self.live[index].http.transactionsDropped,
+            closedAtFinish: self.live[index].http.finishedTransactions)
+    }
+
+    /// Gives the slot's pool entry back (its contents are replaced when it is next taken).
+    private mutating func releaseLive(slot: Int) {
+        let index = self.slots[slot].live
+        guard index >= 0 else { return }
+        self.slots[slot].live = -1
+        // What the entry holds is let go now, so a freed entry keeps no connection's buffers.
+        self.live[index] = LiveState()
+        self.freeLive.append(index)
+    }
+
     mutating func connectionEnded(_ connection: Connection, slot: Int) {
         var state = self.slots[slot]
-        self.slots[slot] = SlotState()  // release the connection's buffers now
-        let end = state.endSnapshot ?? state.http.responseEnd
-        state.http.finish()
         // What finish() recorded: requests never answered and a cut response (those the first
         // FIN or RST sealed were handed on then), sealed at the first close or the last packet.
         let facts = connection.facts
-        let ended = [facts.client.fin, facts.server.fin, facts.client.rst, facts.server.rst].compactMap { $0?.time }.min() ?? facts.last.time
-        self.handOn(state.http.finishedTransactions, of: state, ended: ended)
-        let view = ConnectionDiagnosis.HTTPView(
-            findings: state.http.findings, uncheckedGaps: state.http.uncheckedGaps, end: end,
-            upstream5xx: state.http.upstream5xx, gatewaySpeaksHTTP1: state.http.gatewaySpeaksHTTP1,
-            arrivedWithHead: state.http.findingsArrivedWithHead)
+        // The earliest close (without an array per connection), else the last packet.
+        var firstClose: Timestamp?
+        func consider(_ mark: PacketMark?) {
+            if let time = mark?.time { firstClose = min(firstClose ?? time, time) }
+        }
+        consider(facts.client.fin)
+        consider(facts.server.fin)
+        consider(facts.client.rst)
+        consider(facts.server.rst)
+        let ended = firstClose ?? facts.last.time
+        let outcome: HTTPOutcome
+        let losses: (client: Losses, server: Losses)
+        let sealed: [UInt64]
+        if let settled = state.settled {
+            outcome = settled.outcome
+            losses = (settled.client, settled.server)
+            sealed = settled.sealedRequests
+        } else {
+            let index = state.live
+            let end = self.live[index].endSnapshot ?? self.live[index].http.responseEnd
+            outcome = self.takeOutcome(live: index, end: end)
+            losses = (self.live[index].client, self.live[index].server)
+            sealed = self.live[index].sealedRequests
+            self.releaseLive(slot: slot)
+        }
+        self.slots[slot] = SlotState()  // release the connection's buffers now
+        state.settled = nil
+        self.handOn(outcome.closedAtFinish, of: state, sealed: sealed, ended: ended)
+        let view = outcome.view
+        var reportTransactions = outcome.transactions
+        var reportTransactionsDropped = outcome.transactionsDropped
         let context = TCPContext(
             captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
-            serverGap: state.server.firstGap)
+            serverGap: losses.server.firstGap)
         var diagnosis: Diagnosis
         var tlsSummary: TLSSummary?
         if let tls = state.tls {
@@ -165,27 +286,22 @@ struct Collector: ConnectionSink {
                 // The handshake was fine and the key log opened the records: judge the HTTP inside.
                 let innerEnd = inner.responseEnd
                 inner.finish()
-                self.handOn(inner.finishedTransactions, of: state, ended: ended)
+                self.handOn(inner.finishedTransactions, of: state, sealed: sealed, ended: ended)
                 let innerView = ConnectionDiagnosis.HTTPView(
                     findings: inner.findings, uncheckedGaps: inner.uncheckedGaps, end: innerEnd, upstream5xx: inner.upstream5xx,
                     gatewaySpeaksHTTP1: inner.gatewaySpeaksHTTP1, arrivedWithHead: inner.findingsArrivedWithHead)
                 let tlsFindings = diagnosis.findings.filter { $0.code.description.hasPrefix("tls.") }
                 diagnosis = ConnectionDiagnosis.diagnose(connection, http: innerView, context: context)
                 diagnosis.findings += tlsFindings
-                state.http = inner
+                reportTransactions = inner.transactions
+                reportTransactionsDropped = inner.transactionsDropped
                 tlsSummary?.decrypted = true
             }
         } else {
             diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
         }
-        for losses in [state.client, state.server] {
-            if let first = losses.firstGap, !diagnosis.findings.contains(where: { $0.code == .captureGap && $0.evidence.first?.direction == first.direction }) {
-                diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
-            }
-            if let first = losses.firstTruncation, !diagnosis.findings.contains(where: { $0.code == .captureTruncated && $0.evidence.first?.direction == first.direction }) {
-                diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
-            }
-        }
+        Self.addLosses(losses.client, to: &diagnosis)
+        Self.addLosses(losses.server, to: &diagnosis)
         var reportFacts = connection.facts
         // Only a failure's report draws the ladder: a healthy connection's is let go here.
         if diagnosis.verdict.verdictClass == .ok { reportFacts.ladder = PacketLadder() }
@@ -196,20 +312,32 @@ struct Collector: ConnectionSink {
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
             outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
-            transactions: state.http.transactions, transactionsDropped: state.http.transactionsDropped, tls: tlsSummary))
+            transactions: reportTransactions, transactionsDropped: reportTransactionsDropped, tls: tlsSummary))
+    }
+
+    /// What the capture lacks of one direction, as findings, unless the diagnosis has them.
+    private static func addLosses(_ losses: Losses, to diagnosis: inout Diagnosis) {
+        if let first = losses.firstGap, !diagnosis.findings.contains(where: { $0.code == .captureGap && $0.evidence.first?.direction == first.direction }) {
+            diagnosis.findings.append(Finding(code: .captureGap, severity: .warning, evidence: [first]))
+        }
+        if let first = losses.firstTruncation, !diagnosis.findings.contains(where: { $0.code == .captureTruncated && $0.evidence.first?.direction == first.direction }) {
+            diagnosis.findings.append(Finding(code: .captureTruncated, severity: .warning, evidence: [first]))
+        }
     }
 
     /// Hands the slot's finished transactions on to the engine (outer HTTP, then decrypted HTTP).
     mutating func handOnTransactions(slot: Int) {
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
-        if !self.slots[slot].http.finishedTransactions.isEmpty {
-            self.handOn(self.slots[slot].http.finishedTransactions, connection: id, client: client, server: server,
-                        sealed: self.slots[slot].sealedRequests, ended: nil)
-            self.slots[slot].http.clearFinishedTransactions()
+        let index = self.slots[slot].live
+        guard index >= 0 else { return }
+        if !self.live[index].http.finishedTransactions.isEmpty {
+            self.handOn(self.live[index].http.finishedTransactions, connection: id, client: client, server: server,
+                        sealed: self.live[index].sealedRequests, ended: nil)
+            self.live[index].http.clearFinishedTransactions()
         }
         if self.slots[slot].$innerHTTP, self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
             self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, connection: id, client: client, server: server,
-                        sealed: self.slots[slot].sealedRequests, ended: nil)
+                        sealed: self.live[index].sealedRequests, ended: nil)
             self.slots[slot].innerHTTP!.clearFinishedTransactions()
         }
     }
@@ -219,26 +347,26 @@ struct Collector: ConnectionSink {
     /// answers its client right after, and the client's error is matched with what is handed
     /// on before it.
     private mutating func handOnSealed(slot: Int, at time: Timestamp) {
-        if !self.slots[slot].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
-        guard let end = self.slots[slot].endSnapshot else { return }
-        let state = self.slots[slot]
+        let index = self.slots[slot].live
+        if !self.live[index].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+        guard let end = self.live[index].endSnapshot else { return }
+        let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if let request = end.inProgressRequest {
             self.finished.append(FinishedTransaction(
-                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request,
-                response: end.inProgress, ended: time))
-            self.slots[slot].sealedRequests.append(request.offset)
+                connection: id, client: client, server: server, request: request, response: end.inProgress, ended: time))
+            self.live[index].sealedRequests.append(request.offset)
         }
         if let request = end.outstanding, request.offset != end.inProgressRequest?.offset {
             self.finished.append(FinishedTransaction(
-                connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint, request: request, response: nil,
-                ended: time))
-            self.slots[slot].sealedRequests.append(request.offset)
+                connection: id, client: client, server: server, request: request, response: nil, ended: time))
+            self.live[index].sealedRequests.append(request.offset)
         }
     }
 
-    private mutating func handOn(_ transactions: [Transaction], of state: SlotState, ended: Timestamp?) {
+    private mutating func handOn(_ transactions: [Transaction], of state: SlotState, sealed: [UInt64], ended: Timestamp?) {
+        guard !transactions.isEmpty else { return }
         self.handOn(transactions, connection: state.id, client: state.clientEndpoint, server: state.serverEndpoint,
-                    sealed: state.sealedRequests, ended: ended)
+                    sealed: sealed, ended: ended)
     }
 
     /// Hands on `transactions` of one connection, but for requests the first FIN or RST sealed
@@ -261,10 +389,11 @@ struct Collector: ConnectionSink {
         return named?.name ?? tls.clientHello?.serverName
     }
 
-    private mutating func update(slot: Int, direction: Direction, _ body: (inout Losses) -> Void) {
+    private mutating func update(live index: Int, direction: Direction, _ body: (inout Losses) -> Void) {
         switch direction {
-        case .client: body(&self.slots[slot].client)
-        case .server: body(&self.slots[slot].server)
+        case .client: body(&self.live[index].client)
+        case .server: body(&self.live[index].server)
         }
     }
 }
+

@@ -41,18 +41,24 @@ public struct ConnectionTally: Sendable {
         let verdict = report.verdict
         self.connections += 1
         self.classes[verdict.verdictClass, default: 0] += 1
-        var server = self.servers[report.server] ?? Server(firstID: report.id)
-        server.firstID = min(server.firstID, report.id)
-        server.connections += 1
-        server.classes[verdict.verdictClass, default: 0] += 1
         if verdict.verdictClass != .ok {
             self.failed += 1
             self.causes[verdict.code, default: 0] += 1
+        }
+        // In place: one hash of the endpoint, and the server's dictionaries are not copied (a
+        // copy taken out and written back made each of them copy on write, per connection).
+        Self.count(verdict, id: report.id, in: &self.servers[report.server, default: Server(firstID: report.id)])
+    }
+
+    private static func count(_ verdict: Verdict, id: UInt32, in server: inout Server) {
+        server.firstID = min(server.firstID, id)
+        server.connections += 1
+        server.classes[verdict.verdictClass, default: 0] += 1
+        if verdict.verdictClass != .ok {
             server.failed += 1
             server.causes[verdict.code, default: 0] += 1
             if verdict.verdictClass != .relayed { server.gatewayCauses[verdict.code, default: 0] += 1 }
         }
-        self.servers[report.server] = server
     }
 
     /// Takes every connection to `server` out of the counts (it turned out to be the gateway's

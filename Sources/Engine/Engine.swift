@@ -132,6 +132,10 @@ public struct Engine {
     /// Ends every open connection and returns the analysis.
     public mutating func finish() -> AnalysisResult {
         let end = self.statistics.lastTime ?? .zero
+        // Every open connection is judged here at once (on a busy capture, all those lingering
+        // closed): room for their reports in one allocation, not a doubling array whose last
+        // growth holds one and a half times as many.
+        self.collector.reports.reserveCapacity(self.collector.reports.count + self.flows.liveConnections)
         self.flows.finish(at: end, sink: &self.collector)
         self.absorbJudged()
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions

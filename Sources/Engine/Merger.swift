@@ -57,20 +57,29 @@ struct Merger {
             finished.removeAll(keepingCapacity: true)
         }
         if !reports.isEmpty {
-            let judged = reports
-            reports.removeAll(keepingCapacity: true)
-            for report in judged {
-                if self.hops.judged(report) { continue }
-                guard self.inScope(report) else {
-                    self.otherConnections += 1
-                    if self.outOfScope[report.server] != nil || self.outOfScope.count < HopCorrelator.maximumServersTracked {
-                        self.outOfScope[report.server, default: 0] += 1
-                    }
-                    continue
+            // Swapped out, not copied: a copy shared the buffer, so emptying `reports` while
+            // keeping its capacity allocated a second one as large (the whole table's reports at
+            // the end of a capture).
+            var judged: [ConnectionReport] = []
+            swap(&judged, &reports)
+            // When every report goes to an empty queue (the usual case), the array itself becomes
+            // the queue: no copy of each report, and not two arrays of them at once (a whole flow
+            // table's at the end of a capture).
+            var wholeToQueue = self.options.queueEnded && self.ended.isEmpty
+            for (index, report) in judged.enumerated() {
+                let counted = self.count(report)
+                if wholeToQueue, !counted {
+                    wholeToQueue = false
+                    self.ended.append(contentsOf: judged[..<index])
+                } else if counted, self.options.queueEnded, !wholeToQueue {
+                    self.ended.append(report)
                 }
-                self.tally.add(report)
-                if self.options.queueEnded { self.ended.append(report) }
-                self.list(report)
+            }
+            if wholeToQueue {
+                swap(&self.ended, &judged)
+            } else {
+                judged.removeAll(keepingCapacity: true)
+                swap(&judged, &reports)
             }
         }
         let listeners = self.hops.takeNewGateways()
@@ -78,11 +87,30 @@ struct Merger {
         self.hops.settle(now: now)
     }
 
+    /// Counts and lists one judged connection; false when it is not an upstream's in scope (a
+    /// client-hop connection, or a server outside `--upstream`).
+    private mutating func count(_ report: ConnectionReport) -> Bool {
+        if self.hops.judged(report) { return false }
+        guard self.inScope(report) else {
+            self.otherConnections += 1
+            if self.outOfScope[report.server] != nil || self.outOfScope.count < HopCorrelator.maximumServersTracked {
+                self.outOfScope[report.server, default: 0] += 1
+            }
+            return false
+        }
+        self.tally.add(report)
+        self.list(report)
+        return true
+    }
+
     /// Connections judged since the last call, in the order they ended.
     mutating func takeEnded() -> [ConnectionReport] {
         guard !self.ended.isEmpty else { return [] }
-        defer { self.ended.removeAll(keepingCapacity: true) }
-        return self.ended
+        // Handed over, not copied: emptying a shared buffer while keeping its capacity would
+        // allocate a second one as large.
+        var taken: [ConnectionReport] = []
+        swap(&taken, &self.ended)
+        return taken
     }
 
     /// Takes the connections already judged to servers now known to be the gateway's listeners

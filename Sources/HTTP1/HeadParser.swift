@@ -16,17 +16,45 @@ enum ASCII {
     static let quote: UInt8 = 0x22
     static let backslash: UInt8 = 0x5c
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar: `!#$%&'*+-.^_`|~`, digits and letters, as a bit per byte below 128
+    /// (one shift and test where a chain of range checks was: every field name passes here).
+    @inline(__always)
     static func isTokenCharacter(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
+        let low: UInt64 = 0x03ff_6cfa_0000_0000  // bytes 0-63: ! # $ % & ' * + - . 0-9
+        let high: UInt64 = 0x57ff_ffff_c7ff_fffe  // bytes 64-127: A-Z ^ _ ` a-z | ~
+        return byte < 64 ? (low >> UInt64(byte)) & 1 != 0 : byte < 128 && (high >> UInt64(byte &- 64)) & 1 != 0
+    }
+
+    /// The index of the first byte of `bytes[range]` below 0x20 or equal to 0x7f (a control
+    /// byte, RFC 9110 §5.5), or `range.upperBound`. Eight bytes at a time: field values are most
+    /// of a head's bytes and nearly never hold one.
+    static func firstControl(_ bytes: [UInt8], in range: Range<Int>) -> Int {
+        guard !range.isEmpty else { return range.upperBound }
+        return bytes.withUnsafeBufferPointer { buffer in
+            let raw = UnsafeRawPointer(buffer.baseAddress!)
+            var index = range.lowerBound
+            let end = range.upperBound
+            while index + 8 <= end {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                // A byte below 0x20 ("has less than" for n <= 128), or a byte equal to 0x7f (a
+                // zero byte after xor), sets a high bit; the byte loop below finds which.
+                let below = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
+                let delete = word ^ 0x7f7f_7f7f_7f7f_7f7f
+                let isDelete = (delete &- 0x0101_0101_0101_0101) & ~delete & 0x8080_8080_8080_8080
+                if below | isDelete != 0 { break }
+                index += 8
+            }
+            while index < end, buffer[index] >= 0x20, buffer[index] != 0x7f { index += 1 }
+            return index
+        }
+    }
+
+    /// The index of the first `byte` in `bytes[range]`, found with `memchr`.
+    static func firstIndex(of byte: UInt8, in bytes: [UInt8], _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            guard let found = memchr(buffer.baseAddress! + range.lowerBound, Int32(byte), range.count) else { return nil }
+            return UnsafeRawPointer(buffer.baseAddress!).distance(to: UnsafeRawPointer(found))
         }
     }
 
@@ -45,7 +73,9 @@ enum ASCII {
         byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte
     }
 
-    /// Whether `bytes[range]` equals `text` ignoring ASCII case.
+    /// Whether `bytes[range]` equals `text` ignoring ASCII case. Inlined: every field name is
+    /// compared with a dozen names, and nearly every comparison ends at the length check.
+    @inline(__always)
     static func equalsIgnoringCase(_ bytes: [UInt8], _ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount else { return false }
         return text.withUTF8Buffer { expected in
@@ -224,7 +254,7 @@ struct HeadParser {
                        "a header line that starts with whitespace to continue the previous value (obs-fold, RFC 9112 §5.2)")
                 continue
             }
-            guard let colon = bytes[range].firstIndex(of: ASCII.colon) else {
+            guard let colon = ASCII.firstIndex(of: ASCII.colon, in: bytes, range) else {
                 report(.headerMissingColon, .fatal, at: range.lowerBound, length: range.count,
                        "a header line without a colon (RFC 9112 §5.1: field-line = field-name \":\" OWS field-value OWS)")
                 continue
@@ -237,8 +267,10 @@ struct HeadParser {
             }
             // One pass finds a name of token characters clean (nearly every name); only a name
             // with another byte is looked at again, for which finding it gets.
-            let clean = bytes.withUnsafeBufferPointer { buffer in
-                name.allSatisfy { ASCII.isTokenCharacter(buffer[$0]) }
+            var clean = true
+            for index in name where !ASCII.isTokenCharacter(bytes[index]) {
+                clean = false
+                break
             }
             if clean {
                 // A valid field name.
@@ -256,9 +288,7 @@ struct HeadParser {
             var valueEnd = range.upperBound
             while valueStart < valueEnd, bytes[valueStart] == ASCII.space || bytes[valueStart] == ASCII.tab { valueStart += 1 }
             while valueEnd > valueStart, bytes[valueEnd - 1] == ASCII.space || bytes[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
-            let firstControl = bytes.withUnsafeBufferPointer { buffer in
-                ((colon + 1)..<range.upperBound).first { buffer[$0] < 0x20 || buffer[$0] == 0x7f } ?? range.upperBound
-            }
+            let firstControl = ASCII.firstControl(bytes, in: (colon + 1)..<range.upperBound)
             for index in firstControl..<range.upperBound {
                 let byte = bytes[index]
                 if byte >= 0x20, byte != 0x7f {

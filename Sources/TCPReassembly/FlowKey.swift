@@ -19,6 +19,30 @@ public struct FlowKey: Hashable, Sendable {
         }
     }
 
+    // Hashed once per packet: two words for an IPv4 pair (addresses, then ports), where the
+    // synthesized hash fed each endpoint's enum case, payload and port separately.
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        switch (self.lower.address, self.upper.address) {
+        case (.v4(let a), .v4(let b)):
+            hasher.combine(UInt64(a) << 32 | UInt64(b))
+        case (.v6(let ah, let al), .v6(let bh, let bl)):
+            hasher.combine(ah)
+            hasher.combine(al)
+            hasher.combine(bh)
+            hasher.combine(bl)
+        case (.v4(let a), .v6(let bh, let bl)):
+            hasher.combine(UInt64(a))
+            hasher.combine(bh)
+            hasher.combine(bl)
+        case (.v6(let ah, let al), .v4(let b)):
+            hasher.combine(ah)
+            hasher.combine(al)
+            hasher.combine(UInt64(b))
+        }
+        hasher.combine(UInt32(self.lower.port) << 16 | UInt32(self.upper.port))
+    }
+
     @inlinable
     static func sortsBefore(_ a: Endpoint, _ b: Endpoint) -> Bool {
         switch (a.address, b.address) {

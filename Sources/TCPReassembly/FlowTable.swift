@@ -247,7 +247,9 @@ public struct FlowTable {
     }
 
     private mutating func end<Sink: ConnectionSink>(slot: Int, as reason: ConnectionEnd, at time: Timestamp, sink: inout Sink) {
-        var connection = self.slots[slot]
+        // Moved out, the vacant placeholder in its place: no copy of the slot, no retain of its buffers.
+        var connection = Connection.vacant
+        swap(&connection, &self.slots[slot])
         var budget = self.budget
         connection.clientStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .client, slot: slot) }
         connection.serverStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .server, slot: slot) }
@@ -270,7 +272,6 @@ public struct FlowTable {
             break
         }
         self.index[FlowKey(connection.client, connection.server)] = nil
-        self.slots[slot] = Connection.vacant
         self.freeSlots.append(slot)
         sink.connectionEnded(connection, slot: slot)
     }

@@ -65,7 +65,10 @@ public struct PacketLadder: Hashable, Sendable {
         case .server: if self.serverBase == nil { self.serverBase = packet.sequence }
         }
         if self.head.count < Self.headCapacity {
-            if self.head.isEmpty { self.head.reserveCapacity(Self.headCapacity) }
+            // Room for a one-request connection's packets first (handshake, request, response,
+            // close: about a dozen); a longer one grows it once to the full head.
+            if self.head.isEmpty { self.head.reserveCapacity(Self.headCapacity / 2) }
+            else if self.head.count == self.head.capacity { self.head.reserveCapacity(Self.headCapacity) }
             self.head.append(packet)
         } else if self.ring.count < Self.tailCapacity {
             if self.ring.isEmpty { self.ring.reserveCapacity(Self.tailCapacity) }

@@ -34,6 +34,8 @@ let captureNames = [
     "small-100MB",
     "large-100MB",
     "many-conns-200MB",
+    "short-150MB",
+    "short-600MB",
 ]
 
 let throughputMB = BenchmarkMetric.custom("Throughput (MB/s)", polarity: .prefersLarger, useScalingFactor: false)
