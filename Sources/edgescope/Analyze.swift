@@ -151,7 +151,11 @@ struct Analyze: ParsableCommand {
             let written = Result {
                 sliceCount = try self.writeSlices(report.slices, directory: out, output: output, reader: reader)
                 try output.write("report.json") { emit in try report.emit(head: head, tail: tail, emit) }
-                if listing == .all { try output.write("connections.jsonl") { emit in try report.emitLines(emit) } }
+                if listing == .all {
+                    try output.write("connections.jsonl") { emit in try report.emitLines(emit) }
+                } else {
+                    try output.removeStaleFile("connections.jsonl")
+                }
             }
             let (markdown, html) = pages.wait()
             try written.get()

@@ -64,6 +64,18 @@ struct OutputDirectory {
         }
     }
 
+    /// Removes `name` when an earlier run left it as a regular file (`connections.jsonl` from a
+    /// `--list all` run, when this run lists less): the directory then holds only what this run's
+    /// report describes. A link or a directory of that name is left alone.
+    func removeStaleFile(_ name: String) throws {
+        let file = self.path + "/" + name
+        var info = stat()
+        guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        if unlink(file) != 0, errno != ENOENT {
+            throw Self.failure("cannot remove \(file), left by an earlier run")
+        }
+    }
+
     /// `c<digits>.pcap`: the names edgescope gives slices (`slices/c17.pcap`).
     static func isSliceName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)

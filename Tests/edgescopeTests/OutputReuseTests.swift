@@ -49,4 +49,17 @@ struct OutputReuseTests {
         #expect(try Self.namedSlices(out).isEmpty)
         #expect(try Self.slices(out).isEmpty)
     }
+
+    /// A `--list all` run writes connections.jsonl; a later run that lists less removes it, so the
+    /// directory holds only what the new report describes (a file of another kind is kept).
+    @Test func aRunThatListsLessRemovesTheEarlierConnectionsJSONL() throws {
+        let out = Paths.temporaryDirectory("reuse-jsonl") + "/out"
+        let capture = Paths.captures + "/pool-of-three.pcap"
+        #expect(try Run(["analyze", capture, "--gateway", "nginx:1.22", "--out", out, "--list", "all"]).status == 0)
+        let lines = try String(contentsOfFile: out + "/connections.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(try Run(["analyze", capture, "--gateway", "nginx:1.22", "--out", out]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out + "/connections.jsonl"))
+        #expect(FileManager.default.fileExists(atPath: out + "/report.json"))
+    }
 }
