@@ -211,17 +211,62 @@ public struct FlowTable {
         return slot
     }
 
-    /// Who is client and who is server. A SYN says; a SYN-ACK says; then `--upstream`; then
-    /// the lower port is the server (docs/design.md), the destination on a tie.
+    /// Who is client and who is server. A SYN says so; without one (a connection picked up
+    /// mid-stream) the content decides first: the side that sends a status line or a TLS
+    /// ServerHello is the server, the side that sends a request line or a ClientHello the client.
+    /// Then `--upstream`; then the ports: a well-known port (below 1024) over a common server port
+    /// (8080, 8443...) over another registered one over an ephemeral one (32768 and up); on a tie,
+    /// the lower port (docs/design.md), the destination on equal ports.
     private func roles(of segment: TCPSegment) -> (client: Endpoint, server: Endpoint) {
         let source = segment.source
         let destination = segment.destination
         if segment.flags.contains(.syn) {
             return segment.flags.contains(.ack) ? (destination, source) : (source, destination)
         }
+        switch Self.speaker(of: segment.payload) {
+        case .server?: return (destination, source)
+        case .client?: return (source, destination)
+        case nil: break
+        }
         if self.isKnownServer(destination) { return (source, destination) }
         if self.isKnownServer(source) { return (destination, source) }
+        let (sourceRank, destinationRank) = (Self.serverRank(source.port), Self.serverRank(destination.port))
+        if sourceRank != destinationRank { return sourceRank > destinationRank ? (destination, source) : (source, destination) }
         return source.port < destination.port ? (destination, source) : (source, destination)
+    }
+
+    /// Which side speaks first bytes like `payload`: `HTTP/` (RFC 9112 §4) or a TLS ServerHello
+    /// (RFC 8446 §4: handshake type 2) is a server; a request line's method and a space, or a
+    /// ClientHello (type 1), a client; `nil` when the bytes do not say.
+    static func speaker(of payload: UnsafeRawBufferPointer) -> Direction? {
+        guard payload.count >= 6 else { return nil }
+        if payload[0] == 0x16, payload[1] == 0x03, payload[2] <= 0x04 {
+            switch payload[5] {
+            case 1: return .client
+            case 2: return .server
+            default: return nil
+            }
+        }
+        if payload.starts(with: "HTTP/".utf8) { return .server }
+        for method in self.requestMethods where payload.count > method.count && payload.starts(with: method) {
+            return .client
+        }
+        return nil
+    }
+
+    /// Request methods (RFC 9110 §9), each with the space that ends it.
+    private static let requestMethods: [[UInt8]] = ["GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "]
+        .map { Array($0.utf8) }
+
+    /// Ports servers listen on besides the well-known ones, for HTTP behind gateways.
+    private static let commonServerPorts: Set<UInt16> = [3000, 4000, 5000, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9080, 9090, 9443]
+
+    /// How likely `port` is a server's: well-known 3, a common server port 2, another below the
+    /// ephemeral range 1, ephemeral (Linux's range starts at 32768) 0.
+    public static func serverRank(_ port: UInt16) -> Int {
+        if port > 0, port < 1024 { return 3 }
+        if self.commonServerPorts.contains(port) { return 2 }
+        return port < 32768 ? 1 : 0
     }
 
     private func isKnownServer(_ endpoint: Endpoint) -> Bool {

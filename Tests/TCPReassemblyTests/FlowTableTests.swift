@@ -218,3 +218,51 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
     #expect(h.table.flowTableEvictions == 2)
     #expect(h.table.liveConnections == 31)
 }
+
+// MARK: Issue 15 item 7: who is the server of a connection picked up mid-stream
+
+/// 10.0.0.5:1025 ↔ 10.0.3.24:8080 with no SYN: the lower port used to make 1025 the server.
+private func midStream() -> FlowHarness {
+    FlowHarness(gateway: Endpoint(address: .v4(0x0a00_0005), port: 1025), upstream: Endpoint(address: .v4(0x0a00_0318), port: 8080))
+}
+
+@Test func midStreamTheSideSendingAStatusLineIsTheServer() throws {
+    var h = midStream()
+    h.send(fromGateway: false, seq: 777, ack: 123, flags: [.psh, .ack], Array("HTTP/1.1 200 OK\r\n\r\n".utf8))
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+    #expect(connection.client == h.gateway)
+}
+
+@Test func midStreamTheSideSendingARequestIsTheClient() throws {
+    // Ports that mislead: the gateway on 80, the upstream on an ephemeral port.
+    var h = FlowHarness(gateway: Endpoint(address: .v4(0x0a00_0005), port: 80), upstream: Endpoint(address: .v4(0x0a00_0318), port: 40000))
+    h.send(fromGateway: true, seq: 1, ack: 1, flags: [.psh, .ack], Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+}
+
+@Test func midStreamATLSServerHelloNamesTheServer() throws {
+    var h = FlowHarness(gateway: Endpoint(address: .v4(0x0a00_0005), port: 443), upstream: Endpoint(address: .v4(0x0a00_0318), port: 50000))
+    // A record header (handshake, TLS 1.2) and a ServerHello's type byte, from the upstream.
+    h.send(fromGateway: false, seq: 9, ack: 1, flags: [.psh, .ack], [0x16, 0x03, 0x03, 0x00, 0x30, 0x02, 0x00, 0x00, 0x2c])
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+}
+
+@Test func midStreamWithoutContentACommonServerPortBeatsALowerRegisteredOne() throws {
+    var h = midStream()
+    h.send(fromGateway: true, seq: 123, ack: 777, flags: .ack)
+    h.finish()
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.server == h.upstream)
+    #expect(connection.server.port == 8080)
+}
+
+@Test(arguments: [(UInt16(80), 3), (443, 3), (8080, 2), (8443, 2), (1025, 1), (32767, 1), (32768, 0), (51234, 0)])
+func serverRanksOrderPorts(_ port: UInt16, _ rank: Int) {
+    #expect(FlowTable.serverRank(port) == rank)
+}
