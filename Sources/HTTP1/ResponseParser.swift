@@ -79,6 +79,10 @@ struct ResponseParser {
     /// The message being received.
     private var current: ResponseInfo?
     private var currentRequest: RequestInfo?
+    /// Responses whose start a gap swallowed: their requests are left unanswered when the parser
+    /// finds the next status line, which answers the request after them (Zeek and Suricata pair
+    /// the same way). One at most: how many whole responses a gap held cannot be known.
+    private var lostResponses = 0
     private var bodyReceived: UInt64 = 0
     private var lastWasBodyless = false
 
@@ -131,6 +135,7 @@ struct ResponseParser {
                         }
                         self.resyncStart = partial
                         self.state = .idle
+                        self.leaveLostResponses(&requests)
                         continue
                     }
                 }
@@ -146,6 +151,7 @@ struct ResponseParser {
                 }
                 index = found
                 self.state = .idle
+                self.leaveLostResponses(&requests)
             case .idle:
                 if requests.isEmpty, self.responsesCompleted > 0 || self.current != nil {
                     // No request is waiting: these bytes answer nothing.
@@ -231,11 +237,25 @@ struct ResponseParser {
             self.bodyReceived &+= length
             if length == remaining { self.messageComplete() } else { self.state = .contentLength(remaining: remaining - length) }
             return nil
+        case .contentLength(let remaining):
+            // The gap runs past this body: the response is whole, and the next one began in the gap.
+            self.bodyReceived &+= remaining
+            self.messageComplete()
+            self.run.reset()
+            self.lostResponses = 1
+            self.state = .desynced
+            return evidence
         case .chunked(var decoder):
             if decoder.skip(length) {
                 self.state = .chunked(decoder)
                 return nil
             }
+            // The body's framing is lost: the response stands as cut, and the next status line
+            // answers the next request.
+            self.current?.complete = false
+            if let current = self.current { self.record(Transaction(request: self.currentRequest, response: current)) }
+            self.current = nil
+            self.currentRequest = nil
             self.run.reset()
             self.state = .desynced
             return evidence
@@ -244,13 +264,33 @@ struct ResponseParser {
             return nil
         case .opaque, .tunnel:
             return nil
-        case .idle, .head, .contentLength, .desynced:
+        case .idle, .head:
+            // Bytes of the response to the next request are missing: its start, at least.
+            self.lostResponses = 1
+            self.current = nil
             self.run.reset()
             self.resync = nil
             self.resyncStart = nil
             self.state = .desynced
             return evidence
+        case .desynced:
+            self.run.reset()
+            self.resync = nil
+            self.resyncStart = nil
+            return evidence
         }
+    }
+
+    /// Leaves the requests whose responses a gap swallowed unanswered, before the status line
+    /// just found is paired. The last request waiting is never left: a status line with no
+    /// request after the lost one is that request's answer, what the gap held notwithstanding.
+    private mutating func leaveLostResponses(_ requests: inout RequestQueue) {
+        while self.lostResponses > 0 {
+            self.lostResponses -= 1
+            guard requests.count > 1, let request = requests.popFirst() else { break }
+            self.record(Transaction(request: request, response: nil))
+        }
+        self.lostResponses = 0
     }
 
     /// Where the stream stands now (call at its end).

@@ -351,3 +351,61 @@ func wellFormedChunkExtensionsPass(_ line: String) throws {
     let report = try c.verdict()
     #expect(!report.findings.contains { $0.code == .chunkedBadExtension }, "\(line.debugDescription)")
 }
+
+// MARK: Issue 15 item 3: responses after a capture gap
+
+/// Three keep-alive exchanges on one connection; `lose` bytes of the upstream's stream starting at
+/// `from` are missing from the capture (the reassembler sees a gap). Returns the report.
+private func threeResponses(first: String, lose range: Range<Int>) throws -> ConnectionReport {
+    var c = Conversation()
+    c.request("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n")
+    let stream = Array((first + "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok" + "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok").utf8)
+    if range.lowerBound > 0 { c.response(String(decoding: stream[..<range.lowerBound], as: UTF8.self)) }
+    c.serverNext &+= UInt32(range.count)  // never captured
+    // The rest, one segment per response so each status line starts a frame.
+    var rest = String(decoding: stream[range.upperBound...], as: UTF8.self)
+    while !rest.isEmpty {
+        let next = rest.dropFirst().range(of: "HTTP/1.1 ").map { rest.distance(from: rest.startIndex, to: $0.lowerBound) } ?? rest.count
+        c.response(String(rest.prefix(next)))
+        rest = String(rest.dropFirst(next))
+    }
+    c.serverCloses(after: 5)
+    c.gatewayCloses()
+    return try c.verdict()
+}
+
+/// The gap took the start of the first response: it stays unanswered, and the two status lines
+/// after the gap answer the second and third requests (they used to answer the first and second).
+@Test func afterAGapInAResponseHeadTheNextResponsesPairWithTheirRequests() throws {
+    let report = try threeResponses(first: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", lose: 0..<10)
+    #expect(report.verdict.code == .captureGap)
+    #expect(report.verdict.verdictClass == .unknown)
+    #expect(report.transactions.map { $0.request?.target } == ["/1", "/2", "/3"])
+    #expect(report.transactions.map { $0.response?.status } == [nil, 201, 202])
+    let second = try #require(report.transactions[1].response)
+    #expect(second.offset == 49)
+    #expect(second.frame == 6)
+    let gap = try #require(report.findings.first { $0.code == .captureGap }?.evidence.first)
+    #expect(gap.streamOffset == 0)
+    #expect(gap.length == 10)
+}
+
+/// The gap ran past the first body into the second response's head: the first is whole, the
+/// second lost, the third paired with its own request.
+@Test func aGapPastABodyLosesTheNextResponseOnly() throws {
+    let report = try threeResponses(first: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", lose: 40..<60)
+    #expect(report.verdict.code == .captureGap)
+    #expect(report.transactions.map { $0.response?.status } == [200, nil, 202])
+    #expect(report.transactions.first?.response?.complete == true)
+    #expect(report.transactions.last?.response?.offset == 94)
+}
+
+/// A gap that breaks a chunked body: that response is cut, and the next status line answers the
+/// next request.
+@Test func aGapThatBreaksAChunkedBodyCutsThatResponseOnly() throws {
+    let report = try threeResponses(first: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", lose: 47..<50)
+    #expect(report.verdict.code == .captureGap)
+    #expect(report.transactions.map { $0.response?.status } == [200, 201, 202])
+    #expect(report.transactions.first?.response?.complete == false)
+    #expect(report.transactions.map { $0.request?.target } == ["/1", "/2", "/3"])
+}
