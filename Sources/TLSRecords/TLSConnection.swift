@@ -485,11 +485,18 @@ public struct TLSConnection {
         self.heldEarlyBytes = 0
         if self.session != nil { self.unreadable += self.unheldEarly }
         self.unheldEarly = []
+        var earlyKeys = false
         if self.session != nil, let hello = self.clientHello, let secret = self.decryption?.keyLog.secrets(clientRandom: hello.random)?.clientEarlyTraffic {
             self.session!.startEarlyData(secret)
+            earlyKeys = true
         }
         for record in held {
-            if self.session != nil {
+            if self.session != nil, !earlyKeys {
+                // No early secret: the record cannot be opened (the session's keys are not its).
+                // Read as a file with the same key log reads it, held or not.
+                self.countEncrypted(.client, length: record.body.count, location: record.location, handshake: false)
+                self.unreadable.append((UInt64(max(0, record.body.count - 17)), record.location))
+            } else if self.session != nil {
                 let opened = self.session!.earlyRecordsOpened
                 self.protectedRecord(.client, header: record.header, body: record.body, location: record.location)
                 if self.session!.earlyRecordsOpened > opened {

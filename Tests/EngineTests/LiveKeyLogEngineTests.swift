@@ -129,4 +129,42 @@ private struct LiveReplay {
         let replay = try LiveReplay(truthFile)
         #expect(try replay.live() == replay.withoutKeys(waitForKeys: false))
     }
+
+    /// Found by FuzzTLS: with a key log that lacks CLIENT_EARLY_TRAFFIC_SECRET, a live capture
+    /// held the 0-RTT records and then "opened" them with the session's keys, where reading the
+    /// file reads them as unreadable; both must read them as unreadable, the same report.
+    @Test(arguments: [false, true])
+    func earlyDataWithoutItsSecretReadsTheSameLateAsUpFront(anyKeyOpens: Bool) throws {
+        let replay = try LiveReplay("tls-early-data-1.3-keylog.truth.json")
+        let lines = replay.keyLogLines.filter { !$0.hasPrefix("CLIENT_EARLY_TRAFFIC_SECRET") }
+        #expect(lines.count < replay.keyLogLines.count)
+        let keyLog = try KeyLog(parsing: lines.joined(separator: "\n"))
+        // OpenSSL refuses a record sealed under other keys; a crypto that opens anything (as
+        // FuzzTLS's does) shows whether the early records were tried with the session's keys.
+        let crypto: any TLSCryptoProviding = anyKeyOpens ? AnyKeyOpens() : OpenSSLCrypto()
+        var options = try replay.truth.options()
+        options.decryption = TLSConnection.Decryption(keyLog: keyLog, crypto: crypto)
+        let upFront = LiveReplay.json(try analyse(replay.path, options: options))
+        #expect(upFront.contains("tls.early_data.unreadable"))
+        options.decryption = TLSConnection.Decryption(keyLog: KeyLog(), crypto: crypto, waitForKeys: true)
+        let reader = try PcapReader(path: replay.path)
+        var engine = Engine(linkType: reader.linkType, options: options)
+        try reader.forEachFrame { engine.process($0) }
+        engine.updateKeyLog(keyLog)
+        #expect(LiveReplay.json(engine.finish()) == upFront)
+    }
+}
+
+/// OpenSSL's key derivation, and an AEAD that opens any record by dropping its tag.
+private struct AnyKeyOpens: TLSCryptoProviding {
+    let real = OpenSSLCrypto()
+    func hkdfExpandLabel(secret: [UInt8], label: String, context: [UInt8], length: Int, hash: HashAlgorithm) -> [UInt8] {
+        self.real.hkdfExpandLabel(secret: secret, label: label, context: context, length: length, hash: hash)
+    }
+    func prf(secret: [UInt8], label: String, seed: [UInt8], length: Int, hash: HashAlgorithm) -> [UInt8] {
+        self.real.prf(secret: secret, label: label, seed: seed, length: length, hash: hash)
+    }
+    func open(_ cipher: AEADCipher, key: [UInt8], nonce: [UInt8], additionalData: [UInt8], sealed: [UInt8]) -> [UInt8]? {
+        sealed.count >= 16 ? Array(sealed.dropLast(16)) : nil
+    }
 }
