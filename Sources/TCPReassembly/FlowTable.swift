@@ -380,9 +380,7 @@ extension Connection {
                 // RFC 9293 §3.6 simultaneous close: this FIN does not acknowledge the peer's FIN
                 // already sent, so each side closed before learning of the other's close.
                 let peerFIN = direction == .client ? self.serverStream.finOffset : self.clientStream.finOffset
-                let peerAcked = direction == .client
-                    ? self.serverStream.offset(ofSequence: segment.acknowledgment)
-                    : self.clientStream.offset(ofSequence: segment.acknowledgment)
+                let peerAcked = self.peerOffset(acknowledgedBy: segment, from: direction)
                 if self.facts[direction.reversed].fin != nil, let peerFIN,
                    !flags.contains(.ack) || peerAcked <= Int64(peerFIN)
                 {

@@ -59,14 +59,19 @@ private let request = "GET /v1/report HTTP/1.1\r\nHost: api\r\n\r\n"
 
 /// Issue 15 item 9: one SYN, then silence on that connection while the capture goes on past the
 /// kernel's first retransmission (1 s): the gateway's connect timeout ended the attempt.
-@Test func aSingleSYNFollowedBySilenceWhileTheCaptureGoesOnIsAConnectTimeout() throws {
+/// One unanswered SYN (frame 1), then another connection's SYN `later` milliseconds on: the
+/// capture went on. Returns the first connection.
+private func singleSYN(thenOtherTrafficAt later: Int64) throws -> ConnectionReport {
     var h = EngineHarness()
     h.send(fromGateway: true, seq: 100, flags: .syn, at: 0)
-    // Another connection's traffic 2 s later: the capture went on.
     let other = FrameBuilder.tcp(from: Endpoint(address: .v4(0x0a00_0005), port: 40002), to: Endpoint(address: .v4(0x0a00_0319), port: 8080),
                                  seq: 5000, flags: .syn)
-    h.raw(other, at: 2000)
-    let connection = try #require(h.engine.finish().connections.first { $0.server.port == 8080 && $0.facts.first.frame == 1 })
+    h.raw(other, at: later)
+    return try #require(h.engine.finish().connections.first { $0.facts.first.frame == 1 })
+}
+
+@Test func aSingleSYNFollowedBySilenceWhileTheCaptureGoesOnIsAConnectTimeout() throws {
+    let connection = try singleSYN(thenOtherTrafficAt: 2000)
     #expect(connection.verdict.code == .tcpConnectTimeout)
     #expect(connection.verdict.verdictClass == .gatewayTimeout)
     #expect(connection.verdict.phase == .connect)
@@ -80,12 +85,7 @@ private let request = "GET /v1/report HTTP/1.1\r\nHost: api\r\n\r\n"
 /// Before the retransmission was due (plus slack), the capture cannot tell a slow connect from an
 /// abandoned one.
 @Test func aSingleSYNBeforeTheRetransmissionWasDueIsStillUnknown() throws {
-    var h = EngineHarness()
-    h.send(fromGateway: true, seq: 100, flags: .syn, at: 0)
-    let other = FrameBuilder.tcp(from: Endpoint(address: .v4(0x0a00_0005), port: 40002), to: Endpoint(address: .v4(0x0a00_0319), port: 8080),
-                                 seq: 5000, flags: .syn)
-    h.raw(other, at: 1200)
-    let connection = try #require(h.engine.finish().connections.first { $0.facts.first.frame == 1 })
+    let connection = try singleSYN(thenOtherTrafficAt: 1200)
     #expect(connection.verdict.code == .captureTruncated)
     #expect(connection.verdict.verdictClass == .unknown)
 }
