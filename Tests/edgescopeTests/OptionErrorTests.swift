@@ -103,6 +103,14 @@ struct OptionErrorTests {
         #expect(run.errorLines == ["edgescope: --gateway '\(gateway)': edgescope knows no release differences for \(family); give \(family) without a version"])
     }
 
+    @Test func anUnknownListValueIsOneLineNamingTheChoices() throws {
+        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--list", "bogus"])
+        #expect(run.status == 1)
+        #expect(run.errorLines == [
+            "edgescope: The value 'bogus' is invalid for '--list <which>'. Please provide one of 'failed' and 'all'. (see 'edgescope analyze --help')",
+        ])
+    }
+
     @Test func anUnknownGatewayNamesTheFamilies() throws {
         let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", "squid"])
         #expect(run.status == 1)
