@@ -76,3 +76,9 @@ public struct Finding: Hashable, Sendable {
         self.value = value
     }
 }
+
+extension Finding {
+    /// The value of an `http.chunked.bad_ext` finding whose extension has no name (`2;`): gateways
+    /// that screen extension bytes rather than their grammar pass it.
+    public static let missingChunkExtensionName = ";"
+}

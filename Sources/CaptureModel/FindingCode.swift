@@ -1,72 +1,155 @@
-/// A stable, dotted name for something edgescope found (`http.chunked.bad_size`).
+/// A stable, dotted name for something edgescope found (`http.chunked.bad_size`): a case of the
+/// vocabulary (`RootCause`), and for a family such as `tls.alert.<description>`, the member.
 ///
-/// Codes are a contract with scripts and dashboards: they are added, never renamed.
-/// The full list is `docs/root-causes.md`; byte-level rules are in `docs/gateway-taxonomy.md`.
+/// Codes are a contract with scripts and dashboards: they are added, never renamed. The full
+/// list is `RootCause` (`edgescope codes`, `docs/root-causes.md`); byte-level rules are in
+/// `docs/gateway-taxonomy.md`.
 public struct FindingCode: Hashable, Sendable, CustomStringConvertible, Comparable {
+    /// The vocabulary's case.
+    public let cause: RootCause
+    /// For a family code, the member after the family's prefix (`handshake_failure` in
+    /// `tls.alert.handshake_failure`); `nil` for a single code.
+    public let qualifier: String?
     /// The dotted code as it appears in reports.
     public let description: String
 
-    /// A code from its dotted name. Prefer the static constants; this exists for codes built
-    /// from wire values (`tls.alert.<description>`) and for reading saved reports.
-    public init(_ name: String) {
-        self.description = name
+    /// The code of a single (non-family) case.
+    public init(_ cause: RootCause) {
+        precondition(cause.familyPrefix == nil, "a family code needs its member: FindingCode(\(cause), qualifier:)")
+        self.cause = cause
+        self.qualifier = nil
+        self.description = cause.entry.code
+    }
+
+    /// A member of a family: `FindingCode(.tlsAlert, qualifier: "handshake_failure")`.
+    public init(_ cause: RootCause, qualifier: String) {
+        self.cause = cause
+        if let prefix = cause.familyPrefix {
+            self.qualifier = qualifier
+            self.description = prefix + qualifier
+        } else {
+            self.qualifier = nil
+            self.description = cause.entry.code
+        }
+    }
+
+    /// Reads a dotted code back (a saved report, a command-line value); `nil` when the
+    /// vocabulary has no such code.
+    public init?(code: String) {
+        if let cause = RootCause.byCode[code] {
+            self.init(cause)
+            return
+        }
+        for cause in RootCause.allCases {
+            guard let prefix = cause.familyPrefix, code.hasPrefix(prefix), code.count > prefix.count else { continue }
+            self.init(cause, qualifier: String(code.dropFirst(prefix.count)))
+            return
+        }
+        return nil
     }
 
     public static func < (lhs: FindingCode, rhs: FindingCode) -> Bool {
         lhs.description < rhs.description
     }
 
-    /// A healthy connection.
-    public static let none = FindingCode("none")
+    public static func == (lhs: FindingCode, rhs: FindingCode) -> Bool {
+        lhs.cause == rhs.cause && lhs.qualifier == rhs.qualifier
+    }
 
-    // MARK: TCP and connection level (taxonomy 2.A)
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.cause)
+        hasher.combine(self.qualifier)
+    }
+}
 
-    /// The gateway's SYN was answered by RST.
-    public static let tcpConnectRefused = FindingCode("tcp.connect.refused")
-    /// The gateway's SYN and its retransmissions went unanswered.
-    public static let tcpConnectTimeout = FindingCode("tcp.connect.timeout")
-    /// The upstream reset the connection before sending any response byte.
-    public static let tcpRSTBeforeResponse = FindingCode("tcp.rst.before_response")
-    /// The upstream closed (FIN) before sending any response byte.
-    public static let tcpFINBeforeResponse = FindingCode("tcp.fin.before_response")
-    /// The upstream closed after some response bytes but before the end of the header section.
-    public static let tcpFINMidHeaders = FindingCode("tcp.fin.mid_headers")
-    /// The upstream closed before the body was complete.
-    public static let tcpFINMidBody = FindingCode("tcp.fin.mid_body")
-    /// The upstream reset the connection before the body was complete.
-    public static let tcpRSTMidBody = FindingCode("tcp.rst.mid_body")
-    /// The upstream closed an idle keep-alive connection as the gateway reused it.
-    public static let tcpKeepaliveRace = FindingCode("tcp.keepalive_race")
-    /// No response byte before the gateway gave up.
-    public static let tcpReadTimeout = FindingCode("tcp.read_timeout")
-    /// The upstream stopped accepting the request (zero window, no ACKs).
-    public static let tcpSendTimeout = FindingCode("tcp.send_timeout")
+// Every single code by the name code reads best with. Stable: never renamed.
+extension FindingCode {
+    public static let none = FindingCode(.none)
 
-    // MARK: Reassembly facts (findings, not root causes)
+    public static let tcpConnectRefused = FindingCode(.tcpConnectRefused)
+    public static let tcpConnectTimeout = FindingCode(.tcpConnectTimeout)
+    public static let tcpRSTBeforeResponse = FindingCode(.tcpRSTBeforeResponse)
+    public static let tcpFINBeforeResponse = FindingCode(.tcpFINBeforeResponse)
+    public static let tcpFINMidHeaders = FindingCode(.tcpFINMidHeaders)
+    public static let tcpFINMidBody = FindingCode(.tcpFINMidBody)
+    public static let tcpRSTMidBody = FindingCode(.tcpRSTMidBody)
+    public static let tcpKeepaliveRace = FindingCode(.tcpKeepaliveRace)
+    public static let tcpReadTimeout = FindingCode(.tcpReadTimeout)
+    public static let tcpSendTimeout = FindingCode(.tcpSendTimeout)
 
-    /// Bytes of one direction whose two copies in the capture differ (a retransmission that rewrote data).
-    public static let tcpOverlapMismatch = FindingCode("tcp.overlap.mismatch")
-    /// A connection evicted from the flow table after being idle for the configured time.
-    public static let tcpIdleEvicted = FindingCode("tcp.idle_evicted")
-    /// The out-of-order buffer of one direction hit its cap; the missing range became a gap.
-    public static let limitReassemblyBuffer = FindingCode("limit.reassembly_buffer")
-    /// The flow table hit its cap; the oldest idle connection was closed early.
-    public static let limitFlowTable = FindingCode("limit.flow_table")
-    /// An IPv4 datagram arrived in fragments (reassembled where possible).
-    public static let ipFragmented = FindingCode("ip.fragmented")
+    public static let captureGap = FindingCode(.captureGap)
+    public static let captureTruncated = FindingCode(.captureTruncated)
+    public static let captureFileTruncated = FindingCode(.captureFileTruncated)
+    public static let tcpOverlapMismatch = FindingCode(.tcpOverlapMismatch)
+    public static let tcpIdleEvicted = FindingCode(.tcpIdleEvicted)
+    public static let limitReassemblyBuffer = FindingCode(.limitReassemblyBuffer)
+    public static let limitFlowTable = FindingCode(.limitFlowTable)
+    public static let ipFragmented = FindingCode(.ipFragmented)
 
-    // MARK: Capture
+    public static let protoTLSToPlainPort = FindingCode(.protoTLSToPlainPort)
+    public static let protoPlainToTLSPort = FindingCode(.protoPlainToTLSPort)
+    public static let protoH2PrefaceToH1 = FindingCode(.protoH2PrefaceToH1)
+    public static let protoH2ResponseToH1 = FindingCode(.protoH2ResponseToH1)
+    public static let protoNonHTTPResponse = FindingCode(.protoNonHTTPResponse)
+    public static let protoServerSpeaksFirst = FindingCode(.protoServerSpeaksFirst)
 
-    /// The capture lost bytes of a stream (a sequence range never seen).
-    public static let captureGap = FindingCode("capture.gap")
-    /// A frame was cut by the snap length, so some of its bytes are not in the capture.
-    public static let captureTruncated = FindingCode("capture.truncated")
-    /// The capture file ends in the middle of a record.
-    public static let captureFileTruncated = FindingCode("capture.file_truncated")
+    public static let statusLineBadVersion = FindingCode(.statusLineBadVersion)
+    public static let statusLineBadCode = FindingCode(.statusLineBadCode)
+    public static let statusLineNoReasonSP = FindingCode(.statusLineNoReasonSP)
+    public static let lineBareLF = FindingCode(.lineBareLF)
+    public static let lineBareCR = FindingCode(.lineBareCR)
 
-    // MARK: The gateway's own answers
+    public static let headerNameCTLOrSpace = FindingCode(.headerNameCTLOrSpace)
+    public static let headerNameNonToken = FindingCode(.headerNameNonToken)
+    public static let headerEmptyName = FindingCode(.headerEmptyName)
+    public static let headerMissingColon = FindingCode(.headerMissingColon)
+    public static let headerValueNUL = FindingCode(.headerValueNUL)
+    public static let headerValueCTL = FindingCode(.headerValueCTL)
+    public static let headerValueBareCR = FindingCode(.headerValueBareCR)
+    public static let headerObsFold = FindingCode(.headerObsFold)
+    public static let headerTooLarge = FindingCode(.headerTooLarge)
+    public static let headerTooMany = FindingCode(.headerTooMany)
+    public static let headerDuplicateSingleValue = FindingCode(.headerDuplicateSingleValue)
 
-    /// The gateway answered without trying any upstream, because every member of the pool was
-    /// marked down after failing (nginx `no live upstreams`, HAProxy `no server available`).
-    public static let gatewayNoLiveUpstreams = FindingCode("gateway.no_live_upstreams")
+    public static let contentLengthInvalid = FindingCode(.contentLengthInvalid)
+    public static let contentLengthDuplicate = FindingCode(.contentLengthDuplicate)
+    public static let transferEncodingWithContentLength = FindingCode(.transferEncodingWithContentLength)
+    public static let transferEncodingNotChunked = FindingCode(.transferEncodingNotChunked)
+    public static let transferEncodingDuplicateOrEmpty = FindingCode(.transferEncodingDuplicateOrEmpty)
+    public static let chunkedBadSize = FindingCode(.chunkedBadSize)
+    public static let chunkedSizeOverflow = FindingCode(.chunkedSizeOverflow)
+    public static let chunkedWhitespaceAfterSize = FindingCode(.chunkedWhitespaceAfterSize)
+    public static let chunkedBadExtension = FindingCode(.chunkedBadExtension)
+    public static let chunkedBareLF = FindingCode(.chunkedBareLF)
+    public static let chunkedDataLengthMismatch = FindingCode(.chunkedDataLengthMismatch)
+    public static let chunkedBadTrailer = FindingCode(.chunkedBadTrailer)
+    public static let bodyExtraAfterMessage = FindingCode(.bodyExtraAfterMessage)
+    public static let bodyOnBodyless = FindingCode(.bodyOnBodyless)
+
+    public static let upstream5xx = FindingCode(.upstream5xx)
+
+    public static let gatewayNoLiveUpstreams = FindingCode(.gatewayNoLiveUpstreams)
+
+    /// `tls.alert.<description>`, the description as RFC 8446 §6 spells it (`handshake_failure`).
+    public static func tlsAlert(named description: String) -> FindingCode {
+        FindingCode(.tlsAlert, qualifier: description)
+    }
+    public static let tlsSNIMissing = FindingCode(.tlsSNIMissing)
+    public static let tlsVersionMismatch = FindingCode(.tlsVersionMismatch)
+    public static let tlsCipherMismatch = FindingCode(.tlsCipherMismatch)
+    public static let tlsPeerClosedInHandshake = FindingCode(.tlsPeerClosedInHandshake)
+    public static let tlsHandshakeTimeout = FindingCode(.tlsHandshakeTimeout)
+    public static let tlsClientCertRequired = FindingCode(.tlsClientCertRequired)
+    public static let tlsEarlyDataUnreadable = FindingCode(.tlsEarlyDataUnreadable)
+    public static let tlsClosedAfterHandshake = FindingCode(.tlsClosedAfterHandshake)
+    public static let tlsCertExpired = FindingCode(.tlsCertExpired)
+    public static let tlsCertNotYetValid = FindingCode(.tlsCertNotYetValid)
+    public static let tlsCertUnknownCA = FindingCode(.tlsCertUnknownCA)
+    public static let tlsCertMissingIntermediate = FindingCode(.tlsCertMissingIntermediate)
+    public static let tlsCertSelfSigned = FindingCode(.tlsCertSelfSigned)
+    public static let tlsCertNameMismatch = FindingCode(.tlsCertNameMismatch)
+    public static let tlsCertRevoked = FindingCode(.tlsCertRevoked)
+    public static let tlsCertBadPurpose = FindingCode(.tlsCertBadPurpose)
+    public static let tlsCertInvalid = FindingCode(.tlsCertInvalid)
+    public static let tlsMalformed = FindingCode(.tlsMalformed)
 }

@@ -6,6 +6,9 @@ public enum VerdictClass: String, Hashable, Sendable, CaseIterable {
     case serviceUnavailable = "503"
     /// The gateway answered 504 Gateway Timeout.
     case gatewayTimeout = "504"
+    /// The gateway itself answered 500 Internal Server Error for the upstream's failure (Apache
+    /// httpd for a certificate it refuses, lighttpd for a reset before the response).
+    case internalError = "500"
     /// The failure came after response headers were forwarded: the client saw a cut response.
     case truncated
     /// The upstream itself answered 5xx and the gateway relayed it.

@@ -79,14 +79,14 @@ public struct ChainCheck: Hashable, Sendable {
     /// the last one; it checks the name itself only when the chain verified ("does not match").
     /// HAProxy's callback stops at the first error and checks the name, at depth 0, only when
     /// OpenSSL found nothing. Envoy and the strict reading take OpenSSL's first.
-    public func reportedProblem(by gateway: GatewayProfile.Kind) -> Problem? {
+    public func reportedProblem(by gateway: any GatewayModel) -> Problem? {
         let name: (Problem) -> Bool = { $0.opensslCode == Self.hostnameMismatch || $0.opensslCode == Self.ipAddressMismatch }
-        switch gateway {
-        case .nginx:
+        switch gateway.chainErrorPick {
+        case .lastBeforeName:
             return self.errors.last { !name($0) } ?? self.errors.first
-        case .haproxy:
+        case .firstBeforeName:
             return self.errors.first { !name($0) } ?? self.errors.first
-        case .envoy, .strict:
+        case .first:
             return self.errors.first
         }
     }

@@ -33,12 +33,6 @@ public enum ConnectionDiagnosis {
         }
     }
 
-    /// Codes found in a body rather than a head: a gateway can no longer answer 502 for them.
-    static let bodyCodes: Set<FindingCode> = [
-        .chunkedBadSize, .chunkedSizeOverflow, .chunkedWhitespaceAfterSize, .chunkedBadExtension, .chunkedBareLF,
-        .chunkedDataLengthMismatch, .chunkedBadTrailer, .bodyExtraAfterMessage, .bodyOnBodyless,
-    ]
-
     /// Codes that change how a gateway that accepts them frames the body.
     static let framingCodes: Set<FindingCode> = [
         .contentLengthInvalid, .contentLengthDuplicate, .transferEncodingWithContentLength, .transferEncodingNotChunked,
@@ -69,26 +63,26 @@ public enum ConnectionDiagnosis {
                 phase: phase, method: method, reusedConnection: reused, upstreamStatus: http.upstream5xx?.status,
                 value: finding?.value, arrivedWithHead: finding.map { withHead.contains($0) } ?? false)
         }
-        func reaction(_ code: FindingCode, phase: Phase, kind: GatewayProfile.Kind? = nil, finding: Finding? = nil) -> GatewayReaction {
-            let profile = kind.map { $0 == context.gateway.kind ? context.gateway : GatewayProfile(kind: $0) } ?? context.gateway
-            return GatewayRules.reaction(to: code, context: ruleContext(code, phase: phase, finding: finding), profile: profile)
+        func reaction(_ code: FindingCode, phase: Phase, model: (any GatewayModel)? = nil, finding: Finding? = nil) -> GatewayReaction {
+            let profile = model.map { $0.name == context.gateway.name ? context.gateway : GatewayProfile(model: $0) } ?? context.gateway
+            return Gateways.reaction(to: code, context: ruleContext(code, phase: phase, finding: finding), profile: profile)
         }
         func phase(of code: FindingCode) -> Phase {
-            self.bodyCodes.contains(code) ? .responseBody : .responseHead
+            code.cause.isBodyPhase ? .responseBody : .responseHead
         }
         // The summary sentence for `finding` as the root cause, naming the gateways that refuse
         // bytes the chosen one lets through.
         func summary(_ finding: Finding) -> String {
             let p = phase(of: finding.code)
-            let refusedBy = GatewayRules.reported.filter {
-                $0 != context.gateway.kind && reaction(finding.code, phase: p, kind: $0, finding: finding).kind != .accepts
+            let refusedBy = Gateways.reported.filter {
+                $0.name != context.gateway.name && reaction(finding.code, phase: p, model: $0, finding: finding).kind != .accepts
             }
             return Summaries.finding(
                 finding, server: connection.server, reaction: reaction(finding.code, phase: p, finding: finding),
                 profile: context.gateway, refusedBy: refusedBy)
         }
         func rejectedByAny(_ finding: Finding, phase: Phase) -> Bool {
-            GatewayRules.reported.contains { reaction(finding.code, phase: phase, kind: $0, finding: finding).kind != .accepts }
+            Gateways.reported.contains { reaction(finding.code, phase: phase, model: $0, finding: finding).kind != .accepts }
                 || reaction(finding.code, phase: phase, finding: finding).kind != .accepts
         }
 
@@ -118,7 +112,7 @@ public enum ConnectionDiagnosis {
 
         let firstGap = http.uncheckedGaps.first
         func verdict(_ code: FindingCode, phase: Phase, summary: String, primary: Finding) -> Diagnosis {
-            let judged = GatewayRules.verdict(
+            let judged = Gateways.verdict(
                 code, context: ruleContext(code, phase: phase, finding: primary), profile: context.gateway, summary: summary)
             let rest = ordered.filter { $0 != primary } + tcpFindings
             return Diagnosis(verdict: judged, findings: [primary] + rest)
@@ -345,17 +339,17 @@ enum Summaries {
     /// "The upstream ADDR sent NOTE at byte N of its stream (frame F); OUTCOME." `refusedBy`: the
     /// other gateway models that do not let the bytes through.
     static func finding(
-        _ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile, refusedBy: [GatewayProfile.Kind]
+        _ finding: Finding, server: Endpoint, reaction: GatewayReaction, profile: GatewayProfile, refusedBy: [any GatewayModel]
     ) -> String {
         let evidence = finding.evidence.first
         let at = evidence.map { e in " at byte \(e.streamOffset) of its stream (frame \(e.frame.map(String.init) ?? "?"))" } ?? ""
-        let gateway = self.gatewayName(profile.kind)
+        let gateway = profile.model.spokenName
         let outcome: String
         switch reaction.kind {
         case .rejects:
             outcome = reaction.status.map { "\(gateway) answers \($0)" } ?? "\(gateway) cuts the response it already started"
         case .accepts:
-            let others = refusedBy.map(self.gatewayName)
+            let others = refusedBy.map(\.spokenName)
             switch others.count {
             case 0: outcome = "\(gateway) lets it through, as the other gateways do"
             case 1: outcome = "\(gateway) lets it through, but \(others[0]) does not"
@@ -376,11 +370,6 @@ enum Summaries {
     static func then(_ cause: String, _ ending: String) -> String {
         guard ending.hasPrefix("The ") else { return cause + " Then: " + ending }
         return cause + " Then the " + ending.dropFirst(4)
-    }
-
-    /// How a sentence names the gateway model: `nginx`, `haproxy`, "the strict profile".
-    static func gatewayName(_ kind: GatewayProfile.Kind) -> String {
-        kind == .strict ? "the strict profile" : kind.rawValue
     }
 
     /// "a" or "an" by the sound of `word` as read aloud: `an unknown_ca`, `a user_canceled`,

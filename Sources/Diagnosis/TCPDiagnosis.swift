@@ -150,7 +150,7 @@ public enum TCPDiagnosis {
     private static func make(
         _ code: FindingCode, phase: Phase, context: TCPContext, summary: String, evidence: [Evidence], other: [Finding]
     ) -> Diagnosis {
-        let verdict = GatewayRules.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: summary)
+        let verdict = Gateways.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: summary)
         return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: evidence)] + other)
     }
 

@@ -61,7 +61,7 @@ public enum TLSDiagnosis {
         let facts = connection.facts
         let other = connection.allFindings
         func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = [], phase: Phase = .tls) -> Diagnosis {
-            let verdict = GatewayRules.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: text)
+            let verdict = Gateways.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: text)
             return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: [evidence])] + extra + other)
         }
         func evidence(_ direction: Direction, _ location: TLSLocation, length: UInt64 = 0, bytes: [UInt8] = [], note: String) -> Evidence {
@@ -77,7 +77,7 @@ public enum TLSDiagnosis {
         // Every problem of the chain, the one this gateway reports first, then the others in
         // OpenSSL's order; the evidence is the Certificate message.
         var chainFinding: [Finding] = []
-        let reported = chain?.reportedProblem(by: context.gateway.kind)
+        let reported = chain?.reportedProblem(by: context.gateway.model)
         if let chain, !chain.ok, let location = tls.certificateLocation {
             let span = tls.certificateMessage
             let problems = (reported.map { [$0] } ?? []) + chain.errors.filter { $0 != reported }

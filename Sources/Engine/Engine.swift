@@ -116,7 +116,7 @@ public struct Engine {
     /// gateway errors, cut responses, unknowns, relayed 5xx, healthy.
     public static func severityRank(_ verdictClass: VerdictClass) -> Int {
         switch verdictClass {
-        case .badGateway, .serviceUnavailable, .gatewayTimeout: return 0
+        case .badGateway, .serviceUnavailable, .gatewayTimeout, .internalError: return 0
         case .truncated: return 1
         case .unknown: return 2
         case .relayed: return 3

@@ -60,12 +60,12 @@ public struct ProbeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `tls.peer_closed_in_handshake`, `tls.alert.<name>`, `proto.tls_to_plain_port`.
     public var findingCode: FindingCode? {
         switch code {
-        case .refused: return FindingCode("tcp.connect.refused")
-        case .connectTimeout: return FindingCode("tcp.connect.timeout")
-        case .handshakeTimeout: return FindingCode("tls.handshake_timeout")
-        case .peerClosedInHandshake: return FindingCode("tls.peer_closed_in_handshake")
-        case .notTLS: return FindingCode("proto.tls_to_plain_port")
-        case .handshake, .io: return alertName.map { FindingCode("tls.alert.\($0)") }
+        case .refused: return FindingCode.tcpConnectRefused
+        case .connectTimeout: return FindingCode.tcpConnectTimeout
+        case .handshakeTimeout: return FindingCode.tlsHandshakeTimeout
+        case .peerClosedInHandshake: return FindingCode.tlsPeerClosedInHandshake
+        case .notTLS: return FindingCode.protoTLSToPlainPort
+        case .handshake, .io: return alertName.map { FindingCode.tlsAlert(named: $0) }
         case .resolve, .connect, .setup: return nil
         }
     }

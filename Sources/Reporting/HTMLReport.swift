@@ -359,6 +359,7 @@ public enum HTMLReport {
         case .badGateway: return "the gateway answered 502 Bad Gateway"
         case .serviceUnavailable: return "the gateway answered 503 Service Unavailable"
         case .gatewayTimeout: return "the gateway answered 504 Gateway Timeout"
+        case .internalError: return "the gateway answered 500 Internal Server Error for the upstream's failure"
         case .truncated: return "the failure came after the response head was forwarded: the client got a cut response"
         case .relayed: return "the upstream itself answered 5xx and the gateway relayed it"
         case .ok: return "healthy"

@@ -1,3 +1,5 @@
+import CaptureModel
+
 /// The one sentence every report opens with: which pool member the gateway failed most, and
 /// what it did, in words (`127.0.0.3:8080 sent a malformed header on 13 of 40 connections`).
 /// Text, Markdown and HTML say the same sentence; Markdown and HTML read it from report.json alone.
@@ -74,26 +76,8 @@ public enum Headline {
     /// What an upstream did, in words a person on call reads at a glance: `sent a malformed
     /// header`. The code follows in the sentence for the details.
     public static func phrase(_ code: String) -> String {
-        switch code {
-        case "tcp.connect.refused": return "refused the connection"
-        case "tcp.connect.timeout": return "never answered the connection attempt"
-        case "tcp.connect.unreachable": return "was unreachable"
-        case "tcp.connect.prohibited": return "was unreachable (administratively prohibited)"
-        case "tcp.rst.before_response": return "reset the connection before responding"
-        case "tcp.fin.before_response": return "closed the connection before responding"
-        case "tcp.fin.mid_headers": return "closed the connection in the middle of the response head"
-        case "tcp.fin.mid_body", "tcp.rst.mid_body": return "cut the response body short"
-        case "tcp.keepalive_race": return "closed an idle keep-alive connection as the gateway reused it"
-        case "tcp.read_timeout": return "did not answer in time"
-        case "tcp.send_timeout": return "stopped reading the request"
-        case "tcp.mtu_blackhole": return "lost large packets (MTU black hole)"
-        case "capture.gap", "capture.truncated": return "could not be judged (bytes missing from the capture)"
-        case "http.header.too_large": return "sent too large a response head"
-        case "http.header.too_many": return "sent too many header fields"
-        case "http.upstream_5xx": return "answered with its own 5xx"
-        case "gateway.no_live_upstreams": return "was marked down by the gateway"
-        default: break
-        }
+        if let known = FindingCode(code: code) { return known.cause.entry.phrase }
+        // A code this build does not know (a report from a newer edgescope): its family says enough.
         let families: [(prefix: String, phrase: String)] = [
             ("proto.", "spoke a protocol the gateway did not expect"),
             ("http.status_line.", "sent a malformed status line"),

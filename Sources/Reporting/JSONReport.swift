@@ -411,12 +411,11 @@ public enum JSONReport {
         out.member("phase", verdict.phase.rawValue)
         out.member("summary", verdict.summary)
         out.object("gateways") { out in
-            let order: [(name: StaticString, detailKey: StaticString)] = [("nginx", "log"), ("haproxy", "termination"), ("envoy", "flag")]
-            for (name, detailKey) in order {
-                guard let outcome = verdict.gateways[name.description] else { continue }
-                out.object(name) { out in
+            for model in Gateways.all {
+                guard let outcome = verdict.gateways[model.name] else { continue }
+                out.object(model.key) { out in
                     out.member("status", number: outcome.status)
-                    out.member(detailKey, outcome.detail)
+                    out.member(model.detail.key, outcome.detail)
                 }
             }
         }

@@ -1,4 +1,5 @@
 import CaptureModel
+import Diagnosis
 
 /// Why a file cannot be rendered as a report.
 public struct ReportDocumentError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -196,10 +197,10 @@ public struct ReportDocument: Sendable {
         try self.init(json)
     }
 
-    /// Gateway errors (502, 503, 504) first, then cut responses, unknowns, relayed 5xx, healthy.
+    /// Gateway errors (502, 503, 504, 500) first, then cut responses, unknowns, relayed 5xx, healthy.
     public static func rank(ofClass verdictClass: String?) -> Int {
         switch verdictClass.flatMap(VerdictClass.init(rawValue:)) {
-        case .badGateway, .serviceUnavailable, .gatewayTimeout: return 0
+        case .badGateway, .serviceUnavailable, .gatewayTimeout, .internalError: return 0
         case .truncated: return 1
         case .unknown, nil: return 2
         case .relayed: return 3
@@ -267,9 +268,9 @@ public struct ReportDocument: Sendable {
     }
 
     /// What a gateway's detail member is called in `verdict.gateways` (docs/json-report.md).
-    public static let gatewayDetailKeys: [(gateway: String, key: String, label: String)] = [
-        ("nginx", "log", "error.log"), ("haproxy", "termination", "termination state"), ("envoy", "flag", "response flag"),
-    ]
+    public static let gatewayDetailKeys: [(gateway: String, key: String, label: String)] = Gateways.all.map {
+        ($0.name, $0.detail.key.description, $0.detail.label)
+    }
 
     /// An evidence entry's context dump with the offending bytes marked.
     public static func hexdump(_ evidence: JSONValue) -> [Hexdump.Row] {

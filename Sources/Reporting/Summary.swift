@@ -34,11 +34,11 @@ public enum Summary {
     }
 
     /// Whether the gateway failed a connection of this class: it made the error (502, 503,
-    /// 504), cut the response, or the capture cannot tell. An upstream's own 5xx, relayed as
+    /// 504, 500), cut the response, or the capture cannot tell. An upstream's own 5xx, relayed as
     /// sent, is the application's answer, not a failing pool member.
     public static func isGatewayFailure(_ verdictClass: VerdictClass) -> Bool {
         switch verdictClass {
-        case .badGateway, .serviceUnavailable, .gatewayTimeout, .truncated, .unknown: return true
+        case .badGateway, .serviceUnavailable, .gatewayTimeout, .internalError, .truncated, .unknown: return true
         case .relayed, .ok: return false
         }
     }

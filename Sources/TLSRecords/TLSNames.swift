@@ -83,27 +83,6 @@ public enum TLSNames {
 extension FindingCode {
     /// `tls.alert.<description>` for an alert description.
     public static func tlsAlert(_ description: UInt8) -> FindingCode {
-        FindingCode("tls.alert." + TLSNames.alert(description))
+        .tlsAlert(named: TLSNames.alert(description))
     }
-
-    public static let tlsSNIMissing = FindingCode("tls.sni.missing")
-    public static let tlsVersionMismatch = FindingCode("tls.version_mismatch")
-    public static let tlsCipherMismatch = FindingCode("tls.cipher_mismatch")
-    public static let tlsPeerClosedInHandshake = FindingCode("tls.peer_closed_in_handshake")
-    public static let tlsHandshakeTimeout = FindingCode("tls.handshake_timeout")
-    public static let tlsClientCertRequired = FindingCode("tls.client_cert_required")
-    public static let tlsClosedAfterHandshake = FindingCode("tls.closed_after_handshake")
-    public static let tlsCertExpired = FindingCode("tls.cert.expired")
-    public static let tlsCertNotYetValid = FindingCode("tls.cert.not_yet_valid")
-    public static let tlsCertUnknownCA = FindingCode("tls.cert.unknown_ca")
-    public static let tlsCertMissingIntermediate = FindingCode("tls.cert.missing_intermediate")
-    public static let tlsCertSelfSigned = FindingCode("tls.cert.self_signed")
-    public static let tlsCertNameMismatch = FindingCode("tls.cert.name_mismatch")
-    public static let tlsCertRevoked = FindingCode("tls.cert.revoked")
-    public static let tlsCertBadPurpose = FindingCode("tls.cert.bad_purpose")
-    /// TLS 1.3 early data (0-RTT) the key log cannot open: the request it carried is unknown
-    /// (a finding, not a root cause).
-    public static let tlsEarlyDataUnreadable = FindingCode("tls.early_data.unreadable")
-    /// A TLS record or handshake message that does not parse (a finding, not a root cause).
-    public static let tlsMalformed = FindingCode("tls.malformed")
 }

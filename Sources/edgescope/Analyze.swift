@@ -32,7 +32,7 @@ struct Analyze: ParsableCommand {
     var upstreams: [String] = []
 
     @Option(help: ArgumentHelp(GatewayOption.help, valueName: "gateway"))
-    var gateway: String = "nginx"
+    var gateway: String = GatewayProfile.default.name
 
     @Option(name: .customLong("gateway-address"), help: ArgumentHelp(
         "Where the gateway listens for its clients, ADDR[:PORT]; repeatable. When the capture also holds the client hop, connections to it are examined for the errors clients got (inferred from the requests without this option).",

@@ -71,7 +71,7 @@ struct Capture: ParsableCommand {
     var json = false
 
     @Option(help: ArgumentHelp(GatewayOption.help, valueName: "gateway"))
-    var gateway: String = "nginx"
+    var gateway: String = GatewayProfile.default.name
 
     @Flag(name: .customLong("no-redact"), help: "Show credential values (Authorization, Cookie, API tokens) in evidence as sent; the reports say so.")
     var noRedact = false

@@ -18,7 +18,9 @@ enum GatewayAddressOption {
 enum GatewayOption {
     /// The families, for the option's help: `nginx|haproxy|envoy|strict[:VERSION]`.
     static var help: String {
-        "Whose behaviour decides each verdict's class: \(GatewayProfile.Kind.allCases.map(\.rawValue).joined(separator: "|"))[:VERSION] (a release edgescope knows, e.g. nginx:1.22; default the newest behaviour known)."
+        let example = GatewayProfile.default.model
+        let release = example.releases.last.map { " e.g. \(example.name):\($0);" } ?? ""
+        return "Whose behaviour decides each verdict's class: \(Gateways.all.map(\.name).joined(separator: "|"))[:VERSION] (a release edgescope knows,\(release) default \(example.name), its newest behaviour known)."
     }
 
     /// The profile; an unknown family or release is a usage error (status 1) naming the known ones.

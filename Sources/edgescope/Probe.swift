@@ -127,7 +127,7 @@ struct Probe: ParsableCommand {
     /// Plain HTTP: one GET, its transcript replayed as packets through `analyze`'s engine, so
     /// the probe's verdict is the one a capture of the same exchange would get.
     private func probePlain(_ target: ProbeTarget) throws {
-        guard let profile = GatewayProfile(parsing: self.gateway ?? "nginx") else {
+        guard let profile = GatewayProfile(parsing: self.gateway ?? GatewayProfile.default.name) else {
             throw ToolFailure(status: 1, message: "--gateway '\(self.gateway ?? "")' is not nginx, haproxy, envoy or strict, with an optional :VERSION")
         }
         let request = ProbeTarget.request(path: target.path ?? "/", host: target.hostHeader)

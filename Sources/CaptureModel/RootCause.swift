@@ -1,0 +1,455 @@
+/// Every root-cause and finding code edgescope knows: the one vocabulary of reports, gateway
+/// models, summaries and docs.
+///
+/// A case's `code` is a contract with scripts and dashboards: codes are added, never renamed.
+/// Gateway models switch over this enum with no `default:`, so a new case is a compile error
+/// in every model until it says what its gateway does. `docs/root-causes.md` is generated from
+/// `entry` (`edgescope codes --markdown`), and a test keeps the two equal.
+public enum RootCause: Hashable, Sendable, CaseIterable {
+    case none
+
+    // TCP and connection (taxonomy 2.A)
+    case tcpConnectRefused
+    case tcpConnectTimeout
+    case tcpRSTBeforeResponse
+    case tcpFINBeforeResponse
+    case tcpFINMidHeaders
+    case tcpFINMidBody
+    case tcpRSTMidBody
+    case tcpKeepaliveRace
+    case tcpReadTimeout
+    case tcpSendTimeout
+
+    // Capture and reassembly
+    case captureGap
+    case captureTruncated
+    case captureFileTruncated
+    case tcpOverlapMismatch
+    case tcpIdleEvicted
+    case limitReassemblyBuffer
+    case limitFlowTable
+    case ipFragmented
+
+    // Protocol mismatch (taxonomy 2.B)
+    case protoTLSToPlainPort
+    case protoPlainToTLSPort
+    case protoH2PrefaceToH1
+    case protoH2ResponseToH1
+    case protoNonHTTPResponse
+    case protoServerSpeaksFirst
+
+    // Status line (taxonomy 2.C)
+    case statusLineBadVersion
+    case statusLineBadCode
+    case statusLineNoReasonSP
+    case lineBareLF
+    case lineBareCR
+
+    // Header section (taxonomy 2.D)
+    case headerNameCTLOrSpace
+    case headerNameNonToken
+    case headerEmptyName
+    case headerMissingColon
+    case headerValueNUL
+    case headerValueCTL
+    case headerValueBareCR
+    case headerObsFold
+    case headerTooLarge
+    case headerTooMany
+    case headerDuplicateSingleValue
+
+    // Body framing (taxonomy 2.E)
+    case contentLengthInvalid
+    case contentLengthDuplicate
+    case transferEncodingWithContentLength
+    case transferEncodingNotChunked
+    case transferEncodingDuplicateOrEmpty
+    case chunkedBadSize
+    case chunkedSizeOverflow
+    case chunkedWhitespaceAfterSize
+    case chunkedBadExtension
+    case chunkedBareLF
+    case chunkedDataLengthMismatch
+    case chunkedBadTrailer
+    case bodyExtraAfterMessage
+    case bodyOnBodyless
+
+    // The upstream's own answer
+    case upstream5xx
+
+    // The gateway's own answers
+    case gatewayNoLiveUpstreams
+
+    // TLS (taxonomy 2.F)
+    /// A family: one code per RFC 8446 alert description (`tls.alert.handshake_failure`);
+    /// `FindingCode.qualifier` holds the description.
+    case tlsAlert
+    case tlsSNIMissing
+    case tlsVersionMismatch
+    case tlsCipherMismatch
+    case tlsPeerClosedInHandshake
+    case tlsHandshakeTimeout
+    case tlsClientCertRequired
+    case tlsEarlyDataUnreadable
+    case tlsClosedAfterHandshake
+    case tlsCertExpired
+    case tlsCertNotYetValid
+    case tlsCertUnknownCA
+    case tlsCertMissingIntermediate
+    case tlsCertSelfSigned
+    case tlsCertNameMismatch
+    case tlsCertRevoked
+    case tlsCertBadPurpose
+    case tlsCertInvalid
+    case tlsMalformed
+}
+
+/// Where in the stack a code belongs; also the section it is listed under.
+public enum CodeLayer: String, Hashable, Sendable, CaseIterable {
+    case connection = "TCP and connection"
+    case capture = "Capture and reassembly"
+    case protocolMismatch = "Protocol mismatch"
+    case statusLine = "Status line (RFC 9112 §4)"
+    case header = "Header section (RFC 9110 §5, RFC 9112 §5)"
+    case framing = "Body framing (RFC 9112 §6, §7)"
+    case upstream = "The upstream's own answer"
+    case gateway = "The gateway's own answers"
+    case tls = "TLS"
+    case healthy = "Healthy"
+}
+
+/// Whether a code can be a verdict's, or is only recorded beside one.
+public enum CodeRole: String, Hashable, Sendable {
+    /// A verdict can have it: it explains what the gateway's client saw.
+    case rootCause = "root cause"
+    /// A fact recorded on a connection, with its evidence, that does not by itself fail it.
+    case finding
+}
+
+/// What the vocabulary says about one code.
+public struct RootCauseEntry: Hashable, Sendable {
+    /// The stable dotted code (`http.chunked.bad_size`); for a family, its pattern (`tls.alert.<description>`).
+    public var code: String
+    /// Its section.
+    public var layer: CodeLayer
+    /// Where in the exchange it happens; the first is the phase a verdict takes when nothing
+    /// else is known.
+    public var phases: [Phase]
+    /// Root cause or finding.
+    public var role: CodeRole
+    /// How much it matters when a parser raises it, before a gateway model grades it.
+    public var severity: Severity
+    /// One line: what happened on the wire.
+    public var meaning: String
+    /// The rule it breaks or the section that defines it, or `nil` for facts of the capture.
+    public var rfc: String?
+    /// What the upstream did, as the predicate of "The upstream ADDR …": `refused the connection`.
+    public var phrase: String
+}
+
+extension RootCause {
+    /// The table row for this code.
+    public var entry: RootCauseEntry {
+        func row(
+            _ code: String, _ layer: CodeLayer, _ phases: [Phase], _ role: CodeRole = .rootCause, _ severity: Severity = .fatal,
+            meaning: String, rfc: String? = nil, phrase: String
+        ) -> RootCauseEntry {
+            RootCauseEntry(code: code, layer: layer, phases: phases, role: role, severity: severity, meaning: meaning, rfc: rfc, phrase: phrase)
+        }
+        let badHead = "sent a malformed header"
+        let badChunk = "sent a malformed chunked body"
+        let badStatus = "sent a malformed status line"
+        let badProto = "spoke a protocol the gateway did not expect"
+        let badCert = "presented a certificate the gateway rejects"
+        let badTLS = "failed the TLS handshake"
+        let notJudged = "could not be judged (bytes missing from the capture)"
+        let fact = "was recorded with a capture or reassembly note"
+        switch self {
+        case .none:
+            return row("none", .healthy, [.idle], .rootCause, .lint, meaning: "nothing failed", phrase: "answered normally")
+
+        case .tcpConnectRefused:
+            return row("tcp.connect.refused", .connection, [.connect],
+                meaning: "the gateway's SYN was answered by a RST (nothing listens on the port)", rfc: "RFC 9293 §3.5",
+                phrase: "refused the connection")
+        case .tcpConnectTimeout:
+            return row("tcp.connect.timeout", .connection, [.connect],
+                meaning: "the gateway's SYN (and its retransmissions) got no answer before the gateway gave up", rfc: "RFC 9293 §3.5",
+                phrase: "never answered the connection attempt")
+        case .tcpRSTBeforeResponse:
+            return row("tcp.rst.before_response", .connection, [.responseHead],
+                meaning: "the upstream reset the connection after the request, before any response byte", rfc: "RFC 9112 §9.6",
+                phrase: "reset the connection before responding")
+        case .tcpFINBeforeResponse:
+            return row("tcp.fin.before_response", .connection, [.responseHead],
+                meaning: "the upstream closed the connection after the request, before any response byte", rfc: "RFC 9112 §9.6",
+                phrase: "closed the connection before responding")
+        case .tcpFINMidHeaders:
+            return row("tcp.fin.mid_headers", .connection, [.responseHead],
+                meaning: "the upstream closed after part of the response head, before its empty line", rfc: "RFC 9112 §8",
+                phrase: "closed the connection in the middle of the response head")
+        case .tcpFINMidBody:
+            return row("tcp.fin.mid_body", .connection, [.responseBody],
+                meaning: "the upstream closed before the body its framing announced was complete", rfc: "RFC 9112 §8",
+                phrase: "cut the response body short")
+        case .tcpRSTMidBody:
+            return row("tcp.rst.mid_body", .connection, [.responseBody],
+                meaning: "the upstream reset the connection in the middle of the body", rfc: "RFC 9112 §8",
+                phrase: "cut the response body short")
+        case .tcpKeepaliveRace:
+            return row("tcp.keepalive_race", .connection, [.request],
+                meaning: "the upstream closed an idle keep-alive connection just as the gateway reused it for a new request",
+                rfc: "RFC 9112 §9.5", phrase: "closed an idle keep-alive connection as the gateway reused it")
+        case .tcpReadTimeout:
+            return row("tcp.read_timeout", .connection, [.responseHead, .responseBody],
+                meaning: "no response byte came before the gateway gave up and closed", rfc: "RFC 9110 §15.6.5",
+                phrase: "did not answer in time")
+        case .tcpSendTimeout:
+            return row("tcp.send_timeout", .connection, [.request],
+                meaning: "the upstream stopped taking the request (zero window or no ACKs)", rfc: "RFC 9293 §3.8.6",
+                phrase: "stopped reading the request")
+
+        case .captureGap:
+            return row("capture.gap", .capture, [.responseHead], .rootCause, .warning,
+                meaning: "the capture lost bytes the verdict depends on (class `unknown`)", phrase: notJudged)
+        case .captureTruncated:
+            return row("capture.truncated", .capture, [.responseHead], .rootCause, .warning,
+                meaning: "the capture ended, or cut frames short (snap length), before the outcome could be known (class `unknown`)",
+                phrase: notJudged)
+        case .captureFileTruncated:
+            return row("capture.file_truncated", .capture, [.idle], .finding, .warning,
+                meaning: "the capture file ends in the middle of a record", phrase: notJudged)
+        case .tcpOverlapMismatch:
+            return row("tcp.overlap.mismatch", .capture, [.idle], .finding, .warning,
+                meaning: "a retransmission carried bytes that differ from the first copy (both frames are named)", phrase: fact)
+        case .tcpIdleEvicted:
+            return row("tcp.idle_evicted", .capture, [.idle], .finding, .warning,
+                meaning: "the connection was judged after `--idle-timeout` without a packet", phrase: fact)
+        case .limitReassemblyBuffer:
+            return row("limit.reassembly_buffer", .capture, [.idle], .finding, .warning,
+                meaning: "the out-of-order buffer of one direction hit its cap; the missing range became a gap", phrase: fact)
+        case .limitFlowTable:
+            return row("limit.flow_table", .capture, [.idle], .finding, .warning,
+                meaning: "the flow table hit its cap; the quietest connection was judged early", phrase: fact)
+        case .ipFragmented:
+            return row("ip.fragmented", .capture, [.idle], .finding, .warning,
+                meaning: "an IPv4 datagram arrived in fragments (reassembled where possible)", rfc: "RFC 791 §3.2", phrase: fact)
+
+        case .protoTLSToPlainPort:
+            return row("proto.tls_to_plain_port", .protocolMismatch, [.tls],
+                meaning: "the gateway spoke TLS to a port that answered in plain text", rfc: "RFC 8446 §5", phrase: badProto)
+        case .protoPlainToTLSPort:
+            return row("proto.plain_to_tls_port", .protocolMismatch, [.responseHead],
+                meaning: "the gateway spoke plain HTTP to a port that answered with TLS", rfc: "RFC 9112 §4", phrase: badProto)
+        case .protoH2PrefaceToH1:
+            return row("proto.h2_preface_to_h1", .protocolMismatch, [.responseHead],
+                meaning: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream", rfc: "RFC 9113 §3.4", phrase: badProto)
+        case .protoH2ResponseToH1:
+            return row("proto.h2_response_to_h1", .protocolMismatch, [.responseHead],
+                meaning: "an HTTP/2-only upstream answered the gateway's HTTP/1 request with HTTP/2 frames",
+                rfc: "RFC 9113 §3.4", phrase: badProto)
+        case .protoNonHTTPResponse:
+            return row("proto.non_http_response", .protocolMismatch, [.responseHead],
+                meaning: "the response does not start with `HTTP/` (an SSH banner, a Redis error, bare HTML)",
+                rfc: "RFC 9112 §4", phrase: badProto)
+        case .protoServerSpeaksFirst:
+            return row("proto.server_speaks_first", .protocolMismatch, [.tls, .responseHead],
+                meaning: "the upstream sent bytes before the gateway's request (or before its TLS handshake)",
+                rfc: "RFC 9112 §4", phrase: badProto)
+
+        case .statusLineBadVersion:
+            return row("http.status_line.bad_version", .statusLine, [.responseHead],
+                meaning: "a version other than `HTTP/d.d` (`HTTP/2 200`, `http/1.1`, `ICY 200`)", rfc: "RFC 9112 §2.3",
+                phrase: badStatus)
+        case .statusLineBadCode:
+            return row("http.status_line.bad_code", .statusLine, [.responseHead],
+                meaning: "a status code that is not three digits", rfc: "RFC 9112 §4", phrase: badStatus)
+        case .statusLineNoReasonSP:
+            return row("http.status_line.no_reason_sp", .statusLine, [.responseHead], .rootCause, .lint,
+                meaning: "no space after the status code (lint)", rfc: "RFC 9112 §4", phrase: badStatus)
+        case .lineBareLF:
+            return row("http.line.bare_lf", .statusLine, [.responseHead], .rootCause, .lint,
+                meaning: "a line ended by LF without CR", rfc: "RFC 9112 §2.2", phrase: "sent a malformed line ending")
+        case .lineBareCR:
+            return row("http.line.bare_cr", .statusLine, [.responseHead],
+                meaning: "a CR not followed by LF", rfc: "RFC 9112 §2.2", phrase: "sent a malformed line ending")
+
+        case .headerNameCTLOrSpace:
+            return row("http.header.name_ctl_or_space", .header, [.responseHead],
+                meaning: "a space, tab or control byte in a field name (including before the colon)", rfc: "RFC 9112 §5.1",
+                phrase: badHead)
+        case .headerNameNonToken:
+            return row("http.header.name_non_token", .header, [.responseHead],
+                meaning: "another byte that is not a token character in a field name", rfc: "RFC 9110 §5.1", phrase: badHead)
+        case .headerEmptyName:
+            return row("http.header.empty_name", .header, [.responseHead],
+                meaning: "a line that starts with a colon", rfc: "RFC 9110 §5.1", phrase: badHead)
+        case .headerMissingColon:
+            return row("http.header.missing_colon", .header, [.responseHead],
+                meaning: "a header line without a colon", rfc: "RFC 9112 §5", phrase: badHead)
+        case .headerValueNUL:
+            return row("http.header.value_nul", .header, [.responseHead],
+                meaning: "a NUL byte in a field value", rfc: "RFC 9110 §5.5", phrase: badHead)
+        case .headerValueCTL:
+            return row("http.header.value_ctl", .header, [.responseHead],
+                meaning: "another control byte in a field value", rfc: "RFC 9110 §5.5", phrase: badHead)
+        case .headerValueBareCR:
+            return row("http.header.value_bare_cr", .header, [.responseHead],
+                meaning: "a CR not followed by LF inside a value", rfc: "RFC 9110 §5.5", phrase: badHead)
+        case .headerObsFold:
+            return row("http.header.obs_fold", .header, [.responseHead],
+                meaning: "a line folded onto the previous one (starts with a space or tab)", rfc: "RFC 9112 §5.2",
+                phrase: badHead)
+        case .headerTooLarge:
+            return row("http.header.too_large", .header, [.responseHead],
+                meaning: "a response head larger than the gateway's buffer", rfc: "RFC 9110 §5.4",
+                phrase: "sent too large a response head")
+        case .headerTooMany:
+            return row("http.header.too_many", .header, [.responseHead],
+                meaning: "more header fields than the gateway's limit", rfc: "RFC 9110 §5.4",
+                phrase: "sent too many header fields")
+        case .headerDuplicateSingleValue:
+            return row("http.header.dup_single_value", .header, [.responseHead], .rootCause, .lint,
+                meaning: "a repeated field that allows one value (`Location`, `Last-Modified`)", rfc: "RFC 9110 §5.3", phrase: badHead)
+
+        case .contentLengthInvalid:
+            return row("http.cl.invalid", .framing, [.responseHead],
+                meaning: "a `Content-Length` that is not one plain decimal number", rfc: "RFC 9112 §6.3",
+                phrase: "sent a bad Content-Length")
+        case .contentLengthDuplicate:
+            return row("http.cl.duplicate", .framing, [.responseHead],
+                meaning: "more than one `Content-Length` field line", rfc: "RFC 9110 §8.6",
+                phrase: "sent a bad Content-Length")
+        case .transferEncodingWithContentLength:
+            return row("http.te_cl.both", .framing, [.responseHead],
+                meaning: "both `Transfer-Encoding` and `Content-Length`", rfc: "RFC 9112 §6.3",
+                phrase: "sent a bad Transfer-Encoding")
+        case .transferEncodingNotChunked:
+            return row("http.te.not_chunked", .framing, [.responseHead],
+                meaning: "a `Transfer-Encoding` other than `chunked` (`gzip`, `identity`)", rfc: "RFC 9112 §6.3",
+                phrase: "sent a bad Transfer-Encoding")
+        case .transferEncodingDuplicateOrEmpty:
+            return row("http.te.duplicate_or_empty", .framing, [.responseHead],
+                meaning: "`chunked` twice, an empty value or a trailing comma", rfc: "RFC 9112 §6.1",
+                phrase: "sent a bad Transfer-Encoding")
+        case .chunkedBadSize:
+            return row("http.chunked.bad_size", .framing, [.responseBody],
+                meaning: "a chunk-size line that does not start with a hex digit, or has other bytes in it",
+                rfc: "RFC 9112 §7.1", phrase: badChunk)
+        case .chunkedSizeOverflow:
+            return row("http.chunked.size_overflow", .framing, [.responseBody],
+                meaning: "a chunk size too large for the gateway", rfc: "RFC 9112 §7.1", phrase: badChunk)
+        case .chunkedWhitespaceAfterSize:
+            return row("http.chunked.ws_after_size", .framing, [.responseBody], .rootCause, .lint,
+                meaning: "whitespace between the chunk size and its line end", rfc: "RFC 9112 §7.1", phrase: badChunk)
+        case .chunkedBadExtension:
+            return row("http.chunked.bad_ext", .framing, [.responseBody],
+                meaning: "a chunk extension that breaks the grammar", rfc: "RFC 9112 §7.1.1", phrase: badChunk)
+        case .chunkedBareLF:
+            return row("http.chunked.bare_lf", .framing, [.responseBody],
+                meaning: "a chunk line ended by LF without CR", rfc: "RFC 9112 §7.1", phrase: badChunk)
+        case .chunkedDataLengthMismatch:
+            return row("http.chunked.data_len_mismatch", .framing, [.responseBody],
+                meaning: "chunk data longer or shorter than its size line said", rfc: "RFC 9112 §7.1", phrase: badChunk)
+        case .chunkedBadTrailer:
+            return row("http.chunked.bad_trailer", .framing, [.responseBody],
+                meaning: "a malformed trailer section", rfc: "RFC 9112 §7.1.2", phrase: badChunk)
+        case .bodyExtraAfterMessage:
+            return row("http.body.extra_after_message", .framing, [.responseBody], .rootCause, .warning,
+                meaning: "bytes after a complete response, with no request outstanding", rfc: "RFC 9112 §6.3",
+                phrase: "sent body bytes its message does not allow")
+        case .bodyOnBodyless:
+            return row("http.body.on_bodyless", .framing, [.responseBody], .rootCause, .warning,
+                meaning: "a body on a response that cannot have one (to HEAD, or 1xx, 204, 304)", rfc: "RFC 9112 §6.3",
+                phrase: "sent body bytes its message does not allow")
+
+        case .upstream5xx:
+            return row("http.upstream_5xx", .upstream, [.responseHead], .rootCause, .warning,
+                meaning: "the upstream itself answered 5xx; the gateway relayed it (not a gateway failure)", rfc: "RFC 9110 §15.6",
+                phrase: "answered with its own 5xx")
+
+        case .gatewayNoLiveUpstreams:
+            return row("gateway.no_live_upstreams", .gateway, [.connect],
+                meaning: "the gateway answered without trying any upstream, because every member of the pool had been marked down by its recent failures; `disabled_by` names those failures",
+                phrase: "was marked down by the gateway")
+
+        case .tlsAlert:
+            return row("tls.alert.<description>", .tls, [.tls],
+                meaning: "the upstream sent a TLS alert (`tls.alert.handshake_failure`, `tls.alert.unrecognized_name`, `tls.alert.protocol_version`, ... one code per RFC 8446 alert description)",
+                rfc: "RFC 8446 §6", phrase: badTLS)
+        case .tlsSNIMissing:
+            return row("tls.sni.missing", .tls, [.tls], .rootCause, .warning,
+                meaning: "the ClientHello carried no SNI and the upstream needed one", rfc: "RFC 6066 §3", phrase: badTLS)
+        case .tlsVersionMismatch:
+            return row("tls.version_mismatch", .tls, [.tls],
+                meaning: "the two sides share no TLS version", rfc: "RFC 8446 §4.2.1", phrase: badTLS)
+        case .tlsCipherMismatch:
+            return row("tls.cipher_mismatch", .tls, [.tls],
+                meaning: "the two sides share no cipher suite", rfc: "RFC 8446 §4.1.1", phrase: badTLS)
+        case .tlsPeerClosedInHandshake:
+            return row("tls.peer_closed_in_handshake", .tls, [.tls],
+                meaning: "the upstream closed during the handshake without an alert", rfc: "RFC 8446 §6.1", phrase: badTLS)
+        case .tlsHandshakeTimeout:
+            return row("tls.handshake_timeout", .tls, [.tls],
+                meaning: "the handshake did not finish before the gateway gave up", rfc: "RFC 9110 §15.6.5", phrase: badTLS)
+        case .tlsClientCertRequired:
+            return row("tls.client_cert_required", .tls, [.tls, .responseHead],
+                meaning: "the upstream asked for a client certificate the gateway did not send", rfc: "RFC 8446 §4.4.2.4",
+                phrase: badTLS)
+        case .tlsEarlyDataUnreadable:
+            return row("tls.early_data.unreadable", .tls, [.tls], .finding, .warning,
+                meaning: "the gateway sent TLS 1.3 early data (0-RTT) that the key log cannot open (it has no `CLIENT_EARLY_TRAFFIC_SECRET`)",
+                rfc: "RFC 8446 §2.3", phrase: badTLS)
+        case .tlsClosedAfterHandshake:
+            return row("tls.closed_after_handshake", .tls, [.tls],
+                meaning: "the handshake finished and the gateway closed at once with no request: nginx's fingerprint for a certificate it refused",
+                rfc: "RFC 8446 §4.4.2.4", phrase: badTLS)
+        case .tlsCertExpired:
+            return row("tls.cert.expired", .tls, [.tls],
+                meaning: "the upstream's certificate had expired at the capture's time", rfc: "RFC 5280 §4.1.2.5", phrase: badCert)
+        case .tlsCertNotYetValid:
+            return row("tls.cert.not_yet_valid", .tls, [.tls],
+                meaning: "the certificate was not yet valid at the capture's time", rfc: "RFC 5280 §4.1.2.5", phrase: badCert)
+        case .tlsCertUnknownCA:
+            return row("tls.cert.unknown_ca", .tls, [.tls],
+                meaning: "the chain does not lead to a CA the gateway trusts", rfc: "RFC 5280 §6.1", phrase: badCert)
+        case .tlsCertMissingIntermediate:
+            return row("tls.cert.missing_intermediate", .tls, [.tls],
+                meaning: "the upstream did not send the intermediate certificate", rfc: "RFC 8446 §4.4.2", phrase: badCert)
+        case .tlsCertSelfSigned:
+            return row("tls.cert.self_signed", .tls, [.tls],
+                meaning: "the certificate is self-signed and not trusted", rfc: "RFC 5280 §6.1", phrase: badCert)
+        case .tlsCertNameMismatch:
+            return row("tls.cert.name_mismatch", .tls, [.tls],
+                meaning: "the certificate does not name the host the gateway expects", rfc: "RFC 9110 §4.3.4", phrase: badCert)
+        case .tlsCertRevoked:
+            return row("tls.cert.revoked", .tls, [.tls],
+                meaning: "a CRL given with `--crl` revokes the certificate", rfc: "RFC 5280 §6.3", phrase: badCert)
+        case .tlsCertBadPurpose:
+            return row("tls.cert.bad_purpose", .tls, [.tls],
+                meaning: "the certificate may not be used for TLS servers", rfc: "RFC 5280 §4.2.1.12", phrase: badCert)
+        case .tlsCertInvalid:
+            return row("tls.cert.invalid", .tls, [.tls],
+                meaning: "OpenSSL rejected the chain for another reason (its text is in `tls.verification`)", rfc: "RFC 5280 §6.1",
+                phrase: badCert)
+        case .tlsMalformed:
+            return row("tls.malformed", .tls, [.tls], .finding, .warning,
+                meaning: "a TLS record or handshake message that does not parse", rfc: "RFC 8446 §5", phrase: badTLS)
+        }
+    }
+
+    /// The phase a verdict with this code takes when nothing else is known.
+    public var defaultPhase: Phase { self.entry.phases[0] }
+
+    /// Found in a body rather than a head: once the head went out, a gateway can only cut the body.
+    public var isBodyPhase: Bool { self.entry.phases == [.responseBody] }
+
+    /// The prefix of a family's codes (`tls.alert.`), or `nil` for a single code.
+    public var familyPrefix: String? {
+        self == .tlsAlert ? "tls.alert." : nil
+    }
+
+    /// Every single code by its dotted name (families are matched by prefix in `FindingCode(code:)`).
+    static let byCode: [String: RootCause] = Dictionary(
+        uniqueKeysWithValues: Self.allCases.filter { $0.familyPrefix == nil }.map { ($0.entry.code, $0) })
+}

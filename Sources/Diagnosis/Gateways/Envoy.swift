@@ -1,0 +1,123 @@
+import CaptureModel
+
+/// Envoy's router in front of HTTP/1.x clusters (taxonomy: E-RT, E-SI, E-HU, E-BP), without a
+/// retry policy. The detail is the response flag (`UPE`, `UC`, `UF`, `UT`).
+public struct EnvoyModel: GatewayModel {
+    public init() {}
+
+    public var key: StaticString { "envoy" }
+    public var spokenName: String { "envoy" }
+    public var title: String { "Envoy (router, HTTP/1 cluster)" }
+    public var releases: [String] { [] }
+    public var detail: GatewayDetail { GatewayDetail(key: "flag", label: "response flag") }
+    public var isAlwaysReported: Bool { true }
+
+
+    private static let protocolError = GatewayReaction(
+        kind: .rejects, status: 502, detail: "UPE", note: "codec protocol error (reset reason protocol error)")
+    private static let lateProtocolError = GatewayReaction(
+        kind: .rejects, status: nil, detail: "UPE", note: "upstream_reset_after_response_started{protocol_error}")
+
+    private static func unverified(_ reaction: GatewayReaction, _ what: String = "not verified") -> GatewayReaction {
+        var reaction = reaction
+        reaction.note = what
+        return reaction
+    }
+
+    public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        switch code.cause {
+        case .none:
+            return .accepts()
+        case .captureGap, .captureTruncated, .captureFileTruncated:
+            return GatewayRuleKit.notSeen
+
+        case .tcpConnectRefused:
+            return .rejects(503, "UF", note: "reset reason remote connection failure (older builds: connection failure); UF,URX when retries run out")
+        case .tcpConnectTimeout:
+            return .rejects(503, "UF", note: "reset reason connection timeout")
+        case .tcpRSTBeforeResponse, .tcpFINMidHeaders:
+            return .rejects(503, "UC", note: "reset reason connection termination")
+        case .tcpFINBeforeResponse:
+            return .rejects(503, "UC", note: "reset reason connection termination (a premature half-close detected as such maps to LR)")
+        case .tcpFINMidBody, .tcpRSTMidBody:
+            return .rejects(nil, "UC", note: "upstream_reset_after_response_started{connection_termination}")
+        case .tcpKeepaliveRace:
+            return .rejects(503, "UC", note: "unless the retry policy retries resets or connect failures")
+        case .tcpReadTimeout:
+            if context.phase == .responseBody {
+                return .rejects(nil, "UT", note: "inferred: the route timeout resets a started response")
+            }
+            return .rejects(504, "UT", note: "response_timeout or upstream_per_try_timeout")
+        case .tcpSendTimeout:
+            return .rejects(504, "UT")
+
+        case .protoTLSToPlainPort:
+            return .rejects(503, "UF", note: "transport failure reason TLS_error:…WRONG_VERSION_NUMBER")
+        case .protoPlainToTLSPort, .protoH2ResponseToH1, .protoNonHTTPResponse:
+            return Self.protocolError
+        case .protoH2PrefaceToH1:
+            return Self.unverified(Self.protocolError, "not verified: an HTTP/2 codec error, UPE or UC")
+        case .protoServerSpeaksFirst:
+            return .rejects(503, "UF", note: "not verified: the early bytes break the TLS handshake")
+
+        case .statusLineBadVersion, .statusLineBadCode, .lineBareCR:
+            return Self.protocolError
+        case .statusLineNoReasonSP:
+            return .accepts()
+        case .lineBareLF:
+            return .accepts(note: "not verified (Balsa)")
+
+        case .headerNameCTLOrSpace:
+            return Self.unverified(Self.protocolError, "http1.invalid_characters")
+        case .headerNameNonToken, .headerObsFold:
+            return Self.unverified(Self.protocolError)
+        case .headerEmptyName, .headerMissingColon, .headerValueNUL, .headerValueBareCR:
+            return Self.protocolError
+        case .headerValueCTL:
+            return Self.unverified(Self.protocolError, "Balsa: header value contains invalid chars (the exact byte set was not read)")
+        case .headerTooLarge:
+            // Envoy's max_request_headers_kb default is 60 KiB (documented; not read in source here).
+            if let size = context.value.flatMap({ $0.split(separator: " ").first.flatMap { Int($0) } }), size <= 60 * 1024 {
+                return .accepts(note: "a \(size)-byte head fits Envoy's default 60 KiB header limit (not verified)")
+            }
+            return Self.unverified(Self.protocolError, "http1.headers_too_large")
+        case .headerTooMany:
+            return Self.unverified(Self.protocolError, "http1.too_many_headers")
+        case .headerDuplicateSingleValue:
+            return .accepts()
+
+        case .contentLengthInvalid:
+            return Self.protocolError
+        case .contentLengthDuplicate, .transferEncodingNotChunked, .transferEncodingDuplicateOrEmpty:
+            return Self.unverified(Self.protocolError)
+        case .transferEncodingWithContentLength:
+            return Self.unverified(Self.protocolError, "not verified: http1.content_length_and_chunked_not_allowed is documented for requests")
+        case .chunkedBadSize, .chunkedSizeOverflow, .chunkedDataLengthMismatch:
+            return Self.lateProtocolError
+        case .chunkedBadExtension, .chunkedBareLF, .chunkedBadTrailer:
+            return Self.unverified(Self.lateProtocolError, "not verified: upstream_reset_after_response_started{protocol_error} assumed")
+        case .chunkedWhitespaceAfterSize, .bodyExtraAfterMessage, .bodyOnBodyless:
+            return .accepts(note: "not verified")
+        case .upstream5xx:
+            return GatewayRuleKit.relayed(context, "via_upstream")
+
+        // TLS (taxonomy 2.F)
+        case .tlsHandshakeTimeout:
+            return .rejects(503, "UF", note: "reset reason connection timeout")
+        case .tlsCertExpired, .tlsCertNotYetValid, .tlsCertUnknownCA, .tlsCertMissingIntermediate, .tlsCertSelfSigned, .tlsCertNameMismatch, .tlsCertRevoked, .tlsCertBadPurpose, .tlsCertInvalid, .tlsClosedAfterHandshake:
+            return .rejects(503, "UF", note: "transport failure reason TLS_error:…CERTIFICATE_VERIFY_FAILED (with the OpenSSL reason since 1.37)")
+        case .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake, .tlsClientCertRequired,
+            .tlsEarlyDataUnreadable, .tlsMalformed:
+            return .rejects(503, "UF", note: "transport failure reason TLS_error:…")
+
+        // Facts of the capture, and the gateway's own answers: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .gatewayNoLiveUpstreams:
+            return GatewayRuleKit.noRule
+        }
+    }
+}
+
+extension GatewayModel where Self == EnvoyModel {
+    /// Envoy (`--gateway envoy`).
+    public static var envoy: EnvoyModel { EnvoyModel() }
+}
