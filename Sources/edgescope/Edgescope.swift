@@ -19,7 +19,7 @@ struct Edgescope: ParsableCommand {
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
         version: Edgescope.version,
-        subcommands: [Analyze.self, Capture.self, Probe.self, Report.self])
+        subcommands: [Analyze.self, Capture.self, Probe.self, Report.self, Codes.self])
 
     /// This build's version, as `--version` and the metrics' info series show it.
     static let version = "0.1.0"
@@ -30,7 +30,7 @@ struct Edgescope: ParsableCommand {
         // No subcommand: a usage error, not the help a user asked for.
         if CommandLine.arguments.count <= 1 {
             Self.printError(Self.helpMessage())
-            Self.printError("edgescope: give a command: analyze, capture, probe or report")
+            Self.printError("edgescope: give a command: analyze, capture, probe, report or codes")
             Glibc.exit(1)
         }
         do {

@@ -84,7 +84,7 @@ struct Probe: ParsableCommand {
         if check.ok {
             print("  chain: ok for \(name ?? host)")
         } else {
-            let code = check.code?.description ?? "tls.cert.invalid"
+            let code = (check.code ?? .tlsCertInvalid).description
             print("  chain: \(code): OpenSSL \(check.opensslCode) \(check.opensslText) at depth \(check.depth)")
             problems.append(code)
         }
@@ -109,15 +109,15 @@ struct Probe: ParsableCommand {
                 case .closeNotify, .closed, .notRequested, .complete:
                     break
                 case .reset:
-                    problems.append("tcp.rst.mid_body")
+                    problems.append(FindingCode.tcpRSTMidBody.description)
                     print("  the upstream reset the connection in the middle of the body")
                 case .timeout, .cap, .alert, .failed:
-                    problems.append("tcp.read_timeout")
+                    problems.append(FindingCode.tcpReadTimeout.description)
                     print("  the response did not end within \(self.timeout) s")
                 }
             }
             if result.response.isEmpty {
-                problems.append(result.responseEnd == .reset ? "tcp.rst.before_response" : "tcp.fin.before_response")
+                problems.append((result.responseEnd == .reset ? FindingCode.tcpRSTBeforeResponse : .tcpFINBeforeResponse).description)
                 print("  no response byte")
             }
         }

@@ -109,7 +109,7 @@ func debianReleasesBehaveAsObserved(_ seen: Observed) throws {
     let profile = try #require(GatewayProfile(parsing: seen.profile))
     let context = RuleContext(phase: seen.phase, upstreamStatus: seen.code == "http.upstream_5xx" ? 503 : nil,
                               value: seen.value, arrivedWithHead: seen.arrivedWithHead)
-    let reaction = GatewayRules.reaction(to: FindingCode(seen.code), context: context, profile: profile)
+    let reaction = Gateways.reaction(to: FindingCode(code: seen.code)!, context: context, profile: profile)
     #expect(reaction.kind == seen.kind)
     if seen.code == "http.upstream_5xx" {
         #expect(reaction.status == 503)
@@ -125,13 +125,13 @@ func debianReleasesBehaveAsObserved(_ seen: Observed) throws {
 /// 200) and answered POST and PATCH with 502, logging recv() failed (104: ...).
 @Test func debianNginxKeepAliveRace() throws {
     let profile = try #require(GatewayProfile(parsing: "nginx:1.22.1"))
-    let get = GatewayRules.reaction(
-        to: FindingCode("tcp.rst.before_response"), context: RuleContext(method: "GET", reusedConnection: true), profile: profile)
+    let get = Gateways.reaction(
+        to: FindingCode(code: "tcp.rst.before_response")!, context: RuleContext(method: "GET", reusedConnection: true), profile: profile)
     #expect(get.kind == .retries)
     #expect(get.detail == "recv() failed (104: Connection reset by peer)" + head)
     for method in ["POST", "PATCH"] {
-        let failed = GatewayRules.reaction(
-            to: FindingCode("tcp.rst.before_response"), context: RuleContext(method: method, reusedConnection: true), profile: profile)
+        let failed = Gateways.reaction(
+            to: FindingCode(code: "tcp.rst.before_response")!, context: RuleContext(method: method, reusedConnection: true), profile: profile)
         #expect(failed.status == 502)
     }
 }
@@ -139,7 +139,7 @@ func debianReleasesBehaveAsObserved(_ seen: Observed) throws {
 /// The boundaries around the releases the Debian packages sit on.
 @Test func releaseBoundaries() throws {
     func kind(_ code: String, _ profile: String, _ context: RuleContext = RuleContext()) throws -> GatewayReaction.Kind {
-        GatewayRules.reaction(to: FindingCode(code), context: context, profile: try #require(GatewayProfile(parsing: profile))).kind
+        Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: try #require(GatewayProfile(parsing: profile))).kind
     }
     let body = RuleContext(phase: .responseBody)
     #expect(try kind("http.chunked.bare_lf", "nginx:1.29.3", body) == .accepts)
@@ -148,17 +148,17 @@ func debianReleasesBehaveAsObserved(_ seen: Observed) throws {
     #expect(try kind("http.header.value_nul", "haproxy:2.9") == .accepts)
     #expect(try kind("http.header.value_nul", "haproxy:3.0") == .rejects)
     #expect(try kind("http.status_line.bad_code", "haproxy:3.2", RuleContext(value: "2000")) == .rejects)
-    #expect(GatewayRules.reaction(to: FindingCode("http.chunked.bad_size"), context: body,
-                                  profile: GatewayProfile(kind: .haproxy, version: "3.0")).detail == "PD")
+    #expect(Gateways.reaction(to: FindingCode(code: "http.chunked.bad_size")!, context: body,
+                                  profile: GatewayProfile(.haproxy, version: "3.0")).detail == "PD")
 }
 
 /// Only HAProxy parses ahead of forwarding the head; the others have started the response.
 @Test func arrivedWithHeadMattersOnlyToHAProxy() {
     let context = RuleContext(phase: .responseBody, arrivedWithHead: true)
-    let code = FindingCode("http.chunked.data_len_mismatch")
-    #expect(GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: .haproxy)).status == 502)
-    #expect(GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: .nginx)).status == nil)
-    #expect(GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: .envoy)).status == nil)
+    let code = FindingCode(code: "http.chunked.data_len_mismatch")!
+    #expect(Gateways.reaction(to: code, context: context, profile: GatewayProfile(.haproxy)).status == 502)
+    #expect(Gateways.reaction(to: code, context: context, profile: GatewayProfile(.nginx)).status == nil)
+    #expect(Gateways.reaction(to: code, context: context, profile: GatewayProfile(.envoy)).status == nil)
     // Not a chunked error: a FIN in the body still cuts it.
-    #expect(GatewayRules.reaction(to: FindingCode("tcp.fin.mid_body"), context: context, profile: GatewayProfile(kind: .haproxy)).detail == "SD")
+    #expect(Gateways.reaction(to: FindingCode(code: "tcp.fin.mid_body")!, context: context, profile: GatewayProfile(.haproxy)).detail == "SD")
 }

@@ -74,13 +74,13 @@ let matrix: [MatrixRow] = [
 
 @Test(arguments: matrix)
 func matrixRowNginx(_ row: MatrixRow) {
-    let reaction = GatewayRules.reaction(to: FindingCode(row.code), context: row.context, profile: GatewayProfile(kind: .nginx))
+    let reaction = Gateways.reaction(to: FindingCode(code: row.code)!, context: row.context, profile: GatewayProfile(.nginx))
     #expect(row.nginx.matches(reaction), "nginx: \(reaction)")
 }
 
 @Test(arguments: matrix)
 func matrixRowHAProxy(_ row: MatrixRow) {
-    let reaction = GatewayRules.reaction(to: FindingCode(row.code), context: row.context, profile: GatewayProfile(kind: .haproxy))
+    let reaction = Gateways.reaction(to: FindingCode(code: row.code)!, context: row.context, profile: GatewayProfile(.haproxy))
     #expect(row.haproxy.matches(reaction), "haproxy: \(reaction)")
     if let state = row.haproxyState {
         #expect(reaction.detail == state)
@@ -91,7 +91,7 @@ func matrixRowHAProxy(_ row: MatrixRow) {
 /// RFC-valid oddity, Transfer-Encoding: gzip on a response, passes (RFC 9112 §6.3 rule 4).
 @Test(arguments: matrix)
 func matrixRowStrict(_ row: MatrixRow) {
-    let reaction = GatewayRules.reaction(to: FindingCode(row.code), context: row.context, profile: GatewayProfile(kind: .strict))
+    let reaction = Gateways.reaction(to: FindingCode(code: row.code)!, context: row.context, profile: GatewayProfile(.strict))
     switch row.code {
     case "none", "http.te.not_chunked":
         #expect(reaction.kind == .accepts)
@@ -103,14 +103,14 @@ func matrixRowStrict(_ row: MatrixRow) {
 }
 
 @Test func matrixNginxLogTexts() {
-    let nginx = GatewayProfile(kind: .nginx)
-    let obsFold = GatewayRules.reaction(to: FindingCode("http.header.obs_fold"), context: RuleContext(), profile: nginx)
+    let nginx = GatewayProfile(.nginx)
+    let obsFold = Gateways.reaction(to: FindingCode(code: "http.header.obs_fold")!, context: RuleContext(), profile: nginx)
     #expect(obsFold.detail == "upstream sent invalid header: \"\\x20...\" while reading response header from upstream")
-    let teCL = GatewayRules.reaction(to: FindingCode("http.te_cl.both"), context: RuleContext(), profile: nginx)
+    let teCL = Gateways.reaction(to: FindingCode(code: "http.te_cl.both")!, context: RuleContext(), profile: nginx)
     #expect(teCL.detail == "upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time while reading response header from upstream")
-    let status = GatewayRules.reaction(to: FindingCode("http.status_line.bad_code"), context: RuleContext(value: "2000"), profile: nginx)
+    let status = Gateways.reaction(to: FindingCode(code: "http.status_line.bad_code")!, context: RuleContext(value: "2000"), profile: nginx)
     #expect(status.detail == "upstream sent no valid HTTP/1.0 header while reading response header from upstream")
-    let tooBig = GatewayRules.reaction(to: FindingCode("http.header.too_large"), context: RuleContext(), profile: nginx)
+    let tooBig = Gateways.reaction(to: FindingCode(code: "http.header.too_large")!, context: RuleContext(), profile: nginx)
     #expect(tooBig.detail == "upstream sent too big header while reading response header from upstream")
 }
 
@@ -120,19 +120,19 @@ func matrixRowStrict(_ row: MatrixRow) {
     ("5, 6", false), ("NaN", false), ("", false), ("5,", false), ("-5", false), ("0x10", false),
 ])
 func haproxyContentLengthList(_ value: String, _ merged: Bool) {
-    let haproxy = GatewayProfile(kind: .haproxy)
-    let invalid = GatewayRules.reaction(to: FindingCode("http.cl.invalid"), context: RuleContext(value: value), profile: haproxy)
+    let haproxy = GatewayProfile(.haproxy)
+    let invalid = Gateways.reaction(to: FindingCode(code: "http.cl.invalid")!, context: RuleContext(value: value), profile: haproxy)
     #expect(invalid.kind == (merged ? .accepts : .rejects))
     #expect(invalid.status == (merged ? nil : 502))
-    let duplicate = GatewayRules.reaction(to: FindingCode("http.cl.duplicate"), context: RuleContext(value: value), profile: haproxy)
+    let duplicate = Gateways.reaction(to: FindingCode(code: "http.cl.duplicate")!, context: RuleContext(value: value), profile: haproxy)
     #expect(duplicate.kind == (merged ? .accepts : .rejects))
 }
 
 /// Without the value, an invalid Content-Length is most likely not an identical list.
 @Test func haproxyContentLengthWithoutValue() {
-    let haproxy = GatewayProfile(kind: .haproxy)
-    #expect(GatewayRules.reaction(to: FindingCode("http.cl.invalid"), context: RuleContext(), profile: haproxy).detail == "PH")
-    #expect(GatewayRules.reaction(to: FindingCode("http.cl.duplicate"), context: RuleContext(), profile: haproxy).kind == .accepts)
+    let haproxy = GatewayProfile(.haproxy)
+    #expect(Gateways.reaction(to: FindingCode(code: "http.cl.invalid")!, context: RuleContext(), profile: haproxy).detail == "PH")
+    #expect(Gateways.reaction(to: FindingCode(code: "http.cl.duplicate")!, context: RuleContext(), profile: haproxy).kind == .accepts)
 }
 
 /// nginx reads a 1-3 digit major (not starting with 0) and minor, else relays HTTP/0.9; HAProxy
@@ -142,12 +142,12 @@ func haproxyContentLengthList(_ value: String, _ merged: Bool) {
     ("http/1.1", false), ("HTTP/0.9", false), ("ICY", false), ("HTTP/1.1000", false),
 ])
 func statusLineVersion(_ version: String, _ nginxAccepts: Bool) {
-    let code = FindingCode("http.status_line.bad_version")
+    let code = FindingCode(code: "http.status_line.bad_version")!
     let context = RuleContext(value: version)
-    let nginx = GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: .nginx))
+    let nginx = Gateways.reaction(to: code, context: context, profile: GatewayProfile(.nginx))
     #expect(nginx.kind == (nginxAccepts ? .accepts : .passesAsHTTP09))
     #expect(nginx.status == (nginxAccepts ? nil : 200))
-    let haproxy = GatewayRules.reaction(to: code, context: context, profile: GatewayProfile(kind: .haproxy))
+    let haproxy = Gateways.reaction(to: code, context: context, profile: GatewayProfile(.haproxy))
     #expect(haproxy.status == 502)
     #expect(haproxy.detail == "PH")
 }
@@ -156,13 +156,13 @@ func statusLineVersion(_ version: String, _ nginxAccepts: Bool) {
 @Test(arguments: ["proto.non_http_response", "proto.h2_response_to_h1", "proto.plain_to_tls_port"])
 func notHTTPResponses(_ code: String) {
     let context = RuleContext(value: "SSH-2.0-OpenSSH_9.2\r\n")
-    let nginx = GatewayRules.reaction(to: FindingCode(code), context: context, profile: GatewayProfile(kind: .nginx))
+    let nginx = Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: GatewayProfile(.nginx))
     #expect(nginx.kind == .passesAsHTTP09)
     #expect(nginx.status == 200)
-    let haproxy = GatewayRules.reaction(to: FindingCode(code), context: context, profile: GatewayProfile(kind: .haproxy))
+    let haproxy = Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: GatewayProfile(.haproxy))
     #expect(haproxy.status == 502)
     #expect(haproxy.detail == "PH")
-    let envoy = GatewayRules.reaction(to: FindingCode(code), context: context, profile: GatewayProfile(kind: .envoy))
+    let envoy = Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: GatewayProfile(.envoy))
     #expect(envoy.status == 502)
     #expect(envoy.detail == "UPE")
 }

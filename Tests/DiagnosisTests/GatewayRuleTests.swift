@@ -4,34 +4,34 @@ import TestSupport
 
 @testable import Diagnosis
 
-private let nginx = GatewayProfile(kind: .nginx)
-private let haproxy = GatewayProfile(kind: .haproxy)
-private let envoy = GatewayProfile(kind: .envoy)
-private let strict = GatewayProfile(kind: .strict)
+private let nginx = GatewayProfile(.nginx)
+private let haproxy = GatewayProfile(.haproxy)
+private let envoy = GatewayProfile(.envoy)
+private let strict = GatewayProfile(.strict)
 
 private func react(_ code: String, _ profile: GatewayProfile, _ context: RuleContext = RuleContext()) -> GatewayReaction {
-    GatewayRules.reaction(to: FindingCode(code), context: context, profile: profile)
+    Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: profile)
 }
 
 // MARK: Coverage
 
 @Test(arguments: designCodes)
 func everyCodeHasARuleInEveryFamily(_ code: String) {
-    for kind in GatewayProfile.Kind.allCases {
-        let reaction = react(code, GatewayProfile(kind: kind))
-        #expect(reaction != GatewayRules.noRule, "\(kind.rawValue) has no rule for \(code)")
+    for model in Gateways.all {
+        let reaction = react(code, GatewayProfile(model: model))
+        #expect(reaction != GatewayRuleKit.noRule, "\(model.name) has no rule for \(code)")
     }
 }
 
 @Test func unknownCodesAreNoGatewayEvent() {
-    #expect(react("tcp.overlap.mismatch", nginx) == GatewayRules.noRule)
+    #expect(react("tcp.overlap.mismatch", nginx) == GatewayRuleKit.noRule)
     #expect(react("limit.flow_table", strict).kind == .accepts)
 }
 
 /// The strict profile accepts only the pure lints among the HTTP codes.
 @Test(arguments: designCodes.filter { $0.hasPrefix("http.") && $0 != "http.upstream_5xx" })
 func strictRejectsAllButLints(_ code: String) {
-    let reaction = react(code, strict, RuleContext(phase: GatewayRules.defaultPhase(for: FindingCode(code))))
+    let reaction = react(code, strict, RuleContext(phase: FindingCode(code: code)!.cause.defaultPhase))
     let accepted: Set = [
         "http.status_line.no_reason_sp", "http.header.dup_single_value", "http.te.not_chunked", "http.body.extra_after_message",
     ]
@@ -105,7 +105,7 @@ func strictRejectsAllButLints(_ code: String) {
     let e = react("http.chunked.bad_size", envoy, body)
     #expect(e.status == nil)
     #expect(e.detail == "UPE")
-    #expect(GatewayRules.verdictClass(for: n, code: FindingCode("http.chunked.bad_size"), context: body) == .truncated)
+    #expect(Gateways.verdictClass(for: n, code: FindingCode(code: "http.chunked.bad_size")!, context: body) == .truncated)
 }
 
 /// A body-phase code is a cut even when the caller left the phase at its default.
@@ -130,10 +130,10 @@ func strictRejectsAllButLints(_ code: String) {
 }
 
 @Test func defaultPhases() {
-    #expect(GatewayRules.defaultPhase(for: FindingCode("tcp.connect.refused")) == .connect)
-    #expect(GatewayRules.defaultPhase(for: FindingCode("tls.cert.expired")) == .tls)
-    #expect(GatewayRules.defaultPhase(for: FindingCode("http.chunked.bare_lf")) == .responseBody)
-    #expect(GatewayRules.defaultPhase(for: FindingCode("http.header.obs_fold")) == .responseHead)
+    #expect(FindingCode(code: "tcp.connect.refused")!.cause.defaultPhase == .connect)
+    #expect(FindingCode(code: "tls.cert.expired")!.cause.defaultPhase == .tls)
+    #expect(FindingCode(code: "http.chunked.bare_lf")!.cause.defaultPhase == .responseBody)
+    #expect(FindingCode(code: "http.header.obs_fold")!.cause.defaultPhase == .responseHead)
 }
 
 // MARK: Keep-alive race
@@ -145,7 +145,7 @@ func keepAliveRaceRetriesIdempotent(_ method: String) {
     #expect(n.kind == .retries)
     #expect(n.status == nil)
     #expect(n.detail == "upstream prematurely closed connection while reading response header from upstream")
-    #expect(GatewayRules.verdictClass(for: n, code: FindingCode("tcp.keepalive_race"), context: context) == .ok)
+    #expect(Gateways.verdictClass(for: n, code: FindingCode(code: "tcp.keepalive_race")!, context: context) == .ok)
 }
 
 @Test(arguments: ["POST", "LOCK", "PATCH"])
@@ -186,12 +186,12 @@ func upstream5xxIsRelayed(_ status: Int) {
         let reaction = react("http.upstream_5xx", profile, context)
         #expect(reaction.kind == .accepts)
         #expect(reaction.status == status)
-        #expect(GatewayRules.verdictClass(for: reaction, code: FindingCode("http.upstream_5xx"), context: context) == .relayed)
+        #expect(Gateways.verdictClass(for: reaction, code: FindingCode(code: "http.upstream_5xx")!, context: context) == .relayed)
     }
     #expect(react("http.upstream_5xx", haproxy, context).detail == "----")
     #expect(react("http.upstream_5xx", envoy, context).detail == "via_upstream")
-    #expect(GatewayRules.reported.allSatisfy {
-        GatewayRules.reaction(to: FindingCode("http.upstream_5xx"), context: RuleContext(), profile: GatewayProfile(kind: $0)).kind == .accepts
+    #expect(Gateways.reported.allSatisfy {
+        Gateways.reaction(to: FindingCode(code: "http.upstream_5xx")!, context: RuleContext(), profile: GatewayProfile(model: $0)).kind == .accepts
     })
 }
 
@@ -201,7 +201,7 @@ func captureProblemsAreNoGatewayReaction(_ code: String) {
         let reaction = react(code, profile)
         #expect(reaction.kind == .accepts)
         #expect(reaction.status == nil)
-        #expect(GatewayRules.verdictClass(for: reaction, code: FindingCode(code), context: RuleContext()) == .unknown)
+        #expect(Gateways.verdictClass(for: reaction, code: FindingCode(code: code)!, context: RuleContext()) == .unknown)
     }
 }
 
@@ -209,17 +209,17 @@ func captureProblemsAreNoGatewayReaction(_ code: String) {
     let context = RuleContext(phase: .idle, upstreamStatus: 200)
     let reaction = react("none", nginx, context)
     #expect(reaction.kind == .accepts)
-    #expect(GatewayRules.verdictClass(for: reaction, code: .none, context: context) == .ok)
+    #expect(Gateways.verdictClass(for: reaction, code: .none, context: context) == .ok)
 }
 
 @Test func verdictClasses() {
     let context = RuleContext()
-    let code = FindingCode("http.header.obs_fold")
-    #expect(GatewayRules.verdictClass(for: react("http.header.obs_fold", nginx), code: code, context: context) == .badGateway)
-    #expect(GatewayRules.verdictClass(for: react("tcp.connect.refused", haproxy), code: code, context: context) == .serviceUnavailable)
-    #expect(GatewayRules.verdictClass(for: react("tcp.read_timeout", envoy), code: code, context: context) == .gatewayTimeout)
-    #expect(GatewayRules.verdictClass(for: react("http.header.obs_fold", haproxy), code: code, context: RuleContext(upstreamStatus: 503)) == .relayed)
-    #expect(GatewayRules.verdictClass(for: react("tcp.keepalive_race", haproxy), code: code, context: context) == .truncated)
+    let code = FindingCode(code: "http.header.obs_fold")!
+    #expect(Gateways.verdictClass(for: react("http.header.obs_fold", nginx), code: code, context: context) == .badGateway)
+    #expect(Gateways.verdictClass(for: react("tcp.connect.refused", haproxy), code: code, context: context) == .serviceUnavailable)
+    #expect(Gateways.verdictClass(for: react("tcp.read_timeout", envoy), code: code, context: context) == .gatewayTimeout)
+    #expect(Gateways.verdictClass(for: react("http.header.obs_fold", haproxy), code: code, context: RuleContext(upstreamStatus: 503)) == .relayed)
+    #expect(Gateways.verdictClass(for: react("tcp.keepalive_race", haproxy), code: code, context: context) == .truncated)
 }
 
 // MARK: TLS
@@ -278,30 +278,30 @@ func captureProblemsAreNoGatewayReaction(_ code: String) {
         ],
     ]
     func outcomes(_ code: FindingCode) -> [String: GatewayOutcome] {
-        GatewayRules.outcomes(for: code, context: RuleContext(phase: GatewayRules.defaultPhase(for: code)))
+        Gateways.outcomes(for: code, context: RuleContext(phase: code.cause.defaultPhase))
     }
     for (code, expected) in expected {
-        #expect(outcomes(FindingCode(code)) == expected, "\(code)")
+        #expect(outcomes(FindingCode(code: code)!) == expected, "\(code)")
     }
     for code in [FindingCode.none, .captureGap] {
-        #expect(GatewayRules.reported.allSatisfy {
-            GatewayRules.reaction(to: code, context: RuleContext(), profile: GatewayProfile(kind: $0)).kind == .accepts
+        #expect(Gateways.reported.allSatisfy {
+            Gateways.reaction(to: code, context: RuleContext(), profile: GatewayProfile(model: $0)).kind == .accepts
         })
     }
-    let timeout = GatewayRules.verdict(FindingCode("tcp.read_timeout"), context: RuleContext(), profile: .default, summary: "")
+    let timeout = Gateways.verdict(FindingCode(code: "tcp.read_timeout")!, context: RuleContext(), profile: .default, summary: "")
     #expect(timeout.verdictClass == .gatewayTimeout)
-    let cut = GatewayRules.verdict(FindingCode("tcp.fin.mid_body"), context: RuleContext(phase: .responseBody), profile: .default, summary: "")
+    let cut = Gateways.verdict(FindingCode(code: "tcp.fin.mid_body")!, context: RuleContext(phase: .responseBody), profile: .default, summary: "")
     #expect(cut.verdictClass == .truncated)
 }
 
 /// The report's gateways object applies the profile's version to its own family only.
 @Test func outcomesApplyTheProfileVersion() throws {
     let profile = try #require(GatewayProfile(parsing: "nginx:1.22"))
-    let old = GatewayRules.outcomes(for: FindingCode("http.cl.invalid"), context: RuleContext(value: "NaN"), profile: profile)
+    let old = Gateways.outcomes(for: FindingCode(code: "http.cl.invalid")!, context: RuleContext(value: "NaN"), profile: profile)
     #expect(old["nginx"]?.status == nil)
     #expect(old["haproxy"] == GatewayOutcome(status: 502, detail: "PH"))
     #expect(old["envoy"] == GatewayOutcome(status: 502, detail: "UPE"))
     #expect(old["strict"] == nil)
-    let new = GatewayRules.outcomes(for: FindingCode("http.cl.invalid"), context: RuleContext(value: "NaN"))
+    let new = Gateways.outcomes(for: FindingCode(code: "http.cl.invalid")!, context: RuleContext(value: "NaN"))
     #expect(new["nginx"]?.status == 502)
 }

@@ -5,7 +5,7 @@ import Testing
 
 private func reaction(_ code: String, _ profile: String, _ context: RuleContext = RuleContext()) throws -> GatewayReaction {
     let profile = try #require(GatewayProfile(parsing: profile))
-    return GatewayRules.reaction(to: FindingCode(code), context: context, profile: profile)
+    return Gateways.reaction(to: FindingCode(code: code)!, context: context, profile: profile)
 }
 
 @Test(arguments: [
@@ -13,8 +13,8 @@ private func reaction(_ code: String, _ profile: String, _ context: RuleContext 
     ("1.22", "1.22.0", 0), ("2.6", "2.6", 0), ("1.23.0", "1.22.1", 1), ("3.0", "2.9.9", 1), ("1.21.1", "1.21", 1),
 ])
 func versionsCompareNumerically(_ a: String, _ b: String, _ order: Int) {
-    #expect(GatewayRules.compareVersions(a, b) == order)
-    #expect(GatewayRules.compareVersions(b, a) == -order)
+    #expect(Gateways.compareVersions(a, b) == order)
+    #expect(Gateways.compareVersions(b, a) == -order)
 }
 
 /// nginx 1.21.1: "now nginx always returns an error if spaces or control characters are used in
@@ -83,25 +83,25 @@ func nginxContentLengthSince1230(_ profile: String, _ rejected: Bool) throws {
 
 /// Each recorded change is real: the newest rule differs from the one before it, and the entry
 /// names its source.
-@Test(arguments: GatewayRules.changes)
+@Test(arguments: Gateways.changes)
 func changesAreRecordedWithSources(_ change: GatewayRuleChange) {
     #expect(!change.source.isEmpty)
     #expect(change.since.split(separator: ".").allSatisfy { Int($0) != nil })
-    let context = RuleContext(phase: GatewayRules.defaultPhase(for: change.code))
-    let newest = GatewayRules.reaction(to: change.code, context: context, profile: GatewayProfile(kind: change.family))
-    let older = GatewayRules.reaction(to: change.code, context: context, profile: GatewayProfile(kind: change.family, version: "0.1"))
+    let context = RuleContext(phase: change.code.cause.defaultPhase)
+    let newest = Gateways.reaction(to: change.code, context: context, profile: GatewayProfile(model: Gateways.named(change.family)!))
+    let older = Gateways.reaction(to: change.code, context: context, profile: GatewayProfile(model: Gateways.named(change.family)!, version: "0.1"))
     #expect(newest != older)
     #expect(older.kind == change.before.kind)
 }
 
 /// The report can name the release a rule changed in.
 @Test func changesForACode() {
-    let changes = GatewayRules.changes(for: FindingCode("http.cl.invalid"))
-    #expect(changes.map(\.family) == [.nginx])
+    let changes = Gateways.changes(for: FindingCode(code: "http.cl.invalid")!)
+    #expect(changes.map(\.family) == ["nginx"])
     #expect(changes.first?.since == "1.23.0")
-    #expect(GatewayRules.changes(for: FindingCode("http.header.value_ctl")).isEmpty)
+    #expect(Gateways.changes(for: FindingCode(code: "http.header.value_ctl")!).isEmpty)
 }
 
 extension GatewayRuleChange: CustomTestStringConvertible {
-    public var testDescription: String { "\(self.family.rawValue) \(self.code) since \(self.since)" }
+    public var testDescription: String { "\(self.family) \(self.code) since \(self.since)" }
 }

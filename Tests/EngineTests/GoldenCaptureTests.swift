@@ -60,7 +60,7 @@ struct Truth: Decodable {
         let words = self.gateway.lowercased().split(separator: " ")
         let family = words.first.map(String.init) ?? "nginx"
         let release = words.dropFirst().first.map { $0.split(separator: ".").prefix(2).joined(separator: ".") } ?? ""
-        return GatewayProfile(parsing: "\(family):\(release)") ?? GatewayProfile(kind: .nginx)
+        return GatewayProfile(parsing: "\(family):\(release)") ?? GatewayProfile(.nginx)
     }
 }
 

@@ -118,7 +118,7 @@ private func checkSummaries(_ result: AnalysisResult, source: String, profile: G
             guard name.hasPrefix("http.") || name.hasPrefix("proto.") else { continue }
             covered.insert(name)
             for reaction in everyReaction {
-                for refusedBy in [[], [GatewayProfile.Kind.haproxy], [.haproxy, .envoy], [.nginx, .haproxy, .envoy]] {
+                for refusedBy: [any GatewayModel] in [[], [HAProxyModel()], [HAProxyModel(), EnvoyModel()], [NginxModel(), HAProxyModel(), EnvoyModel()]] {
                     let sentence = Summaries.finding(finding, server: connection.server, reaction: reaction, profile: profile, refusedBy: refusedBy)
                     let problems = Grammar.problems(in: sentence)
                     #expect(problems.isEmpty, "\(source) \(connection.name) \(name): \(sentence) — \(problems)")
@@ -182,7 +182,7 @@ private let codesWithoutASentence: Set = [
         let truth = try JSONDecoder().decode(Truth.self, from: data)
         let base = try truth.options()
         // The profile the capture's gateway used, then every model's newest behaviour.
-        for profile in [base.gateway] + GatewayProfile.Kind.allCases.map({ GatewayProfile(kind: $0) }) {
+        for profile in [base.gateway] + Gateways.all.map({ GatewayProfile(model: $0) }) {
             var options = base
             options.gateway = profile
             let result = try analyse(Paths.captures + "/" + truth.capture, options: options)
@@ -190,8 +190,8 @@ private let codesWithoutASentence: Set = [
         }
     }
     for (name, result) in try syntheticResults() {
-        for kind in GatewayProfile.Kind.allCases {
-            covered.formUnion(checkSummaries(result, source: name, profile: GatewayProfile(kind: kind)))
+        for model in Gateways.all {
+            covered.formUnion(checkSummaries(result, source: name, profile: GatewayProfile(model: model)))
         }
     }
     #expect(Grammar.problems(in: Verdict.healthy.summary) == [])

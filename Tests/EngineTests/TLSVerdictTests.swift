@@ -100,7 +100,7 @@ private func tls12Handshake(_ c: inout Conversation) {
 
 @Test func expiredChainAndACloseRightAfterTheHandshakeIsCertExpiredAtCaptureTime() throws {
     let stub = StubVerifier(ChainCheck(
-        ok: false, code: FindingCode("tls.cert.expired"), opensslCode: 10, opensslText: "certificate has expired", depth: 0,
+        ok: false, code: FindingCode(code: "tls.cert.expired")!, opensslCode: 10, opensslText: "certificate has expired", depth: 0,
         certificates: [CertificateSummary(subject: "CN=upstream.test", issuer: "CN=Test Intermediate", notBefore: "2024-01-01T00:00:00Z",
                                           notAfter: "2024-06-01T00:00:00Z", subjectAltNames: ["DNS:upstream.test"], key: "EC P-256", sha256: "ab")]))
     var c = tlsConversation(verifier: stub)
@@ -119,7 +119,7 @@ private func tls12Handshake(_ c: inout Conversation) {
 }
 
 @Test func badChainOnAConnectionThatCarriedDataIsOnlyAWarning() throws {
-    let stub = StubVerifier(ChainCheck(ok: false, code: FindingCode("tls.cert.unknown_ca"), opensslCode: 20,
+    let stub = StubVerifier(ChainCheck(ok: false, code: FindingCode(code: "tls.cert.unknown_ca")!, opensslCode: 20,
         opensslText: "unable to get local issuer certificate", depth: 0, certificates: []))
     var c = tlsConversation(verifier: stub)
     tls12Handshake(&c)

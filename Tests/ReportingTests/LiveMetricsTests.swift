@@ -194,7 +194,7 @@ private func parse(_ text: String, with python: [String]) throws -> [ParsedFamil
         ]
         var metrics = LiveMetrics(interface: hostile[4], filter: hostile[0], version: hostile[3], startTime: .zero)
         for value in hostile {
-            metrics.recordConnection(upstream: value, verdict: Verdict(code: FindingCode(value), verdictClass: .badGateway, phase: .connect, summary: ""))
+            metrics.recordConnection(upstream: value, verdict: Verdict(code: FindingCode(.tlsAlert, qualifier: value), verdictClass: .badGateway, phase: .connect, summary: ""))
         }
         let families = try parse(metrics.exposition(), with: parserPython!)
         #expect(!families.contains { $0.name.contains("evil") })
@@ -204,7 +204,7 @@ private func parse(_ text: String, with python: [String]) throws -> [ParsedFamil
         #expect(Set(upstreams ?? []) == Set(hostile))
         let failures = families.first { $0.name == "edgescope_failures" }?.samples ?? []
         #expect(failures.count == hostile.count)
-        #expect(failures.allSatisfy { $0.labels["upstream"] == $0.labels["code"] })
+        #expect(failures.allSatisfy { "tls.alert." + ($0.labels["upstream"] ?? "") == $0.labels["code"] })
     }
 
     @Test(.enabled(if: parserPython != nil, "python3 with prometheus_client is missing: install python3-prometheus-client (scripts/install-deps)"))

@@ -10,7 +10,7 @@ struct OptionErrorTests {
     /// The classes as the enum lists them: a class added there is expected here with no edit.
     static let classList = "classes: " + VerdictClass.allCases.map(\.rawValue).joined(separator: ", ")
 
-    @Test(arguments: ["bogus", "500", "5xx", "502,", ",", "502, bogus"])
+    @Test(arguments: ["bogus", "501", "5xx", "502,", ",", "502, bogus"])
     func failOnAnUnknownClassIsOneLineNamingTheClasses(value: String) throws {
         let names = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let bad = try #require(names.first { VerdictClass(rawValue: $0) == nil }, "every name in '\(value)' is a class now")
@@ -65,13 +65,13 @@ struct OptionErrorTests {
 
     @Test(arguments: ["nginx:99", "nginx:1.99", "nginx:1.022", "haproxy:2.10", "haproxy:9"])
     func anUnknownGatewayReleaseIsAUsageErrorListingTheKnownOnes(gateway: String) throws {
-        let family = try #require(GatewayProfile.Kind(rawValue: String(gateway.prefix { $0 != ":" })))
+        let family = try #require(Gateways.named(String(gateway.prefix { $0 != ":" })))
         for command in [["analyze", Paths.captures + "/refused.pcap"], ["capture", "-i", "lo", "--out", Paths.temporaryDirectory("gw") + "/out"]] {
             let run = try Run(command + ["--gateway", gateway])
             #expect(run.status == 1)
             #expect(run.errorLines == [
-                "edgescope: --gateway '\(gateway)' is not a release of \(family.rawValue) edgescope knows; known: "
-                    + family.releases.joined(separator: ", ") + " (or a point release of one), or \(family.rawValue) alone for the newest behaviour",
+                "edgescope: --gateway '\(gateway)' is not a release of \(family.name) edgescope knows; known: "
+                    + family.releases.joined(separator: ", ") + " (or a point release of one), or \(family.name) alone for the newest behaviour",
             ])
         }
     }
@@ -83,15 +83,15 @@ struct OptionErrorTests {
             #expect(run.stdout.contains("gateway profile \(named)\n"), "\(gateway)")
         }
         // The releases the bundled captures were made with are known.
-        #expect(GatewayProfile.Kind.nginx.isKnownRelease("1.22"))
-        #expect(GatewayProfile.Kind.haproxy.isKnownRelease("2.6"))
+        #expect(NginxModel().isKnownRelease("1.22"))
+        #expect(HAProxyModel().isKnownRelease("2.6"))
     }
 
     /// The known releases and the rules agree: every release a rule changed in can be asked for.
     @Test func everyReleaseARuleChangedInIsKnown() {
-        for change in GatewayRules.changes {
-            #expect(change.family.isKnownRelease(change.since), "\(change.family.rawValue):\(change.since)")
-            #expect((try? GatewayProfile(validating: "\(change.family.rawValue):\(change.since)")) != nil)
+        for change in Gateways.changes {
+            #expect(Gateways.named(change.family)?.isKnownRelease(change.since) == true, "\(change.family):\(change.since)")
+            #expect((try? GatewayProfile(validating: "\(change.family):\(change.since)")) != nil)
         }
     }
 
@@ -114,7 +114,7 @@ struct OptionErrorTests {
     @Test func anUnknownGatewayNamesTheFamilies() throws {
         let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", "squid"])
         #expect(run.status == 1)
-        let families = GatewayProfile.Kind.allCases.map(\.rawValue)
+        let families = Gateways.all.map(\.name)
         #expect(run.errorLines == [
             "edgescope: --gateway 'squid' is not a gateway edgescope models; give \(families.dropLast().joined(separator: ", ")) or \(families.last!), optionally with :VERSION",
         ])
@@ -125,7 +125,7 @@ struct OptionErrorTests {
         #expect(run.status == 1)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.contains("USAGE: edgescope <subcommand>"))
-        #expect(run.errorLines.last == "edgescope: give a command: analyze, capture, probe or report")
+        #expect(run.errorLines.last == "edgescope: give a command: analyze, capture, probe, report or codes")
     }
 
     @Test(arguments: ["-1", "0", "inf", "nan", "-0.5"])
