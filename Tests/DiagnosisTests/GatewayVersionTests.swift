@@ -97,9 +97,9 @@ func changesAreRecordedWithSources(_ change: GatewayRuleChange) {
 /// The report can name the release a rule changed in.
 @Test func changesForACode() {
     let changes = Gateways.changes(for: FindingCode(code: "http.cl.invalid")!)
-    #expect(changes.map(\.family) == ["nginx"])
+    #expect(changes.map(\.family) == ["nginx", "envoy"])
     #expect(changes.first?.since == "1.23.0")
-    #expect(Gateways.changes(for: FindingCode(code: "http.header.value_ctl")!).isEmpty)
+    #expect(Gateways.changes(for: FindingCode(code: "http.header.dup_single_value")!).isEmpty)
 }
 
 extension GatewayRuleChange: CustomTestStringConvertible {

@@ -95,7 +95,7 @@ struct OptionErrorTests {
         }
     }
 
-    @Test(arguments: ["strict:1.0", "envoy:1.28"])
+    @Test(arguments: ["strict:1.0", "cloudflare:2024.1"])
     func aVersionOfAFamilyWithoutReleaseRulesIsAUsageError(gateway: String) throws {
         let family = String(gateway.prefix { $0 != ":" })
         let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", gateway])

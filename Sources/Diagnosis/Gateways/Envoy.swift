@@ -1,20 +1,37 @@
 import CaptureModel
 
 /// Envoy's router in front of HTTP/1.x clusters (taxonomy: E-RT, E-SI, E-HU, E-BP), without a
-/// retry policy. The detail is the response flag (`UPE`, `UC`, `UF`, `UT`).
+/// retry policy. The detail is the response flag (`UPE`, `UC`, `UF`, `UT`, `UH`); the note names
+/// the response code details Envoy logs (`%RESPONSE_CODE_DETAILS%`). With a retry policy that
+/// retries the failure, `URX` joins the flag when the retries run out.
 public struct EnvoyModel: GatewayModel {
     public init() {}
 
     public var key: StaticString { "envoy" }
     public var spokenName: String { "envoy" }
     public var title: String { "Envoy (router, HTTP/1 cluster)" }
-    public var releases: [String] { [] }
+    /// Envoy 1.16 (2020) to 1.36; the rules read are the router as indexed (recent releases).
+    public var releases: [String] { (16...36).map { "1.\($0)" } }
+    public var changes: [GatewayRuleChange] { Self.releaseChanges }
     public var detail: GatewayDetail { GatewayDetail(key: "flag", label: "response flag") }
     public var isAlwaysReported: Bool { true }
 
+    /// Envoy 1.18.0 made an upstream protocol error a 502 with flag UPE; before, the client got
+    /// 503 and the flag UC. Every code the newest rules answer with 502 UPE changed then.
+    static let releaseChanges: [GatewayRuleChange] = RootCause.allCases.compactMap { cause in
+        guard cause.familyPrefix == nil else { return nil }
+        let code = FindingCode(cause)
+        let newest = EnvoyModel().reaction(to: code, context: RuleContext(phase: cause.defaultPhase))
+        guard newest.kind == .rejects, newest.status == 502, newest.detail == "UPE" else { return nil }
+        return GatewayRuleChange(
+            family: "envoy", code: code, since: "1.18.0",
+            before: .rejects(503, "UC", note: "before 1.18.0 an upstream protocol error was a 503 with flag UC (changed in 1.18.0)"),
+            source: "Envoy 1.18.0 release notes (April 2021), incompatible behaviour changes: \"when a protocol error is detected in response from upstream, Envoy sends 502 BadGateway downstream and access log entry contains UPE flag\", revertible with envoy.reloadable_features.return_502_for_upstream_protocol_errors until that flag was removed (1.20 release notes)",
+            verified: true)
+    }
 
     private static let protocolError = GatewayReaction(
-        kind: .rejects, status: 502, detail: "UPE", note: "codec protocol error (reset reason protocol error)")
+        kind: .rejects, status: 502, detail: "UPE", note: "upstream_reset_before_response_started{protocol_error}: the HTTP/1 codec's protocol error")
     private static let lateProtocolError = GatewayReaction(
         kind: .rejects, status: nil, detail: "UPE", note: "upstream_reset_after_response_started{protocol_error}")
 
@@ -32,13 +49,13 @@ public struct EnvoyModel: GatewayModel {
             return GatewayRuleKit.notSeen
 
         case .tcpConnectRefused:
-            return .rejects(503, "UF", note: "reset reason remote connection failure (older builds: connection failure); UF,URX when retries run out")
+            return .rejects(503, "UF", note: "upstream_reset_before_response_started{remote_connection_failure} (older builds: connection_failure); UF,URX when retries run out")
         case .tcpConnectTimeout:
-            return .rejects(503, "UF", note: "reset reason connection timeout")
+            return .rejects(503, "UF", note: "upstream_reset_before_response_started{connection_timeout}")
         case .tcpRSTBeforeResponse, .tcpFINMidHeaders:
-            return .rejects(503, "UC", note: "reset reason connection termination")
+            return .rejects(503, "UC", note: "upstream_reset_before_response_started{connection_termination}")
         case .tcpFINBeforeResponse:
-            return .rejects(503, "UC", note: "reset reason connection termination (a premature half-close detected as such maps to LR)")
+            return .rejects(503, "UC", note: "upstream_reset_before_response_started{connection_termination} (a premature half-close detected as such maps to LR)")
         case .tcpFINMidBody, .tcpRSTMidBody:
             return .rejects(nil, "UC", note: "upstream_reset_after_response_started{connection_termination}")
         case .tcpKeepaliveRace:
@@ -47,7 +64,7 @@ public struct EnvoyModel: GatewayModel {
             if context.phase == .responseBody {
                 return .rejects(nil, "UT", note: "inferred: the route timeout resets a started response")
             }
-            return .rejects(504, "UT", note: "response_timeout or upstream_per_try_timeout")
+            return .rejects(504, "UT", note: "upstream_response_timeout (route timeout, 15 s by default) or upstream_per_try_timeout")
         case .tcpSendTimeout:
             return .rejects(504, "UT")
 
@@ -110,8 +127,11 @@ public struct EnvoyModel: GatewayModel {
             .tlsEarlyDataUnreadable, .tlsMalformed:
             return .rejects(503, "UF", note: "transport failure reason TLS_error:…")
 
-        // Facts of the capture, and the gateway's own answers: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .gatewayNoLiveUpstreams:
+        case .gatewayNoLiveUpstreams:
+            return .rejects(503, "UH", note: "no_healthy_upstream: outlier detection or health checks ejected every host")
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule
         }
     }

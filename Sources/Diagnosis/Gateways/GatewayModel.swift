@@ -125,6 +125,9 @@ public protocol GatewayModel: Sendable {
     var chainErrorPick: ChainErrorPick { get }
     /// What the gateway does with `code` in its newest known behaviour.
     func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction
+    /// The class of a failure the gateway answered with `status` itself (the default: 500, 503
+    /// and 504 are their own classes, any other status is a 502-class error).
+    func errorClass(forStatus status: Int) -> VerdictClass
     /// A last look at `reaction` once the release's changes and the body-phase rule were applied
     /// (HAProxy reads a chunk that came with the head as part of the head). The default returns
     /// it unchanged.
@@ -141,6 +144,15 @@ extension GatewayModel {
 
     public func settle(_ reaction: GatewayReaction, code: FindingCode, context: RuleContext) -> GatewayReaction {
         reaction
+    }
+
+    public func errorClass(forStatus status: Int) -> VerdictClass {
+        switch status {
+        case 500: return .internalError
+        case 503: return .serviceUnavailable
+        case 504: return .gatewayTimeout
+        default: return .badGateway
+        }
     }
 
     /// Whether `version` is one of `releases` or a point release of one (`1.22`, `1.22.1`).
@@ -208,6 +220,12 @@ enum GatewayRuleKit {
     static func isIdenticalLengthList(_ value: String) -> Bool {
         guard let lengths = self.contentLengths(value) else { return false }
         return Set(lengths).count == 1
+    }
+
+    /// The head's size in bytes from an `http.header.too_large` finding's value (`"5000 4210"`:
+    /// the head's bytes, then what it takes in HAProxy's HTX buffer).
+    static func headSize(_ value: String?) -> Int? {
+        value.flatMap { $0.split(separator: " ").first.flatMap { Int($0) } }
     }
 
     /// The status-code token is three digits once extra leading SP are skipped (`HTTP/1.1  200`).

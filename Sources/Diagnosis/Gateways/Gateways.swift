@@ -15,6 +15,8 @@ public enum Gateways {
         HAProxyModel(),
         EnvoyModel(),
         StrictModel(),
+        CloudflareModel(),
+        ALBModel(),
     ]
 
     /// The model `name` names (`nginx`, case-insensitive), or `nil`.
@@ -65,7 +67,7 @@ public enum Gateways {
     ) -> Verdict {
         let chosen = self.reaction(to: code, context: context, profile: profile)
         return Verdict(
-            code: code, verdictClass: self.verdictClass(for: chosen, code: code, context: context), phase: context.phase,
+            code: code, verdictClass: self.verdictClass(for: chosen, code: code, context: context, model: profile.model), phase: context.phase,
             summary: summary, gateways: self.outcomes(for: code, context: context, profile: profile))
     }
 
@@ -74,18 +76,16 @@ public enum Gateways {
         GatewayOutcome(status: reaction.status, detail: reaction.detail)
     }
 
-    /// The class of a verdict whose deciding gateway reacted to `code` with `reaction`.
-    public static func verdictClass(for reaction: GatewayReaction, code: FindingCode, context: RuleContext) -> VerdictClass {
+    /// The class of a verdict whose deciding gateway (`model`, the default's when `nil`) reacted to
+    /// `code` with `reaction`.
+    public static func verdictClass(
+        for reaction: GatewayReaction, code: FindingCode, context: RuleContext, model: (any GatewayModel)? = nil
+    ) -> VerdictClass {
         if [.captureGap, .captureTruncated, .captureFileTruncated].contains(code.cause) { return .unknown }
         switch reaction.kind {
         case .rejects:
-            switch reaction.status {
-            case 500: return .internalError
-            case 503: return .serviceUnavailable
-            case 504: return .gatewayTimeout
-            case nil: return .truncated
-            default: return .badGateway
-            }
+            guard let status = reaction.status else { return .truncated }
+            return (model ?? GatewayProfile.default.model).errorClass(forStatus: status)
         case .accepts:
             let status = reaction.status ?? context.upstreamStatus
             if let status, (500...599).contains(status) { return .relayed }

@@ -167,8 +167,11 @@ public struct HAProxyModel: GatewayModel {
         case .tlsAlert, .tlsVersionMismatch, .tlsCipherMismatch, .tlsCertInvalid, .tlsEarlyDataUnreadable, .tlsMalformed:
             return Self.handshakeFailure
 
-        // Facts of the capture, and the gateway's own answers: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .gatewayNoLiveUpstreams:
+        case .gatewayNoLiveUpstreams:
+            return .rejects(503, "SC", note: "no server available: every server is DOWN by its health checks, and the log names <NOSRV>")
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule
         }
     }

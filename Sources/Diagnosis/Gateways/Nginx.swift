@@ -237,8 +237,12 @@ public struct NginxModel: GatewayModel {
         case .tlsCertInvalid, .tlsEarlyDataUnreadable, .tlsMalformed:
             return .rejects(502, "SSL_do_handshake() failed (…)" + While.handshaking)
 
-        // Facts of the capture, and the gateway's own answers: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .gatewayNoLiveUpstreams:
+        case .gatewayNoLiveUpstreams:
+            return .rejects(502, "no live upstreams" + While.connecting,
+                note: "every server of the upstream block is marked down for fail_timeout after max_fails failures (1 and 10 s by default)")
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule
         }
     }

@@ -122,8 +122,11 @@ public struct StrictModel: GatewayModel {
             .tlsEarlyDataUnreadable, .tlsMalformed:
             return invalid("8446 §4: the TLS handshake with the upstream failed")
 
-        // Facts of the capture, and the gateway's own answers: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .gatewayNoLiveUpstreams:
+        case .gatewayNoLiveUpstreams:
+            return .rejects(503, "RFC 9110 §15.6.4: no upstream can take the request (503 Service Unavailable)")
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule
         }
     }

@@ -1,0 +1,98 @@
+import CaptureModel
+
+/// AWS Application Load Balancer in front of HTTP/1 targets (a documented model: no ALB runs here).
+///
+/// Every rule cites the Elastic Load Balancing documentation, "Troubleshoot your Application Load
+/// Balancers" (HTTP 502, 503 and 504 sections) and "Target groups for your Application Load
+/// Balancers" (health checks, idle timeout). The detail is the documented reason. The ALB does not
+/// verify target certificates, so no certificate code fails it.
+public struct ALBModel: GatewayModel {
+    public init() {}
+
+    public var key: StaticString { "alb" }
+    public var spokenName: String { "the ALB" }
+    public var title: String { "AWS Application Load Balancer (HTTP/1 targets, documented)" }
+    public var releases: [String] { [] }
+    public var detail: GatewayDetail { GatewayDetail(key: "reason", label: "documented reason") }
+
+    private static let malformed = GatewayReaction.rejects(502, "The target response is malformed or contains HTTP headers that are not valid")
+
+    private static let closed = GatewayReaction.rejects(502, "The target closed the connection with a TCP RST or a TCP FIN while the load balancer had an outstanding request to the target",
+        note: "usually a target keep-alive timeout shorter than the ALB's idle timeout (60 s by default)")
+
+    public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        switch code.cause {
+        case .none:
+            return .accepts()
+        case .captureGap, .captureTruncated, .captureFileTruncated:
+            return GatewayRuleKit.notSeen
+
+        case .tcpConnectRefused:
+            return .rejects(502, "The load balancer received a TCP RST from the target when attempting to establish a connection")
+        case .tcpConnectTimeout:
+            return .rejects(504, "The load balancer failed to establish a connection to the target before the connection timeout expired (10 seconds)")
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return Self.closed
+        case .tcpFINMidBody, .tcpRSTMidBody:
+            return .rejects(nil, "The target returns a content-length header value that is larger than the entity body",
+                note: "documented as 504 when the load balancer times out waiting for the missing bytes; once the head went out the client gets a cut body")
+        case .tcpReadTimeout:
+            if context.phase == .responseBody {
+                return .rejects(nil, "The load balancer established a connection to the target but the target did not respond before the idle timeout period elapsed",
+                    note: "inferred: the response had started, so the body is cut")
+            }
+            return .rejects(504, "The load balancer established a connection to the target but the target did not respond before the idle timeout period elapsed",
+                note: "the idle timeout, 60 s by default")
+        case .tcpSendTimeout:
+            return .rejects(504, "The load balancer established a connection to the target but the target did not respond before the idle timeout period elapsed")
+
+        case .protoTLSToPlainPort:
+            return .rejects(502, "The load balancer encountered an SSL handshake error or SSL handshake timeout (10 seconds) when connecting to a target")
+        case .protoPlainToTLSPort, .protoNonHTTPResponse, .protoServerSpeaksFirst, .protoH2ResponseToH1, .protoH2PrefaceToH1:
+            return Self.malformed
+
+        case .statusLineBadVersion, .statusLineBadCode, .lineBareCR, .headerNameCTLOrSpace, .headerNameNonToken, .headerEmptyName,
+            .headerMissingColon, .headerValueNUL, .headerValueBareCR, .contentLengthInvalid, .contentLengthDuplicate,
+            .transferEncodingWithContentLength, .transferEncodingNotChunked, .transferEncodingDuplicateOrEmpty:
+            var reaction = Self.malformed
+            reaction.note = "not verified: which deviations the ALB tolerates is not documented; this one breaks RFC 9112's grammar"
+            return reaction
+        case .headerObsFold, .headerValueCTL, .statusLineNoReasonSP, .lineBareLF, .headerDuplicateSingleValue,
+            .chunkedWhitespaceAfterSize, .bodyExtraAfterMessage, .bodyOnBodyless:
+            return .accepts(note: "not documented; assumed tolerated")
+        case .headerTooLarge:
+            let size = GatewayRuleKit.headSize(context.value)
+            if let size, size <= 32 * 1024 {
+                return .accepts(note: "a \(size)-byte head is within the documented 32 KB")
+            }
+            return .rejects(502, "The target response header exceeded 32 KB for the entire response header")
+        case .headerTooMany:
+            return .accepts(note: "no field-count limit is documented; the 32 KB head limit applies")
+        case .chunkedBadSize, .chunkedSizeOverflow, .chunkedBadExtension, .chunkedBareLF, .chunkedDataLengthMismatch, .chunkedBadTrailer:
+            return .rejects(nil, "", note: "not documented: the response was started, so the client can only get a cut body")
+        case .upstream5xx:
+            return GatewayRuleKit.relayed(context, "")
+
+        case .gatewayNoLiveUpstreams:
+            return .rejects(503, "The target groups for the load balancer have no registered targets, or no healthy targets")
+
+        case .tlsHandshakeTimeout, .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake,
+            .tlsClientCertRequired, .tlsMalformed:
+            return .rejects(502, "The load balancer encountered an SSL handshake error or SSL handshake timeout (10 seconds) when connecting to a target")
+        case .tlsCertExpired, .tlsCertNotYetValid, .tlsCertUnknownCA, .tlsCertMissingIntermediate, .tlsCertSelfSigned,
+            .tlsCertNameMismatch, .tlsCertRevoked, .tlsCertBadPurpose, .tlsCertInvalid, .tlsClosedAfterHandshake:
+            return .accepts(note: "the ALB does not validate the target's certificate, so any certificate passes")
+        case .tlsEarlyDataUnreadable:
+            return .accepts(note: "a capture fact: the key log lacks the early-data secret")
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+            return GatewayRuleKit.noRule
+        }
+    }
+}
+
+extension GatewayModel where Self == ALBModel {
+    /// AWS Application Load Balancer (`--gateway alb`).
+    public static var alb: ALBModel { ALBModel() }
+}

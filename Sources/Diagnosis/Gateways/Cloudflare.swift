@@ -1,0 +1,119 @@
+import CaptureModel
+
+/// Cloudflare's proxy in front of an origin (a documented model: no Cloudflare edge runs here).
+///
+/// Every rule cites Cloudflare's "Troubleshooting Cloudflare 5XX errors" documentation
+/// (developers.cloudflare.com/support/troubleshooting/cloudflare-errors/troubleshooting-cloudflare-5xx-errors/):
+/// Cloudflare answers its own 52x codes for origin failures. The detail is that status with its
+/// documented name. How Cloudflare treats each HTTP/1 framing deviation is not documented beyond
+/// "an empty, unknown or invalid response" (520), so those cells say so in their note.
+public struct CloudflareModel: GatewayModel {
+    public init() {}
+
+    public var key: StaticString { "cloudflare" }
+    public var spokenName: String { "Cloudflare" }
+    public var title: String { "Cloudflare (proxied origin, documented)" }
+    public var releases: [String] { [] }
+    public var detail: GatewayDetail { GatewayDetail(key: "error", label: "Cloudflare error") }
+
+    /// 522 and 524 are timeouts (the 504 class); 503 is Load Balancing's; every other 52x is a
+    /// 502-class error.
+    public func errorClass(forStatus status: Int) -> VerdictClass {
+        switch status {
+        case 522, 524: return .gatewayTimeout
+        case 503: return .serviceUnavailable
+        case 500: return .internalError
+        default: return .badGateway
+        }
+    }
+
+    /// 520: "Web server returns an unknown error".
+    private static func unknownError(_ note: String) -> GatewayReaction {
+        .rejects(520, "520 Web server returns an unknown error", note: note)
+    }
+
+    /// A deviation Cloudflare's documentation does not name: an invalid response is a 520.
+    private static let undocumented = Self.unknownError(
+        "not verified: the documentation gives 520 for an invalid response and does not say which deviations the edge tolerates")
+
+    private static let handshakeFailed = GatewayReaction.rejects(525, "525 SSL handshake failed",
+        note: "the origin and Cloudflare could not negotiate a TLS handshake (SSL mode Full or Full (strict))")
+
+    private static let invalidCertificate = GatewayReaction.rejects(526, "526 Invalid SSL certificate",
+        note: "SSL mode Full (strict) only: expired, untrusted, wrong name or revoked; in Full mode any certificate passes")
+
+    public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        switch code.cause {
+        case .none:
+            return .accepts()
+        case .captureGap, .captureTruncated, .captureFileTruncated:
+            return GatewayRuleKit.notSeen
+
+        case .tcpConnectRefused:
+            return .rejects(521, "521 Web server is down", note: "the origin refused the connection (a RST to the SYN)")
+        case .tcpConnectTimeout:
+            return .rejects(522, "522 Connection timed out", note: "no SYN-ACK within 19 s (after retransmissions)")
+        case .tcpSendTimeout:
+            return .rejects(522, "522 Connection timed out", note: "the origin did not acknowledge the request within 90 s")
+        case .tcpReadTimeout:
+            if context.phase == .responseBody {
+                return .rejects(nil, "524 A timeout occurred", note: "inferred: the proxy read timeout ends a started response")
+            }
+            return .rejects(524, "524 A timeout occurred", note: "no response within the proxy read timeout, 120 s by default (Enterprise can change it)")
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return Self.unknownError("the origin reset or closed the connection before a complete response head (\"connection reset\", \"empty response\")")
+        case .tcpFINMidBody, .tcpRSTMidBody:
+            return .rejects(nil, "", note: "the response was started; the client gets a cut body (not documented)")
+
+        case .protoTLSToPlainPort:
+            return Self.handshakeFailed
+        case .protoPlainToTLSPort, .protoNonHTTPResponse, .protoServerSpeaksFirst:
+            return Self.unknownError("an unknown or invalid response (not HTTP)")
+        case .protoH2ResponseToH1, .protoH2PrefaceToH1:
+            return Self.unknownError("the origin negotiated HTTP/2 by ALPN but does not speak it, or answered HTTP/1 with HTTP/2")
+
+        case .statusLineBadVersion, .statusLineBadCode, .lineBareCR:
+            return Self.unknownError("an invalid status line")
+        case .statusLineNoReasonSP, .lineBareLF, .headerValueCTL, .headerDuplicateSingleValue, .chunkedWhitespaceAfterSize,
+            .bodyExtraAfterMessage, .bodyOnBodyless:
+            return .accepts(note: "not documented; assumed tolerated, as most proxies do")
+        case .headerNameCTLOrSpace, .headerNameNonToken, .headerEmptyName, .headerMissingColon, .headerValueNUL, .headerValueBareCR,
+            .headerObsFold, .contentLengthInvalid, .contentLengthDuplicate, .transferEncodingWithContentLength,
+            .transferEncodingNotChunked, .transferEncodingDuplicateOrEmpty:
+            return Self.undocumented
+        case .headerTooLarge:
+            let size = GatewayRuleKit.headSize(context.value)
+            if let size, size <= 128 * 1024 {
+                return .accepts(note: "a \(size)-byte head is within the documented 128 KB")
+            }
+            return Self.unknownError("response headers over 128 KB")
+        case .headerTooMany:
+            return .accepts(note: "no field-count limit is documented; the 128 KB head limit applies")
+        case .chunkedBadSize, .chunkedSizeOverflow, .chunkedBadExtension, .chunkedBareLF, .chunkedDataLengthMismatch, .chunkedBadTrailer:
+            return .rejects(nil, "", note: "not documented: the response was started, so the client can only get a cut body")
+        case .upstream5xx:
+            return GatewayRuleKit.relayed(context, "")
+
+        case .gatewayNoLiveUpstreams:
+            return .rejects(503, "", note: "with Load Balancing, when every origin pool is unhealthy (not a 52x)")
+
+        case .tlsHandshakeTimeout, .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake,
+            .tlsClientCertRequired, .tlsMalformed:
+            return Self.handshakeFailed
+        case .tlsEarlyDataUnreadable:
+            return .accepts(note: "a capture fact: the key log lacks the early-data secret")
+        case .tlsCertExpired, .tlsCertNotYetValid, .tlsCertUnknownCA, .tlsCertMissingIntermediate, .tlsCertSelfSigned,
+            .tlsCertNameMismatch, .tlsCertRevoked, .tlsCertBadPurpose, .tlsCertInvalid, .tlsClosedAfterHandshake:
+            return Self.invalidCertificate
+
+        // Facts of the capture: no upstream bytes to react to.
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+            return GatewayRuleKit.noRule
+        }
+    }
+}
+
+extension GatewayModel where Self == CloudflareModel {
+    /// Cloudflare (`--gateway cloudflare`).
+    public static var cloudflare: CloudflareModel { CloudflareModel() }
+}
