@@ -35,6 +35,15 @@ answers the next minute's requests with 503 and no SYN). The upstream is on 127.
 (10.201.0.2:28090 in the network-namespace scenarios); `[client 127.0.0.1:PORT]` stands for the
 client's port, which changes from run to run.
 
+TLS captures (`tls-*`, from tls_scenarios.py; `sudo captures/make-captures.sh apache-tls` makes
+them all, with one certificate set of their own, installed as `apache/tls/*.pem`, certificates
+only; the truths' `tls.ca_file` is `apache/tls/root.pem`): mod_ssl with `ProxyPass /
+https://127.0.0.1:PORT/`, `SSLProxyEngine on`, `SSLProxyVerify require`, `SSLProxyVerifyDepth 5`,
+`SSLProxyCACertificateFile root.pem`, `SSLProxyCheckPeerName on`, `SSLProxyCheckPeerExpire on`,
+`ProxyPreserveHost On`; curl sends `Host: upstream.test`, which Apache sends as SNI and checks the
+certificate against. `tls-plain-to-tls-port-alert` is Apache with `ProxyPass / http://` in front
+of a TLS port.
+
 Files per scenario: `<scenario>.pcap`, `.error.log` (what Apache logged while the scenario's
 requests ran: no start-up or shut-down lines), `.access.log` (`%{{%s}}t.%{{usec_frac}}t %>s "%r" %a
 %{{remote}}p %D %X`), `.upstream.log`, `.client.log` (curl), `.truth.json`.
@@ -75,6 +84,72 @@ upstream's own 5xx), `ok`, `unknown` (lighttpd answered a status of its own that
 }
 
 
+NOTES = {
+    "apache": """## What stands out (measured; every scenario ran at least twice with the same outcome)
+
+- **500** is Apache's answer to every TLS failure of the upstream (expired, self-signed, unknown-CA
+  certificate, a name mismatch, TLS to a plain-HTTP port) and to a space before a header name's
+  colon (`AH02429`, `[http:error]`: Apache read the head, then refused to send it on).
+- **503** for a refused connect and for a connect timeout (`AH00957` with `(111)Connection refused`
+  or `(70007)The timeout specified has expired`, then `AH01114`).
+- **502, not 504**, for the read timeout (`AH01102` with `(70007)`); 502 for RST or FIN before the
+  response (`AH01102` with `(104)` or `(20014)`, then `AH00898`), for FIN inside the head and a NUL
+  (`AH10404`, at **warn** level, then `AH01106`), a line without a colon (`AH01106` alone) and a
+  12 KiB header line (`AH10124 ... ResponseFieldSize (8192 bytes)`, warn).
+- **200 with the upstream's bytes as an HTTP/0.9 body** for a non-HTTP response (`-ERR unknown
+  command`, 20 body bytes), an SSH banner (38 bytes) and a bad version (`HTTP/2 200 OK`: the client
+  gets Apache's own `200` and the upstream's whole response, status line included, as the body, 65
+  bytes): Apache logs nothing. `HTTP/1.1 2000 OK` reaches the client as a `200` with the 5-byte
+  body (Apache logs 200, nothing in the error log).
+- Accepted and forwarded with a 200: obs-fold, 150 header lines, a 20 KiB head of 500-byte lines,
+  `Content-Length: 5` + `Content-Length: 7` (the client got 5 bytes), `Content-Length` +
+  `Transfer-Encoding: chunked` (5 bytes).
+- A cut body (FIN or RST mid-body, a bad chunk size) reaches the client as a 200 with a short body
+  and curl exit 18 (`AH01110: error reading response`, with `(70008)Partial results...`, `(104)` or
+  `(20014)`).
+- TLS: for a certificate Apache rejects it logs `AH02039: Certificate Verification: Error (N): text`
+  (`[ssl:error]`, `[remote 127.0.0.1:PORT]` instead of a client) and sends the fatal alert in the
+  clear inside the handshake (`certificate_expired`, `unknown_ca`; in TLS 1.3 too), then
+  `AH01084: pass request body failed`, `AH00898: Error during SSL Handshake with remote server`,
+  `AH01097`. For a **name mismatch** the handshake completes and Apache closes without an alert;
+  at `LogLevel warn` (Debian's default) it logs only `AH01084`/`AH00898`/`AH01097`. With
+  `LogLevel warn ssl:info` (one run by hand, not a capture) it also logs `[ssl:info] AH02411: SSL
+  Proxy: Peer certificate does not match for hostname upstream.test` and `[ssl:info] AH01997: SSL
+  handshake failed: sending 502`, although the client gets 500.
+- No retry: every failed request made exactly one upstream connection (check-capture.py counts
+  them); healthy-control's 200 requests share one keep-alive upstream connection.
+""",
+    "lighttpd": """## What stands out (measured; every scenario ran at least twice with the same outcome)
+
+- **500** for RST or FIN before the response, FIN inside the head, and a plain request to a TLS port
+  (OpenSSL answers it with an RST). FIN: **no error-log line**. RST: `(http-header-glue.c.1341)
+  read() 10 11: Connection reset by peer` then `(gw_backend.c.2389) response not received, request
+  sent: 200 on socket: tcp:HOST:PORT for /PATH?, closing connection`.
+- **503** for a refused connect and for a connect timeout (`(gw_backend.c.274) establishing
+  connection failed: socket: tcp:HOST:PORT: Connection refused` / `Connection timed out`, then
+  `(gw_backend.c.960) all handlers for /PATH? on  are down.`). With `connect-timeout` 2 the
+  connect timeout took 4 s (SYNs at 0, 1, 2 and 3 s).
+- **504** for the read timeout (`(gw_backend.c.2708) read timeout on socket: tcp:HOST:PORT (fd: 11)`;
+  `read-timeout` 2 took 4 s).
+- **502 with no log line** for a non-HTTP response and an SSH banner; 502 for a bad status line
+  (`HTTP/2 200 OK`, `HTTP/1.1 2000 OK`) with `(http-header-glue.c.874) invalid HTTP status line:`
+  and the head, CR and LF written as `\\r\\n`.
+- **404 of lighttpd's own** for `Content-Length : 5` (a space before the colon; the upstream keeps
+  the connection open): after 7 s (`read-timeout` 5) it logs the read timeout and answers
+  `404 Not Found` (class `unknown`: a status of the gateway's own that is no 5xx).
+- Relays a **NUL** in a header value to the client (curl: `(8) Nul byte in header`).
+- Accepts and forwards with a 200: obs-fold, a line without a colon, a 12 KiB header line, a 20 KiB
+  head, 150 header lines, `Content-Length: 5` + `Content-Length: 7` (the client got 5 bytes), CL+TE.
+- **Hidden cuts**: FIN after one chunk of a chunked body (no last chunk) and a bad chunk size reach
+  the client as a clean 200 (curl exit 0, 10 and 0 body bytes); the bad chunk size logs
+  `(gw_backend.c.2396) response already sent out, but backend returned error on socket: ...,
+  terminating connection`, the missing last chunk nothing. A cut `Content-Length` body (FIN or RST)
+  gives curl exit 18.
+- No retry; no backend keep-alive (200 requests, 200 connections).
+""",
+}
+
+
 def cell(text):
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
@@ -96,7 +171,11 @@ def main():
         if c.get("curl_exit"):
             extra.append("curl exit %d" % c["curl_exit"])
         extra.append("%s body bytes" % c.get("size_download"))
+        sends = t["upstream_sends"]
         if t["scenario"] == "healthy-control":
+            n = sum(x["request_count"] for x in t["expected_connections"])
+            sends = ("healthy keep-alive upstream: %d GETs, Content-Length and chunked bodies (1 in 10 "
+                     "chunked responses sends each chunk in its own segment)" % n)
             extra = ["%d requests on %d upstream connection(s)" % (sum(x["request_count"] for x in t["expected_connections"]),
                                                                    len(t["expected_connections"]))]
         lines = c.get("gateway_log_lines") or []
@@ -104,14 +183,12 @@ def main():
         if len(lines) > 1:
             logcell += " then " + ", ".join("`%s`" % l for l in lines[1:])
         rows.append("| %s | %s | %s (%s) | %s | %s | `%s` |" % (
-            t["scenario"], cell(t["upstream_sends"]), client, ", ".join(extra), c["class"],
+            t["scenario"], cell(sends), client, ", ".join(extra), c["class"],
             cell(logcell), c["verdict"]))
     out = [INTRO[kind].format(gateway=gateway), "",
            "| scenario | upstream sends | client status (curl) | class | gateway error log | edgescope code |",
            "|---|---|---|---|---|---|"] + rows
-    notes = os.path.join(folder, "NOTES.md.in")
-    if os.path.exists(notes):
-        out += ["", open(notes).read().rstrip()]
+    out += ["", NOTES[kind].rstrip()]
     with open(os.path.join(folder, "README.md"), "w") as f:
         f.write("\n".join(out) + "\n")
 
