@@ -4,6 +4,8 @@
   * the gateway's own logs   -> what the gateway did and what each client got
       nginx:   error.log (nginx_errors, gateway_log) and the access log (client_requests)
       HAProxy: the `option httplog` lines (haproxy_log, termination state, status)
+      Apache httpd, lighttpd (--kind): the error log and access log, read by
+               gw_apache_lighttpd.py (gateway_errors, gateway_log, gateway_log_lines, class 500)
   * the upstream script log  -> one entry per accepted connection (client endpoint,
                                 the requests it read, what it sent, how it closed)
   * the client log           -> curl's exit code and http_code per request (optional)

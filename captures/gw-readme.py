@@ -136,7 +136,10 @@ NOTES = {
   and the head, CR and LF written as `\\r\\n`.
 - **404 of lighttpd's own** for `Content-Length : 5` (a space before the colon; the upstream keeps
   the connection open): after 7 s (`read-timeout` 5) it logs the read timeout and answers
-  `404 Not Found` (class `unknown`: a status of the gateway's own that is no 5xx).
+  `404 Not Found` (class `unknown`: a status of the gateway's own that is no 5xx). A run by hand with
+  `debug.log-request-handling` shows why: after `read timeout on socket` the request goes on to the
+  static-file handler, which finds no file under the document root (`(response.c.203) -- : No such
+  file or directory`); with no response byte at all (tcp-read-timeout) the answer is a 504.
 - Relays a **NUL** in a header value to the client (curl: `(8) Nul byte in header`).
 - Accepts and forwards with a 200: obs-fold, a line without a colon, a 12 KiB header line, a 20 KiB
   head, 150 header lines, `Content-Length: 5` + `Content-Length: 7` (the client got 5 bytes), CL+TE.

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Make one sample capture: a real gateway in front of a scripted upstream.
 
-  run-scenario.py --name SCENARIO --gateway nginx|haproxy --work DIR --out DIR [--base-port N]
+  run-scenario.py --name SCENARIO --gateway nginx|haproxy|apache|lighttpd --work DIR --out DIR [--base-port N]
+
+(apache and lighttpd: gw_apache_lighttpd.py configures them; their outputs go in --out/<gateway>/,
+named <scenario>.pcap, .error.log, .access.log, .upstream.log, .client.log, .truth.json.)
 
 Called by make-captures.sh for every (scenario, gateway) pair of scenarios.py. It:
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make one TLS sample capture: a real gateway (TLS client) in front of a TLS upstream.
 
-  tls-run.py --name SCENARIO --gateway nginx|haproxy|nginx-plain|haproxy-plain|curl
+  tls-run.py --name SCENARIO --gateway nginx|haproxy|nginx-plain|haproxy-plain|curl|apache|apache-plain
              --work DIR --out DIR --certs DIR [--base-port N]
 
 Called by make-captures.sh for every (scenario, gateway) pair of tls_scenarios.py, with the
