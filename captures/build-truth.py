@@ -4,6 +4,8 @@
   * the gateway's own logs   -> what the gateway did and what each client got
       nginx:   error.log (nginx_errors, gateway_log) and the access log (client_requests)
       HAProxy: the `option httplog` lines (haproxy_log, termination state, status)
+      Apache httpd, lighttpd (--kind): the error log and access log, read by
+               gw_apache_lighttpd.py (gateway_errors, gateway_log, gateway_log_lines, class 500)
   * the upstream script log  -> one entry per accepted connection (client endpoint,
                                 the requests it read, what it sent, how it closed)
   * the client log           -> curl's exit code and http_code per request (optional)
@@ -60,6 +62,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenarios  # noqa: E402
+import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd, lighttpd: --kind)
 
 LINKTYPES = {0: "NULL", 1: "EN10MB", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL",
              228: "IPV4", 229: "IPV6", 276: "LINUX_SLL2"}
@@ -332,7 +335,7 @@ def classify(gw_kind, entry, errors, client):
 
 def build(args):
     spec = scenarios.BY_NAME.get(args.scenario) if args.scenario else None
-    gw_kind = "haproxy" if args.haproxy_log else "nginx"
+    gw_kind = args.kind or ("haproxy" if args.haproxy_log else "nginx")
     conns = read_upstream_log(args.upstream_log)
     clients = read_client_log(args.client_log)
     cap = Capture(args.pcap)
@@ -340,7 +343,14 @@ def build(args):
 
     # Gateway view: one entry per client request, with its error lines.
     errors, access, hap = [], [], []
-    if gw_kind == "nginx":
+    if gw_kind in gwx.KINDS:
+        try:
+            errors, entries = gwx.read_entries(gw_kind, args.error_log, args.access_log, clients)
+        except gwx.TruthError as exc:
+            raise TruthError(str(exc))
+        ename = os.path.basename(args.error_log)
+        by_req = {e["request"]: e for e in entries}
+    elif gw_kind == "nginx":
         errors = read_error_log(args.error_log)
         access = read_access_log(args.access_log)
         ename = os.path.basename(args.error_log)
@@ -482,8 +492,17 @@ def build(args):
         frame, flt = evidence_for(cap, ev_kind, marker, x["client"], x["server"], used_frames)
 
         client = clients.get(last["request"]) if last else None
-        cls = classify(gw_kind, last, errs if gw_kind == "nginx" else [], client) if last else None
-        if gw_kind == "nginx":
+        gw_note = None
+        if gw_kind in gwx.KINDS:
+            try:
+                cls, gw_note = gwx.classify(gw_kind, last, finding, client) if last else (None, None)
+            except gwx.TruthError as exc:
+                raise TruthError(str(exc))
+        else:
+            cls = classify(gw_kind, last, errs if gw_kind == "nginx" else [], client) if last else None
+        if gw_kind in gwx.KINDS:
+            gwlog, gwlog_all = gwx.gateway_log(errs)
+        elif gw_kind == "nginx":
             # The line that says why the request failed: the first at error level or above
             # (a [warn] such as "upstream server temporarily disabled" comes first).
             failed = [err for err in errs if err["level"] in ("error", "crit", "alert", "emerg")]
@@ -497,6 +516,13 @@ def build(args):
             src.append("%s line %d: %s" % (ename, err["lineno"], err["raw"]))
         if gw_kind == "haproxy" and last and last.get("hap"):
             src.append("%s line %d: %s" % (ename, last["hap"]["lineno"], last["raw"]))
+        if gw_kind in gwx.KINDS and last and last.get("access"):
+            src.append("%s line %d: %s" % (os.path.basename(args.access_log), last["access"]["lineno"],
+                                           last["access"]["raw"]))
+            if client:
+                src.append("client.log: curl exit %s, http_code %s, %s bytes%s"
+                           % (client.get("curl_exit"), client.get("http_code"), client.get("size_download"),
+                              (" (%s)" % client["curl_stderr"]) if client.get("curl_stderr") else ""))
         if last and last.get("unlogged"):
             src.append("%s: no line for %s; the client log says: %s"
                        % (ename, last["request"], last["client"].get("curl_stderr")))
@@ -518,10 +544,19 @@ def build(args):
                                     client and client.get("http_code"), client and client.get("size_download"),
                                     " (the client connection stayed open: curl timed out)"
                                     if client and client.get("curl_exit") == 28 else ""))
+        if gw_kind in gwx.KINDS and client and client.get("http_code") is not None and last:
+            # What curl got (the access log's status is what the gateway meant to send).
+            status = client["http_code"] or None
+            note = gw_note
         conn = {"client": x["client"], "server": x["server"], "verdict": verdict,
                 "source": "; ".join(src), "finding": finding,
                 "client_status": status, "class": cls,
                 "gateway_log": gwlog}
+        if gw_kind in gwx.KINDS:
+            conn["gateway_log_lines"] = gwlog_all
+            conn["access_status"] = last["status"] if last else None
+            conn["curl_exit"] = client.get("curl_exit") if client else None
+            conn["size_download"] = client.get("size_download") if client else None
         if gw_kind == "nginx" and last and last.get("access"):
             conn["access_status"] = last["access"]["raw"].split()[1]
             conn["upstream_status"] = last["access"]["upstream_status"]
@@ -572,6 +607,11 @@ def build(args):
             if "curl_exit" in exp:
                 req = conn["requests"][-1]["request"] if conn["requests"] else None
                 got["curl_exit"] = clients.get(req, {}).get("curl_exit")
+            if "log" in exp:
+                # Apache, lighttpd: the decisive error-log line (None: the gateway logged nothing).
+                got["log"] = conn["gateway_log"]
+                if exp["log"] is not None and got["log"] is not None and re.search(exp["log"], got["log"]):
+                    got["log"] = exp["log"]
             want = {k: exp[k] for k in got}
             if got != want:
                 problems.append("%s: expected %s, got %s" % (conn["client"], want, got))
@@ -584,8 +624,10 @@ def build(args):
         "link_type": link_type(args.pcap),
         "client_requests": [{"request": e["request"], "status": e["status"]} for e in entries
                             if not e.get("unlogged")],
-        "nginx_errors": [e["text"] for e in errors],
+        "nginx_errors": [e["text"] for e in errors] if gw_kind == "nginx" else [],
     }
+    if gw_kind in gwx.KINDS:
+        truth["gateway_errors"] = [e["raw"] for e in errors]
     if spec is not None:
         truth["scenario"] = spec["name"]
         truth["upstream_sends"] = spec["sends"]
@@ -638,6 +680,7 @@ def main():
     ap.add_argument("--error-log")
     ap.add_argument("--access-log")
     ap.add_argument("--haproxy-log")
+    ap.add_argument("--kind", choices=gwx.KINDS, help="apache or lighttpd (with --error-log and --access-log)")
     ap.add_argument("--upstream-log", required=True)
     ap.add_argument("--client-log")
     ap.add_argument("--servers", help="comma-separated upstream endpoints the gateway was given")

@@ -10,6 +10,15 @@
 #   sudo captures/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
 #   sudo captures/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
 #   sudo captures/make-captures.sh client-hop-no-live-upstreams   # the same, every member refusing
+#   sudo captures/make-captures.sh apache       # every Apache httpd capture (captures/apache/),
+#                                               # its TLS ones (tls_scenarios.py) included
+#   sudo captures/make-captures.sh apache-tls   # only Apache's TLS captures (all together: one
+#                                               # certificate set, captures/apache/tls/*.pem)
+#   sudo captures/make-captures.sh lighttpd     # every lighttpd capture (captures/lighttpd/)
+#   sudo captures/make-captures.sh apache/http-header-obs-fold   # one of them
+#        (Apache and lighttpd: gw_apache_lighttpd.py; they need apache2 and lighttpd; their
+#        outputs go in a folder per gateway: <gateway>/<scenario>.pcap, .error.log, .access.log,
+#        .upstream.log, .client.log, .truth.json)
 #
 # The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
 # by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
@@ -78,6 +87,18 @@ done
 LEGACY=(healthy-keepalive refused rst-before-response fin-before-response any-mixed ipv6-loopback)
 mapfile -t JOBS < <("$PY" "$HERE/scenarios.py" --list)   # "scenario gateway base" per line
 mapfile -t TLS_JOBS < <("$PY" "$HERE/tls_scenarios.py" --list)   # the same, TLS scenarios
+# Apache's TLS captures (captures/apache/tls-*) have a certificate set of their own
+# (captures/apache/tls/): made by their own loop below, all together, when `apache` or
+# `apache-tls` is named (or everything).
+APACHE_TLS_JOBS=()
+OTHER_TLS_JOBS=()
+for j in "${TLS_JOBS[@]}"; do
+  case "$j" in
+    *" apache "*|*" apache-plain "*) APACHE_TLS_JOBS+=("$j") ;;
+    *) OTHER_TLS_JOBS+=("$j") ;;
+  esac
+done
+TLS_JOBS=("${OTHER_TLS_JOBS[@]}")
 WANT=("$@")
 wanted() {  # wanted NAME [BASE]: is this capture selected?
   local w
@@ -96,6 +117,9 @@ for w in "${WANT[@]}"; do
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
   done
   [ "$w" = tls ] && known=1
+  [ "$w" = apache ] && known=1
+  [ "$w" = lighttpd ] && known=1
+  [ "$w" = apache-tls ] && known=1
   [ "$w" = client-hop ] && known=1
   [ "$w" = client-hop-no-live-upstreams ] && known=1
   for j in "${TLS_JOBS[@]}"; do
@@ -410,7 +434,16 @@ wanted ipv6-loopback       && { scenario_ipv6; LEGACY_DONE+=(ipv6-loopback); }
 NEW_DONE=()
 for j in "${JOBS[@]}"; do
   read -r jn jg jb <<<"$j"
-  wanted "$jn" "$jb" || continue
+  case "$jg" in
+    apache|lighttpd)
+      # Named by folder (apache, lighttpd), by base (apache/NAME), or all; a bare scenario
+      # name selects only its nginx and HAProxy captures.
+      if [ ${#WANT[@]} != 0 ]; then wanted "$jg" "$jb" || continue; fi
+      command -v "$([ "$jg" = apache ] && echo apache2 || echo lighttpd)" >/dev/null \
+        || die "$jg is missing (apt-get install -y apache2 lighttpd)"
+      mkdir -p "$OUT/$jg" ;;
+    *) wanted "$jn" "$jb" || continue ;;
+  esac
   # run-scenario.py stops everything it started (and deletes its namespaces) itself;
   # it is one foreground child, so the trap above only has to wait for it.
   "$PY" "$HERE/run-scenario.py" --name "$jn" --gateway "$jg" --work "$WORK" --out "$OUT" \
@@ -459,6 +492,29 @@ if [ $TLS_SELECTED = 1 ]; then
   if grep -l "PRIVATE KEY" "$WORK/tls-out"/*.pem; then die "a key ended up among the certificates"; fi
 fi
 
+# ------------------------------------- Apache's TLS captures (their own certificate set)
+
+APACHE_TLS_DONE=()
+if [ ${#APACHE_TLS_JOBS[@]} != 0 ] && { [ ${#WANT[@]} = 0 ] || wanted apache apache-tls; }; then
+  command -v apache2 >/dev/null || die "apache2 is missing (apt-get install -y apache2)"
+  mkdir -p "$WORK/apache-tls-certs" "$WORK/apache-tls-out" "$OUT/apache"
+  chmod 755 "$WORK/apache-tls-certs"   # Apache's children (www-data) read root.pem
+  "$HERE/tls-certs.sh" "$WORK/apache-tls-certs" >&2 || die "tls-certs.sh failed"
+  for j in "${APACHE_TLS_JOBS[@]}"; do
+    read -r jn jg jb <<<"$j"
+    "$PY" "$HERE/tls-run.py" --name "$jn" --gateway "$jg" --work "$WORK" --out "$OUT" \
+      --certs "$WORK/apache-tls-certs" --base-port "$BASE" >>"$OUT/check.txt" \
+      || die "$jb failed (see $WORK/$jb and the messages above)"
+    tail -n 1 "$OUT/check.txt" >&2
+    APACHE_TLS_DONE+=("$jb")
+  done
+  for c in root intermediate other-root other-intermediate leaf-valid leaf-expired leaf-wrong-name \
+           leaf-self-signed leaf-other-ca; do
+    cp "$WORK/apache-tls-certs/$c.pem" "$WORK/apache-tls-out/$c.pem"
+  done
+  if grep -l "PRIVATE KEY" "$WORK/apache-tls-out"/*.pem; then die "a key ended up among the certificates"; fi
+fi
+
 # ---------------------------------------------------------------- checks
 
 log "checking the first seven captures against their truth files (tshark, capinfos)"
@@ -474,19 +530,39 @@ OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json *.keylog'
 if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
   for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
+  for sub in apache lighttpd; do
+    for g in $OUTPUT_GLOBS; do rm -f "$HERE/$sub"/$g; done
+  done
 else
-  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}"; do
+  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}" "${APACHE_TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
-               client.log wire.log log keylog; do
+               client.log wire.log log keylog error.log; do
       rm -f "$HERE/$b.$ext"
     done
   done
 fi
 rm -f "$OUT/check.txt"
 for f in "$OUT"/*; do
+  if [ -d "$f" ]; then
+    # A gateway's folder (apache/, lighttpd/).
+    mkdir -p "$HERE/$(basename "$f")"
+    for g in "$f"/*; do
+      cp "$g" "$HERE/$(basename "$f")/"
+      chmod 644 "$HERE/$(basename "$f")/$(basename "$g")"
+    done
+    continue
+  fi
   cp "$f" "$HERE/"
   chmod 644 "$HERE/$(basename "$f")"
 done
+if [ ${#APACHE_TLS_DONE[@]} != 0 ]; then
+  rm -f "$HERE/apache/tls"/*.pem
+  mkdir -p "$HERE/apache/tls"
+  for f in "$WORK/apache-tls-out"/*.pem; do
+    cp "$f" "$HERE/apache/tls/"
+    chmod 644 "$HERE/apache/tls/$(basename "$f")"
+  done
+fi
 if [ ${#TLS_DONE[@]} != 0 ]; then
   # One run makes one certificate set, so every set the scenarios name (tls/, tls-b/) gets it.
   for set in tls tls-b; do

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Make one sample capture: a real gateway in front of a scripted upstream.
 
-  run-scenario.py --name SCENARIO --gateway nginx|haproxy --work DIR --out DIR [--base-port N]
+  run-scenario.py --name SCENARIO --gateway nginx|haproxy|apache|lighttpd --work DIR --out DIR [--base-port N]
+
+(apache and lighttpd: gw_apache_lighttpd.py configures them; their outputs go in --out/<gateway>/,
+named <scenario>.pcap, .error.log, .access.log, .upstream.log, .client.log, .truth.json.)
 
 Called by make-captures.sh for every (scenario, gateway) pair of scenarios.py. It:
 
@@ -35,6 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import scenarios  # noqa: E402
+import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd, lighttpd)
 
 PY = sys.executable or "/usr/bin/python3"
 PROCS = []          # [(name, Popen, stop signal)] in start order
@@ -183,6 +187,14 @@ def start_gateway(kind, d, ns, gw_port, servers, read_timeout, keepalive=True, c
         start("gateway", ["nginx", "-p", d + "/", "-c", conf, "-e", err], signal.SIGQUIT, ns,
               stderr=open(os.path.join(d, "nginx.stderr"), "w"))
         wait_for(10, "nginx pid file", lambda: os.path.exists(os.path.join(d, "nginx.pid")))
+    elif kind in gwx.KINDS:
+        check, cmd, sig = gwx.prepare(kind, d, gw_port, servers, read_timeout, keepalive=keepalive,
+                                      connect_timeout=connect_timeout)
+        r = subprocess.run(ns_prefix(ns) + check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise Fail("%s: %s" % (" ".join(check), r.stdout))
+        start("gateway", cmd, sig, ns, stdout=open(os.path.join(d, kind + ".stdout"), "w"),
+              stderr=open(os.path.join(d, kind + ".stderr"), "w"))
     else:
         conf = os.path.join(d, "haproxy.cfg")
         with open(conf, "w") as f:
@@ -283,6 +295,9 @@ def run(args):
     spec = scenarios.BY_NAME[args.name]
     gw = args.gateway
     base = args.name if gw == "nginx" else "%s.%s" % (args.name, gw)
+    if gw in gwx.KINDS:
+        base = "%s/%s" % (gw, args.name)   # captures/apache/<scenario>.*
+        os.makedirs(os.path.join(args.out, gw), exist_ok=True)
     d = os.path.join(args.work, base)
     shutil.rmtree(d, ignore_errors=True)   # idempotent: nothing left from an earlier run
     os.makedirs(d)
@@ -360,6 +375,7 @@ def run(args):
     wait_for(10, "tcpdump", lambda: "listening on" in open(os.path.join(d, "tcpdump.stderr")).read())
 
     method = spec.get("method", "GET")
+    log_mark = gwx.mark(d) if gw in gwx.KINDS else None
     if kind == "pool-mixed":
         # Some paths ask a healthy member for its own 503 or 500 (upstream.py: /own-5NN/);
         # whichever member round robin picks answers it, the bad one with its bad header.
@@ -372,7 +388,7 @@ def run(args):
             one_request(d, ns_gw, gw_port, "/s/%s/%d" % (args.name, i))
             time.sleep(0.1)
     elif kind == "healthy":
-        n = spec.get("requests", 1000)
+        n = spec.get("requests_by_gateway", {}).get(gw, spec.get("requests", 1000))
         cfg = os.path.join(d, "curl.cfg")
         paths = []
         with open(cfg, "w") as f:
@@ -447,6 +463,9 @@ def run(args):
 
     # Stop: gateway (graceful: closes idle keep-alive connections on the wire), wait for the
     # closes to be captured, tcpdump, then upstreams and wire.
+    if gw in gwx.KINDS:
+        time.sleep(0.3)   # a line logged just after the client's answer
+        gwx.cut(d, log_mark, os.path.join(d, "logs/error.run.log"))
     stop_named("gateway")
     time.sleep(1.5)
     stop_named("tcpdump")
@@ -471,7 +490,14 @@ def run(args):
                  "--upstream-log", os.path.join(out, base + ".upstream.log"),
                  "--client-log", os.path.join(out, base + ".client.log"),
                  "--servers", ",".join(servers), "--out", os.path.join(out, base + ".truth.json")]
-    if gw == "nginx":
+    if gw in gwx.KINDS:
+        shutil.copy(os.path.join(d, "logs/error.run.log"), os.path.join(out, base + ".error.log"))
+        shutil.copy(os.path.join(d, "logs/access.log"), os.path.join(out, base + ".access.log"))
+        truth_cmd[truth_cmd.index("--capture") + 1] = os.path.basename(base) + ".pcap"
+        truth_cmd += ["--kind", gw, "--gateway", gwx.version(gw),
+                      "--error-log", os.path.join(out, base + ".error.log"),
+                      "--access-log", os.path.join(out, base + ".access.log")]
+    elif gw == "nginx":
         shutil.copy(os.path.join(d, "logs/error.log"), os.path.join(out, base + ".nginx-error.log"))
         shutil.copy(os.path.join(d, "logs/access.log"), os.path.join(out, base + ".access.log"))
         version = subprocess.run(["nginx", "-v"], stderr=subprocess.PIPE, text=True).stderr
@@ -486,7 +512,7 @@ def run(args):
     r = subprocess.run(truth_cmd)
     if r.returncode != 0:
         raise Fail("build-truth.py failed for %s" % base)
-    r = subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", out,
+    r = subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", os.path.dirname(os.path.join(out, base)),
                         "--truth", os.path.join(out, base + ".truth.json")])
     if r.returncode != 0:
         raise Fail("check-capture.py failed for %s" % base)
@@ -495,7 +521,7 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--gateway", choices=["nginx", "haproxy"], required=True)
+    ap.add_argument("--gateway", choices=["nginx", "haproxy"] + list(gwx.KINDS), required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--base-port", type=int, default=int(os.environ.get("EDGESCOPE_CAPTURE_BASE_PORT", "18080")))
@@ -516,6 +542,8 @@ def main():
             if attempt == attempts:
                 sys.exit(1)
             base = args.name if args.gateway == "nginx" else "%s.%s" % (args.name, args.gateway)
+            if args.gateway in gwx.KINDS:
+                base = "%s/%s" % (args.gateway, args.name)
             shutil.rmtree(os.path.join(args.work, base), ignore_errors=True)
         except KeyboardInterrupt:
             sys.exit(130)

@@ -430,6 +430,10 @@ SCENARIOS = [
       expect={"haproxy": E(503, "503", "SC--")}),
 ]
 
+# Apache httpd and lighttpd (issue 14): their added scenarios and expectations.
+import gw_apache_lighttpd  # noqa: E402
+gw_apache_lighttpd.extend(sys.modules[__name__])
+
 BY_NAME = {s["name"]: s for s in SCENARIOS}
 
 
@@ -439,6 +443,8 @@ def jobs():
     for s in SCENARIOS:
         for gw in s["gateways"]:
             base = s["name"] if gw == "nginx" else "%s.%s" % (s["name"], gw)
+            if gw in gw_apache_lighttpd.KINDS:
+                base = "%s/%s" % (gw, s["name"])   # a folder per gateway: captures/apache/...
             out.append((s["name"], gw, base))
     return out
 

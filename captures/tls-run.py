@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make one TLS sample capture: a real gateway (TLS client) in front of a TLS upstream.
 
-  tls-run.py --name SCENARIO --gateway nginx|haproxy|nginx-plain|haproxy-plain|curl
+  tls-run.py --name SCENARIO --gateway nginx|haproxy|nginx-plain|haproxy-plain|curl|apache|apache-plain
              --work DIR --out DIR --certs DIR [--base-port N]
 
 Called by make-captures.sh for every (scenario, gateway) pair of tls_scenarios.py, with the
@@ -42,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tls_scenarios  # noqa: E402
+import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd: --gateway apache|apache-plain)
 
 PY = sys.executable or "/usr/bin/python3"
 PROCS = []
@@ -109,6 +110,8 @@ def version_of(kind):
     if kind == "haproxy":
         v = subprocess.run(["haproxy", "-v"], stdout=subprocess.PIPE, text=True).stdout
         return "HAProxy " + v.split("version ")[1].split()[0]
+    if kind in gwx.KINDS:
+        return gwx.version(kind)
     if kind == "s_client":
         v = subprocess.run(["openssl", "version"], stdout=subprocess.PIPE, text=True).stdout
         return "openssl s_client %s (no gateway)" % v.split()[1]
@@ -384,6 +387,9 @@ def run_curl(d, spec, gw, gw_port, up_port, certs):
     else:
         cmd += ["--http0.9"]
         base = "http://127.0.0.1:%d" % gw_port
+        if tls_scenarios.GATEWAY_KIND[gw] in gwx.KINDS:
+            # Apache (ProxyPreserveHost On): the name it sends as SNI and checks the certificate against.
+            cmd += ["-H", "Host: %s" % tls_scenarios.NAME]
     for i, path in enumerate(spec["requests"]):
         cmd += [base + path, "-o", os.path.join(d, "body.%d" % (i + 1))]
     t0 = time.time()
@@ -461,8 +467,10 @@ def run(args):
     spec = tls_scenarios.BY_NAME[args.name]
     gw = args.gateway
     kind = tls_scenarios.GATEWAY_KIND[gw]
-    tls = gw in ("nginx", "haproxy", "curl", "s_client")
+    tls = gw in ("nginx", "haproxy", "curl", "s_client", "apache")
     base = tls_scenarios.base_name(args.name, gw)
+    if kind in gwx.KINDS:
+        os.makedirs(os.path.join(args.out, kind), exist_ok=True)
     d = os.path.join(args.work, base)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -479,6 +487,15 @@ def run(args):
         start_nginx("gateway", d, nginx_gateway_conf(d, gw_port, up_port, certs, spec, tls), gw_port)
     elif kind == "haproxy":
         start_haproxy(d, gw_port, up_port, certs, spec, tls)
+    elif kind in gwx.KINDS:
+        check, cmd, sig = gwx.prepare(kind, d, gw_port, ["127.0.0.1:%d" % up_port], "5s",
+                                      tls={"ca": os.path.join(certs, "root.pem")} if tls else None)
+        r = subprocess.run(check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise Fail("%s: %s" % (" ".join(check), r.stdout))
+        start("gateway", cmd, sig, stdout=open(os.path.join(d, kind + ".stdout"), "w"),
+              stderr=open(os.path.join(d, kind + ".stderr"), "w"))
+        wait_for(10, "%s listening on %d" % (kind, gw_port), lambda: listening(gw_port))
 
     pcap = os.path.join(d, "capture.pcap")
     terr = open(os.path.join(d, "tcpdump.stderr"), "w")
@@ -487,11 +504,15 @@ def run(args):
                       "tcp and net 127.0.0.0/8 and port %d" % up_port], signal.SIGINT, stderr=terr)
     wait_for(10, "tcpdump", lambda: "listening on" in open(os.path.join(d, "tcpdump.stderr")).read())
 
+    log_mark = gwx.mark(d) if kind in gwx.KINDS else None
     if gw == "s_client":
         run_s_client(d, spec, up_port, certs)
     else:
         run_curl(d, spec, gw, gw_port, up_port, certs)
 
+    if kind in gwx.KINDS:
+        time.sleep(0.3)   # a line logged just after the client's answer
+        gwx.cut(d, log_mark, os.path.join(d, "logs/error.run.log"))
     stop_named("gateway")
     time.sleep(1.5)
     stop_named("tcpdump")
@@ -509,7 +530,7 @@ def run(args):
     shutil.copy(os.path.join(d, "client.log"), os.path.join(out, base + ".client.log"))
     cmd = [PY, os.path.join(HERE, "tls-truth.py"), "--name", base, "--scenario", args.name,
            "--gateway-kind", gw, "--gateway", version_of(kind), "--pcap", os.path.join(out, base + ".pcap"),
-           "--capture", base + ".pcap", "--certs", certs, "--up-port", str(up_port),
+           "--capture", os.path.basename(base) + ".pcap", "--certs", certs, "--up-port", str(up_port),
            "--client-log", os.path.join(out, base + ".client.log"),
            "--upstream-log", os.path.join(out, base + ".upstream.log"),
            "--out", os.path.join(out, base + ".truth.json")]
@@ -526,9 +547,14 @@ def run(args):
     elif kind == "haproxy":
         shutil.copy(os.path.join(d, "logs/haproxy.log"), os.path.join(out, base + ".log"))
         cmd += ["--haproxy-log", os.path.join(out, base + ".log")]
+    elif kind in gwx.KINDS:
+        shutil.copy(os.path.join(d, "logs/error.run.log"), os.path.join(out, base + ".error.log"))
+        shutil.copy(os.path.join(d, "logs/access.log"), os.path.join(out, base + ".access.log"))
+        cmd += ["--error-log", os.path.join(out, base + ".error.log"),
+                "--access-log", os.path.join(out, base + ".access.log")]
     if subprocess.run(cmd).returncode != 0:
         raise Fail("tls-truth.py failed for %s" % base)
-    if subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", out,
+    if subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", os.path.dirname(os.path.join(out, base)),
                        "--truth", os.path.join(out, base + ".truth.json")]).returncode != 0:
         raise Fail("check-capture.py failed for %s" % base)
 

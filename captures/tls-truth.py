@@ -36,6 +36,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tls_scenarios  # noqa: E402
+import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd)
 
 _spec = importlib.util.spec_from_file_location("build_truth", os.path.join(HERE, "build-truth.py"))
 bt = importlib.util.module_from_spec(_spec)
@@ -441,6 +442,20 @@ def build(args):
         missing = [r for r, v in per_req.items() if v["hap"] is None]
         if missing:
             raise TruthError("requests not in HAProxy's log: %s" % missing)
+    elif kind in gwx.KINDS:
+        try:
+            errors, entries = gwx.read_entries(kind, args.error_log, args.access_log,
+                                               {c["request"]: c for c in clients})
+        except gwx.TruthError as exc:
+            raise TruthError(str(exc))
+        for e in entries:
+            if e["request"] not in per_req:
+                raise TruthError("access log request %s was not sent by the client" % e["request"])
+            per_req[e["request"]]["access"] = e
+            per_req[e["request"]]["errors"] = e["errors"]
+        missing = [r for r, v in per_req.items() if v["access"] is None]
+        if missing:
+            raise TruthError("requests not in the access log: %s" % missing)
 
     # Requests -> connections: one request per connection (every failure here ends its
     # connection), or all requests on the only connection (healthy keep-alive).
@@ -495,6 +510,20 @@ def build(args):
             src.append("%s line %d: %s" % (ename, hp["lineno"], hp["raw"]))
             status = hp["status"]
             generated = hp["termination"][:2] != "--"
+        elif kind in gwx.KINDS:
+            errs = [e for r in rs for e in per_req[r]["errors"]]
+            gwlog, gwlog_lines = gwx.gateway_log(errs)
+            for e in errs:
+                src.append("%s line %d: %s" % (ename, e["lineno"], e["raw"]))
+            acc = last["access"]
+            src.append("%s line %d: %s" % (os.path.basename(args.access_log), acc["access"]["lineno"],
+                                           acc["access"]["raw"]))
+            src.append("%s: curl exit %s, http_code %s, %s bytes" % (os.path.basename(args.client_log),
+                       cl["curl_exit"], cl["http_code"], cl["size_download"]))
+            status = cl["http_code"] or None
+            if status != acc["status"]:
+                raise TruthError("%s: the access log says %s, curl got %s" % (rs[-1], acc["status"], status))
+            generated = bool(errs)
         else:
             gwlog = "curl: (%d) %s" % (cl["curl_exit"], cl["curl_error"]) if cl["curl_exit"] else None
             src.append("%s: %s" % (os.path.basename(args.client_log), json.dumps(
@@ -513,7 +542,8 @@ def build(args):
         if cl["curl_exit"] in (18, 56, 92) and status and status < 500:
             cls = "truncated"
         elif status and 500 <= status <= 599:
-            cls = str(status) if generated and status in (502, 503, 504) else "relayed"
+            cls = str(status) if generated and (status in (502, 503, 504) or
+                                                (kind in gwx.KINDS and status == 500)) else "relayed"
         else:
             cls = "ok"
         for ln in open(args.upstream_log):
@@ -538,6 +568,11 @@ def build(args):
             conn["haproxy_termination"] = last["hap"]["termination"]
             conn["haproxy_status"] = last["hap"]["status"]
             conn["haproxy_tls_error"] = last["hap"]["tls_error"]
+        if kind in gwx.KINDS:
+            conn["gateway_log_lines"] = gwlog_lines
+            conn["access_status"] = last["access"]["status"]
+            conn["curl_exit"] = cl["curl_exit"]
+            conn["size_download"] = cl["size_download"]
         if kind == "curl":
             conn["curl_error"] = gwlog
         if kind == "s_client":
@@ -565,7 +600,7 @@ def build(args):
         hs.pop("records")
         conn["tls_handshake"] = hs
         conn["tls_records"] = h["records"]
-        rq = [{"request": r, "status": (per_req[r]["access"]["status"] if kind == "nginx" else
+        rq = [{"request": r, "status": (per_req[r]["access"]["status"] if kind in ("nginx",) + gwx.KINDS else
                                         per_req[r]["hap"]["status"] if kind == "haproxy" else
                                         per_req[r]["client"]["http_code"]),
                "curl_exit": per_req[r]["client"]["curl_exit"], "http_code": per_req[r]["client"]["http_code"]}
@@ -617,7 +652,7 @@ def build(args):
         else:
             problems += results[0]
 
-        if gw in ("nginx", "haproxy", "curl", "s_client"):
+        if gw in ("nginx", "haproxy", "curl", "s_client", "apache"):
             if h["sni"] != spec["sni"]:
                 problems.append("%s: ClientHello SNI %r, expected %r" % (conn["client"], h["sni"], spec["sni"]))
             seen = h["version"] or (max(h["offered_versions"]) if h["offered_versions"] else None)
@@ -637,7 +672,7 @@ def build(args):
            "keylog": os.path.basename(args.keylog) if args.keylog else None,
            "keylog_written_by": spec.get("keylog"),
            "ca_file": tls_scenarios.ca_file(spec), "expected_name": tls_scenarios.NAME,
-           "gateway_tls": gw in ("nginx", "haproxy", "curl", "s_client")}
+           "gateway_tls": gw in ("nginx", "haproxy", "curl", "s_client", "apache")}
     if spec.get("crl"):
         # The gateway checked revocation against this file: the intermediate's and the root's CRL
         # (nginx proxy_ssl_crl / HAProxy crl-file check every CA of the chain).
@@ -651,20 +686,27 @@ def build(args):
         dates = run(["openssl", "x509", "-in", os.path.join(args.certs, "leaf-%s.pem" % leaf), "-noout",
                      "-subject", "-issuer", "-startdate", "-enddate", "-fingerprint", "-sha256"])
         tls["leaf"] = dict(line.split("=", 1) for line in dates.strip().splitlines())
+    if kind in gwx.KINDS:
+        # Apache's TLS captures have a certificate set of their own (captures/apache/tls/).
+        tls["ca_file"] = gwx.APACHE_TLS_CERTS + "/root.pem"
+        if tls.get("served_chain"):
+            tls["served_chain"] = [gwx.APACHE_TLS_CERTS + "/" + c.split("/", 1)[1] for c in tls["served_chain"]]
     truth = {
         "capture": args.capture,
         "gateway": args.gateway,
         "link_type": bt.link_type(args.pcap),
-        "client_requests": [{"request": r, "status": (per_req[r]["access"]["status"] if kind == "nginx" else
+        "client_requests": [{"request": r, "status": (per_req[r]["access"]["status"] if kind in ("nginx",) + gwx.KINDS else
                                                       per_req[r]["hap"]["status"] if kind == "haproxy" else
                                                       per_req[r]["client"]["http_code"])} for r in reqs],
-        "nginx_errors": [e["text"] for e in errors],
+        "nginx_errors": [e["text"] for e in errors] if kind == "nginx" else [],
         "scenario": spec["name"],
         "upstream_sends": spec["sends"],
         "gateway_kind": kind,
     }
     if kind == "haproxy":
         truth["haproxy_log"] = [h["raw"] for h in hap]
+    if kind in gwx.KINDS:
+        truth["gateway_errors"] = [e["raw"] for e in errors]
     truth["tls"] = tls
     truth["expected_connections"] = out_conns
     return truth, problems

@@ -363,8 +363,14 @@ BY_NAME = {s["name"]: s for s in SCENARIOS}
 GATEWAY_KIND = {"nginx": "nginx", "nginx-plain": "nginx", "haproxy": "haproxy", "haproxy-plain": "haproxy",
                 "curl": "curl", "s_client": "s_client"}
 
+# Apache httpd (issue 14): its gateways ("apache", "apache-plain") and expectations.
+import gw_apache_lighttpd  # noqa: E402
+gw_apache_lighttpd.extend_tls(sys.modules[__name__])
+
 
 def base_name(name, gw):
+    if GATEWAY_KIND[gw] in gw_apache_lighttpd.KINDS:
+        return "%s/%s" % (GATEWAY_KIND[gw], name)   # captures/apache/<scenario>.*
     return name if GATEWAY_KIND[gw] in ("nginx", "curl", "s_client") else "%s.haproxy" % name
 
 
