@@ -10,7 +10,7 @@ extension HTMLReport {
         let budget = Self.sizeLimit - Self.sectionReserve - html.count
         for connection in document.failures.prefix(Self.connectionsDetailed) {
             guard sections.count < budget else { break }
-            Self.connection(connection, &sections)
+            Self.connection(connection, gateways: document.gatewayDetailKeys, &sections)
             sections.newline()
             shown.append(connection)
         }
@@ -54,7 +54,10 @@ extension HTMLReport {
         }
     }
 
-    static func connection(_ connection: JSONValue, _ html: inout HTMLWriter) {
+    static func connection(
+        _ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)] = ReportDocument.gatewayDetailKeys,
+        _ html: inout HTMLWriter
+    ) {
         let id = connection["id"].string ?? "?"
         let verdict = connection["verdict"]
         let verdictClass = verdict["class"].string ?? "unknown"
@@ -87,7 +90,7 @@ extension HTMLReport {
                 html.element("p", [("class", "muted")], text: "Listed in short in report.json (an upstream's own 5xx): analyze --list all lists it in full.")
                 return
             }
-            Self.gateways(verdict["gateways"], &html)
+            Self.gateways(verdict["gateways"], order: order, &html)
             Self.tcp(connection, &html)
             if !connection["tls"].isNull { Self.tls(connection["tls"], &html) }
             Self.transactions(connection, &html)
@@ -103,8 +106,12 @@ extension HTMLReport {
         }
     }
 
-    static func gateways(_ gateways: JSONValue, _ html: inout HTMLWriter) {
-        let present = ReportDocument.gatewayDetailKeys.filter { !gateways[$0.gateway].isNull }
+    /// What each gateway model does, the one that decided the class first (`order`).
+    static func gateways(
+        _ gateways: JSONValue, order: [(gateway: String, key: String, label: String)] = ReportDocument.gatewayDetailKeys,
+        _ html: inout HTMLWriter
+    ) {
+        let present = order.filter { !gateways[$0.gateway].isNull }
         guard !present.isEmpty else { return }
         html.element("table", [("class", "gateways")]) { html in
             html.element("tr") { html in

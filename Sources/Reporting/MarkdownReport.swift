@@ -88,13 +88,13 @@ public enum MarkdownReport {
                 out += "\nNo connection with this cause is listed in report.json (a bounded report lists failures first).\n"
                 continue
             }
-            out += self.example(example)
+            out += self.example(example, gateways: document.gatewayDetailKeys)
         }
         return out
     }
 
     /// One connection in full: verdict, what each gateway does, the first evidence as a hexdump.
-    private static func example(_ connection: JSONValue) -> String {
+    private static func example(_ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)]) -> String {
         let verdict = connection["verdict"]
         let frames = connection["frames"].items.compactMap(\.int)
         var out = "\nExample \(self.text(connection["id"].string ?? "?")): \(self.code(connection["client"].string ?? "?")) → \(self.code(connection["server"].string ?? "?"))"
@@ -102,7 +102,7 @@ public enum MarkdownReport {
         if let start = connection["start"].string { out += ", started \(self.text(start))" }
         out += "; class \(self.text(verdict["class"].string ?? "?")), phase \(self.text(verdict["phase"].string ?? "?")).\n\n"
         out += "Verdict: \(self.text(verdict["summary"].string ?? ""))\n"
-        let gateways = ReportDocument.gatewayDetailKeys.filter { !verdict["gateways"][$0.gateway].isNull }
+        let gateways = order.filter { !verdict["gateways"][$0.gateway].isNull }
         if !gateways.isEmpty {
             out += "\n| gateway | status | says |\n|---|---|---|\n"
             for gateway in gateways {

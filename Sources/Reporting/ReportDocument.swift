@@ -272,6 +272,14 @@ public struct ReportDocument: Sendable {
         ($0.name, $0.detail.key.description, $0.detail.label)
     }
 
+    /// `gatewayDetailKeys` with the model that decided the classes (`generator.gateway_profile`,
+    /// `nginx:1.22`) first, the others after it in the registry's order.
+    public var gatewayDetailKeys: [(gateway: String, key: String, label: String)] {
+        let chosen = self.json["generator"]["gateway_profile"].string.map { String($0.prefix { $0 != ":" }) }
+        let all = Self.gatewayDetailKeys
+        return all.filter { $0.gateway == chosen } + all.filter { $0.gateway != chosen }
+    }
+
     /// An evidence entry's context dump with the offending bytes marked.
     public static func hexdump(_ evidence: JSONValue) -> [Hexdump.Row] {
         guard let context = evidence["context_hex"].string.flatMap(bytes(fromHex:)), !context.isEmpty,

@@ -63,7 +63,9 @@ public enum TextSummary {
             for connection in failures.prefix(self.connectionsShown) {
                 out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(connection.frames.lowerBound)-\(connection.frames.upperBound)\n"
                 out += "    \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))\n"
-                let gateways = Gateways.all.map(\.name).compactMap { name -> String? in
+                let chosen = result.gateway.name
+                let names = [chosen] + Gateways.all.map(\.name).filter { $0 != chosen }
+                let gateways = names.compactMap { name -> String? in
                     guard let outcome = connection.verdict.gateways[name] else { return nil }
                     let status = outcome.status.map(String.init) ?? "no status"
                     return outcome.detail.isEmpty ? "\(name) \(status)" : "\(name) \(status) \"\(Terminal.safe(outcome.detail))\""
