@@ -17,6 +17,8 @@ public enum Gateways {
         StrictModel(),
         CloudflareModel(),
         ALBModel(),
+        CaddyModel(),
+        VarnishModel(),
     ]
 
     /// The model `name` names (`nginx`, case-insensitive), or `nil`.
