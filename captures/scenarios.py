@@ -430,6 +430,119 @@ SCENARIOS = [
       expect={"haproxy": E(503, "503", "SC--")}),
 ]
 
+# ---------------------------------------------- Caddy and Varnish (issue 14)
+# Their captures go in captures/caddy/ and captures/varnish/ (one folder per gateway; base name
+# caddy/SCENARIO). The scenarios above that they run are listed in GATEWAY_FOLDER_EXPECT with
+# what each did; these are the ones only they run.
+
+
+def twenty_k_head():
+    """A head of about 20 KiB in 41 fields of ~500 bytes (no single line is long), CL 5."""
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    n = 0
+    while len(out) < 20 * 1024:
+        out += b"X-Fill-%02d: %s\r\n" % (n, b"f" * 486)
+        n += 1
+    return out + b"\r\n" + BODY5
+
+
+SCENARIOS += [
+    S("tcp-rst-before-response", "tcp.rst.before_response",
+      "reads the request, then RST (SO_LINGER 0) with no response byte",
+      [R, RST], evidence="upstream_rst", gateways=()),
+    S("tcp-connect-refused-twice", "tcp.connect.refused",
+      "nothing listens: every SYN is answered by RST/ACK; three requests, the 2nd 0.05 s after "
+      "the 1st, the 3rd 1 s after the 2nd (Varnish holds a refused backend down for "
+      "backend_remote_error_holddown, 0.25 s by default)",
+      [], evidence="upstream_rst", kind="refused", gateways=(), accepted=False, requests=3,
+      then_after_s=[0.05, 1.0]),
+    S("http-cl-duplicate-differ", "http.cl.duplicate",
+      "two `Content-Length` lines with different values (`5`, then `6`), 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: 6\r\n\r\nhello"), W],
+      marker=b"Content-Length: 6", gateways=()),
+    S("http-header-20k", "http.header.too_large",
+      "a head of about 20 KiB: 41 fields of ~500 bytes (`X-Fill-NN: fff...`), CL 5, keep-alive",
+      [R, send(twenty_k_head()), W], marker=b"X-Fill-00:", gateways=()),
+    S("healthy-keepalive-short", "none",
+      "healthy keep-alive upstream: 20 GETs on one client connection, Content-Length and chunked "
+      "bodies", [], evidence=None, kind="healthy", gateways=(), requests=20),
+]
+
+# Per gateway folder: scenario -> what the committed run showed: client status, class, curl's
+# exit code, and a regular expression the gateway_log must match in full (Caddy: the error
+# entry's msg, or "msg: error" of the reverse proxy's body-failure entries; Varnish: the
+# FetchError texts, or the backend Error text when there is no FetchError). build-truth.py
+# fails when a new run differs.
+def G(status, cls, log=None, curl_exit=0, no_connection=None):
+    e = {"status": status, "class": cls, "curl_exit": curl_exit, "log_re": log}
+    if no_connection is not None:
+        e["no_connection"] = no_connection
+    return e
+
+
+GO_BROKEN = r"net/http: HTTP/1\.x transport connection broken: "
+CADDY_BODY = r"reading from backend: %s; aborting with incomplete response: %s"
+GATEWAY_FOLDER_EXPECT = {
+    "caddy": {
+        "tcp-connect-refused-twice": G(502, "502", r"dial tcp 127\.0\.0\.1:\d+: connect: connection refused",
+                                       no_connection=0),
+        "tcp-rst-before-response": G(502, "502", r"read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: read: "
+                                                 r"connection reset by peer"),
+        "fin-before-response": G(502, "502", r"EOF"),
+        "tcp-fin-mid-headers": G(502, "502", GO_BROKEN + r'malformed MIME header: missing colon: "Content-Ty"'),
+        "tcp-fin-mid-body-cl": G(200, "truncated", CADDY_BODY % ("unexpected EOF", "unexpected EOF"), 18),
+        "tcp-fin-mid-body-chunked": G(200, "truncated", CADDY_BODY % ("unexpected EOF", "unexpected EOF")),
+        "tcp-rst-mid-body": G(200, "truncated", CADDY_BODY % ((r"read tcp \S+->\S+: read: connection reset by peer",) * 2),
+                              18),
+        "tcp-read-timeout": G(504, "504", r"net/http: timeout awaiting response headers"),
+        "http-status-line-bad-version": G(502, "502", GO_BROKEN + r'malformed HTTP version "HTTP/2"'),
+        "proto-non-http-response": G(502, "502", GO_BROKEN + r'malformed HTTP status code "unknown"'),
+        # Two outcomes, both measured: Go's transport sees the banner before it writes the
+        # request (readLoopPeekFailLocked; the request never goes out), or writes the request and
+        # then reads the banner as a status line.
+        "proto-server-speaks-first": G(502, "502", r"readLoopPeekFailLocked: <nil>|" + GO_BROKEN +
+                                       r'malformed HTTP status code "Debian-2\+deb12u3"'),
+        "http-header-name-ctl-or-space": G(200, "truncated", r"aborting with incomplete response: context canceled", 28),
+        "http-header-obs-fold": G(200, "ok"),
+        "http-line-bare-lf": G(200, "ok"),
+        "http-header-value-nul": G(200, "ok", None, 8),
+        "http-header-20k": G(200, "ok"),
+        "http-header-too-many": G(200, "ok"),
+        "http-cl-duplicate-differ": G(502, "502", GO_BROKEN + r'http: message cannot contain multiple '
+                                                              r'Content-Length headers; got \["5" "6"\]'),
+        "http-te-cl-both": G(200, "ok"),
+        "http-chunked-bad-size": G(200, "truncated", CADDY_BODY % (("invalid byte in chunk length",) * 2)),
+        "http-upstream-5xx": G(503, "relayed"),
+        "healthy-keepalive-short": G(200, "ok"),
+    },
+    "varnish": {
+        "tcp-connect-refused-twice": G(503, "503", r"backend default: fail errno 111 \(Connection refused\)",
+                                       no_connection=1),
+        "tcp-rst-before-response": G(503, "503", r"HTC eof \(-1\)"),
+        "fin-before-response": G(503, "503", r"HTC eof \(-1\)"),
+        "tcp-fin-mid-headers": G(503, "503", r"HTC eof \(-1\)"),
+        "tcp-fin-mid-body-cl": G(200, "truncated", r"straight insufficient bytes", 18),
+        "tcp-fin-mid-body-chunked": G(200, "truncated", r"chunked read err", 18),
+        "tcp-rst-mid-body": G(200, "truncated", r"Connection reset by peer; straight insufficient bytes", 18),
+        "tcp-read-timeout": G(503, "503", r"first byte timeout"),
+        "http-status-line-bad-version": G(503, "503", r"http format error"),
+        "proto-non-http-response": G(503, "503", r"HTC eof \(-1\)"),
+        "proto-server-speaks-first": G(503, "503", r"HTC eof \(-1\)"),
+        "http-header-name-ctl-or-space": G(503, "503", r"http format error"),
+        "http-header-obs-fold": G(200, "ok"),
+        "http-line-bare-lf": G(200, "ok"),
+        "http-header-value-nul": G(503, "503", r"http format error"),
+        "http-header-20k": G(200, "ok"),
+        "http-header-too-many": G(503, "503", r"http format error"),
+        "http-cl-duplicate-differ": G(200, "truncated", None, 18),
+        "http-te-cl-both": G(503, "503", r"Body cannot be fetched"),
+        "http-chunked-bad-size": G(200, "truncated", r"chunked header non-hex", 18),
+        "http-upstream-5xx": G(503, "relayed"),
+        "healthy-keepalive-short": G(200, "ok"),
+    },
+}
+
 BY_NAME = {s["name"]: s for s in SCENARIOS}
 
 
@@ -440,7 +553,18 @@ def jobs():
         for gw in s["gateways"]:
             base = s["name"] if gw == "nginx" else "%s.%s" % (s["name"], gw)
             out.append((s["name"], gw, base))
+    for gw, table in GATEWAY_FOLDER_EXPECT.items():
+        for name in table:
+            out.append((name, gw, base_name(name, gw)))
     return out
+
+
+def base_name(name, gw):
+    """The capture's base name: SCENARIO (nginx), SCENARIO.haproxy, or GATEWAY/SCENARIO for a
+    gateway with its own folder (caddy, varnish)."""
+    if gw in GATEWAY_FOLDER_EXPECT:
+        return "%s/%s" % (gw, name)
+    return name if gw == "nginx" else "%s.%s" % (name, gw)
 
 
 def main():
