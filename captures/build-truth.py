@@ -352,6 +352,7 @@ def read_varnish_log(path):
         start = float(next(v for v, _, _ in tags["Timestamp"] if v.startswith("Start:")).split()[1])
         status = int(tags["RespStatus"][-1][0]) if "RespStatus" in tags else None
         fetch_errors, errors, opens, closes, bstatus, deciding = [], [], [], [], [], None
+        bogo, garbage = [], []
         for be in g["bereq"]:
             for tag, val, lineno, raw in be:
                 if tag == "FetchError":
@@ -361,6 +362,10 @@ def read_varnish_log(path):
                     # e.g. "Body cannot be fetched" (CL+TE): an error with no FetchError.
                     errors.append(val)
                     deciding = deciding or (lineno, raw)
+                elif tag == "BogoHeader":
+                    bogo.append(val)   # what Varnish found wrong in the head
+                elif tag == "HttpGarbage":
+                    garbage.append(val)
                 elif tag == "BackendOpen":
                     opens.append(val)
                 elif tag == "BackendClose":
@@ -382,9 +387,25 @@ def read_varnish_log(path):
                        "varnish_resp_content_length": [v.split(":", 1)[1].strip() for v, _, _ in tags.get("RespHeader", [])
                                                        if v.lower().startswith("content-length:")],
                        "varnish_resp_reason": reason, "varnish_beresp_status": bstatus,
-                       "varnish_backend_open": opens, "varnish_backend_close": closes}
+                       "varnish_backend_open": opens, "varnish_backend_close": closes,
+                       "varnish_bogo_header": bogo, "varnish_http_garbage": garbage}
         entries.append(e)
     return entries
+
+
+def tls_alerts(pcap, keylog):
+    """Every TLS alert tshark reads in the capture (decrypting with the key log, if any):
+    [{frame, from_port, level, description}]."""
+    cmd = ["tshark", "-r", pcap, "-Y", "tls.alert_message", "-T", "fields", "-e", "frame.number",
+           "-e", "tcp.srcport", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc"]
+    if keylog:
+        cmd[3:3] = ["-o", "tls.keylog_file:%s" % keylog]
+    out = []
+    for line in run(cmd).splitlines():
+        if line.strip():
+            f, sp, level, desc = line.split("\t")
+            out.append({"frame": int(f), "from_port": int(sp), "level": int(level), "description": int(desc)})
+    return out
 
 
 def classify_folder(spec, entry, client):
@@ -456,6 +477,9 @@ def evidence_for(cap, kind, marker, client, server, used):
         flt = "%s && tcp.flags.fin == 1" % conn
     elif kind == "upstream_rst":
         flt = "%s && tcp.flags.reset == 1" % conn
+    elif kind == "gateway_alert":
+        # The gateway's (TLS client's) frame carrying the cleartext alert record `marker`.
+        flt = "tcp.srcport == %d && tcp.dstport == %d && %s" % (cp, sp, marker_filter(marker))
     elif kind == "gateway_close":
         flt = "tcp.srcport == %d && tcp.dstport == %d && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" % (cp, sp)
     elif kind == "first_syn":
@@ -740,7 +764,7 @@ def build(args):
             conn["haproxy_status"] = last["hap"]["status"] if last and last.get("hap") else None
         conn["evidence_frame"] = frame
         conn["evidence_filter"] = flt
-        conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind == "payload") else None
+        conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind in ("payload", "gateway_alert")) else None
         rq = []
         for r, en in zip(reqs, ents):
             cl = clients.get(r, {})
@@ -826,6 +850,12 @@ def build(args):
         truth["haproxy_log"] = [h["raw"] for h in hap]
     if gw_kind in ("caddy", "varnish"):
         truth["gateway_log_file"] = os.path.basename(args.caddy_log or args.varnish_log)
+        if args.tls_ca_file:
+            truth["tls"] = {"ca_file": args.tls_ca_file, "leaf_file": args.tls_leaf_file,
+                            "keylog": os.path.basename(args.tls_keylog) if args.tls_keylog else None,
+                            "keylog_written_by": "server" if args.tls_keylog else None,
+                            "server_name": "upstream.test", "max_version": spec.get("tls_max") or "1.3",
+                            "alerts": tls_alerts(args.pcap, args.tls_keylog)}
         truth["gateway_log_lines"] = [e["gateway_log"] for e in entries if e.get("gateway_log")]
         # Requests the gateway answered without any connection to the upstream (no SYN).
         truth["requests_without_connection"] = [
@@ -880,6 +910,9 @@ def main():
     ap.add_argument("--access-log")
     ap.add_argument("--haproxy-log")
     ap.add_argument("--caddy-log", help="Caddy's JSON log of the run (captures/caddy/)")
+    ap.add_argument("--tls-ca-file", help="the CA file the gateway trusted, relative to the truth's folder")
+    ap.add_argument("--tls-keylog", help="the upstream's key log of the capture (TLS 1.3 scenarios)")
+    ap.add_argument("--tls-leaf-file", help="the leaf certificate the upstream served, relative to the truth's folder")
     ap.add_argument("--varnish-log", help="varnishlog -g request output of the run (captures/varnish/)")
     ap.add_argument("--upstream-log", required=True)
     ap.add_argument("--client-log")

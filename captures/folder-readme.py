@@ -30,6 +30,20 @@ def status(code, request):
     return s
 
 
+def more(c):
+    """What else the gateway's log says about the request (the last column)."""
+    if "varnish_backend_close" in c:
+        parts = ["BogoHeader `%s`" % v for v in c["varnish_bogo_header"]]
+        parts += ["HttpGarbage `%s`" % v for v in c["varnish_http_garbage"]]
+        parts += ["BackendClose `%s`" % v for v in c["varnish_backend_close"]]
+        if c.get("varnish_resp_content_length") and c["class"] in ("ok", "truncated"):
+            parts += ["client's Content-Length %s" % ", ".join(c["varnish_resp_content_length"])]
+        return "; ".join(parts) or "—"
+    if "caddy_access_size" in c:
+        return "access log: status %s, size %s" % (c["caddy_access_status"], c["caddy_access_size"])
+    return "—"
+
+
 def rows(truth):
     out = []
     name = truth["scenario"]
@@ -42,10 +56,10 @@ def rows(truth):
                 r["request"] if r else "—"
             out.append((c["requests"][0]["request"] if c["requests"] else "", name, req, sends,
                         status(c["client_status"], r), c["class"], cell(c["gateway_log"]),
-                        "`%s`" % c["verdict"]))
+                        "`%s`" % c["verdict"], more(c).replace("|", "\\|")))
     for n in truth.get("requests_without_connection", []):
         out.append((n["request"], name, n["request"], sends, status(n["client_status"], None), n["class"],
-                    cell(n["gateway_log"]), "— (no connection: no SYN in the capture)"))
+                    cell(n["gateway_log"]), "— (no connection: no SYN in the capture)", more(n)))
     out.sort(key=lambda r: r[0])
     # The upstream's behaviour once per scenario.
     return [r[1:3] + ((r[3] if i == 0 else "(the same)"),) + r[4:] for i, r in enumerate(out)]
@@ -58,8 +72,9 @@ def main():
     truths = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, "*.truth.json")))]
     if not truths:
         sys.exit("folder-readme.py: no truth files in %s" % d)
-    lines = ["| scenario | request | upstream sends | client status | class | gateway log (exact) | edgescope code |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| scenario | request | upstream sends | client status | class | gateway log (exact) | edgescope code "
+             "| more from the gateway's log |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for t in truths:
         for r in rows(t):
             lines.append("| %s |" % " | ".join(r))
