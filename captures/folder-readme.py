@@ -30,8 +30,29 @@ def status(code, request):
     return s
 
 
-def more(c):
-    """What else the gateway's log says about the request (the last column)."""
+ALERTS = {0: "close_notify", 40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+          45: "certificate_expired", 48: "unknown_ca", 80: "internal_error"}
+
+
+def tls_note(truth):
+    """The TLS alerts tshark reads in the capture (with the committed key log, if any)."""
+    tls = truth.get("tls")
+    if not tls:
+        return []
+    up = int(truth["expected_connections"][0]["server"].rsplit(":", 1)[1])
+    out = []
+    for a in tls["alerts"]:
+        who = "upstream" if a["from_port"] == up else "gateway"
+        how = "encrypted, read with %s" % tls["keylog"] if tls.get("keylog") else "in the clear"
+        out.append("TLS %s: alert %s %s (%d) in frame %d (%s)" % (
+            tls["max_version"], who, ALERTS.get(a["description"], "?"), a["description"], a["frame"], how))
+    return out
+
+
+def more(c, truth=None):
+    """What else the gateway's log (and, for TLS, the capture) says about the request."""
+    if truth is not None and truth.get("tls"):
+        return "; ".join(tls_note(truth) + [more(c)])
     if "varnish_backend_close" in c:
         parts = ["BogoHeader `%s`" % v for v in c["varnish_bogo_header"]]
         parts += ["HttpGarbage `%s`" % v for v in c["varnish_http_garbage"]]
@@ -56,7 +77,7 @@ def rows(truth):
                 r["request"] if r else "—"
             out.append((c["requests"][0]["request"] if c["requests"] else "", name, req, sends,
                         status(c["client_status"], r), c["class"], cell(c["gateway_log"]),
-                        "`%s`" % c["verdict"], more(c).replace("|", "\\|")))
+                        "`%s`" % c["verdict"], more(c, truth).replace("|", "\\|")))
     for n in truth.get("requests_without_connection", []):
         out.append((n["request"], name, n["request"], sends, status(n["client_status"], None), n["class"],
                     cell(n["gateway_log"]), "— (no connection: no SYN in the capture)", more(n)))

@@ -500,7 +500,7 @@ if [ ${#WANT[@]} = 0 ]; then
 else
   for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
-               client.log wire.log log keylog gateway.log; do
+               client.log wire.log log keylog gateway.log root.pem leaf.pem; do
       rm -f "$HERE/$b.$ext"
     done
   done

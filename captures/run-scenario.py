@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make one sample capture: a real gateway in front of a scripted upstream.
 
-  run-scenario.py --name SCENARIO --gateway nginx|haproxy --work DIR --out DIR [--base-port N]
+  run-scenario.py --name SCENARIO --gateway nginx|haproxy|caddy|varnish --work DIR --out DIR [--base-port N]
 
 Called by make-captures.sh for every (scenario, gateway) pair of scenarios.py. It:
 
@@ -17,6 +17,12 @@ Called by make-captures.sh for every (scenario, gateway) pair of scenarios.py. I
   5. writes to --out: <base>.pcap, the gateway's log(s), <base>.upstream.log,
      <base>.client.log, then <base>.truth.json (build-truth.py) and checks it
      (check-capture.py). <base> is SCENARIO for nginx, SCENARIO.haproxy for HAProxy.
+
+Caddy 2.6 and Varnish 7.1 (issue 14) write to a folder of their own, --out/caddy/ or
+--out/varnish/: SCENARIO.pcap, SCENARIO.gateway.log (Caddy's JSON log; varnishlog -g request),
+.upstream.log, .client.log, .truth.json (folder_outputs); the scenarios they run and what each
+did are scenarios.GATEWAY_FOLDER_EXPECT. Kind "tls" (Caddy only) puts a TLS upstream
+(tls-upstream.py, a certificate set of its own from tls-certs.sh) behind Caddy's TLS transport.
 
 Every process it starts is stopped (and both namespaces deleted) on exit, on error and on
 SIGINT/SIGTERM. Exit status 0 only if every check passed.
@@ -165,11 +171,11 @@ backend be
 """
 
 
-def start_gateway(kind, d, ns, gw_port, servers, read_timeout, keepalive=True, connect_timeout="2s"):
+def start_gateway(kind, d, ns, gw_port, servers, read_timeout, keepalive=True, connect_timeout="2s", tls_ca=None):
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     if kind == "caddy":
-        start_caddy(d, ns, gw_port, servers, read_timeout, connect_timeout)
+        start_caddy(d, ns, gw_port, servers, read_timeout, connect_timeout, tls_ca)
     elif kind == "varnish":
         start_varnish(d, ns, gw_port, servers, read_timeout, connect_timeout)
     elif kind == "nginx":
@@ -229,7 +235,7 @@ http://127.0.0.1:{gw_port} {{
 		transport http {{
 			dial_timeout {connect_timeout}
 			response_header_timeout {read_timeout}
-			versions 1.1
+			versions 1.1{tls}
 		}}
 	}}
 }}
@@ -261,10 +267,13 @@ def varnish_version():
     return "Varnish " + v.split("varnish-")[1].split()[0]
 
 
-def start_caddy(d, ns, gw_port, servers, read_timeout, connect_timeout):
+def start_caddy(d, ns, gw_port, servers, read_timeout, connect_timeout, tls_ca=None):
     conf = os.path.join(d, "Caddyfile")
+    # A TLS upstream: verify its chain against tls_ca only, and the name upstream.test (also the SNI).
+    tls = ("\n\t\t\ttls\n\t\t\ttls_trusted_ca_certs %s\n\t\t\ttls_server_name upstream.test" % tls_ca
+           if tls_ca else "")
     with open(conf, "w") as f:
-        f.write(CADDY_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout,
+        f.write(CADDY_CONF.format(dir=d, gw_port=gw_port, read_timeout=read_timeout, tls=tls,
                                   connect_timeout=connect_timeout, servers=" ".join(servers)))
     env = ["env", "HOME=" + d, "XDG_DATA_HOME=" + os.path.join(d, "data"),
            "XDG_CONFIG_HOME=" + os.path.join(d, "config")]
@@ -429,6 +438,21 @@ def run(args):
         upstream(p + 1, "healthy", "--compact")
     elif kind == "legacy-fin":
         upstream(p, "fin")
+    elif kind == "tls":
+        # A certificate set of its own (tls-certs.sh), the leaf `tls_cert` served with its chain.
+        certs = os.path.join(d, "certs")
+        os.makedirs(certs)
+        sh([os.path.join(HERE, "tls-certs.sh"), certs])
+        leaf = spec["tls_cert"]
+        cmd = [PY, os.path.join(HERE, "tls-upstream.py"), "--host", host, "--port", str(p), "--mode", "healthy",
+               "--cert", os.path.join(certs, "chain-%s.pem" % leaf), "--key", os.path.join(certs, "leaf-%s.key" % leaf),
+               "--log", os.path.join(d, "upstream.log"), "--ready-file", os.path.join(d, "ready.tls")]
+        if spec.get("tls_max"):
+            cmd += ["--max-version", spec["tls_max"]]
+        else:
+            cmd += ["--keylog", os.path.join(d, "capture.keylog")]
+        start("upstream", cmd, signal.SIGTERM, ns_up, stderr=open(os.path.join(d, "upstream.stderr"), "a"))
+        wait_for(10, "tls-upstream.py", lambda: os.path.exists(os.path.join(d, "ready.tls")))
     elif kind == "refused" or spec.get("accepted") is False:
         if listening(p, ns_up):
             raise Fail("port %d must be free for %s" % (p, args.name))
@@ -447,7 +471,8 @@ def run(args):
     params = (" " + spec["server_params"]) if spec.get("server_params") else ""
     read_timeout = "2s" if spec.get("read_timeout") else "5s"
     start_gateway(gw, d, ns_gw, gw_port, [sv + params for sv in servers], read_timeout,
-                  keepalive=spec.get("keepalive", True), connect_timeout=spec.get("connect_timeout", "2s"))
+                  keepalive=spec.get("keepalive", True), connect_timeout=spec.get("connect_timeout", "2s"),
+                  tls_ca=os.path.join(d, "certs", "root.pem") if kind == "tls" else None)
 
     pcap = os.path.join(d, "capture.pcap")
     filt = "tcp and (%s)" % " or ".join("port %d" % x for x in ports)
@@ -542,6 +567,11 @@ def run(args):
                                "--log", os.path.join(d, "client.log")])
             if r.returncode != 0:
                 raise Fail("race-client.py failed")
+    elif kind == "tls" and spec.get("requests"):
+        # Several requests, one client connection each; the gateway may reuse its upstream one.
+        for i in range(1, spec["requests"] + 1):
+            one_request(d, ns_gw, gw_port, "/t/%s/%s/%d" % (args.name, "chunked" if i % 2 == 0 else "cl", i))
+            time.sleep(0.1)
     elif kind == "refused" and spec.get("requests"):
         # Several requests to the refusing port, then_after_s apart: does the gateway try again?
         for i in range(1, spec["requests"] + 1):
@@ -621,6 +651,19 @@ def folder_outputs(args, gw, base, d, pcap, servers):
         shutil.copy(os.path.join(d, "client.log"), os.path.join(out, name + ".client.log"))
     if os.path.exists(os.path.join(d, "wire.log")):
         shutil.copy(os.path.join(d, "wire.log"), os.path.join(out, name + ".wire.log"))
+    spec = scenarios.BY_NAME[name]
+    tls_args = []
+    if spec.get("kind") == "tls":
+        # The CA the gateway trusted and the leaf the upstream served (certificates, never keys).
+        for f, what in (("root.pem", "root"), ("leaf-%s.pem" % spec["tls_cert"], "leaf")):
+            text = open(os.path.join(d, "certs", f)).read()
+            if "PRIVATE KEY" in text:
+                raise Fail("a key in %s" % f)
+            shutil.copy(os.path.join(d, "certs", f), os.path.join(out, "%s.%s.pem" % (name, what)))
+        tls_args = ["--tls-ca-file", name + ".root.pem", "--tls-leaf-file", name + ".leaf.pem"]
+        if os.path.exists(os.path.join(d, "capture.keylog")):
+            shutil.copy(os.path.join(d, "capture.keylog"), os.path.join(out, name + ".keylog"))
+            tls_args += ["--tls-keylog", os.path.join(out, name + ".keylog")]
     glog = os.path.join(out, name + ".gateway.log")
     if gw == "caddy":
         shutil.copy(os.path.join(d, "logs/caddy.log"), glog)
@@ -633,7 +676,7 @@ def folder_outputs(args, gw, base, d, pcap, servers):
                  "--upstream-log", os.path.join(out, name + ".upstream.log"),
                  "--client-log", os.path.join(out, name + ".client.log"),
                  "--servers", ",".join(servers), "--out", os.path.join(out, name + ".truth.json"),
-                 "--gateway", version, flag, glog]
+                 "--gateway", version, flag, glog] + tls_args
     if subprocess.run(truth_cmd).returncode != 0:
         raise Fail("build-truth.py failed for %s" % base)
     r = subprocess.run([PY, os.path.join(HERE, "check-capture.py"), "--dir", out,

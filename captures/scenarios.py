@@ -436,20 +436,30 @@ SCENARIOS = [
 # what each did; these are the ones only they run.
 
 
-def twenty_k_head():
-    """A head of about 20 KiB in 41 fields of ~500 bytes (no single line is long), CL 5."""
+ENCRYPTED_ALERT = bytes.fromhex("1703030013")    # TLS 1.3 record: 2 alert bytes + type + 16-byte tag
+CLEAR_BAD_CERTIFICATE = bytes.fromhex("15030300020" "22a")   # fatal bad_certificate (42)
+
+
+def big_head(size):
+    """~`size` bytes of head in ~500-byte lines; the line holding offset 4096 is X-Past-4096."""
     out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
     n = 0
-    while len(out) < 20 * 1024:
-        out += b"X-Fill-%02d: %s\r\n" % (n, b"f" * 486)
+    while len(out) < size:
+        line = b"X-Fill-%02d: %s\r\n" % (n, b"f" * 486)
+        if len(out) <= 4096 < len(out) + len(line):
+            line = b"X-Past-4096: %s\r\n" % (b"p" * 485)
+        out += line
         n += 1
     return out + b"\r\n" + BODY5
 
 
-SCENARIOS += [
+# tcp-rst-before-response, http-header-head-20k and http-cl-duplicate-differ are byte for byte the
+# scenarios of the same names the Apache httpd and lighttpd captures use (gw_apache_lighttpd.py on
+# their branch); whichever list defines them first keeps them (_add_new below).
+_NEW = [
     S("tcp-rst-before-response", "tcp.rst.before_response",
       "reads the request, then RST (SO_LINGER 0) with no response byte",
-      [R, RST], evidence="upstream_rst", gateways=()),
+      [R, sleep(30), RST], evidence="upstream_rst", gateways=()),
     S("tcp-connect-refused-twice", "tcp.connect.refused",
       "nothing listens: every SYN is answered by RST/ACK; three requests, the 2nd 0.05 s after "
       "the 1st, the 3rd 1 s after the 2nd (Varnish holds a refused backend down for "
@@ -457,17 +467,50 @@ SCENARIOS += [
       [], evidence="upstream_rst", kind="refused", gateways=(), accepted=False, requests=3,
       then_after_s=[0.05, 1.0]),
     S("http-cl-duplicate-differ", "http.cl.duplicate",
-      "two `Content-Length` lines with different values (`5`, then `6`), 5 body bytes, keep-alive",
+      "`Content-Length: 5` and `Content-Length: 7` (different values), 5 body bytes, keep-alive",
       [R, send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
-               b"Content-Length: 6\r\n\r\nhello"), W],
-      marker=b"Content-Length: 6", gateways=()),
-    S("http-header-20k", "http.header.too_large",
-      "a head of about 20 KiB: 41 fields of ~500 bytes (`X-Fill-NN: fff...`), CL 5, keep-alive",
-      [R, send(twenty_k_head()), W], marker=b"X-Fill-00:", gateways=()),
+               b"Content-Length: 7\r\n\r\nhello"), W],
+      marker=b"Content-Length: 7", gateways=()),
+    S("http-header-head-20k", "http.header.too_large",
+      "a 20 KiB head of ~500-byte lines (42 fields; none longer than 500 bytes), CL 5, keep-alive; "
+      "the line at offset 4096 is `X-Past-4096`",
+      [R, send(big_head(20480)), W], marker=b"X-Past-4096:", gateways=()),
+    # Caddy as a TLS client (kind "tls"): `transport http { tls; tls_trusted_ca_certs root.pem;
+    # tls_server_name upstream.test }` in front of tls-upstream.py (Python ssl, OpenSSL 3, TLS 1.3
+    # unless tls_max says otherwise) serving a leaf of a tls-certs.sh set made for the capture
+    # (its root.pem is committed beside it as SCENARIO.root.pem). Evidence "gateway_alert": the
+    # gateway's frame carrying its alert record `marker`: in TLS 1.3 Go sends it encrypted (a
+    # 19-byte application_data record after its ChangeCipherSpec), in TLS 1.2 in the clear. The
+    # upstream writes a key log (SCENARIO.keylog) with which tshark reads the 1.3 alert.
+    S("tls-caddy-cert-expired", "tls.cert.expired",
+      "TLS 1.3 server: leaf upstream.test (notAfter 30 days ago) + intermediate (encrypted)",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="expired", gateways=()),
+    S("tls-caddy-unknown-ca", "tls.cert.unknown_ca",
+      "TLS 1.3 server: leaf upstream.test + intermediate of a CA the gateway does not trust (encrypted)",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="other-ca", gateways=()),
+    S("tls-caddy-name-mismatch", "tls.cert.name_mismatch",
+      "TLS 1.3 server: leaf for wrong.test only + intermediate (encrypted); the gateway expects upstream.test",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="wrong-name", gateways=()),
+    S("tls-caddy-cert-expired-1.2", "tls.cert.expired",
+      "TLS 1.2 server: leaf upstream.test (notAfter 30 days ago) + intermediate (in the clear)",
+      [], evidence="gateway_alert", marker=CLEAR_BAD_CERTIFICATE, kind="tls",
+      tls_cert="expired", tls_max="1.2", wire_verdict="tls.cert.expired", gateways=()),
+    S("tls-caddy-healthy", "none",
+      "TLS 1.3 server: valid leaf upstream.test + intermediate, keep-alive HTTP/1.1; 4 GETs "
+      "(Content-Length and chunked bodies)",
+      [], evidence=None, kind="tls", tls_cert="valid", requests=4, gateways=()),
     S("healthy-keepalive-short", "none",
       "healthy keep-alive upstream: 20 GETs on one client connection, Content-Length and chunked "
       "bodies", [], evidence=None, kind="healthy", gateways=(), requests=20),
 ]
+
+
+def _add_new(new):
+    names = {s["name"] for s in SCENARIOS}
+    SCENARIOS.extend(s for s in new if s["name"] not in names)
+
+
+_add_new(_NEW)
 
 # Per gateway folder: scenario -> what the committed run showed: client status, class, curl's
 # exit code, and a regular expression the gateway_log must match in full (Caddy: the error
@@ -482,6 +525,7 @@ def G(status, cls, log=None, curl_exit=0, no_connection=None):
 
 
 GO_BROKEN = r"net/http: HTTP/1\.x transport connection broken: "
+CADDY_EXPIRED = r"x509: certificate has expired or is not yet valid: current time \S+ is after \S+"
 CADDY_BODY = r"reading from backend: %s; aborting with incomplete response: %s"
 GATEWAY_FOLDER_EXPECT = {
     "caddy": {
@@ -507,14 +551,21 @@ GATEWAY_FOLDER_EXPECT = {
         "http-header-obs-fold": G(200, "ok"),
         "http-line-bare-lf": G(200, "ok"),
         "http-header-value-nul": G(200, "ok", None, 8),
-        "http-header-20k": G(200, "ok"),
+        "http-header-head-20k": G(200, "ok"),
         "http-header-too-many": G(200, "ok"),
         "http-cl-duplicate-differ": G(502, "502", GO_BROKEN + r'http: message cannot contain multiple '
-                                                              r'Content-Length headers; got \["5" "6"\]'),
+                                                              r'Content-Length headers; got \["5" "7"\]'),
         "http-te-cl-both": G(200, "ok"),
         "http-chunked-bad-size": G(200, "truncated", CADDY_BODY % (("invalid byte in chunk length",) * 2)),
         "http-upstream-5xx": G(503, "relayed"),
         "healthy-keepalive-short": G(200, "ok"),
+        "proto-plain-to-tls-port": G(502, "502", r"read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: read: "
+                                                 r"connection reset by peer"),
+        "tls-caddy-cert-expired": G(502, "502", CADDY_EXPIRED),
+        "tls-caddy-unknown-ca": G(502, "502", r"x509: certificate signed by unknown authority"),
+        "tls-caddy-name-mismatch": G(502, "502", r"x509: certificate is valid for wrong\.test, not upstream\.test"),
+        "tls-caddy-cert-expired-1.2": G(502, "502", CADDY_EXPIRED),
+        "tls-caddy-healthy": G(200, "ok"),
     },
     "varnish": {
         "tcp-connect-refused-twice": G(503, "503", r"backend default: fail errno 111 \(Connection refused\)",
@@ -533,9 +584,9 @@ GATEWAY_FOLDER_EXPECT = {
         "http-header-obs-fold": G(200, "ok"),
         "http-line-bare-lf": G(200, "ok"),
         "http-header-value-nul": G(503, "503", r"http format error"),
-        "http-header-20k": G(200, "ok"),
+        "http-header-head-20k": G(200, "ok"),
         "http-header-too-many": G(503, "503", r"http format error"),
-        "http-cl-duplicate-differ": G(200, "truncated", None, 18),
+        "http-cl-duplicate-differ": G(200, "truncated", None, 18),   # the client reads 7 of 5
         "http-te-cl-both": G(503, "503", r"Body cannot be fetched"),
         "http-chunked-bad-size": G(200, "truncated", r"chunked header non-hex", 18),
         "http-upstream-5xx": G(503, "relayed"),
