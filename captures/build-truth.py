@@ -734,6 +734,10 @@ def build(args):
         if x.get("located"):
             src.append(x["located"])
         status = last["status"] if last else None
+        if gw_kind in ("caddy", "varnish") and client is not None:
+            # What curl got (null: no status line reached it), which is not always what the
+            # gateway logged (Caddy logs 200 for a response whose head it never flushed).
+            status = client.get("http_code") or None
         note = None
         if gw_kind == "nginx" and last and last.get("access") and last["access"]["raw"].split()[1] == "009":
             # nginx relayed the upstream's bytes as an HTTP/0.9 response: no status line of
@@ -754,6 +758,7 @@ def build(args):
             conn["access_status"] = last["access"]["raw"].split()[1]
             conn["upstream_status"] = last["access"]["upstream_status"]
         if gw_kind in ("caddy", "varnish") and last and not last.get("unlogged"):
+            conn["gateway_status"] = last["status"]
             conn.update(last["detail"])
             if client and client.get("curl_exit"):
                 note = "curl exit %d: %s" % (client["curl_exit"], client.get("curl_stderr"))
@@ -859,7 +864,9 @@ def build(args):
         truth["gateway_log_lines"] = [e["gateway_log"] for e in entries if e.get("gateway_log")]
         # Requests the gateway answered without any connection to the upstream (no SYN).
         truth["requests_without_connection"] = [
-            dict({"request": e["request"], "verdict": None, "client_status": e["status"],
+            dict({"request": e["request"], "verdict": None,
+                  "client_status": clients.get(e["request"], {}).get("http_code") or None,
+                  "gateway_status": e["status"],
                   "class": classify_folder(spec, e, clients.get(e["request"])),
                   "gateway_log": e["gateway_log"],
                   "source": "%s line %d: %s; no SYN to %s for it in the capture"

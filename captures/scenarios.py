@@ -471,6 +471,11 @@ _NEW = [
       [R, send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
                b"Content-Length: 7\r\n\r\nhello"), W],
       marker=b"Content-Length: 7", gateways=()),
+    S("tcp-read-timeout-mid-body", "tcp.read_timeout",
+      "`Content-Length: 100` head, 10 body bytes, then nothing (the connection stays open; the "
+      "gateway's read timeouts are 2 s)",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"),
+       sleep(30), send(b"0123456789"), W], evidence="gateway_close", read_timeout=True, gateways=()),
     S("http-header-head-20k", "http.header.too_large",
       "a 20 KiB head of ~500-byte lines (42 fields; none longer than 500 bytes), CL 5, keep-alive; "
       "the line at offset 4096 is `X-Past-4096`",
@@ -559,6 +564,16 @@ GATEWAY_FOLDER_EXPECT = {
         "http-chunked-bad-size": G(200, "truncated", CADDY_BODY % (("invalid byte in chunk length",) * 2)),
         "http-upstream-5xx": G(503, "relayed"),
         "healthy-keepalive-short": G(200, "ok"),
+        "tcp-connect-timeout": G(502, "502", r"dial tcp 10\.201\.0\.2:\d+: i/o timeout"),
+        # Caddy never flushed the head: curl got nothing (http_code 000) and gave up after 8 s;
+        # Caddy's access log says 200, size 10.
+        "http-cl-invalid": G(502, "502", GO_BROKEN + r'bad Content-Length "abc"'),
+        "http-te-not-chunked": G(502, "502", GO_BROKEN + r'unsupported transfer encoding: "gzip"'),
+        "http-header-missing-colon": G(502, "502", GO_BROKEN + r'malformed MIME header: missing colon: "Foo"'),
+        "http-status-line-bad-code": G(502, "502", GO_BROKEN + r'malformed HTTP status code "2000"'),
+        "http-chunked-data-len-mismatch": G(200, "truncated", CADDY_BODY % (("malformed chunked encoding",) * 2)),
+        "http-body-extra-after-message": G(200, "ok"),
+        "tcp-read-timeout-mid-body": G(None, "truncated", r"aborting with incomplete response: context canceled", 28),
         "proto-plain-to-tls-port": G(502, "502", r"read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: read: "
                                                  r"connection reset by peer"),
         "tls-caddy-cert-expired": G(502, "502", CADDY_EXPIRED),
@@ -591,6 +606,15 @@ GATEWAY_FOLDER_EXPECT = {
         "http-chunked-bad-size": G(200, "truncated", r"chunked header non-hex", 18),
         "http-upstream-5xx": G(503, "relayed"),
         "healthy-keepalive-short": G(200, "ok"),
+        "tcp-connect-timeout": G(503, "503", r"backend default: fail errno 110 \(Connection timed out\)"),
+        "http-cl-invalid": G(503, "503", r"Body cannot be fetched"),
+        "http-te-not-chunked": G(503, "503", r"Body cannot be fetched"),
+        "http-header-missing-colon": G(503, "503", r"http format error"),
+        "http-status-line-bad-code": G(503, "503", r"http format error"),
+        "http-chunked-data-len-mismatch": G(200, "truncated", r"chunked tail no NL", 18),
+        "http-body-extra-after-message": G(200, "ok"),
+        "tcp-read-timeout-mid-body": G(200, "truncated", r"Resource temporarily unavailable; straight insufficient bytes",
+                                       18),
     },
 }
 
