@@ -241,6 +241,194 @@ def read_client_log(path):
     return out
 
 
+# ------------------------------------------------- gateways with their own folder
+
+# Codes whose failure comes after the response head: a 2xx the gateway does not turn into an
+# error of its own ends as a cut (or hidden-cut) body for the client.
+BODY_PHASE = {"tcp.fin.mid_body", "tcp.rst.mid_body", "http.chunked.bad_size",
+              "http.chunked.size_overflow", "http.chunked.data_len_mismatch", "http.chunked.bad_trailer"}
+# Caddy's reverse proxy logs these (at error level, without the request) when the upstream's
+# body fails after the response head was sent to the client.
+CADDY_BODY_MSGS = ("reading from backend", "aborting with incomplete response")
+CADDY_NOISE = re.compile(r"^(admin endpoint disabled|automatic HTTPS is completely disabled for server|"
+                         r"started background certificate maintenance|cleaning storage unit|"
+                         r"finished cleaning storage units|starting server loop|server running|"
+                         r"autosaved config \(load with --resume flag\)|serving initial configuration|"
+                         r"shutting down|exiting; byeee!! .*|servers shutting down with eternal grace period|"
+                         r"stopped background certificate maintenance|shutdown complete|"
+                         r"HTTP/2 skipped because it requires TLS|HTTP/3 skipped because it requires TLS)$")
+
+
+def read_caddy_log(path):
+    """Caddy's JSON log: one entry per access-log line (logger http.log.access*), with the
+    http.log.error entry and the reverse proxy's entries of the same request (matched by
+    method, URI and client port). Every other line must be start/stop noise."""
+    name = os.path.basename(path)
+    entries, pending = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            raw = raw.rstrip("\n")
+            if not raw:
+                continue
+            d = json.loads(raw)
+            d["lineno"], d["raw"] = lineno, raw
+            req = d.get("request")
+            logger = d.get("logger", "")
+            if req is None:
+                if logger == "http.handlers.reverse_proxy" and d["msg"] in CADDY_BODY_MSGS + ("selected upstream",):
+                    # These carry no request: they belong to the next access-log line.
+                    pending.append(d)
+                    continue
+                if not CADDY_NOISE.match(d["msg"]):
+                    raise TruthError("%s:%d: unexpected Caddy log line %r" % (path, lineno, raw))
+                continue
+            key = (req["method"], req["uri"], req["remote_port"])
+            if logger.startswith("http.log.access"):
+                lines = [x for x in pending if x.get("key") == key or "key" not in x]
+                pending = [x for x in pending if x not in lines]
+                entries.append({"request": "%s %s" % (req["method"], req["uri"]), "status": d["status"],
+                                "time": d["ts"] - d.get("duration", 0), "server": None, "raw": raw,
+                                "errors": [], "access": d, "lines": lines, "log_name": name})
+            elif logger in ("http.log.error", "http.handlers.reverse_proxy"):
+                d["key"] = key
+                pending.append(d)
+            else:
+                raise TruthError("%s:%d: unexpected Caddy log line %r" % (path, lineno, raw))
+    if pending:
+        raise TruthError("%s: Caddy log lines with no access-log line: %s" % (path, pending[0]["raw"]))
+    for e in entries:
+        err = [x for x in e["lines"] if x.get("logger") == "http.log.error"]
+        trip = [x for x in e["lines"] if x.get("msg") == "upstream roundtrip"]
+        body = [x for x in e["lines"] if x.get("msg") in CADDY_BODY_MSGS]
+        e["failed"] = bool(err)
+        e["body_failed"] = bool(body)
+        # gateway_log: the error entry's msg (Caddy puts the error text there), or, for a body
+        # failure, the reverse proxy's "msg: error".
+        e["gateway_log"] = (err[0]["msg"] if err else
+                            "; ".join("%s: %s" % (x["msg"], x.get("error")) for x in body) if body else None)
+        e["deciding"] = err[0] if err else body[0] if body else e["access"]
+        e["detail"] = {"caddy_error_msg": err[0]["msg"] if err else None,
+                       "caddy_error_status": err[0].get("status") if err else None,
+                       "caddy_roundtrip_error": next((x["error"] for x in trip if x.get("error")), None),
+                       "caddy_upstream_status": next((x["status"] for x in trip if x.get("status")), None),
+                       "caddy_body_errors": [{"msg": x["msg"], "error": x.get("error")} for x in body],
+                       "caddy_access_status": e["access"]["status"], "caddy_access_size": e["access"].get("size")}
+    return entries
+
+
+VSL_RE = re.compile(r"^(-+)\s+(\w+)\s?(.*)$")
+
+
+def read_varnish_log(path):
+    """varnishlog -g request: one entry per client request (ReqURL, RespStatus), with its
+    backend fetch (BackendOpen, FetchError, BerespStatus, BackendClose)."""
+    name = os.path.basename(path)
+    groups, cur = [], None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, raw in enumerate(f, 1):
+            raw = raw.rstrip("\n")
+            if not raw.strip():
+                continue
+            if raw.startswith("*"):
+                kind = "req" if "<< Request" in raw else "bereq" if "<< BeReq" in raw else None
+                if kind is None:
+                    raise TruthError("%s:%d: unexpected varnishlog group %r" % (path, lineno, raw))
+                if kind == "req":
+                    cur = {"req": [], "bereq": [], "lineno": lineno}
+                    groups.append(cur)
+                    target = cur["req"]
+                else:
+                    target = []
+                    cur["bereq"].append(target)
+                continue
+            m = VSL_RE.match(raw)
+            if not m or cur is None:
+                raise TruthError("%s:%d: unexpected varnishlog line %r" % (path, lineno, raw))
+            target.append((m.group(2), m.group(3).strip(), lineno, raw))
+    entries = []
+    for g in groups:
+        tags = {}
+        for tag, val, lineno, raw in g["req"]:
+            tags.setdefault(tag, []).append((val, lineno, raw))
+        if "ReqURL" not in tags:
+            raise TruthError("%s:%d: a request group without ReqURL" % (path, g["lineno"]))
+        start = float(next(v for v, _, _ in tags["Timestamp"] if v.startswith("Start:")).split()[1])
+        status = int(tags["RespStatus"][-1][0]) if "RespStatus" in tags else None
+        fetch_errors, errors, opens, closes, bstatus, deciding = [], [], [], [], [], None
+        bogo, garbage = [], []
+        for be in g["bereq"]:
+            for tag, val, lineno, raw in be:
+                if tag == "FetchError":
+                    fetch_errors.append(val)
+                    deciding = deciding or (lineno, raw)
+                elif tag == "Error":
+                    # e.g. "Body cannot be fetched" (CL+TE): an error with no FetchError.
+                    errors.append(val)
+                    deciding = deciding or (lineno, raw)
+                elif tag == "BogoHeader":
+                    bogo.append(val)   # what Varnish found wrong in the head
+                elif tag == "HttpGarbage":
+                    garbage.append(val)
+                elif tag == "BackendOpen":
+                    opens.append(val)
+                elif tag == "BackendClose":
+                    closes.append(val)
+                elif tag == "BerespStatus":
+                    bstatus.append(int(val))
+        resp_line = tags["RespStatus"][-1] if "RespStatus" in tags else None
+        reason = tags["RespReason"][-1][0] if "RespReason" in tags else None
+        e = {"request": "%s %s" % (tags["ReqMethod"][0][0], tags["ReqURL"][0][0]), "status": status,
+             "time": start, "server": None, "raw": resp_line[2] if resp_line else None, "errors": [],
+             "log_name": name,
+             # Varnish made the answer itself: a FetchError and its own "Backend fetch failed".
+             "failed": bool(fetch_errors or errors) and reason == "Backend fetch failed",
+             "gateway_log": "; ".join(fetch_errors or errors) if (fetch_errors or errors) else None}
+        e["deciding"] = ({"lineno": deciding[0], "raw": deciding[1]} if deciding else
+                         {"lineno": resp_line[1], "raw": resp_line[2]} if resp_line else None)
+        e["detail"] = {"varnish_fetch_errors": fetch_errors, "varnish_errors": errors,
+                       "varnish_resp_status": status,
+                       "varnish_resp_content_length": [v.split(":", 1)[1].strip() for v, _, _ in tags.get("RespHeader", [])
+                                                       if v.lower().startswith("content-length:")],
+                       "varnish_resp_reason": reason, "varnish_beresp_status": bstatus,
+                       "varnish_backend_open": opens, "varnish_backend_close": closes,
+                       "varnish_bogo_header": bogo, "varnish_http_garbage": garbage}
+        entries.append(e)
+    return entries
+
+
+def tls_alerts(pcap, keylog):
+    """Every TLS alert tshark reads in the capture (decrypting with the key log, if any):
+    [{frame, from_port, level, description}]."""
+    cmd = ["tshark", "-r", pcap, "-Y", "tls.alert_message", "-T", "fields", "-e", "frame.number",
+           "-e", "tcp.srcport", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc"]
+    if keylog:
+        cmd[3:3] = ["-o", "tls.keylog_file:%s" % keylog]
+    out = []
+    for line in run(cmd).splitlines():
+        if line.strip():
+            f, sp, level, desc = line.split("\t")
+            out.append({"frame": int(f), "from_port": int(sp), "level": int(level), "description": int(desc)})
+    return out
+
+
+def classify_folder(spec, entry, client):
+    """Caddy, Varnish: the class from the gateway's own log, the client and the scenario."""
+    status = entry["status"]
+    body = spec is not None and spec["finding"] in BODY_PHASE
+    if client and client.get("curl_exit") in (18, 56, 92):
+        return "truncated"
+    if entry["failed"]:
+        return str(status) if status in (500, 502, 503, 504) else "relayed"
+    if status is not None and 200 <= status < 300 and (body or entry.get("body_failed") or (
+            client and client.get("curl_exit") == 28 and client.get("size_download"))):
+        # The gateway logged no failure and sent a 2xx, but the upstream's body was cut or
+        # broken (the upstream log and the scenario say so): a cut or hidden-cut body.
+        return "truncated"
+    if status is not None and 500 <= status <= 599:
+        return "relayed"
+    return "ok"
+
+
 # ------------------------------------------------------------------ tshark
 
 class Capture:
@@ -292,6 +480,9 @@ def evidence_for(cap, kind, marker, client, server, used):
         flt = "%s && tcp.flags.fin == 1" % conn
     elif kind == "upstream_rst":
         flt = "%s && tcp.flags.reset == 1" % conn
+    elif kind == "gateway_alert":
+        # The gateway's (TLS client's) frame carrying the cleartext alert record `marker`.
+        flt = "tcp.srcport == %d && tcp.dstport == %d && %s" % (cp, sp, marker_filter(marker))
     elif kind == "gateway_close":
         flt = "tcp.srcport == %d && tcp.dstport == %d && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" % (cp, sp)
     elif kind == "first_syn":
@@ -335,7 +526,8 @@ def classify(gw_kind, entry, errors, client):
 
 def build(args):
     spec = scenarios.BY_NAME.get(args.scenario) if args.scenario else None
-    gw_kind = args.kind or ("haproxy" if args.haproxy_log else "nginx")
+    gw_kind = args.kind or ("haproxy" if args.haproxy_log else "caddy" if args.caddy_log
+                            else "varnish" if args.varnish_log else "nginx")
     conns = read_upstream_log(args.upstream_log)
     clients = read_client_log(args.client_log)
     cap = Capture(args.pcap)
@@ -367,6 +559,12 @@ def build(args):
             if req not in by_req:
                 raise TruthError("%s:%d: error line for no logged request: %s" % (ename, err["lineno"], err["raw"]))
             by_req[req]["errors"].append(err)
+    elif gw_kind in ("caddy", "varnish"):
+        ename = os.path.basename(args.caddy_log or args.varnish_log)
+        entries = read_caddy_log(args.caddy_log) if gw_kind == "caddy" else read_varnish_log(args.varnish_log)
+        by_req = {e["request"]: e for e in entries}
+        if len(by_req) != len(entries):
+            raise TruthError("a request is logged twice; paths must be unique")
     else:
         hap = read_haproxy_log(args.haproxy_log)
         ename = os.path.basename(args.haproxy_log)
@@ -401,6 +599,7 @@ def build(args):
             explained.add(r)
         expected.append({"time": c["accepted"], "client": c["peer"], "server": c["server"],
                          "up": c, "requests": reqs})
+    no_connection = []
     # Requests the upstream never read: find their bytes in the capture (keep-alive race),
     # else they never reached an accepted connection (refused, connect timeout).
     for e in entries:
@@ -428,8 +627,30 @@ def build(args):
                 server = servers[int(e["hap"]["server"][1:]) - 1]
             if not server or server == "-":
                 raise TruthError("request %s: no upstream address" % e["request"])
+            idle = [x for x in expected if x["up"] is not None and x["server"] == server
+                    and not x["requests"] and x["up"]["requests"] == 0]
+            if gw_kind in ("caddy", "varnish") and idle:
+                # The upstream accepted a connection but read no request on it (it spoke first
+                # and the gateway gave up before writing the request).
+                idle[0]["requests"].append(e["request"])
+                idle[0]["located"] = ("request %s was never read by the upstream: its only "
+                                      "connection to %s carried none" % (e["request"], server))
+                explained.add(e["request"])
+                continue
             if any(c["server"] == server for c in conns):
                 raise TruthError("%s never accepted, but the upstream log shows accepts on it" % server)
+            if gw_kind in ("caddy", "varnish"):
+                # A gateway may answer without trying the server at all (Varnish holds a refused
+                # backend down): connection attempts are the distinct SYNs to it in the capture.
+                # A SYN belongs to the request whose client exchange (curl's start to end) holds it.
+                cl = clients.get(e["request"], {})
+                t0, t1 = cl.get("start", e["time"]), cl.get("end", e["time"] + 10)
+                syns = cap.frames("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == %d"
+                                  % port_of(server), ("tcp.srcport", "frame.time_epoch"))
+                if not any(t0 <= float(t) <= t1 for _, t in syns):
+                    no_connection.append(e)
+                    explained.add(e["request"])
+                    continue
             expected.append({"time": e["time"], "client": None, "server": server, "up": None,
                              "requests": [e["request"]]})
         explained.add(e["request"])
@@ -498,6 +719,8 @@ def build(args):
                 cls, gw_note = gwx.classify(gw_kind, last, finding, client) if last else (None, None)
             except gwx.TruthError as exc:
                 raise TruthError(str(exc))
+        elif gw_kind in ("caddy", "varnish"):
+            cls = classify_folder(spec, last, client) if last else None
         else:
             cls = classify(gw_kind, last, errs if gw_kind == "nginx" else [], client) if last else None
         if gw_kind in gwx.KINDS:
@@ -507,6 +730,8 @@ def build(args):
             # (a [warn] such as "upstream server temporarily disabled" comes first).
             failed = [err for err in errs if err["level"] in ("error", "crit", "alert", "emerg")]
             gwlog = (failed or errs)[0]["text"] if errs else None
+        elif gw_kind in ("caddy", "varnish"):
+            gwlog = last["gateway_log"] if last else None
         else:
             gwlog = last["raw"] if last else None
         if last and last.get("unlogged"):
@@ -523,6 +748,8 @@ def build(args):
                 src.append("client.log: curl exit %s, http_code %s, %s bytes%s"
                            % (client.get("curl_exit"), client.get("http_code"), client.get("size_download"),
                               (" (%s)" % client["curl_stderr"]) if client.get("curl_stderr") else ""))
+        if gw_kind in ("caddy", "varnish") and last and last.get("deciding"):
+            src.append("%s line %d: %s" % (ename, last["deciding"]["lineno"], last["deciding"]["raw"]))
         if last and last.get("unlogged"):
             src.append("%s: no line for %s; the client log says: %s"
                        % (ename, last["request"], last["client"].get("curl_stderr")))
@@ -532,6 +759,10 @@ def build(args):
         if x.get("located"):
             src.append(x["located"])
         status = last["status"] if last else None
+        if gw_kind in ("caddy", "varnish") and client is not None:
+            # What curl got (null: no status line reached it), which is not always what the
+            # gateway logged (Caddy logs 200 for a response whose head it never flushed).
+            status = client.get("http_code") or None
         note = None
         if gw_kind == "nginx" and last and last.get("access") and last["access"]["raw"].split()[1] == "009":
             # nginx relayed the upstream's bytes as an HTTP/0.9 response: no status line of
@@ -560,6 +791,11 @@ def build(args):
         if gw_kind == "nginx" and last and last.get("access"):
             conn["access_status"] = last["access"]["raw"].split()[1]
             conn["upstream_status"] = last["access"]["upstream_status"]
+        if gw_kind in ("caddy", "varnish") and last and not last.get("unlogged"):
+            conn["gateway_status"] = last["status"]
+            conn.update(last["detail"])
+            if client and client.get("curl_exit"):
+                note = "curl exit %d: %s" % (client["curl_exit"], client.get("curl_stderr"))
         if note:
             conn["client_note"] = note
         if gw_kind == "haproxy":
@@ -567,7 +803,7 @@ def build(args):
             conn["haproxy_status"] = last["hap"]["status"] if last and last.get("hap") else None
         conn["evidence_frame"] = frame
         conn["evidence_filter"] = flt
-        conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind == "payload") else None
+        conn["evidence_marker_hex"] = marker.hex() if (marker and ev_kind in ("payload", "gateway_alert")) else None
         rq = []
         for r, en in zip(reqs, ents):
             cl = clients.get(r, {})
@@ -582,13 +818,24 @@ def build(args):
         if spec and spec.get("kind") == "keepalive-race" and finding != "none":
             conn["race"] = race_check(cap, x, reqs[-1])
         if spec and spec["name"] == "proto-server-speaks-first":
-            conn["server_first"] = server_first_check(cap, x, frame)
+            if gw_kind in ("caddy", "varnish") and x["requests"] and x["requests"][-1] not in cap.requests():
+                # The gateway saw the banner before it wrote the request, and gave up.
+                conn["server_first"] = {"banner_frame": frame, "request_frame": None,
+                                        "note": "the gateway never wrote the request (tshark finds none)"}
+            else:
+                conn["server_first"] = server_first_check(cap, x, frame)
         out_conns.append(conn)
 
     # Expectations (what the committed run showed).
     problems = []
     if spec is not None:
-        exp = spec["expect"].get(gw_kind)
+        if gw_kind in ("caddy", "varnish"):
+            exp = scenarios.GATEWAY_FOLDER_EXPECT[gw_kind].get(spec["name"])
+            if exp is None:
+                problems.append("scenarios.py has no expectation yet for %s (first run)" % gw_kind)
+                exp = {}
+        else:
+            exp = spec["expect"].get(gw_kind)
         if exp is None:
             raise TruthError("scenarios.py has no expectation for %s" % gw_kind)
         for conn in out_conns:
@@ -612,9 +859,20 @@ def build(args):
                 got["log"] = conn["gateway_log"]
                 if exp["log"] is not None and got["log"] is not None and re.search(exp["log"], got["log"]):
                     got["log"] = exp["log"]
+            if "log_re" in exp:
+                # The gateway's text must match in full (None: the gateway logged no failure).
+                log_text = conn["gateway_log"]
+                ok = (log_text is None) if exp["log_re"] is None else \
+                    bool(log_text is not None and re.fullmatch(exp["log_re"], log_text))
+                got["log_re"] = exp["log_re"] if ok else log_text
+            if not exp:
+                continue
             want = {k: exp[k] for k in got}
             if got != want:
                 problems.append("%s: expected %s, got %s" % (conn["client"], want, got))
+        if "no_connection" in exp and len(no_connection) != exp["no_connection"]:
+            problems.append("%d request(s) made no connection, expected %d"
+                            % (len(no_connection), exp["no_connection"]))
         if not any(c["finding"] == spec["finding"] for c in out_conns):
             problems.append("no connection with the designed finding %s" % spec["finding"])
 
@@ -636,6 +894,25 @@ def build(args):
             truth["size_limit_bytes"] = spec["size_limit"]
     if gw_kind == "haproxy":
         truth["haproxy_log"] = [h["raw"] for h in hap]
+    if gw_kind in ("caddy", "varnish"):
+        truth["gateway_log_file"] = os.path.basename(args.caddy_log or args.varnish_log)
+        if args.tls_ca_file:
+            truth["tls"] = {"ca_file": args.tls_ca_file, "leaf_file": args.tls_leaf_file,
+                            "keylog": os.path.basename(args.tls_keylog) if args.tls_keylog else None,
+                            "keylog_written_by": "server" if args.tls_keylog else None,
+                            "server_name": "upstream.test", "max_version": spec.get("tls_max") or "1.3",
+                            "alerts": tls_alerts(args.pcap, args.tls_keylog)}
+        truth["gateway_log_lines"] = [e["gateway_log"] for e in entries if e.get("gateway_log")]
+        # Requests the gateway answered without any connection to the upstream (no SYN).
+        truth["requests_without_connection"] = [
+            dict({"request": e["request"], "verdict": None,
+                  "client_status": clients.get(e["request"], {}).get("http_code") or None,
+                  "gateway_status": e["status"],
+                  "class": classify_folder(spec, e, clients.get(e["request"])),
+                  "gateway_log": e["gateway_log"],
+                  "source": "%s line %d: %s; no SYN to %s for it in the capture"
+                            % (ename, e["deciding"]["lineno"], e["deciding"]["raw"], servers[0] if servers else "?")},
+                 **e["detail"]) for e in no_connection]
     truth["expected_connections"] = out_conns
     return truth, problems
 
@@ -681,12 +958,17 @@ def main():
     ap.add_argument("--access-log")
     ap.add_argument("--haproxy-log")
     ap.add_argument("--kind", choices=gwx.KINDS, help="apache or lighttpd (with --error-log and --access-log)")
+    ap.add_argument("--caddy-log", help="Caddy's JSON log of the run (captures/caddy/)")
+    ap.add_argument("--tls-ca-file", help="the CA file the gateway trusted, relative to the truth's folder")
+    ap.add_argument("--tls-keylog", help="the upstream's key log of the capture (TLS 1.3 scenarios)")
+    ap.add_argument("--tls-leaf-file", help="the leaf certificate the upstream served, relative to the truth's folder")
+    ap.add_argument("--varnish-log", help="varnishlog -g request output of the run (captures/varnish/)")
     ap.add_argument("--upstream-log", required=True)
     ap.add_argument("--client-log")
     ap.add_argument("--servers", help="comma-separated upstream endpoints the gateway was given")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    if not args.haproxy_log and not (args.error_log and args.access_log):
+    if not (args.haproxy_log or args.caddy_log or args.varnish_log) and not (args.error_log and args.access_log):
         sys.exit("build-truth.py: give --error-log and --access-log (nginx) or --haproxy-log")
     try:
         truth, problems = build(args)

@@ -19,6 +19,15 @@
 #        (Apache and lighttpd: gw_apache_lighttpd.py; they need apache2 and lighttpd; their
 #        outputs go in a folder per gateway: <gateway>/<scenario>.pcap, .error.log, .access.log,
 #        .upstream.log, .client.log, .truth.json)
+#   sudo captures/make-captures.sh caddy        # every Caddy capture (captures/caddy/)
+#   sudo captures/make-captures.sh varnish      # every Varnish capture (captures/varnish/)
+#   sudo captures/make-captures.sh caddy/http-header-obs-fold     # one of them
+#
+# Caddy 2.6 and Varnish 7.1 (Debian 12's `caddy` and `varnish`: apt-get install -y caddy
+# varnish; their system services are never used) get a folder each: run-scenario.py --gateway
+# caddy|varnish runs a private instance (temp dir, foreground, loopback) per scenario of
+# scenarios.GATEWAY_FOLDER_EXPECT and writes captures/GATEWAY/SCENARIO.{pcap,gateway.log,
+# upstream.log,client.log,truth.json}; GATEWAY/README.md is the table of what each did.
 #
 # The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
 # by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
@@ -120,6 +129,7 @@ for w in "${WANT[@]}"; do
   [ "$w" = apache ] && known=1
   [ "$w" = lighttpd ] && known=1
   [ "$w" = apache-tls ] && known=1
+  case "$w" in caddy|varnish) known=1 ;; esac
   [ "$w" = client-hop ] && known=1
   [ "$w" = client-hop-no-live-upstreams ] && known=1
   for j in "${TLS_JOBS[@]}"; do
@@ -431,6 +441,11 @@ wanted ipv6-loopback       && { scenario_ipv6; LEGACY_DONE+=(ipv6-loopback); }
 
 # ------------------------------------------------- scenarios.py (nginx and HAProxy)
 
+folder_wanted() {  # folder_wanted GATEWAY: caddy or varnish named as a whole
+  local w
+  for w in "${WANT[@]}"; do [ "$w" = "$1" ] && return 0; done
+  return 1
+}
 NEW_DONE=()
 for j in "${JOBS[@]}"; do
   read -r jn jg jb <<<"$j"
@@ -442,7 +457,13 @@ for j in "${JOBS[@]}"; do
       command -v "$([ "$jg" = apache ] && echo apache2 || echo lighttpd)" >/dev/null \
         || die "$jg is missing (apt-get install -y apache2 lighttpd)"
       mkdir -p "$OUT/$jg" ;;
+    caddy|varnish) { [ ${#WANT[@]} = 0 ] || folder_wanted "$jg" || folder_wanted "$jb"; } || continue ;;
     *) wanted "$jn" "$jb" || continue ;;
+  esac
+  case "$jg" in
+    caddy) command -v caddy >/dev/null || die "caddy is missing (apt-get install -y caddy)" ;;
+    varnish) { command -v varnishd && command -v varnishlog; } >/dev/null \
+               || die "varnish is missing (apt-get install -y varnish)" ;;
   esac
   # run-scenario.py stops everything it started (and deletes its namespaces) itself;
   # it is one foreground child, so the trap above only has to wait for it.
@@ -530,21 +551,20 @@ OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json *.keylog'
 if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
   for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
-  for sub in apache lighttpd; do
+  for sub in apache lighttpd caddy varnish; do
     for g in $OUTPUT_GLOBS; do rm -f "$HERE/$sub"/$g; done
   done
 else
   for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}" "${APACHE_TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
-               client.log wire.log log keylog error.log; do
+               client.log wire.log log keylog error.log gateway.log root.pem leaf.pem; do
       rm -f "$HERE/$b.$ext"
     done
   done
 fi
 rm -f "$OUT/check.txt"
 for f in "$OUT"/*; do
-  if [ -d "$f" ]; then
-    # A gateway's folder (apache/, lighttpd/).
+  if [ -d "$f" ]; then   # a gateway's own folder (apache/, lighttpd/, caddy/, varnish/)
     mkdir -p "$HERE/$(basename "$f")"
     for g in "$f"/*; do
       cp "$g" "$HERE/$(basename "$f")/"

@@ -434,6 +434,194 @@ SCENARIOS = [
 import gw_apache_lighttpd  # noqa: E402
 gw_apache_lighttpd.extend(sys.modules[__name__])
 
+# ---------------------------------------------- Caddy and Varnish (issue 14)
+# Their captures go in captures/caddy/ and captures/varnish/ (one folder per gateway; base name
+# caddy/SCENARIO). The scenarios above that they run are listed in GATEWAY_FOLDER_EXPECT with
+# what each did; these are the ones only they run.
+
+
+ENCRYPTED_ALERT = bytes.fromhex("1703030013")    # TLS 1.3 record: 2 alert bytes + type + 16-byte tag
+CLEAR_BAD_CERTIFICATE = bytes.fromhex("15030300020" "22a")   # fatal bad_certificate (42)
+
+
+def big_head(size):
+    """~`size` bytes of head in ~500-byte lines; the line holding offset 4096 is X-Past-4096."""
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    n = 0
+    while len(out) < size:
+        line = b"X-Fill-%02d: %s\r\n" % (n, b"f" * 486)
+        if len(out) <= 4096 < len(out) + len(line):
+            line = b"X-Past-4096: %s\r\n" % (b"p" * 485)
+        out += line
+        n += 1
+    return out + b"\r\n" + BODY5
+
+
+# tcp-rst-before-response, http-header-head-20k and http-cl-duplicate-differ are byte for byte the
+# scenarios of the same names the Apache httpd and lighttpd captures use (gw_apache_lighttpd.py on
+# their branch); whichever list defines them first keeps them (_add_new below).
+_NEW = [
+    S("tcp-rst-before-response", "tcp.rst.before_response",
+      "reads the request, then RST (SO_LINGER 0) with no response byte",
+      [R, sleep(30), RST], evidence="upstream_rst", gateways=()),
+    S("tcp-connect-refused-twice", "tcp.connect.refused",
+      "nothing listens: every SYN is answered by RST/ACK; three requests, the 2nd 0.05 s after "
+      "the 1st, the 3rd 1 s after the 2nd (Varnish holds a refused backend down for "
+      "backend_remote_error_holddown, 0.25 s by default)",
+      [], evidence="upstream_rst", kind="refused", gateways=(), accepted=False, requests=3,
+      then_after_s=[0.05, 1.0]),
+    S("http-cl-duplicate-differ", "http.cl.duplicate",
+      "`Content-Length: 5` and `Content-Length: 7` (different values), 5 body bytes, keep-alive",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: 7\r\n\r\nhello"), W],
+      marker=b"Content-Length: 7", gateways=()),
+    S("tcp-read-timeout-mid-body", "tcp.read_timeout",
+      "`Content-Length: 100` head, 10 body bytes, then nothing (the connection stays open; the "
+      "gateway's read timeouts are 2 s)",
+      [R, send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"),
+       sleep(30), send(b"0123456789"), W], evidence="gateway_close", read_timeout=True, gateways=()),
+    S("http-header-head-20k", "http.header.too_large",
+      "a 20 KiB head of ~500-byte lines (42 fields; none longer than 500 bytes), CL 5, keep-alive; "
+      "the line at offset 4096 is `X-Past-4096`",
+      [R, send(big_head(20480)), W], marker=b"X-Past-4096:", gateways=()),
+    # Caddy as a TLS client (kind "tls"): `transport http { tls; tls_trusted_ca_certs root.pem;
+    # tls_server_name upstream.test }` in front of tls-upstream.py (Python ssl, OpenSSL 3, TLS 1.3
+    # unless tls_max says otherwise) serving a leaf of a tls-certs.sh set made for the capture
+    # (its root.pem is committed beside it as SCENARIO.root.pem). Evidence "gateway_alert": the
+    # gateway's frame carrying its alert record `marker`: in TLS 1.3 Go sends it encrypted (a
+    # 19-byte application_data record after its ChangeCipherSpec), in TLS 1.2 in the clear. The
+    # upstream writes a key log (SCENARIO.keylog) with which tshark reads the 1.3 alert.
+    S("tls-caddy-cert-expired", "tls.cert.expired",
+      "TLS 1.3 server: leaf upstream.test (notAfter 30 days ago) + intermediate (encrypted)",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="expired", gateways=()),
+    S("tls-caddy-unknown-ca", "tls.cert.unknown_ca",
+      "TLS 1.3 server: leaf upstream.test + intermediate of a CA the gateway does not trust (encrypted)",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="other-ca", gateways=()),
+    S("tls-caddy-name-mismatch", "tls.cert.name_mismatch",
+      "TLS 1.3 server: leaf for wrong.test only + intermediate (encrypted); the gateway expects upstream.test",
+      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="wrong-name", gateways=()),
+    S("tls-caddy-cert-expired-1.2", "tls.cert.expired",
+      "TLS 1.2 server: leaf upstream.test (notAfter 30 days ago) + intermediate (in the clear)",
+      [], evidence="gateway_alert", marker=CLEAR_BAD_CERTIFICATE, kind="tls",
+      tls_cert="expired", tls_max="1.2", wire_verdict="tls.cert.expired", gateways=()),
+    S("tls-caddy-healthy", "none",
+      "TLS 1.3 server: valid leaf upstream.test + intermediate, keep-alive HTTP/1.1; 4 GETs "
+      "(Content-Length and chunked bodies)",
+      [], evidence=None, kind="tls", tls_cert="valid", requests=4, gateways=()),
+    S("healthy-keepalive-short", "none",
+      "healthy keep-alive upstream: 20 GETs on one client connection, Content-Length and chunked "
+      "bodies", [], evidence=None, kind="healthy", gateways=(), requests=20),
+]
+
+
+def _add_new(new):
+    names = {s["name"] for s in SCENARIOS}
+    SCENARIOS.extend(s for s in new if s["name"] not in names)
+
+
+_add_new(_NEW)
+
+# Per gateway folder: scenario -> what the committed run showed: client status, class, curl's
+# exit code, and a regular expression the gateway_log must match in full (Caddy: the error
+# entry's msg, or "msg: error" of the reverse proxy's body-failure entries; Varnish: the
+# FetchError texts, or the backend Error text when there is no FetchError). build-truth.py
+# fails when a new run differs.
+def G(status, cls, log=None, curl_exit=0, no_connection=None):
+    e = {"status": status, "class": cls, "curl_exit": curl_exit, "log_re": log}
+    if no_connection is not None:
+        e["no_connection"] = no_connection
+    return e
+
+
+GO_BROKEN = r"net/http: HTTP/1\.x transport connection broken: "
+CADDY_EXPIRED = r"x509: certificate has expired or is not yet valid: current time \S+ is after \S+"
+CADDY_BODY = r"reading from backend: %s; aborting with incomplete response: %s"
+GATEWAY_FOLDER_EXPECT = {
+    "caddy": {
+        "tcp-connect-refused-twice": G(502, "502", r"dial tcp 127\.0\.0\.1:\d+: connect: connection refused",
+                                       no_connection=0),
+        "tcp-rst-before-response": G(502, "502", r"read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: read: "
+                                                 r"connection reset by peer"),
+        "fin-before-response": G(502, "502", r"EOF"),
+        "tcp-fin-mid-headers": G(502, "502", GO_BROKEN + r'malformed MIME header: missing colon: "Content-Ty"'),
+        "tcp-fin-mid-body-cl": G(200, "truncated", CADDY_BODY % ("unexpected EOF", "unexpected EOF"), 18),
+        "tcp-fin-mid-body-chunked": G(200, "truncated", CADDY_BODY % ("unexpected EOF", "unexpected EOF")),
+        "tcp-rst-mid-body": G(200, "truncated", CADDY_BODY % ((r"read tcp \S+->\S+: read: connection reset by peer",) * 2),
+                              18),
+        "tcp-read-timeout": G(504, "504", r"net/http: timeout awaiting response headers"),
+        "http-status-line-bad-version": G(502, "502", GO_BROKEN + r'malformed HTTP version "HTTP/2"'),
+        "proto-non-http-response": G(502, "502", GO_BROKEN + r'malformed HTTP status code "unknown"'),
+        # Two outcomes, both measured: Go's transport sees the banner before it writes the
+        # request (readLoopPeekFailLocked; the request never goes out), or writes the request and
+        # then reads the banner as a status line.
+        "proto-server-speaks-first": G(502, "502", r"readLoopPeekFailLocked: <nil>|" + GO_BROKEN +
+                                       r'malformed HTTP status code "Debian-2\+deb12u3"'),
+        "http-header-name-ctl-or-space": G(200, "truncated", r"aborting with incomplete response: context canceled", 28),
+        "http-header-obs-fold": G(200, "ok"),
+        "http-line-bare-lf": G(200, "ok"),
+        "http-header-value-nul": G(200, "ok", None, 8),
+        "http-header-head-20k": G(200, "ok"),
+        "http-header-too-many": G(200, "ok"),
+        "http-cl-duplicate-differ": G(502, "502", GO_BROKEN + r'http: message cannot contain multiple '
+                                                              r'Content-Length headers; got \["5" "7"\]'),
+        "http-te-cl-both": G(200, "ok"),
+        "http-chunked-bad-size": G(200, "truncated", CADDY_BODY % (("invalid byte in chunk length",) * 2)),
+        "http-upstream-5xx": G(503, "relayed"),
+        "healthy-keepalive-short": G(200, "ok"),
+        "tcp-connect-timeout": G(502, "502", r"dial tcp 10\.201\.0\.2:\d+: i/o timeout"),
+        # Caddy never flushed the head: curl got nothing (http_code 000) and gave up after 8 s;
+        # Caddy's access log says 200, size 10.
+        "http-cl-invalid": G(502, "502", GO_BROKEN + r'bad Content-Length "abc"'),
+        "http-te-not-chunked": G(502, "502", GO_BROKEN + r'unsupported transfer encoding: "gzip"'),
+        "http-header-missing-colon": G(502, "502", GO_BROKEN + r'malformed MIME header: missing colon: "Foo"'),
+        "http-status-line-bad-code": G(502, "502", GO_BROKEN + r'malformed HTTP status code "2000"'),
+        "http-chunked-data-len-mismatch": G(200, "truncated", CADDY_BODY % (("malformed chunked encoding",) * 2)),
+        "http-body-extra-after-message": G(200, "ok"),
+        "tcp-read-timeout-mid-body": G(None, "truncated", r"aborting with incomplete response: context canceled", 28),
+        "proto-plain-to-tls-port": G(502, "502", r"read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: read: "
+                                                 r"connection reset by peer"),
+        "tls-caddy-cert-expired": G(502, "502", CADDY_EXPIRED),
+        "tls-caddy-unknown-ca": G(502, "502", r"x509: certificate signed by unknown authority"),
+        "tls-caddy-name-mismatch": G(502, "502", r"x509: certificate is valid for wrong\.test, not upstream\.test"),
+        "tls-caddy-cert-expired-1.2": G(502, "502", CADDY_EXPIRED),
+        "tls-caddy-healthy": G(200, "ok"),
+    },
+    "varnish": {
+        "tcp-connect-refused-twice": G(503, "503", r"backend default: fail errno 111 \(Connection refused\)",
+                                       no_connection=1),
+        "tcp-rst-before-response": G(503, "503", r"HTC eof \(-1\)"),
+        "fin-before-response": G(503, "503", r"HTC eof \(-1\)"),
+        "tcp-fin-mid-headers": G(503, "503", r"HTC eof \(-1\)"),
+        "tcp-fin-mid-body-cl": G(200, "truncated", r"straight insufficient bytes", 18),
+        "tcp-fin-mid-body-chunked": G(200, "truncated", r"chunked read err", 18),
+        "tcp-rst-mid-body": G(200, "truncated", r"Connection reset by peer; straight insufficient bytes", 18),
+        "tcp-read-timeout": G(503, "503", r"first byte timeout"),
+        "http-status-line-bad-version": G(503, "503", r"http format error"),
+        "proto-non-http-response": G(503, "503", r"HTC eof \(-1\)"),
+        "proto-server-speaks-first": G(503, "503", r"HTC eof \(-1\)"),
+        "http-header-name-ctl-or-space": G(503, "503", r"http format error"),
+        "http-header-obs-fold": G(200, "ok"),
+        "http-line-bare-lf": G(200, "ok"),
+        "http-header-value-nul": G(503, "503", r"http format error"),
+        "http-header-head-20k": G(200, "ok"),
+        "http-header-too-many": G(503, "503", r"http format error"),
+        "http-cl-duplicate-differ": G(200, "truncated", None, 18),   # the client reads 7 of 5
+        "http-te-cl-both": G(503, "503", r"Body cannot be fetched"),
+        "http-chunked-bad-size": G(200, "truncated", r"chunked header non-hex", 18),
+        "http-upstream-5xx": G(503, "relayed"),
+        "healthy-keepalive-short": G(200, "ok"),
+        "tcp-connect-timeout": G(503, "503", r"backend default: fail errno 110 \(Connection timed out\)"),
+        "http-cl-invalid": G(503, "503", r"Body cannot be fetched"),
+        "http-te-not-chunked": G(503, "503", r"Body cannot be fetched"),
+        "http-header-missing-colon": G(503, "503", r"http format error"),
+        "http-status-line-bad-code": G(503, "503", r"http format error"),
+        "http-chunked-data-len-mismatch": G(200, "truncated", r"chunked tail no NL", 18),
+        "http-body-extra-after-message": G(200, "ok"),
+        "tcp-read-timeout-mid-body": G(200, "truncated", r"Resource temporarily unavailable; straight insufficient bytes",
+                                       18),
+    },
+}
+
 BY_NAME = {s["name"]: s for s in SCENARIOS}
 
 
@@ -446,7 +634,18 @@ def jobs():
             if gw in gw_apache_lighttpd.KINDS:
                 base = "%s/%s" % (gw, s["name"])   # a folder per gateway: captures/apache/...
             out.append((s["name"], gw, base))
+    for gw, table in GATEWAY_FOLDER_EXPECT.items():
+        for name in table:
+            out.append((name, gw, base_name(name, gw)))
     return out
+
+
+def base_name(name, gw):
+    """The capture's base name: SCENARIO (nginx), SCENARIO.haproxy, or GATEWAY/SCENARIO for a
+    gateway with its own folder (apache, lighttpd, caddy, varnish)."""
+    if gw in GATEWAY_FOLDER_EXPECT or gw in gw_apache_lighttpd.KINDS:
+        return "%s/%s" % (gw, name)
+    return name if gw == "nginx" else "%s.%s" % (name, gw)
 
 
 def main():
