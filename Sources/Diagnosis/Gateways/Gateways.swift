@@ -17,6 +17,8 @@ public enum Gateways {
         StrictModel(),
         CloudflareModel(),
         ALBModel(),
+        ApacheModel(),
+        LighttpdModel(),
     ]
 
     /// The model `name` names (`nginx`, case-insensitive), or `nil`.
