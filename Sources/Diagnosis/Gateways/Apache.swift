@@ -141,7 +141,8 @@ public struct ApacheModel: GatewayModel {
                value.utf8.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
                 return .accepts(note: "the first three digits are the status and the rest the reason phrase: HTTP/1.1 2000 OK reached the client as a 200, " + Self.seen("http-status-line-bad-code"))
             }
-            return Self.http09("the status code is not three digits after one SP, so the HTTP/#.# ###* mask fails (mod_proxy_http.c; not verified)")
+            return Self.http09("the status code is not three digits after one SP, so the HTTP/#.# ###* mask fails (mod_proxy_http.c; not verified); a code that starts with three digits passes (HTTP/1.1 2000 OK reached the client as a 200, "
+                + Self.seen("http-status-line-bad-code") + ")")
         case .statusLineNoReasonSP:
             return .accepts(note: "ap_rgetline strips the trailing SP; mod_proxy_http adds it back (mod_proxy_http.c; not verified)")
         case .lineBareLF:
@@ -177,7 +178,7 @@ public struct ApacheModel: GatewayModel {
                 return .accepts(note: "Apache limits each field line, not the head: the longest line here is \(longest) bytes, within ResponseFieldSize (8192); a 20 KiB head of 500-byte lines passed, " + Self.seen("http-header-head-20k"))
             }
             return .rejects(502, "AH10124: header size is over the limit allowed by ResponseFieldSize (8192 bytes). Bad response header: '…[...]…'",
-                note: "logged with (28)No space left on device at warn level, \(Self.badHeader); a field line of 8192 bytes or more (without CR LF) does not fit; "
+                note: "logged with (28)No space left on device at warn level, \(Self.badHeader); a field line of 8192 bytes or more (without CR LF) does not fit, whatever the head's size (a 20 KiB head of 500-byte lines passed, captures/apache/http-header-head-20k.pcap); "
                     + Self.seen("http-header-line-12k") + " with a 12 KiB line; the exact limit is read in server/protocol.c, not run")
         case .headerTooMany:
             return .accepts(note: "mod_proxy_http counts no response fields; " + Self.seen("http-header-too-many") + " with 150 lines")

@@ -113,7 +113,7 @@ public struct LighttpdModel: GatewayModel {
                 return .accepts(note: "any three digits from 100 to 999 pass (http_header.c)")
             }
             return .rejects(502, Self.badStatusLine,
-                note: "the code must be three digits from 100 after one SP (http_header.c http_header_str_to_code); " + Self.seen("http-status-line-bad-code") + " with HTTP/1.1 2000 OK")
+                note: "the code must be exactly three digits, 100 to 999, after one SP (http_header.c http_header_str_to_code); " + Self.seen("http-status-line-bad-code") + " with HTTP/1.1 2000 OK")
         case .statusLineNoReasonSP:
             return .accepts(note: "a status line of 12 bytes is read (http-header-glue.c; not verified)")
         case .lineBareLF:
@@ -147,7 +147,8 @@ public struct LighttpdModel: GatewayModel {
                     + Self.seen("http-header-head-20k") + " and captures/lighttpd/http-header-line-12k.pcap")
             }
             return .rejects(502, "(http-header-glue.c.1129) response headers too large for …",
-                note: "the head must fit MAX_HTTP_RESPONSE_FIELD_SIZE, 65535 bytes (http-header-glue.c; not verified)")
+                note: "the head must fit MAX_HTTP_RESPONSE_FIELD_SIZE, 65535 bytes (http-header-glue.c; not verified); a 20 KiB head and a 12 KiB line passed, "
+                    + Self.seen("http-header-head-20k") + " and captures/lighttpd/http-header-line-12k.pcap")
         case .headerTooMany:
             return .accepts(note: "up to 8189 lines fit the line table (http-header-glue.c); " + Self.seen("http-header-too-many") + " with 150 lines")
         case .headerDuplicateSingleValue:
