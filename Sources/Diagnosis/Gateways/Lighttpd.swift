@@ -54,7 +54,7 @@ public struct LighttpdModel: GatewayModel {
                 note: "then (gw_backend.c.960) all handlers for …? on  are down.; " + Self.seen("refused"))
         case .tcpConnectTimeout:
             return .rejects(503, "(gw_backend.c.274) establishing connection failed: socket: tcp:…:…: Connection timed out",
-                note: "then (gw_backend.c.960) all handlers for …? on  are down.; lighttpd connects a second time after the first connect-timeout, so connect-timeout 2 took 4 s; " + Self.seen("tcp-connect-timeout"))
+                note: "then (gw_backend.c.960) all handlers for …? on  are down.; connect-timeout is 8 s by default; lighttpd connects a second time after the first times out, so the capture's connect-timeout 2 took 4 s; " + Self.seen("tcp-connect-timeout"))
         case .tcpRSTBeforeResponse:
             return .rejects(500, Self.resetRead,
                 note: "then (gw_backend.c.2389) response not received, request sent: … on socket: tcp:…:… for …?, closing connection; "
@@ -77,7 +77,7 @@ public struct LighttpdModel: GatewayModel {
                 return .rejects(nil, Self.readTimeout, note: "the response was started, so the body is cut (gw_backend.c; not verified)")
             }
             return .rejects(504, Self.readTimeout,
-                note: "read-timeout (0, none, by default; 5 here) is checked once a second, so read-timeout 2 took 4 s; " + Self.seen("tcp-read-timeout"))
+                note: "read-timeout is unset (no limit) by default; the capture's read-timeout 2 took 4 s; " + Self.seen("tcp-read-timeout"))
         case .tcpSendTimeout:
             return .rejects(504, "(gw_backend.c.2708) write timeout on socket: tcp:…:… (fd: …)",
                 note: "gw_handle_trigger_hctx_timeout turns the write error's 503 into 504 (gw_backend.c; not verified)")
