@@ -203,3 +203,14 @@ func apacheAndLighttpdJudgeHeadSizes(_ value: String, _ apacheAccepts: Bool, _ l
     #expect(Gateways.verdictClass(for: reaction, code: code, context: RuleContext(), model: LighttpdModel()) == .unknown)
     #expect(LighttpdModel().errorClass(forStatus: 500) == .internalError)
 }
+
+/// A bad chunk that came with Apache's first read fails before the head is sent: 502, not a cut
+/// body (captures/apache/http-chunked-bad-size sent it 30 ms later: a cut body).
+@Test func apacheBadChunkWithTheHeadIs502() {
+    let code = FindingCode(code: "http.chunked.bad_size")!, apache = GatewayProfile(.apache)
+    let later = Gateways.reaction(to: code, context: RuleContext(phase: .responseBody), profile: apache)
+    #expect(later.kind == .rejects && later.status == nil && later.detail == "AH01110: error reading response")
+    let withHead = Gateways.reaction(to: code, context: RuleContext(phase: .responseBody, arrivedWithHead: true), profile: apache)
+    #expect(withHead.status == 502)
+    #expect(Gateways.verdictClass(for: withHead, code: code, context: RuleContext(), model: ApacheModel()) == .badGateway)
+}
