@@ -132,6 +132,9 @@ struct ParsedHead {
     /// Where the line of the field past HAProxy's slots (`tune.http.maxhdr`) ends, with its line
     /// end: HAProxy's `show errors` names that position (measured with 2.6.12).
     var firstFieldPastSlotsEnd: Int?
+    /// The longest field line's bytes without its line end (obs-fold and colon-less lines
+    /// counted): what Apache httpd reads into one `ResponseFieldSize` buffer.
+    var longestFieldLine = 0
     var contentLengths = InlineList<(value: UInt64?, field: HeaderField)>()
     var transferEncodings = InlineList<HeaderField>()
     var connectionClose = false
@@ -243,6 +246,7 @@ struct HeadParser {
         for line in lines {
             let range = line.content
             if range.isEmpty { break }  // the empty line ends the section
+            head.longestFieldLine = max(head.longestFieldLine, range.count)
             if head.fieldCount == self.maximumFieldCount {
                 report(.headerTooMany, .fatal, at: range.lowerBound, length: range.count,
                        "more than \(self.maximumFieldCount) header lines (HAProxy's tune.http.maxhdr is 101 with the start line)")

@@ -473,7 +473,7 @@ struct ResponseParser {
                 at: Self.nginxHeadLimit, length: 1,
                 note: "a response head of \(bytes.count) bytes, past nginx's default proxy_buffer_size of 4096 bytes"
                     + " (HAProxy would need \(htx) of the 15360 bytes its buffer keeps for a head)")],
-                value: "\(bytes.count) \(htx)"))
+                value: "\(bytes.count) \(htx) \(head.longestFieldLine)"))
         }
         if head.fieldCount > HeadParser.maximumFieldCount, let index = findings[headFindingsStart...].firstIndex(where: { $0.code == .headerTooMany }) {
             // HAProxy 2.6's `show errors` names where it stopped: past the 102nd field's line, or at

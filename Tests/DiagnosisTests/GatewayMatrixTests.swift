@@ -166,3 +166,51 @@ func notHTTPResponses(_ code: String) {
     #expect(envoy.status == 502)
     #expect(envoy.detail == "UPE")
 }
+
+/// Apache limits each field line to ResponseFieldSize (8192 bytes with the NUL), not the head;
+/// lighttpd only the head, to 65535 bytes.
+@Test(arguments: [
+    ("20480 21000 500", true, true), ("12400 12600 12295", false, true), ("9000 9200 8191", true, true),
+    ("9000 9200 8192", false, true), ("70000 72000 500", true, false),
+])
+func apacheAndLighttpdJudgeHeadSizes(_ value: String, _ apacheAccepts: Bool, _ lighttpdAccepts: Bool) {
+    let code = FindingCode(code: "http.header.too_large")!
+    let apache = Gateways.reaction(to: code, context: RuleContext(value: value), profile: GatewayProfile(.apache))
+    #expect(apache.kind == (apacheAccepts ? .accepts : .rejects))
+    #expect(apache.status == (apacheAccepts ? nil : 502))
+    if !apacheAccepts { #expect(apache.detail.hasPrefix("AH10124: header size is over the limit allowed by ResponseFieldSize (8192 bytes)")) }
+    let lighttpd = Gateways.reaction(to: code, context: RuleContext(value: value), profile: GatewayProfile(.lighttpd))
+    #expect(lighttpd.kind == (lighttpdAccepts ? .accepts : .rejects))
+}
+
+/// Apache's status-line mask `HTTP/#.# ###*` and lighttpd's exact three digits.
+@Test func apacheAndLighttpdReadStatusLines() {
+    let apache = GatewayProfile(.apache), lighttpd = GatewayProfile(.lighttpd)
+    let badCode = FindingCode(code: "http.status_line.bad_code")!, badVersion = FindingCode(code: "http.status_line.bad_version")!
+    #expect(Gateways.reaction(to: badCode, context: RuleContext(value: "2000"), profile: apache).kind == .accepts)
+    #expect(Gateways.reaction(to: badCode, context: RuleContext(value: " 200"), profile: apache).kind == .passesAsHTTP09)
+    #expect(Gateways.reaction(to: badCode, context: RuleContext(value: "2000"), profile: lighttpd).status == 502)
+    #expect(Gateways.reaction(to: badVersion, context: RuleContext(value: "HTTP/2"), profile: apache).kind == .passesAsHTTP09)
+    #expect(Gateways.reaction(to: badVersion, context: RuleContext(value: "HTTP/2.0"), profile: apache).status == 502)
+    #expect(Gateways.reaction(to: badVersion, context: RuleContext(value: "HTTP/2"), profile: lighttpd).status == 502)
+}
+
+/// lighttpd's own 404 after a read timeout is no 5xx: class unknown, as its capture's truth says.
+@Test func lighttpdOwnNon5xxIsUnknown() {
+    let code = FindingCode(code: "http.header.name_ctl_or_space")!
+    let reaction = Gateways.reaction(to: code, context: RuleContext(), profile: GatewayProfile(.lighttpd))
+    #expect(reaction.status == 404)
+    #expect(Gateways.verdictClass(for: reaction, code: code, context: RuleContext(), model: LighttpdModel()) == .unknown)
+    #expect(LighttpdModel().errorClass(forStatus: 500) == .internalError)
+}
+
+/// A bad chunk that came with Apache's first read fails before the head is sent: 502, not a cut
+/// body (captures/apache/http-chunked-bad-size sent it 30 ms later: a cut body).
+@Test func apacheBadChunkWithTheHeadIs502() {
+    let code = FindingCode(code: "http.chunked.bad_size")!, apache = GatewayProfile(.apache)
+    let later = Gateways.reaction(to: code, context: RuleContext(phase: .responseBody), profile: apache)
+    #expect(later.kind == .rejects && later.status == nil && later.detail == "AH01110: error reading response")
+    let withHead = Gateways.reaction(to: code, context: RuleContext(phase: .responseBody, arrivedWithHead: true), profile: apache)
+    #expect(withHead.status == 502)
+    #expect(Gateways.verdictClass(for: withHead, code: code, context: RuleContext(), model: ApacheModel()) == .badGateway)
+}

@@ -34,6 +34,8 @@ struct Truth: Decodable {
     }
     var capture: String
     var gateway: String
+    /// The gateway folder's model (`apache`), for captures under `captures/<gateway>/`.
+    var gateway_kind: String?
     var link_type: String
     var expected_connections: [Expected]
     /// For TLS captures: the key log and the CA file the gateway trusted, relative to captures/.
@@ -55,8 +57,14 @@ struct Truth: Decodable {
         return options
     }
 
-    /// The profile of the gateway that made the capture: Debian 12's nginx 1.22.1 or HAProxy 2.6.
+    /// The profile of the gateway that made the capture: Debian 12's nginx 1.22.1 or HAProxy 2.6;
+    /// in a gateway folder, its `gateway_kind` at the release its version string names
+    /// (`Apache/2.4.71 (Debian)` → `apache:2.4`).
     var profile: GatewayProfile {
+        if let kind = self.gateway_kind {
+            let release = self.gateway.firstMatch(of: /[0-9]+\.[0-9]+/).map { String($0.output) }
+            return GatewayProfile(parsing: release.map { "\(kind):\($0)" } ?? kind) ?? GatewayProfile(.nginx)
+        }
         let words = self.gateway.lowercased().split(separator: " ")
         let family = words.first.map(String.init) ?? "nginx"
         let release = words.dropFirst().first.map { $0.split(separator: ".").prefix(2).joined(separator: ".") } ?? ""
@@ -90,6 +98,13 @@ func verdictsMatchWhatNginxLogged(truthFile: String) throws {
     #expect(result.connections.count == truth.expected_connections.count)
     #expect(result.warnings.isEmpty)
 
+    _ = expectVerdicts(of: result, match: truth)
+}
+
+/// Matches every expected connection of `truth` to one of `result`'s and expects its verdict
+/// code, class and evidence frame; returns the pairs matched.
+func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected: Truth.Expected, connection: ConnectionReport)] {
+    var matched: [(expected: Truth.Expected, connection: ConnectionReport)] = []
     var unmatched = result.connections
     // Connections whose client port the upstream logged first, then the refused ones (no port known).
     for expected in truth.expected_connections.sorted(by: { ($0.client == nil ? 1 : 0) < ($1.client == nil ? 1 : 0) }) {
@@ -101,6 +116,7 @@ func verdictsMatchWhatNginxLogged(truthFile: String) throws {
             continue
         }
         let connection = unmatched.remove(at: index)
+        matched.append((expected, connection))
         let said = expected.gateway_log ?? expected.source
         #expect(connection.verdict.code.description == expected.verdict, "\(truth.capture) \(connection.name): \(said)")
         if let allowed = expected.allowed_classes {
@@ -118,6 +134,7 @@ func verdictsMatchWhatNginxLogged(truthFile: String) throws {
                     "\(truth.capture) \(connection.name): evidence frame")
         }
     }
+    return matched
 }
 
 @Test func healthyControlHasNoFailureAtAll() throws {

@@ -394,3 +394,17 @@ func anySplitGivesTheSameFindings(_ c: Case) {
         }
     }
 }
+
+/// The head's bytes, what HAProxy's HTX buffer takes, then the longest field line without its
+/// line end: Apache judges each line against ResponseFieldSize, not the head.
+@Test func tooLargeHeadNamesItsLongestFieldLine() throws {
+    var exchange = Exchange()
+    exchange.client(Array("GET /a HTTP/1.1\r\nHost: up\r\n\r\n".utf8))
+    let long = "X-Big: " + String(repeating: "b", count: 9000)
+    exchange.server(Array(("HTTP/1.1 200 OK\r\nX-A: 1\r\n" + long + "\r\nContent-Length: 0\r\n\r\n").utf8))
+    let finding = try #require(exchange.connection.findings.first { $0.code == .headerTooLarge })
+    let numbers = try #require(finding.value).split(separator: " ").map(String.init)
+    #expect(numbers.count == 3)
+    #expect(numbers.first == "9055")
+    #expect(numbers.last == String(long.utf8.count))
+}

@@ -222,10 +222,17 @@ enum GatewayRuleKit {
         return Set(lengths).count == 1
     }
 
-    /// The head's size in bytes from an `http.header.too_large` finding's value (`"5000 4210"`:
-    /// the head's bytes, then what it takes in HAProxy's HTX buffer).
+    /// The head's size in bytes from an `http.header.too_large` finding's value (`"5000 4210 120"`:
+    /// the head's bytes, what it takes in HAProxy's HTX buffer, then the longest field line).
     static func headSize(_ value: String?) -> Int? {
         value.flatMap { $0.split(separator: " ").first.flatMap { Int($0) } }
+    }
+
+    /// The longest field line's bytes (without its line end) from an `http.header.too_large`
+    /// finding's value, its third number; `nil` when the value has none (a head that never ended).
+    static func longestFieldLine(_ value: String?) -> Int? {
+        guard let parts = value?.split(separator: " "), parts.count > 2 else { return nil }
+        return Int(parts[2])
     }
 
     /// The status-code token is three digits once extra leading SP are skipped (`HTTP/1.1  200`).

@@ -14,11 +14,13 @@ public enum Gateways {
         NginxModel(),
         HAProxyModel(),
         EnvoyModel(),
-        StrictModel(),
-        CloudflareModel(),
-        ALBModel(),
+        ApacheModel(),
         CaddyModel(),
         VarnishModel(),
+        LighttpdModel(),
+        CloudflareModel(),
+        ALBModel(),
+        StrictModel(),
     ]
 
     /// The model `name` names (`nginx`, case-insensitive), or `nil`.
