@@ -897,8 +897,11 @@ def build(args):
     if gw_kind in ("caddy", "varnish"):
         truth["gateway_log_file"] = os.path.basename(args.caddy_log or args.varnish_log)
         if args.tls_ca_file:
-            truth["tls"] = {"ca_file": args.tls_ca_file, "leaf_file": args.tls_leaf_file,
-                            "keylog": os.path.basename(args.tls_keylog) if args.tls_keylog else None,
+            # Paths relative to captures/, as every truth's are: the gateway's folder first.
+            folder = gw_kind + "/" if gw_kind in ("caddy", "varnish") else ""
+            truth["tls"] = {"ca_file": folder + args.tls_ca_file,
+                            "leaf_file": folder + args.tls_leaf_file if args.tls_leaf_file else None,
+                            "keylog": folder + os.path.basename(args.tls_keylog) if args.tls_keylog else None,
                             "keylog_written_by": "server" if args.tls_keylog else None,
                             "server_name": "upstream.test", "max_version": spec.get("tls_max") or "1.3",
                             "alerts": tls_alerts(args.pcap, args.tls_keylog)}
@@ -959,9 +962,9 @@ def main():
     ap.add_argument("--haproxy-log")
     ap.add_argument("--kind", choices=gwx.KINDS, help="apache or lighttpd (with --error-log and --access-log)")
     ap.add_argument("--caddy-log", help="Caddy's JSON log of the run (captures/caddy/)")
-    ap.add_argument("--tls-ca-file", help="the CA file the gateway trusted, relative to the truth's folder")
+    ap.add_argument("--tls-ca-file", help="the CA file the gateway trusted, its name in the truth's folder (the truth records it relative to captures/)")
     ap.add_argument("--tls-keylog", help="the upstream's key log of the capture (TLS 1.3 scenarios)")
-    ap.add_argument("--tls-leaf-file", help="the leaf certificate the upstream served, relative to the truth's folder")
+    ap.add_argument("--tls-leaf-file", help="the leaf certificate the upstream served, its name in the truth's folder")
     ap.add_argument("--varnish-log", help="varnishlog -g request output of the run (captures/varnish/)")
     ap.add_argument("--upstream-log", required=True)
     ap.add_argument("--client-log")
