@@ -16,8 +16,8 @@ struct ConnectionAnalysis {
     /// The HTTP/1 analyzer: what reads the connection unless the probe picked another (kept
     /// inline: nearly every connection is HTTP/1).
     private(set) var http: HTTP1Connection
-    /// The stand-in for protocols not analysed yet.
-    private(set) var unanalysed = UnanalysedStream()
+    /// The stand-in for protocols not analysed yet (out of line: seldom needed).
+    @Indirect private(set) var unanalysed: UnanalysedStream? = nil
     /// Whether the HTTP/1 analyzer's violation went to the probe.
     private var violationJudged = false
 
@@ -76,7 +76,8 @@ struct ConnectionAnalysis {
             self.http.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
         case .unanalysed:
-            self.unanalysed.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+            if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
+            self.unanalysed!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         }
     }
 
@@ -109,7 +110,8 @@ struct ConnectionAnalysis {
         case .http1:
             self.http.gap(range, direction: direction, reason: reason)
         case .unanalysed:
-            self.unanalysed.gap(range, direction: direction, reason: reason)
+            if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
+            self.unanalysed!.gap(range, direction: direction, reason: reason)
         }
     }
 
@@ -121,7 +123,7 @@ struct ConnectionAnalysis {
             self.http.close(close)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
         case .unanalysed:
-            self.unanalysed.close(close)
+            self.unanalysed?.close(close)
         }
     }
 
@@ -129,7 +131,7 @@ struct ConnectionAnalysis {
     mutating func finish() {
         switch self.route {
         case .http1: self.http.finish()
-        case .unanalysed: self.unanalysed.finish()
+        case .unanalysed: self.unanalysed?.finish()
         }
     }
 
@@ -139,7 +141,7 @@ struct ConnectionAnalysis {
         let analyzer: [Finding]
         switch self.route {
         case .http1: analyzer = self.http.findings
-        case .unanalysed: analyzer = self.unanalysed.findings
+        case .unanalysed: analyzer = self.unanalysed?.findings ?? []
         }
         guard self.probe.serverSpokeFirst != nil || self.probe.mismatch != nil else { return analyzer }
         return (self.probe.serverSpokeFirst.map { [$0.finding] } ?? []) + analyzer + (self.probe.mismatch.map { [$0.finding] } ?? [])
@@ -149,7 +151,7 @@ struct ConnectionAnalysis {
     var responseEnd: ResponseEnd {
         switch self.route {
         case .http1: return self.http.responseEnd
-        case .unanalysed: return self.unanalysed.end(upstreamJudged: self.probe.upstreamJudged)
+        case .unanalysed: return (self.unanalysed ?? UnanalysedStream()).end(upstreamJudged: self.probe.upstreamJudged)
         }
     }
 
@@ -170,7 +172,7 @@ struct ConnectionAnalysis {
 
     /// Exchanges in order (at most 1000 kept; see `transactionsDropped`).
     var transactions: [Transaction] {
-        self.route == .http1 ? self.http.transactions : self.unanalysed.transactions
+        self.route == .http1 ? self.http.transactions : self.unanalysed?.transactions ?? []
     }
     /// Exchanges counted but not kept.
     var transactionsDropped: Int { self.route == .http1 ? self.http.transactionsDropped : 0 }

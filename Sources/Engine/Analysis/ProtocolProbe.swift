@@ -25,14 +25,16 @@ struct ProtocolProbe {
     private(set) var startsTLS = false
     /// Whether nothing is left to decide or hold: the common case, asked per packet.
     private(set) var isSettled = false
-    /// Whether a finding's evidence still takes the upstream's next bytes.
-    var isGrowing: Bool { self.serverSpokeFirst?.isGrowing == true || self.mismatch?.isGrowing == true }
+    /// Whether a finding's evidence still takes the upstream's next bytes (asked per packet).
+    private(set) var isGrowing = false
 
     /// `proto.server_speaks_first`, when the upstream sent bytes before the gateway.
-    private(set) var serverSpokeFirst: GrowingFinding?
+    var serverSpokeFirst: GrowingFinding? { self.$rare ? self.rare!.serverSpokeFirst : nil }
     /// The mismatch between the gateway's protocol and the upstream's answer, when there is one
     /// (at most one: the analyzer reads no further after it).
-    private(set) var mismatch: GrowingFinding?
+    var mismatch: GrowingFinding? { self.$rare ? self.rare!.mismatch : nil }
+    /// The gateway's bytes held while they may be the HTTP/2 preface.
+    var held: [HeldBytes] { self.$rare ? self.rare!.held : [] }
     /// Whether the upstream's first response was judged (its first bytes were all there).
     private(set) var upstreamJudged = false
 
@@ -41,13 +43,28 @@ struct ProtocolProbe {
     private var clientSeen = false
     private var clientHadGap = false
     private var serverSeen = false
-    /// The gateway's bytes while they may still be the HTTP/2 preface.
+    /// How many of the gateway's first bytes matched the HTTP/2 preface.
     private var prefaceMatched = 0
-    private(set) var held: [HeldBytes] = []
-    /// The upstream's first response while too short to judge.
-    private var sample: FirstBytes?
     /// Where the message the probe judged began (an analyzer's violation there is the same one).
     private var judgedOffset: UInt64?
+    /// What few connections need, out of line so that the probe beside every connection's
+    /// HTTP/1 analyzer stays small: findings, held bytes, a first response too short to judge.
+    @Indirect private var rare: Rare? = nil
+
+    private struct Rare {
+        var serverSpokeFirst: GrowingFinding?
+        var mismatch: GrowingFinding?
+        var held: [HeldBytes] = []
+        /// The upstream's first response while too short to judge.
+        var sample: FirstBytes?
+    }
+
+    private mutating func modifyRare(_ body: (inout Rare) -> Void) {
+        if !self.$rare { self.rare = Rare() }
+        body(&self.rare!)
+    }
+
+    private var hasSample: Bool { self.$rare && self.rare!.sample != nil }
 
     /// RFC 9113 §3.4: the client connection preface.
     static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -101,7 +118,7 @@ struct ProtocolProbe {
         _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
     ) -> Step {
         guard let first = bytes.first else { return .deliver }
-        let wasHolding = !self.held.isEmpty
+        let wasHolding = self.$rare && !self.rare!.held.isEmpty
         if !self.clientSeen {
             self.clientSeen = true
             if self.gateway != nil { return .deliver }  // the ALPN said
@@ -133,13 +150,13 @@ struct ProtocolProbe {
             self.gateway = .http2
             return wasHolding ? .deliverHeldFirst : .deliver
         }
-        self.held.append(HeldBytes(bytes: Array(bytes), offset: offset, frame: frame, frameOffset: frameOffset, time: time))
+        self.modifyRare { $0.held.append(HeldBytes(bytes: Array(bytes), offset: offset, frame: frame, frameOffset: frameOffset, time: time)) }
         return .hold
     }
 
     /// Empties `held` once the caller has handed it on.
     mutating func releaseHeld() {
-        self.held = []
+        if self.$rare { self.rare!.held = [] }
         self.updateSettled()
     }
 
@@ -153,7 +170,7 @@ struct ProtocolProbe {
     /// Bytes held while they might be the preface go to HTTP/1 when the stream stops short of it.
     private mutating func stopHolding() -> Bool {
         defer { self.updateSettled() }
-        guard self.gateway == nil, !self.held.isEmpty else { return false }
+        guard self.gateway == nil, self.$rare, !self.rare!.held.isEmpty else { return false }
         self.gateway = .http1
         return true
     }
@@ -162,6 +179,7 @@ struct ProtocolProbe {
 
     private mutating func inspectUpstream(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?) {
         guard !bytes.isEmpty else { return }
+        var sample: FirstBytes
         if !self.serverSeen {
             self.serverSeen = true
             // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
@@ -177,47 +195,68 @@ struct ProtocolProbe {
                     code: .protoServerSpeaksFirst, severity: .fatal, evidence: [evidence],
                     value: String(decoding: bytes.prefix(16), as: UTF8.self))
                 // The first 32 bytes (the value the first 16) are the evidence however the stream was cut.
-                self.serverSpokeFirst = GrowingFinding(finding, limit: 32, valueBytes: 16, masks: false)
+                self.modifyRare { $0.serverSpokeFirst = GrowingFinding(finding, limit: 32, valueBytes: 16, masks: false) }
+                self.updateGrowing()
             }
-            if offset == 0 {
-                self.sample = FirstBytes(start: offset, frame: frame, frameOffset: frameOffset)
-            }
+            // A first response cut by a gap before it is not judged (its analyzer lost its start too).
+            guard offset == 0 else { return }
+            sample = FirstBytes(start: offset, frame: frame, frameOffset: frameOffset)
+        } else {
+            guard self.hasSample else { return }
+            sample = self.rare!.sample!
         }
-        guard var sample = self.sample else { return }
-        _ = sample.take(bytes)
-        self.sample = sample
-        if sample.isDue { self.judgeSample() }
+        let end = sample.scan(bytes)
+        guard sample.isDue else {
+            sample.keep(bytes, upTo: end)
+            self.modifyRare { $0.sample = sample }
+            return
+        }
+        if self.hasSample { self.rare!.sample = nil }
+        if sample.bytes.isEmpty {
+            // The whole head start came in these bytes (the usual case): judged in place.
+            self.judge(sample, UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, ProtocolViolation.sampleLimit)]))
+        } else {
+            sample.keep(bytes, upTo: end)
+            sample.bytes.withUnsafeBytes { self.judge(sample, $0) }
+        }
     }
 
     /// A gap in the upstream's stream: a first response it cut is not judged (its analyzer
     /// loses its framing there too).
     mutating func upstreamGap() {
         self.serverSeen = true
-        self.sample = nil
+        if self.hasSample { self.rare!.sample = nil }
         self.updateSettled()
     }
 
     /// The connection's first FIN or RST: a first response too short to judge so far is judged
     /// on what came. Returns whether `held` is to be handed on first (it was not the preface).
     mutating func close() -> Bool {
-        if self.sample != nil { self.judgeSample() }
+        if self.hasSample { self.judgeSample() }
         return self.stopHolding()
     }
 
     /// The upstream's bytes (at stream `offset`), for the evidence that still grows: whatever
     /// of them continues it. Showing the same bytes twice adds nothing.
     mutating func grow(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
-        self.serverSpokeFirst?.extend(bytes, at: offset)
-        self.mismatch?.extend(bytes, at: offset)
+        guard self.$rare else { return }
+        self.rare!.serverSpokeFirst?.extend(bytes, at: offset)
+        self.rare!.mismatch?.extend(bytes, at: offset)
+        self.updateGrowing()
     }
 
     private mutating func judgeSample() {
-        guard let sample = self.sample else { return }
-        self.sample = nil
+        guard self.hasSample, let sample = self.rare!.sample else { return }
+        self.rare!.sample = nil
+        sample.bytes.withUnsafeBytes { self.judge(sample, $0) }
+    }
+
+    /// Judges the upstream's first response, whose first bytes (up to 40) are `bytes`.
+    private mutating func judge(_ sample: FirstBytes, _ bytes: UnsafeRawBufferPointer) {
         self.upstreamJudged = true
         self.judgedOffset = sample.start
         self.record(
-            Self.judgeUpstream(sample.bytes, gateway: self.gateway), bytes: sample.bytes, start: sample.start, frame: sample.frame,
+            Self.judgeUpstream(bytes, gateway: self.gateway), bytes: bytes, start: sample.start, frame: sample.frame,
             frameOffset: sample.frameOffset)
     }
 
@@ -228,31 +267,39 @@ struct ProtocolProbe {
     mutating func judge(_ violation: ProtocolViolation) -> Bool {
         guard violation.streamOffset != self.judgedOffset, self.mismatch == nil else { return false }
         self.judgedOffset = violation.streamOffset
-        self.record(
-            Self.judgeUpstream(violation.bytes, gateway: self.gateway), bytes: violation.bytes, start: violation.streamOffset,
-            frame: violation.frame, frameOffset: violation.frameOffset)
+        violation.bytes.withUnsafeBytes { bytes in
+            self.record(
+                Self.judgeUpstream(bytes, gateway: self.gateway), bytes: bytes, start: violation.streamOffset,
+                frame: violation.frame, frameOffset: violation.frameOffset)
+        }
         return self.mismatch != nil
     }
 
     private mutating func record(
-        _ judgement: UpstreamJudgement, bytes: [UInt8], start: UInt64, frame: FrameNumber?, frameOffset: Int?
+        _ judgement: UpstreamJudgement, bytes: UnsafeRawBufferPointer, start: UInt64, frame: FrameNumber?, frameOffset: Int?
     ) {
         guard case .mismatch(let code, let limit, let valueBytes, let note) = judgement, self.mismatch == nil else { return }
         let length = min(bytes.count, limit)
-        let visible = self.redactsSecrets ? Redaction.masked(bytes) : bytes
+        let visible = self.redactsSecrets ? Redaction.masked(Array(bytes)) : Array(bytes)
         let evidence = Evidence(
             direction: .server, streamOffset: start, frame: frame, frameOffset: frameOffset, length: UInt64(length),
             bytes: Array(visible[0..<length]), context: Array(visible[0..<min(bytes.count, length + 24)]), contextOffset: start,
             note: note)
         // The value from the evidence's bytes: credentials in them are masked there too.
         let value = valueBytes > 0 ? String(decoding: evidence.bytes.prefix(valueBytes), as: UTF8.self) : nil
-        self.mismatch = GrowingFinding(
+        let mismatch = GrowingFinding(
             Finding(code: code, severity: .fatal, evidence: [evidence], value: value), limit: limit, valueBytes: valueBytes,
             masks: self.redactsSecrets)
+        self.modifyRare { $0.mismatch = mismatch }
+        self.updateGrowing()
+    }
+
+    private mutating func updateGrowing() {
+        self.isGrowing = self.$rare && (self.rare!.serverSpokeFirst?.isGrowing == true || self.rare!.mismatch?.isGrowing == true)
     }
 
     private mutating func updateSettled() {
-        self.isSettled = self.gateway != nil && self.held.isEmpty && self.serverSeen && self.sample == nil
+        self.isSettled = self.gateway != nil && self.serverSeen && (!self.$rare || (self.rare!.held.isEmpty && self.rare!.sample == nil))
     }
 
     // MARK: Rules
@@ -269,7 +316,7 @@ struct ProtocolProbe {
     }
 
     /// The rules, in the order asked. `bytes`: the response's first bytes, up to 40.
-    static func judgeUpstream(_ bytes: [UInt8], gateway: ApplicationProtocol?) -> UpstreamJudgement {
+    static func judgeUpstream(_ bytes: UnsafeRawBufferPointer, gateway: ApplicationProtocol?) -> UpstreamJudgement {
         let startsHTTP = bytes.starts(with: "HTTP/".utf8)
         switch gateway {
         case .tls:
@@ -299,7 +346,7 @@ struct ProtocolProbe {
         }
         // RFC 9112 §4: a status line begins "HTTP/" (in any case here: the HTTP/1 analyzer
         // reports a version in the wrong case).
-        if startsHTTP || (bytes.count >= 5 && bytes[0..<5].map({ $0 | 0x20 }).elementsEqual("http/".utf8)) {
+        if startsHTTP || (bytes.count >= 5 && zip(bytes, "http/".utf8).allSatisfy { ($0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0) == $1 }) {
             return .agrees
         }
         return .mismatch(.protoNonHTTPResponse, limit: 16, valueBytes: 16, note: "a response that does not start with \"HTTP/\"")
@@ -370,8 +417,9 @@ struct FirstBytes {
     /// Whether enough came to judge: 9 bytes, or a head that ended sooner.
     var isDue: Bool { self.headEnded || self.total >= 9 }
 
-    /// Takes the head's bytes from the start of `bytes`; returns the index just past them.
-    mutating func take(_ bytes: UnsafeRawBufferPointer) -> Int {
+    /// Reads the head's bytes from the start of `bytes` (how many, where it ends); returns the
+    /// index just past them.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Int {
         var end = bytes.count
         // Where the head ends matters only within the bytes kept; past them 9 bytes came anyway.
         let scanned = min(bytes.count, max(0, ProtocolViolation.sampleLimit - self.total))
@@ -393,9 +441,13 @@ struct FirstBytes {
             }
             index += 1
         }
-        let kept = min(end, ProtocolViolation.sampleLimit - self.bytes.count)
-        if kept > 0 { self.bytes += UnsafeRawBufferPointer(rebasing: bytes[0..<kept]) }
         self.total += end
         return end
+    }
+
+    /// Keeps the head's bytes of `bytes` (those before `end`), up to 40 in all.
+    mutating func keep(_ bytes: UnsafeRawBufferPointer, upTo end: Int) {
+        let kept = min(end, ProtocolViolation.sampleLimit - self.bytes.count)
+        if kept > 0 { self.bytes += UnsafeRawBufferPointer(rebasing: bytes[0..<kept]) }
     }
 }
