@@ -48,15 +48,8 @@ struct Collector: ConnectionSink {
         }
     }
 
-    /// One HTTP parser's part of the verdict and the report, taken when it has seen everything.
-    struct HTTPOutcome {
-        var view: ConnectionDiagnosis.HTTPView
-        var transactions: [Transaction]
-        var transactionsDropped: Int
-        /// Transactions `finish()` closed (unanswered requests, a cut response): handed on when
-        /// the connection is judged.
-        var closedAtFinish: [Transaction]
-    }
+    /// The analysis's part of the verdict and the report, taken when it has seen everything.
+    typealias HTTPOutcome = ConnectionAnalysis.Outcome
 
     struct SlotState {
         /// Index in `live` while the connection's streams are open; -1 once settled or ended.
@@ -144,9 +137,9 @@ struct Collector: ConnectionSink {
             if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
         case .fin(_, _, let time):
             if self.live[index].endSnapshot == nil {
-                self.live[index].analysis.close(.fin(direction))
-                self.slots[slot].tls?.close(.fin(direction))
-                self.live[index].endSnapshot = self.live[index].analysis.responseEnd
+                self.live[index].endSnapshot = self.live[index].analysis.close(.fin(direction))
+                // `$tls` first: a mutation through an absent `Indirect` would box nothing.
+                if self.slots[slot].$tls { self.slots[slot].tls!.close(.fin(direction)) }
                 self.handOnSealed(slot: slot, at: time)
             }
             self.slots[slot].finsDelivered |= direction == .client ? 1 : 2
@@ -186,9 +179,8 @@ struct Collector: ConnectionSink {
         // Settled: both FINs came first, and the first of them sealed the response.
         guard index >= 0 else { return }
         if self.live[index].endSnapshot == nil {
-            self.live[index].analysis.close(.reset)
-            self.slots[slot].tls?.close(.reset)
-            self.live[index].endSnapshot = self.live[index].analysis.responseEnd
+            self.live[index].endSnapshot = self.live[index].analysis.close(.reset)
+            if self.slots[slot].$tls { self.slots[slot].tls!.close(.reset) }
             self.handOnSealed(slot: slot, at: mark.time)
         }
     }
@@ -198,23 +190,11 @@ struct Collector: ConnectionSink {
     /// only.
     private mutating func settle(slot: Int) {
         let index = self.slots[slot].live
-        let end = self.live[index].endSnapshot ?? self.live[index].analysis.responseEnd
-        let outcome = self.takeOutcome(live: index, end: end)
+        let outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
         self.slots[slot].settled = Settled(
             outcome: outcome, client: self.live[index].client, server: self.live[index].server,
             sealedRequests: self.live[index].sealedRequests)
         self.releaseLive(slot: slot)
-    }
-
-    /// Closes the books of the pool entry's analysis and takes what the verdict and the
-    /// report need from it.
-    private mutating func takeOutcome(live index: Int, end: ResponseEnd) -> HTTPOutcome {
-        self.live[index].analysis.finish()
-        // Each field read in place: a copy of the analysis (1.4 KB, a retain per buffer) is not needed.
-        return HTTPOutcome(
-            view: self.live[index].analysis.view(end: end),
-            transactions: self.live[index].analysis.transactions, transactionsDropped: self.live[index].analysis.transactionsDropped,
-            closedAtFinish: self.live[index].analysis.finishedTransactions)
     }
 
     /// Gives the slot's pool entry back (its contents are replaced when it is next taken).
@@ -251,8 +231,7 @@ struct Collector: ConnectionSink {
             sealed = settled.sealedRequests
         } else {
             let index = state.live
-            let end = self.live[index].endSnapshot ?? self.live[index].analysis.responseEnd
-            outcome = self.takeOutcome(live: index, end: end)
+            outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
             losses = (self.live[index].client, self.live[index].server)
             sealed = self.live[index].sealedRequests
             self.releaseLive(slot: slot)
@@ -281,15 +260,14 @@ struct Collector: ConnectionSink {
             if tls.keysFound { self.tlsSessionsWithKeys += 1 }
             if var inner = analyzer.inner, tls.decryptedRecords > 0, !diagnosis.verdict.code.description.hasPrefix("tls.") {
                 // The handshake was fine and the key log opened the records: judge what was inside.
-                let innerEnd = inner.responseEnd
-                inner.finish()
-                self.handOn(inner.finishedTransactions, of: state, sealed: sealed, ended: ended)
-                let innerView = inner.view(end: innerEnd)
+                let innerOutcome = inner.finish(endedAt: nil)
+                self.handOn(innerOutcome.closedAtFinish, of: state, sealed: sealed, ended: ended)
+                let innerView = innerOutcome.view
                 let tlsFindings = diagnosis.findings.filter { $0.code.description.hasPrefix("tls.") }
                 diagnosis = ConnectionDiagnosis.diagnose(connection, http: innerView, context: context)
                 diagnosis.findings += tlsFindings
-                reportTransactions = inner.transactions
-                reportTransactionsDropped = inner.transactionsDropped
+                reportTransactions = innerOutcome.transactions
+                reportTransactionsDropped = innerOutcome.transactionsDropped
                 tlsSummary?.decrypted = true
             }
         } else {

@@ -41,6 +41,7 @@ public struct HTTP1Connection {
             }
         case .server:
             self.responseParser.feed(window, time: time, requests: &self.requests, findings: &self.findings)
+            if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
         }
     }
 
@@ -62,18 +63,20 @@ public struct HTTP1Connection {
     /// The upstream's stream ended with a FIN (a read-until-close body ends there).
     public mutating func serverFIN() {
         self.responseParser.closedByFIN()
+        if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
     }
 
     /// Either side closed or reset: a response head too short for the status-line check gets it now.
     public mutating func ended() {
         self.responseParser.checkPendingStart()
+        if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
     }
 
     /// Where the upstream's stream stopped being HTTP/1 (a response that did not begin with a
     /// status line), if it did: the parser read no further.
     public var violation: ProtocolViolation? { self.responseParser.violation }
-    /// Whether `violation` is set, asked without copying it.
-    public var hasViolation: Bool { self.responseParser.violation != nil }
+    /// Whether `violation` is set: stored, so that asking it per packet reads one byte.
+    public private(set) var hasViolation = false
 
     /// Where the upstream's response stood when its stream ended. Call before `finish()`.
     public var responseEnd: ResponseEnd {

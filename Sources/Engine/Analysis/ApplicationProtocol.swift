@@ -29,7 +29,7 @@ enum ApplicationProtocol: Equatable, Sendable {
     /// Not analysed yet, and not recognised yet: every record starts with its version byte,
     /// 1 (`FCGI_VERSION_1`), then the type (1, `FCGI_BEGIN_REQUEST`, first from the gateway), so
     /// the rule is the gateway's first bytes `01 01` with a request id and an 8-byte body, which
-    /// `ProtocolProbe.gatewayProtocol` will ask before HTTP/1 (a request line never starts with
+    /// `ProtocolProbe.inspectGateway` will ask before HTTP/1 (a request line never starts with
     /// byte 1). An `FCGIConnection` (records, the CGI head in `FCGI_STDOUT`, `FCGI_STDERR`,
     /// `FCGI_END_REQUEST`; the `fcgi.*` codes) will conform to `StreamAnalyzer`.
     case fastCGI

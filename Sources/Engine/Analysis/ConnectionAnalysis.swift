@@ -36,6 +36,7 @@ struct ConnectionAnalysis {
 
     /// The analyzer for the gateway's protocol; HTTP/1 while it is not known yet (the upstream
     /// may speak first, and this is the hop of an HTTP gateway). The place a new analyzer plugs in.
+    @inline(__always)
     var route: Route {
         switch self.probe.gateway {
         case nil, .http1: return .http1
@@ -115,8 +116,9 @@ struct ConnectionAnalysis {
         }
     }
 
-    /// The connection's first FIN or RST.
-    mutating func close(_ close: StreamClose) {
+    /// The connection's first FIN or RST. Returns where the upstream's answer stood then.
+    @discardableResult
+    mutating func close(_ close: StreamClose) -> ResponseEnd {
         if self.probe.close() { self.deliverHeld() }
         switch self.route {
         case .http1:
@@ -125,18 +127,37 @@ struct ConnectionAnalysis {
         case .unanalysed:
             self.unanalysed?.close(close)
         }
+        return self.responseEnd
     }
 
-    /// Nothing more will come.
-    mutating func finish() {
+    /// What the verdict and the report take from the analysis when it has seen everything.
+    struct Outcome {
+        var view: ConnectionDiagnosis.HTTPView
+        var transactions: [Transaction]
+        var transactionsDropped: Int
+        /// Transactions `finish` closed (unanswered requests, a cut response): handed on when
+        /// the connection is judged.
+        var closedAtFinish: [Transaction]
+    }
+
+    /// Nothing more will come: closes the books and takes the outcome, with the upstream's
+    /// answer standing where it stood at `endedAt` (the first FIN or RST), or now. Mutating so
+    /// that the analysis is read in place, never copied (it is large, a retain per buffer).
+    @inline(__always)
+    mutating func finish(endedAt: ResponseEnd?) -> Outcome {
+        let end = endedAt ?? self.responseEnd
         switch self.route {
         case .http1: self.http.finish()
         case .unanalysed: self.unanalysed?.finish()
         }
+        return Outcome(
+            view: self.view(end: end), transactions: self.transactions, transactionsDropped: self.transactionsDropped,
+            closedAtFinish: self.finishedTransactions)
     }
 
     /// The probe's findings and the analyzer's, in the order found: bytes before the gateway
     /// spoke come first, and a mismatch ends what the analyzer read.
+    @inline(__always)
     var findings: [Finding] {
         let analyzer: [Finding]
         switch self.route {
@@ -147,7 +168,8 @@ struct ConnectionAnalysis {
         return (self.probe.serverSpokeFirst.map { [$0.finding] } ?? []) + analyzer + (self.probe.mismatch.map { [$0.finding] } ?? [])
     }
 
-    /// Where the upstream's answer stood (call before `finish()`).
+    /// Where the upstream's answer stood (before `finish`).
+    @inline(__always)
     var responseEnd: ResponseEnd {
         switch self.route {
         case .http1: return self.http.responseEnd
@@ -156,7 +178,8 @@ struct ConnectionAnalysis {
     }
 
     /// What the diagnosis reads, with the upstream's answer standing at `end`.
-    func view(end: ResponseEnd) -> ConnectionDiagnosis.HTTPView {
+    @inline(__always)
+    private func view(end: ResponseEnd) -> ConnectionDiagnosis.HTTPView {
         switch self.route {
         case .http1:
             var withHead = self.http.findingsArrivedWithHead

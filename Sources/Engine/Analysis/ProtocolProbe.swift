@@ -8,7 +8,7 @@ import HTTP1
 /// second look when an analyzer reports bytes it cannot parse (`judge(_:)`).
 ///
 /// - The gateway's side (the client's): its first byte, and for a possible HTTP/2 preface its
-///   first 24 bytes, held until they decide (`gatewayProtocol`). Inside TLS the ALPN the
+///   first 24 bytes, held until they decide (`inspectGateway`). Inside TLS the ALPN the
 ///   handshake settled on decides before any byte (`init(negotiated:...)`).
 /// - The upstream's side: its first response, judged against the gateway's protocol once it has
 ///   9 bytes (an HTTP/1 status line's version and space), or its first line is empty, or the
@@ -64,7 +64,10 @@ struct ProtocolProbe {
         body(&self.rare!)
     }
 
-    private var hasSample: Bool { self.$rare && self.rare!.sample != nil }
+    /// Whether `rare` holds a first response too short to judge, asked without reading `rare`.
+    private var hasSample = false
+    /// Whether `rare` holds bytes that may be the HTTP/2 preface.
+    private var holding = false
 
     /// RFC 9113 §3.4: the client connection preface.
     static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -118,7 +121,7 @@ struct ProtocolProbe {
         _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
     ) -> Step {
         guard let first = bytes.first else { return .deliver }
-        let wasHolding = self.$rare && !self.rare!.held.isEmpty
+        let wasHolding = self.holding
         if !self.clientSeen {
             self.clientSeen = true
             if self.gateway != nil { return .deliver }  // the ALPN said
@@ -151,12 +154,14 @@ struct ProtocolProbe {
             return wasHolding ? .deliverHeldFirst : .deliver
         }
         self.modifyRare { $0.held.append(HeldBytes(bytes: Array(bytes), offset: offset, frame: frame, frameOffset: frameOffset, time: time)) }
+        self.holding = true
         return .hold
     }
 
     /// Empties `held` once the caller has handed it on.
     mutating func releaseHeld() {
-        if self.$rare { self.rare!.held = [] }
+        if self.holding { self.rare!.held = [] }
+        self.holding = false
         self.updateSettled()
     }
 
@@ -170,7 +175,7 @@ struct ProtocolProbe {
     /// Bytes held while they might be the preface go to HTTP/1 when the stream stops short of it.
     private mutating func stopHolding() -> Bool {
         defer { self.updateSettled() }
-        guard self.gateway == nil, self.$rare, !self.rare!.held.isEmpty else { return false }
+        guard self.gateway == nil, self.holding else { return false }
         self.gateway = .http1
         return true
     }
@@ -205,27 +210,42 @@ struct ProtocolProbe {
             guard self.hasSample else { return }
             sample = self.rare!.sample!
         }
-        let end = sample.scan(bytes)
-        guard sample.isDue else {
+        // Where the head ends is looked for up to its ninth byte, which is all the rules read;
+        // further (to 40) only for a mismatch's evidence, which shows the bytes up to there.
+        let looked = min(bytes.count, max(0, 9 - sample.total))
+        var end = sample.findEnd(bytes, from: 0, to: looked) ?? bytes.count
+        guard sample.headEnded || sample.total + end >= 9 else {
             sample.keep(bytes, upTo: end)
             self.modifyRare { $0.sample = sample }
+            self.hasSample = true
             return
         }
-        if self.hasSample { self.rare!.sample = nil }
-        if sample.bytes.isEmpty {
-            // The whole head start came in these bytes (the usual case): judged in place.
-            self.judge(sample, UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, ProtocolViolation.sampleLimit)]))
-        } else {
-            sample.keep(bytes, upTo: end)
-            sample.bytes.withUnsafeBytes { self.judge(sample, $0) }
+        if self.hasSample {
+            self.rare!.sample = nil
+            self.hasSample = false
         }
+        self.upstreamJudged = true
+        self.judgedOffset = sample.start
+        if sample.bytes.isEmpty {
+            // The head's start came in these bytes (the usual case): judged in place.
+            let judgement = Self.judgeUpstream(UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, 9)]), gateway: self.gateway)
+            guard case .mismatch = judgement else { return }
+        }
+        if !sample.headEnded {
+            end = sample.findEnd(bytes, from: looked, to: min(bytes.count, ProtocolViolation.sampleLimit - sample.total)) ?? bytes.count
+        }
+        sample.keep(bytes, upTo: end)
+        sample.bytes.withUnsafeBytes { self.judge(sample, $0) }
     }
 
     /// A gap in the upstream's stream: a first response it cut is not judged (its analyzer
     /// loses its framing there too).
     mutating func upstreamGap() {
         self.serverSeen = true
-        if self.hasSample { self.rare!.sample = nil }
+        if self.hasSample {
+            self.rare!.sample = nil
+            self.hasSample = false
+        }
         self.updateSettled()
     }
 
@@ -248,6 +268,7 @@ struct ProtocolProbe {
     private mutating func judgeSample() {
         guard self.hasSample, let sample = self.rare!.sample else { return }
         self.rare!.sample = nil
+        self.hasSample = false
         sample.bytes.withUnsafeBytes { self.judge(sample, $0) }
     }
 
@@ -299,7 +320,7 @@ struct ProtocolProbe {
     }
 
     private mutating func updateSettled() {
-        self.isSettled = self.gateway != nil && self.serverSeen && (!self.$rare || (self.rare!.held.isEmpty && self.rare!.sample == nil))
+        self.isSettled = self.gateway != nil && self.serverSeen && !self.holding && !self.hasSample
     }
 
     // MARK: Rules
@@ -317,7 +338,7 @@ struct ProtocolProbe {
 
     /// The rules, in the order asked. `bytes`: the response's first bytes, up to 40.
     static func judgeUpstream(_ bytes: UnsafeRawBufferPointer, gateway: ApplicationProtocol?) -> UpstreamJudgement {
-        let startsHTTP = bytes.starts(with: "HTTP/".utf8)
+        let startsHTTP = bytes.count >= 5 && bytes[0] == 0x48 && bytes[1] == 0x54 && bytes[2] == 0x54 && bytes[3] == 0x50 && bytes[4] == 0x2f
         switch gateway {
         case .tls:
             // Records are the TLS analyzer's to read; only plain HTTP is named here.
@@ -414,24 +435,17 @@ struct FirstBytes {
         self.frameOffset = frameOffset
     }
 
-    /// Whether enough came to judge: 9 bytes, or a head that ended sooner.
-    var isDue: Bool { self.headEnded || self.total >= 9 }
-
-    /// Reads the head's bytes from the start of `bytes` (how many, where it ends); returns the
-    /// index just past them.
-    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var end = bytes.count
-        // Where the head ends matters only within the bytes kept; past them 9 bytes came anyway.
-        let scanned = min(bytes.count, max(0, ProtocolViolation.sampleLimit - self.total))
-        var index = 0
-        while index < scanned {
+    /// Looks for the end of the head (an empty line) in `bytes[start..<end]`, going on from
+    /// the bytes looked at before; returns the index just past it when found.
+    mutating func findEnd(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        var index = start
+        while index < end {
             let byte = bytes[index]
             if byte == 0x0a {
                 // RFC 9112 §2.2: an empty line (CRLF, or a bare LF) ends the head.
                 if self.lineLength == 0 || (self.lineLength == 1 && self.lastByte == 0x0d) {
-                    end = index + 1
                     self.headEnded = true
-                    break
+                    return index + 1
                 }
                 self.lineLength = 0
                 self.lastByte = 0x0a
@@ -441,13 +455,13 @@ struct FirstBytes {
             }
             index += 1
         }
-        self.total += end
-        return end
+        return nil
     }
 
-    /// Keeps the head's bytes of `bytes` (those before `end`), up to 40 in all.
+    /// Counts the head's bytes of `bytes` (those before `end`) and keeps them, up to 40 in all.
     mutating func keep(_ bytes: UnsafeRawBufferPointer, upTo end: Int) {
         let kept = min(end, ProtocolViolation.sampleLimit - self.bytes.count)
         if kept > 0 { self.bytes += UnsafeRawBufferPointer(rebasing: bytes[0..<kept]) }
+        self.total += end
     }
 }

@@ -45,7 +45,7 @@ struct TLSAnalyzer: StreamAnalyzer {
     mutating func close(_ close: StreamClose) {}
 
     mutating func finish() {
-        self.inner?.finish()
+        _ = self.inner?.finish(endedAt: nil)
     }
 
     var findings: [Finding] { self.inner?.findings ?? [] }
