@@ -34,14 +34,9 @@ struct RequestParser {
     private var previous: RequestInfo?
     /// Bytes of the client stream seen (delivered or gapped).
     private(set) var bytesSeen: UInt64 = 0
-    /// The first byte of the stream, when seen.
-    private(set) var firstByte: (frame: FrameNumber, time: Timestamp)?
-    /// Whether a gap hid some of the gateway's bytes.
-    private(set) var hadGap = false
 
     /// Feeds in-order client bytes; each complete request head is handed to `request`.
     mutating func feed(_ window: FeedWindow, time: Timestamp, request: (RequestInfo) -> Void) {
-        if self.firstByte == nil, !window.bytes.isEmpty { self.firstByte = (window.frame, time) }
         self.bytesSeen &+= UInt64(window.bytes.count)
         if self.proto == .unknown {
             self.detectProtocol(window)
@@ -79,7 +74,6 @@ struct RequestParser {
 
     /// Bytes of the gateway's stream missing from the capture.
     mutating func gap(length: UInt64) {
-        self.hadGap = true
         self.bytesSeen &+= length
         switch self.state {
         case .contentLength(let remaining) where length <= remaining:
