@@ -13,15 +13,16 @@ struct Collector: ConnectionSink {
         var firstTruncation: Evidence?
     }
 
-    /// What a connection needs while bytes can still come: its HTTP parsers, what the capture
-    /// lacks of each direction, where the response stood at the first FIN or RST. Kept in a pool
+    /// What a connection needs while bytes can still come: its analysis (the protocol probe and
+    /// the analyzer it picked), what the capture lacks of each direction, where the response
+    /// stood at the first FIN or RST. Kept in a pool
     /// beside the slots (`live`), an entry per connection whose streams are open, reused by
     /// later connections: a flow table's slots are mostly connections that closed and linger,
     /// and those keep only their `Settled` outcome.
     struct LiveState {
         var client = Losses()
         var server = Losses()
-        var http = HTTP1Connection()
+        var analysis = ConnectionAnalysis(canStartTLS: true)
         /// Where the response stood at the first FIN or RST of either side: what a later packet
         /// (the upstream's FIN after the gateway gave up) must not change.
         var endSnapshot: ResponseEnd?
@@ -47,15 +48,8 @@ struct Collector: ConnectionSink {
         }
     }
 
-    /// One HTTP parser's part of the verdict and the report, taken when it has seen everything.
-    struct HTTPOutcome {
-        var view: ConnectionDiagnosis.HTTPView
-        var transactions: [Transaction]
-        var transactionsDropped: Int
-        /// Transactions `finish()` closed (unanswered requests, a cut response): handed on when
-        /// the connection is judged.
-        var closedAtFinish: [Transaction]
-    }
+    /// The analysis's part of the verdict and the report, taken when it has seen everything.
+    typealias HTTPOutcome = ConnectionAnalysis.Outcome
 
     struct SlotState {
         /// Index in `live` while the connection's streams are open; -1 once settled or ended.
@@ -64,11 +58,9 @@ struct Collector: ConnectionSink {
         var settled: Settled?
         /// Directions whose FIN was delivered: bit 0 the client's, bit 1 the server's.
         var finsDelivered: UInt8 = 0
-        /// Set when the gateway's first byte is a TLS handshake record.
-        @Indirect var tls: TLSConnection? = nil
-        var clientSpoke = false
-        /// HTTP inside TLS, fed with what the key log decrypted.
-        @Indirect var innerHTTP: HTTP1Connection? = nil
+        /// Set when the probe found a TLS handshake at the gateway's first byte: the connection's
+        /// bytes go here from then on, not to `LiveState.analysis`.
+        @Indirect var tls: TLSAnalyzer? = nil
         /// The connection's id and endpoints, for the transactions handed on.
         var id: UInt32 = 0
         var clientEndpoint = Endpoint(address: .v4(0), port: 0)
@@ -113,7 +105,7 @@ struct Collector: ConnectionSink {
             index = self.live.count
             self.live.append(LiveState())
         }
-        if !self.redactsSecrets { self.live[index].http = HTTP1Connection(redactsSecrets: false) }
+        if !self.redactsSecrets { self.live[index].analysis = ConnectionAnalysis(canStartTLS: true, redactsSecrets: false) }
         self.slots[slot] = SlotState(live: index, id: connection.id, clientEndpoint: connection.client, serverEndpoint: connection.server)
     }
 
@@ -126,40 +118,39 @@ struct Collector: ConnectionSink {
         guard index >= 0 else { return }
         switch event {
         case .data(let data):
-            if direction == .client, !self.slots[slot].clientSpoke, let first = data.bytes.first {
-                self.slots[slot].clientSpoke = true
-                // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection.
-                if first == 0x16, data.offset == 0 {
-                    self.slots[slot].tls = TLSConnection(decryption: self.decryption)
-                }
-            }
             // `$tls`, not `tls != nil`: asked per packet, and reading the optional copies it out.
             if self.slots[slot].$tls {
                 self.slots[slot].tls!.feed(
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
-                if self.decryption != nil { self.deliverDecrypted(slot: slot) }
+                if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
+                return
             }
-            self.live[index].http.feed(
+            let startsTLS = self.live[index].analysis.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
-            if !self.live[index].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+            if startsTLS {
+                self.slots[slot].tls = TLSAnalyzer(decryption: self.decryption, redactsSecrets: self.redactsSecrets)
+                self.slots[slot].tls!.feed(
+                    data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
+                return
+            }
+            if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
         case .fin(_, _, let time):
             if self.live[index].endSnapshot == nil {
-                if direction == .server { self.live[index].http.serverFIN() }
-                self.live[index].http.ended()
-                self.live[index].endSnapshot = self.live[index].http.responseEnd
+                self.live[index].endSnapshot = self.live[index].analysis.close(.fin(direction))
+                // `$tls` first: a mutation through an absent `Indirect` would box nothing.
+                if self.slots[slot].$tls { self.slots[slot].tls!.close(.fin(direction)) }
                 self.handOnSealed(slot: slot, at: time)
             }
             self.slots[slot].finsDelivered |= direction == .client ? 1 : 2
-            if self.slots[slot].finsDelivered == 3, !self.slots[slot].$tls, !self.slots[slot].$innerHTTP {
+            if self.slots[slot].finsDelivered == 3, !self.slots[slot].$tls {
                 self.settle(slot: slot)
             }
         case .gap(let range, let reason, _):
-            if self.slots[slot].$tls { self.slots[slot].tls?.gap(length: range.upperBound - range.lowerBound, direction: direction) }
-            switch reason {
-            case .snapLength(let frame):
-                self.live[index].http.gap(range, direction: direction, frame: frame, truncated: true)
-            case .notCaptured, .bufferLimit:
-                self.live[index].http.gap(range, direction: direction, frame: nil, truncated: false)
+            if self.slots[slot].$tls {
+                self.slots[slot].tls!.gap(range, direction: direction, reason: reason)
+            } else {
+                self.live[index].analysis.gap(range, direction: direction, reason: reason)
             }
             let length = range.upperBound - range.lowerBound
             switch reason {
@@ -188,8 +179,8 @@ struct Collector: ConnectionSink {
         // Settled: both FINs came first, and the first of them sealed the response.
         guard index >= 0 else { return }
         if self.live[index].endSnapshot == nil {
-            self.live[index].http.ended()
-            self.live[index].endSnapshot = self.live[index].http.responseEnd
+            self.live[index].endSnapshot = self.live[index].analysis.close(.reset)
+            if self.slots[slot].$tls { self.slots[slot].tls!.close(.reset) }
             self.handOnSealed(slot: slot, at: mark.time)
         }
     }
@@ -199,26 +190,11 @@ struct Collector: ConnectionSink {
     /// only.
     private mutating func settle(slot: Int) {
         let index = self.slots[slot].live
-        let end = self.live[index].endSnapshot ?? self.live[index].http.responseEnd
-        let outcome = self.takeOutcome(live: index, end: end)
+        let outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
         self.slots[slot].settled = Settled(
             outcome: outcome, client: self.live[index].client, server: self.live[index].server,
             sealedRequests: self.live[index].sealedRequests)
         self.releaseLive(slot: slot)
-    }
-
-    /// Closes the books of the pool entry's HTTP parser and takes what the verdict and the
-    /// report need from it.
-    private mutating func takeOutcome(live index: Int, end: ResponseEnd) -> HTTPOutcome {
-        self.live[index].http.finish()
-        // Each field read in place: a copy of the parser (1.4 KB, a retain per buffer) is not needed.
-        return HTTPOutcome(
-            view: ConnectionDiagnosis.HTTPView(
-                findings: self.live[index].http.findings, uncheckedGaps: self.live[index].http.uncheckedGaps, end: end,
-                upstream5xx: self.live[index].http.upstream5xx, gatewaySpeaksHTTP1: self.live[index].http.gatewaySpeaksHTTP1,
-                arrivedWithHead: self.live[index].http.findingsArrivedWithHead),
-            transactions: self.live[index].http.transactions, transactionsDropped: self.live[index].http.transactionsDropped,
-            closedAtFinish: self.live[index].http.finishedTransactions)
     }
 
     /// Gives the slot's pool entry back (its contents are replaced when it is next taken).
@@ -255,8 +231,7 @@ struct Collector: ConnectionSink {
             sealed = settled.sealedRequests
         } else {
             let index = state.live
-            let end = self.live[index].endSnapshot ?? self.live[index].http.responseEnd
-            outcome = self.takeOutcome(live: index, end: end)
+            outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
             losses = (self.live[index].client, self.live[index].server)
             sealed = self.live[index].sealedRequests
             self.releaseLive(slot: slot)
@@ -272,7 +247,8 @@ struct Collector: ConnectionSink {
             serverGap: losses.server.firstGap)
         var diagnosis: Diagnosis
         var tlsSummary: TLSSummary?
-        if let tls = state.tls {
+        if let analyzer = state.tls {
+            let tls = analyzer.connection
             var check: ChainCheck?
             if !tls.certificates.isEmpty, let verifier = self.verifier {
                 // Judged at the capture's time (the Certificate message's), not today.
@@ -282,19 +258,16 @@ struct Collector: ConnectionSink {
             (diagnosis, tlsSummary) = TLSDiagnosis.diagnose(connection, tls: tls, chain: check, context: context)
             if tls.clientHello != nil { self.tlsSessions += 1 }
             if tls.keysFound { self.tlsSessionsWithKeys += 1 }
-            if var inner = state.innerHTTP, tls.decryptedRecords > 0, !diagnosis.verdict.code.description.hasPrefix("tls.") {
-                // The handshake was fine and the key log opened the records: judge the HTTP inside.
-                let innerEnd = inner.responseEnd
-                inner.finish()
-                self.handOn(inner.finishedTransactions, of: state, sealed: sealed, ended: ended)
-                let innerView = ConnectionDiagnosis.HTTPView(
-                    findings: inner.findings, uncheckedGaps: inner.uncheckedGaps, end: innerEnd, upstream5xx: inner.upstream5xx,
-                    gatewaySpeaksHTTP1: inner.gatewaySpeaksHTTP1, arrivedWithHead: inner.findingsArrivedWithHead)
+            if var inner = analyzer.inner, tls.decryptedRecords > 0, !diagnosis.verdict.code.description.hasPrefix("tls.") {
+                // The handshake was fine and the key log opened the records: judge what was inside.
+                let innerOutcome = inner.finish(endedAt: nil)
+                self.handOn(innerOutcome.closedAtFinish, of: state, sealed: sealed, ended: ended)
+                let innerView = innerOutcome.view
                 let tlsFindings = diagnosis.findings.filter { $0.code.description.hasPrefix("tls.") }
                 diagnosis = ConnectionDiagnosis.diagnose(connection, http: innerView, context: context)
                 diagnosis.findings += tlsFindings
-                reportTransactions = inner.transactions
-                reportTransactionsDropped = inner.transactionsDropped
+                reportTransactions = innerOutcome.transactions
+                reportTransactionsDropped = innerOutcome.transactionsDropped
                 tlsSummary?.decrypted = true
             }
         } else {
@@ -325,20 +298,21 @@ struct Collector: ConnectionSink {
         }
     }
 
-    /// Hands the slot's finished transactions on to the engine (outer HTTP, then decrypted HTTP).
+    /// Hands the slot's finished transactions on to the engine (the connection's, then those
+    /// decrypted from its TLS).
     mutating func handOnTransactions(slot: Int) {
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         let index = self.slots[slot].live
         guard index >= 0 else { return }
-        if !self.live[index].http.finishedTransactions.isEmpty {
-            self.handOn(self.live[index].http.finishedTransactions, connection: id, client: client, server: server,
+        if self.live[index].analysis.hasFinishedTransactions {
+            self.handOn(self.live[index].analysis.finishedTransactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
-            self.live[index].http.clearFinishedTransactions()
+            self.live[index].analysis.clearFinishedTransactions()
         }
-        if self.slots[slot].$innerHTTP, self.slots[slot].innerHTTP?.finishedTransactions.isEmpty == false {
-            self.handOn(self.slots[slot].innerHTTP!.finishedTransactions, connection: id, client: client, server: server,
+        if self.slots[slot].$tls, self.slots[slot].tls!.hasFinishedTransactions {
+            self.handOn(self.slots[slot].tls!.inner!.finishedTransactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
-            self.slots[slot].innerHTTP!.clearFinishedTransactions()
+            self.slots[slot].tls!.clearFinishedTransactions()
         }
     }
 
@@ -348,7 +322,7 @@ struct Collector: ConnectionSink {
     /// on before it.
     private mutating func handOnSealed(slot: Int, at time: Timestamp) {
         let index = self.slots[slot].live
-        if !self.live[index].http.finishedTransactions.isEmpty { self.handOnTransactions(slot: slot) }
+        if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
         guard let end = self.live[index].endSnapshot else { return }
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if let request = end.inProgressRequest {

@@ -3,14 +3,16 @@ import CaptureModel
 /// Both directions of one HTTP/1.x connection on the gateway-to-upstream hop: requests parsed to
 /// pair responses, responses validated. Fed reassembled chunks of any size, split anywhere, with
 /// gaps; returns findings as values and performs no I/O.
+///
+/// HTTP/1 only: which protocol each side speaks is the protocol probe's question (Engine's
+/// `ProtocolProbe`), asked before bytes come here. Bytes that cannot be HTTP/1 (a response that
+/// does not begin with a status line) stop the stream they are in and are handed back as a
+/// `violation`, for the probe to name.
 public struct HTTP1Connection {
     private var requestParser = RequestParser()
     private var responseParser = ResponseParser()
     private var requests = RequestQueue()
     private var requestsSeen = 0
-    private var serverSpokeFirstChecked = false
-    /// Index in `findings` of `proto.server_speaks_first` while its evidence still grows.
-    private var serverSpokeFirst: Int?
 
     /// Every violation found, in the order found (each direction in stream order).
     public private(set) var findings: [Finding] = []
@@ -38,36 +40,9 @@ public struct HTTP1Connection {
                 self.requestsSeen += 1
             }
         case .server:
-            if !self.serverSpokeFirstChecked, !bytes.isEmpty {
-                self.serverSpokeFirstChecked = true
-                // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
-                if self.requestParser.firstByte == nil, !self.requestParser.hadGap, offset == 0 {
-                    self.serverSpokeFirst = self.findings.count
-                    self.findings.append(Finding(code: .protoServerSpeaksFirst, severity: .fatal, evidence: [window.evidence(
-                        at: 0, length: min(bytes.count, 32), note: "bytes before the gateway sent anything")],
-                        value: String(decoding: bytes.prefix(16), as: UTF8.self)))
-                }
-            } else if let index = self.serverSpokeFirst {
-                self.extendServerSpokeFirst(index, bytes, at: offset)
-            }
-            self.responseParser.feed(
-                window, time: time, requests: &self.requests, clientProtocol: self.requestParser.proto, findings: &self.findings)
+            self.responseParser.feed(window, time: time, requests: &self.requests, findings: &self.findings)
+            if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
         }
-    }
-
-    /// The first 32 bytes (the value the first 16) are the evidence however the stream was cut.
-    private mutating func extendServerSpokeFirst(_ index: Int, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
-        var evidence = self.findings[index].evidence[0]
-        let have = Int(evidence.length)
-        guard have < 32, offset == evidence.streamOffset &+ UInt64(have) else {
-            self.serverSpokeFirst = nil
-            return
-        }
-        let more = bytes.prefix(32 - have)
-        evidence.length += UInt64(more.count)
-        evidence.bytes += more
-        self.findings[index].evidence[0] = evidence
-        self.findings[index].value = String(decoding: evidence.bytes.prefix(16), as: UTF8.self)
     }
 
     /// Bytes of one direction that the capture lacks (`truncated`: cut by the snap length).
@@ -87,13 +62,21 @@ public struct HTTP1Connection {
 
     /// The upstream's stream ended with a FIN (a read-until-close body ends there).
     public mutating func serverFIN() {
-        self.responseParser.closedByFIN(clientProtocol: self.requestParser.proto, findings: &self.findings)
+        self.responseParser.closedByFIN()
+        if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
     }
 
-    /// Either side closed or reset: a response head too short for the protocol check gets it now.
+    /// Either side closed or reset: a response head too short for the status-line check gets it now.
     public mutating func ended() {
-        self.responseParser.checkPendingPrefix(clientProtocol: self.requestParser.proto, findings: &self.findings)
+        self.responseParser.checkPendingStart()
+        if !self.hasViolation, self.responseParser.violation != nil { self.hasViolation = true }
     }
+
+    /// Where the upstream's stream stopped being HTTP/1 (a response that did not begin with a
+    /// status line), if it did: the parser read no further.
+    public var violation: ProtocolViolation? { self.responseParser.violation }
+    /// Whether `violation` is set: stored, so that asking it per packet reads one byte.
+    public private(set) var hasViolation = false
 
     /// Where the upstream's response stood when its stream ended. Call before `finish()`.
     public var responseEnd: ResponseEnd {
@@ -130,7 +113,8 @@ public struct HTTP1Connection {
     public var findingsArrivedWithHead: Set<Int> { self.responseParser.arrivedWithHead }
     /// The first byte the upstream sent.
     public var firstResponseByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)? { self.responseParser.firstByte }
-    /// Whether the gateway spoke HTTP/1 (as opposed to TLS, the HTTP/2 preface, or nothing yet).
+    /// Whether the gateway's first byte could begin a request line (as opposed to another
+    /// protocol's bytes, or nothing yet).
     public var gatewaySpeaksHTTP1: Bool { self.requestParser.proto == .http1 }
 }
 
@@ -161,6 +145,17 @@ public struct ResponseEnd: Sendable {
     public var responsesCompleted: Int
     /// Requests seen.
     public var requestsSeen: Int
+
+    /// An end from its parts.
+    public init(state: State, inProgress: ResponseInfo?, inProgressRequest: RequestInfo?, outstanding: RequestInfo?,
+                responsesCompleted: Int, requestsSeen: Int) {
+        self.state = state
+        self.inProgress = inProgress
+        self.inProgressRequest = inProgressRequest
+        self.outstanding = outstanding
+        self.responsesCompleted = responsesCompleted
+        self.requestsSeen = requestsSeen
+    }
 }
 
 extension ResponseEnd.State {
@@ -178,7 +173,7 @@ extension ResponseEnd.State {
 extension ResponseEnd {
     init(state: ResponseParser.EndState, inProgress: ResponseInfo?, inProgressRequest: RequestInfo?, outstanding: RequestInfo?,
          responsesCompleted: Int, requestsSeen: Int) {
-        self.init(state: State(state), inProgress: inProgress, inProgressRequest: inProgressRequest, outstanding: outstanding,
+        self.init(state: State(state) as State, inProgress: inProgress, inProgressRequest: inProgressRequest, outstanding: outstanding,
                   responsesCompleted: responsesCompleted, requestsSeen: requestsSeen)
     }
 }

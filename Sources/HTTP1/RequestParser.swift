@@ -1,15 +1,13 @@
 import CaptureModel
 
 /// The gateway's side of the connection: requests, parsed just enough to pair responses with
-/// them (method, target, framing of request bodies), and the protocol the gateway speaks.
+/// them (method, target, framing of request bodies).
 struct RequestParser {
+    /// Whether the gateway's stream can be HTTP/1 at all, from its first byte.
     enum WireProtocol: Equatable {
         case unknown
         case http1
-        /// A TLS record (`16 03 0x`): the gateway speaks TLS.
-        case tls
-        /// The HTTP/2 connection preface (`PRI * HTTP/2.0`).
-        case h2Preface
+        /// A first byte that cannot begin a request line: the stream is not read.
         case other
     }
 
@@ -22,7 +20,6 @@ struct RequestParser {
     }
 
     static let maximumHeadBytes = 64 << 10
-    static let h2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     private(set) var state: State = .head
     private(set) var proto: WireProtocol = .unknown
@@ -37,14 +34,9 @@ struct RequestParser {
     private var previous: RequestInfo?
     /// Bytes of the client stream seen (delivered or gapped).
     private(set) var bytesSeen: UInt64 = 0
-    /// The first byte of the stream, when seen.
-    private(set) var firstByte: (frame: FrameNumber, time: Timestamp)?
-    /// Whether a gap hid some of the gateway's bytes.
-    private(set) var hadGap = false
 
     /// Feeds in-order client bytes; each complete request head is handed to `request`.
     mutating func feed(_ window: FeedWindow, time: Timestamp, request: (RequestInfo) -> Void) {
-        if self.firstByte == nil, !window.bytes.isEmpty { self.firstByte = (window.frame, time) }
         self.bytesSeen &+= UInt64(window.bytes.count)
         if self.proto == .unknown {
             self.detectProtocol(window)
@@ -82,7 +74,6 @@ struct RequestParser {
 
     /// Bytes of the gateway's stream missing from the capture.
     mutating func gap(length: UInt64) {
-        self.hadGap = true
         self.bytesSeen &+= length
         switch self.state {
         case .contentLength(let remaining) where length <= remaining:
@@ -103,20 +94,17 @@ struct RequestParser {
         }
     }
 
+    /// RFC 9112 §3: a request line begins with its method, a token. Decided on one byte so any
+    /// split of the stream gives the same answer.
     private mutating func detectProtocol(_ window: FeedWindow) {
         let bytes = window.bytes
         guard let first = bytes.first else { return }
-        if first == 0x16 {
-            // A TLS handshake record (content type 22) as the very first byte: the gateway speaks
-            // TLS. Decided on one byte so any split of the stream gives the same answer.
-            self.proto = .tls
-        } else if ASCII.isTokenCharacter(first) {
-            // HTTP/1 until the first head says otherwise (the HTTP/2 preface parses as a "PRI *" head).
+        if ASCII.isTokenCharacter(first) {
             self.proto = .http1
         } else {
             self.proto = .other
+            self.state = .opaque
         }
-        if self.proto != .http1 { self.state = .opaque }
     }
 
     private mutating func collectHead(_ window: FeedWindow, from start: Int, time: Timestamp, request: (RequestInfo) -> Void) -> Int {
@@ -147,12 +135,6 @@ struct RequestParser {
         let (methodRange, targetRange) = Self.firstTwoTokens(bytes, requestLine.content)
         let method = HeadParser.string(bytes, methodRange, reusing: self.previous?.method)
         let target = HeadParser.string(bytes, targetRange, reusing: self.previous?.target)
-        if method == "PRI", target == "*", self.run.start == 0 {
-            // RFC 9113 §3.4: the HTTP/2 connection preface, not an HTTP/1 request.
-            self.proto = .h2Preface
-            self.state = .opaque
-            return
-        }
         var ignored: [Finding] = []
         let head = HeadParser.parseFields(self.run, lines: lines, isResponse: false, findings: &ignored)
         let location = self.run.location(of: requestLine.content.lowerBound)

@@ -106,12 +106,13 @@ struct ResponseParser {
     /// ended the response head: HAProxy has not forwarded the head yet when it meets them.
     private(set) var arrivedWithHead: Set<Int> = []
     private var headEndFrame: FrameNumber?
+    /// Set when a response did not begin with a status line, and the stream was left unread from there.
+    private(set) var violation: ProtocolViolation?
 
     // MARK: Feeding
 
     mutating func feed(
-        _ window: FeedWindow, time: Timestamp, requests: inout RequestQueue, clientProtocol: RequestParser.WireProtocol,
-        findings: inout [Finding]
+        _ window: FeedWindow, time: Timestamp, requests: inout RequestQueue, findings: inout [Finding]
     ) {
         if self.firstByte == nil, !window.bytes.isEmpty { self.firstByte = (window.offset, window.frame, time) }
         self.bytesSeen &+= UInt64(window.bytes.count)
@@ -190,7 +191,7 @@ struct ResponseParser {
                     }
                 }
             case .head:
-                index = self.collectHead(window, from: index, requests: &requests, clientProtocol: clientProtocol, findings: &findings)
+                index = self.collectHead(window, from: index, requests: &requests, findings: &findings)
             case .contentLength(let remaining):
                 let run = min(UInt64(bytes.count - index), remaining)
                 index += Int(run)
@@ -312,23 +313,22 @@ struct ResponseParser {
     /// The request the response in progress answers.
     var inProgressRequest: RequestInfo? { self.currentRequest }
 
-    /// The stream ended with a FIN: a read-until-close body is complete, and a response too
-    /// short for the protocol check (a 7-byte TLS alert) gets it now.
-    mutating func closedByFIN(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) {
-        self.checkPendingPrefix(clientProtocol: clientProtocol, findings: &findings)
+    /// The stream ended with a FIN: a read-until-close body is complete, and a response head
+    /// too short for the status-line check (a 7-byte TLS alert) gets it now.
+    mutating func closedByFIN() {
+        self.checkPendingStart()
         if case .untilClose = self.state {
             self.messageComplete()
             self.state = .opaque
         }
     }
 
-    /// Runs the protocol check on a response head too short to have had it (the stream ended).
-    mutating func checkPendingPrefix(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) {
+    /// Runs the status-line check on a response head too short to have had it (the stream ended).
+    mutating func checkPendingStart() {
         if case .head = self.state, !self.prefixChecked, !self.run.isEmpty {
             self.prefixChecked = true
-            if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
-                self.state = .opaque
-                self.run.reset()
+            if !self.startsLikeStatusLine() {
+                self.stopAtViolation()
             }
         }
     }
@@ -347,20 +347,19 @@ struct ResponseParser {
     // MARK: Heads
 
     private mutating func collectHead(
-        _ window: FeedWindow, from start: Int, requests: inout RequestQueue, clientProtocol: RequestParser.WireProtocol,
-        findings: inout [Finding]
+        _ window: FeedWindow, from start: Int, requests: inout RequestQueue, findings: inout [Finding]
     ) -> Int {
         let bytes = window.bytes
         let headEnd = self.headEnd.scan(bytes, from: start)
         let end = headEnd ?? bytes.count
         self.run.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), offset: window.offset &+ UInt64(start),
                         frame: window.frame, frameOffset: window.frameOffset.map { $0 + start })
+        // Nine bytes are a status line's version and the space after it ("HTTP/1.1 "); a head
+        // that ends sooner is checked at its end.
         if !self.prefixChecked, self.run.count >= 9 || headEnd != nil {
             self.prefixChecked = true
-            if !self.checkProtocol(clientProtocol: clientProtocol, findings: &findings) {
-                self.state = .opaque
-                self.run.reset()
-                if let growing = self.growing { self.grow(growing, window, from: end, findings: &findings) }
+            if !self.startsLikeStatusLine() {
+                self.stopAtViolation()
                 return bytes.count
             }
         }
@@ -383,49 +382,24 @@ struct ResponseParser {
         return end
     }
 
-    /// Checks the first bytes of a response for the protocol the upstream speaks. Returns false
-    /// when it is not HTTP/1 at all.
-    private mutating func checkProtocol(clientProtocol: RequestParser.WireProtocol, findings: inout [Finding]) -> Bool {
+    /// RFC 9112 §4: a response begins with its status line, whose HTTP-version begins "HTTP/"
+    /// (any case here: the status-line parser reports a version in the wrong case).
+    private func startsLikeStatusLine() -> Bool {
         let bytes = self.run.bytes
+        if bytes.starts(with: Self.statusLinePrefix.prefix(5)) { return true }
+        return bytes.count >= 5 && ASCII.equalsIgnoringCase(bytes, 0..<5, "http/")
+    }
+
+    /// A response that is not HTTP/1: the stream is not read further, and its first bytes are
+    /// kept for whoever chose this parser to say what they are (`violation`).
+    private mutating func stopAtViolation() {
+        let location = self.run.location(of: 0)
+        self.violation = ProtocolViolation(
+            direction: .server, streamOffset: self.run.start, frame: location.frame, frameOffset: location.frameOffset,
+            bytes: Array(self.run.bytes.prefix(ProtocolViolation.sampleLimit)))
         self.growing = nil
-        let startsHTTP = bytes.starts(with: Self.statusLinePrefix.prefix(5))
-        if clientProtocol == .tls {
-            if startsHTTP {
-                self.growing = (findings.count, 16, 0)
-                findings.append(Finding(code: .protoTLSToPlainPort, severity: .fatal, evidence: [self.run.evidence(
-                    at: 0, length: min(bytes.count, 16), note: "plain HTTP in answer to the gateway's TLS ClientHello")]))
-            }
-            return false  // TLS (or its failure) is not HTTP/1 framing
-        }
-        if bytes.count >= 2, bytes[0] == 0x15 || bytes[0] == 0x16, bytes[1] == 0x03 {
-            self.growing = (findings.count, 7, 0)
-            findings.append(Finding(code: .protoPlainToTLSPort, severity: .fatal, evidence: [self.run.evidence(
-                at: 0, length: min(bytes.count, 7),
-                note: bytes[0] == 0x15 ? "a TLS alert record in answer to plain HTTP" : "a TLS handshake record in answer to plain HTTP")]))
-            return false
-        }
-        if bytes.count >= 9, bytes[3] == 0x04, bytes[4] & 0xfe == 0, bytes[5] & 0x7f == 0, bytes[6] == 0, bytes[7] == 0, bytes[8] == 0 {
-            findings.append(Finding(code: .protoH2ResponseToH1, severity: .fatal, evidence: [self.run.evidence(
-                at: 0, length: 9, note: "an HTTP/2 SETTINGS frame header (the upstream speaks only HTTP/2)")]))
-            return false
-        }
-        if clientProtocol == .h2Preface {
-            self.growing = (findings.count, 16, 0)
-            findings.append(Finding(code: .protoH2PrefaceToH1, severity: .fatal, evidence: [self.run.evidence(
-                at: 0, length: min(bytes.count, 16), note: "an HTTP/1 answer to the HTTP/2 preface the gateway sent")]))
-            return false
-        }
-        if startsHTTP { return true }
-        if bytes.count >= 5, ASCII.equalsIgnoringCase(bytes, 0..<5, "http/") {
-            return true  // the status-line parser reports the version
-        }
-        self.growing = (findings.count, 16, 16)
-        let evidence = self.run.evidence(at: 0, length: min(bytes.count, 16), note: "a response that does not start with \"HTTP/\"")
-        // The value from the evidence's bytes: credentials in them are masked there too.
-        findings.append(Finding(
-            code: .protoNonHTTPResponse, severity: .fatal, evidence: [evidence],
-            value: String(decoding: evidence.bytes.prefix(16), as: UTF8.self)))
-        return false
+        self.state = .opaque
+        self.run.reset()
     }
 
     /// Adds the bytes of `window` from `start` to the growing finding's first evidence, up to

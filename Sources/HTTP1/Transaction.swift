@@ -110,6 +110,17 @@ public struct ResponseInfo: Hashable, Sendable {
     public var complete: Bool
     /// Interim (1xx) responses that came before it.
     public var interim: [Int]
+
+    /// A response from its parts.
+    public init(status: Int?, offset: UInt64, frame: FrameNumber?, time: Timestamp, framing: BodyFraming, complete: Bool, interim: [Int]) {
+        self.status = status
+        self.offset = offset
+        self.frame = frame
+        self.time = time
+        self.framing = framing
+        self.complete = complete
+        self.interim = interim
+    }
 }
 
 /// One request and its response.

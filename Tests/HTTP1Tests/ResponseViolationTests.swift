@@ -33,13 +33,7 @@ struct Case: CustomStringConvertible, Sendable {
 let ok = "HTTP/1.1 200 OK\r\n"
 
 let cases: [Case] = [
-    // Protocol
-    Case("non-HTTP", "-ERR unknown command\r\n", "proto.non_http_response", at: 0, .fatal),
-    Case("HTTP/2 SETTINGS", bytes: [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8, 7, 0, 0, 0, 0, 0], "proto.h2_response_to_h1", at: 0, .fatal),
-    Case("TLS alert to plain HTTP", bytes: [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46, 0, 0], "proto.plain_to_tls_port", at: 0, .fatal),
-    Case("HTTP/1 answer to the h2 preface", request: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-         "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "proto.h2_preface_to_h1", at: 0, .fatal),
-    // Status line
+    // Status line (bytes that are not HTTP/1 at all are the protocol probe's: Engine's ProtocolProbeTests)
     Case("HTTP/2 200", "HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n", "http.status_line.bad_version", at: 0, .fatal),
     Case("lowercase version", "http/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "http.status_line.bad_version", at: 0, .fatal),
     Case("HTTP/1.10", "HTTP/1.10 200 OK\r\nContent-Length: 0\r\n\r\n", "http.status_line.bad_version", at: 0, .fatal),
@@ -102,7 +96,7 @@ func violationIsFoundAtItsByte(_ c: Case) throws {
     let evidence = try #require(finding.evidence.first)
     #expect(evidence.streamOffset == c.offset, "\(exchange.summary)")
     #expect(finding.severity == c.severity)
-    #expect(evidence.direction == .server || c.code == "proto.h2_preface_to_h1")
+    #expect(evidence.direction == .server)
     // The frame and offset in frame of the byte: one frame here, 66 bytes of headers before the payload.
     #expect(evidence.frame == 2)
     #expect(evidence.frameOffset == 66 + Int(c.offset))
@@ -214,12 +208,12 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     #expect(end.responsesCompleted == 1)
 }
 
-@Test func serverSpeakingFirstIsFound() throws {
+/// Bytes before any request are parsed as a response (whether they may come first is the probe's question).
+@Test func serverSpeakingFirstIsParsedAsAResponse() throws {
     var exchange = Exchange()
-    exchange.server(bytes("220 mail.example ESMTP\r\n"))
-    let finding = try #require(exchange.connection.findings.first)
-    #expect(finding.code == .protoServerSpeaksFirst)
-    #expect(finding.evidence.first?.streamOffset == 0)
+    exchange.server(bytes("HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"))
+    #expect(exchange.summary == ["http.header.name_ctl_or_space@31/fatal/server"])
+    #expect(exchange.connection.violation == nil)
 }
 
 @Test func upstream5xxIsRecordedWithItsStatusLine() throws {
@@ -258,67 +252,48 @@ func anySplitGivesTheSameFindings(_ c: Case) {
     #expect(exchange.summary == ["http.header.name_ctl_or_space@\(22 + 40 + 11 + 31)/fatal/server"])
 }
 
-@Test func plainHTTPAnswerToAClientHelloIsTLSToPlainPort() throws {
-    // A TLS 1.2 record header and the start of a ClientHello, then the upstream's plain answer.
-    let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xf4, 0x01, 0x00, 0x00, 0xf0, 0x03, 0x03]
-    let answer = bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-    var whole = Exchange()
-    whole.client(clientHello)
-    whole.server(answer)
-    let finding = try #require(whole.connection.findings.first)
-    #expect(finding.code == .protoTLSToPlainPort)
-    #expect(finding.evidence.first?.streamOffset == 0)
-    #expect(finding.evidence.first?.direction == .server)
-    #expect(finding.severity == .fatal)
-    var split = Exchange()
-    split.client(clientHello, cuts: [1, 2, 5])
-    split.server(answer, cuts: Array(1..<answer.count))
-    #expect(split.summary == whole.summary)
-}
-
-/// Found by Fuzz/FuzzHTTP1's split test: the upstream's first bytes `00 00` (before any
-/// request) fed whole gave `proto.server_speaks_first` with 2 bytes of evidence, fed one byte at
-/// a time with 1: the evidence and value were the first chunk's, however the stream was cut.
-@Test func serverSpeakingFirstShowsTheSameBytesHoweverCut() throws {
-    let input: [UInt8] = [0x00, 0x00]
-    var whole = Exchange()
-    whole.server(input)
-    var split = Exchange()
-    split.server(input, cuts: [1])
-    let wholeEvidence = try #require(whole.connection.findings.first { $0.code == .protoServerSpeaksFirst }?.evidence.first)
-    let splitFinding = try #require(split.connection.findings.first { $0.code == .protoServerSpeaksFirst })
-    #expect(wholeEvidence.length == 2)
-    #expect(splitFinding.evidence.first?.length == 2)
-    #expect(splitFinding.evidence.first?.bytes == [0x00, 0x00])
-    #expect(splitFinding.value == "\0\0")
-
-    var banner = Exchange()
-    banner.server(bytes("220 mail.example ESMTP\r\n"), cuts: Array(1..<24))
-    let value = try #require(banner.connection.findings.first { $0.code == .protoServerSpeaksFirst })
-    #expect(value.value == "220 mail.example")
-    #expect(value.evidence.first?.length == 24)
-}
-
-/// Found by Fuzz/FuzzHTTP1's split test: `-ERR unknown command\r\n` answering a GET, fed whole,
-/// gave proto.non_http_response with 16 bytes of evidence and value "-ERR unknown com"; cut
-/// after 10 bytes, 10 bytes and "-ERR unkno". The check ran on whatever the first chunk held,
-/// and the gateway rules read the value (leading CRLFs before "HTTP/"), so a verdict could
-/// change with the cut. Bytes after a complete response (http.body.extra_after_message) had the
-/// same flaw. Both now grow with the bytes that follow, up to their limits.
-@Test func prefixFindingsShowTheSameBytesHoweverCut() throws {
-    for (response, code, value) in [
-        ("-ERR unknown command\r\n", "proto.non_http_response", "-ERR unknown com"),
-        ("\r\n\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "proto.non_http_response", "\r\n\r\n\r\nHTTP/1.1 2"),
-    ] {
-        for cut in 1..<response.utf8.count {
-            var exchange = Exchange()
-            exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
-            exchange.server(bytes(response), cuts: [cut])
-            let finding = try #require(exchange.connection.findings.first { $0.code.description == code }, "cut \(cut)")
-            #expect(finding.value == value, "cut \(cut)")
-            #expect(finding.evidence.first?.length == 16, "cut \(cut)")
-        }
+/// The HTTP/1 parser knows HTTP/1 only: a response that does not begin "HTTP/" stops it, with
+/// no finding of its own, and its first bytes go back to the probe as a violation.
+@Test(arguments: [
+    ("-ERR unknown command\r\n", "-ERR unknown command\r\n"),
+    ("\u{15}\u{3}\u{3}\u{0}\u{2}\u{2}\u{28}", "\u{15}\u{3}\u{3}\u{0}\u{2}\u{2}\u{28}"),
+    ("ab\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "ab\r\n\r\n"),
+    (String(repeating: "x", count: 100), String(repeating: "x", count: 40)),
+])
+func responseThatIsNotHTTP1IsAViolation(response: String, sample: String) throws {
+    for cut in 0..<response.utf8.count {
+        var exchange = Exchange()
+        exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        exchange.server(bytes(response), cuts: cut == 0 ? [] : [cut])
+        exchange.connection.ended()
+        #expect(exchange.summary == [], "cut \(cut)")
+        let violation = try #require(exchange.connection.violation, "cut \(cut)")
+        #expect(violation.streamOffset == 0 && violation.frame == 2 && violation.frameOffset == 66, "cut \(cut)")
+        // The bytes held when the check ran: up to where the head ended, at most 40; when the
+        // first chunk had 9 bytes (the check's threshold), that chunk's.
+        #expect(violation.bytes == (cut >= 9 ? Array(bytes(sample).prefix(cut)) : bytes(sample)), "cut \(cut)")
+        #expect(exchange.connection.responseEnd.state == .opaque, "cut \(cut)")
     }
+}
+
+/// A later response that is not HTTP/1 is a violation at its own offset.
+@Test func laterResponseThatIsNotHTTP1IsAViolation() throws {
+    var exchange = Exchange()
+    exchange.client(bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"))
+    let first = ok + "Content-Length: 2\r\n\r\nok"
+    exchange.server(bytes(first + "SSH-2.0-OpenSSH_9.2p1\r\n"))
+    let violation = try #require(exchange.connection.violation)
+    #expect(violation.streamOffset == UInt64(first.utf8.count))
+    #expect(violation.frameOffset == 66 + first.utf8.count)
+    #expect(violation.bytes == bytes("SSH-2.0-OpenSSH_9.2p1\r\n"))
+    #expect(exchange.summary == [])
+}
+
+/// Found by Fuzz/FuzzHTTP1's split test: bytes after a complete response
+/// (http.body.extra_after_message) took their evidence from whatever the chunk held, so it
+/// changed with the cut; it now grows with the bytes that follow, up to its limit. (The same
+/// for proto.non_http_response is in Engine's ProtocolProbeTests.)
+@Test func prefixFindingsShowTheSameBytesHoweverCut() throws {
     let extra = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nunexpected bytes"
     for cut in 39..<extra.utf8.count {
         var exchange = Exchange()
@@ -372,26 +347,6 @@ func anySplitGivesTheSameFindings(_ c: Case) {
         let finding = try #require(exchange.connection.findings.first { $0.code == .bodyExtraAfterMessage }, "cut \(cut)")
         #expect(finding.evidence.first?.streamOffset == UInt64(first.count + 257 + 1), "cut \(cut)")
         #expect(finding.evidence.first?.bytes.starts(with: bytes("HTTP/1.1 200")) == true, "cut \(cut)")
-    }
-}
-
-/// Found by Fuzz/FuzzHTTP1 in its 10-minute run: the gateway sent the HTTP/2 preface and the
-/// upstream answered with zeros; proto.h2_preface_to_h1 had 11 bytes of evidence when the answer
-/// came in one chunk and 9 when cut after 9 (the check's threshold). The other protocol findings
-/// (tls_to_plain_port, plain_to_tls_port) took their length from the chunk the same way.
-@Test func protocolFindingsShowTheSameBytesHoweverCut() throws {
-    let cases: [(client: String, server: [UInt8], code: FindingCode, length: UInt64)] = [
-        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", [UInt8](repeating: 0, count: 11), .protoH2PrefaceToH1, 11),
-        ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28, 0x00, 0x00, 0x00], .protoPlainToTLSPort, 7),
-    ]
-    for c in cases {
-        for cut in 1..<c.server.count {
-            var exchange = Exchange()
-            exchange.client(bytes(c.client))
-            exchange.server(c.server, cuts: [cut])
-            let finding = try #require(exchange.connection.findings.first { $0.code == c.code }, "\(c.code) cut \(cut)")
-            #expect(finding.evidence.first?.length == c.length, "\(c.code) cut \(cut)")
-        }
     }
 }
 

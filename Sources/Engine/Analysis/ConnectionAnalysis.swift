@@ -1,0 +1,210 @@
+import CaptureModel
+import Diagnosis
+import HTTP1
+import TCPReassembly
+
+/// The door a connection's bytes come through (or a TLS session's decrypted bytes): the
+/// `ProtocolProbe` in front, the analyzer it picked behind. Every byte is shown to the probe
+/// until it has decided both directions, then goes straight to the analyzer; the probe's
+/// findings (`proto.*`) and the analyzer's come out together (`findings`, `view(end:)`).
+///
+/// A TLS handshake at the gateway's first byte is the owner's to read (`feed` returns true):
+/// the engine starts a `TLSAnalyzer`, whose decrypted bytes come through a door of their own.
+struct ConnectionAnalysis {
+    /// Decides the protocols and raises the mismatches.
+    private(set) var probe: ProtocolProbe
+    /// The HTTP/1 analyzer: what reads the connection unless the probe picked another (kept
+    /// inline: nearly every connection is HTTP/1).
+    private(set) var http: HTTP1Connection
+    /// The stand-in for protocols not analysed yet (out of line: seldom needed).
+    @Indirect private(set) var unanalysed: UnanalysedStream? = nil
+    /// Whether the HTTP/1 analyzer's violation went to the probe.
+    private var violationJudged = false
+
+    /// A door with nothing seen. `negotiated`: the protocol TLS's ALPN chose for these bytes.
+    /// `canStartTLS`: whether a TLS handshake at the start is handed to the owner (not inside TLS).
+    init(negotiated: ApplicationProtocol? = nil, canStartTLS: Bool, redactsSecrets: Bool = true) {
+        self.probe = ProtocolProbe(negotiated: negotiated, canStartTLS: canStartTLS, redactsSecrets: redactsSecrets)
+        self.http = HTTP1Connection(redactsSecrets: redactsSecrets)
+    }
+
+    /// Which analyzer reads the bytes.
+    enum Route: Equatable {
+        case http1
+        case unanalysed
+    }
+
+    /// The analyzer for the gateway's protocol; HTTP/1 while it is not known yet (the upstream
+    /// may speak first, and this is the hop of an HTTP gateway). The place a new analyzer plugs in.
+    @inline(__always)
+    var route: Route {
+        switch self.probe.gateway {
+        case nil, .http1: return .http1
+        // TLS here is TLS the engine could not frame (picked up mid-stream, or inside TLS).
+        // HTTP/2 and FastCGI: their analyzers go here when they exist (see `ApplicationProtocol`).
+        case .tls, .http2, .fastCGI: return .unanalysed
+        }
+    }
+
+    /// Feeds in-order bytes of one direction. Returns true when they open a TLS handshake the
+    /// owner is to read: these bytes and all that follow go to its `TLSAnalyzer`, not here.
+    mutating func feed(
+        _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp
+    ) -> Bool {
+        if !self.probe.isSettled {
+            switch self.probe.inspect(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time) {
+            case .hold:
+                return false
+            case .deliverHeldFirst:
+                self.deliverHeld()
+            case .deliver:
+                break
+            }
+            if self.probe.startsTLS { return true }
+        }
+        self.deliver(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+        if direction == .server, self.probe.isGrowing { self.probe.grow(bytes, at: offset) }
+        return false
+    }
+
+    private mutating func deliver(
+        _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp
+    ) {
+        switch self.route {
+        case .http1:
+            self.http.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+            if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .unanalysed:
+            if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
+            self.unanalysed!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+        }
+    }
+
+    /// The gateway's bytes the probe held (they were not the HTTP/2 preface), in their own chunks.
+    private mutating func deliverHeld() {
+        for held in self.probe.held {
+            held.bytes.withUnsafeBytes { raw in
+                self.deliver(raw, direction: .client, at: held.offset, frame: held.frame, frameOffset: held.frameOffset, time: held.time)
+            }
+        }
+        self.probe.releaseHeld()
+    }
+
+    private mutating func judgeViolation() {
+        self.violationJudged = true
+        if let violation = self.http.violation { self.probe.judge(violation) }
+    }
+
+    /// Bytes of one direction the capture lacks.
+    mutating func gap(_ range: Range<UInt64>, direction: Direction, reason: GapReason) {
+        if !self.probe.isSettled {
+            switch direction {
+            case .client:
+                if self.probe.gatewayGap() { self.deliverHeld() }
+            case .server:
+                self.probe.upstreamGap()
+            }
+        }
+        switch self.route {
+        case .http1:
+            self.http.gap(range, direction: direction, reason: reason)
+        case .unanalysed:
+            if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
+            self.unanalysed!.gap(range, direction: direction, reason: reason)
+        }
+    }
+
+    /// The connection's first FIN or RST. Returns where the upstream's answer stood then.
+    @discardableResult
+    mutating func close(_ close: StreamClose) -> ResponseEnd {
+        if self.probe.close() { self.deliverHeld() }
+        switch self.route {
+        case .http1:
+            self.http.close(close)
+            if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .unanalysed:
+            self.unanalysed?.close(close)
+        }
+        return self.responseEnd
+    }
+
+    /// What the verdict and the report take from the analysis when it has seen everything.
+    struct Outcome {
+        var view: ConnectionDiagnosis.HTTPView
+        var transactions: [Transaction]
+        var transactionsDropped: Int
+        /// Transactions `finish` closed (unanswered requests, a cut response): handed on when
+        /// the connection is judged.
+        var closedAtFinish: [Transaction]
+    }
+
+    /// Nothing more will come: closes the books and takes the outcome, with the upstream's
+    /// answer standing where it stood at `endedAt` (the first FIN or RST), or now. Mutating so
+    /// that the analysis is read in place, never copied (it is large, a retain per buffer).
+    @inline(__always)
+    mutating func finish(endedAt: ResponseEnd?) -> Outcome {
+        let end = endedAt ?? self.responseEnd
+        switch self.route {
+        case .http1: self.http.finish()
+        case .unanalysed: self.unanalysed?.finish()
+        }
+        return Outcome(
+            view: self.view(end: end), transactions: self.transactions, transactionsDropped: self.transactionsDropped,
+            closedAtFinish: self.finishedTransactions)
+    }
+
+    /// The probe's findings and the analyzer's, in the order found: bytes before the gateway
+    /// spoke come first, and a mismatch ends what the analyzer read.
+    @inline(__always)
+    var findings: [Finding] {
+        let analyzer: [Finding]
+        switch self.route {
+        case .http1: analyzer = self.http.findings
+        case .unanalysed: analyzer = self.unanalysed?.findings ?? []
+        }
+        guard self.probe.serverSpokeFirst != nil || self.probe.mismatch != nil else { return analyzer }
+        return (self.probe.serverSpokeFirst.map { [$0.finding] } ?? []) + analyzer + (self.probe.mismatch.map { [$0.finding] } ?? [])
+    }
+
+    /// Where the upstream's answer stood (before `finish`).
+    @inline(__always)
+    var responseEnd: ResponseEnd {
+        switch self.route {
+        case .http1: return self.http.responseEnd
+        case .unanalysed: return (self.unanalysed ?? UnanalysedStream()).end(upstreamJudged: self.probe.upstreamJudged)
+        }
+    }
+
+    /// What the diagnosis reads, with the upstream's answer standing at `end`.
+    @inline(__always)
+    private func view(end: ResponseEnd) -> ConnectionDiagnosis.HTTPView {
+        switch self.route {
+        case .http1:
+            var withHead = self.http.findingsArrivedWithHead
+            if self.probe.serverSpokeFirst != nil, !withHead.isEmpty { withHead = Set(withHead.map { $0 + 1 }) }
+            return ConnectionDiagnosis.HTTPView(
+                findings: self.findings, uncheckedGaps: self.http.uncheckedGaps, end: end, upstream5xx: self.http.upstream5xx,
+                gatewaySpeaksHTTP1: self.http.gatewaySpeaksHTTP1, arrivedWithHead: withHead)
+        case .unanalysed:
+            return ConnectionDiagnosis.HTTPView(
+                findings: self.findings, uncheckedGaps: [], end: end, upstream5xx: nil, gatewaySpeaksHTTP1: false)
+        }
+    }
+
+    /// Exchanges in order (at most 1000 kept; see `transactionsDropped`).
+    var transactions: [Transaction] {
+        self.route == .http1 ? self.http.transactions : self.unanalysed?.transactions ?? []
+    }
+    /// Exchanges counted but not kept.
+    var transactionsDropped: Int { self.route == .http1 ? self.http.transactionsDropped : 0 }
+    /// Exchanges finished since the last `clearFinishedTransactions()`.
+    var finishedTransactions: [Transaction] { self.route == .http1 ? self.http.finishedTransactions : [] }
+    /// Whether `finishedTransactions` has any, asked per packet without building it.
+    var hasFinishedTransactions: Bool { self.route == .http1 && !self.http.finishedTransactions.isEmpty }
+    /// Forgets `finishedTransactions` (they were handed on).
+    mutating func clearFinishedTransactions() {
+        if self.route == .http1 { self.http.clearFinishedTransactions() }
+    }
+}
