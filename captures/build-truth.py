@@ -432,12 +432,15 @@ def classify_folder(spec, entry, client):
 # ------------------------------------------------------------------ tshark
 
 class Capture:
-    def __init__(self, path):
+    def __init__(self, path, keylog=None):
         self.path = path
+        self.keylog = keylog   # decrypts TLS 1.3 handshake messages for the filters, when given
         self._requests = None
 
     def frames(self, flt, fields=("frame.number",)):
         cmd = ["tshark", "-r", self.path, "-Y", flt, "-T", "fields"]
+        if self.keylog:
+            cmd[3:3] = ["-o", "tls.keylog_file:%s" % self.keylog]
         for f in fields:
             cmd += ["-e", f]
         return [line.split("\t") for line in run(cmd).splitlines() if line.strip()]
@@ -483,6 +486,10 @@ def evidence_for(cap, kind, marker, client, server, used):
     elif kind == "gateway_alert":
         # The gateway's (TLS client's) frame carrying the cleartext alert record `marker`.
         flt = "tcp.srcport == %d && tcp.dstport == %d && %s" % (cp, sp, marker_filter(marker))
+    elif kind == "server_certificate":
+        # The upstream's frame carrying its Certificate message: the bytes a certificate verdict
+        # is about (decrypted with the key log in TLS 1.3).
+        flt = "%s && tls.handshake.type == 11" % conn
     elif kind == "gateway_close":
         flt = "tcp.srcport == %d && tcp.dstport == %d && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" % (cp, sp)
     elif kind == "first_syn":
@@ -530,7 +537,7 @@ def build(args):
                             else "varnish" if args.varnish_log else "nginx")
     conns = read_upstream_log(args.upstream_log)
     clients = read_client_log(args.client_log)
-    cap = Capture(args.pcap)
+    cap = Capture(args.pcap, keylog=getattr(args, "tls_keylog", None))
     uname = os.path.basename(args.upstream_log)
 
     # Gateway view: one entry per client request, with its error lines.

@@ -440,8 +440,6 @@ gw_apache_lighttpd.extend(sys.modules[__name__])
 # what each did; these are the ones only they run.
 
 
-ENCRYPTED_ALERT = bytes.fromhex("1703030013")    # TLS 1.3 record: 2 alert bytes + type + 16-byte tag
-CLEAR_BAD_CERTIFICATE = bytes.fromhex("15030300020" "22a")   # fatal bad_certificate (42)
 
 
 def big_head(size):
@@ -493,16 +491,16 @@ _NEW = [
     # upstream writes a key log (SCENARIO.keylog) with which tshark reads the 1.3 alert.
     S("tls-caddy-cert-expired", "tls.cert.expired",
       "TLS 1.3 server: leaf upstream.test (notAfter 30 days ago) + intermediate (encrypted)",
-      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="expired", gateways=()),
+      [], evidence="server_certificate", marker=None, kind="tls", tls_cert="expired", gateways=()),
     S("tls-caddy-unknown-ca", "tls.cert.unknown_ca",
       "TLS 1.3 server: leaf upstream.test + intermediate of a CA the gateway does not trust (encrypted)",
-      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="other-ca", gateways=()),
+      [], evidence="server_certificate", marker=None, kind="tls", tls_cert="other-ca", gateways=()),
     S("tls-caddy-name-mismatch", "tls.cert.name_mismatch",
       "TLS 1.3 server: leaf for wrong.test only + intermediate (encrypted); the gateway expects upstream.test",
-      [], evidence="gateway_alert", marker=ENCRYPTED_ALERT, kind="tls", tls_cert="wrong-name", gateways=()),
+      [], evidence="server_certificate", marker=None, kind="tls", tls_cert="wrong-name", gateways=()),
     S("tls-caddy-cert-expired-1.2", "tls.cert.expired",
       "TLS 1.2 server: leaf upstream.test (notAfter 30 days ago) + intermediate (in the clear)",
-      [], evidence="gateway_alert", marker=CLEAR_BAD_CERTIFICATE, kind="tls",
+      [], evidence="server_certificate", marker=None, kind="tls",
       tls_cert="expired", tls_max="1.2", wire_verdict="tls.cert.expired", gateways=()),
     S("tls-caddy-healthy", "none",
       "TLS 1.3 server: valid leaf upstream.test + intermediate, keep-alive HTTP/1.1; 4 GETs "

@@ -5,8 +5,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The captures of each gateway folder (`captures/apache/`, `captures/lighttpd/`, and any later
-/// one whose truths name a `gateway_kind`), analysed with that gateway's model: every expected
+/// The captures of each gateway folder (`captures/apache/`, `captures/caddy/`, `captures/lighttpd/`,
+/// `captures/varnish/`, any whose truths name a `gateway_kind`), analysed with that gateway's model: every expected
 /// connection's verdict code, class and evidence frame must be what the gateway's own logs say,
 /// as `verdictsMatchWhatNginxLogged` asserts for the top-level captures.
 func gatewayFolderGoldenFiles() -> [String] {
@@ -25,7 +25,7 @@ func gatewayFolderGoldenFiles() -> [String] {
 
 @Test func gatewayFoldersHoldGoldenCaptures() {
     let folders = Set(gatewayFolderGoldenFiles().map { $0.split(separator: "/")[0] })
-    #expect(folders.isSuperset(of: ["apache", "lighttpd"]))
+    #expect(folders.isSuperset(of: ["apache", "lighttpd", "caddy", "varnish"]))
 }
 
 @Test(arguments: gatewayFolderGoldenFiles())
