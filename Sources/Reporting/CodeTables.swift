@@ -75,6 +75,7 @@ public enum CodeTables {
                 let changes = model.changes.map { "`\($0.code)` (\($0.since))" }
                 out += changes.isEmpty ? ".\n\n" : "; rules that changed: \(changes.joined(separator: ", ")).\n\n"
             }
+            out += "Limits: \(self.limits(model.limits)).\n\n"
             out += "| code | the client sees | \(model.detail.label) | note |\n"
             out += "|---|---|---|---|\n"
             for code in self.sampleCodes {
@@ -85,6 +86,20 @@ public enum CodeTables {
             out += "\n"
         }
         return out
+    }
+
+    /// `head 4096 bytes, read timeout 60 s (source)`.
+    static func limits(_ limits: GatewayLimits) -> String {
+        func seconds(_ value: Double) -> String {
+            value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+        }
+        var parts: [String] = []
+        if let bytes = limits.headBytes { parts.append("head \(bytes) bytes") }
+        if let count = limits.fieldCount { parts.append("\(count) header fields") }
+        if let bytes = limits.lineBytes { parts.append("a header line of \(bytes) bytes") }
+        if let time = limits.readTimeout { parts.append("read timeout \(seconds(time))") }
+        if let time = limits.connectTimeout { parts.append("connect timeout \(seconds(time))") }
+        return (parts.isEmpty ? "none modelled" : parts.joined(separator: ", ")) + " (\(self.cell(limits.source)))"
     }
 
     /// One code per case, a family by one member (`tls.alert.handshake_failure`).

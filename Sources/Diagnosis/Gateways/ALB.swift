@@ -13,6 +13,12 @@ public struct ALBModel: GatewayModel {
     public var spokenName: String { "the ALB" }
     public var title: String { "AWS Application Load Balancer (HTTP/1 targets, documented)" }
     public var releases: [String] { [] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 32 * 1024, readTimeout: 60, connectTimeout: 10,
+        source: "AWS documentation: response headers up to 32 KB, idle timeout 60 s, target connection timeout 10 s")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "reason", label: "documented reason") }
 
     private static let malformed = GatewayReaction.rejects(502, "The target response is malformed or contains HTTP headers that are not valid")
@@ -62,7 +68,7 @@ public struct ALBModel: GatewayModel {
             return .accepts(note: "not documented; assumed tolerated")
         case .headerTooLarge:
             let size = GatewayRuleKit.headSize(context.value)
-            if let size, size <= 32 * 1024 {
+            if let size, size <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "a \(size)-byte head is within the documented 32 KB")
             }
             return .rejects(502, "The target response header exceeded 32 KB for the entire response header")

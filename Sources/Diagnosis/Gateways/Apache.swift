@@ -18,10 +18,13 @@ public struct ApacheModel: GatewayModel {
     public var spokenName: String { "Apache httpd" }
     public var title: String { "Apache httpd (mod_proxy_http)" }
     public var releases: [String] { ["2.4"] }
-    public var detail: GatewayDetail { GatewayDetail(key: "log", label: "error_log") }
 
-    /// The `ResponseFieldSize` buffer (`HUGE_STRING_LEN`) each status and field line is read into.
-    static let responseFieldSize = 8192
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        lineBytes: 8191, readTimeout: 60, connectTimeout: 60,
+        source: "httpd documentation: ResponseFieldSize 8192 (a line of 8191 bytes fits, ap_rgetline_core), ProxyTimeout and the connection timeout default to Timeout, 60 s; no head or field-count limit for responses")
+    public var limits: GatewayLimits { Self.defaultLimits }
+    public var detail: GatewayDetail { GatewayDetail(key: "log", label: "error_log") }
 
     private static func seen(_ capture: String) -> String {
         "seen with 2.4.71 (captures/apache/\(capture).pcap)"
@@ -174,7 +177,7 @@ public struct ApacheModel: GatewayModel {
         case .headerTooLarge:
             // Apache has no limit on the head, only on each line: ap_rgetline_core keeps a byte of
             // the ResponseFieldSize buffer for the NUL, so 8191 bytes (without CR LF) fit.
-            if let longest = GatewayRuleKit.longestFieldLine(context.value), longest < Self.responseFieldSize {
+            if let longest = GatewayRuleKit.longestFieldLine(context.value), longest <= Self.defaultLimits.lineBytes! {
                 return .accepts(note: "Apache limits each field line, not the head: the longest line here is \(longest) bytes, within ResponseFieldSize (8192); a 20 KiB head of 500-byte lines passed, " + Self.seen("http-header-head-20k"))
             }
             return .rejects(502, "AH10124: header size is over the limit allowed by ResponseFieldSize (8192 bytes). Bad response header: '…[...]…'",

@@ -16,6 +16,12 @@ public struct CaddyModel: GatewayModel {
     public var spokenName: String { "caddy" }
     public var title: String { "Caddy (reverse_proxy, http transport)" }
     public var releases: [String] { ["2.6"] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 10 << 20, connectTimeout: 3,
+        source: "Go's net/http Transport: MaxResponseHeaderBytes 10 MiB when unset; Caddy's dial_timeout 3 s; no response_header_timeout by default")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "error", label: "error log") }
 
     /// Go's prefix for an error that broke the HTTP/1.x connection.
@@ -116,7 +122,7 @@ public struct CaddyModel: GatewayModel {
         case .headerObsFold:
             return .accepts(note: "unfolded by Go's textproto (seen with 2.6.2)")
         case .headerTooLarge:
-            if let size = GatewayRuleKit.headSize(context.value), size > 10 << 20 {
+            if let size = GatewayRuleKit.headSize(context.value), size > Self.defaultLimits.headBytes! {
                 return .rejects(502, "net/http: server response headers exceeded 10485760 bytes; aborted", note: "Go's default MaxResponseHeaderBytes (10 MiB)")
             }
             return .accepts(note: "Go's default MaxResponseHeaderBytes is 10 MiB (seen with 2.6.2: a 20 KiB head passes)")

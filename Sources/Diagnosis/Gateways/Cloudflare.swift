@@ -14,6 +14,12 @@ public struct CloudflareModel: GatewayModel {
     public var spokenName: String { "Cloudflare" }
     public var title: String { "Cloudflare (proxied origin, documented)" }
     public var releases: [String] { [] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 128 * 1024, readTimeout: 120, connectTimeout: 19,
+        source: "Cloudflare documentation: response headers up to 128 KB, proxy read timeout 120 s (520/524), no SYN-ACK within 19 s (522)")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "error", label: "Cloudflare error") }
 
     /// 522 and 524 are timeouts (the 504 class); 503 is Load Balancing's; every other 52x is a
@@ -83,7 +89,7 @@ public struct CloudflareModel: GatewayModel {
             return Self.undocumented
         case .headerTooLarge:
             let size = GatewayRuleKit.headSize(context.value)
-            if let size, size <= 128 * 1024 {
+            if let size, size <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "a \(size)-byte head is within the documented 128 KB")
             }
             return Self.unknownError("response headers over 128 KB")

@@ -12,6 +12,12 @@ public struct EnvoyModel: GatewayModel {
     public var title: String { "Envoy (router, HTTP/1 cluster)" }
     /// Envoy 1.16 (2020) to 1.36; the rules read are the router as indexed (recent releases).
     public var releases: [String] { (16...36).map { "1.\($0)" } }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 60 * 1024, fieldCount: 100, readTimeout: 15, connectTimeout: 5,
+        source: "Envoy documentation: max_response_headers_kb 60, max_headers_count 100, the route timeout 15 s, the cluster connect_timeout 5 s")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var changes: [GatewayRuleChange] { Self.releaseChanges }
     public var detail: GatewayDetail { GatewayDetail(key: "flag", label: "response flag") }
     public var isAlwaysReported: Bool { true }
@@ -94,7 +100,7 @@ public struct EnvoyModel: GatewayModel {
             return Self.unverified(Self.protocolError, "Balsa: header value contains invalid chars (the exact byte set was not read)")
         case .headerTooLarge:
             // Envoy's max_request_headers_kb default is 60 KiB (documented; not read in source here).
-            if let size = context.value.flatMap({ $0.split(separator: " ").first.flatMap { Int($0) } }), size <= 60 * 1024 {
+            if let size = context.value.flatMap({ $0.split(separator: " ").first.flatMap { Int($0) } }), size <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "a \(size)-byte head fits Envoy's default 60 KiB header limit (not verified)")
             }
             return Self.unverified(Self.protocolError, "http1.headers_too_large")

@@ -123,6 +123,8 @@ public protocol GatewayModel: Sendable {
     var isAlwaysReported: Bool { get }
     /// Which error of a chain with several the gateway reports.
     var chainErrorPick: ChainErrorPick { get }
+    /// The sizes and times its defaults judge an upstream against; the rules read them.
+    var limits: GatewayLimits { get }
     /// What the gateway does with `code` in its newest known behaviour.
     func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction
     /// The class of a failure the gateway answered with `status` itself (the default: 500, 503
@@ -162,6 +164,36 @@ extension GatewayModel {
         // Numerically: `1.022` is not a release anyone writes, but `1.22` is.
         guard let major = Int(parts[0]), let minor = Int(parts[1]) else { return false }
         return self.releases.contains("\(major).\(minor)") && parts[0] == "\(major)" && parts[1] == "\(minor)"
+    }
+}
+
+/// The sizes and times a gateway's defaults judge an upstream's response against. The parsers
+/// measure (the head's bytes, its fields, its longest line: `http.header.too_large`'s value);
+/// each model's rules compare those measures with its own limits. `nil`: no such limit.
+public struct GatewayLimits: Sendable {
+    /// The largest response head taken, in bytes, as the gateway counts it.
+    public var headBytes: Int?
+    /// The most header fields taken.
+    public var fieldCount: Int?
+    /// The longest header line taken, in bytes, without its line end.
+    public var lineBytes: Int?
+    /// How long it waits for the response head, in seconds.
+    public var readTimeout: Double?
+    /// How long it waits for the connection to open, in seconds.
+    public var connectTimeout: Double?
+    /// Where the numbers come from (a default in the documentation or source, a measurement here).
+    public var source: String
+
+    public init(
+        headBytes: Int? = nil, fieldCount: Int? = nil, lineBytes: Int? = nil, readTimeout: Double? = nil,
+        connectTimeout: Double? = nil, source: String
+    ) {
+        self.headBytes = headBytes
+        self.fieldCount = fieldCount
+        self.lineBytes = lineBytes
+        self.readTimeout = readTimeout
+        self.connectTimeout = connectTimeout
+        self.source = source
     }
 }
 

@@ -15,6 +15,12 @@ public struct HAProxyModel: GatewayModel {
     public var title: String { "HAProxy (mode http)" }
     /// Ubuntu 20.04 ships 2.0; the taxonomy read 3.5-dev5.
     public var releases: [String] { (0...9).map { "2.\($0)" } + (0...5).map { "3.\($0)" } }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 16384 - 1024, fieldCount: 100,
+        source: "tune.bufsize 16384 less tune.maxrewrite 1024, counted as HTX (measured with 2.6.12); tune.http.maxhdr 101 with the start line; timeout server and timeout connect have no default")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var changes: [GatewayRuleChange] { Self.releaseChanges }
     public var detail: GatewayDetail { GatewayDetail(key: "termination", label: "termination state") }
     public var isAlwaysReported: Bool { true }
@@ -95,7 +101,7 @@ public struct HAProxyModel: GatewayModel {
             // context.value carries the head's size and what it takes in HAProxy's HTX buffer.
             let sizes = (context.value ?? "").split(separator: " ").compactMap { Int($0) }
             let needed = sizes.count > 1 ? sizes[1] : sizes.first
-            if let needed, needed <= 16384 - 1024 {
+            if let needed, needed <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "it takes \(needed) bytes of HTX, within tune.bufsize (16384) less tune.maxrewrite (1024) (measured with 2.6.12)")
             }
             return .rejects(502, "PH", note: "the head must fit tune.bufsize (16384) less tune.maxrewrite (1024) as HTX: each field's name and value plus 8 bytes, and 85 bytes more with the status line (measured with 2.6.12: a 15153-byte head of 32 fields passed, 15154 did not); show errors reports the end of the head, or 16320 when the head does not fit the buffer")

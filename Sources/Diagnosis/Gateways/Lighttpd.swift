@@ -17,10 +17,14 @@ public struct LighttpdModel: GatewayModel {
     public var spokenName: String { "lighttpd" }
     public var title: String { "lighttpd (mod_proxy)" }
     public var releases: [String] { ["1.4"] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 65535,
+        source: "lighttpd 1.4: MAX_HTTP_RESPONSE_FIELD_SIZE 65535 (http-header-glue.c); the timeouts of captures/lighttpd/README.md are set there, lighttpd's defaults are not modelled")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "log", label: "error.log") }
 
-    /// `MAX_HTTP_RESPONSE_FIELD_SIZE` (http-header-glue.c): the most a response head may take.
-    static let maximumHeadBytes = 65535
 
     private static func seen(_ capture: String) -> String {
         "seen with 1.4.69 (captures/lighttpd/\(capture).pcap)"
@@ -142,7 +146,7 @@ public struct LighttpdModel: GatewayModel {
         case .headerObsFold:
             return .accepts(note: Self.seen("http-header-obs-fold"))
         case .headerTooLarge:
-            if let size = GatewayRuleKit.headSize(context.value), size <= Self.maximumHeadBytes {
+            if let size = GatewayRuleKit.headSize(context.value), size <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "a \(size)-byte head is within MAX_HTTP_RESPONSE_FIELD_SIZE (65535); a 20 KiB head and a 12 KiB line passed, "
                     + Self.seen("http-header-head-20k") + " and captures/lighttpd/http-header-line-12k.pcap")
             }

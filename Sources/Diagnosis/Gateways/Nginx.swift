@@ -14,6 +14,12 @@ public struct NginxModel: GatewayModel {
     public var title: String { "nginx (proxy_pass)" }
     /// Debian 11 and Ubuntu 22.04 ship 1.18; the taxonomy read 1.31.5.
     public var releases: [String] { (18...31).map { "1.\($0)" } }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 4096, readTimeout: 60, connectTimeout: 60,
+        source: "nginx documentation: proxy_buffer_size one memory page (4 KiB on x86-64), proxy_read_timeout 60s, proxy_connect_timeout 60s; no field-count limit")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var changes: [GatewayRuleChange] { Self.releaseChanges }
     public var detail: GatewayDetail { GatewayDetail(key: "log", label: "error.log") }
     public var isAlwaysReported: Bool { true }

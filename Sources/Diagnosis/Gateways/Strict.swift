@@ -9,6 +9,10 @@ public struct StrictModel: GatewayModel {
     public var spokenName: String { "the strict profile" }
     public var title: String { "strict (RFC 9110, 9112, 8446 read strictly)" }
     public var releases: [String] { [] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(source: "RFC 9110 §5.4 leaves the limits to each recipient")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "rule", label: "RFC rule") }
 
 

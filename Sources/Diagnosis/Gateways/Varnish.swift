@@ -18,6 +18,12 @@ public struct VarnishModel: GatewayModel {
     public var spokenName: String { "varnish" }
     public var title: String { "Varnish Cache (backend fetch)" }
     public var releases: [String] { ["7.1"] }
+
+    /// What its defaults judge the upstream against.
+    static let defaultLimits = GatewayLimits(
+        headBytes: 32 * 1024, fieldCount: 59, lineBytes: 8 * 1024, readTimeout: 60, connectTimeout: 3.5,
+        source: "varnishd parameters: http_resp_size 32 KiB, http_max_hdr 64 slots (the 60th field failed with 7.1.1), http_resp_hdr_len 8 KiB, first_byte_timeout 60 s, connect_timeout 3.5 s")
+    public var limits: GatewayLimits { Self.defaultLimits }
     public var detail: GatewayDetail { GatewayDetail(key: "fetch_error", label: "FetchError") }
 
     private static func fetchFailed(_ fetchError: String, _ note: String) -> GatewayReaction {
@@ -116,7 +122,10 @@ public struct VarnishModel: GatewayModel {
             return .accepts(note: "seen with 7.1.1 (captures/varnish/http-header-obs-fold.pcap)")
         case .headerTooLarge:
             let size = GatewayRuleKit.headSize(context.value) ?? 0
-            if size > 32 * 1024 {
+            if let longest = GatewayRuleKit.longestFieldLine(context.value), longest > Self.defaultLimits.lineBytes! {
+                return Self.fetchFailed("http format error", "a \(longest)-byte field line is past http_resp_hdr_len (8 KiB) (not verified)")
+            }
+            if size > Self.defaultLimits.headBytes! {
                 return Self.fetchFailed("http format error", "http_resp_size (32 KiB) holds the whole head (not verified)")
             }
             return .accepts(note: "within http_resp_size (32 KiB); http_resp_hdr_len (8 KiB) limits one line (seen with 7.1.1: a 20 KiB head of 500-byte lines passes)")
