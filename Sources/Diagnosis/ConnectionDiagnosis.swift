@@ -142,7 +142,7 @@ public enum ConnectionDiagnosis {
             ?? (framingCause == nil || clientEnd == nil || serverClosedFirst
                 ? nil : self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseBody, context: context))
         if let ending {
-            let primary = Finding(code: ending.code, severity: .fatal, evidence: [ending.evidence])
+            let primary = Finding(code: ending.code, severity: .fatal, evidence: [ending.evidence], value: ending.value)
             if ending.verdictClass == .unknown {
                 return Diagnosis(
                     verdict: Verdict(code: ending.code, verdictClass: .unknown, phase: ending.phase, summary: ending.summary),
@@ -192,6 +192,9 @@ public enum ConnectionDiagnosis {
         var verdictClass: VerdictClass?
         var summary: String
         var evidence: Evidence
+        /// For a close inside a body, its framing (`chunked`, `content-length`): what some
+        /// gateways log depends on it (`RuleContext.value`).
+        var value: String? = nil
     }
 
     /// The TCP codes made exact by knowing where the response stood.
@@ -255,7 +258,8 @@ public enum ConnectionDiagnosis {
                 let of = expected.map { " of \($0)" } ?? ""
                 return Ending(code: byRST ? .tcpRSTMidBody : .tcpFINMidBody, phase: .responseBody, verdictClass: nil,
                     summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection \(received)\(of) \(received == 1 && expected == nil ? "byte" : "bytes") into \(Summaries.article(for: framing.rawValue)) \(framing.rawValue) body: the client got a cut response.",
-                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") with the body incomplete (\(received)\(of) bytes)"))
+                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") with the body incomplete (\(received)\(of) bytes)"),
+                    value: framing.rawValue)
             }
             return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseBody, context: context)
         case .opaque, .desynced:

@@ -69,8 +69,11 @@ public struct CaddyModel: GatewayModel {
             return .rejects(502, Self.broken + "malformed MIME header: missing colon: \"…\"",
                 note: "Go parses the cut line and reports it (seen with 2.6.2, captures/caddy/tcp-fin-mid-headers.pcap); a cut status line reads unexpected EOF")
         case .tcpFINMidBody:
+            let chunked = context.value == "chunked"
             return .rejects(nil, "reading from backend: unexpected EOF; aborting with incomplete response: unexpected EOF",
-                note: "with Content-Length the client sees the cut (curl exit 18); with chunked Caddy ends the client's body cleanly, a short 200 (seen with 2.6.2)")
+                note: chunked
+                    ? "Caddy ends the client's chunked body cleanly: a 200 with a short body and no error (seen with 2.6.2, captures/caddy/tcp-fin-mid-body-chunked.pcap)"
+                    : "the client sees the cut (curl exit 18; seen with 2.6.2, captures/caddy/tcp-fin-mid-body-cl.pcap)")
         case .tcpRSTMidBody:
             return .rejects(nil, "reading from backend: read tcp …: read: connection reset by peer; aborting with incomplete response: …",
                 note: "seen with 2.6.2 (captures/caddy/tcp-rst-mid-body.pcap)")

@@ -58,8 +58,9 @@ public struct RuleContext: Hashable, Sendable {
     /// The offending token, for the rules that depend on its bytes: the `Content-Length` value
     /// (`5, 5`; for `http.cl.duplicate` every line's value joined with `, `), the
     /// `Transfer-Encoding` value, the status line's version token (`HTTP/1.10`), the status-code
-    /// token with any extra leading SP (` 200`), or the first bytes of a response that does not
-    /// start with `HTTP/`.
+    /// token with any extra leading SP (` 200`), the first bytes of a response that does not
+    /// start with `HTTP/`, or for `tcp.fin.mid_body`/`tcp.rst.mid_body` the body's framing
+    /// (`chunked`, `content-length`).
     public var value: String?
     /// The offending body bytes arrived in the same segment as the end of the response head.
     /// HAProxy parses the whole read before it forwards the head, so a chunked error there is

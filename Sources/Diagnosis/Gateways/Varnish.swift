@@ -63,8 +63,10 @@ public struct VarnishModel: GatewayModel {
         case .tcpKeepaliveRace:
             return Self.retriedOnce
         case .tcpFINMidBody:
-            return .rejects(nil, "straight insufficient bytes",
-                note: "with chunked: chunked read err; the client's body is cut, never hidden (seen with 7.1.1)")
+            if context.value == "chunked" {
+                return .rejects(nil, "chunked read err", note: "the client's body is cut, never hidden (seen with 7.1.1, captures/varnish/tcp-fin-mid-body-chunked.pcap)")
+            }
+            return .rejects(nil, "straight insufficient bytes", note: "the client's body is cut (seen with 7.1.1, captures/varnish/tcp-fin-mid-body-cl.pcap)")
         case .tcpRSTMidBody:
             return .rejects(nil, "Connection reset by peer; straight insufficient bytes", note: "seen with 7.1.1 (captures/varnish/tcp-rst-mid-body.pcap)")
         case .tcpReadTimeout:
