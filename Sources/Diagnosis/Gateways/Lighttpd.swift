@@ -43,7 +43,7 @@ public struct LighttpdModel: GatewayModel {
 
     /// lighttpd 1.4's mod_proxy has no TLS client: a handshake on its upstream hop is not lighttpd's.
     private static let noTLS = GatewayReaction(kind: .accepts, status: nil, detail: "",
-        note: "lighttpd 1.4's mod_proxy speaks no TLS to backends (proxy.server has no TLS option), so no handshake of its own can fail")
+        note: "lighttpd 1.4's mod_proxy speaks no TLS to backends (proxy.server has no TLS option), so no handshake of its own can fail; a TLS upstream it talks to in plain text is proto.plain_to_tls_port")
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {

@@ -81,8 +81,7 @@ public struct VarnishModel: GatewayModel {
             .tlsHandshakeTimeout, .tlsClientCertRequired, .tlsMalformed, .tlsCertExpired, .tlsCertNotYetValid, .tlsCertUnknownCA,
             .tlsCertMissingIntermediate, .tlsCertSelfSigned, .tlsCertNameMismatch, .tlsCertRevoked, .tlsCertBadPurpose,
             .tlsCertInvalid, .tlsClosedAfterHandshake:
-            return Self.fetchFailed("HTC eof (-1)",
-                "Varnish Cache speaks no TLS to backends: a TLS upstream sits behind a TLS proxy (hitch, stunnel, haproxy), whose failure Varnish sees as a close before the response (not verified)")
+            return .accepts(note: "Varnish Cache speaks no TLS to backends, so no handshake of its own can fail; a TLS upstream it talks to in plain text is proto.plain_to_tls_port")
         case .tlsEarlyDataUnreadable:
             return .accepts(note: "a capture fact")
 
