@@ -34,11 +34,11 @@ extension HTMLReport {
         .warnings li{color:#8a4b00}
         .warning{color:#8a4b00;font-weight:600}
         .cls{display:inline-block;border-radius:3px;padding:0 6px;color:#fff;font-weight:600;font-size:12px;background:var(--unk)}
-        .cls-502,.cls-503,.cls-504{background:var(--bad)}
+        .cls-500,.cls-502,.cls-503,.cls-504{background:var(--bad)}
         .cls-truncated{background:var(--cut)}
         .cls-relayed{background:var(--rel)}
         .cls-ok{background:var(--ok)}
-        .card.cls-502,.card.cls-503,.card.cls-504,.card.cls-truncated,.card.cls-relayed,.card.cls-unknown,.card.cls-other{background:#fff;color:var(--mute)}
+        .card.cls-500,.card.cls-502,.card.cls-503,.card.cls-504,.card.cls-truncated,.card.cls-relayed,.card.cls-unknown,.card.cls-other{background:#fff;color:var(--mute)}
         table.upstreams td:first-child,table.causes td:nth-child(2),table.chain td:nth-child(n+4){white-space:nowrap}
         table.upstreams tr.bad td{background:#fdecea}
         table.upstreams tr.bad td:first-child{border-left:5px solid var(--bad)}
@@ -56,7 +56,7 @@ extension HTMLReport {
         .tl-time{text-anchor:middle;fill:var(--mute)}
         .tl-time.last{text-anchor:end}
         article.conn{background:#fff;border:1px solid var(--line);border-left:5px solid var(--unk);border-radius:6px;padding:10px 16px;margin:14px 0}
-        article.c-502,article.c-503,article.c-504{border-left-color:var(--bad)}
+        article.c-500,article.c-502,article.c-503,article.c-504{border-left-color:var(--bad)}
         article.c-truncated{border-left-color:var(--cut)}
         article.c-relayed{border-left-color:var(--rel)}
         .peers,.facts,.tools{color:var(--mute);margin:2px 0}
