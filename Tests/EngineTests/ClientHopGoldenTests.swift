@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// `captures/client-hop.truth.json`: both hops of Debian's nginx 1.22.1, the client errors from
-/// nginx's access and error logs and the upstreams' own log (`captures/client-hop-truth.py`).
+/// nginx's access and error logs and the upstreams' own log (`captures/tools/client-hop-truth.py`).
 struct ClientHopTruth: Decodable {
     struct Peer: Decodable {
         var client: String?

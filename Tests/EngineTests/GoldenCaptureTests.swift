@@ -9,7 +9,7 @@ import PcapSource
 import Testing
 import TestSupport
 
-/// Ground truth written beside each capture by `captures/build-truth.py` from nginx's error and
+/// Ground truth written beside each capture by `captures/tools/build-truth.py` from nginx's error and
 /// access logs and the upstream script's own log: never from edgescope's output.
 struct Truth: Decodable {
     struct Expected: Decodable {

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// Issue 15 items 1 and 9 on captures from Debian's nginx 1.22.1 and HAProxy 2.6.12
-/// (captures/scenarios.py; ground truth from their logs in the .truth.json beside each).
+/// (captures/tools/scenarios.py; ground truth from their logs in the .truth.json beside each).
 struct ReusedConnectionCaptureTests {
     let nginx = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
 

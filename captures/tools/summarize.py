@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Print the Markdown table of README.md's "Scenarios" section from the truth files.
 
-  python3 captures/summarize.py [DIR]
-  python3 captures/summarize.py --tls [DIR]     # the table of the "TLS captures" section
+  python3 captures/tools/summarize.py [DIR]
+  python3 captures/tools/summarize.py --tls [DIR]     # the table of the "TLS captures" section
 
 One row per connection of the first seven captures, then one row per capture made from
 scenarios.py (nginx first, then its HAProxy twin), and
@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))   # captures/tools
+CAPS = os.path.dirname(HERE)                          # captures/: the default DIR
 sys.path.insert(0, HERE)
 import scenarios  # noqa: E402
 
@@ -99,9 +100,9 @@ def tls_table(d):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--tls":
-        tls_table(sys.argv[2] if len(sys.argv) > 2 else HERE)
+        tls_table(sys.argv[2] if len(sys.argv) > 2 else CAPS)
         return
-    d = sys.argv[1] if len(sys.argv) > 1 else HERE
+    d = sys.argv[1] if len(sys.argv) > 1 else CAPS
     print("| capture | gateway | upstream sends | gateway log | client status | finding → verdict | class | evidence frame |")
     print("|---|---|---|---|---|---|---|---|")
     first_seven(d)
