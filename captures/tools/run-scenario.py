@@ -20,7 +20,7 @@ Called by make-captures.sh for every (scenario, gateway) pair of scenarios.py. I
      waits 1.5 s, stops tcpdump (fails on any kernel drop), the upstreams and the wire;
   5. writes to --out: <base>.pcap, the gateway's log(s), <base>.upstream.log,
      <base>.client.log, then <base>.truth.json (build-truth.py) and checks it
-     (check-capture.py). <base> is SCENARIO for nginx, SCENARIO.haproxy for HAProxy.
+     (check-capture.py). <base> is nginx/SCENARIO, haproxy/SCENARIO.haproxy, or GATEWAY/SCENARIO.
 
 Caddy 2.6 and Varnish 7.1 (issue 14) write to a folder of their own, --out/caddy/ or
 --out/varnish/: SCENARIO.pcap, SCENARIO.gateway.log (Caddy's JSON log; varnishlog -g request),
@@ -405,8 +405,7 @@ def run(args):
     spec = scenarios.BY_NAME[args.name]
     gw = args.gateway
     base = scenarios.base_name(args.name, gw)
-    if "/" in base:
-        os.makedirs(os.path.join(args.out, gw), exist_ok=True)   # captures/<gateway>/<scenario>.*
+    os.makedirs(os.path.join(args.out, os.path.dirname(base)), exist_ok=True)   # captures/<gateway>/<scenario>.*
     d = os.path.join(args.work, base)
     shutil.rmtree(d, ignore_errors=True)   # idempotent: nothing left from an earlier run
     os.makedirs(d)
@@ -631,7 +630,7 @@ def run(args):
     if os.path.exists(os.path.join(d, "wire.log")):
         shutil.copy(os.path.join(d, "wire.log"), os.path.join(out, base + ".wire.log"))
     truth_cmd = [PY, os.path.join(HERE, "build-truth.py"), "--name", base, "--scenario", args.name,
-                 "--capture", base + ".pcap", "--pcap", os.path.join(out, base + ".pcap"),
+                 "--capture", os.path.basename(base) + ".pcap", "--pcap", os.path.join(out, base + ".pcap"),
                  "--upstream-log", os.path.join(out, base + ".upstream.log"),
                  "--client-log", os.path.join(out, base + ".client.log"),
                  "--servers", ",".join(servers), "--out", os.path.join(out, base + ".truth.json")]

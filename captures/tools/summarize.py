@@ -48,14 +48,14 @@ FIRST_SEVEN = [
 
 def first_seven(d):
     for base, sends in FIRST_SEVEN:
-        path = os.path.join(d, base + ".truth.json")
+        path = os.path.join(d, "nginx", base + ".truth.json")
         if not os.path.exists(path):
             continue
         t = json.load(open(path))
         for c in t["expected_connections"]:
             n = c["request_count"]
             print("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
-                t["capture"], t["gateway"], cell(sends), short_log(c, "nginx"), c["client_status"],
+                "nginx/" + t["capture"], t["gateway"], cell(sends), short_log(c, "nginx"), c["client_status"],
                 c["finding"] if n == 1 else "%s (%d requests)" % (c["finding"], n), c["class"],
                 c["evidence_frame"] if c["evidence_frame"] is not None else "—"))
 
@@ -94,7 +94,7 @@ def tls_table(d):
             keylog = " + `.keylog` (%s)" % t["tls"]["keylog_written_by"] if t["tls"]["keylog"] else ""
             ev = "—" if c["evidence_frame"] is None else "%d (%s)" % (c["evidence_frame"], c["evidence_rule"])
             print("| `%s`%s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                t["capture"], n, keylog, t["gateway"], t["tls"]["version"], cell(spec["sends"]),
+                os.path.join(os.path.dirname(base), t["capture"]), n, keylog, t["gateway"], t["tls"]["version"], cell(spec["sends"]),
                 tls_log(c, t["gateway_kind"]), status, fv, c["class"], ev))
 
 

@@ -23,7 +23,8 @@ certificates tls-certs.sh made for this run in --certs. It:
      the upstream;
   5. writes to --out: <base>.pcap, the gateway's log(s), <base>.upstream.log, <base>.client.log,
      <base>.keylog (key-log scenarios), then <base>.truth.json (tls-truth.py), and checks it
-     (check-capture.py). <base> is SCENARIO, or SCENARIO.haproxy for HAProxy.
+     (check-capture.py). <base> is nginx/SCENARIO, haproxy/SCENARIO.haproxy, apache/SCENARIO or
+     no-gateway/SCENARIO (curl, openssl s_client).
 
 Every process it starts is stopped on exit, on error and on SIGINT/SIGTERM. Exit status 0
 only if every check passed.
@@ -469,8 +470,7 @@ def run(args):
     kind = tls_scenarios.GATEWAY_KIND[gw]
     tls = gw in ("nginx", "haproxy", "curl", "s_client", "apache")
     base = tls_scenarios.base_name(args.name, gw)
-    if kind in gwx.KINDS:
-        os.makedirs(os.path.join(args.out, kind), exist_ok=True)
+    os.makedirs(os.path.join(args.out, os.path.dirname(base)), exist_ok=True)   # captures/<gateway>/
     d = os.path.join(args.work, base)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
