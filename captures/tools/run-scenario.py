@@ -48,78 +48,10 @@ import scenarios  # noqa: E402
 import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd, lighttpd)
 
 PY = sys.executable or "/usr/bin/python3"
-PROCS = []          # [(name, Popen, stop signal)] in start order
-NAMESPACES = []
-
-
-class Fail(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write("[run-scenario] %s\n" % msg)
-    sys.stderr.flush()
-
-
-def ns_prefix(ns):
-    return ["ip", "netns", "exec", ns] if ns else []
-
-
-def start(name, cmd, sig, ns=None, stdout=None, stderr=None):
-    p = subprocess.Popen(ns_prefix(ns) + cmd, stdout=stdout or subprocess.DEVNULL,
-                         stderr=stderr or subprocess.DEVNULL)
-    PROCS.append((name, p, sig))
-    return p
-
-
-def stop(p, sig, wait=5.0):
-    if p.poll() is not None:
-        return p.returncode
-    p.send_signal(sig)
-    try:
-        return p.wait(wait)
-    except subprocess.TimeoutExpired:
-        log("pid %d ignored signal %d; killing it" % (p.pid, sig))
-        p.kill()
-        return p.wait()
-
-
-def stop_named(name):
-    for n, p, sig in list(PROCS):
-        if n == name:
-            stop(p, sig)
-            PROCS.remove((n, p, sig))
-
-
-def cleanup():
-    for n, p, sig in reversed(PROCS):
-        stop(p, sig)
-    PROCS.clear()
-    for ns in NAMESPACES:
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
-    NAMESPACES.clear()
-
-
-def wait_for(secs, what, fn):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise Fail("timed out waiting for %s" % what)
-
-
-def listening(port, ns=None):
-    out = subprocess.run(ns_prefix(ns) + ["ss", "-Htln", "( sport = :%d )" % port],
-                         stdout=subprocess.PIPE, text=True).stdout
-    return bool(out.strip())
-
-
-def sh(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise Fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-    return r.stdout
+# The process harness (start, stop, cleanup, wait_for, Fail, log ...) is capture_run.py's,
+# shared with tls-run.py; client-hop-run.py reaches it through this module.
+from capture_run import (PROCS, NAMESPACES, Fail, log, ns_prefix, start, stop, stop_named,  # noqa: E402,F401
+                         cleanup, wait_for, listening, sh)
 
 
 # ------------------------------------------------------------------ gateways

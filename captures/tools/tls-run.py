@@ -46,62 +46,8 @@ import tls_scenarios  # noqa: E402
 import gw_apache_lighttpd as gwx  # noqa: E402  (Apache httpd: --gateway apache|apache-plain)
 
 PY = sys.executable or "/usr/bin/python3"
-PROCS = []
-
-
-class Fail(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write("[tls-run] %s\n" % msg)
-    sys.stderr.flush()
-
-
-def start(name, cmd, sig, stdout=None, stderr=None, env=None):
-    p = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL,
-                         env=env)
-    PROCS.append((name, p, sig))
-    return p
-
-
-def stop(p, sig, wait=5.0):
-    if p.poll() is not None:
-        return p.returncode
-    p.send_signal(sig)
-    try:
-        return p.wait(wait)
-    except subprocess.TimeoutExpired:
-        log("pid %d ignored signal %d; killing it" % (p.pid, sig))
-        p.kill()
-        return p.wait()
-
-
-def stop_named(name):
-    for n, p, sig in list(PROCS):
-        if n == name:
-            stop(p, sig)
-            PROCS.remove((n, p, sig))
-
-
-def cleanup():
-    for n, p, sig in reversed(PROCS):
-        stop(p, sig)
-    PROCS.clear()
-
-
-def wait_for(secs, what, fn):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise Fail("timed out waiting for %s" % what)
-
-
-def listening(port):
-    out = subprocess.run(["ss", "-Htln", "( sport = :%d )" % port], stdout=subprocess.PIPE, text=True).stdout
-    return bool(out.strip())
+# The process harness (start, stop, cleanup, wait_for, Fail, log ...), shared with run-scenario.py.
+from capture_run import PROCS, Fail, log, start, stop, stop_named, cleanup, wait_for, listening  # noqa: E402,F401
 
 
 def version_of(kind):
