@@ -171,8 +171,11 @@ def set_client_random(client):
 def main():
     out = sys.argv[1]
     captures = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "captures")
-    for entry in sorted(os.listdir(captures)):
-        path = os.path.join(captures, entry)
+    # nginx's captures, their HAProxy twins and the gateway-less key-log ones (names unique across them).
+    folders = ("nginx", "haproxy", "no-gateway")
+    entries = sorted((e, os.path.join(captures, f, e)) for f in folders if os.path.isdir(os.path.join(captures, f))
+                     for e in os.listdir(os.path.join(captures, f)))
+    for entry, path in entries:
         stem = entry.rsplit(".", 1)[0]
         if entry.endswith(".keylog"):
             write(out, "FuzzKeyLog", stem, b"\x80" + open(path, "rb").read()[:8192])

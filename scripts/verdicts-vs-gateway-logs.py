@@ -7,12 +7,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAPTURES = os.path.join(ROOT, "captures")
 EDGESCOPE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/edgescope")
 rows=[]
-for t in sorted(glob.glob(CAPTURES + "/*.truth.json")):
+# nginx/ (and no-gateway/, the TLS key-log captures curl made alone); HAProxy's twins are skipped.
+for t in sorted(glob.glob(CAPTURES + "/nginx/*.truth.json") + glob.glob(CAPTURES + "/no-gateway/*.truth.json")):
     truth=json.load(open(t))
     gwname=truth.get("gateway","nginx")
     if "haproxy" in gwname.lower(): continue
     gw="nginx:1.22"
-    cap=os.path.join(CAPTURES,truth["capture"])
+    cap=os.path.join(os.path.dirname(t),truth["capture"])   # relative to the truth's folder
     args=[EDGESCOPE,"analyze",cap,"--json","--gateway",gw]
     tls=truth.get("tls") or {}
     if tls.get("ca_file"): args+=["--ca-file",CAPTURES + "/"+tls["ca_file"]]

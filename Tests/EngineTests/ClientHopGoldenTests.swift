@@ -5,8 +5,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `captures/client-hop.truth.json`: both hops of Debian's nginx 1.22.1, the client errors from
-/// nginx's access and error logs and the upstreams' own log (`captures/client-hop-truth.py`).
+/// `captures/nginx/client-hop.truth.json`: both hops of Debian's nginx 1.22.1, the client errors from
+/// nginx's access and error logs and the upstreams' own log (`captures/tools/client-hop-truth.py`).
 struct ClientHopTruth: Decodable {
     struct Peer: Decodable {
         var client: String?
@@ -39,7 +39,7 @@ struct ClientHopTruth: Decodable {
 }
 
 private func clientHopTruth(_ name: String = "client-hop") throws -> ClientHopTruth {
-    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/\(name).truth.json"))
+    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/nginx/\(name).truth.json"))
     return try JSONDecoder().decode(ClientHopTruth.self, from: data)
 }
 
@@ -56,7 +56,7 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
     let truth = try clientHopTruth(capture)
     var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
     if givenListener { options.gatewayAddresses = [try #require(GatewayAddress(parsing: truth.gateway_listen))] }
-    let result = try analyse(Paths.captures + "/" + truth.capture, options: options)
+    let result = try analyse(Paths.captures + "/nginx/" + truth.capture, options: options)
     let hop = try #require(result.clientHop)
 
     #expect(hop.listeners.map(\.endpoint.description) == [truth.gateway_listen])
@@ -114,7 +114,7 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
 /// "no live upstreams while connecting to upstream", linked to the refusals that disabled each member.
 @Test func noLiveUpstreamsAreTheGatewaysOwn502s() throws {
     let truth = try clientHopTruth("client-hop-no-live-upstreams")
-    let result = try analyse(Paths.captures + "/" + truth.capture, options: AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!))
+    let result = try analyse(Paths.captures + "/nginx/" + truth.capture, options: AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!))
     let hop = try #require(result.clientHop)
     #expect(hop.listeners.map(\.endpoint.description) == ["127.0.0.1:28080"])
     #expect(result.connections.map(\.verdict.code) == [.tcpConnectRefused, .tcpConnectRefused])

@@ -308,11 +308,11 @@ private func proxiedOK(_ h: inout HopHarness, target: String = "/x") -> (client:
 }
 
 /// Every sample capture of one hop: no listener is inferred, so every connection stays an upstream's.
-@Test(arguments: truthFiles().filter { !$0.hasPrefix("client-hop") })
+@Test(arguments: truthFiles().filter { !$0.hasPrefix("nginx/client-hop") })
 func singleHopCapturesHaveNoClientHop(truthFile: String) throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
     let truth = try JSONDecoder().decode(Truth.self, from: data)
-    let result = try analyse(Paths.captures + "/" + truth.capture, options: try truth.options())
+    let result = try analyse(capturePath(truthFile: truthFile, capture: truth.capture), options: try truth.options())
     #expect(result.clientHop == nil, "\(truth.capture): \(result.clientHop?.listeners.map(\.endpoint.description) ?? [])")
 }
 

@@ -4,7 +4,7 @@ import TestSupport
 
 /// Issue 14 item 5: the Caddy 2.6 and Varnish 7.1 captures (`captures/caddy/`, `captures/varnish/`)
 /// carry ground truth taken from the gateway's own log, the scripted upstream's log and curl's
-/// result, never from edgescope (`captures/build-truth.py`). Until the gateways' models exist this
+/// result, never from edgescope (`captures/tools/build-truth.py`). Until the gateways' models exist this
 /// checks the truth itself: every file parses, belongs to its folder's gateway, and names a capture
 /// and a gateway log that are there; edgescope's verdicts are not asserted.
 struct GatewayCaptureTruthCaddyTests {

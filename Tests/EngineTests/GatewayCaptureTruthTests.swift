@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Ground truth of the captures made behind Apache httpd and lighttpd (issue 14), one folder per
-/// gateway (`captures/apache/`, `captures/lighttpd/`), written by `captures/build-truth.py --kind`
+/// gateway (`captures/apache/`, `captures/lighttpd/`), written by `captures/tools/build-truth.py --kind`
 /// from the gateway's own error and access logs, the upstream script's log and curl's result.
 /// These tests check that the files are whole and name their captures; what edgescope says about
 /// each capture is asserted by the gateway models' tests.

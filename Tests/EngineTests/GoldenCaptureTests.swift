@@ -9,7 +9,7 @@ import PcapSource
 import Testing
 import TestSupport
 
-/// Ground truth written beside each capture by `captures/build-truth.py` from nginx's error and
+/// Ground truth written beside each capture by `captures/tools/build-truth.py` from nginx's error and
 /// access logs and the upstream script's own log: never from edgescope's output.
 struct Truth: Decodable {
     struct Expected: Decodable {
@@ -72,9 +72,16 @@ struct Truth: Decodable {
     }
 }
 
+/// The truths of nginx's and HAProxy's captures (and the gateway-less key-log ones), as
+/// `FOLDER/NAME.truth.json` relative to `captures/` (`Paths.sampleCaptureFolders`).
 func truthFiles() -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: Paths.captures)) ?? []
-    return names.filter { $0.hasSuffix(".truth.json") }.sorted()
+    Paths.sampleCaptureFiles(endingWith: [".truth.json"])
+}
+
+/// The capture a truth file names, as a path: its `capture` is relative to the truth's own folder.
+func capturePath(truthFile: String, capture: String) -> String {
+    let folder = truthFile.split(separator: "/").dropLast().joined(separator: "/")
+    return Paths.captures + "/" + (folder.isEmpty ? "" : folder + "/") + capture
 }
 
 func analyse(_ path: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisResult {
@@ -92,7 +99,7 @@ func analyse(_ path: String, options: AnalysisOptions = AnalysisOptions()) throw
 func verdictsMatchWhatNginxLogged(truthFile: String) throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
     let truth = try JSONDecoder().decode(Truth.self, from: data)
-    let result = try analyse(Paths.captures + "/" + truth.capture, options: try truth.options())
+    let result = try analyse(capturePath(truthFile: truthFile, capture: truth.capture), options: try truth.options())
 
     #expect(result.linkType.description == truth.link_type)
     #expect(result.connections.count == truth.expected_connections.count)
@@ -138,9 +145,9 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 }
 
 @Test func healthyControlHasNoFailureAtAll() throws {
-    let path = Paths.captures + "/healthy-control.pcap"
+    let path = Paths.captures + "/nginx/healthy-control.pcap"
     guard FileManager.default.fileExists(atPath: path) else {
-        Issue.record("captures/healthy-control.pcap is missing")
+        Issue.record("captures/nginx/healthy-control.pcap is missing")
         return
     }
     let result = try analyse(path, options: AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!))
@@ -154,7 +161,7 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 }
 
 @Test func refusedConnectionNamesTheRSTFrame() throws {
-    let result = try analyse(Paths.captures + "/refused.pcap")
+    let result = try analyse(Paths.captures + "/nginx/refused.pcap")
     let connection = try #require(result.connections.first)
     #expect(connection.verdict.code == .tcpConnectRefused)
     #expect(connection.verdict.phase == .connect)
@@ -166,7 +173,7 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 }
 
 @Test func resetBeforeResponseNamesTheRSTFrameAndTheRequest() throws {
-    let result = try analyse(Paths.captures + "/rst-before-response.pcap")
+    let result = try analyse(Paths.captures + "/nginx/rst-before-response.pcap")
     let connection = try #require(result.connections.first)
     #expect(connection.verdict.code == .tcpRSTBeforeResponse)
     #expect(connection.verdict.phase == .responseHead)
@@ -178,8 +185,8 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 }
 
 @Test func pcapAndPcapngOfTheSameTrafficGiveTheSameReport() throws {
-    let pcap = try analyse(Paths.captures + "/healthy-keepalive.pcap")
-    let pcapng = try analyse(Paths.captures + "/healthy-keepalive.pcapng")
+    let pcap = try analyse(Paths.captures + "/nginx/healthy-keepalive.pcap")
+    let pcapng = try analyse(Paths.captures + "/nginx/healthy-keepalive.pcapng")
     #expect(pcap.connections.count == pcapng.connections.count)
     for (a, b) in zip(pcap.connections, pcapng.connections) {
         #expect(a.client == b.client)
@@ -192,7 +199,7 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 }
 
 @Test func keepAliveConnectionsCarryEveryByteWithoutGaps() throws {
-    let result = try analyse(Paths.captures + "/healthy-keepalive.pcap")
+    let result = try analyse(Paths.captures + "/nginx/healthy-keepalive.pcap")
     for connection in result.connections {
         #expect(connection.clientGapBytes == 0)
         #expect(connection.serverGapBytes == 0)
@@ -203,7 +210,7 @@ func expectVerdicts(of result: AnalysisResult, match truth: Truth) -> [(expected
 
 @Test func upstreamOptionKeepsOnlyThatUpstream() throws {
     let options = AnalysisOptions(upstreams: [try #require(UpstreamSpec(parsing: "127.0.0.1:18083"))])
-    let result = try analyse(Paths.captures + "/any-mixed.pcap", options: options)
+    let result = try analyse(Paths.captures + "/nginx/any-mixed.pcap", options: options)
     #expect(result.connections.map(\.server.description) == ["127.0.0.1:18083"])
     #expect(result.otherConnections == 2)
 }

@@ -12,8 +12,8 @@ struct HAProxyLimitsCaptureTests {
     /// A head must fit 15360 bytes of HTX (tune.bufsize 16384 less tune.maxrewrite 1024): each
     /// field's name and value plus 8 bytes, and 85 more with the status line. Of 32 ~486-byte
     /// fields, 15153 bytes pass (200 `----`) and 15154 do not (502 `PH--`).
-    @Test(arguments: [("http-header-htx-room-fits.haproxy.pcap", VerdictClass.ok, 15360),
-                      ("http-header-htx-room-exceeded.haproxy.pcap", .badGateway, 15361)])
+    @Test(arguments: [("haproxy/http-header-htx-room-fits.haproxy.pcap", VerdictClass.ok, 15360),
+                      ("haproxy/http-header-htx-room-exceeded.haproxy.pcap", .badGateway, 15361)])
     func theHeadMustFitHAProxysHTXRoom(capture: String, expected: VerdictClass, htx: Int) throws {
         let result = try analyse(Paths.captures + "/" + capture, options: self.haproxy)
         let connection = try #require(result.connections.first)
@@ -28,7 +28,7 @@ struct HAProxyLimitsCaptureTests {
     /// 150 fields: HAProxy has slots for 100 and the end of the head; the 101st field line is the
     /// first it cannot keep, and its `show errors` names position 1344 (the end of the 102nd).
     @Test func tooManyFieldsNamesTheFieldAndHAProxysPosition() throws {
-        let result = try analyse(Paths.captures + "/http-header-too-many.haproxy.pcap", options: self.haproxy)
+        let result = try analyse(Paths.captures + "/haproxy/http-header-too-many.haproxy.pcap", options: self.haproxy)
         let connection = try #require(result.connections.first)
         #expect(connection.verdict.code == .headerTooMany)
         #expect(connection.verdict.verdictClass == .badGateway)

@@ -28,7 +28,7 @@ private struct LiveReplay {
     init(_ truthFile: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
         self.truth = try JSONDecoder().decode(Truth.self, from: data)
-        self.path = Paths.captures + "/" + self.truth.capture
+        self.path = capturePath(truthFile: truthFile, capture: self.truth.capture)
         let keylog = try #require(self.truth.tls?.keylog)
         let text = try String(contentsOfFile: Paths.captures + "/" + keylog, encoding: .utf8)
         self.keyLogLines = text.split(separator: "\n").map(String.init)
@@ -135,7 +135,7 @@ private struct LiveReplay {
     /// file reads them as unreadable; both must read them as unreadable, the same report.
     @Test(arguments: [false, true])
     func earlyDataWithoutItsSecretReadsTheSameLateAsUpFront(anyKeyOpens: Bool) throws {
-        let replay = try LiveReplay("tls-early-data-1.3-keylog.truth.json")
+        let replay = try LiveReplay("no-gateway/tls-early-data-1.3-keylog.truth.json")
         let lines = replay.keyLogLines.filter { !$0.hasPrefix("CLIENT_EARLY_TRAFFIC_SECRET") }
         #expect(lines.count < replay.keyLogLines.count)
         let keyLog = try KeyLog(parsing: lines.joined(separator: "\n"))

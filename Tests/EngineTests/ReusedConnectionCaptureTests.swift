@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// Issue 15 items 1 and 9 on captures from Debian's nginx 1.22.1 and HAProxy 2.6.12
-/// (captures/scenarios.py; ground truth from their logs in the .truth.json beside each).
+/// (captures/tools/scenarios.py; ground truth from their logs in the .truth.json beside each).
 struct ReusedConnectionCaptureTests {
     let nginx = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
 
@@ -13,7 +13,7 @@ struct ReusedConnectionCaptureTests {
     /// upstream` for the POST sent 40 ms after the first response on the same upstream connection;
     /// the upstream's RST (frame 9) acknowledges all 129 bytes of it.
     @Test func anUpstreamThatReadsTheReusedRequestAndResetsIsRSTBeforeResponse() throws {
-        let result = try analyse(Paths.captures + "/tcp-rst-after-request-reused.pcap", options: self.nginx)
+        let result = try analyse(Paths.captures + "/nginx/tcp-rst-after-request-reused.pcap", options: self.nginx)
         let connection = try #require(result.connections.first)
         #expect(connection.verdict.code == .tcpRSTBeforeResponse)
         #expect(connection.verdict.verdictClass == .badGateway)
@@ -27,7 +27,7 @@ struct ReusedConnectionCaptureTests {
     /// The race capture stays a race, and says why: the FIN (frame 9) acknowledged only the first
     /// request's bytes.
     @Test func theKeepAliveRaceCaptureSaysWhatDecidedIt() throws {
-        let result = try analyse(Paths.captures + "/tcp-keepalive-race.pcap", options: self.nginx)
+        let result = try analyse(Paths.captures + "/nginx/tcp-keepalive-race.pcap", options: self.nginx)
         let connection = try #require(result.connections.first)
         #expect(connection.verdict.code == .tcpKeepaliveRace)
         #expect(connection.findings.first?.evidence.first?.frame == 9)
@@ -39,8 +39,8 @@ struct ReusedConnectionCaptureTests {
     /// nginx (`proxy_connect_timeout 500ms`): `upstream timed out (110: Connection timed out) while
     /// connecting to upstream`, 504; one SYN (frame 1), no retransmission, and the capture goes on
     /// with a healthy connection to the second server 2.5 s later.
-    @Test(arguments: [("tcp-connect-timeout-short.pcap", "nginx:1.22", VerdictClass.gatewayTimeout),
-                      ("tcp-connect-timeout-short.haproxy.pcap", "haproxy:2.6", .serviceUnavailable)])
+    @Test(arguments: [("nginx/tcp-connect-timeout-short.pcap", "nginx:1.22", VerdictClass.gatewayTimeout),
+                      ("haproxy/tcp-connect-timeout-short.haproxy.pcap", "haproxy:2.6", .serviceUnavailable)])
     func oneSYNThenSilenceWhileTheCaptureGoesOnIsAConnectTimeout(capture: String, gateway: String, expected: VerdictClass) throws {
         let result = try analyse(Paths.captures + "/" + capture, options: AnalysisOptions(gateway: GatewayProfile(parsing: gateway)!))
         let connection = try #require(result.connections.first { $0.facts.synAck == nil })

@@ -7,7 +7,7 @@ import TestSupport
 
 /// Frames of real captures with bytes flipped, inserted and cut, fed to the whole engine:
 /// it must not trap, and every connection must still get a verdict.
-@Test(arguments: ["healthy-keepalive.pcap", "tls-healthy-1.2.pcap", "http-chunked-bad-size.pcap", "any-mixed.pcap"])
+@Test(arguments: ["nginx/healthy-keepalive.pcap", "nginx/tls-healthy-1.2.pcap", "nginx/http-chunked-bad-size.pcap", "nginx/any-mixed.pcap"])
 func mutatedCapturesNeverTrapTheEngine(capture: String) throws {
     let reader = try PcapReader(path: Paths.captures + "/" + capture)
     var frames: [(bytes: [UInt8], time: Timestamp, wire: Int)] = []

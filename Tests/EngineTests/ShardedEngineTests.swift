@@ -46,15 +46,14 @@ private func outcomes(_ path: String, options: AnalysisOptions, shards: [Int]) t
 /// Every capture in `captures/`, with the options its ground truth implies (key log, CA file,
 /// gateway) when it has one.
 private func everyCapture() -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: Paths.captures)) ?? []
-    return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+    Paths.sampleCaptureFiles(endingWith: [".pcap", ".pcapng"])
 }
 
 private func options(for capture: String) throws -> AnalysisOptions {
     for file in truthFiles() {
         let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + file))
         let truth = try JSONDecoder().decode(Truth.self, from: data)
-        if truth.capture == capture { return try truth.options() }
+        if capturePath(truthFile: file, capture: truth.capture) == Paths.captures + "/" + capture { return try truth.options() }
     }
     return AnalysisOptions()
 }
@@ -79,7 +78,7 @@ func shardedReportIsTheSingleThreadedOne(capture: String) throws {
 @Test func clientHopWithListenerGivenIsTheSame() throws {
     var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
     options.gatewayAddresses = [try #require(GatewayAddress(parsing: "127.0.0.1:18080"))]
-    let runs = try outcomes(Paths.captures + "/client-hop.pcap", options: options, shards: [2, 3, 4])
+    let runs = try outcomes(Paths.captures + "/nginx/client-hop.pcap", options: options, shards: [2, 3, 4])
     #expect(runs[0].json.contains("\"client_hop\""))
     for run in runs.dropFirst() {
         #expect(run.ended == runs[0].ended)

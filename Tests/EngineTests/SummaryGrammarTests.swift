@@ -185,7 +185,7 @@ private let codesWithoutASentence: Set = [
         for profile in [base.gateway] + Gateways.all.map({ GatewayProfile(model: $0) }) {
             var options = base
             options.gateway = profile
-            let result = try analyse(Paths.captures + "/" + truth.capture, options: options)
+            let result = try analyse(capturePath(truthFile: truthFile, capture: truth.capture), options: options)
             covered.formUnion(checkSummaries(result, source: "\(truth.capture) (\(profile))", profile: profile))
         }
     }

@@ -40,7 +40,7 @@ private func connections(_ truth: [String: Any]) -> [[String: Any]] {
 /// A warning unrecognized_name sent with the ServerHello (s_server -servername other.test; the
 /// gateway asked for upstream.test): the handshake and the request went on (200 in both
 /// gateways' logs), and the alert is a finding at the record tshark shows it in.
-@Test(arguments: ["tls-alert-warning-unrecognized-name.pcap", "tls-alert-warning-unrecognized-name.haproxy.pcap"])
+@Test(arguments: ["nginx/tls-alert-warning-unrecognized-name.pcap", "haproxy/tls-alert-warning-unrecognized-name.haproxy.pcap"])
 func warningAlertWithTheServerHelloIsAFinding(capture: String) throws {
     let truth = try rawTruth(capture)
     let expected = try #require(connections(truth).first)
@@ -65,10 +65,10 @@ func warningAlertWithTheServerHelloIsAFinding(capture: String) throws {
 /// A verdict inferred from an alert (the version, the cipher, the client certificate) keeps the
 /// alert itself among the findings, at the alert record.
 @Test(arguments: [
-    ("tls-version-mismatch.pcap", "tls.version_mismatch", "tls.alert.protocol_version"),
-    ("tls-version-mismatch.haproxy.pcap", "tls.version_mismatch", "tls.alert.protocol_version"),
-    ("tls-cipher-mismatch.pcap", "tls.cipher_mismatch", "tls.alert.handshake_failure"),
-    ("tls-client-cert-required.pcap", "tls.client_cert_required", "tls.alert.handshake_failure"),
+    ("nginx/tls-version-mismatch.pcap", "tls.version_mismatch", "tls.alert.protocol_version"),
+    ("haproxy/tls-version-mismatch.haproxy.pcap", "tls.version_mismatch", "tls.alert.protocol_version"),
+    ("nginx/tls-cipher-mismatch.pcap", "tls.cipher_mismatch", "tls.alert.handshake_failure"),
+    ("nginx/tls-client-cert-required.pcap", "tls.client_cert_required", "tls.alert.handshake_failure"),
 ])
 func inferredVerdictKeepsTheAlert(capture: String, verdict: String, alertCode: String) throws {
     let expected = try #require(connections(try rawTruth(capture)).first)
@@ -89,9 +89,9 @@ func inferredVerdictKeepsTheAlert(capture: String, verdict: String, alertCode: S
 
 /// tls.sni.missing only where the ClientHello had no server_name (truth: sni null).
 @Test func sniMissingOnlyWithoutServerName() throws {
-    let expected = try #require(connections(try rawTruth("tls-sni-missing.pcap")).first)
+    let expected = try #require(connections(try rawTruth("nginx/tls-sni-missing.pcap")).first)
     #expect((expected["tls_handshake"] as? [String: Any])?["sni"] is NSNull)
-    let result = try analyseAsRecorded("tls-sni-missing.pcap")
+    let result = try analyseAsRecorded("nginx/tls-sni-missing.pcap")
     let connection = try #require(result.connections.first)
     #expect(connection.verdict.code == FindingCode(code: "tls.alert.unrecognized_name")!)
     let missing = try #require(connection.findings.first { $0.code == .tlsSNIMissing })
@@ -105,8 +105,8 @@ func inferredVerdictKeepsTheAlert(capture: String, verdict: String, alertCode: S
 /// callback goes on, SSL_get_verify_result keeps the last); HAProxy stopped at the first and sent
 /// unknown_ca (truth: its plaintext alert). Both problems are findings either way.
 @Test(arguments: [
-    ("tls-cert-expired-unknown-ca.pcap", "tls.cert.expired", "tls.cert.unknown_ca"),
-    ("tls-cert-expired-unknown-ca.haproxy.pcap", "tls.cert.unknown_ca", "tls.cert.expired"),
+    ("nginx/tls-cert-expired-unknown-ca.pcap", "tls.cert.expired", "tls.cert.unknown_ca"),
+    ("haproxy/tls-cert-expired-unknown-ca.haproxy.pcap", "tls.cert.unknown_ca", "tls.cert.expired"),
 ])
 func everyChainProblemTheGatewaysFirst(capture: String, reported: String, other: String) throws {
     let expected = try #require(connections(try rawTruth(capture)).first)
@@ -137,10 +137,10 @@ func everyChainProblemTheGatewaysFirst(capture: String, reported: String, other:
 /// nginx names the last error OpenSSL found: for a lone leaf whose issuer is missing, OpenSSL
 /// finds 20 while building the chain and 21 while checking signatures, and nginx logged 21.
 @Test func nginxNamesTheLastChainErrorItLogged() throws {
-    let expected = try #require(connections(try rawTruth("tls-cert-missing-intermediate.pcap")).first)
+    let expected = try #require(connections(try rawTruth("nginx/tls-cert-missing-intermediate.pcap")).first)
     let verify = try #require(expected["verify_error"] as? [String: Any])
     #expect(verify["code"] as? Int == 21)
-    let result = try analyseAsRecorded("tls-cert-missing-intermediate.pcap")
+    let result = try analyseAsRecorded("nginx/tls-cert-missing-intermediate.pcap")
     let connection = try #require(result.connections.first)
     #expect(connection.verdict.code == FindingCode(code: "tls.cert.missing_intermediate")!)
     #expect(connection.verdict.summary.contains("(unable to verify the first certificate)"))
@@ -152,7 +152,7 @@ func everyChainProblemTheGatewaysFirst(capture: String, reported: String, other:
 
 /// The Certificate message's own bytes: its 4-byte header and body, where tshark puts them
 /// (`tls.handshake.length` 1748 in frame 6, after the 70-byte ServerHello record, so offset 75).
-@Test(arguments: ["tls-cert-expired.pcap", "tls-cert-expired.haproxy.pcap"])
+@Test(arguments: ["nginx/tls-cert-expired.pcap", "haproxy/tls-cert-expired.haproxy.pcap"])
 func certificateEvidenceSpansTheCertificateMessage(capture: String) throws {
     let expected = try #require(connections(try rawTruth(capture)).first)
     let result = try analyseAsRecorded(capture)
@@ -171,8 +171,8 @@ func certificateEvidenceSpansTheCertificateMessage(capture: String) throws {
 /// TLS 1.3 with the upstream's key log: the Certificate message is inside a protected record
 /// (tshark: the fourth record of frame 6, 1774 bytes), and the evidence spans that record.
 @Test func decryptedCertificateEvidenceSpansItsRecord() throws {
-    let expected = try #require(connections(try rawTruth("tls-cert-expired-1.3-keylog.pcap")).first)
-    let result = try analyseAsRecorded("tls-cert-expired-1.3-keylog.pcap")
+    let expected = try #require(connections(try rawTruth("nginx/tls-cert-expired-1.3-keylog.pcap")).first)
+    let result = try analyseAsRecorded("nginx/tls-cert-expired-1.3-keylog.pcap")
     let connection = try #require(result.connections.first)
     #expect(connection.verdict.code == FindingCode(code: "tls.cert.expired")!)
     let evidence = try #require(connection.findings.first?.evidence.first)
@@ -189,11 +189,11 @@ func certificateEvidenceSpansTheCertificateMessage(capture: String) throws {
 /// the request is read from the early data record (tshark decrypts it in frame 23, before the
 /// ServerHello) and paired with its 200.
 @Test func earlyDataRequestIsDecryptedAndPaired() throws {
-    let expected = connections(try rawTruth("tls-early-data-1.3-keylog.pcap"))
+    let expected = connections(try rawTruth("no-gateway/tls-early-data-1.3-keylog.pcap"))
     #expect(expected.count == 2)
     let early = try #require(expected.last)
     #expect(early["request_in_early_data"] as? Bool == true)
-    let result = try analyseAsRecorded("tls-early-data-1.3-keylog.pcap")
+    let result = try analyseAsRecorded("no-gateway/tls-early-data-1.3-keylog.pcap")
     #expect(result.connections.count == 2)
     let connection = try #require(result.connections.last)
     #expect(connection.verdict.code == .none)
@@ -211,11 +211,11 @@ func certificateEvidenceSpansTheCertificateMessage(capture: String) throws {
 /// the early data cannot be read, which is a warning at the early data record, not a framing
 /// error or an upstream that spoke first; the response is still read.
 @Test func earlyDataWithoutItsSecretIsSaidUnreadable() throws {
-    let text = try String(contentsOfFile: Paths.captures + "/tls-early-data-1.3-keylog.keylog", encoding: .utf8)
+    let text = try String(contentsOfFile: Paths.captures + "/no-gateway/tls-early-data-1.3-keylog.keylog", encoding: .utf8)
     let kept = text.split(separator: "\n").filter { !$0.hasPrefix("CLIENT_EARLY_TRAFFIC_SECRET") }.joined(separator: "\n")
     #expect(kept.count < text.count)
-    let early = try #require(connections(try rawTruth("tls-early-data-1.3-keylog.pcap")).last)
-    let result = try analyseAsRecorded("tls-early-data-1.3-keylog.pcap", keyLog: try KeyLog(parsing: kept))
+    let early = try #require(connections(try rawTruth("no-gateway/tls-early-data-1.3-keylog.pcap")).last)
+    let result = try analyseAsRecorded("no-gateway/tls-early-data-1.3-keylog.pcap", keyLog: try KeyLog(parsing: kept))
     let connection = try #require(result.connections.last)
     #expect(connection.verdict.code == .none)
     #expect(connection.verdict.verdictClass == .ok)

@@ -49,8 +49,7 @@ struct BlockReadTests {
     }
 
     @Test func everySampleCaptureReadsAsLibpcapReadsIt() throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: Paths.captures)
-            .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+        let names = Paths.sampleCaptureFiles(endingWith: [".pcap", ".pcapng"])
         #expect(names.count > 100)
         var classic = 0
         for name in names {

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +16,21 @@ public enum Paths {
 
     /// The `captures/` folder.
     public static var captures: String { self.packageRoot + "/captures" }
+
+    /// The folders of `captures/` holding nginx's captures, their HAProxy twins (`NAME.haproxy.pcap`)
+    /// and the TLS key-log captures curl or openssl s_client made with no gateway: the sample
+    /// captures judged against the nginx/HAProxy truths (the other gateways' folders have tests of their own).
+    public static let sampleCaptureFolders = ["nginx", "haproxy", "no-gateway"]
+
+    /// Every file of `sampleCaptureFolders` whose name ends with one of `suffixes`, as `FOLDER/NAME`
+    /// (relative to `captures`), sorted.
+    public static func sampleCaptureFiles(endingWith suffixes: [String]) -> [String] {
+        self.sampleCaptureFolders.flatMap { folder in
+            ((try? FileManager.default.contentsOfDirectory(atPath: self.captures + "/" + folder)) ?? [])
+                .filter { name in suffixes.contains { name.hasSuffix($0) } }
+                .map { folder + "/" + $0 }
+        }.sorted()
+    }
 
     /// The directory of the running test executable, which is the build directory holding `edgescope`.
     public static var buildDirectory: String {

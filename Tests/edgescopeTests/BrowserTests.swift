@@ -18,8 +18,8 @@ private let chromium: String? = {
 /// would (they are all classic pcap, Ethernet, microseconds): a bad pool member (header), a
 /// refused connect, a cut body, bad chunked framing, a relayed 503 and an expired certificate.
 private let mergedCaptures = [
-    "pool-of-three.pcap", "refused.pcap", "tcp-fin-mid-body-cl.pcap", "http-chunked-bad-size.pcap", "http-upstream-5xx.pcap",
-    "tls-cert-expired.pcap",
+    "nginx/pool-of-three.pcap", "nginx/refused.pcap", "nginx/tcp-fin-mid-body-cl.pcap", "nginx/http-chunked-bad-size.pcap", "nginx/http-upstream-5xx.pcap",
+    "nginx/tls-cert-expired.pcap",
 ]
 
 @Suite(.enabled(if: chromium != nil, "chromium is not installed: scripts/install-test-deps installs it"), .serialized)
@@ -158,7 +158,7 @@ struct BrowserTests {
     @Test func theRequestCheckCatchesAPageThatMakesOne() throws {
         let directory = Paths.temporaryDirectory("browser-control")
         let out = directory + "/out"
-        #expect(try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--out", out]).status == 0)
+        #expect(try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--out", out]).status == 0)
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         let image = "<img src=\"http://127.0.0.1:9/edgescope-control.png\">"
         let withoutPolicy = html.replacingOccurrences(

@@ -4,9 +4,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `analyze` on `captures/client-hop.pcap` (both hops of nginx), and `--gateway-address`.
+/// `analyze` on `captures/nginx/client-hop.pcap` (both hops of nginx), and `--gateway-address`.
 struct ClientHopCommandTests {
-    static let capture = Paths.captures + "/client-hop.pcap"
+    static let capture = Paths.captures + "/nginx/client-hop.pcap"
 
     @Test func jsonReportHasTheClientErrorsBlockOfTheDesign() throws {
         let run = try Run(["analyze", Self.capture, "--gateway", "nginx:1.22", "--json"])

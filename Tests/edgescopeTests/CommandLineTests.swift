@@ -184,7 +184,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
 
 @Test func outWritesReportsAndASliceWithExactlyTheConnectionsFrames() throws {
     let directory = Paths.temporaryDirectory("out") + "/report"
-    let capture = Paths.captures + "/any-mixed.pcap"
+    let capture = Paths.captures + "/nginx/any-mixed.pcap"
     let run = try Run(["analyze", capture, "--out", directory])
     #expect(run.status == 0)
     #expect(run.stdout.contains("tcp.connect.refused"))
@@ -216,7 +216,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
 }
 
 @Test func textSummaryNamesCauseUpstreamAndEvidenceFrame() throws {
-    let run = try Run(["analyze", Paths.captures + "/rst-before-response.pcap"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/rst-before-response.pcap"])
     #expect(run.status == 0)
     #expect(run.stdout.contains("127.0.0.1:18083  1 conn, 1 failed  (tcp.rst.before_response ×1)"))
     #expect(run.stdout.contains("evidence: server frame 6"))
@@ -225,7 +225,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
 
 @Test func markdownReportGivesEachCauseOnceWithAnExampleAndItsHexdump() throws {
     let directory = Paths.temporaryDirectory("md") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", directory])
+    let run = try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(run.status == 0)
     let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
     #expect(markdown.contains("| **`127.0.0.1:18091`** |  | 3 | 3 | 100% | 0 | `http.header.name_ctl_or_space` ×3 |"))
@@ -247,7 +247,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
 }
 
 @Test func textSummaryShowsTheHexdumpWithTheOffendingByteMarked() throws {
-    let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--gateway", "nginx:1.22"])
     #expect(run.status == 0)
     #expect(run.stdout.contains("127.0.0.1:18091  3 conn, 3 failed  (http.header.name_ctl_or_space ×3)"))
     #expect(run.stdout.contains("[20] 3a 20 35"))
@@ -256,7 +256,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
 
 @Test(arguments: [["--gateway", "squid"], ["--gateway", "nginx:x.y"], ["--crl-scope", "root"]])
 func unknownProfileOrScopeIsAUsageErrorWithStatusOne(arguments: [String]) throws {
-    let run = try Run(["analyze", Paths.captures + "/refused.pcap"] + arguments)
+    let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap"] + arguments)
     #expect(run.status == 1)
     #expect(run.errorLines.first?.hasPrefix("edgescope: --") == true)
 }

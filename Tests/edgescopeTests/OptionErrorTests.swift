@@ -14,7 +14,7 @@ struct OptionErrorTests {
     func failOnAnUnknownClassIsOneLineNamingTheClasses(value: String) throws {
         let names = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let bad = try #require(names.first { VerdictClass(rawValue: $0) == nil }, "every name in '\(value)' is a class now")
-        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--fail-on", value])
+        let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--fail-on", value])
         #expect(run.status == 1)
         let what = bad.isEmpty ? "an empty class" : "'\(bad)' is not a class"
         #expect(run.errorLines == ["edgescope: --fail-on '\(value)': \(what); \(Self.classList)"])
@@ -22,14 +22,14 @@ struct OptionErrorTests {
     }
 
     @Test func failOnKnownClassesStillGates() throws {
-        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--fail-on", " 503 ,502", "--fail-on", "truncated"])
+        let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--fail-on", " 503 ,502", "--fail-on", "truncated"])
         #expect(run.status == 3)
         #expect(run.errorLines == ["edgescope: --fail-on: 1 connection(s) of class 502"])
     }
 
     @Test func aKeyLogThatIsADirectoryIsOneLineAndStatusTwo() throws {
         let directory = Paths.temporaryDirectory("keylog-dir")
-        let analyze = try Run(["analyze", Paths.captures + "/tls-cert-bad-purpose.pcap", "--keylog", directory])
+        let analyze = try Run(["analyze", Paths.captures + "/nginx/tls-cert-bad-purpose.pcap", "--keylog", directory])
         #expect(analyze.status == 2)
         #expect(analyze.errorLines == ["edgescope: cannot read key log \(directory): it is a directory; give the SSLKEYLOGFILE file"])
         #expect(analyze.stdout.isEmpty)
@@ -49,7 +49,7 @@ struct OptionErrorTests {
         try contents.write(toFile: keylog, atomically: false, encoding: .utf8)
         let warning = "edgescope: warning: The key log holds no secrets for any of the 1 TLS session(s) in this capture; nothing was decrypted."
         for format in [[], ["--json"]] {
-            let run = try Run(["analyze", Paths.captures + "/tls-cert-bad-purpose.pcap", "--keylog", keylog] + format)
+            let run = try Run(["analyze", Paths.captures + "/nginx/tls-cert-bad-purpose.pcap", "--keylog", keylog] + format)
             #expect(run.status == 0)
             #expect(run.errorLines == [warning], "\(format)")
             // Neither the text summary nor the JSON on stdout carries it as a warning line.
@@ -57,7 +57,7 @@ struct OptionErrorTests {
         }
         // The report keeps it among its warnings.
         let out = Paths.temporaryDirectory("keylog-out") + "/out"
-        let run = try Run(["analyze", Paths.captures + "/tls-cert-bad-purpose.pcap", "--keylog", keylog, "--out", out])
+        let run = try Run(["analyze", Paths.captures + "/nginx/tls-cert-bad-purpose.pcap", "--keylog", keylog, "--out", out])
         #expect(run.errorLines == [warning])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any])
         #expect((report["warnings"] as? [String])?.contains { $0.hasPrefix("The key log holds no secrets") } == true)
@@ -66,7 +66,7 @@ struct OptionErrorTests {
     @Test(arguments: ["nginx:99", "nginx:1.99", "nginx:1.022", "haproxy:2.10", "haproxy:9"])
     func anUnknownGatewayReleaseIsAUsageErrorListingTheKnownOnes(gateway: String) throws {
         let family = try #require(Gateways.named(String(gateway.prefix { $0 != ":" })))
-        for command in [["analyze", Paths.captures + "/refused.pcap"], ["capture", "-i", "lo", "--out", Paths.temporaryDirectory("gw") + "/out"]] {
+        for command in [["analyze", Paths.captures + "/nginx/refused.pcap"], ["capture", "-i", "lo", "--out", Paths.temporaryDirectory("gw") + "/out"]] {
             let run = try Run(command + ["--gateway", gateway])
             #expect(run.status == 1)
             #expect(run.errorLines == [
@@ -78,7 +78,7 @@ struct OptionErrorTests {
 
     @Test func gatewayReleasesThatExistAreTakenAndNamedInTheReport() throws {
         for (gateway, named) in [("nginx:1.22.1", "nginx:1.22.1"), ("nginx:1.18", "nginx:1.18"), ("haproxy:2.6", "haproxy:2.6"), ("NGINX", "nginx")] {
-            let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", gateway])
+            let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--gateway", gateway])
             #expect(run.status == 0, "\(gateway): \(run.stderr)")
             #expect(run.stdout.contains("gateway profile \(named)\n"), "\(gateway)")
         }
@@ -98,13 +98,13 @@ struct OptionErrorTests {
     @Test(arguments: ["strict:1.0", "cloudflare:2024.1"])
     func aVersionOfAFamilyWithoutReleaseRulesIsAUsageError(gateway: String) throws {
         let family = String(gateway.prefix { $0 != ":" })
-        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", gateway])
+        let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--gateway", gateway])
         #expect(run.status == 1)
         #expect(run.errorLines == ["edgescope: --gateway '\(gateway)': edgescope knows no release differences for \(family); give \(family) without a version"])
     }
 
     @Test func anUnknownListValueIsOneLineNamingTheChoices() throws {
-        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--list", "bogus"])
+        let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--list", "bogus"])
         #expect(run.status == 1)
         #expect(run.errorLines == [
             "edgescope: The value 'bogus' is invalid for '--list <which>'. Please provide one of 'failed' and 'all'. (see 'edgescope analyze --help')",
@@ -112,7 +112,7 @@ struct OptionErrorTests {
     }
 
     @Test func anUnknownGatewayNamesTheFamilies() throws {
-        let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--gateway", "squid"])
+        let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--gateway", "squid"])
         #expect(run.status == 1)
         let families = Gateways.all.map(\.name)
         #expect(run.errorLines == [
@@ -138,7 +138,7 @@ struct OptionErrorTests {
     }
 
     @Test func negativeNumbersReachTheirOwnCheck() throws {
-        let threads = try Run(["analyze", Paths.captures + "/refused.pcap", "--threads", "-1"])
+        let threads = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--threads", "-1"])
         #expect(threads.status == 1)
         #expect(threads.errorLines == ["edgescope: --threads -1: give 1 to 64 threads"])
         let ring = try Run(["capture", "-i", "lo", "--out", Paths.temporaryDirectory("ring") + "/out", "--ring-mb", "-5"])

@@ -19,7 +19,7 @@ struct OutputReuseTests {
     @Test func aReusedOutKeepsOnlyTheSlicesTheNewReportNames() throws {
         let base = Paths.temporaryDirectory("reuse")
         let out = base + "/out"
-        let first = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out])
+        let first = try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out])
         #expect(first.status == 0)
         #expect(try Self.slices(out) == ["c2.pcap", "c4.pcap", "c5.pcap"])
         // Files edgescope never writes: a note, a link and a directory under slice-like names.
@@ -29,7 +29,7 @@ struct OutputReuseTests {
         try FileManager.default.createSymbolicLink(atPath: out + "/slices/c77.pcap", withDestinationPath: base + "/target")
         try FileManager.default.createDirectory(atPath: out + "/slices/c88.pcap", withIntermediateDirectories: false)
 
-        let second = try Run(["analyze", Paths.captures + "/refused.pcap", "--out", out])
+        let second = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--out", out])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try Self.namedSlices(out) == ["slices/c1.pcap"])
         #expect(try Self.slices(out) == ["c1.pcap", "c2.pcap.bak", "c77.pcap", "c88.pcap", "notes.txt"])
@@ -42,9 +42,9 @@ struct OutputReuseTests {
 
     @Test func aRunThatWritesNoSliceRemovesTheEarlierRunsSlices() throws {
         let out = Paths.temporaryDirectory("reuse-none") + "/out"
-        #expect(try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out]).status == 0)
+        #expect(try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out]).status == 0)
         #expect(try Self.slices(out).count == 3)
-        let run = try Run(["analyze", Paths.captures + "/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out, "--slices", "none"])
+        let run = try Run(["analyze", Paths.captures + "/nginx/pool-of-three.pcap", "--gateway", "nginx:1.22", "--out", out, "--slices", "none"])
         #expect(run.status == 0)
         #expect(try Self.namedSlices(out).isEmpty)
         #expect(try Self.slices(out).isEmpty)
@@ -54,7 +54,7 @@ struct OutputReuseTests {
     /// directory holds only what the new report describes (a file of another kind is kept).
     @Test func aRunThatListsLessRemovesTheEarlierConnectionsJSONL() throws {
         let out = Paths.temporaryDirectory("reuse-jsonl") + "/out"
-        let capture = Paths.captures + "/pool-of-three.pcap"
+        let capture = Paths.captures + "/nginx/pool-of-three.pcap"
         #expect(try Run(["analyze", capture, "--gateway", "nginx:1.22", "--out", out, "--list", "all"]).status == 0)
         let lines = try String(contentsOfFile: out + "/connections.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5)

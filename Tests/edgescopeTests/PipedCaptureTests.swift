@@ -95,7 +95,7 @@ struct PipedCaptureTests {
     /// Each capture, its slice choice, and the slices the file gives.
     static let captures: [(path: String, arguments: String, slices: Int)] = [
         (Self.generated, "--slices all", 200),
-        (Paths.captures + "/healthy-keepalive.pcapng", "--slices all", 1),
+        (Paths.captures + "/nginx/healthy-keepalive.pcapng", "--slices all", 1),
     ]
 
     @Test(arguments: Source.allCases)

@@ -8,15 +8,15 @@ import TestSupport
 /// Real captures, with the options their verdicts need: plain HTTP, both link types, IPv6,
 /// TLS 1.2 with a chain verified, TLS 1.3 decrypted with a key log.
 private let roundTripCaptures: [[String]] = [
-    ["pool-of-three.pcap", "--gateway", "nginx:1.22"],
-    ["any-mixed.pcap"],
-    ["http-chunked-bad-size.pcap"],
-    ["tcp-keepalive-race.pcap"],
-    ["ipv6-loopback.pcap"],
-    ["healthy-keepalive.pcapng"],
-    ["tls-cert-expired.pcap", "--ca-file", "tls/root.pem"],
-    ["tls-cert-missing-intermediate.pcap", "--ca-file", "tls/root.pem"],
-    ["tls-keylog-chunked-bad-size-1.3-aes128gcm.pcap", "--keylog", "tls-keylog-chunked-bad-size-1.3-aes128gcm.keylog", "--ca-file", "tls/root.pem"],
+    ["nginx/pool-of-three.pcap", "--gateway", "nginx:1.22"],
+    ["nginx/any-mixed.pcap"],
+    ["nginx/http-chunked-bad-size.pcap"],
+    ["nginx/tcp-keepalive-race.pcap"],
+    ["nginx/ipv6-loopback.pcap"],
+    ["nginx/healthy-keepalive.pcapng"],
+    ["nginx/tls-cert-expired.pcap", "--ca-file", "tls/root.pem"],
+    ["nginx/tls-cert-missing-intermediate.pcap", "--ca-file", "tls/root.pem"],
+    ["no-gateway/tls-keylog-chunked-bad-size-1.3-aes128gcm.pcap", "--keylog", "no-gateway/tls-keylog-chunked-bad-size-1.3-aes128gcm.keylog", "--ca-file", "tls/root.pem"],
 ]
 
 /// `analyze CAPTURE --out DIR` with the capture's options (paths relative to captures/).
@@ -65,7 +65,7 @@ func reportRendersTheSameBytesAsTheRunThatWroteIt(arguments: [String]) throws {
 }
 
 @Test func reportWritesToOutputThroughARename() throws {
-    let (run, directory) = try analyze(["refused.pcap"], label: "output")
+    let (run, directory) = try analyze(["nginx/refused.pcap"], label: "output")
     #expect(run.status == 0)
     let target = Paths.temporaryDirectory("output") + "/again.html"
     let written = try Run(["report", directory + "/report.json", "--format", "html", "--output", target])
@@ -75,7 +75,7 @@ func reportRendersTheSameBytesAsTheRunThatWroteIt(arguments: [String]) throws {
 }
 
 @Test func tlsSectionShowsTheChainAndOpenSSLsResult() throws {
-    let (run, directory) = try analyze(["tls-cert-expired.pcap", "--ca-file", "tls/root.pem"], label: "tls")
+    let (run, directory) = try analyze(["nginx/tls-cert-expired.pcap", "--ca-file", "tls/root.pem"], label: "tls")
     #expect(run.status == 0)
     let html = try String(contentsOfFile: directory + "/report.html", encoding: .utf8)
     #expect(html.contains("<h4>TLS</h4>"))
@@ -129,7 +129,7 @@ func unreadableReportIsOneLineAndStatusTwo(name: String, reason: String) throws 
 func failOnExitsThreeWhenAConnectionOfTheClassesIsFound(options: [String], status: Int32) throws {
     // refused.pcap: one connection, refused: class 502.
     let directory = Paths.temporaryDirectory("failon") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/refused.pcap", "--out", directory] + options)
+    let run = try Run(["analyze", Paths.captures + "/nginx/refused.pcap", "--out", directory] + options)
     #expect(run.status == status, "\(run.stderr)")
     switch status {
     case 3:

@@ -14,7 +14,7 @@ private func json(_ path: String) throws -> JSONValue {
 
 @Test func upstreamTableAndHeadlinePointAtTheBadMemberNotAtRelayed5xx() throws {
     let directory = Paths.temporaryDirectory("pool-mixed") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
+    let run = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(run.status == 0)
     let report = try json(directory + "/report.json")
     let upstreams = report["upstreams"].items
@@ -52,7 +52,7 @@ private func json(_ path: String) throws -> JSONValue {
 
 @Test func totalsListedCountsTheConnectionsReportJSONLists() throws {
     let directory = Paths.temporaryDirectory("listed") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
+    let run = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(run.status == 0)
     let report = try json(directory + "/report.json")
     // The 10 connections nginx failed in full, the 15 relayed 5xx in short, the 15 healthy counted.
@@ -68,7 +68,7 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(report["totals"]["unlisted"].int == 15)
     #expect(report["totals"]["listed_compact"].int == 15)
 
-    let stdout = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--json"])
+    let stdout = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--json"])
     let printed = try JSONValue(parsing: stdout.stdout)
     #expect(printed["connections"].items.count == 40)
     #expect(printed["totals"]["listed"].int == 40)
@@ -80,7 +80,7 @@ private func json(_ path: String) throws -> JSONValue {
 
 @Test func reportJSONListsFailuresAndCountsHealthyTrafficPerUpstream() throws {
     let directory = Paths.temporaryDirectory("healthy") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/healthy-keepalive.pcap", "--out", directory])
+    let run = try Run(["analyze", Paths.captures + "/nginx/healthy-keepalive.pcap", "--out", directory])
     #expect(run.status == 0)
     let report = try json(directory + "/report.json")
     #expect(report["schema"].string == "edgescope.report/1")
@@ -101,7 +101,7 @@ private func json(_ path: String) throws -> JSONValue {
     #expect(html.contains("0/2</text>"))
 
     // --json: every connection, the healthy ones compactly, with the fields scripts read.
-    let printed = try JSONValue(parsing: try Run(["analyze", Paths.captures + "/healthy-keepalive.pcap", "--json"]).stdout)
+    let printed = try JSONValue(parsing: try Run(["analyze", Paths.captures + "/nginx/healthy-keepalive.pcap", "--json"]).stdout)
     let first = try #require(printed["connections"].items.first)
     #expect(printed["connections"].items.count == 2)
     #expect(first["id"].string == "c1")
@@ -114,7 +114,7 @@ private func json(_ path: String) throws -> JSONValue {
 
 @Test func listAllListsEveryConnectionAndWritesConnectionsJSONL() throws {
     let directory = Paths.temporaryDirectory("list-all") + "/out"
-    let run = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory, "--list", "all"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory, "--list", "all"])
     #expect(run.status == 0)
     #expect(run.stdout.contains("\(directory)/connections.jsonl"))
     let report = try json(directory + "/report.json")
@@ -126,12 +126,12 @@ private func json(_ path: String) throws -> JSONValue {
     let first = try JSONValue(parsing: String(lines[0]))
     #expect(first["id"].string == "c1")
     #expect(first["verdict"]["class"].string == report["connections"].items[0]["verdict"]["class"].string)
-    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--list", "some"]).status == 1)
+    #expect(try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--list", "some"]).status == 1)
 }
 
 @Test func reportCommandRendersTheSamePagesFromReportJSON() throws {
     let directory = Paths.temporaryDirectory("rerender") + "/out"
-    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory]).status == 0)
+    #expect(try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory]).status == 0)
     let html = try Run(["report", directory + "/report.json", "--format", "html"])
     let markdown = try Run(["report", directory + "/report.json", "--format", "md"])
     #expect(html.stdout == (try String(contentsOfFile: directory + "/report.html", encoding: .utf8)))
@@ -139,24 +139,24 @@ private func json(_ path: String) throws -> JSONValue {
 }
 
 @Test func theRestOfTheFailuresArePointedToWhereTheyAre() throws {
-    let bare = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22"])
+    let bare = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22"])
     #expect(bare.stdout.contains("  … and 15 more (use --out DIR to list them all in DIR/report.json)\n"))
     #expect(!bare.stdout.contains("see report.json"))
     let directory = Paths.temporaryDirectory("more") + "/out"
-    let written = try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
+    let written = try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory])
     #expect(written.stdout.contains("  … and 15 more (see \(directory)/report.json)\n"))
 }
 
 @Test func htmlSaysWhatTheUpstreamSentAndWhatTheClientGot() throws {
     let directory = Paths.temporaryDirectory("http-table") + "/out"
-    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory]).status == 0)
+    #expect(try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", directory]).status == 0)
     let html = try String(contentsOfFile: directory + "/report.html", encoding: .utf8)
     #expect(html.contains("<th>request frame</th><th>upstream sent</th><th>client got</th><th>framing</th><th>complete</th><th>response frame</th>"))
     // c2: 127.0.0.3 sent 200 with a bad header; nginx gave its client a 502 (its access log says 502).
     #expect(html.contains("<td>200</td><td class=\"bad\">502 (made by the gateway)</td>"))
     // A relayed 503 reached the client as sent (listed in full with --list all).
     let all = Paths.temporaryDirectory("http-table-all") + "/out"
-    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", all, "--list", "all"]).status == 0)
+    #expect(try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--gateway", "nginx:1.22", "--out", all, "--list", "all"]).status == 0)
     #expect(try String(contentsOfFile: all + "/report.html", encoding: .utf8).contains("<td>503</td><td>503</td>"))
     // The timeline's last time label ends inside the picture.
     #expect(html.contains("class=\"tl-time last\""))
@@ -209,7 +209,7 @@ private func manyConnections() throws -> String {
 
 @Test func slicesAllListsEveryConnectionSoReportJSONNamesEverySlice() throws {
     let directory = Paths.temporaryDirectory("slices-every") + "/out"
-    #expect(try Run(["analyze", Paths.captures + "/pool-mixed-5xx.pcap", "--out", directory, "--slices", "all"]).status == 0)
+    #expect(try Run(["analyze", Paths.captures + "/nginx/pool-mixed-5xx.pcap", "--out", directory, "--slices", "all"]).status == 0)
     let report = try json(directory + "/report.json")
     let named = report["connections"].items.compactMap { $0["slice"].string?.dropFirst("slices/".count).description }
     #expect(named.count == 40)

@@ -77,14 +77,14 @@ private final class TLSServer {
 }
 
 @Test func unreadableCAFileIsOneLineAndStatusTwo() throws {
-    let run = try Run(["analyze", Paths.captures + "/tls-healthy-1.2.pcap", "--ca-file", "/nonexistent/ca.pem"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/tls-healthy-1.2.pcap", "--ca-file", "/nonexistent/ca.pem"])
     #expect(run.status == 2)
     #expect(run.errorLines.count == 1)
     #expect(run.stderr.contains("/nonexistent/ca.pem"))
 }
 
 @Test func garbageCAFileIsOneLineAndStatusTwo() throws {
-    let run = try Run(["analyze", Paths.captures + "/tls-healthy-1.2.pcap", "--ca-file", fixtures + "/garbage.pem"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/tls-healthy-1.2.pcap", "--ca-file", fixtures + "/garbage.pem"])
     #expect(run.status == 2)
     #expect(run.errorLines.count == 1)
     #expect(run.stderr.contains("garbage.pem"))
@@ -93,13 +93,13 @@ private final class TLSServer {
 @Test func malformedKeyLogNamesTheLine() throws {
     let path = Paths.temporaryDirectory("keylog") + "/bad.keylog"
     try Data("# comment\nCLIENT_RANDOM nothex secret\n".utf8).write(to: URL(fileURLWithPath: path))
-    let run = try Run(["analyze", Paths.captures + "/tls-keylog-healthy-1.3.pcap", "--keylog", path])
+    let run = try Run(["analyze", Paths.captures + "/no-gateway/tls-keylog-healthy-1.3.pcap", "--keylog", path])
     #expect(run.status == 2)
     #expect(run.errorLines == ["edgescope: key log \(path) line 2: the client random must be 64 hex digits"])
 }
 
 @Test func missingKeyLogIsOneLineAndStatusTwo() throws {
-    let run = try Run(["analyze", Paths.captures + "/tls-keylog-healthy-1.3.pcap", "--keylog", "/nonexistent/keys.log"])
+    let run = try Run(["analyze", Paths.captures + "/no-gateway/tls-keylog-healthy-1.3.pcap", "--keylog", "/nonexistent/keys.log"])
     #expect(run.status == 2)
     #expect(run.errorLines == ["edgescope: cannot read key log /nonexistent/keys.log: No such file or directory"])
 }
@@ -108,15 +108,15 @@ private final class TLSServer {
     let path = Paths.temporaryDirectory("keylog") + "/other.keylog"
     try Data("CLIENT_RANDOM \(String(repeating: "00", count: 32)) \(String(repeating: "11", count: 48))\n".utf8)
         .write(to: URL(fileURLWithPath: path))
-    let run = try Run(["analyze", Paths.captures + "/tls-keylog-healthy-1.3.pcap", "--keylog", path])
+    let run = try Run(["analyze", Paths.captures + "/no-gateway/tls-keylog-healthy-1.3.pcap", "--keylog", path])
     #expect(run.status == 0)
     #expect(run.errorLines == ["edgescope: warning: The key log holds no secrets for any of the 1 TLS session(s) in this capture; nothing was decrypted."])
 }
 
 @Test func keyLogDecryptsTheBrokenChunkedBodyInsideTLS() throws {
     let run = try Run([
-        "analyze", Paths.captures + "/tls-keylog-chunked-bad-size-1.3-chacha20.pcap",
-        "--keylog", Paths.captures + "/tls-keylog-chunked-bad-size-1.3-chacha20.keylog", "--json",
+        "analyze", Paths.captures + "/no-gateway/tls-keylog-chunked-bad-size-1.3-chacha20.pcap",
+        "--keylog", Paths.captures + "/no-gateway/tls-keylog-chunked-bad-size-1.3-chacha20.keylog", "--json",
     ])
     #expect(run.status == 0)
     let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])

@@ -6,7 +6,7 @@ import TestSupport
 /// `--threads` outside 1-64 is a usage error: one line, status 1, before the capture is read.
 @Test(arguments: ["0", "65", "-1"])
 func threadsOutOfRangeIsAUsageError(value: String) throws {
-    let run = try Run(["analyze", Paths.captures + "/client-hop.pcap", "--threads=\(value)"])
+    let run = try Run(["analyze", Paths.captures + "/nginx/client-hop.pcap", "--threads=\(value)"])
     #expect(run.status == 1)
     #expect(run.errorLines == ["edgescope: --threads \(value): give 1 to 64 threads"])
     #expect(run.stdout.isEmpty)
@@ -16,9 +16,9 @@ func threadsOutOfRangeIsAUsageError(value: String) throws {
 /// 2 and 3 threads: the client-hop capture (correlation across shards), a TLS capture with
 /// its key log, and the largest capture.
 @Test(arguments: [
-    ["client-hop.pcap"],
-    ["tls-keylog-healthy-1.3.pcap", "--keylog", Paths.captures + "/tls-keylog-healthy-1.3.keylog"],
-    ["healthy-control.pcap", "--slices", "all"],
+    ["nginx/client-hop.pcap"],
+    ["no-gateway/tls-keylog-healthy-1.3.pcap", "--keylog", Paths.captures + "/no-gateway/tls-keylog-healthy-1.3.keylog"],
+    ["nginx/healthy-control.pcap", "--slices", "all"],
 ])
 func reportsAreTheSameOnEveryThreadCount(arguments: [String]) throws {
     let capture = Paths.captures + "/" + arguments[0]
@@ -38,7 +38,7 @@ func reportsAreTheSameOnEveryThreadCount(arguments: [String]) throws {
         outputs.append((run.stdout.replacingOccurrences(of: directory, with: "DIR"), files))
     }
     #expect(outputs[0].files["report.json"] != nil)
-    #expect(outputs[0].files.keys.contains { $0.hasPrefix("slices/") } || arguments[0] == "tls-keylog-healthy-1.3.pcap")
+    #expect(outputs[0].files.keys.contains { $0.hasPrefix("slices/") } || arguments[0] == "no-gateway/tls-keylog-healthy-1.3.pcap")
     for output in outputs.dropFirst() {
         #expect(output.summary == outputs[0].summary)
         #expect(output.files.keys.sorted() == outputs[0].files.keys.sorted())

@@ -5,12 +5,12 @@
 
 Needs root (capture on lo, nginx); prints "skipped: needs root" and exits 0 otherwise.
 Everything runs on 127.0.0.1: nginx on a free port, one location per scripted upstream
-(captures/upstream.py, each on a port of its own), edgescope capturing on lo.
+(captures/tools/upstream.py, each on a port of its own), edgescope capturing on lo.
 
 Ground truth is what the gateway said: each failing request's expected code comes from the
 line nginx wrote to its own error.log for that upstream port (and, for the framing error,
-from the scenario's designed finding in captures/scenarios.py); the upstream connection is
-the one captures/upstream.py logged (peer=). Never from edgescope's own output.
+from the scenario's designed finding in captures/tools/scenarios.py); the upstream connection is
+the one captures/tools/upstream.py logged (peer=). Never from edgescope's own output.
 
 Cases:
   main     capture --duration: 5 requests to a healthy upstream, one each to rst, fin, a
@@ -43,8 +43,8 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CAPTURES = os.path.join(REPO, "captures")
-sys.path.insert(0, CAPTURES)
+CAPTURE_TOOLS = os.path.join(REPO, "captures", "tools")   # scenarios.py, upstream.py
+sys.path.insert(0, CAPTURE_TOOLS)
 import scenarios  # noqa: E402  (the designed finding of the framing scenario)
 
 PY = sys.executable or "/usr/bin/python3"
@@ -196,13 +196,13 @@ def listening(port):
 
 
 class Upstream:
-    """One captures/upstream.py on a port the kernel picks (--port 0; read back from --ready-file)."""
+    """One captures/tools/upstream.py on a port the kernel picks (--port 0; read back from --ready-file)."""
 
     def __init__(self, work, role, mode, *extra):
         self.role = role
         self.log = os.path.join(work, "upstream.%s.log" % role)
         ready = os.path.join(work, "upstream.%s.ready" % role)
-        cmd = [PY, os.path.join(CAPTURES, "upstream.py"), "--host", "127.0.0.1", "--port", "0",
+        cmd = [PY, os.path.join(CAPTURE_TOOLS, "upstream.py"), "--host", "127.0.0.1", "--port", "0",
                "--mode", mode, "--log", self.log, "--ready-file", ready] + list(extra)
         self.proc = start("upstream %s" % role, cmd, signal.SIGTERM,
                           stdout=subprocess.DEVNULL,

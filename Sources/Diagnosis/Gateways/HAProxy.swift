@@ -248,7 +248,7 @@ public struct HAProxyModel: GatewayModel {
         GatewayRuleChange(
             family: "haproxy", code: FindingCode.chunkedBadExtension, since: "3.0",
             before: .accepts(note: "2.6.12 passed a control byte in a chunk extension (checked); the release that began rejecting it is not known (3.0 assumed)"),
-            source: "Debian 12's 2.6.12 relayed a chunk with extension \";\\x01\" and status 200 (captures/http-chunked-bad-ext.haproxy.pcap); the taxonomy read PD in 3.5-dev5; release not found, 3.0 assumed",
+            source: "Debian 12's 2.6.12 relayed a chunk with extension \";\\x01\" and status 200 (captures/haproxy/http-chunked-bad-ext.haproxy.pcap); the taxonomy read PD in 3.5-dev5; release not found, 3.0 assumed",
             verified: false),
         GatewayRuleChange(
             family: "haproxy", code: FindingCode.chunkedBareLF, since: "3.0",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make the certificates of edgescope's TLS sample captures with the openssl CLI.
 #
-#   captures/tls-certs.sh DIR
+#   captures/tools/tls-certs.sh DIR
 #
 # Writes into DIR (which must exist and be empty): a private CA and everything the TLS
 # scenarios (tls_scenarios.py) serve. Every key is a fresh RSA 2048 key; nothing is reused

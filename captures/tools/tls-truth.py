@@ -669,7 +669,9 @@ def build(args):
                                 % (conn["client"], frame, h["certificate_frame"]))
 
     tls = {"version": spec["version"], "sni": spec["sni"],
-           "keylog": os.path.basename(args.keylog) if args.keylog else None,
+           # Relative to captures/, as every path in a truth: the capture's folder (--name is
+           # its base name, nginx/SCENARIO or haproxy/SCENARIO.haproxy), then the file.
+           "keylog": os.path.join(os.path.dirname(args.name), os.path.basename(args.keylog)) if args.keylog else None,
            "keylog_written_by": spec.get("keylog"),
            "ca_file": tls_scenarios.ca_file(spec), "expected_name": tls_scenarios.NAME,
            "gateway_tls": gw in ("nginx", "haproxy", "curl", "s_client", "apache")}

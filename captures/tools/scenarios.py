@@ -628,10 +628,7 @@ def jobs():
     out = []
     for s in SCENARIOS:
         for gw in s["gateways"]:
-            base = s["name"] if gw == "nginx" else "%s.%s" % (s["name"], gw)
-            if gw in gw_apache_lighttpd.KINDS:
-                base = "%s/%s" % (gw, s["name"])   # a folder per gateway: captures/apache/...
-            out.append((s["name"], gw, base))
+            out.append((s["name"], gw, base_name(s["name"], gw)))
     for gw, table in GATEWAY_FOLDER_EXPECT.items():
         for name in table:
             out.append((name, gw, base_name(name, gw)))
@@ -639,11 +636,12 @@ def jobs():
 
 
 def base_name(name, gw):
-    """The capture's base name: SCENARIO (nginx), SCENARIO.haproxy, or GATEWAY/SCENARIO for a
-    gateway with its own folder (apache, lighttpd, caddy, varnish)."""
-    if gw in GATEWAY_FOLDER_EXPECT or gw in gw_apache_lighttpd.KINDS:
+    """The capture's base name, relative to captures/: a folder per gateway, GATEWAY/SCENARIO
+    (nginx/, apache/, lighttpd/, caddy/, varnish/), except HAProxy's, whose files keep the
+    `.haproxy` of their names: haproxy/SCENARIO.haproxy."""
+    if gw in GATEWAY_FOLDER_EXPECT or gw in gw_apache_lighttpd.KINDS or gw == "nginx":
         return "%s/%s" % (gw, name)
-    return name if gw == "nginx" else "%s.%s" % (name, gw)
+    return "%s/%s.%s" % (gw, name, gw)
 
 
 def main():

@@ -369,9 +369,15 @@ gw_apache_lighttpd.extend_tls(sys.modules[__name__])
 
 
 def base_name(name, gw):
-    if GATEWAY_KIND[gw] in gw_apache_lighttpd.KINDS:
-        return "%s/%s" % (GATEWAY_KIND[gw], name)   # captures/apache/<scenario>.*
-    return name if GATEWAY_KIND[gw] in ("nginx", "curl", "s_client") else "%s.haproxy" % name
+    """The capture's base name, relative to captures/: nginx/SCENARIO, haproxy/SCENARIO.haproxy,
+    apache/SCENARIO, or no-gateway/SCENARIO for the key-log captures curl or openssl s_client
+    made with no gateway in between."""
+    kind = GATEWAY_KIND[gw]
+    if kind in gw_apache_lighttpd.KINDS or kind == "nginx":
+        return "%s/%s" % (kind, name)   # captures/apache/<scenario>.*, captures/nginx/<scenario>.*
+    if kind in ("curl", "s_client"):
+        return "no-gateway/%s" % name
+    return "haproxy/%s.haproxy" % name
 
 
 def jobs():

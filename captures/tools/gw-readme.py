@@ -14,14 +14,15 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))   # captures/tools
+CAPS = os.path.dirname(HERE)                          # captures/
 
 INTRO = {
     "apache": """# Apache httpd 2.4 captures
 
 Captures of the gateway -> upstream hop behind **{gateway}** (Debian 12's `apache2`), each with
 its ground truth from Apache's own error log and access log, the scripted upstream's log and
-curl's result (never from edgescope). Made by `sudo captures/make-captures.sh apache` (one:
+curl's result (never from edgescope). Made by `sudo captures/tools/make-captures.sh apache` (one:
 `make-captures.sh apache/<scenario>`): run-scenario.py starts a private Apache from
 `gw_apache_lighttpd.py`'s configuration, the upstream from scenarios.py, tcpdump on the upstream
 port; build-truth.py `--kind apache` writes the truth; check-capture.py checks it.
@@ -35,7 +36,7 @@ answers the next minute's requests with 503 and no SYN). The upstream is on 127.
 (10.201.0.2:28090 in the network-namespace scenarios); `[client 127.0.0.1:PORT]` stands for the
 client's port, which changes from run to run.
 
-TLS captures (`tls-*`, from tls_scenarios.py; `sudo captures/make-captures.sh apache-tls` makes
+TLS captures (`tls-*`, from tls_scenarios.py; `sudo captures/tools/make-captures.sh apache-tls` makes
 them all, with one certificate set of their own, installed as `apache/tls/*.pem`, certificates
 only; the truths' `tls.ca_file` is `apache/tls/root.pem`): mod_ssl with `ProxyPass /
 https://127.0.0.1:PORT/`, `SSLProxyEngine on`, `SSLProxyVerify require`, `SSLProxyVerifyDepth 5`,
@@ -58,7 +59,7 @@ them, `verdict` the edgescope code the upstream's bytes are.
 
 Captures of the gateway -> upstream hop behind **{gateway}** (Debian 12's `lighttpd`), each with
 its ground truth from lighttpd's own error log and access log, the scripted upstream's log and
-curl's result (never from edgescope). Made by `sudo captures/make-captures.sh lighttpd` (one:
+curl's result (never from edgescope). Made by `sudo captures/tools/make-captures.sh lighttpd` (one:
 `make-captures.sh lighttpd/<scenario>`): run-scenario.py starts a private lighttpd from
 `gw_apache_lighttpd.py`'s configuration, the upstream from scenarios.py, tcpdump on the upstream
 port; build-truth.py `--kind lighttpd` writes the truth; check-capture.py checks it.
@@ -161,7 +162,7 @@ def main():
     if len(sys.argv) != 2 or sys.argv[1] not in INTRO:
         sys.exit("usage: gw-readme.py apache|lighttpd")
     kind = sys.argv[1]
-    folder = os.path.join(HERE, kind)
+    folder = os.path.join(CAPS, kind)
     rows = []
     gateway = None
     for path in sorted(glob.glob(os.path.join(folder, "*.truth.json"))):

@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
 # Regenerate edgescope's real sample captures of the gateway -> upstream hop.
 #
-#   sudo captures/make-captures.sh              # everything
-#   sudo captures/make-captures.sh NAME...      # only these (a scenario name, e.g.
+#   sudo captures/tools/make-captures.sh              # everything
+#   sudo captures/tools/make-captures.sh NAME...      # only these (a scenario name, e.g.
 #        http-chunked-bad-size, makes its nginx and HAProxy captures; a base name such
 #        as http-chunked-bad-size.haproxy makes just that one; the first seven are
 #        healthy-keepalive refused rst-before-response fin-before-response any-mixed
 #        ipv6-loopback)
-#   sudo captures/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
-#   sudo captures/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
-#   sudo captures/make-captures.sh client-hop-no-live-upstreams   # the same, every member refusing
-#   sudo captures/make-captures.sh apache       # every Apache httpd capture (captures/apache/),
+#   sudo captures/tools/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
+#   sudo captures/tools/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
+#   sudo captures/tools/make-captures.sh client-hop-no-live-upstreams   # the same, every member refusing
+#   sudo captures/tools/make-captures.sh apache       # every Apache httpd capture (captures/apache/),
 #                                               # its TLS ones (tls_scenarios.py) included
-#   sudo captures/make-captures.sh apache-tls   # only Apache's TLS captures (all together: one
+#   sudo captures/tools/make-captures.sh apache-tls   # only Apache's TLS captures (all together: one
 #                                               # certificate set, captures/apache/tls/*.pem)
-#   sudo captures/make-captures.sh lighttpd     # every lighttpd capture (captures/lighttpd/)
-#   sudo captures/make-captures.sh apache/http-header-obs-fold   # one of them
+#   sudo captures/tools/make-captures.sh lighttpd     # every lighttpd capture (captures/lighttpd/)
+#   sudo captures/tools/make-captures.sh apache/http-header-obs-fold   # one of them
 #        (Apache and lighttpd: gw_apache_lighttpd.py; they need apache2 and lighttpd; their
 #        outputs go in a folder per gateway: <gateway>/<scenario>.pcap, .error.log, .access.log,
 #        .upstream.log, .client.log, .truth.json)
-#   sudo captures/make-captures.sh caddy        # every Caddy capture (captures/caddy/)
-#   sudo captures/make-captures.sh varnish      # every Varnish capture (captures/varnish/)
-#   sudo captures/make-captures.sh caddy/http-header-obs-fold     # one of them
+#   sudo captures/tools/make-captures.sh caddy        # every Caddy capture (captures/caddy/)
+#   sudo captures/tools/make-captures.sh varnish      # every Varnish capture (captures/varnish/)
+#   sudo captures/tools/make-captures.sh caddy/http-header-obs-fold     # one of them
 #
 # Caddy 2.6 and Varnish 7.1 (Debian 12's `caddy` and `varnish`: apt-get install -y caddy
 # varnish; their system services are never used) get a folder each: run-scenario.py --gateway
@@ -29,7 +29,7 @@
 # scenarios.GATEWAY_FOLDER_EXPECT and writes captures/GATEWAY/SCENARIO.{pcap,gateway.log,
 # upstream.log,client.log,truth.json}; GATEWAY/README.md is the table of what each did.
 #
-# The TLS captures (tls-*.pcap, tls_scenarios.py) share one set of certificates, made afresh
+# The TLS captures (nginx/tls-*.pcap, haproxy/tls-*.haproxy.pcap, no-gateway/, tls_scenarios.py) share one set of certificates, made afresh
 # by tls-certs.sh (openssl CLI) in the temp dir on every run and installed as captures/tls/*.pem
 # (certificates only, no keys). So they are made all together: name `tls` (or every TLS
 # scenario); naming only some of them is refused. To debug one, run tls-run.py by hand
@@ -44,16 +44,20 @@
 #
 # For each scenario this starts a private nginx (own prefix, conf, pid file and
 # logs in a temp dir, `daemon off`, `proxy_next_upstream off`), the scripted
-# upstream(s) (captures/upstream.py) on loopback high ports, and tcpdump on the
+# upstream(s) (captures/tools/upstream.py) on loopback high ports, and tcpdump on the
 # upstream ports only (so the client -> nginx hop is not captured). It drives
 # nginx with curl, stops nginx (graceful), lets tcpdump flush, stops it with
-# SIGINT, and writes beside this script (the one exception, `client-hop`, captures
-# the client -> nginx hop too: client-hop-run.py):
+# SIGINT, and writes into captures/ (the parent of this script's folder), a folder per
+# gateway (the one exception, `client-hop`, captures the client -> nginx hop too:
+# client-hop-run.py):
 #
-#   <name>.pcap  <name>.nginx-error.log  <name>.access.log  <name>.upstream.log
-#   <name>.truth.json   (built by build-truth.py from those logs only)
+#   nginx/<name>.pcap  nginx/<name>.nginx-error.log  nginx/<name>.access.log
+#   nginx/<name>.upstream.log  nginx/<name>.truth.json   (built by build-truth.py from those logs only)
+#   haproxy/<name>.haproxy.pcap ... (HAProxy's twin: .haproxy.log, the same others)
+#   no-gateway/<name>.pcap ...     (TLS key-log captures curl or openssl s_client made alone)
 #
-# plus healthy-keepalive.pcapng (+ healthy-keepalive.pcapng.truth.json).
+# plus nginx/healthy-keepalive.pcapng (+ healthy-keepalive.pcapng.truth.json).
+# Names on the command line may omit the folder (http-chunked-bad-size.haproxy).
 # Every capture is checked with tshark/capinfos (check-capture.py) before the
 # old outputs are replaced. Only loopback is used (127.0.0.1 and ::1).
 #
@@ -62,7 +66,8 @@
 #              KEEP_WORK=1 keeps the temp dir for debugging.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)   # captures/tools: the generators
+CAPS=$(dirname "$HERE")                               # captures/: where the captures live
 BASE=${EDGESCOPE_CAPTURE_BASE_PORT:-18080}
 GW_PORT=$BASE             # nginx (client side, never captured)
 P_HEALTHY=$((BASE + 1))   # upstream.py --mode healthy
@@ -123,7 +128,7 @@ for w in "${WANT[@]}"; do
   for l in "${LEGACY[@]}"; do [ "$l" = "$w" ] && known=1; done
   for j in "${JOBS[@]}"; do
     read -r jn jg jb <<<"$j"
-    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
+    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ] || [ "${jb##*/}" = "$w" ]; } && known=1
   done
   [ "$w" = tls ] && known=1
   [ "$w" = apache ] && known=1
@@ -134,7 +139,7 @@ for w in "${WANT[@]}"; do
   [ "$w" = client-hop-no-live-upstreams ] && known=1
   for j in "${TLS_JOBS[@]}"; do
     read -r jn jg jb <<<"$j"
-    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ]; } && known=1
+    { [ "$jn" = "$w" ] || [ "$jb" = "$w" ] || [ "${jb##*/}" = "$w" ]; } && known=1
   done
   [ $known = 1 ] || die "unknown capture name: $w (see scenarios.py --list, tls_scenarios.py --list)"
 done
@@ -143,7 +148,7 @@ tls_wanted() {  # tls_wanted NAME BASE
   local w
   [ ${#WANT[@]} = 0 ] && return 0
   for w in "${WANT[@]}"; do
-    { [ "$w" = tls ] || [ "$w" = "$1" ] || [ "$w" = "$2" ]; } && return 0
+    { [ "$w" = tls ] || [ "$w" = "$1" ] || [ "$w" = "$2" ] || [ "$w" = "${2##*/}" ]; } && return 0
   done
   return 1
 }
@@ -162,8 +167,9 @@ GATEWAY=$(nginx -v 2>&1 | sed -n 's|^nginx version: nginx/\([0-9.]*\).*|nginx \1
 
 WORK=$(mktemp -d /tmp/edgescope-captures.XXXXXX)
 chmod 755 "$WORK"      # nginx workers run as nobody
-OUT="$WORK/out"
-mkdir -p "$OUT"
+OUT="$WORK/out"            # mirrors captures/: nginx/, haproxy/, no-gateway/, apache/, ...
+NGX="$OUT/nginx"           # the first seven captures and client-hop are nginx's
+mkdir -p "$OUT" "$NGX"
 
 TCPDUMP_PID=""
 NGINX_PID=""
@@ -232,7 +238,7 @@ write_nginx_conf() {  # write_nginx_conf DIR LISTEN HTTP_BLOCK_BODY
   local dir=$1 listen=$2 body=$3
   mkdir -p "$dir/logs" "$dir/tmp"
   cat >"$dir/nginx.conf" <<EOF
-# generated by captures/make-captures.sh
+# generated by captures/tools/make-captures.sh
 daemon off;
 master_process on;
 worker_processes 1;
@@ -307,13 +313,13 @@ request() {  # request DIR BASEURL PATH EXPECTED_STATUS
 
 finish_scenario() {  # finish_scenario DIR NAME CAPTURE_FILE
   local dir=$1 name=$2 cap=$3
-  cp "$dir/logs/error.log" "$OUT/$name.nginx-error.log"
-  cp "$dir/logs/access.log" "$OUT/$name.access.log"
-  cp "$dir/upstream.log" "$OUT/$name.upstream.log" 2>/dev/null || : >"$OUT/$name.upstream.log"
+  cp "$dir/logs/error.log" "$NGX/$name.nginx-error.log"
+  cp "$dir/logs/access.log" "$NGX/$name.access.log"
+  cp "$dir/upstream.log" "$NGX/$name.upstream.log" 2>/dev/null || : >"$NGX/$name.upstream.log"
   "$PY" "$HERE/build-truth.py" --name "$name" --capture "$(basename "$cap")" --pcap "$cap" \
-    --gateway "$GATEWAY" --error-log "$OUT/$name.nginx-error.log" \
-    --access-log "$OUT/$name.access.log" --upstream-log "$OUT/$name.upstream.log" \
-    --out "$OUT/$name.truth.json"
+    --gateway "$GATEWAY" --error-log "$NGX/$name.nginx-error.log" \
+    --access-log "$NGX/$name.access.log" --upstream-log "$NGX/$name.upstream.log" \
+    --out "$NGX/$name.truth.json"
 }
 
 FILTER4() { echo "tcp and net 127.0.0.0/8 and ($1)"; }
@@ -333,7 +339,7 @@ scenario_healthy_keepalive() {
   start_upstream "$dir" 127.0.0.1 "$P_HEALTHY" healthy
   write_nginx_conf "$dir" "127.0.0.1:$GW_PORT" "$UPSTREAMS_V4"
   start_nginx "$dir"
-  start_tcpdump "$dir" lo "$OUT/$name.pcap" nano "$(FILTER4 "$(PORTS "$P_HEALTHY")")"
+  start_tcpdump "$dir" lo "$NGX/$name.pcap" nano "$(FILTER4 "$(PORTS "$P_HEALTHY")")"
   request "$dir" "$base" /ok/cl/1 200
   request "$dir" "$base" /ok/chunked/2 200
   request "$dir" "$base" /ok/cl/3 200
@@ -347,13 +353,13 @@ scenario_healthy_keepalive() {
   request "$dir" "$base" /ok/cl/7 200
   request "$dir" "$base" /ok/chunked/8 200
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
   # The same packets as pcapng (editcap keeps the nanosecond resolution).
-  editcap -F pcapng "$OUT/$name.pcap" "$OUT/$name.pcapng"
-  "$PY" "$HERE/build-truth.py" --name "$name" --capture "$name.pcapng" --pcap "$OUT/$name.pcapng" \
-    --gateway "$GATEWAY" --error-log "$OUT/$name.nginx-error.log" \
-    --access-log "$OUT/$name.access.log" --upstream-log "$OUT/$name.upstream.log" \
-    --out "$OUT/$name.pcapng.truth.json"
+  editcap -F pcapng "$NGX/$name.pcap" "$NGX/$name.pcapng"
+  "$PY" "$HERE/build-truth.py" --name "$name" --capture "$name.pcapng" --pcap "$NGX/$name.pcapng" \
+    --gateway "$GATEWAY" --error-log "$NGX/$name.nginx-error.log" \
+    --access-log "$NGX/$name.access.log" --upstream-log "$NGX/$name.upstream.log" \
+    --out "$NGX/$name.pcapng.truth.json"
 }
 
 scenario_refused() {
@@ -362,10 +368,10 @@ scenario_refused() {
   mkdir -p "$dir"
   write_nginx_conf "$dir" "127.0.0.1:$GW_PORT" "$UPSTREAMS_V4"
   start_nginx "$dir"
-  start_tcpdump "$dir" lo "$OUT/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_REFUSED")")"
+  start_tcpdump "$dir" lo "$NGX/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_REFUSED")")"
   request "$dir" "$base" /refused/1 502
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
 }
 
 scenario_rst() {
@@ -375,10 +381,10 @@ scenario_rst() {
   start_upstream "$dir" 127.0.0.1 "$P_RST" rst
   write_nginx_conf "$dir" "127.0.0.1:$GW_PORT" "$UPSTREAMS_V4"
   start_nginx "$dir"
-  start_tcpdump "$dir" lo "$OUT/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_RST")")"
+  start_tcpdump "$dir" lo "$NGX/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_RST")")"
   request "$dir" "$base" /rst/1 502
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
 }
 
 scenario_fin() {
@@ -388,10 +394,10 @@ scenario_fin() {
   start_upstream "$dir" 127.0.0.1 "$P_FIN" fin
   write_nginx_conf "$dir" "127.0.0.1:$GW_PORT" "$UPSTREAMS_V4"
   start_nginx "$dir"
-  start_tcpdump "$dir" lo "$OUT/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_FIN")")"
+  start_tcpdump "$dir" lo "$NGX/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_FIN")")"
   request "$dir" "$base" /fin/1 502
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
 }
 
 scenario_any_mixed() {
@@ -402,13 +408,13 @@ scenario_any_mixed() {
   start_upstream "$dir" 127.0.0.1 "$P_RST" rst
   write_nginx_conf "$dir" "127.0.0.1:$GW_PORT" "$UPSTREAMS_V4"
   start_nginx "$dir"
-  start_tcpdump "$dir" any "$OUT/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_HEALTHY" "$P_REFUSED" "$P_RST")")"
+  start_tcpdump "$dir" any "$NGX/$name.pcap" micro "$(FILTER4 "$(PORTS "$P_HEALTHY" "$P_REFUSED" "$P_RST")")"
   request "$dir" "$base" /ok/cl/1 200
   request "$dir" "$base" /refused/2 502
   request "$dir" "$base" /ok/chunked/3 200
   request "$dir" "$base" /rst/4 502
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
 }
 
 scenario_ipv6() {
@@ -422,22 +428,22 @@ scenario_ipv6() {
     upstream up_refused { server [::1]:$P_REFUSED; }
     upstream up_rst     { server [::1]:$P_RST; }"
   start_nginx "$dir"
-  start_tcpdump "$dir" lo "$OUT/$name.pcap" micro "tcp and ip6 host ::1 and ($(PORTS "$P6_HEALTHY" "$P6_FIN"))"
+  start_tcpdump "$dir" lo "$NGX/$name.pcap" micro "tcp and ip6 host ::1 and ($(PORTS "$P6_HEALTHY" "$P6_FIN"))"
   request "$dir" "$base" /ok/cl/1 200
   request "$dir" "$base" /ok/chunked/2 200
   request "$dir" "$base" /fin/3 502
   request "$dir" "$base" /ok/cl/4 200
   stop_scenario "$dir"
-  finish_scenario "$dir" "$name" "$OUT/$name.pcap"
+  finish_scenario "$dir" "$name" "$NGX/$name.pcap"
 }
 
 LEGACY_DONE=()
-wanted healthy-keepalive   && { scenario_healthy_keepalive; LEGACY_DONE+=(healthy-keepalive healthy-keepalive.pcapng); }
-wanted refused             && { scenario_refused; LEGACY_DONE+=(refused); }
-wanted rst-before-response && { scenario_rst; LEGACY_DONE+=(rst-before-response); }
-wanted fin-before-response && { scenario_fin; LEGACY_DONE+=(fin-before-response); }
-wanted any-mixed           && { scenario_any_mixed; LEGACY_DONE+=(any-mixed); }
-wanted ipv6-loopback       && { scenario_ipv6; LEGACY_DONE+=(ipv6-loopback); }
+wanted healthy-keepalive   && { scenario_healthy_keepalive; LEGACY_DONE+=(nginx/healthy-keepalive nginx/healthy-keepalive.pcapng); }
+wanted refused             && { scenario_refused; LEGACY_DONE+=(nginx/refused); }
+wanted rst-before-response && { scenario_rst; LEGACY_DONE+=(nginx/rst-before-response); }
+wanted fin-before-response && { scenario_fin; LEGACY_DONE+=(nginx/fin-before-response); }
+wanted any-mixed           && { scenario_any_mixed; LEGACY_DONE+=(nginx/any-mixed); }
+wanted ipv6-loopback       && { scenario_ipv6; LEGACY_DONE+=(nginx/ipv6-loopback); }
 
 # ------------------------------------------------- scenarios.py (nginx and HAProxy)
 
@@ -458,7 +464,7 @@ for j in "${JOBS[@]}"; do
         || die "$jg is missing (apt-get install -y apache2 lighttpd)"
       mkdir -p "$OUT/$jg" ;;
     caddy|varnish) { [ ${#WANT[@]} = 0 ] || folder_wanted "$jg" || folder_wanted "$jb"; } || continue ;;
-    *) wanted "$jn" "$jb" || continue ;;
+    *) wanted "$jn" "$jb" || wanted "${jb##*/}" || continue ;;   # nginx/NAME, haproxy/NAME.haproxy
   esac
   case "$jg" in
     caddy) command -v caddy >/dev/null || die "caddy is missing (apt-get install -y caddy)" ;;
@@ -478,17 +484,17 @@ done
 
 HOP_DONE=()
 if wanted client-hop; then
-  "$PY" "$HERE/client-hop-run.py" --work "$WORK" --out "$OUT" --base-port "$BASE" >>"$OUT/check.txt" \
+  "$PY" "$HERE/client-hop-run.py" --work "$WORK" --out "$NGX" --base-port "$BASE" >>"$OUT/check.txt" \
     || die "client-hop failed (see $WORK/client-hop and the messages above)"
   tail -n 1 "$OUT/check.txt" >&2
-  HOP_DONE+=(client-hop)
+  HOP_DONE+=(nginx/client-hop)
 fi
 if wanted client-hop-no-live-upstreams; then
-  "$PY" "$HERE/client-hop-run.py" --scenario no_live_upstreams_scenario --work "$WORK" --out "$OUT" \
+  "$PY" "$HERE/client-hop-run.py" --scenario no_live_upstreams_scenario --work "$WORK" --out "$NGX" \
     --base-port "$BASE" >>"$OUT/check.txt" \
     || die "client-hop-no-live-upstreams failed (see $WORK/client-hop-no-live-upstreams and the messages above)"
   tail -n 1 "$OUT/check.txt" >&2
-  HOP_DONE+=(client-hop-no-live-upstreams)
+  HOP_DONE+=(nginx/client-hop-no-live-upstreams)
 fi
 
 # ------------------------------------------------- tls_scenarios.py (TLS, all together)
@@ -541,56 +547,56 @@ fi
 log "checking the first seven captures against their truth files (tshark, capinfos)"
 # (run-scenario.py has already checked each of the others the same way.)
 for b in "${LEGACY_DONE[@]}"; do
-  "$PY" "$HERE/check-capture.py" --dir "$OUT" --truth "$OUT/$b.truth.json" | tee -a "$OUT/check.txt"
+  "$PY" "$HERE/check-capture.py" --dir "$NGX" --truth "$OUT/$b.truth.json" | tee -a "$OUT/check.txt"
 done
 
 # ---------------------------------------------------------------- install
 
-log "replacing the outputs in $HERE"
+log "replacing the outputs in $CAPS"
 OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json *.keylog'
 if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
-  for g in $OUTPUT_GLOBS; do rm -f "$HERE"/$g; done
-  for sub in apache lighttpd caddy varnish; do
-    for g in $OUTPUT_GLOBS; do rm -f "$HERE/$sub"/$g; done
+  for sub in nginx haproxy no-gateway apache lighttpd caddy varnish; do
+    for g in $OUTPUT_GLOBS; do rm -f "$CAPS/$sub"/$g; done
   done
 else
   for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}" "${APACHE_TLS_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
                client.log wire.log log keylog error.log gateway.log root.pem leaf.pem; do
-      rm -f "$HERE/$b.$ext"
+      rm -f "$CAPS/$b.$ext"
     done
   done
 fi
 rm -f "$OUT/check.txt"
 for f in "$OUT"/*; do
-  if [ -d "$f" ]; then   # a gateway's own folder (apache/, lighttpd/, caddy/, varnish/)
-    mkdir -p "$HERE/$(basename "$f")"
+  if [ -d "$f" ]; then   # a gateway's own folder (nginx/, haproxy/, no-gateway/, apache/, ...)
+    mkdir -p "$CAPS/$(basename "$f")"
     for g in "$f"/*; do
-      cp "$g" "$HERE/$(basename "$f")/"
-      chmod 644 "$HERE/$(basename "$f")/$(basename "$g")"
+      [ -e "$g" ] || continue   # nothing made for this folder
+      cp "$g" "$CAPS/$(basename "$f")/"
+      chmod 644 "$CAPS/$(basename "$f")/$(basename "$g")"
     done
     continue
   fi
-  cp "$f" "$HERE/"
-  chmod 644 "$HERE/$(basename "$f")"
+  cp "$f" "$CAPS/"
+  chmod 644 "$CAPS/$(basename "$f")"
 done
 if [ ${#APACHE_TLS_DONE[@]} != 0 ]; then
-  rm -f "$HERE/apache/tls"/*.pem
-  mkdir -p "$HERE/apache/tls"
+  rm -f "$CAPS/apache/tls"/*.pem
+  mkdir -p "$CAPS/apache/tls"
   for f in "$WORK/apache-tls-out"/*.pem; do
-    cp "$f" "$HERE/apache/tls/"
-    chmod 644 "$HERE/apache/tls/$(basename "$f")"
+    cp "$f" "$CAPS/apache/tls/"
+    chmod 644 "$CAPS/apache/tls/$(basename "$f")"
   done
 fi
 if [ ${#TLS_DONE[@]} != 0 ]; then
   # One run makes one certificate set, so every set the scenarios name (tls/, tls-b/) gets it.
   for set in tls tls-b; do
-    rm -f "$HERE/$set"/*.pem
-    mkdir -p "$HERE/$set"
+    rm -f "$CAPS/$set"/*.pem
+    mkdir -p "$CAPS/$set"
     for f in "$WORK/tls-out"/*.pem; do
-      cp "$f" "$HERE/$set/"
-      chmod 644 "$HERE/$set/$(basename "$f")"
+      cp "$f" "$CAPS/$set/"
+      chmod 644 "$CAPS/$set/$(basename "$f")"
     done
   done
 fi

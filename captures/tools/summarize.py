@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Print the Markdown table of README.md's "Scenarios" section from the truth files.
 
-  python3 captures/summarize.py [DIR]
-  python3 captures/summarize.py --tls [DIR]     # the table of the "TLS captures" section
+  python3 captures/tools/summarize.py [DIR]
+  python3 captures/tools/summarize.py --tls [DIR]     # the table of the "TLS captures" section
 
 One row per connection of the first seven captures, then one row per capture made from
 scenarios.py (nginx first, then its HAProxy twin), and
@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))   # captures/tools
+CAPS = os.path.dirname(HERE)                          # captures/: the default DIR
 sys.path.insert(0, HERE)
 import scenarios  # noqa: E402
 
@@ -47,14 +48,14 @@ FIRST_SEVEN = [
 
 def first_seven(d):
     for base, sends in FIRST_SEVEN:
-        path = os.path.join(d, base + ".truth.json")
+        path = os.path.join(d, "nginx", base + ".truth.json")
         if not os.path.exists(path):
             continue
         t = json.load(open(path))
         for c in t["expected_connections"]:
             n = c["request_count"]
             print("| `%s` | %s | %s | %s | %s | %s | %s | %s |" % (
-                t["capture"], t["gateway"], cell(sends), short_log(c, "nginx"), c["client_status"],
+                "nginx/" + t["capture"], t["gateway"], cell(sends), short_log(c, "nginx"), c["client_status"],
                 c["finding"] if n == 1 else "%s (%d requests)" % (c["finding"], n), c["class"],
                 c["evidence_frame"] if c["evidence_frame"] is not None else "—"))
 
@@ -93,15 +94,15 @@ def tls_table(d):
             keylog = " + `.keylog` (%s)" % t["tls"]["keylog_written_by"] if t["tls"]["keylog"] else ""
             ev = "—" if c["evidence_frame"] is None else "%d (%s)" % (c["evidence_frame"], c["evidence_rule"])
             print("| `%s`%s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                t["capture"], n, keylog, t["gateway"], t["tls"]["version"], cell(spec["sends"]),
+                os.path.join(os.path.dirname(base), t["capture"]), n, keylog, t["gateway"], t["tls"]["version"], cell(spec["sends"]),
                 tls_log(c, t["gateway_kind"]), status, fv, c["class"], ev))
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--tls":
-        tls_table(sys.argv[2] if len(sys.argv) > 2 else HERE)
+        tls_table(sys.argv[2] if len(sys.argv) > 2 else CAPS)
         return
-    d = sys.argv[1] if len(sys.argv) > 1 else HERE
+    d = sys.argv[1] if len(sys.argv) > 1 else CAPS
     print("| capture | gateway | upstream sends | gateway log | client status | finding → verdict | class | evidence frame |")
     print("|---|---|---|---|---|---|---|---|")
     first_seven(d)
