@@ -70,6 +70,10 @@ struct Collector: ConnectionSink {
     let gateway: GatewayProfile
     /// Whether evidence masks credential values (`AnalysisOptions.redactsSecrets`).
     var redactsSecrets = true
+    /// The most header fields a response head may have before `http.header.too_many`: the lowest
+    /// limit of the gateway models a verdict shows (`Gateways.shown(for:)`), so every model that
+    /// refuses the head has a finding to judge.
+    var fieldLimit = HTTP1Connection.defaultFieldLimit
     let verifier: (any ChainVerifying)?
     /// Replaced as a live capture's key log grows (`updateKeyLog(_:)`).
     var decryption: TLSConnection.Decryption?
@@ -105,7 +109,9 @@ struct Collector: ConnectionSink {
             index = self.live.count
             self.live.append(LiveState())
         }
-        if !self.redactsSecrets { self.live[index].analysis = ConnectionAnalysis(canStartTLS: true, redactsSecrets: false) }
+        if !self.redactsSecrets || self.fieldLimit != HTTP1Connection.defaultFieldLimit {
+            self.live[index].analysis = ConnectionAnalysis(canStartTLS: true, redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit)
+        }
         self.slots[slot] = SlotState(live: index, id: connection.id, clientEndpoint: connection.client, serverEndpoint: connection.server)
     }
 
@@ -128,7 +134,7 @@ struct Collector: ConnectionSink {
             let startsTLS = self.live[index].analysis.feed(
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
             if startsTLS {
-                self.slots[slot].tls = TLSAnalyzer(decryption: self.decryption, redactsSecrets: self.redactsSecrets)
+                self.slots[slot].tls = TLSAnalyzer(decryption: self.decryption, redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit)
                 self.slots[slot].tls!.feed(
                     data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
                 if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }

@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import HTTP1
 import PacketDecoding
 import TCPReassembly
 
@@ -55,6 +56,8 @@ public struct Engine {
         var collector = Collector(
             gateway: options.gateway, verifier: options.verifier, decryption: options.decryption, expectedNames: options.upstreams)
         collector.redactsSecrets = options.redactsSecrets
+        collector.fieldLimit = min(
+            HTTP1Connection.defaultFieldLimit, Gateways.shown(for: options.gateway).compactMap(\.limits.fieldCount).min() ?? HTTP1Connection.defaultFieldLimit)
         return collector
     }
 

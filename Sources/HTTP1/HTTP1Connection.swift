@@ -19,11 +19,17 @@ public struct HTTP1Connection {
     /// Gaps in the upstream's stream that hid bytes a check needed, in stream order.
     public private(set) var uncheckedGaps: [Evidence] = []
 
+    /// Past this many header fields a response head gets `http.header.too_many` unless a lower
+    /// limit is given: HAProxy's `tune.http.maxhdr` (101 with the start line), Envoy's 100.
+    public static let defaultFieldLimit = 100
+
     /// A connection with nothing seen. With `redactsSecrets` (the default), evidence bytes
-    /// show credential fields' values masked (`Redaction`).
-    public init(redactsSecrets: Bool = true) {
+    /// show credential fields' values masked (`Redaction`). A response head with more than
+    /// `fieldLimit` fields gets `http.header.too_many`.
+    public init(redactsSecrets: Bool = true, fieldLimit: Int = HTTP1Connection.defaultFieldLimit) {
         self.requestParser.redactsSecrets = redactsSecrets
         self.responseParser.redactsSecrets = redactsSecrets
+        self.responseParser.fieldLimit = fieldLimit
     }
 
     /// Feeds in-order bytes of one direction, starting at stream `offset`, whose first byte came

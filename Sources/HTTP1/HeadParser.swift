@@ -183,8 +183,9 @@ struct HeadLines: IteratorProtocol, Sequence {
 struct HeadParser {
     /// Single-value response fields whose repetition nginx warns about and ignores.
     static let singleValueFields: [StaticString] = ["location", "last-modified", "etag", "content-type", "expires"]
-    /// Header lines at which HAProxy's `tune.http.maxhdr` (101, the first line included) stops.
-    static let maximumFieldCount = 100
+    /// Header lines at which HAProxy's `tune.http.maxhdr` (101, the first line included) stops:
+    /// where `http.header.too_many` is raised unless a lower limit is asked for.
+    static let maximumFieldCount = HTTP1Connection.defaultFieldLimit
 
     /// At most this many bytes of Host and of a request id are kept: enough to match a request
     /// on both hops, and a bound on what a hostile peer can make every transaction hold.
@@ -230,8 +231,10 @@ struct HeadParser {
     }
 
     /// Parses the field lines (what `lines` gives, up to the empty line) of a head held in `run`.
+    /// `fieldLimit`: past this many fields `http.header.too_many` is raised, at the first field
+    /// past it (the lowest limit of the gateway models a run shows).
     static func parseFields(
-        _ run: ByteRun, lines: HeadLines, isResponse: Bool, findings: inout [Finding]
+        _ run: ByteRun, lines: HeadLines, isResponse: Bool, fieldLimit: Int = Self.maximumFieldCount, findings: inout [Finding]
     ) -> ParsedHead {
         let bytes = run.bytes
         var head = ParsedHead()
@@ -247,9 +250,11 @@ struct HeadParser {
             let range = line.content
             if range.isEmpty { break }  // the empty line ends the section
             head.longestFieldLine = max(head.longestFieldLine, range.count)
-            if head.fieldCount == self.maximumFieldCount {
+            if head.fieldCount == fieldLimit {
                 report(.headerTooMany, .fatal, at: range.lowerBound, length: range.count,
-                       "more than \(self.maximumFieldCount) header lines (HAProxy's tune.http.maxhdr is 101 with the start line)")
+                       fieldLimit == self.maximumFieldCount
+                           ? "more than \(self.maximumFieldCount) header lines (HAProxy's tune.http.maxhdr is 101 with the start line)"
+                           : "more than \(fieldLimit) header lines")
             }
             let first = bytes[range.lowerBound]
             if first == ASCII.space || first == ASCII.tab {

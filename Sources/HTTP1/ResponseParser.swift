@@ -65,6 +65,8 @@ struct ResponseParser {
     var redactsSecrets = true {
         didSet { self.run.redactsSecrets = self.redactsSecrets }
     }
+    /// Past this many header fields a head gets `http.header.too_many` (`HeadParser.parseFields`).
+    var fieldLimit = HeadParser.maximumFieldCount
     private var headEnd = HeadEndScanner()
     private var prefixChecked = false
     /// A finding about the stream's first bytes whose evidence (and value) grows with the bytes
@@ -436,7 +438,11 @@ struct ResponseParser {
             findings.append(Finding(code: .lineBareLF, severity: .lint, evidence: [self.run.evidence(
                 at: bareLF.content.upperBound, length: 1, note: "a line ended by LF without CR (RFC 9112 §2.2: a recipient MAY accept it)")]))
         }
-        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: true, findings: &findings)
+        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: true, fieldLimit: self.fieldLimit, findings: &findings)
+        if let index = findings[headFindingsStart...].firstIndex(where: { $0.code == .headerTooMany }) {
+            // How many fields the head has: each gateway model judges it against its own limit.
+            findings[index].value = String(head.fieldCount)
+        }
         if bytes.count > Self.nginxHeadLimit {
             // What HAProxy needs for this head in its HTX buffer (measured with 2.6.12 against the
             // byte it starts refusing at, for heads of 32 and of 72 fields): 85 bytes of its own,

@@ -93,3 +93,16 @@ struct GatewayModelTests {
         #expect(VerdictClass.internalError.rawValue == "500")
     }
 }
+
+/// Each model judges `http.header.too_many` by the head's field count against its own limit.
+@Test func fieldCountsAreJudgedAgainstEachModelsLimit() throws {
+    func outcome(_ profile: GatewayProfile, _ count: Int) -> VerdictClass {
+        Gateways.verdict(.headerTooMany, context: RuleContext(value: String(count)), profile: profile, summary: "").verdictClass
+    }
+    #expect(outcome(GatewayProfile(.varnish), 71) == .serviceUnavailable)
+    #expect(outcome(GatewayProfile(.varnish), 59) == .ok)
+    #expect(outcome(GatewayProfile(.haproxy), 71) == .ok)
+    #expect(outcome(GatewayProfile(.haproxy), 101) == .badGateway)
+    #expect(outcome(GatewayProfile(.envoy), 100) == .ok)
+    #expect(outcome(GatewayProfile(.nginx), 150) == .ok)
+}

@@ -409,3 +409,31 @@ private func threeResponses(first: String, lose range: Range<Int>) throws -> Con
     #expect(report.transactions.first?.response?.complete == false)
     #expect(report.transactions.map { $0.request?.target } == ["/1", "/2", "/3"])
 }
+
+/// Varnish refuses a head of 60 fields (http_max_hdr); the run judged as Varnish flags it at the
+/// 60th field, HAProxy and nginx let it through, and the default run (whose models all take 100
+/// fields) does not flag it at all.
+@Test func aHeadOfSeventyFieldsIsA503BehindVarnishOnly() throws {
+    let fields = (0..<69).map { "X-\($0): v\r\n" }.joined()
+    var varnish = Conversation(gateway: "varnish")
+    varnish.request(get)
+    varnish.response(ok + fields + "Content-Length: 5\r\n\r\nhello")
+    varnish.gatewayCloses()
+    let report = try varnish.verdict()
+    #expect(report.verdict.code == .headerTooMany)
+    #expect(report.verdict.verdictClass == .serviceUnavailable)
+    #expect(report.verdict.gateways["varnish"]?.detail == "http format error")
+    #expect(report.verdict.gateways["haproxy"]?.status == nil)
+    #expect(report.verdict.gateways["nginx"]?.status == nil)
+    let evidence = try #require(report.findings.first?.evidence.first)
+    #expect(evidence.frame == 5)
+    #expect(evidence.streamOffset == UInt64(ok.utf8.count + (0..<59).map { "X-\($0): v\r\n".utf8.count }.reduce(0, +)))
+
+    var nginx = Conversation()
+    nginx.request(get)
+    nginx.response(ok + fields + "Content-Length: 5\r\n\r\nhello")
+    nginx.gatewayCloses()
+    let healthy = try nginx.verdict()
+    #expect(healthy.verdict.code == .none)
+    #expect(!healthy.findings.contains { $0.code == .headerTooMany })
+}

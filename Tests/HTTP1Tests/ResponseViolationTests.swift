@@ -363,3 +363,22 @@ func responseThatIsNotHTTP1IsAViolation(response: String, sample: String) throws
     #expect(numbers.first == "9055")
     #expect(numbers.last == String(long.utf8.count))
 }
+
+/// A gateway model with a lower field limit (Varnish: 59) lowers where `http.header.too_many` is
+/// raised: at the first field past it, with the head's field count as the value.
+@Test func tooManyFieldsIsRaisedAtTheLimitAskedFor() throws {
+    let fields = (0..<70).map { "X-\($0): v\r\n" }
+    let response = Array(("HTTP/1.1 200 OK\r\n" + fields.joined() + "Content-Length: 0\r\n\r\n").utf8)
+    var lowered = Exchange()
+    lowered.connection = HTTP1Connection(fieldLimit: 59)
+    lowered.client(Array("GET /a HTTP/1.1\r\nHost: up\r\n\r\n".utf8))
+    lowered.server(response)
+    let finding = try #require(lowered.connection.findings.first { $0.code == .headerTooMany })
+    #expect(finding.evidence.first?.streamOffset == 17 + UInt64(fields.prefix(59).map(\.utf8.count).reduce(0, +)))
+    #expect(finding.evidence.first?.note == "more than 59 header lines")
+    #expect(finding.value == "71")
+    var standard = Exchange()
+    standard.client(Array("GET /a HTTP/1.1\r\nHost: up\r\n\r\n".utf8))
+    standard.server(response)
+    #expect(!standard.connection.findings.contains { $0.code == .headerTooMany })
+}

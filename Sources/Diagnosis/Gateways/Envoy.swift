@@ -105,6 +105,9 @@ public struct EnvoyModel: GatewayModel {
             }
             return Self.unverified(Self.protocolError, "http1.headers_too_large")
         case .headerTooMany:
+            if let count = context.value.flatMap({ Int($0) }), count <= Self.defaultLimits.fieldCount! {
+                return .accepts(note: "\(count) fields are within max_headers_count (100)")
+            }
             return Self.unverified(Self.protocolError, "http1.too_many_headers")
         case .headerDuplicateSingleValue:
             return .accepts()

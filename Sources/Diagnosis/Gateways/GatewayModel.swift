@@ -60,7 +60,7 @@ public struct RuleContext: Hashable, Sendable {
     /// `Transfer-Encoding` value, the status line's version token (`HTTP/1.10`), the status-code
     /// token with any extra leading SP (` 200`), the first bytes of a response that does not
     /// start with `HTTP/`, or for `tcp.fin.mid_body`/`tcp.rst.mid_body` the body's framing
-    /// (`chunked`, `content-length`).
+    /// (`chunked`, `content-length`), or for `http.header.too_many` the head's field count.
     public var value: String?
     /// The offending body bytes arrived in the same segment as the end of the response head.
     /// HAProxy parses the whole read before it forwards the head, so a chunked error there is

@@ -106,6 +106,9 @@ public struct HAProxyModel: GatewayModel {
             }
             return .rejects(502, "PH", note: "the head must fit tune.bufsize (16384) less tune.maxrewrite (1024) as HTX: each field's name and value plus 8 bytes, and 85 bytes more with the status line (measured with 2.6.12: a 15153-byte head of 32 fields passed, 15154 did not); show errors reports the end of the head, or 16320 when the head does not fit the buffer")
         case .headerTooMany:
+            if let count = context.value.flatMap({ Int($0) }), count <= Self.defaultLimits.fieldCount! {
+                return .accepts(note: "\(count) fields fit tune.http.maxhdr (101 with the start line)")
+            }
             return .rejects(502, "PH", note: "tune.http.maxhdr, 101 by default: 100 fields and the end of the head (measured with 2.6.12: 100 fields pass, 101 do not)")
         case .headerDuplicateSingleValue:
             return .accepts()

@@ -23,9 +23,10 @@ struct ConnectionAnalysis {
 
     /// A door with nothing seen. `negotiated`: the protocol TLS's ALPN chose for these bytes.
     /// `canStartTLS`: whether a TLS handshake at the start is handed to the owner (not inside TLS).
-    init(negotiated: ApplicationProtocol? = nil, canStartTLS: Bool, redactsSecrets: Bool = true) {
+    /// `fieldLimit`: the most header fields a response head may have before `http.header.too_many`.
+    init(negotiated: ApplicationProtocol? = nil, canStartTLS: Bool, redactsSecrets: Bool = true, fieldLimit: Int = HTTP1Connection.defaultFieldLimit) {
         self.probe = ProtocolProbe(negotiated: negotiated, canStartTLS: canStartTLS, redactsSecrets: redactsSecrets)
-        self.http = HTTP1Connection(redactsSecrets: redactsSecrets)
+        self.http = HTTP1Connection(redactsSecrets: redactsSecrets, fieldLimit: fieldLimit)
     }
 
     /// Which analyzer reads the bytes.

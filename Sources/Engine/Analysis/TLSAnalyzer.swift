@@ -21,7 +21,11 @@ struct TLSAnalyzer: StreamAnalyzer {
 
     /// A TLS connection with nothing seen; with `decryption`, records the key log has secrets
     /// for are decrypted and analysed.
-    init(decryption: TLSConnection.Decryption?, redactsSecrets: Bool) {
+    /// The most header fields a decrypted response head may have (`ConnectionAnalysis`).
+    private let fieldLimit: Int
+
+    init(decryption: TLSConnection.Decryption?, redactsSecrets: Bool, fieldLimit: Int = HTTP1Connection.defaultFieldLimit) {
+        self.fieldLimit = fieldLimit
         self.connection = TLSConnection(decryption: decryption)
         self.decrypts = decryption != nil
         self.redactsSecrets = redactsSecrets
@@ -88,6 +92,6 @@ struct TLSAnalyzer: StreamAnalyzer {
     private mutating func startInner() {
         guard self.inner == nil else { return }
         let negotiated = self.connection.serverHello?.alpn.flatMap(ApplicationProtocol.init(alpn:))
-        self.inner = ConnectionAnalysis(negotiated: negotiated, canStartTLS: false, redactsSecrets: self.redactsSecrets)
+        self.inner = ConnectionAnalysis(negotiated: negotiated, canStartTLS: false, redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit)
     }
 }
