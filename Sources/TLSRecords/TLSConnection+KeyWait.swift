@@ -39,6 +39,14 @@ extension TLSConnection {
         }
     }
 
+    /// Whether the wait reached its hold limit before the secrets came, so the session is read
+    /// without them for good. A handshake message can pass the limit too, so this can be true
+    /// with no record counted in `recordsPastHoldLimit`: the records held until then are lost.
+    public var gaveUpWaitingForKeys: Bool {
+        if case .gaveUp = self.keyWait { return true }
+        return false
+    }
+
     /// Bytes of records held while waiting for keys.
     public var heldRecordBytes: Int {
         switch self.keyWait {

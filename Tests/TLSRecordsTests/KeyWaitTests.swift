@@ -147,6 +147,7 @@ enum Version: String, CaseIterable, CustomTestStringConvertible {
         #expect(run.decrypted == expected.decrypted)
         #expect(run.state == expected.state)
         #expect(!run.connection.waitingForKeys)
+        #expect(!run.connection.gaveUpWaitingForKeys)
     }
 
     @Test func tls13HandshakeSecretsAloneOpenTheServerFlightAndKeepWaiting() throws {
@@ -205,6 +206,7 @@ enum Version: String, CaseIterable, CustomTestStringConvertible {
         #expect(run.connection.decryptedRecords == 0)
         #expect(run.connection.recordsPastHoldLimit > 0)
         #expect(run.connection.recordsPastHoldLimit < session.protectedRecords)
+        #expect(run.connection.gaveUpWaitingForKeys)
         // Held, then given up, or past the limit: every protected record failed.
         #expect(run.connection.decryptionFailures == session.protectedRecords)
     }
