@@ -442,7 +442,11 @@ extension RootCause {
     public var defaultPhase: Phase { self.entry.phases[0] }
 
     /// Found in a body rather than a head: once the head went out, a gateway can only cut the body.
-    public var isBodyPhase: Bool { self.entry.phases == [.responseBody] }
+    /// (Asked for every finding each model judges: read from a set made once, not from `entry`.)
+    public var isBodyPhase: Bool { Self.bodyPhase.contains(self) }
+
+    /// The codes whose only phase is the response body.
+    private static let bodyPhase: Set<RootCause> = Set(Self.allCases.filter { $0.entry.phases == [.responseBody] })
 
     /// The prefix of a family's codes (`tls.alert.`), or `nil` for a single code.
     public var familyPrefix: String? {

@@ -439,7 +439,8 @@ struct ResponseParser {
                 at: bareLF.content.upperBound, length: 1, note: "a line ended by LF without CR (RFC 9112 §2.2: a recipient MAY accept it)")]))
         }
         let head = HeadParser.parseFields(self.run, lines: lines, isResponse: true, fieldLimit: self.fieldLimit, findings: &findings)
-        if let index = findings[headFindingsStart...].firstIndex(where: { $0.code == .headerTooMany }) {
+        let tooMany = findings[headFindingsStart...].firstIndex { $0.code == .headerTooMany }
+        if let index = tooMany {
             // How many fields the head has: each gateway model judges it against its own limit.
             findings[index].value = String(head.fieldCount)
         }
@@ -455,7 +456,7 @@ struct ResponseParser {
                     + " (HAProxy would need \(htx) of the 15360 bytes its buffer keeps for a head)")],
                 value: "\(bytes.count) \(htx) \(head.longestFieldLine)"))
         }
-        if head.fieldCount > HeadParser.maximumFieldCount, let index = findings[headFindingsStart...].firstIndex(where: { $0.code == .headerTooMany }) {
+        if head.fieldCount > HeadParser.maximumFieldCount, let index = tooMany {
             // HAProxy 2.6's `show errors` names where it stopped: past the 102nd field's line, or at
             // the end of the head when there are 101 (measured).
             let position = self.run.start &+ UInt64(head.firstFieldPastSlotsEnd ?? bytes.count)

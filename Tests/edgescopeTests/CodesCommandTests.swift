@@ -46,5 +46,9 @@ struct CodesCommandTests {
         #expect(run.status == 1)
         #expect(run.errorLines == ["edgescope: give --json or --markdown, not both (see 'edgescope codes --help')"])
         #expect(run.stdout.isEmpty)
+        let gateways = try Run(["codes", "--json", "--gateways"])
+        #expect(gateways.status == 1)
+        #expect(gateways.errorLines == ["edgescope: --gateways prints Markdown or text, not JSON (see 'edgescope codes --help')"])
+        #expect(gateways.stdout.isEmpty)
     }
 }

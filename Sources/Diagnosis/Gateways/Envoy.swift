@@ -100,7 +100,7 @@ public struct EnvoyModel: GatewayModel {
             return Self.unverified(Self.protocolError, "Balsa: header value contains invalid chars (the exact byte set was not read)")
         case .headerTooLarge:
             // Envoy's max_request_headers_kb default is 60 KiB (documented; not read in source here).
-            if let size = context.value.flatMap({ $0.split(separator: " ").first.flatMap { Int($0) } }), size <= Self.defaultLimits.headBytes! {
+            if let size = GatewayRuleKit.headSize(context.value), size <= Self.defaultLimits.headBytes! {
                 return .accepts(note: "a \(size)-byte head fits Envoy's default 60 KiB header limit (not verified)")
             }
             return Self.unverified(Self.protocolError, "http1.headers_too_large")
