@@ -48,6 +48,16 @@ public enum TCPDiagnosis {
     /// taken to have hit its read timeout.
     public static let readTimeoutThreshold: Int64 = 1_000_000_000
 
+    /// Whether packets after the SYN prove the handshake completed though the capture lacks the
+    /// SYN-ACK: the upstream sent data or a FIN (a port that is not listening answers only with a
+    /// reset, RFC 9293 §3.5.2), or the gateway sent data after its SYN (it sends none before the
+    /// SYN-ACK, except on the SYN itself with Fast Open).
+    static func handshakeCompleted(_ facts: ConnectionFacts, syn: PacketMark) -> Bool {
+        if facts.server.payloadBytesOnWire > 0 || facts.server.fin != nil { return true }
+        guard let data = facts.client.lastPayload else { return false }
+        return data.frame != syn.frame
+    }
+
     /// Judges `connection` from its TCP facts alone.
     public static func diagnose(_ connection: Connection, context: TCPContext) -> Diagnosis {
         let facts = connection.facts
@@ -55,8 +65,9 @@ public enum TCPDiagnosis {
         let serverSent = facts.server.payloadBytesOnWire > 0 || connection.serverStream.nextOffset > 0
         let clientSent = facts.client.payloadBytesOnWire > 0
 
-        // Connect phase: the client's SYN was never answered with a SYN-ACK.
-        if facts.opener == .client, facts.synAck == nil, let syn = facts.syn {
+        // Connect phase: the client's SYN was never answered with a SYN-ACK, and nothing after
+        // it says the handshake completed anyway (a capture can lose the SYN-ACK).
+        if facts.opener == .client, facts.synAck == nil, let syn = facts.syn, !self.handshakeCompleted(facts, syn: syn) {
             if let rst = facts.server.rst {
                 return self.make(.tcpConnectRefused, phase: .connect, context: context,
                     summary: "The upstream \(connection.server) refused the connection: its reset answered the gateway's SYN.",
