@@ -1,6 +1,30 @@
 import CaptureModel
 
-/// A 502, 503 or 504 the gateway sent one of its clients, and the upstream connection behind it.
+/// What a client saw go wrong: an error status, or a response that never came whole.
+public enum ClientFailure: String, Sendable {
+    /// A complete 502, 503 or 504 response.
+    case errorStatus = "error_status"
+    /// The gateway closed the connection without sending a byte of the response.
+    case emptyReply = "empty_reply"
+    /// The gateway reset the connection before the response was complete (or began).
+    case reset
+    /// The gateway closed the connection before the body its framing announced was complete.
+    case cutBody = "cut_body"
+
+    /// How a report names it.
+    public var phrase: String {
+        switch self {
+        case .errorStatus: return "error status"
+        case .emptyReply: return "empty reply"
+        case .reset: return "reset"
+        case .cutBody: return "cut body"
+        }
+    }
+}
+
+/// A failure one of the gateway's clients saw, and the upstream connection behind it: a 502, 503
+/// or 504, or a response that never came whole (an empty reply, a reset, a cut body) whatever its
+/// status.
 public struct ClientError: Sendable {
     /// Who made the status.
     public enum Origin: String, Sendable {
@@ -16,8 +40,11 @@ public struct ClientError: Sendable {
     public var gateway: Endpoint
     /// The client-to-gateway connection (its id counts among every connection's).
     public var clientConnection: UInt32
-    /// 502, 503 or 504.
-    public var status: Int
+    /// The status the client got: 502, 503 or 504 for an error status; the status of a cut
+    /// response; `nil` when no status line came (an empty reply, a reset before the response).
+    public var status: Int?
+    /// What the client saw.
+    public var failure: ClientFailure
     /// When the response's first byte was captured.
     public var time: Timestamp
     /// The frame of the response's first byte.
@@ -78,7 +105,8 @@ public struct ClientHopSummary: Sendable {
     public var connections: Int
     /// Requests on them.
     public var requests: Int
-    /// Every 502, 503 and 504 clients got, in time order (at most `ClientHopLimits.listedErrors`).
+    /// Every failure clients saw (502, 503 and 504, empty replies, resets, cut bodies), in time
+    /// order (at most `ClientHopLimits.listedErrors`).
     public var errors: [ClientError]
     /// Client errors counted (listed or not).
     public var errorCount: Int

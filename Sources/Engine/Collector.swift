@@ -146,7 +146,7 @@ struct Collector: ConnectionSink {
                 self.live[index].endSnapshot = self.live[index].analysis.close(.fin(direction))
                 // `$tls` first: a mutation through an absent `Indirect` would box nothing.
                 if self.slots[slot].$tls { self.slots[slot].tls!.close(.fin(direction)) }
-                self.handOnSealed(slot: slot, at: time)
+                self.handOnSealed(slot: slot, at: time, close: .fin(direction), by: direction)
             }
             self.slots[slot].finsDelivered |= direction == .client ? 1 : 2
             if self.slots[slot].finsDelivered == 3, !self.slots[slot].$tls {
@@ -187,7 +187,7 @@ struct Collector: ConnectionSink {
         if self.live[index].endSnapshot == nil {
             self.live[index].endSnapshot = self.live[index].analysis.close(.reset)
             if self.slots[slot].$tls { self.slots[slot].tls!.close(.reset) }
-            self.handOnSealed(slot: slot, at: mark.time)
+            self.handOnSealed(slot: slot, at: mark.time, close: .reset, by: direction)
         }
     }
 
@@ -326,20 +326,35 @@ struct Collector: ConnectionSink {
     /// hand it on now rather than when the connection is judged, after it lingered. A gateway
     /// answers its client right after, and the client's error is matched with what is handed
     /// on before it.
-    private mutating func handOnSealed(slot: Int, at time: Timestamp) {
+    private mutating func handOnSealed(slot: Int, at time: Timestamp, close: StreamClose, by closer: Direction) {
         let index = self.slots[slot].live
         if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
         guard let end = self.live[index].endSnapshot else { return }
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if let request = end.inProgressRequest {
+            let response = end.inProgress
             self.finished.append(FinishedTransaction(
-                connection: id, client: client, server: server, request: request, response: end.inProgress, ended: time))
+                connection: id, client: client, server: server, request: request, response: response, ended: time,
+                failure: Self.clientFailure(close, by: closer, responseStarted: response != nil, complete: response?.complete == true)))
             self.live[index].sealedRequests.append(request.offset)
         }
         if let request = end.outstanding, request.offset != end.inProgressRequest?.offset {
             self.finished.append(FinishedTransaction(
-                connection: id, client: client, server: server, request: request, response: nil, ended: time))
+                connection: id, client: client, server: server, request: request, response: nil, ended: time,
+                failure: Self.clientFailure(close, by: closer, responseStarted: false, complete: false)))
             self.live[index].sealedRequests.append(request.offset)
+        }
+    }
+
+    /// What the client of a request in flight saw when `closer`'s FIN or RST sealed it: nothing
+    /// when the response was complete or the client itself ended the connection; else an empty
+    /// reply (the server's FIN before any response byte), a reset, or a cut body (the server's
+    /// FIN inside the response).
+    static func clientFailure(_ close: StreamClose, by closer: Direction, responseStarted: Bool, complete: Bool) -> ClientFailure? {
+        guard closer == .server, !complete else { return nil }
+        switch close {
+        case .reset: return .reset
+        case .fin: return responseStarted ? .cutBody : .emptyReply
         }
     }
 

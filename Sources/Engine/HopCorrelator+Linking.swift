@@ -1,6 +1,6 @@
 import CaptureModel
 
-/// A 502, 503 or 504 response, and the upstream requests that were the same request in its
+/// A 502, 503 or 504 response (or one that never came whole), and the upstream requests that were the same request in its
 /// time, found when it arrived (they arrive before it: the gateway hears from upstream before it
 /// answers, and a request in flight is handed on at its connection's first FIN or RST).
 struct PendingError {
@@ -9,7 +9,8 @@ struct PendingError {
     var attempts: [(seq: Int, request: HopRequest)]
 }
 
-/// Each 502, 503 and 504 a client got, linked to the upstream connection behind it.
+/// Each 502, 503 and 504 a client got, and each response a client never got whole (an empty
+/// reply, a reset, a cut body), linked to the upstream connection behind it.
 ///
 /// The upstream attempts of a client request are the requests sent upstream after it and
 /// settled before the gateway answered that are the same request (request id, else method and
@@ -142,8 +143,10 @@ extension HopCorrelator {
         var found: [(attempt: Attempt, start: Timestamp)] = []
         var seen: Set<Int> = []
         for (seq, request) in item.attempts + self.sameRequests(as: error) where seen.insert(seq).inserted {
+            // A response that never came whole is explained by a failed upstream connection only:
+            // the same status from a healthy one (the 200 it cut) is no cause.
             guard !self.isGateway(request.server), self.record(seq)?.used != true,
-                  request.status == error.status || self.verdicts[request.connection] != nil
+                  (error.failure == nil && request.status == error.status) || self.verdicts[request.connection] != nil
             else { continue }
             found.append((.request(seq: seq, request), request.time))
         }
@@ -171,7 +174,9 @@ extension HopCorrelator {
     /// listener is an upstream and never counts.
     mutating func inferFromFailures(_ error: HopRequest) {
         let server = error.server
-        guard !self.isGateway(server) else { return }
+        // Only an error status says the server made an answer of its own; a cut or empty response
+        // is as often an upstream's.
+        guard !self.isGateway(server), let status = error.status, (502...504).contains(status) else { return }
         for listener in self.inferred where self.evidence[listener]?.downstream[server] != nil { return }
         let tolerance = self.limits.tolerance
         for index in self.failureHead..<self.failures.count {
@@ -237,9 +242,15 @@ extension HopCorrelator {
             case .request(let seq, let request):
                 if self.record(seq) != nil { self.ring[seq % self.ring.count]!.used = true }
                 connections.append(request.connection)
-                if request.status != error.status { failed.append((request.server, request.connection, request.time)) }
+                let relayed = request.status == error.status
+                if !relayed || error.failure != nil { failed.append((request.server, request.connection, request.time)) }
                 upstreamServer = request.server
-                if request.status == error.status {
+                if error.failure != nil {
+                    // The response never came whole: its status (when one came) is the
+                    // upstream's, the failure the upstream connection's.
+                    generatedBy = relayed && error.status != nil ? .upstream : .gateway
+                    cause = self.verdicts[request.connection]
+                } else if relayed {
                     generatedBy = .upstream
                     cause = .upstream5xx
                 } else {
@@ -263,7 +274,7 @@ extension HopCorrelator {
         // the upstreams had been failing just before, every member was marked down.
         if generatedBy == .gateway { self.rememberRouteFailure(error, failed) }
         var disabledBy: [UInt32] = []
-        if attempts.isEmpty, error.status == 502 || error.status == 503 {
+        if attempts.isEmpty, error.failure == nil, error.status == 502 || error.status == 503 {
             disabledBy = self.membersDown(before: error)
             if !disabledBy.isEmpty {
                 cause = .gatewayNoLiveUpstreams
@@ -281,7 +292,8 @@ extension HopCorrelator {
             return
         }
         self.errors.append(ClientError(
-            client: error.client, gateway: error.server, clientConnection: error.connection, status: error.status ?? 0,
+            client: error.client, gateway: error.server, clientConnection: error.connection, status: error.status,
+            failure: error.failure ?? .errorStatus,
             time: error.responseTime ?? error.outcome, frame: error.responseFrame, requestFrame: error.frame, method: error.method,
             target: error.target, host: error.host, requestID: error.primaryID, generatedBy: generatedBy,
             upstreamConnection: upstreamConnection, upstreamServer: upstreamServer, cause: cause,

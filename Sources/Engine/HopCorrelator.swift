@@ -12,6 +12,9 @@ struct FinishedTransaction {
     /// For a request sealed by the end of its connection: the first FIN or RST, else the last
     /// packet.
     var ended: Timestamp?
+    /// What the client saw when the server's FIN or RST sealed the request without a complete
+    /// response (on a client-hop connection; on others the same facts go unused).
+    var failure: ClientFailure? = nil
 }
 
 /// One request of either hop, as correlation needs it.
@@ -31,6 +34,8 @@ struct HopRequest {
     var time: Timestamp
     var frame: FrameNumber
     var status: Int?
+    /// A response that never came whole (`FinishedTransaction.failure`).
+    var failure: ClientFailure?
     var responseTime: Timestamp?
     var responseFrame: FrameNumber?
     /// When the request's fate was known: the response's first byte, else the end of its connection.
@@ -189,7 +194,7 @@ struct HopCorrelator {
         let responseTime = response?.status == nil ? nil : response?.time
         var record = HopRequest(
             connection: finished.connection, client: finished.client, server: finished.server, text: request, time: request.time, frame: request.frame, status: response?.status,
-            responseTime: responseTime, responseFrame: response?.frame,
+            failure: finished.failure, responseTime: responseTime, responseFrame: response?.frame,
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
         record.key = Self.requestKey(record)
         record.idHash = record.primaryID?.hashValue
@@ -202,7 +207,7 @@ struct HopCorrelator {
             self.pair(&record)
         }
         self.noteAddresses(record)
-        if let status = record.status, (502...504).contains(status) {
+        if record.failure != nil || record.status.map({ (502...504).contains($0) }) == true {
             self.hold(record)
         }
         self.store(record)

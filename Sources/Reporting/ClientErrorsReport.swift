@@ -1,8 +1,8 @@
 import CaptureModel
 import Engine
 
-/// The errors clients got (502, 503, 504), when the capture also holds the client-to-gateway
-/// hop: how many an upstream connection explains, and which it does not. Each format's part is
+/// The failures clients saw (502, 503, 504; empty replies, resets, cut bodies), when the capture
+/// also holds the client-to-gateway hop: how many an upstream connection explains, and which it does not. Each format's part is
 /// empty without a client hop, so the reports call them unconditionally.
 public enum ClientErrorsReport {
     /// How many explained and unexplained errors are named in each list.
@@ -14,10 +14,10 @@ public enum ClientErrorsReport {
     public static func text(_ result: AnalysisResult) -> String {
         guard let hop = result.clientHop else { return "" }
         var out = "\nClient hop (\(self.listeners(hop, quote: ""))): \(hop.connections) connection(s), \(hop.requests) request(s)\n"
-        out += "  \(hop.errorCount) error response(s) to clients (502, 503, 504): \(hop.explained) explained by an upstream connection, \(hop.unexplained) unexplained\n"
+        out += "  \(hop.errorCount) failure(s) clients saw (502, 503, 504, empty replies, resets, cut bodies): \(hop.explained) explained by an upstream connection, \(hop.unexplained) unexplained\n"
         let explained = hop.errors.filter(\.isExplained)
         for error in explained.prefix(self.errorsShown) {
-            out += "    \(error.status) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error))\n"
+            out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error))\n"
         }
         if explained.count > self.errorsShown {
             out += "    … and \(explained.count - self.errorsShown) more explained (see report.json)\n"
@@ -26,13 +26,31 @@ public enum ClientErrorsReport {
         if !unexplained.isEmpty {
             out += "  Unexplained (no upstream connection carried the request and failed, or failed in its time):\n"
             for error in unexplained.prefix(self.errorsShown) {
-                out += "    \(error.status) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map(String.init) ?? "-")\n"
+                out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map(String.init) ?? "-")\n"
             }
             if unexplained.count > self.errorsShown {
                 out += "    … and \(unexplained.count - self.errorsShown) more (see report.json)\n"
             }
         }
         return out
+    }
+
+    /// What the client saw: `502`, `200 cut body`, `empty reply`, `reset`.
+    public static func seen(_ error: ClientError) -> String {
+        self.seen(status: error.status, failure: error.failure)
+    }
+
+    /// The same from report.json's `status` and `failure`.
+    static func seen(_ item: JSONValue) -> String {
+        self.seen(status: item["status"].int, failure: item["failure"].string.flatMap(ClientFailure.init(rawValue:)) ?? .errorStatus)
+    }
+
+    private static func seen(status: Int?, failure: ClientFailure) -> String {
+        switch (status, failure) {
+        case (let status?, .errorStatus): return String(status)
+        case (let status?, let failure): return "\(status) \(failure.phrase)"
+        case (nil, let failure): return failure.phrase
+        }
     }
 
     private static func listeners(_ hop: ClientHopSummary, quote: String) -> String {
@@ -48,7 +66,7 @@ public enum ClientErrorsReport {
         var out = "c\(error.upstreamConnection.map(String.init) ?? "?")"
         if let server = error.upstreamServer { out += " \(server)" }
         out += ": \(error.cause?.description ?? "?")"
-        if error.generatedBy == .upstream { out += " (relayed)" }
+        if error.generatedBy == .upstream, error.failure == .errorStatus { out += " (relayed)" }
         if !error.earlierUpstreamConnections.isEmpty {
             out += ", after " + error.earlierUpstreamConnections.map { "c\($0)" }.joined(separator: ", ")
         }

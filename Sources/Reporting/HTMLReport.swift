@@ -302,10 +302,10 @@ public enum HTMLReport {
         let unexplained = items.filter { $0["upstream_connection"].isNull && $0["cause"].isNull }.count
         html.element("section", [("id", "client-errors")]) { html in
             html.element("h2", text: "Client-visible errors")
-            html.element("p", text: "\(items.count) error(s) the gateway's clients saw: \(items.count - unexplained) explained by an upstream connection, \(unexplained) unexplained.")
+            html.element("p", text: "\(items.count) failure(s) the gateway's clients saw (error statuses, empty replies, resets, cut bodies): \(items.count - unexplained) explained by an upstream connection, \(unexplained) unexplained.")
             html.element("table") { html in
                 html.element("tr") { html in
-                    for header in ["time", "client", "status", "request", "made by", "upstream connection", "cause"] {
+                    for header in ["time", "client", "client saw", "request", "made by", "upstream connection", "cause"] {
                         html.element("th", text: header)
                     }
                 }
@@ -314,7 +314,7 @@ public enum HTMLReport {
                     html.element("tr", [("class", item["upstream_connection"].isNull && item["cause"].isNull ? "unexplained" : nil)]) { html in
                         html.element("td", text: Self.clip(item["time"].text ?? ""))
                         html.element("td") { $0.element("code", text: Self.clip(item["client"].text ?? "")) }
-                        html.element("td", text: item["status"].text ?? "")
+                        html.element("td", text: ClientErrorsReport.seen(item))
                         html.element("td") { $0.element("code", text: Self.clip(item["request"].text ?? "")) }
                         html.element("td", text: Self.clip(item["generated_by"].text ?? ""))
                         html.element("td") { html in

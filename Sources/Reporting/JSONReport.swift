@@ -62,11 +62,11 @@ public enum JSONReport {
         ])
     }
 
-    /// One 502, 503 or 504 a client got: docs/json-report.md's fields first, then what ties it to its upstream.
+    /// One failure a client saw (a 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
         .object([
             ("client", .string(error.client.description)),
-            ("status", .number(error.status)),
+            ("status", error.status.map { .number($0) } ?? .null),
             ("time", .string(error.time.rfc3339)),
             ("request", .string(error.request)),
             ("generated_by", .string(error.generatedBy.rawValue)),
@@ -82,6 +82,7 @@ public enum JSONReport {
             ("earlier_upstream_connections", .array(error.earlierUpstreamConnections.map { .string("c\($0)") })),
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
+            ("failure", .string(error.failure.rawValue)),
         ])
     }
 

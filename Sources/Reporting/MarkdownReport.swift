@@ -142,16 +142,16 @@ public enum MarkdownReport {
         var out = "\n## Client-visible errors\n\n"
         out += "The capture also holds the client-to-gateway hop (\(gateways.count == 1 ? "gateway" : "gateways") \(gateways.joined(separator: ", "))): "
         out += "\(hop["connections"].int ?? 0) client connection(s), \(hop["requests"].int ?? 0) request(s). "
-        out += "Clients got \(hop["errors"].int ?? items.count) error response(s) (502, 503, 504): **\(explained) explained** by an upstream connection, **\(unexplained) unexplained**.\n"
+        out += "Clients saw \(hop["errors"].int ?? items.count) failure(s) (502, 503, 504, empty replies, resets, cut bodies): **\(explained) explained** by an upstream connection, **\(unexplained) unexplained**.\n"
         guard !items.isEmpty else { return out }
-        out += "\n| time | client | status | request | made by | upstream connection | cause |\n|---|---|---:|---|---|---|---|\n"
+        out += "\n| time | client | client saw | request | made by | upstream connection | cause |\n|---|---|---|---|---|---|---|\n"
         for item in items.prefix(self.connectionsListed) {
             let disabledBy = item["disabled_by"].items.compactMap(\.text)
             var connection = item["upstream_connection"].string.map { self.text($0) }
                 ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }
-            out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(item["status"].int.map(String.init) ?? "") "
+            out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(ClientErrorsReport.seen(item)) "
             out += "| \(self.code(item["request"].text ?? "", inTable: true)) | \(self.text(item["generated_by"].text ?? "")) | \(connection) "
             out += "| \(item["cause"].text.map { self.code($0, inTable: true) } ?? "") |\n"
         }

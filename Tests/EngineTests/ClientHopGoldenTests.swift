@@ -20,10 +20,15 @@ struct ClientHopTruth: Decodable {
     }
     struct ClientError: Decodable {
         var client: String
-        var status: Int
+        /// Null for an empty reply.
+        var status: Int?
+        /// `error_status`, `cut_body`, `empty_reply`, `reset` (from curl's exit status); absent in
+        /// the truths made before it was recorded, which hold error statuses only.
+        var failure: String?
         var request: String
         var request_id: String?
-        var response_frame: Int
+        /// Null when no status line came.
+        var response_frame: Int?
         var generated_by: String
         var upstream_connection: Peer?
         var earlier_upstream_connections: [Peer]
@@ -51,7 +56,7 @@ private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Pee
 /// Every client 502 nginx logged is linked to the upstream connection the upstream's log names
 /// (server, and the client port it saw), the relayed 503 to the upstream that sent it, nginx's
 /// retry to both its tries, and `return 502` is listed as unexplained: inferred, and given.
-@Test(arguments: ["client-hop", "client-hop-no-live-upstreams"], [false, true])
+@Test(arguments: ["client-hop", "client-hop-no-live-upstreams", "client-hop-cut"], [false, true, false])
 func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) throws {
     let truth = try clientHopTruth(capture)
     var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
@@ -78,6 +83,7 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
         }
         let said = "\(expected.request): \(expected.source)"
         #expect(error.status == expected.status, "\(said)")
+        #expect(error.failure.rawValue == expected.failure ?? "error_status", "\(said)")
         #expect(error.request == expected.request, "\(said)")
         #expect(error.requestID == expected.request_id, "\(said)")
         #expect(error.frame.map(Int.init) == expected.response_frame, "\(said)")
@@ -125,5 +131,29 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
     #expect(hop.errors[1].upstreamConnection == nil)
     #expect(hop.errors[1].disabledBy == result.connections.map(\.id))
     #expect(hop.errors[1].frame == 20)
+    #expect(hop.explained == 3)
+}
+
+/// Issue 15 item 2: Debian's nginx 1.22.1 passes an upstream's 200 on and then the body breaks
+/// (captures/tools/client_hop_cut_scenario.py). Its access log says 200 every time; what the client
+/// saw is curl's exit status: 18 (a body shorter than its Content-Length) after the upstream's FIN
+/// or RST mid-body, 52 (an empty reply) after a chunk size that is not hex. Each is a client
+/// failure linked to the upstream connection that caused it.
+@Test func clientFailuresThatAreNot5xxAreListedWithTheirUpstreamCause() throws {
+    let truth = try clientHopTruth("client-hop-cut")
+    let result = try analyse(Paths.captures + "/nginx/" + truth.capture, options: AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!))
+    let hop = try #require(result.clientHop)
+    let byID = Dictionary(uniqueKeysWithValues: result.connections.map { ($0.id, $0) })
+    let seen = hop.errors.map { ($0.target, $0.status, $0.failure, $0.upstreamConnection.flatMap { byID[$0] }?.verdict.code) }
+    #expect(seen.map(\.0) == ["/fin-body/2", "/rst-body/3", "/chunk-bad/4"])
+    #expect(seen.map(\.1) == [200, 200, nil])
+    #expect(seen.map(\.2) == [.cutBody, .cutBody, .emptyReply])
+    #expect(seen.map(\.3) == [.tcpFINMidBody, .tcpRSTMidBody, .chunkedBadSize])
+    // The cut bodies carry the upstream's 200: its status, nginx's failure.
+    #expect(hop.errors.map(\.generatedBy) == [.upstream, .upstream, .gateway])
+    // The empty reply has no response frame; the cut ones name the frame of their status line.
+    let frames = truth.client_errors.map(\.response_frame)
+    #expect(hop.errors.map { $0.frame.map(Int.init) } == frames)
+    #expect(frames.last! == nil)
     #expect(hop.explained == 3)
 }

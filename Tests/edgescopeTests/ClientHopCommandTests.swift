@@ -36,7 +36,7 @@ struct ClientHopCommandTests {
         let run = try Run(["analyze", Self.capture, "--gateway", "nginx:1.22", "--out", directory])
         #expect(run.status == 0)
         #expect(run.stdout.contains("Client hop (gateway 127.0.0.1:18080 inferred): 9 connection(s), 9 request(s)"))
-        #expect(run.stdout.contains("7 error response(s) to clients (502, 503, 504): 6 explained by an upstream connection, 1 unexplained"))
+        #expect(run.stdout.contains("7 failure(s) clients saw (502, 503, 504, empty replies, resets, cut bodies): 6 explained by an upstream connection, 1 unexplained"))
         #expect(run.stdout.contains("502 GET /gw/8 from 127.0.0.1:"))
         let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
         #expect(markdown.contains("## Client-visible errors"))

@@ -17,8 +17,11 @@ verdict, class, gateway_log, evidence_frame), and for the client hop:
   client_hop_connections   one per client request: client (curl's local endpoint, = nginx's
                            $remote_addr:$remote_port), server, request, status, request_id,
                            response_frame (tshark: the frame carrying nginx's status line)
-  client_errors            one per client response with status 502, 503 or 504 (access log):
-                           client, status, request, request_id, response_frame,
+  client_errors            one per client response with status 502, 503 or 504 (access log),
+                           and one per request whose client saw a failure (curl: 18 a cut body,
+                           52 an empty reply, 56 a reset) whatever the access log's status:
+                           client, status (null for an empty reply), failure (error_status,
+                           cut_body, empty_reply, reset), request, request_id, response_frame,
                            generated_by ("upstream" when the last $upstream_status equals
                            $status and nginx logged no error for the request, else "gateway"),
                            upstream_connection ({client, server} of the last upstream attempt
@@ -52,6 +55,9 @@ bt = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bt)
 
 ERROR_STATUSES = (502, 503, 504)
+# What the client saw, by curl's exit status: 18 a body shorter than its framing said, 52 no byte
+# at all before the close, 56 the connection reset.
+CURL_FAILURES = {18: "cut_body", 52: "empty_reply", 56: "reset"}
 
 
 class TruthError(Exception):
@@ -99,19 +105,27 @@ def build(args):
 
     if [a["request"] for a in access] != ["GET %s" % r[0] for r in hop.REQUESTS]:
         raise TruthError("%s does not list the scenario's requests in order" % aname)
+    for a in access:
+        a["failure"] = CURL_FAILURES.get(clients.get(a["request"], {}).get("curl_exit"))
 
     # The client hop: one connection per request (curl), found in the capture by nginx's $remote_port.
     hop_conns = []
     for a in access:
         cl = clients.get(a["request"])
-        if not cl or cl["local"] != a["client"] or cl["http_code"] != a["status"]:
+        # An empty reply: nginx logged the status it meant to send, the client got no byte.
+        got = a["status"] if a["failure"] != "empty_reply" else 0
+        if not cl or cl["local"] != a["client"] or cl["http_code"] != got:
             raise TruthError("%s line %d: curl's log says %s" % (aname, a["lineno"], cl))
         syn = first_frame(cap, "tcp.srcport == %d && tcp.dstport == %d && tcp.flags.syn == 1 && tcp.flags.ack == 0"
                           % (a["client_port"], args.base_port))
         status_line = ("HTTP/1.1 %d " % a["status"]).encode()
         response = first_frame(cap, "tcp.srcport == %d && tcp.dstport == %d && %s"
                                % (args.base_port, a["client_port"], bt.marker_filter(status_line)))
-        if syn is None or response is None:
+        if a["failure"] == "empty_reply":
+            if response is not None:
+                raise TruthError("%s line %d: curl got an empty reply, but the capture has nginx's status line"
+                                 % (aname, a["lineno"]))
+        elif syn is None or response is None:
             raise TruthError("%s line %d: no SYN or no status line on the client hop in the capture"
                              % (aname, a["lineno"]))
         a["response_frame"] = response
@@ -193,7 +207,9 @@ def build(args):
             c["syn_frame"] = first_frame(cap, "tcp.dstport == %d && tcp.flags.syn == 1 && tcp.flags.ack == 0" % sp)
         a, i, err = c["attempts"][-1]
         upstream_status = a["upstream_statuses"][i]
-        if err and err["level"] in ("error", "crit", "alert", "emerg"):
+        if err and err["level"] == "error" and a["failure"] is not None:
+            cls = "truncated"   # nginx had the upstream's head and failed in its body
+        elif err and err["level"] in ("error", "crit", "alert", "emerg"):
             cls = upstream_status   # nginx made this status for this attempt (502 here)
         elif upstream_status == str(a["status"]) and a["status"] >= 500:
             cls = "relayed"
@@ -223,7 +239,7 @@ def build(args):
     client_errors = []
     problems = []
     for a in access:
-        if a["status"] not in ERROR_STATUSES:
+        if a["status"] not in ERROR_STATUSES and a["failure"] is None:
             continue
         tried = [conn for (x, i, conn) in sorted(((x, i, conn) for (x, i, conn) in attempts if x is a),
                                                   key=lambda t: t[1])]
@@ -241,6 +257,10 @@ def build(args):
                           and x["msec"] <= a["msec"] and conn["out"]["class"] != "ok"]
                 if failed:
                     disabled_by.append({"client": failed[-1]["client"], "server": server})
+        elif a["failure"] is not None:
+            # What the client saw is nginx's; the status, when one was sent, the upstream's.
+            sent = a["failure"] != "empty_reply" and last and a["upstream_statuses"][-1] == str(a["status"])
+            generated_by, cause = ("upstream" if sent else "gateway"), (last["out"]["verdict"] if last else None)
         elif last and not a_errors and a["upstream_statuses"][-1] == str(a["status"]):
             generated_by, cause = "upstream", "http.upstream_5xx"
         else:
@@ -249,7 +269,8 @@ def build(args):
         src += ["%s line %d: %s" % (ename, e["lineno"], e["raw"]) for e in a_errors]
         src += ["%s line %d: %s" % (uname, c["up"]["lineno"], c["up"]["raw"]) for c in tried if c["up"]]
         entry = {
-            "client": a["client"], "status": a["status"], "request": a["request"], "request_id": a["request_id"],
+            "client": a["client"], "status": None if a["failure"] == "empty_reply" else a["status"],
+            "failure": a["failure"] or "error_status", "request": a["request"], "request_id": a["request_id"],
             "nginx_request_id": a["nginx_request_id"], "response_frame": a["response_frame"],
             "generated_by": generated_by,
             "upstream_connection": {"client": last["client"], "server": last["server"]} if last else None,

@@ -10,6 +10,7 @@
 #   sudo captures/tools/make-captures.sh tls          # only the TLS captures (tls_scenarios.py)
 #   sudo captures/tools/make-captures.sh client-hop   # both hops of nginx (client-hop-run.py)
 #   sudo captures/tools/make-captures.sh client-hop-no-live-upstreams   # the same, every member refusing
+#   sudo captures/tools/make-captures.sh client-hop-cut   # the same, bodies that break after a 200
 #   sudo captures/tools/make-captures.sh apache       # every Apache httpd capture (captures/apache/),
 #                                               # its TLS ones (tls_scenarios.py) included
 #   sudo captures/tools/make-captures.sh apache-tls   # only Apache's TLS captures (all together: one
@@ -137,6 +138,7 @@ for w in "${WANT[@]}"; do
   case "$w" in caddy|varnish) known=1 ;; esac
   [ "$w" = client-hop ] && known=1
   [ "$w" = client-hop-no-live-upstreams ] && known=1
+  [ "$w" = client-hop-cut ] && known=1
   for j in "${TLS_JOBS[@]}"; do
     read -r jn jg jb <<<"$j"
     { [ "$jn" = "$w" ] || [ "$jb" = "$w" ] || [ "${jb##*/}" = "$w" ]; } && known=1
@@ -495,6 +497,13 @@ if wanted client-hop-no-live-upstreams; then
     || die "client-hop-no-live-upstreams failed (see $WORK/client-hop-no-live-upstreams and the messages above)"
   tail -n 1 "$OUT/check.txt" >&2
   HOP_DONE+=(nginx/client-hop-no-live-upstreams)
+fi
+if wanted client-hop-cut; then
+  "$PY" "$HERE/client-hop-run.py" --scenario client_hop_cut_scenario --work "$WORK" --out "$NGX" \
+    --base-port "$BASE" >>"$OUT/check.txt" \
+    || die "client-hop-cut failed (see $WORK/client-hop-cut and the messages above)"
+  tail -n 1 "$OUT/check.txt" >&2
+  HOP_DONE+=(nginx/client-hop-cut)
 fi
 
 # ------------------------------------------------- tls_scenarios.py (TLS, all together)
