@@ -349,3 +349,37 @@ func singleHopCapturesHaveNoClientHop(truthFile: String) throws {
     #expect(result.tally.connections == 40)
     #expect(result.warnings.contains { $0.hasPrefix("37 of 40 client error(s) are counted but not listed") })
 }
+
+/// Issue 15 item 2: a gateway that resets its client's connection before any response byte,
+/// after its upstream reset the request, is a `reset` failure with no status, linked to that
+/// upstream connection; a client that gives up (its own FIN) saw no failure of the gateway's.
+@Test func aGatewayResetBeforeTheResponseIsAClientFailure() throws {
+    var h = HopHarness()
+    _ = proxiedOK(&h, target: "/first")  // so the listener is inferred
+    var client = TestConnection(client: Hosts.loopback(50002), server: Hosts.gateway)
+    var upstream = TestConnection(client: Hosts.loopback(40002), server: Hosts.upstream)
+    h.open(&client, at: 100)
+    h.send(&client, fromClient: true, get("/reset", host: "gw.example", id: "r-1"), at: 103)
+    h.open(&upstream, at: 104)
+    h.send(&upstream, fromClient: true, get("/reset", host: "backend", id: "r-1"), at: 107)
+    h.reset(&upstream, fromClient: false, at: 110)
+    h.reset(&client, fromClient: false, at: 111)
+    var gaveUp = TestConnection(client: Hosts.loopback(50003), server: Hosts.gateway)
+    h.open(&gaveUp, at: 200)
+    h.send(&gaveUp, fromClient: true, get("/slow", host: "gw.example"), at: 203)
+    h.close(&gaveUp, clientFirst: true, at: 250)
+    let result = h.engine.finish()
+    let hop = try #require(result.clientHop)
+    let error = try #require(hop.errors.first)
+    #expect(hop.errors.count == 1)
+    #expect(error.target == "/reset")
+    #expect(error.failure == .reset)
+    #expect(error.status == nil)
+    #expect(error.frame == nil)
+    #expect(error.generatedBy == .gateway)
+    #expect(error.cause == .tcpRSTBeforeResponse)
+    #expect(error.matchedBy.contains("request_id"))
+    let json = JSONReport.clientError(error)
+    #expect(json["status"].isNull)
+    #expect(json["failure"].string == "reset")
+}
