@@ -57,7 +57,7 @@ public enum TLSDiagnosis {
     static func judge(
         _ connection: Connection, tls: TLSConnection, chain: ChainCheck?, context: TCPContext
     ) -> (Diagnosis, TLSSummary) {
-        let summary = self.summary(tls, chain: chain)
+        let summary = self.summary(tls, chain: chain, gateway: context.gateway.model)
         let facts = connection.facts
         let other = connection.allFindings
         func make(_ code: FindingCode, _ evidence: Evidence, summary text: String, extra: [Finding] = [], phase: Phase = .tls) -> Diagnosis {
@@ -202,8 +202,12 @@ public enum TLSDiagnosis {
         return (diagnosis, summary)
     }
 
-    static func summary(_ tls: TLSConnection, chain: ChainCheck?) -> TLSSummary {
+    /// The session's summary. The verification's OpenSSL code, text and depth are those of the
+    /// problem `gateway` reports when the chain has several (`ChainCheck.reportedProblem`), so
+    /// they agree with the verdict and the gateway's own log line.
+    static func summary(_ tls: TLSConnection, chain: ChainCheck?, gateway: any GatewayModel) -> TLSSummary {
         let visible = !tls.certificates.isEmpty
+        let reported = chain.flatMap { $0.ok ? nil : $0.reportedProblem(by: gateway) }
         return TLSSummary(
             version: tls.version.map(TLSNames.version) ?? tls.clientHello.map { TLSNames.version($0.highestVersion) + " offered" },
             sni: tls.clientHello?.serverName,
@@ -213,8 +217,8 @@ public enum TLSDiagnosis {
             decrypted: tls.decryptedRecords > 0,
             chain: chain?.certificates ?? [],
             verification: !visible || chain == nil ? "not_visible" : (chain!.ok ? "ok" : "failed"),
-            opensslCode: visible ? chain?.opensslCode : nil,
-            opensslText: visible ? chain?.opensslText : nil,
-            depth: visible && chain?.ok == false ? chain?.depth : nil)
+            opensslCode: visible ? reported?.opensslCode ?? chain?.opensslCode : nil,
+            opensslText: visible ? reported?.opensslText ?? chain?.opensslText : nil,
+            depth: visible && chain?.ok == false ? reported?.depth ?? chain?.depth : nil)
     }
 }

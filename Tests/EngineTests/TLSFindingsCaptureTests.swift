@@ -132,6 +132,11 @@ func everyChainProblemTheGatewaysFirst(capture: String, reported: String, other:
         #expect(verify["code"] as? Int == 10)
         #expect(connection.verdict.summary.contains("(\(verify["text"] as? String ?? "?"))"))
     }
+    // The session's verification names the problem the verdict does, at its depth: nginx's 10
+    // at depth 0 (OpenSSL's first was 20 at depth 1); HAProxy's 20 at depth 1.
+    let verification = try #require(connection.tls)
+    #expect(verification.opensslCode == (capture.contains("haproxy") ? 20 : 10))
+    #expect(verification.depth == (capture.contains("haproxy") ? 1 : 0))
 }
 
 /// nginx names the last error OpenSSL found: for a lone leaf whose issuer is missing, OpenSSL
