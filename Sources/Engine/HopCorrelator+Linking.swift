@@ -155,7 +155,8 @@ extension HopCorrelator {
             let failure = self.failures[index]
             guard !failure.used, !self.isGateway(failure.server),
                   failure.start.nanoseconds &+ tolerance > error.time.nanoseconds,
-                  failure.outcome.nanoseconds <= error.outcome.nanoseconds &+ tolerance
+                  failure.outcome.nanoseconds <= error.outcome.nanoseconds &+ tolerance,
+                  !self.isCheck(index)
             else { continue }
             found.append((.failure(index), failure.start))
         }
@@ -188,6 +189,61 @@ extension HopCorrelator {
                 return
             }
         }
+        // A 502 or 503 made on the spot while every server its host had tried lately was down
+        // (HAProxy's health checks failing, "no server available"): the members were marked down
+        // before the capture began.
+        if status != 504, !self.downServers(from: server, before: error).isEmpty { self.infer(server) }
+    }
+
+    /// Whether the failed connection at `index` of `failures` is one of the gateway's health
+    /// checks of a server it had marked down rather than an attempt for a request: its host
+    /// failed to reach that server at least `minimumChecksFailed` times before, within
+    /// `memberDownHorizon`, and one of those failures was tied to no client error (HAProxy's
+    /// `check` goes on every `inter` whether requests come or not; a gateway without checks fails
+    /// only when a request makes it try).
+    func isCheck(_ index: Int) -> Bool {
+        let failure = self.failures[index]
+        var earlier = 0
+        var unlinked = false
+        for other in self.failures[self.failureHead..<index] where other.server == failure.server
+            && other.client.address == failure.client.address && other.start < failure.start
+            && failure.start.nanoseconds(since: other.start) <= Self.memberDownHorizon {
+            earlier += 1
+            if !other.used { unlinked = true }
+        }
+        return earlier >= Self.minimumChecksFailed && unlinked
+    }
+
+    /// Connection attempts counted as a member's checks: one failure may be a blip, and nginx
+    /// (no checks) leaves a single refused connect per member, which the route's failures cover.
+    static let minimumChecksFailed = 2
+
+    /// The servers `listener`'s host could not reach in the `memberDownHorizon` before `error`
+    /// (connections without a request that were refused or timed out, at least
+    /// `minimumChecksFailed` to each, none succeeding since), the last failed connection to each,
+    /// oldest first; empty when any server its host reached lately did answer, or none failed.
+    func downServers(from listener: Endpoint, before error: HopRequest) -> [UInt32] {
+        let tolerance = self.limits.tolerance
+        var last: [Endpoint: (connection: UInt32, start: Timestamp, count: Int)] = [:]
+        for index in self.failureHead..<self.failures.count {
+            let failure = self.failures[index]
+            guard failure.client.address == listener.address, failure.server != listener,
+                  failure.start.nanoseconds <= error.time.nanoseconds &+ tolerance,
+                  error.time.nanoseconds(since: failure.start) <= Self.memberDownHorizon,
+                  failure.code == .tcpConnectRefused || failure.code == .tcpConnectTimeout
+            else { continue }
+            let count = (last[failure.server]?.count ?? 0) + 1
+            if let known = last[failure.server], known.start > failure.start {
+                last[failure.server]!.count = count
+            } else {
+                last[failure.server] = (failure.connection, failure.start, count)
+            }
+        }
+        for (server, failure) in last {
+            if failure.count < Self.minimumChecksFailed { return [] }
+            if let success = self.lastSuccess[server], success > failure.start, success <= error.time { return [] }
+        }
+        return last.values.sorted { $0.start < $1.start }.map(\.connection)
     }
 
     /// The route a gateway maps a request to a pool by, as far as the request shows: its first
@@ -276,6 +332,7 @@ extension HopCorrelator {
         var disabledBy: [UInt32] = []
         if attempts.isEmpty, error.failure == nil, error.status == 502 || error.status == 503 {
             disabledBy = self.membersDown(before: error)
+            if disabledBy.isEmpty { disabledBy = self.downServers(from: error.server, before: error) }
             if !disabledBy.isEmpty {
                 cause = .gatewayNoLiveUpstreams
                 matchedBy = ["timing"]

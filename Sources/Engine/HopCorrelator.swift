@@ -143,6 +143,11 @@ struct HopCorrelator {
     var verdictHead = 0
     var failures: [HopFailure] = []
     var failureHead = 0
+    /// Servers some connection without a request failed to (`failures`), and when a connection
+    /// to each last succeeded after that: a member a gateway checks and finds down fails every
+    /// time, one that came back does not (at most `maximumServersTracked`).
+    var failedServers: Set<Endpoint> = []
+    var lastSuccess: [Endpoint: Timestamp] = [:]
     /// Client errors the gateway made after failed upstream attempts, by route, newest last (at
     /// most `limits.recentFailures`): what may have had a pool's members marked down.
     var routeFailures: [RouteFailure] = []
@@ -219,7 +224,13 @@ struct HopCorrelator {
             self.countListenerConnection(report.server, count: 1)
             return true
         }
-        guard report.verdict.verdictClass != .ok else { return false }
+        guard report.verdict.verdictClass != .ok else {
+            // Asked only once some connection failed: a capture without failures pays nothing.
+            if !self.failedServers.isEmpty, self.failedServers.contains(report.server) {
+                self.lastSuccess[report.server] = max(self.lastSuccess[report.server] ?? .zero, report.facts.first.time)
+            }
+            return false
+        }
         self.rememberVerdict(report.verdict.code, of: report.id)
         if report.transactions.isEmpty, report.transactionsDropped == 0 {
             let facts = report.facts
@@ -304,6 +315,7 @@ struct HopCorrelator {
     }
 
     private mutating func rememberFailure(_ failure: HopFailure) {
+        if self.failedServers.count < Self.maximumServersTracked { self.failedServers.insert(failure.server) }
         if self.failures.count - self.failureHead >= self.limits.recentFailures {
             self.failureHead += 1
             if self.failureHead >= 1024, self.failureHead * 2 >= self.failures.count {

@@ -43,9 +43,17 @@ struct ClientHopTruth: Decodable {
     var client_errors: [ClientError]
 }
 
+/// The truth of `name`: `client-hop` names nginx's, `haproxy/client-hop-no-server.haproxy` one in
+/// another folder.
 private func clientHopTruth(_ name: String = "client-hop") throws -> ClientHopTruth {
-    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/nginx/\(name).truth.json"))
+    let path = name.contains("/") ? name : "nginx/" + name
+    let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/\(path).truth.json"))
     return try JSONDecoder().decode(ClientHopTruth.self, from: data)
+}
+
+/// The folder a client-hop capture's truth names it in, and the gateway that made it.
+private func capturePath(_ name: String, _ truth: ClientHopTruth) -> String {
+    Paths.captures + "/" + (name.contains("/") ? String(name.prefix { $0 != "/" }) : "nginx") + "/" + truth.capture
 }
 
 private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Peer) -> Bool {
@@ -56,12 +64,12 @@ private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Pee
 /// Every client 502 nginx logged is linked to the upstream connection the upstream's log names
 /// (server, and the client port it saw), the relayed 503 to the upstream that sent it, nginx's
 /// retry to both its tries, and `return 502` is listed as unexplained: inferred, and given.
-@Test(arguments: ["client-hop", "client-hop-no-live-upstreams", "client-hop-cut"], [false, true, false])
+@Test(arguments: ["client-hop", "client-hop-no-live-upstreams", "client-hop-cut", "haproxy/client-hop-no-server.haproxy"], [false, true])
 func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) throws {
     let truth = try clientHopTruth(capture)
-    var options = AnalysisOptions(gateway: GatewayProfile(parsing: "nginx:1.22")!)
+    var options = AnalysisOptions(gateway: GatewayProfile(parsing: capture.hasPrefix("haproxy/") ? "haproxy:2.6" : "nginx:1.22")!)
     if givenListener { options.gatewayAddresses = [try #require(GatewayAddress(parsing: truth.gateway_listen))] }
-    let result = try analyse(Paths.captures + "/nginx/" + truth.capture, options: options)
+    let result = try analyse(capturePath(capture, truth), options: options)
     let hop = try #require(result.clientHop)
 
     #expect(hop.listeners.map(\.endpoint.description) == [truth.gateway_listen])
@@ -156,4 +164,21 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
     #expect(hop.errors.map { $0.frame.map(Int.init) } == frames)
     #expect(frames.last! == nil)
     #expect(hop.explained == 3)
+}
+
+/// Issue 15 item 13, HAProxy's side: its checks (`inter 500ms fall 2`) found both servers refusing,
+/// and the capture starts only after HAProxy logged them DOWN and "backend be has no server
+/// available!". Each client's 503 is HAProxy's own (`be/<NOSRV>`, `SC--`): recognised from the
+/// checks that keep failing, not from any failure in the capture's first moments, and a check that
+/// happens to fall between a request and its 503 is not taken for an attempt of that request.
+@Test func haproxyWithNoServerLeftMakesItsOwn503s() throws {
+    let name = "haproxy/client-hop-no-server.haproxy"
+    let truth = try clientHopTruth(name)
+    let result = try analyse(capturePath(name, truth), options: AnalysisOptions(gateway: GatewayProfile(parsing: "haproxy:2.6")!))
+    let hop = try #require(result.clientHop)
+    #expect(hop.listeners.map(\.endpoint.description) == [truth.gateway_listen])
+    #expect(hop.errors.count == 3)
+    #expect(hop.errors.allSatisfy { $0.cause == .gatewayNoLiveUpstreams && $0.upstreamConnection == nil && $0.disabledBy.count == 2 })
+    #expect(hop.errors.map { $0.frame.map(Int.init) } == truth.client_errors.map(\.response_frame))
+    #expect(result.connections.allSatisfy { $0.verdict.code == .tcpConnectRefused })
 }
