@@ -92,6 +92,8 @@ extension FindingCode {
     public static let protoH2ResponseToH1 = FindingCode(.protoH2ResponseToH1)
     public static let protoNonHTTPResponse = FindingCode(.protoNonHTTPResponse)
     public static let protoServerSpeaksFirst = FindingCode(.protoServerSpeaksFirst)
+    public static let protoProxyHeaderUnexpected = FindingCode(.protoProxyHeaderUnexpected)
+    public static let protoProxyHeaderMissing = FindingCode(.protoProxyHeaderMissing)
 
     public static let statusLineBadVersion = FindingCode(.statusLineBadVersion)
     public static let statusLineBadCode = FindingCode(.statusLineBadCode)

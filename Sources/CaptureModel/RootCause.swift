@@ -37,6 +37,8 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case protoH2ResponseToH1
     case protoNonHTTPResponse
     case protoServerSpeaksFirst
+    case protoProxyHeaderUnexpected
+    case protoProxyHeaderMissing
 
     // Status line (taxonomy 2.C)
     case statusLineBadVersion
@@ -256,6 +258,14 @@ extension RootCause {
             return row("proto.server_speaks_first", .protocolMismatch, [.tls, .responseHead],
                 meaning: "the upstream sent bytes before the gateway's request (or before its TLS handshake)",
                 rfc: "RFC 9112 §4", phrase: badProto)
+        case .protoProxyHeaderUnexpected:
+            return row("proto.proxy_header_unexpected", .protocolMismatch, [.responseHead],
+                meaning: "the gateway sent a PROXY protocol header to an upstream that does not expect one, which answered 400",
+                phrase: badProto)
+        case .protoProxyHeaderMissing:
+            return row("proto.proxy_header_missing", .protocolMismatch, [.responseHead],
+                meaning: "the gateway sent no PROXY protocol header to an upstream that expects one (it took others' headers), which closed without answering",
+                phrase: badProto)
 
         case .statusLineBadVersion:
             return row("http.status_line.bad_version", .statusLine, [.responseHead],

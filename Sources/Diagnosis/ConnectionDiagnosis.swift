@@ -130,6 +130,14 @@ public enum ConnectionDiagnosis {
         if let gap = firstGap {
             return self.unknownGap(gap, findings: ordered + tcpFindings)
         }
+        // 1b. The upstream refused the gateway's PROXY header with its 400, which gateways relay.
+        if let proxy = ordered.first(where: { $0.code == .protoProxyHeaderUnexpected }) {
+            let answer = proxy.evidence.dropFirst().first?.frame.map { " (frame \($0))" } ?? ""
+            let text = "The gateway sent a \(proxy.value ?? "PROXY") header to \(connection.server), which does not expect the PROXY "
+                + "protocol: it read the header as a request line and answered 400\(answer); \(context.gateway.model.spokenName) "
+                + "relays that 400 to the client."
+            return verdict(proxy.code, phase: .responseHead, summary: text, primary: proxy)
+        }
 
         // 2. How the upstream's stream ended, against what was outstanding. When the gateway let
         // through bytes that change framing (nginx before 1.23 reads a body with an invalid

@@ -38,6 +38,8 @@ public struct ConnectionReport: Sendable {
     public var transactionsDropped: Int
     /// What was seen of TLS, when the gateway spoke it.
     public var tls: TLSSummary?
+    /// The PROXY protocol header the gateway sent before its first request, if any.
+    public var proxyHeader: ProxyHeader? = nil
 
     /// `c17`.
     public var name: String { "c\(self.id)" }

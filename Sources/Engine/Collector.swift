@@ -291,7 +291,8 @@ struct Collector: ConnectionSink {
             retransmissions: (connection.clientStream.retransmittedSegments, connection.serverStream.retransmittedSegments),
             outOfOrder: (connection.clientStream.outOfOrderSegments, connection.serverStream.outOfOrderSegments),
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
-            transactions: reportTransactions, transactionsDropped: reportTransactionsDropped, tls: tlsSummary))
+            transactions: reportTransactions, transactionsDropped: reportTransactionsDropped, tls: tlsSummary,
+            proxyHeader: outcome.proxyHeader))
     }
 
     /// What the capture lacks of one direction, as findings, unless the diagnosis has them.

@@ -29,6 +29,8 @@ struct Merger {
     /// Connections outside `--upstream` by server, so a server found to be the gateway's
     /// listener later can take its own back out of `otherConnections`.
     var outOfScope: [Endpoint: Int] = [:]
+    /// Which upstreams take a PROXY protocol header (`proto.proxy_header_missing`).
+    var proxyProtocol = ProxyProtocolKnowledge()
 
     init(options: AnalysisOptions) {
         self.options = options
@@ -62,6 +64,9 @@ struct Merger {
             // the end of a capture).
             var judged: [ConnectionReport] = []
             swap(&judged, &reports)
+            for index in judged.indices where judged[index].proxyHeader != nil || !self.proxyProtocol.accepting.isEmpty {
+                self.proxyProtocol.review(&judged[index], gateway: self.options.gateway)
+            }
             // When every report goes to an empty queue (the usual case), the array itself becomes
             // the queue: no copy of each report, and not two arrays of them at once (a whole flow
             // table's at the end of a capture).

@@ -18,15 +18,21 @@ public enum Headline {
         public var relayed: Int
         /// Root causes of the gateway failures, most frequent first.
         public var failedCauses: [(code: String, count: Int)]
+        /// Relayed connections whose cause was the upstream's 400 to a PROXY protocol header.
+        public var relayedProxyHeaders: Int
 
         /// A member from its parts.
-        public init(server: String, name: String?, connections: Int, failed: Int, relayed: Int, failedCauses: [(code: String, count: Int)]) {
+        public init(
+            server: String, name: String?, connections: Int, failed: Int, relayed: Int, failedCauses: [(code: String, count: Int)],
+            relayedProxyHeaders: Int = 0
+        ) {
             self.server = server
             self.name = name
             self.connections = connections
             self.failed = failed
             self.relayed = relayed
             self.failedCauses = failedCauses
+            self.relayedProxyHeaders = relayedProxyHeaders
         }
 
         /// A member from an `upstreams[]` entry of report.json (`failed_causes`, or `causes` for a
@@ -36,7 +42,8 @@ public enum Headline {
             self.init(
                 server: row["server"].string ?? "?", name: row["name"].string, connections: row["connections"].int ?? 0,
                 failed: row["failed"].int ?? 0, relayed: row["relayed"].int ?? 0,
-                failedCauses: causes.members.map { ($0.0, $0.1.int ?? 0) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code })
+                failedCauses: causes.members.map { ($0.0, $0.1.int ?? 0) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code },
+                relayedProxyHeaders: row["causes"][FindingCode.protoProxyHeaderUnexpected.description].int ?? 0)
         }
     }
 
@@ -67,6 +74,10 @@ public enum Headline {
             return out
         }
         let relayed = members.reduce(0) { $0 + $1.relayed }
+        let proxyHeaders = members.reduce(0) { $0 + $1.relayedProxyHeaders }
+        if relayed > 0, proxyHeaders == relayed {
+            return "No upstream failed at the gateway; upstreams answered its PROXY protocol header with 400 on \(proxyHeaders) connection(s) (\(quote(FindingCode.protoProxyHeaderUnexpected.description))), and the gateway relayed that 400"
+        }
         if relayed > 0 {
             return "No upstream failed at the gateway; upstreams answered \(relayed) request(s) with a 5xx of their own, which the gateway relayed"
         }

@@ -170,7 +170,13 @@ public enum JSONReport {
                         ("phase", .string(report.verdict.phase.rawValue)), ("summary", .string(report.verdict.summary)),
                     ]))),
             ("compact", .bool(true)),
-        ])
+        ] + (report.proxyHeader.map { header in
+            // Only when the gateway sent one: the original client the upstream is told of.
+            [("proxy_header", .object([
+                ("version", .number(header.version)), ("source", .optional(header.source?.description)),
+                ("destination", .optional(header.destination?.description)),
+            ]))]
+        } ?? []))
     }
 
     /// One connection's entry.
@@ -212,6 +218,18 @@ public enum JSONReport {
         self.tcp(report, into: &out)
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
+        if let header = report.proxyHeader {
+            // Only when the gateway sent one: the original client the upstream is told of.
+            out.key("proxy_header")
+            out.object { out in
+                out.member("version", number: header.version)
+                out.member("source", header.source?.description)
+                out.member("destination", header.destination?.description)
+                out.member("length", number: header.length)
+                out.member("frame", number: Int(header.frame))
+                if let status = header.answeredWith { out.member("answered_with", number: status) } else { out.key("answered_with"); out.null() }
+            }
+        }
         out.array("transactions") { out in
             report.transactions.withUnsafeBufferPointer { transactions in
                 for index in 0..<listed { self.transaction(at: transactions.baseAddress! + index, into: &out) }

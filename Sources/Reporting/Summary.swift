@@ -24,7 +24,8 @@ public enum Summary {
         public func member(name: String?) -> Headline.Member {
             Headline.Member(
                 server: self.server, name: name, connections: self.connections, failed: self.failed, relayed: self.relayed,
-                failedCauses: self.failedCauses.map { ($0.code.description, $0.count) })
+                failedCauses: self.failedCauses.map { ($0.code.description, $0.count) },
+                relayedProxyHeaders: self.causes.first { $0.code == .protoProxyHeaderUnexpected }?.count ?? 0)
         }
     }
 

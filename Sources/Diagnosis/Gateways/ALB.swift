@@ -76,6 +76,14 @@ public struct ALBModel: GatewayModel {
             return .accepts(note: "no field-count limit is documented; the 32 KB head limit applies")
         case .chunkedBadSize, .chunkedSizeOverflow, .chunkedBadExtension, .chunkedBareLF, .chunkedDataLengthMismatch, .chunkedBadTrailer:
             return .rejects(nil, "", note: "not documented: the response was started, so the client can only get a cut body")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "")
 

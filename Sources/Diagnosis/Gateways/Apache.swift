@@ -211,6 +211,14 @@ public struct ApacheModel: GatewayModel {
             return .accepts(note: "the extra bytes are not read as part of this response (not verified)")
         case .bodyOnBodyless:
             return .accepts(note: "no body is read for HEAD, 204 and 304 (mod_proxy_http.c; not verified)")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "")
 

@@ -163,6 +163,14 @@ public struct CaddyModel: GatewayModel {
             return .accepts(note: "the bytes after the body are dropped (seen with 2.6.2)")
         case .bodyOnBodyless:
             return .accepts(note: "not verified")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "")
 

@@ -124,6 +124,14 @@ public struct EnvoyModel: GatewayModel {
             return Self.unverified(Self.lateProtocolError, "not verified: upstream_reset_after_response_started{protocol_error} assumed")
         case .chunkedWhitespaceAfterSize, .bodyExtraAfterMessage, .bodyOnBodyless:
             return .accepts(note: "not verified")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("via_upstream")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "via_upstream")
 

@@ -236,6 +236,12 @@ enum GatewayRuleKit {
         GatewayReaction(kind: .accepts, status: context.upstreamStatus, detail: detail, note: "the upstream's own status, relayed")
     }
 
+    /// The upstream's 400 to a PROXY protocol header it took for a request line, relayed to the
+    /// client as a response of its own (HAProxy's `send-proxy` in front of a plain HTTP server).
+    static func proxyHeaderRelayed(_ detail: String) -> GatewayReaction {
+        GatewayReaction(kind: .accepts, status: 400, detail: detail, note: "the upstream's 400 to the PROXY header reaches the client")
+    }
+
     /// A `Content-Length` value read as RFC 9110 §8.6 allows: a comma list of digit runs, OWS
     /// around each, leading zeros not significant. `nil` when any member is not digits.
     static func contentLengths(_ value: String) -> [String]? {

@@ -93,6 +93,8 @@ public enum Gateways {
         case .accepts:
             let status = reaction.status ?? context.upstreamStatus
             if let status, (500...599).contains(status) { return .relayed }
+            // The upstream's own 400 to a PROXY header: relayed, and what the client sees.
+            if code == .protoProxyHeaderUnexpected { return .relayed }
             return .ok
         case .passesAsHTTP09, .retries:
             // The client got a status (200 for the HTTP/0.9 relay, the retry's own otherwise).

@@ -141,6 +141,14 @@ public struct HAProxyModel: GatewayModel {
             return .accepts(note: "not verified")
         case .bodyOnBodyless:
             return .accepts(note: "Transfer-Encoding and Content-Length are dropped for 1xx and 204; HEAD, 1xx, 204 and 304 are bodyless")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("----")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "----")
 

@@ -194,6 +194,14 @@ public struct NginxModel: GatewayModel {
                 note: "a warning; the extra bytes are dropped and the connection is not kept alive; after a chunked body: upstream sent data after final chunk")
         case .bodyOnBodyless:
             return .accepts(note: "the body length is forced to 0; the keep-alive decision follows Connection: close")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "")
 

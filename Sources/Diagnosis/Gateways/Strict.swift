@@ -112,6 +112,14 @@ public struct StrictModel: GatewayModel {
             return .accepts("RFC 9112 §6.3: the message ended where its framing says; the extra bytes are not part of it")
         case .bodyOnBodyless:
             return invalid("9110 §8.6 and RFC 9112 §6.3 rule 1: a body announced on a response that has none")
+        // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
+        // reaches the client as any response does; an upstream that expected a header and got a
+        // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected:
+            return GatewayRuleKit.proxyHeaderRelayed("")
+        case .protoProxyHeaderMissing:
+            return self.reaction(to: .tcpFINBeforeResponse, context: context)
+
         case .upstream5xx:
             return GatewayRuleKit.relayed(context, "RFC 9110 §15.6: the upstream's own 5xx")
 

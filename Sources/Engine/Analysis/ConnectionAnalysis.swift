@@ -20,6 +20,12 @@ struct ConnectionAnalysis {
     @Indirect private(set) var unanalysed: UnanalysedStream? = nil
     /// Whether the HTTP/1 analyzer's violation went to the probe.
     private var violationJudged = false
+    /// Whether the gateway's stream start was looked at for a PROXY protocol header.
+    private var proxyDecided = false
+    /// The gateway's first bytes while they may be a PROXY header (out of line: seldom needed).
+    @Indirect private var proxyReader: ProxyHeaderReader? = nil
+    /// The PROXY protocol header the gateway sent before its first request, if it sent one.
+    @Indirect private(set) var proxyHeader: ProxyHeader? = nil
 
     /// A door with nothing seen. `negotiated`: the protocol TLS's ALPN chose for these bytes.
     /// `canStartTLS`: whether a TLS handshake at the start is handed to the owner (not inside TLS).
@@ -50,6 +56,55 @@ struct ConnectionAnalysis {
     /// Feeds in-order bytes of one direction. Returns true when they open a TLS handshake the
     /// owner is to read: these bytes and all that follow go to its `TLSAnalyzer`, not here.
     mutating func feed(
+        _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
+        time: Timestamp
+    ) -> Bool {
+        if direction == .client, !self.proxyDecided, let first = bytes.first {
+            // A PROXY header can only open the stream: anything but `P` or CR there settles it.
+            if self.$proxyReader || (offset == 0 && ProxyHeaderReader.mayStart(first)) {
+                return self.readProxyHeader(bytes, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+            }
+            self.proxyDecided = true
+        }
+        return self.feedPastProxyHeader(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+    }
+
+    /// The gateway's bytes while they may be a PROXY header: held until it is decided, then the
+    /// bytes after a header (or all of them, when there is none) go on in their own chunks.
+    private mutating func readProxyHeader(
+        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
+    ) -> Bool {
+        if !self.$proxyReader { self.proxyReader = ProxyHeaderReader() }
+        switch self.proxyReader!.inspect(bytes, at: offset, frame: frame, frameOffset: frameOffset, time: time) {
+        case .hold:
+            return false
+        case .notProxy:
+            return self.releaseProxyHeld()
+        case .header(let header):
+            self.proxyHeader = header
+            return self.releaseProxyHeld()
+        }
+    }
+
+    /// Hands on what the PROXY header reader held (all of it, or what followed a header).
+    @discardableResult
+    private mutating func releaseProxyHeld() -> Bool {
+        self.proxyDecided = true
+        guard self.$proxyReader else { return false }
+        let held = self.proxyReader!.held
+        self.proxyReader = nil
+        var startsTLS = false
+        for chunk in held where !chunk.bytes.isEmpty {
+            chunk.bytes.withUnsafeBytes { raw in
+                startsTLS = self.feedPastProxyHeader(
+                    raw, direction: .client, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
+                    || startsTLS
+            }
+        }
+        return startsTLS
+    }
+
+    private mutating func feedPastProxyHeader(
         _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
         time: Timestamp
     ) -> Bool {
@@ -100,6 +155,7 @@ struct ConnectionAnalysis {
 
     /// Bytes of one direction the capture lacks.
     mutating func gap(_ range: Range<UInt64>, direction: Direction, reason: GapReason) {
+        if direction == .client, !self.proxyDecided { self.releaseProxyHeld() }
         if !self.probe.isSettled {
             switch direction {
             case .client:
@@ -120,6 +176,7 @@ struct ConnectionAnalysis {
     /// The connection's first FIN or RST. Returns where the upstream's answer stood then.
     @discardableResult
     mutating func close(_ close: StreamClose) -> ResponseEnd {
+        if !self.proxyDecided { self.releaseProxyHeld() }
         if self.probe.close() { self.deliverHeld() }
         switch self.route {
         case .http1:
@@ -139,6 +196,8 @@ struct ConnectionAnalysis {
         /// Transactions `finish` closed (unanswered requests, a cut response): handed on when
         /// the connection is judged.
         var closedAtFinish: [Transaction]
+        /// The PROXY protocol header the gateway sent, with the status that answered it.
+        var proxyHeader: ProxyHeader? = nil
     }
 
     /// Nothing more will come: closes the books and takes the outcome, with the upstream's
@@ -151,9 +210,11 @@ struct ConnectionAnalysis {
         case .http1: self.http.finish()
         case .unanalysed: self.unanalysed?.finish()
         }
+        var proxyHeader = self.$proxyHeader ? self.proxyHeader : nil
+        proxyHeader?.answeredWith = self.transactions.first?.response?.status
         return Outcome(
             view: self.view(end: end), transactions: self.transactions, transactionsDropped: self.transactionsDropped,
-            closedAtFinish: self.finishedTransactions)
+            closedAtFinish: self.finishedTransactions, proxyHeader: proxyHeader)
     }
 
     /// The probe's findings and the analyzer's, in the order found: bytes before the gateway
@@ -185,13 +246,33 @@ struct ConnectionAnalysis {
         case .http1:
             var withHead = self.http.findingsArrivedWithHead
             if self.probe.serverSpokeFirst != nil, !withHead.isEmpty { withHead = Set(withHead.map { $0 + 1 }) }
+            var findings = self.findings
+            if self.$proxyHeader, let unexpected = self.unexpectedProxyHeader { findings.append(unexpected) }
             return ConnectionDiagnosis.HTTPView(
-                findings: self.findings, uncheckedGaps: self.http.uncheckedGaps, end: end, upstream5xx: self.http.upstream5xx,
+                findings: findings, uncheckedGaps: self.http.uncheckedGaps, end: end, upstream5xx: self.http.upstream5xx,
                 gatewaySpeaksHTTP1: self.http.gatewaySpeaksHTTP1, arrivedWithHead: withHead)
         case .unanalysed:
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: [], end: end, upstream5xx: nil, gatewaySpeaksHTTP1: false)
         }
+    }
+
+    /// `proto.proxy_header_unexpected`: the gateway's PROXY header was answered with 400 as the
+    /// first response (an upstream without the PROXY protocol reads the header as a request line
+    /// and refuses it; nginx logs "client sent invalid request"). Its evidence is the header,
+    /// then the 400's status line.
+    private var unexpectedProxyHeader: Finding? {
+        guard let header = self.proxyHeader, let first = self.http.transactions.first, let response = first.response,
+              response.status == 400
+        else { return nil }
+        let headerEvidence = Evidence(
+            direction: .client, streamOffset: 0, frame: header.frame, frameOffset: header.frameOffset, length: UInt64(header.length),
+            bytes: Array(header.bytes.prefix(header.length)), context: header.bytes, contextOffset: 0,
+            note: "a \(header.description) header where the upstream expected a request line")
+        let answer = Evidence(
+            direction: .server, streamOffset: response.offset, frame: response.frame, frameOffset: nil, length: 12,
+            note: "the upstream's 400 to it")
+        return Finding(code: .protoProxyHeaderUnexpected, severity: .fatal, evidence: [headerEvidence, answer], value: header.description)
     }
 
     /// Exchanges in order (at most 1000 kept; see `transactionsDropped`).

@@ -1,0 +1,48 @@
+import CaptureModel
+import Diagnosis
+
+/// What the capture shows of which upstreams expect the PROXY protocol, across connections: an
+/// upstream that answered the request behind a gateway's PROXY header expects one (its listener
+/// has `proxy_protocol`, `accept-proxy`...). A connection to such an upstream that carried no
+/// header and was closed before any response byte is `proto.proxy_header_missing`: the upstream
+/// read the gateway's request as a broken header and closed (nginx logs `broken header: "GET
+/// ..." while reading PROXY protocol`; the gateway "upstream prematurely closed connection").
+///
+/// Kept by the `Merger`, which sees every judged connection in the order one flow table judges
+/// them (whatever `--threads`), so a connection is judged on what the connections judged before
+/// it showed; one judged before any header was answered stays `tcp.fin.before_response`.
+struct ProxyProtocolKnowledge {
+    /// Upstreams known to take a PROXY header, with the first connection that showed it.
+    private(set) var accepting: [Endpoint: UInt32] = [:]
+    static let maximumServers = 4096
+
+    /// Learns from `report`, or rewrites its verdict when it is a missing header.
+    mutating func review(_ report: inout ConnectionReport, gateway: GatewayProfile) {
+        if let header = report.proxyHeader {
+            if let status = header.answeredWith, status != 400, self.accepting[report.server] == nil,
+               self.accepting.count < Self.maximumServers {
+                self.accepting[report.server] = report.id
+            }
+            return
+        }
+        guard !self.accepting.isEmpty, let witness = self.accepting[report.server],
+              report.verdict.code == .tcpFINBeforeResponse || report.verdict.code == .tcpRSTBeforeResponse,
+              report.clientStreamBytes > 0, let request = report.transactions.first?.request
+        else { return }
+        let requestEvidence = Evidence(
+            direction: .client, streamOffset: request.offset, frame: request.frame, frameOffset: nil,
+            length: UInt64(request.method.utf8.count + 1 + request.target.utf8.count),
+            note: "the gateway's request where the upstream expected a PROXY header")
+        let closed = report.findings.first?.evidence ?? []
+        let finding = Finding(
+            code: .protoProxyHeaderMissing, severity: .fatal, evidence: [requestEvidence] + closed,
+            value: "\(request.method) \(request.target)")
+        let summary = "The gateway sent \(request.method) \(request.target) to \(report.server) without a PROXY protocol header; "
+            + "\(report.server) expects one (it answered the request behind a PROXY header on c\(witness)) and closed the "
+            + "connection without a response, as a listener with the PROXY protocol does when the header is missing."
+        report.verdict = Gateways.verdict(
+            .protoProxyHeaderMissing, context: RuleContext(phase: .responseHead, method: request.method), profile: gateway,
+            summary: summary)
+        report.findings = [finding] + report.findings
+    }
+}
