@@ -68,6 +68,8 @@ extension FindingCode {
 
     public static let tcpConnectRefused = FindingCode(.tcpConnectRefused)
     public static let tcpConnectTimeout = FindingCode(.tcpConnectTimeout)
+    public static let tcpConnectUnreachable = FindingCode(.tcpConnectUnreachable)
+    public static let tcpConnectProhibited = FindingCode(.tcpConnectProhibited)
     public static let tcpRSTBeforeResponse = FindingCode(.tcpRSTBeforeResponse)
     public static let tcpFINBeforeResponse = FindingCode(.tcpFINBeforeResponse)
     public static let tcpFINMidHeaders = FindingCode(.tcpFINMidHeaders)

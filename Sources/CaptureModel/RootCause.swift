@@ -11,6 +11,8 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     // TCP and connection (taxonomy 2.A)
     case tcpConnectRefused
     case tcpConnectTimeout
+    case tcpConnectUnreachable
+    case tcpConnectProhibited
     case tcpRSTBeforeResponse
     case tcpFINBeforeResponse
     case tcpFINMidHeaders
@@ -178,6 +180,14 @@ extension RootCause {
             return row("tcp.connect.timeout", .connection, [.connect],
                 meaning: "the gateway's SYN (and its retransmissions) got no answer before the gateway gave up", rfc: "RFC 9293 §3.5",
                 phrase: "never answered the connection attempt")
+        case .tcpConnectUnreachable:
+            return row("tcp.connect.unreachable", .connection, [.connect],
+                meaning: "an ICMP host or network unreachable answered the gateway's SYN (nginx `(113: No route to host)`)",
+                rfc: "RFC 792, RFC 4443 §3.1", phrase: "could not be reached")
+        case .tcpConnectProhibited:
+            return row("tcp.connect.prohibited", .connection, [.connect],
+                meaning: "a firewall rejected the gateway's SYN with an ICMP error (administratively prohibited, or port unreachable where a closed port would send a RST)",
+                rfc: "RFC 792, RFC 4443 §3.1", phrase: "was blocked by a firewall")
         case .tcpRSTBeforeResponse:
             return row("tcp.rst.before_response", .connection, [.responseHead],
                 meaning: "the upstream reset the connection after the request, before any response byte", rfc: "RFC 9112 §9.6",

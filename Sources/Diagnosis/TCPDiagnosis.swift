@@ -21,6 +21,9 @@ public struct TCPContext: Sendable {
     public var captureEnd: Timestamp
     /// An ICMP destination-unreachable that quoted this connection's SYN, if one was seen.
     public var unreachable: PacketMark?
+    /// Its ICMP code, and whether it was ICMPv6.
+    public var unreachableCode: UInt8 = 0
+    public var unreachableIsIPv6 = false
     /// Which gateway decides the class.
     public var gateway: GatewayProfile
     /// The first range of the upstream's bytes that the capture lacks, if any.
@@ -58,6 +61,33 @@ public enum TCPDiagnosis {
         return data.frame != syn.frame
     }
 
+    /// What an ICMP destination unreachable answering a SYN means, and the errno Linux gives the
+    /// gateway for it (net/ipv4/icmp.c icmp_err_convert, net/ipv6/icmp.c tab_unreach): a host or
+    /// network unreachable is `tcp.connect.unreachable`; administratively prohibited, and port
+    /// unreachable (a TCP port that is closed answers with a RST, so an ICMP one is a firewall's
+    /// REJECT), are `tcp.connect.prohibited`.
+    static func icmpKind(code: UInt8, isIPv6: Bool) -> (code: FindingCode, name: String, errno: String) {
+        let unreachable = FindingCode.tcpConnectUnreachable
+        let prohibited = FindingCode.tcpConnectProhibited
+        if isIPv6 {
+            switch code {
+            case 0: return (unreachable, "no route to destination", "101: Network is unreachable")
+            case 1: return (prohibited, "communication administratively prohibited", "13: Permission denied")
+            case 3: return (unreachable, "address unreachable", "113: No route to host")
+            case 4: return (prohibited, "port unreachable", "111: Connection refused")
+            case 5, 6: return (prohibited, code == 5 ? "source address failed ingress/egress policy" : "reject route to destination", "13: Permission denied")
+            default: return (unreachable, "destination unreachable (code \(code))", "113: No route to host")
+            }
+        }
+        switch code {
+        case 0, 6, 11: return (unreachable, "network unreachable", "101: Network is unreachable")
+        case 1, 7, 12: return (unreachable, "host unreachable", "113: No route to host")
+        case 3: return (prohibited, "port unreachable", "111: Connection refused")
+        case 9, 10, 13: return (prohibited, "communication administratively prohibited", "113: No route to host")
+        default: return (unreachable, "destination unreachable (code \(code))", "113: No route to host")
+        }
+    }
+
     /// Judges `connection` from its TCP facts alone.
     public static func diagnose(_ connection: Connection, context: TCPContext) -> Diagnosis {
         let facts = connection.facts
@@ -75,10 +105,15 @@ public enum TCPDiagnosis {
                         note: "RST answering the SYN of frame \(syn.frame)")], other: other)
             }
             if let icmp = context.unreachable {
-                return self.make(.tcpConnectRefused, phase: .connect, context: context,
-                    summary: "The upstream \(connection.server) is unreachable: an ICMP error answered the gateway's SYN.",
+                let kind = Self.icmpKind(code: context.unreachableCode, isIPv6: context.unreachableIsIPv6)
+                let summary = kind.code == .tcpConnectProhibited
+                    ? "A firewall rejected the gateway's SYN to \(connection.server) with an ICMP \(kind.name) (frame \(icmp.frame)): "
+                        + "the gateway reads it as (\(kind.errno)), but a closed port answers with a TCP RST: a firewall rule (nftables or iptables, REJECT) on the way or on the upstream's host refused it."
+                    : "The upstream \(connection.server) could not be reached: an ICMP \(kind.name) (frame \(icmp.frame)) answered the gateway's SYN; the gateway reads it as (\(kind.errno))."
+                return self.make(kind.code, phase: .connect, context: context, summary: summary,
                     evidence: [self.packetEvidence(.server, frame: icmp.frame, offset: 0,
-                        note: "ICMP destination unreachable quoting the SYN of frame \(syn.frame)")], other: other)
+                        note: "ICMP\(context.unreachableIsIPv6 ? "v6" : "") \(kind.name) quoting the SYN of frame \(syn.frame)")], other: other,
+                    value: kind.errno)
             }
             let waited = context.captureEnd.nanoseconds(since: syn.time)
             // When the next retransmission was due: the gateway's kernel would have sent it had
@@ -159,10 +194,11 @@ public enum TCPDiagnosis {
     // MARK: Helpers
 
     private static func make(
-        _ code: FindingCode, phase: Phase, context: TCPContext, summary: String, evidence: [Evidence], other: [Finding]
+        _ code: FindingCode, phase: Phase, context: TCPContext, summary: String, evidence: [Evidence], other: [Finding],
+        value: String? = nil
     ) -> Diagnosis {
-        let verdict = Gateways.verdict(code, context: RuleContext(phase: phase), profile: context.gateway, summary: summary)
-        return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: evidence)] + other)
+        let verdict = Gateways.verdict(code, context: RuleContext(phase: phase, value: value), profile: context.gateway, summary: summary)
+        return Diagnosis(verdict: verdict, findings: [Finding(code: code, severity: .fatal, evidence: evidence, value: value)] + other)
     }
 
     private static func packetEvidence(_ direction: Direction, frame: FrameNumber, offset: UInt64, note: String) -> Evidence {

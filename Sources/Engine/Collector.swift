@@ -248,9 +248,11 @@ struct Collector: ConnectionSink {
         let view = outcome.view
         var reportTransactions = outcome.transactions
         var reportTransactionsDropped = outcome.transactionsDropped
-        let context = TCPContext(
+        var context = TCPContext(
             captureEnd: self.captureEnd, unreachable: connection.unreachable, gateway: self.gateway,
             serverGap: losses.server.firstGap)
+        context.unreachableCode = connection.unreachableCode
+        context.unreachableIsIPv6 = connection.unreachableIsIPv6
         var diagnosis: Diagnosis
         var tlsSummary: TLSSummary?
         if let analyzer = state.tls {

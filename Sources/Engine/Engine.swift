@@ -80,7 +80,7 @@ public struct Engine {
         case .icmpUnreachable(let icmp):
             self.flows.noteUnreachable(
                 quotedSource: icmp.quotedSource, quotedDestination: icmp.quotedDestination,
-                mark: PacketMark(frame: frame.number, time: frame.timestamp))
+                mark: PacketMark(frame: frame.number, time: frame.timestamp), code: icmp.code, isIPv6: icmp.isIPv6)
             if !self.collector.reports.isEmpty { self.absorbJudged() }
         case .fragmentHeld, .notTCP, .truncated, .malformed:
             break

@@ -114,7 +114,7 @@ public final class ShardedEngine: CaptureAnalysing {
             let work = self.filling[Self.shard(of: icmp.quotedSource, icmp.quotedDestination, count: self.workers.count)]
             work.items.append(.unreachable(
                 source: icmp.quotedSource, destination: icmp.quotedDestination,
-                mark: PacketMark(frame: frame.number, time: frame.timestamp)))
+                mark: PacketMark(frame: frame.number, time: frame.timestamp), code: icmp.code, isIPv6: icmp.isIPv6))
             self.itemsFilled += 1
         case .fragmentHeld, .notTCP, .truncated, .malformed:
             break
@@ -342,7 +342,7 @@ enum ShardItem {
     /// A segment; its payload is `payload` of the work's arena.
     case segment(TCPSegment, payload: Range<Int>, frame: FrameNumber, time: Timestamp, captureEnd: Timestamp)
     /// An ICMP error quoting a segment of this shard's.
-    case unreachable(source: Endpoint, destination: Endpoint, mark: PacketMark)
+    case unreachable(source: Endpoint, destination: Endpoint, mark: PacketMark, code: UInt8, isIPv6: Bool)
     /// A sweep due before `frame`.
     case sweep(now: Timestamp, frame: FrameNumber, captureEnd: Timestamp)
     /// The capture is over: end every connection.
@@ -436,8 +436,8 @@ struct EngineShard {
                 work.records[last].started = started
                 swap(&work.records[last].finished, &self.collector.finished)
                 swap(&work.records[last].reports, &self.collector.reports)
-            case .unreachable(let source, let destination, let mark):
-                self.flows.noteUnreachable(quotedSource: source, quotedDestination: destination, mark: mark)
+            case .unreachable(let source, let destination, let mark, let code, let isIPv6):
+                self.flows.noteUnreachable(quotedSource: source, quotedDestination: destination, mark: mark, code: code, isIPv6: isIPv6)
             case .sweep(let now, let frame, let captureEnd):
                 self.collector.captureEnd = captureEnd
                 self.flows.sweep(now: now, sink: &self.collector)

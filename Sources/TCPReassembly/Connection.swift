@@ -32,6 +32,9 @@ public struct Connection {
     public var findings: [Finding] = []
     /// An ICMP destination-unreachable quoting this connection's segment, if one was seen.
     public var unreachable: PacketMark?
+    /// Its ICMP code, and whether it was ICMPv6 (the codes differ: RFC 792, RFC 4443 §3.1).
+    public var unreachableCode: UInt8 = 0
+    public var unreachableIsIPv6 = false
     /// Why it left the table, once it has.
     public var end: ConnectionEnd?
 

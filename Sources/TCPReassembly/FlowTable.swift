@@ -131,9 +131,13 @@ public struct FlowTable {
 
     /// Records an ICMP destination-unreachable that quotes a segment from `source` to
     /// `destination`, on that connection if it is in the table.
-    public mutating func noteUnreachable(quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark) {
+    public mutating func noteUnreachable(
+        quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark, code: UInt8 = 0, isIPv6: Bool = false
+    ) {
         guard let slot = self.index[FlowKey(source, destination)], self.slots[slot].unreachable == nil else { return }
         self.slots[slot].unreachable = mark
+        self.slots[slot].unreachableCode = code
+        self.slots[slot].unreachableIsIPv6 = isIPv6
         self.slots[slot].facts.last = mark
     }
 

@@ -35,6 +35,12 @@ public struct ALBModel: GatewayModel {
 
         case .tcpConnectRefused:
             return .rejects(502, "The load balancer received a TCP RST from the target when attempting to establish a connection")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(502, "The load balancer received an ICMP unreachable from the path to the target when attempting to establish a connection")
+        case .tcpConnectProhibited:
+            return .rejects(502, "The target's firewall rejected the load balancer's connection attempt (an ICMP error, not a TCP RST)")
         case .tcpConnectTimeout:
             return .rejects(504, "The load balancer failed to establish a connection to the target before the connection timeout expired (10 seconds)")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:

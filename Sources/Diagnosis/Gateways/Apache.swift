@@ -74,6 +74,12 @@ public struct ApacheModel: GatewayModel {
         case .tcpConnectRefused:
             return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed",
                 note: "logged with (111)Connection refused, then AH01114: HTTP: failed to make connection to backend: …; with the default retry=60 the worker is then disabled and the next minute's requests get 503 with no SYN (gateway.no_live_upstreams); " + Self.seen("refused"))
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed", note: "logged with (113)No route to host, then AH01114")
+        case .tcpConnectProhibited:
+            return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed", note: "logged with (\((context.value ?? "113: No route to host").replacing(": ", with: ")"))), then AH01114")
         case .tcpConnectTimeout:
             return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed",
                 note: "logged with (70007)The timeout specified has expired, then AH01114; connectiontimeout= (default: Timeout, 60 s); " + Self.seen("tcp-connect-timeout"))

@@ -50,6 +50,12 @@ public struct CaddyModel: GatewayModel {
         case .tcpConnectRefused:
             return .rejects(502, "dial tcp …: connect: connection refused",
                 note: "every request tries again: no hold-down without passive health checks (seen with 2.6.2, captures/caddy/tcp-connect-refused-twice.pcap)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(502, "dial tcp …: connect: no route to host")
+        case .tcpConnectProhibited:
+            return .rejects(502, (context.value ?? "").hasPrefix("111") ? "dial tcp …: connect: connection refused" : "dial tcp …: connect: no route to host")
         case .tcpConnectTimeout:
             return .rejects(502, "dial tcp …: i/o timeout", note: "dial_timeout: a 502, not a 504 (seen with 2.6.2)")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpKeepaliveRace:

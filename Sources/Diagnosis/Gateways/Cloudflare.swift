@@ -57,6 +57,12 @@ public struct CloudflareModel: GatewayModel {
 
         case .tcpConnectRefused:
             return .rejects(521, "521 Web server is down", note: "the origin refused the connection (a RST to the SYN)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(523, "523 Origin is unreachable", note: "an ICMP host or network unreachable answered the connection attempt")
+        case .tcpConnectProhibited:
+            return .rejects(521, "521 Web server is down", note: "the origin's firewall rejected the connection (an ICMP error where a closed port sends a RST)")
         case .tcpConnectTimeout:
             return .rejects(522, "522 Connection timed out", note: "no SYN-ACK within 19 s (after retransmissions)")
         case .tcpSendTimeout:

@@ -56,6 +56,12 @@ public struct EnvoyModel: GatewayModel {
 
         case .tcpConnectRefused:
             return .rejects(503, "UF", note: "upstream_reset_before_response_started{remote_connection_failure} (older builds: connection_failure); UF,URX when retries run out")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(503, "UF", note: "upstream_reset_before_response_started{remote_connection_failure}: the connect failed with EHOSTUNREACH")
+        case .tcpConnectProhibited:
+            return .rejects(503, "UF", note: "upstream_reset_before_response_started{remote_connection_failure}: ECONNREFUSED or EHOSTUNREACH from the firewall's ICMP")
         case .tcpConnectTimeout:
             return .rejects(503, "UF", note: "upstream_reset_before_response_started{connection_timeout}")
         case .tcpRSTBeforeResponse, .tcpFINMidHeaders:

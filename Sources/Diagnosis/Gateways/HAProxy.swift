@@ -38,6 +38,12 @@ public struct HAProxyModel: GatewayModel {
 
         case .tcpConnectRefused:
             return .rejects(503, "SC", note: "after the configured retries (http_return_srv_error: STRM_ET_CONN_ERR)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(503, "sC", note: "2.6.12 does not take the ICMP host unreachable: its socket sends the SYN again and the request waits for timeout connect (seen: captures/haproxy/tcp-connect-icmp-host-unreachable.haproxy.pcap)")
+        case .tcpConnectProhibited:
+            return .rejects(503, "SC", note: "a Layer4 connection problem (Connection refused or No route to host), after the configured retries")
         case .tcpConnectTimeout:
             return .rejects(503, "sC")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse:

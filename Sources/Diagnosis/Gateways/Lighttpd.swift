@@ -56,6 +56,12 @@ public struct LighttpdModel: GatewayModel {
         case .tcpConnectRefused:
             return .rejects(503, "(gw_backend.c.274) establishing connection failed: socket: tcp:…:…: Connection refused",
                 note: "then (gw_backend.c.960) all handlers for …? on  are down.; " + Self.seen("refused"))
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(503, "(gw_backend.c.274) establishing connection failed: socket: tcp:…:…: No route to host", note: "then (gw_backend.c.960) all handlers for …? on  are down.")
+        case .tcpConnectProhibited:
+            return .rejects(503, "(gw_backend.c.274) establishing connection failed: socket: tcp:…:…: " + ((context.value ?? "113: No route to host").split(separator: ":").last.map { String($0.dropFirst()) } ?? "No route to host"), note: "then (gw_backend.c.960) all handlers for …? on  are down.")
         case .tcpConnectTimeout:
             return .rejects(503, "(gw_backend.c.274) establishing connection failed: socket: tcp:…:…: Connection timed out",
                 note: "then (gw_backend.c.960) all handlers for …? on  are down.; connect-timeout is 8 s by default; lighttpd connects a second time after the first times out, so the capture's connect-timeout 2 took 4 s; " + Self.seen("tcp-connect-timeout"))

@@ -74,6 +74,14 @@ public struct NginxModel: GatewayModel {
         case .tcpConnectRefused:
             return .rejects(502, "connect() failed (111: Connection refused)" + While.connecting,
                 note: "an ICMP error gives (113: No route to host) or (101: Network is unreachable); nginx first tries the next peer (proxy_next_upstream error)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return .rejects(502, "connect() failed (113: No route to host)" + While.connecting,
+                note: "(101: Network is unreachable) for an ICMP network unreachable; nginx first tries the next peer (proxy_next_upstream error)")
+        case .tcpConnectProhibited:
+            return .rejects(502, "connect() failed (\(context.value ?? "113: No route to host"))" + While.connecting,
+                note: "a firewall's REJECT: icmp-port-unreachable reads (111: Connection refused), as a closed port does; icmp-admin-prohibited (113: No route to host)")
         case .tcpConnectTimeout:
             return .rejects(504, "upstream timed out (110: Connection timed out)" + While.connecting)
         case .tcpRSTBeforeResponse:

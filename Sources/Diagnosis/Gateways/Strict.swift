@@ -26,6 +26,12 @@ public struct StrictModel: GatewayModel {
 
         case .tcpConnectRefused:
             return invalid("9110 §15.6.3: no connection to the upstream (502 Bad Gateway)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return invalid("9110 §15.6.3: no connection to the upstream (502 Bad Gateway)")
+        case .tcpConnectProhibited:
+            return invalid("9110 §15.6.3: no connection to the upstream (502 Bad Gateway)")
         case .tcpConnectTimeout, .tcpSendTimeout:
             return .rejects(504, "RFC 9110 §15.6.5: no timely answer from the upstream (504 Gateway Timeout)")
         case .tcpReadTimeout:

@@ -55,6 +55,12 @@ public struct VarnishModel: GatewayModel {
         case .tcpConnectRefused:
             return Self.fetchFailed("backend …: fail errno 111 (Connection refused)",
                 "the backend is then held down for backend_remote_error_holddown (0.25 s): requests in that time make no SYN and log fail errno 0 (Success) (seen with 7.1.1, captures/varnish/tcp-connect-refused-twice.pcap)")
+        // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
+        // firewall's REJECT (its ICMP where a closed port would send a RST).
+        case .tcpConnectUnreachable:
+            return Self.fetchFailed("backend …: fail errno 113 (No route to host)", "the backend is then held down for backend_remote_error_holddown (0.25 s)")
+        case .tcpConnectProhibited:
+            return Self.fetchFailed("backend …: fail errno " + (context.value ?? "113: No route to host").replacing(": ", with: " (") + ")", "a firewall's REJECT; the backend is then held down for backend_remote_error_holddown (0.25 s)")
         case .tcpConnectTimeout:
             return Self.fetchFailed("backend …: fail errno 110 (Connection timed out)", "connect_timeout, 3.5 s by default (seen with 7.1.1)")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders:
