@@ -90,13 +90,16 @@ private func singleSYN(thenOtherTrafficAt later: Int64) throws -> ConnectionRepo
     #expect(connection.verdict.verdictClass == .unknown)
 }
 
-@Test func icmpPortUnreachableAnsweringTheSYNIsARefusal() throws {
+/// No TCP port answers a SYN with an ICMP port unreachable (a closed one sends a RST): it is a
+/// firewall's REJECT (issue 20), though the gateway logs "Connection refused" as for a closed port.
+@Test func icmpPortUnreachableAnsweringTheSYNIsAFirewallsReject() throws {
     var h = EngineHarness()
     h.send(fromGateway: true, seq: 100, flags: .syn, at: 0)
     let syn = FrameBuilder.tcpPacket(from: h.gateway, to: h.upstream, seq: 100, flags: .syn)
     h.raw(FrameBuilder.icmpUnreachable(from: h.upstream.address, to: h.gateway.address, code: 3, quoting: syn), at: 1)
     let connection = try #require(h.engine.finish().connections.first)
-    #expect(connection.verdict.code == .tcpConnectRefused)
+    #expect(connection.verdict.code == .tcpConnectProhibited)
+    #expect(connection.findings.first?.value == "111: Connection refused")
     #expect(connection.findings.first?.evidence.first?.frame == 2)
 }
 

@@ -193,10 +193,11 @@ def tls(workdir):
     data_acks = frames(pcap, "tcp.dstport == %d && tcp.len > 0 && tcp.seq == 1 && tcp.ack == 1" % port)
     assert hello == data_acks, (hello, data_acks)
     request = frames(pcap, "tcp.dstport == %d && tls.app_data" % port, port)
+    server_hello = frames(pcap, "tls.handshake.type == 2", port)
     client_lines = ["%s %s -> %s" % (local, r, o) for r, o in outcomes]
     expected = {"client": local, "server": "127.0.0.1:%d" % port, "verdict": "none", "class": "ok",
                 "source": "%s.client.log line 1: %s; %s.upstream.log line 1" % (name, outcomes[0][1], name),
-                "client_hello_frame": hello[0], "request_frame": request[-1]}
+                "client_hello_frame": hello[0], "server_hello_frame": server_hello[0], "request_frame": request[-1]}
     truth = {
         "capture": name + ".pcap",
         "gateway": "Python %d.%d client with TCP_DEFER_ACCEPT (no gateway)" % sys.version_info[:2],
@@ -226,6 +227,7 @@ def tls(workdir):
     moved = dict(expected)
     moved["client_hello_frame"] = hello[0] - 1 if hello[0] > synack[0] else hello[0]
     moved["request_frame"] = request[-1] - 1
+    moved["server_hello_frame"] = server_hello[0] - 1
     moved["source"] = expected["source"] + " (the client got its 200: the handshake completed though the capture lacks the SYN-ACK)"
     derived["expected_connections"] = [moved]
     write(lost, derived, client_lines, upstream.lines)
