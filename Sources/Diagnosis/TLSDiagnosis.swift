@@ -39,7 +39,8 @@ public enum TLSDiagnosis {
             diagnosis.findings.append(Finding(code: code, severity: .warning, evidence: [Evidence(
                 direction: alert.direction, streamOffset: alert.location.offset, frame: alert.location.frame,
                 frameOffset: alert.location.frameOffset, length: UInt64(alert.bytes.count), bytes: alert.bytes, context: alert.bytes,
-                note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)")]))
+                note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)"
+                    + (alert.decrypted ? ", in this protected record (decrypted with the key log)" : ""))]))
         }
         let early = tls.earlyData
         if early.records > early.decryptedRecords, let first = early.first {
@@ -110,7 +111,8 @@ public enum TLSDiagnosis {
                || (alert.direction == .server && (alert.description == 116 || tls.serverApplicationRecords == 0)) {
             let name = TLSNames.alert(alert.description)
             let record = evidence(alert.direction, alert.location, length: UInt64(alert.bytes.count), bytes: alert.bytes,
-                note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")")
+                note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")"
+                    + (alert.decrypted ? ", in this protected record (decrypted with the key log)" : ""))
             if alert.direction == .server {
                 var code = FindingCode.tlsAlert(alert.description)
                 var text = "The upstream \(server) refused the TLS handshake with a fatal \(name) alert."

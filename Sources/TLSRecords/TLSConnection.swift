@@ -568,7 +568,10 @@ public struct TLSConnection {
             }
         case 21:
             if plaintext.count >= 2 {
-                self.alerts.append(TLSAlert(direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: plaintext))
+                // The evidence is the protected record as sent: its header and ciphertext.
+                self.alerts.append(TLSAlert(
+                    direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: header + body,
+                    decrypted: true))
             }
             self.noteEnding(direction, location)
         case 23:
