@@ -194,7 +194,7 @@ public enum TLSDiagnosis {
             let waited = clientClose.time.nanoseconds(since: hello.location.time)
             if waited >= TCPDiagnosis.readTimeoutThreshold {
                 let close = Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientClose.frame,
-                    frameOffset: nil, length: 0, note: "the gateway gives up \(TCPDiagnosis.seconds(waited)) after its ClientHello")
+                    frameOffset: nil, length: 0, note: "the gateway gives up \(TCPDiagnosis.seconds(waited)) after its ClientHello; the handshake never finished")
                 return (make(.tlsHandshakeTimeout, close,
                     summary: "The TLS handshake with \(server) stalled for \(TCPDiagnosis.seconds(waited)) until the gateway gave up."), summary)
             }
