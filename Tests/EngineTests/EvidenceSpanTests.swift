@@ -170,9 +170,16 @@ func truthsWithEvidenceFrames() -> [String] {
     }
 }
 
+/// The codes whose evidence is a packet (a SYN, FIN or RST, or the gateway's close) rather than bytes.
+private let packetCodes: Set<FindingCode> = [
+    .tcpConnectRefused, .tcpConnectTimeout, .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpFINMidBody,
+    .tcpRSTMidBody, .tcpKeepaliveRace, .tcpReadTimeout, .tlsPeerClosedInHandshake, .tlsHandshakeTimeout, .tlsClosedAfterHandshake,
+]
+
 /// Each sample capture with an evidence frame in its truth: the verdict's evidence is in that
 /// frame, and every evidence of every finding lies inside the bytes captured of its direction;
-/// where it names a place in a frame, that frame holds its first bytes there.
+/// where it names a place in a frame, that frame holds its first bytes there; a packet's evidence
+/// (SYN, FIN, RST) is zero bytes at the end of its side's stream, in a named frame.
 @Test(arguments: truthsWithEvidenceFrames())
 func everyEvidenceLiesInsideItsStreamAndInItsFrame(truthFile: String) throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Paths.captures + "/" + truthFile))
@@ -200,6 +207,10 @@ func everyEvidenceLiesInsideItsStreamAndInItsFrame(truthFile: String) throws {
                 let what = "\(truthFile) \(connection.name) \(finding.code) at \(evidence.streamOffset)+\(evidence.length)"
                 let captured = evidence.direction == .server ? connection.serverStreamBytes : connection.clientStreamBytes
                 #expect(evidence.streamOffset + evidence.length <= captured, "\(what): past the \(captured) bytes captured")
+                if packetCodes.contains(finding.code) {
+                    // A SYN, FIN or RST carries no stream byte: it sits where its side's stream ended.
+                    #expect(evidence.length == 0 && evidence.streamOffset == captured && evidence.frame != nil, "\(what): not at the packet")
+                }
                 if let frame = evidence.frame, let offset = evidence.frameOffset, !evidence.bytes.isEmpty {
                     wanted[Int(frame), default: []].append((offset, evidence.bytes, what))
                 }
