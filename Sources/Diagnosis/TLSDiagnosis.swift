@@ -70,10 +70,13 @@ public enum TLSDiagnosis {
                      length: length, bytes: bytes, context: bytes, note: note)
         }
         let server = connection.server
+        // The ClientHello message that lacks the extension: its header and body.
         let sniFinding: [Finding] = tls.clientHello.map { hello in
-            hello.serverName == nil
-                ? [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [evidence(.client, hello.location, note: "the ClientHello has no server_name extension")])]
-                : []
+            guard hello.serverName == nil else { return [] }
+            let span = tls.clientHelloWithoutSNI
+            return [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [
+                evidence(.client, span?.location ?? hello.location, length: span?.length ?? 0, bytes: span?.firstBytes ?? [],
+                         note: "the ClientHello has no server_name extension")])]
         } ?? []
         // Every problem of the chain, the one this gateway reports first, then the others in
         // OpenSSL's order; the evidence is the Certificate message.

@@ -159,6 +159,27 @@ private func finding(_ code: FindingCode, in text: String, gateway: String = "ng
     }
 }
 
+// MARK: A ClientHello without SNI: the message
+
+/// The gateway's ClientHello without server_name (tshark: frame 4, a record of 288 or 512 bytes
+/// whose handshake message is 284 or 508 bytes long): the evidence is the message, its 4-byte
+/// header and body, from stream offset 5 (after the record header), not a zero-length spot at
+/// the record's start.
+@Test(arguments: [("nginx/tls-sni-missing.pcap", 284), ("haproxy/tls-sni-missing.haproxy.pcap", 508)])
+func aMissingSNISpansTheClientHelloMessage(capture: String, messageLength: Int) throws {
+    let truthPath = Paths.captures + "/" + capture.replacingOccurrences(of: ".pcap", with: ".truth.json")
+    let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: URL(fileURLWithPath: truthPath)))
+    let result = try analyse(Paths.captures + "/" + capture, options: try truth.options())
+    let connection = try #require(result.connections.first)
+    let evidence = try #require(connection.findings.first { $0.code == .tlsSNIMissing }?.evidence.first)
+    #expect(evidence.direction == .client)
+    #expect(evidence.streamOffset == 5)
+    #expect(evidence.length == UInt64(4 + messageLength))
+    #expect(evidence.frame == 4)
+    #expect(evidence.frameOffset == 66 + 5)
+    #expect(evidence.bytes.prefix(4) == [1, 0, UInt8(messageLength >> 8), UInt8(messageLength & 0xff)])
+}
+
 // MARK: Every sample capture
 
 /// Every truth (of every folder) that names an evidence frame.
