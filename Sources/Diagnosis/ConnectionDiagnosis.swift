@@ -246,7 +246,7 @@ public enum ConnectionDiagnosis {
                 if waited >= TCPDiagnosis.readTimeoutThreshold {
                     return Ending(code: .tcpReadTimeout, phase: .responseHead, verdictClass: nil,
                         summary: "The upstream \(server) sent nothing for \(TCPDiagnosis.seconds(waited)) after \(what); the gateway gave up and closed.",
-                        evidence: packet(.client, clientEnd, connection.clientStream.nextOffset, "the gateway closes \(TCPDiagnosis.seconds(waited)) after request frame \(request.frame)"))
+                        evidence: packet(.client, clientEnd, connection.clientStream.nextOffset, "the gateway closes \(TCPDiagnosis.seconds(waited)) after request frame \(request.frame); no response byte came"))
                 }
                 return nil
             }
@@ -257,7 +257,7 @@ public enum ConnectionDiagnosis {
             if serverFirst, let serverEnd {
                 return Ending(code: byRST ? .tcpRSTBeforeResponse : .tcpFINMidHeaders, phase: .responseHead, verdictClass: nil,
                     summary: "The upstream \(server) \(byRST ? "reset" : "closed") the connection after \(Summaries.count(bytes, "byte")) of a response head, before its end.",
-                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") inside the response head"))
+                    evidence: packet(.server, serverEnd, streamEnd, "\(byRST ? "RST" : "FIN") inside the response head; its empty line never came"))
             }
             return self.clientGaveUp(connection, clientEnd: clientEnd, phase: .responseHead, context: context)
         case .midBody(let framing, let received, let expected):
@@ -330,7 +330,7 @@ public enum ConnectionDiagnosis {
         return Ending(code: .tcpReadTimeout, phase: phase, verdictClass: nil,
             summary: "The upstream \(connection.server) stalled for \(TCPDiagnosis.seconds(waited)) in the middle of its response; the gateway gave up and closed.",
             evidence: Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientEnd.frame, frameOffset: nil, length: 0,
-                note: "the gateway closes \(TCPDiagnosis.seconds(waited)) after the upstream's last byte (frame \(last.frame))"))
+                note: "the gateway closes \(TCPDiagnosis.seconds(waited)) after the upstream's last byte (frame \(last.frame)); the rest of the response never came"))
     }
 
     private static func earliest(_ a: PacketMark?, _ b: PacketMark?) -> PacketMark? {

@@ -176,7 +176,7 @@ public enum TCPDiagnosis {
                     return self.make(.tcpReadTimeout, phase: .responseHead, context: context,
                         summary: "The upstream \(connection.server) sent nothing for \(self.seconds(waited)) after the request; the gateway gave up and closed.",
                         evidence: [self.packetEvidence(.client, frame: clientEnd.frame, offset: connection.clientStream.nextOffset,
-                            note: "the gateway closes \(self.seconds(waited)) after its last request byte (frame \(request.frame))")],
+                            note: "the gateway closes \(self.seconds(waited)) after its last request byte (frame \(request.frame)); no response byte came")],
                         other: other)
                 }
             }

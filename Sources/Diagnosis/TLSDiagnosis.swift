@@ -39,7 +39,8 @@ public enum TLSDiagnosis {
             diagnosis.findings.append(Finding(code: code, severity: .warning, evidence: [Evidence(
                 direction: alert.direction, streamOffset: alert.location.offset, frame: alert.location.frame,
                 frameOffset: alert.location.frameOffset, length: UInt64(alert.bytes.count), bytes: alert.bytes, context: alert.bytes,
-                note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)")]))
+                note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)"
+                    + (alert.decrypted ? ", in this protected record (decrypted with the key log)" : ""))]))
         }
         let early = tls.earlyData
         if early.records > early.decryptedRecords, let first = early.first {
@@ -69,10 +70,13 @@ public enum TLSDiagnosis {
                      length: length, bytes: bytes, context: bytes, note: note)
         }
         let server = connection.server
+        // The ClientHello message that lacks the extension: its header and body.
         let sniFinding: [Finding] = tls.clientHello.map { hello in
-            hello.serverName == nil
-                ? [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [evidence(.client, hello.location, note: "the ClientHello has no server_name extension")])]
-                : []
+            guard hello.serverName == nil else { return [] }
+            let span = tls.clientHelloWithoutSNI
+            return [Finding(code: .tlsSNIMissing, severity: .warning, evidence: [
+                evidence(.client, span?.location ?? hello.location, length: span?.length ?? 0, bytes: span?.firstBytes ?? [],
+                         note: "the ClientHello has no server_name extension")])]
         } ?? []
         // Every problem of the chain, the one this gateway reports first, then the others in
         // OpenSSL's order; the evidence is the Certificate message.
@@ -110,7 +114,8 @@ public enum TLSDiagnosis {
                || (alert.direction == .server && (alert.description == 116 || tls.serverApplicationRecords == 0)) {
             let name = TLSNames.alert(alert.description)
             let record = evidence(alert.direction, alert.location, length: UInt64(alert.bytes.count), bytes: alert.bytes,
-                note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")")
+                note: "fatal alert \(alert.description) \(name) from the \(alert.direction == .server ? "upstream" : "gateway")"
+                    + (alert.decrypted ? ", in this protected record (decrypted with the key log)" : ""))
             if alert.direction == .server {
                 var code = FindingCode.tlsAlert(alert.description)
                 var text = "The upstream \(server) refused the TLS handshake with a fatal \(name) alert."
@@ -192,7 +197,7 @@ public enum TLSDiagnosis {
             let waited = clientClose.time.nanoseconds(since: hello.location.time)
             if waited >= TCPDiagnosis.readTimeoutThreshold {
                 let close = Evidence(direction: .client, streamOffset: connection.clientStream.nextOffset, frame: clientClose.frame,
-                    frameOffset: nil, length: 0, note: "the gateway gives up \(TCPDiagnosis.seconds(waited)) after its ClientHello")
+                    frameOffset: nil, length: 0, note: "the gateway gives up \(TCPDiagnosis.seconds(waited)) after its ClientHello; the handshake never finished")
                 return (make(.tlsHandshakeTimeout, close,
                     summary: "The TLS handshake with \(server) stalled for \(TCPDiagnosis.seconds(waited)) until the gateway gave up."), summary)
             }

@@ -158,8 +158,9 @@ struct ChunkedDecoder {
             index += 1
         }
         if digits == 0 {
+            // The whole size line (without its CRLF); its line end alone when it is empty.
             findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [line.evidence(
-                at: 0, length: max(1, min(end, 8)), note: "a chunk size that does not start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
+                at: 0, length: max(1, end), note: "a chunk size that does not start with a hex digit (RFC 9112 §7.1: chunk-size = 1*HEXDIG)")]))
             self.state = .failed
             return
         }
@@ -172,8 +173,9 @@ struct ChunkedDecoder {
         if index < end {
             if bytes[index] == ASCII.semicolon {
                 if let bad = Self.invalidExtension(bytes, index..<end) {
+                    // From the offending byte to the end of the line (CRLF excluded).
                     findings.append(Finding(code: .chunkedBadExtension, severity: .fatal, evidence: [line.evidence(
-                        at: bad.index, length: 1,
+                        at: bad.index, length: max(1, end - bad.index),
                         note: bad.missingName
                             ? "a chunk extension with no name after its ';' (RFC 9112 §7.1.1: chunk-ext-name = token)"
                             : "a byte not allowed in a chunk extension (RFC 9112 §7.1.1)")],
@@ -182,8 +184,9 @@ struct ChunkedDecoder {
                     return
                 }
             } else {
+                // From the offending byte to the end of the line (CRLF excluded).
                 findings.append(Finding(code: .chunkedBadSize, severity: .fatal, evidence: [line.evidence(
-                    at: index, length: 1, note: "a byte that is not a hex digit in the chunk size")]))
+                    at: index, length: end - index, note: "a byte that is not a hex digit in the chunk size")]))
                 self.state = .failed
                 return
             }
@@ -271,8 +274,9 @@ struct ChunkedDecoder {
         let colon = bytes[0..<end].firstIndex(of: ASCII.colon)
         let nameValid = colon.map { $0 > 0 && bytes[0..<$0].allSatisfy(ASCII.isTokenCharacter) } ?? false
         if !crlf || !nameValid || bytes[0..<end].contains(where: { $0 == 0 || $0 == ASCII.cr }) {
+            // The trailer line; its CRLF is not part of it, a bare LF that ends it is.
             findings.append(Finding(code: .chunkedBadTrailer, severity: .fatal, evidence: [line.evidence(
-                at: 0, length: bytes.count,
+                at: 0, length: crlf ? end : bytes.count,
                 note: crlf ? "a trailer line that is not a valid field line (RFC 9112 §7.1.2)" : "a trailer line ending in a bare LF")]))
             self.state = .failed
         }

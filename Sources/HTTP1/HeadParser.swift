@@ -287,9 +287,10 @@ struct HeadParser {
                 let what = bytes[bad] == ASCII.space || bytes[bad] == ASCII.tab
                     ? "whitespace in a field name (RFC 9112 §5.1: none is allowed before the colon)"
                     : "a control byte in a field name (RFC 9110 §5.1: field-name = token)"
-                report(.headerNameCTLOrSpace, .fatal, at: bad, length: 1, what)
+                // From the offending byte to the colon: the rest of the bad field name.
+                report(.headerNameCTLOrSpace, .fatal, at: bad, length: colon - bad, what)
             } else if let bad = bytes[name].firstIndex(where: { !ASCII.isTokenCharacter($0) }) {
-                report(.headerNameNonToken, .fatal, at: bad, length: 1,
+                report(.headerNameNonToken, .fatal, at: bad, length: colon - bad,
                        "a byte that is not a token character in a field name (RFC 9110 §5.6.2)")
             }
             // RFC 9110 §5.5: the value without leading and trailing OWS.

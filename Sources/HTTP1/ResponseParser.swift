@@ -367,8 +367,10 @@ struct ResponseParser {
         }
         guard headEnd != nil else {
             if self.run.count > Self.maximumHeadBytes {
+                // From the first byte past nginx's buffer to the first byte past the most held
+                // (the same bytes however the stream was cut): what does not fit.
                 findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
-                    at: Self.nginxHeadLimit, length: 1,
+                    at: Self.nginxHeadLimit, length: Self.maximumHeadBytes + 1 - Self.nginxHeadLimit,
                     note: "a response head still not complete after \(self.run.count) bytes (nginx's buffer is \(Self.nginxHeadLimit))")],
                     value: String(self.run.count)))
                 self.state = .opaque
@@ -450,8 +452,9 @@ struct ResponseParser {
             // the status line's three parts, and each field's name and value with 8 bytes more.
             let statusParts = statusLine.content.count - min(statusLine.content.count, 2)
             let htx = 85 + statusParts + head.fieldBytes + 8 * head.fieldCount
+            // From the first byte past nginx's buffer to the end of the head: what does not fit.
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
-                at: Self.nginxHeadLimit, length: 1,
+                at: Self.nginxHeadLimit, length: bytes.count - Self.nginxHeadLimit,
                 note: "a response head of \(bytes.count) bytes, past nginx's default proxy_buffer_size of 4096 bytes"
                     + " (HAProxy would need \(htx) of the 15360 bytes its buffer keeps for a head)")],
                 value: "\(bytes.count) \(htx) \(head.longestFieldLine)"))

@@ -61,12 +61,15 @@ extension StreamReassembler {
             break
         }
         guard let mismatch else { return }
+        // The evidence spans the differing bytes: from the first to the last that differ.
+        var last = length - 1
+        while last > mismatch, self.retained[firstIndex + last] == bytes[secondIndex + last] { last -= 1 }
         let at = low &+ UInt64(mismatch)
         let mark = self.mark(covering: at)
         let firstCopy = self.retained.copy(from: firstIndex + mismatch, length: 16)
         firstCopy.withUnsafeBytes { first in
             self.recordMismatch(
-                at: at, firstCopy: first,
+                at: at, length: last - mismatch + 1, firstCopy: first,
                 firstFrame: mark?.frame, firstFrameOffset: mark.flatMap { m in m.frameOffset.map { $0 + Int(at &- m.offset) } },
                 secondCopy: UnsafeRawBufferPointer(rebasing: bytes[(secondIndex + mismatch)...]),
                 secondFrame: frame, secondFrameOffset: frameOffset.map { $0 + secondIndex + mismatch })
@@ -87,8 +90,11 @@ extension StreamReassembler {
         firstCopy.withUnsafeBytes { first in
             for index in 0..<length where first[firstIndex + index] != second[secondIndex + index] {
                 let at = low &+ UInt64(index)
+                // The evidence spans the differing bytes: from the first to the last that differ.
+                var last = length - 1
+                while last > index, first[firstIndex + last] == second[secondIndex + last] { last -= 1 }
                 self.recordMismatch(
-                    at: at, firstCopy: UnsafeRawBufferPointer(rebasing: first[(firstIndex + index)...]),
+                    at: at, length: last - index + 1, firstCopy: UnsafeRawBufferPointer(rebasing: first[(firstIndex + index)...]),
                     firstFrame: firstFrame, firstFrameOffset: firstFrameOffset.map { $0 + firstIndex + index },
                     secondCopy: UnsafeRawBufferPointer(rebasing: second[(secondIndex + index)...]),
                     secondFrame: secondFrame, secondFrameOffset: secondFrameOffset.map { $0 + secondIndex + index })
@@ -106,22 +112,22 @@ extension StreamReassembler {
     }
 
     private mutating func recordMismatch(
-        at offset: UInt64, firstCopy: UnsafeRawBufferPointer, firstFrame: FrameNumber?, firstFrameOffset: Int?,
+        at offset: UInt64, length: Int, firstCopy: UnsafeRawBufferPointer, firstFrame: FrameNumber?, firstFrameOffset: Int?,
         secondCopy: UnsafeRawBufferPointer, secondFrame: FrameNumber, secondFrameOffset: Int?
     ) {
         self.overlapMismatches &+= 1
         guard self.overlapMismatches <= StreamReassembler.maximumMismatchFindings else { return }
-        let shown = min(16, firstCopy.count, secondCopy.count)
+        let shown = min(16, length, firstCopy.count, secondCopy.count)
         self.appendFinding(Finding(
             code: .tcpOverlapMismatch, severity: .warning,
             evidence: [
                 Evidence(
                     direction: self.direction, streamOffset: offset, frame: firstFrame, frameOffset: firstFrameOffset,
-                    length: UInt64(shown), bytes: [UInt8](firstCopy.prefix(shown)),
+                    length: UInt64(length), bytes: [UInt8](firstCopy.prefix(shown)),
                     note: "first copy of these bytes (the one delivered)"),
                 Evidence(
                     direction: self.direction, streamOffset: offset, frame: secondFrame, frameOffset: secondFrameOffset,
-                    length: UInt64(shown), bytes: [UInt8](secondCopy.prefix(shown)),
+                    length: UInt64(length), bytes: [UInt8](secondCopy.prefix(shown)),
                     note: "a later copy of the same sequence numbers with different bytes"),
             ]))
     }

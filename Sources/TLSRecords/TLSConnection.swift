@@ -206,6 +206,9 @@ public struct TLSConnection {
     /// The bytes that carry the Certificate message: in the clear (TLS 1.2), the message itself,
     /// its 4-byte header and its body; decrypted (TLS 1.3), the protected record it came in.
     public private(set) var certificateMessage: TLSSpan?
+    /// The ClientHello message (its 4-byte header and body), kept only when it has no
+    /// server_name: the evidence of `tls.sni.missing`.
+    public private(set) var clientHelloWithoutSNI: TLSSpan?
     /// Where the upstream's CertificateRequest was, when it asked for a client certificate.
     public private(set) var certificateRequest: TLSLocation?
     /// Alerts read in the clear, in order.
@@ -383,6 +386,13 @@ public struct TLSConnection {
             case (.client, 1):
                 if self.clientHello == nil {
                     self.clientHello = HandshakeParser.clientHello(body, location: location)
+                    if let hello = self.clientHello, hello.serverName == nil {
+                        self.clientHelloWithoutSNI = TLSSpan(
+                            location: message, length: UInt64(4 + body.count),
+                            firstBytes: [1, UInt8(truncatingIfNeeded: body.count >> 16), UInt8(truncatingIfNeeded: body.count >> 8),
+                                         UInt8(truncatingIfNeeded: body.count)] + body.prefix(TLSSpan.firstBytesLimit - 4),
+                            encrypted: false)
+                    }
                     // 0-RTT records follow at once, before the ServerHello: keep them whole if
                     // the key log can open them, or may by the time it is read again (live).
                     if let hello = self.clientHello, hello.offersEarlyData, let decryption = self.decryption,
@@ -568,7 +578,10 @@ public struct TLSConnection {
             }
         case 21:
             if plaintext.count >= 2 {
-                self.alerts.append(TLSAlert(direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: plaintext))
+                // The evidence is the protected record as sent: its header and ciphertext.
+                self.alerts.append(TLSAlert(
+                    direction: direction, level: plaintext[0], description: plaintext[1], location: location, bytes: header + body,
+                    decrypted: true))
             }
             self.noteEnding(direction, location)
         case 23:

@@ -85,7 +85,7 @@ public struct ServerHello: Hashable, Sendable {
     ]
 }
 
-/// An alert record read in the clear.
+/// An alert record, read in the clear or opened with the key log.
 public struct TLSAlert: Hashable, Sendable {
     /// Who sent it.
     public var direction: Direction
@@ -94,8 +94,12 @@ public struct TLSAlert: Hashable, Sendable {
     /// The description (RFC 8446 §6).
     public var description: UInt8
     public var location: TLSLocation
-    /// The record's bytes (5-byte header and 2-byte body), for evidence.
+    /// The record's bytes as sent (5-byte header and 2-byte body; for a protected record, its
+    /// header and ciphertext), for evidence.
     public var bytes: [UInt8]
+    /// Whether the record was protected and opened with the key log (the level and description
+    /// are its plaintext's; `bytes` are what the wire carried).
+    public var decrypted = false
 }
 
 /// A bounds-checked reader over a handshake message body.

@@ -69,6 +69,37 @@ private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     #expect(h.stream.overlapMismatches == 1)
 }
 
+/// Issue 15 item 12: the evidence spans the bytes that differ, from the first to the last, not
+/// a fixed window after the first: `5` against `9` is one byte, though `\r\n` follows.
+@Test func overlapMismatchEvidenceSpansTheDifferingBytes() throws {
+    var h = StreamHarness(isn: isn)
+    h.send(seq: isn + 1, bytes("Content-Length: 5\r\n"), frame: 7)
+    h.send(seq: isn + 1, bytes("Content-Length: 9\r\n"), frame: 9)
+    let finding = try #require(h.stream.findings.first)
+    #expect(finding.evidence.map(\.streamOffset) == [16, 16])
+    #expect(finding.evidence.map(\.length) == [1, 1])
+    #expect(finding.evidence.map(\.bytes) == [bytes("5"), bytes("9")])
+
+    // Delivered `abcdefghij`, then a copy differing at `c` and `f`: offsets 2 to 5, four bytes.
+    var delivered = StreamHarness(isn: isn)
+    delivered.send(seq: isn + 1, bytes("abcdefghij"), frame: 1)
+    delivered.send(seq: isn + 1, bytes("abXdeYghij"), frame: 2)
+    let rewritten = try #require(delivered.stream.findings.first)
+    #expect(rewritten.evidence.map(\.streamOffset) == [2, 2])
+    #expect(rewritten.evidence.map(\.length) == [4, 4])
+    #expect(rewritten.evidence.map(\.bytes) == [bytes("cdef"), bytes("XdeY")])
+    #expect(rewritten.evidence.map(\.frameOffset) == [54 + 2, 54 + 2])
+
+    // Both copies still held out of order: `abcdef` and `aXcYef` at offset 10 differ from 11 to 13.
+    var held = StreamHarness(isn: isn)
+    held.send(seq: isn + 11, bytes("abcdef"), frame: 2)
+    held.send(seq: isn + 11, bytes("aXcYef"), frame: 3)
+    let buffered = try #require(held.stream.findings.first)
+    #expect(buffered.evidence.map(\.streamOffset) == [11, 11])
+    #expect(buffered.evidence.map(\.length) == [3, 3])
+    #expect(buffered.evidence.map(\.bytes) == [bytes("bcd"), bytes("XcY")])
+}
+
 @Test func overlapWithDifferentBytesInTheOutOfOrderBufferIsAFinding() throws {
     var h = StreamHarness(isn: isn)
     h.send(seq: isn + 11, bytes("abcdef"), frame: 2)

@@ -179,8 +179,10 @@ func failOnExitsThreeWhenAConnectionOfTheClassesIsFound(options: [String], statu
     #expect(!html.contains("<b>up</b>"))
     #expect(html.contains("<code>GET /&lt;script&gt;alert(1)&lt;/script&gt;?q=&quot;x&quot;&amp;y=1</code>"))
     #expect(html.contains("&lt;b&gt;up&lt;/b&gt;"))
-    // The hexdump's text column: the name's bytes as text, the offending `<` marked.
-    #expect(html.contains("X-<mark class=\"evidence-byte\" title=\"frame 5\">&lt;</mark>script&gt;"))
+    // The hexdump's text column: the name's bytes as text, marked from the offending `<` to the
+    // colon (the rest of the bad name, issue 15 item 12).
+    #expect(html.contains("X-<mark class=\"evidence-byte\" title=\"frame 5\">&lt;script&gt;alert</mark>"))
+    #expect(html.contains("<mark class=\"evidence-byte\" title=\"frame 5\">(1)&lt;/script&gt;</mark>: "))
 
     let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
     let prose = Markdown.outsideCodeSpans(markdown)
