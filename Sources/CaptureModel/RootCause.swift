@@ -270,7 +270,7 @@ extension RootCause {
                 meaning: "the gateway spoke plain HTTP to a port that answered with TLS", rfc: "RFC 9112 §4", phrase: badProto)
         case .protoH2PrefaceToH1:
             return row("proto.h2_preface_to_h1", .protocolMismatch, [.responseHead],
-                meaning: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream", rfc: "RFC 9113 §3.4", phrase: badProto)
+                meaning: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream (now raised as `proto.h1_response_to_h2`, which names the upstream's HTTP/1 answer; kept for saved reports)", rfc: "RFC 9113 §3.4", phrase: badProto)
         case .protoH2ResponseToH1:
             return row("proto.h2_response_to_h1", .protocolMismatch, [.responseHead],
                 meaning: "an HTTP/2-only upstream answered the gateway's HTTP/1 request with HTTP/2 frames",
