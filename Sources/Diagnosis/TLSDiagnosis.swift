@@ -41,6 +41,16 @@ public enum TLSDiagnosis {
                 frameOffset: alert.location.frameOffset, length: UInt64(alert.bytes.count), bytes: alert.bytes, context: alert.bytes,
                 note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)")]))
         }
+        // RFC 7301 §3.2, RFC 9113 §3.2: a gateway that offered only h2 (nginx grpcs://, HAProxy
+        // alpn h2) and an upstream that chose no h2. An offer with http/1.1 too is a choice
+        // left to the upstream, and its fallback no finding.
+        if let hello = tls.clientHello, let chosen = tls.serverHello, hello.alpn.contains("h2"),
+           !hello.alpn.contains(where: { $0.hasPrefix("http/1") }), chosen.alpn != "h2" {
+            diagnosis.findings.append(Finding(code: .tlsALPNNoH2, severity: .warning, evidence: [Evidence(
+                direction: .server, streamOffset: chosen.location.offset, frame: chosen.location.frame,
+                frameOffset: chosen.location.frameOffset, length: 0,
+                note: "a ServerHello that selects \(chosen.alpn.map { "ALPN \($0)" } ?? "no ALPN protocol") where the gateway offered only h2")]))
+        }
         let early = tls.earlyData
         if early.records > early.decryptedRecords, let first = early.first {
             let keys = !tls.keysFound ? "there is no key log for this session"

@@ -107,3 +107,21 @@ private let upstreamSettings = h2Frame(4, stream: 0) + h2Frame(4, flags: 1, stre
     #expect(report.verdict.code == .tcpFINBeforeResponse)
     #expect(report.verdict.summary.contains("POST /pkg.Svc/Call"), "\(report.verdict.summary)")
 }
+
+/// A gateway that offered only h2 (nginx grpcs://) and a ServerHello without it: tls.alpn.no_h2
+/// beside the verdict, at the ServerHello. An offer with http/1.1 too leaves the choice to the upstream.
+@Test(arguments: [(["h2"], true), (["h2", "http/1.1"], false), (["http/1.1"], false)])
+func alpnWithoutH2(offered: [String], found: Bool) throws {
+    var c = Conversation()
+    c.clientBytes(TLSWire.record(22, TLSWire.clientHello(sni: "upstream.test", alpn: offered)))
+    c.serverBytes(TLSWire.record(22, TLSWire.serverHello()))
+    c.gatewayCloses(after: 5)
+    let report = try c.verdict()
+    let finding = report.findings.first { $0.code == .tlsALPNNoH2 }
+    #expect((finding != nil) == found, "\(report.findings.map(\.code))")
+    if let finding {
+        #expect(finding.severity == .warning)
+        #expect(finding.evidence.first?.frame == 5 && finding.evidence.first?.direction == .server)
+        #expect(report.verdict.code != .tlsALPNNoH2)
+    }
+}
