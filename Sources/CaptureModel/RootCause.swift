@@ -289,8 +289,8 @@ extension RootCause {
                 meaning: "the upstream answered the gateway's HTTP/2 preface with an HTTP/1.x status line (nginx: `upstream sent too large http2 frame: 4740180`, the bytes `HTT` read as a frame length)",
                 rfc: "RFC 9113 §3.4", phrase: badProto)
         case .tlsALPNNoH2:
-            return row("tls.alpn.no_h2", .tls, [.tls], .finding, .warning,
-                meaning: "the gateway offered ALPN `h2` and the upstream's ServerHello did not select it (a server without HTTP/2 over TLS)",
+            return row("tls.alpn.no_h2", .tls, [.tls], .rootCause, .warning,
+                meaning: "the gateway offered only ALPN `h2` and the upstream's ServerHello did not select it: the verdict when the upstream then answered the preface with HTTP/1 (value `HTTP/1`), or when all went well inside",
                 rfc: "RFC 7301 §3.2, RFC 9113 §3.2", phrase: badProto)
 
         case .h2RSTStreamBeforeResponse:
@@ -339,7 +339,7 @@ extension RootCause {
                 meaning: "the DATA frames of a stream add up to more or less than its `content-length`",
                 rfc: "RFC 9113 §8.1.1", phrase: "sent a body whose length disagrees with its content-length")
         case .h2StreamClosed:
-            return row("h2.stream.closed", .http2, [.responseHead],
+            return row("h2.stream.closed", .http2, [.responseBody],
                 meaning: "a frame on a stream the upstream had already closed (or the gateway never opened)",
                 rfc: "RFC 9113 §5.1", phrase: h2Frame)
         case .h2TrailersNoEndStream:

@@ -133,13 +133,17 @@ public struct Transaction: Hashable, Sendable {
     public var response: ResponseInfo?
     /// The HTTP/2 stream that carried them (RFC 9113 §5.1.1); `nil` on HTTP/1.
     public var streamID: UInt32? = nil
+    /// HTTP/2: when the stream ended without a complete response (an RST_STREAM, a GOAWAY, a
+    /// frame the gateway could not take), for the client-hop correlation; `nil` otherwise.
+    public var ended: Timestamp? = nil
 }
 
 extension Transaction {
     /// An HTTP/2 stream's transaction.
-    public init(stream streamID: UInt32, request: RequestInfo?, response: ResponseInfo?) {
+    public init(stream streamID: UInt32, request: RequestInfo?, response: ResponseInfo?, ended: Timestamp? = nil) {
         self.request = request
         self.response = response
         self.streamID = streamID
+        self.ended = ended
     }
 }

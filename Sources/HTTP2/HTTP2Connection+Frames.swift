@@ -74,6 +74,7 @@ extension HTTP2Connection {
                     value: "http2")
             }
             self.streams[id]!.upstreamClosed = true
+            self.streams[id]!.ended = reader.start.time
             self.retire(id)
         }
     }
@@ -96,6 +97,7 @@ extension HTTP2Connection {
             value: "\(name) last_stream_id=\(last)")
         for id in refused {
             self.streams[id]!.upstreamClosed = true
+            self.streams[id]!.ended = reader.start.time
             self.retire(id)
         }
     }
@@ -123,7 +125,7 @@ extension HTTP2Connection {
                 .h2StatusMissing, reader: reader, streamID: id,
                 note: "a DATA frame on stream \(id) before any response head, so the response has no :status (RFC 9113 §8.1)",
                 value: nil)
-            self.streams[id]!.broken = true
+            self.kill(id, at: reader.start.time)
             return
         }
         // §6.9.1: the whole frame, padding too, counts against both windows.
@@ -211,6 +213,7 @@ extension HTTP2Connection {
     /// when the gateway reset it or it already broke.
     mutating func judgedStream(_ id: UInt32, reader: Reader, frame: String) -> H2Stream? {
         guard let stream = self.streams[id] else {
+            if self.deadStreams.contains(id) { return nil }
             let why = id <= self.highestStream && id & 1 == 1
                 ? "which the upstream had already closed" : "which the gateway never opened"
             self.report(

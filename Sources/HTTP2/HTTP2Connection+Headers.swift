@@ -106,12 +106,13 @@ extension HTTP2Connection {
     private mutating func brokenBlock(_ code: FindingCode, reader: Reader, value: String?, note: String) {
         let id = reader.blockStream
         self.report(code, evidence: self.blockEvidence(reader, note: note), value: value)
-        self.streams[id]?.broken = true
+        self.kill(id, at: reader.blockStart.time)
     }
 
     /// As `judgedStream`, for a header block whose first frame is the evidence.
     private mutating func judgedBlockStream(_ id: UInt32, reader: Reader) -> Bool {
         guard let stream = self.streams[id] else {
+            if self.deadStreams.contains(id) { return false }
             let why = id <= self.highestStream && id & 1 == 1
                 ? "which the upstream had already closed" : "which the gateway never opened"
             self.report(

@@ -40,6 +40,9 @@ public struct HTTP2Connection {
     /// Open streams by id. A stream the gateway opened is removed once both sides closed it or
     /// either reset it; an id at or below `highestStream` that is not here is closed (§5.1.1).
     var streams: [UInt32: H2Stream] = [:]
+    /// Streams a fatal finding ended (the gateway gave up on them there): their transactions are
+    /// handed on at once, and later frames on them are not judged again.
+    var deadStreams: Set<UInt32> = []
     /// The highest stream id the gateway opened.
     var highestStream: UInt32 = 0
     /// Streams the upstream finished (END_STREAM on a final response).
@@ -353,7 +356,7 @@ public struct HTTP2Connection {
                     value: HTTP2Wire.typeName(reader.type))
             }
             // §4.3: a connection error; the stream is dead whatever follows.
-            self.streams[reader.blockStream]?.broken = true
+            self.kill(reader.blockStream, at: reader.start.time)
             reader.blockOpen = false
             reader.block.removeAll(keepingCapacity: true)
             reader.hpackLost = true
@@ -422,10 +425,19 @@ public struct HTTP2Connection {
         self.findings.append(Finding(code: code, severity: severity ?? code.cause.entry.severity, evidence: [evidence], value: value))
     }
 
+    /// A fatal finding ended stream `id` for the gateway: it becomes a transaction now.
+    mutating func kill(_ id: UInt32, at time: Timestamp) {
+        guard self.streams[id] != nil else { return }
+        self.streams[id]!.broken = true
+        self.streams[id]!.ended = time
+        if self.deadStreams.count < 100_000 { self.deadStreams.insert(id) }
+        self.retire(id)
+    }
+
     /// Closes the books on stream `id`: it becomes a transaction.
     mutating func retire(_ id: UInt32) {
         guard let stream = self.streams.removeValue(forKey: id) else { return }
-        let transaction = Transaction(stream: id, request: stream.request, response: stream.response)
+        let transaction = Transaction(stream: id, request: stream.request, response: stream.response, ended: stream.ended)
         if self.transactions.count < Self.transactionLimit {
             self.transactions.append(transaction)
         } else {
@@ -464,6 +476,8 @@ struct H2Stream {
     var findings = 0
     /// A fatal finding ended what is judged of it (the gateway gave up on it there).
     var broken = false
+    /// When it ended without a complete response (an RST_STREAM, a GOAWAY, a fatal finding).
+    var ended: Timestamp?
     /// `h2.content_length.mismatch` was raised.
     var lengthReported = false
 

@@ -255,8 +255,11 @@ public struct NginxModel: GatewayModel {
         case .protoH1ResponseToH2:
             return .rejects(502, "upstream sent too large http2 frame: 4740180" + While.readingHead,
                 note: "4740180 is 0x485454, the bytes HTT of HTTP/1.1 read as a frame length (on h2c, and over TLS without ALPN h2)")
+        case .tlsALPNNoH2 where context.value == "HTTP/1":
+            return .rejects(502, "upstream sent too large http2 frame: 4740180" + While.readingHead,
+                note: "grpcs:// does not check the ALPN the upstream selected and sends the preface anyway; an HTTP/1 upstream's HTTP/1.1 reads as a 4740180-byte frame")
         case .tlsALPNNoH2:
-            return .accepts(note: "grpcs:// offers ALPN h2 but does not check what the upstream selected: it sends the preface anyway (an HTTP/1 upstream is then proto.h1_response_to_h2)")
+            return .accepts(note: "grpcs:// does not check the ALPN the upstream selected: an HTTP/2 upstream without ALPN works")
         case .h2RSTStreamBeforeResponse:
             return .rejects(502, "upstream rejected request with error \(GatewayRuleKit.http2ErrorNumber(context.value))" + While.readingHead,
                 note: "the number is the RST_STREAM's HTTP/2 error code (7 = REFUSED_STREAM), not a gRPC status; when headers were already sent the client's stream is reset instead")
@@ -287,13 +290,17 @@ public struct NginxModel: GatewayModel {
         case .h2HeaderConnectionSpecific:
             return .accepts(note: "nginx tolerates connection: and transfer-encoding: from an HTTP/2 upstream (seen with 1.22.1 grpc_pass)")
         case .h2ContentLengthMismatch:
-            return .rejects(nil, "upstream sent response body larger than indicated content length" + While.readingBody,
-                note: "a shorter body ends with upstream prematurely closed stream")
+            // The value is `content-length N, DATA M`: fewer bytes end the stream early.
+            let numbers = (context.value ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
+            let shorter = numbers.count == 2 && numbers[1] < numbers[0]
+            return .rejects(nil, (shorter ? "upstream prematurely closed stream" : "upstream sent response body larger than indicated content length") + While.readingHead,
+                note: "while reading upstream instead when the DATA came after the read that held the head (seen with 1.22.1: the head's read)")
         case .h2StreamClosed:
-            return .rejects(502, "upstream sent frame for closed stream \(context.value ?? "…")" + While.readingHead,
-                note: "a stream nginx never opened: upstream sent frame for unknown stream N")
+            return .rejects(nil, "upstream sent frame for closed stream \(context.value ?? "…")" + While.readingHead,
+                note: "the response went out, so the client's stream is cut (seen with 1.22.1: status 200, truncated); a stream nginx never opened: upstream sent frame for unknown stream N")
         case .h2TrailersNoEndStream:
-            return .rejects(nil, "upstream sent trailer without end stream flag" + While.readingBody)
+            return .rejects(nil, "upstream sent trailer without end stream flag" + While.readingHead,
+                note: "while reading upstream instead when the trailers came after the read that held the head (seen with 1.22.1: the head's read)")
         case .h2SettingsBadStream:
             return .rejects(502, "upstream sent settings frame with non-zero stream id: \(context.value ?? "…")" + While.readingHead)
         case .h2FlowControl:
