@@ -235,7 +235,7 @@ def h2_literal(name, value):
 
 def h2_seeds():
     """Client streams (after the preface) and server streams of a few HTTP/2 exchanges."""
-    opening = h2_frame(4, 0, 0, bytes.fromhex("000100000000000200000000000400007fffffff")[:18]) + h2_frame(8, 0, 0, b"\x7f\xff\x00\x00")
+    opening = h2_frame(4, 0, 0, bytes.fromhex("00010000000000020000000000047fffffff")) + h2_frame(8, 0, 0, b"\x7f\xff\x00\x00")
     request = lambda s: h2_frame(1, 5, s, h2_literal(b":method", b"POST") + h2_literal(b":path", b"/pkg.Svc/M") + h2_literal(b":authority", b"a"))
     server_open = h2_frame(4, 0, 0) + h2_frame(4, 1, 0)
     grpc_head = b"\x88" + h2_literal(b"content-type", b"application/grpc")

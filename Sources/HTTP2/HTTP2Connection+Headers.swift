@@ -67,7 +67,9 @@ extension HTTP2Connection {
         }
         if reader.decoder == nil {
             // The upstream encodes against the table size the gateway advertised (nginx: 0).
-            let size = reader.direction == .server ? self.gatewayHeaderTableSize : self.gatewayTableSize
+            // At most 1 MiB: no gateway advertises more (nginx 0, HAProxy and Envoy 4096), and
+            // NIOHPACK reserves room for the table's entries up front (found by FuzzHTTP2).
+            let size = min(reader.direction == .server ? self.gatewayHeaderTableSize : self.gatewayTableSize, Self.largestHeaderTable)
             reader.decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: size, maxHeaderListSize: 1 << 24)
         }
         var buffer = ByteBuffer(bytes: reader.block)
@@ -165,6 +167,9 @@ extension HTTP2Connection {
     }
 
     // MARK: The upstream's responses (RFC 9113 §8.3.2, §8.2)
+
+    /// The largest HPACK dynamic table decoded (a larger advertised size is read as this).
+    static let largestHeaderTable = 1 << 20
 
     /// RFC 9113 §8.2.2: fields that only mean something to one HTTP/1 connection.
     static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]

@@ -360,7 +360,7 @@ public struct HTTP2Connection {
             reader.blockOpen = false
             reader.block.removeAll(keepingCapacity: true)
             reader.hpackLost = true
-        } else if !reader.blockOpen, reader.type == HTTP2Wire.continuation, reader.direction == .server {
+        } else if !reader.blockOpen, !reader.hpackLost, reader.type == HTTP2Wire.continuation, reader.direction == .server {
             self.report(
                 .h2HPACKError, reader: reader, streamID: reader.stream,
                 note: "a CONTINUATION frame with no header block open (RFC 9113 §6.10)", value: "CONTINUATION")
@@ -388,7 +388,10 @@ public struct HTTP2Connection {
             return
         }
         guard reader.collecting, !reader.payloadLost else {
-            if reader.isHeaderBlockFrame { reader.hpackLost = true }
+            if reader.isHeaderBlockFrame {
+                reader.hpackLost = true
+                reader.blockOpen = false
+            }
             return
         }
         switch reader.type {

@@ -329,3 +329,12 @@ func splitAnywhereGivesTheSameFindings(_ seed: UInt64) {
     #expect(whole.summary.count == 5, "\(whole.summary)")
     #expect(whole.connection.responseEnd.responsesCompleted == cut.connection.responseEnd.responsesCompleted)
 }
+
+/// FuzzHTTP2 found it: a gateway advertising a 4 GiB table made NIOHPACK reserve room for 67
+/// million entries. Tables are decoded at 1 MiB at most, so this stays quick and small.
+@Test func hugeAdvertisedTableIsCapped() {
+    var exchange = opened(opening: preface + settings([(1, 0xffff_ffff)]))
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + indexedLiteral("x-a", "b")))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    #expect(exchange.connection.transactions.first?.response?.status == 200)
+}
