@@ -125,3 +125,17 @@ func alpnWithoutH2(offered: [String], found: Bool) throws {
         #expect(report.verdict.code != .tlsALPNNoH2)
     }
 }
+
+/// Behind HAProxy a stream that dies before its response is no 502: the client's stream is reset.
+@Test func haproxyResetsTheClientsStream() throws {
+    var c = Conversation(gateway: "haproxy")
+    c.clientBytes(gatewayOpening)
+    c.serverBytes(upstreamSettings)
+    c.serverBytes(h2Frame(3, stream: 1, [0, 0, 0, 7]))
+    c.gatewayCloses()
+    let report = try c.verdict()
+    #expect(report.verdict.code.description == "h2.rst_stream.before_response")
+    #expect(report.verdict.verdictClass == .truncated)
+    #expect(report.verdict.gateways["haproxy"]?.status == nil && report.verdict.gateways["haproxy"]?.detail == "")
+    #expect(report.verdict.summary.hasSuffix("at byte 18 of its stream (frame 6); haproxy resets the client's stream without a status."), "\(report.verdict.summary)")
+}
