@@ -14,6 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // NIOHPACK only: the HPACK decoder of the HTTP2 target.
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Frame ids, endpoints, findings, verdicts. No dependencies.
@@ -24,12 +27,21 @@ let package = Package(
         .target(name: "TCPReassembly", dependencies: ["CaptureModel", "PacketDecoding"]),
         // Streaming HTTP/1.x framing and validation of both directions.
         .target(name: "HTTP1", dependencies: ["CaptureModel"]),
+        // Streaming HTTP/2 (and gRPC) frames, HPACK and streams of the upstream's answers. The one
+        // module that imports NIOHPACK.
+        .target(
+            name: "HTTP2",
+            dependencies: [
+                "CaptureModel", "HTTP1",
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         // TLS records and handshakes, read without keys.
         .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "TLSRecords", "Diagnosis"]),
         // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
         .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         // libpcap, and the one module that imports it.
@@ -62,6 +74,7 @@ let package = Package(
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP1", "CaptureModel"]),
         .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
         .testTarget(
             name: "EngineTests",

@@ -88,6 +88,8 @@ PROFILES = {
     "large":      (256 * 1024, 8 * 1024 * 1024, 1, 6, 32),
     "many-conns": (50, 800, 1, 1, 100000),
     "short":      (100, 4096, 1, 1, 0),
+    # HTTP/2 (h2c, nginx grpc_pass's opening): many streams per connection, half gRPC.
+    "h2":         (200, 64 * 1024, 20, 200, 200),
 }
 SHORT_RATE = 5000          # new connections per second (short profile)
 SHORT_GATEWAYS = 2
@@ -525,8 +527,63 @@ class Generator:
         self.live.add((gwi, upi, port))
         return gwi, upi, port
 
+    # ------------------------------------------------------------------ HTTP/2
+    @staticmethod
+    def h2_frame(kind, flags, stream, payload=b""):
+        return struct.pack("!I", len(payload))[1:] + bytes((kind, flags)) + struct.pack("!I", stream) + payload
+
+    @staticmethod
+    def h2_literal(name, value):
+        # RFC 7541 6.2.2: literal without indexing, new name, no Huffman; lengths under 127.
+        return b"\x00" + bytes((len(name),)) + name + bytes((len(value),)) + value
+
+    def h2_connection(self, c, nreq):
+        """One h2c connection: nginx grpc_pass's preface and SETTINGS, then `nreq` streams one
+        after another, each a request HEADERS and a response of HEADERS, DATA (16 KiB frames)
+        and, for gRPC, trailers."""
+        rng = self.rng
+        f, lit = self.h2_frame, self.h2_literal
+        yield [c.syn_frame(self, 0, SYN), c.syn_frame(self, 1, SYN | ACK), c.frame(self, 0, ACK)]
+        opening = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                   + f(4, 0, 0, bytes.fromhex("00010000000000020000000000047fffffff"))
+                   + f(8, 0, 0, b"\x7f\xff\x00\x00"))
+        yield from self.send(c, 0, opening)
+        yield from self.send(c, 1, f(4, 0, 0) + f(4, 1, 0))
+        for i in range(nreq):
+            if i > 0 and self.planned >= self.target:
+                break
+            stream = 2 * i + 1
+            grpc = rng.random() < 0.5
+            rid = self.uuid().encode()
+            path = (b"/pkg.Service/Method%d" % rng.randrange(8)) if grpc else (b"/api/v1/items/%d" % rng.randrange(1, 10 ** 7))
+            req = f(1, 5, stream, lit(b":method", b"POST" if grpc else b"GET") + lit(b":scheme", b"http")
+                    + lit(b":path", path) + lit(b":authority", c.host.encode()) + lit(b"x-request-id", rid)
+                    + (lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers") if grpc else b""))
+            n = int(math.exp(rng.uniform(self.lblo, self.lbhi)))
+            body = self.body(n)
+            if grpc:
+                body = b"\x00" + struct.pack("!I", len(body)) + body
+            head = b"\x88" + (lit(b"content-type", b"application/grpc") if grpc else lit(b"content-length", str(len(body)).encode()))
+            resp = f(1, 4, stream, head)
+            for at in range(0, len(body), 16384):
+                last = at + 16384 >= len(body) and not grpc
+                resp += f(0, 1 if last else 0, stream, body[at:at + 16384])
+            if grpc:
+                resp += f(1, 5, stream, lit(b"grpc-status", b"0"))
+            self.requests += 1
+            self.planned += (self.estimate(len(req)) + self.estimate(len(resp)) - (self.avg_exchange if i == 0 else 0))
+            yield from self.send(c, 0, req)
+            yield from self.send(c, 1, resp)
+            self.responses += 1
+        yield [c.frame(self, 0, FIN | ACK)]
+        yield [c.frame(self, 1, FIN | ACK), c.frame(self, 0, ACK)]
+        self.live.discard(c.key)
+
     def connection(self, c, nreq):
         rng = self.rng
+        if self.profile == "h2":
+            yield from self.h2_connection(c, nreq)
+            return
         # handshake (one burst)
         yield [c.syn_frame(self, 0, SYN), c.syn_frame(self, 1, SYN | ACK), c.frame(self, 0, ACK)]
         closer = 0

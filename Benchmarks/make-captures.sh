@@ -12,6 +12,7 @@
 #   many-conns-200MB   one wave of 100,000 concurrent connections
 #   short-150MB        one request per connection, 5,000 new connections a second
 #   short-600MB        the same traffic for four times as long (memory flat in time)
+#   h2-30MB            HTTP/2 (h2c): 20..200 streams per connection, half of them gRPC
 #
 # Usage: make-captures.sh [--smoke] [--dir DIR] [--capture NAME PROFILE SIZE_MB]...
 #   --smoke     only smoke-5MB
@@ -71,4 +72,5 @@ if [[ $smoke -eq 0 ]]; then
     capture many-conns-200MB --profile many-conns --size-mb 200
     capture short-150MB --profile short --size-mb 150
     capture short-600MB --profile short --size-mb 600
+    capture h2-30MB --profile h2 --size-mb 30
 fi

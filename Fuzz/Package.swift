@@ -22,14 +22,22 @@ func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 
 let package = Package(
     name: "edgescope-fuzz",
+    dependencies: [
+        // NIOHPACK, for the HTTP2 library (as in the main package).
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
     targets: [
         library("CaptureModel"),
         library("PacketDecoding", ["CaptureModel"]),
         library("TCPReassembly", ["CaptureModel", "PacketDecoding"]),
         library("HTTP1", ["CaptureModel"]),
+        library(
+            "HTTP2",
+            ["CaptureModel", "HTTP1", .product(name: "NIOHPACK", package: "swift-nio-http2"), .product(name: "NIOCore", package: "swift-nio")]),
         library("TLSRecords", ["CaptureModel"]),
         library("Diagnosis", ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
-        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
+        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "TLSRecords", "Diagnosis"]),
         library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
         .target(
@@ -46,6 +54,7 @@ let package = Package(
         fuzzTarget("FuzzPacketDecoder", ["PacketDecoding", "CaptureModel"]),
         fuzzTarget("FuzzReassembly", ["TCPReassembly", "PacketDecoding", "CaptureModel"]),
         fuzzTarget("FuzzHTTP1", ["HTTP1", "CaptureModel"]),
+        fuzzTarget("FuzzHTTP2", ["HTTP2", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzTLS", ["TLSRecords", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzKeyLog", ["TLSRecords"]),
         fuzzTarget(

@@ -9,6 +9,8 @@ top of each Fuzz/Sources/<Target>/<Target>.swift):
   FuzzPacketDecoder  the link type and the first frames of each capture
   FuzzReassembly     each connection's segments, with absolute sequence numbers
   FuzzHTTP1          each plain connection's two reassembled streams
+  FuzzHTTP2          each h2c connection's two streams (the preface taken off the client's), and a
+                     few HTTP/2 exchanges built here (nginx grpc_pass's opening, gRPC, resets)
   FuzzTLS            each TLS connection's two streams, the ClientHello random set to 11..11
                      so the target's key log opens it
   FuzzKeyLog         the key logs beside the captures
@@ -172,7 +174,7 @@ def main():
     out = sys.argv[1]
     captures = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "captures")
     # nginx's captures, their HAProxy twins and the gateway-less key-log ones (names unique across them).
-    folders = ("nginx", "haproxy", "no-gateway")
+    folders = ("nginx", "haproxy", "no-gateway", "http2")
     entries = sorted((e, os.path.join(captures, f, e)) for f in folders if os.path.isdir(os.path.join(captures, f))
                      for e in os.listdir(os.path.join(captures, f)))
     for entry, path in entries:
@@ -209,8 +211,45 @@ def main():
                 client = set_client_random(client)
                 for mode in (0x1F, 0x3F):
                     write(out, "FuzzTLS", f"{stem}-c{number}-m{mode:02x}", seed + bytes([mode]) + struct.pack(">H", len(client)) + client + server)
+            elif client.startswith(H2_PREFACE):
+                client = client[len(H2_PREFACE):]
+                write(out, "FuzzHTTP2", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
             else:
                 write(out, "FuzzHTTP1", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
+    for name, (client, server) in h2_seeds().items():
+        for number in range(3):
+            gap = 0 if number < 2 else 5
+            write(out, "FuzzHTTP2", f"{name}-{number}", struct.pack(">QHH", number + 1, len(client), gap) + client + server)
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def h2_literal(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_seeds():
+    """Client streams (after the preface) and server streams of a few HTTP/2 exchanges."""
+    opening = h2_frame(4, 0, 0, bytes.fromhex("00010000000000020000000000047fffffff")) + h2_frame(8, 0, 0, b"\x7f\xff\x00\x00")
+    request = lambda s: h2_frame(1, 5, s, h2_literal(b":method", b"POST") + h2_literal(b":path", b"/pkg.Svc/M") + h2_literal(b":authority", b"a"))
+    server_open = h2_frame(4, 0, 0) + h2_frame(4, 1, 0)
+    grpc_head = b"\x88" + h2_literal(b"content-type", b"application/grpc")
+    return {
+        "h2-grpc-ok": (opening + request(1) + request(3), server_open + h2_frame(1, 4, 1, grpc_head)
+                       + h2_frame(0, 0, 1, b"\x00\x00\x00\x00\x02\x08\x01") + h2_frame(1, 5, 1, h2_literal(b"grpc-status", b"0"))
+                       + h2_frame(1, 5, 3, grpc_head + h2_literal(b"grpc-status", b"14"))),
+        "h2-rst": (opening + request(1), server_open + h2_frame(3, 0, 1, b"\x00\x00\x00\x07")),
+        "h2-goaway": (opening + request(1) + request(3), server_open + h2_frame(7, 0, 0, b"\x00\x00\x00\x01\x00\x00\x00\x00")),
+        "h2-continuation": (opening + request(1), server_open + h2_frame(1, 0, 1, b"\x88") + h2_frame(9, 4, 1, h2_literal(b"X-A", b"b"))
+                            + h2_frame(0, 1, 1, b"ok")),
+        "h2-index": (opening + request(1), server_open + h2_frame(1, 5, 1, b"\x88\x40\x01a\x01b\xbe")),
+        "h2-http1": (opening + request(1), b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
+    }
 
 
 if __name__ == "__main__":

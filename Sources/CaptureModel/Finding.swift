@@ -38,12 +38,17 @@ public struct Evidence: Hashable, Sendable {
     public var contextOffset: UInt64
     /// A short explanation a person understands.
     public var note: String
+    /// The HTTP/2 stream the bytes belong to (RFC 9113 §5.1.1), when they are an HTTP/2 frame
+    /// of one; `nil` for HTTP/1 and for frames of the whole connection (stream 0).
+    public var streamID: UInt32?
 
     /// Evidence from its parts.
     public init(
         direction: Direction, streamOffset: UInt64, frame: FrameNumber?, frameOffset: Int?,
-        length: UInt64, bytes: [UInt8] = [], context: [UInt8] = [], contextOffset: UInt64? = nil, note: String
+        length: UInt64, bytes: [UInt8] = [], context: [UInt8] = [], contextOffset: UInt64? = nil, note: String,
+        streamID: UInt32? = nil
     ) {
+        self.streamID = streamID
         self.direction = direction
         self.streamOffset = streamOffset
         self.frame = frame

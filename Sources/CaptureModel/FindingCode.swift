@@ -96,6 +96,30 @@ extension FindingCode {
     public static let protoServerSpeaksFirst = FindingCode(.protoServerSpeaksFirst)
     public static let protoProxyHeaderUnexpected = FindingCode(.protoProxyHeaderUnexpected)
     public static let protoProxyHeaderMissing = FindingCode(.protoProxyHeaderMissing)
+    public static let protoH1ResponseToH2 = FindingCode(.protoH1ResponseToH2)
+    public static let tlsALPNNoH2 = FindingCode(.tlsALPNNoH2)
+
+    public static let h2RSTStreamBeforeResponse = FindingCode(.h2RSTStreamBeforeResponse)
+    public static let h2Goaway = FindingCode(.h2Goaway)
+    public static let h2FrameTooLarge = FindingCode(.h2FrameTooLarge)
+    public static let h2HPACKBadIndex = FindingCode(.h2HPACKBadIndex)
+    public static let h2HPACKError = FindingCode(.h2HPACKError)
+    public static let h2StatusMissing = FindingCode(.h2StatusMissing)
+    public static let h2StatusDuplicate = FindingCode(.h2StatusDuplicate)
+    public static let h2StatusInvalid = FindingCode(.h2StatusInvalid)
+    public static let h2HeaderRequestPseudo = FindingCode(.h2HeaderRequestPseudo)
+    public static let h2HeaderUppercase = FindingCode(.h2HeaderUppercase)
+    public static let h2HeaderConnectionSpecific = FindingCode(.h2HeaderConnectionSpecific)
+    public static let h2ContentLengthMismatch = FindingCode(.h2ContentLengthMismatch)
+    public static let h2StreamClosed = FindingCode(.h2StreamClosed)
+    public static let h2TrailersNoEndStream = FindingCode(.h2TrailersNoEndStream)
+    public static let h2SettingsBadStream = FindingCode(.h2SettingsBadStream)
+    public static let h2FlowControl = FindingCode(.h2FlowControl)
+    public static let h2PrefaceBad = FindingCode(.h2PrefaceBad)
+    /// `grpc.status.<name>`, the name as gRPC's status code, lowercase (`unavailable`).
+    public static func grpcStatus(named name: String) -> FindingCode {
+        FindingCode(.grpcStatus, qualifier: name)
+    }
 
     public static let statusLineBadVersion = FindingCode(.statusLineBadVersion)
     public static let statusLineBadCode = FindingCode(.statusLineBadCode)

@@ -41,6 +41,30 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case protoServerSpeaksFirst
     case protoProxyHeaderUnexpected
     case protoProxyHeaderMissing
+    case protoH1ResponseToH2
+    case tlsALPNNoH2
+
+    // HTTP/2 (RFC 9113) and gRPC
+    case h2RSTStreamBeforeResponse
+    case h2Goaway
+    case h2FrameTooLarge
+    case h2HPACKBadIndex
+    case h2HPACKError
+    case h2StatusMissing
+    case h2StatusDuplicate
+    case h2StatusInvalid
+    case h2HeaderRequestPseudo
+    case h2HeaderUppercase
+    case h2HeaderConnectionSpecific
+    case h2ContentLengthMismatch
+    case h2StreamClosed
+    case h2TrailersNoEndStream
+    case h2SettingsBadStream
+    case h2FlowControl
+    case h2PrefaceBad
+    /// A family: one code per gRPC status name (`grpc.status.unavailable`); `FindingCode.qualifier`
+    /// holds the name.
+    case grpcStatus
 
     // Status line (taxonomy 2.C)
     case statusLineBadVersion
@@ -119,6 +143,7 @@ public enum CodeLayer: String, Hashable, Sendable, CaseIterable {
     case upstream = "The upstream's own answer"
     case gateway = "The gateway's own answers"
     case tls = "TLS"
+    case http2 = "HTTP/2 and gRPC (RFC 9113)"
     case healthy = "Healthy"
 }
 
@@ -168,6 +193,8 @@ extension RootCause {
         let badTLS = "failed the TLS handshake"
         let notJudged = "could not be judged (bytes missing from the capture)"
         let fact = "was recorded with a capture or reassembly note"
+        let h2Frame = "sent an HTTP/2 frame the gateway cannot accept"
+        let h2Head = "sent a malformed HTTP/2 response head"
         switch self {
         case .none:
             return row("none", .healthy, [.idle], .rootCause, .lint, meaning: "nothing failed", phrase: "answered normally")
@@ -255,7 +282,7 @@ extension RootCause {
                 meaning: "the gateway spoke plain HTTP to a port that answered with TLS", rfc: "RFC 9112 §4", phrase: badProto)
         case .protoH2PrefaceToH1:
             return row("proto.h2_preface_to_h1", .protocolMismatch, [.responseHead],
-                meaning: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream", rfc: "RFC 9113 §3.4", phrase: badProto)
+                meaning: "the gateway sent the HTTP/2 preface to an HTTP/1 upstream (now raised as `proto.h1_response_to_h2`, which names the upstream's HTTP/1 answer; kept for saved reports)", rfc: "RFC 9113 §3.4", phrase: badProto)
         case .protoH2ResponseToH1:
             return row("proto.h2_response_to_h1", .protocolMismatch, [.responseHead],
                 meaning: "an HTTP/2-only upstream answered the gateway's HTTP/1 request with HTTP/2 frames",
@@ -276,6 +303,82 @@ extension RootCause {
             return row("proto.proxy_header_missing", .protocolMismatch, [.responseHead],
                 meaning: "the gateway sent no PROXY protocol header to an upstream that expects one (it took others' headers), which closed without answering",
                 phrase: badProto)
+
+        case .protoH1ResponseToH2:
+            return row("proto.h1_response_to_h2", .protocolMismatch, [.responseHead],
+                meaning: "the upstream answered the gateway's HTTP/2 preface with an HTTP/1.x status line (nginx: `upstream sent too large http2 frame: 4740180`, the bytes `HTT` read as a frame length)",
+                rfc: "RFC 9113 §3.4", phrase: badProto)
+        case .tlsALPNNoH2:
+            return row("tls.alpn.no_h2", .tls, [.tls], .rootCause, .warning,
+                meaning: "the gateway offered only ALPN `h2` and the upstream's ServerHello did not select it: the verdict when the upstream then answered the preface with HTTP/1 (value `HTTP/1`), or when all went well inside",
+                rfc: "RFC 7301 §3.2, RFC 9113 §3.2", phrase: badProto)
+
+        case .h2RSTStreamBeforeResponse:
+            return row("h2.rst_stream.before_response", .http2, [.responseHead],
+                meaning: "the upstream reset the stream (RST_STREAM, its error code in the value) before any response head",
+                rfc: "RFC 9113 §6.4", phrase: "reset the HTTP/2 stream before responding")
+        case .h2Goaway:
+            return row("h2.goaway", .http2, [.responseHead],
+                meaning: "the upstream sent GOAWAY with a last-stream-id below a stream the gateway had open, which it so never processed",
+                rfc: "RFC 9113 §6.8", phrase: "closed the HTTP/2 connection (GOAWAY) below an open stream")
+        case .h2FrameTooLarge:
+            return row("h2.frame.too_large", .http2, [.responseHead],
+                meaning: "a frame longer than the SETTINGS_MAX_FRAME_SIZE the gateway advertised (16384 unless it raised it)",
+                rfc: "RFC 9113 §4.2", phrase: h2Frame)
+        case .h2HPACKBadIndex:
+            return row("h2.hpack.bad_index", .http2, [.responseHead],
+                meaning: "a header block refers to an HPACK index past the static and dynamic tables (nginx advertises a table of 0 bytes)",
+                rfc: "RFC 7541 §2.3.3", phrase: h2Head)
+        case .h2HPACKError:
+            return row("h2.hpack.error", .http2, [.responseHead],
+                meaning: "a header block that does not decode, or is not contiguous (another frame between HEADERS and its CONTINUATION)",
+                rfc: "RFC 7541, RFC 9113 §4.3", phrase: h2Head)
+        case .h2StatusMissing:
+            return row("h2.status.missing", .http2, [.responseHead],
+                meaning: "a response head without `:status` (or a field before it, or DATA before any head)",
+                rfc: "RFC 9113 §8.3.2", phrase: h2Head)
+        case .h2StatusDuplicate:
+            return row("h2.status.duplicate", .http2, [.responseHead],
+                meaning: "a response head with two `:status` fields", rfc: "RFC 9113 §8.3.2", phrase: h2Head)
+        case .h2StatusInvalid:
+            return row("h2.status.invalid", .http2, [.responseHead],
+                meaning: "a `:status` that is not three digits (`2000`)", rfc: "RFC 9113 §8.3.2", phrase: h2Head)
+        case .h2HeaderRequestPseudo:
+            return row("h2.header.request_pseudo", .http2, [.responseHead],
+                meaning: "a request pseudo-header (`:path`, `:method`...) or another pseudo-header than `:status` in a response, or any in trailers",
+                rfc: "RFC 9113 §8.3", phrase: h2Head)
+        case .h2HeaderUppercase:
+            return row("h2.header.uppercase", .http2, [.responseHead],
+                meaning: "a field name with uppercase letters", rfc: "RFC 9113 §8.2.1", phrase: h2Head)
+        case .h2HeaderConnectionSpecific:
+            return row("h2.header.connection_specific", .http2, [.responseHead], .rootCause, .warning,
+                meaning: "a connection-specific field (`connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`, `te` other than `trailers`)",
+                rfc: "RFC 9113 §8.2.2", phrase: h2Head)
+        case .h2ContentLengthMismatch:
+            return row("h2.content_length.mismatch", .http2, [.responseBody],
+                meaning: "the DATA frames of a stream add up to more or less than its `content-length`",
+                rfc: "RFC 9113 §8.1.1", phrase: "sent a body whose length disagrees with its content-length")
+        case .h2StreamClosed:
+            return row("h2.stream.closed", .http2, [.responseBody],
+                meaning: "a frame on a stream the upstream had already closed (or the gateway never opened)",
+                rfc: "RFC 9113 §5.1", phrase: h2Frame)
+        case .h2TrailersNoEndStream:
+            return row("h2.trailers.no_end_stream", .http2, [.responseBody],
+                meaning: "a second HEADERS frame (trailers) without END_STREAM", rfc: "RFC 9113 §8.1", phrase: h2Frame)
+        case .h2SettingsBadStream:
+            return row("h2.settings.bad_stream", .http2, [.responseHead],
+                meaning: "a SETTINGS frame on a stream other than 0", rfc: "RFC 9113 §6.5", phrase: h2Frame)
+        case .h2FlowControl:
+            return row("h2.flow_control", .http2, [.responseBody],
+                meaning: "a DATA frame larger than the flow-control window the gateway had opened (connection or stream)",
+                rfc: "RFC 9113 §6.9.1", phrase: h2Frame)
+        case .h2PrefaceBad:
+            return row("h2.preface.bad", .http2, [.responseHead],
+                meaning: "the upstream's first frame is not SETTINGS (its connection preface)", rfc: "RFC 9113 §3.4", phrase: badProto)
+        case .grpcStatus:
+            return row("grpc.status.<name>", .http2, [.responseBody], .rootCause, .warning,
+                meaning: "a gRPC status other than OK in the trailers (`grpc.status.unavailable`): the service's own answer, relayed (the value is `grpc-message`)",
+                rfc: "gRPC PROTOCOL-HTTP2", phrase: "answered with a gRPC error status")
 
         case .statusLineBadVersion:
             return row("http.status_line.bad_version", .statusLine, [.responseHead],
@@ -470,7 +573,11 @@ extension RootCause {
 
     /// The prefix of a family's codes (`tls.alert.`), or `nil` for a single code.
     public var familyPrefix: String? {
-        self == .tlsAlert ? "tls.alert." : nil
+        switch self {
+        case .tlsAlert: return "tls.alert."
+        case .grpcStatus: return "grpc.status."
+        default: return nil
+        }
     }
 
     /// Every single code by its dotted name (families are matched by prefix in `FindingCode(code:)`).

@@ -372,7 +372,9 @@ enum Summaries {
         case .retries:
             outcome = "\(gateway) retries on another connection"
         case .closesSilently:
-            outcome = "\(gateway) closes the client connection without a status"
+            // On HTTP/2 the gateway ends the client's stream (HAProxy: RST_STREAM REFUSED_STREAM).
+            outcome = evidence?.streamID == nil
+                ? "\(gateway) closes the client connection without a status" : "\(gateway) resets the client's stream without a status"
         }
         let note = evidence?.note ?? "bytes that break rule \(finding.code.description)"
         return "The upstream \(server) sent \(note)\(at); \(outcome)."

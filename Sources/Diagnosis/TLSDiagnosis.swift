@@ -42,6 +42,23 @@ public enum TLSDiagnosis {
                 note: "\(alert.level == 2 ? "fatal" : "warning") alert \(alert.description) \(TLSNames.alert(alert.description)) from the \(sender)"
                     + (alert.decrypted ? ", in this protected record (decrypted with the key log)" : ""))]))
         }
+        // RFC 7301 §3.2, RFC 9113 §3.2: a gateway that offered only h2 (nginx grpcs://, HAProxy
+        // alpn h2) and an upstream that chose no h2. An offer with http/1.1 too is a choice
+        // left to the upstream, and its fallback no finding.
+        // TLS 1.3 carries the choice in EncryptedExtensions: known only with the key log.
+        let selected: (location: TLSLocation, alpn: String?, message: String)? = tls.serverHello.flatMap { hello in
+            if hello.version == 0x0304 {
+                return tls.encryptedExtensions.map { ($0.location, $0.alpn, "an EncryptedExtensions (decrypted with the key log)") }
+            }
+            return (hello.location, hello.alpn, "a ServerHello")
+        }
+        if let hello = tls.clientHello, let selected, hello.alpn.contains("h2"),
+           !hello.alpn.contains(where: { $0.hasPrefix("http/1") }), selected.alpn != "h2" {
+            diagnosis.findings.append(Finding(code: .tlsALPNNoH2, severity: .warning, evidence: [Evidence(
+                direction: .server, streamOffset: selected.location.offset, frame: selected.location.frame,
+                frameOffset: selected.location.frameOffset, length: 0,
+                note: "\(selected.message) that selects \(selected.alpn.map { "ALPN \($0)" } ?? "no ALPN protocol") where the gateway offered only h2")]))
+        }
         let early = tls.earlyData
         if early.records > early.decryptedRecords, let first = early.first {
             let keys = !tls.keysFound ? "there is no key log for this session"
@@ -205,6 +222,32 @@ public enum TLSDiagnosis {
         var diagnosis = TCPDiagnosis.diagnose(connection, context: context)
         diagnosis.findings += chainFinding + sniFinding
         return (diagnosis, summary)
+    }
+
+    /// The verdict of a TLS connection whose decrypted bytes were judged (`inner`), when the
+    /// gateway offered only h2 and the upstream selected none (`tls.alpn.no_h2`): that is the
+    /// cause when the upstream then answered the preface with HTTP/1 (nginx grpcs://: 502), or
+    /// when the gateway fell back and all went well (HAProxy: `ok`). Other verdicts stand.
+    public static func withALPNCause(_ inner: Diagnosis, server: Endpoint, context: TCPContext) -> Diagnosis {
+        guard var alpn = inner.findings.first(where: { $0.code == .tlsALPNNoH2 }) else { return inner }
+        let rest = inner.findings.filter { $0 != alpn }
+        let offered = "The gateway offered only h2 in its TLS handshake and the upstream \(server) selected no ALPN protocol"
+        let summary: String
+        let ruleContext: RuleContext
+        switch inner.verdict.code {
+        case .protoH1ResponseToH2:
+            alpn.value = "HTTP/1"
+            ruleContext = RuleContext(phase: .responseHead, value: alpn.value)
+            summary = offered + "; the gateway sent the HTTP/2 preface anyway and the upstream answered with HTTP/1."
+        case .none:
+            ruleContext = RuleContext(phase: .tls)
+            summary = offered + "; the exchanges inside went through."
+        default:
+            return inner
+        }
+        alpn.severity = inner.verdict.code == .none ? .warning : .fatal
+        let verdict = Gateways.verdict(.tlsALPNNoH2, context: ruleContext, profile: context.gateway, summary: summary)
+        return Diagnosis(verdict: verdict, findings: [alpn] + rest)
     }
 
     /// The session's summary. The verification's OpenSSL code, text and depth are those of the

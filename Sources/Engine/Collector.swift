@@ -274,6 +274,7 @@ struct Collector: ConnectionSink {
                 let tlsFindings = diagnosis.findings.filter { $0.code.description.hasPrefix("tls.") }
                 diagnosis = ConnectionDiagnosis.diagnose(connection, http: innerView, context: context)
                 diagnosis.findings += tlsFindings
+                diagnosis = TLSDiagnosis.withALPNCause(diagnosis, server: connection.server, context: context)
                 reportTransactions = innerOutcome.transactions
                 reportTransactionsDropped = innerOutcome.transactionsDropped
                 tlsSummary?.decrypted = true
@@ -377,7 +378,7 @@ struct Collector: ConnectionSink {
             guard let request = transaction.request, !sealed.contains(request.offset) else { continue }
             self.finished.append(FinishedTransaction(
                 connection: connection, client: client, server: server, request: request, response: transaction.response,
-                ended: ended))
+                ended: transaction.ended ?? ended))
         }
     }
 

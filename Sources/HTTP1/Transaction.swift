@@ -7,6 +7,8 @@ public enum BodyFraming: String, Hashable, Sendable {
     case close
     case none
     case tunnel
+    /// HTTP/2: the stream's DATA frames, ended by a frame with END_STREAM (RFC 9113 §8.1).
+    case http2Frames = "http2"
 }
 
 /// A request the gateway sent, as the response pairing needs it.
@@ -123,10 +125,25 @@ public struct ResponseInfo: Hashable, Sendable {
     }
 }
 
-/// One request and its response.
+/// One request and its response (on HTTP/2, one stream).
 public struct Transaction: Hashable, Sendable {
     /// The request, when seen.
     public var request: RequestInfo?
     /// The response, when one started.
     public var response: ResponseInfo?
+    /// The HTTP/2 stream that carried them (RFC 9113 §5.1.1); `nil` on HTTP/1.
+    public var streamID: UInt32? = nil
+    /// HTTP/2: when the stream ended without a complete response (an RST_STREAM, a GOAWAY, a
+    /// frame the gateway could not take), for the client-hop correlation; `nil` otherwise.
+    public var ended: Timestamp? = nil
+}
+
+extension Transaction {
+    /// An HTTP/2 stream's transaction.
+    public init(stream streamID: UInt32, request: RequestInfo?, response: ResponseInfo?, ended: Timestamp? = nil) {
+        self.request = request
+        self.response = response
+        self.streamID = streamID
+        self.ended = ended
+    }
 }

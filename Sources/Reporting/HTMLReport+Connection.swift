@@ -226,9 +226,12 @@ extension HTMLReport {
         let transactions = connection["transactions"].items
         guard !transactions.isEmpty else { return }
         html.element("h4", text: "HTTP")
+        // HTTP/2: each stream is a transaction, and the table names it.
+        let http2 = transactions.contains { !$0["stream_id"].isNull }
         html.element("table", [("class", "transactions")]) { html in
             html.element("tr") { html in
-                for header in ["#", "request", "host", "request frame", "upstream sent", "client got", "framing", "complete", "response frame"] {
+                let headers = ["#"] + (http2 ? ["stream"] : []) + ["request", "host", "request frame", "upstream sent", "client got", "framing", "complete", "response frame"]
+                for header in headers {
                     html.element("th", text: header)
                 }
             }
@@ -248,6 +251,7 @@ extension HTMLReport {
                 }
                 html.element("tr") { html in
                     html.element("td", text: "\(index + 1)")
+                    if http2 { html.element("td", text: transaction["stream_id"].text ?? "") }
                     html.element("td") { html in
                         if request.isNull {
                             html.text("none seen")
@@ -316,6 +320,7 @@ extension HTMLReport {
             } else {
                 html.text("(no frame: the bytes are not in the capture)")
             }
+            if let stream = item["stream_id"].int { html.text(" · HTTP/2 stream \(stream)") }
             html.text(" · stream offset \(item["stream_offset"].int ?? 0) · \(item["length"].int ?? 0) byte(s): ")
             html.text(Self.clip(item["note"].string ?? ""))
         }

@@ -410,6 +410,8 @@ public enum JSONReport {
         } else {
             out.null()
         }
+        // HTTP/2 only: the stream that carried the exchange.
+        if let stream = transaction.pointee.streamID { out.member("stream_id", number: stream) }
         out.endObject()
     }
 
@@ -452,6 +454,8 @@ public enum JSONReport {
         out.member("context_hex", hexString(evidence.context))
         out.member("context_offset", number: evidence.contextOffset)
         out.member("note", evidence.note)
+        // HTTP/2 only: HTTP/1 evidence has no stream, and its reports keep their shape.
+        if let stream = evidence.streamID { out.member("stream_id", number: stream) }
         out.endObject()
     }
 }

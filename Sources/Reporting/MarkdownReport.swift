@@ -114,10 +114,23 @@ public enum MarkdownReport {
         if let evidence = self.primaryEvidence(connection) {
             out += "\nEvidence: \(self.text(evidence["direction"].string ?? "?")) frame \(evidence["frame"].int.map(String.init) ?? "-")"
             if let offset = evidence["frame_offset"].int { out += " (byte \(offset) of the frame)" }
+            if let stream = evidence["stream_id"].int { out += ", HTTP/2 stream \(stream)" }
             out += ", stream offset \(evidence["stream_offset"].int ?? 0): \(self.text(evidence["note"].string ?? ""))\n"
             let dump = Hexdump.lines(ReportDocument.hexdump(evidence), indent: "")
             if !dump.isEmpty {
                 out += "\n" + self.fenced(dump.joined(separator: "\n"))
+            }
+        }
+        // HTTP/2: the streams, each a transaction of its own.
+        let streams = connection["transactions"].items.filter { !$0["stream_id"].isNull }
+        if !streams.isEmpty {
+            out += "\n| stream | request | upstream sent | complete |\n|---:|---|---|---|\n"
+            for stream in streams {
+                let request = stream["request"]
+                let response = stream["response"]
+                let asked = request.isNull ? "none seen" : self.code((request["method"].string ?? "") + " " + (request["target"].string ?? ""), inTable: true)
+                let status = response.isNull ? "no response" : (response["status"].text ?? "no status")
+                out += "| \(stream["stream_id"].int ?? 0) | \(asked) | \(status) | \(response["complete"].bool == true ? "yes" : "no") |\n"
             }
         }
         if let filter = connection["display_filter"].string {

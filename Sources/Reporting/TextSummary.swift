@@ -6,6 +6,8 @@ import Engine
 public enum TextSummary {
     /// How many failing connections are shown with their evidence.
     public static let connectionsShown = 10
+    /// HTTP/2 streams listed under a failed connection.
+    public static let streamsShown = 8
 
     /// The summary text, ending with a newline. `listedIn` is where the failing connections the
     /// summary has no room for are listed (report.json's path), `nil` when no report was written.
@@ -76,10 +78,23 @@ public enum TextSummary {
                 if let evidence = connection.findings.first?.evidence.first {
                     out += "    evidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-")"
                     out += evidence.frameOffset.map { " +\($0)" } ?? ""
+                    out += evidence.streamID.map { ", HTTP/2 stream \($0)" } ?? ""
                     out += ", stream offset \(evidence.streamOffset): \(Terminal.safe(evidence.note))\n"
                     for line in Hexdump.lines(evidence) {
                         out += line + "\n"
                     }
+                }
+                // HTTP/2: each stream is a transaction of its own.
+                let streams = connection.transactions.filter { $0.streamID != nil }
+                for transaction in streams.prefix(self.streamsShown) {
+                    let request = transaction.request.map { "\($0.method) \($0.target)" } ?? "no request seen"
+                    let response = transaction.response.map { r in
+                        (r.status.map(String.init) ?? "no status") + (r.complete ? "" : ", incomplete")
+                    } ?? "no response"
+                    out += "    stream \(transaction.streamID!): \(Terminal.safe(request)) → \(response)\n"
+                }
+                if streams.count > self.streamsShown {
+                    out += "    … and \(streams.count - self.streamsShown) more stream(s)\n"
                 }
             }
             let failing = max(failures.count, result.tally.failed)

@@ -211,6 +211,9 @@ public struct TLSConnection {
     public private(set) var clientHelloWithoutSNI: TLSSpan?
     /// Where the upstream's CertificateRequest was, when it asked for a client certificate.
     public private(set) var certificateRequest: TLSLocation?
+    /// TLS 1.3: the upstream's EncryptedExtensions, read with the key log: where it was, and the
+    /// ALPN protocol it selected (RFC 8446 §4.3.1, RFC 7301 §3.1), `nil` when none.
+    public private(set) var encryptedExtensions: (location: TLSLocation, alpn: String?)?
     /// Alerts read in the clear, in order.
     public private(set) var alerts: [TLSAlert] = []
     /// Encrypted alerts (TLS 1.2 after ChangeCipherSpec), by direction.
@@ -615,6 +618,17 @@ public struct TLSConnection {
             self.certificateMessage = TLSSpan(location: location, length: recordLength, firstBytes: record, encrypted: true)
         case (.server, 13):
             self.certificateRequest = location
+        case (.server, 8) where self.encryptedExtensions == nil:
+            var alpn: String?
+            var reader = TLSReader(body)
+            if let total = reader.u16(), var extensions = reader.sub(Int(total)) {
+                while let type = extensions.u16(), let length = extensions.u16(), var data = extensions.sub(Int(length)) {
+                    guard type == 16, let listLength = data.u16(), var list = data.sub(Int(listLength)), let nameLength = list.u8(),
+                          let name = list.take(Int(nameLength)) else { continue }
+                    alpn = String(decoding: name, as: UTF8.self)
+                }
+            }
+            self.encryptedExtensions = (location, alpn)
         case (.client, 5):
             // EndOfEarlyData (RFC 8446 §4.5): the client's next record is under handshake keys.
             session.clientEarly = nil

@@ -125,10 +125,10 @@ func prefacePicksHTTP2WhereverCut(cuts: [Int]) {
     var door = Door()
     door.client(bytes(preface), cuts: cuts)
     #expect(door.analysis.probe.gateway == .http2)
-    #expect(door.analysis.route == .unanalysed)
-    // Nothing of the preface reached the HTTP/1 analyzer.
+    #expect(door.analysis.route == .http2)
+    // Nothing of the preface reached the HTTP/1 analyzer; the HTTP/2 analyzer has no frame yet.
     #expect(door.analysis.http.responseEnd.requestsSeen == 0)
-    #expect(!door.analysis.finish(endedAt: nil).view.gatewaySpeaksHTTP1)
+    #expect(door.analysis.finish(endedAt: nil).transactions.isEmpty)
 }
 
 /// Bytes held while they might be the preface go to HTTP/1, in their own chunks, when they are not.
@@ -164,7 +164,7 @@ func methodStartingLikeThePrefaceIsHTTP1WhereverCut(cuts: [Int]) {
     var h2 = Door(negotiated: .http2, canStartTLS: false)
     #expect(h2.analysis.probe.gateway == .http2)
     h2.client(bytes(get))
-    #expect(h2.analysis.route == .unanalysed)
+    #expect(h2.analysis.route == .http2)
     #expect(h2.analysis.http.responseEnd.requestsSeen == 0)
     var h1 = Door(negotiated: .http1, canStartTLS: false)
     h1.client(bytes(get))
@@ -172,8 +172,8 @@ func methodStartingLikeThePrefaceIsHTTP1WhereverCut(cuts: [Int]) {
 }
 
 @Test func protocolsWithoutAnAnalyzerAreSaidSo() {
-    #expect(ApplicationProtocol.http1.isAnalysed && ApplicationProtocol.tls.isAnalysed)
-    #expect(!ApplicationProtocol.http2.isAnalysed && !ApplicationProtocol.fastCGI.isAnalysed)
+    #expect(ApplicationProtocol.http1.isAnalysed && ApplicationProtocol.tls.isAnalysed && ApplicationProtocol.http2.isAnalysed)
+    #expect(!ApplicationProtocol.fastCGI.isAnalysed)
 }
 
 // MARK: Findings
@@ -196,9 +196,8 @@ private let mismatches: [Mismatch] = [
     Mismatch(name: "TLS alert", request: bytes(get), response: [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46, 0, 0],
              code: .protoPlainToTLSPort, length: 7),
     Mismatch(name: "HTTP/1 to the preface", request: bytes(preface),
-             response: bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), code: .protoH2PrefaceToH1, length: 16),
-    Mismatch(name: "zeros to the preface", request: bytes(preface), response: [UInt8](repeating: 0, count: 11),
-             code: .protoH2PrefaceToH1, length: 11),
+             response: bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), code: .protoH1ResponseToH2, length: 16,
+             value: "HTTP/1.1 400 Bad"),
     Mismatch(name: "HTTP/1 to TLS", request: clientHello, canStartTLS: false,
              response: bytes("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), code: .protoTLSToPlainPort, length: 16),
     Mismatch(name: "empty lines first", request: bytes(get), response: bytes("\r\n\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
@@ -236,6 +235,20 @@ private func mismatchIsTheProbesFindingWhereverCut(_ m: Mismatch) throws {
     byteByByte.server(m.response, cuts: Array(1..<m.response.count))
     byteByByte.analysis.close(.fin(.server))
     #expect(byteByByte.summary == whole.summary)
+}
+
+/// Bytes that are neither a status line nor a SETTINGS frame, in answer to the preface, are the
+/// HTTP/2 analyzer's to read: a first frame that is not SETTINGS is h2.preface.bad.
+@Test(arguments: [[], [3], [9], Array(1..<11)])
+func zerosAnsweringThePrefaceAreABadPreface(cuts: [Int]) throws {
+    var door = Door()
+    door.client(bytes(preface))
+    door.server([UInt8](repeating: 0, count: 11), cuts: cuts)
+    let finding = try #require(door.analysis.findings.first)
+    #expect(door.analysis.findings.count == 1)
+    #expect(finding.code == .h2PrefaceBad && finding.value == "DATA")
+    #expect(finding.evidence.first?.streamOffset == 0 && finding.evidence.first?.frame == 2 && finding.evidence.first?.frameOffset == 66)
+    #expect(door.analysis.probe.mismatch == nil)
 }
 
 /// An HTTP/2 server answering the HTTP/2 preface speaks the gateway's protocol: no mismatch.

@@ -145,7 +145,7 @@ private func syntheticResults() throws -> [(String, AnalysisResult)] {
     cut.request(get)
     results.append(("capture ends", cut.h.engine.finish()))
 
-    var preface = Conversation()  // proto.h2_preface_to_h1
+    var preface = Conversation()  // proto.h1_response_to_h2
     preface.request("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
     preface.response("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     preface.serverCloses()
@@ -173,6 +173,8 @@ private let codesWithoutASentence: Set = [
     "tcp.send_timeout",
     // Only ever beside another root cause (a warning on a TLS connection), never a verdict of its own.
     "tls.sni.missing",
+    // The older name of proto.h1_response_to_h2 (an HTTP/1 answer to the HTTP/2 preface), which the probe raises instead.
+    "proto.h2_preface_to_h1",
 ]
 
 @Test func everySummarySentenceReadsAsEnglishForEveryCode() throws {

@@ -23,6 +23,9 @@
 #   sudo captures/tools/make-captures.sh caddy        # every Caddy capture (captures/caddy/)
 #   sudo captures/tools/make-captures.sh varnish      # every Varnish capture (captures/varnish/)
 #   sudo captures/tools/make-captures.sh caddy/http-header-obs-fold     # one of them
+#   sudo captures/tools/make-captures.sh http2        # every HTTP/2 and gRPC capture (captures/http2/,
+#                                               # h2-captures.sh; needs pip install h2 hyperframe hpack grpcio)
+#   sudo captures/tools/make-captures.sh http2/h2-goaway.haproxy   # one of them
 #
 # Caddy 2.6 and Varnish 7.1 (Debian 12's `caddy` and `varnish`: apt-get install -y caddy
 # varnish; their system services are never used) get a folder each: run-scenario.py --gateway
@@ -114,7 +117,15 @@ for j in "${TLS_JOBS[@]}"; do
   esac
 done
 TLS_JOBS=("${OTHER_TLS_JOBS[@]}")
-WANT=("$@")
+WANT=()
+H2_WANT=()   # http2 and http2/<capture>: made by h2-captures.sh (captures/http2/, issue 18)
+for w in "$@"; do
+  case "$w" in http2|http2/*) H2_WANT+=("$w") ;; *) WANT+=("$w") ;; esac
+done
+if [ $# != 0 ] && [ ${#WANT[@]} = 0 ]; then
+  exec "$HERE/h2-captures.sh" "${H2_WANT[@]}"
+fi
+[ $# = 0 ] && H2_WANT=(http2)
 wanted() {  # wanted NAME [BASE]: is this capture selected?
   local w
   [ ${#WANT[@]} = 0 ] && return 0
@@ -608,5 +619,8 @@ if [ ${#TLS_DONE[@]} != 0 ]; then
       chmod 644 "$CAPS/$set/$(basename "$f")"
     done
   done
+fi
+if [ ${#H2_WANT[@]} != 0 ]; then
+  "$HERE/h2-captures.sh" "${H2_WANT[@]}"
 fi
 log "done"

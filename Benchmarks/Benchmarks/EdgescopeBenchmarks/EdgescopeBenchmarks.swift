@@ -36,6 +36,7 @@ let captureNames = [
     "many-conns-200MB",
     "short-150MB",
     "short-600MB",
+    "h2-30MB",
 ]
 
 let throughputMB = BenchmarkMetric.custom("Throughput (MB/s)", polarity: .prefersLarger, useScalingFactor: false)

@@ -105,6 +105,20 @@ public struct ALBModel: GatewayModel {
         case .tlsEarlyDataUnreadable:
             return .accepts(note: "a capture fact: the key log lacks the early-data secret")
 
+        // HTTP/2 and gRPC: target groups with protocol version HTTP2 or gRPC (documented, not run).
+        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad,
+            .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
+            .h2HeaderConnectionSpecific:
+            return Self.malformed
+        case .h2RSTStreamBeforeResponse, .h2Goaway:
+            return .rejects(502, "The target sent a RST_STREAM or GOAWAY before the response", note: "not verified: the documentation's 502 for an HTTP/2 target that reset the stream")
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+            return .rejects(nil, "", note: "not documented: the response already started, so it is cut")
+        case .tlsALPNNoH2:
+            return .accepts(note: "HTTP2 and gRPC target groups negotiate h2 with ALPN; without it the target fails its health check (documented)")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

@@ -261,6 +261,13 @@ public struct ApacheModel: GatewayModel {
         case .tlsEarlyDataUnreadable:
             return .accepts(note: "a capture fact: the key log lacks the early-data secret")
 
+        // HTTP/2 and gRPC: mod_proxy_http (mod_proxy_http2 is another module, not modelled) speaks only HTTP/1 to its upstreams.
+        case .protoH1ResponseToH2, .tlsALPNNoH2, .h2RSTStreamBeforeResponse, .h2Goaway, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError,
+            .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
+            .h2HeaderConnectionSpecific, .h2ContentLengthMismatch, .h2StreamClosed, .h2TrailersNoEndStream, .h2SettingsBadStream,
+            .h2FlowControl, .h2PrefaceBad, .grpcStatus:
+            return GatewayRuleKit.http1Only("mod_proxy_http (mod_proxy_http2 is another module, not modelled)")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

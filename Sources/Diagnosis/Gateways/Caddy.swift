@@ -209,6 +209,24 @@ public struct CaddyModel: GatewayModel {
         case .tlsEarlyDataUnreadable:
             return .accepts(note: "a capture fact: Go's client sends no early data")
 
+        // HTTP/2 and gRPC: the http transport with versions h2c (or h2 over TLS), Go's x/net/http2.
+        case .protoH1ResponseToH2:
+            return .rejects(502, "http2: failed reading the frame payload…", note: "not verified: Go's framer reads HTTP/1.1 as a frame too large")
+        case .tlsALPNNoH2:
+            return .accepts(note: "with versions 2 only Go's transport fails the handshake: unexpected ALPN protocol (not verified)")
+        case .h2RSTStreamBeforeResponse:
+            return .rejects(502, "stream error: stream ID …; … received from peer",
+                note: "not verified; Go's transport retries a REFUSED_STREAM request itself when the body can be replayed")
+        case .h2Goaway:
+            return .retries(note: "not verified: Go's transport retries a request the GOAWAY left unprocessed on a new connection")
+        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2StatusMissing,
+            .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase, .h2HeaderConnectionSpecific:
+            return .rejects(502, "http2: … (connection or stream error PROTOCOL_ERROR)", note: "not verified: x/net/http2 checks the frame and the response head")
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+            return .rejects(nil, "http2: …", note: "not verified: the response body ends with an error")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

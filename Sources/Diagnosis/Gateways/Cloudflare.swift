@@ -126,6 +126,18 @@ public struct CloudflareModel: GatewayModel {
             .tlsCertNameMismatch, .tlsCertRevoked, .tlsCertBadPurpose, .tlsCertInvalid, .tlsClosedAfterHandshake:
             return Self.invalidCertificate
 
+        // HTTP/2 and gRPC: Cloudflare's HTTP/2-to-origin and gRPC (documented, not run).
+        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad,
+            .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
+            .h2HeaderConnectionSpecific, .h2RSTStreamBeforeResponse, .h2Goaway:
+            return .rejects(502, "502 Bad Gateway", note: "not documented per HTTP/2 fault: an origin response Cloudflare cannot read is a 502")
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+            return .rejects(nil, "", note: "not documented: the response already started, so it is cut")
+        case .tlsALPNNoH2:
+            return .accepts(note: "Cloudflare falls back to HTTP/1.1 when the origin does not select h2 (documented for HTTP/2 to origin)")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

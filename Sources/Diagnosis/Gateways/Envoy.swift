@@ -153,6 +153,26 @@ public struct EnvoyModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "UH", note: "no_healthy_upstream: outlier detection or health checks ejected every host")
 
+        // HTTP/2 and gRPC: an HTTP/2 cluster (http2_protocol_options), oghttp2/nghttp2 codec.
+        case .protoH1ResponseToH2:
+            return Self.unverified(Self.protocolError, "not verified: the HTTP/2 codec's frame-size error (http2.codec_error)")
+        case .tlsALPNNoH2:
+            return .accepts(note: "a cluster with explicit http2_protocol_options speaks HTTP/2 whatever the ALPN (not verified)")
+        case .h2RSTStreamBeforeResponse:
+            return .rejects(503, "UR", note: "upstream_reset_before_response_started{remote_reset} (REFUSED_STREAM: remote_refused_stream_reset, which retry_on refused-stream retries)")
+        case .h2Goaway:
+            return .rejects(503, "UC", note: "upstream_reset_before_response_started{connection_termination}; not verified")
+        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad:
+            return Self.unverified(Self.protocolError, "upstream_reset_before_response_started{protocol_error}: the codec's connection error (http2.codec_error)")
+        case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo:
+            return Self.unverified(Self.protocolError, "http2.violation.of.messaging.rule")
+        case .h2HeaderUppercase, .h2HeaderConnectionSpecific:
+            return Self.unverified(Self.protocolError, "http2.invalid.header.field")
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+            return Self.unverified(Self.lateProtocolError, "upstream_reset_after_response_started{protocol_error}")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "via_upstream")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

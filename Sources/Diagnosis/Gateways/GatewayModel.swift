@@ -281,6 +281,25 @@ enum GatewayRuleKit {
         return code.count == 3 && code.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
+    /// A gateway that speaks only HTTP/1 to its upstreams never reads an HTTP/2 frame.
+    static func http1Only(_ gateway: String) -> GatewayReaction {
+        GatewayReaction(
+            kind: .accepts, status: nil, detail: "",
+            note: "no rule: \(gateway) speaks only HTTP/1 to upstreams, so it never reads HTTP/2 frames")
+    }
+
+    /// The number of an HTTP/2 error code (RFC 9113 §7) from its name (`REFUSED_STREAM` → `7`), as
+    /// nginx logs it; `N` when the name is unknown.
+    static func http2ErrorNumber(_ value: String?) -> String {
+        let names = [
+            "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+            "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+            "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+        ]
+        guard let name = value?.split(separator: " ").first, let number = names.firstIndex(of: String(name)) else { return "N" }
+        return String(number)
+    }
+
     /// RFC 8446 §6 / RFC 5246 §7.2 alert descriptions, for the number OpenSSL prints.
     static let alertNumbers: [String: Int] = [
         "close_notify": 0, "unexpected_message": 10, "bad_record_mac": 20, "record_overflow": 22,
@@ -298,6 +317,11 @@ extension GatewayReaction {
     /// A rejection: `status` is what the client sees, `nil` for a cut body.
     public static func rejects(_ status: Int?, _ detail: String, note: String? = nil) -> GatewayReaction {
         GatewayReaction(kind: .rejects, status: status, detail: detail, note: note)
+    }
+
+    /// The gateway retries on another connection.
+    public static func retries(_ detail: String = "", note: String? = nil) -> GatewayReaction {
+        GatewayReaction(kind: .retries, status: nil, detail: detail, note: note)
     }
 
     /// The bytes pass.

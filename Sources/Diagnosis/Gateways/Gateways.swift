@@ -91,6 +91,8 @@ public enum Gateways {
             guard let status = reaction.status else { return .truncated }
             return (model ?? GatewayProfile.default.model).errorClass(forStatus: status)
         case .accepts:
+            // A gRPC error status is the service's own answer, relayed like an HTTP 5xx.
+            if code.cause == .grpcStatus { return .relayed }
             let status = reaction.status ?? context.upstreamStatus
             if let status, (500...599).contains(status) { return .relayed }
             // The upstream's own 400 to a PROXY header: relayed, and what the client sees.

@@ -193,6 +193,30 @@ public struct HAProxyModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "SC", note: "no server available: every server is DOWN by its health checks, and the log names <NOSRV>")
 
+        // HTTP/2 and gRPC: a server line with proto h2 (2.6.12 run against frame-scripted upstreams).
+        case .protoH1ResponseToH2:
+            return .rejects(503, "SC", note: "HAProxy treats an HTTP/1 answer to its preface as a connect failure: 503 after the retries")
+        case .tlsALPNNoH2 where context.value == "HTTP/1":
+            return .rejects(503, "SC", note: "not verified: with proto h2 forced, an HTTP/1 answer to the preface is a connect failure")
+        case .tlsALPNNoH2:
+            return .accepts(note: "with ssl alpn h2 and no ALPN selected, HAProxy speaks HTTP/1.1 to the server (seen with 2.6.12: 200, ----)")
+        case .h2RSTStreamBeforeResponse, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2FrameTooLarge:
+            return Self.refusedStream
+        case .h2StreamClosed:
+            return .rejects(nil, "SD", note: "not verified: a frame on a closed stream after the response")
+        case .h2PrefaceBad:
+            return .rejects(503, "SC", note: "a first frame that is not SETTINGS fails the connection setup: 503 after the retries (seen with 2.6.12)")
+        case .h2Goaway:
+            return GatewayReaction(
+                kind: .closesSilently, status: nil, detail: "",
+                note: "the request refused by the GOAWAY is retried on a new server connection; when every retry is refused the client's stream is reset and nothing is logged (seen with 2.6.12: curl gave up after 5 tries)")
+        case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase, .h2HeaderConnectionSpecific:
+            return .rejects(502, "PH", note: "a fault inside the response header block (h2_make_htx_response); connection-specific fields are rejected too")
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+            return .rejects(nil, "SD", note: "after the response head the stream is aborted; the log keeps the upstream's status")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "----")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule
@@ -212,6 +236,12 @@ public struct HAProxyModel: GatewayModel {
         }
         return reaction
     }
+
+    /// 2.6.12 with proto h2: a stream that dies before its response gives the client no 502 and
+    /// the log nothing; the client's stream is reset with REFUSED_STREAM so that it retries.
+    private static let refusedStream = GatewayReaction(
+        kind: .closesSilently, status: nil, detail: "",
+        note: "no 502 and no log line: HAProxy resets the client's stream with REFUSED_STREAM (an HTTP/1 client sees its connection closed) and the client retries (curl retried 5 times: one request became 6 upstream streams) (seen with 2.6.12)")
 
     private static let handshakeFailure = GatewayReaction.rejects(503, "SC", note: "SSL handshake failure (CO_ER_SSL_HANDSHAKE)")
 

@@ -91,6 +91,10 @@ public struct NginxModel: GatewayModel {
         case .tcpFINBeforeResponse, .tcpFINMidHeaders:
             let failure = GatewayReaction.rejects(502, "upstream prematurely closed connection" + While.readingHead)
             return context.reusedConnection && code.cause == .tcpFINBeforeResponse ? Self.race(failure, context) : failure
+        case .tcpRSTMidBody where context.value == "http2":
+            // An HTTP/2 stream reset after its head (grpc_pass), or the connection reset inside DATA.
+            return .rejects(nil, "upstream rejected request with error N" + While.readingBody,
+                note: "N is the RST_STREAM's error code; a connection closed inside the body logs upstream prematurely closed connection")
         case .tcpFINMidBody:
             return .rejects(nil, "upstream prematurely closed connection" + While.readingBody)
         case .tcpRSTMidBody:
@@ -262,6 +266,66 @@ public struct NginxModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(502, "no live upstreams" + While.connecting,
                 note: "every server of the upstream block is marked down for fail_timeout after max_fails failures (1 and 10 s by default)")
+
+        // HTTP/2 and gRPC: grpc_pass (1.22; proxy_http_version 2 from 1.29.4 reads the same frames).
+        case .protoH1ResponseToH2:
+            return .rejects(502, "upstream sent too large http2 frame: 4740180" + While.readingHead,
+                note: "4740180 is 0x485454, the bytes HTT of HTTP/1.1 read as a frame length (on h2c, and over TLS without ALPN h2)")
+        case .tlsALPNNoH2 where context.value == "HTTP/1":
+            return .rejects(502, "upstream sent too large http2 frame: 4740180" + While.readingHead,
+                note: "grpcs:// does not check the ALPN the upstream selected and sends the preface anyway; an HTTP/1 upstream's HTTP/1.1 reads as a 4740180-byte frame")
+        case .tlsALPNNoH2:
+            return .accepts(note: "grpcs:// does not check the ALPN the upstream selected: an HTTP/2 upstream without ALPN works")
+        case .h2RSTStreamBeforeResponse:
+            return .rejects(502, "upstream rejected request with error \(GatewayRuleKit.http2ErrorNumber(context.value))" + While.readingHead,
+                note: "the number is the RST_STREAM's HTTP/2 error code (7 = REFUSED_STREAM), not a gRPC status; when headers were already sent the client's stream is reset instead")
+        case .h2Goaway:
+            return .rejects(502, "upstream sent goaway with error \(GatewayRuleKit.http2ErrorNumber(context.value))" + While.readingHead,
+                note: "only when the last-stream-id is below nginx's stream (ngx_http_grpc_module.c: the request is not retried)")
+        case .h2FrameTooLarge:
+            return .rejects(502, "upstream sent too large http2 frame: \(context.value ?? "…")" + While.readingHead,
+                note: "nginx never raises SETTINGS_MAX_FRAME_SIZE above 16384")
+        case .h2HPACKBadIndex:
+            return .rejects(502, "upstream sent invalid http2 table index: \(context.value ?? "…")" + While.readingHead,
+                note: "nginx advertises SETTINGS_HEADER_TABLE_SIZE 0, so any dynamic-table index is invalid")
+        case .h2HPACKError:
+            return .rejects(502, "upstream sent invalid encoded header" + While.readingHead,
+                note: "or upstream sent unexpected http2 frame: N for a frame between HEADERS and its CONTINUATION, or upstream sent invalid http2 dynamic table size update: N")
+        case .h2StatusMissing:
+            return .rejects(502, "upstream sent no :status header" + While.readingHead,
+                note: "also when a field comes before :status; DATA before any head logs upstream sent unexpected http2 frame: 0")
+        case .h2StatusDuplicate:
+            return .rejects(502, "upstream sent duplicate :status header" + While.readingHead)
+        case .h2StatusInvalid:
+            return .rejects(502, "upstream sent invalid :status \"\(context.value ?? "…")\"" + While.readingHead)
+        case .h2HeaderRequestPseudo:
+            return .rejects(502, "upstream sent invalid header \"\(context.value ?? "…")\"" + While.readingHead,
+                note: "in trailers: upstream sent invalid trailer \"…\" while reading upstream")
+        case .h2HeaderUppercase:
+            return .rejects(502, "upstream sent invalid header: \"\(context.value ?? "…")\"" + While.readingHead)
+        case .h2HeaderConnectionSpecific:
+            return .accepts(note: "nginx tolerates connection: and transfer-encoding: from an HTTP/2 upstream (seen with 1.22.1 grpc_pass)")
+        case .h2ContentLengthMismatch:
+            // The value is `content-length N, DATA M`: fewer bytes end the stream early.
+            let numbers = (context.value ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
+            let shorter = numbers.count == 2 && numbers[1] < numbers[0]
+            return .rejects(nil, (shorter ? "upstream prematurely closed stream" : "upstream sent response body larger than indicated content length") + While.readingHead,
+                note: "while reading upstream instead when the DATA came after the read that held the head (seen with 1.22.1: the head's read)")
+        case .h2StreamClosed:
+            return .rejects(nil, "upstream sent frame for closed stream \(context.value ?? "…")" + While.readingHead,
+                note: "the response went out, so the client's stream is cut (seen with 1.22.1: status 200, truncated); a stream nginx never opened: upstream sent frame for unknown stream N")
+        case .h2TrailersNoEndStream:
+            return .rejects(nil, "upstream sent trailer without end stream flag" + While.readingHead,
+                note: "while reading upstream instead when the trailers came after the read that held the head (seen with 1.22.1: the head's read)")
+        case .h2SettingsBadStream:
+            return .rejects(502, "upstream sent settings frame with non-zero stream id: \(context.value ?? "…")" + While.readingHead)
+        case .h2FlowControl:
+            return .rejects(nil, "upstream violated stream flow control, received … data frame with window …" + While.readingBody,
+                note: "or upstream violated connection flow control")
+        case .h2PrefaceBad:
+            return .accepts(note: "ngx_http_grpc_module.c reads the upstream's frames in any order and does not require SETTINGS first (not verified)")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:

@@ -143,6 +143,42 @@ public struct StrictModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "RFC 9110 §15.6.4: no upstream can take the request (503 Service Unavailable)")
 
+        // HTTP/2 and gRPC (RFC 9113)
+        case .protoH1ResponseToH2:
+            return invalid("9113 §3.4: the server's connection preface is a SETTINGS frame")
+        case .tlsALPNNoH2:
+            return .accepts("RFC 9113 §3.2: without ALPN h2 the connection is not HTTP/2 over TLS; the finding is recorded beside the verdict")
+        case .h2RSTStreamBeforeResponse:
+            return invalid("9113 §6.4: the upstream reset the stream before any response")
+        case .h2Goaway:
+            return invalid("9113 §6.8: streams above the last-stream-id were not processed")
+        case .h2FrameTooLarge:
+            return invalid("9113 §4.2: a frame over SETTINGS_MAX_FRAME_SIZE is a FRAME_SIZE_ERROR")
+        case .h2HPACKBadIndex, .h2HPACKError:
+            return invalid("9113 §4.3: a header block that does not decode is a COMPRESSION_ERROR")
+        case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid:
+            return invalid("9113 §8.3.2: a response has exactly one :status of three digits")
+        case .h2HeaderRequestPseudo:
+            return invalid("9113 §8.3: a response carries no request pseudo-header")
+        case .h2HeaderUppercase:
+            return invalid("9113 §8.2.1: field names are lowercase")
+        case .h2HeaderConnectionSpecific:
+            return invalid("9113 §8.2.2: a message with a connection-specific field is malformed")
+        case .h2ContentLengthMismatch:
+            return .rejects(nil, "RFC 9113 §8.1.1: DATA that disagrees with content-length is malformed")
+        case .h2StreamClosed:
+            return invalid("9113 §5.1: a frame on a closed stream is a STREAM_CLOSED error")
+        case .h2TrailersNoEndStream:
+            return .rejects(nil, "RFC 9113 §8.1: trailers carry END_STREAM")
+        case .h2SettingsBadStream:
+            return invalid("9113 §6.5: SETTINGS on a stream other than 0 is a PROTOCOL_ERROR")
+        case .h2FlowControl:
+            return .rejects(nil, "RFC 9113 §6.9.1: DATA over the flow-control window is a FLOW_CONTROL_ERROR")
+        case .h2PrefaceBad:
+            return invalid("9113 §3.4: the server's connection preface is a SETTINGS frame")
+        case .grpcStatus:
+            return GatewayRuleKit.relayed(context, "gRPC PROTOCOL-HTTP2: the service's own status")
+
         // Facts of the capture: no upstream bytes to react to.
         case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
             return GatewayRuleKit.noRule

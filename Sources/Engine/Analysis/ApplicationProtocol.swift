@@ -20,10 +20,10 @@ enum ApplicationProtocol: Equatable, Sendable {
     /// TLS picked up later (or inside TLS) is not analysed.
     case tls
     /// HTTP/2 (RFC 9113), by its client preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` or the ALPN
-    /// `h2`. Not analysed yet: an `HTTP2Connection` (frames, HPACK, streams; the `h2.*` codes)
-    /// will conform to `StreamAnalyzer` and replace `UnanalysedStream` for this case in
-    /// `ConnectionAnalysis.route`. Until then the probe still judges the upstream's first bytes
-    /// against it (`proto.h2_preface_to_h1`).
+    /// `h2`: `HTTP2Connection` (frames, HPACK, streams; the `h2.*` and `grpc.status.*` codes).
+    /// The probe judges the upstream's first bytes against it first: a SETTINGS frame header
+    /// agrees, an HTTP/1 status line is `proto.h1_response_to_h2`, anything else is the
+    /// analyzer's (`h2.preface.bad`).
     case http2
     /// FastCGI (the FastCGI 1.0 specification), the upstream hop of php-fpm (usually port 9000).
     /// Not analysed yet, and not recognised yet: every record starts with its version byte,
@@ -37,8 +37,8 @@ enum ApplicationProtocol: Equatable, Sendable {
     /// Whether an analyzer reads this protocol today (the others go to `UnanalysedStream`).
     var isAnalysed: Bool {
         switch self {
-        case .http1, .tls: return true
-        case .http2, .fastCGI: return false
+        case .http1, .tls, .http2: return true
+        case .fastCGI: return false
         }
     }
 

@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import HTTP1
+import HTTP2
 import TCPReassembly
 
 /// The door a connection's bytes come through (or a TLS session's decrypted bytes): the
@@ -16,6 +17,8 @@ struct ConnectionAnalysis {
     /// The HTTP/1 analyzer: what reads the connection unless the probe picked another (kept
     /// inline: nearly every connection is HTTP/1).
     private(set) var http: HTTP1Connection
+    /// The HTTP/2 analyzer, when the probe picked HTTP/2 (out of line: most connections are HTTP/1).
+    @Indirect private(set) var http2: HTTP2Connection? = nil
     /// The stand-in for protocols not analysed yet (out of line: seldom needed).
     @Indirect private(set) var unanalysed: UnanalysedStream? = nil
     /// Whether the HTTP/1 analyzer's violation went to the probe.
@@ -38,6 +41,7 @@ struct ConnectionAnalysis {
     /// Which analyzer reads the bytes.
     enum Route: Equatable {
         case http1
+        case http2
         case unanalysed
     }
 
@@ -47,9 +51,10 @@ struct ConnectionAnalysis {
     var route: Route {
         switch self.probe.gateway {
         case nil, .http1: return .http1
+        case .http2: return .http2
         // TLS here is TLS the engine could not frame (picked up mid-stream, or inside TLS).
-        // HTTP/2 and FastCGI: their analyzers go here when they exist (see `ApplicationProtocol`).
-        case .tls, .http2, .fastCGI: return .unanalysed
+        // FastCGI: its analyzer goes here when it exists (see `ApplicationProtocol`).
+        case .tls, .fastCGI: return .unanalysed
         }
     }
 
@@ -132,6 +137,12 @@ struct ConnectionAnalysis {
         case .http1:
             self.http.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .http2:
+            // An upstream the probe found speaking another protocol (proto.h1_response_to_h2) is
+            // not read as frames: its `HTTP/1.1` would be a 4740180-byte frame.
+            if direction == .server, self.probe.mismatch != nil { return }
+            if !self.$http2 { self.http2 = HTTP2Connection() }
+            self.http2!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
@@ -167,6 +178,9 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1:
             self.http.gap(range, direction: direction, reason: reason)
+        case .http2:
+            if !self.$http2 { self.http2 = HTTP2Connection() }
+            self.http2!.gap(range, direction: direction, reason: reason)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.gap(range, direction: direction, reason: reason)
@@ -182,6 +196,8 @@ struct ConnectionAnalysis {
         case .http1:
             self.http.close(close)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .http2:
+            self.http2?.close(close)
         case .unanalysed:
             self.unanalysed?.close(close)
         }
@@ -208,6 +224,7 @@ struct ConnectionAnalysis {
         let end = endedAt ?? self.responseEnd
         switch self.route {
         case .http1: self.http.finish()
+        case .http2: self.http2?.finish()
         case .unanalysed: self.unanalysed?.finish()
         }
         var proxyHeader = self.$proxyHeader ? self.proxyHeader : nil
@@ -224,6 +241,7 @@ struct ConnectionAnalysis {
         let analyzer: [Finding]
         switch self.route {
         case .http1: analyzer = self.http.findings
+        case .http2: analyzer = self.http2?.findings ?? []
         case .unanalysed: analyzer = self.unanalysed?.findings ?? []
         }
         guard self.probe.serverSpokeFirst != nil || self.probe.mismatch != nil else { return analyzer }
@@ -235,6 +253,12 @@ struct ConnectionAnalysis {
     var responseEnd: ResponseEnd {
         switch self.route {
         case .http1: return self.http.responseEnd
+        case .http2:
+            // Before any frame (or after a mismatch) the upstream's answer stands as the probe saw it.
+            guard let http2 = self.http2, self.probe.mismatch == nil else {
+                return UnanalysedStream().end(upstreamJudged: self.probe.upstreamJudged)
+            }
+            return http2.responseEnd
         case .unanalysed: return (self.unanalysed ?? UnanalysedStream()).end(upstreamJudged: self.probe.upstreamJudged)
         }
     }
@@ -251,6 +275,11 @@ struct ConnectionAnalysis {
             return ConnectionDiagnosis.HTTPView(
                 findings: findings, uncheckedGaps: self.http.uncheckedGaps, end: end, upstream5xx: self.http.upstream5xx,
                 gatewaySpeaksHTTP1: self.http.gatewaySpeaksHTTP1, arrivedWithHead: withHead)
+        case .http2:
+            // `gatewaySpeaksHTTP1`: the gateway spoke HTTP (here /2), so how the streams ended is judged.
+            return ConnectionDiagnosis.HTTPView(
+                findings: self.findings, uncheckedGaps: self.http2?.uncheckedGaps ?? [], end: end,
+                upstream5xx: self.probe.mismatch == nil ? self.http2?.upstream5xx : nil, gatewaySpeaksHTTP1: true)
         case .unanalysed:
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: [], end: end, upstream5xx: nil, gatewaySpeaksHTTP1: false)
@@ -277,16 +306,42 @@ struct ConnectionAnalysis {
 
     /// Exchanges in order (at most 1000 kept; see `transactionsDropped`).
     var transactions: [Transaction] {
-        self.route == .http1 ? self.http.transactions : self.unanalysed?.transactions ?? []
+        switch self.route {
+        case .http1: return self.http.transactions
+        case .http2: return self.http2?.transactions ?? []
+        case .unanalysed: return self.unanalysed?.transactions ?? []
+        }
     }
     /// Exchanges counted but not kept.
-    var transactionsDropped: Int { self.route == .http1 ? self.http.transactionsDropped : 0 }
+    var transactionsDropped: Int {
+        switch self.route {
+        case .http1: return self.http.transactionsDropped
+        case .http2: return self.http2?.transactionsDropped ?? 0
+        case .unanalysed: return 0
+        }
+    }
     /// Exchanges finished since the last `clearFinishedTransactions()`.
-    var finishedTransactions: [Transaction] { self.route == .http1 ? self.http.finishedTransactions : [] }
+    var finishedTransactions: [Transaction] {
+        switch self.route {
+        case .http1: return self.http.finishedTransactions
+        case .http2: return self.http2?.finishedTransactions ?? []
+        case .unanalysed: return []
+        }
+    }
     /// Whether `finishedTransactions` has any, asked per packet without building it.
-    var hasFinishedTransactions: Bool { self.route == .http1 && !self.http.finishedTransactions.isEmpty }
+    var hasFinishedTransactions: Bool {
+        switch self.route {
+        case .http1: return !self.http.finishedTransactions.isEmpty
+        case .http2: return self.$http2 && !self.http2!.finishedTransactions.isEmpty
+        case .unanalysed: return false
+        }
+    }
     /// Forgets `finishedTransactions` (they were handed on).
     mutating func clearFinishedTransactions() {
-        if self.route == .http1 { self.http.clearFinishedTransactions() }
+        switch self.route {
+        case .http1: self.http.clearFinishedTransactions()
+        case .http2: if self.$http2 { self.http2!.clearFinishedTransactions() }
+        case .unanalysed: break
+        }
     }
 }

@@ -362,14 +362,21 @@ struct ProtocolProbe {
             if gateway == .http2 { return .agrees }
             return .mismatch(.protoH2ResponseToH1, limit: 9, valueBytes: 0, note: "an HTTP/2 SETTINGS frame header (the upstream speaks only HTTP/2)")
         }
-        if gateway == .http2 {
-            return .mismatch(.protoH2PrefaceToH1, limit: 16, valueBytes: 0, note: "an HTTP/1 answer to the HTTP/2 preface the gateway sent")
-        }
         // RFC 9112 §4: a status line begins "HTTP/" (in any case here: the HTTP/1 analyzer
         // reports a version in the wrong case).
-        if startsHTTP || (bytes.count >= 5 && zip(bytes, "http/".utf8).allSatisfy { ($0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0) == $1 }) {
-            return .agrees
+        let startsStatusLine =
+            startsHTTP || (bytes.count >= 5 && zip(bytes, "http/".utf8).allSatisfy { ($0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0) == $1 })
+        if gateway == .http2 {
+            // An HTTP/1 status line in answer to the preface: what the vocabulary first called
+            // proto.h2_preface_to_h1 (named for the gateway's side; kept, no longer raised) is
+            // proto.h1_response_to_h2 (named for what the upstream sent, as proto.h2_response_to_h1
+            // is the other way round). Other bytes are frames, or not: the HTTP/2 analyzer's
+            // h2.preface.bad.
+            return startsStatusLine
+                ? .mismatch(.protoH1ResponseToH2, limit: 16, valueBytes: 16, note: "an HTTP/1 status line in answer to the HTTP/2 preface the gateway sent")
+                : .notRead
         }
+        if startsStatusLine { return .agrees }
         return .mismatch(.protoNonHTTPResponse, limit: 16, valueBytes: 16, note: "a response that does not start with \"HTTP/\"")
     }
 }

@@ -1,5 +1,6 @@
 import CaptureModel
 import HTTP1
+import HTTP2
 import TCPReassembly
 
 /// How a connection's bytes stop coming: the first FIN or RST of either side. What was in
@@ -61,6 +62,18 @@ extension HTTP1Connection: StreamAnalyzer {
     /// response head too short for the status-line check gets it now.
     mutating func close(_ close: StreamClose) {
         if close == .fin(.server) { self.serverFIN() }
+        self.ended()
+    }
+}
+
+extension HTTP2Connection: StreamAnalyzer {
+    mutating func gap(_ range: Range<UInt64>, direction: Direction, reason: GapReason) {
+        let (frame, truncated) = reason.truncation
+        self.gap(range, direction: direction, frame: frame, truncated: truncated)
+    }
+
+    /// The first FIN or RST: open streams are then judged by how the connection ended.
+    mutating func close(_ close: StreamClose) {
         self.ended()
     }
 }

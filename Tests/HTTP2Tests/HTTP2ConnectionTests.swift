@@ -1,0 +1,340 @@
+import CaptureModel
+import HTTP1
+import HTTP2
+import Testing
+
+/// nginx's opening and one request on stream 1 (capture frame 1), the upstream's SETTINGS and
+/// ACK (frame 2, 18 bytes): the upstream's next frame is at stream offset 18, in frame 3.
+func opened(requests: [UInt32] = [1], opening: [UInt8] = nginxOpening) -> H2Exchange {
+    var exchange = H2Exchange()
+    exchange.gateway(opening + requests.flatMap { request(stream: $0, path: "/svc/\($0)") })
+    exchange.upstream(settings() + settingsAck)
+    return exchange
+}
+
+func only(_ exchange: H2Exchange) -> Finding? {
+    exchange.connection.findings.count == 1 ? exchange.connection.findings[0] : nil
+}
+
+/// The finding's code, value, stream id, offset, frame and frame offset.
+func expectFinding(
+    _ exchange: H2Exchange, _ code: String, value: String?, stream: UInt32?, offset: UInt64, frame: FrameNumber,
+    frameOffset: Int = 66, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard let finding = only(exchange) else {
+        Issue.record("expected one finding, got \(exchange.summary)", sourceLocation: sourceLocation)
+        return
+    }
+    let evidence = finding.evidence[0]
+    #expect(finding.code.description == code, sourceLocation: sourceLocation)
+    #expect(finding.value == value, sourceLocation: sourceLocation)
+    #expect(evidence.streamID == stream, sourceLocation: sourceLocation)
+    #expect(evidence.streamOffset == offset, sourceLocation: sourceLocation)
+    #expect(evidence.frame == frame, sourceLocation: sourceLocation)
+    #expect(evidence.frameOffset == frameOffset, sourceLocation: sourceLocation)
+    #expect(evidence.direction == .server, sourceLocation: sourceLocation)
+}
+
+let grpcHead = status200 + literal("content-type", "application/grpc")
+/// One gRPC message: not compressed, 3 bytes.
+let grpcMessage: [UInt8] = [0, 0, 0, 0, 3, 0x0a, 0x01, 0x78]
+
+@Test func healthyGRPCStreamIsOneTransaction() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, grpcHead) + data(stream: 1, grpcMessage) + headers(stream: 1, endStream: true, literal("grpc-status", "0")))
+    exchange.connection.finish()
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    let transactions = exchange.connection.transactions
+    #expect(transactions.count == 1)
+    #expect(transactions.first?.streamID == 1)
+    #expect(transactions.first?.request?.method == "GET")
+    #expect(transactions.first?.request?.target == "/svc/1")
+    #expect(transactions.first?.request?.host == "example.test")
+    #expect(transactions.first?.response?.status == 200)
+    #expect(transactions.first?.response?.complete == true)
+    #expect(transactions.first?.response?.offset == 18)
+    #expect(transactions.first?.response?.framing == .http2Frames)
+}
+
+@Test func manyStreamsAreManyTransactions() {
+    var exchange = opened(requests: [1, 3, 5])
+    for id: UInt32 in [5, 1, 3] {
+        exchange.upstream(headers(stream: id, status200 + literal("content-length", "2")) + data(stream: id, endStream: true, [0x6f, 0x6b]))
+    }
+    exchange.connection.finish()
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    #expect(exchange.connection.transactions.map(\.streamID) == [5, 1, 3])
+    #expect(exchange.connection.transactions.map(\.request?.target) == ["/svc/5", "/svc/1", "/svc/3"])
+    #expect(exchange.connection.responseEnd.state == .idle)
+    #expect(exchange.connection.responseEnd.responsesCompleted == 3)
+}
+
+@Test func rstStreamBeforeResponse() {
+    var exchange = opened()
+    exchange.upstream(rstStream(stream: 1, error: 7))
+    expectFinding(exchange, "h2.rst_stream.before_response", value: "REFUSED_STREAM", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func rstStreamAfterHeadCutsTheBody() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200))
+    exchange.upstream(data(stream: 1, [1, 2, 3]) + rstStream(stream: 1, error: 2))
+    expectFinding(exchange, "tcp.rst.mid_body", value: "http2", stream: 1, offset: 18 + 10 + 12, frame: 4, frameOffset: 66 + 12)
+}
+
+@Test func goawayBelowAnOpenStream() {
+    var exchange = opened(requests: [1, 3])
+    exchange.upstream(headers(stream: 1, endStream: true, status200) + goaway(last: 1, error: 0))
+    expectFinding(exchange, "h2.goaway", value: "NO_ERROR last_stream_id=1", stream: 3, offset: 28, frame: 3, frameOffset: 66 + 10)
+}
+
+@Test func goawayCoveringEveryStreamIsFine() {
+    var exchange = opened()
+    exchange.upstream(goaway(last: 1, error: 0) + headers(stream: 1, endStream: true, status200))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func frameLargerThanAdvertised() {
+    var exchange = opened()
+    exchange.upstream(frame(0x0, stream: 1, [UInt8](repeating: 0, count: 16385)))
+    expectFinding(exchange, "h2.frame.too_large", value: "16385", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func frameWithinARaisedMaximum() {
+    var exchange = opened(opening: preface + settings([(5, 32768)]))
+    exchange.upstream(headers(stream: 1, status200) + frame(0x0, flags: 1, stream: 1, [UInt8](repeating: 0, count: 16385)))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func dynamicIndexAgainstNginxsEmptyTable() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200 + indexedLiteral("x-a", "b") + [0xbe]))
+    expectFinding(exchange, "h2.hpack.bad_index", value: "62", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func dynamicIndexWithTheDefaultTable() {
+    // No SETTINGS_HEADER_TABLE_SIZE from the gateway: 4096 bytes, so index 62 is the entry just added.
+    var exchange = opened(requests: [1, 3], opening: preface + settings())
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + indexedLiteral("x-a", "b")))
+    exchange.upstream(headers(stream: 3, endStream: true, status200 + [0xbe]))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func headerBlockThatDoesNotDecode() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200 + [0x00, 0x05, 0x61]))
+    expectFinding(exchange, "h2.hpack.error", value: "StringLengthBeyondPayloadSize", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func frameBetweenHeadersAndContinuation() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endHeaders: false, status200))
+    exchange.upstream(data(stream: 1, [1]))
+    expectFinding(exchange, "h2.hpack.error", value: "DATA", stream: 1, offset: 28, frame: 4)
+}
+
+@Test func continuationCompletesAHeaderBlock() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endStream: true, endHeaders: false, status200) + frame(0x9, flags: 0x4, stream: 1, literal("x-a", "b")))
+    exchange.connection.finish()
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    #expect(exchange.connection.transactions.first?.response?.complete == true)
+}
+
+@Test(arguments: [
+    (literal("content-type", "text/plain"), "h2.status.missing", String?.none),
+    (literal("content-type", "text/plain") + status200, "h2.status.missing", nil),
+    (status200 + status200, "h2.status.duplicate", "200"),
+    (literal(":status", "2000"), "h2.status.invalid", "2000"),
+    (literal(":status", "2x0"), "h2.status.invalid", "2x0"),
+    (status200 + literal(":path", "/"), "h2.header.request_pseudo", ":path: /"),
+    (status200 + literal("X-Custom", "value"), "h2.header.uppercase", "X-Custom: value"),
+])
+func malformedResponseHead(_ block: [UInt8], _ code: String, _ value: String?) {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, block))
+    expectFinding(exchange, code, value: value, stream: 1, offset: 18, frame: 3)
+    #expect(only(exchange)?.severity == .fatal)
+}
+
+@Test func connectionSpecificFieldIsAWarningAndTheStreamGoesOn() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + literal("connection", "close")))
+    expectFinding(exchange, "h2.header.connection_specific", value: "connection: close", stream: 1, offset: 18, frame: 3)
+    #expect(only(exchange)?.severity == .warning)
+    exchange.connection.finish()
+    #expect(exchange.connection.transactions.first?.response?.complete == true)
+}
+
+@Test func teTrailersIsNotConnectionSpecific() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + literal("te", "trailers")))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func contentLengthAgainstData() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200 + literal("content-length", "10")))
+    exchange.upstream(data(stream: 1, endStream: true, [1, 2, 3, 4, 5]))
+    expectFinding(exchange, "h2.content_length.mismatch", value: "content-length 10, DATA 5", stream: 1, offset: 18 + 29, frame: 4)
+}
+
+@Test func contentLengthOfAHeadResponse() {
+    var exchange = H2Exchange()
+    exchange.gateway(nginxOpening + request(stream: 1, method: "HEAD"))
+    exchange.upstream(settings() + settingsAck)
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + literal("content-length", "10")))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func frameOnAClosedStream() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endStream: true, status200))
+    exchange.upstream(data(stream: 1, [1]))
+    expectFinding(exchange, "h2.stream.closed", value: "1", stream: 1, offset: 28, frame: 4)
+}
+
+@Test func framesOnAStreamTheGatewayResetAreNotTheUpstreams() {
+    var exchange = opened()
+    exchange.gateway(rstStream(stream: 1, error: 8))
+    exchange.upstream(headers(stream: 1, status200) + data(stream: 1, [1]))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func trailersWithoutEndStream() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200))
+    exchange.upstream(headers(stream: 1, literal("x-t", "1")))
+    expectFinding(exchange, "h2.trailers.no_end_stream", value: nil, stream: 1, offset: 28, frame: 4)
+}
+
+@Test func settingsOnAStream() {
+    var exchange = opened()
+    exchange.upstream(settings([(3, 100)], stream: 1))
+    expectFinding(exchange, "h2.settings.bad_stream", value: "1", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func dataOverTheConnectionWindow() {
+    // No WINDOW_UPDATE and no SETTINGS_INITIAL_WINDOW_SIZE: 65535 bytes in all (RFC 9113 §6.9.2).
+    var exchange = opened(opening: preface + settings())
+    exchange.upstream(headers(stream: 1, status200))
+    for _ in 0..<4 { exchange.upstream(data(stream: 1, [UInt8](repeating: 0, count: 16384))) }
+    expectFinding(exchange, "h2.flow_control", value: "connection window 16383, DATA 16384", stream: 1, offset: 28 + 3 * 16393, frame: 7)
+}
+
+@Test func windowUpdateOpensTheWindow() {
+    var exchange = opened(opening: preface + settings())
+    exchange.gateway(windowUpdate(stream: 0, 1) + windowUpdate(stream: 1, 1))
+    exchange.upstream(headers(stream: 1, status200))
+    for _ in 0..<4 { exchange.upstream(data(stream: 1, [UInt8](repeating: 0, count: 16384))) }
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+}
+
+@Test func firstFrameIsNotSettings() {
+    var exchange = H2Exchange()
+    exchange.gateway(nginxOpening + request(stream: 1))
+    exchange.upstream(headers(stream: 1, endStream: true, status200))
+    expectFinding(exchange, "h2.preface.bad", value: "HEADERS", stream: 1, offset: 0, frame: 2)
+}
+
+@Test func grpcErrorStatusIsRelayed() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, grpcHead) + data(stream: 1, grpcMessage))
+    exchange.upstream(headers(stream: 1, endStream: true, literal("grpc-status", "14") + literal("grpc-message", "down")))
+    expectFinding(exchange, "grpc.status.unavailable", value: "down", stream: 1, offset: 18 + 41 + 17, frame: 4)
+    #expect(only(exchange)?.severity == .warning)
+}
+
+@Test func trailersOnlyGRPCStatus() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, endStream: true, grpcHead + literal("grpc-status", "5")))
+    expectFinding(exchange, "grpc.status.not_found", value: "not_found", stream: 1, offset: 18, frame: 3)
+}
+
+@Test func unansweredStreamIsOutstanding() {
+    var exchange = opened(requests: [1, 3])
+    exchange.upstream(headers(stream: 1, endStream: true, status200))
+    let end = exchange.connection.responseEnd
+    #expect(end.state == .idle)
+    #expect(end.outstanding?.target == "/svc/3")
+    #expect(end.responsesCompleted == 1)
+}
+
+@Test func streamCutInsideItsData() {
+    var exchange = opened()
+    exchange.upstream(headers(stream: 1, status200 + literal("content-length", "10")) + data(stream: 1, [1, 2]))
+    let end = exchange.connection.responseEnd
+    #expect(end.state == .midBody(framing: .http2Frames, received: 2, expected: 10))
+    #expect(end.inProgress?.status == 200)
+}
+
+@Test func gapInsideDataKeepsTheFraming() {
+    var exchange = opened(requests: [1, 3])
+    exchange.upstream(headers(stream: 1, status200 + literal("content-length", "10")) + Array(data(stream: 1, [UInt8](repeating: 0, count: 10)).prefix(12)))
+    exchange.upstreamGap(7)
+    exchange.upstream(rstStream(stream: 3, error: 7))
+    // The gap took DATA of stream 1 only: stream 3's reset is still read, at its offset.
+    expectFinding(exchange, "h2.rst_stream.before_response", value: "REFUSED_STREAM", stream: 3, offset: 18 + 29 + 12 + 7, frame: 4)
+    #expect(exchange.connection.uncheckedGaps.isEmpty)
+}
+
+@Test func gapAcrossAFrameHeaderStopsTheFraming() {
+    var exchange = opened()
+    exchange.upstreamGap(5)
+    exchange.upstream(rstStream(stream: 1, error: 7))
+    #expect(exchange.connection.findings.isEmpty)
+    #expect(exchange.connection.uncheckedGaps.count == 1)
+    #expect(exchange.connection.uncheckedGaps.first?.streamOffset == 18)
+}
+
+@Test func gapInAHeaderBlockLosesHPACK() {
+    var exchange = opened(requests: [1, 3])
+    let block = headers(stream: 1, endStream: true, status200 + literal("x-a", "bcdef"))
+    exchange.upstream(Array(block.prefix(12)))
+    exchange.upstreamGap(UInt64(block.count - 12))
+    // Stream 3's head has an uppercase name, but HPACK state is lost: not judged.
+    exchange.upstream(headers(stream: 3, endStream: true, status200 + literal("X-A", "b")))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    #expect(exchange.connection.uncheckedGaps.count == 1)
+    #expect(exchange.connection.uncheckedGaps.first?.note.contains("HPACK state is lost") == true)
+    #expect(exchange.connection.uncheckedGaps.first?.streamID == 1)
+}
+
+/// The same bytes cut anywhere give the same findings (nio's ByteToMessageDecoderVerifier).
+@Test(arguments: [0, 1, 2, 3, 4, 5, 6, 7])
+func splitAnywhereGivesTheSameFindings(_ seed: UInt64) {
+    let gatewayBytes = nginxOpening + request(stream: 1) + request(stream: 3) + request(stream: 5)
+    let upstreamMessages: [[UInt8]] = [
+        settings([(3, 100)]) + settingsAck,
+        headers(stream: 1, grpcHead) + data(stream: 1, grpcMessage + grpcMessage),
+        headers(stream: 1, endStream: true, literal("grpc-status", "14")) + headers(stream: 3, status200 + literal("X-Bad", "1")),
+        rstStream(stream: 5, error: 7) + data(stream: 1, [1]) + settings([], stream: 9),
+    ]
+    var whole = H2Exchange()
+    whole.gateway(gatewayBytes)
+    for message in upstreamMessages { whole.upstream(message) }
+    var random = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+    func next(_ bound: Int) -> Int {
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return Int(random % UInt64(max(bound, 1)))
+    }
+    var cut = H2Exchange()
+    cut.gateway(gatewayBytes, cuts: seed == 0 ? Array(0..<gatewayBytes.count) : (0..<6).map { _ in next(gatewayBytes.count) })
+    for message in upstreamMessages {
+        cut.upstream(message, cuts: seed == 0 ? Array(0..<message.count) : (0..<5).map { _ in next(message.count) })
+    }
+    #expect(whole.summary == cut.summary)
+    #expect(whole.summary.count == 5, "\(whole.summary)")
+    #expect(whole.connection.responseEnd.responsesCompleted == cut.connection.responseEnd.responsesCompleted)
+}
+
+/// FuzzHTTP2 found it: a gateway advertising a 4 GiB table made NIOHPACK reserve room for 67
+/// million entries. Tables are decoded at 1 MiB at most, so this stays quick and small.
+@Test func hugeAdvertisedTableIsCapped() {
+    var exchange = opened(opening: preface + settings([(1, 0xffff_ffff)]))
+    exchange.upstream(headers(stream: 1, endStream: true, status200 + indexedLiteral("x-a", "b")))
+    #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
+    #expect(exchange.connection.transactions.first?.response?.status == 200)
+}

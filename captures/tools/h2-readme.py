@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Write captures/http2/README.md from the truths in captures/http2/ (stdlib only).
+
+  python3 captures/tools/h2-readme.py captures/http2
+"""
+
+import glob
+import json
+import os
+import sys
+
+HEAD = """# HTTP/2 and gRPC captures (issue 18)
+
+Both hops of a real gateway speaking HTTP/2 to its upstream: **nginx 1.22.1** (`grpc_pass
+grpc://`, `grpcs://` for the TLS ones) and **HAProxy 2.6.12** (`server ... proto h2`, `ssl alpn h2`
+for the TLS ones), each in front of an upstream scripted frame by frame (`tools/h2_upstream.py`,
+PyPI `hyperframe` + `hpack`) or a real gRPC server (`tools/h2_grpc_upstream.py`, PyPI `grpcio`).
+The client is `curl --http2-prior-knowledge` (one curl per request) or a grpcio client
+(`tools/h2_grpc_client.py`), both to the gateway's h2c listener. Made by
+`sudo captures/tools/make-captures.sh http2` (one: `make-captures.sh http2/h2-goaway.haproxy`),
+which runs `tools/h2-captures.sh` -> `tools/h2-run.py` per capture; scenarios in
+`tools/h2_scenarios.py`; truth by `tools/h2_truth.py`; this table by `tools/h2-readme.py`.
+Needs `pip install h2 hyperframe hpack grpcio` in the `python3` on PATH.
+
+**Both hops are in every capture**: the client hop on port 18400 (client -> gateway, HTTP/2 with
+prior knowledge) and the upstream hop on port 18401 (gateway -> upstream). Decode both with
+`tshark -d tcp.port==18400,http2 -d tcp.port==18401,http2` (the TLS ones also with
+`-o tls.keylog_file:http2/<capture>.keylog`: the upstream's own NSS key log, written by Python's
+ssl module, since neither gateway writes one; `<capture>.root.pem` is the test CA the gateway
+verified the upstream with, name `upstream.test`). `expected_connections` lists the upstream-hop
+connections only; `client_requests` says what the client got on the client hop (its
+`client_port`).
+
+Ground truth only from the gateway's own log (nginx error.log and access log, the HAProxy log
+line), the client's outcome (curl's `-w %{json}`: `http_code`, `exitcode`, `errormsg`; the grpcio
+client's status code) and the upstream script's log (every frame it sent, with the offset of its
+first byte in the upstream -> gateway byte stream, decrypted for TLS). Never from edgescope.
+tshark on the finished capture finds the evidence frame (`evidence_filter`: the frame whose bytes
+the upstream's log names) and the run checks that tshark decodes it as the HTTP/2 frame type
+(`evidence_http2_type`) and stream id (`stream_id`) the truth says. `evidence_stream_offset` is the
+offset of that HTTP/2 frame's first byte (frame header) in the upstream -> gateway stream; for
+`tcp.fin.mid_body` the offset where the FIN came (the stream's length).
+
+Gateway configuration: nginx `listen 127.0.0.1:18400 http2`, `upstream up { server
+127.0.0.1:18401; keepalive 4; }`, `grpc_pass grpc://up` (or `grpcs://up` with `grpc_ssl_verify
+on`, `grpc_ssl_trusted_certificate`, `grpc_ssl_name upstream.test`, `grpc_ssl_server_name on`,
+`grpc_ssl_protocols TLSv1.2 TLSv1.3`), `grpc_next_upstream off`, connect timeout 2 s, send and read
+timeouts 5 s, error log at `warn`. HAProxy: `mode http`, `option httplog`, `bind 127.0.0.1:18400
+proto h2`, `server s1 127.0.0.1:18401 proto h2` (or `ssl verify required ca-file ... sni
+str(upstream.test) verifyhost upstream.test alpn h2`), timeouts connect 2 s / client 10 s / server
+5 s, default `retries` (3) and `retry-on` (connect-failure).
+
+Files per capture: `<capture>.pcap`, `.error.log` + `.access.log` (nginx) or `.haproxy.log`,
+`.upstream.log`, `.client.log`, `.truth.json` (and `.keylog`, `.root.pem` for TLS).
+
+How a code is read from the logs (`tools/h2_truth.py`): nginx names the fault in its error.log
+line (`upstream rejected request with error N` -> `h2.rst_stream.before_response`, `upstream sent
+goaway with error N` -> `h2.goaway`, `too large http2 frame: 4740180` -> `proto.h1_response_to_h2`,
+or `tls.alpn.no_h2` over TLS when the upstream selected no ALPN protocol, and so on: the table
+below has every line). HAProxy's line does not name the fault (only `PH--`, `SD--`, `SC--` or no
+line at all), so its code is the fault the upstream's log says it sent. Classes: `502`/`503` when
+the client got that status, `truncated` when the client got a response head and then a reset
+stream (or, behind HAProxy, no response at all: its stream was reset with REFUSED_STREAM, curl
+retried and gave up; the `client_status` is then null), `relayed` for a non-OK gRPC status the
+gateway passed on, `ok` when the client got a whole response (the codes nginx or HAProxy
+tolerate keep their code with class `ok`).
+
+| capture | gateway | the upstream sends | client got | gateway log | expected code | class | stream | evidence frame | stream offset |
+|---|---|---|---|---|---|---|---|---|---|
+"""
+
+
+def cell(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def client_got(t):
+    out = []
+    for r in t["client_requests"]:
+        if "grpc_code" in r:
+            out.append("gRPC %s" % r.get("grpc_code_name", r["grpc_code"]))
+        elif r.get("status"):
+            out.append(str(r["status"]) + (" then curl %s (%s)" % (r["curl_exit"], r["errormsg"]) if r.get("curl_exit") else ""))
+        else:
+            out.append("no status: curl %s (%s)" % (r.get("curl_exit"), r.get("errormsg")))
+    if len(set(out)) == 1 and len(out) > 1:
+        return "%d x %s" % (len(out), out[0])
+    return "; ".join(out)
+
+
+def main(folder):
+    rows = []
+    for f in sorted(glob.glob(os.path.join(folder, "*.truth.json"))):
+        t = json.load(open(f))
+        conns = t["expected_connections"]
+        c = next((c for c in conns if c["finding"] != "none"), conns[0] if conns else None)
+        if c is None:
+            continue
+        log = c.get("gateway_log") or ("(no line)" if t["gateway_kind"] == "haproxy" else "(nothing in error.log)")
+        if t["gateway_kind"] == "nginx" and c.get("gateway_log"):
+            log = c["gateway_log"].split(", client:")[0]
+        if t["gateway_kind"] == "haproxy" and c.get("haproxy_termination"):
+            log = "`%s` %s" % (c["haproxy_termination"], c["haproxy_status"])
+        else:
+            log = "`%s`" % log if not log.startswith("(") else log
+        n = len(conns)
+        extra = " (%d upstream connections)" % n if n > 1 else ""
+        streams = sorted({s["stream_id"] for c2 in conns for s in c2.get("streams", [])})
+        sid = c.get("stream_id")
+        if len(streams) > 1 and c["finding"] == "none":
+            sid = ",".join(map(str, streams))
+        rows.append("| `%s` | %s | %s%s | %s | %s | `%s` | %s | %s | %s | %s |" % (
+            t["capture"], t["gateway"], cell(t["upstream_sends"]), extra, cell(client_got(t)), cell(log),
+            c["finding"], c["class"], sid if sid is not None else "—",
+            c.get("evidence_frame") or "—",
+            c.get("evidence_stream_offset") if c.get("evidence_stream_offset") is not None else "—"))
+    with open(os.path.join(folder, "README.md"), "w") as f:
+        f.write(HEAD + "\n".join(rows) + "\n" + TAIL)
+
+
+TAIL = """
+What the runs showed (read from the logs above, measured here):
+
+- nginx names every upstream fault in one `[error]` line. Before the response head it answers 502;
+  after it (content-length shorter than the DATA, DATA on a closed stream, trailers without
+  END_STREAM, a FIN mid-body) the client already has the 200 head and gets its stream reset with
+  INTERNAL_ERROR (curl exit 92, `HTTP/2 stream 1 was not closed cleanly: INTERNAL_ERROR (err 2)`).
+  The hpack and the uppercase cases add a second line, `upstream sent invalid header while reading
+  response header from upstream`.
+- nginx tolerates `connection:` and `transfer-encoding:` in a response and a server whose first
+  frame is not SETTINGS (200, nothing logged); HAProxy answers 502 `PH--` for the first and
+  treats the second as a connect failure (`SC--`, 503 after 3 retries: four upstream connections).
+- HAProxy gives no status and logs nothing when the stream dies before a response (RST_STREAM,
+  GOAWAY, a bad HPACK index, SETTINGS on a stream): the client's stream is reset with
+  REFUSED_STREAM and curl retries it (`Connection died, tried 5 times before giving up`, exit 56):
+  one request became six upstream streams, on one upstream connection for RST_STREAM and on six
+  connections for the connection errors (GOAWAY from the upstream, or HAProxy's own GOAWAY with
+  COMPRESSION_ERROR (9) or PROTOCOL_ERROR (1)).
+- An HTTP/1 upstream: nginx logs `upstream sent too large http2 frame: 4740180` (0x485454, "HTT"
+  read as a frame length); HAProxy `SC--` 503 after its retries.
+- nginx 1.22 grpc_pass reuses its keep-alive upstream connection for sequential requests: stream
+  ids 1, 3, 5, 7 on one connection. curl 7.88 fails every transfer after the first one it
+  multiplexes on a prior-knowledge connection (`Error in the HTTP2 framing layer`), so each request
+  is its own curl (its own client-hop connection, stream 1).
+"""
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "http2"))
