@@ -165,7 +165,7 @@ def main():
     deb = options.deb
     if deb is None:
         started = time.monotonic()
-        built = run([os.path.join(REPO, "scripts", "package")], timeout=3600, stderr=None)
+        built = subprocess.run([os.path.join(REPO, "scripts", "package")], stdout=subprocess.PIPE, text=True, timeout=3600)
         print(f"{NAME}: scripts/package took {time.monotonic() - started:.0f} s")
         if not check("scripts/package builds the package", built.returncode == 0, f"exit {built.returncode}"):
             return 1
@@ -262,8 +262,8 @@ def test_package(deb, version, options, scratch):
           completion.returncode == 0 and completion.stdout.strip().endswith(" edgescope"), completion.stderr.strip())
     zsh = open("/usr/share/zsh/vendor-completions/_edgescope").read()
     fish = open("/usr/share/fish/vendor_completions.d/edgescope.fish").read()
-    check("complete: zsh (#compdef edgescope) and fish (complete -c edgescope) files",
-          zsh.startswith("#compdef edgescope") and "complete -c edgescope" in fish)
+    check("complete: zsh (#compdef edgescope) and fish (complete -c 'edgescope') files",
+          zsh.startswith("#compdef edgescope") and "complete -c 'edgescope'" in fish)
 
     test_unit(runtime, scratch)
 
@@ -271,7 +271,7 @@ def test_package(deb, version, options, scratch):
 def test_unit(runtime, scratch):
     unit_path = "/lib/systemd/system/edgescope-capture.service"
     unit = unit_values(open(unit_path).read())
-    verified = run(["systemd-analyze", "verify", unit_path])
+    verified = run(["systemd-analyze", "verify", "--man=no", unit_path])
     check("unit: systemd-analyze verify accepts it", verified.returncode == 0, verified.stderr.strip())
     check("unit: CAP_NET_RAW and CAP_NET_ADMIN only, as user edgescope, StateDirectory edgescope",
           set(" ".join(unit.get("AmbientCapabilities", [])).split()) == CAPABILITIES
