@@ -58,13 +58,18 @@ let package = Package(
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel", "TLSRecords"]),
         // OpenSSL behind the engine's verification and decryption hooks.
         .target(name: "OpenSSLAdapters", dependencies: ["OpenSSLBridge", "Diagnosis", "TLSRecords", "CaptureModel"]),
+        // The git commit scripts/package stamps into a release build (`edgescope --version`), from
+        // EDGESCOPE_COMMIT in the environment; none when it is unset (`swift build`, a tarball).
+        .target(
+            name: "CBuildStamp",
+            cSettings: Context.environment["EDGESCOPE_COMMIT"].map { [.define("EDGESCOPE_COMMIT", to: $0)] } ?? []),
         // The command-line tool: parses options, picks a source, calls the engine.
         .executableTarget(
             name: "edgescope",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords",
-                "Diagnosis", "HTTP1",
+                "Diagnosis", "HTTP1", "CBuildStamp",
             ]),
 
         // Frame builders shared by the tests.

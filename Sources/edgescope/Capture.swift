@@ -195,7 +195,7 @@ struct Capture: ParsableCommand {
         }
         var incidentSink = IncidentSink(log: incidents, slices: slices, directory: self.out, json: self.json)
         if metricsFile != nil {
-            incidentSink.metrics = LiveMetrics(interface: self.interface, filter: filter, version: Edgescope.version, startTime: Self.wallClock())
+            incidentSink.metrics = LiveMetrics(interface: self.interface, filter: filter, version: Version.release, startTime: Self.wallClock())
         }
         var pcapFailure: CaptureError?
         /// Every captured frame: to the engine, the packet ring and the rotating capture.

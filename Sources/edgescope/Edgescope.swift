@@ -18,11 +18,8 @@ struct Edgescope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
-        version: Edgescope.version,
+        version: Version.line,
         subcommands: [Analyze.self, Capture.self, Probe.self, Report.self, Codes.self])
-
-    /// This build's version, as `--version` and the metrics' info series show it.
-    static let version = "0.1.0"
 
     /// Exit statuses are a contract (README.md, "Exit status"): 0 analysed, 1 usage error, 2 unreadable input,
     /// 3 a connection of a `--fail-on` class found.
