@@ -38,6 +38,10 @@ public struct Evidence: Hashable, Sendable {
     public var contextOffset: UInt64
     /// A short explanation a person understands.
     public var note: String
+    /// For bytes carried inside another protocol's records (the CGI response in FastCGI's
+    /// FCGI_STDOUT), the offset of the first byte in that content, counted from the content's
+    /// first byte; `streamOffset` is still the byte's place in the TCP stream. `nil` otherwise.
+    public var contentOffset: UInt64? = nil
 
     /// Evidence from its parts.
     public init(

@@ -92,6 +92,7 @@ extension FindingCode {
     public static let protoH2ResponseToH1 = FindingCode(.protoH2ResponseToH1)
     public static let protoNonHTTPResponse = FindingCode(.protoNonHTTPResponse)
     public static let protoServerSpeaksFirst = FindingCode(.protoServerSpeaksFirst)
+    public static let protoHTTPResponseToFCGI = FindingCode(.protoHTTPResponseToFCGI)
 
     public static let statusLineBadVersion = FindingCode(.statusLineBadVersion)
     public static let statusLineBadCode = FindingCode(.statusLineBadCode)
@@ -152,4 +153,14 @@ extension FindingCode {
     public static let tlsCertBadPurpose = FindingCode(.tlsCertBadPurpose)
     public static let tlsCertInvalid = FindingCode(.tlsCertInvalid)
     public static let tlsMalformed = FindingCode(.tlsMalformed)
+
+    public static let fcgiStderrFatal = FindingCode(.fcgiStderrFatal)
+    public static let fcgiStderrWarning = FindingCode(.fcgiStderrWarning)
+    public static let fcgiStatusInvalid = FindingCode(.fcgiStatusInvalid)
+    public static let fcgiEndRequestOverloaded = FindingCode(.fcgiEndRequestOverloaded)
+    public static let fcgiEndRequestCantMpxConn = FindingCode(.fcgiEndRequestCantMpxConn)
+    public static let fcgiRecordBadVersion = FindingCode(.fcgiRecordBadVersion)
+    public static let fcgiRecordTruncated = FindingCode(.fcgiRecordTruncated)
+    public static let fcgiRecordUnexpected = FindingCode(.fcgiRecordUnexpected)
+    public static let fcgiPoolExhausted = FindingCode(.fcgiPoolExhausted)
 }

@@ -55,6 +55,9 @@ public struct Verdict: Hashable, Sendable {
     public var summary: String
     /// What each gateway profile does with it, keyed `nginx`, `haproxy`, `envoy`.
     public var gateways: [String: GatewayOutcome]
+    /// On a FastCGI hop, what the application wrote to FCGI_STDERR (PHP's messages), bounded and
+    /// with credential values masked; `nil` when it wrote nothing or the hop is not FastCGI.
+    public var stderr: String? = nil
 
     /// A verdict from its parts.
     public init(

@@ -7,6 +7,8 @@ public enum BodyFraming: String, Hashable, Sendable {
     case close
     case none
     case tunnel
+    /// Carried in FastCGI FCGI_STDOUT records: the body ends with the request's FCGI_END_REQUEST.
+    case fastCGI = "fastcgi"
 }
 
 /// A request the gateway sent, as the response pairing needs it.
@@ -129,4 +131,10 @@ public struct Transaction: Hashable, Sendable {
     public var request: RequestInfo?
     /// The response, when one started.
     public var response: ResponseInfo?
+
+    /// A transaction from its parts.
+    public init(request: RequestInfo?, response: ResponseInfo?) {
+        self.request = request
+        self.response = response
+    }
 }

@@ -433,6 +433,8 @@ public enum JSONReport {
         out.member("context_hex", hexString(evidence.context))
         out.member("context_offset", number: evidence.contextOffset)
         out.member("note", evidence.note)
+        // Only for bytes inside another protocol's records (FastCGI's CGI response).
+        if let contentOffset = evidence.contentOffset { out.member("content_offset", number: contentOffset) }
         out.endObject()
     }
 }

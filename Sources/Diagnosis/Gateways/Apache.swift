@@ -65,6 +65,39 @@ public struct ApacheModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI (mod_proxy_fcgi.c; the CGI head by ap_scan_script_header_err_brigade, util_script.c)
+        case .fcgiStderrFatal:
+            return .rejects(500, "AH01071: Got error 'PHP message: PHP Fatal error:  …'",
+                note: "each FCGI_STDERR record is logged at error level; the client gets the application's Status: 500")
+        case .fcgiStderrWarning:
+            return .accepts("AH01071: Got error '…'", note: "logged at error level; the response passes")
+        case .fcgiStatusInvalid:
+            let digits = context.value.map { String($0.drop { $0 == " " }.prefix { $0.isASCII && $0.isNumber }) } ?? ""
+            if let code = Int(digits), (100...599).contains(code) {
+                return .accepts(note: "atoi reads the leading digits, so \(context.value ?? "…") passes as \(code)")
+            }
+            return .rejects(500, "Invalid status line from script '…': …", note: "the status is not a valid HTTP status (ap_is_HTTP_VALID_RESPONSE)")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .accepts(note: "mod_proxy_fcgi does not read protocolStatus: FCGI_END_REQUEST ends the response, and with no CGI head the client gets 200 with an empty body")
+        case .fcgiRecordBadVersion:
+            return .rejects(503, "AH01068: Got bogus version \(context.value ?? "…")", note: "then AH01075: Error dispatching request to …")
+        case .fcgiRecordTruncated:
+            return .rejects(503, "AH01067: Failed to read FastCGI header",
+                note: "a record cut in its content logs AH01075: Error dispatching request to … (reading input brigade); after the head went out, the body is cut")
+        case .fcgiRecordUnexpected:
+            switch context.value {
+            case "3"?, "6"?:
+                return .accepts(note: "the end of FCGI_STDOUT or the FCGI_END_REQUEST ends the response: with no CGI head the client gets 200 with an empty body")
+            case let value? where value.hasPrefix("request id"):
+                return .rejects(503, "AH01069: Got bogus rid …, expected 1", note: "then AH01075: Error dispatching request to …")
+            default:
+                return .accepts("AH01072: Got bogus record \(context.value ?? "…")", note: "logged; the record is skipped")
+            }
+        case .fcgiPoolExhausted:
+            return .rejects(504, "AH01075: Error dispatching request to …: (polling)",
+                note: "ProxyPass timeout= (default: Timeout, 60 s); a poll that times out is answered 504 (mod_proxy_fcgi.c; not verified)")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(503, "AH01068: Got bogus version 72", note: "then AH01075: Error dispatching request to …")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

@@ -42,6 +42,30 @@ public struct CaddyModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI (php_fastcgi: modules/caddyhttp/reverseproxy/fastcgi)
+        case .fcgiStderrFatal:
+            return .rejects(500, "", note: "Caddy relays the application's Status: 500 and logs no stderr unless the transport sets capture_stderr (then an error-level \"stderr\" entry)")
+        case .fcgiStderrWarning:
+            return .accepts(note: "logged only with capture_stderr (a warn-level \"stderr\" entry)")
+        case .fcgiStatusInvalid:
+            let number = context.value.map { String($0.prefix { $0 != " " }) } ?? ""
+            if !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                return .accepts(note: "the part before the first space is read with strconv.Atoi, so \(context.value ?? "…") passes")
+            }
+            return .rejects(502, "strconv.Atoi: parsing \"\(number)\": invalid syntax")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .accepts(note: "FCGI_END_REQUEST reads as the end of the stream (record.go: io.EOF), protocolStatus unread: with no CGI head the client gets 200 with an empty body")
+        case .fcgiRecordBadVersion:
+            return .rejects(502, "fcgi: invalid header version")
+        case .fcgiRecordTruncated:
+            return .rejects(502, "unexpected EOF",
+                note: "a record cut before the CGI head ended; a stream that stops between records reads as its end, so a worker killed mid-body gives a clean 200")
+        case .fcgiRecordUnexpected:
+            return .accepts(note: "Caddy reads any record but FCGI_STDERR as output, checks no request id, and ends at FCGI_END_REQUEST: with no CGI head the client gets 200 with an empty body")
+        case .fcgiPoolExhausted:
+            return .rejects(504, "… i/o timeout", note: "the fastcgi transport's read_timeout (none by default: Caddy then waits until the client gives up); not verified")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(502, "fcgi: invalid header version")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

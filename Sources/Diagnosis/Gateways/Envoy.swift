@@ -49,6 +49,10 @@ public struct EnvoyModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI: Envoy has no FastCGI client, so no FastCGI hop is behind it.
+        case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI:
+            return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

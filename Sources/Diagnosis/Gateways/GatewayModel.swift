@@ -228,6 +228,10 @@ enum GatewayRuleKit {
     /// The reaction for a code no rule covers (reassembly facts, limits): not a gateway event.
     static let noRule = GatewayReaction(kind: .accepts, status: nil, detail: "", note: "no gateway rule for this code")
 
+    /// A FastCGI code behind a gateway with no FastCGI client: it cannot arise there.
+    static let noFastCGI = GatewayReaction(
+        kind: .accepts, status: nil, detail: "", note: "no FastCGI client: this gateway cannot have a FastCGI hop")
+
     /// Capture problems are ours: the gateway saw the bytes the capture lost.
     static let notSeen = GatewayReaction(
         kind: .accepts, status: nil, detail: "", note: "a capture problem: the gateway saw the bytes the capture lacks")

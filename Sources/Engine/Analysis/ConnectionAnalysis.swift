@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import FastCGI
 import HTTP1
 import TCPReassembly
 
@@ -18,6 +19,10 @@ struct ConnectionAnalysis {
     private(set) var http: HTTP1Connection
     /// The stand-in for protocols not analysed yet (out of line: seldom needed).
     @Indirect private(set) var unanalysed: UnanalysedStream? = nil
+    /// The FastCGI analyzer, when the probe picked FastCGI (out of line: most hops are HTTP).
+    @Indirect private(set) var fastCGI: FCGIConnection? = nil
+    private let redactsSecrets: Bool
+    private let fieldLimit: Int
     /// Whether the HTTP/1 analyzer's violation went to the probe.
     private var violationJudged = false
 
@@ -27,11 +32,14 @@ struct ConnectionAnalysis {
     init(negotiated: ApplicationProtocol? = nil, canStartTLS: Bool, redactsSecrets: Bool = true, fieldLimit: Int = HTTP1Connection.defaultFieldLimit) {
         self.probe = ProtocolProbe(negotiated: negotiated, canStartTLS: canStartTLS, redactsSecrets: redactsSecrets)
         self.http = HTTP1Connection(redactsSecrets: redactsSecrets, fieldLimit: fieldLimit)
+        self.redactsSecrets = redactsSecrets
+        self.fieldLimit = fieldLimit
     }
 
     /// Which analyzer reads the bytes.
     enum Route: Equatable {
         case http1
+        case fastCGI
         case unanalysed
     }
 
@@ -42,8 +50,9 @@ struct ConnectionAnalysis {
         switch self.probe.gateway {
         case nil, .http1: return .http1
         // TLS here is TLS the engine could not frame (picked up mid-stream, or inside TLS).
-        // HTTP/2 and FastCGI: their analyzers go here when they exist (see `ApplicationProtocol`).
-        case .tls, .http2, .fastCGI: return .unanalysed
+        case .fastCGI: return .fastCGI
+        // HTTP/2: its analyzer goes here when it exists (see `ApplicationProtocol`).
+        case .tls, .http2: return .unanalysed
         }
     }
 
@@ -77,10 +86,17 @@ struct ConnectionAnalysis {
         case .http1:
             self.http.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .fastCGI:
+            self.startFastCGI()
+            self.fastCGI!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         }
+    }
+
+    private mutating func startFastCGI() {
+        if !self.$fastCGI { self.fastCGI = FCGIConnection(redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit) }
     }
 
     /// The gateway's bytes the probe held (they were not the HTTP/2 preface), in their own chunks.
@@ -111,6 +127,9 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1:
             self.http.gap(range, direction: direction, reason: reason)
+        case .fastCGI:
+            self.startFastCGI()
+            self.fastCGI!.gap(range, direction: direction, reason: reason)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.gap(range, direction: direction, reason: reason)
@@ -125,6 +144,8 @@ struct ConnectionAnalysis {
         case .http1:
             self.http.close(close)
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
+        case .fastCGI:
+            self.fastCGI?.close(close)
         case .unanalysed:
             self.unanalysed?.close(close)
         }
@@ -149,6 +170,7 @@ struct ConnectionAnalysis {
         let end = endedAt ?? self.responseEnd
         switch self.route {
         case .http1: self.http.finish()
+        case .fastCGI: self.fastCGI?.finish()
         case .unanalysed: self.unanalysed?.finish()
         }
         return Outcome(
@@ -163,6 +185,12 @@ struct ConnectionAnalysis {
         let analyzer: [Finding]
         switch self.route {
         case .http1: analyzer = self.http.findings
+        case .fastCGI:
+            // An HTTP answer is the probe's `proto.http_response_to_fcgi`, not a bad record version too.
+            let mismatchAt = self.probe.mismatch?.finding.evidence.first?.streamOffset
+            analyzer = (self.fastCGI?.findings ?? []).filter {
+                mismatchAt == nil || !($0.code == .fcgiRecordBadVersion && $0.evidence.first?.streamOffset == mismatchAt)
+            }
         case .unanalysed: analyzer = self.unanalysed?.findings ?? []
         }
         guard self.probe.serverSpokeFirst != nil || self.probe.mismatch != nil else { return analyzer }
@@ -174,6 +202,9 @@ struct ConnectionAnalysis {
     var responseEnd: ResponseEnd {
         switch self.route {
         case .http1: return self.http.responseEnd
+        case .fastCGI:
+            return self.fastCGI?.responseEnd
+                ?? ResponseEnd(state: .idle, inProgress: nil, inProgressRequest: nil, outstanding: nil, responsesCompleted: 0, requestsSeen: 0)
         case .unanalysed: return (self.unanalysed ?? UnanalysedStream()).end(upstreamJudged: self.probe.upstreamJudged)
         }
     }
@@ -188,6 +219,14 @@ struct ConnectionAnalysis {
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: self.http.uncheckedGaps, end: end, upstream5xx: self.http.upstream5xx,
                 gatewaySpeaksHTTP1: self.http.gatewaySpeaksHTTP1, arrivedWithHead: withHead)
+        case .fastCGI:
+            let fastCGI = self.fastCGI
+            var view = ConnectionDiagnosis.HTTPView(
+                findings: self.findings, uncheckedGaps: fastCGI?.uncheckedGaps ?? [], end: end, upstream5xx: fastCGI?.upstream5xx,
+                gatewaySpeaksHTTP1: fastCGI?.gatewaySpeaksFastCGI ?? false)
+            view.isFastCGI = true
+            view.applicationStderr = fastCGI?.stderr
+            return view
         case .unanalysed:
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: [], end: end, upstream5xx: nil, gatewaySpeaksHTTP1: false)
@@ -196,16 +235,42 @@ struct ConnectionAnalysis {
 
     /// Exchanges in order (at most 1000 kept; see `transactionsDropped`).
     var transactions: [Transaction] {
-        self.route == .http1 ? self.http.transactions : self.unanalysed?.transactions ?? []
+        switch self.route {
+        case .http1: return self.http.transactions
+        case .fastCGI: return self.fastCGI?.transactions ?? []
+        case .unanalysed: return self.unanalysed?.transactions ?? []
+        }
     }
     /// Exchanges counted but not kept.
-    var transactionsDropped: Int { self.route == .http1 ? self.http.transactionsDropped : 0 }
+    var transactionsDropped: Int {
+        switch self.route {
+        case .http1: return self.http.transactionsDropped
+        case .fastCGI: return self.fastCGI?.transactionsDropped ?? 0
+        case .unanalysed: return 0
+        }
+    }
     /// Exchanges finished since the last `clearFinishedTransactions()`.
-    var finishedTransactions: [Transaction] { self.route == .http1 ? self.http.finishedTransactions : [] }
+    var finishedTransactions: [Transaction] {
+        switch self.route {
+        case .http1: return self.http.finishedTransactions
+        case .fastCGI: return self.fastCGI?.finishedTransactions ?? []
+        case .unanalysed: return []
+        }
+    }
     /// Whether `finishedTransactions` has any, asked per packet without building it.
-    var hasFinishedTransactions: Bool { self.route == .http1 && !self.http.finishedTransactions.isEmpty }
+    var hasFinishedTransactions: Bool {
+        switch self.route {
+        case .http1: return !self.http.finishedTransactions.isEmpty
+        case .fastCGI: return self.fastCGI?.finishedTransactions.isEmpty == false
+        case .unanalysed: return false
+        }
+    }
     /// Forgets `finishedTransactions` (they were handed on).
     mutating func clearFinishedTransactions() {
-        if self.route == .http1 { self.http.clearFinishedTransactions() }
+        switch self.route {
+        case .http1: self.http.clearFinishedTransactions()
+        case .fastCGI: self.fastCGI?.clearFinishedTransactions()
+        case .unanalysed: break
+        }
     }
 }

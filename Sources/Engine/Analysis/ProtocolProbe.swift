@@ -132,6 +132,12 @@ struct ProtocolProbe {
                 self.startsTLS = offset == 0 && self.canStartTLS
                 return .deliver
             }
+            if first == 0x01, offset == 0 {
+                // FastCGI 1.0 §3.3: FCGI_VERSION_1, the first byte of every record; no request
+                // line starts with it.
+                self.gateway = .fastCGI
+                return .deliver
+            }
             guard offset == 0, first == Self.http2Preface[0] else {
                 self.gateway = .http1
                 return .deliver
@@ -346,7 +352,11 @@ struct ProtocolProbe {
                 ? .mismatch(.protoTLSToPlainPort, limit: 16, valueBytes: 0, note: "plain HTTP in answer to the gateway's TLS ClientHello")
                 : .notRead
         case .fastCGI:
-            return .notRead  // its analyzer will judge (`proto.http_response_to_fcgi`)
+            // Records are the FastCGI analyzer's to read; an HTTP status line is named here (nginx:
+            // "upstream sent unsupported FastCGI protocol version: 72").
+            return startsHTTP
+                ? .mismatch(.protoHTTPResponseToFCGI, limit: 16, valueBytes: 16, note: "an HTTP response in answer to the gateway's FastCGI request")
+                : .notRead
         case .http1, .http2, nil:
             break
         }
