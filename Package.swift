@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP1", "CaptureModel"]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP1", "CaptureModel", "TestSupport"]),
         .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
         .testTarget(
             name: "EngineTests",

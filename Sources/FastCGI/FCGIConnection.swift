@@ -81,6 +81,8 @@ public struct FCGIConnection {
         var bodyBytes: UInt64 = 0
         var status: Int?
         var stderr: (mark: StreamMark, text: [UInt8], fatal: Bool)?
+        /// The last bytes of FCGI_STDERR content, so a fatal marker cut between records is found.
+        var stderrTail: [UInt8] = []
 
         /// The request as transactions show it: from FCGI_PARAMS, however far they came.
         mutating func identity() -> RequestInfo {
@@ -305,7 +307,13 @@ public struct FCGIConnection {
             let keep = Self.maximumStderrBytes - self.stderrBytes.count
             if keep > 0 { self.stderrBytes += bytes.prefix(keep) }
             if bytes.count > keep { self.stderrCut = true }
-            if !self.requests[request].stderr!.fatal, Self.isFatal(bytes) { self.requests[request].stderr!.fatal = true }
+            if !self.requests[request].stderr!.fatal {
+                let tail = self.requests[request].stderrTail
+                let window = tail + bytes.prefix(Self.longestMarker)
+                let found = window.withUnsafeBytes { Self.isFatal($0) } || Self.isFatal(bytes)
+                if found { self.requests[request].stderr!.fatal = true }
+                self.requests[request].stderrTail = Array((tail + bytes.suffix(Self.longestMarker)).suffix(Self.longestMarker))
+            }
         case RecordType.endRequest:
             if self.endBody.count < 8 { self.endBody += bytes.prefix(8 - self.endBody.count) }
         default:
@@ -315,9 +323,11 @@ public struct FCGIConnection {
 
     /// PHP's fatal messages (E_ERROR, E_PARSE, E_CORE_ERROR, E_COMPILE_ERROR, uncaught exceptions):
     /// `PHP Fatal error:`, `PHP Parse error:`. Looked for in each record's content.
+    static let fatalMarkers = [Array("Fatal error".utf8), Array("Parse error".utf8)]
+    static let longestMarker = 11
+
     static func isFatal(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for needle in ["Fatal error", "Parse error"] {
-            let pattern = Array(needle.utf8)
+        for pattern in self.fatalMarkers {
             guard bytes.count >= pattern.count else { continue }
             var index = 0
             while index + pattern.count <= bytes.count {
