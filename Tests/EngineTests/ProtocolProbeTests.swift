@@ -173,7 +173,7 @@ func methodStartingLikeThePrefaceIsHTTP1WhereverCut(cuts: [Int]) {
 
 @Test func protocolsWithoutAnAnalyzerAreSaidSo() {
     #expect(ApplicationProtocol.http1.isAnalysed && ApplicationProtocol.tls.isAnalysed)
-    #expect(!ApplicationProtocol.http2.isAnalysed && !ApplicationProtocol.fastCGI.isAnalysed)
+    #expect(!ApplicationProtocol.http2.isAnalysed && ApplicationProtocol.fastCGI.isAnalysed)
 }
 
 // MARK: Findings
