@@ -167,7 +167,8 @@ public enum JSONReport {
                     // A relayed 5xx says what the upstream answered; a healthy one needs no sentence.
                     + (report.verdict.verdictClass == .ok ? [] : [
                         ("phase", .string(report.verdict.phase.rawValue)), ("summary", .string(report.verdict.summary)),
-                    ]))),
+                    ])
+                    + (report.verdict.stderr.map { [("stderr", .string($0))] } ?? []))),
             ("compact", .bool(true)),
         ])
     }
@@ -419,6 +420,8 @@ public enum JSONReport {
                 }
             }
         }
+        // Only on a FastCGI hop whose application wrote to FCGI_STDERR.
+        if let stderr = verdict.stderr { out.member("stderr", stderr) }
         out.endObject()
     }
 
