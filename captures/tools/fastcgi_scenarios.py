@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""The FastCGI captures (issue 17): real gateways in front of Debian's php8.2-fpm or the scripted
+FastCGI server (fcgi-upstream.py), both hops in one capture. Read by fastcgi-run.py (what to start,
+the requests) and fastcgi-truth.py (the rules that turn a gateway's own log text into the expected
+code). Stdlib only.
+
+  python3 fastcgi_scenarios.py --list      # "NAME GATEWAY fastcgi/GATEWAY-NAME" per capture
+
+Each capture is `fastcgi/<gateway>-<scenario>.pcap`. Every request path is unique
+(`/<script>.php?c=<capture>&n=<i>`) and carries `X-Request-Id: fcgi-<capture>-<i>`, which the gateways
+pass on as HTTP_X_REQUEST_ID in FCGI_PARAMS, so a log line, a FastCGI connection and a client result
+are joined by it.
+"""
+
+import re
+import sys
+
+# Ports: BASE (the gateway's listener), BASE+1 php-fpm, BASE+2 the scripted server, BASE+3 nothing.
+DEFAULT_BASE = 19380
+OFF_GW, OFF_FPM, OFF_SCRIPT, OFF_REFUSED = 0, 1, 2, 3
+
+GATEWAYS = ("nginx", "apache", "caddy")
+
+
+def S(name, gateways, upstream, requests, note, read_timeout="5s", max_children=2, keep_conn=False, pm="static"):
+    """upstream: "php" (php-fpm), "script:<scenario>" (fcgi-upstream.py) or None (nothing listens).
+    requests: [(script, start offset in seconds, client status expected per gateway {gw: code})]."""
+    return {"name": name, "gateways": gateways, "upstream": upstream, "requests": requests, "note": note,
+            "read_timeout": read_timeout, "max_children": max_children, "keep_conn": keep_conn, "pm": pm}
+
+
+ALL = GATEWAYS
+SCENARIOS = [
+    S("healthy", ALL, "php", [("hello.php", 0, 200)],
+      "php-fpm answers `hello.php` (200, a short text body)"),
+    S("healthy-keep-conn", ("nginx",), "php", [("hello.php", 0, 200)] * 4,
+      "four requests in turn over one FastCGI connection (`fastcgi_keep_conn on`, upstream `keepalive 4`)",
+      keep_conn=True),
+    S("killed-before-output", ALL, "php", [("kill.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
+      "`posix_kill(getmypid(), 9)` before any output"),
+    S("killed-mid-body", ALL, "php", [("kill-mid-body.php", 0, 200)],
+      "headers and 2000 body bytes (flushed), then `posix_kill(getmypid(), 9)`"),
+    S("fatal-error", ALL, "php", [("fatal.php", 0, 500)],
+      "an uncaught Error (`Call to undefined function undefined_function_es()`)"),
+    S("stderr-warning", ALL, "php", [("warning.php", 0, 200)],
+      "a PHP Warning (undefined array key) on FCGI_STDERR, then a good 200"),
+    S("invalid-header", ALL, "php", [("bad-header.php", 0, {"nginx": 502, "apache": 500, "caddy": 200})],
+      "`header(\"Content Type: text/plain\")`: a space in the header name"),
+    S("status-invalid", ("nginx",), "php", [("bad-status.php", 0, 502)],
+      "`header(\"Status: abc\")`: a Status header with no status code"),
+    S("read-timeout", ALL, "php", [("sleep.php", 0, {"nginx": 504, "apache": 504, "caddy": 502})],
+      "`usleep` 10 s; the gateway's read timeout is 2 s (php-fpm answers after the capture ends)",
+      read_timeout="2s"),
+    S("pool-exhausted", ("nginx",), "php", [("sleep.php?s=1.5", 0, 200), ("sleep.php?s=1.5", 0.3, 504)],
+      "pm = ondemand, pm.max_children = 1: the first request sleeps 1.5 s; the second (0.3 s later) waits for the only "
+      "worker, which answers it at about 3 s, after the gateway's 2 s read timeout closed it",
+      read_timeout="2s", max_children=1, pm="ondemand"),
+    S("refused", ("nginx", "apache"), None, [("hello.php", 0, {"nginx": 502, "apache": 503})],
+      "nothing listens on the FastCGI port (php-fpm not running): the SYN is answered by RST"),
+    S("header-too-big", ("nginx", "caddy"), "php", [("big-header.php", 0, 502)],
+      "80 header fields of 100 value bytes (about 9 KB of head); nginx's `fastcgi_buffer_size` is 4k"),
+    # The scripted server: record-level faults php-fpm never makes.
+    S("bad-version", ("nginx", "apache"), "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+      "SCRIPTED: one FCGI_STDOUT record whose header says version 2"),
+    S("truncated", ("nginx", "apache"), "script:truncated", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+      "SCRIPTED: an FCGI_STDOUT header announcing 100 content bytes, 19 of them (`Content-Type: text/`), then FIN"),
+    S("overloaded", ("nginx", "apache"), "script:overloaded", [("hello.php", 0, {"nginx": 502, "apache": 200})],
+      "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_OVERLOADED (2) and no FCGI_STDOUT"),
+    S("cant-mpx-conn", ("nginx",), "script:cant-mpx-conn", [("hello.php", 0, 502)],
+      "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1) and no FCGI_STDOUT"),
+    S("end-before-stdout", ("nginx",), "script:end-before-stdout", [("hello.php", 0, 502)],
+      "SCRIPTED: FCGI_END_REQUEST (REQUEST_COMPLETE, appStatus 0) before any FCGI_STDOUT"),
+    S("no-end-request", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
+      "SCRIPTED: a whole response in FCGI_STDOUT and the empty STDOUT record, then FIN without FCGI_END_REQUEST"),
+    S("http-server", ("nginx",), "script:http-server", [("hello.php", 0, 502)],
+      "SCRIPTED: an HTTP/1.1 server: `HTTP/1.1 400 Bad Request` to the FastCGI bytes, then FIN"),
+]
+
+# Which capture names exist: (scenario, gateway) -> base name "fastcgi/<gateway>-<scenario>".
+def jobs():
+    for s in SCENARIOS:
+        for gw in s["gateways"]:
+            yield s, gw, "fastcgi/%s-%s" % (gw, s["name"])
+
+
+def by_capture(base):
+    """The (scenario, gateway) of a capture base name (`nginx-healthy` or `fastcgi/nginx-healthy`)."""
+    base = base.split("/")[-1]
+    for s, gw, b in jobs():
+        if b.split("/")[-1] == base:
+            return s, gw
+    return None
+
+
+def client_status(request, gw):
+    want = request[2]
+    return want[gw] if isinstance(want, dict) else want
+
+
+# ---------------------------------------------------------------------------------------------
+# From a gateway's own log text to the expected code. Each rule: (gateway, regular expression on
+# the log message, upstream-log condition or None, code, class). The first rule that matches the
+# request's decisive line wins; a request whose lines match no rule fails the truth (unexplained).
+# The upstream condition is a regular expression the upstream's own log must match (php-fpm's log
+# or fcgi-upstream.py's line for that connection).
+RULES = [
+    # nginx 1.22 (ngx_http_fastcgi_module)
+    ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP Fatal error', None, "fcgi.stderr.fatal", "500"),
+    ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP (Warning|Notice|Deprecated)', None, "fcgi.stderr.warning", "ok"),
+    ("nginx", r"^recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream", None,
+     "tcp.rst.before_response", "502"),
+    ("nginx", r"^(recv|readv)\(\) failed \(104: Connection reset by peer\) while reading upstream", None,
+     "tcp.rst.mid_body", "truncated"),
+    ("nginx", r"^upstream prematurely closed FastCGI stdout while reading response header from upstream",
+     r"mid-record", "fcgi.record.truncated", "502"),
+    ("nginx", r"^upstream prematurely closed FastCGI stdout while reading response header from upstream", None,
+     "tcp.fin.before_response", "502"),
+    ("nginx", r"^upstream prematurely closed FastCGI stdout while reading upstream", None, "tcp.fin.mid_body", "truncated"),
+    ("nginx", r"^upstream prematurely closed FastCGI request while reading upstream", r"without END_REQUEST",
+     "fcgi.end_request.missing", "truncated"),
+    ("nginx", r'^upstream sent invalid header: "[^"]*\\x20', None, "http.header.name_ctl_or_space", "502"),
+    ("nginx", r'^upstream sent invalid status "', None, "fcgi.status.invalid", "502"),
+    ("nginx", r"^upstream sent too big header while reading response header from upstream", None,
+     "http.header.too_large", "502"),
+    ("nginx", r"^upstream timed out \(110: Connection timed out\) while reading response header from upstream",
+     r"server reached (pm\.)?max_children", "fcgi.pool_exhausted", "504"),
+    ("nginx", r"^upstream timed out \(110: Connection timed out\) while reading response header from upstream", None,
+     "tcp.read_timeout", "504"),
+    ("nginx", r"^connect\(\) failed \(111: Connection refused\) while connecting to upstream", None,
+     "tcp.connect.refused", "502"),
+    ("nginx", r"^upstream sent unsupported FastCGI protocol version: 72 ", None, "proto.http_response_to_fcgi", "502"),
+    ("nginx", r"^upstream sent unsupported FastCGI protocol version: \d+ ", None, "fcgi.record.bad_version", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 1\b", "fcgi.end_request.cant_mpx_conn", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 0\b", "fcgi.end_request.before_stdout", "502"),
+]
+
+
+def rule_for(gw, message, upstream_text):
+    for g, pattern, up, code, klass in RULES:
+        if g != gw or not re.search(pattern, message):
+            continue
+        if up is not None and not re.search(up, upstream_text or ""):
+            continue
+        return code, klass, pattern
+    return None
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--list"]:
+        for s, gw, b in jobs():
+            print(s["name"], gw, b)
+    else:
+        sys.exit("usage: fastcgi_scenarios.py --list")
