@@ -459,8 +459,8 @@ extension RootCause {
                 meaning: "the application wrote a fatal error to FCGI_STDERR (`PHP Fatal error`) and answered 500; the text is the verdict's `stderr` (class 500)",
                 rfc: "FastCGI 1.0 §6.1", phrase: "failed with a fatal error in the application")
         case .fcgiStderrWarning:
-            return row("fcgi.stderr.warning", .fastCGI, [.responseHead], .finding, .lint,
-                meaning: "the application wrote to FCGI_STDERR (PHP warnings, notices) and its response was not a 5xx; the text is the verdict's `stderr`",
+            return row("fcgi.stderr.warning", .fastCGI, [.responseHead], .rootCause, .warning,
+                meaning: "the application wrote to FCGI_STDERR (PHP warnings, notices) and its response was not a 5xx: class `ok`, the text in the verdict's `stderr`",
                 rfc: "FastCGI 1.0 §6.1", phrase: "wrote to its error stream")
         case .fcgiStatusInvalid:
             return row("fcgi.status.invalid", .fastCGI, [.responseHead],

@@ -69,9 +69,11 @@ public enum ConnectionDiagnosis {
         var withHead = Set<Finding>()
         for index in http.arrivedWithHead where index < http.findings.count { withHead.insert(http.findings[index]) }
         func ruleContext(_ code: FindingCode, phase: Phase, finding: Finding?) -> RuleContext {
-            RuleContext(
+            var context = RuleContext(
                 phase: phase, method: method, reusedConnection: reused, upstreamStatus: http.upstream5xx?.status,
                 value: finding?.value, arrivedWithHead: finding.map { withHead.contains($0) } ?? false)
+            context.isFastCGI = http.isFastCGI
+            return context
         }
         func reaction(_ code: FindingCode, phase: Phase, model: (any GatewayModel)? = nil, finding: Finding? = nil) -> GatewayReaction {
             let profile = model.map { $0.name == context.gateway.name ? context.gateway : GatewayProfile(model: $0) } ?? context.gateway

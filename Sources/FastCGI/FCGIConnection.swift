@@ -81,6 +81,8 @@ public struct FCGIConnection {
         var bodyBytes: UInt64 = 0
         var status: Int?
         var stderr: (mark: StreamMark, text: [UInt8], fatal: Bool)?
+        /// Where the kept FCGI_STDERR content (`stderr.text`) came from: content offset, stream mark.
+        var stderrMarks: [(content: UInt64, mark: StreamMark)] = []
         /// The last bytes of FCGI_STDERR content, so a fatal marker cut between records is found.
         var stderrTail: [UInt8] = []
 
@@ -302,8 +304,11 @@ public struct FCGIConnection {
             if self.requests[request].head.isComplete || self.requests[request].head.isOverLimit { self.checkHead(at: request) }
         case RecordType.stderr:
             if self.requests[request].stderr == nil { self.requests[request].stderr = (mark, [], false) }
-            let room = 512 - self.requests[request].stderr!.text.count
-            if room > 0 { self.requests[request].stderr!.text += bytes.prefix(room) }
+            let room = Self.stderrKeptPerRequest - self.requests[request].stderr!.text.count
+            if room > 0 {
+                self.requests[request].stderrMarks.append((UInt64(self.requests[request].stderr!.text.count), mark))
+                self.requests[request].stderr!.text += bytes.prefix(room)
+            }
             let keep = Self.maximumStderrBytes - self.stderrBytes.count
             if keep > 0 { self.stderrBytes += bytes.prefix(keep) }
             if bytes.count > keep { self.stderrCut = true }
@@ -323,6 +328,9 @@ public struct FCGIConnection {
 
     /// PHP's fatal messages (E_ERROR, E_PARSE, E_CORE_ERROR, E_COMPILE_ERROR, uncaught exceptions):
     /// `PHP Fatal error:`, `PHP Parse error:`. Looked for in each record's content.
+    /// The FCGI_STDERR bytes of one request kept for its finding (the evidence is found in them).
+    static let stderrKeptPerRequest = 512
+
     static let fatalMarkers = [Array("Fatal error".utf8), Array("Parse error".utf8)]
     static let longestMarker = 11
 
@@ -342,8 +350,8 @@ public struct FCGIConnection {
         guard !self.requests[index].headChecked else { return }
         self.requests[index].headChecked = true
         var found: [Finding] = []
-        let outcome = self.requests[index].head.check(findings: &found)
         let marks = self.requests[index].contentMarks
+        let outcome = self.requests[index].head.check(findings: &found, bufferEnd: self.bufferEnd(marks))
         for var finding in found {
             finding.evidence = finding.evidence.map { Self.place($0, marks: marks) }
             self.findings.append(finding)
@@ -357,6 +365,24 @@ public struct FCGIConnection {
             self.upstream5xx = (status, evidence)
         }
         self.requests[index].contentMarks = []
+    }
+
+    /// How many content bytes of the head nginx's `fastcgi_buffer_size` buffer holds: it reads the
+    /// records into it from the first FCGI_STDOUT record's header on, so the record headers (and
+    /// padding) in the first 4096 bytes take room too. (A FCGI_STDERR record read into the same
+    /// buffer before it would too; nginx empties the buffer when stderr filled it, so those are
+    /// not counted.)
+    private func bufferEnd(_ marks: [(content: UInt64, mark: StreamMark)]) -> Int {
+        guard let first = marks.first else { return CGIResponseHead.nginxBufferSize }
+        // The first record's header is 8 bytes before its first content byte.
+        let end = first.mark.offset &- 8 &+ UInt64(CGIResponseHead.nginxBufferSize)
+        var fits = 0
+        for (position, chunk) in marks.enumerated() {
+            let chunkEnd = position + 1 < marks.count ? marks[position + 1].content : UInt64.max
+            guard chunk.mark.offset < end else { break }
+            fits = Int(min(chunkEnd, chunk.content &+ (end - chunk.mark.offset)))
+        }
+        return fits
     }
 
     /// Evidence made at content offsets, placed in the TCP stream: its stream offset, frame and
@@ -423,17 +449,48 @@ public struct FCGIConnection {
         let text = self.redactsSecrets ? Redaction.masked(stderr.text) : stderr.text
         let status = self.requests[index].status ?? 0
         let fatal = stderr.fatal && (500...599).contains(status)
-        let firstLine = text.split(separator: 0x0a, maxSplits: 1).first.map { Array($0) } ?? text
-        let shown = Array(text.prefix(64))
-        let evidence = Evidence(
-            direction: .server, streamOffset: stderr.mark.offset, frame: stderr.mark.frame, frameOffset: stderr.mark.frameOffset,
-            length: UInt64(stderr.text.count), bytes: shown, context: shown, contextOffset: stderr.mark.offset,
+        // The evidence is the message itself: PHP's "PHP Fatal error" (or "Fatal error") for a
+        // fatal one, else the message after the "PHP message: " that php-fpm puts before each.
+        var start = 0
+        if fatal, let found = Self.firstFatalMarker(in: stderr.text) {
+            start = found >= 4 && stderr.text[(found - 4)..<found].elementsEqual("PHP ".utf8) ? found - 4 : found
+        } else if stderr.text.starts(with: Self.messagePrefix) {
+            start = Self.messagePrefix.count
+        }
+        let message = Array(text[start...])
+        let firstLine = message.split(separator: 0x0a, maxSplits: 1).first.map { Array($0) } ?? message
+        let shown = Array(message.prefix(64))
+        let contextStart = max(0, start - 24)
+        let atContent = Evidence(
+            direction: .server, streamOffset: UInt64(start), frame: nil, frameOffset: nil,
+            length: UInt64(stderr.text.count - start), bytes: shown, context: Array(text[contextStart..<min(text.count, start + 64 + 24)]),
+            contextOffset: UInt64(contextStart),
             note: fatal
                 ? "a fatal error the application wrote to FCGI_STDERR before answering \(status)"
                 : "text the application wrote to FCGI_STDERR" + (status > 0 ? " (it answered \(status))" : ""))
+        let evidence = Self.place(atContent, marks: self.requests[index].stderrMarks)
         self.findings.append(Finding(
-            code: fatal ? .fcgiStderrFatal : .fcgiStderrWarning, severity: fatal ? .fatal : .lint, evidence: [evidence],
+            code: fatal ? .fcgiStderrFatal : .fcgiStderrWarning, severity: fatal ? .fatal : .warning, evidence: [evidence],
             value: String(decoding: firstLine.prefix(200), as: UTF8.self)))
+    }
+
+    /// php-fpm's prefix of each message it passes on from PHP.
+    static let messagePrefix = Array("PHP message: ".utf8)
+
+    /// Where the first of `fatalMarkers` starts in `bytes`.
+    static func firstFatalMarker(in bytes: [UInt8]) -> Int? {
+        var best: Int?
+        for pattern in self.fatalMarkers where bytes.count >= pattern.count {
+            var index = 0
+            while index + pattern.count <= (best ?? bytes.count) {
+                if bytes[index..<(index + pattern.count)].elementsEqual(pattern) {
+                    best = index
+                    break
+                }
+                index += 1
+            }
+        }
+        return best
     }
 
     /// A record the application's side left cut when it closed: `fcgi.record.truncated`, while the

@@ -64,11 +64,13 @@ public struct CGIResponseHead {
 
     /// Checks the head as it stands: complete, or past `maximumBytes` (`http.header.too_large`).
     /// A head cut before its empty line is not checked (how it ended is the verdict's business).
-    public func check(findings: inout [Finding]) -> Outcome {
+    /// `bufferEnd`: how many of the head's bytes fit nginx's `fastcgi_buffer_size` buffer, which
+    /// holds the records' headers too (the caller counts them); `nginxBufferSize` when not given.
+    public func check(findings: inout [Finding], bufferEnd: Int = CGIResponseHead.nginxBufferSize) -> Outcome {
         let start = findings.count
         if self.isOverLimit {
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
-                at: Self.nginxBufferSize, length: 1,
+                at: bufferEnd, length: 1,
                 note: "a CGI response head still not complete after \(self.run.count) bytes (nginx's fastcgi_buffer_size is \(Self.nginxBufferSize))")],
                 value: String(self.run.count)))
             return Outcome(status: nil, statusField: nil, hadFatal: true)
@@ -84,10 +86,10 @@ public struct CGIResponseHead {
         if let index = findings[start...].firstIndex(where: { $0.code == .headerTooMany }) {
             findings[index].value = String(head.fieldCount)
         }
-        if bytes.count > Self.nginxBufferSize {
+        if bytes.count > bufferEnd {
             findings.append(Finding(code: .headerTooLarge, severity: .fatal, evidence: [self.run.evidence(
-                at: Self.nginxBufferSize, length: 1,
-                note: "a CGI response head of \(bytes.count) bytes, past nginx's default fastcgi_buffer_size of \(Self.nginxBufferSize) bytes")],
+                at: bufferEnd, length: 1,
+                note: "a CGI response head of \(bytes.count) bytes, past nginx's default fastcgi_buffer_size of \(Self.nginxBufferSize) bytes (record headers included)")],
                 value: "\(bytes.count) \(bytes.count) \(head.longestFieldLine)"))
         }
         // RFC 3875 §6.3.3: Status = "Status:" status-code SP reason-phrase. The gateways read

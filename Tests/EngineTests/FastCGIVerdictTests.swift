@@ -65,18 +65,20 @@ private let fatal = "PHP message: PHP Fatal error:  Uncaught Error: Call to unde
     #expect(report.verdict.gateways["nginx"]?.status == 500)
     #expect(report.verdict.gateways["nginx"]?.detail.hasPrefix("FastCGI sent in stderr: \"PHP message: PHP Fatal error:") == true)
     let evidence = try #require(report.findings.first?.evidence.first)
-    #expect(evidence.streamOffset == 8 && evidence.frame == 5 && evidence.frameOffset == 54 + 8)
+    #expect(evidence.streamOffset == 8 + 13 && evidence.contentOffset == 13 && evidence.frame == 5 && evidence.frameOffset == 54 + 8 + 13)
 }
 
-@Test func warningInStderrWithA200IsHealthyWithTheText() throws {
+/// nginx logs "FastCGI sent in stderr" and the client gets the 200: class ok, the text on the verdict.
+@Test func warningInStderrWithA200IsClassOKWithTheText() throws {
     var c = Conversation()
     c.request(bytes: Wire.request())
     c.response(bytes: Wire.stderr("PHP message: PHP Warning:  Undefined variable $a") + Wire.stdout("Content-type: text/html\r\n\r\nok") + Wire.end())
     c.gatewayCloses()
     let report = try c.verdict()
-    #expect(report.verdict.code == .none)
+    #expect(report.verdict.code == .fcgiStderrWarning)
     #expect(report.verdict.verdictClass == .ok)
     #expect(report.verdict.stderr == "PHP message: PHP Warning:  Undefined variable $a")
+    #expect(report.verdict.gateways["nginx"]?.detail == "FastCGI sent in stderr: \"…\" while reading response header from upstream")
     #expect(report.findings.map(\.code) == [.fcgiStderrWarning])
 }
 

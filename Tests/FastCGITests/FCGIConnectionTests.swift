@@ -146,9 +146,11 @@ typealias Wire = FastCGIWire
         exchange.connection.finish()
         let finding = try #require(exchange.connection.findings.first { $0.code == .fcgiStderrFatal })
         #expect(finding.severity == .fatal)
-        #expect(finding.evidence.first?.streamOffset == 8)
+        // At "PHP Fatal error", after php-fpm's "PHP message: ".
+        #expect(finding.evidence.first?.streamOffset == 8 + 13)
+        #expect(finding.evidence.first?.contentOffset == 13)
         #expect(finding.evidence.first?.frame == 2)
-        #expect(finding.value == message)
+        #expect(finding.value == String(message.dropFirst(13)))
         #expect(exchange.connection.stderr == message)
         #expect(exchange.connection.transactions.first?.response?.status == 500)
     }
@@ -160,7 +162,11 @@ typealias Wire = FastCGIWire
             + Wire.stdout("Content-type: text/html\r\n\r\nok") + Wire.end())
         exchange.connection.finish()
         #expect(exchange.connection.findings.map(\.code) == [.fcgiStderrWarning])
-        #expect(exchange.connection.findings.first?.severity == .lint)
+        #expect(exchange.connection.findings.first?.severity == .warning)
+        // The message after php-fpm's "PHP message: ".
+        #expect(exchange.connection.findings.first?.evidence.first?.contentOffset == 13)
+        #expect(exchange.connection.findings.first?.evidence.first?.streamOffset == 8 + 13)
+        #expect(exchange.connection.findings.first?.value == "PHP Warning:  Undefined variable $x in /var/www/html/index.php on line 2")
     }
 
     @Test func stderrKeptIsBoundedAndMasksCredentials() throws {
@@ -302,8 +308,9 @@ typealias Wire = FastCGIWire
         exchange.server(Wire.stdout(field) + Wire.stdout("\r\n") + Wire.end())
         let finding = try #require(exchange.connection.findings.first)
         #expect(finding.code == .headerTooLarge)
-        #expect(finding.evidence.first?.contentOffset == 4096)
-        #expect(finding.evidence.first?.streamOffset == 8 + 4096)
+        // nginx's 4096-byte buffer holds the record's 8-byte header too.
+        #expect(finding.evidence.first?.contentOffset == 4088)
+        #expect(finding.evidence.first?.streamOffset == 4096)
         #expect(finding.value == "\(field.utf8.count + 2) \(field.utf8.count + 2) \(field.utf8.count - 2)")
     }
 
@@ -326,7 +333,7 @@ typealias Wire = FastCGIWire
             return exchange.summary
         }
         let whole = run([], [])
-        #expect(whole.contains { $0.hasPrefix("fcgi.stderr.fatal@8") })
+        #expect(whole.contains { $0.hasPrefix("fcgi.stderr.fatal@21+13") })
         #expect(whole.contains { $0.hasPrefix("http.header.name_ctl_or_space") })
         #expect(whole.contains { $0.hasPrefix("fcgi.status.invalid") })
         #expect(whole.contains { $0.hasPrefix("fcgi.end_request.overloaded") })

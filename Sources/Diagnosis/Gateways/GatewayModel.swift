@@ -66,6 +66,9 @@ public struct RuleContext: Hashable, Sendable {
     /// HAProxy parses the whole read before it forwards the head, so a chunked error there is
     /// still a 502 `PH` (seen with 2.6.12); nginx and Envoy have started the response by then.
     public var arrivedWithHead: Bool
+    /// The hop is FastCGI (nginx's `fastcgi_pass`, Apache's `mod_proxy_fcgi`, Caddy's
+    /// `php_fastcgi`): the response head came inside FCGI_STDOUT, and some log texts differ.
+    public var isFastCGI = false
 
     /// A context from its parts; the defaults describe a fresh connection's response head.
     public init(

@@ -122,6 +122,11 @@ public struct NginxModel: GatewayModel {
         case .tcpFINMidBody:
             return .rejects(nil, "upstream prematurely closed connection" + While.readingBody)
         case .tcpRSTMidBody:
+            if context.isFastCGI {
+                // The FastCGI module reads the body through the event pipe's chains (seen with
+                // 1.22.1, captures/fastcgi/nginx-killed-mid-body.pcap).
+                return .rejects(nil, "readv() failed (104: Connection reset by peer)" + While.readingBody)
+            }
             return .rejects(nil, "recv() failed (104: Connection reset by peer)" + While.readingBody)
         case .tcpKeepaliveRace:
             return Self.race(.rejects(502, "upstream prematurely closed connection" + While.readingHead,
