@@ -71,7 +71,10 @@ analyzer may adopt or map (flagged here, not invented silently):
   with no FCGI_STDOUT at all; nginx: `upstream sent unexpected FastCGI record: 3`, the same line as
   for OVERLOADED and CANT_MPX_CONN (the protocolStatus, read from the scripted server's log, tells
   them apart).
-- `fcgi.end_request.missing` (nginx-no-end-request), if nginx logs it: see the table.
+
+nginx-no-end-request is `none`: with `fastcgi_keep_conn` off nginx takes the upstream's FIN after the
+empty FCGI_STDOUT as the end of the response, answers 200 with the whole body and logs nothing, so
+a missing FCGI_END_REQUEST is no failure there (the truth says what the gateway did).
 """
 
 

@@ -123,7 +123,6 @@ ServerName 127.0.0.1
 Listen 127.0.0.1:{gw_port}
 LoadModule mpm_event_module {mods}/mod_mpm_event.so
 LoadModule authz_core_module {mods}/mod_authz_core.so
-LoadModule log_config_module {mods}/mod_log_config.so
 LoadModule proxy_module {mods}/mod_proxy.so
 LoadModule proxy_fcgi_module {mods}/mod_proxy_fcgi.so
 User www-data
@@ -326,6 +325,9 @@ def run(args):
     cr.wait_for(10, "tcpdump", lambda: "listening on" in open(terr_path).read())
     time.sleep(0.2)
 
+    # Apache writes start-up lines (AH00489...) and shut-down lines: keep only what the requests made it write.
+    err_path = os.path.join(d, "logs/caddy.log" if gw == "caddy" else "logs/error.log")
+    err_mark = os.path.getsize(err_path) if gw != "caddy" and os.path.exists(err_path) else 0
     results, lock, threads = [], threading.Lock(), []
     t_start = time.time()
     for i, (script, offset, _) in enumerate(s["requests"], 1):
@@ -359,6 +361,11 @@ def run(args):
                     lambda: os.path.exists(acc) and len(open(acc).read().splitlines()) >= len(s["requests"]))
         time.sleep(0.3)
     time.sleep(0.3)
+    with open(err_path, "rb") as f:
+        f.seek(err_mark)
+        err_data = f.read()
+    if gw == "caddy":
+        err_data = open(err_path, "rb").read()   # JSON entries: the truth reads the request ones
     cr.stop_named("gateway")
     time.sleep(1.5)
     cr.stop_named("tcpdump")
@@ -372,10 +379,9 @@ def run(args):
     os.makedirs(out, exist_ok=True)
     shutil.copy(pcap, os.path.join(out, name + ".pcap"))
     shutil.copy(os.path.join(d, "client.log"), os.path.join(out, name + ".client.log"))
-    if gw == "caddy":
-        shutil.copy(os.path.join(d, "logs/caddy.log"), os.path.join(out, name + ".error.log"))
-    else:
-        shutil.copy(os.path.join(d, "logs/error.log"), os.path.join(out, name + ".error.log"))
+    with open(os.path.join(out, name + ".error.log"), "wb") as f:
+        f.write(err_data)
+    if gw != "caddy":
         shutil.copy(os.path.join(d, "logs/access.log"), os.path.join(out, name + ".access.log"))
     if up == "php":
         shutil.copy(os.path.join(d, "logs/php-fpm.log"), os.path.join(out, name + ".upstream.log"))

@@ -246,23 +246,39 @@ def read_apache_error(path):
 
 
 def read_caddy(path):
-    errors, access = [], []
+    """Caddy's JSON log: (entries about requests, access entries). An entry about a request is an
+    error entry (`http.log.error`), the reverse proxy's `upstream roundtrip` (DEBUG: the status and
+    header names it got from the FastCGI transport, or the error), or a reverse-proxy error with no
+    request in it (`reading from backend`, `aborting with incomplete response`: joined to the
+    request in flight by time). Start-up and shut-down entries are about no request."""
+    entries, access = [], []
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, raw in enumerate(f, 1):
             raw = raw.rstrip("\n")
             if not raw:
                 continue
             j = json.loads(raw)
-            logger = j.get("logger", "")
+            logger, msg = j.get("logger", ""), j.get("msg", "")
+            req = j.get("request", {})
+            port = int(req.get("remote_port", 0) or 0) or None
             if logger.startswith("http.log.access"):
                 access.append({"lineno": lineno, "raw": raw, "j": j})
-            elif logger.startswith("http.log.error") or j.get("level") in ("error", "warn") and "request" in j:
-                req = j.get("request", {})
-                errors.append({"lineno": lineno, "raw": raw, "level": j.get("level"), "j": j,
-                               "client_port": int(req.get("remote_port", 0) or 0) or None,
-                               "uri": req.get("uri"),
-                               "message": j.get("msg", "") + (": " + j["error"] if j.get("error") else "")})
-    return errors, access
+                continue
+            if logger.startswith("http.log.error"):
+                text = "http.log.error: %s (status %s)" % (msg, j.get("status"))
+            elif logger == "http.handlers.reverse_proxy" and msg == "upstream roundtrip":
+                if "error" in j:
+                    text = "upstream roundtrip: error %s" % j["error"]
+                else:
+                    text = "upstream roundtrip: status=%s headers=%s" % (j.get("status"), json.dumps(sorted(j.get("headers", {}))))
+            elif logger == "http.handlers.reverse_proxy" and j.get("level") in ("warn", "error"):
+                text = "%s: %s" % (msg, j.get("error", ""))
+            else:
+                continue
+            entries.append({"lineno": lineno, "raw": raw, "level": j.get("level"), "client_port": port,
+                            "ts": j.get("ts"), "message": re.sub(r"127\.0\.0\.1:\d+->", "127.0.0.1:PORT->", text),
+                            "text": text})
+    return entries, access
 
 
 LEVELS = {"debug": 0, "info": 1, "notice": 2, "warn": 3, "warning": 3, "error": 4, "crit": 5, "alert": 6, "emerg": 7}
@@ -351,7 +367,8 @@ def build(args):
         elif gw == "apache":
             lines = [x for x in errs if x["client_port"] == int(port)]
         else:
-            lines = [x for x in errs if x["client_port"] == int(port)]
+            lines = [x for x in errs if x["client_port"] == int(port) or
+                     (x["client_port"] is None and e["start"] <= x["ts"] <= e["end"])]
         for x in lines:
             used_errs.add(x["lineno"])
         reqs.append({"client": e, "hop": c, "response_frame": resp, "access": acc, "lines": lines, "path": path})
@@ -393,20 +410,28 @@ def build(args):
     for r in reqs:
         c = r["upstream"]
         line = decisive(r["lines"])
+        if gw == "caddy" and line is not None and LEVELS.get(line["level"], 4) < 4:
+            line = None    # Caddy's DEBUG roundtrip entries are context, not a complaint
         script_line = next((l for l in up_lines if "peer=%s " % c.client in l), "")
-        up_for_rule = up_text if meta["upstream_kind"] == "php-fpm" else script_line
+        up_for_rule = (up_text + "\n" + "\n".join(a["raw"] for a in up_access if a["request_id"] == r["client"]["request_id"])
+                       if meta["upstream_kind"] == "php-fpm" else script_line)
         r["upstream_log"] = script_line
         status, curl_exit = r["client"]["http_code"], r["client"]["curl_exit"]
-        if line is None:
+        client = "status=%d curl_exit=%d " % (status, curl_exit)
+        if gw == "caddy":
+            text = " || ".join(x["message"] for x in r["lines"]) or None
+        else:
+            text = None if line is None else (line["message"] if gw == "nginx" else " || ".join(x["message"] for x in r["lines"]))
+        hit = fs.rule_for(gw, text, up_for_rule, client)
+        if hit is not None:
+            code, klass, why = hit[0], hit[1], "rule %r" % hit[2]
+        elif line is None:
             if status == 200 and curl_exit == 0:
                 code, klass, why = "none", "ok", "no gateway log line; the client got a clean 200"
             else:
                 raise TruthError("%s: client got %s (curl exit %d) and the gateway logged nothing" % (r["path"], status, curl_exit))
         else:
-            hit = fs.rule_for(gw, line["message"], up_for_rule)
-            if hit is None:
-                raise TruthError("%s: no rule for the gateway's line %r" % (r["path"], line["message"]))
-            code, klass, why = hit[0], hit[1], "rule %r" % hit[2]
+            raise TruthError("%s: no rule for the gateway's line %r" % (r["path"], text))
         r.update(code=code, klass=klass, rule=why, line=line)
         if klass in ("500", "502", "503", "504") and int(klass) != status:
             raise TruthError("%s: rule says class %s, client got %s" % (r["path"], klass, status))
@@ -452,6 +477,9 @@ def build(args):
             "curl_exit": main["client"]["curl_exit"],
             "size_download": main["client"]["size_download"],
             "rule": main["rule"],
+            # The gateway said nothing at error level about it: the code rests on the upstream's log
+            # (and, for Caddy, its DEBUG roundtrip entry), see the rule.
+            "gateway_log_silent": main["code"] != "none" and main["line"] is None,
         }
         for k in ("evidence_frame", "evidence_filter", "evidence_marker_hex", "evidence_stream_offset",
                   "evidence_content_offset", "evidence_record_type", "fin_frame", "late_answer_frame", "stderr_text"):
