@@ -159,6 +159,7 @@ extension FindingCode {
     public static let fcgiStatusInvalid = FindingCode(.fcgiStatusInvalid)
     public static let fcgiEndRequestOverloaded = FindingCode(.fcgiEndRequestOverloaded)
     public static let fcgiEndRequestCantMpxConn = FindingCode(.fcgiEndRequestCantMpxConn)
+    public static let fcgiEndRequestBeforeStdout = FindingCode(.fcgiEndRequestBeforeStdout)
     public static let fcgiRecordBadVersion = FindingCode(.fcgiRecordBadVersion)
     public static let fcgiRecordTruncated = FindingCode(.fcgiRecordTruncated)
     public static let fcgiRecordUnexpected = FindingCode(.fcgiRecordUnexpected)

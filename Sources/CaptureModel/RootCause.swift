@@ -110,6 +110,7 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case fcgiStatusInvalid
     case fcgiEndRequestOverloaded
     case fcgiEndRequestCantMpxConn
+    case fcgiEndRequestBeforeStdout
     case fcgiRecordBadVersion
     case fcgiRecordTruncated
     case fcgiRecordUnexpected
@@ -474,6 +475,10 @@ extension RootCause {
             return row("fcgi.end_request.cant_mpx_conn", .fastCGI, [.responseHead],
                 meaning: "FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1): a second concurrent request on one connection was refused",
                 rfc: "FastCGI 1.0 §5.5", phrase: "refused a multiplexed request")
+        case .fcgiEndRequestBeforeStdout:
+            return row("fcgi.end_request.before_stdout", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST (request complete) with no FCGI_STDOUT at all: no CGI response (nginx: `upstream sent unexpected FastCGI record: 3`)",
+                rfc: "FastCGI 1.0 §6.2", phrase: "ended the request without a response")
         case .fcgiRecordBadVersion:
             return row("fcgi.record.bad_version", .fastCGI, [.responseHead],
                 meaning: "a record whose version byte is not 1 (`FCGI_VERSION_1`)", rfc: "FastCGI 1.0 §3.3", phrase: badRecord)
@@ -483,7 +488,7 @@ extension RootCause {
                 rfc: "FastCGI 1.0 §3.3", phrase: "cut a FastCGI record short")
         case .fcgiRecordUnexpected:
             return row("fcgi.record.unexpected", .fastCGI, [.responseHead],
-                meaning: "a record the gateway does not expect there: FCGI_END_REQUEST before the CGI head ended (nginx: `upstream sent unexpected FastCGI record: 3`), a type an application does not send, or another request id",
+                meaning: "a record the gateway does not expect there: FCGI_END_REQUEST or the end of FCGI_STDOUT after part of a CGI head (nginx: `upstream sent unexpected FastCGI record: 3`), a type an application does not send, or another request id",
                 rfc: "FastCGI 1.0 §3.3", phrase: badRecord)
         case .fcgiPoolExhausted:
             return row("fcgi.pool_exhausted", .fastCGI, [.responseHead],

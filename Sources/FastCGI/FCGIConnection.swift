@@ -75,6 +75,11 @@ public struct FCGIConnection {
         var head: CGIResponseHead
         var headChecked = false
         var headLost = false
+        /// The empty FCGI_STDOUT came after the head: the response is complete for the gateway's
+        /// client (nginx without keep-conn is done reading; FCGI_END_REQUEST may still follow).
+        var stdoutClosed = false
+        /// The end of FCGI_STDOUT came before the head ended (`fcgi.record.unexpected`, value 6).
+        var stdoutClosedEarly = false
         /// Where the FCGI_STDOUT content bytes of the head came from: content offset, stream mark.
         var contentMarks: [(content: UInt64, mark: StreamMark)] = []
         var contentBytes: UInt64 = 0
@@ -180,7 +185,7 @@ public struct FCGIConnection {
 
     /// Where the application's answer stood when its stream ended. Call before `finish()`.
     public var responseEnd: ResponseEnd {
-        let answering = self.requests.first { $0.response != nil }
+        let answering = self.requests.first { $0.response != nil && !$0.stdoutClosed }
         let state: ResponseEnd.State
         if self.upstreamDesynced {
             state = .desynced
@@ -269,10 +274,19 @@ public struct FCGIConnection {
                     self.requests[index].response = ResponseInfo(
                         status: nil, offset: header.start.offset, frame: header.start.frame, time: header.start.time,
                         framing: .fastCGI, complete: false, interim: [])
-                } else if header.contentLength == 0, !self.requests[index].head.isComplete, !self.requests[index].headLost {
+                } else if header.contentLength == 0, self.requests[index].head.isComplete || self.requests[index].headLost
+                            || self.requests[index].head.isOverLimit {
+                    // FastCGI 1.0 §6.2: the empty record ends the stream; the response is whole.
+                    if !self.requests[index].stdoutClosed {
+                        self.requests[index].stdoutClosed = true
+                        self.requests[index].response?.complete = true
+                        self.responsesCompleted += 1
+                    }
+                } else if header.contentLength == 0, !self.requests[index].stdoutClosedEarly {
                     // nginx: "upstream prematurely closed FastCGI stdout" (502).
+                    self.requests[index].stdoutClosedEarly = true
                     self.add(.fcgiRecordUnexpected, at: header.typeMark, length: 1,
-                        note: "an empty FCGI_STDOUT record (the end of the stream) before the CGI response head ended",
+                        note: "an empty FCGI_STDOUT record (the end of the stream) before the CGI head ended",
                         value: String(header.type))
                 }
             } else if header.type == RecordType.endRequest {
@@ -419,9 +433,15 @@ public struct FCGIConnection {
                 note: "FCGI_END_REQUEST with protocolStatus 2, FCGI_OVERLOADED (appStatus \(appStatus)): the application refused the request",
                 value: "appStatus \(appStatus)")
         default:
-            if !headEnded {
-                // nginx: "upstream sent unexpected FastCGI record: 3" (502); Apache answers 200 with no body.
-                let what = protocolStatus == 3 ? ", protocolStatus 3 (FCGI_UNKNOWN_ROLE)" : ""
+            let what = protocolStatus == 3 ? ", protocolStatus 3 (FCGI_UNKNOWN_ROLE)," : ""
+            if self.requests[index].stdoutClosedEarly {
+                break  // the end of FCGI_STDOUT was the unexpected record already
+            } else if self.requests[index].response == nil {
+                // nginx: "upstream sent unexpected FastCGI record: 3" (502); Apache and Caddy answer 200 with no body.
+                self.add(.fcgiEndRequestBeforeStdout, at: header.typeMark, length: 1,
+                    note: "FCGI_END_REQUEST\(what) with no FCGI_STDOUT before it (appStatus \(appStatus))",
+                    value: "appStatus \(appStatus)")
+            } else if !headEnded {
                 self.add(.fcgiRecordUnexpected, at: header.typeMark, length: 1,
                     note: "FCGI_END_REQUEST\(what) before the CGI response head ended (appStatus \(appStatus))",
                     value: String(RecordType.endRequest))
@@ -437,7 +457,7 @@ public struct FCGIConnection {
         }
         self.requests[index].response?.complete = true
         self.judgeStderr(at: index)
-        self.responsesCompleted += 1
+        if !self.requests[index].stdoutClosed { self.responsesCompleted += 1 }
         var request = self.requests.remove(at: index)
         self.record(Transaction(request: request.identity(), response: request.response))
     }
@@ -499,7 +519,7 @@ public struct FCGIConnection {
         guard !self.upstreamStopped, let partial = self.upstreamReader.partial, let start = partial.start else { return }
         if let header = self.upstreamReader.current, partial.expected != nil,
            let index = self.requests.firstIndex(where: { $0.id == header.requestID }),
-           self.requests[index].head.isComplete {
+           self.requests[index].head.isComplete || self.requests[index].stdoutClosed {
             return
         }
         let expected = partial.expected.map { " of the \($0) its header announced" } ?? " of an 8-byte record header"

@@ -194,14 +194,48 @@ typealias Wire = FastCGIWire
     }
 
     /// nginx: "upstream sent unexpected FastCGI record: 3".
-    @Test func endRequestBeforeTheHeadIsUnexpected() throws {
+    @Test func endRequestWithNoStdoutIsBeforeStdout() throws {
         var exchange = Exchange()
         exchange.client(Wire.request())
         exchange.server(Wire.end(appStatus: 255, closeStdout: false))
         let finding = try #require(exchange.connection.findings.first)
-        #expect(finding.code == .fcgiRecordUnexpected)
-        #expect(finding.value == "3")
+        #expect(finding.code == .fcgiEndRequestBeforeStdout)
+        #expect(finding.value == "appStatus 255")
         #expect(finding.evidence.first?.streamOffset == 1)
+    }
+
+    @Test func endRequestAfterPartOfTheHeadIsUnexpected() throws {
+        var exchange = Exchange()
+        exchange.client(Wire.request())
+        let part = Wire.stdout("Content-type: text/")
+        exchange.server(part + Wire.end(closeStdout: false))
+        #expect(exchange.connection.findings.map(\.code) == [.fcgiRecordUnexpected])
+        #expect(exchange.connection.findings.first?.value == "3")
+        #expect(exchange.connection.findings.first?.evidence.first?.streamOffset == UInt64(part.count + 1))
+    }
+
+    /// nginx: "upstream prematurely closed FastCGI stdout", once, and not END_REQUEST's too.
+    @Test func endOfStdoutBeforeTheHeadEndedIsUnexpectedOnce() throws {
+        var exchange = Exchange()
+        exchange.client(Wire.request())
+        exchange.server(Wire.stdout("Content-type: text/") + Wire.end())
+        #expect(exchange.connection.findings.map(\.code) == [.fcgiRecordUnexpected])
+        #expect(exchange.connection.findings.first?.value == "6")
+    }
+
+    /// The scripted server's no-end-request: nginx (no keep-conn) is done at the empty FCGI_STDOUT.
+    @Test func endOfStdoutCompletesTheResponseWithoutEndRequest() {
+        var exchange = Exchange()
+        exchange.client(Wire.request())
+        exchange.server(Wire.stdout("Content-type: text/html\r\n\r\nhello") + Wire.record(6))
+        exchange.connection.close(byPeer: true)
+        let end = exchange.connection.responseEnd
+        #expect(end.state == .idle)
+        #expect(end.outstanding == nil)
+        #expect(end.responsesCompleted == 1)
+        exchange.connection.finish()
+        #expect(exchange.connection.findings.isEmpty)
+        #expect(exchange.connection.transactions.first?.response?.complete == true)
     }
 
     @Test func unknownRequestIDAndTypeAreUnexpected() throws {

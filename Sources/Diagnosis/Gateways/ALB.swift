@@ -30,7 +30,8 @@ public struct ALBModel: GatewayModel {
         switch code.cause {
         // FastCGI: An ALB has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
-             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI:
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()

@@ -64,6 +64,7 @@ public struct ApacheModel: GatewayModel {
     }
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        if context.isFastCGI, let reaction = Self.fastCGI(code, context) { return reaction }
         switch code.cause {
         // FastCGI (mod_proxy_fcgi.c; the CGI head by ap_scan_script_header_err_brigade, util_script.c)
         case .fcgiStderrFatal:
@@ -79,11 +80,17 @@ public struct ApacheModel: GatewayModel {
             return .rejects(500, "Invalid status line from script '…': …", note: "the status is not a valid HTTP status (ap_is_HTTP_VALID_RESPONSE)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .accepts(note: "mod_proxy_fcgi does not read protocolStatus: FCGI_END_REQUEST ends the response, and with no CGI head the client gets 200 with an empty body")
+        case .fcgiEndRequestBeforeStdout:
+            return .accepts(note: "FCGI_END_REQUEST ends the response: with no CGI head the client gets 200 with an empty body")
         case .fcgiRecordBadVersion:
             return .rejects(503, "AH01068: Got bogus version \(context.value ?? "…")", note: "then AH01075: Error dispatching request to …")
         case .fcgiRecordTruncated:
-            return .rejects(503, "AH01067: Failed to read FastCGI header",
-                note: "a record cut in its content logs AH01075: Error dispatching request to … (reading input brigade); after the head went out, the body is cut")
+            // The value is "<bytes that came> <bytes the record needed>": 8 for a cut header.
+            if context.value?.split(separator: " ").last == "8" {
+                return .rejects(503, "AH01067: Failed to read FastCGI header", note: "then AH01075: Error dispatching request to …")
+            }
+            return .rejects(503, "AH01075: Error dispatching request to …: (reading response body)",
+                note: "logged with (70014)End of file found (seen with 2.4, captures/fastcgi/apache-truncated.pcap); a cut record header logs AH01067: Failed to read FastCGI header")
         case .fcgiRecordUnexpected:
             switch context.value {
             case "3"?, "6"?:
@@ -105,8 +112,8 @@ public struct ApacheModel: GatewayModel {
 
         // TCP
         case .tcpConnectRefused:
-            return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed",
-                note: "logged with (111)Connection refused, then AH01114: HTTP: failed to make connection to backend: …; with the default retry=60 the worker is then disabled and the next minute's requests get 503 with no SYN (gateway.no_live_upstreams); " + Self.seen("refused"))
+            return .rejects(503, "AH00957: …: attempt to connect to …:… (…:…) failed",
+                note: "the scheme is HTTP for mod_proxy_http, FCGI for mod_proxy_fcgi; logged with (111)Connection refused, then AH01114: HTTP: failed to make connection to backend: …; with the default retry=60 the worker is then disabled and the next minute's requests get 503 with no SYN (gateway.no_live_upstreams); " + Self.seen("refused"))
         case .tcpConnectTimeout:
             return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed",
                 note: "logged with (70007)The timeout specified has expired, then AH01114; connectiontimeout= (default: Timeout, 60 s); " + Self.seen("tcp-connect-timeout"))
@@ -303,3 +310,24 @@ extension GatewayModel where Self == ApacheModel {
     /// Apache httpd (`--gateway apache`).
     public static var apache: ApacheModel { ApacheModel() }
 }
+
+extension ApacheModel {
+    /// mod_proxy_fcgi's own texts and statuses for the connection codes, where they differ from
+    /// mod_proxy_http's (mod_proxy_fcgi.c: dispatch, proxy_fcgi_handler); nil where they do not.
+    static func fastCGI(_ code: FindingCode, _ context: RuleContext) -> GatewayReaction? {
+        switch code.cause {
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return .rejects(503, "AH01067: Failed to read FastCGI header",
+                note: "then AH01075: Error dispatching request to …; a 503, not a 502 (seen with 2.4, captures/fastcgi/apache-killed-before-output.pcap)")
+        case .tcpRSTMidBody, .tcpFINMidBody:
+            return .rejects(nil, "AH01067: Failed to read FastCGI header",
+                note: "the client has the head and gets a cut body (seen with 2.4, captures/fastcgi/apache-killed-mid-body.pcap)")
+        case .tcpReadTimeout:
+            return .rejects(context.phase == .responseBody ? nil : 504, "AH01075: Error dispatching request to …: (polling)",
+                note: "logged with (70007)The timeout specified has expired; ProxyPass timeout= (seen with 2.4, captures/fastcgi/apache-read-timeout.pcap)")
+        default:
+            return nil
+        }
+    }
+}
+

@@ -41,6 +41,7 @@ public struct CaddyModel: GatewayModel {
     }
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        if context.isFastCGI, let reaction = Self.fastCGI(code, context) { return reaction }
         switch code.cause {
         // FastCGI (php_fastcgi: modules/caddyhttp/reverseproxy/fastcgi)
         case .fcgiStderrFatal:
@@ -55,6 +56,8 @@ public struct CaddyModel: GatewayModel {
             return .rejects(502, "strconv.Atoi: parsing \"\(number)\": invalid syntax")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .accepts(note: "FCGI_END_REQUEST reads as the end of the stream (record.go: io.EOF), protocolStatus unread: with no CGI head the client gets 200 with an empty body")
+        case .fcgiEndRequestBeforeStdout:
+            return .accepts(note: "FCGI_END_REQUEST reads as the end of the stream: with no CGI head the client gets 200 with an empty body")
         case .fcgiRecordBadVersion:
             return .rejects(502, "fcgi: invalid header version")
         case .fcgiRecordTruncated:
@@ -230,3 +233,30 @@ extension GatewayModel where Self == CaddyModel {
     /// Caddy (`--gateway caddy`).
     public static var caddy: CaddyModel { CaddyModel() }
 }
+
+extension CaddyModel {
+    /// php_fastcgi's texts and statuses where they differ from the http transport's: the CGI head
+    /// is read by Go's textproto.ReadMIMEHeader (no size limit, a space in a name passes), the
+    /// records by its own reader (modules/caddyhttp/reverseproxy/fastcgi); nil where they do not.
+    static func fastCGI(_ code: FindingCode, _ context: RuleContext) -> GatewayReaction? {
+        switch code.cause {
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return .rejects(502, "EOF", note: "seen with 2.6.2 (captures/fastcgi/caddy-killed-before-output.pcap)")
+        case .tcpRSTMidBody:
+            return .rejects(nil, "reading from backend: read tcp …: read: connection reset by peer",
+                note: "seen with 2.6.2 (captures/fastcgi/caddy-killed-mid-body.pcap)")
+        case .tcpFINMidBody:
+            return .accepts(note: "a stream that stops between records reads as its end: the client gets a clean 200 with the body cut short")
+        case .tcpReadTimeout:
+            return .rejects(context.phase == .responseBody ? nil : 504, "read tcp …->…: i/o timeout",
+                note: "the fastcgi transport's read_timeout (seen with 2.6.2, captures/fastcgi/caddy-read-timeout.pcap)")
+        case .headerTooLarge, .headerTooMany:
+            return .accepts(note: "textproto.ReadMIMEHeader has no size or count limit (seen with 2.6.2: 9 KB of head, captures/fastcgi/caddy-header-too-big.pcap)")
+        case .headerNameCTLOrSpace:
+            return .accepts(note: "textproto.ReadMIMEHeader takes a space in a name (seen with 2.6.2, captures/fastcgi/caddy-invalid-header.pcap)")
+        default:
+            return nil
+        }
+    }
+}
+

@@ -51,7 +51,8 @@ public struct EnvoyModel: GatewayModel {
         switch code.cause {
         // FastCGI: Envoy has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
-             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI:
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()

@@ -36,7 +36,8 @@ public struct HAProxyModel: GatewayModel {
             return .rejects(500, "", note: "the application's Status: 500 is relayed; FCGI_STDERR goes to the fcgi-app's log-stderr target when set (not verified)")
         case .fcgiStderrWarning:
             return .accepts(note: "FCGI_STDERR goes to the fcgi-app's log-stderr target when set (not verified)")
-        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI:
+        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout:
             return .rejects(502, "SH", note: "mux_fcgi treats a malformed record or CGI head as an error of the server side (not verified)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .rejects(503, "SH", note: "mux_fcgi reads protocolStatus: a refused request is an error of the server side (not verified)")

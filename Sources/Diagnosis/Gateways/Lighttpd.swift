@@ -52,7 +52,8 @@ public struct LighttpdModel: GatewayModel {
             return .rejects(500, "FastCGI-stderr: PHP message: PHP Fatal error:  …", note: "the stderr text is logged; the application's Status: 500 is relayed (not verified)")
         case .fcgiStderrWarning:
             return .accepts("FastCGI-stderr: …", note: "logged; the response passes (not verified)")
-        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI:
+        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout:
             return .rejects(502, "", note: "a malformed FastCGI record or CGI head is a backend error (not verified)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .rejects(503, "", note: "not verified")

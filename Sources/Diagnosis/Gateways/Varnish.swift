@@ -49,7 +49,8 @@ public struct VarnishModel: GatewayModel {
         switch code.cause {
         // FastCGI: Varnish has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
-             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI:
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()
