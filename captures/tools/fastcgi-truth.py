@@ -460,9 +460,10 @@ def build(args):
             for a in up_access:
                 if a["request_id"] == r["client"]["request_id"]:
                     src.append("%s.upstream-access.log line %d: %s" % (name, a["lineno"], a["raw"]))
-        for l in up_lines:
-            if re.search(r"exited on signal|server reached (pm\.)?max_children", l):
-                src.append("%s.upstream.log: %s" % (name, l))
+        if main["code"] != "none":
+            for l in up_lines:
+                if re.search(r"exited on signal|server reached (pm\.)?max_children", l):
+                    src.append("%s.upstream.log: %s" % (name, l))
         ent = {
             "client": c.client,
             "server": c.server,
@@ -503,6 +504,8 @@ def build(args):
                           "status": e["http_code"], "request_id": e["request_id"], "response_frame": r["response_frame"],
                           "source": "%s.access.log line %d: %s" % (name, r["access"]["lineno"], r["access"]["raw"][:400])})
         if e["http_code"] >= 500:
+            if r["response_frame"] is None:
+                raise TruthError("%s: no response frame on the client hop" % e["request"])
             client_errors.append({"client": r["hop"].client, "status": e["http_code"], "request": e["request"],
                                   "request_id": e["request_id"], "response_frame": r["response_frame"],
                                   "generated_by": gen,

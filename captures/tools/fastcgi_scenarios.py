@@ -59,6 +59,17 @@ SCENARIOS = [
       "nothing listens on the FastCGI port (php-fpm not running): the SYN is answered by RST"),
     S("header-too-big", ("nginx", "caddy"), "php", [("big-header.php", 0, {"nginx": 502, "caddy": 200})],
       "80 header fields of 100 value bytes (about 9 KB of head); nginx's `fastcgi_buffer_size` is 4k"),
+    # Several causes in one capture, one client connection each: for matching every client error to
+    # the FastCGI connection behind it (by HTTP_X_REQUEST_ID in FCGI_PARAMS, and by time).
+    S("mixed", ALL, "php", [("hello.php", 0, 200),
+                            ("kill.php", 0, {"nginx": 502, "apache": 503, "caddy": 502}),
+                            ("fatal.php", 0, 500),
+                            ("warning.php", 0, 200),
+                            ("bad-header.php", 0, {"nginx": 502, "apache": 500, "caddy": 200}),
+                            ("hello.php", 0, 200),
+                            ("sleep.php", 0, 504)],
+      "in turn: hello.php, kill.php, fatal.php, warning.php, bad-header.php, hello.php, sleep.php (10 s; "
+      "read timeout 2 s)", read_timeout="2s"),
     # The scripted server: record-level faults php-fpm never makes.
     S("bad-version", ("nginx", "apache"), "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503})],
       "SCRIPTED: one FCGI_STDOUT record whose header says version 2"),
@@ -70,6 +81,13 @@ SCENARIOS = [
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1) and no FCGI_STDOUT"),
     S("end-before-stdout", ("nginx",), "script:end-before-stdout", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST (REQUEST_COMPLETE, appStatus 0) before any FCGI_STDOUT"),
+    S("fin-mid-body", ("nginx", "apache"), "script:fin-mid-body", [("hello.php", 0, 200)],
+      "SCRIPTED: FCGI_STDOUT with the head and 1000 body bytes (whole records), then FIN: no empty STDOUT, "
+      "no FCGI_END_REQUEST"),
+    S("fin-mid-body-keep-conn", ("nginx",), "script:fin-mid-body", [("hello.php", 0, 200)],
+      "SCRIPTED: as fin-mid-body, with `fastcgi_keep_conn on` (nginx then needs FCGI_END_REQUEST)", keep_conn=True),
+    S("no-end-request-keep-conn", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
+      "SCRIPTED: as no-end-request, with `fastcgi_keep_conn on`", keep_conn=True),
     S("no-end-request", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
       "SCRIPTED: a whole response in FCGI_STDOUT and the empty STDOUT record, then FIN without FCGI_END_REQUEST"),
     S("http-server", ("nginx",), "script:http-server", [("hello.php", 0, 502)],
@@ -121,6 +139,9 @@ RULES = [
     ("nginx", r"^upstream prematurely closed connection while reading response header from upstream", None,
      "tcp.fin.before_response", "502"),
     ("nginx", r"^upstream prematurely closed FastCGI stdout while reading upstream", None, "tcp.fin.mid_body", "truncated"),
+    # With fastcgi_keep_conn on, a FIN before FCGI_END_REQUEST (after the empty STDOUT or not) cuts the
+    # client's chunked body: the response is complete only at END_REQUEST.
+    ("nginx", r"^upstream prematurely closed connection while reading upstream", None, "tcp.fin.mid_body", "truncated"),
     ("nginx", r'^upstream sent invalid header: "[^"]*\\x20', None, "http.header.name_ctl_or_space", "502"),
     ("nginx", r'^upstream sent invalid status "', None, "fcgi.status.invalid", "502"),
     ("nginx", r"^upstream sent too big header while reading response header from upstream", None,
@@ -136,6 +157,11 @@ RULES = [
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 1\b", "fcgi.end_request.cant_mpx_conn", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 0\b", "fcgi.end_request.before_stdout", "502"),
+    # With fastcgi_keep_conn off, nginx takes the upstream's FIN as the end of the response: a body cut
+    # by a FIN (no empty STDOUT, no END_REQUEST) reaches the client as a clean 200 and nginx logs
+    # nothing. The scripted server's log says it closed mid-body: the client's body is cut although
+    # it cannot tell (curl exit 0).
+    ("nginx", None, r"closed \(FIN\) mid-body", "tcp.fin.mid_body", "truncated", r"status=200 curl_exit=0"),
 ]
 
 
@@ -149,6 +175,8 @@ RULES += [
      "tcp.rst.before_response", "503", r"status=503 "),
     ("apache", r"AH01067: Failed to read FastCGI header.*\(104\)Connection reset by peer: .*AH01075", None,
      "tcp.rst.mid_body", "truncated", r"status=200 curl_exit=18"),
+    ("apache", r"AH01067: Failed to read FastCGI header.*\(70014\)End of file found: .*AH01075", None,
+     "tcp.fin.mid_body", "truncated", r"status=200 curl_exit=18"),
     ("apache", r"AH01068: Got bogus version 72\b", None, "proto.http_response_to_fcgi", "503"),
     ("apache", r"AH01068: Got bogus version \d+", None, "fcgi.record.bad_version", "503"),
     ("apache", r"\(70014\)End of file found: .*AH01075: Error dispatching request to .*\(reading response body\)",
