@@ -433,6 +433,8 @@ def build(args):
         else:
             raise TruthError("%s: no rule for the gateway's line %r" % (r["path"], text))
         r.update(code=code, klass=klass, rule=why, line=line)
+        if klass == "ok" and status >= 500:
+            raise TruthError("%s: rule says ok, client got %s" % (r["path"], status))
         if klass in ("500", "502", "503", "504") and int(klass) != status:
             raise TruthError("%s: rule says class %s, client got %s" % (r["path"], klass, status))
 
@@ -573,6 +575,8 @@ def evidence(r, c):
     elif code.startswith("fcgi.stderr."):
         content, spans = content_map(c, 7)
         marker = b"PHP Fatal error" if code.endswith("fatal") else b"PHP Warning"
+        if marker not in content and b"Primary script unknown" in content:
+            marker = b"Primary script unknown"
         i = content.find(marker)
         if i < 0:
             raise TruthError("%s: no %r in FCGI_STDERR" % (code, marker))

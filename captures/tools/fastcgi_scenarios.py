@@ -59,6 +59,9 @@ SCENARIOS = [
       "nothing listens on the FastCGI port (php-fpm not running): the SYN is answered by RST"),
     S("header-too-big", ("nginx", "caddy"), "php", [("big-header.php", 0, {"nginx": 502, "caddy": 200})],
       "80 header fields of 100 value bytes (about 9 KB of head); nginx's `fastcgi_buffer_size` is 4k"),
+    S("script-unknown", ("nginx", "apache"), "php", [("missing.php", 0, 404)],
+      "a script that does not exist: php-fpm writes `Primary script unknown` to FCGI_STDERR and answers "
+      "`Status: 404 Not Found`"),
     # Several causes in one capture, one client connection each: for matching every client error to
     # the FastCGI connection behind it (by HTTP_X_REQUEST_ID in FCGI_PARAMS, and by time).
     S("mixed", ALL, "php", [("hello.php", 0, 200),
@@ -125,6 +128,9 @@ RULES = [
     # nginx 1.22 (ngx_http_fastcgi_module)
     ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP Fatal error', None, "fcgi.stderr.fatal", "500"),
     ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP (Warning|Notice|Deprecated)', None, "fcgi.stderr.warning", "ok"),
+    # php-fpm's own message for a SCRIPT_FILENAME it cannot find, with a 404: stderr beside an answer that
+    # is no gateway failure (a finding).
+    ("nginx", r'^FastCGI sent in stderr: "Primary script unknown"', None, "fcgi.stderr.warning", "ok"),
     ("nginx", r"^recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream", None,
      "tcp.rst.before_response", "502"),
     ("nginx", r"^(recv|readv)\(\) failed \(104: Connection reset by peer\) while reading upstream", None,
@@ -171,6 +177,7 @@ RULES = [
 RULES += [
     ("apache", r"AH01071: Got error 'PHP message: PHP Fatal error", None, "fcgi.stderr.fatal", "500"),
     ("apache", r"AH01071: Got error 'PHP message: PHP (Warning|Notice|Deprecated)", None, "fcgi.stderr.warning", "ok"),
+    ("apache", r"AH01071: Got error 'Primary script unknown'", None, "fcgi.stderr.warning", "ok"),
     ("apache", r"AH01067: Failed to read FastCGI header.*\(104\)Connection reset by peer: .*AH01075", None,
      "tcp.rst.before_response", "503", r"status=503 "),
     ("apache", r"AH01067: Failed to read FastCGI header.*\(104\)Connection reset by peer: .*AH01075", None,
