@@ -82,6 +82,8 @@ SCENARIOS = [
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_OVERLOADED (2) and no FCGI_STDOUT"),
     S("cant-mpx-conn", ("nginx",), "script:cant-mpx-conn", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1) and no FCGI_STDOUT"),
+    S("unknown-role", ("nginx",), "script:unknown-role", [("hello.php", 0, 502)],
+      "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_UNKNOWN_ROLE (3) and no FCGI_STDOUT"),
     S("end-before-stdout", ("nginx",), "script:end-before-stdout", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST (REQUEST_COMPLETE, appStatus 0) before any FCGI_STDOUT"),
     S("fin-mid-body", ("nginx", "apache"), "script:fin-mid-body", [("hello.php", 0, 200)],
@@ -162,6 +164,7 @@ RULES = [
     ("nginx", r"^upstream sent unsupported FastCGI protocol version: \d+ ", None, "fcgi.record.bad_version", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 1\b", "fcgi.end_request.cant_mpx_conn", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 3\b", "fcgi.end_request.unknown_role", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 0\b", "fcgi.end_request.before_stdout", "502"),
     # With fastcgi_keep_conn off, nginx takes the upstream's FIN as the end of the response: a body cut
     # by a FIN (no empty STDOUT, no END_REQUEST) reaches the client as a clean 200 and nginx logs

@@ -17,6 +17,7 @@ would. Then it writes exactly the bytes of its scenario:
                      (`Content-Type: text/`), then FIN
   overloaded         FCGI_END_REQUEST, appStatus 0, protocolStatus FCGI_OVERLOADED (2), no STDOUT
   cant-mpx-conn      FCGI_END_REQUEST, protocolStatus FCGI_CANT_MPX_CONN (1), no STDOUT
+  unknown-role       FCGI_END_REQUEST, protocolStatus FCGI_UNKNOWN_ROLE (3), no STDOUT
   end-before-stdout  FCGI_END_REQUEST, appStatus 0, protocolStatus FCGI_REQUEST_COMPLETE (0), no STDOUT
   fin-mid-body       STDOUT head + 1000 body bytes (whole records), then FIN: no empty STDOUT, no
                      FCGI_END_REQUEST
@@ -189,8 +190,9 @@ def serve(sock, peer, server, scenario, logf):
             time.sleep(0.05)
             sock.shutdown(socket.SHUT_WR)
             end = wait_close(sock) + "; closed (FIN) mid-record"
-        elif scenario in ("overloaded", "cant-mpx-conn", "end-before-stdout"):
-            status = {"overloaded": OVERLOADED, "cant-mpx-conn": CANT_MPX_CONN, "end-before-stdout": COMPLETE}[scenario]
+        elif scenario in ("overloaded", "cant-mpx-conn", "unknown-role", "end-before-stdout"):
+            status = {"overloaded": OVERLOADED, "cant-mpx-conn": CANT_MPX_CONN, "unknown-role": UNKNOWN_ROLE,
+                      "end-before-stdout": COMPLETE}[scenario]
             sock.sendall(end_request(rid, 0, status))
             did.append("sent END_REQUEST appStatus 0 protocolStatus %d, no STDOUT" % status)
             sock.shutdown(socket.SHUT_WR)
