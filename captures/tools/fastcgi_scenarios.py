@@ -55,7 +55,7 @@ SCENARIOS = [
       "pm = ondemand, pm.max_children = 1: the first request sleeps 1.5 s; the second (0.3 s later) waits for the only "
       "worker, which answers it at about 3 s, after the gateway's 2 s read timeout closed it",
       read_timeout="2s", max_children=1, pm="ondemand"),
-    S("refused", ("nginx", "apache"), None, [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("refused", ALL, None, [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "nothing listens on the FastCGI port (php-fpm not running): the SYN is answered by RST"),
     S("header-too-big", ("nginx", "caddy"), "php", [("big-header.php", 0, {"nginx": 502, "caddy": 200})],
       "80 header fields of 100 value bytes (about 9 KB of head); nginx's `fastcgi_buffer_size` is 4k"),
@@ -74,11 +74,11 @@ SCENARIOS = [
       "in turn: hello.php, kill.php, fatal.php, warning.php, bad-header.php, hello.php, sleep.php (10 s; "
       "read timeout 2 s)", read_timeout="2s"),
     # The scripted server: record-level faults php-fpm never makes.
-    S("bad-version", ("nginx", "apache"), "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("bad-version", ALL, "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "SCRIPTED: one FCGI_STDOUT record whose header says version 2"),
-    S("truncated", ("nginx", "apache"), "script:truncated", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("truncated", ALL, "script:truncated", [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "SCRIPTED: an FCGI_STDOUT header announcing 100 content bytes, 19 of them (`Content-Type: text/`), then FIN"),
-    S("overloaded", ("nginx", "apache"), "script:overloaded", [("hello.php", 0, {"nginx": 502, "apache": 200})],
+    S("overloaded", ALL, "script:overloaded", [("hello.php", 0, {"nginx": 502, "apache": 200, "caddy": 502})],
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_OVERLOADED (2) and no FCGI_STDOUT"),
     S("cant-mpx-conn", ("nginx",), "script:cant-mpx-conn", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1) and no FCGI_STDOUT"),
@@ -95,7 +95,7 @@ SCENARIOS = [
       "SCRIPTED: as no-end-request, with `fastcgi_keep_conn on`", keep_conn=True),
     S("no-end-request", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
       "SCRIPTED: a whole response in FCGI_STDOUT and the empty STDOUT record, then FIN without FCGI_END_REQUEST"),
-    S("http-server", ("nginx",), "script:http-server", [("hello.php", 0, 502)],
+    S("http-server", ("nginx", "caddy"), "script:http-server", [("hello.php", 0, 502)],
       "SCRIPTED: an HTTP/1.1 server: `HTTP/1.1 400 Bad Request` to the FastCGI bytes, then FIN"),
 ]
 
@@ -218,6 +218,13 @@ RULES += [
      None, "tcp.rst.mid_body", "truncated"),
     ("caddy", r"reading from backend: (unexpected )?EOF .*aborting with incomplete response", None, "tcp.fin.mid_body", "truncated"),
     ("caddy", r"http\.log\.error: read tcp \S+: i/o timeout \(status 504\)", None, "tcp.read_timeout", "504"),
+    ("caddy", r"http\.log\.error: dialing backend: dial tcp \S+: connect: connection refused \(status 502\)", None,
+     "tcp.connect.refused", "502"),
+    # Caddy's FastCGI client names no version and no record: the scripted server's log says what it sent.
+    ("caddy", r"http\.log\.error: fcgi: invalid header version \(status 502\)", r"HTTP/1\.1 400", "proto.http_response_to_fcgi", "502"),
+    ("caddy", r"http\.log\.error: fcgi: invalid header version \(status 502\)", r"with version 2", "fcgi.record.bad_version", "502"),
+    ("caddy", r"http\.log\.error: EOF \(status 502\)", r"mid-record", "fcgi.record.truncated", "502"),
+    ("caddy", r"http\.log\.error: EOF \(status 502\)", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
     ("caddy", r'upstream roundtrip: status=200 headers=\[[^]]*"[^",]* [^",]*"', None, "http.header.name_ctl_or_space", "ok"),
     ("caddy", r"^upstream roundtrip: status=500 ", r'"GET /fatal\.php\S*" status=500 ', "fcgi.stderr.fatal", "500"),
     ("caddy", r"^upstream roundtrip: status=200 ", r'"GET /warning\.php\S*" status=200 ', "fcgi.stderr.warning", "ok"),
