@@ -64,9 +64,12 @@ answer, else `gateway`). `stderr_text` is the FCGI_STDERR content as sent.
 NOTES = """
 ## Codes not in issue 17's list
 
-Two scripted scenarios end in a way issue 17 names no code for; their truths use a name the
+Scripted scenarios that end in a way issue 17 names no code for; their truths use a name the
 analyzer may adopt or map (flagged here, not invented silently):
 
+- `fcgi.end_request.unknown_role` (nginx-unknown-role): FCGI_END_REQUEST with protocolStatus
+  FCGI_UNKNOWN_ROLE (3), which issue 17 names as a finding beside OVERLOADED and CANT_MPX_CONN
+  without a code; nginx logs the same `unexpected FastCGI record: 3`.
 - `fcgi.end_request.before_stdout` (nginx-end-before-stdout): FCGI_END_REQUEST (REQUEST_COMPLETE)
   with no FCGI_STDOUT at all; nginx: `upstream sent unexpected FastCGI record: 3`, the same line as
   for OVERLOADED and CANT_MPX_CONN (the protocolStatus, read from the scripted server's log, tells

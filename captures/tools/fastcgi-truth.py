@@ -433,6 +433,8 @@ def build(args):
         else:
             raise TruthError("%s: no rule for the gateway's line %r" % (r["path"], text))
         r.update(code=code, klass=klass, rule=why, line=line)
+        if klass == "ok" and status >= 500:
+            raise TruthError("%s: rule says ok, client got %s" % (r["path"], status))
         if klass in ("500", "502", "503", "504") and int(klass) != status:
             raise TruthError("%s: rule says class %s, client got %s" % (r["path"], klass, status))
 
@@ -460,9 +462,10 @@ def build(args):
             for a in up_access:
                 if a["request_id"] == r["client"]["request_id"]:
                     src.append("%s.upstream-access.log line %d: %s" % (name, a["lineno"], a["raw"]))
-        for l in up_lines:
-            if re.search(r"exited on signal|server reached (pm\.)?max_children", l):
-                src.append("%s.upstream.log: %s" % (name, l))
+        if main["code"] != "none":
+            for l in up_lines:
+                if re.search(r"exited on signal|server reached (pm\.)?max_children", l):
+                    src.append("%s.upstream.log: %s" % (name, l))
         ent = {
             "client": c.client,
             "server": c.server,
@@ -503,6 +506,8 @@ def build(args):
                           "status": e["http_code"], "request_id": e["request_id"], "response_frame": r["response_frame"],
                           "source": "%s.access.log line %d: %s" % (name, r["access"]["lineno"], r["access"]["raw"][:400])})
         if e["http_code"] >= 500:
+            if r["response_frame"] is None:
+                raise TruthError("%s: no response frame on the client hop" % e["request"])
             client_errors.append({"client": r["hop"].client, "status": e["http_code"], "request": e["request"],
                                   "request_id": e["request_id"], "response_frame": r["response_frame"],
                                   "generated_by": gen,
@@ -570,6 +575,8 @@ def evidence(r, c):
     elif code.startswith("fcgi.stderr."):
         content, spans = content_map(c, 7)
         marker = b"PHP Fatal error" if code.endswith("fatal") else b"PHP Warning"
+        if marker not in content and b"Primary script unknown" in content:
+            marker = b"Primary script unknown"
         i = content.find(marker)
         if i < 0:
             raise TruthError("%s: no %r in FCGI_STDERR" % (code, marker))

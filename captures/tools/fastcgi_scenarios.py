@@ -55,24 +55,47 @@ SCENARIOS = [
       "pm = ondemand, pm.max_children = 1: the first request sleeps 1.5 s; the second (0.3 s later) waits for the only "
       "worker, which answers it at about 3 s, after the gateway's 2 s read timeout closed it",
       read_timeout="2s", max_children=1, pm="ondemand"),
-    S("refused", ("nginx", "apache"), None, [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("refused", ALL, None, [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "nothing listens on the FastCGI port (php-fpm not running): the SYN is answered by RST"),
     S("header-too-big", ("nginx", "caddy"), "php", [("big-header.php", 0, {"nginx": 502, "caddy": 200})],
       "80 header fields of 100 value bytes (about 9 KB of head); nginx's `fastcgi_buffer_size` is 4k"),
+    S("script-unknown", ("nginx", "apache"), "php", [("missing.php", 0, 404)],
+      "a script that does not exist: php-fpm writes `Primary script unknown` to FCGI_STDERR and answers "
+      "`Status: 404 Not Found`"),
+    # Several causes in one capture, one client connection each: for matching every client error to
+    # the FastCGI connection behind it (by HTTP_X_REQUEST_ID in FCGI_PARAMS, and by time).
+    S("mixed", ALL, "php", [("hello.php", 0, 200),
+                            ("kill.php", 0, {"nginx": 502, "apache": 503, "caddy": 502}),
+                            ("fatal.php", 0, 500),
+                            ("warning.php", 0, 200),
+                            ("bad-header.php", 0, {"nginx": 502, "apache": 500, "caddy": 200}),
+                            ("hello.php", 0, 200),
+                            ("sleep.php", 0, 504)],
+      "in turn: hello.php, kill.php, fatal.php, warning.php, bad-header.php, hello.php, sleep.php (10 s; "
+      "read timeout 2 s)", read_timeout="2s"),
     # The scripted server: record-level faults php-fpm never makes.
-    S("bad-version", ("nginx", "apache"), "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("bad-version", ALL, "script:bad-version", [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "SCRIPTED: one FCGI_STDOUT record whose header says version 2"),
-    S("truncated", ("nginx", "apache"), "script:truncated", [("hello.php", 0, {"nginx": 502, "apache": 503})],
+    S("truncated", ALL, "script:truncated", [("hello.php", 0, {"nginx": 502, "apache": 503, "caddy": 502})],
       "SCRIPTED: an FCGI_STDOUT header announcing 100 content bytes, 19 of them (`Content-Type: text/`), then FIN"),
-    S("overloaded", ("nginx", "apache"), "script:overloaded", [("hello.php", 0, {"nginx": 502, "apache": 200})],
+    S("overloaded", ALL, "script:overloaded", [("hello.php", 0, {"nginx": 502, "apache": 200, "caddy": 502})],
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_OVERLOADED (2) and no FCGI_STDOUT"),
     S("cant-mpx-conn", ("nginx",), "script:cant-mpx-conn", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1) and no FCGI_STDOUT"),
+    S("unknown-role", ("nginx",), "script:unknown-role", [("hello.php", 0, 502)],
+      "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_UNKNOWN_ROLE (3) and no FCGI_STDOUT"),
     S("end-before-stdout", ("nginx",), "script:end-before-stdout", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST (REQUEST_COMPLETE, appStatus 0) before any FCGI_STDOUT"),
+    S("fin-mid-body", ("nginx", "apache"), "script:fin-mid-body", [("hello.php", 0, 200)],
+      "SCRIPTED: FCGI_STDOUT with the head and 1000 body bytes (whole records), then FIN: no empty STDOUT, "
+      "no FCGI_END_REQUEST"),
+    S("fin-mid-body-keep-conn", ("nginx",), "script:fin-mid-body", [("hello.php", 0, 200)],
+      "SCRIPTED: as fin-mid-body, with `fastcgi_keep_conn on` (nginx then needs FCGI_END_REQUEST)", keep_conn=True),
+    S("no-end-request-keep-conn", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
+      "SCRIPTED: as no-end-request, with `fastcgi_keep_conn on`", keep_conn=True),
     S("no-end-request", ("nginx",), "script:no-end-request", [("hello.php", 0, 200)],
       "SCRIPTED: a whole response in FCGI_STDOUT and the empty STDOUT record, then FIN without FCGI_END_REQUEST"),
-    S("http-server", ("nginx",), "script:http-server", [("hello.php", 0, 502)],
+    S("http-server", ("nginx", "caddy"), "script:http-server", [("hello.php", 0, 502)],
       "SCRIPTED: an HTTP/1.1 server: `HTTP/1.1 400 Bad Request` to the FastCGI bytes, then FIN"),
 ]
 
@@ -107,6 +130,9 @@ RULES = [
     # nginx 1.22 (ngx_http_fastcgi_module)
     ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP Fatal error', None, "fcgi.stderr.fatal", "500"),
     ("nginx", r'^FastCGI sent in stderr: "PHP message: PHP (Warning|Notice|Deprecated)', None, "fcgi.stderr.warning", "ok"),
+    # php-fpm's own message for a SCRIPT_FILENAME it cannot find, with a 404: stderr beside an answer that
+    # is no gateway failure (a finding).
+    ("nginx", r'^FastCGI sent in stderr: "Primary script unknown"', None, "fcgi.stderr.warning", "ok"),
     ("nginx", r"^recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream", None,
      "tcp.rst.before_response", "502"),
     ("nginx", r"^(recv|readv)\(\) failed \(104: Connection reset by peer\) while reading upstream", None,
@@ -121,6 +147,9 @@ RULES = [
     ("nginx", r"^upstream prematurely closed connection while reading response header from upstream", None,
      "tcp.fin.before_response", "502"),
     ("nginx", r"^upstream prematurely closed FastCGI stdout while reading upstream", None, "tcp.fin.mid_body", "truncated"),
+    # With fastcgi_keep_conn on, a FIN before FCGI_END_REQUEST (after the empty STDOUT or not) cuts the
+    # client's chunked body: the response is complete only at END_REQUEST.
+    ("nginx", r"^upstream prematurely closed connection while reading upstream", None, "tcp.fin.mid_body", "truncated"),
     ("nginx", r'^upstream sent invalid header: "[^"]*\\x20', None, "http.header.name_ctl_or_space", "502"),
     ("nginx", r'^upstream sent invalid status "', None, "fcgi.status.invalid", "502"),
     ("nginx", r"^upstream sent too big header while reading response header from upstream", None,
@@ -135,7 +164,13 @@ RULES = [
     ("nginx", r"^upstream sent unsupported FastCGI protocol version: \d+ ", None, "fcgi.record.bad_version", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 1\b", "fcgi.end_request.cant_mpx_conn", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 3\b", "fcgi.end_request.unknown_role", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 0\b", "fcgi.end_request.before_stdout", "502"),
+    # With fastcgi_keep_conn off, nginx takes the upstream's FIN as the end of the response: a body cut
+    # by a FIN (no empty STDOUT, no END_REQUEST) reaches the client as a clean 200 and nginx logs
+    # nothing. The scripted server's log says it closed mid-body: the client's body is cut although
+    # it cannot tell (curl exit 0).
+    ("nginx", None, r"closed \(FIN\) mid-body", "tcp.fin.mid_body", "truncated", r"status=200 curl_exit=0"),
 ]
 
 
@@ -145,10 +180,13 @@ RULES = [
 RULES += [
     ("apache", r"AH01071: Got error 'PHP message: PHP Fatal error", None, "fcgi.stderr.fatal", "500"),
     ("apache", r"AH01071: Got error 'PHP message: PHP (Warning|Notice|Deprecated)", None, "fcgi.stderr.warning", "ok"),
+    ("apache", r"AH01071: Got error 'Primary script unknown'", None, "fcgi.stderr.warning", "ok"),
     ("apache", r"AH01067: Failed to read FastCGI header.*\(104\)Connection reset by peer: .*AH01075", None,
      "tcp.rst.before_response", "503", r"status=503 "),
     ("apache", r"AH01067: Failed to read FastCGI header.*\(104\)Connection reset by peer: .*AH01075", None,
      "tcp.rst.mid_body", "truncated", r"status=200 curl_exit=18"),
+    ("apache", r"AH01067: Failed to read FastCGI header.*\(70014\)End of file found: .*AH01075", None,
+     "tcp.fin.mid_body", "truncated", r"status=200 curl_exit=18"),
     ("apache", r"AH01068: Got bogus version 72\b", None, "proto.http_response_to_fcgi", "503"),
     ("apache", r"AH01068: Got bogus version \d+", None, "fcgi.record.bad_version", "503"),
     ("apache", r"\(70014\)End of file found: .*AH01075: Error dispatching request to .*\(reading response body\)",
@@ -180,6 +218,13 @@ RULES += [
      None, "tcp.rst.mid_body", "truncated"),
     ("caddy", r"reading from backend: (unexpected )?EOF .*aborting with incomplete response", None, "tcp.fin.mid_body", "truncated"),
     ("caddy", r"http\.log\.error: read tcp \S+: i/o timeout \(status 504\)", None, "tcp.read_timeout", "504"),
+    ("caddy", r"http\.log\.error: dialing backend: dial tcp \S+: connect: connection refused \(status 502\)", None,
+     "tcp.connect.refused", "502"),
+    # Caddy's FastCGI client names no version and no record: the scripted server's log says what it sent.
+    ("caddy", r"http\.log\.error: fcgi: invalid header version \(status 502\)", r"HTTP/1\.1 400", "proto.http_response_to_fcgi", "502"),
+    ("caddy", r"http\.log\.error: fcgi: invalid header version \(status 502\)", r"with version 2", "fcgi.record.bad_version", "502"),
+    ("caddy", r"http\.log\.error: EOF \(status 502\)", r"mid-record", "fcgi.record.truncated", "502"),
+    ("caddy", r"http\.log\.error: EOF \(status 502\)", r"protocolStatus 2\b", "fcgi.end_request.overloaded", "502"),
     ("caddy", r'upstream roundtrip: status=200 headers=\[[^]]*"[^",]* [^",]*"', None, "http.header.name_ctl_or_space", "ok"),
     ("caddy", r"^upstream roundtrip: status=500 ", r'"GET /fatal\.php\S*" status=500 ', "fcgi.stderr.fatal", "500"),
     ("caddy", r"^upstream roundtrip: status=200 ", r'"GET /warning\.php\S*" status=200 ', "fcgi.stderr.warning", "ok"),

@@ -17,7 +17,10 @@ would. Then it writes exactly the bytes of its scenario:
                      (`Content-Type: text/`), then FIN
   overloaded         FCGI_END_REQUEST, appStatus 0, protocolStatus FCGI_OVERLOADED (2), no STDOUT
   cant-mpx-conn      FCGI_END_REQUEST, protocolStatus FCGI_CANT_MPX_CONN (1), no STDOUT
+  unknown-role       FCGI_END_REQUEST, protocolStatus FCGI_UNKNOWN_ROLE (3), no STDOUT
   end-before-stdout  FCGI_END_REQUEST, appStatus 0, protocolStatus FCGI_REQUEST_COMPLETE (0), no STDOUT
+  fin-mid-body       STDOUT head + 1000 body bytes (whole records), then FIN: no empty STDOUT, no
+                     FCGI_END_REQUEST
   no-end-request     STDOUT head + body, the empty STDOUT that ends the stream, then FIN with no
                      FCGI_END_REQUEST
   http-server        `HTTP/1.1 400 Bad Request` (Content-Length 0, Connection: close), then FIN: what an
@@ -187,12 +190,20 @@ def serve(sock, peer, server, scenario, logf):
             time.sleep(0.05)
             sock.shutdown(socket.SHUT_WR)
             end = wait_close(sock) + "; closed (FIN) mid-record"
-        elif scenario in ("overloaded", "cant-mpx-conn", "end-before-stdout"):
-            status = {"overloaded": OVERLOADED, "cant-mpx-conn": CANT_MPX_CONN, "end-before-stdout": COMPLETE}[scenario]
+        elif scenario in ("overloaded", "cant-mpx-conn", "unknown-role", "end-before-stdout"):
+            status = {"overloaded": OVERLOADED, "cant-mpx-conn": CANT_MPX_CONN, "unknown-role": UNKNOWN_ROLE,
+                      "end-before-stdout": COMPLETE}[scenario]
             sock.sendall(end_request(rid, 0, status))
             did.append("sent END_REQUEST appStatus 0 protocolStatus %d, no STDOUT" % status)
             sock.shutdown(socket.SHUT_WR)
             end = wait_close(sock) + "; closed (FIN)"
+        elif scenario == "fin-mid-body":
+            part = HEAD + b"0123456789" * 100
+            sock.sendall(record(FCGI_STDOUT, rid, part))
+            did.append("sent STDOUT %d bytes (head + 1000 body bytes) in whole records" % len(part))
+            time.sleep(0.1)
+            sock.shutdown(socket.SHUT_WR)
+            end = wait_close(sock) + "; closed (FIN) mid-body, without the empty STDOUT or END_REQUEST"
         elif scenario == "no-end-request":
             sock.sendall(record(FCGI_STDOUT, rid, HEAD + BODY) + record(FCGI_STDOUT, rid))
             did.append("sent STDOUT %d bytes, empty STDOUT, no END_REQUEST" % len(HEAD + BODY))
