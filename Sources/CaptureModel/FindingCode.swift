@@ -160,6 +160,7 @@ extension FindingCode {
     public static let fcgiEndRequestOverloaded = FindingCode(.fcgiEndRequestOverloaded)
     public static let fcgiEndRequestCantMpxConn = FindingCode(.fcgiEndRequestCantMpxConn)
     public static let fcgiEndRequestBeforeStdout = FindingCode(.fcgiEndRequestBeforeStdout)
+    public static let fcgiEndRequestUnknownRole = FindingCode(.fcgiEndRequestUnknownRole)
     public static let fcgiRecordBadVersion = FindingCode(.fcgiRecordBadVersion)
     public static let fcgiRecordTruncated = FindingCode(.fcgiRecordTruncated)
     public static let fcgiRecordUnexpected = FindingCode(.fcgiRecordUnexpected)

@@ -111,6 +111,7 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case fcgiEndRequestOverloaded
     case fcgiEndRequestCantMpxConn
     case fcgiEndRequestBeforeStdout
+    case fcgiEndRequestUnknownRole
     case fcgiRecordBadVersion
     case fcgiRecordTruncated
     case fcgiRecordUnexpected
@@ -479,6 +480,10 @@ extension RootCause {
             return row("fcgi.end_request.before_stdout", .fastCGI, [.responseHead],
                 meaning: "FCGI_END_REQUEST (request complete) with no FCGI_STDOUT at all: no CGI response (nginx: `upstream sent unexpected FastCGI record: 3`)",
                 rfc: "FastCGI 1.0 §6.2", phrase: "ended the request without a response")
+        case .fcgiEndRequestUnknownRole:
+            return row("fcgi.end_request.unknown_role", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST with protocolStatus FCGI_UNKNOWN_ROLE (3): the application does not play the role FCGI_BEGIN_REQUEST asked for",
+                rfc: "FastCGI 1.0 §5.5", phrase: "refused the request's role")
         case .fcgiRecordBadVersion:
             return row("fcgi.record.bad_version", .fastCGI, [.responseHead],
                 meaning: "a record whose version byte is not 1 (`FCGI_VERSION_1`)", rfc: "FastCGI 1.0 §3.3", phrase: badRecord)

@@ -80,6 +80,9 @@ public struct FCGIConnection {
         var stdoutClosed = false
         /// The end of FCGI_STDOUT came before the head ended (`fcgi.record.unexpected`, value 6).
         var stdoutClosedEarly = false
+        /// FCGI_KEEP_CONN in FCGI_BEGIN_REQUEST (nginx's fastcgi_keep_conn): the gateway then
+        /// reads to FCGI_END_REQUEST, not to the end of FCGI_STDOUT.
+        var keepConnection = false
         /// Where the FCGI_STDOUT content bytes of the head came from: content offset, stream mark.
         var contentMarks: [(content: UInt64, mark: StreamMark)] = []
         var contentBytes: UInt64 = 0
@@ -223,7 +226,13 @@ public struct FCGIConnection {
                 self.requests[index].paramsDone = true
                 _ = self.requests[index].identity()
             }
-        case .content(let bytes, _, _, let header):
+        case .content(let bytes, _, let index, let header):
+            // FastCGI 1.0 §5.1: FCGI_BeginRequestBody is role (2 bytes), flags, 5 reserved.
+            if header.type == RecordType.beginRequest, index <= 2, index + bytes.count > 2,
+               let request = self.requests.lastIndex(where: { $0.id == header.requestID }) {
+                self.requests[request].keepConnection = bytes[2 - index] & 1 != 0
+                return true
+            }
             guard header.type == RecordType.params,
                   let index = self.requests.lastIndex(where: { $0.id == header.requestID }),
                   !self.requests[index].paramsDone
@@ -276,8 +285,9 @@ public struct FCGIConnection {
                         framing: .fastCGI, complete: false, interim: [])
                 } else if header.contentLength == 0, self.requests[index].head.isComplete || self.requests[index].headLost
                             || self.requests[index].head.isOverLimit {
-                    // FastCGI 1.0 §6.2: the empty record ends the stream; the response is whole.
-                    if !self.requests[index].stdoutClosed {
+                    // FastCGI 1.0 §6.2: the empty record ends the stream; the response is whole,
+                    // unless the gateway keeps the connection and so waits for FCGI_END_REQUEST.
+                    if !self.requests[index].stdoutClosed, !self.requests[index].keepConnection {
                         self.requests[index].stdoutClosed = true
                         self.requests[index].response?.complete = true
                         self.responsesCompleted += 1
@@ -424,6 +434,10 @@ public struct FCGIConnection {
         let statusMark = header.start.advanced(by: 12)
         let headEnded = self.requests[index].head.isComplete || self.requests[index].headLost || self.requests[index].head.isOverLimit
         switch protocolStatus {
+        case 3:
+            self.add(.fcgiEndRequestUnknownRole, at: statusMark, length: 1,
+                note: "FCGI_END_REQUEST with protocolStatus 3, FCGI_UNKNOWN_ROLE (appStatus \(appStatus)): the application does not play the role asked for",
+                value: "appStatus \(appStatus)")
         case 1:
             self.add(.fcgiEndRequestCantMpxConn, at: statusMark, length: 1,
                 note: "FCGI_END_REQUEST with protocolStatus 1, FCGI_CANT_MPX_CONN (appStatus \(appStatus)): the application takes one request at a time on a connection",
@@ -433,7 +447,7 @@ public struct FCGIConnection {
                 note: "FCGI_END_REQUEST with protocolStatus 2, FCGI_OVERLOADED (appStatus \(appStatus)): the application refused the request",
                 value: "appStatus \(appStatus)")
         default:
-            let what = protocolStatus == 3 ? ", protocolStatus 3 (FCGI_UNKNOWN_ROLE)," : ""
+            let what = ""
             if self.requests[index].stdoutClosedEarly {
                 break  // the end of FCGI_STDOUT was the unexpected record already
             } else if self.requests[index].response == nil {

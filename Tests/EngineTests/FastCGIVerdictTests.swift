@@ -136,9 +136,10 @@ private let fatal = "PHP message: PHP Fatal error:  Uncaught Error: Call to unde
     }
 }
 
-/// Apache's mod_proxy_fcgi does not read protocolStatus: an OVERLOADED END_REQUEST is a 200 with no body.
-@Test func overloadedIsA502ForNginxButA200ForApache() throws {
-    for (gateway, verdictClass) in [("nginx", VerdictClass.badGateway), ("apache", .ok), ("caddy", .ok)] {
+/// Apache's mod_proxy_fcgi does not read protocolStatus: an OVERLOADED END_REQUEST is a 200 with
+/// no body; Caddy reads it as an EOF (502, captures/fastcgi/caddy-overloaded.pcap).
+@Test func overloadedIsA502ForNginxAndCaddyButA200ForApache() throws {
+    for (gateway, verdictClass) in [("nginx", VerdictClass.badGateway), ("apache", .ok), ("caddy", .badGateway)] {
         var c = Conversation(gateway: gateway)
         c.request(bytes: Wire.request())
         c.response(bytes: Wire.end(protocolStatus: 2, closeStdout: false))

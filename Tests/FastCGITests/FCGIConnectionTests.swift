@@ -180,7 +180,7 @@ typealias Wire = FastCGIWire
         #expect(text.utf8.count == FCGIConnection.maximumStderrBytes + "…".utf8.count)
     }
 
-    @Test(arguments: [(UInt8(2), FindingCode.fcgiEndRequestOverloaded), (1, .fcgiEndRequestCantMpxConn)])
+    @Test(arguments: [(UInt8(2), FindingCode.fcgiEndRequestOverloaded), (1, .fcgiEndRequestCantMpxConn), (3, .fcgiEndRequestUnknownRole)])
     func endRequestProtocolStatus(status: UInt8, code: FindingCode) throws {
         var exchange = Exchange()
         exchange.client(Wire.request())
@@ -287,11 +287,21 @@ typealias Wire = FastCGIWire
         #expect(exchange.connection.findings.isEmpty)
     }
 
+    /// With fastcgi_keep_conn nginx reads to FCGI_END_REQUEST: a close after the end of
+    /// FCGI_STDOUT still cuts the response (the scripted no-end-request-keep-conn capture).
+    @Test func withKeepConnTheEndOfStdoutDoesNotCompleteTheResponse() {
+        var exchange = Exchange()
+        exchange.client(Wire.request(keepConnection: true))
+        exchange.server(Wire.stdout("Content-type: text/html\r\n\r\nhello") + Wire.record(6))
+        exchange.connection.close(byPeer: true)
+        #expect(exchange.connection.responseEnd.state == .midBody(framing: .fastCGI, received: 5, expected: nil))
+    }
+
     /// nginx's fastcgi_keep_conn: one request after another, id 1 each time.
     @Test func severalRequestsOnOneConnection() {
         var exchange = Exchange()
         for index in 0..<3 {
-            exchange.client(Wire.request("GET", "/page\(index).php"))
+            exchange.client(Wire.request("GET", "/page\(index).php", keepConnection: true))
             exchange.server(Wire.stdout("Status: \(200 + index)\r\n\r\n") + Wire.end())
         }
         exchange.connection.finish()

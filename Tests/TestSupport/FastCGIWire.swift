@@ -25,8 +25,8 @@ public enum FastCGIWire {
 
     /// A whole request: BEGIN_REQUEST, the parameters of `method` `uri` on `host`, the end of stdin.
     public static func request(_ method: String = "GET", _ uri: String = "/index.php", host: String = "shop.example", id: UInt16 = 1,
-                               extra: [(String, String)] = []) -> [UInt8] {
-        self.begin(id: id) + self.params(
+                               keepConnection: Bool = false, extra: [(String, String)] = []) -> [UInt8] {
+        self.begin(id: id, keepConnection: keepConnection) + self.params(
             [("SCRIPT_FILENAME", "/var/www/html" + uri), ("REQUEST_METHOD", method), ("REQUEST_URI", uri), ("HTTP_HOST", host)] + extra,
             id: id)
     }

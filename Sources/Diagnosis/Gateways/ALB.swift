@@ -31,7 +31,7 @@ public struct ALBModel: GatewayModel {
         // FastCGI: An ALB has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
              .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()

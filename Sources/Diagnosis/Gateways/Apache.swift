@@ -80,7 +80,7 @@ public struct ApacheModel: GatewayModel {
             return .rejects(500, "Invalid status line from script '…': …", note: "the status is not a valid HTTP status (ap_is_HTTP_VALID_RESPONSE)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .accepts(note: "mod_proxy_fcgi does not read protocolStatus: FCGI_END_REQUEST ends the response, and with no CGI head the client gets 200 with an empty body")
-        case .fcgiEndRequestBeforeStdout:
+        case .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return .accepts(note: "FCGI_END_REQUEST ends the response: with no CGI head the client gets 200 with an empty body")
         case .fcgiRecordBadVersion:
             return .rejects(503, "AH01068: Got bogus version \(context.value ?? "…")", note: "then AH01075: Error dispatching request to …")

@@ -54,15 +54,14 @@ public struct CaddyModel: GatewayModel {
                 return .accepts(note: "the part before the first space is read with strconv.Atoi, so \(context.value ?? "…") passes")
             }
             return .rejects(502, "strconv.Atoi: parsing \"\(number)\": invalid syntax")
-        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
-            return .accepts(note: "FCGI_END_REQUEST reads as the end of the stream (record.go: io.EOF), protocolStatus unread: with no CGI head the client gets 200 with an empty body")
-        case .fcgiEndRequestBeforeStdout:
-            return .accepts(note: "FCGI_END_REQUEST reads as the end of the stream: with no CGI head the client gets 200 with an empty body")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn, .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "EOF",
+                note: "FCGI_END_REQUEST reads as the end of the stream (record.go: io.EOF), protocolStatus unread; with no CGI head that is an EOF (seen with 2.6.2, captures/fastcgi/caddy-overloaded.pcap)")
         case .fcgiRecordBadVersion:
             return .rejects(502, "fcgi: invalid header version")
         case .fcgiRecordTruncated:
-            return .rejects(502, "unexpected EOF",
-                note: "a record cut before the CGI head ended; a stream that stops between records reads as its end, so a worker killed mid-body gives a clean 200")
+            return .rejects(502, "EOF",
+                note: "a record cut before the CGI head ended (seen with 2.6.2, captures/fastcgi/caddy-truncated.pcap); a stream that stops between records reads as its end")
         case .fcgiRecordUnexpected:
             return .accepts(note: "Caddy reads any record but FCGI_STDERR as output, checks no request id, and ends at FCGI_END_REQUEST: with no CGI head the client gets 200 with an empty body")
         case .fcgiPoolExhausted:

@@ -53,7 +53,7 @@ public struct CloudflareModel: GatewayModel {
         // FastCGI: Cloudflare has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
              .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()

@@ -52,7 +52,7 @@ public struct EnvoyModel: GatewayModel {
         // FastCGI: Envoy has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
              .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()

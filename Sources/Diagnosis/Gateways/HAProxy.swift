@@ -37,7 +37,7 @@ public struct HAProxyModel: GatewayModel {
         case .fcgiStderrWarning:
             return .accepts(note: "FCGI_STDERR goes to the fcgi-app's log-stderr target when set (not verified)")
         case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return .rejects(502, "SH", note: "mux_fcgi treats a malformed record or CGI head as an error of the server side (not verified)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .rejects(503, "SH", note: "mux_fcgi reads protocolStatus: a refused request is an error of the server side (not verified)")

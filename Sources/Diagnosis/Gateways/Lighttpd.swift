@@ -53,7 +53,7 @@ public struct LighttpdModel: GatewayModel {
         case .fcgiStderrWarning:
             return .accepts("FastCGI-stderr: …", note: "logged; the response passes (not verified)")
         case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return .rejects(502, "", note: "a malformed FastCGI record or CGI head is a backend error (not verified)")
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .rejects(503, "", note: "not verified")

@@ -79,7 +79,7 @@ public struct NginxModel: GatewayModel {
         case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
             return .rejects(502, "upstream sent unexpected FastCGI record: 3" + While.readingHead,
                 note: "nginx does not read protocolStatus: an FCGI_END_REQUEST before the CGI head is an unexpected record; after a head the response passes")
-        case .fcgiEndRequestBeforeStdout:
+        case .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return .rejects(502, "upstream sent unexpected FastCGI record: 3" + While.readingHead,
                 note: "seen with 1.22.1 (captures/fastcgi/nginx-end-before-stdout.pcap)")
         case .fcgiRecordBadVersion:

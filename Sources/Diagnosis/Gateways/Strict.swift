@@ -30,7 +30,7 @@ public struct StrictModel: GatewayModel {
             return .rejects(503, "FastCGI 1.0 §5.5")
         case .fcgiEndRequestCantMpxConn:
             return .rejects(502, "FastCGI 1.0 §5.5")
-        case .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiEndRequestBeforeStdout:
+        case .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return .rejects(502, "FastCGI 1.0 §3.3")
         case .fcgiPoolExhausted:
             return .rejects(504, "RFC 9110 §15.6.5")

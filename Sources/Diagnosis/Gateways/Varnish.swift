@@ -50,7 +50,7 @@ public struct VarnishModel: GatewayModel {
         // FastCGI: Varnish has no FastCGI client, so no FastCGI hop is behind it.
         case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
              .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
-             .fcgiEndRequestBeforeStdout:
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
             return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()
