@@ -27,9 +27,10 @@ let package = Package(
         library("PacketDecoding", ["CaptureModel"]),
         library("TCPReassembly", ["CaptureModel", "PacketDecoding"]),
         library("HTTP1", ["CaptureModel"]),
+        library("FastCGI", ["CaptureModel", "HTTP1"]),
         library("TLSRecords", ["CaptureModel"]),
         library("Diagnosis", ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
-        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis"]),
+        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "FastCGI", "TLSRecords", "Diagnosis"]),
         library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
         .target(
@@ -46,6 +47,7 @@ let package = Package(
         fuzzTarget("FuzzPacketDecoder", ["PacketDecoding", "CaptureModel"]),
         fuzzTarget("FuzzReassembly", ["TCPReassembly", "PacketDecoding", "CaptureModel"]),
         fuzzTarget("FuzzHTTP1", ["HTTP1", "CaptureModel"]),
+        fuzzTarget("FuzzFastCGI", ["FastCGI", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzTLS", ["TLSRecords", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzKeyLog", ["TLSRecords"]),
         fuzzTarget(

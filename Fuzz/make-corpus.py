@@ -9,6 +9,7 @@ top of each Fuzz/Sources/<Target>/<Target>.swift):
   FuzzPacketDecoder  the link type and the first frames of each capture
   FuzzReassembly     each connection's segments, with absolute sequence numbers
   FuzzHTTP1          each plain connection's two reassembled streams
+  FuzzFastCGI        each FastCGI connection's two reassembled streams (the gateway's first byte 1)
   FuzzTLS            each TLS connection's two streams, the ClientHello random set to 11..11
                      so the target's key log opens it
   FuzzKeyLog         the key logs beside the captures
@@ -209,6 +210,8 @@ def main():
                 client = set_client_random(client)
                 for mode in (0x1F, 0x3F):
                     write(out, "FuzzTLS", f"{stem}-c{number}-m{mode:02x}", seed + bytes([mode]) + struct.pack(">H", len(client)) + client + server)
+            elif client[:1] == b"\x01":
+                write(out, "FuzzFastCGI", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
             else:
                 write(out, "FuzzHTTP1", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
 

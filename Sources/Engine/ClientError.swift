@@ -1,6 +1,6 @@
 import CaptureModel
 
-/// A 502, 503 or 504 the gateway sent one of its clients, and the upstream connection behind it.
+/// A 500, 502, 503 or 504 the gateway sent one of its clients, and the upstream connection behind it.
 public struct ClientError: Sendable {
     /// Who made the status.
     public enum Origin: String, Sendable {
@@ -10,13 +10,18 @@ public struct ClientError: Sendable {
         case upstream
     }
 
+    /// The statuses listed: the gateway's error pages (502, 503, 504) and 500, which a FastCGI
+    /// application's fatal error gives (nginx and Apache relay php-fpm's 500; Apache makes its own
+    /// for a bad CGI head).
+    public static let statuses: ClosedRange<Int> = 500...504
+
     /// The client's side of the client-to-gateway connection.
     public var client: Endpoint
     /// The gateway's listener it was sent from.
     public var gateway: Endpoint
     /// The client-to-gateway connection (its id counts among every connection's).
     public var clientConnection: UInt32
-    /// 502, 503 or 504.
+    /// 500, 502, 503 or 504.
     public var status: Int
     /// When the response's first byte was captured.
     public var time: Timestamp
@@ -78,7 +83,7 @@ public struct ClientHopSummary: Sendable {
     public var connections: Int
     /// Requests on them.
     public var requests: Int
-    /// Every 502, 503 and 504 clients got, in time order (at most `ClientHopLimits.listedErrors`).
+    /// Every 500, 502, 503 and 504 clients got, in time order (at most `ClientHopLimits.listedErrors`).
     public var errors: [ClientError]
     /// Client errors counted (listed or not).
     public var errorCount: Int

@@ -1,6 +1,6 @@
 import CaptureModel
 
-/// A 502, 503 or 504 response, and the upstream requests that were the same request in its
+/// A 500, 502, 503 or 504 response, and the upstream requests that were the same request in its
 /// time, found when it arrived (they arrive before it: the gateway hears from upstream before it
 /// answers, and a request in flight is handed on at its connection's first FIN or RST).
 struct PendingError {
@@ -9,7 +9,7 @@ struct PendingError {
     var attempts: [(seq: Int, request: HopRequest)]
 }
 
-/// Each 502, 503 and 504 a client got, linked to the upstream connection behind it.
+/// Each 500, 502, 503 and 504 a client got, linked to the upstream connection behind it.
 ///
 /// The upstream attempts of a client request are the requests sent upstream after it and
 /// settled before the gateway answered that are the same request (request id, else method and
@@ -241,7 +241,8 @@ extension HopCorrelator {
                 upstreamServer = request.server
                 if request.status == error.status {
                     generatedBy = .upstream
-                    cause = .upstream5xx
+                    // The application's own answer; a FastCGI application's fatal error is the cause.
+                    cause = self.verdicts[request.connection] == .fcgiStderrFatal ? .fcgiStderrFatal : .upstream5xx
                 } else {
                     generatedBy = .gateway
                     cause = self.verdicts[request.connection]

@@ -62,7 +62,7 @@ public enum JSONReport {
         ])
     }
 
-    /// One 502, 503 or 504 a client got: docs/json-report.md's fields first, then what ties it to its upstream.
+    /// One 500, 502, 503 or 504 a client got: docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
         .object([
             ("client", .string(error.client.description)),
