@@ -21,8 +21,6 @@ struct ConnectionAnalysis {
     @Indirect private(set) var unanalysed: UnanalysedStream? = nil
     /// The FastCGI analyzer, when the probe picked FastCGI (out of line: most hops are HTTP).
     @Indirect private(set) var fastCGI: FCGIConnection? = nil
-    private let redactsSecrets: Bool
-    private let fieldLimit: Int
     /// Whether the HTTP/1 analyzer's violation went to the probe.
     private var violationJudged = false
 
@@ -32,8 +30,6 @@ struct ConnectionAnalysis {
     init(negotiated: ApplicationProtocol? = nil, canStartTLS: Bool, redactsSecrets: Bool = true, fieldLimit: Int = HTTP1Connection.defaultFieldLimit) {
         self.probe = ProtocolProbe(negotiated: negotiated, canStartTLS: canStartTLS, redactsSecrets: redactsSecrets)
         self.http = HTTP1Connection(redactsSecrets: redactsSecrets, fieldLimit: fieldLimit)
-        self.redactsSecrets = redactsSecrets
-        self.fieldLimit = fieldLimit
     }
 
     /// Which analyzer reads the bytes.
@@ -95,8 +91,12 @@ struct ConnectionAnalysis {
         }
     }
 
+    /// Starts the FastCGI analyzer with the HTTP/1 analyzer's settings (not stored twice: every
+    /// connection carries this door).
     private mutating func startFastCGI() {
-        if !self.$fastCGI { self.fastCGI = FCGIConnection(redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit) }
+        if !self.$fastCGI {
+            self.fastCGI = FCGIConnection(redactsSecrets: self.probe.redactsSecrets, fieldLimit: self.http.fieldLimit)
+        }
     }
 
     /// The gateway's bytes the probe held (they were not the HTTP/2 preface), in their own chunks.

@@ -39,7 +39,8 @@ struct ProtocolProbe {
     private(set) var upstreamJudged = false
 
     private let canStartTLS: Bool
-    private let redactsSecrets: Bool
+    /// Whether evidence masks credential values (`Redaction`).
+    let redactsSecrets: Bool
     private var clientSeen = false
     private var clientHadGap = false
     private var serverSeen = false
