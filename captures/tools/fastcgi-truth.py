@@ -3,6 +3,7 @@
 upstream's own log; tshark (never edgescope) finds the frames. Then the capture is checked.
 
   fastcgi-truth.py --dir captures/fastcgi --name nginx-killed-before-output --meta META.json
+  fastcgi-truth.py --dir captures/fastcgi --name nginx-killed-before-output   # rebuild from the committed files
 
 What it reads (all in --dir, named <name>.*):
   .client.log           curl, one JSON line per request: status, exit code, body bytes, local port
@@ -297,7 +298,16 @@ def decisive(lines):
 
 def build(args):
     d, name = args.dir, args.name
-    meta = json.load(open(args.meta))
+    if args.meta:
+        meta = json.load(open(args.meta))
+    else:
+        # Rebuild from the committed files: what the run's meta said is in the old truth.
+        old = json.load(open(os.path.join(d, name + ".truth.json")))
+        meta = {"capture": name, "scenario": old["scenario"], "gateway_kind": old["gateway_kind"],
+                "gateway": old["gateway"], "upstream_kind": old["upstream_kind"],
+                "upstream_software": old["upstream_software"], "gateway_listen": old["gateway_listen"],
+                "upstream": old["fastcgi_upstream"], "read_timeout": old["read_timeout"],
+                "base_port": int(old["gateway_listen"].rsplit(":", 1)[1]) - fs.OFF_GW}
     s, gw = fs.by_capture(name)
     p = lambda ext: os.path.join(d, "%s.%s" % (name, ext))
     pcap = p("pcap")
@@ -660,7 +670,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--meta", required=True)
+    ap.add_argument("--meta", help="the run's meta.json (fastcgi-run.py); without it, the truth is rebuilt from "
+                    "the committed files (the old truth gives the gateway, the ports and the upstream)")
     args = ap.parse_args()
     try:
         build(args)
