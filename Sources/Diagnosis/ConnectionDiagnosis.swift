@@ -21,9 +21,23 @@ public enum ConnectionDiagnosis {
         /// Indexes into `findings` of body findings that came in the frame ending their head.
         public var arrivedWithHead: Set<Int>
         /// Whether the hop is FastCGI (the requests from FCGI_PARAMS, the head from FCGI_STDOUT).
-        public var isFastCGI = false
-        /// What the application wrote to FCGI_STDERR (bounded, credentials masked), shown with the verdict.
-        public var applicationStderr: String?
+        public var isFastCGI: Bool {
+            get { self.fastCGI != nil }
+            set { self.fastCGI = newValue ? FastCGIFacts(stderr: self.applicationStderr) : nil }
+        }
+        /// What the application wrote to FCGI_STDERR (bounded, credentials masked), shown with the
+        /// verdict. Setting it (even to nil) marks the view FastCGI.
+        public var applicationStderr: String? {
+            get { self.fastCGI?.stderr }
+            set { self.fastCGI = FastCGIFacts(stderr: newValue) }
+        }
+        /// Out of line: one word in every view (a closed connection lingers with its view).
+        private var fastCGI: FastCGIFacts?
+
+        private final class FastCGIFacts: Sendable {
+            let stderr: String?
+            init(stderr: String?) { self.stderr = stderr }
+        }
 
         /// A view from its parts.
         public init(findings: [Finding], uncheckedGaps: [Evidence], end: ResponseEnd,
