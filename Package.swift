@@ -36,12 +36,14 @@ let package = Package(
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        // FastCGI records (php-fpm's hop), the CGI head inside checked by HTTP1's rules.
+        .target(name: "FastCGI", dependencies: ["CaptureModel", "HTTP1"]),
         // TLS records and handshakes, read without keys.
         .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "TLSRecords", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis"]),
         // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
         .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         // libpcap, and the one module that imports it.
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP1", "CaptureModel"]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP1", "CaptureModel", "TestSupport"]),
         .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
         .testTarget(
             name: "EngineTests",

@@ -35,9 +35,10 @@ let package = Package(
         library(
             "HTTP2",
             ["CaptureModel", "HTTP1", .product(name: "NIOHPACK", package: "swift-nio-http2"), .product(name: "NIOCore", package: "swift-nio")]),
+        library("FastCGI", ["CaptureModel", "HTTP1"]),
         library("TLSRecords", ["CaptureModel"]),
         library("Diagnosis", ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
-        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "TLSRecords", "Diagnosis"]),
+        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis"]),
         library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
         .target(
@@ -55,6 +56,7 @@ let package = Package(
         fuzzTarget("FuzzReassembly", ["TCPReassembly", "PacketDecoding", "CaptureModel"]),
         fuzzTarget("FuzzHTTP1", ["HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzHTTP2", ["HTTP2", "HTTP1", "CaptureModel"]),
+        fuzzTarget("FuzzFastCGI", ["FastCGI", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzTLS", ["TLSRecords", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzKeyLog", ["TLSRecords"]),
         fuzzTarget(

@@ -11,6 +11,7 @@ top of each Fuzz/Sources/<Target>/<Target>.swift):
   FuzzHTTP1          each plain connection's two reassembled streams
   FuzzHTTP2          each h2c connection's two streams (the preface taken off the client's), and a
                      few HTTP/2 exchanges built here (nginx grpc_pass's opening, gRPC, resets)
+  FuzzFastCGI        each FastCGI connection's two reassembled streams (the gateway's first byte 1)
   FuzzTLS            each TLS connection's two streams, the ClientHello random set to 11..11
                      so the target's key log opens it
   FuzzKeyLog         the key logs beside the captures
@@ -214,6 +215,8 @@ def main():
             elif client.startswith(H2_PREFACE):
                 client = client[len(H2_PREFACE):]
                 write(out, "FuzzHTTP2", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
+            elif client[:1] == b"\x01":
+                write(out, "FuzzFastCGI", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
             else:
                 write(out, "FuzzHTTP1", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
     for name, (client, server) in h2_seeds().items():

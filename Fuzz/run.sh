@@ -4,7 +4,7 @@
 #
 #   Fuzz/run.sh [--time SECONDS] [--jobs N] [TARGET...]
 #
-# TARGET is one or more of FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzTLS FuzzKeyLog
+# TARGET is one or more of FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog
 # FuzzEngine (default: all). SECONDS is per target (default 60). Fails (exit 1) on any crash,
 # trap (broken invariant), AddressSanitizer report, leak, timeout (-timeout=10 per input) or
 # out-of-memory; prints executions per target; crash inputs are kept in the artifact directory
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzTLS FuzzKeyLog FuzzEngine)
+all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog FuzzEngine)
 seconds=60
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=()
@@ -69,7 +69,7 @@ for target in "${targets[@]}"; do
     fi
 done
 
-if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ]; then
+if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ] || [ ! -d "$corpus/FuzzFastCGI" ]; then
     python3 Fuzz/make-corpus.py "$corpus" captures
 fi
 
@@ -85,6 +85,7 @@ run_one() {
         FuzzEngine) max_len=65536; dict=(-dict="$root/Fuzz/dict/http.dict") ;;
         FuzzHTTP1) max_len=8192; dict=(-dict="$root/Fuzz/dict/http.dict") ;;
         FuzzHTTP2) max_len=8192 ;;
+        FuzzFastCGI) max_len=8192; dict=(-dict="$root/Fuzz/dict/fastcgi.dict") ;;
         FuzzTLS) max_len=16384 ;;
         FuzzReassembly) max_len=8192 ;;
     esac

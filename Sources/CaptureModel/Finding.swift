@@ -41,6 +41,10 @@ public struct Evidence: Hashable, Sendable {
     /// The HTTP/2 stream the bytes belong to (RFC 9113 §5.1.1), when they are an HTTP/2 frame
     /// of one; `nil` for HTTP/1 and for frames of the whole connection (stream 0).
     public var streamID: UInt32?
+    /// For bytes carried inside another protocol's records (the CGI response in FastCGI's
+    /// FCGI_STDOUT), the offset of the first byte in that content, counted from the content's
+    /// first byte; `streamOffset` is still the byte's place in the TCP stream. `nil` otherwise.
+    public var contentOffset: UInt64? = nil
 
     /// Evidence from its parts.
     public init(

@@ -120,6 +120,7 @@ extension FindingCode {
     public static func grpcStatus(named name: String) -> FindingCode {
         FindingCode(.grpcStatus, qualifier: name)
     }
+    public static let protoHTTPResponseToFCGI = FindingCode(.protoHTTPResponseToFCGI)
 
     public static let statusLineBadVersion = FindingCode(.statusLineBadVersion)
     public static let statusLineBadCode = FindingCode(.statusLineBadCode)
@@ -180,4 +181,16 @@ extension FindingCode {
     public static let tlsCertBadPurpose = FindingCode(.tlsCertBadPurpose)
     public static let tlsCertInvalid = FindingCode(.tlsCertInvalid)
     public static let tlsMalformed = FindingCode(.tlsMalformed)
+
+    public static let fcgiStderrFatal = FindingCode(.fcgiStderrFatal)
+    public static let fcgiStderrWarning = FindingCode(.fcgiStderrWarning)
+    public static let fcgiStatusInvalid = FindingCode(.fcgiStatusInvalid)
+    public static let fcgiEndRequestOverloaded = FindingCode(.fcgiEndRequestOverloaded)
+    public static let fcgiEndRequestCantMpxConn = FindingCode(.fcgiEndRequestCantMpxConn)
+    public static let fcgiEndRequestBeforeStdout = FindingCode(.fcgiEndRequestBeforeStdout)
+    public static let fcgiEndRequestUnknownRole = FindingCode(.fcgiEndRequestUnknownRole)
+    public static let fcgiRecordBadVersion = FindingCode(.fcgiRecordBadVersion)
+    public static let fcgiRecordTruncated = FindingCode(.fcgiRecordTruncated)
+    public static let fcgiRecordUnexpected = FindingCode(.fcgiRecordUnexpected)
+    public static let fcgiPoolExhausted = FindingCode(.fcgiPoolExhausted)
 }

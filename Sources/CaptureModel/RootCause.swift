@@ -65,6 +65,7 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     /// A family: one code per gRPC status name (`grpc.status.unavailable`); `FindingCode.qualifier`
     /// holds the name.
     case grpcStatus
+    case protoHTTPResponseToFCGI
 
     // Status line (taxonomy 2.C)
     case statusLineBadVersion
@@ -130,6 +131,19 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case tlsCertBadPurpose
     case tlsCertInvalid
     case tlsMalformed
+
+    // FastCGI (the upstream hop of php-fpm)
+    case fcgiStderrFatal
+    case fcgiStderrWarning
+    case fcgiStatusInvalid
+    case fcgiEndRequestOverloaded
+    case fcgiEndRequestCantMpxConn
+    case fcgiEndRequestBeforeStdout
+    case fcgiEndRequestUnknownRole
+    case fcgiRecordBadVersion
+    case fcgiRecordTruncated
+    case fcgiRecordUnexpected
+    case fcgiPoolExhausted
 }
 
 /// Where in the stack a code belongs; also the section it is listed under.
@@ -144,6 +158,7 @@ public enum CodeLayer: String, Hashable, Sendable, CaseIterable {
     case gateway = "The gateway's own answers"
     case tls = "TLS"
     case http2 = "HTTP/2 and gRPC (RFC 9113)"
+    case fastCGI = "FastCGI (FastCGI 1.0, php-fpm)"
     case healthy = "Healthy"
 }
 
@@ -195,6 +210,7 @@ extension RootCause {
         let fact = "was recorded with a capture or reassembly note"
         let h2Frame = "sent an HTTP/2 frame the gateway cannot accept"
         let h2Head = "sent a malformed HTTP/2 response head"
+        let badRecord = "sent a malformed FastCGI record"
         switch self {
         case .none:
             return row("none", .healthy, [.idle], .rootCause, .lint, meaning: "nothing failed", phrase: "answered normally")
@@ -379,6 +395,10 @@ extension RootCause {
             return row("grpc.status.<name>", .http2, [.responseBody], .rootCause, .warning,
                 meaning: "a gRPC status other than OK in the trailers (`grpc.status.unavailable`): the service's own answer, relayed (the value is `grpc-message`)",
                 rfc: "gRPC PROTOCOL-HTTP2", phrase: "answered with a gRPC error status")
+        case .protoHTTPResponseToFCGI:
+            return row("proto.http_response_to_fcgi", .protocolMismatch, [.responseHead],
+                meaning: "an HTTP server answered the gateway's FastCGI request (nginx: `upstream sent unsupported FastCGI protocol version: 72`, 72 being `H`)",
+                rfc: "FastCGI 1.0 §3.3", phrase: badProto)
 
         case .statusLineBadVersion:
             return row("http.status_line.bad_version", .statusLine, [.responseHead],
@@ -558,6 +578,50 @@ extension RootCause {
         case .tlsMalformed:
             return row("tls.malformed", .tls, [.tls], .finding, .warning,
                 meaning: "a TLS record or handshake message that does not parse", rfc: "RFC 8446 §5", phrase: badTLS)
+
+        case .fcgiStderrFatal:
+            return row("fcgi.stderr.fatal", .fastCGI, [.responseHead],
+                meaning: "the application wrote a fatal error to FCGI_STDERR (`PHP Fatal error`) and answered 500; the text is the verdict's `stderr` (class 500)",
+                rfc: "FastCGI 1.0 §6.1", phrase: "failed with a fatal error in the application")
+        case .fcgiStderrWarning:
+            return row("fcgi.stderr.warning", .fastCGI, [.responseHead], .rootCause, .warning,
+                meaning: "the application wrote to FCGI_STDERR (PHP warnings, notices) and its response was not a 5xx: class `ok`, the text in the verdict's `stderr`",
+                rfc: "FastCGI 1.0 §6.1", phrase: "wrote to its error stream")
+        case .fcgiStatusInvalid:
+            return row("fcgi.status.invalid", .fastCGI, [.responseHead],
+                meaning: "a CGI `Status:` field that does not start with a three-digit status code",
+                rfc: "RFC 3875 §6.3.3", phrase: "sent an invalid CGI Status field")
+        case .fcgiEndRequestOverloaded:
+            return row("fcgi.end_request.overloaded", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST with protocolStatus FCGI_OVERLOADED (2): the application refused the request",
+                rfc: "FastCGI 1.0 §5.5", phrase: "refused the request as overloaded")
+        case .fcgiEndRequestCantMpxConn:
+            return row("fcgi.end_request.cant_mpx_conn", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST with protocolStatus FCGI_CANT_MPX_CONN (1): a second concurrent request on one connection was refused",
+                rfc: "FastCGI 1.0 §5.5", phrase: "refused a multiplexed request")
+        case .fcgiEndRequestBeforeStdout:
+            return row("fcgi.end_request.before_stdout", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST (request complete) with no FCGI_STDOUT at all: no CGI response (nginx: `upstream sent unexpected FastCGI record: 3`)",
+                rfc: "FastCGI 1.0 §6.2", phrase: "ended the request without a response")
+        case .fcgiEndRequestUnknownRole:
+            return row("fcgi.end_request.unknown_role", .fastCGI, [.responseHead],
+                meaning: "FCGI_END_REQUEST with protocolStatus FCGI_UNKNOWN_ROLE (3): the application does not play the role FCGI_BEGIN_REQUEST asked for",
+                rfc: "FastCGI 1.0 §5.5", phrase: "refused the request's role")
+        case .fcgiRecordBadVersion:
+            return row("fcgi.record.bad_version", .fastCGI, [.responseHead],
+                meaning: "a record whose version byte is not 1 (`FCGI_VERSION_1`)", rfc: "FastCGI 1.0 §3.3", phrase: badRecord)
+        case .fcgiRecordTruncated:
+            return row("fcgi.record.truncated", .fastCGI, [.responseHead],
+                meaning: "the connection ended inside a record: fewer content or padding bytes came than its header announced",
+                rfc: "FastCGI 1.0 §3.3", phrase: "cut a FastCGI record short")
+        case .fcgiRecordUnexpected:
+            return row("fcgi.record.unexpected", .fastCGI, [.responseHead],
+                meaning: "a record the gateway does not expect there: FCGI_END_REQUEST or the end of FCGI_STDOUT after part of a CGI head (nginx: `upstream sent unexpected FastCGI record: 3`), a type an application does not send, or another request id",
+                rfc: "FastCGI 1.0 §3.3", phrase: badRecord)
+        case .fcgiPoolExhausted:
+            return row("fcgi.pool_exhausted", .fastCGI, [.responseHead],
+                meaning: "no answer until the gateway's read timeout closed the connection, then a full answer after it closed: the request waited for a free worker (php-fpm's `pm.max_children`)",
+                rfc: "FastCGI 1.0 §3.5", phrase: "queued the request behind busy workers until the gateway gave up")
         }
     }
 

@@ -55,6 +55,14 @@ public struct Verdict: Hashable, Sendable {
     public var summary: String
     /// What each gateway profile does with it, keyed `nginx`, `haproxy`, `envoy`.
     public var gateways: [String: GatewayOutcome]
+    /// On a FastCGI hop, what the application wrote to FCGI_STDERR (PHP's messages), bounded and
+    /// with credential values masked; `nil` when it wrote nothing or the hop is not FastCGI.
+    public var stderr: String? {
+        get { self.stderrText?.text }
+        set { self.stderrText = newValue.map(SharedText.init) }
+    }
+    /// Out of line: one word in every verdict, which nearly never has it.
+    private var stderrText: SharedText?
 
     /// A verdict from its parts.
     public init(
@@ -71,4 +79,19 @@ public struct Verdict: Hashable, Sendable {
     /// The verdict of a connection with nothing wrong.
     public static let healthy = Verdict(
         code: .none, verdictClass: .ok, phase: .idle, summary: "No failure seen: the upstream answered and the connection ended normally.")
+}
+
+/// A text kept out of line, compared and hashed by its value.
+final class SharedText: Hashable, Sendable {
+    let text: String
+
+    init(_ text: String) {
+        self.text = text
+    }
+
+    static func == (a: SharedText, b: SharedText) -> Bool { a.text == b.text }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(self.text)
+    }
 }

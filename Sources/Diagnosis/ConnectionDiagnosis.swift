@@ -20,6 +20,24 @@ public enum ConnectionDiagnosis {
         public var gatewaySpeaksHTTP1: Bool
         /// Indexes into `findings` of body findings that came in the frame ending their head.
         public var arrivedWithHead: Set<Int>
+        /// Whether the hop is FastCGI (the requests from FCGI_PARAMS, the head from FCGI_STDOUT).
+        public var isFastCGI: Bool {
+            get { self.fastCGI != nil }
+            set { self.fastCGI = newValue ? FastCGIFacts(stderr: self.applicationStderr) : nil }
+        }
+        /// What the application wrote to FCGI_STDERR (bounded, credentials masked), shown with the
+        /// verdict. Setting it (even to nil) marks the view FastCGI.
+        public var applicationStderr: String? {
+            get { self.fastCGI?.stderr }
+            set { self.fastCGI = FastCGIFacts(stderr: newValue) }
+        }
+        /// Out of line: one word in every view (a closed connection lingers with its view).
+        private var fastCGI: FastCGIFacts?
+
+        private final class FastCGIFacts: Sendable {
+            let stderr: String?
+            init(stderr: String?) { self.stderr = stderr }
+        }
 
         /// A view from its parts.
         public init(findings: [Finding], uncheckedGaps: [Evidence], end: ResponseEnd,
@@ -39,8 +57,14 @@ public enum ConnectionDiagnosis {
         .transferEncodingDuplicateOrEmpty,
     ]
 
-    /// Judges `connection`.
+    /// Judges `connection`; on a FastCGI hop the verdict carries the application's stderr.
     public static func diagnose(_ connection: Connection, http: HTTPView?, context: TCPContext) -> Diagnosis {
+        var diagnosis = self.judge(connection, http: http, context: context)
+        if let stderr = http?.applicationStderr { diagnosis.verdict.stderr = stderr }
+        return diagnosis
+    }
+
+    private static func judge(_ connection: Connection, http: HTTPView?, context: TCPContext) -> Diagnosis {
         let facts = connection.facts
         let tcpFindings = connection.allFindings
         // Connect phase: no HTTP yet.
@@ -59,9 +83,11 @@ public enum ConnectionDiagnosis {
         var withHead = Set<Finding>()
         for index in http.arrivedWithHead where index < http.findings.count { withHead.insert(http.findings[index]) }
         func ruleContext(_ code: FindingCode, phase: Phase, finding: Finding?) -> RuleContext {
-            RuleContext(
+            var context = RuleContext(
                 phase: phase, method: method, reusedConnection: reused, upstreamStatus: http.upstream5xx?.status,
                 value: finding?.value, arrivedWithHead: finding.map { withHead.contains($0) } ?? false)
+            context.isFastCGI = http.isFastCGI
+            return context
         }
         func reaction(_ code: FindingCode, phase: Phase, model: (any GatewayModel)? = nil, finding: Finding? = nil) -> GatewayReaction {
             let profile = model.map { $0.name == context.gateway.name ? context.gateway : GatewayProfile(model: $0) } ?? context.gateway
@@ -243,6 +269,14 @@ public enum ConnectionDiagnosis {
             }
             if let clientEnd {
                 let waited = clientEnd.time.nanoseconds(since: request.time)
+                if waited >= TCPDiagnosis.readTimeoutThreshold, http.isFastCGI, let late = facts.server.lastPayload,
+                   late.frame > clientEnd.frame {
+                    // The application answered after the gateway gave up: the request had waited
+                    // in the listen queue for a worker (php-fpm's pm.max_children reached).
+                    return Ending(code: .fcgiPoolExhausted, phase: .responseHead, verdictClass: nil,
+                        summary: "The application \(server) sent nothing for \(TCPDiagnosis.seconds(waited)) after \(what); the gateway gave up and closed, and the answer came after it had closed (frame \(late.frame)): the request waited for a free worker (pm.max_children).",
+                        evidence: packet(.client, clientEnd, connection.clientStream.nextOffset, "the gateway closes \(TCPDiagnosis.seconds(waited)) after request frame \(request.frame); the application's answer follows in frame \(late.frame)"))
+                }
                 if waited >= TCPDiagnosis.readTimeoutThreshold {
                     return Ending(code: .tcpReadTimeout, phase: .responseHead, verdictClass: nil,
                         summary: "The upstream \(server) sent nothing for \(TCPDiagnosis.seconds(waited)) after \(what); the gateway gave up and closed.",

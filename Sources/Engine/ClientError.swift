@@ -2,7 +2,7 @@ import CaptureModel
 
 /// What a client saw go wrong: an error status, or a response that never came whole.
 public enum ClientFailure: String, Sendable {
-    /// A complete 502, 503 or 504 response.
+    /// A complete 500, 502, 503 or 504 response.
     case errorStatus = "error_status"
     /// The gateway closed the connection without sending a byte of the response.
     case emptyReply = "empty_reply"
@@ -22,8 +22,8 @@ public enum ClientFailure: String, Sendable {
     }
 }
 
-/// A failure one of the gateway's clients saw, and the upstream connection behind it: a 502, 503
-/// or 504, or a response that never came whole (an empty reply, a reset, a cut body) whatever its
+/// A failure one of the gateway's clients saw, and the upstream connection behind it: a 500, 502,
+/// 503 or 504, or a response that never came whole (an empty reply, a reset, a cut body) whatever its
 /// status.
 public struct ClientError: Sendable {
     /// Who made the status.
@@ -34,13 +34,18 @@ public struct ClientError: Sendable {
         case upstream
     }
 
+    /// The statuses listed: the gateway's error pages (502, 503, 504) and 500, which a FastCGI
+    /// application's fatal error gives (nginx and Apache relay php-fpm's 500; Apache makes its own
+    /// for a bad CGI head).
+    public static let statuses: ClosedRange<Int> = 500...504
+
     /// The client's side of the client-to-gateway connection.
     public var client: Endpoint
     /// The gateway's listener it was sent from.
     public var gateway: Endpoint
     /// The client-to-gateway connection (its id counts among every connection's).
     public var clientConnection: UInt32
-    /// The status the client got: 502, 503 or 504 for an error status; the status of a cut
+    /// The status the client got: 500, 502, 503 or 504 for an error status; the status of a cut
     /// response; `nil` when no status line came (an empty reply, a reset before the response).
     public var status: Int?
     /// What the client saw.
@@ -105,7 +110,7 @@ public struct ClientHopSummary: Sendable {
     public var connections: Int
     /// Requests on them.
     public var requests: Int
-    /// Every failure clients saw (502, 503 and 504, empty replies, resets, cut bodies), in time
+    /// Every failure clients saw (500, 502, 503 and 504, empty replies, resets, cut bodies), in time
     /// order (at most `ClientHopLimits.listedErrors`).
     public var errors: [ClientError]
     /// Client errors counted (listed or not).

@@ -1,6 +1,6 @@
 import CaptureModel
 
-/// A 502, 503 or 504 response (or one that never came whole), and the upstream requests that were the same request in its
+/// A 500, 502, 503 or 504 response (or one that never came whole), and the upstream requests that were the same request in its
 /// time, found when it arrived (they arrive before it: the gateway hears from upstream before it
 /// answers, and a request in flight is handed on at its connection's first FIN or RST).
 struct PendingError {
@@ -9,7 +9,7 @@ struct PendingError {
     var attempts: [(seq: Int, request: HopRequest)]
 }
 
-/// Each 502, 503 and 504 a client got, and each response a client never got whole (an empty
+/// Each 500, 502, 503 and 504 a client got, and each response a client never got whole (an empty
 /// reply, a reset, a cut body), linked to the upstream connection behind it.
 ///
 /// The upstream attempts of a client request are the requests sent upstream after it and
@@ -308,7 +308,8 @@ extension HopCorrelator {
                     cause = self.verdicts[request.connection]
                 } else if relayed {
                     generatedBy = .upstream
-                    cause = .upstream5xx
+                    // The application's own answer; a FastCGI application's fatal error is the cause.
+                    cause = self.verdicts[request.connection] == .fcgiStderrFatal ? .fcgiStderrFatal : .upstream5xx
                 } else {
                     generatedBy = .gateway
                     cause = self.verdicts[request.connection]

@@ -84,7 +84,7 @@ struct RouteFailure {
 }
 
 /// Tells the client-to-gateway hop from the gateway-to-upstream hop in a capture that holds both,
-/// and links each 502, 503 and 504 a client got to the upstream connection behind it.
+/// and links each 500, 502, 503 and 504 a client got to the upstream connection behind it.
 ///
 /// It sees every finished transaction as it finishes (`add(_:now:)`) and every judged connection
 /// (`judged(_:)`), and keeps only recent requests, failed connections and 5xx responses, each
@@ -151,7 +151,7 @@ struct HopCorrelator {
     /// Client errors the gateway made after failed upstream attempts, by route, newest last (at
     /// most `limits.recentFailures`): what may have had a pool's members marked down.
     var routeFailures: [RouteFailure] = []
-    /// 502, 503 and 504 responses whose errors are not settled yet.
+    /// 500, 502, 503 and 504 responses whose errors are not settled yet.
     var pending: [PendingError] = []
     var nextSettle: Timestamp = .zero
 
@@ -212,7 +212,7 @@ struct HopCorrelator {
             self.pair(&record)
         }
         self.noteAddresses(record)
-        if record.failure != nil || record.status.map({ (502...504).contains($0) }) == true {
+        if record.failure != nil || record.status.map({ ClientError.statuses.contains($0) }) == true {
             self.hold(record)
         }
         self.store(record)

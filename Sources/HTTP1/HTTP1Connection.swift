@@ -32,6 +32,9 @@ public struct HTTP1Connection {
         self.responseParser.fieldLimit = fieldLimit
     }
 
+    /// Past this many header fields a response head gets `http.header.too_many`.
+    public var fieldLimit: Int { self.responseParser.fieldLimit }
+
     /// Feeds in-order bytes of one direction, starting at stream `offset`, whose first byte came
     /// from `frame` at `frameOffset` (nil when rebuilt from IP fragments).
     public mutating func feed(

@@ -9,6 +9,8 @@ public enum BodyFraming: String, Hashable, Sendable {
     case tunnel
     /// HTTP/2: the stream's DATA frames, ended by a frame with END_STREAM (RFC 9113 §8.1).
     case http2Frames = "http2"
+    /// Carried in FastCGI FCGI_STDOUT records: the body ends with the request's FCGI_END_REQUEST.
+    case fastCGI = "fastcgi"
 }
 
 /// A request the gateway sent, as the response pairing needs it.
@@ -136,6 +138,12 @@ public struct Transaction: Hashable, Sendable {
     /// HTTP/2: when the stream ended without a complete response (an RST_STREAM, a GOAWAY, a
     /// frame the gateway could not take), for the client-hop correlation; `nil` otherwise.
     public var ended: Timestamp? = nil
+
+    /// A transaction from its parts.
+    public init(request: RequestInfo?, response: ResponseInfo?) {
+        self.request = request
+        self.response = response
+    }
 }
 
 extension Transaction {

@@ -62,7 +62,7 @@ public enum JSONReport {
         ])
     }
 
-    /// One failure a client saw (a 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
+    /// One failure a client saw (a 500, 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
         .object([
             ("client", .string(error.client.description)),
@@ -168,7 +168,8 @@ public enum JSONReport {
                     // A relayed 5xx says what the upstream answered; a healthy one needs no sentence.
                     + (report.verdict.verdictClass == .ok ? [] : [
                         ("phase", .string(report.verdict.phase.rawValue)), ("summary", .string(report.verdict.summary)),
-                    ]))),
+                    ])
+                    + (report.verdict.stderr.map { [("stderr", .string($0))] } ?? []))),
             ("compact", .bool(true)),
         ] + (report.proxyHeader.map { header in
             // Only when the gateway sent one: the original client the upstream is told of.
@@ -440,6 +441,8 @@ public enum JSONReport {
                 }
             }
         }
+        // Only on a FastCGI hop whose application wrote to FCGI_STDERR.
+        if let stderr = verdict.stderr { out.member("stderr", stderr) }
         out.endObject()
     }
 
@@ -456,6 +459,8 @@ public enum JSONReport {
         out.member("note", evidence.note)
         // HTTP/2 only: HTTP/1 evidence has no stream, and its reports keep their shape.
         if let stream = evidence.streamID { out.member("stream_id", number: stream) }
+        // Only for bytes inside another protocol's records (FastCGI's CGI response).
+        if let contentOffset = evidence.contentOffset { out.member("content_offset", number: contentOffset) }
         out.endObject()
     }
 }

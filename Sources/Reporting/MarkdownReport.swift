@@ -102,6 +102,9 @@ public enum MarkdownReport {
         if let start = connection["start"].string { out += ", started \(self.text(start))" }
         out += "; class \(self.text(verdict["class"].string ?? "?")), phase \(self.text(verdict["phase"].string ?? "?")).\n\n"
         out += "Verdict: \(self.text(verdict["summary"].string ?? ""))\n"
+        if let stderr = verdict["stderr"].string {
+            out += "\nThe application wrote to stderr (FCGI_STDERR):\n\n" + self.fenced(stderr)
+        }
         let gateways = order.filter { !verdict["gateways"][$0.gateway].isNull }
         if !gateways.isEmpty {
             out += "\n| gateway | status | says |\n|---|---|---|\n"

@@ -65,6 +65,11 @@ public enum TextSummary {
             for connection in failures.prefix(self.connectionsShown) {
                 out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(connection.frames.lowerBound)-\(connection.frames.upperBound)\n"
                 out += "    \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))\n"
+                if let stderr = connection.verdict.stderr {
+                    // The application's own words (FastCGI's FCGI_STDERR), on one line.
+                    let line = stderr.split(whereSeparator: \.isNewline).joined(separator: " | ")
+                    out += "    stderr: \(Terminal.safe(String(line.prefix(300))))\n"
+                }
                 let chosen = result.gateway.name
                 let names = [chosen] + Gateways.all.map(\.name).filter { $0 != chosen }
                 let gateways = names.compactMap { name -> String? in

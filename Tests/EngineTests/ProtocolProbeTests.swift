@@ -173,7 +173,7 @@ func methodStartingLikeThePrefaceIsHTTP1WhereverCut(cuts: [Int]) {
 
 @Test func protocolsWithoutAnAnalyzerAreSaidSo() {
     #expect(ApplicationProtocol.http1.isAnalysed && ApplicationProtocol.tls.isAnalysed && ApplicationProtocol.http2.isAnalysed)
-    #expect(!ApplicationProtocol.fastCGI.isAnalysed)
+    #expect(ApplicationProtocol.fastCGI.isAnalysed)
 }
 
 // MARK: Findings

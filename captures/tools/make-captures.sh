@@ -26,6 +26,12 @@
 #   sudo captures/tools/make-captures.sh http2        # every HTTP/2 and gRPC capture (captures/http2/,
 #                                               # h2-captures.sh; needs pip install h2 hyperframe hpack grpcio)
 #   sudo captures/tools/make-captures.sh http2/h2-goaway.haproxy   # one of them
+#   sudo captures/tools/make-captures.sh fastcgi      # every FastCGI capture (captures/fastcgi/): nginx,
+#                                               # Apache and Caddy in front of php8.2-fpm or the scripted
+#                                               # FastCGI server, both hops (fastcgi-run.py)
+#   sudo captures/tools/make-captures.sh fastcgi/nginx-killed-before-output   # one of them
+#        (apt-get install -y php8.2-fpm apache2 caddy; ports EDGESCOPE_FASTCGI_BASE_PORT,
+#        default 19380, .. +3; fastcgi_scenarios.py --list lists them)
 #
 # Caddy 2.6 and Varnish 7.1 (Debian 12's `caddy` and `varnish`: apt-get install -y caddy
 # varnish; their system services are never used) get a folder each: run-scenario.py --gateway
@@ -105,6 +111,7 @@ done
 LEGACY=(healthy-keepalive refused rst-before-response fin-before-response any-mixed ipv6-loopback)
 mapfile -t JOBS < <("$PY" "$HERE/scenarios.py" --list)   # "scenario gateway base" per line
 mapfile -t TLS_JOBS < <("$PY" "$HERE/tls_scenarios.py" --list)   # the same, TLS scenarios
+mapfile -t FCGI_JOBS < <("$PY" "$HERE/fastcgi_scenarios.py" --list)   # "scenario gateway fastcgi/GATEWAY-SCENARIO"
 # Apache's TLS captures (captures/apache/tls-*) have a certificate set of their own
 # (captures/apache/tls/): made by their own loop below, all together, when `apache` or
 # `apache-tls` is named (or everything).
@@ -148,6 +155,11 @@ for w in "${WANT[@]}"; do
   [ "$w" = apache-tls ] && known=1
   case "$w" in caddy|varnish) known=1 ;; esac
   [ "$w" = client-hop ] && known=1
+  [ "$w" = fastcgi ] && known=1
+  for j in "${FCGI_JOBS[@]}"; do
+    read -r jn jg jb <<<"$j"
+    { [ "$jb" = "$w" ] || [ "${jb##*/}" = "$w" ]; } && known=1
+  done
   [ "$w" = client-hop-no-live-upstreams ] && known=1
   [ "$w" = client-hop-cut ] && known=1
   for j in "${TLS_JOBS[@]}"; do
@@ -517,6 +529,23 @@ if wanted client-hop-cut; then
   HOP_DONE+=(nginx/client-hop-cut)
 fi
 
+# ------------------------------------------------- fastcgi_scenarios.py (captures/fastcgi/)
+
+FCGI_DONE=()
+for j in "${FCGI_JOBS[@]}"; do
+  read -r jn jg jb <<<"$j"
+  if [ ${#WANT[@]} != 0 ]; then wanted fastcgi "$jb" || wanted "${jb##*/}" || continue; fi
+  command -v php-fpm8.2 >/dev/null || die "php-fpm8.2 is missing (apt-get install -y php8.2-fpm)"
+  case "$jg" in
+    apache) command -v apache2 >/dev/null || die "apache2 is missing (apt-get install -y apache2)" ;;
+    caddy) command -v caddy >/dev/null || die "caddy is missing (apt-get install -y caddy)" ;;
+  esac
+  "$PY" "$HERE/fastcgi-run.py" --capture "$jb" --work "$WORK" --out "$OUT" >>"$OUT/check.txt" \
+    || die "$jb failed (see $WORK/$jb and the messages above)"
+  tail -n 1 "$OUT/check.txt" >&2
+  FCGI_DONE+=("$jb")
+done
+
 # ------------------------------------------------- tls_scenarios.py (TLS, all together)
 
 TLS_DONE=()
@@ -576,13 +605,13 @@ log "replacing the outputs in $CAPS"
 OUTPUT_GLOBS='*.pcap *.pcapng *.log *.truth.json *.keylog'
 if [ ${#WANT[@]} = 0 ]; then
   # A full run replaces every output (a scenario that was removed leaves nothing behind).
-  for sub in nginx haproxy no-gateway apache lighttpd caddy varnish; do
+  for sub in nginx haproxy no-gateway apache lighttpd caddy varnish fastcgi; do
     for g in $OUTPUT_GLOBS; do rm -f "$CAPS/$sub"/$g; done
   done
 else
-  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}" "${APACHE_TLS_DONE[@]}"; do
+  for b in "${LEGACY_DONE[@]}" "${NEW_DONE[@]}" "${HOP_DONE[@]}" "${TLS_DONE[@]}" "${APACHE_TLS_DONE[@]}" "${FCGI_DONE[@]}"; do
     for ext in pcap pcapng truth.json pcapng.truth.json nginx-error.log access.log upstream.log \
-               client.log wire.log log keylog error.log gateway.log root.pem leaf.pem; do
+               client.log wire.log log keylog error.log gateway.log root.pem leaf.pem upstream-access.log; do
       rm -f "$CAPS/$b.$ext"
     done
   done
@@ -622,5 +651,8 @@ if [ ${#TLS_DONE[@]} != 0 ]; then
 fi
 if [ ${#H2_WANT[@]} != 0 ]; then
   "$HERE/h2-captures.sh" "${H2_WANT[@]}"
+fi
+if [ ${#FCGI_DONE[@]} != 0 ]; then
+  "$PY" "$HERE/fastcgi-readme.py" --dir "$CAPS/fastcgi" || die "fastcgi-readme.py failed"
 fi
 log "done"

@@ -64,7 +64,47 @@ public struct ApacheModel: GatewayModel {
     }
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        if context.isFastCGI, let reaction = Self.fastCGI(code, context) { return reaction }
         switch code.cause {
+        // FastCGI (mod_proxy_fcgi.c; the CGI head by ap_scan_script_header_err_brigade, util_script.c)
+        case .fcgiStderrFatal:
+            return .rejects(500, "AH01071: Got error 'PHP message: PHP Fatal error:  …'",
+                note: "each FCGI_STDERR record is logged at error level; the client gets the application's Status: 500")
+        case .fcgiStderrWarning:
+            return .accepts("AH01071: Got error '…'", note: "logged at error level; the response passes")
+        case .fcgiStatusInvalid:
+            let digits = context.value.map { String($0.drop { $0 == " " }.prefix { $0.isASCII && $0.isNumber }) } ?? ""
+            if let code = Int(digits), (100...599).contains(code) {
+                return .accepts(note: "atoi reads the leading digits, so \(context.value ?? "…") passes as \(code)")
+            }
+            return .rejects(500, "Invalid status line from script '…': …", note: "the status is not a valid HTTP status (ap_is_HTTP_VALID_RESPONSE)")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .accepts(note: "mod_proxy_fcgi does not read protocolStatus: FCGI_END_REQUEST ends the response, and with no CGI head the client gets 200 with an empty body")
+        case .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .accepts(note: "FCGI_END_REQUEST ends the response: with no CGI head the client gets 200 with an empty body")
+        case .fcgiRecordBadVersion:
+            return .rejects(503, "AH01068: Got bogus version \(context.value ?? "…")", note: "then AH01075: Error dispatching request to …")
+        case .fcgiRecordTruncated:
+            // The value is "<bytes that came> <bytes the record needed>": 8 for a cut header.
+            if context.value?.split(separator: " ").last == "8" {
+                return .rejects(503, "AH01067: Failed to read FastCGI header", note: "then AH01075: Error dispatching request to …")
+            }
+            return .rejects(503, "AH01075: Error dispatching request to …: (reading response body)",
+                note: "logged with (70014)End of file found (seen with 2.4, captures/fastcgi/apache-truncated.pcap); a cut record header logs AH01067: Failed to read FastCGI header")
+        case .fcgiRecordUnexpected:
+            switch context.value {
+            case "3"?, "6"?:
+                return .accepts(note: "the end of FCGI_STDOUT or the FCGI_END_REQUEST ends the response: with no CGI head the client gets 200 with an empty body")
+            case let value? where value.hasPrefix("request id"):
+                return .rejects(503, "AH01069: Got bogus rid …, expected 1", note: "then AH01075: Error dispatching request to …")
+            default:
+                return .accepts("AH01072: Got bogus record \(context.value ?? "…")", note: "logged; the record is skipped")
+            }
+        case .fcgiPoolExhausted:
+            return .rejects(504, "AH01075: Error dispatching request to …: (polling)",
+                note: "ProxyPass timeout= (default: Timeout, 60 s); a poll that times out is answered 504 (mod_proxy_fcgi.c; not verified)")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(503, "AH01068: Got bogus version 72", note: "then AH01075: Error dispatching request to …")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:
@@ -72,8 +112,8 @@ public struct ApacheModel: GatewayModel {
 
         // TCP
         case .tcpConnectRefused:
-            return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed",
-                note: "logged with (111)Connection refused, then AH01114: HTTP: failed to make connection to backend: …; with the default retry=60 the worker is then disabled and the next minute's requests get 503 with no SYN (gateway.no_live_upstreams); " + Self.seen("refused"))
+            return .rejects(503, "AH00957: …: attempt to connect to …:… (…:…) failed",
+                note: "the scheme is HTTP for mod_proxy_http, FCGI for mod_proxy_fcgi; logged with (111)Connection refused, then AH01114: HTTP: failed to make connection to backend: …; with the default retry=60 the worker is then disabled and the next minute's requests get 503 with no SYN (gateway.no_live_upstreams); " + Self.seen("refused"))
         // An ICMP error answered the SYN (issue 20): a host or network unreachable, or a
         // firewall's REJECT (its ICMP where a closed port would send a RST).
         case .tcpConnectUnreachable:
@@ -291,3 +331,24 @@ extension GatewayModel where Self == ApacheModel {
     /// Apache httpd (`--gateway apache`).
     public static var apache: ApacheModel { ApacheModel() }
 }
+
+extension ApacheModel {
+    /// mod_proxy_fcgi's own texts and statuses for the connection codes, where they differ from
+    /// mod_proxy_http's (mod_proxy_fcgi.c: dispatch, proxy_fcgi_handler); nil where they do not.
+    static func fastCGI(_ code: FindingCode, _ context: RuleContext) -> GatewayReaction? {
+        switch code.cause {
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return .rejects(503, "AH01067: Failed to read FastCGI header",
+                note: "then AH01075: Error dispatching request to …; a 503, not a 502 (seen with 2.4, captures/fastcgi/apache-killed-before-output.pcap)")
+        case .tcpRSTMidBody, .tcpFINMidBody:
+            return .rejects(nil, "AH01067: Failed to read FastCGI header",
+                note: "the client has the head and gets a cut body (seen with 2.4, captures/fastcgi/apache-killed-mid-body.pcap)")
+        case .tcpReadTimeout:
+            return .rejects(context.phase == .responseBody ? nil : 504, "AH01075: Error dispatching request to …: (polling)",
+                note: "logged with (70007)The timeout specified has expired; ProxyPass timeout= (seen with 2.4, captures/fastcgi/apache-read-timeout.pcap)")
+        default:
+            return nil
+        }
+    }
+}
+

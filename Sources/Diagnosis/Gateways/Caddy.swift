@@ -41,7 +41,33 @@ public struct CaddyModel: GatewayModel {
     }
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
+        if context.isFastCGI, let reaction = Self.fastCGI(code, context) { return reaction }
         switch code.cause {
+        // FastCGI (php_fastcgi: modules/caddyhttp/reverseproxy/fastcgi)
+        case .fcgiStderrFatal:
+            return .rejects(500, "", note: "Caddy relays the application's Status: 500 and logs no stderr unless the transport sets capture_stderr (then an error-level \"stderr\" entry)")
+        case .fcgiStderrWarning:
+            return .accepts(note: "logged only with capture_stderr (a warn-level \"stderr\" entry)")
+        case .fcgiStatusInvalid:
+            let number = context.value.map { String($0.prefix { $0 != " " }) } ?? ""
+            if !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                return .accepts(note: "the part before the first space is read with strconv.Atoi, so \(context.value ?? "…") passes")
+            }
+            return .rejects(502, "strconv.Atoi: parsing \"\(number)\": invalid syntax")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn, .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "EOF",
+                note: "FCGI_END_REQUEST reads as the end of the stream (record.go: io.EOF), protocolStatus unread; with no CGI head that is an EOF (seen with 2.6.2, captures/fastcgi/caddy-overloaded.pcap)")
+        case .fcgiRecordBadVersion:
+            return .rejects(502, "fcgi: invalid header version")
+        case .fcgiRecordTruncated:
+            return .rejects(502, "EOF",
+                note: "a record cut before the CGI head ended (seen with 2.6.2, captures/fastcgi/caddy-truncated.pcap); a stream that stops between records reads as its end")
+        case .fcgiRecordUnexpected:
+            return .accepts(note: "Caddy reads any record but FCGI_STDERR as output, checks no request id, and ends at FCGI_END_REQUEST: with no CGI head the client gets 200 with an empty body")
+        case .fcgiPoolExhausted:
+            return .rejects(504, "… i/o timeout", note: "the fastcgi transport's read_timeout (none by default: Caddy then waits until the client gives up); not verified")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(502, "fcgi: invalid header version")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:
@@ -238,3 +264,30 @@ extension GatewayModel where Self == CaddyModel {
     /// Caddy (`--gateway caddy`).
     public static var caddy: CaddyModel { CaddyModel() }
 }
+
+extension CaddyModel {
+    /// php_fastcgi's texts and statuses where they differ from the http transport's: the CGI head
+    /// is read by Go's textproto.ReadMIMEHeader (no size limit, a space in a name passes), the
+    /// records by its own reader (modules/caddyhttp/reverseproxy/fastcgi); nil where they do not.
+    static func fastCGI(_ code: FindingCode, _ context: RuleContext) -> GatewayReaction? {
+        switch code.cause {
+        case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders, .tcpKeepaliveRace:
+            return .rejects(502, "EOF", note: "seen with 2.6.2 (captures/fastcgi/caddy-killed-before-output.pcap)")
+        case .tcpRSTMidBody:
+            return .rejects(nil, "reading from backend: read tcp …: read: connection reset by peer",
+                note: "seen with 2.6.2 (captures/fastcgi/caddy-killed-mid-body.pcap)")
+        case .tcpFINMidBody:
+            return .accepts(note: "a stream that stops between records reads as its end: the client gets a clean 200 with the body cut short")
+        case .tcpReadTimeout:
+            return .rejects(context.phase == .responseBody ? nil : 504, "read tcp …->…: i/o timeout",
+                note: "the fastcgi transport's read_timeout (seen with 2.6.2, captures/fastcgi/caddy-read-timeout.pcap)")
+        case .headerTooLarge, .headerTooMany:
+            return .accepts(note: "textproto.ReadMIMEHeader has no size or count limit (seen with 2.6.2: 9 KB of head, captures/fastcgi/caddy-header-too-big.pcap)")
+        case .headerNameCTLOrSpace:
+            return .accepts(note: "textproto.ReadMIMEHeader takes a space in a name (seen with 2.6.2, captures/fastcgi/caddy-invalid-header.pcap)")
+        default:
+            return nil
+        }
+    }
+}
+

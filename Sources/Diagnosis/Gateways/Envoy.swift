@@ -49,6 +49,11 @@ public struct EnvoyModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI: Envoy has no FastCGI client, so no FastCGI hop is behind it.
+        case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

@@ -66,6 +66,9 @@ public struct RuleContext: Hashable, Sendable {
     /// HAProxy parses the whole read before it forwards the head, so a chunked error there is
     /// still a 502 `PH` (seen with 2.6.12); nginx and Envoy have started the response by then.
     public var arrivedWithHead: Bool
+    /// The hop is FastCGI (nginx's `fastcgi_pass`, Apache's `mod_proxy_fcgi`, Caddy's
+    /// `php_fastcgi`): the response head came inside FCGI_STDOUT, and some log texts differ.
+    public var isFastCGI = false
 
     /// A context from its parts; the defaults describe a fresh connection's response head.
     public init(
@@ -227,6 +230,10 @@ public enum ChainErrorPick: Hashable, Sendable {
 enum GatewayRuleKit {
     /// The reaction for a code no rule covers (reassembly facts, limits): not a gateway event.
     static let noRule = GatewayReaction(kind: .accepts, status: nil, detail: "", note: "no gateway rule for this code")
+
+    /// A FastCGI code behind a gateway with no FastCGI client: it cannot arise there.
+    static let noFastCGI = GatewayReaction(
+        kind: .accepts, status: nil, detail: "", note: "no FastCGI client: this gateway cannot have a FastCGI hop")
 
     /// Capture problems are ours: the gateway saw the bytes the capture lost.
     static let notSeen = GatewayReaction(

@@ -31,6 +31,18 @@ public struct HAProxyModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI (use-fcgi-app; mux_fcgi.c). Not verified against a release.
+        case .fcgiStderrFatal:
+            return .rejects(500, "", note: "the application's Status: 500 is relayed; FCGI_STDERR goes to the fcgi-app's log-stderr target when set (not verified)")
+        case .fcgiStderrWarning:
+            return .accepts(note: "FCGI_STDERR goes to the fcgi-app's log-stderr target when set (not verified)")
+        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "SH", note: "mux_fcgi treats a malformed record or CGI head as an error of the server side (not verified)")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .rejects(503, "SH", note: "mux_fcgi reads protocolStatus: a refused request is an error of the server side (not verified)")
+        case .fcgiPoolExhausted:
+            return .rejects(504, "sH", note: "timeout server (not verified)")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

@@ -47,6 +47,18 @@ public struct LighttpdModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI (mod_fastcgi). Not verified against a release.
+        case .fcgiStderrFatal:
+            return .rejects(500, "FastCGI-stderr: PHP message: PHP Fatal error:  …", note: "the stderr text is logged; the application's Status: 500 is relayed (not verified)")
+        case .fcgiStderrWarning:
+            return .accepts("FastCGI-stderr: …", note: "logged; the response passes (not verified)")
+        case .fcgiStatusInvalid, .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "", note: "a malformed FastCGI record or CGI head is a backend error (not verified)")
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .rejects(503, "", note: "not verified")
+        case .fcgiPoolExhausted:
+            return .rejects(504, "", note: "server.max-read-idle; not verified")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

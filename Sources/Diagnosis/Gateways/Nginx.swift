@@ -65,6 +65,45 @@ public struct NginxModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI (fastcgi_pass; ngx_http_fastcgi_module.c)
+        case .fcgiStderrFatal:
+            return .rejects(500, "FastCGI sent in stderr: \"PHP message: PHP Fatal error:  …\"" + While.readingHead,
+                note: "the stderr text is logged at error level (the trailing CR, LF, dots and spaces cut); the client gets the application's Status: 500")
+        case .fcgiStderrWarning:
+            return .accepts("FastCGI sent in stderr: \"…\"" + While.readingHead, note: "logged at error level; the response passes")
+        case .fcgiStatusInvalid:
+            if let value = context.value, value.count >= 3, value.prefix(3).allSatisfy({ $0.isASCII && $0.isNumber }) {
+                return .accepts(note: "nginx reads the first three bytes as the code (ngx_atoi(value, 3)), so \(value) passes")
+            }
+            return .rejects(502, "upstream sent invalid status \"\(context.value ?? "…")\"" + While.readingHead)
+        case .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn:
+            return .rejects(502, "upstream sent unexpected FastCGI record: 3" + While.readingHead,
+                note: "nginx does not read protocolStatus: an FCGI_END_REQUEST before the CGI head is an unexpected record; after a head the response passes")
+        case .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "upstream sent unexpected FastCGI record: 3" + While.readingHead,
+                note: "seen with 1.22.1 (captures/fastcgi/nginx-end-before-stdout.pcap)")
+        case .fcgiRecordBadVersion:
+            return .rejects(502, "upstream sent unsupported FastCGI protocol version: \(context.value ?? "…")" + While.readingHead)
+        case .fcgiRecordTruncated:
+            return .rejects(502, "upstream prematurely closed connection" + While.readingHead,
+                note: "a record cut before the CGI head ended; after it the body is cut: upstream prematurely closed FastCGI stdout" + While.readingBody)
+        case .fcgiRecordUnexpected:
+            switch context.value {
+            case "3"?:
+                return .rejects(502, "upstream sent unexpected FastCGI record: 3" + While.readingHead)
+            case "6"?:
+                return .rejects(502, "upstream prematurely closed FastCGI stdout" + While.readingHead)
+            case let value? where value.hasPrefix("request id"):
+                return .rejects(502, "upstream sent unexpected FastCGI request id high byte: …" + While.readingHead,
+                    note: "nginx sends request id 1 and takes no other (or: request id low byte)")
+            default:
+                return .rejects(502, "upstream sent invalid FastCGI record type: \(context.value ?? "…")" + While.readingHead)
+            }
+        case .fcgiPoolExhausted:
+            return .rejects(504, "upstream timed out (110: Connection timed out)" + While.readingHead,
+                note: "fastcgi_read_timeout (60 s by default); nginx logs nothing about the pool, php-fpm logs WARNING: [pool …] server reached pm.max_children setting")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(502, "upstream sent unsupported FastCGI protocol version: 72" + While.readingHead, note: "72 is \"H\", the first byte of HTTP/1.1")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:
@@ -98,6 +137,11 @@ public struct NginxModel: GatewayModel {
         case .tcpFINMidBody:
             return .rejects(nil, "upstream prematurely closed connection" + While.readingBody)
         case .tcpRSTMidBody:
+            if context.isFastCGI {
+                // The FastCGI module reads the body through the event pipe's chains (seen with
+                // 1.22.1, captures/fastcgi/nginx-killed-mid-body.pcap).
+                return .rejects(nil, "readv() failed (104: Connection reset by peer)" + While.readingBody)
+            }
             return .rejects(nil, "recv() failed (104: Connection reset by peer)" + While.readingBody)
         case .tcpKeepaliveRace:
             return Self.race(.rejects(502, "upstream prematurely closed connection" + While.readingHead,

@@ -19,6 +19,23 @@ public struct StrictModel: GatewayModel {
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         func invalid(_ rfc: String) -> GatewayReaction { .rejects(502, "RFC " + rfc) }
         switch code.cause {
+        // FastCGI 1.0 and RFC 3875
+        case .fcgiStderrFatal:
+            return .rejects(500, "FastCGI 1.0 §6.1", note: "the application failed and answered 500")
+        case .fcgiStderrWarning:
+            return .accepts("FastCGI 1.0 §6.1")
+        case .fcgiStatusInvalid:
+            return .rejects(502, "RFC 3875 §6.3.3")
+        case .fcgiEndRequestOverloaded:
+            return .rejects(503, "FastCGI 1.0 §5.5")
+        case .fcgiEndRequestCantMpxConn:
+            return .rejects(502, "FastCGI 1.0 §5.5")
+        case .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return .rejects(502, "FastCGI 1.0 §3.3")
+        case .fcgiPoolExhausted:
+            return .rejects(504, "RFC 9110 §15.6.5")
+        case .protoHTTPResponseToFCGI:
+            return .rejects(502, "FastCGI 1.0 §3.3")
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

@@ -47,6 +47,11 @@ public struct VarnishModel: GatewayModel {
 
     public func reaction(to code: FindingCode, context: RuleContext) -> GatewayReaction {
         switch code.cause {
+        // FastCGI: Varnish has no FastCGI client, so no FastCGI hop is behind it.
+        case .fcgiStderrFatal, .fcgiStderrWarning, .fcgiStatusInvalid, .fcgiEndRequestOverloaded, .fcgiEndRequestCantMpxConn,
+             .fcgiRecordBadVersion, .fcgiRecordTruncated, .fcgiRecordUnexpected, .fcgiPoolExhausted, .protoHTTPResponseToFCGI,
+             .fcgiEndRequestBeforeStdout, .fcgiEndRequestUnknownRole:
+            return GatewayRuleKit.noFastCGI
         case .none:
             return .accepts()
         case .captureGap, .captureTruncated, .captureFileTruncated:

@@ -8,6 +8,8 @@
 /// - The gateway's first byte 22 at the stream's start: a TLS handshake record (RFC 8446 §5.1).
 ///   The ALPN the ServerHello settles on then picks the analyzer for the decrypted bytes
 ///   (`h2`: HTTP/2; `http/1.1` or none: HTTP/1).
+/// - The gateway's first byte 1 at the stream's start: a FastCGI record (`FCGI_VERSION_1`, FastCGI
+///   1.0 §3.3), whose type is then FCGI_BEGIN_REQUEST. A request line never starts with byte 1.
 /// - The gateway's first 24 bytes the HTTP/2 connection preface (RFC 9113 §3.4).
 /// - Anything else from the gateway: HTTP/1, whose request line must begin with a method token.
 /// - The upstream's first bytes confirm the gateway's choice or become a mismatch finding
@@ -25,20 +27,25 @@ enum ApplicationProtocol: Equatable, Sendable {
     /// agrees, an HTTP/1 status line is `proto.h1_response_to_h2`, anything else is the
     /// analyzer's (`h2.preface.bad`).
     case http2
-    /// FastCGI (the FastCGI 1.0 specification), the upstream hop of php-fpm (usually port 9000).
-    /// Not analysed yet, and not recognised yet: every record starts with its version byte,
-    /// 1 (`FCGI_VERSION_1`), then the type (1, `FCGI_BEGIN_REQUEST`, first from the gateway), so
-    /// the rule is the gateway's first bytes `01 01` with a request id and an 8-byte body, which
-    /// `ProtocolProbe.inspectGateway` will ask before HTTP/1 (a request line never starts with
-    /// byte 1). An `FCGIConnection` (records, the CGI head in `FCGI_STDOUT`, `FCGI_STDERR`,
-    /// `FCGI_END_REQUEST`; the `fcgi.*` codes) will conform to `StreamAnalyzer`.
+    /// FastCGI (the FastCGI 1.0 specification), the upstream hop of php-fpm (usually port 9000):
+    /// `FCGIConnection` (records, the CGI head in `FCGI_STDOUT`, `FCGI_STDERR`, `FCGI_END_REQUEST`;
+    /// the `fcgi.*` codes). Every record starts with its version byte, 1 (`FCGI_VERSION_1`), and
+    /// the gateway's first is FCGI_BEGIN_REQUEST (`01 01`, a request id, an 8-byte body):
+    /// `ProtocolProbe.inspectGateway` decides on the first byte alone, so any split of the stream
+    /// gives the same answer and an HTTP/1 connection pays one compare; the analyzer reads the rest.
+    ///
+    /// uwsgi (`uwsgi_pass`: a 4-byte header, modifier1 0 then a little-endian size and modifier2,
+    /// the vars as length-prefixed pairs, then a plain HTTP/1 response) and SCGI (`scgi_pass`: a
+    /// netstring `LEN:` of NUL-separated headers starting `CONTENT_LENGTH`, then a CGI response)
+    /// would come through the same door: a case here, a first-byte rule (uwsgi's 0; SCGI's ASCII
+    /// digit, which needs the `:` after the length to tell it from nothing else HTTP/1 allows), and
+    /// an analyzer whose response side is HTTP1's parser (uwsgi) or `CGIResponseHead` (SCGI).
     case fastCGI
 
     /// Whether an analyzer reads this protocol today (the others go to `UnanalysedStream`).
     var isAnalysed: Bool {
         switch self {
-        case .http1, .tls, .http2: return true
-        case .fastCGI: return false
+        case .http1, .tls, .http2, .fastCGI: return true
         }
     }
 

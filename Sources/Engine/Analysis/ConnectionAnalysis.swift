@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import FastCGI
 import HTTP1
 import HTTP2
 import TCPReassembly
@@ -21,6 +22,8 @@ struct ConnectionAnalysis {
     @Indirect private(set) var http2: HTTP2Connection? = nil
     /// The stand-in for protocols not analysed yet (out of line: seldom needed).
     @Indirect private(set) var unanalysed: UnanalysedStream? = nil
+    /// The FastCGI analyzer, when the probe picked FastCGI (out of line: most hops are HTTP).
+    @Indirect private(set) var fastCGI: FCGIConnection? = nil
     /// Whether the HTTP/1 analyzer's violation went to the probe.
     private var violationJudged = false
     /// Whether the gateway's stream start was looked at for a PROXY protocol header.
@@ -42,6 +45,7 @@ struct ConnectionAnalysis {
     enum Route: Equatable {
         case http1
         case http2
+        case fastCGI
         case unanalysed
     }
 
@@ -53,8 +57,8 @@ struct ConnectionAnalysis {
         case nil, .http1: return .http1
         case .http2: return .http2
         // TLS here is TLS the engine could not frame (picked up mid-stream, or inside TLS).
-        // FastCGI: its analyzer goes here when it exists (see `ApplicationProtocol`).
-        case .tls, .fastCGI: return .unanalysed
+        case .fastCGI: return .fastCGI
+        case .tls: return .unanalysed
         }
     }
 
@@ -143,9 +147,20 @@ struct ConnectionAnalysis {
             if direction == .server, self.probe.mismatch != nil { return }
             if !self.$http2 { self.http2 = HTTP2Connection() }
             self.http2!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+        case .fastCGI:
+            self.startFastCGI()
+            self.fastCGI!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.feed(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+        }
+    }
+
+    /// Starts the FastCGI analyzer with the HTTP/1 analyzer's settings (not stored twice: every
+    /// connection carries this door).
+    private mutating func startFastCGI() {
+        if !self.$fastCGI {
+            self.fastCGI = FCGIConnection(redactsSecrets: self.probe.redactsSecrets, fieldLimit: self.http.fieldLimit)
         }
     }
 
@@ -181,6 +196,9 @@ struct ConnectionAnalysis {
         case .http2:
             if !self.$http2 { self.http2 = HTTP2Connection() }
             self.http2!.gap(range, direction: direction, reason: reason)
+        case .fastCGI:
+            self.startFastCGI()
+            self.fastCGI!.gap(range, direction: direction, reason: reason)
         case .unanalysed:
             if !self.$unanalysed { self.unanalysed = UnanalysedStream() }
             self.unanalysed!.gap(range, direction: direction, reason: reason)
@@ -198,6 +216,8 @@ struct ConnectionAnalysis {
             if !self.violationJudged, self.http.hasViolation { self.judgeViolation() }
         case .http2:
             self.http2?.close(close)
+        case .fastCGI:
+            self.fastCGI?.close(close)
         case .unanalysed:
             self.unanalysed?.close(close)
         }
@@ -225,6 +245,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: self.http.finish()
         case .http2: self.http2?.finish()
+        case .fastCGI: self.fastCGI?.finish()
         case .unanalysed: self.unanalysed?.finish()
         }
         var proxyHeader = self.$proxyHeader ? self.proxyHeader : nil
@@ -242,6 +263,12 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: analyzer = self.http.findings
         case .http2: analyzer = self.http2?.findings ?? []
+        case .fastCGI:
+            // An HTTP answer is the probe's `proto.http_response_to_fcgi`, not a bad record version too.
+            let mismatchAt = self.probe.mismatch?.finding.evidence.first?.streamOffset
+            analyzer = (self.fastCGI?.findings ?? []).filter {
+                mismatchAt == nil || !($0.code == .fcgiRecordBadVersion && $0.evidence.first?.streamOffset == mismatchAt)
+            }
         case .unanalysed: analyzer = self.unanalysed?.findings ?? []
         }
         guard self.probe.serverSpokeFirst != nil || self.probe.mismatch != nil else { return analyzer }
@@ -259,6 +286,9 @@ struct ConnectionAnalysis {
                 return UnanalysedStream().end(upstreamJudged: self.probe.upstreamJudged)
             }
             return http2.responseEnd
+        case .fastCGI:
+            return self.fastCGI?.responseEnd
+                ?? ResponseEnd(state: .idle, inProgress: nil, inProgressRequest: nil, outstanding: nil, responsesCompleted: 0, requestsSeen: 0)
         case .unanalysed: return (self.unanalysed ?? UnanalysedStream()).end(upstreamJudged: self.probe.upstreamJudged)
         }
     }
@@ -280,6 +310,14 @@ struct ConnectionAnalysis {
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: self.http2?.uncheckedGaps ?? [], end: end,
                 upstream5xx: self.probe.mismatch == nil ? self.http2?.upstream5xx : nil, gatewaySpeaksHTTP1: true)
+        case .fastCGI:
+            let fastCGI = self.fastCGI
+            var view = ConnectionDiagnosis.HTTPView(
+                findings: self.findings, uncheckedGaps: fastCGI?.uncheckedGaps ?? [], end: end, upstream5xx: fastCGI?.upstream5xx,
+                gatewaySpeaksHTTP1: fastCGI?.gatewaySpeaksFastCGI ?? false)
+            view.isFastCGI = true
+            view.applicationStderr = fastCGI?.stderr
+            return view
         case .unanalysed:
             return ConnectionDiagnosis.HTTPView(
                 findings: self.findings, uncheckedGaps: [], end: end, upstream5xx: nil, gatewaySpeaksHTTP1: false)
@@ -309,6 +347,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: return self.http.transactions
         case .http2: return self.http2?.transactions ?? []
+        case .fastCGI: return self.fastCGI?.transactions ?? []
         case .unanalysed: return self.unanalysed?.transactions ?? []
         }
     }
@@ -317,6 +356,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: return self.http.transactionsDropped
         case .http2: return self.http2?.transactionsDropped ?? 0
+        case .fastCGI: return self.fastCGI?.transactionsDropped ?? 0
         case .unanalysed: return 0
         }
     }
@@ -325,6 +365,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: return self.http.finishedTransactions
         case .http2: return self.http2?.finishedTransactions ?? []
+        case .fastCGI: return self.fastCGI?.finishedTransactions ?? []
         case .unanalysed: return []
         }
     }
@@ -333,6 +374,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: return !self.http.finishedTransactions.isEmpty
         case .http2: return self.$http2 && !self.http2!.finishedTransactions.isEmpty
+        case .fastCGI: return self.fastCGI?.finishedTransactions.isEmpty == false
         case .unanalysed: return false
         }
     }
@@ -341,6 +383,7 @@ struct ConnectionAnalysis {
         switch self.route {
         case .http1: self.http.clearFinishedTransactions()
         case .http2: if self.$http2 { self.http2!.clearFinishedTransactions() }
+        case .fastCGI: self.fastCGI?.clearFinishedTransactions()
         case .unanalysed: break
         }
     }

@@ -39,7 +39,8 @@ struct ProtocolProbe {
     private(set) var upstreamJudged = false
 
     private let canStartTLS: Bool
-    private let redactsSecrets: Bool
+    /// Whether evidence masks credential values (`Redaction`).
+    let redactsSecrets: Bool
     private var clientSeen = false
     private var clientHadGap = false
     private var serverSeen = false
@@ -130,6 +131,12 @@ struct ProtocolProbe {
                 // on one byte so any split of the stream gives the same answer.
                 self.gateway = .tls
                 self.startsTLS = offset == 0 && self.canStartTLS
+                return .deliver
+            }
+            if first == 0x01, offset == 0 {
+                // FastCGI 1.0 §3.3: FCGI_VERSION_1, the first byte of every record; no request
+                // line starts with it.
+                self.gateway = .fastCGI
                 return .deliver
             }
             guard offset == 0, first == Self.http2Preface[0] else {
@@ -346,7 +353,11 @@ struct ProtocolProbe {
                 ? .mismatch(.protoTLSToPlainPort, limit: 16, valueBytes: 0, note: "plain HTTP in answer to the gateway's TLS ClientHello")
                 : .notRead
         case .fastCGI:
-            return .notRead  // its analyzer will judge (`proto.http_response_to_fcgi`)
+            // Records are the FastCGI analyzer's to read; an HTTP status line is named here (nginx:
+            // "upstream sent unsupported FastCGI protocol version: 72").
+            return startsHTTP
+                ? .mismatch(.protoHTTPResponseToFCGI, limit: 16, valueBytes: 16, note: "an HTTP response in answer to the gateway's FastCGI request")
+                : .notRead
         case .http1, .http2, nil:
             break
         }

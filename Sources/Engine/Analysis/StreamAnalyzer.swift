@@ -1,4 +1,5 @@
 import CaptureModel
+import FastCGI
 import HTTP1
 import HTTP2
 import TCPReassembly
@@ -22,7 +23,7 @@ enum StreamClose: Equatable {
 /// for the protocols known and where the next ones plug in); no analyzer sniffs for another
 /// protocol inside its own parser. Conformers: `HTTP1Connection` (requests and responses),
 /// `TLSAnalyzer` (records and handshakes, with an inner `ConnectionAnalysis` for the decrypted
-/// bytes), `UnanalysedStream` (the stand-in for protocols recognised but not analysed yet).
+/// bytes), `FCGIConnection` (FastCGI records, php-fpm's hop), `UnanalysedStream` (the stand-in for protocols recognised but not analysed yet).
 protocol StreamAnalyzer {
     /// In-order bytes of `direction`, starting at stream `offset`, whose first byte came from
     /// `frame` at `frameOffset` (nil when rebuilt from IP fragments). The bytes are borrowed for
@@ -75,5 +76,18 @@ extension HTTP2Connection: StreamAnalyzer {
     /// The first FIN or RST: open streams are then judged by how the connection ended.
     mutating func close(_ close: StreamClose) {
         self.ended()
+    }
+}
+
+extension FCGIConnection: StreamAnalyzer {
+    mutating func gap(_ range: Range<UInt64>, direction: Direction, reason: GapReason) {
+        let (frame, truncated) = reason.truncation
+        self.gap(range, direction: direction, frame: frame, truncated: truncated)
+    }
+
+    /// The first FIN or RST: a record the application left cut then was cut by it (a FIN of its
+    /// own, or a reset).
+    mutating func close(_ close: StreamClose) {
+        self.close(byPeer: close != .fin(.client))
     }
 }

@@ -2,7 +2,7 @@ import CaptureModel
 import HTTP1
 import TCPReassembly
 
-/// The analyzer of a protocol the probe recognises but nothing reads yet (HTTP/2, FastCGI, TLS
+/// The analyzer of a protocol the probe recognises but nothing reads yet (HTTP/2, TLS
 /// picked up mid-stream; see `ApplicationProtocol`): it parses nothing and finds nothing, and
 /// keeps what the verdict needs of the upstream's side, where its answer began and how much of
 /// it came, so the connection is judged on TCP and the probe's findings. When an analyzer for
