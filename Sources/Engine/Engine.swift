@@ -19,6 +19,9 @@ public struct Engine {
     var collector: Collector
     var statistics = CaptureStatistics()
     var warnings: [String] = []
+    /// Whether the frame `process` took last was a late packet of a connection judged already
+    /// (`AnalysisOptions.judgesAtGatewayClose`): no report will name it.
+    public private(set) var lastFrameWasLate = false
     /// The tally, the listed reports, the queue and client-hop correlation.
     var merger: Merger
     /// The client-to-gateway hop, when the capture holds it too.
@@ -30,6 +33,7 @@ public struct Engine {
         self.linkType = linkType
         self.decoder = PacketDecoder(linkType: linkType)
         self.flows = Self.flowTable(options: options, limits: options.limits)
+        self.flows.judgesAtClientClose = options.judgesAtGatewayClose
         self.collector = Self.collector(options: options)
         self.merger = Merger(options: options)
     }
@@ -73,9 +77,11 @@ public struct Engine {
 
         let decoded = self.decoder.decode(frame)
         self.statistics.count(decoded, frame: frame.number)
+        self.lastFrameWasLate = false
         switch decoded {
         case .tcp(let segment):
             self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
+            self.lastFrameWasLate = self.flows.lastSegmentWasLate
             if !self.collector.reports.isEmpty || !self.collector.finished.isEmpty { self.absorbJudged() }
         case .icmpUnreachable(let icmp):
             self.flows.noteUnreachable(
