@@ -16,7 +16,7 @@ public struct FlowTable {
     // Non-optional, so a field is read in place; a free slot holds an empty placeholder.
     @usableFromInline var slots: [Connection] = []
     @usableFromInline var freeSlots: [Int] = []
-    @usableFromInline var index: [FlowKey: Int] = [:]
+    @usableFromInline var index = FlowIndex()
     @usableFromInline var nextID: UInt32 = 1
     @usableFromInline var nextSweep: Int64 = .min
     /// Whether `process` starts a sweep once a capture-second; false after `sweepOnlyWhenAsked()`.
@@ -174,8 +174,19 @@ public struct FlowTable {
 
     /// Ends every connection still open (the capture is over), in order of their first packet.
     public mutating func finish<Sink: ConnectionSink>(at time: Timestamp, sink: inout Sink) {
-        let open = self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
-        for slot in open {
+        self.finish(slots: self.openSlots(), at: time, sink: &sink)
+    }
+
+    /// The slots of the connections still open, in order of their first packet: what `finish`
+    /// ends, for a caller that ends them a batch at a time (`finish(slots:at:sink:)`).
+    public func openSlots() -> [Int] {
+        self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
+    }
+
+    /// Ends the connections in `slots`, taken from `openSlots()` with nothing processed since:
+    /// the capture is over.
+    public mutating func finish<Sink: ConnectionSink>(slots: some Sequence<Int>, at time: Timestamp, sink: inout Sink) {
+        for slot in slots {
             self.end(slot: slot, as: .captureEnded, at: time, sink: &sink)
         }
     }
