@@ -45,31 +45,9 @@ public struct ReassemblyBudget: Sendable {
     public internal(set) var retainedBytes: Int = 0
     /// The caps.
     public let limits: ReassemblyLimits
-    /// Retransmission rings given back by closed streams, for the next streams to start with.
-    let ringPool = RingPool()
 
     /// A budget with nothing spent.
     public init(limits: ReassemblyLimits) {
         self.limits = limits
-    }
-}
-
-/// The first-size storage of retransmission rings that closed streams let go, handed to new
-/// streams: on a gateway's short connections every stream starts a ring, and a free list
-/// spares each a 2 KiB allocation. Shared by the copies of one flow table's budget, which one
-/// thread uses.
-final class RingPool: @unchecked Sendable {
-    private var free: [[UInt8]] = []
-    /// Rings kept at most (256 of 2 KiB).
-    private static let maximum = 256
-
-    /// A ring's storage to reuse, if one was given back.
-    func take() -> [UInt8]? {
-        self.free.popLast()
-    }
-
-    /// Keeps `storage` for a later stream, unless enough are kept.
-    func give(_ storage: [UInt8]) {
-        if self.free.count < Self.maximum { self.free.append(storage) }
     }
 }

@@ -25,15 +25,6 @@ struct RetainRing {
         self.count = 0
     }
 
-    /// Takes `storage` (another ring's, let go) as its own, holding nothing: its bytes are
-    /// overwritten by `append` before `count` lets them be read.
-    @usableFromInline
-    mutating func reuse(_ storage: [UInt8]) {
-        self.storage = storage
-        self.head = 0
-        self.count = 0
-    }
-
     /// Grows the storage to `capacity` bytes, keeping the bytes held in order.
     @usableFromInline
     mutating func grow(to capacity: Int) {

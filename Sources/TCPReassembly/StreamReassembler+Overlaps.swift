@@ -17,15 +17,7 @@ extension StreamReassembler {
             capacity = min(capacity, cap)
             let extra = capacity - self.retained.capacity
             if budget.retainedBytes + extra <= budget.limits.retainedBytesTotal {
-                if self.retained.capacity == 0 {
-                    if capacity == Self.firstRetainedCapacity, let storage = budget.ringPool.take() {
-                        self.retained.reuse(storage)
-                    } else {
-                        self.retained.allocate(capacity)
-                    }
-                } else {
-                    self.retained.grow(to: capacity)
-                }
+                if self.retained.capacity == 0 { self.retained.allocate(capacity) } else { self.retained.grow(to: capacity) }
                 budget.retainedBytes += extra
             } else if self.retained.capacity == 0 {
                 // Out of global budget: this stream's retransmissions go uncompared.

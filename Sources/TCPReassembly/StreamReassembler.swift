@@ -222,7 +222,6 @@ public struct StreamReassembler {
     /// after this goes uncompared, as one past the ring's reach always did.)
     public mutating func stopRetaining(budget: inout ReassemblyBudget) {
         budget.retainedBytes -= self.retained.capacity
-        if self.retained.capacity == Self.firstRetainedCapacity { budget.ringPool.give(self.retained.storage) }
         self.retained = RetainRing()
         self.retainedMarks = []
         self.retentionDenied = true
