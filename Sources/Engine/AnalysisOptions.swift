@@ -51,6 +51,12 @@ public struct AnalysisOptions: Sendable {
     public var retention: ReportRetention = .all
     /// Whether each judged connection is also kept for `Engine.takeEnded()` (a live capture).
     public var queueEnded = false
+    /// Whether a connection is judged at the packet that closes it on the gateway's side (its
+    /// FIN, or an RST from either side) instead of after it lingered closed (a live capture,
+    /// whose incidents should not wait). Its late packets are dropped and change nothing of
+    /// the verdict, so a report may differ from `analyze` of the same packets in the TCP facts
+    /// those late packets would have added.
+    public var judgesAtGatewayClose = false
     /// Whether evidence masks the values of credential fields (`--no-redact` turns it off).
     public var redactsSecrets = true
     /// Where the gateway listens (`--gateway-address`), when the capture also holds the client

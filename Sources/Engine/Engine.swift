@@ -19,6 +19,9 @@ public struct Engine {
     var collector: Collector
     var statistics = CaptureStatistics()
     var warnings: [String] = []
+    /// Whether the frame `process` took last was a late packet of a connection judged already
+    /// (`AnalysisOptions.judgesAtGatewayClose`): no report will name it.
+    public private(set) var lastFrameWasLate = false
     /// The tally, the listed reports, the queue and client-hop correlation.
     var merger: Merger
     /// The client-to-gateway hop, when the capture holds it too.
@@ -30,6 +33,7 @@ public struct Engine {
         self.linkType = linkType
         self.decoder = PacketDecoder(linkType: linkType)
         self.flows = Self.flowTable(options: options, limits: options.limits)
+        self.flows.judgesAtClientClose = options.judgesAtGatewayClose
         self.collector = Self.collector(options: options)
         self.merger = Merger(options: options)
     }
@@ -73,9 +77,11 @@ public struct Engine {
 
         let decoded = self.decoder.decode(frame)
         self.statistics.count(decoded, frame: frame.number)
+        self.lastFrameWasLate = false
         switch decoded {
         case .tcp(let segment):
             self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
+            self.lastFrameWasLate = self.flows.lastSegmentWasLate
             if !self.collector.reports.isEmpty || !self.collector.finished.isEmpty { self.absorbJudged() }
         case .icmpUnreachable(let icmp):
             self.flows.noteUnreachable(
@@ -132,15 +138,40 @@ public struct Engine {
         self.warnings.append(warning)
     }
 
+    /// Connections judged and handed over at a time when a capture ends.
+    static let finishBatch = 1024
+
     /// Ends every open connection and returns the analysis.
     public mutating func finish() -> AnalysisResult {
+        self.finish(handsOver: false) { _ in }
+    }
+
+    /// Ends every open connection and returns the analysis; with `handOver`, the connections
+    /// judged now (when the options ask for `queueEnded`) are handed to it a batch at a time
+    /// instead of waiting for `takeEnded()`: on a busy capture the connections lingering at the
+    /// end are tens of thousands, and their reports need not all be held at once.
+    public mutating func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
+        self.finish(handsOver: true, handOver)
+    }
+
+    private mutating func finish(handsOver: Bool, _ handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
         let end = self.statistics.lastTime ?? .zero
-        // Every open connection is judged here at once (on a busy capture, all those lingering
-        // closed): room for their reports in one allocation, not a doubling array whose last
-        // growth holds one and a half times as many.
-        self.collector.reports.reserveCapacity(self.collector.reports.count + self.flows.liveConnections)
-        self.flows.finish(at: end, sink: &self.collector)
-        self.absorbJudged()
+        let open = self.flows.openSlots()
+        let batch = handsOver ? Self.finishBatch : max(open.count, 1)
+        var start = 0
+        repeat {
+            let upTo = min(start + batch, open.count)
+            // Room for the batch's reports in one allocation, not a doubling array whose last
+            // growth holds one and a half times as many.
+            self.collector.reports.reserveCapacity(self.collector.reports.count + upTo - start)
+            self.flows.finish(slots: open[start..<upTo], at: end, sink: &self.collector)
+            self.absorbJudged()
+            if handsOver {
+                let ended = self.merger.takeEnded()
+                if !ended.isEmpty { handOver(ended) }
+            }
+            start = upTo
+        } while start < open.count
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions
         self.statistics.fragments = self.decoder.fragmentCounters
         return self.merger.finish(

@@ -136,6 +136,15 @@ public final class ShardedEngine: CaptureAnalysing {
         self.warnings.append(warning)
     }
 
+    /// `finish()`, then what it judged handed to `handOver` in one batch (the shards' last
+    /// connections are merged in one go).
+    public func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
+        let result = self.finish()
+        let ended = self.takeEnded()
+        if !ended.isEmpty { handOver(ended) }
+        return result
+    }
+
     /// Ends every open connection, stops the threads and returns the analysis.
     public func finish() -> AnalysisResult {
         precondition(!self.finished, "finish twice")
@@ -306,6 +315,10 @@ public protocol CaptureAnalysing {
     mutating func addWarning(_ warning: String)
     /// Ends every open connection and returns the analysis.
     mutating func finish() -> AnalysisResult
+    /// Ends every open connection and returns the analysis, handing the connections judged
+    /// meanwhile to `handOver` (when the options ask for `queueEnded`) rather than keeping them
+    /// for `takeEnded()`.
+    mutating func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult
 }
 
 extension Engine: CaptureAnalysing {}

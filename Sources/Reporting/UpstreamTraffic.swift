@@ -65,7 +65,21 @@ public struct UpstreamTraffic: Sendable {
 
     /// Counts one judged connection.
     public mutating func add(_ report: ConnectionReport) {
-        var server = self.servers[report.server] ?? Server()
+        // In place: a server taken out and written back shared its response times with the
+        // dictionary, so each append copied all of them (quadratic in the upstream's requests).
+        Self.count(report, in: &self.servers[report.server, default: Server()])
+        let at: Int32
+        if let known = self.index[report.server] {
+            at = known
+        } else {
+            at = Int32(self.order.count)
+            self.index[report.server] = at
+            self.order.append(report.server)
+        }
+        self.starts.append((at, report.facts.first.time.nanoseconds, Summary.isGatewayFailure(report.verdict.verdictClass)))
+    }
+
+    private static func count(_ report: ConnectionReport, in server: inout Server) {
         if report.verdict.verdictClass == .ok { server.healthy += 1 }
         server.requests += report.transactions.count + report.transactionsDropped
         server.bytesToUpstream += report.clientStreamBytes
@@ -78,16 +92,6 @@ public struct UpstreamTraffic: Sendable {
                 server.responseTimes.append(UInt32(clamping: micros))
             }
         }
-        self.servers[report.server] = server
-        let at: Int32
-        if let known = self.index[report.server] {
-            at = known
-        } else {
-            at = Int32(self.order.count)
-            self.index[report.server] = at
-            self.order.append(report.server)
-        }
-        self.starts.append((at, report.facts.first.time.nanoseconds, Summary.isGatewayFailure(report.verdict.verdictClass)))
     }
 
     /// Forgets every connection to `server` (it turned out to be the gateway's listener).

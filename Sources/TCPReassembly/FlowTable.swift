@@ -16,11 +16,20 @@ public struct FlowTable {
     // Non-optional, so a field is read in place; a free slot holds an empty placeholder.
     @usableFromInline var slots: [Connection] = []
     @usableFromInline var freeSlots: [Int] = []
-    @usableFromInline var index: [FlowKey: Int] = [:]
+    @usableFromInline var index = FlowIndex()
     @usableFromInline var nextID: UInt32 = 1
     @usableFromInline var nextSweep: Int64 = .min
     /// Whether `process` starts a sweep once a capture-second; false after `sweepOnlyWhenAsked()`.
     var sweepsItself = true
+    /// Whether a connection is judged at the packet that closes it on the client's side (the
+    /// client's FIN, or an RST from either side) rather than after it lingered closed: a live
+    /// capture's verdicts on time. What lingers then is the connection's key, id and initial
+    /// sequence numbers, so its late packets (the server's ACK and FIN) are recognised and
+    /// dropped, not taken for a new connection; they change nothing of the verdict.
+    public var judgesAtClientClose = false
+    /// Whether the last segment `process` took belonged to a connection judged already (see
+    /// `judgesAtClientClose`): a late packet no report will name.
+    public private(set) var lastSegmentWasLate = false
 
     /// Connections created so far.
     public var connectionsSeen: Int { Int(self.nextID) - 1 }
@@ -56,6 +65,12 @@ public struct FlowTable {
             s = slot
         } else {
             s = self.create(key: key, segment: segment, mark: mark, sink: &sink)
+        }
+        // Judged at the client's close: a late packet only keeps the linger going.
+        self.lastSegmentWasLate = self.slots[s].judged
+        if self.lastSegmentWasLate {
+            self.slots[s].facts.last = mark
+            return
         }
 
         let direction: Direction = self.slots[s].client == segment.source ? .client : .server
@@ -127,6 +142,26 @@ public struct FlowTable {
             self.slots[s].clientStream.stopRetaining(budget: &budget)
             self.slots[s].serverStream.stopRetaining(budget: &budget)
         }
+        if self.judgesAtClientClose, flags.contains(.rst) || (fin && direction == .client) {
+            // `end` spends from the table's budget: hand it the one this call holds, and take it back.
+            self.budget = budget
+            self.judgeAtClose(slot: s, at: mark, sink: &sink)
+            budget = self.budget
+        }
+    }
+
+    /// Judges the connection in `slot` now and leaves in its place what its linger needs: its
+    /// key stays in the index, so later packets land on it and are dropped.
+    private mutating func judgeAtClose<Sink: ConnectionSink>(slot: Int, at mark: PacketMark, sink: inout Sink) {
+        var remains = Connection(
+            id: self.slots[slot].id, client: self.slots[slot].client, server: self.slots[slot].server, first: self.slots[slot].facts.first)
+        remains.clientISN = self.slots[slot].clientISN
+        remains.serverISN = self.slots[slot].serverISN
+        remains.facts.last = mark
+        remains.judged = true
+        var connection = remains
+        swap(&connection, &self.slots[slot])
+        self.judge(&connection, slot: slot, as: .closed, at: mark.time, sink: &sink)
     }
 
     /// Records an ICMP destination-unreachable that quotes a segment from `source` to
@@ -143,8 +178,19 @@ public struct FlowTable {
 
     /// Ends every connection still open (the capture is over), in order of their first packet.
     public mutating func finish<Sink: ConnectionSink>(at time: Timestamp, sink: inout Sink) {
-        let open = self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
-        for slot in open {
+        self.finish(slots: self.openSlots(), at: time, sink: &sink)
+    }
+
+    /// The slots of the connections still open, in order of their first packet: what `finish`
+    /// ends, for a caller that ends them a batch at a time (`finish(slots:at:sink:)`).
+    public func openSlots() -> [Int] {
+        self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
+    }
+
+    /// Ends the connections in `slots`, taken from `openSlots()` with nothing processed since:
+    /// the capture is over.
+    public mutating func finish<Sink: ConnectionSink>(slots: some Sequence<Int>, at time: Timestamp, sink: inout Sink) {
+        for slot in slots {
             self.end(slot: slot, as: .captureEnded, at: time, sink: &sink)
         }
     }
@@ -290,7 +336,7 @@ public struct FlowTable {
         candidates.sort { $0.last != $1.last ? $0.last < $1.last : $0.id < $1.id }
         let quietest = candidates.prefix(count).sorted { $0.id < $1.id }
         for candidate in quietest {
-            self.flowTableEvictions += 1
+            if !self.slots[candidate.slot].judged { self.flowTableEvictions += 1 }
             self.end(slot: candidate.slot, as: .flowTableFull, at: now, sink: &sink)
         }
     }
@@ -299,6 +345,17 @@ public struct FlowTable {
         // Moved out, the vacant placeholder in its place: no copy of the slot, no retain of its buffers.
         var connection = Connection.vacant
         swap(&connection, &self.slots[slot])
+        self.index[FlowKey(connection.client, connection.server)] = nil
+        self.freeSlots.append(slot)
+        // Judged at its close already: its linger is over, and nothing more is said of it.
+        guard !connection.judged else { return }
+        self.judge(&connection, slot: slot, as: reason, at: time, sink: &sink)
+    }
+
+    /// Flushes `connection`'s streams and hands it to the sink, judged.
+    private mutating func judge<Sink: ConnectionSink>(
+        _ connection: inout Connection, slot: Int, as reason: ConnectionEnd, at time: Timestamp, sink: inout Sink
+    ) {
         var budget = self.budget
         connection.clientStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .client, slot: slot) }
         connection.serverStream.finish(time: time, budget: &budget) { sink.stream($0, direction: .server, slot: slot) }
@@ -320,8 +377,6 @@ public struct FlowTable {
         case .closed, .reused, .captureEnded:
             break
         }
-        self.index[FlowKey(connection.client, connection.server)] = nil
-        self.freeSlots.append(slot)
         sink.connectionEnded(connection, slot: slot)
     }
 }

@@ -220,7 +220,10 @@ struct Analyze: ParsableCommand {
             engine.addWarning(warning)
             Edgescope.warn("\(reader.path): no packets (only the capture header)", covering: warning)
         }
-        let result = engine.finish()
+        // The connections open at the end, judged and written a batch at a time.
+        let result = engine.finish { ended in
+            if streamFailure == nil { streamFailure = Self.add(ended, to: report, counting: &judged) }
+        }
         if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
         if let streamFailure { throw streamFailure }
         return (result, readError)
@@ -233,6 +236,11 @@ struct Analyze: ParsableCommand {
     ) -> Error? {
         let ended = engine.takeEnded()
         guard !ended.isEmpty else { return nil }
+        return self.add(ended, to: report, counting: &counts)
+    }
+
+    /// Moves `ended` to the report; returns what failed writing them.
+    private static func add(_ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts) -> Error? {
         counts.add(ended)
         guard let report else { return nil }
         do {

@@ -184,6 +184,8 @@ struct Capture: ParsableCommand {
         options.gatewayAddresses = listeners
         options.retention = .bounded(self.keepConnections)
         options.queueEnded = true
+        // An incident is written at the gateway's FIN or the RST, not after the linger.
+        options.judgesAtGatewayClose = true
         options.redactsSecrets = !self.noRedact
         var engine = Engine(linkType: capture.linkType, options: options)
         var ring = PacketRing(totalBytes: self.ringMiB << 20)
@@ -200,7 +202,9 @@ struct Capture: ParsableCommand {
         var pcapFailure: CaptureError?
         /// Every captured frame: to the engine, the packet ring and the rotating capture.
         func take(_ frame: RawFrame) {
-            ring.record(frame, decoded: engine.process(frame))
+            let decoded = engine.process(frame)
+            // A late packet of a connection judged at its close: its slice was cut already.
+            if !engine.lastFrameWasLate { ring.record(frame, decoded: decoded) }
             guard let writer = pcapWriter else { return }
             do {
                 try writer.write(frame)

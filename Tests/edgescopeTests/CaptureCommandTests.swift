@@ -132,7 +132,9 @@ struct CaptureCommandTests {
         var wholeCount = 0
         try whole.forEachFrame { _ in wholeCount += 1 }
         #expect(wholeCount == (report["source"] as? [String: Any])?["packets"] as? Int)
-        #expect(wholeCount == frames[1])
+        // Judged at the gateway's FIN (issue 15 item 10): the upstream's ACK of it comes after,
+        // a late packet the capture file has and the live report does not.
+        #expect(wholeCount == frames[1] + 1)
         #expect(!FileManager.default.fileExists(atPath: out + "/full.000002.pcap"))
         // Live and offline give the same verdict for the same packets.
         let offline = try Run(["analyze", out + "/full.000001.pcap", "--json"])
@@ -140,7 +142,7 @@ struct CaptureCommandTests {
         let offlineConnections = try #require(offlineReport["connections"] as? [[String: Any]])
         #expect(offlineConnections.count == 1)
         #expect((offlineConnections.first?["verdict"] as? [String: Any])?["code"] as? String == "tcp.fin.before_response")
-        #expect(offlineConnections.first?["frames"] as? [Int] == frames)
+        #expect(offlineConnections.first?["frames"] as? [Int] == [frames[0], wholeCount])
 
         // The metrics file, rewritten at exit with the final counts, readable by node_exporter.
         let metrics = try String(contentsOfFile: out + "/edgescope.prom", encoding: .utf8)

@@ -16,10 +16,12 @@ Cases:
   main     capture --duration: 5 requests to a healthy upstream, one each to rst, fin, a
            header framing error (FRAMING_SCENARIO) and tcp-read-timeout (proxy_read_timeout
            2s). Exactly those four are incidents, matched to nginx's log; the read-timeout
-           incident is written while the capture runs, a bounded time after nginx gave up;
+           incident is written while the capture runs, a bounded time after nginx gave up,
+           and within CLOSE_BOUND of the gateway's FIN (its capture time in the incident);
            each incident's slice re-analyses to the same code; report.json/report.md; modes.
   sigterm  capture without --duration, one 502 (a second fin upstream), SIGTERM before the
-           5 s linger: exit 0, incident flushed, complete reports, no temporary files.
+           5 s linger: the incident was written at the gateway's FIN, before the stop; exit 0,
+           complete reports, no temporary files.
   noiface  -i nosuchif0: exit 2, exactly one line on stderr.
 
 Prints one line per check and a closing "N passed, N failed"; exits 1 on any failure.
@@ -28,6 +30,7 @@ directory is removed on success and kept (its path printed) on failure or with -
 """
 
 import argparse
+import calendar
 import glob
 import json
 import os
@@ -56,6 +59,8 @@ HEALTHY_REQUESTS = 5
 MAIN_DURATION = 14.0          # seconds of the --duration capture
 LINGER = 5.0                  # edgescope judges a closed connection 5 s (capture time) after it closed
 LATE_BOUND = LINGER + 3.0     # the read-timeout incident must be in incidents.jsonl by then
+CLOSE_BOUND = 1.0             # ... and within this of the gateway's FIN (issue 15 item 10): a
+                              # connection the gateway closed is judged then, not after the linger
 WATCHDOG = 150                # seconds: the whole run is cut off (and cleaned up) past this
 
 # nginx's error.log message (1.22) -> the code a connection with that outcome must get.
@@ -362,6 +367,13 @@ def read_incidents(path):
     return out
 
 
+def iso_seconds(text):
+    """Seconds since the epoch of a report time, 2026-11-22T01:12:09.662520000Z (nanoseconds)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    stamp = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return stamp + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
 def port_of(endpoint):
     return int(endpoint.rsplit(":", 1)[1])
 
@@ -506,6 +518,7 @@ def case_main(c, edgescope, work, ups, nginx):
             if found:
                 t_incident = now
                 running = cap.proc.poll() is None
+                timeout_incident = found[0]
                 break
         if t_nginx is not None and now > t_nginx + LATE_BOUND:
             break
@@ -521,6 +534,18 @@ def case_main(c, edgescope, work, ups, nginx):
                 % (label, LATE_BOUND), running and t_incident - t_nginx <= LATE_BOUND,
                 "%.1f s after nginx, capture %s" % (t_incident - t_nginx, "running" if running else "ended"))
         note("read-timeout incident %.1f s after nginx logged the timeout" % (t_incident - t_nginx))
+        # The gateway's closing packet: its FIN (or an RST), as the kernel stamped it in the capture.
+        side = lambda who, what: (timeout_incident.get("tcp", {}).get(who) or {}).get(what)
+        stamps = [t for t in (side("client", "fin_time"), side("client", "rst_time"), side("server", "rst_time")) if t]
+        if not stamps:
+            c.check("%s: the read-timeout incident names the gateway's closing packet" % label, False,
+                    json.dumps(timeout_incident.get("tcp"))[:400])
+        else:
+            t_close = min(iso_seconds(t) for t in stamps)
+            c.check("%s: tcp.read_timeout incident within %.0f s of the gateway's FIN" % (label, CLOSE_BOUND),
+                    0 <= t_incident - t_close <= CLOSE_BOUND,
+                    "%.2f s after the gateway's closing packet" % (t_incident - t_close))
+            note("read-timeout incident %.2f s after the gateway's FIN" % (t_incident - t_close))
     client.join(10)
     c.check("%s: clients got 200 x%d, 502, 502, 502, 504" % (label, HEALTHY_REQUESTS),
             statuses == {"healthy": ["200"] * HEALTHY_REQUESTS, "rst": "502", "fin": "502",
@@ -581,6 +606,10 @@ def case_sigterm(c, edgescope, work, ups, nginx):
     got_502 = time.time()
     c.check("%s: client got 502" % label, status == "502", status)
     time.sleep(0.3)
+    try:
+        written_before_stop = len(read_incidents(os.path.join(out, "incidents.jsonl")))
+    except (OSError, ValueError):
+        written_before_stop = 0
     cap.proc.send_signal(signal.SIGTERM)
     c.check("%s: SIGTERM sent within a second of the 502" % label, time.time() - got_502 < 1.0,
             "%.2f s" % (time.time() - got_502))
@@ -601,10 +630,12 @@ def case_sigterm(c, edgescope, work, ups, nginx):
     check_incidents_against_truth(c, label, incidents, truth, [u])
     report = check_reports(c, label, out, incidents)
     if report is not None:
-        # What makes this case: the connection was still open (lingering) when the stop came.
+        # The gateway's FIN came before the stop: the connection was judged then (issue 15 item
+        # 10), its incident written before SIGTERM, not when the stop flushed what lingered.
         ended = [x["tcp"]["ended"] for x in report.get("connections", [])]
-        c.check("%s: the connection was still open at SIGTERM (ended: capture_ended)" % label,
-                ended == ["capture_ended"], "ended %s" % ended)
+        c.check("%s: the incident was written at the gateway's FIN, before SIGTERM (ended: closed)" % label,
+                ended == ["closed"] and written_before_stop == 1,
+                "ended %s, %d incident(s) before SIGTERM" % (ended, written_before_stop))
     check_files(c, label, out)
     check_slices(c, label, edgescope, out, incidents)
 
