@@ -315,8 +315,12 @@ struct Collector: ConnectionSink {
         let index = self.slots[slot].live
         guard index >= 0 else { return }
         if self.live[index].analysis.hasFinishedTransactions {
+            let first = self.finished.count
             self.handOn(self.live[index].analysis.finishedTransactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
+            if self.live[index].analysis.hasProxyHeader {
+                for item in first..<self.finished.count { self.finished[item].afterProxyHeader = true }
+            }
             self.live[index].analysis.clearFinishedTransactions()
         }
         if self.slots[slot].$tls, self.slots[slot].tls!.hasFinishedTransactions {

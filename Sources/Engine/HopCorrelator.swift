@@ -15,6 +15,8 @@ struct FinishedTransaction {
     /// What the client saw when the server's FIN or RST sealed the request without a complete
     /// response (on a client-hop connection; on others the same facts go unused).
     var failure: ClientFailure? = nil
+    /// Whether the gateway sent a PROXY protocol header on the connection before the request.
+    var afterProxyHeader = false
 }
 
 /// One request of either hop, as correlation needs it.

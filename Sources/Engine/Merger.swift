@@ -54,6 +54,9 @@ struct Merger {
     mutating func absorb(finished: inout [FinishedTransaction], reports: inout [ConnectionReport], now: Timestamp) {
         if !finished.isEmpty {
             for transaction in finished {
+                // An upstream that answered the request behind a PROXY header takes the protocol,
+                // known as soon as it answered (a headerless connection may close before this one).
+                if transaction.afterProxyHeader { self.proxyProtocol.learn(transaction) }
                 self.hops.add(transaction, now: now)
             }
             finished.removeAll(keepingCapacity: true)

@@ -16,6 +16,15 @@ struct ProxyProtocolKnowledge {
     private(set) var accepting: [Endpoint: UInt32] = [:]
     static let maximumServers = 4096
 
+    /// Learns from a transaction finished on a connection that began with a PROXY header: an
+    /// answer other than 400 says its upstream takes the protocol.
+    mutating func learn(_ transaction: FinishedTransaction) {
+        guard let status = transaction.response?.status, status != 400, self.accepting[transaction.server] == nil,
+              self.accepting.count < Self.maximumServers
+        else { return }
+        self.accepting[transaction.server] = transaction.connection
+    }
+
     /// Learns from `report`, or rewrites its verdict when it is a missing header.
     mutating func review(_ report: inout ConnectionReport, gateway: GatewayProfile) {
         if let header = report.proxyHeader {

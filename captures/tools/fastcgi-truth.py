@@ -617,9 +617,12 @@ def evidence(r, c):
             raise TruthError("header-too-big: stream offset 4096 is no head byte (head ends at content %d)" % head_end)
         out.update(evidence_frame=c.frame_at(False, so), evidence_stream_offset=so, evidence_content_offset=ci,
                    evidence_record_type="FCGI_STDOUT", evidence_filter=up_filter + " && tcp.len > 0")
-    elif code in ("fcgi.record.bad_version", "fcgi.record.truncated") or code.startswith("fcgi.end_request."):
+    elif code in ("fcgi.record.bad_version", "fcgi.record.truncated", "fcgi.record.unexpected") or code.startswith("fcgi.end_request."):
         recs = records(c.data(False))
-        if code == "fcgi.record.bad_version":
+        if code == "fcgi.record.unexpected":
+            # The first record under a request id the gateway did not send (it sends 1).
+            rec = next((x for x in recs if x[3] not in (1, None)), None)
+        elif code == "fcgi.record.bad_version":
             rec = next((x for x in recs if x[1] not in (1, None)), None)
         elif code == "fcgi.record.truncated":
             rec = next((x for x in recs if not x[6]), None)

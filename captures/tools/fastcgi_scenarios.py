@@ -86,6 +86,8 @@ SCENARIOS = [
       "SCRIPTED: FCGI_END_REQUEST with protocolStatus FCGI_UNKNOWN_ROLE (3) and no FCGI_STDOUT"),
     S("end-before-stdout", ("nginx",), "script:end-before-stdout", [("hello.php", 0, 502)],
       "SCRIPTED: FCGI_END_REQUEST (REQUEST_COMPLETE, appStatus 0) before any FCGI_STDOUT"),
+    S("wrong-request-id", ("nginx",), "script:wrong-request-id", [("hello.php", 0, 502)],
+      "SCRIPTED: the answer in FCGI_STDOUT records under request id 2, where the gateway's request was 1"),
     S("fin-mid-body", ("nginx", "apache"), "script:fin-mid-body", [("hello.php", 0, 200)],
       "SCRIPTED: FCGI_STDOUT with the head and 1000 body bytes (whole records), then FIN: no empty STDOUT, "
       "no FCGI_END_REQUEST"),
@@ -166,6 +168,7 @@ RULES = [
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 1\b", "fcgi.end_request.cant_mpx_conn", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 3\b", "fcgi.end_request.unknown_role", "502"),
     ("nginx", r"^upstream sent unexpected FastCGI record: 3 ", r"protocolStatus 0\b", "fcgi.end_request.before_stdout", "502"),
+    ("nginx", r"^upstream sent unexpected FastCGI request id ", None, "fcgi.record.unexpected", "502"),
     # With fastcgi_keep_conn off, nginx takes the upstream's FIN as the end of the response: a body cut
     # by a FIN (no empty STDOUT, no END_REQUEST) reaches the client as a clean 200 and nginx logs
     # nothing. The scripted server's log says it closed mid-body: the client's body is cut although

@@ -204,6 +204,13 @@ def serve(sock, peer, server, scenario, logf):
             time.sleep(0.1)
             sock.shutdown(socket.SHUT_WR)
             end = wait_close(sock) + "; closed (FIN) mid-body, without the empty STDOUT or END_REQUEST"
+        elif scenario == "wrong-request-id":
+            other = rid + 1
+            out = record(FCGI_STDOUT, other, HEAD + BODY) + record(FCGI_STDOUT, other) + end_request(other)
+            sock.sendall(out)
+            did.append("sent the answer under request id %d (STDOUT %d bytes, empty STDOUT, END_REQUEST)" % (other, len(HEAD + BODY)))
+            sock.shutdown(socket.SHUT_WR)
+            end = wait_close(sock) + "; closed (FIN)"
         elif scenario == "no-end-request":
             sock.sendall(record(FCGI_STDOUT, rid, HEAD + BODY) + record(FCGI_STDOUT, rid))
             did.append("sent STDOUT %d bytes, empty STDOUT, no END_REQUEST" % len(HEAD + BODY))

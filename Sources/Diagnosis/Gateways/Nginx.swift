@@ -94,8 +94,12 @@ public struct NginxModel: GatewayModel {
             case "6"?:
                 return .rejects(502, "upstream prematurely closed FastCGI stdout" + While.readingHead)
             case let value? where value.hasPrefix("request id"):
-                return .rejects(502, "upstream sent unexpected FastCGI request id high byte: …" + While.readingHead,
-                    note: "nginx sends request id 1 and takes no other (or: request id low byte)")
+                // nginx sends request id 1 and checks the id's high byte, then its low byte
+                // (ngx_http_fastcgi_process_record), naming the first that differs.
+                let id = Int(value.dropFirst("request id ".count)) ?? 1
+                let text = id >> 8 != 0 ? "high byte: \(id >> 8)" : "low byte: \(id & 0xff)"
+                return .rejects(502, "upstream sent unexpected FastCGI request id \(text)" + While.readingHead,
+                    note: "nginx sends request id 1 and takes no other (seen: captures/fastcgi/nginx-wrong-request-id.pcap)")
             default:
                 return .rejects(502, "upstream sent invalid FastCGI record type: \(context.value ?? "…")" + While.readingHead)
             }

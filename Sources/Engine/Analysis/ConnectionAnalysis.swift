@@ -32,6 +32,8 @@ struct ConnectionAnalysis {
     @Indirect private var proxyReader: ProxyHeaderReader? = nil
     /// The PROXY protocol header the gateway sent before its first request, if it sent one.
     @Indirect private(set) var proxyHeader: ProxyHeader? = nil
+    /// Whether `proxyHeader` is there, asked without reading it.
+    var hasProxyHeader: Bool { self.$proxyHeader }
 
     /// A door with nothing seen. `negotiated`: the protocol TLS's ALPN chose for these bytes.
     /// `canStartTLS`: whether a TLS handshake at the start is handed to the owner (not inside TLS).
