@@ -19,19 +19,19 @@ struct ProxyProtocolKnowledge {
     /// Learns from a transaction finished on a connection that began with a PROXY header: an
     /// answer other than 400 says its upstream takes the protocol.
     mutating func learn(_ transaction: FinishedTransaction) {
-        guard let status = transaction.response?.status, status != 400, self.accepting[transaction.server] == nil,
-              self.accepting.count < Self.maximumServers
-        else { return }
-        self.accepting[transaction.server] = transaction.connection
+        self.note(transaction.server, answered: transaction.response?.status, on: transaction.connection)
+    }
+
+    /// `server` answered `status` to the request behind a PROXY header on `connection`.
+    private mutating func note(_ server: Endpoint, answered status: Int?, on connection: UInt32) {
+        guard let status, status != 400, self.accepting[server] == nil, self.accepting.count < Self.maximumServers else { return }
+        self.accepting[server] = connection
     }
 
     /// Learns from `report`, or rewrites its verdict when it is a missing header.
     mutating func review(_ report: inout ConnectionReport, gateway: GatewayProfile) {
         if let header = report.proxyHeader {
-            if let status = header.answeredWith, status != 400, self.accepting[report.server] == nil,
-               self.accepting.count < Self.maximumServers {
-                self.accepting[report.server] = report.id
-            }
+            self.note(report.server, answered: header.answeredWith, on: report.id)
             return
         }
         guard !self.accepting.isEmpty, let witness = self.accepting[report.server],
