@@ -55,6 +55,9 @@ public struct FCGIConnection {
     private var closedByPeer = false
     /// The END_REQUEST content being read (8 bytes: appStatus, protocolStatus, reserved).
     private var endBody: [UInt8] = []
+    /// Where the FCGI_END_REQUEST body's protocolStatus byte came from (its fifth byte), however
+    /// the record was cut into segments.
+    private var endStatusMark: StreamMark?
 
     /// A connection with nothing seen. `redactsSecrets`: credential values are masked in
     /// evidence and in the kept stderr text; `fieldLimit`: as for an HTTP/1 response head.
@@ -301,6 +304,7 @@ public struct FCGIConnection {
                 }
             } else if header.type == RecordType.endRequest {
                 self.endBody.removeAll(keepingCapacity: true)
+                self.endStatusMark = nil
             }
         default:
             // FastCGI 1.0 §8: an application sends FCGI_STDOUT, FCGI_STDERR, FCGI_END_REQUEST, and to
@@ -344,7 +348,9 @@ public struct FCGIConnection {
                 self.requests[request].stderrTail = Array((tail + bytes.suffix(Self.longestMarker)).suffix(Self.longestMarker))
             }
         case RecordType.endRequest:
-            if self.endBody.count < 8 { self.endBody += bytes.prefix(8 - self.endBody.count) }
+            let before = self.endBody.count
+            if before < 8 { self.endBody += bytes.prefix(8 - before) }
+            if before <= 4, before + bytes.count > 4 { self.endStatusMark = mark.advanced(by: 4 - before) }
         default:
             break
         }
@@ -431,7 +437,7 @@ public struct FCGIConnection {
         let body = self.endBody
         let appStatus = body.count >= 4 ? body[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } : 0
         let protocolStatus = body.count >= 5 ? body[4] : 0
-        let statusMark = header.start.advanced(by: 12)
+        let statusMark = self.endStatusMark ?? header.start.advanced(by: 12)
         let headEnded = self.requests[index].head.isComplete || self.requests[index].headLost || self.requests[index].head.isOverLimit
         switch protocolStatus {
         case 3:

@@ -85,6 +85,22 @@ typealias Wire = FastCGIWire
         #expect(exchange.connection.stderr == nil)
     }
 
+    /// FuzzFastCGI (found in CI): an FCGI_END_REQUEST cut after its header names the protocolStatus
+    /// byte in the frame that carried it, not in the header's frame.
+    @Test func endRequestStatusCutFromItsHeaderNamesItsOwnFrame() throws {
+        var exchange = Exchange()
+        exchange.client(Wire.request())
+        let end = Wire.end(protocolStatus: 2)
+        // The empty FCGI_STDOUT (8 bytes), the END_REQUEST header (8) and 2 body bytes, then the rest.
+        exchange.server(Array(end.prefix(18)))
+        exchange.server(Array(end.dropFirst(18)))
+        let finding = try #require(exchange.connection.findings.first { $0.code == .fcgiEndRequestOverloaded })
+        let evidence = try #require(finding.evidence.first)
+        #expect(evidence.streamOffset == 8 + 8 + 4)
+        #expect(evidence.frame == 3)
+        #expect(evidence.frameOffset == 66 + 2)
+    }
+
     /// nginx 1.22: `header("Content Type: text/plain")` is "upstream sent invalid header" (502).
     @Test func spaceInAFieldNameInsideStdoutIsTheHTTPCodeWithStreamAndContentOffsets() throws {
         var exchange = Exchange()
