@@ -57,6 +57,13 @@ public struct AnalysisOptions: Sendable {
     /// the verdict, so a report may differ from `analyze` of the same packets in the TCP facts
     /// those late packets would have added.
     public var judgesAtGatewayClose = false
+    /// Whether a closed connection waits out the linger (`ReassemblyLimits.closedLinger`) before
+    /// it is judged, keeping all its state meanwhile, so the packets after its close (the last
+    /// ACK, a retransmitted FIN) count in its report's TCP facts. Off, the default: a connection
+    /// is judged when it has closed both ways (both FINs, in stream order) or at an RST, its state
+    /// let go at once, and those late packets are recognised and dropped (issue 16: a busy
+    /// gateway's closed connections cost a few dozen bytes each while they linger).
+    public var judgesAfterLinger = false
     /// Whether evidence masks the values of credential fields (`--no-redact` turns it off).
     public var redactsSecrets = true
     /// Where the gateway listens (`--gateway-address`), when the capture also holds the client

@@ -33,7 +33,6 @@ public struct Engine {
         self.linkType = linkType
         self.decoder = PacketDecoder(linkType: linkType)
         self.flows = Self.flowTable(options: options, limits: options.limits)
-        self.flows.judgesAtClientClose = options.judgesAtGatewayClose
         self.collector = Self.collector(options: options)
         self.merger = Merger(options: options)
     }
@@ -41,6 +40,15 @@ public struct Engine {
     /// A flow table that knows the servers `options` name.
     static func flowTable(options: AnalysisOptions, limits: ReassemblyLimits) -> FlowTable {
         var flows = FlowTable(limits: limits)
+        if options.judgesAtGatewayClose {
+            flows.judgment = .gatewayClose
+        } else if options.judgesAfterLinger || options.decryption?.waitForKeys == true {
+            // Keys from a growing key log may come after the close: the session waits for them
+            // while its connection lingers.
+            flows.judgment = .afterLinger
+        } else {
+            flows.judgment = .closedBothWays
+        }
         for upstream in options.upstreams {
             if let port = upstream.port {
                 flows.knownServers.insert(Endpoint(address: upstream.address, port: port))

@@ -17,8 +17,8 @@ public struct UpstreamTraffic: Sendable {
         /// Stream bytes the upstream sent.
         public var bytesFromUpstream: UInt64 = 0
         /// For each request answered: from its first byte to the response's first byte, in
-        /// microseconds (4 bytes a request: exact percentiles, bounded by the traffic).
-        var responseTimes: [UInt32] = []
+        /// microseconds (exact percentiles up to 65,536 responses, within 1/128 past that).
+        var responseTimes = ResponseTimes()
 
         /// The members `upstreams[]` adds: `healthy`, `requests`, `bytes_to_upstream`,
         /// `bytes_from_upstream`, and `response_time_ms` (`responses`, `median`, `p99`, `max`:
@@ -26,15 +26,11 @@ public struct UpstreamTraffic: Sendable {
         var members: [(String, JSONValue)] {
             var times: JSONValue = .null
             if !self.responseTimes.isEmpty {
-                let sorted = self.responseTimes.sorted()
-                func rank(_ percent: Int) -> JSONValue {
-                    // Nearest rank: the smallest value with at least `percent`% of the values at or below it.
-                    let index = max(0, (sorted.count * percent + 99) / 100 - 1)
-                    return .double(Double(sorted[index]) / 1000)
-                }
+                // Nearest rank: the smallest value with at least `percent`% of the values at or below it.
+                func rank(_ percent: Int) -> JSONValue { .double(Double(self.responseTimes.percentile(percent)) / 1000) }
                 times = .object([
-                    ("responses", .number(sorted.count)), ("median", rank(50)), ("p99", rank(99)),
-                    ("max", .double(Double(sorted[sorted.count - 1]) / 1000)),
+                    ("responses", .number(self.responseTimes.count)), ("median", rank(50)), ("p99", rank(99)),
+                    ("max", .double(Double(self.responseTimes.maximum) / 1000)),
                 ])
             }
             return [
@@ -51,7 +47,7 @@ public struct UpstreamTraffic: Sendable {
     public private(set) var servers: [Endpoint: Server] = [:]
     /// Each connection's start, for the timeline: its upstream (an index into `order`), the
     /// time in nanoseconds, and whether the gateway failed it.
-    private var starts: [(server: Int32, start: Int64, failed: Bool)] = []
+    private var starts = ConnectionStarts()
     private var order: [Endpoint] = []
     private var index: [Endpoint: Int32] = [:]
 
@@ -76,7 +72,7 @@ public struct UpstreamTraffic: Sendable {
             self.index[report.server] = at
             self.order.append(report.server)
         }
-        self.starts.append((at, report.facts.first.time.nanoseconds, Summary.isGatewayFailure(report.verdict.verdictClass)))
+        self.starts.add(server: at, start: report.facts.first.time.nanoseconds, failed: Summary.isGatewayFailure(report.verdict.verdictClass))
     }
 
     private static func count(_ report: ConnectionReport, in server: inout Server) {
@@ -89,7 +85,7 @@ public struct UpstreamTraffic: Sendable {
                 // Read in place: a copy of each transaction would retain its strings.
                 guard let sent = transactions[at].request?.time, let answered = transactions[at].response?.time else { continue }
                 let micros = max(0, answered.nanoseconds(since: sent)) / 1000
-                server.responseTimes.append(UInt32(clamping: micros))
+                server.responseTimes.add(UInt32(clamping: micros))
             }
         }
     }
@@ -97,7 +93,7 @@ public struct UpstreamTraffic: Sendable {
     /// Forgets every connection to `server` (it turned out to be the gateway's listener).
     public mutating func remove(server: Endpoint) {
         guard self.servers.removeValue(forKey: server) != nil, let at = self.index[server] else { return }
-        self.starts.removeAll { $0.server == at }
+        self.starts.remove(server: at)
     }
 
     /// The timeline the HTML report draws (`timeline` in report.json), `upstreams` giving the
@@ -106,10 +102,10 @@ public struct UpstreamTraffic: Sendable {
         guard let window else { return nil }
         var started = [[Int]](repeating: [Int](repeating: 0, count: Timeline.bins), count: self.order.count)
         var failed = started
-        for entry in self.starts {
-            let bin = Timeline.bin(Timestamp(nanoseconds: entry.start), window: window)
-            started[Int(entry.server)][bin] += 1
-            if entry.failed { failed[Int(entry.server)][bin] += 1 }
+        self.starts.forEach { server, start, isFailure, count in
+            let bin = Timeline.bin(Timestamp(nanoseconds: start), window: window)
+            started[Int(server)][bin] += count
+            if isFailure { failed[Int(server)][bin] += count }
         }
         let servers = self.order.indices.filter { self.servers[self.order[$0]] != nil }.map { at in
             (server: self.order[at].description, started: started[at], failed: failed[at])

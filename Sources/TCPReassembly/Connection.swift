@@ -38,9 +38,6 @@ public struct Connection {
     /// Why it left the table, once it has.
     public var end: ConnectionEnd?
 
-    /// Judged already, at the gateway's close (`FlowTable.judgesAtClientClose`): what is left in
-    /// the table only absorbs late packets until the linger ends, and holds nothing else.
-    @usableFromInline var judged = false
     @usableFromInline var clientISN: UInt32?
     @usableFromInline var serverISN: UInt32?
     @usableFromInline var lastWindow: (client: UInt16, server: UInt16) = (1, 1)
@@ -67,7 +64,7 @@ public struct Connection {
 
     /// Whether no more data can flow: an RST was sent, or both sides sent FIN.
     public var isClosed: Bool {
-        self.judged || self.facts.client.rst != nil || self.facts.server.rst != nil
+        self.facts.client.rst != nil || self.facts.server.rst != nil
             || (self.facts.client.fin != nil && self.facts.server.fin != nil)
     }
 

@@ -3,6 +3,20 @@ import PacketDecoding
 
 /// Every TCP connection of a capture: finds a segment's connection, feeds its two streams, and
 /// hands each connection to the sink when it ends.
+/// When the flow table judges a connection and hands it to its sink.
+public enum Judgment: Hashable, Sendable {
+    /// When it has closed both ways (both FINs delivered in stream order) or at an RST from either
+    /// side: its state is let go at once, and its late packets (the last ACK, a retransmitted FIN)
+    /// are recognised for the linger time and dropped.
+    case closedBothWays
+    /// At the packet that closes it on the gateway's side (its FIN, or an RST from either side):
+    /// a live capture's verdicts on time. Its late packets are dropped as above.
+    case gatewayClose
+    /// Once closed and quiet for the linger time (`ReassemblyLimits.closedLinger`), so its late
+    /// packets count in its report; the closed connection keeps all its state meanwhile.
+    case afterLinger
+}
+
 public struct FlowTable {
     /// The caps.
     public let limits: ReassemblyLimits
@@ -21,20 +35,32 @@ public struct FlowTable {
     @usableFromInline var nextSweep: Int64 = .min
     /// Whether `process` starts a sweep once a capture-second; false after `sweepOnlyWhenAsked()`.
     var sweepsItself = true
-    /// Whether a connection is judged at the packet that closes it on the client's side (the
-    /// client's FIN, or an RST from either side) rather than after it lingered closed: a live
-    /// capture's verdicts on time. What lingers then is the connection's key, id and initial
-    /// sequence numbers, so its late packets (the server's ACK and FIN) are recognised and
-    /// dropped, not taken for a new connection; they change nothing of the verdict.
-    public var judgesAtClientClose = false
+    /// When a connection is judged (`Judgment`).
+    public var judgment = Judgment.closedBothWays
     /// Whether the last segment `process` took belonged to a connection judged already (see
-    /// `judgesAtClientClose`): a late packet no report will name.
+    /// `Judgment`): a late packet no report will name.
     public private(set) var lastSegmentWasLate = false
+
+    /// What a judged connection leaves in the table until its linger ends, in place of its slot:
+    /// its key (the index entry), its client's initial sequence number (a retransmitted SYN is
+    /// late, a fresh one opens a new connection) and its last packet's time. The index holds
+    /// `Self.lingeringTag` plus the entry's position for it.
+    @usableFromInline struct Lingering {
+        var key: FlowKey
+        var clientISN: UInt32?
+        var last: Timestamp
+    }
+    @usableFromInline var lingering: [Lingering] = []
+    @usableFromInline var freeLingering: [Int] = []
+    /// Added to a `lingering` position in the index: above any slot.
+    @usableFromInline static let lingeringTag = 1 << 30
 
     /// Connections created so far.
     public var connectionsSeen: Int { Int(self.nextID) - 1 }
-    /// Connections in the table now.
-    public var liveConnections: Int { self.index.count }
+    /// Connections in the table now, not counting judged ones that linger.
+    public var liveConnections: Int { self.index.count - self.lingeringCount }
+    /// Judged connections lingering for their late packets.
+    public var lingeringCount: Int { self.lingering.count - self.freeLingering.count }
     /// Connections ended early because the table was full.
     public private(set) var flowTableEvictions = 0
 
@@ -56,6 +82,18 @@ public struct FlowTable {
         let mark = PacketMark(frame: frame, time: time)
 
         var slot = self.index[key]
+        if let value = slot, value >= Self.lingeringTag {
+            // Judged already: a late packet only keeps the linger going, unless a fresh SYN
+            // reuses the ports.
+            let at = value - Self.lingeringTag
+            guard self.startsNewConnection(segment, lingering: at) else {
+                self.lingering[at].last = time
+                self.lastSegmentWasLate = true
+                return
+            }
+            self.forget(lingering: at)
+            slot = nil
+        }
         if let existing = slot, self.startsNewConnection(segment, slot: existing) {
             self.end(slot: existing, as: .reused, at: time, sink: &sink)
             slot = nil
@@ -66,12 +104,7 @@ public struct FlowTable {
         } else {
             s = self.create(key: key, segment: segment, mark: mark, sink: &sink)
         }
-        // Judged at the client's close: a late packet only keeps the linger going.
-        self.lastSegmentWasLate = self.slots[s].judged
-        if self.lastSegmentWasLate {
-            self.slots[s].facts.last = mark
-            return
-        }
+        self.lastSegmentWasLate = false
 
         let direction: Direction = self.slots[s].client == segment.source ? .client : .server
         var budget = self.budget
@@ -142,26 +175,48 @@ public struct FlowTable {
             self.slots[s].clientStream.stopRetaining(budget: &budget)
             self.slots[s].serverStream.stopRetaining(budget: &budget)
         }
-        if self.judgesAtClientClose, flags.contains(.rst) || (fin && direction == .client) {
-            // `end` spends from the table's budget: hand it the one this call holds, and take it back.
+        let closesNow: Bool
+        switch self.judgment {
+        case .gatewayClose:
+            closesNow = flags.contains(.rst) || (fin && direction == .client)
+        case .closedBothWays:
+            // Both FINs delivered (a FIN out of order waits for the bytes before it), or an RST.
+            closesNow = flags.contains(.rst)
+                || (self.slots[s].clientStream.finDelivered && self.slots[s].serverStream.finDelivered)
+        case .afterLinger:
+            closesNow = false
+        }
+        if closesNow {
+            // `judge` spends from the table's budget: hand it the one this call holds, and take it back.
             self.budget = budget
-            self.judgeAtClose(slot: s, at: mark, sink: &sink)
+            self.judgeAtClose(slot: s, at: time, key: key, sink: &sink)
             budget = self.budget
         }
     }
 
-    /// Judges the connection in `slot` now and leaves in its place what its linger needs: its
-    /// key stays in the index, so later packets land on it and are dropped.
-    private mutating func judgeAtClose<Sink: ConnectionSink>(slot: Int, at mark: PacketMark, sink: inout Sink) {
-        var remains = Connection(
-            id: self.slots[slot].id, client: self.slots[slot].client, server: self.slots[slot].server, first: self.slots[slot].facts.first)
-        remains.clientISN = self.slots[slot].clientISN
-        remains.serverISN = self.slots[slot].serverISN
-        remains.facts.last = mark
-        remains.judged = true
-        var connection = remains
+    /// Judges the connection in `slot` now, frees the slot, and leaves in the index what its
+    /// linger needs (`Lingering`), so its late packets land there and are dropped.
+    private mutating func judgeAtClose<Sink: ConnectionSink>(slot: Int, at time: Timestamp, key: FlowKey, sink: inout Sink) {
+        var connection = Connection.vacant
         swap(&connection, &self.slots[slot])
-        self.judge(&connection, slot: slot, as: .closed, at: mark.time, sink: &sink)
+        let remains = Lingering(key: key, clientISN: connection.clientISN, last: time)
+        let at: Int
+        if let free = self.freeLingering.popLast() {
+            at = free
+            self.lingering[at] = remains
+        } else {
+            at = self.lingering.count
+            self.lingering.append(remains)
+        }
+        self.index[key] = Self.lingeringTag + at
+        self.judge(&connection, slot: slot, as: .closed, at: time, sink: &sink)
+        self.freeSlots.append(slot)
+    }
+
+    /// Drops a lingering connection's entry: its linger is over, or its ports were reused.
+    private mutating func forget(lingering at: Int) {
+        self.index[self.lingering[at].key] = nil
+        self.freeLingering.append(at)
     }
 
     /// Records an ICMP destination-unreachable that quotes a segment from `source` to
@@ -169,7 +224,8 @@ public struct FlowTable {
     public mutating func noteUnreachable(
         quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark, code: UInt8 = 0, isIPv6: Bool = false
     ) {
-        guard let slot = self.index[FlowKey(source, destination)], self.slots[slot].unreachable == nil else { return }
+        guard let slot = self.index[FlowKey(source, destination)], slot < Self.lingeringTag,
+              self.slots[slot].unreachable == nil else { return }
         self.slots[slot].unreachable = mark
         self.slots[slot].unreachableCode = code
         self.slots[slot].unreachableIsIPv6 = isIPv6
@@ -184,7 +240,7 @@ public struct FlowTable {
     /// The slots of the connections still open, in order of their first packet: what `finish`
     /// ends, for a caller that ends them a batch at a time (`finish(slots:at:sink:)`).
     public func openSlots() -> [Int] {
-        self.index.values.sorted { self.slots[$0].id < self.slots[$1].id }
+        self.index.values.filter { $0 < Self.lingeringTag }.sorted { self.slots[$0].id < self.slots[$1].id }
     }
 
     /// Ends the connections in `slots`, taken from `openSlots()` with nothing processed since:
@@ -210,7 +266,13 @@ public struct FlowTable {
         self.nextSweep = self.sweepsItself ? now.nanoseconds &+ 1_000_000_000 : .max
         guard !self.index.isEmpty else { return }
         var ending: [(slot: Int, id: UInt32, end: ConnectionEnd)] = []
+        var lingered: [Int] = []
         for slot in self.index.values {
+            if slot >= Self.lingeringTag {
+                let at = slot - Self.lingeringTag
+                if now.nanoseconds(since: self.lingering[at].last) >= self.limits.closedLinger { lingered.append(at) }
+                continue
+            }
             let connection = self.slots[slot]
             let quiet = now.nanoseconds(since: connection.facts.last.time)
             if connection.isClosed, quiet >= self.limits.closedLinger {
@@ -219,6 +281,7 @@ public struct FlowTable {
                 ending.append((slot, connection.id, .idleEvicted))
             }
         }
+        for at in lingered { self.forget(lingering: at) }
         ending.sort { $0.id < $1.id }
         for item in ending {
             self.end(slot: item.slot, as: item.end, at: now, sink: &sink)
@@ -226,6 +289,14 @@ public struct FlowTable {
     }
 
     // MARK: Internals
+
+    /// Whether `segment` opens a new connection on the ports of a judged one: a SYN that is not
+    /// a retransmission of its first.
+    private func startsNewConnection(_ segment: TCPSegment, lingering at: Int) -> Bool {
+        guard segment.flags.contains(.syn), !segment.flags.contains(.ack) else { return false }
+        guard let isn = self.lingering[at].clientISN else { return true }
+        return isn != segment.sequence
+    }
 
     private func startsNewConnection(_ segment: TCPSegment, slot: Int) -> Bool {
         // A fresh SYN (not a retransmission of the one we have) on a connection that is over,
@@ -242,7 +313,7 @@ public struct FlowTable {
     private mutating func create<Sink: ConnectionSink>(
         key: FlowKey, segment: TCPSegment, mark: PacketMark, sink: inout Sink
     ) -> Int {
-        if self.index.count >= self.limits.maxConnections {
+        if self.liveConnections >= self.limits.maxConnections {
             self.makeRoom(now: mark.time, sink: &sink)
         }
         let (client, server) = self.roles(of: segment)
@@ -329,14 +400,14 @@ public struct FlowTable {
     private mutating func makeRoom<Sink: ConnectionSink>(now: Timestamp, sink: inout Sink) {
         var candidates: [(slot: Int, last: Timestamp, id: UInt32)] = []
         candidates.reserveCapacity(self.index.count)
-        for slot in self.index.values {
+        for slot in self.index.values where slot < Self.lingeringTag {
             candidates.append((slot, self.slots[slot].facts.last.time, self.slots[slot].id))
         }
         let count = max(1, candidates.count / 16)
         candidates.sort { $0.last != $1.last ? $0.last < $1.last : $0.id < $1.id }
         let quietest = candidates.prefix(count).sorted { $0.id < $1.id }
         for candidate in quietest {
-            if !self.slots[candidate.slot].judged { self.flowTableEvictions += 1 }
+            self.flowTableEvictions += 1
             self.end(slot: candidate.slot, as: .flowTableFull, at: now, sink: &sink)
         }
     }
@@ -347,8 +418,6 @@ public struct FlowTable {
         swap(&connection, &self.slots[slot])
         self.index[FlowKey(connection.client, connection.server)] = nil
         self.freeSlots.append(slot)
-        // Judged at its close already: its linger is over, and nothing more is said of it.
-        guard !connection.judged else { return }
         self.judge(&connection, slot: slot, as: reason, at: time, sink: &sink)
     }
 

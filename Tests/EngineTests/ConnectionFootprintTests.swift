@@ -21,9 +21,37 @@ private func shortExchange(_ harness: inout HopHarness, port: UInt16, at ms: Int
     harness.packet(&connection, fromClient: false, flags: .ack, at: ms + 7)
 }
 
+/// Issue 16 item 3, the default: judged once closed both ways, the connection leaves neither a
+/// flow-table slot nor a pool entry, only its key in the index; its late packets are dropped.
+@Test func closedConnectionIsJudgedAtOnceAndLeavesOnlyItsKey() throws {
+    var options = AnalysisOptions()
+    options.queueEnded = true
+    var harness = HopHarness(options: options)
+    var connection = TestConnection(
+        client: Endpoint(address: .v4(0x0a00_0001), port: 40_000), server: Endpoint(address: .v4(0x0a00_030a), port: 8080))
+    harness.open(&connection, at: 0)
+    harness.send(&connection, fromClient: true, "GET /item/40000 HTTP/1.0\r\nHost: api\r\nConnection: close\r\n\r\n", at: 3)
+    harness.send(&connection, fromClient: false, okResponse, at: 4)
+    harness.close(&connection, clientFirst: false, at: 5)
+    let report = try #require(harness.engine.takeEnded().first)
+    #expect(report.verdict.verdictClass == .ok)
+    #expect(report.end == .closed)
+    #expect(report.transactions.first?.response?.status == 200)
+    #expect(harness.engine.liveConnections == 0)
+    #expect(harness.engine.flows.lingeringCount == 1)
+    #expect(harness.engine.collector.slots.allSatisfy { $0.live == -1 && $0.settled == nil })
+    #expect(harness.engine.flows.budget.retainedBytes == 0)
+    // The gateway's last ACK: late, dropped, no second report.
+    harness.packet(&connection, fromClient: true, flags: .ack, at: 7)
+    #expect(harness.engine.lastFrameWasLate)
+    #expect(harness.engine.takeEnded().isEmpty)
+    #expect(harness.engine.finish().tally.connections == 1)
+}
+
 @Test func closedConnectionLingersWithItsOutcomeOnly() throws {
     var options = AnalysisOptions()
     options.queueEnded = true
+    options.judgesAfterLinger = true
     var harness = HopHarness(options: options)
     shortExchange(&harness, port: 40_000, at: 0)
     // Closed both ways, not yet judged: the slot holds the settled outcome, no pool entry and
@@ -75,7 +103,9 @@ private func shortExchange(_ harness: inout HopHarness, port: UInt16, at ms: Int
 }
 
 @Test func poolFollowsOpenConnectionsNotLingeringOnes() {
-    var harness = HopHarness()
+    var options = AnalysisOptions()
+    options.judgesAfterLinger = true
+    var harness = HopHarness(options: options)
     // 300 short connections, each closed before the next opens, none judged yet (all within
     // the linger): the flow table holds 300, the pool one entry.
     for index in 0..<300 {

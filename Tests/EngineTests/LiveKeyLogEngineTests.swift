@@ -41,20 +41,28 @@ private struct LiveReplay {
 
     var keyLog: KeyLog { get throws { try self.keyLog(lines: self.keyLogLines.count) } }
 
+    /// The truth's options, every connection judged after the linger: keys may come after
+    /// the close, and the reports compared must count the same late packets.
+    func options() throws -> AnalysisOptions {
+        var options = try self.truth.options()
+        options.judgesAfterLinger = true
+        return options
+    }
+
     /// The report of the offline run, with the whole key log up front.
     func upFront() throws -> String {
-        Self.json(try analyse(self.path, options: try self.truth.options()))
+        Self.json(try analyse(self.path, options: try self.options()))
     }
 
     /// The report with a key log that never has the secrets (`waitForKeys` as given).
     func withoutKeys(waitForKeys: Bool) throws -> String {
-        var options = try self.truth.options()
+        var options = try self.options()
         options.decryption = TLSConnection.Decryption(keyLog: KeyLog(), crypto: OpenSSLCrypto(), waitForKeys: waitForKeys)
         return Self.json(try analyse(self.path, options: options))
     }
 
     func live(updates: [FrameNumber: KeyLog] = [:], atEnd: KeyLog? = nil) throws -> String {
-        var options = try self.truth.options()
+        var options = try self.options()
         options.decryption = TLSConnection.Decryption(keyLog: KeyLog(), crypto: OpenSSLCrypto(), waitForKeys: true)
         let reader = try PcapReader(path: self.path)
         var engine = Engine(linkType: reader.linkType, options: options)
@@ -142,7 +150,7 @@ private struct LiveReplay {
         // OpenSSL refuses a record sealed under other keys; a crypto that opens anything (as
         // FuzzTLS's does) shows whether the early records were tried with the session's keys.
         let crypto: any TLSCryptoProviding = anyKeyOpens ? AnyKeyOpens() : OpenSSLCrypto()
-        var options = try replay.truth.options()
+        var options = try replay.options()
         options.decryption = TLSConnection.Decryption(keyLog: keyLog, crypto: crypto)
         let upFront = LiveReplay.json(try analyse(replay.path, options: options))
         #expect(upFront.contains("tls.early_data.unreadable"))

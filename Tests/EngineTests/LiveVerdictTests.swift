@@ -14,6 +14,7 @@ private func liveHarness(judgesAtGatewayClose: Bool) -> EngineHarness {
     var options = AnalysisOptions()
     options.queueEnded = true
     options.judgesAtGatewayClose = judgesAtGatewayClose
+    options.judgesAfterLinger = !judgesAtGatewayClose
     var h = EngineHarness()
     h.engine = Engine(linkType: .ethernet, options: options)
     return h
@@ -97,11 +98,12 @@ private func lateClose(_ h: inout EngineHarness) {
     #expect(h.engine.finish().tally.connections == 2)
 }
 
-/// Every connection of every sample capture, `id code class`, judged at the gateway's close or
-/// after the linger.
-private func verdicts(_ path: String, judgesAtGatewayClose: Bool) throws -> [String] {
+/// Every connection of every sample capture, `id code class`, judged at the gateway's close,
+/// when closed both ways (the default), or after the linger.
+private func verdicts(_ path: String, judgesAtGatewayClose: Bool, afterLinger: Bool = true) throws -> [String] {
     var options = AnalysisOptions()
     options.judgesAtGatewayClose = judgesAtGatewayClose
+    options.judgesAfterLinger = afterLinger
     let reader = try PcapReader(path: Paths.captures + "/" + path)
     var engine = Engine(linkType: reader.linkType, options: options)
     try reader.forEachFrame { engine.process($0) }
@@ -111,4 +113,11 @@ private func verdicts(_ path: String, judgesAtGatewayClose: Bool) throws -> [Str
 @Test(arguments: Paths.sampleCaptureFiles(endingWith: [".pcap", ".pcapng"]))
 func judgingAtTheGatewaysCloseGivesTheVerdictTheLingerGives(_ path: String) throws {
     #expect(try verdicts(path, judgesAtGatewayClose: true) == verdicts(path, judgesAtGatewayClose: false))
+}
+
+/// Issue 16: judged when closed both ways (analyze's default), every sample capture's verdicts
+/// are those the linger gives.
+@Test(arguments: Paths.sampleCaptureFiles(endingWith: [".pcap", ".pcapng"]))
+func judgingWhenClosedBothWaysGivesTheVerdictTheLingerGives(_ path: String) throws {
+    #expect(try verdicts(path, judgesAtGatewayClose: false, afterLinger: false) == verdicts(path, judgesAtGatewayClose: false))
 }

@@ -242,6 +242,8 @@ func generatedCaptureIsTheSameOnEveryShardCount(seed: UInt64) throws {
 
     var options = AnalysisOptions()
     options.queueEnded = true
+    // The eight wait out the linger (else each is judged at its RST).
+    options.judgesAfterLinger = true
     var engine = ShardedEngine(linkType: .ethernet, options: options, shards: 2)
     feed(frames, to: &engine)
     let result = engine.finish()

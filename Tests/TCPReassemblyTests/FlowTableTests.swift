@@ -17,6 +17,8 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
 
 @Test func fullConnectionHasFactsAndZeekHistory() throws {
     var h = FlowHarness()
+    // Judged after the linger, so the last ACK (frame 8) counts.
+    h.table.judgment = .afterLinger
     exchange(&h)
     let requestEnd = c + 1 + 18
     h.send(fromGateway: true, seq: requestEnd, ack: s + 1 + 27, flags: [.fin, .ack])
@@ -102,6 +104,7 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
 
 @Test func reusedPortsAfterACloseStartANewConnection() {
     var h = FlowHarness()
+    h.table.judgment = .afterLinger
     exchange(&h)
     h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: [.rst, .ack])
     h.send(fromGateway: true, seq: c + 100_000, flags: .syn)
@@ -109,6 +112,55 @@ private func exchange(_ h: inout FlowHarness, request: String = "GET / HTTP/1.1\
     #expect(h.sink.started == [1, 2])
     #expect(h.sink.ended.map(\.id) == [1, 2])
     #expect(h.sink.ended.first?.end == .reused)
+}
+
+/// Issue 16: by default a connection is judged when both FINs are delivered; what lingers
+/// holds no slot, and its late packets are recognised and dropped.
+@Test func aConnectionClosedBothWaysIsJudgedAtOnceAndItsLateACKDropped() throws {
+    var h = FlowHarness()
+    exchange(&h)
+    let requestEnd = c + 1 + 18
+    h.send(fromGateway: true, seq: requestEnd, ack: s + 1 + 27, flags: [.fin, .ack])
+    #expect(h.sink.ended.isEmpty)
+    h.send(fromGateway: false, seq: s + 1 + 27, ack: requestEnd + 1, flags: [.fin, .ack])
+    let connection = try #require(h.sink.ended.first)
+    #expect(connection.end == .closed)
+    #expect(connection.facts.last.frame == 7)
+    #expect(h.table.liveConnections == 0)
+    #expect(h.table.lingeringCount == 1)
+    // The gateway's last ACK and a retransmitted FIN: late, no new connection.
+    h.send(fromGateway: true, seq: requestEnd + 1, ack: s + 1 + 28, flags: .ack)
+    #expect(h.table.lastSegmentWasLate)
+    h.send(fromGateway: false, seq: s + 1 + 27, ack: requestEnd + 1, flags: [.fin, .ack])
+    #expect(h.table.lastSegmentWasLate)
+    #expect(h.sink.started == [1])
+    #expect(h.sink.ended.count == 1)
+    #expect(connection.facts.client.packets == 4)
+    #expect(connection.facts.history == "ShADdFf")
+    // The linger ends 5 s after the last late packet: the key is let go.
+    h.table.sweep(now: Timestamp(nanoseconds: 9 * 1_000_000 + 5_000_000_000 - 1), sink: &h.sink)
+    #expect(h.table.lingeringCount == 1)
+    h.table.sweep(now: Timestamp(nanoseconds: 9 * 1_000_000 + 5_000_000_000), sink: &h.sink)
+    #expect(h.table.lingeringCount == 0)
+    h.finish()
+    #expect(h.sink.ended.count == 1)
+}
+
+@Test func aFreshSYNOnAJudgedConnectionsPortsOpensANewOneAndItsRetransmittedSYNDoesNot() throws {
+    var h = FlowHarness()
+    exchange(&h)
+    h.send(fromGateway: false, seq: s + 28, ack: c + 19, flags: [.rst, .ack])
+    #expect(h.sink.ended.map(\.id) == [1])
+    #expect(h.sink.ended.first?.end == .closed)
+    #expect(h.sink.ended.first?.facts.server.rst?.frame == 6)
+    h.send(fromGateway: true, seq: c, flags: .syn)
+    #expect(h.table.lastSegmentWasLate)
+    h.send(fromGateway: true, seq: c + 100_000, flags: .syn)
+    #expect(!h.table.lastSegmentWasLate)
+    h.finish()
+    #expect(h.sink.started == [1, 2])
+    #expect(h.sink.ended.map(\.id) == [1, 2])
+    #expect(h.sink.ended.last?.facts.syn?.frame == 8)
 }
 
 @Test func retransmittedSYNIsCountedNotANewConnection() throws {

@@ -142,7 +142,9 @@ struct CaptureCommandTests {
         let offlineConnections = try #require(offlineReport["connections"] as? [[String: Any]])
         #expect(offlineConnections.count == 1)
         #expect((offlineConnections.first?["verdict"] as? [String: Any])?["code"] as? String == "tcp.fin.before_response")
-        #expect(offlineConnections.first?["frames"] as? [Int] == [frames[0], wholeCount])
+        // Offline, the connection is judged once closed both ways (issue 16), here at the same
+        // FIN: the last ACK is late for both.
+        #expect(offlineConnections.first?["frames"] as? [Int] == [frames[0], frames[1]])
 
         // The metrics file, rewritten at exit with the final counts, readable by node_exporter.
         let metrics = try String(contentsOfFile: out + "/edgescope.prom", encoding: .utf8)

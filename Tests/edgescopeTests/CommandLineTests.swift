@@ -233,7 +233,7 @@ private func refusedCapture(format: PcapFileBuilder.Format = .pcapMicroseconds, 
     #expect(markdown.contains("| `http.header.name_ctl_or_space` | 3 | 502 | `127.0.0.1:18091` ×3 |"))
     // The cause once, with its count and one example: the worst, first in the capture.
     #expect(markdown.components(separatedBy: "### `http.header.name_ctl_or_space` ×3").count == 2)
-    #expect(markdown.contains("Example c2: `127.0.0.1:34536` → `127.0.0.1:18091`, frames 8–17"))
+    #expect(markdown.contains("Example c2: `127.0.0.1:34536` → `127.0.0.1:18091`, frames 8–16"))
     #expect(markdown.contains("| haproxy | 502 | `PH` |"))
     // The hexdump, fenced, marks the space before the colon; the frame that proves it is named.
     #expect(markdown.contains("```\n00000021  78 74 2f 70 6c 61 69 6e 0d 0a 43 6f 6e 74 65 6e   xt/plain..Conten\n00000031  74 2d 4c 65 6e 67 74 68[20] 3a 20 35 0d 0a 0d 0a  t-Length[ ]: 5....\n```"))
