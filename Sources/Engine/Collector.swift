@@ -284,6 +284,7 @@ struct Collector: ConnectionSink {
         }
         Self.addLosses(losses.client, to: &diagnosis)
         Self.addLosses(losses.server, to: &diagnosis)
+        if let pathMTU = TCPDiagnosis.pathMTUFinding(connection) { diagnosis.findings.append(pathMTU) }
         var reportFacts = connection.facts
         // Only a failure's report draws the ladder: a healthy connection's is let go here.
         if diagnosis.verdict.verdictClass == .ok { reportFacts.ladder = PacketLadder() }

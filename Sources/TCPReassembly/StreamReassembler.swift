@@ -36,6 +36,17 @@ public struct StreamReassembler {
 
     /// Segments that carried only bytes already delivered (or buffered).
     public internal(set) var retransmittedSegments = 0
+    /// The longest segment payload seen (the sender's segment size, as near as the capture knows).
+    public internal(set) var largestSegment = 0
+    /// Retransmissions as long as `largestSegment` (full-size segments sent again), and the first
+    /// of them: what a path-MTU black hole leaves (`tcp.mtu_blackhole`).
+    public internal(set) var fullSizeRetransmissions = 0
+    public internal(set) var firstFullSizeRetransmission: (frame: FrameNumber, offset: UInt64)?
+    /// The furthest the peer acknowledged (an offset of this stream; `Int64.min` before any ACK).
+    public internal(set) var highestAcknowledged = Int64.min
+    /// The peer's ACKs that acknowledged nothing new while bytes were outstanding: it received
+    /// something past a hole (a duplicate ACK, RFC 5681 §2), or answered with data.
+    public internal(set) var duplicateAcknowledgments = 0
     /// Segments that arrived ahead of a hole and were buffered.
     public internal(set) var outOfOrderSegments = 0
     /// TCP keep-alive probes (one byte, or none, at `next - 1`).
@@ -112,6 +123,7 @@ public struct StreamReassembler {
         start: Int64, payload: UnsafeRawBufferPointer, wireLength: Int, frame: FrameNumber,
         frameOffset: Int?, time: Timestamp, budget: inout ReassemblyBudget, emit: (StreamEvent) -> Void
     ) {
+        if wireLength > self.largestSegment { self.largestSegment = wireLength }
         var payload = payload
         var wireLength = wireLength
         var frameOffset = frameOffset
@@ -147,6 +159,10 @@ public struct StreamReassembler {
                 return
             }
             self.retransmittedSegments &+= 1
+            if wireLength == self.largestSegment {
+                self.fullSizeRetransmissions &+= 1
+                if self.firstFullSizeRetransmission == nil { self.firstFullSizeRetransmission = (frame, offset) }
+            }
             self.compareWithRetained(
                 offset: offset, bytes: payload, frame: frame, frameOffset: frameOffset, budget: budget)
             return
@@ -184,6 +200,11 @@ public struct StreamReassembler {
     ) {
         guard self.isStarted else { return }
         let acked = self.offset(ofSequence: sequence)
+        if acked > self.highestAcknowledged {
+            self.highestAcknowledged = acked
+        } else if acked == self.highestAcknowledged, acked < Int64(bitPattern: self.nextOffset) {
+            self.duplicateAcknowledgments &+= 1
+        }
         guard acked > Int64(bitPattern: self.nextOffset) else { return }
         var target = UInt64(acked)
         if let fin = self.finOffset, target > fin {

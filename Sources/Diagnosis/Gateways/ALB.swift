@@ -60,6 +60,8 @@ public struct ALBModel: GatewayModel {
             }
             return .rejects(504, "The load balancer established a connection to the target but the target did not respond before the idle timeout period elapsed",
                 note: "the idle timeout, 60 s by default")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "The load balancer established a connection to the target but the target did not respond before the idle timeout period elapsed")
 
@@ -125,7 +127,7 @@ public struct ALBModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -116,6 +116,8 @@ public struct CaddyModel: GatewayModel {
             }
             return .rejects(504, "net/http: timeout awaiting response headers",
                 note: "response_header_timeout (seen with 2.6.2, captures/caddy/tcp-read-timeout.pcap); without it Caddy waits for the client to give up")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(502, "context canceled", note: "not verified: Go's transport has no write timeout, so the request waits until the client gives up")
 
@@ -254,7 +256,7 @@ public struct CaddyModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

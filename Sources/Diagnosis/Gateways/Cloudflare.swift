@@ -70,6 +70,8 @@ public struct CloudflareModel: GatewayModel {
             return .rejects(521, "521 Web server is down", note: "the origin's firewall rejected the connection (an ICMP error where a closed port sends a RST)")
         case .tcpConnectTimeout:
             return .rejects(522, "522 Connection timed out", note: "no SYN-ACK within 19 s (after retransmissions)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(522, "522 Connection timed out", note: "the origin did not acknowledge the request within 90 s")
         case .tcpReadTimeout:
@@ -144,7 +146,7 @@ public struct CloudflareModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

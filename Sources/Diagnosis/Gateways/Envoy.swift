@@ -82,6 +82,8 @@ public struct EnvoyModel: GatewayModel {
                 return .rejects(nil, "UT", note: "inferred: the route timeout resets a started response")
             }
             return .rejects(504, "UT", note: "upstream_response_timeout (route timeout, 15 s by default) or upstream_per_try_timeout")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "UT")
 
@@ -179,7 +181,7 @@ public struct EnvoyModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "via_upstream")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -71,6 +71,8 @@ public struct HAProxyModel: GatewayModel {
                 return .rejects(nil, "sD", note: "inferred from the sH/SD states; not traced")
             }
             return .rejects(504, "sH", note: "timeout server")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "sH", note: "not traced: sH or sC class")
 
@@ -230,7 +232,7 @@ public struct HAProxyModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "----")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

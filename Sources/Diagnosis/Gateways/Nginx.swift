@@ -156,6 +156,8 @@ public struct NginxModel: GatewayModel {
             }
             return .rejects(504, "upstream timed out (110: Connection timed out)" + While.readingHead,
                 note: "proxy_read_timeout, 60 s by default")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context), seen: "seen with 1.22.1: the request path (captures/nginx/tcp-mtu-blackhole-request.pcap) and the response path (tcp-mtu-blackhole-response.pcap) both end in proxy_read_timeout")
         case .tcpSendTimeout:
             return .rejects(504, "upstream timed out (110: Connection timed out)" + While.sending,
                 note: "proxy_send_timeout, 60 s by default")
@@ -376,7 +378,7 @@ public struct NginxModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -51,6 +51,8 @@ public struct StrictModel: GatewayModel {
             return invalid("9110 §15.6.3: no connection to the upstream (502 Bad Gateway)")
         case .tcpConnectTimeout, .tcpSendTimeout:
             return .rejects(504, "RFC 9110 §15.6.5: no timely answer from the upstream (504 Gateway Timeout)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpReadTimeout:
             return .rejects(context.phase == .responseBody ? nil : 504, "RFC 9110 §15.6.5: no timely answer from the upstream (504 Gateway Timeout)")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders:
@@ -197,7 +199,7 @@ public struct StrictModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "gRPC PROTOCOL-HTTP2: the service's own status")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

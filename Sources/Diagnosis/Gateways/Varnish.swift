@@ -85,6 +85,8 @@ public struct VarnishModel: GatewayModel {
                 return .rejects(nil, "Resource temporarily unavailable; straight insufficient bytes", note: "between_bytes_timeout (seen with 7.1.1)")
             }
             return Self.fetchFailed("first byte timeout", "first_byte_timeout, 60 s by default (seen with 7.1.1, captures/varnish/tcp-read-timeout.pcap)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return Self.fetchFailed("…", "not verified: send_timeout applies to clients; a stalled backend write ends at first_byte_timeout")
 
@@ -200,7 +202,7 @@ public struct VarnishModel: GatewayModel {
             return GatewayRuleKit.http1Only("Varnish")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }
