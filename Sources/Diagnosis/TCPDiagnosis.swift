@@ -168,14 +168,15 @@ public enum TCPDiagnosis {
             let whole = mss == nil ? gap.length >= 1200 && gap.length >= 2 * UInt64(tail) : segment != nil
             if stream.highestAcknowledged <= Int64(gap.streamOffset), tail > 0, whole, tail < (segment ?? Int(gap.length)) {
                 let count = segment.map { " (\(Summaries.count(Int(gap.length) / $0, "segment")) of \($0))" } ?? ""
-                var evidence = [Evidence(
-                    direction: .server, streamOffset: gap.streamOffset, frame: nil, frameOffset: nil, length: gap.length,
-                    note: "\(Summaries.count(gap.length, "byte"))\(count) of the upstream's never arrived; the gateway acknowledged only up to offset \(max(stream.highestAcknowledged, 0))")]
+                var evidence: [Evidence] = []
                 if let last = facts.server.lastPayload {
                     evidence.append(Evidence(
                         direction: .server, streamOffset: gapEnd, frame: last.frame, frameOffset: nil, length: UInt64(tail),
-                        note: "the small tail (\(Summaries.count(tail, "byte"))) arrived, after the hole: the gateway acknowledged it out of order"))
+                        note: "the small tail (\(Summaries.count(tail, "byte"))) arrived after the hole: the gateway acknowledged it out of order"))
                 }
+                evidence.append(Evidence(
+                    direction: .server, streamOffset: gap.streamOffset, frame: nil, frameOffset: nil, length: gap.length,
+                    note: "\(Summaries.count(gap.length, "byte"))\(count) of the upstream's never arrived; the gateway acknowledged only up to offset \(max(stream.highestAcknowledged, 0))"))
                 if let icmp, icmp.direction == .server, let finding = self.pathMTUFinding(connection) { evidence.append(finding.evidence[0]) }
                 let summary = "Only the last \(Summaries.count(tail, "byte")) of the upstream's answer reached the gateway: the \(Summaries.count(gap.length, "byte")) before them\(count) "
                     + "never arrived and the gateway never acknowledged them, though it acknowledged the small tail out of order. "

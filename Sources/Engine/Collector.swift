@@ -283,7 +283,8 @@ struct Collector: ConnectionSink {
             diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
         }
         Self.addLosses(losses.client, to: &diagnosis)
-        Self.addLosses(losses.server, to: &diagnosis)
+        // A path-MTU black hole's hole holds bytes the gateway never had, not bytes the capture lost.
+        if diagnosis.verdict.code != .tcpMTUBlackhole { Self.addLosses(losses.server, to: &diagnosis) }
         if let pathMTU = TCPDiagnosis.pathMTUFinding(connection) { diagnosis.findings.append(pathMTU) }
         var reportFacts = connection.facts
         // Only a failure's report draws the ladder: a healthy connection's is let go here.

@@ -219,6 +219,20 @@ def one(name, link, drop, method, expected):
     sack = tshark(pcap, "!icmp && tcp.options.sack_le", "frame.number", "ip.src")
     if not syn:
         raise run.Fail("%s: no SYN" % name)
+    # The frame the verdict rests on, from tshark: the first full-size segment of the gateway's
+    # sent again (request path), the small tail from the upstream after the hole tshark reports as
+    # "previous segment not captured" (response path), the ICMP answering the SYN (time exceeded).
+    evidence_frame = None
+    if expected == "tcp.mtu_blackhole" and link == "request":
+        longest = max(int(l) for _, l, s in retrans if s == GW)
+        evidence_frame = min(int(f) for f, l, s in retrans if s == GW and int(l) == longest)
+    elif expected == "tcp.mtu_blackhole":
+        tail = tshark(pcap, "!icmp && ip.src == %s && tcp.len > 0 && tcp.analysis.lost_segment" % UP, "frame.number", "tcp.len")
+        if len(tail) != 1:
+            raise run.Fail("%s: expected one upstream segment after a hole, got %s" % (name, tail))
+        evidence_frame = int(tail[0][0])
+    elif expected == "tcp.connect.unreachable":
+        evidence_frame = int(icmp[0][0])
     version = "nginx " + subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.split("nginx/")[1].split()[0]
     truth = {
         "capture": os.path.basename(pcap),
@@ -235,7 +249,8 @@ def one(name, link, drop, method, expected):
         "retransmissions": [{"frame": int(f), "length": int(l), "from": s} for f, l, s in retrans],
         "sack_frames": [{"frame": int(f), "from": s} for f, s in sack],
         "expected_connections": [{
-            "client": "%s:%s" % (GW, syn[0][1]), "server": "%s:%d" % (UP, PORT), "verdict": expected,
+            "client": "%s:%s" % (GW, syn[0][1]), "server": "%s:%d" % (UP, PORT), "verdict": "none" if expected == "ok" else expected,
+            "evidence_frame": evidence_frame,
             "class": {"ok": "ok", "tcp.mtu_blackhole": "504", "tcp.connect.unreachable": "502"}[expected],
             "client_status": status, "gateway_log": timeout_line[0] if timeout_line else None,
             "source": "%s; %s" % (timeout_line[0] if timeout_line else "nginx logged no error and curl got %d" % status, "; ".join(rules)),
