@@ -135,8 +135,16 @@ struct Collector: ConnectionSink {
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
             if startsTLS {
                 self.slots[slot].tls = TLSAnalyzer(decryption: self.decryption, redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit)
-                self.slots[slot].tls!.feed(
-                    data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                if let afterProxyHeader = self.live[index].analysis.takeTLSStart() {
+                    for chunk in afterProxyHeader {
+                        chunk.bytes.withUnsafeBytes {
+                            self.slots[slot].tls!.feed($0, direction: direction, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
+                        }
+                    }
+                } else {
+                    self.slots[slot].tls!.feed(
+                        data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                }
                 if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
                 return
             }
