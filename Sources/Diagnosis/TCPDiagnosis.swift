@@ -135,7 +135,7 @@ public enum TCPDiagnosis {
         let icmp = connection.pathMTU
         let client = connection.clientStream
         if client.fullSizeRetransmissions >= 2, let first = client.firstFullSizeRetransmission,
-           self.isFullSize(client.largestSegment, mss: facts.server.maximumSegmentSize),
+           self.isFullSize(Int(client.largestSegment), mss: facts.server.maximumSegmentSize),
            client.highestAcknowledged <= Int64(first.offset),
            client.duplicateAcknowledgments > 0 || icmp?.direction == .client
         {

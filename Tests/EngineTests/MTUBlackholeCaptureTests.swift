@@ -24,8 +24,9 @@ private func recorded(_ name: String) throws -> (truth: [String: Any], expected:
 /// tail gets through and the upstream acknowledges it out of order; nginx retransmits the full-size
 /// ones until proxy_read_timeout and logs a read timeout (504). With the router's ICMP dropped at the
 /// gateway's input instead, the capture holds the fragmentation needed messages (MTU 1000), which
-/// the kernel never acted on.
-@Test(arguments: ["tcp-mtu-blackhole-request", "tcp-mtu-blackhole-request-icmp-seen"])
+/// the kernel never acted on; over IPv6 (a 1280-byte link, 1428-byte segments) the ICMPv6 packet
+/// too big.
+@Test(arguments: ["tcp-mtu-blackhole-request", "tcp-mtu-blackhole-request-icmp-seen", "tcp-mtu-blackhole-request-icmp-seen-v6"])
 func fullSizeSegmentsRetransmittedWithoutAcknowledgementAreAnMTUBlackHole(name: String) throws {
     let (truth, expected, result) = try recorded(name)
     let logged = try #require(expected["gateway_log"] as? String)
@@ -44,7 +45,9 @@ func fullSizeSegmentsRetransmittedWithoutAcknowledgementAreAnMTUBlackHole(name: 
     let evidence = try #require(primary.evidence.first)
     #expect(evidence.direction == .client)
     #expect(evidence.frame.map(Int.init) == expected["evidence_frame"] as? Int)
-    #expect(evidence.length == 1448)
+    let longest = (truth["retransmissions"] as? [[String: Any]] ?? []).compactMap { $0["length"] as? Int }.max()
+    #expect(evidence.length == longest.map(UInt64.init))
+    #expect(longest == (name.hasSuffix("-v6") ? 1428 : 1448))
     #expect(evidence.streamOffset == 0)
     let icmp = truth["icmp"] as? [[String: Any]] ?? []
     let fragNeeded = connection.findings.first { $0.code == .tcpICMPFragNeeded }
@@ -52,14 +55,17 @@ func fullSizeSegmentsRetransmittedWithoutAcknowledgementAreAnMTUBlackHole(name: 
         #expect(fragNeeded == nil)
         #expect(connection.verdict.summary.contains("duplicate ACK"))
     } else {
-        #expect(icmp.allSatisfy { $0["type"] as? Int == 3 && $0["code"] as? Int == 4 && $0["mtu"] as? Int == 1000 })
+        let mtu = name.hasSuffix("-v6") ? 1280 : 1000
+        #expect(icmp.allSatisfy {
+            ($0["type"] as? Int == 3 && $0["code"] as? Int == 4 || $0["type"] as? Int == 2 && $0["code"] as? Int == 0) && $0["mtu"] as? Int == mtu
+        })
         let finding = try #require(fragNeeded)
-        #expect(finding.value == "1000")
+        #expect(finding.value == String(mtu))
         #expect(finding.evidence.first?.frame.map(Int.init) == icmp.first?["frame"] as? Int)
         #expect(finding.evidence.first?.note.contains("\(icmp.count) such messages") == true)
         // The ICMP is the primary finding's evidence too.
         #expect(primary.evidence.contains { $0.frame.map(Int.init) == icmp.first?["frame"] as? Int })
-        #expect(connection.verdict.summary.contains("next-hop MTU of 1000"))
+        #expect(connection.verdict.summary.contains("next-hop MTU of \(mtu)"))
     }
 }
 

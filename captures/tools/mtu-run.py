@@ -18,6 +18,8 @@ Scenarios:
   nginx sends them in full-size segments that never arrive; its small tail does, and the upstream
   acknowledges it out of order (SACK). ICMP dropped at the router.
 - request-icmp-seen: the same, the ICMP dropped at the gateway's nftables input (the capture holds it).
+- request-icmp-seen-v6: the same over IPv6 (the link at 1280, IPv6's minimum; the upstream's route
+  advertises MSS 1440), the router's ICMPv6 packet too big dropped at the gateway's input.
 - response: the bottleneck is on the response path (router -> gateway link); the upstream answers a
   GET with 12000 bytes; the gateway's capture holds only the response's small tail, which it
   acknowledges out of order. ICMP dropped at the router.
@@ -44,6 +46,8 @@ import capture_run as run  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPTURES = os.path.dirname(HERE)
 GW, R_GW, R_UP, UP = "10.204.1.1", "10.204.1.2", "10.204.2.2", "10.204.2.1"
+GW6, R_GW6, R_UP6, UP6 = "fd00:204:1::1", "fd00:204:1::2", "fd00:204:2::2", "fd00:204:2::1"
+V4 = (GW, R_GW, R_UP, UP)
 PORT = 9400
 LOW_MTU = 1000
 
@@ -51,6 +55,8 @@ LOW_MTU = 1000
 SCENARIOS = {
     "tcp-mtu-blackhole-request": ("request", "router", "POST", "tcp.mtu_blackhole"),
     "tcp-mtu-blackhole-request-icmp-seen": ("request", "gateway", "POST", "tcp.mtu_blackhole"),
+    # IPv6: the router's link at 1280 (IPv6's minimum), its ICMPv6 packet too big dropped at the gateway's input.
+    "tcp-mtu-blackhole-request-icmp-seen-v6": ("request", "gateway", "POST", "tcp.mtu_blackhole"),
     "tcp-mtu-blackhole-response": ("response", "router", "GET", "tcp.mtu_blackhole"),
     "tcp-mtu-frag-needed-adapts": ("request", None, "POST", "ok"),
     "tcp-connect-icmp-time-exceeded": ("ttl", None, "GET", "tcp.connect.unreachable"),
@@ -67,7 +73,7 @@ http {{ access_log {d}/access.log; client_body_temp_path {d}/tmp/b; proxy_temp_p
 UPSTREAM = r'''
 import socket, sys, time
 log = open(sys.argv[2], "w")
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], %d)); s.listen(8)
 while True:
@@ -111,6 +117,13 @@ def tshark(pcap, display_filter, *fields):
 
 
 def one(name, link, drop, method, expected):
+    v6 = name.endswith("-v6")
+    GW, R_GW, R_UP, UP = (GW6, R_GW6, R_UP6, UP6) if v6 else V4
+    plen, ipf, low = (64, ["-6"], 1280) if v6 else (24, [], LOW_MTU)
+    icmp_filter = "icmpv6.type == 2" if v6 else "icmp"
+    not_icmp = "!icmpv6" if v6 else "!icmp"
+    src_field = "ipv6.src" if v6 else "ip.src"
+    bracket = (lambda a: "[%s]" % a) if v6 else (lambda a: a)
     tag = "%d" % os.getpid()
     ns_gw, ns_r, ns_up = "es-mg-" + tag, "es-mr-" + tag, "es-mu-" + tag
     a, b, c, d = ("esm%s%s" % (x, tag[-4:]) for x in "abcd")  # a(gw)-b(router), c(router)-d(up)
@@ -130,19 +143,19 @@ def one(name, link, drop, method, expected):
         for dev, ns in ((a, ns_gw), (b, ns_r), (c, ns_r), (d, ns_up)):
             run.sh(["ip", "link", "set", dev, "netns", ns])
         for ns, dev, addr in ((ns_gw, a, GW), (ns_r, b, R_GW), (ns_r, c, R_UP), (ns_up, d, UP)):
-            sh(ns, "ip", "addr", "add", addr + "/24", "dev", dev)
+            sh(ns, "ip", *ipf, "addr", "add", "%s/%d" % (addr, plen), "dev", dev, *(["nodad"] if v6 else []))
             sh(ns, "ip", "link", "set", dev, "up")
             # No segmentation offload: the capture shows the segments as they go on the wire.
             sh(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off")
-        sh(ns_r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh(ns_r, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1" if v6 else "net.ipv4.ip_forward=1")
         for ns in (ns_gw, ns_up):
             sh(ns, "sysctl", "-qw", "net.ipv4.tcp_mtu_probing=0")
-        sh(ns_gw, "ip", "route", "add", "10.204.2.0/24", "via", R_GW)
+        sh(ns_gw, "ip", *ipf, "route", "add", "fd00:204:2::/64" if v6 else "10.204.2.0/24", "via", R_GW)
         # The upstream advertises MSS 1460 whatever the path: a clamp that does not know the bottleneck.
-        sh(ns_up, "ip", "route", "add", "10.204.1.0/24", "via", R_UP, "advmss", "1460")
+        sh(ns_up, "ip", *ipf, "route", "add", "fd00:204:1::/64" if v6 else "10.204.1.0/24", "via", R_UP, "advmss", "1440" if v6 else "1460")
         if link == "request":
-            sh(ns_r, "ip", "link", "set", c, "mtu", str(LOW_MTU))
-            rules.append("router %s mtu %d (towards the upstream)" % (c, LOW_MTU))
+            sh(ns_r, "ip", "link", "set", c, "mtu", str(low))
+            rules.append("router %s mtu %d (towards the upstream)" % (c, low))
         elif link == "response":
             sh(ns_r, "ip", "link", "set", b, "mtu", str(LOW_MTU))
             rules.append("router %s mtu %d (towards the gateway)" % (b, LOW_MTU))
@@ -152,6 +165,12 @@ def one(name, link, drop, method, expected):
             for command in table:
                 sh(ns_r, "nft", *command)
             rules.append("router: nft output `icmp type destination-unreachable drop`")
+        elif drop == "gateway" and v6:
+            table = [["add", "table", "ip6", "es"], ["add", "chain", "ip6", "es", "in", "{ type filter hook input priority 0; }"],
+                     ["add", "rule", "ip6", "es", "in", "icmpv6", "type", "packet-too-big", "drop"]]
+            for command in table:
+                sh(ns_gw, "nft", *command)
+            rules.append("gateway: nft input `icmpv6 type packet-too-big drop`")
         elif drop == "gateway":
             table = [["add", "table", "ip", "es"], ["add", "chain", "ip", "es", "in", "{ type filter hook input priority 0; }"],
                      ["add", "rule", "ip", "es", "in", "icmp", "type", "destination-unreachable", "drop"]]
@@ -170,12 +189,12 @@ def one(name, link, drop, method, expected):
         run.start("upstream", [sys.executable, script, UP, upstream_log], signal.SIGTERM, ns=ns_up)
         run.wait_for(10, "the upstream", lambda: run.listening(PORT, ns_up))
         conf = os.path.join(work, "nginx.conf")
-        open(conf, "w").write(NGINX.format(d=work, up=UP, port=PORT))
+        open(conf, "w").write(NGINX.format(d=work, up=bracket(UP), port=PORT))
         run.start("gateway", ["nginx", "-p", work + "/", "-c", conf, "-e", os.path.join(work, "error.log")], signal.SIGQUIT, ns=ns_gw)
         run.wait_for(10, "nginx", lambda: run.listening(8080, ns_gw))
         errors = tempfile.NamedTemporaryFile(mode="w+", suffix=".tcpdump")
         run.start("tcpdump", ["tcpdump", "-i", a, "-n", "-U", "--immediate-mode", "-s", "0",
-                              "--time-stamp-precision=micro", "-w", pcap, "tcp or icmp"], signal.SIGINT, ns=ns_gw, stderr=errors)
+                              "--time-stamp-precision=micro", "-w", pcap, "tcp or icmp6" if v6 else "tcp or icmp"], signal.SIGINT, ns=ns_gw, stderr=errors)
         run.wait_for(10, "tcpdump", lambda: "listening on" in open(errors.name).read())
         path = "/mtu/" + name
         curl = ["curl", "--noproxy", "*", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20"]
@@ -213,10 +232,11 @@ def one(name, link, drop, method, expected):
         f.write(json.dumps({"request": "%s %s" % (method, path), "http_code": status, "curl_exit": r.returncode}) + "\n")
     with open(out + ".upstream.log", "w") as f:
         f.write(open(upstream_log).read())
-    icmp = tshark(pcap, "icmp", "frame.number", "icmp.type", "icmp.code", "icmp.mtu", "_ws.col.Info")
-    syn = tshark(pcap, "!icmp && tcp.flags.syn == 1 && tcp.flags.ack == 0", "frame.number", "tcp.srcport")
-    retrans = tshark(pcap, "!icmp && tcp.analysis.retransmission", "frame.number", "tcp.len", "ip.src")
-    sack = tshark(pcap, "!icmp && tcp.options.sack_le", "frame.number", "ip.src")
+    prefix = "icmpv6" if v6 else "icmp"
+    icmp = tshark(pcap, icmp_filter, "frame.number", prefix + ".type", prefix + ".code", prefix + ".mtu", "_ws.col.Info")
+    syn = tshark(pcap, not_icmp + " && tcp.flags.syn == 1 && tcp.flags.ack == 0", "frame.number", "tcp.srcport")
+    retrans = tshark(pcap, not_icmp + " && tcp.analysis.retransmission", "frame.number", "tcp.len", src_field)
+    sack = tshark(pcap, not_icmp + " && tcp.options.sack_le", "frame.number", src_field)
     if not syn:
         raise run.Fail("%s: no SYN" % name)
     # The frame the verdict rests on, from tshark: the first full-size segment of the gateway's
@@ -227,7 +247,7 @@ def one(name, link, drop, method, expected):
         longest = max(int(l) for _, l, s in retrans if s == GW)
         evidence_frame = min(int(f) for f, l, s in retrans if s == GW and int(l) == longest)
     elif expected == "tcp.mtu_blackhole":
-        tail = tshark(pcap, "!icmp && ip.src == %s && tcp.len > 0 && tcp.analysis.lost_segment" % UP, "frame.number", "tcp.len")
+        tail = tshark(pcap, "%s && %s == %s && tcp.len > 0 && tcp.analysis.lost_segment" % (not_icmp, src_field, UP), "frame.number", "tcp.len")
         if len(tail) != 1:
             raise run.Fail("%s: expected one upstream segment after a hole, got %s" % (name, tail))
         evidence_frame = int(tail[0][0])
@@ -239,7 +259,7 @@ def one(name, link, drop, method, expected):
         "gateway": version,
         "link_type": "EN10MB",
         "scenario": name,
-        "network": "gateway %s -- router (%s | %s) -- upstream %s:%d; %s" % (GW, R_GW, R_UP, UP, PORT, "; ".join(rules) or "no rule"),
+        "network": "gateway %s -- router (%s | %s) -- upstream %s:%d; %s" % (GW, R_GW, R_UP, bracket(UP), PORT, "; ".join(rules) or "no rule"),
         "upstream_sends": "HTTP/1.1 200 once the request is whole (%s)" % ("12000 body bytes" if method == "GET" else "10 body bytes"),
         "client_requests": [{"request": "%s %s" % (method, path), "status": status}],
         "gateway_errors": error_lines,
@@ -249,7 +269,7 @@ def one(name, link, drop, method, expected):
         "retransmissions": [{"frame": int(f), "length": int(l), "from": s} for f, l, s in retrans],
         "sack_frames": [{"frame": int(f), "from": s} for f, s in sack],
         "expected_connections": [{
-            "client": "%s:%s" % (GW, syn[0][1]), "server": "%s:%d" % (UP, PORT), "verdict": "none" if expected == "ok" else expected,
+            "client": "%s:%s" % (bracket(GW), syn[0][1]), "server": "%s:%d" % (bracket(UP), PORT), "verdict": "none" if expected == "ok" else expected,
             "evidence_frame": evidence_frame,
             "class": {"ok": "ok", "tcp.mtu_blackhole": "504", "tcp.connect.unreachable": "502"}[expected],
             "client_status": status, "gateway_log": timeout_line[0] if timeout_line else None,
