@@ -78,6 +78,7 @@ extension FindingCode {
     public static let tcpKeepaliveRace = FindingCode(.tcpKeepaliveRace)
     public static let tcpReadTimeout = FindingCode(.tcpReadTimeout)
     public static let tcpSendTimeout = FindingCode(.tcpSendTimeout)
+    public static let tcpMTUBlackhole = FindingCode(.tcpMTUBlackhole)
 
     public static let captureGap = FindingCode(.captureGap)
     public static let captureTruncated = FindingCode(.captureTruncated)
@@ -87,6 +88,7 @@ extension FindingCode {
     public static let limitReassemblyBuffer = FindingCode(.limitReassemblyBuffer)
     public static let limitFlowTable = FindingCode(.limitFlowTable)
     public static let ipFragmented = FindingCode(.ipFragmented)
+    public static let tcpICMPFragNeeded = FindingCode(.tcpICMPFragNeeded)
 
     public static let protoTLSToPlainPort = FindingCode(.protoTLSToPlainPort)
     public static let protoPlainToTLSPort = FindingCode(.protoPlainToTLSPort)

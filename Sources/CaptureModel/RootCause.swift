@@ -21,6 +21,7 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case tcpKeepaliveRace
     case tcpReadTimeout
     case tcpSendTimeout
+    case tcpMTUBlackhole
 
     // Capture and reassembly
     case captureGap
@@ -31,6 +32,7 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case limitReassemblyBuffer
     case limitFlowTable
     case ipFragmented
+    case tcpICMPFragNeeded
 
     // Protocol mismatch (taxonomy 2.B)
     case protoTLSToPlainPort
@@ -264,6 +266,11 @@ extension RootCause {
                 meaning: "the upstream stopped taking the request (zero window or no ACKs)", rfc: "RFC 9293 §3.8.6",
                 phrase: "stopped reading the request")
 
+        case .tcpMTUBlackhole:
+            return row("tcp.mtu_blackhole", .connection, [.request, .responseHead, .responseBody],
+                meaning: "full-size segments were sent again and again without being acknowledged while small ones got through: a link on the path has a smaller MTU and path-MTU discovery cannot work (ICMP fragmentation needed dropped, or ignored); the gateway times out",
+                rfc: "RFC 1191, RFC 8201, RFC 2923 §2.1", phrase: "sat behind a path-MTU black hole (full-size packets were lost)")
+
         case .captureGap:
             return row("capture.gap", .capture, [.responseHead], .rootCause, .warning,
                 meaning: "the capture lost bytes the verdict depends on (class `unknown`)", phrase: notJudged)
@@ -289,6 +296,10 @@ extension RootCause {
         case .ipFragmented:
             return row("ip.fragmented", .capture, [.idle], .finding, .warning,
                 meaning: "an IPv4 datagram arrived in fragments (reassembled where possible)", rfc: "RFC 791 §3.2", phrase: fact)
+        case .tcpICMPFragNeeded:
+            return row("tcp.icmp.frag_needed", .capture, [.idle], .finding, .warning,
+                meaning: "an ICMP fragmentation needed (IPv4) or packet too big (IPv6) quoted a segment of the connection: a router could not forward it whole (the finding's value is the next-hop MTU it named)",
+                rfc: "RFC 1191 §4, RFC 4443 §3.2", phrase: fact)
 
         case .protoTLSToPlainPort:
             return row("proto.tls_to_plain_port", .protocolMismatch, [.tls],

@@ -71,6 +71,11 @@ public enum ConnectionDiagnosis {
         if facts.opener == .client, facts.synAck == nil, facts.syn != nil {
             return TCPDiagnosis.diagnose(connection, context: context)
         }
+        if let blackhole = TCPDiagnosis.mtuBlackhole(
+            connection, context: context, method: http?.end.outstanding?.method ?? http?.end.inProgressRequest?.method)
+        {
+            return blackhole
+        }
         guard let http, http.gatewaySpeaksHTTP1 || !http.findings.isEmpty || facts.client.payloadBytesOnWire == 0 else {
             // TLS or another protocol: only TCP can be judged here.
             return TCPDiagnosis.diagnose(connection, context: context)

@@ -88,6 +88,114 @@ public enum TCPDiagnosis {
         }
     }
 
+    /// What an ICMP time exceeded answering a SYN means: Linux ends the connect with
+    /// EHOSTUNREACH (net/ipv4/icmp.c icmp_err_convert; tcp_v4_err fails a SYN_SENT socket on
+    /// any ICMP error), so the gateway logs `(113: No route to host)`; a routing loop or a TTL
+    /// too small for the path.
+    static func timeExceededKind(isIPv6: Bool) -> (code: FindingCode, name: String, errno: String) {
+        (.tcpConnectUnreachable, isIPv6 ? "time exceeded (hop limit)" : "time exceeded (TTL expired in transit)", "113: No route to host")
+    }
+
+    /// The finding that ties the ICMP fragmentation needed / packet too big messages to the
+    /// connection whose segments they quoted.
+    public static func pathMTUFinding(_ connection: Connection) -> Finding? {
+        guard let messages = connection.pathMTU else { return nil }
+        let whose = messages.direction == .client ? "the gateway's" : "the upstream's"
+        let mtu = messages.nextHopMTU > 0 ? " (next-hop MTU \(messages.nextHopMTU))" : ""
+        return Finding(
+            code: .tcpICMPFragNeeded, severity: .warning,
+            evidence: [self.packetEvidence(messages.direction, frame: messages.first.frame, offset: 0,
+                note: "ICMP\(messages.isIPv6 ? "v6 packet too big" : " fragmentation needed")\(mtu) quoting \(whose) segment"
+                    + (messages.count > 1 ? "; \(messages.count) such messages" : ""))],
+            value: messages.nextHopMTU > 0 ? String(messages.nextHopMTU) : nil)
+    }
+
+    /// Whether `length` is a segment as long as a sender whose peer announced `mss` sends:
+    /// the MSS, less the 12 bytes of the timestamp option (RFC 7323 §3) when it is on; a length
+    /// of 1200 or more when the MSS is not known (the SYN was not captured).
+    static func isFullSize(_ length: Int, mss: UInt16?) -> Bool {
+        guard let mss, mss > 0 else { return length >= 1200 }
+        return length + 12 >= Int(mss) && length <= Int(mss)
+    }
+
+    /// `tcp.mtu_blackhole` (RFC 2923 §2.1): a link on the path has a smaller MTU than the
+    /// endpoints think, and the ICMP that would tell them (fragmentation needed, packet too big)
+    /// is dropped or ignored, so every full-size segment is lost while small ones get through.
+    /// - Request path (the gateway's segments): full-size segments sent again and again and
+    ///   never acknowledged, while the upstream keeps acknowledging what did get through (the
+    ///   small tail, out of order) or an ICMP fragmentation needed quoted them.
+    /// - Response path (the upstream's segments): the gateway's capture holds only a small tail
+    ///   after a hole of whole segments, and the gateway never acknowledged the hole (so the
+    ///   capture did not merely miss those bytes: they never arrived).
+    /// `nil` when neither shape is there.
+    public static func mtuBlackhole(_ connection: Connection, context: TCPContext, method: String? = nil) -> Diagnosis? {
+        let facts = connection.facts
+        guard facts.synAck != nil || facts.opener == nil else { return nil }
+        let server = connection.server
+        let icmp = connection.pathMTU
+        let client = connection.clientStream
+        if client.fullSizeRetransmissions >= 2, let first = client.firstFullSizeRetransmission,
+           self.isFullSize(Int(client.largestSegment), mss: facts.server.maximumSegmentSize),
+           client.highestAcknowledged <= Int64(first.offset),
+           client.duplicateAcknowledgments > 0 || icmp?.direction == .client
+        {
+            let acked = max(client.highestAcknowledged, 0)
+            var evidence = [Evidence(
+                direction: .client, streamOffset: first.offset, frame: first.frame, frameOffset: nil, length: UInt64(client.largestSegment),
+                note: "a full-size segment (\(client.largestSegment) bytes) sent again; \(client.fullSizeRetransmissions) full-size retransmissions, none acknowledged (the upstream acknowledged up to offset \(acked))")]
+            var through = "the upstream kept acknowledging only what got through (\(Summaries.count(client.duplicateAcknowledgments, "duplicate ACK")))"
+            if let icmp, icmp.direction == .client {
+                evidence.append(self.pathMTUFinding(connection)!.evidence[0])
+                let mtu = icmp.nextHopMTU > 0 ? " naming a next-hop MTU of \(icmp.nextHopMTU)" : ""
+                through = "an ICMP \(icmp.isIPv6 ? "packet too big" : "fragmentation needed")\(mtu) (frame \(icmp.first.frame)) quoted them, "
+                    + "yet the gateway's kernel kept sending full-size segments (the ICMP was dropped before it reached the gateway's socket)"
+            }
+            if let end = self.earliest(facts.client.fin, facts.client.rst) {
+                evidence.append(self.packetEvidence(.client, frame: end.frame, offset: client.nextOffset,
+                    note: "the gateway gives up \(self.seconds(end.time.nanoseconds(since: facts.client.firstPayload?.time ?? end.time))) after its first request byte"))
+            }
+            let summary = "The gateway's full-size segments to \(server) never arrived: \(client.fullSizeRetransmissions) retransmissions of "
+                + "\(client.largestSegment)-byte segments went unacknowledged while \(through): a path-MTU black hole on the way to the "
+                + "upstream (a link with a smaller MTU, and path-MTU discovery not working). The upstream never had the whole request, so the gateway timed out."
+            return self.blackhole(phase: .responseHead, method: method, context: context, summary: summary, evidence: evidence, connection: connection)
+        }
+        if let gap = context.serverGap, gap.frame == nil, gap.length > 0 {
+            let stream = connection.serverStream
+            let gapEnd = gap.streamOffset + gap.length
+            let tail = stream.nextOffset > gapEnd ? Int(stream.nextOffset - gapEnd) : 0
+            let mss = facts.client.maximumSegmentSize
+            let segment = [0, 12].map { Int(mss ?? 0) - $0 }.first { $0 > 0 && gap.length % UInt64($0) == 0 }
+            let whole = mss == nil ? gap.length >= 1200 && gap.length >= 2 * UInt64(tail) : segment != nil
+            if stream.highestAcknowledged <= Int64(gap.streamOffset), tail > 0, whole, tail < (segment ?? Int(gap.length)) {
+                let count = segment.map { " (\(Summaries.count(Int(gap.length) / $0, "segment")) of \($0))" } ?? ""
+                var evidence: [Evidence] = []
+                if let last = facts.server.lastPayload {
+                    evidence.append(Evidence(
+                        direction: .server, streamOffset: gapEnd, frame: last.frame, frameOffset: nil, length: UInt64(tail),
+                        note: "the small tail (\(Summaries.count(tail, "byte"))) arrived after the hole: the gateway acknowledged it out of order"))
+                }
+                evidence.append(Evidence(
+                    direction: .server, streamOffset: gap.streamOffset, frame: nil, frameOffset: nil, length: gap.length,
+                    note: "\(Summaries.count(gap.length, "byte"))\(count) of the upstream's never arrived; the gateway acknowledged only up to offset \(max(stream.highestAcknowledged, 0))"))
+                if let icmp, icmp.direction == .server, let finding = self.pathMTUFinding(connection) { evidence.append(finding.evidence[0]) }
+                let summary = "Only the last \(Summaries.count(tail, "byte")) of the upstream's answer reached the gateway: the \(Summaries.count(gap.length, "byte")) before them\(count) "
+                    + "never arrived and the gateway never acknowledged them, though it acknowledged the small tail out of order. "
+                    + "Full-size segments from \(server) are lost on the way while small ones get through: a path-MTU black hole on the response path "
+                    + "(a link with a smaller MTU, and the upstream not told: its ICMP fragmentation needed is dropped). The gateway timed out."
+                return self.blackhole(phase: gap.streamOffset == 0 ? .responseHead : .responseBody, method: method, context: context,
+                    summary: summary, evidence: evidence, connection: connection)
+            }
+        }
+        return nil
+    }
+
+    private static func blackhole(
+        phase: Phase, method: String?, context: TCPContext, summary: String, evidence: [Evidence], connection: Connection
+    ) -> Diagnosis {
+        let verdict = Gateways.verdict(.tcpMTUBlackhole, context: RuleContext(phase: phase, method: method), profile: context.gateway, summary: summary)
+        return Diagnosis(verdict: verdict, findings: [Finding(code: .tcpMTUBlackhole, severity: .fatal, evidence: evidence)] + connection.allFindings)
+    }
+
     /// Judges `connection` from its TCP facts alone.
     public static func diagnose(_ connection: Connection, context: TCPContext) -> Diagnosis {
         let facts = connection.facts
@@ -105,7 +213,9 @@ public enum TCPDiagnosis {
                         note: "RST answering the SYN of frame \(syn.frame)")], other: other)
             }
             if let icmp = context.unreachable {
-                let kind = Self.icmpKind(code: context.unreachableCode, isIPv6: context.unreachableIsIPv6)
+                let kind = connection.unreachableKind == .timeExceeded
+                    ? Self.timeExceededKind(isIPv6: context.unreachableIsIPv6)
+                    : Self.icmpKind(code: context.unreachableCode, isIPv6: context.unreachableIsIPv6)
                 let summary = kind.code == .tcpConnectProhibited
                     ? "A firewall rejected the gateway's SYN to \(connection.server) with an ICMP \(kind.name) (frame \(icmp.frame)): "
                         + "the gateway reads it as (\(kind.errno)), but a closed port answers with a TCP RST: a firewall rule (nftables or iptables, REJECT) on the way or on the upstream's host refused it."
@@ -141,6 +251,8 @@ public enum TCPDiagnosis {
                     summary: "The capture ended \(self.seconds(waited)) after the gateway's SYN, before the connection attempt could succeed or time out."),
                 findings: other)
         }
+
+        if let blackhole = self.mtuBlackhole(connection, context: context) { return blackhole }
 
         // Bytes of the upstream that the capture lacks: whatever they held cannot be judged, and
         // a verdict that depends on them would be invented.
@@ -205,7 +317,7 @@ public enum TCPDiagnosis {
         Evidence(direction: direction, streamOffset: offset, frame: frame, frameOffset: nil, length: 0, note: note)
     }
 
-    private static func earliest(_ a: PacketMark?, _ b: PacketMark?) -> PacketMark? {
+    static func earliest(_ a: PacketMark?, _ b: PacketMark?) -> PacketMark? {
         switch (a, b) {
         case (nil, nil): return nil
         case (.some(let x), nil): return x

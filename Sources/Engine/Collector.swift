@@ -135,8 +135,16 @@ struct Collector: ConnectionSink {
                 data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
             if startsTLS {
                 self.slots[slot].tls = TLSAnalyzer(decryption: self.decryption, redactsSecrets: self.redactsSecrets, fieldLimit: self.fieldLimit)
-                self.slots[slot].tls!.feed(
-                    data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                if let afterProxyHeader = self.live[index].analysis.takeTLSStart() {
+                    for chunk in afterProxyHeader {
+                        chunk.bytes.withUnsafeBytes {
+                            self.slots[slot].tls!.feed($0, direction: direction, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
+                        }
+                    }
+                } else {
+                    self.slots[slot].tls!.feed(
+                        data.bytes, direction: direction, at: data.offset, frame: data.frame, frameOffset: data.frameOffset, time: data.time)
+                }
                 if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
                 return
             }
@@ -244,7 +252,9 @@ struct Collector: ConnectionSink {
         }
         self.slots[slot] = SlotState()  // release the connection's buffers now
         state.settled = nil
+        let firstClosed = self.finished.count
         self.handOn(outcome.closedAtFinish, of: state, sealed: sealed, ended: ended)
+        self.markBehindProxyHeader(from: firstClosed, outcome.proxyHeader)
         let view = outcome.view
         var reportTransactions = outcome.transactions
         var reportTransactionsDropped = outcome.transactionsDropped
@@ -283,7 +293,9 @@ struct Collector: ConnectionSink {
             diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
         }
         Self.addLosses(losses.client, to: &diagnosis)
-        Self.addLosses(losses.server, to: &diagnosis)
+        // A path-MTU black hole's hole holds bytes the gateway never had, not bytes the capture lost.
+        if diagnosis.verdict.code != .tcpMTUBlackhole { Self.addLosses(losses.server, to: &diagnosis) }
+        if let pathMTU = TCPDiagnosis.pathMTUFinding(connection) { diagnosis.findings.append(pathMTU) }
         var reportFacts = connection.facts
         // Only a failure's report draws the ladder: a healthy connection's is let go here.
         if diagnosis.verdict.verdictClass == .ok { reportFacts.ladder = PacketLadder() }
@@ -319,7 +331,7 @@ struct Collector: ConnectionSink {
             self.handOn(self.live[index].analysis.finishedTransactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
             if self.live[index].analysis.hasProxyHeader {
-                for item in first..<self.finished.count { self.finished[item].afterProxyHeader = true }
+                self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader)
             }
             self.live[index].analysis.clearFinishedTransactions()
         }
@@ -334,10 +346,24 @@ struct Collector: ConnectionSink {
     /// hand it on now rather than when the connection is judged, after it lingered. A gateway
     /// answers its client right after, and the client's error is matched with what is handed
     /// on before it.
+    /// Marks the transactions handed on from `first` as sent behind `header`: the PROXY header's
+    /// source names their client connection on the client hop (`HopCorrelator`).
+    private mutating func markBehindProxyHeader(from first: Int, _ header: ProxyHeader?) {
+        guard let header else { return }
+        for item in first..<self.finished.count {
+            self.finished[item].afterProxyHeader = true
+            self.finished[item].proxySource = header.source
+        }
+    }
+
     private mutating func handOnSealed(slot: Int, at time: Timestamp, close: StreamClose, by closer: Direction) {
         let index = self.slots[slot].live
         if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
         guard let end = self.live[index].endSnapshot else { return }
+        let first = self.finished.count
+        defer {
+            if self.live[index].analysis.hasProxyHeader { self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader) }
+        }
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if let request = end.inProgressRequest {
             let response = end.inProgress

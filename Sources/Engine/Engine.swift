@@ -92,9 +92,7 @@ public struct Engine {
             self.lastFrameWasLate = self.flows.lastSegmentWasLate
             if !self.collector.reports.isEmpty || !self.collector.finished.isEmpty { self.absorbJudged() }
         case .icmpUnreachable(let icmp):
-            self.flows.noteUnreachable(
-                quotedSource: icmp.quotedSource, quotedDestination: icmp.quotedDestination,
-                mark: PacketMark(frame: frame.number, time: frame.timestamp), code: icmp.code, isIPv6: icmp.isIPv6)
+            self.flows.noteICMP(icmp, mark: PacketMark(frame: frame.number, time: frame.timestamp))
             if !self.collector.reports.isEmpty { self.absorbJudged() }
         case .fragmentHeld, .notTCP, .truncated, .malformed:
             break

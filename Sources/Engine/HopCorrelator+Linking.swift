@@ -129,10 +129,24 @@ extension HopCorrelator {
                 seq = next(other)
             }
         }
+        // The gateway's PROXY header names the client connection an upstream request came from
+        // (HAProxy `send-proxy`): the requests whose header named this error's client are its
+        // own, whatever their method and target; those naming another client are not.
+        var seq = self.sourceHeads.isEmpty ? -1 : self.sourceHeads[error.client] ?? -1
+        while found.count < Self.maximumAttempts, let other = self.record(seq) {
+            if other.arrived.nanoseconds &+ self.limits.tolerance <= error.time.nanoseconds { break }
+            if other.connection != error.connection, self.within(outer: error, inner: other, tolerance: self.limits.tolerance) {
+                found.append((seq, other))
+            }
+            seq = other.previousSameSource
+        }
         if let id = error.idHash {
             visit(self.idHeads[id]) { $0.previousSameID }
         }
         visit(self.requestHeads[error.key]) { $0.previousSameRequest }
+        if !self.sourceHeads.isEmpty {
+            found.removeAll { $0.request.proxySource.map { $0 != error.client } ?? false }
+        }
         return found
     }
 
@@ -361,6 +375,7 @@ extension HopCorrelator {
     /// What the client's request and the upstream's have in common.
     static func matchedBy(_ error: HopRequest, _ attempt: HopRequest) -> [String] {
         var out: [String] = []
+        if let source = attempt.proxySource, source == error.client { out.append("proxy_header") }
         if let id = error.requestID, id == attempt.requestID { out.append("request_id") }
         if let id = error.correlationID, id == attempt.correlationID { out.append("correlation_id") }
         if let id = error.traceID, id == attempt.traceID { out.append("trace_id") }

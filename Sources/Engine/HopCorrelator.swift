@@ -17,6 +17,8 @@ struct FinishedTransaction {
     var failure: ClientFailure? = nil
     /// Whether the gateway sent a PROXY protocol header on the connection before the request.
     var afterProxyHeader = false
+    /// The original client that header named (`PROXY TCP4 <source> ...`), when it named one.
+    var proxySource: Endpoint? = nil
 }
 
 /// One request of either hop, as correlation needs it.
@@ -55,6 +57,11 @@ struct HopRequest {
     var forwarded = false
     /// Linked to a client error already (an upstream attempt explains one error at most).
     var used = false
+    /// The client connection the gateway's PROXY header named for this request's connection: on
+    /// the client hop, the connection whose request this one passes on.
+    var proxySource: Endpoint? = nil
+    /// The previous record (by sequence number) with the same `proxySource`: the ring's third index.
+    var previousSameSource = -1
 
     /// The id used to look the request up: `X-Request-Id`, else `X-Correlation-Id`, else the trace-id.
     var primaryID: String? { self.requestID ?? self.correlationID ?? self.traceID }
@@ -125,12 +132,14 @@ struct HopCorrelator {
     private var newGateways: [Endpoint] = []
 
     var ring: [HopRequest?]
-    /// Each ring slot's `key` and `idHash`, beside the ring: read when the slot is reused,
-    /// without copying the record out.
-    var ringKeys: [(key: Int, idHash: Int?)]
+    /// Each ring slot's `key`, `idHash` and `proxySource`, beside the ring: read when the slot is
+    /// reused, without copying the record out.
+    var ringKeys: [(key: Int, idHash: Int?, source: Endpoint?)]
     var nextSeq = 0
     var requestHeads: [Int: Int] = [:]
     var idHeads: [Int: Int] = [:]
+    /// The newest record for each PROXY header source (`HopRequest.proxySource`).
+    var sourceHeads: [Endpoint: Int] = [:]
     var evidence: [Endpoint: ServerEvidence] = [:]
     /// Addresses seen as clients and as servers of requests (up to `maximumServersTracked`
     /// each; past that `addressesOverflowed` and every request is paired). A request passed on
@@ -172,7 +181,7 @@ struct HopCorrelator {
         self.given = given
         self.lateDelay = max(lateDelay, limits.settleDelay)
         self.ring = Array(repeating: nil, count: max(1, limits.recentRequests))
-        self.ringKeys = Array(repeating: (0, nil), count: max(1, limits.recentRequests))
+        self.ringKeys = Array(repeating: (0, nil, nil), count: max(1, limits.recentRequests))
     }
 
     /// Whether `server` is a listener of the gateway, as far as is known now.
@@ -205,6 +214,7 @@ struct HopCorrelator {
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
         record.key = Self.requestKey(record)
         record.idHash = record.primaryID?.hashValue
+        record.proxySource = finished.proxySource
         if let index = self.evidence.index(forKey: record.server) {
             self.evidence.values[index].requests += 1
         } else if self.evidence.count < Self.maximumServersTracked {
@@ -281,11 +291,15 @@ struct HopCorrelator {
             let old = self.ringKeys[slot]
             if self.requestHeads[old.key] == seq - self.ring.count { self.requestHeads[old.key] = nil }
             if let id = old.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
+            if let source = old.source, self.sourceHeads[source] == seq - self.ring.count { self.sourceHeads[source] = nil }
         }
-        self.ringKeys[slot] = (record.key, record.idHash)
+        self.ringKeys[slot] = (record.key, record.idHash, record.proxySource)
         record.previousSameRequest = self.requestHeads.updateValue(seq, forKey: record.key) ?? -1
         if let id = record.idHash {
             record.previousSameID = self.idHeads.updateValue(seq, forKey: id) ?? -1
+        }
+        if let source = record.proxySource {
+            record.previousSameSource = self.sourceHeads.updateValue(seq, forKey: source) ?? -1
         }
         self.ring[slot] = record
     }

@@ -32,6 +32,7 @@ struct ProxyProtocolKnowledge {
     mutating func review(_ report: inout ConnectionReport, gateway: GatewayProfile) {
         if let header = report.proxyHeader {
             self.note(report.server, answered: header.answeredWith, on: report.id)
+            if report.verdict.code == .protoTLSToPlainPort { Self.unexpectedBeforeTLS(header, in: &report, gateway: gateway) }
             return
         }
         guard !self.accepting.isEmpty, let witness = self.accepting[report.server],
@@ -53,5 +54,28 @@ struct ProxyProtocolKnowledge {
             .protoProxyHeaderMissing, context: RuleContext(phase: .responseHead, method: request.method), profile: gateway,
             summary: summary)
         report.findings = [finding] + report.findings
+    }
+
+    /// `proto.proxy_header_unexpected` before TLS (HAProxy's `ssl send-proxy-v2`): the upstream's
+    /// TLS listener read the header as its first record and answered in plain text (nginx with
+    /// `ssl` and no `proxy_protocol` answers 400 and logs "client sent invalid method"), so the
+    /// gateway's handshake failed. The header is the cause; the plain answer its evidence.
+    static func unexpectedBeforeTLS(_ header: ProxyHeader, in report: inout ConnectionReport, gateway: GatewayProfile) {
+        let headerEvidence = Evidence(
+            direction: .client, streamOffset: 0, frame: header.frame, frameOffset: header.frameOffset, length: UInt64(header.length),
+            bytes: Array(header.bytes.prefix(header.length)), context: header.bytes, contextOffset: 0,
+            note: "a \(header.description) header before the gateway's TLS ClientHello, where the upstream expected the handshake")
+        let answer = report.findings.first { $0.code == .protoTLSToPlainPort }?.evidence ?? []
+        let finding = Finding(code: .protoProxyHeaderUnexpected, severity: .fatal, evidence: [headerEvidence] + answer, value: header.description)
+        let answered = answer.first?.frame.map { " (frame \($0))" } ?? ""
+        let summary = "The gateway sent a \(header.description) header before its TLS ClientHello to \(report.server), which does not expect "
+            + "the PROXY protocol: its TLS listener read the header as a record and answered in plain text\(answered), so the handshake failed."
+        report.verdict = Gateways.verdict(
+            .protoProxyHeaderUnexpected, context: RuleContext(phase: .tls), profile: gateway, summary: summary)
+        report.findings = [finding] + report.findings.map { finding in
+            var demoted = finding
+            if demoted.code == .protoTLSToPlainPort { demoted.severity = .warning }
+            return demoted
+        }
     }
 }

@@ -112,9 +112,7 @@ public final class ShardedEngine: CaptureAnalysing {
             self.bytesFilled += payload.count
         case .icmpUnreachable(let icmp):
             let work = self.filling[Self.shard(of: icmp.quotedSource, icmp.quotedDestination, count: self.workers.count)]
-            work.items.append(.unreachable(
-                source: icmp.quotedSource, destination: icmp.quotedDestination,
-                mark: PacketMark(frame: frame.number, time: frame.timestamp), code: icmp.code, isIPv6: icmp.isIPv6))
+            work.items.append(.unreachable(icmp, mark: PacketMark(frame: frame.number, time: frame.timestamp)))
             self.itemsFilled += 1
         case .fragmentHeld, .notTCP, .truncated, .malformed:
             break
@@ -355,7 +353,7 @@ enum ShardItem {
     /// A segment; its payload is `payload` of the work's arena.
     case segment(TCPSegment, payload: Range<Int>, frame: FrameNumber, time: Timestamp, captureEnd: Timestamp)
     /// An ICMP error quoting a segment of this shard's.
-    case unreachable(source: Endpoint, destination: Endpoint, mark: PacketMark, code: UInt8, isIPv6: Bool)
+    case unreachable(ICMPUnreachable, mark: PacketMark)
     /// A sweep due before `frame`.
     case sweep(now: Timestamp, frame: FrameNumber, captureEnd: Timestamp)
     /// The capture is over: end every connection.
@@ -449,8 +447,8 @@ struct EngineShard {
                 work.records[last].started = started
                 swap(&work.records[last].finished, &self.collector.finished)
                 swap(&work.records[last].reports, &self.collector.reports)
-            case .unreachable(let source, let destination, let mark, let code, let isIPv6):
-                self.flows.noteUnreachable(quotedSource: source, quotedDestination: destination, mark: mark, code: code, isIPv6: isIPv6)
+            case .unreachable(let icmp, let mark):
+                self.flows.noteICMP(icmp, mark: mark)
             case .sweep(let now, let frame, let captureEnd):
                 self.collector.captureEnd = captureEnd
                 self.flows.sweep(now: now, sink: &self.collector)

@@ -142,12 +142,16 @@ public struct TCPSegment {
     public var isPayloadTruncated: Bool { self.payload.count < self.payloadWireLength }
 }
 
-/// An ICMP destination-unreachable (or ICMPv6) message quoting a TCP segment: for a gateway,
-/// a refused or unreachable connection attempt.
+/// An ICMP or ICMPv6 error quoting a TCP segment: a destination unreachable (for a gateway, a
+/// refused or unreachable connection attempt), a fragmentation needed / packet too big (the path
+/// MTU is smaller than a segment the sender sent), or a time exceeded.
 public struct ICMPUnreachable: Hashable, Sendable {
-    /// ICMPv4 type 3 or ICMPv6 type 1.
+    /// ICMPv6 rather than ICMPv4.
     public var isIPv6: Bool
-    /// The ICMP code (3 = port unreachable for IPv4; 4 for IPv6).
+    /// The ICMP type: 3 (destination unreachable) or 11 (time exceeded) for IPv4; 1 (destination
+    /// unreachable), 2 (packet too big) or 3 (time exceeded) for IPv6.
+    public var type: UInt8
+    /// The ICMP code (3 = port unreachable for IPv4; 4 for IPv6; 4 = fragmentation needed for IPv4).
     public var code: UInt8
     /// The quoted segment's sender (the one the error is about).
     public var quotedSource: Endpoint
@@ -155,24 +159,57 @@ public struct ICMPUnreachable: Hashable, Sendable {
     public var quotedDestination: Endpoint
     /// The quoted segment's sequence number, when the quote is long enough.
     public var quotedSequence: UInt32?
+    /// The next hop's MTU a fragmentation needed (RFC 1191 §4) or packet too big (RFC 4443 §3.2)
+    /// names; 0 when a router sent the old form without it.
+    public var nextHopMTU: UInt32
 
-    /// An ICMP error from its parts (the memberwise initializer is internal to this module).
+    /// An ICMP error from its parts (the memberwise initializer is internal to this module);
+    /// `type` nil is a destination unreachable.
     public init(
-        isIPv6: Bool, code: UInt8, quotedSource: Endpoint, quotedDestination: Endpoint, quotedSequence: UInt32?
+        isIPv6: Bool, code: UInt8, quotedSource: Endpoint, quotedDestination: Endpoint, quotedSequence: UInt32?,
+        type: UInt8? = nil, nextHopMTU: UInt32 = 0
     ) {
         self.isIPv6 = isIPv6
+        self.type = type ?? (isIPv6 ? 1 : 3)
         self.code = code
         self.quotedSource = quotedSource
         self.quotedDestination = quotedDestination
         self.quotedSequence = quotedSequence
+        self.nextHopMTU = nextHopMTU
     }
+
+    /// What kind of error it is, for the TCP layer.
+    public var kind: ICMPErrorKind {
+        if self.isIPv6 {
+            switch self.type {
+            case 2: return .packetTooBig
+            case 3: return .timeExceeded
+            default: return .unreachable
+            }
+        }
+        switch self.type {
+        case 11: return .timeExceeded
+        default: return self.code == 4 ? .packetTooBig : .unreachable
+        }
+    }
+}
+
+/// The ICMP errors about a TCP segment that the analysis tells apart.
+public enum ICMPErrorKind: UInt8, Hashable, Sendable {
+    /// Destination unreachable, other than fragmentation needed (RFC 792, RFC 4443 §3.1).
+    case unreachable
+    /// IPv4 fragmentation needed and DF set (type 3 code 4, RFC 1191) or ICMPv6 packet too big
+    /// (type 2, RFC 4443 §3.2): a segment was larger than the path allows.
+    case packetTooBig
+    /// Time exceeded in transit (IPv4 type 11, ICMPv6 type 3): the TTL or hop limit ran out.
+    case timeExceeded
 }
 
 /// What the decoder made of one frame. No case allocates.
 public enum DecodedFrame {
     /// A TCP segment.
     case tcp(TCPSegment)
-    /// An ICMP error about a TCP segment.
+    /// An ICMP error about a TCP segment (destination unreachable, packet too big, time exceeded).
     case icmpUnreachable(ICMPUnreachable)
     /// An IPv4 fragment held until the rest of its datagram arrives (or evicted).
     case fragmentHeld

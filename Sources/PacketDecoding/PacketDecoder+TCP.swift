@@ -90,18 +90,22 @@ extension PacketDecoder {
         return (maximumSegmentSize, windowScale)
     }
 
-    /// Decodes an ICMPv4 message; only destination unreachable (type 3) quoting TCP matters.
+    /// Decodes an ICMPv4 message; only destination unreachable (type 3) and time exceeded (type
+    /// 11) quoting TCP matter.
     static func decodeICMPv4(
         _ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, capturedEnd: Int
     ) -> DecodedFrame {
         guard start < end else { return .notTCP }
         var cursor = ByteCursor(bytes, at: start, end: capturedEnd)
         guard let type = cursor.peekInteger(as: UInt8.self) else { return .truncated(layer: "icmp") }
-        guard type == 3 else { return .notTCP }
-        // RFC 792: type, code, checksum, 4 unused bytes, then the original IP header and at
-        // least the first 8 bytes of its payload.
+        guard type == 3 || type == 11 else { return .notTCP }
+        // RFC 792: type, code, checksum, 4 unused bytes (RFC 1191 §4: the next hop's MTU in the
+        // last two for fragmentation needed), then the original IP header and at least the
+        // first 8 bytes of its payload.
         guard start &+ 8 <= end else { return .malformed(layer: "icmp", reason: "message shorter than its header") }
-        guard let code = cursor.peekInteger(at: 1, as: UInt8.self), cursor.skip(8) else {
+        guard let code = cursor.peekInteger(at: 1, as: UInt8.self), let mtu = cursor.peekInteger(at: 6, as: UInt16.self),
+              cursor.skip(8)
+        else {
             return .truncated(layer: "icmp")
         }
         let quoteStart = cursor.index
@@ -123,21 +127,25 @@ extension PacketDecoder {
         let quotedHeaderLength = Int(versionIHL & 0x0f) &* 4
         return Self.quotedTCP(
             bytes, at: quoteStart &+ quotedHeaderLength, end: end, capturedEnd: capturedEnd, layer: "icmp",
-            isIPv6: false, code: code, source: .v4(source), destination: .v4(destination))
+            isIPv6: false, type: type, code: code, mtu: type == 3 && code == 4 ? UInt32(mtu) : 0,
+            source: .v4(source), destination: .v4(destination))
     }
 
-    /// Decodes an ICMPv6 message; only destination unreachable (type 1) quoting TCP matters.
+    /// Decodes an ICMPv6 message; only destination unreachable (type 1), packet too big (type 2)
+    /// and time exceeded (type 3) quoting TCP matter.
     static func decodeICMPv6(
         _ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, capturedEnd: Int
     ) -> DecodedFrame {
         guard start < end else { return .notTCP }
         var cursor = ByteCursor(bytes, at: start, end: capturedEnd)
         guard let type = cursor.peekInteger(as: UInt8.self) else { return .truncated(layer: "icmpv6") }
-        guard type == 1 else { return .notTCP }
-        // RFC 4443 §3.1: type, code, checksum, 4 unused bytes, then as much of the invoking
-        // packet as fits.
+        guard type >= 1, type <= 3 else { return .notTCP }
+        // RFC 4443 §3.1-3.3: type, code, checksum, 4 bytes (the MTU for packet too big, else
+        // unused), then as much of the invoking packet as fits.
         guard start &+ 8 <= end else { return .malformed(layer: "icmpv6", reason: "message shorter than its header") }
-        guard let code = cursor.peekInteger(at: 1, as: UInt8.self), cursor.skip(8) else {
+        guard let code = cursor.peekInteger(at: 1, as: UInt8.self), let mtu = cursor.peekInteger(at: 4, as: UInt32.self),
+              cursor.skip(8)
+        else {
             return .truncated(layer: "icmpv6")
         }
         guard cursor.index &+ 40 <= end else {
@@ -169,14 +177,14 @@ extension PacketDecoder {
             return .malformed(layer: "icmpv6", reason: "quote ends inside an extension header")
         }
         return Self.quotedTCP(
-            bytes, at: tcpStart, end: end, capturedEnd: capturedEnd, layer: "icmpv6", isIPv6: true, code: code,
-            source: .v6(high: sourceHigh, low: sourceLow), destination: .v6(high: destinationHigh, low: destinationLow))
+            bytes, at: tcpStart, end: end, capturedEnd: capturedEnd, layer: "icmpv6", isIPv6: true, type: type, code: code,
+            mtu: type == 2 ? mtu : 0, source: .v6(high: sourceHigh, low: sourceLow), destination: .v6(high: destinationHigh, low: destinationLow))
     }
 
     /// Reads the ports (and, when quoted, the sequence number) of a TCP header quoted at `start`.
     private static func quotedTCP(
         _ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, capturedEnd: Int, layer: StaticString,
-        isIPv6: Bool, code: UInt8, source: IPAddress, destination: IPAddress
+        isIPv6: Bool, type: UInt8, code: UInt8, mtu: UInt32, source: IPAddress, destination: IPAddress
     ) -> DecodedFrame {
         guard start &+ 4 <= end else { return .malformed(layer: layer, reason: "quote too short for the TCP ports") }
         var cursor = ByteCursor(bytes, at: start, end: capturedEnd)
@@ -191,6 +199,6 @@ extension PacketDecoder {
             isIPv6: isIPv6, code: code,
             quotedSource: Endpoint(address: source, port: sourcePort),
             quotedDestination: Endpoint(address: destination, port: destinationPort),
-            quotedSequence: sequence))
+            quotedSequence: sequence, type: type, nextHopMTU: mtu))
     }
 }

@@ -1,4 +1,5 @@
 import CaptureModel
+import PacketDecoding
 
 /// How a connection left the flow table.
 public enum ConnectionEnd: Hashable, Sendable {
@@ -30,11 +31,16 @@ public struct Connection {
     public var serverStream: StreamReassembler
     /// Findings about the connection as a whole (eviction, limits).
     public var findings: [Finding] = []
-    /// An ICMP destination-unreachable quoting this connection's segment, if one was seen.
+    /// The first ICMP destination-unreachable or time exceeded quoting this connection's
+    /// segment, if one was seen.
     public var unreachable: PacketMark?
     /// Its ICMP code, and whether it was ICMPv6 (the codes differ: RFC 792, RFC 4443 §3.1).
     public var unreachableCode: UInt8 = 0
     public var unreachableIsIPv6 = false
+    /// Whether it was a destination unreachable or a time exceeded.
+    public var unreachableKind: ICMPErrorKind = .unreachable
+    /// ICMP fragmentation needed / packet too big messages quoting this connection's segments.
+    public var pathMTU: PathMTUMessages?
     /// Why it left the table, once it has.
     public var end: ConnectionEnd?
 
@@ -72,6 +78,21 @@ public struct Connection {
     public var allFindings: [Finding] {
         self.findings + self.clientStream.findings + self.serverStream.findings
     }
+}
+
+/// The ICMP fragmentation needed (RFC 1191) or packet too big (RFC 4443 §3.2) messages that
+/// quoted one connection's segments: a router on the path could not forward them whole.
+public struct PathMTUMessages: Hashable, Sendable {
+    /// The first one.
+    public var first: PacketMark
+    /// How many came.
+    public var count: Int
+    /// The smallest next-hop MTU they named (0: a router that did not say).
+    public var nextHopMTU: UInt32
+    /// Whose segments they quoted.
+    public var direction: Direction
+    /// ICMPv6 rather than ICMPv4.
+    public var isIPv6: Bool
 }
 
 /// Receives what the flow table finds, frame by frame. Generic, so calls are direct.

@@ -18,6 +18,8 @@ public struct PacketMark: Hashable, Sendable {
 public struct DirectionFacts: Hashable, Sendable {
     /// Packets sent.
     public var packets = 0
+    /// The MSS its SYN announced (RFC 9293 §3.7.1), if it sent one with the option.
+    public var maximumSegmentSize: UInt16?
     /// Payload bytes sent, counting every copy (retransmissions included), from the IP lengths.
     public var payloadBytesOnWire: UInt64 = 0
     /// The first packet carrying payload.

@@ -224,11 +224,35 @@ public struct FlowTable {
     public mutating func noteUnreachable(
         quotedSource source: Endpoint, quotedDestination destination: Endpoint, mark: PacketMark, code: UInt8 = 0, isIPv6: Bool = false
     ) {
-        guard let slot = self.index[FlowKey(source, destination)], slot < Self.lingeringTag,
-              self.slots[slot].unreachable == nil else { return }
-        self.slots[slot].unreachable = mark
-        self.slots[slot].unreachableCode = code
-        self.slots[slot].unreachableIsIPv6 = isIPv6
+        self.noteICMP(ICMPUnreachable(isIPv6: isIPv6, code: code, quotedSource: source, quotedDestination: destination, quotedSequence: nil), mark: mark)
+    }
+
+    /// Records an ICMP error that quotes a segment of a connection in the table: the first
+    /// destination unreachable or time exceeded, and every fragmentation needed / packet too big
+    /// (counted, with the smallest MTU named).
+    public mutating func noteICMP(_ icmp: ICMPUnreachable, mark: PacketMark) {
+        // A connection judged already (lingering) takes nothing more.
+        guard let slot = self.index[FlowKey(icmp.quotedSource, icmp.quotedDestination)], slot < Self.lingeringTag else { return }
+        switch icmp.kind {
+        case .unreachable, .timeExceeded:
+            guard self.slots[slot].unreachable == nil else { return }
+            self.slots[slot].unreachable = mark
+            self.slots[slot].unreachableCode = icmp.code
+            self.slots[slot].unreachableIsIPv6 = icmp.isIPv6
+            self.slots[slot].unreachableKind = icmp.kind
+        case .packetTooBig:
+            if var messages = self.slots[slot].pathMTU {
+                messages.count += 1
+                if icmp.nextHopMTU != 0, messages.nextHopMTU == 0 || icmp.nextHopMTU < messages.nextHopMTU {
+                    messages.nextHopMTU = icmp.nextHopMTU
+                }
+                self.slots[slot].pathMTU = messages
+            } else {
+                self.slots[slot].pathMTU = PathMTUMessages(
+                    first: mark, count: 1, nextHopMTU: icmp.nextHopMTU,
+                    direction: self.slots[slot].client == icmp.quotedSource ? .client : .server, isIPv6: icmp.isIPv6)
+            }
+        }
         self.slots[slot].facts.last = mark
     }
 
@@ -472,6 +496,7 @@ extension Connection {
             sequence: segment.sequence, acknowledgment: segment.acknowledgment,
             payloadLength: UInt16(clamping: segment.payloadWireLength)))
         if flags.contains(.syn) {
+            if let mss = segment.maximumSegmentSize { self.facts[direction].maximumSegmentSize = mss }
             if flags.contains(.ack) {
                 if self.facts.synAck == nil { self.facts.synAck = mark }
                 self.facts.noteHistory(UInt8(ascii: "H"), by: direction)

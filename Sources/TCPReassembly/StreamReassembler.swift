@@ -36,6 +36,24 @@ public struct StreamReassembler {
 
     /// Segments that carried only bytes already delivered (or buffered).
     public internal(set) var retransmittedSegments = 0
+    /// The longest segment payload seen (the sender's segment size, as near as the capture knows).
+    public internal(set) var largestSegment: UInt32 = 0
+    /// Retransmissions as long as `largestSegment` (full-size segments sent again): what a
+    /// path-MTU black hole leaves (`tcp.mtu_blackhole`).
+    public internal(set) var fullSizeRetransmissions: UInt32 = 0
+    /// The peer's ACKs that acknowledged nothing new while bytes were outstanding: it received
+    /// something past a hole (a duplicate ACK, RFC 5681 §2), or answered with data.
+    public internal(set) var duplicateAcknowledgments: UInt32 = 0
+    /// The first full-size retransmission's frame (0: none yet; frames count from 1) and offset.
+    @usableFromInline var firstFullSizeFrame: FrameNumber = 0
+    @usableFromInline var firstFullSizeOffset: UInt64 = 0
+    /// The furthest the peer acknowledged (an offset of this stream; `Int64.min` before any ACK).
+    public internal(set) var highestAcknowledged = Int64.min
+
+    /// The first full-size retransmission, if there was one.
+    public var firstFullSizeRetransmission: (frame: FrameNumber, offset: UInt64)? {
+        self.firstFullSizeFrame == 0 ? nil : (self.firstFullSizeFrame, self.firstFullSizeOffset)
+    }
     /// Segments that arrived ahead of a hole and were buffered.
     public internal(set) var outOfOrderSegments = 0
     /// TCP keep-alive probes (one byte, or none, at `next - 1`).
@@ -112,6 +130,7 @@ public struct StreamReassembler {
         start: Int64, payload: UnsafeRawBufferPointer, wireLength: Int, frame: FrameNumber,
         frameOffset: Int?, time: Timestamp, budget: inout ReassemblyBudget, emit: (StreamEvent) -> Void
     ) {
+        if UInt32(truncatingIfNeeded: wireLength) > self.largestSegment { self.largestSegment = UInt32(truncatingIfNeeded: wireLength) }
         var payload = payload
         var wireLength = wireLength
         var frameOffset = frameOffset
@@ -147,6 +166,13 @@ public struct StreamReassembler {
                 return
             }
             self.retransmittedSegments &+= 1
+            if UInt32(truncatingIfNeeded: wireLength) == self.largestSegment {
+                self.fullSizeRetransmissions &+= 1
+                if self.firstFullSizeFrame == 0 {
+                    self.firstFullSizeFrame = frame
+                    self.firstFullSizeOffset = offset
+                }
+            }
             self.compareWithRetained(
                 offset: offset, bytes: payload, frame: frame, frameOffset: frameOffset, budget: budget)
             return
@@ -184,6 +210,11 @@ public struct StreamReassembler {
     ) {
         guard self.isStarted else { return }
         let acked = self.offset(ofSequence: sequence)
+        if acked > self.highestAcknowledged {
+            self.highestAcknowledged = acked
+        } else if acked == self.highestAcknowledged, acked < Int64(bitPattern: self.nextOffset) {
+            self.duplicateAcknowledgments &+= 1
+        }
         guard acked > Int64(bitPattern: self.nextOffset) else { return }
         var target = UInt64(acked)
         if let fin = self.finOffset, target > fin {

@@ -64,7 +64,10 @@ private func matches(_ connection: ConnectionReport?, _ peer: ClientHopTruth.Pee
 /// Every client 502 nginx logged is linked to the upstream connection the upstream's log names
 /// (server, and the client port it saw), the relayed 503 to the upstream that sent it, nginx's
 /// retry to both its tries, and `return 502` is listed as unexplained: inferred, and given.
-@Test(arguments: ["client-hop", "client-hop-no-live-upstreams", "client-hop-cut", "haproxy/client-hop-no-server.haproxy"], [false, true])
+@Test(arguments: [
+    "client-hop", "client-hop-no-live-upstreams", "client-hop-cut", "haproxy/client-hop-no-server.haproxy",
+    "haproxy/client-hop-proxy-concurrent.haproxy",
+], [false, true])
 func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) throws {
     let truth = try clientHopTruth(capture)
     var options = AnalysisOptions(gateway: GatewayProfile(parsing: capture.hasPrefix("haproxy/") ? "haproxy:2.6" : "nginx:1.22")!)
@@ -182,3 +185,36 @@ func clientErrorsMatchWhatNginxLogged(capture: String, givenListener: Bool) thro
     #expect(hop.errors.map { $0.frame.map(Int.init) } == truth.client_errors.map(\.response_frame))
     #expect(result.connections.allSatisfy { $0.verdict.code == .tcpConnectRefused })
 }
+
+/// Issue 20 part 3: HAProxy's `send-proxy` on both hops (captures/tools/proxy-client-hop-run.py). Two
+/// clients send the same request with no id; the upstream answers both at once, the first
+/// connection's body last, so the second client's 503 comes first with both upstream requests inside
+/// its time: by timing alone it would take both (one as a retry) and leave the other unexplained.
+/// The PROXY header's source (the client's own address and port, as the upstream logged it) links
+/// each 503 to its own upstream connection.
+@Test func thePROXYHeadersSourceLinksEachClientErrorToItsOwnUpstreamConnection() throws {
+    let name = "haproxy/client-hop-proxy-concurrent.haproxy"
+    let truth = try clientHopTruth(name)
+    let result = try analyse(capturePath(name, truth), options: AnalysisOptions(gateway: GatewayProfile(parsing: "haproxy:2.6")!))
+    let hop = try #require(result.clientHop)
+    let byID = Dictionary(uniqueKeysWithValues: result.connections.map { ($0.id, $0) })
+    #expect(hop.errors.count == 2)
+    for expected in truth.client_errors {
+        let error = try #require(hop.errors.first { $0.client.description == expected.client })
+        let upstream = try #require(error.upstreamConnection.flatMap { byID[$0] })
+        #expect(upstream.client.description == expected.upstream_connection?.client)
+        #expect(upstream.proxyHeader?.source?.description == expected.client)
+        #expect(error.matchedBy.first == "proxy_header")
+        #expect(error.earlierUpstreamConnections.isEmpty)
+    }
+    // Both upstream requests lie inside the first-settled error's time: timing alone is ambiguous.
+    let first = try #require(hop.errors.min { $0.time < $1.time })
+    let lastClientRequest = try #require(hop.errors.map(\.requestFrame).max())
+    let upstream = result.connections.compactMap { $0.transactions.first }
+    #expect(upstream.count == 2)
+    for transaction in upstream {
+        #expect(try #require(transaction.request?.frame) > lastClientRequest)
+        #expect(try #require(transaction.response?.frame) < first.frame ?? 0)
+    }
+}
+

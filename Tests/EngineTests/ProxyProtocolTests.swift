@@ -142,3 +142,87 @@ func aHeaderTheUpstreamExpectsCarriesTheClientsAddress(capture: String) throws {
     #expect(evidence.frame.map(Int.init) == expected[1]["evidence_frame"] as? Int)
     #expect(failing.proxyHeader == nil)
 }
+
+// The PROXY header before TLS (HAProxy `server ... ssl send-proxy-v2`): the header is read first
+// and the TLS analyzer gets the rest. Captures made by captures/tools/proxy-protocol-run.py with
+// an upstream nginx listening `ssl proxy_protocol` and, for the mismatch, `ssl` alone.
+
+/// What a `TLSAnalyzer` is handed when `bytes` (a PROXY header, then a ClientHello) come cut into
+/// pieces of `step`, handed on as the collector does: from the piece `feed` says starts TLS, the
+/// door's bytes after the header (`takeTLSStart`) or that piece itself, then every later piece.
+private func handedToTLS(_ bytes: [UInt8], step: Int) -> (bytes: [UInt8], firstOffset: UInt64?, header: ProxyHeader?) {
+    var door = ConnectionAnalysis(canStartTLS: true)
+    var handed: [UInt8] = []
+    var firstOffset: UInt64?
+    var started = false
+    var offset = 0
+    while offset < bytes.count {
+        let piece = Array(bytes[offset..<min(bytes.count, offset + step)])
+        if started {
+            handed += piece
+        } else if piece.withUnsafeBytes({ door.feed($0, direction: .client, at: UInt64(offset), frame: 1, frameOffset: 66, time: .zero) }) {
+            started = true
+            if let chunks = door.takeTLSStart() {
+                handed += chunks.flatMap(\.bytes)
+                firstOffset = chunks.first?.offset
+            } else {
+                handed += piece
+                firstOffset = UInt64(offset)
+            }
+        }
+        offset += piece.count
+    }
+    return (handed, firstOffset, door.proxyHeader)
+}
+
+@Test(arguments: [1, 5, 27, 28, 29, 40, 600])
+func aTLSHandshakeAfterAPROXYHeaderGoesToTheTLSAnalyzerWithoutTheHeader(step: Int) throws {
+    let signature: [UInt8] = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]
+    let header = signature + [0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 1, 198, 51, 100, 7, 0xdc, 0x04, 0x01, 0xbb]
+    // A ClientHello's record header and the start of its handshake message (RFC 8446 §5.1, §4).
+    let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03] + [UInt8](repeating: 7, count: 32)
+    let (bytes, firstOffset, found) = handedToTLS(header + hello, step: step)
+    #expect(bytes == hello)
+    #expect(firstOffset == 28)
+    #expect(found?.version == 2)
+    #expect(found?.source?.description == "192.0.2.1:56324")
+}
+
+/// `ssl send-proxy-v2` to `listen ... ssl proxy_protocol`: the header, then a TLS 1.2 handshake
+/// the TLS analyzer reads (the upstream's certificate, its cipher), and the header's source is the
+/// client HAProxy logged.
+@Test func aPROXYHeaderBeforeTLSIsReadAndTheHandshakeAfterIt() throws {
+    let (truth, result) = try recorded("haproxy/proxy-header-v2-tls-healthy.haproxy.pcap")
+    let connection = try #require(result.connections.first)
+    #expect(connection.verdict.code == .none)
+    let header = try #require(connection.proxyHeader)
+    #expect(header.version == 2)
+    #expect(header.length == 28)
+    #expect(Int(header.frame) == (truth["proxy_headers"] as? [[String: Any]])?.first?["frame"] as? Int)
+    let logged = try #require((truth["gateway_errors"] as? [String])?.first?.split(separator: " ").first.map(String.init))
+    #expect(header.source?.description == logged)
+    let tls = try #require(connection.tls)
+    #expect(tls.version == "TLS 1.2")
+    #expect(tls.cipher?.hasPrefix("TLS_") == true)
+}
+
+/// `ssl send-proxy-v2` to `listen ... ssl`: nginx reads the header as a plain HTTP request
+/// ("client sent invalid method"), answers 400 in plain text, and HAProxy's handshake fails: 503
+/// `SC--`. The cause is the header (its frame first), the plain answer its evidence.
+@Test func aPROXYHeaderBeforeTLSThatTheUpstreamDoesNotExpectFailsTheHandshake() throws {
+    let (truth, result) = try recorded("haproxy/proxy-header-v2-tls-unexpected.haproxy.pcap")
+    let expected = try #require((truth["expected_connections"] as? [[String: Any]])?.first)
+    let logged = try #require(expected["gateway_log"] as? String)
+    #expect(logged.contains(" 503 ") && logged.contains(" SC-- "))
+    #expect((truth["upstream_log"] as? [String])?.contains { $0.contains(" 400 ") } == true)
+    let connection = try #require(result.connections.first)
+    #expect(connection.verdict.code == .protoProxyHeaderUnexpected)
+    #expect(connection.verdict.verdictClass == .serviceUnavailable)
+    #expect(connection.verdict.phase == .tls)
+    #expect(connection.verdict.gateways["haproxy"]?.detail == "SC")
+    let evidence = try #require(connection.findings.first?.evidence)
+    #expect(evidence.first?.frame.map(Int.init) == expected["evidence_frame"] as? Int)
+    #expect(evidence.first?.length == 28)
+    #expect(evidence.dropFirst().first?.direction == .server)
+    #expect(connection.findings.contains { $0.code == .protoTLSToPlainPort && $0.severity == .warning })
+}

@@ -110,11 +110,52 @@ struct ICMPDecodingTests {
         let echo = FrameBuilder.ipv6(
             source: client6.address, destination: server6.address, nextHeader: 58, payload: [128, 0, 0, 0, 0, 1, 0, 1])
         #expect(decoder.decodeSnapshot(FrameBuilder.encapsulate(echo, link: .ethernet)) == .notTCP)
-        // Packet too big (type 2) quotes TCP too, but is not an unreachable.
-        var tooBig = FrameBuilder.icmpUnreachablePacket(from: Self.router6, to: client6.address, quoting: Self.syn6)
-        tooBig[40] = 2
-        #expect(decoder.decodeSnapshot(FrameBuilder.encapsulate(tooBig, link: .ethernet)) == .notTCP)
         let short = FrameBuilder.icmpUnreachable(from: Self.router6, to: client6.address, quoting: Self.syn6, quotedLength: 39)
         #expect(decoder.decodeSnapshot(short) == .malformed(layer: "icmpv6", reason: "quote shorter than an IPv6 header"))
+    }
+
+    @Test("ICMPv4 fragmentation needed keeps the next hop's MTU; time exceeded quotes TCP too")
+    func ipv4FragmentationNeededAndTimeExceeded() {
+        var decoder = PacketDecoder(linkType: .ethernet)
+        // RFC 1191 §4: the next-hop MTU in the low 16 bits of the header's second word.
+        var fragNeeded = FrameBuilder.icmpUnreachablePacket(from: Self.router4, to: client4.address, code: 4, quoting: Self.syn4)
+        fragNeeded[26] = 0x03
+        fragNeeded[27] = 0xe8
+        let decoded = decoder.decodeSnapshot(FrameBuilder.encapsulate(fragNeeded, link: .ethernet)).unreachable
+        #expect(decoded == ICMPUnreachable(
+            isIPv6: false, code: 4, quotedSource: client4, quotedDestination: server4, quotedSequence: 0xdead_beef,
+            type: 3, nextHopMTU: 1000))
+        #expect(decoded?.kind == .packetTooBig)
+        // Another unreachable's second word is unused: no MTU, whatever it holds.
+        var host = FrameBuilder.icmpUnreachablePacket(from: Self.router4, to: client4.address, code: 1, quoting: Self.syn4)
+        host[27] = 0x20
+        #expect(decoder.decodeSnapshot(FrameBuilder.encapsulate(host, link: .ethernet)).unreachable?.nextHopMTU == 0)
+        var exceeded = FrameBuilder.icmpUnreachablePacket(from: Self.router4, to: client4.address, code: 0, quoting: Self.syn4)
+        exceeded[20] = 11
+        let timeExceeded = decoder.decodeSnapshot(FrameBuilder.encapsulate(exceeded, link: .ethernet)).unreachable
+        #expect(timeExceeded?.type == 11)
+        #expect(timeExceeded?.kind == .timeExceeded)
+        #expect(timeExceeded?.quotedSource == client4)
+    }
+
+    @Test("ICMPv6 packet too big keeps its MTU; time exceeded quotes TCP too")
+    func ipv6PacketTooBigAndTimeExceeded() {
+        var decoder = PacketDecoder(linkType: .ethernet)
+        // RFC 4443 §3.2: type 2, code 0, the MTU in the second word.
+        var tooBig = FrameBuilder.icmpUnreachablePacket(from: Self.router6, to: client6.address, code: 0, quoting: Self.syn6)
+        tooBig[40] = 2
+        tooBig[46] = 0x05
+        tooBig[47] = 0x00
+        let decoded = decoder.decodeSnapshot(FrameBuilder.encapsulate(tooBig, link: .ethernet)).unreachable
+        #expect(decoded == ICMPUnreachable(
+            isIPv6: true, code: 0, quotedSource: client6, quotedDestination: server6, quotedSequence: 77, type: 2, nextHopMTU: 1280))
+        #expect(decoded?.kind == .packetTooBig)
+        var exceeded = FrameBuilder.icmpUnreachablePacket(from: Self.router6, to: client6.address, code: 0, quoting: Self.syn6)
+        exceeded[40] = 3
+        #expect(decoder.decodeSnapshot(FrameBuilder.encapsulate(exceeded, link: .ethernet)).unreachable?.kind == .timeExceeded)
+        // Parameter problem (type 4) is not one the analysis reads.
+        var problem = FrameBuilder.icmpUnreachablePacket(from: Self.router6, to: client6.address, code: 0, quoting: Self.syn6)
+        problem[40] = 4
+        #expect(decoder.decodeSnapshot(FrameBuilder.encapsulate(problem, link: .ethernet)) == .notTCP)
     }
 }

@@ -295,3 +295,34 @@ struct SplitMix {
     #expect(h.stream.overlapMismatches == 1)
     #expect(h.stream.retransmittedSegments == retransmitted + 1)
 }
+
+/// The path-MTU facts (`tcp.mtu_blackhole`): retransmissions as long as the longest segment are
+/// counted with the first of them, a shorter one is not; the peer's furthest ACK is kept, and an
+/// ACK that acknowledges nothing new while bytes are outstanding is a duplicate.
+@Test func fullSizeRetransmissionsAndThePeersACKsAreCounted() {
+    var h = StreamHarness(isn: isn)
+    let full = [UInt8](repeating: 0x61, count: 1448)
+    h.ack(isn + 1, frame: 2)
+    h.send(seq: isn + 1, full, frame: 3)
+    h.send(seq: isn + 1 + 1448, full, frame: 4)
+    h.send(seq: isn + 1 + 2896, bytes("tail"), frame: 5)
+    #expect(h.stream.largestSegment == 1448)
+    // The peer got only the tail: its ACK stays at the start, twice.
+    h.ack(isn + 1, frame: 6)
+    h.ack(isn + 1, frame: 7)
+    h.send(seq: isn + 1, full, frame: 8)
+    h.send(seq: isn + 1, full, frame: 9)
+    h.send(seq: isn + 1 + 2896, bytes("tail"), frame: 10)
+    h.send(seq: isn + 1, [UInt8](full.prefix(948)), frame: 11)
+    #expect(h.stream.retransmittedSegments == 4)
+    #expect(h.stream.fullSizeRetransmissions == 2)
+    #expect(h.stream.firstFullSizeRetransmission?.frame == 8)
+    #expect(h.stream.firstFullSizeRetransmission?.offset == 0)
+    #expect(h.stream.highestAcknowledged == 0)
+    #expect(h.stream.duplicateAcknowledgments == 2)
+    // An ACK past everything: the highest moves on, and with nothing outstanding none is a duplicate.
+    h.ack(isn + 1 + 2900, frame: 12)
+    h.ack(isn + 1 + 2900, frame: 13)
+    #expect(h.stream.highestAcknowledged == 2900)
+    #expect(h.stream.duplicateAcknowledgments == 2)
+}

@@ -6,7 +6,7 @@ The upstream is a second Debian nginx that answers `return 200` and logs `$proxy
 the gateway is HAProxy 2.6 (`send-proxy` for v1, `send-proxy-v2` for v2) or nginx 1.22 (which never
 sends one on an HTTP upstream). tcpdump records the gateway -> upstream hop only.
 
-    sudo captures/tools/proxy-protocol-run.py [BASE_PORT]     # default 27400
+    sudo captures/tools/proxy-protocol-run.py [BASE_PORT [SCENARIO...]]   # default 27400, every scenario
 
 Writes, with the logs of both programs and curl's outcome beside each capture:
   haproxy/proxy-header-v1-unexpected.haproxy.pcap   send-proxy, upstream without proxy_protocol: 400
@@ -16,6 +16,11 @@ Writes, with the logs of both programs and curl's outcome beside each capture:
   nginx/proxy-header-missing.pcap                   HAProxy (send-proxy) and nginx (no PROXY header)
                                                     in front of one upstream with proxy_protocol:
                                                     HAProxy's client gets 200, nginx's 502
+  haproxy/proxy-header-v2-tls-healthy.haproxy.pcap  `ssl verify none send-proxy-v2` (the header, then
+                                                    the TLS handshake), upstream `listen ... ssl
+                                                    proxy_protocol`: 200
+  haproxy/proxy-header-v2-tls-unexpected.haproxy.pcap  the same gateway, upstream `listen ... ssl`:
+                                                    its TLS stack reads the header as a record
 Ground truth: the upstream nginx's error and access logs, the gateway's log, curl. Never edgescope.
 """
 import json
@@ -49,7 +54,7 @@ http {{
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
     server {{
-        listen 127.0.0.1:{port}{proxy_protocol};
+        listen 127.0.0.1:{port}{tls}{proxy_protocol};{certificate}
         location / {{ return 200 "ok\\n"; }}
     }}
 }}
@@ -105,6 +110,10 @@ SCENARIOS = [
     # Two gateways in front of one upstream that expects the header, one of them not sending it
     # (a fleet half moved to the PROXY protocol).
     ("nginx/proxy-header-missing", [("haproxy", "send-proxy", 200, "none"), ("nginx", None, 502, "proto.proxy_header_missing")], True),
+    # HAProxy speaking TLS to the upstream with the PROXY header first (`ssl send-proxy-v2`).
+    ("haproxy/proxy-header-v2-tls-healthy.haproxy", [("haproxy", "ssl verify none send-proxy-v2", 200, "none")], True),
+    ("haproxy/proxy-header-v2-tls-unexpected.haproxy",
+     [("haproxy", "ssl verify none send-proxy-v2", 503, "proto.proxy_header_unexpected")], False),
 ]
 
 
@@ -151,7 +160,16 @@ def scenario(base, gateways, expects, port):
     os.makedirs(os.path.join(work, "tmp"))
     upstream_conf = os.path.join(work, "upstream.conf")
     with open(upstream_conf, "w") as f:
-        f.write(UPSTREAM_CONF.format(dir=work, port=port, proxy_protocol=" proxy_protocol" if expects else ""))
+        tls = any(" ssl " in " %s " % (send or "") for _, send, _, _ in gateways)
+        certificate = ""
+        if tls:
+            # A throwaway self-signed certificate: the gateway does not verify it (`verify none`).
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=upstream",
+                            "-keyout", os.path.join(work, "up.key"), "-out", os.path.join(work, "up.crt")],
+                           check=True, capture_output=True)
+            certificate = "\n        ssl_certificate {d}/up.crt;\n        ssl_certificate_key {d}/up.key;".format(d=work)
+        f.write(UPSTREAM_CONF.format(dir=work, port=port, proxy_protocol=" proxy_protocol" if expects else "",
+                                     tls=" ssl" if tls else "", certificate=certificate))
     out = os.path.join(CAPTURES, base)
     pcap = out + ".pcap"
     outcomes = []
@@ -214,7 +232,7 @@ def scenario(base, gateways, expects, port):
                 if (gateway == "haproxy") == ("be/s1" in l or " is DOWN" in l)]
         gateway_errors += says
         if send:
-            proxy_headers.append({"version": 2 if send == "send-proxy-v2" else 1, "frame": int(frame), "gateway": gateway})
+            proxy_headers.append({"version": 2 if "send-proxy-v2" in send else 1, "frame": int(frame), "gateway": gateway})
         syn = tshark(pcap, "tcp.srcport == %s && tcp.flags.syn == 1 && tcp.flags.ack == 0" % client_port, "frame.number")
         expected.append({
             "client": "127.0.0.1:%s" % client_port, "server": "127.0.0.1:%d" % port, "verdict": code, "finding": code,
@@ -249,8 +267,10 @@ def scenario(base, gateways, expects, port):
 
 
 def main():
+    only = sys.argv[2:]
     for index, (base, gateways, expects) in enumerate(SCENARIOS):
-        scenario(base, gateways, expects, port=BASE + 2 * index)
+        if not only or os.path.basename(base).split(".")[0] in only:
+            scenario(base, gateways, expects, port=BASE + 2 * index)
 
 
 if __name__ == "__main__":

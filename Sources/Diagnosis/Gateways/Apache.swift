@@ -148,6 +148,8 @@ public struct ApacheModel: GatewayModel {
             }
             return .rejects(502, Self.statusLineError,
                 note: "logged with (70007)The timeout specified has expired, \(Self.readingFrom); 502, not 504; ProxyPass timeout= (default: Timeout, 60 s); " + Self.seen("tcp-read-timeout"))
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "AH01084: pass request body failed to …:… (…)",
                 note: "logged with (70007)The timeout specified has expired, then AH01097; ap_proxy_pass_brigade answers 504 for a timeout (proxy_util.c; not verified)")
@@ -260,6 +262,10 @@ public struct ApacheModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -309,7 +315,7 @@ public struct ApacheModel: GatewayModel {
             return GatewayRuleKit.http1Only("mod_proxy_http (mod_proxy_http2 is another module, not modelled)")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -116,6 +116,8 @@ public struct CaddyModel: GatewayModel {
             }
             return .rejects(504, "net/http: timeout awaiting response headers",
                 note: "response_header_timeout (seen with 2.6.2, captures/caddy/tcp-read-timeout.pcap); without it Caddy waits for the client to give up")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(502, "context canceled", note: "not verified: Go's transport has no write timeout, so the request waits until the client gives up")
 
@@ -198,6 +200,10 @@ public struct CaddyModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -254,7 +260,7 @@ public struct CaddyModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

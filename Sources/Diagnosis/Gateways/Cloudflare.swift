@@ -70,6 +70,8 @@ public struct CloudflareModel: GatewayModel {
             return .rejects(521, "521 Web server is down", note: "the origin's firewall rejected the connection (an ICMP error where a closed port sends a RST)")
         case .tcpConnectTimeout:
             return .rejects(522, "522 Connection timed out", note: "no SYN-ACK within 19 s (after retransmissions)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(522, "522 Connection timed out", note: "the origin did not acknowledge the request within 90 s")
         case .tcpReadTimeout:
@@ -111,6 +113,10 @@ public struct CloudflareModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -144,7 +150,7 @@ public struct CloudflareModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -82,6 +82,8 @@ public struct EnvoyModel: GatewayModel {
                 return .rejects(nil, "UT", note: "inferred: the route timeout resets a started response")
             }
             return .rejects(504, "UT", note: "upstream_response_timeout (route timeout, 15 s by default) or upstream_per_try_timeout")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "UT")
 
@@ -138,6 +140,10 @@ public struct EnvoyModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("via_upstream")
         case .protoProxyHeaderMissing:
@@ -179,7 +185,7 @@ public struct EnvoyModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "via_upstream")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

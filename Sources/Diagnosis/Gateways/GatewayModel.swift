@@ -239,6 +239,16 @@ enum GatewayRuleKit {
     static let notSeen = GatewayReaction(
         kind: .accepts, status: nil, detail: "", note: "a capture problem: the gateway saw the bytes the capture lacks")
 
+    /// `tcp.mtu_blackhole`: the full-size segments never arrive, so the gateway sees an upstream
+    /// that does not answer and its timeout ends the exchange as `timeout` (its
+    /// `tcp.read_timeout` reaction) does.
+    static func mtuBlackhole(_ timeout: GatewayReaction, seen: String? = nil) -> GatewayReaction {
+        var reaction = timeout
+        reaction.note = (seen ?? "inferred: a silent upstream to the gateway, ended by its read timeout")
+            + (timeout.note.map { "; " + $0 } ?? "")
+        return reaction
+    }
+
     static func relayed(_ context: RuleContext, _ detail: String) -> GatewayReaction {
         GatewayReaction(kind: .accepts, status: context.upstreamStatus, detail: detail, note: "the upstream's own status, relayed")
     }

@@ -100,6 +100,8 @@ public struct LighttpdModel: GatewayModel {
             }
             return .rejects(504, Self.readTimeout,
                 note: "read-timeout is unset (no limit) by default; the capture's read-timeout 2 took 4 s; " + Self.seen("tcp-read-timeout"))
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return .rejects(504, "(gw_backend.c.2708) write timeout on socket: tcp:…:… (fd: …)",
                 note: "gw_handle_trigger_hctx_timeout turns the write error's 503 into 504 (gw_backend.c; not verified)")
@@ -201,6 +203,10 @@ public struct LighttpdModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -228,7 +234,7 @@ public struct LighttpdModel: GatewayModel {
             return GatewayRuleKit.http1Only("lighttpd's mod_proxy")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -156,6 +156,8 @@ public struct NginxModel: GatewayModel {
             }
             return .rejects(504, "upstream timed out (110: Connection timed out)" + While.readingHead,
                 note: "proxy_read_timeout, 60 s by default")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context), seen: "seen with 1.22.1: the request path (captures/nginx/tcp-mtu-blackhole-request.pcap) and the response path (tcp-mtu-blackhole-response.pcap) both end in proxy_read_timeout")
         case .tcpSendTimeout:
             return .rejects(504, "upstream timed out (110: Connection timed out)" + While.sending,
                 note: "proxy_send_timeout, 60 s by default")
@@ -257,6 +259,10 @@ public struct NginxModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -376,7 +382,7 @@ public struct NginxModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

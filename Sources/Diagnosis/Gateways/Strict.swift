@@ -51,6 +51,8 @@ public struct StrictModel: GatewayModel {
             return invalid("9110 §15.6.3: no connection to the upstream (502 Bad Gateway)")
         case .tcpConnectTimeout, .tcpSendTimeout:
             return .rejects(504, "RFC 9110 §15.6.5: no timely answer from the upstream (504 Gateway Timeout)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpReadTimeout:
             return .rejects(context.phase == .responseBody ? nil : 504, "RFC 9110 §15.6.5: no timely answer from the upstream (504 Gateway Timeout)")
         case .tcpRSTBeforeResponse, .tcpFINBeforeResponse, .tcpFINMidHeaders:
@@ -138,6 +140,10 @@ public struct StrictModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -197,7 +203,7 @@ public struct StrictModel: GatewayModel {
             return GatewayRuleKit.relayed(context, "gRPC PROTOCOL-HTTP2: the service's own status")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

@@ -85,6 +85,8 @@ public struct VarnishModel: GatewayModel {
                 return .rejects(nil, "Resource temporarily unavailable; straight insufficient bytes", note: "between_bytes_timeout (seen with 7.1.1)")
             }
             return Self.fetchFailed("first byte timeout", "first_byte_timeout, 60 s by default (seen with 7.1.1, captures/varnish/tcp-read-timeout.pcap)")
+        case .tcpMTUBlackhole:
+            return GatewayRuleKit.mtuBlackhole(self.reaction(to: .tcpReadTimeout, context: context))
         case .tcpSendTimeout:
             return Self.fetchFailed("…", "not verified: send_timeout applies to clients; a stalled backend write ends at first_byte_timeout")
 
@@ -181,6 +183,10 @@ public struct VarnishModel: GatewayModel {
         // The PROXY protocol (issue 20): the upstream's 400 to a header it took for a request line
         // reaches the client as any response does; an upstream that expected a header and got a
         // request closes as if it had crashed before answering.
+        case .protoProxyHeaderUnexpected where context.phase == .tls:
+            // The header before the gateway's ClientHello (`ssl send-proxy-v2`): the upstream's TLS
+            // stack reads it as a record and the handshake fails, as for plain HTTP on a TLS port.
+            return self.reaction(to: .protoTLSToPlainPort, context: context)
         case .protoProxyHeaderUnexpected:
             return GatewayRuleKit.proxyHeaderRelayed("")
         case .protoProxyHeaderMissing:
@@ -200,7 +206,7 @@ public struct VarnishModel: GatewayModel {
             return GatewayRuleKit.http1Only("Varnish")
 
         // Facts of the capture: no upstream bytes to react to.
-        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented:
+        case .tcpOverlapMismatch, .tcpIdleEvicted, .limitReassemblyBuffer, .limitFlowTable, .ipFragmented, .tcpICMPFragNeeded:
             return GatewayRuleKit.noRule
         }
     }

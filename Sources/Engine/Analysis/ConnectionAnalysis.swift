@@ -34,6 +34,9 @@ struct ConnectionAnalysis {
     @Indirect private(set) var proxyHeader: ProxyHeader? = nil
     /// Whether `proxyHeader` is there, asked without reading it.
     var hasProxyHeader: Bool { self.$proxyHeader }
+    /// The gateway's bytes from the start of a TLS handshake that followed a PROXY header, held
+    /// for the owner's `TLSAnalyzer` (`takeTLSStart`); nil when `feed`'s bytes are the TLS start.
+    private var tlsStart: [ProtocolProbe.HeldBytes]? = nil
 
     /// A door with nothing seen. `negotiated`: the protocol TLS's ALPN chose for these bytes.
     /// `canStartTLS`: whether a TLS handshake at the start is handed to the owner (not inside TLS).
@@ -93,6 +96,7 @@ struct ConnectionAnalysis {
             return self.releaseProxyHeld()
         case .header(let header):
             self.proxyHeader = header
+            self.probe.gatewayStart = UInt32(header.length)
             return self.releaseProxyHeld()
         }
     }
@@ -104,15 +108,26 @@ struct ConnectionAnalysis {
         guard self.$proxyReader else { return false }
         let held = self.proxyReader!.held
         self.proxyReader = nil
-        var startsTLS = false
-        for chunk in held where !chunk.bytes.isEmpty {
-            chunk.bytes.withUnsafeBytes { raw in
-                startsTLS = self.feedPastProxyHeader(
+        for (index, chunk) in held.enumerated() where !chunk.bytes.isEmpty {
+            let startsTLS = chunk.bytes.withUnsafeBytes { raw in
+                self.feedPastProxyHeader(
                     raw, direction: .client, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
-                    || startsTLS
+            }
+            if startsTLS {
+                // A TLS handshake after the PROXY header: it and all that follows are the TLS
+                // analyzer's, which the owner starts.
+                self.tlsStart = Array(held[index...])
+                return true
             }
         }
-        return startsTLS
+        return false
+    }
+
+    /// The bytes a `TLSAnalyzer` starts from when `feed` said a TLS handshake starts: those after
+    /// a PROXY header, in their own chunks; nil when they are the bytes `feed` was given.
+    mutating func takeTLSStart() -> [ProtocolProbe.HeldBytes]? {
+        defer { self.tlsStart = nil }
+        return self.tlsStart
     }
 
     private mutating func feedPastProxyHeader(

@@ -23,6 +23,9 @@ struct ProtocolProbe {
     /// Set when the gateway's first record is a TLS handshake at the stream's start and the
     /// owner may start a `TLSAnalyzer` for it (`canStartTLS`).
     private(set) var startsTLS = false
+    /// Where the gateway's protocol starts in its stream: 0, or the length of the PROXY protocol
+    /// header before it (HAProxy's `ssl send-proxy-v2`: the header, then the ClientHello).
+    var gatewayStart: UInt32 = 0
     /// Whether nothing is left to decide or hold: the common case, asked per packet.
     private(set) var isSettled = false
     /// Whether a finding's evidence still takes the upstream's next bytes (asked per packet).
@@ -130,16 +133,16 @@ struct ProtocolProbe {
                 // RFC 8446 §5.1: a handshake record (type 22) opens every TLS connection. Decided
                 // on one byte so any split of the stream gives the same answer.
                 self.gateway = .tls
-                self.startsTLS = offset == 0 && self.canStartTLS
+                self.startsTLS = offset == UInt64(self.gatewayStart) && self.canStartTLS
                 return .deliver
             }
-            if first == 0x01, offset == 0 {
+            if first == 0x01, offset == UInt64(self.gatewayStart) {
                 // FastCGI 1.0 §3.3: FCGI_VERSION_1, the first byte of every record; no request
                 // line starts with it.
                 self.gateway = .fastCGI
                 return .deliver
             }
-            guard offset == 0, first == Self.http2Preface[0] else {
+            guard offset == UInt64(self.gatewayStart), first == Self.http2Preface[0] else {
                 self.gateway = .http1
                 return .deliver
             }
