@@ -63,7 +63,7 @@ let package = Package(
         // `edgescope replay`: one captured connection's upstream side, served again on a socket.
         .target(
             name: "Replay",
-            dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Engine", "PcapSource", "OpenSSLBridge"]),
+            dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis", "Engine", "PcapSource", "OpenSSLBridge"]),
         // The git commit scripts/package stamps into a release build (`edgescope --version`), from
         // EDGESCOPE_COMMIT in the environment; none when it is unset (`swift build`, a tarball).
         .target(
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CaptureModel", "TCPReassembly", "TestSupport"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CaptureModel", "TCPReassembly", "TLSRecords", "OpenSSLAdapters", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource", "Reporting", "CaptureModel"]),
     ]
 )

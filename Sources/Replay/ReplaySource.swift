@@ -1,4 +1,5 @@
 import CaptureModel
+import Diagnosis
 import Engine
 import HTTP1
 import PcapSource
@@ -19,7 +20,10 @@ public struct ReplaySource {
 
     /// Reads `path` and finds connection `name` (`c7`). With `decryption`, a TLS connection
     /// whose keys are in the key log is replayed as its decrypted bytes.
-    public static func load(path: String, connection name: String, decryption: TLSConnection.Decryption?) throws(ReplayError) -> ReplaySource {
+    /// `verifier` judges a captured chain (for `--forge-chain`'s shape), as `analyze`'s trust options do.
+    public static func load(
+        path: String, connection name: String, decryption: TLSConnection.Decryption?, verifier: (any ChainVerifying)? = nil
+    ) throws(ReplayError) -> ReplaySource {
         guard name.first == "c", let id = UInt32(name.dropFirst()), id > 0 else {
             throw ReplayError(.usage, "--connection '\(name)' is not a connection id (c1, c2 ... as analyze names them)")
         }
@@ -29,7 +33,7 @@ public struct ReplaySource {
         } catch {
             throw ReplayError(.unusable, "cannot read capture \(error.description)")
         }
-        var options = AnalysisOptions(decryption: decryption)
+        var options = AnalysisOptions(verifier: verifier, decryption: decryption)
         options.queueEnded = true
         options.retention = .bounded(1)
         var engine = Engine(linkType: reader.linkType, options: options)

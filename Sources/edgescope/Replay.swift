@@ -44,6 +44,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The private key (PEM) of --cert.", valueName: "pem"))
     var key: String?
 
+    @Option(name: .customLong("forge-chain"), help: ArgumentHelp(
+        "Serve over TLS with a throwaway chain shaped like the captured one (subjects, names, validity dates, a missing intermediate, a self-signed leaf, an unknown CA) under new keys; writes ca.pem (the CA to trust), ca-key.pem, chain.pem and key.pem into this directory. The shape is judged with the trust options below, as analyze judges it.",
+        valueName: "dir"))
+    var forgeChain: String?
+
+    @OptionGroup var trust: TrustOptions
+
     func run() throws {
         guard let timing = ReplayServer.Timing(rawValue: self.timing) else {
             throw ToolFailure(status: 1, message: "--timing '\(Terminal.safe(self.timing))' is not original or none")
@@ -52,6 +59,9 @@ struct ReplayCommand: ParsableCommand {
             throw ToolFailure(status: 1, message: "--count \(count): give 1 or more clients")
         }
         let endpoint = try Self.listenEndpoint(self.listen)
+        if self.forgeChain != nil, self.cert != nil || self.key != nil {
+            throw ToolFailure(status: 1, message: "--forge-chain makes its own certificate: give it or --cert/--key, not both")
+        }
         if (self.cert == nil) != (self.key == nil) {
             throw ToolFailure(status: 1, message: self.cert == nil ? "--key needs --cert" : "--cert needs --key")
         }
@@ -60,20 +70,33 @@ struct ReplayCommand: ParsableCommand {
         }
         signal(SIGPIPE, SIG_IGN)
         do {
-            let source = try ReplaySource.load(path: self.capture, connection: self.connection, decryption: decryption)
+            let verifier = self.forgeChain == nil ? nil : try self.trust.chainVerifier()
+            let source = try ReplaySource.load(path: self.capture, connection: self.connection, decryption: decryption, verifier: verifier)
+            var script = source.script
+            var files: (chain: String, key: String)? = self.cert.flatMap { cert in self.key.map { (cert, $0) } }
+            var how = source.decrypted ? " (decrypted)" : source.report.tls != nil ? " (TLS bytes as captured)" : ""
+            if let directory = self.forgeChain {
+                let forged = try source.writeForgedChain(into: directory)
+                files = (forged.chain, forged.key)
+                if !source.decrypted {
+                    script = source.handshakeOnlyScript
+                    how = " (handshake only: without --keylog its TLS bytes cannot be served again)"
+                }
+                how += " over TLS with a forged chain (\(source.forgedShape.rawValue)); trust \(forged.ca)"
+            }
             if source.report.tls != nil, !source.decrypted, self.cert != nil {
                 throw ReplayError(.usage, "--cert: \(source.script.connection) is TLS and not decrypted: its bytes are served as captured (give --keylog to serve its decrypted bytes over TLS)")
             }
-            let server = try ReplayServer(script: source.script, endpoint: endpoint, timing: timing)
-            if let cert = self.cert, let key = self.key {
+            let server = try ReplayServer(script: script, endpoint: endpoint, timing: timing)
+            if let files {
                 do {
-                    server.serveTLS(with: try TLSServerContext(chainFile: cert, keyFile: key))
+                    server.serveTLS(with: try TLSServerContext(chainFile: files.chain, keyFile: files.key))
                 } catch {
                     throw ToolFailure(status: 2, message: error.message)
                 }
+                if self.forgeChain == nil { how += " over TLS" }
             }
-            let how = source.decrypted ? " (decrypted)" : source.report.tls != nil ? " (TLS bytes as captured)" : ""
-            Edgescope.printError("edgescope: replaying \(source.script.summary)\(how) on \(endpoint)")
+            Edgescope.printError("edgescope: replaying \(script.summary)\(how) on \(endpoint)")
             server.serve(count: self.count) { line in Edgescope.printError("edgescope: replay: \(line)") }
         } catch let error as ReplayError {
             throw ToolFailure(status: error.kind == .usage ? 1 : 2, message: error.message)

@@ -326,6 +326,9 @@ def replay_one(args, path, truth, conn, work):
         wait_for(30, "edgescope replay on %d" % up, lambda: "replaying" in open(os.path.join(d, "replay.stderr")).read()
                  or replay.poll() is not None)
         if replay.poll() is not None:
+            said = open(os.path.join(d, "replay.stderr")).read().strip()
+            if replay.returncode == 1 and "nothing to replay" in said and len(said.splitlines()) == 1:
+                return "refused", "%s: never accepted; replay says %r (status 1)" % (label, said)
             raise Fail("replay exited %d: %s" % (replay.returncode, open(os.path.join(d, "replay.stderr")).read().strip()))
         gateway = start_gateway(kind, truth, d, gw, up)
         requests = [r["request"] for r in conn.get("requests", [])] or [truth["client_requests"][0]["request"]]
@@ -347,11 +350,14 @@ def replay_one(args, path, truth, conn, work):
         want = conn.get("gateway_log")
         got_first = got[0] if got else None
         same_log = (norm_nginx(got_first) if got_first else None) == (norm_nginx(want) if want else None)
-        want_status = conn.get("client_status")
-        same_status = want_status is None or str(want_status) == str(code) or conn.get("class") == "ok"
+        # The status nginx logged (access log `$status`), as the truth's access_status.
+        access = [l.split()[1] for l in open(os.path.join(d, "logs/access.log")) if l.strip()]
+        got_status = access[-1] if access else None
+        want_status = conn.get("access_status") or (str(conn["client_status"]) if conn.get("client_status") else None)
+        same_status = want_status is None or want_status == got_status
         ok = same_log and same_status
         detail = "log %r%s, status %s (truth %s)" % (
-            got_first, "" if same_log else " != truth %r" % want, code, want_status)
+            got_first, "" if same_log else " != truth %r" % want, got_status, want_status)
     else:
         got = haproxy_lines(os.path.join(d, "logs/haproxy.log"))
         want = haproxy_fields(conn["gateway_log"]) if conn.get("gateway_log") else None
