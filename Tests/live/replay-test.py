@@ -7,15 +7,18 @@ For every failing connection of captures/nginx/*.truth.json and captures/haproxy
 (nginx logged a line for it, or its class is not `ok`), this
 
   1. finds its connection id with `edgescope analyze --json` (by the truth's client and server);
-  2. starts `edgescope replay CAPTURE --connection ID --listen 127.0.0.1:UP --count 1`;
+  2. starts `edgescope replay CAPTURE --connection ID --listen 127.0.0.1:UP --count 1`; for a
+     certificate failure with `--forge-chain DIR --ca-file <the CA the gateway trusted>` (and the
+     key log, when the capture has one), and the gateway then trusts DIR/ca.pem instead;
   3. starts the same gateway with the configuration the capture scripts used
      (captures/tools/run-scenario.py, tls-run.py: same timeouts, keep-alive, TLS settings),
      pointed at 127.0.0.1:UP, on loopback, in its own process group;
   4. sends the connection's requests (method and path from the truth) with curl, as the
      capture scripts did;
   5. stops the gateway (gracefully, by pid) and compares what it logged with the truth:
-     nginx: the first error.log message, addresses and ports normalised, and the client's
-     status; HAProxy: the status, the termination state and the request of its log line.
+     nginx: the first error.log message, addresses and ports normalised, and the status it
+     logged (access log); HAProxy: the status, the termination state, the request and (TLS
+     captures, whose log format has it) the backend TLS error of its log line.
 
 The ground truth is the gateway's own log beside the capture, never edgescope's output.
 Connections the upstream never accepted (refused, connect timeout, ICMP) cannot be served:
@@ -60,7 +63,23 @@ TLS_RUN = load_tool("tls_run", "tls-run.py")                  # the TLS gateways
 import tls_scenarios  # noqa: E402  (tls-run.py put it on the path)
 
 # Connections a replay cannot reproduce, and why (capture base name -> reason).
-EXPECTED_MISS = {}
+EXPECTED_MISS = {
+    "proxy-header-missing": "made by proxy-protocol-run.py with two gateways in a row (HAProxy, then an nginx upstream "
+                            "that expects a PROXY header); this test sets up one gateway",
+    "tcp-keepalive-race.haproxy": "the race needs request 2 to cross the upstream's FIN on a 50 ms wire (netns); on "
+                                  "loopback HAProxy sees the FIN first and opens a new connection (503 SC--)",
+    "tls-cert-revoked": "the forged chain has no CRL signed by its CA, so the gateway's CRL check cannot fail the same way",
+    "tls-cert-revoked.haproxy": "the forged chain has no CRL signed by its CA, so the gateway's CRL check cannot fail the same way",
+    "tls-cert-expired-1.3": "TLS 1.3 encrypts the certificate and the capture has no key log: there is no chain to forge",
+    "tls-cert-expired-1.3.haproxy": "TLS 1.3 encrypts the certificate and the capture has no key log: there is no chain to forge",
+    "tls-client-cert-required": "the upstream asked for a client certificate; replay's TLS server asks for none",
+    "tls-client-cert-required.haproxy": "the upstream asked for a client certificate; replay's TLS server asks for none",
+    "tls-client-cert-required-1.3-keylog": "the upstream asked for a client certificate; replay's TLS server asks for none",
+    "tls-client-cert-required-1.3-keylog.haproxy": "the upstream asked for a client certificate; replay's TLS server asks for none",
+}
+
+# Verdicts replayed over a forged chain (--forge-chain) rather than as the captured bytes.
+FORGED = ("tls.cert.", "tls.client_cert")
 
 PROCS = []   # (name, Popen, stop signal)
 
@@ -173,14 +192,14 @@ def tls_spec(truth):
     return None
 
 
-def start_gateway(kind, truth, d, gw_port, up_port):
+def start_gateway(kind, truth, d, gw_port, up_port, certs=None):
     os.makedirs(os.path.join(d, "logs"), exist_ok=True)
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     tls = truth.get("tls")
     tspec = tls_spec(truth) if tls else None
     if kind == "nginx":
         if tspec:
-            certs = os.path.join(CAPTURES, os.path.dirname(tls["ca_file"]))
+            certs = certs or os.path.join(CAPTURES, os.path.dirname(tls["ca_file"]))
             conf_text = TLS_RUN.nginx_gateway_conf(d, gw_port, up_port, certs, tspec, tls.get("gateway_tls", True))
         else:
             spec = scenario_spec(truth)
@@ -201,7 +220,7 @@ def start_gateway(kind, truth, d, gw_port, up_port):
                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "nginx.stderr"), "w"))
     else:
         if tspec:
-            certs = os.path.join(CAPTURES, os.path.dirname(tls["ca_file"]))
+            certs = certs or os.path.join(CAPTURES, os.path.dirname(tls["ca_file"]))
             conf_text = TLS_RUN.HAPROXY_CONF.format(
                 dir=d, gw=gw_port, up=up_port, fmt=TLS_RUN.HAPROXY_LOG_FORMAT.replace('"', '\\"'),
                 opts=TLS_RUN.haproxy_server_opts(certs, tspec, tls.get("gateway_tls", True)))
@@ -256,7 +275,7 @@ ADDR = re.compile(r"(\[[0-9a-f:]+\]|\d+\.\d+\.\d+\.\d+):\d+")
 
 
 def norm_nginx(message):
-    return ADDR.sub("ADDR", message)
+    return re.sub(r"client: [0-9a-f.:]+,", "client: ADDR,", ADDR.sub("ADDR", message))
 
 
 def nginx_lines(path):
@@ -272,8 +291,12 @@ HAPROXY_LINE = re.compile(r'\S+ \[[^\]]+\] \S+ \S+ \S+ (\d+|-1) \d+ \S+ \S+ (\S{
 
 
 def haproxy_fields(line):
+    """Status, termination state, request and (tls-run.py's log format) the backend TLS error."""
     m = HAPROXY_LINE.match(line)
-    return (m.group(1), m.group(2), m.group(3)) if m else None
+    if not m:
+        return None
+    tls_error = re.search(r'ssl_bc_err_str="([^"]*)"', line)
+    return (m.group(1), m.group(2), m.group(3)) + ((tls_error.group(1),) if tls_error else ())
 
 
 def haproxy_lines(path):
@@ -319,7 +342,15 @@ def replay_one(args, path, truth, conn, work):
     cid = connection_id(args.edgescope, capture, conn, keylog)
     replay_err = open(os.path.join(d, "replay.stderr"), "w")
     cmd = [args.edgescope, "replay", capture, "--connection", cid, "--listen", "127.0.0.1:%d" % up, "--count", "1"]
-    if keylog and tls.get("gateway_tls") is False:
+    forge = None
+    if tls and any(conn["verdict"].startswith(p) for p in FORGED):
+        # The certificate failure itself: a chain shaped like the captured one, judged with the
+        # CA (and CRL) the gateway trusted; the gateway then trusts the forged CA instead.
+        forge = os.path.join(d, "forged")
+        cmd += ["--forge-chain", forge, "--ca-file", os.path.join(CAPTURES, tls["ca_file"])]
+        if tls.get("crl_file"):
+            cmd += ["--crl", os.path.join(CAPTURES, tls["crl_file"])]
+    if keylog and (forge or tls.get("gateway_tls") is False):
         cmd += ["--keylog", keylog]
     replay = start("replay", cmd, signal.SIGTERM, stdout=subprocess.DEVNULL, stderr=replay_err)
     try:
@@ -330,7 +361,12 @@ def replay_one(args, path, truth, conn, work):
             if replay.returncode == 1 and "nothing to replay" in said and len(said.splitlines()) == 1:
                 return "refused", "%s: never accepted; replay says %r (status 1)" % (label, said)
             raise Fail("replay exited %d: %s" % (replay.returncode, open(os.path.join(d, "replay.stderr")).read().strip()))
-        gateway = start_gateway(kind, truth, d, gw, up)
+        certs = None
+        if forge:
+            certs = os.path.join(d, "certs")
+            os.makedirs(certs, exist_ok=True)
+            shutil.copy(os.path.join(forge, "ca.pem"), os.path.join(certs, "root.pem"))
+        gateway = start_gateway(kind, truth, d, gw, up, certs)
         requests = [r["request"] for r in conn.get("requests", [])] or [truth["client_requests"][0]["request"]]
         code = send_requests(kind, gw, requests)
         time.sleep(0.3)
