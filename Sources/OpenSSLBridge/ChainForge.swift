@@ -113,15 +113,16 @@ public struct ForgedChain: Sendable {
         return name
     }
 
-    /// A CA certificate valid from a day ago for ten years.
+    /// A CA certificate, valid from 1970 to 2099.
     private static func authority(named subject: OpaquePointer, issuer: OpaquePointer, key: OpaquePointer, signer: OpaquePointer) throws(TLSServerError) -> OpaquePointer {
         guard let certificate = X509_new() else { throw TLSServerError(message: "cannot make a certificate") }
         X509_set_version(certificate, 2)
         ASN1_INTEGER_set(X509_get_serialNumber(certificate), Int(UInt32.random(in: 1...UInt32.max >> 1)))
         X509_set_subject_name(certificate, subject)
         X509_set_issuer_name(certificate, issuer)
-        X509_gmtime_adj(X509_getm_notBefore(certificate), -86_400)
-        X509_gmtime_adj(X509_getm_notAfter(certificate), 10 * 365 * 86_400)
+        // Valid whenever the captured chain is judged (a gateway under faketime, a capture's own time).
+        ASN1_TIME_set_string_X509(X509_getm_notBefore(certificate), "19700101000000Z")
+        ASN1_TIME_set_string_X509(X509_getm_notAfter(certificate), "20991231235959Z")
         X509_set_pubkey(certificate, key)
         for (nid, value) in [(NID_basic_constraints, "critical,CA:TRUE"), (NID_key_usage, "critical,keyCertSign,cRLSign")] {
             if let extensionValue = X509V3_EXT_conf_nid(nil, nil, nid, value) {
