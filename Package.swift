@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CaptureModel", "TCPReassembly", "TLSRecords", "OpenSSLAdapters", "TestSupport"]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CaptureModel", "TCPReassembly", "TLSRecords", "OpenSSLBridge", "OpenSSLAdapters", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource", "Reporting", "CaptureModel"]),
     ]
 )

@@ -1,3 +1,4 @@
+import CaptureModel
 import Engine
 import OpenSSLBridge
 #if canImport(Glibc)
@@ -8,12 +9,12 @@ extension ReplaySource {
     /// The shape of chain `--forge-chain` makes for this connection, from the engine's verdict
     /// on the captured chain (judged with the trust store given, as `analyze` judges it).
     public var forgedShape: ForgedChain.Shape {
-        switch self.report.verdict.code.description {
-        case "tls.cert.missing_intermediate": .missingIntermediate
-        case "tls.cert.self_signed": .selfSigned
-        case "tls.cert.unknown_ca": .unknownCA
-        default: .asCaptured
-        }
+        let code = self.report.verdict.code
+        if code == .tlsCertMissingIntermediate { return .missingIntermediate }
+        if code == .tlsCertSelfSigned { return .selfSigned }
+        if code == .tlsCertUnknownCA { return .unknownCA }
+        // Expired, not yet valid, a wrong name, a bad purpose: the copied fields fail alike.
+        return .asCaptured
     }
 
     /// Forges the captured chain and writes it into `directory` (made if missing): `ca.pem` (the

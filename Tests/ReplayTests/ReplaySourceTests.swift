@@ -1,6 +1,7 @@
 import CaptureModel
 import Foundation
 import OpenSSLAdapters
+import OpenSSLBridge
 import Replay
 import Testing
 import TestSupport
@@ -91,4 +92,32 @@ private func failure(_ capture: String, _ connection: String) -> ReplayError? {
     #expect(failure("nginx/healthy-keepalive.pcap", "c3") == ReplayError(.usage, "--connection c3: no such connection; the capture has c1-c2"))
     #expect(failure("nginx/tcp-rst-mid-body.pcap", "x1") == ReplayError(.usage, "--connection 'x1' is not a connection id (c1, c2 ... as analyze names them)"))
     #expect(failure("nginx/no-such-file.pcap", "c1")?.kind == .unusable)
+}
+
+@Test(arguments: [
+    ("nginx/tls-cert-missing-intermediate.pcap", ForgedChain.Shape.missingIntermediate),
+    ("nginx/tls-cert-self-signed.pcap", .selfSigned),
+    ("nginx/tls-cert-unknown-ca.pcap", .unknownCA),
+    ("nginx/tls-cert-expired.pcap", .asCaptured),
+])
+func theForgedChainTakesTheShapeTheCapturedOneWasJudged(capture: String, shape: ForgedChain.Shape) throws {
+    // Judged with the CA nginx trusted (captures/tls/root.pem), as `analyze --ca-file` judges it.
+    let store = try TrustStore(caFile: Paths.captures + "/tls/root.pem", caPath: nil, crlFile: nil)
+    let verifier = OpenSSLChainVerifier(verifier: ChainVerifier(trustStore: store))
+    let source = try ReplaySource.load(path: Paths.captures + "/" + capture, connection: "c1", decryption: nil, verifier: verifier)
+    #expect(source.forgedShape == shape)
+    let directory = Paths.temporaryDirectory("forge")
+    let files = try source.writeForgedChain(into: directory + "/chain")
+    #expect(files.ca == directory + "/chain/ca.pem")
+    var info = stat()
+    #expect(stat(directory + "/chain/key.pem", &info) == 0 && info.st_mode & 0o777 == 0o600)
+    #expect(stat(directory + "/chain/ca.pem", &info) == 0 && info.st_mode & 0o777 == 0o644)
+    // As many certificates served as captured (the missing intermediate stays missing).
+    let served = try String(contentsOfFile: files.chain, encoding: .utf8).components(separatedBy: "BEGIN CERTIFICATE").count - 1
+    #expect(served == source.certificates.count)
+}
+
+@Test func aPlainConnectionHasNoChainToForge() throws {
+    let source = try load("nginx/tcp-rst-mid-body.pcap", "c1")
+    #expect(throws: ReplayError(.usage, "--forge-chain: c1 is not TLS")) { try source.writeForgedChain(into: "/nonexistent") }
 }
