@@ -78,6 +78,44 @@ import Glibc
         #expect(lines.last?.contains(": read 1 request, sent 76 bytes in 2 segments, reset (RST) in ") == true)
     }
 
+    @Test func aDecryptedConnectionIsServedOverTLSWithCertAndKey() throws {
+        // curl's own session, decrypted with its key log, served again over TLS: curl reads the
+        // status line and fails on the chunk size `zz` as it did in the capture (exit 56).
+        let port = Self.freePort()
+        let fixtures = Paths.packageRoot + "/Tests/OpenSSLBridgeTests/Fixtures"
+        let capture = Paths.captures + "/no-gateway/tls-keylog-chunked-bad-size-1.2"
+        let replay = Process()
+        replay.executableURL = URL(fileURLWithPath: Paths.buildDirectory + "/edgescope")
+        replay.arguments = [
+            "replay", capture + ".pcap", "--connection", "c1", "--keylog", capture + ".keylog", "--listen", "\(port)", "--count", "1",
+            "--cert", fixtures + "/leaf-valid.pem", "--key", fixtures + "/leaf-valid.key", "--timing", "none",
+        ]
+        let err = Pipe()
+        replay.standardError = err
+        replay.standardOutput = FileHandle.nullDevice
+        try replay.run()
+        var curl = Process()
+        var output = Pipe()
+        for _ in 0..<50 {
+            usleep(100_000)
+            curl = Process()
+            output = Pipe()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port)/x"]
+            curl.standardOutput = output
+            try curl.run()
+            curl.waitUntilExit()
+            if curl.terminationStatus != 7 { break }  // 7: not listening yet
+        }
+        #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200")
+        replay.waitUntilExit()
+        let lines = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(curl.terminationStatus == 56)
+        #expect(replay.terminationStatus == 0)
+        #expect(lines.first?.hasSuffix("1 request, 89 bytes in 2 segments, then silence until the client closes (then FIN) (decrypted) over TLS on 127.0.0.1:\(port)") == true)
+        #expect(lines.last?.contains(": read 1 request, sent 89 bytes in 2 segments, closed (FIN) after the client closed in ") == true)
+    }
+
     @Test func anUnknownConnectionIsOneLineAndStatusOne() throws {
         let run = try Run(["replay", Self.rstMidBody, "--connection", "c7", "--listen", "\(Self.freePort())"], deadline: 60)
         #expect(run.status == 1)
