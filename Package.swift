@@ -60,6 +60,10 @@ let package = Package(
         .target(name: "OpenSSLBridge", dependencies: ["COpenSSL", "CaptureModel", "TLSRecords"]),
         // OpenSSL behind the engine's verification and decryption hooks.
         .target(name: "OpenSSLAdapters", dependencies: ["OpenSSLBridge", "Diagnosis", "TLSRecords", "CaptureModel"]),
+        // `edgescope replay`: one captured connection's upstream side, served again on a socket.
+        .target(
+            name: "Replay",
+            dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "TLSRecords", "Diagnosis", "Engine", "PcapSource", "OpenSSLBridge"]),
         // The git commit scripts/package stamps into a release build (`edgescope --version`), from
         // EDGESCOPE_COMMIT in the environment; none when it is unset (`swift build`, a tarball).
         .target(
@@ -71,7 +75,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords",
-                "Diagnosis", "HTTP1", "CBuildStamp",
+                "Diagnosis", "HTTP1", "CBuildStamp", "Replay",
             ]),
 
         // Frame builders shared by the tests.
@@ -91,6 +95,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(
             name: "OpenSSLBridgeTests", dependencies: ["OpenSSLBridge", "CaptureModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "CaptureModel", "TCPReassembly", "TLSRecords", "OpenSSLBridge", "OpenSSLAdapters", "TestSupport"]),
         .testTarget(name: "edgescopeTests", dependencies: ["edgescope", "TestSupport", "PcapSource", "Reporting", "CaptureModel"]),
     ]
 )

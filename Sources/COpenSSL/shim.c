@@ -17,3 +17,6 @@ long COpenSSL_SSL_set_tlsext_host_name(SSL *ssl, const char *name) { return SSL_
 long COpenSSL_BIO_set_mem_eof_return(BIO *bio, int value) { return BIO_set_mem_eof_return(bio, value); }
 
 void COpenSSL_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
+
+EVP_PKEY *COpenSSL_EVP_EC_gen_P256(void) { return EVP_EC_gen("P-256"); }
+long COpenSSL_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }

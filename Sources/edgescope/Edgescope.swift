@@ -19,7 +19,7 @@ struct Edgescope: ParsableCommand {
         commandName: "edgescope",
         abstract: "Explain why a gateway answered 502: reads the gateway-to-upstream hop and reports each failing connection with the bytes that prove it.",
         version: Version.line,
-        subcommands: [Analyze.self, Capture.self, Probe.self, Report.self, Codes.self])
+        subcommands: [Analyze.self, Capture.self, Probe.self, Report.self, Codes.self, ReplayCommand.self])
 
     /// Exit statuses are a contract (README.md, "Exit status"): 0 analysed, 1 usage error, 2 unreadable input,
     /// 3 a connection of a `--fail-on` class found.
@@ -27,7 +27,7 @@ struct Edgescope: ParsableCommand {
         // No subcommand: a usage error, not the help a user asked for.
         if CommandLine.arguments.count <= 1 {
             Self.printError(Self.helpMessage())
-            Self.printError("edgescope: give a command: analyze, capture, probe, report or codes")
+            Self.printError("edgescope: give a command: analyze, capture, probe, report, codes or replay")
             Glibc.exit(1)
         }
         do {

@@ -125,7 +125,7 @@ struct OptionErrorTests {
         #expect(run.status == 1)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.contains("USAGE: edgescope <subcommand>"))
-        #expect(run.errorLines.last == "edgescope: give a command: analyze, capture, probe, report or codes")
+        #expect(run.errorLines.last == "edgescope: give a command: analyze, capture, probe, report, codes or replay")
     }
 
     @Test(arguments: ["-1", "0", "inf", "nan", "-0.5"])

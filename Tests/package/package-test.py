@@ -50,7 +50,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NAME = "package-test"
 CAPTURE = os.path.join(REPO, "captures", "nginx", "fin-before-response.pcap")
 TRUTH = os.path.join(REPO, "captures", "nginx", "fin-before-response.truth.json")
-SUBCOMMANDS = ["analyze", "capture", "probe", "report", "codes"]
+SUBCOMMANDS = ["analyze", "capture", "probe", "report", "codes", "replay"]
 CAPABILITIES = {"CAP_NET_RAW", "CAP_NET_ADMIN"}
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -40,4 +40,8 @@ long COpenSSL_BIO_set_mem_eof_return(BIO *bio, int value);
 
 void COpenSSL_OPENSSL_free(void *pointer);
 
+// Key generation and memory BIOs (macros) for `edgescope replay --forge-chain`.
+EVP_PKEY *COpenSSL_EVP_EC_gen_P256(void);
+long COpenSSL_BIO_get_mem_data(BIO *bio, char **data);
+
 #endif
