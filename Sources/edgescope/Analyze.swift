@@ -23,13 +23,19 @@ struct Analyze: ParsableCommand {
         case failed, all, none
     }
 
-    @Argument(help: ArgumentHelp(
-        "The capture: a .pcap or .pcapng file, plain or compressed (gzip, zstd, xz), or - for standard input; pipes and FIFOs are read as they come. Several files (the two hops captured on two hosts) are read as one, merged by timestamp as mergecap merges them; each keeps its own format, link type and timestamp precision, and the reports number frames in their own file (`file` in report.json).",
-        valueName: "capture"))
-    var captures: [String]
+    @Argument(help: "The capture: a .pcap or .pcapng file, plain or compressed (gzip, zstd, xz), or - for standard input; pipes and FIFOs are read as they come.")
+    var capture: String
 
-    /// The capture as named on the command line: one path, or several joined by `, `.
-    var capture: String { self.captures.joined(separator: ", ") }
+    @Argument(help: ArgumentHelp(
+        "More captures, read with the first as one (the two hops captured on two hosts): merged by timestamp as mergecap merges them, each file keeping its own format, link type and timestamp precision. The reports number frames in their own file and say which (`file` in report.json, an index into source.files).",
+        valueName: "capture"))
+    var moreCaptures: [String] = []
+
+    /// Every capture, in the order given.
+    var captures: [String] { [self.capture] + self.moreCaptures }
+
+    /// The captures as named on the command line: one path, or several joined by `, `.
+    var sourcePath: String { self.captures.joined(separator: ", ") }
 
     @Option(name: .customLong("upstream"), help: ArgumentHelp(
         "An upstream server, [NAME=]ADDR[:PORT]; repeatable. Only connections to these are reported.",
@@ -101,7 +107,6 @@ struct Analyze: ParsableCommand {
         }
         // From the start: reading a pipe's first block may take a while.
         let progress = self.quiet ? nil : ProgressLine()
-        guard !self.captures.isEmpty else { throw ToolFailure(status: 1, message: "give a capture file (or - for standard input)") }
         guard self.captures.count { $0 == "-" } <= 1 else {
             throw ToolFailure(status: 1, message: "standard input (-) is named more than once")
         }
@@ -155,7 +160,7 @@ struct Analyze: ParsableCommand {
         // totals count the rest, so that warning would be wrong here.
         let unlistedWarning = "\(result.unlistedConnections) of \(result.tally.connections) connection(s) are counted but not listed"
         result.warnings.removeAll { $0.hasPrefix(unlistedWarning) }
-        let source = Self.source(self.capture, reader: reader, readError: readError)
+        let source = Self.source(self.sourcePath, reader: reader, readError: readError)
         Edgescope.warn(report: result.warnings)
         let assembled = try report?.assemble(result, source: source)
 
