@@ -54,13 +54,18 @@ extension HTMLReport {
         }
     }
 
+    /// A connection's anchor: its id, and in a merged report its source's label before it.
+    static func anchor(_ id: String, source: String?) -> String {
+        source.map { String($0.map { $0.isWhitespace ? "-" : $0 }) + "-" + id } ?? id
+    }
+
     static func connection(
         _ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)] = ReportDocument.gatewayDetailKeys,
         document: ReportDocument? = nil, _ html: inout HTMLWriter
     ) {
         let id = connection["id"].string ?? "?"
         // A merged report lists each source's ids: the anchor names the source too.
-        let anchor = connection["source"].string.map { String($0.map { $0.isWhitespace ? "-" : $0 }) + "-" + id } ?? id
+        let anchor = Self.anchor(id, source: connection["source"].string)
         let verdict = connection["verdict"]
         let verdictClass = verdict["class"].string ?? "unknown"
         let code = verdict["code"].string ?? "?"

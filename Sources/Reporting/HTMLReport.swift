@@ -355,17 +355,20 @@ public enum HTMLReport {
                         html.element("td") { $0.element("code", text: Self.clip(item["request"].text ?? "")) }
                         html.element("td", text: Self.clip(item["generated_by"].text ?? ""))
                         html.element("td") { html in
+                            let source = item["source"].string
                             if let id = item["upstream_connection"].string {
-                                html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                                html.element("a", [("href", "#" + Self.anchor(id, source: source))], text: Self.clip(id))
                             } else if !disabledBy.isEmpty {
                                 html.text("none tried; members down after ")
                                 for (index, id) in disabledBy.enumerated() {
                                     if index > 0 { html.text(", ") }
-                                    html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                                    html.element("a", [("href", "#" + Self.anchor(id, source: source))], text: Self.clip(id))
                                 }
                             } else {
                                 html.element("b", text: "unexplained")
                             }
+                            // A merged report: the source whose ids these are.
+                            if let source { html.text(" (" + Self.clip(source) + ")") }
                         }
                         html.element("td") { $0.element("code", text: Self.clip(item["cause"].text ?? "")) }
                     }

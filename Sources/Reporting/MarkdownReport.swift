@@ -190,6 +190,8 @@ public enum MarkdownReport {
                 ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }
+            // A merged report: the source whose ids these are.
+            if let source = item["source"].string { connection += " (\(self.text(source)))" }
             out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(ClientErrorsReport.seen(item)) "
             out += "| \(self.code(item["request"].text ?? "", inTable: true)) | \(self.text(item["generated_by"].text ?? "")) | \(connection) "
             out += "| \(item["cause"].text.map { self.code($0, inTable: true) } ?? "") |\n"

@@ -107,6 +107,8 @@ struct ReportMergeCommandTests {
         #expect(markdown.contains("| **`127.0.0.1:18090`** |  | 2 | 1 | 50% | 0 | – | 1/1 | 0/1 | – | `tcp.fin.before_response` ×1 |\n"))
         #expect(markdown.contains("| c1 (gw-b) | `127.0.0.1:"))
         #expect(markdown.contains("| c8 (gw-d) | `127.0.0.1:58962` → `127.0.0.1:27122` | truncated | `http.chunked.bad_size` | "))
+        // The errors the clients of gw-d saw, tied to gw-d's connections.
+        #expect(markdown.contains("| `GET /chunk-bad/4` | gateway | c8 (gw-d) | `http.chunked.bad_size` |\n"))
     }
 
     @Test func htmlHasTheSourcesAColumnPerHostAndEachConnectionsSource() throws {
@@ -121,6 +123,8 @@ struct ReportMergeCommandTests {
         #expect(html.contains("id=\"gw-a-c1\""))
         #expect(html.contains("id=\"gw-b-c1\""))
         #expect(html.contains(" · frames 1–8 · gw-b · "))
+        #expect(html.contains("<a href=\"#gw-d-c8\">c8</a> (gw-d)</td>"))
+        #expect(html.contains("id=\"gw-d-c8\""))
     }
 
     @Test func oneReportRendersAsItAlwaysDid() throws {
