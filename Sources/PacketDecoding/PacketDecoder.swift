@@ -66,14 +66,14 @@ public struct PacketDecoder: Sendable {
         public init() {}
     }
 
-    /// The link type every frame is decoded as.
-    public let linkType: LinkType
+    /// The link type frames are decoded as (`decodeLinks(as:)` changes it).
+    public private(set) var linkType: LinkType
     /// The bounds on fragment reassembly.
     public let limits: Limits
     /// What happened to IP fragments so far.
     public var fragmentCounters: FragmentCounters { self.fragments.counters }
 
-    let link: LinkDecoding
+    var link: LinkDecoding
     var fragments: IPv4FragmentTable
 
     /// A decoder for frames of one link type. An unsupported type decodes every frame as `.notTCP`:
@@ -83,6 +83,13 @@ public struct PacketDecoder: Sendable {
         self.limits = limits
         self.link = LinkDecoding(linkType)
         self.fragments = IPv4FragmentTable(limits: limits)
+    }
+
+    /// Decodes the frames that follow as `linkType`, keeping the IPv4 datagrams in reassembly:
+    /// several capture files read as one may each have their own link type.
+    public mutating func decodeLinks(as linkType: LinkType) {
+        self.linkType = linkType
+        self.link = LinkDecoding(linkType)
     }
 
     /// Decodes one frame.

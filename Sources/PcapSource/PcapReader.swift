@@ -166,6 +166,15 @@ public final class PcapReader {
         }
     }
 
+    /// The next record, or `nil` at the end of the file. Its bytes belong to this reader and
+    /// stay valid until the next read from it (reads from other readers leave them alone),
+    /// which is what lets `MergedPcapReader` hold one record of each file at once.
+    public func nextFrame() throws(CaptureError) -> RawFrame? {
+        var next: RawFrame?
+        try self.forEachFrame(through: self.framesRead &+ 1) { frame in next = frame }
+        return next
+    }
+
     /// Whether libpcap's message says the file ends inside a record.
     static func isCutShort(_ message: String) -> Bool {
         message.hasPrefix("truncated dump file") || message.hasPrefix("truncated pcapng dump file")

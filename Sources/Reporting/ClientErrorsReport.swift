@@ -10,8 +10,9 @@ public enum ClientErrorsReport {
     /// Rows of the Markdown table.
     public static let errorsListed = 50
 
-    /// The text summary's part, starting with an empty line.
-    public static func text(_ result: AnalysisResult) -> String {
+    /// The text summary's part, starting with an empty line. With `origins` (several capture
+    /// files), frames are named by file and number in it.
+    public static func text(_ result: AnalysisResult, origins: FrameOrigins? = nil) -> String {
         guard let hop = result.clientHop else { return "" }
         var out = "\nClient hop (\(self.listeners(hop, quote: ""))): \(hop.connections) connection(s), \(hop.requests) request(s)\n"
         out += "  \(hop.errorCount) failure(s) clients saw (502, 503, 504, empty replies, resets, cut bodies): \(hop.explained) explained by an upstream connection, \(hop.unexplained) unexplained\n"
@@ -26,7 +27,7 @@ public enum ClientErrorsReport {
         if !unexplained.isEmpty {
             out += "  Unexplained (no upstream connection carried the request and failed, or failed in its time):\n"
             for error in unexplained.prefix(self.errorsShown) {
-                out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map(String.init) ?? "-")\n"
+                out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map { frame in origins.map { "\($0.locate(frame).frame) of \(Terminal.safe($0.paths[$0.locate(frame).file]))" } ?? "\(frame)" } ?? "-")\n"
             }
             if unexplained.count > self.errorsShown {
                 out += "    … and \(unexplained.count - self.errorsShown) more (see report.json)\n"

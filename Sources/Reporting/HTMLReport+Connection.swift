@@ -10,7 +10,7 @@ extension HTMLReport {
         let budget = Self.sizeLimit - Self.sectionReserve - html.count
         for connection in document.failures.prefix(Self.connectionsDetailed) {
             guard sections.count < budget else { break }
-            Self.connection(connection, gateways: document.gatewayDetailKeys, &sections)
+            Self.connection(connection, gateways: document.gatewayDetailKeys, document: document, &sections)
             sections.newline()
             shown.append(connection)
         }
@@ -54,21 +54,28 @@ extension HTMLReport {
         }
     }
 
+    /// A connection's anchor: its id, and in a merged report its source's label before it.
+    static func anchor(_ id: String, source: String?) -> String {
+        source.map { String($0.map { $0.isWhitespace ? "-" : $0 }) + "-" + id } ?? id
+    }
+
     static func connection(
         _ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)] = ReportDocument.gatewayDetailKeys,
-        _ html: inout HTMLWriter
+        document: ReportDocument? = nil, _ html: inout HTMLWriter
     ) {
         let id = connection["id"].string ?? "?"
+        // A merged report lists each source's ids: the anchor names the source too.
+        let anchor = Self.anchor(id, source: connection["source"].string)
         let verdict = connection["verdict"]
         let verdictClass = verdict["class"].string ?? "unknown"
         let code = verdict["code"].string ?? "?"
         let attributes: [HTMLWriter.Attribute] = [
-            ("class", "conn c-" + Self.classToken(verdictClass)), ("id", id),
+            ("class", "conn c-" + Self.classToken(verdictClass)), ("id", anchor),
             ("data-upstream", connection["server"].string ?? "?"), ("data-cause", code), ("data-class", verdictClass),
         ]
         html.element("article", attributes) { html in
             html.element("h3") { html in
-                html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                html.element("a", [("href", "#" + anchor)], text: Self.clip(id))
                 html.text(" ")
                 html.element("span", [("class", "cls cls-" + Self.classToken(verdictClass))], text: Self.clip(verdictClass))
                 html.text(" ")
@@ -81,6 +88,8 @@ extension HTMLReport {
                 html.element("code", text: Self.clip(connection["server"].string ?? "?"))
                 let frames = connection["frames"].items.compactMap(\.int)
                 if frames.count == 2 { html.text(" · frames \(frames[0])–\(frames[1])") }
+                // A merged report's source, or the file of several that holds the connection.
+                if let origin = document?.origin(of: connection) { html.text(" · " + Self.clip(origin)) }
                 if let start = connection["start"].string { html.text(" · " + Self.clip(start)) }
                 html.text(" · phase " + Self.clip(verdict["phase"].string ?? "?"))
             }
@@ -98,7 +107,7 @@ extension HTMLReport {
             Self.tcp(connection, &html)
             if !connection["tls"].isNull { Self.tls(connection["tls"], &html) }
             Self.transactions(connection, &html)
-            Self.evidence(connection, &html)
+            Self.evidence(connection, document: document, &html)
             html.element("p", [("class", "tools")]) { html in
                 html.text("Wireshark/tshark display filter: ")
                 html.element("code", [("class", "filter")], text: connection["display_filter"].string ?? "")
@@ -289,7 +298,7 @@ extension HTMLReport {
     }
 
     /// Each finding with its evidence: where the bytes are, and a hexdump with them marked.
-    static func evidence(_ connection: JSONValue, _ html: inout HTMLWriter) {
+    static func evidence(_ connection: JSONValue, document: ReportDocument? = nil, _ html: inout HTMLWriter) {
         let findings = connection["findings"].items
         let evidence = connection["evidence"].items
         guard !findings.isEmpty else { return }
@@ -304,7 +313,8 @@ extension HTMLReport {
                     html.element("span", [("class", "sev sev-" + (["fatal", "warning", "lint"].contains(severity) ? severity : "other"))], text: Self.clip(severity))
                 }
                 for index in finding["evidence"].items.prefix(Self.evidencePerFinding).compactMap(\.int) where evidence.indices.contains(index) {
-                    Self.evidenceItem(evidence[index], hexdump: dumps < Self.hexdumpsShown, &html)
+                    Self.evidenceItem(
+                        evidence[index], file: document?.fileName(of: evidence[index], in: connection), hexdump: dumps < Self.hexdumpsShown, &html)
                     if !evidence[index]["context_hex"].isNull { dumps += 1 }
                 }
             }
@@ -314,13 +324,14 @@ extension HTMLReport {
         }
     }
 
-    static func evidenceItem(_ item: JSONValue, hexdump: Bool, _ html: inout HTMLWriter) {
+    static func evidenceItem(_ item: JSONValue, file: String? = nil, hexdump: Bool, _ html: inout HTMLWriter) {
         let frame = item["frame"].int
         html.element("p", [("class", "where")]) { html in
             html.text(Self.clip(item["direction"].string ?? "?") + " ")
             if let frame {
                 html.element("span", [("class", "frame")], text: "frame \(frame)")
                 if let offset = item["frame_offset"].int { html.text(" (byte \(offset) of the frame)") }
+                if let file { html.text(" of " + Self.clip(file)) }
             } else {
                 html.text("(no frame: the bytes are not in the capture)")
             }

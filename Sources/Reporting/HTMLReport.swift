@@ -72,6 +72,7 @@ public enum HTMLReport {
                 }
                 html.newline()
                 html.element("main") { html in
+                    Self.sources(document, &html)
                     Self.summary(document, &html)
                     html.newline()
                     Self.upstreams(document, &html)
@@ -96,6 +97,35 @@ public enum HTMLReport {
     }
 
     // MARK: Summary
+
+    /// A merged report's sources, one row each; nothing for one report.
+    static func sources(_ document: ReportDocument, _ html: inout HTMLWriter) {
+        let sources = document.sources
+        guard !sources.isEmpty else { return }
+        html.element("section", [("id", "sources")]) { html in
+            html.element("h2", text: "Sources")
+            html.element("p", [("class", "muted")], text: "\(sources.count) reports merged; each failing connection names its source.")
+            html.element("table", [("class", "sources")]) { html in
+                html.element("tr") { html in
+                    for (header, numeric) in [("source", false), ("report", false), ("capture", false), ("gateway profile", false), ("window", false), ("connections", true), ("not healthy", true)] {
+                        html.element("th", [("class", numeric ? "n" : nil)], text: header)
+                    }
+                }
+                for source in sources {
+                    html.element("tr") { html in
+                        html.element("td", text: Self.clip(source.label))
+                        html.element("td") { $0.element("code", text: Self.clip(source.report)) }
+                        html.element("td") { $0.element("code", text: Self.clip(source.capture)) }
+                        html.element("td") { $0.element("code", text: Self.clip(source.profile ?? "")) }
+                        html.element("td", text: Self.clip(source.window ?? ""))
+                        html.element("td", [("class", "n")], text: "\(source.connections)")
+                        html.element("td", [("class", "n")], text: "\(source.failed)")
+                    }
+                }
+            }
+        }
+        html.newline()
+    }
 
     static func summary(_ document: ReportDocument, _ html: inout HTMLWriter) {
         html.element("section", [("id", "summary")]) { html in
@@ -193,9 +223,13 @@ public enum HTMLReport {
             // Most gateway failures first, then by address: the member to take out heads the table.
             let shown = Array(Summary.worstFirst(rows, failed: { $0["failed"].int ?? 0 }, server: { $0["server"].string ?? "?" })
                 .prefix(Self.upstreamRows))
+            let labels = document.sources.map(\.label)
             html.element("table", [("id", "upstream-table"), ("class", "upstreams")]) { html in
                 html.element("tr") { html in
-                    for (header, numeric) in [("upstream", false), ("name", false), ("connections", true), ("failed", true), ("failed %", true), ("", false), ("relayed 5xx", true), ("causes", false)] {
+                    // A merged report: each source's failed/connections, a column each.
+                    let headers = [("upstream", false), ("name", false), ("connections", true), ("failed", true), ("failed %", true), ("", false), ("relayed 5xx", true)]
+                        + labels.map { (Self.clip($0), true) } + [("causes", false)]
+                    for (header, numeric) in headers {
                         html.element("th", [("class", numeric ? "n" : nil)], text: header)
                     }
                 }
@@ -218,6 +252,9 @@ public enum HTMLReport {
                             }
                         }
                         html.element("td", [("class", "n")], text: "\(relayed)")
+                        for label in labels {
+                            html.element("td", [("class", "n source")], text: ReportDocument.sourceCell(row, label: label))
+                        }
                         html.element("td") { html in
                             let causes = Self.splitCauses(row)
                             for (index, cause) in causes.prefix(6).enumerated() {
@@ -318,17 +355,20 @@ public enum HTMLReport {
                         html.element("td") { $0.element("code", text: Self.clip(item["request"].text ?? "")) }
                         html.element("td", text: Self.clip(item["generated_by"].text ?? ""))
                         html.element("td") { html in
+                            let source = item["source"].string
                             if let id = item["upstream_connection"].string {
-                                html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                                html.element("a", [("href", "#" + Self.anchor(id, source: source))], text: Self.clip(id))
                             } else if !disabledBy.isEmpty {
                                 html.text("none tried; members down after ")
                                 for (index, id) in disabledBy.enumerated() {
                                     if index > 0 { html.text(", ") }
-                                    html.element("a", [("href", "#" + id)], text: Self.clip(id))
+                                    html.element("a", [("href", "#" + Self.anchor(id, source: source))], text: Self.clip(id))
                                 }
                             } else {
                                 html.element("b", text: "unexplained")
                             }
+                            // A merged report: the source whose ids these are.
+                            if let source { html.text(" (" + Self.clip(source) + ")") }
                         }
                         html.element("td") { $0.element("code", text: Self.clip(item["cause"].text ?? "")) }
                     }

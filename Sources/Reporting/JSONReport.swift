@@ -32,12 +32,12 @@ public enum JSONReport {
             ("totals", self.totals(result)),
             ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: complete ? traffic.servers[$0.endpoint] : nil) })),
             ("timeline", traffic.timeline(window: window, upstreams: upstreams.map(\.server))?.json ?? .null),
-            ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id]) })),
+            ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id], origins: source.origins) })),
         ]
         // Only when the capture also holds the client-to-gateway hop (docs/json-report.md).
         if let clientHop = result.clientHop {
             members.append(("client_hop", self.clientHop(clientHop)))
-            members.append(("client_errors", .array(clientHop.errors.map(self.clientError))))
+            members.append(("client_errors", .array(clientHop.errors.map { self.clientError($0, origins: source.origins) })))
         }
         return .object(members)
     }
@@ -63,8 +63,10 @@ public enum JSONReport {
     }
 
     /// One failure a client saw (a 500, 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
-    public static func clientError(_ error: ClientError) -> JSONValue {
-        .object([
+    /// With `origins` (several capture files), its frames are numbered in their file and `file` says which.
+    public static func clientError(_ error: ClientError, origins: FrameOrigins? = nil) -> JSONValue {
+        let naming = FrameNaming(origins)
+        var members: [(String, JSONValue)] = [
             ("client", .string(error.client.description)),
             ("status", error.status.map { .number($0) } ?? .null),
             ("time", .string(error.time.rfc3339)),
@@ -74,8 +76,12 @@ public enum JSONReport {
             ("cause", .optional(error.cause?.description)),
             ("gateway", .string(error.gateway.description)),
             ("client_connection", .string("c\(error.clientConnection)")),
-            ("frame", error.frame.map { .number($0) } ?? .null),
-            ("request_frame", .number(error.requestFrame)),
+            ("frame", error.frame.map { .number(naming.number($0)) } ?? .null),
+            ("request_frame", .number(naming.number(error.requestFrame))),
+        ]
+        // Only with several capture files: the file holding the client-hop connection.
+        if let file = naming.file(error.requestFrame) { members.append(("file", .number(file))) }
+        members += [
             ("host", .optional(error.host)),
             ("request_id", .optional(error.requestID)),
             ("upstream_server", .optional(error.upstreamServer?.description)),
@@ -83,7 +89,8 @@ public enum JSONReport {
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
             ("failure", .string(error.failure.rawValue)),
-        ])
+        ]
+        return .object(members)
     }
 
     /// Counts over every connection judged, listed or not.
@@ -103,7 +110,7 @@ public enum JSONReport {
 
     static func source(_ result: AnalysisResult, info: SourceInfo) -> JSONValue {
         let stats = result.statistics
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("path", .string(info.path)),
             ("link_type", .string(result.linkType.description)),
             ("snap_length", .number(info.snapLength)),
@@ -122,7 +129,23 @@ public enum JSONReport {
             ("ipv4_datagrams_reassembled", .number(stats.fragments.ipv4DatagramsReassembled)),
             ("ipv4_datagrams_incomplete", .number(stats.fragments.ipv4DatagramsEvicted &+ stats.fragments.ipv4DatagramsDiscarded)),
             ("ipv6_fragments_not_reassembled", .number(stats.fragments.ipv6FragmentsNotReassembled)),
-        ])
+        ]
+        // Only when several capture files were read as one: `file` members index this.
+        if !info.files.isEmpty {
+            members.append(("files", .array(info.files.map { file in
+                .object([
+                    ("path", .string(file.path)),
+                    ("link_type", .string(file.linkType)),
+                    ("snap_length", .number(file.snapLength)),
+                    ("packets", .number(file.packets)),
+                    ("first_time", .optional(file.firstTime?.rfc3339)),
+                    ("last_time", .optional(file.lastTime?.rfc3339)),
+                    ("complete", .bool(file.readError == nil)),
+                    ("read_error", .optional(file.readError)),
+                ])
+            })))
+        }
+        return .object(members)
     }
 
     /// The `--upstream NAME=` given for `row`'s server, if any.
@@ -152,14 +175,17 @@ public enum JSONReport {
     /// scripts read (`id`, `client`, `server`, `start`, `end`, `frames`, `verdict.code`,
     /// `verdict.class`; `verdict.phase` and `verdict.summary` when not healthy), what it carried
     /// (`requests`, `bytes_to_upstream`, `bytes_from_upstream`), and `compact: true`.
-    public static func compactConnection(_ report: ConnectionReport) -> JSONValue {
-        .object([
+    /// With `origins` (several capture files), `frames` are numbered in the connection's file and `file` says which.
+    public static func compactConnection(_ report: ConnectionReport, origins: FrameOrigins? = nil) -> JSONValue {
+        let naming = FrameNaming(origins)
+        return .object([
             ("id", .string(report.name)),
             ("client", .string(report.client.description)),
             ("server", .string(report.server.description)),
             ("start", .string(report.facts.first.time.rfc3339)),
             ("end", .string(report.facts.last.time.rfc3339)),
-            ("frames", .array([.number(report.frames.lowerBound), .number(report.frames.upperBound)])),
+            ("frames", .array([.number(naming.number(report.frames.lowerBound)), .number(naming.number(report.frames.upperBound))])),
+        ] + self.fileMember(naming.file(report.frames.lowerBound)) + [
             ("requests", .number(report.transactions.count + report.transactionsDropped)),
             ("bytes_to_upstream", .uint(report.clientStreamBytes)),
             ("bytes_from_upstream", .uint(report.serverStreamBytes)),
@@ -180,26 +206,36 @@ public enum JSONReport {
         } ?? []))
     }
 
-    /// One connection's entry.
-    public static func connection(_ report: ConnectionReport, slice: String?) -> JSONValue {
+    /// `[("file", N)]` with several capture files, else nothing.
+    static func fileMember(_ file: Int?) -> [(String, JSONValue)] {
+        file.map { [("file", .number($0))] } ?? []
+    }
+
+    /// One connection's entry. With `origins` (several capture files read as one), every
+    /// frame is numbered in its own file, and `file` (on the connection and on each evidence
+    /// item) indexes `source.files`.
+    public static func connection(_ report: ConnectionReport, slice: String?, origins: FrameOrigins? = nil) -> JSONValue {
         var tree = JSONTreeBuilder()
-        self.connection(report, slice: slice, listing: nil, into: &tree)
+        self.connection(report, slice: slice, listing: nil, origins: origins, into: &tree)
         return tree.value
     }
 
-    /// One connection's entry as text, as `connection(_:slice:)` pretty-printed at `writer`'s
-    /// level: report.json writes it so, without a tree.
-    public static func connection(_ report: ConnectionReport, slice: String?, into writer: inout PrettyJSONWriter) {
+    /// One connection's entry as text, as `connection(_:slice:origins:)` pretty-printed at
+    /// `writer`'s level: report.json writes it so, without a tree.
+    public static func connection(
+        _ report: ConnectionReport, slice: String?, origins: FrameOrigins? = nil, into writer: inout PrettyJSONWriter
+    ) {
         // A concrete entry point, so the generic description is specialized in this module.
-        self.connection(report, slice: slice, listing: nil, into: &writer)
+        self.connection(report, slice: slice, listing: nil, origins: origins, into: &writer)
     }
 
     /// One connection's entry, written to `out`. With `listing`, at most that many
     /// transactions are listed and the rest are counted in `transactions_not_listed` (what
     /// `ReportDocument.Builder` keeps of a failure).
     static func connection<Output: JSONOutput>(
-        _ report: ConnectionReport, slice: String?, listing limit: Int?, into out: inout Output
+        _ report: ConnectionReport, slice: String?, listing limit: Int?, origins: FrameOrigins? = nil, into out: inout Output
     ) {
+        let naming = FrameNaming(origins)
         let listed = min(limit ?? report.transactions.count, report.transactions.count)
         let facts = report.facts
         out.beginObject()
@@ -211,12 +247,14 @@ public enum JSONReport {
         out.key("end")
         out.time(facts.last.time)
         out.array("frames") { out in
-            out.number(report.frames.lowerBound)
-            out.number(report.frames.upperBound)
+            out.number(naming.number(report.frames.lowerBound))
+            out.number(naming.number(report.frames.upperBound))
         }
-        out.member("display_filter", Summary.displayFilter(report))
+        // Only with several capture files: which one holds the connection (its first frame).
+        if let file = naming.file(report.frames.lowerBound) { out.member("file", number: file) }
+        out.member("display_filter", Summary.displayFilter(report, origins: origins))
         out.key("tcp")
-        self.tcp(report, into: &out)
+        self.tcp(report, naming: naming, into: &out)
         out.key("tls")
         if let tls = report.tls { self.tls(tls, into: &out) } else { out.null() }
         if let header = report.proxyHeader {
@@ -227,13 +265,13 @@ public enum JSONReport {
                 out.member("source", header.source?.description)
                 out.member("destination", header.destination?.description)
                 out.member("length", number: header.length)
-                out.member("frame", number: Int(header.frame))
+                out.member("frame", number: Int(naming.number(header.frame)))
                 if let status = header.answeredWith { out.member("answered_with", number: status) } else { out.key("answered_with"); out.null() }
             }
         }
         out.array("transactions") { out in
             report.transactions.withUnsafeBufferPointer { transactions in
-                for index in 0..<listed { self.transaction(at: transactions.baseAddress! + index, into: &out) }
+                for index in 0..<listed { self.transaction(at: transactions.baseAddress! + index, naming: naming, into: &out) }
             }
         }
         out.member("transactions_not_listed", number: report.transactionsDropped + (report.transactions.count - listed))
@@ -257,14 +295,14 @@ public enum JSONReport {
         }
         out.array("evidence") { out in
             for finding in report.findings {
-                for item in finding.evidence { self.evidence(item, into: &out) }
+                for item in finding.evidence { self.evidence(item, naming: naming, into: &out) }
             }
         }
         out.member("slice", slice)
         out.endObject()
     }
 
-    static func tcp<Output: JSONOutput>(_ report: ConnectionReport, into out: inout Output) {
+    static func tcp<Output: JSONOutput>(_ report: ConnectionReport, naming: FrameNaming, into out: inout Output) {
         let facts = report.facts
         func side(_ d: DirectionFacts, stream: UInt64, gaps: UInt64, retransmissions: Int, outOfOrder: Int, _ out: inout Output) {
             out.object { out in
@@ -274,9 +312,9 @@ public enum JSONReport {
                 out.member("gap_bytes", number: gaps)
                 out.member("retransmissions", number: retransmissions)
                 out.member("out_of_order", number: outOfOrder)
-                out.member("fin_frame", number: d.fin?.frame)
+                out.member("fin_frame", number: d.fin.map { naming.number($0.frame) })
                 out.member("fin_time", d.fin?.time.rfc3339)
-                out.member("rst_frame", number: d.rst?.frame)
+                out.member("rst_frame", number: d.rst.map { naming.number($0.frame) })
                 out.member("rst_time", d.rst?.time.rfc3339)
                 out.member("zero_window", number: d.zeroWindowAdvertisements)
                 out.member("zero_window_probes", number: d.zeroWindowProbes)
@@ -299,15 +337,15 @@ public enum JSONReport {
         side(facts.server, stream: report.serverStreamBytes, gaps: report.serverGapBytes,
              retransmissions: report.retransmissions.server, outOfOrder: report.outOfOrder.server, &out)
         out.key("ladder")
-        if facts.ladder.count == 0 { out.null() } else { self.ladder(facts.ladder, start: facts.first.time, into: &out) }
+        if facts.ladder.count == 0 { out.null() } else { self.ladder(facts.ladder, start: facts.first.time, naming: naming, into: &out) }
         out.endObject()
     }
 
     /// The packets a ladder diagram draws: the first and last few, with what lies between counted.
-    static func ladder<Output: JSONOutput>(_ ladder: PacketLadder, start: Timestamp, into out: inout Output) {
+    static func ladder<Output: JSONOutput>(_ ladder: PacketLadder, start: Timestamp, naming: FrameNaming, into out: inout Output) {
         func packet(_ packet: LadderPacket, _ out: inout Output) {
             out.object { out in
-                out.member("frame", number: packet.frame)
+                out.member("frame", number: naming.number(packet.frame))
                 out.key("time")
                 out.time(packet.time)
                 out.key("since_start_us")
@@ -376,7 +414,7 @@ public enum JSONReport {
         out.endObject()
     }
 
-    static func transaction<Output: JSONOutput>(at transaction: UnsafePointer<Transaction>, into out: inout Output) {
+    static func transaction<Output: JSONOutput>(at transaction: UnsafePointer<Transaction>, naming: FrameNaming, into out: inout Output) {
         // Read where it lies, with no closures: a copy of each transaction (its strings
         // retained and released) costs more than writing it, and a connection can list thousands.
         out.beginObject()
@@ -389,7 +427,7 @@ public enum JSONReport {
             out.member("method", transaction.pointee.request?.method ?? "")
             out.member("target", transaction.pointee.request?.target ?? "")
             out.member("host", transaction.pointee.request?.host ?? nil)
-            out.member("frame", number: transaction.pointee.request?.frame ?? 0)
+            out.member("frame", number: naming.number(transaction.pointee.request?.frame ?? 0))
             out.key("time")
             out.time(transaction.pointee.request?.time ?? Timestamp(nanoseconds: 0))
             out.endObject()
@@ -400,7 +438,7 @@ public enum JSONReport {
         if transaction.pointee.response?.complete != nil {
             out.beginObject()
             out.member("status", number: transaction.pointee.response?.status ?? nil)
-            out.member("frame", number: transaction.pointee.response?.frame ?? nil)
+            out.member("frame", number: (transaction.pointee.response?.frame ?? nil).map(naming.number))
             out.member("framing", transaction.pointee.response?.framing.rawValue ?? "")
             out.member("complete", bool: transaction.pointee.response?.complete ?? false)
             out.key("interim")
@@ -446,11 +484,13 @@ public enum JSONReport {
         out.endObject()
     }
 
-    static func evidence<Output: JSONOutput>(_ evidence: Evidence, into out: inout Output) {
+    static func evidence<Output: JSONOutput>(_ evidence: Evidence, naming: FrameNaming, into out: inout Output) {
         out.beginObject()
         out.member("direction", evidence.direction.name)
         out.member("stream_offset", number: evidence.streamOffset)
-        out.member("frame", number: evidence.frame)
+        out.member("frame", number: evidence.frame.map(naming.number))
+        // Only with several capture files: the file that frame is in.
+        if let file = evidence.frame.flatMap(naming.file) { out.member("file", number: file) }
         out.member("frame_offset", number: evidence.frameOffset)
         out.member("length", number: evidence.length)
         out.member("hex", hexString(evidence.bytes))
@@ -468,13 +508,13 @@ public enum JSONReport {
 extension ReportDocument.Builder {
     /// Adds `report` as `add(JSONReport.connection(report, slice: slice))` would, reading its
     /// fields from the report and making its entry only when the builder keeps it.
-    public mutating func add(_ report: ConnectionReport, slice: String?) {
+    public mutating func add(_ report: ConnectionReport, slice: String?, origins: FrameOrigins? = nil) {
         let summary = Connection(
             server: report.server.description, start: Timestamp(rfc3339: report.facts.first.time.rfc3339),
             verdictClass: report.verdict.verdictClass.rawValue, code: report.verdict.code.description, id: UInt64(report.id))
         self.add(summary) { listed in
             var tree = JSONTreeBuilder()
-            JSONReport.connection(report, slice: slice, listing: listed, into: &tree)
+            JSONReport.connection(report, slice: slice, listing: listed, origins: origins, into: &tree)
             return tree.value
         }
     }
@@ -488,11 +528,67 @@ public struct SourceInfo: Sendable {
     public var snapLength: Int
     /// Why reading stopped early, when it did.
     public var readError: String?
+    /// With several capture files read as one (`analyze A B`): each file, in the order given
+    /// (`source.files`); empty for one.
+    public var files: [File] = []
+    /// With several capture files: which file each frame came from, and its number there.
+    public var origins: FrameOrigins?
+
+    /// One of several capture files read as one.
+    public struct File: Sendable {
+        /// The path as given.
+        public var path: String
+        /// libpcap's name of its link type.
+        public var linkType: String
+        /// Its snap length.
+        public var snapLength: Int
+        /// Records read from it.
+        public var packets: Int
+        /// Its first and last record's time.
+        public var firstTime: Timestamp?
+        public var lastTime: Timestamp?
+        /// Why reading it stopped early, when it did.
+        public var readError: String?
+
+        /// A file's entry from its parts.
+        public init(path: String, linkType: String, snapLength: Int, packets: Int, firstTime: Timestamp?, lastTime: Timestamp?, readError: String?) {
+            self.path = path
+            self.linkType = linkType
+            self.snapLength = snapLength
+            self.packets = packets
+            self.firstTime = firstTime
+            self.lastTime = lastTime
+            self.readError = readError
+        }
+    }
 
     /// Source information from its parts.
     public init(path: String, snapLength: Int, readError: String? = nil) {
         self.path = path
         self.snapLength = snapLength
         self.readError = readError
+    }
+}
+
+/// How a report numbers frames: as the engine did (one capture file), or, with several files
+/// read as one, by the file each frame is in and its number there.
+struct FrameNaming {
+    let origins: FrameOrigins?
+
+    init(_ origins: FrameOrigins?) {
+        self.origins = origins
+    }
+
+    /// The frame's number in its file.
+    @inline(__always)
+    func number(_ frame: FrameNumber) -> FrameNumber {
+        guard let origins = self.origins else { return frame }
+        return origins.locate(frame).frame
+    }
+
+    /// The index of the frame's file; `nil` with one file.
+    @inline(__always)
+    func file(_ frame: FrameNumber) -> Int? {
+        self.origins?.locate(frame).file
     }
 }

@@ -43,6 +43,7 @@ public enum MarkdownReport {
             document.json["upstreams"].items.map(Headline.Member.init), code: { self.code($0) }, text: { self.text($0) }) {
             out += "\n**\(headline).**\n"
         }
+        out += self.sources(document)
         out += "\n## Outcome by class\n\n| class | connections |\n|---|---:|\n"
         for item in document.classes {
             out += "| \(self.text(item.name)) | \(item.count) |\n"
@@ -59,7 +60,10 @@ public enum MarkdownReport {
         let rows = document.json["upstreams"].items
         guard !rows.isEmpty else { return "" }
         var out = "\n## By upstream\n\nMost connections the gateway failed first; an upstream's own 5xx, relayed as sent, is counted apart.\n\n"
-        out += "| upstream | name | connections | failed | failed % | relayed 5xx | causes |\n|---|---|---:|---:|---:|---:|---|\n"
+        // A merged report: each source's failed/connections, a column each.
+        let labels = document.sources.map(\.label)
+        out += "| upstream | name | connections | failed | failed % | relayed 5xx |" + labels.map { " \(self.text($0)) |" }.joined() + " causes |\n"
+        out += "|---|---|---:|---:|---:|---:|" + String(repeating: "---:|", count: labels.count) + "---|\n"
         for row in Summary.worstFirst(rows, failed: { $0["failed"].int ?? 0 }, server: { $0["server"].string ?? "?" }) {
             let connections = row["connections"].int ?? 0
             let failed = row["failed"].int ?? 0
@@ -68,7 +72,21 @@ public enum MarkdownReport {
             }.joined(separator: ", ")
             let name = row["name"].string.map { self.text($0) } ?? ""
             let server = self.code(row["server"].string ?? "?", inTable: true)
-            out += "| \(failed > 0 ? "**\(server)**" : server) | \(name) | \(connections) | \(failed) | \(self.percent(failed, of: connections)) | \(row["relayed"].int ?? 0) | \(causes) |\n"
+            let bySource = labels.map { " \(ReportDocument.sourceCell(row, label: $0)) |" }.joined()
+            out += "| \(failed > 0 ? "**\(server)**" : server) | \(name) | \(connections) | \(failed) | \(self.percent(failed, of: connections)) | \(row["relayed"].int ?? 0) |\(bySource) \(causes) |\n"
+        }
+        return out
+    }
+
+    /// A merged report's sources, one row each; nothing for one report.
+    private static func sources(_ document: ReportDocument) -> String {
+        let sources = document.sources
+        guard !sources.isEmpty else { return "" }
+        var out = "\n## Sources\n\n\(sources.count) reports merged; each connection below names its source.\n\n"
+        out += "| source | report | capture | gateway profile | window | connections | not healthy |\n|---|---|---|---|---|---:|---:|\n"
+        for source in sources {
+            out += "| \(self.text(source.label)) | \(self.code(source.report, inTable: true)) | \(self.code(source.capture, inTable: true)) "
+            out += "| \(source.profile.map { self.code($0, inTable: true) } ?? "") | \(self.text(source.window ?? "")) | \(source.connections) | \(source.failed) |\n"
         }
         return out
     }
@@ -88,17 +106,21 @@ public enum MarkdownReport {
                 out += "\nNo connection with this cause is listed in report.json (a bounded report lists failures first).\n"
                 continue
             }
-            out += self.example(example, gateways: document.gatewayDetailKeys)
+            out += self.example(example, gateways: document.gatewayDetailKeys, document: document)
         }
         return out
     }
 
     /// One connection in full: verdict, what each gateway does, the first evidence as a hexdump.
-    private static func example(_ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)]) -> String {
+    private static func example(
+        _ connection: JSONValue, gateways order: [(gateway: String, key: String, label: String)], document: ReportDocument
+    ) -> String {
         let verdict = connection["verdict"]
         let frames = connection["frames"].items.compactMap(\.int)
         var out = "\nExample \(self.text(connection["id"].string ?? "?")): \(self.code(connection["client"].string ?? "?")) → \(self.code(connection["server"].string ?? "?"))"
         if frames.count == 2 { out += ", frames \(frames[0])–\(frames[1])" }
+        // A merged report's source, or the file of several that holds the connection.
+        if let origin = document.origin(of: connection) { out += " (\(self.text(origin)))" }
         if let start = connection["start"].string { out += ", started \(self.text(start))" }
         out += "; class \(self.text(verdict["class"].string ?? "?")), phase \(self.text(verdict["phase"].string ?? "?")).\n\n"
         out += "Verdict: \(self.text(verdict["summary"].string ?? ""))\n"
@@ -117,6 +139,7 @@ public enum MarkdownReport {
         if let evidence = self.primaryEvidence(connection) {
             out += "\nEvidence: \(self.text(evidence["direction"].string ?? "?")) frame \(evidence["frame"].int.map(String.init) ?? "-")"
             if let offset = evidence["frame_offset"].int { out += " (byte \(offset) of the frame)" }
+            if let file = document.fileName(of: evidence, in: connection) { out += " of \(self.text(file))" }
             if let stream = evidence["stream_id"].int { out += ", HTTP/2 stream \(stream)" }
             out += ", stream offset \(evidence["stream_offset"].int ?? 0): \(self.text(evidence["note"].string ?? ""))\n"
             let dump = Hexdump.lines(ReportDocument.hexdump(evidence), indent: "")
@@ -167,6 +190,8 @@ public enum MarkdownReport {
                 ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }
+            // A merged report: the source whose ids these are.
+            if let source = item["source"].string { connection += " (\(self.text(source)))" }
             out += "| \(self.text(item["time"].text ?? "")) | \(self.code(item["client"].text ?? "", inTable: true)) | \(ClientErrorsReport.seen(item)) "
             out += "| \(self.code(item["request"].text ?? "", inTable: true)) | \(self.text(item["generated_by"].text ?? "")) | \(connection) "
             out += "| \(item["cause"].text.map { self.code($0, inTable: true) } ?? "") |\n"
@@ -185,7 +210,7 @@ public enum MarkdownReport {
         for connection in document.failures.prefix(self.connectionsListed) {
             let verdict = connection["verdict"]
             let frames = connection["frames"].items.compactMap(\.int)
-            out += "| \(self.text(connection["id"].string ?? "?")) "
+            out += "| \(self.text(connection["id"].string ?? "?"))\(document.origin(of: connection).map { " (\(self.text($0)))" } ?? "") "
             out += "| \(self.code(connection["client"].string ?? "?", inTable: true)) → \(self.code(connection["server"].string ?? "?", inTable: true)) "
             out += "| \(self.text(verdict["class"].string ?? "?")) | \(self.code(verdict["code"].string ?? "?", inTable: true)) "
             out += "| \(self.text(verdict["phase"].string ?? "?")) | \(self.text(connection["start"].string ?? "")) "

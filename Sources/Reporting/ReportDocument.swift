@@ -254,6 +254,54 @@ public struct ReportDocument: Sendable {
         return (first, max(first, last))
     }
 
+    /// A merged report's sources (`edgescope report A B`), in the order given: each one's
+    /// label, report, capture, gateway profile, window and counts. Empty for one report.
+    public var sources: [(label: String, report: String, capture: String, profile: String?, window: String?, connections: Int, failed: Int)] {
+        self.json["sources"].items.map { source in
+            let first = source["source"]["first_time"].string
+            let last = source["source"]["last_time"].string
+            return (
+                source["label"].string ?? "?", source["report"].string ?? "?", source["source"]["path"].string ?? "?",
+                source["generator"]["gateway_profile"].string, first.map { "\($0) to \(last ?? "?")" },
+                source["totals"]["connections"].int ?? 0, source["totals"]["failed"].int ?? 0)
+        }
+    }
+
+    /// An upstream row's counts for source `label` of a merged report: `failed/connections`,
+    /// or `–` when that source saw no connection to it.
+    public static func sourceCell(_ row: JSONValue, label: String) -> String {
+        let counts = row["by_source"][label]
+        guard let connections = counts["connections"].int else { return "–" }
+        return "\(counts["failed"].int ?? 0)/\(connections)"
+    }
+
+    /// Where a listed connection came from: in a merged report (`edgescope report A B`) its
+    /// source's label, and the capture file too when that source read several; with several
+    /// capture files read as one, the file holding it; `nil` for one capture.
+    public func origin(of connection: JSONValue) -> String? {
+        let label = connection["source"].string
+        let file = connection["file"].int.flatMap { self.filePath($0, label: label) }
+        switch (label, file) {
+        case (let label?, let file?): return "\(label), \(file)"
+        case (let label?, nil): return label
+        case (nil, let file?): return file
+        case (nil, nil): return nil
+        }
+    }
+
+    /// The capture file an evidence item of `connection` names by its `file` (several capture
+    /// files read as one); `nil` without one.
+    public func fileName(of evidence: JSONValue, in connection: JSONValue) -> String? {
+        evidence["file"].int.flatMap { self.filePath($0, label: connection["source"].string) }
+    }
+
+    /// `source.files[index].path`, of the merged source `label` when given.
+    private func filePath(_ index: Int, label: String?) -> String? {
+        let source = label.flatMap { label in self.json["sources"].items.first { $0["label"].string == label }?["source"] } ?? self.json["source"]
+        let files = source["files"].items
+        return files.indices.contains(index) ? files[index]["path"].string : nil
+    }
+
     /// `slices/c17.pcap` when the connection's slice is a plain relative path under `slices/`;
     /// anything else (a hand-edited file) is not offered as a link.
     public static func slicePath(_ connection: JSONValue) -> String? {

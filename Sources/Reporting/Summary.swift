@@ -106,7 +106,9 @@ public enum Summary {
     }
 
     /// A Wireshark/tshark display filter that selects the connection's packets in the original capture.
-    public static func displayFilter(_ report: ConnectionReport) -> String {
+    /// With `origins` (several capture files), the frames are numbered in the connection's file.
+    public static func displayFilter(_ report: ConnectionReport, origins: FrameOrigins? = nil) -> String {
+        let naming = FrameNaming(origins)
         func host(_ endpoint: Endpoint) -> String {
             switch endpoint.address {
             case .v4: return "ip.addr==\(endpoint.address.text)"
@@ -114,6 +116,6 @@ public enum Summary {
             }
         }
         return "\(host(report.client)) && \(host(report.server)) && tcp.port==\(report.client.port) && tcp.port==\(report.server.port)"
-            + " && frame.number>=\(report.frames.lowerBound) && frame.number<=\(report.frames.upperBound)"
+            + " && frame.number>=\(naming.number(report.frames.lowerBound)) && frame.number<=\(naming.number(report.frames.upperBound))"
     }
 }

@@ -63,7 +63,7 @@ public enum TextSummary {
             }
             out += "\nConnections:\n"
             for connection in failures.prefix(self.connectionsShown) {
-                out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(connection.frames.lowerBound)-\(connection.frames.upperBound)\n"
+                out += "  \(connection.name) \(connection.client) → \(connection.server)  frames \(Self.frames(connection.frames, in: source))\n"
                 out += "    \(connection.verdict.code) [\(connection.verdict.verdictClass.rawValue), \(connection.verdict.phase.rawValue)]: \(Terminal.safe(connection.verdict.summary))\n"
                 if let stderr = connection.verdict.stderr {
                     // The application's own words (FastCGI's FCGI_STDERR), on one line.
@@ -81,8 +81,7 @@ public enum TextSummary {
                     out += "    " + gateways.joined(separator: "; ") + "\n"
                 }
                 if let evidence = connection.findings.first?.evidence.first {
-                    out += "    evidence: \(evidence.direction.name) frame \(evidence.frame.map(String.init) ?? "-")"
-                    out += evidence.frameOffset.map { " +\($0)" } ?? ""
+                    out += "    evidence: \(evidence.direction.name) frame \(Self.frame(evidence.frame, offset: evidence.frameOffset, in: source))"
                     out += evidence.streamID.map { ", HTTP/2 stream \($0)" } ?? ""
                     out += ", stream offset \(evidence.streamOffset): \(Terminal.safe(evidence.note))\n"
                     for line in Hexdump.lines(evidence) {
@@ -112,7 +111,7 @@ public enum TextSummary {
                 }
             }
         }
-        out += ClientErrorsReport.text(result)
+        out += ClientErrorsReport.text(result, origins: source.origins)
         return out
     }
 }
@@ -134,8 +133,28 @@ public enum Terminal {
     }
 }
 
+extension TextSummary {
+    /// `17 +66` (the byte in the frame), or with several capture files `17 +66 of FILE` (its
+    /// number in the file that holds it); `-` for none.
+    static func frame(_ frame: FrameNumber?, offset: Int?, in source: SourceInfo) -> String {
+        guard let frame else { return "-" + (offset.map { " +\($0)" } ?? "") }
+        let located = source.origins.map { $0.locate(frame) }
+        let number = "\(located?.frame ?? frame)" + (offset.map { " +\($0)" } ?? "")
+        guard let origins = source.origins, let located else { return number }
+        return "\(number) of \(Terminal.safe(origins.paths[located.file]))"
+    }
+
+    /// `12-40`, or with several capture files `12-40 of FILE` (the connection's file).
+    static func frames(_ frames: ClosedRange<FrameNumber>, in source: SourceInfo) -> String {
+        guard let origins = source.origins else { return "\(frames.lowerBound)-\(frames.upperBound)" }
+        let (file, first) = origins.locate(frames.lowerBound)
+        return "\(first)-\(origins.locate(frames.upperBound).frame) of \(Terminal.safe(origins.paths[file]))"
+    }
+}
+
 extension String {
     func padding(_ width: Int) -> String {
         self.count >= width ? self : self + String(repeating: " ", count: width - self.count)
     }
+
 }

@@ -13,10 +13,10 @@ import Glibc
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop.",
+        abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop (several files: merged by time, as one).",
         discussion: ExitStatus.help(
             success: "the capture was analysed, whatever it found",
-            unreadable: "a capture, key log or CA file that cannot be read, or an output that cannot be written",
+            unreadable: "a capture (any of several), key log or CA file that cannot be read, or an output that cannot be written",
             problem: "a connection of a --fail-on class was found (after every output was written)"))
 
     enum SliceSelection: String, ExpressibleByArgument, CaseIterable {
@@ -25,6 +25,17 @@ struct Analyze: ParsableCommand {
 
     @Argument(help: "The capture: a .pcap or .pcapng file, plain or compressed (gzip, zstd, xz), or - for standard input; pipes and FIFOs are read as they come.")
     var capture: String
+
+    @Argument(help: ArgumentHelp(
+        "More captures, read with the first as one (the two hops captured on two hosts): merged by timestamp as mergecap merges them, each file keeping its own format, link type and timestamp precision. The reports number frames in their own file and say which (`file` in report.json, an index into source.files).",
+        valueName: "capture"))
+    var moreCaptures: [String] = []
+
+    /// Every capture, in the order given.
+    var captures: [String] { [self.capture] + self.moreCaptures }
+
+    /// The captures as named on the command line: one path, or several joined by `, `.
+    var sourcePath: String { self.captures.joined(separator: ", ") }
 
     @Option(name: .customLong("upstream"), help: ArgumentHelp(
         "An upstream server, [NAME=]ADDR[:PORT]; repeatable. Only connections to these are reported.",
@@ -96,10 +107,17 @@ struct Analyze: ParsableCommand {
         }
         // From the start: reading a pipe's first block may take a while.
         let progress = self.quiet ? nil : ProgressLine()
-        let reader: PcapReader
+        guard self.captures.count { $0 == "-" } <= 1 else {
+            throw ToolFailure(status: 1, message: "standard input (-) is named more than once")
+        }
+        let reader: MergedPcapReader
         do {
             // Opened once: a pipe cannot be read again, so one that slices will be cut from keeps a copy.
-            reader = try PcapReader(path: self.capture, keepsCopy: self.out != nil && self.slices != .none)
+            var readers: [PcapReader] = []
+            for path in self.captures { readers.append(try PcapReader(path: path, keepsCopy: self.out != nil && self.slices != .none)) }
+            reader = MergedPcapReader(readers: readers)
+            // Several files: each one's first record, before any is analysed.
+            try reader.start()
         } catch {
             throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
         }
@@ -116,7 +134,7 @@ struct Analyze: ParsableCommand {
         let output = try self.out.map(OutputDirectory.init(path:))
         let selection = self.out == nil ? SliceSelection.none : self.slices
         if let out = self.out, selection != .none {
-            do { try reader.keepCopy(in: out) } catch { throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)") }
+            do { for file in reader.readers { try file.keepCopy(in: out) } } catch { throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)") }
         }
         // Without --out or --json no report is written: judged connections are only counted.
         // A slice of every connection needs report.json to name every connection.
@@ -130,17 +148,19 @@ struct Analyze: ParsableCommand {
             case .none: return false
             }
         }
+        report?.origins = reader.origins
+        let linkType = reader.readers[0].linkType
         var (result, readError) = self.threads == 1
-            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report, progress: progress)
+            ? try Self.analyse(Engine(linkType: linkType, options: options), reader: reader, report: report, progress: progress)
             : try Self.analyse(
-                ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report,
+                ShardedEngine(linkType: linkType, options: options, shards: self.threads), reader: reader, report: report,
                 progress: progress)
         // The engine keeps only the worst connections for the summary (`connectionsKept`) and
         // warns that the rest are not listed; report.json lists what `--list` says and its
         // totals count the rest, so that warning would be wrong here.
         let unlistedWarning = "\(result.unlistedConnections) of \(result.tally.connections) connection(s) are counted but not listed"
         result.warnings.removeAll { $0.hasPrefix(unlistedWarning) }
-        let source = SourceInfo(path: self.capture, snapLength: reader.snapLength, readError: readError)
+        let source = Self.source(self.sourcePath, reader: reader, readError: readError)
         Edgescope.warn(report: result.warnings)
         let assembled = try report?.assemble(result, source: source)
 
@@ -182,18 +202,19 @@ struct Analyze: ParsableCommand {
     /// The first pass over the capture: every frame through `engine`, judged connections
     /// streamed into `report` as they come. Returns the analysis and the read error that cut
     /// the capture short, if one did.
-    private static func analyse<Analyser: CaptureAnalysing>(
-        _ engine: Analyser, reader: PcapReader, report: StreamedReport?, progress: ProgressLine?
+    private static func analyse<Analyser: MixedLinkAnalysing>(
+        _ engine: Analyser, reader: MergedPcapReader, report: StreamedReport?, progress: ProgressLine?
     ) throws -> (AnalysisResult, String?) {
         var engine = engine
         var streamFailure: Error?
         var readError: String?
         var judged = ProgressLine.Counts()
+        let linkTypes = reader.linkTypes
         do {
             // No local function here: one capturing `engine` would box it, and every access
             // per packet would pay a dynamic exclusivity check.
-            try reader.forEachFrame { frame in
-                engine.process(frame)
+            try reader.forEachFrame { frame, file in
+                engine.process(frame, linkType: linkTypes[file])
                 if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
                 // The clock is looked at once per 1024 frames; the line is redrawn at most 4 times a second.
                 if frame.number & 0x3ff == 0, let progress {
@@ -206,6 +227,7 @@ struct Analyze: ParsableCommand {
             // one that breaks at its first record in any other way (a corrupt record, a second
             // link type) is not a capture edgescope can read.
             if reader.framesRead == 0, error.code != .cutShort {
+                // One file only: several throw nothing here (`MergedPcapReader.stopped`).
                 throw ToolFailure(status: 2, message: "cannot read capture \(error.description)")
             }
             readError = error.reason
@@ -215,10 +237,21 @@ struct Analyze: ParsableCommand {
             Edgescope.warn("\(error.description); the capture is cut short; reporting \(frames)", covering: warning)
         }
         progress?.clear()
+        // Several files: each one that broke part-way was read up to the break, the others to their end.
+        for (file, error) in reader.stopped.enumerated() {
+            guard let error else { continue }
+            let read = reader.readers[file].framesRead
+            readError = readError ?? error.description
+            let frames = read == 0 ? "none of its frames" : "its frames 1-\(read)"
+            let warning = "The capture \(error.path) is cut short: \(error.reason). This report covers \(frames), and the other files whole."
+            engine.addWarning(warning)
+            Edgescope.warn("\(error.description); the capture is cut short; reporting \(frames)", covering: warning)
+        }
         if readError == nil, reader.framesRead == 0 {
             let warning = "The capture holds no packets: only its header."
             engine.addWarning(warning)
-            Edgescope.warn("\(reader.path): no packets (only the capture header)", covering: warning)
+            let path = reader.readers.count == 1 ? reader.readers[0].path : reader.readers.map(\.path).joined(separator: ", ")
+            Edgescope.warn("\(path): no packets (only the capture header)", covering: warning)
         }
         // The connections open at the end, judged and written a batch at a time.
         let result = engine.finish { ended in
@@ -279,7 +312,7 @@ struct Analyze: ParsableCommand {
     /// chosen connection's frames into its slice.
     private func writeSlices(
         _ slices: [(id: UInt32, server: Endpoint, client: Endpoint, frames: ClosedRange<FrameNumber>)], directory: String,
-        output: OutputDirectory, reader first: PcapReader
+        output: OutputDirectory, reader first: MergedPcapReader
     ) throws -> Int {
         let plan = SlicePlan(slices: slices, directory: directory)
         // A reused --out keeps no slice of an earlier run: slices/ holds what report.json names.
@@ -289,19 +322,53 @@ struct Analyze: ParsableCommand {
         do {
             // The same bytes again without opening the path again: a pipe's were kept as they came.
             let reader = try first.rewound()
-            var decoder = PacketDecoder(linkType: reader.linkType)
-            let writer = try SliceWriter(linkType: reader.linkType, snapLength: first.snapLength)
+            // Several files may each have their own link type: a decoder per file, a writer per
+            // link type. A slice is one pcap file of one link type, its first frame's.
+            var decoders = reader.readers.map { PacketDecoder(linkType: $0.linkType) }
+            let snapLength = reader.readers.map(\.snapLength).max() ?? 0
+            var writers: [Int32: SliceWriter] = [:]
+            for linkType in reader.linkTypes where writers[linkType.rawValue] == nil {
+                writers[linkType.rawValue] = try SliceWriter(linkType: linkType, snapLength: snapLength)
+            }
+            let linkTypes = reader.linkTypes
+            var sliceLinkTypes: [String: Int32] = [:]
+            var mixed = 0
             var failure: CaptureError?
             // A read error here repeats the first pass's warning; the slices hold what was read.
-            try? reader.forEachFrame(through: plan.lastFrame) { frame in
-                guard failure == nil, let path = plan.path(for: frame.number, decoded: decoder.decode(frame)) else { return }
-                do throws(CaptureError) { try writer.write(frame, to: path) } catch { failure = error }
+            try? reader.forEachFrame(through: plan.lastFrame) { frame, file in
+                guard failure == nil, let path = plan.path(for: frame.number, decoded: decoders[file].decode(frame)) else { return }
+                let linkType = linkTypes[file].rawValue
+                guard sliceLinkTypes[path, default: linkType] == linkType else {
+                    mixed += 1
+                    return
+                }
+                sliceLinkTypes[path] = linkType
+                do throws(CaptureError) { try writers[linkType]!.write(frame, to: path) } catch { failure = error }
             }
-            writer.closeAll()
+            for writer in writers.values { writer.closeAll() }
             if let failure { throw failure }
+            if mixed > 0 {
+                Edgescope.warn("\(mixed) frame(s) of connections seen in files of different link types are left out of their slices (a pcap slice has one link type)")
+            }
         } catch let error as CaptureError {
             throw ToolFailure(status: 2, message: "cannot write slices: \(error.description)")
         }
         return plan.relativePaths.count
+    }
+
+    /// The report's `source`: one file as it always was; several with `files`, and frames named by file.
+    static func source(_ path: String, reader: MergedPcapReader, readError: String?) -> SourceInfo {
+        guard let origins = reader.origins else {
+            return SourceInfo(path: path, snapLength: reader.readers[0].snapLength, readError: readError)
+        }
+        var source = SourceInfo(path: path, snapLength: reader.readers.map(\.snapLength).max() ?? 0, readError: readError)
+        source.origins = origins
+        source.files = reader.readers.indices.map { index in
+            let file = reader.readers[index]
+            return SourceInfo.File(
+                path: file.path, linkType: file.linkType.description, snapLength: file.snapLength, packets: Int(file.framesRead),
+                firstTime: reader.firstTimes[index], lastTime: reader.lastTimes[index], readError: reader.stopped[index]?.reason)
+        }
+        return source
     }
 }

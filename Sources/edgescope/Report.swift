@@ -6,10 +6,10 @@ import Glibc
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render a saved report.json as HTML or Markdown: the same bytes analyze --out and capture --out wrote beside it.",
+        abstract: "Render a saved report.json as HTML or Markdown: the same bytes analyze --out and capture --out wrote beside it. Several report.json files (one per gateway host, or per capture) are merged into one report: a fleet's postmortem.",
         discussion: ExitStatus.help(
             success: "rendered",
-            unreadable: "a file that cannot be read or is not an edgescope.report/1 document, or an --output that cannot be written"))
+            unreadable: "a file (any of several) that cannot be read or is not an edgescope.report/1 document, or an --output that cannot be written"))
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case html, md
@@ -18,29 +18,64 @@ struct Report: ParsableCommand {
     @Argument(help: "A report.json written by analyze --out or capture --out.")
     var file: String
 
+    @Argument(help: ArgumentHelp(
+        "More report.json files, merged with the first into one report: the upstreams across every source with a column per source, the causes, one timeline, the worst connections of all, each with its source.",
+        valueName: "file"))
+    var moreFiles: [String] = []
+
     @Option(help: "html or md.")
-    var format: Format
+    var format: Format?
+
+    @Flag(help: "Write the merged report as JSON (edgescope.report/1, with sources[] and each connection's source) instead of HTML or Markdown.")
+    var json = false
+
+    @Option(name: .customLong("label"), help: ArgumentHelp(
+        "What the merged report calls each report, in the order given (repeatable; default: the report's own host when it names one, else the name of the directory holding it).",
+        valueName: "name"))
+    var labels: [String] = []
 
     @Option(help: ArgumentHelp("Write to this file (through a temporary name and a rename) instead of stdout.", valueName: "path"))
     var output: String?
 
     func run() throws {
-        let text: String
-        do {
-            text = try Self.read(self.file)
-        } catch {
-            throw ToolFailure(status: 2, message: "cannot read report \(self.file): \(error.reason)")
+        switch (self.format, self.json) {
+        case (nil, false): throw ToolFailure(status: 1, message: "give --format html or md, or --json (see 'edgescope report --help')")
+        case (_?, true): throw ToolFailure(status: 1, message: "--json and --format each choose the output: give one (see 'edgescope report --help')")
+        case (_?, false), (nil, true): break
         }
-        let document: ReportDocument
-        do {
-            document = try ReportDocument(text: text)
-        } catch {
-            throw ToolFailure(status: 2, message: "cannot read report \(self.file): \(error.reason)")
+        let files = [self.file] + self.moreFiles
+        guard self.labels.count <= files.count else {
+            throw ToolFailure(status: 1, message: "\(self.labels.count) --label value(s) for \(files.count) report(s): give at most one per report")
         }
         let rendered: String
-        switch self.format {
-        case .html: rendered = HTMLReport.render(document)
-        case .md: rendered = MarkdownReport.render(document)
+        if files.count == 1, !self.json {
+            let text: String
+            do {
+                text = try Self.read(self.file)
+            } catch {
+                throw ToolFailure(status: 2, message: "cannot read report \(self.file): \(error.reason)")
+            }
+            let document: ReportDocument
+            do {
+                document = try ReportDocument(text: text)
+            } catch {
+                throw ToolFailure(status: 2, message: "cannot read report \(self.file): \(error.reason)")
+            }
+            rendered = self.render(document)
+        } else {
+            var documents: [JSONValue] = []
+            for path in files { documents.append(try Self.document(path)) }
+            let labels = ReportMerge.labels(paths: files, documents: documents, given: self.labels)
+            let merged = ReportMerge.merge(zip(labels, zip(files, documents)).map { ReportMerge.Input(label: $0.0, path: $0.1.0, json: $0.1.1) })
+            if self.json {
+                rendered = merged.serialized(pretty: true) + "\n"
+            } else {
+                do {
+                    rendered = self.render(try ReportDocument(merged))
+                } catch {
+                    preconditionFailure("a merged document has the edgescope.report/1 schema")
+                }
+            }
         }
         guard let output = self.output else {
             writeAll(1, rendered.utf8)
@@ -51,6 +86,36 @@ struct Report: ParsableCommand {
         let name = slash.map { String(output[output.index(after: $0)...]) } ?? output
         guard !name.isEmpty else { throw ToolFailure(status: 1, message: "--output '\(output)' names a directory, not a file") }
         try OutputDirectory(path: directory).write(name, rendered)
+    }
+
+    private func render(_ document: ReportDocument) -> String {
+        switch self.format {
+        case .html?: return HTMLReport.render(document)
+        case .md?, nil: return MarkdownReport.render(document)
+        }
+    }
+
+    /// `path` read and checked to be an `edgescope.report/1` document, as one report is.
+    private static func document(_ path: String) throws -> JSONValue {
+        let text: String
+        do {
+            text = try Self.read(path)
+        } catch {
+            throw ToolFailure(status: 2, message: "cannot read report \(path): \(error.reason)")
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue(parsing: text)
+        } catch {
+            throw ToolFailure(status: 2, message: "cannot read report \(path): not valid JSON (\(error.description))")
+        }
+        do {
+            // The same checks, and words, as a single report's.
+            _ = try ReportDocument(head: json, builder: ReportDocument.Builder())
+        } catch {
+            throw ToolFailure(status: 2, message: "cannot read report \(path): \(error.reason)")
+        }
+        return json
     }
 
     /// The whole file as text (invalid UTF-8 becomes U+FFFD, which the JSON parser then judges).

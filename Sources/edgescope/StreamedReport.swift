@@ -69,6 +69,9 @@ final class StreamedReport {
     /// Whether the HTML and Markdown reports will be rendered (`--out`): only then is the
     /// builder fed.
     let rendersReports: Bool
+    /// With several capture files read as one: where each frame came from, so connections
+    /// name frames by file and number in it.
+    var origins: FrameOrigins?
 
     /// A spool in `directory` (hidden, 0600, removed at the end), or in the temporary
     /// directory when there is no output directory.
@@ -102,10 +105,10 @@ final class StreamedReport {
                 slice = "slices/\(report.name).pcap"
                 self.slices.append((report.id, report.server, report.client, report.frames))
             }
-            if self.rendersReports { self.builder.add(report, slice: slice) }
+            if self.rendersReports { self.builder.add(report, slice: slice, origins: self.origins) }
             // Written as text at once: the same bytes as the tree pretty-printed two levels deep.
             self.writer.reset(level: 2)
-            JSONReport.connection(report, slice: slice, into: &self.writer)
+            JSONReport.connection(report, slice: slice, origins: self.origins, into: &self.writer)
             let entry = try self.spooled(self.writer.bytes, report, full: true)
             self.entries.append(entry)
             if self.printsJSON { self.printed.append(entry) }
@@ -114,7 +117,7 @@ final class StreamedReport {
             // full, as every connection that is not healthy. A healthy one: on stdout in short.
             let healthy = verdictClass == .ok
             if (!healthy && self.rendersReports) || (healthy && self.printsJSON) {
-                let compact = JSONReport.compactConnection(report)
+                let compact = JSONReport.compactConnection(report, origins: self.origins)
                 var bytes: [UInt8] = []
                 compact.write(into: &bytes, pretty: true, level: 2)
                 let entry = try self.spooled(bytes, report, full: false)
@@ -127,13 +130,13 @@ final class StreamedReport {
             }
             if !healthy && self.printsJSON {
                 self.writer.reset(level: 2)
-                JSONReport.connection(report, slice: nil, into: &self.writer)
+                JSONReport.connection(report, slice: nil, origins: self.origins, into: &self.writer)
                 self.printed.append(try self.spooled(self.writer.bytes, report, full: true))
             }
         }
         if self.listing == .all && self.rendersReports {
             var bytes: [UInt8] = []
-            JSONReport.compactConnection(report).write(into: &bytes, pretty: false, level: 0)
+            JSONReport.compactConnection(report, origins: self.origins).write(into: &bytes, pretty: false, level: 0)
             bytes.append(0x0a)
             self.lines.append(try self.spooled(bytes, report, full: false))
         }
