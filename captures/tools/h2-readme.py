@@ -29,7 +29,8 @@ prior knowledge) and the upstream hop on port 18401 (gateway -> upstream). Decod
 ssl module, since neither gateway writes one; `<capture>.root.pem` is the test CA the gateway
 verified the upstream with, name `upstream.test`). `expected_connections` lists the upstream-hop
 connections only; `client_requests` says what the client got on the client hop (its
-`client_port`).
+`client_port`), and `client_hop_rst_streams` lists every RST_STREAM the gateway sent its client
+(tshark: frame, client port, stream, error code).
 
 Ground truth only from the gateway's own log (nginx error.log and access log, the HAProxy log
 line), the client's outcome (curl's `-w %{json}`: `http_code`, `exitcode`, `errormsg`; the grpcio
@@ -136,6 +137,17 @@ What the runs showed (read from the logs above, measured here):
   one request became six upstream streams, on one upstream connection for RST_STREAM and on six
   connections for the connection errors (GOAWAY from the upstream, or HAProxy's own GOAWAY with
   COMPRESSION_ERROR (9) or PROTOCOL_ERROR (1)).
+- Flow control: HAProxy advertises no SETTINGS_INITIAL_WINDOW_SIZE (65535 per stream and for the
+  connection) and sends no WINDOW_UPDATE before the first DATA; an upstream that writes 70000
+  bytes at once passes both windows with its fourth DATA frame (`h2-flow-control.haproxy`), and
+  HAProxy 2.6 takes it all: 200, the whole body, `----`, then WINDOW_UPDATEs. nginx 1.22
+  advertises SETTINGS_INITIAL_WINDOW_SIZE 2147483647 and a connection WINDOW_UPDATE of 2147418112,
+  so no upstream can overrun its windows: there is no nginx flow-control capture.
+- TLS without ALPN h2: nginx `grpcs://` speaks HTTP/2 anyway and reads the HTTP/1.1 server's
+  answer to the preface as a frame (`too large http2 frame: 4740180`, 502); HAProxy `ssl alpn h2`
+  (without `proto h2`) falls back to HTTP/1.1 on that connection and the request succeeds (200,
+  `----`): the same code, `tls.alpn.no_h2`, with class ok. Its evidence is the server's
+  EncryptedExtensions (decrypted with the key log), which carries no ALPN.
 - An HTTP/1 upstream: nginx logs `upstream sent too large http2 frame: 4740180` (0x485454, "HTT"
   read as a frame length); HAProxy `SC--` 503 after its retries.
 - nginx 1.22 grpc_pass reuses its keep-alive upstream connection for sequential requests: stream

@@ -208,6 +208,14 @@ SCENARIOS = {
                     ("send", settings(), "SETTINGS stream=0 (empty)")],
         steps=healthy, requests=1, client="curl", evidence_type=6,
         expect={"nginx": ("h2.preface.bad", "ok", 200), "haproxy": ("h2.preface.bad", "503", 503)}),
+    "h2-flow-control": dict(
+        desc="SETTINGS; HEADERS :status 200 content-length 70000; five DATA frames (16384 x 4 + 4464) written at once: the fourth passes the 65535-byte stream and connection windows HAProxy advertised (it sends no WINDOW_UPDATE first)",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 70000), "HEADERS stream={sid} :status 200 content-length 70000")]
+        + [("send", data(sid, bytes([0x61 + k]) * 16384), "DATA stream={sid} 16384 bytes (%d in all)" % (16384 * (k + 1)))
+           + (("evidence",) if k == 3 else ()) for k in range(4)]
+        + [("send", data(sid, b"e" * 4464, True), "DATA stream={sid} 4464 bytes END_STREAM (70000 in all)"), ("sleep", 0.5)],
+        requests=1, client="curl", evidence_type=0,
+        expect={"haproxy": ("h2.flow_control", "ok", 200)}),
     "h2-fin-mid-body": dict(
         desc="SETTINGS; HEADERS :status 200 content-length 1000; DATA of 100 bytes without END_STREAM; FIN",
         steps=lambda sid, i, hd: [("send", ok_head(sid, 1000), "HEADERS stream={sid} :status 200 content-length 1000"),

@@ -51,6 +51,10 @@ GRPC_NAMES = {0: "ok", 1: "cancelled", 2: "unknown", 3: "invalid_argument", 4: "
               9: "failed_precondition", 10: "aborted", 11: "out_of_range", 12: "unimplemented",
               13: "internal", 14: "unavailable", 15: "data_loss", 16: "unauthenticated"}
 
+H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR", 4: "SETTINGS_TIMEOUT",
+             5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL", 9: "COMPRESSION_ERROR",
+             10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM", 12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+
 NGINX_MAP = [
     (r"upstream rejected request with error \d+", "h2.rst_stream.before_response"),
     (r"upstream sent goaway with error \d+", "h2.goaway"),
@@ -82,6 +86,7 @@ UPSTREAM_MAP = [
     (":path /", "h2.header.request_pseudo"),
     ("X-Custom: value", "h2.header.uppercase"),
     ("connection: keep-alive", "h2.header.connection_specific"),
+    ("(65536 in all)", "h2.flow_control"),
     ("before any SETTINGS", "h2.preface.bad"),
     ("content-length 100 @", "h2.content_length.mismatch"),
     ("sent FIN (shutdown)", "tcp.fin.mid_body"),
@@ -253,6 +258,17 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             conn["haproxy_termination"] = hm[0].group(2) if hm and hm[0] else None
             conn["haproxy_status"] = int(hm[0].group(1)) if hm and hm[0] else None
         conns.append(conn)
+    resets = []
+    out = tshark(pcap, ["-Y", "tcp.srcport == %d && http2.type == 3" % gw_port, "-T", "fields", "-E", "aggregator=;",
+                        "-e", "frame.number", "-e", "tcp.dstport", "-e", "http2.type", "-e", "http2.streamid",
+                        "-e", "http2.rst_stream.error"], ports, keylog)
+    for row in out.splitlines():
+        f = row.split("\t")
+        types, sids, errs = f[2].split(";"), f[3].split(";"), f[4].split(";")
+        rst_sids = [sd for t, sd in zip(types, sids) if t == "3"]
+        for sd, e in zip(rst_sids, errs):
+            resets.append({"frame": int(f[0]), "client_port": int(f[1]), "stream_id": int(sd), "error_code": int(e),
+                           "error": H2_ERRORS.get(int(e), str(e))})
     truth = {
         "capture": cap + ".pcap",
         "gateway": gateway_version(gw),
@@ -270,6 +286,9 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
                              "client_port": r.get("local_port"), **({k: r[k] for k in ("grpc_code", "grpc_code_name", "grpc_details", "messages")} if "grpc_code" in r else {})}
                             for r in reqs],
         "gateway_errors": [strip_nginx(l) for l in gw_lines] if gw == "nginx" else [],
+        # What the gateway sent its client instead of (or after) a response: every RST_STREAM on the
+        # client hop (tshark), with the client's port and stream.
+        "client_hop_rst_streams": resets,
         "expected_connections": conns,
     }
     if gw == "haproxy":
@@ -349,7 +368,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", access_status(acc), None
         if scn.get("upstream") == "grpc":
             return "none", "ok", access_status(acc), None
-        if code not in ("h2.header.connection_specific", "h2.preface.bad"):
+        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control"):
             code = "none"
         st = mine[0]["http_code"] if mine else None
         return code, "ok", st, None
@@ -365,7 +384,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             grpc_bad = [r for r in mine if r.get("grpc_code") not in (None, 0)]
             if grpc_bad:
                 return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", status, lines[0]
-            return (code if code in ("h2.header.connection_specific", "h2.preface.bad", "tls.alpn.no_h2") else "none"), "ok", status, lines[0]
+            return (code if code in ("h2.header.connection_specific", "h2.preface.bad", "tls.alpn.no_h2", "h2.flow_control") else "none"), "ok", status, lines[0]
         code = upstream_code(did)
         if term.startswith("PH"):
             return code, "502", status, lines[0]
