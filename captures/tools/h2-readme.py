@@ -137,6 +137,16 @@ What the runs showed (read from the logs above, measured here):
   one request became six upstream streams, on one upstream connection for RST_STREAM and on six
   connections for the connection errors (GOAWAY from the upstream, or HAProxy's own GOAWAY with
   COMPRESSION_ERROR (9) or PROTOCOL_ERROR (1)).
+- HAProxy after the response head (`SD--`: a FIN mid-body, or DATA with END_STREAM short of the
+  content-length) forwards what it got and then ends the client's stream normally (an empty DATA
+  with END_STREAM, or the short DATA's own END_STREAM); it is curl that notices the short body and
+  resets the stream with PROTOCOL_ERROR (exit 92). nginx resets the client's stream itself with
+  INTERNAL_ERROR (`client_hop_rst_streams`).
+- Multiplexing: nginx 1.22 grpc_pass never puts two requests on one upstream connection at once
+  (sequential requests reuse the keep-alive connection: streams 1, 3, 5, 7). HAProxy does with
+  `http-reuse always` (`h2-healthy-parallel.haproxy`: four client connections at once, two
+  upstream connections with streams 1 and 3 open together, their HEADERS in one segment); with the
+  default `http-reuse safe` each client connection got its own upstream connection.
 - Flow control: HAProxy advertises no SETTINGS_INITIAL_WINDOW_SIZE (65535 per stream and for the
   connection) and sends no WINDOW_UPDATE before the first DATA; an upstream that writes 70000
   bytes at once passes both windows with its fourth DATA frame (`h2-flow-control.haproxy`), and

@@ -115,6 +115,10 @@ SCENARIOS = {
         desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; keep-alive",
         steps=healthy, requests=4, client="curl",
         expect={"nginx": ("none", "ok", 200), "haproxy": ("none", "ok", 200)}),
+    "h2-healthy-parallel": dict(
+        desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; four requests at once (curl --parallel: four client connections; HAProxy `http-reuse always` puts them on one upstream connection)",
+        steps=healthy, requests=4, client="curl", parallel=True, haproxy_backend="http-reuse always",
+        expect={"haproxy": ("none", "ok", 200)}),
     "h2-rst-stream-before-response": dict(
         desc="SETTINGS; on the request's HEADERS: RST_STREAM REFUSED_STREAM (7) on its stream, no response",
         steps=lambda sid, i, hd: [("send", rst(sid, 7), "RST_STREAM stream={sid} error=7 (REFUSED_STREAM)", "evidence")],
