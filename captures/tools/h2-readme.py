@@ -39,8 +39,12 @@ first byte in the upstream -> gateway byte stream, decrypted for TLS). Never fro
 tshark on the finished capture finds the evidence frame (`evidence_filter`: the frame whose bytes
 the upstream's log names) and the run checks that tshark decodes it as the HTTP/2 frame type
 (`evidence_http2_type`) and stream id (`stream_id`) the truth says. `evidence_stream_offset` is the
-offset of that HTTP/2 frame's first byte (frame header) in the upstream -> gateway stream; for
-`tcp.fin.mid_body` the offset where the FIN came (the stream's length).
+offset of that HTTP/2 frame's first byte (frame header) in the upstream -> gateway stream, from the
+upstream's log, and checked against the bytes tshark follows (`-z follow,tcp,raw`) for the plain
+captures; for `tcp.fin.mid_body` the offset where the FIN came (the stream's length); for the grpcio
+server (which logs no frames) the first HEADERS frame whose block, HPACK-decoded (PyPI `hpack`)
+along the connection, carries the grpc-status, walking the followed bytes from offset 0. It is
+null for `tls.alpn.no_h2` (the evidence is a handshake record).
 
 Gateway configuration: nginx `listen 127.0.0.1:18400 http2`, `upstream up { server
 127.0.0.1:18401; keepalive 4; }`, `grpc_pass grpc://up` (or `grpcs://up` with `grpc_ssl_verify

@@ -203,6 +203,7 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             if ev_frame is None:
                 raise RuntimeError("%s: no frame matches %s" % (cap, ev_filter))
             check_decode(pcap, ev_frame, 1, sid, ports, keylog, code)
+            offset = grpc_status_offset(upstream_bytes(pcap, peer_port, up_port, ports), grpc_code_of(code))
         elif code != "none":
             if code == "tls.alpn.no_h2":
                 # the server's EncryptedExtensions (TLS 1.3, decrypted with the key log): no ALPN in it
@@ -238,6 +239,11 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             if ev_frame is None:
                 raise RuntimeError("%s: no frame matches %s" % (cap, ev_filter))
             check_decode(pcap, ev_frame, ev_type, sid, ports, keylog, code)
+            if marker and offset is not None and not keylog:
+                # the offset the upstream's log gives must hold the marker in the bytes tshark follows
+                got = upstream_bytes(pcap, peer_port, up_port, ports)[offset:offset + len(marker) // 2]
+                if got.hex() != marker:
+                    raise RuntimeError("%s: offset %d holds %s, not the marker %s" % (cap, offset, got.hex(), marker))
         per_stream = []
         for s, p in zip(streams, paths):
             per_stream.append({"stream_id": s, "request": p, "finding": code})
@@ -401,6 +407,42 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return upstream_code(did), m.group(1), int(m.group(1)), hl[0]
     # No line: HAProxy reset the client's stream (REFUSED_STREAM) and curl retried.
     return upstream_code(did), "truncated", None, None
+
+
+def upstream_bytes(pcap, peer_port, up_port, ports):
+    """The bytes the upstream sent on one connection, as tshark follows the TCP stream."""
+    idx = tshark(pcap, ["-Y", "tcp.srcport == %d && tcp.dstport == %d" % (peer_port, up_port), "-T", "fields",
+                        "-e", "tcp.stream"], ports).split()[0]
+    out = tshark(pcap, ["-q", "-z", "follow,tcp,raw,%s" % idx], ports)
+    body = out.split("Node 1:", 1)[1].split("\n", 1)[1]
+    return bytes.fromhex("".join(l.strip() for l in body.splitlines() if l.startswith("\t")))
+
+
+def grpc_status_offset(data, status):
+    """Offset of the first HEADERS frame whose header block (HPACK-decoded with the connection's
+    table, PyPI hpack) carries grpc-status `status`, walking the upstream's frames from byte 0."""
+    from hpack import Decoder
+    dec = Decoder()
+    off, block, start = 0, b"", None
+    while off + 9 <= len(data):
+        n = int.from_bytes(data[off:off + 3], "big")
+        t, fl = data[off + 3], data[off + 4]
+        payload = data[off + 9:off + 9 + n]
+        if t in (1, 9):
+            if t == 1:
+                start = off
+                if fl & 0x8:
+                    payload = payload[1:len(payload) - payload[0]]
+                if fl & 0x20:
+                    payload = payload[5:]
+                block = b""
+            block += payload
+            if fl & 0x4:
+                hdrs = dict(dec.decode(block, raw=False))
+                if hdrs.get("grpc-status") == str(status):
+                    return start
+        off += 9 + n
+    return None
 
 
 def grpc_code_of(code):
