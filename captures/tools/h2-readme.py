@@ -151,6 +151,13 @@ What the runs showed (read from the logs above, measured here):
   `http-reuse always` (`h2-healthy-parallel.haproxy`: four client connections at once, two
   upstream connections with streams 1 and 3 open together, their HEADERS in one segment); with the
   default `http-reuse safe` each client connection got its own upstream connection.
+- HPACK: nginx advertises SETTINGS_HEADER_TABLE_SIZE 0, so index 62 is past its (empty) dynamic
+  table (`invalid http2 table index: 62`) and a table size update to 4096 is refused (`invalid
+  http2 dynamic table size update: 31`: nginx prints the update's 5-bit prefix, not 4096). HAProxy
+  advertises no table size (4096 by default), so that update is legal there (not captured).
+  A Huffman string ending in 24 one-bits (padding longer than 7 bits, a decoding error by RFC 7541
+  5.2) is accepted by nginx, which drops the field and answers 200 (tshark's decoder stops there
+  too); HAProxy answers it with GOAWAY COMPRESSION_ERROR (9) and the REFUSED_STREAM retries.
 - Flow control: HAProxy advertises no SETTINGS_INITIAL_WINDOW_SIZE (65535 per stream and for the
   connection) and sends no WINDOW_UPDATE before the first DATA; an upstream that writes 70000
   bytes at once passes both windows with its fourth DATA frame (`h2-flow-control.haproxy`), and

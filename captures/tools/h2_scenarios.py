@@ -145,6 +145,16 @@ SCENARIOS = {
         steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\xbe", True), "HEADERS stream={sid} block 88 be (index 62, empty dynamic table)", "evidence")],
         requests=1, client="curl", evidence_type=1,
         expect={"nginx": ("h2.hpack.bad_index", "502", 502), "haproxy": ("h2.hpack.bad_index", "truncated", None)}),
+    "h2-hpack-table-size-update": dict(
+        desc="SETTINGS; HEADERS whose block is `3f e1 1f 88`: a dynamic table size update to 4096 (the gateway allowed 0 with SETTINGS_HEADER_TABLE_SIZE), then :status 200",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x3f\xe1\x1f\x88", True), "HEADERS stream={sid} block 3f e1 1f 88 (table size update 4096)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "502", 502)}),   # HAProxy advertises no table size: 4096 is its default
+    "h2-hpack-bad-huffman": dict(
+        desc="SETTINGS; HEADERS with :status 200 (`88`) and a literal whose name is Huffman-coded `ff ff ff` (24 one-bits: padding longer than 7 bits, a decoding error by RFC 7541 5.2)",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\x00\x83\xff\xff\xff\x01x", True), "HEADERS stream={sid} block 88 00 83 ff ff ff 01 78 (Huffman padding of 24 bits in a name)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "ok", 200), "haproxy": ("h2.hpack.error", "truncated", None)}),
     "h2-status-missing": dict(
         desc="SETTINGS; HEADERS with content-type and content-length 0 and no :status",
         steps=head_fault(block(("content-type", "text/plain"), ("content-length", "0")), "without :status"),

@@ -13,6 +13,7 @@ nginx 1.22 (grpc_pass) error.log line             -> code
                                                      when the upstream's log says it selected no ALPN)
   upstream sent too large http2 frame: N          -> h2.frame.too_large
   upstream sent invalid http2 table index: N      -> h2.hpack.bad_index
+  upstream sent invalid http2 dynamic table size update: N -> h2.hpack.error
   upstream sent no :status header                 -> h2.status.missing
   upstream sent duplicate :status header          -> h2.status.duplicate
   upstream sent invalid :status "..."             -> h2.status.invalid
@@ -61,6 +62,7 @@ NGINX_MAP = [
     (r"upstream sent too large http2 frame: 4740180\b", "proto.h1_response_to_h2"),
     (r"upstream sent too large http2 frame: \d+", "h2.frame.too_large"),
     (r"upstream sent invalid http2 table index", "h2.hpack.bad_index"),
+    (r"upstream sent invalid http2 dynamic table size update", "h2.hpack.error"),
     (r"upstream sent no :status header", "h2.status.missing"),
     (r"upstream sent duplicate :status header", "h2.status.duplicate"),
     (r"upstream sent invalid :status", "h2.status.invalid"),
@@ -79,6 +81,8 @@ UPSTREAM_MAP = [
     ("RST_STREAM stream=", "h2.rst_stream.before_response"),
     ("GOAWAY last_stream=", "h2.goaway"),
     ("block 88 be", "h2.hpack.bad_index"),
+    ("table size update 4096", "h2.hpack.error"),
+    ("Huffman padding of 24 bits", "h2.hpack.error"),
     ("SETTINGS stream=1 ", "h2.settings.bad_stream"),
     ("without :status", "h2.status.missing"),
     (":status 200 twice", "h2.status.duplicate"),
@@ -374,7 +378,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", access_status(acc), None
         if scn.get("upstream") == "grpc":
             return "none", "ok", access_status(acc), None
-        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control"):
+        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control", "h2.hpack.error"):
             code = "none"
         st = mine[0]["http_code"] if mine else None
         return code, "ok", st, None
