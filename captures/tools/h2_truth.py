@@ -279,6 +279,7 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
         for sd, e in zip(rst_sids, errs):
             resets.append({"frame": int(f[0]), "client_port": int(f[1]), "stream_id": int(sd), "error_code": int(e),
                            "error": H2_ERRORS.get(int(e), str(e))})
+    hop = client_hop(pcap, ports, keylog, gw_port)
     truth = {
         "capture": cap + ".pcap",
         "gateway": gateway_version(gw),
@@ -299,6 +300,10 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
         # What the gateway sent its client instead of (or after) a response: every RST_STREAM on the
         # client hop (tshark), with the client's port and stream.
         "client_hop_rst_streams": resets,
+        # Every request stream of the client hop (tshark), and those that failed, joined to their
+        # upstream connection (the shape of nginx/client-hop.truth.json, with stream ids).
+        "client_hop_connections": hop,
+        "client_errors": client_errors(hop, conns, cap),
         "expected_connections": conns,
     }
     if gw == "haproxy":
@@ -329,6 +334,77 @@ def grpc_connections(ulines, pcap, ports, up_port):
         ups.append({"peer": peer, "server": "127.0.0.1:%d" % up_port, "did": did, "accepted": "0",
                     "_line": " | ".join(l for _, l in calls), "tls": "-", "alpn": "-"})
     return ups
+
+
+def client_hop(pcap, ports, keylog, gw_port):
+    """Every request stream on the client hop (tshark's HTTP/2 decode, in frame order): the client's
+    port and stream, the request, the first :status the gateway sent on it (and that frame), and the
+    first RST_STREAM the gateway sent on it."""
+    import json as _json
+    out = tshark(pcap, ["-Y", "tcp.port == %d && http2" % gw_port, "-T", "json", "--no-duplicate-keys", "-J", "frame tcp http2"], ports, keylog)
+    streams = {}
+    order = []
+    for p in _json.loads(out or "[]"):
+        l = p["_source"]["layers"]
+        frame, src, dst = int(l["frame"]["frame.number"]), int(l["tcp"]["tcp.srcport"]), int(l["tcp"]["tcp.dstport"])
+        h2s = l.get("http2", [])
+        for x in (h2s if isinstance(h2s, list) else [h2s]):
+            st = x.get("http2.stream", [])
+            for f in (st if isinstance(st, list) else [st]):
+                t, sid = int(f.get("http2.type", -1)), int(f.get("http2.streamid", 0))
+                if sid == 0:
+                    continue
+                hdrs = f.get("http2.header", [])
+                hdrs = hdrs if isinstance(hdrs, list) else [hdrs]
+                hv = {h.get("http2.header.name"): h.get("http2.header.value") for h in hdrs if isinstance(h, dict)}
+                if dst == gw_port and t == 1 and ":path" in hv:
+                    key = (src, sid)
+                    if key not in streams:
+                        streams[key] = {"client": "127.0.0.1:%d" % src, "server": "127.0.0.1:%d" % gw_port,
+                                        "stream_id": sid, "request": "%s %s" % (hv.get(":method"), hv[":path"]),
+                                        "request_frame": frame, "status": None, "response_frame": None,
+                                        "reset": None, "reset_frame": None}
+                        order.append(key)
+                elif src == gw_port and (dst, sid) in streams:
+                    c = streams[(dst, sid)]
+                    if t == 1 and ":status" in hv and c["status"] is None:
+                        c["status"], c["response_frame"] = int(hv[":status"]), frame
+                    elif t == 3 and c["reset"] is None:
+                        e = int(f.get("http2.rst_stream.error", 0))
+                        c["reset"], c["reset_frame"] = H2_ERRORS.get(e, str(e)), frame
+    return [streams[k] for k in order]
+
+
+def client_errors(hop, conns, cap):
+    """Each client-hop stream that got a 5xx, a reset, or a non-OK gRPC status, joined to the upstream
+    stream that carried its request: the i-th client stream of a path to the i-th upstream stream of
+    that path (curl's retries and HAProxy's are in the same order on both hops)."""
+    ups = {}
+    for c in conns:
+        for st in c.get("streams", []):
+            ups.setdefault(st["request"], []).append((c, st))
+    seen = {}
+    out = []
+    for h in hop:
+        i = seen.get(h["request"], 0)
+        seen[h["request"]] = i + 1
+        pair = ups.get(h["request"], [])[i:i + 1]
+        if not pair and h["request"] in ups:
+            pair = ups[h["request"]][-1:]
+        up = pair[0][0] if pair else None
+        finding = up["finding"] if up else None
+        bad = (h["status"] or 0) >= 500 or h["reset"] is not None or (finding or "").startswith("grpc.")
+        if not bad:
+            continue
+        out.append({
+            "client": h["client"], "stream_id": h["stream_id"], "status": h["status"], "request": h["request"],
+            "response_frame": h["response_frame"], "reset": h["reset"], "reset_frame": h["reset_frame"],
+            "generated_by": "upstream" if (finding or "").startswith("grpc.") else "gateway",
+            "upstream_connection": {"client": up["client"], "server": up["server"]} if up else None,
+            "upstream_stream_id": pair[0][1]["stream_id"] if pair else None,
+            "cause": finding,
+        })
+    return out
 
 
 def evidence_note(scn, sid):
