@@ -32,8 +32,9 @@ connections only; `client_requests` says what the client got on the client hop (
 `client_port`), and `client_hop_rst_streams` lists every RST_STREAM the gateway sent its client
 (tshark: frame, client port, stream, error code). `client_hop_connections` lists every request
 stream of the client hop (tshark's decode: client port, stream id, request, the `:status` the
-gateway sent and its frame, the RST_STREAM it sent and its frame) and `client_errors` those that
-got a 5xx, a reset or a non-OK gRPC status, each joined to the upstream connection and stream that
+gateway sent and its frame, the RST_STREAM it sent and its frame, and the client's own RST_STREAM:
+curl resets a stream whose body ends short of its content-length) and `client_errors` those that
+got a 5xx, a reset (either way) or a non-OK gRPC status, each joined to the upstream connection and stream that
 carried its request (`upstream_connection`, `upstream_stream_id`, `cause`: that connection's
 code), in the shape of `nginx/client-hop.truth.json`; the i-th client stream of a path is joined
 to the i-th upstream stream of that path (curl's retries and HAProxy's keep that order).

@@ -363,8 +363,14 @@ def client_hop(pcap, ports, keylog, gw_port):
                         streams[key] = {"client": "127.0.0.1:%d" % src, "server": "127.0.0.1:%d" % gw_port,
                                         "stream_id": sid, "request": "%s %s" % (hv.get(":method"), hv[":path"]),
                                         "request_frame": frame, "status": None, "response_frame": None,
-                                        "reset": None, "reset_frame": None}
+                                        "reset": None, "reset_frame": None, "client_reset": None,
+                                        "client_reset_frame": None}
                         order.append(key)
+                elif dst == gw_port and t == 3 and (src, sid) in streams and streams[(src, sid)]["client_reset"] is None:
+                    # the client itself reset the stream (curl, on a body shorter than its content-length)
+                    e = int(f.get("http2.rst_stream.error", 0))
+                    streams[(src, sid)]["client_reset"] = H2_ERRORS.get(e, str(e))
+                    streams[(src, sid)]["client_reset_frame"] = frame
                 elif src == gw_port and (dst, sid) in streams:
                     c = streams[(dst, sid)]
                     if t == 1 and ":status" in hv and c["status"] is None:
@@ -393,12 +399,14 @@ def client_errors(hop, conns, cap):
             pair = ups[h["request"]][-1:]
         up = pair[0][0] if pair else None
         finding = up["finding"] if up else None
-        bad = (h["status"] or 0) >= 500 or h["reset"] is not None or (finding or "").startswith("grpc.")
+        bad = ((h["status"] or 0) >= 500 or h["reset"] is not None or h["client_reset"] is not None
+               or (finding or "").startswith("grpc."))
         if not bad:
             continue
         out.append({
             "client": h["client"], "stream_id": h["stream_id"], "status": h["status"], "request": h["request"],
             "response_frame": h["response_frame"], "reset": h["reset"], "reset_frame": h["reset_frame"],
+            "client_reset": h["client_reset"], "client_reset_frame": h["client_reset_frame"],
             "generated_by": "upstream" if (finding or "").startswith("grpc.") else "gateway",
             "upstream_connection": {"client": up["client"], "server": up["server"]} if up else None,
             "upstream_stream_id": pair[0][1]["stream_id"] if pair else None,
