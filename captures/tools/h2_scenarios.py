@@ -115,6 +115,10 @@ SCENARIOS = {
         desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; keep-alive",
         steps=healthy, requests=4, client="curl",
         expect={"nginx": ("none", "ok", 200), "haproxy": ("none", "ok", 200)}),
+    "h2-healthy-parallel": dict(
+        desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; four requests at once (curl --parallel: four client connections; HAProxy `http-reuse always` puts them on one upstream connection)",
+        steps=healthy, requests=4, client="curl", parallel=True, haproxy_backend="http-reuse always",
+        expect={"haproxy": ("none", "ok", 200)}),
     "h2-rst-stream-before-response": dict(
         desc="SETTINGS; on the request's HEADERS: RST_STREAM REFUSED_STREAM (7) on its stream, no response",
         steps=lambda sid, i, hd: [("send", rst(sid, 7), "RST_STREAM stream={sid} error=7 (REFUSED_STREAM)", "evidence")],
@@ -141,6 +145,16 @@ SCENARIOS = {
         steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\xbe", True), "HEADERS stream={sid} block 88 be (index 62, empty dynamic table)", "evidence")],
         requests=1, client="curl", evidence_type=1,
         expect={"nginx": ("h2.hpack.bad_index", "502", 502), "haproxy": ("h2.hpack.bad_index", "truncated", None)}),
+    "h2-hpack-table-size-update": dict(
+        desc="SETTINGS; HEADERS whose block is `3f e1 1f 88`: a dynamic table size update to 4096 (the gateway allowed 0 with SETTINGS_HEADER_TABLE_SIZE), then :status 200",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x3f\xe1\x1f\x88", True), "HEADERS stream={sid} block 3f e1 1f 88 (table size update 4096)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "502", 502)}),   # HAProxy advertises no table size: 4096 is its default
+    "h2-hpack-bad-huffman": dict(
+        desc="SETTINGS; HEADERS with :status 200 (`88`) and a literal whose name is Huffman-coded `ff ff ff` (24 one-bits: padding longer than 7 bits, a decoding error by RFC 7541 5.2)",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\x00\x83\xff\xff\xff\x01x", True), "HEADERS stream={sid} block 88 00 83 ff ff ff 01 78 (Huffman padding of 24 bits in a name)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "ok", 200), "haproxy": ("h2.hpack.error", "truncated", None)}),
     "h2-status-missing": dict(
         desc="SETTINGS; HEADERS with content-type and content-length 0 and no :status",
         steps=head_fault(block(("content-type", "text/plain"), ("content-length", "0")), "without :status"),
@@ -208,6 +222,14 @@ SCENARIOS = {
                     ("send", settings(), "SETTINGS stream=0 (empty)")],
         steps=healthy, requests=1, client="curl", evidence_type=6,
         expect={"nginx": ("h2.preface.bad", "ok", 200), "haproxy": ("h2.preface.bad", "503", 503)}),
+    "h2-flow-control": dict(
+        desc="SETTINGS; HEADERS :status 200 content-length 70000; five DATA frames (16384 x 4 + 4464) written at once: the fourth passes the 65535-byte stream and connection windows HAProxy advertised (it sends no WINDOW_UPDATE first)",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 70000), "HEADERS stream={sid} :status 200 content-length 70000")]
+        + [("send", data(sid, bytes([0x61 + k]) * 16384), "DATA stream={sid} 16384 bytes (%d in all)" % (16384 * (k + 1)))
+           + (("evidence",) if k == 3 else ()) for k in range(4)]
+        + [("send", data(sid, b"e" * 4464, True), "DATA stream={sid} 4464 bytes END_STREAM (70000 in all)"), ("sleep", 0.5)],
+        requests=1, client="curl", evidence_type=0,
+        expect={"haproxy": ("h2.flow_control", "ok", 200)}),
     "h2-fin-mid-body": dict(
         desc="SETTINGS; HEADERS :status 200 content-length 1000; DATA of 100 bytes without END_STREAM; FIN",
         steps=lambda sid, i, hd: [("send", ok_head(sid, 1000), "HEADERS stream={sid} :status 200 content-length 1000"),
