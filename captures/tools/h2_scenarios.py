@@ -237,6 +237,52 @@ SCENARIOS = {
                                   ("sleep", 0.05), ("close",)],
         requests=1, client="curl", evidence_type=None,
         expect={"nginx": ("tcp.fin.mid_body", "truncated", (200, None)), "haproxy": ("tcp.fin.mid_body", "truncated", 200)}),
+    # Control frames of the wrong length (RFC 9113 §4.2, §6.x: FRAME_SIZE_ERROR), each sent on the
+    # request's HEADERS, and a PUSH_PROMISE where both gateways sent SETTINGS_ENABLE_PUSH 0.
+    "h2-settings-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a SETTINGS frame of 5 bytes (not a multiple of 6)",
+        steps=lambda sid, i, hd: [("send", frame(4, 0, 0, b"\x00\x03\x00\x00\x00"), "SETTINGS stream=0 length 5 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=4,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-settings-ack-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a SETTINGS frame with ACK and 6 bytes of payload",
+        steps=lambda sid, i, hd: [("send", frame(4, 1, 0, b"\x00\x03\x00\x00\x00\x64"), "SETTINGS stream=0 ACK length 6 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=4,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-ping-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a PING frame of 7 bytes (not 8)",
+        steps=lambda sid, i, hd: [("send", frame(6, 0, 0, b"edgesco"), "PING stream=0 length 7 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=6,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-window-update-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a WINDOW_UPDATE frame of 3 bytes (not 4) on its stream",
+        steps=lambda sid, i, hd: [("send", frame(8, 0, sid, b"\x00\x10\x00"), "WINDOW_UPDATE stream={sid} length 3 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=8,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-rst-stream-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: an RST_STREAM frame of 3 bytes (not 4) on its stream",
+        steps=lambda sid, i, hd: [("send", frame(3, 0, sid, b"\x00\x00\x07"), "RST_STREAM length 3 on stream {sid} (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=3,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-priority-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a PRIORITY frame of 4 bytes (not 5) on its stream, then HEADERS :status 200 and DATA with END_STREAM",
+        steps=lambda sid, i, hd: [("send", frame(2, 0, sid, b"\x00\x00\x00\x00"), "PRIORITY stream={sid} length 4 (frame size fault)", "evidence")]
+        + healthy(sid, i, hd),
+        requests=1, client="curl", evidence_type=2,
+        expect={"nginx": ("h2.frame.size_error", "ok", 200), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-goaway-short": dict(
+        desc="SETTINGS; on the request's HEADERS: a GOAWAY frame of 4 bytes (under the 8 of last-stream-id and error code)",
+        steps=lambda sid, i, hd: [("send", frame(7, 0, 0, b"\x00\x00\x00\x00"), "GOAWAY stream=0 length 4 (frame size fault)", "evidence"),
+                                  ("sleep", 0.05), ("close",)],
+        requests=1, client="curl", evidence_type=7,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-push-promise": dict(
+        desc="SETTINGS; on the request's HEADERS: a PUSH_PROMISE on its stream promising stream 2 (GET /pushed), though the gateway sent SETTINGS_ENABLE_PUSH 0",
+        steps=lambda sid, i, hd: [("send", frame(5, 0x4, sid, (2).to_bytes(4, "big") + block(
+            (":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", "/pushed"))),
+            "PUSH_PROMISE stream={sid} promised=2 GET /pushed (push disabled)", "evidence")],
+        requests=1, client="curl", evidence_type=5,
+        expect={"nginx": ("h2.push_promise.unexpected", "502", 502), "haproxy": ("h2.push_promise.unexpected", "truncated", None)}),
     "h2-tls-healthy": dict(
         desc="TLS 1.3 with ALPN h2 (the upstream's own key log decrypts it); SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM",
         tls="h2", steps=healthy, requests=2, client="curl",

@@ -20,6 +20,9 @@ nginx 1.22 (grpc_pass) error.log line             -> code
   upstream sent invalid header ":name: value"     -> h2.header.request_pseudo
   upstream sent invalid header: "Name: value"     -> h2.header.uppercase (a name with upper case)
   upstream sent settings frame with non-zero stream id -> h2.settings.bad_stream
+  upstream sent settings|ping|rst stream|goaway|window update frame with invalid length: N,
+  upstream sent settings frame with ack flag and non-zero length: N -> h2.frame.size_error
+  upstream sent unexpected push promise frame     -> h2.push_promise.unexpected
   upstream sent frame for closed stream N         -> h2.stream.closed
   upstream sent trailer without end stream flag   -> h2.trailers.no_end_stream
   upstream prematurely closed stream              -> h2.content_length.mismatch
@@ -69,6 +72,8 @@ NGINX_MAP = [
     (r'upstream sent invalid header ":', "h2.header.request_pseudo"),
     (r'upstream sent invalid header: "[^"]*[A-Z]', "h2.header.uppercase"),
     (r"upstream sent settings frame with non-zero stream id", "h2.settings.bad_stream"),
+    (r"upstream sent (settings|ping|rst stream|goaway|window update) frame with (invalid length|ack flag and non-zero length)", "h2.frame.size_error"),
+    (r"upstream sent unexpected push promise frame", "h2.push_promise.unexpected"),
     (r"upstream sent frame for closed stream", "h2.stream.closed"),
     (r"upstream sent trailer without end stream flag", "h2.trailers.no_end_stream"),
     (r"upstream prematurely closed stream", "h2.content_length.mismatch"),
@@ -78,6 +83,8 @@ NGINX_MAP = [
 # What the upstream log's notes say it sent -> code (HAProxy's log does not name the fault; nginx
 # tolerates some of these).
 UPSTREAM_MAP = [
+    ("(frame size fault)", "h2.frame.size_error"),
+    ("(push disabled)", "h2.push_promise.unexpected"),
     ("RST_STREAM stream=", "h2.rst_stream.before_response"),
     ("GOAWAY last_stream=", "h2.goaway"),
     ("block 88 be", "h2.hpack.bad_index"),
@@ -462,7 +469,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", access_status(acc), None
         if scn.get("upstream") == "grpc":
             return "none", "ok", access_status(acc), None
-        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control", "h2.hpack.error"):
+        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control", "h2.hpack.error", "h2.frame.size_error"):
             code = "none"
         st = mine[0]["http_code"] if mine else None
         return code, "ok", st, None
