@@ -214,6 +214,11 @@ public struct HAProxyModel: GatewayModel {
             return .accepts(note: "with ssl alpn h2 and no ALPN selected, HAProxy speaks HTTP/1.1 to the server (seen with 2.6.12: 200, ----)")
         case .h2RSTStreamBeforeResponse, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2FrameTooLarge:
             return Self.refusedStream
+        case .h2FrameSizeError, .h2PushPromiseUnexpected:
+            // h2_frame_check() (include/haproxy/h2.h): a length outside the frame type's bounds is a
+            // FRAME_SIZE_ERROR, a PUSH_PROMISE (allowed in no direction) a PROTOCOL_ERROR; both
+            // connection errors (h2c_error), as is a SETTINGS ACK with a payload (h2c_handle_settings).
+            return Self.refusedStream
         case .h2StreamClosed:
             return .rejects(nil, "SD", note: "not verified: a frame on a closed stream after the response")
         case .h2PrefaceBad:
