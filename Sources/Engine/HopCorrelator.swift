@@ -17,6 +17,9 @@ struct FinishedTransaction {
     var failure: ClientFailure? = nil
     /// Whether the gateway sent a PROXY protocol header on the connection before the request.
     var afterProxyHeader = false
+    /// HTTP/2: the stream that carried it, and the error code of the server's RST_STREAM on it.
+    var streamID: UInt32? = nil
+    var resetCode: UInt32? = nil
 }
 
 /// One request of either hop, as correlation needs it.
@@ -38,6 +41,9 @@ struct HopRequest {
     var status: Int?
     /// A response that never came whole (`FinishedTransaction.failure`).
     var failure: ClientFailure?
+    /// HTTP/2: the stream, and the error code of the server's RST_STREAM on it.
+    var streamID: UInt32? = nil
+    var resetCode: UInt32? = nil
     var responseTime: Timestamp?
     var responseFrame: FrameNumber?
     /// When the request's fate was known: the response's first byte, else the end of its connection.
@@ -203,6 +209,8 @@ struct HopCorrelator {
             connection: finished.connection, client: finished.client, server: finished.server, text: request, time: request.time, frame: request.frame, status: response?.status,
             failure: finished.failure, responseTime: responseTime, responseFrame: response?.frame,
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
+        record.streamID = finished.streamID
+        record.resetCode = finished.resetCode
         record.key = Self.requestKey(record)
         record.idHash = record.primaryID?.hashValue
         if let index = self.evidence.index(forKey: record.server) {

@@ -64,7 +64,7 @@ public enum JSONReport {
 
     /// One failure a client saw (a 500, 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("client", .string(error.client.description)),
             ("status", error.status.map { .number($0) } ?? .null),
             ("time", .string(error.time.rfc3339)),
@@ -83,7 +83,13 @@ public enum JSONReport {
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
             ("failure", .string(error.failure.rawValue)),
-        ])
+        ]
+        // HTTP/2 only (absent on HTTP/1): the client's stream, the gateway's RST_STREAM error on
+        // it, and the upstream stream that carried the request.
+        if let stream = error.streamID { members.append(("stream_id", .number(Int(stream)))) }
+        if let reset = error.resetError { members.append(("reset_error", .string(reset))) }
+        if let stream = error.upstreamStreamID { members.append(("upstream_stream_id", .number(Int(stream)))) }
+        return .object(members)
     }
 
     /// Counts over every connection judged, listed or not.
