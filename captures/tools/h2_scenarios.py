@@ -223,11 +223,13 @@ SCENARIOS = {
         steps=healthy, requests=1, client="curl", evidence_type=6,
         expect={"nginx": ("h2.preface.bad", "ok", 200), "haproxy": ("h2.preface.bad", "503", 503)}),
     "h2-flow-control": dict(
-        desc="SETTINGS; HEADERS :status 200 content-length 70000; five DATA frames (16384 x 4 + 4464) written at once: the fourth passes the 65535-byte stream and connection windows HAProxy advertised (it sends no WINDOW_UPDATE first)",
-        steps=lambda sid, i, hd: [("send", ok_head(sid, 70000), "HEADERS stream={sid} :status 200 content-length 70000")]
-        + [("send", data(sid, bytes([0x61 + k]) * 16384), "DATA stream={sid} 16384 bytes (%d in all)" % (16384 * (k + 1)))
-           + (("evidence",) if k == 3 else ()) for k in range(4)]
-        + [("send", data(sid, b"e" * 4464, True), "DATA stream={sid} 4464 bytes END_STREAM (70000 in all)"), ("sleep", 0.5)],
+        desc="SETTINGS; HEADERS :status 200 content-length 70000 and five DATA frames (16384 x 4 + 4464) in one write: the fourth passes the 65535-byte stream and connection windows HAProxy advertised before any WINDOW_UPDATE of its can come (written frame by frame, HAProxy's updates kept up)",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 70000) + b"".join(data(sid, bytes([0x61 + k]) * 16384) for k in range(4))
+                                   + data(sid, b"e" * 4464, True),
+                                   "HEADERS stream={sid} :status 200 content-length 70000 + DATA 16384 x 4 (65536 in all) + DATA 4464 END_STREAM (one write)",
+                                   "evidence"),
+                                  ("sleep", 0.5)],
+        evidence_marker_of=lambda sid: data(sid, b"d" * 16384),
         requests=1, client="curl", evidence_type=0,
         expect={"haproxy": ("h2.flow_control", "ok", 200)}),
     "h2-fin-mid-body": dict(
@@ -283,6 +285,14 @@ SCENARIOS = {
             "PUSH_PROMISE stream={sid} promised=2 GET /pushed (push disabled)", "evidence")],
         requests=1, client="curl", evidence_type=5,
         expect={"nginx": ("h2.push_promise.unexpected", "502", 502), "haproxy": ("h2.push_promise.unexpected", "truncated", None)}),
+    "h2-rst-stream-after-head": dict(
+        desc="SETTINGS; HEADERS :status 200 content-length 100; DATA of 10 bytes; RST_STREAM INTERNAL_ERROR (2) on the stream: the body is cut by a reset",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 100), "HEADERS stream={sid} :status 200 content-length 100"),
+                                  ("send", data(sid, b"0123456789"), "DATA stream={sid} 10 bytes"),
+                                  ("sleep", 0.05),
+                                  ("send", rst(sid, 2), "RST_STREAM error=2 (INTERNAL_ERROR) on stream {sid} (after the head)", "evidence")],
+        requests=1, client="curl", evidence_type=3,
+        expect={"nginx": ("tcp.rst.mid_body", "truncated", (200, None)), "haproxy": ("tcp.rst.mid_body", "truncated", 200)}),
     "h2-tls-healthy": dict(
         desc="TLS 1.3 with ALPN h2 (the upstream's own key log decrypts it); SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM",
         tls="h2", steps=healthy, requests=2, client="curl",

@@ -7,6 +7,7 @@ capture finds the frame the upstream's log names (the evidence), and checks its 
 classify() maps the log text to the issue-18 code:
 
 nginx 1.22 (grpc_pass) error.log line             -> code
+  upstream rejected request with error N while reading upstream -> tcp.rst.mid_body (after the head)
   upstream rejected request with error N          -> h2.rst_stream.before_response
   upstream sent goaway with error N               -> h2.goaway
   upstream sent too large http2 frame: 4740180    -> proto.h1_response_to_h2 (tls.alpn.no_h2 over TLS
@@ -60,6 +61,7 @@ H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_C
              10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM", 12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
 
 NGINX_MAP = [
+    (r"upstream rejected request with error \d+ while reading upstream", "tcp.rst.mid_body"),
     (r"upstream rejected request with error \d+", "h2.rst_stream.before_response"),
     (r"upstream sent goaway with error \d+", "h2.goaway"),
     (r"upstream sent too large http2 frame: 4740180\b", "proto.h1_response_to_h2"),
@@ -84,6 +86,7 @@ NGINX_MAP = [
 # tolerates some of these).
 UPSTREAM_MAP = [
     ("(frame size fault)", "h2.frame.size_error"),
+    ("(after the head)", "tcp.rst.mid_body"),
     ("(push disabled)", "h2.push_promise.unexpected"),
     ("RST_STREAM stream=", "h2.rst_stream.before_response"),
     ("GOAWAY last_stream=", "h2.goaway"),

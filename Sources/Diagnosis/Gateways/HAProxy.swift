@@ -229,8 +229,10 @@ public struct HAProxyModel: GatewayModel {
                 note: "the request refused by the GOAWAY is retried on a new server connection; when every retry is refused the client's stream is reset and nothing is logged (seen with 2.6.12: curl gave up after 5 tries)")
         case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase, .h2HeaderConnectionSpecific:
             return .rejects(502, "PH", note: "a fault inside the response header block (h2_make_htx_response); connection-specific fields are rejected too")
-        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream:
             return .rejects(nil, "SD", note: "after the response head the stream is aborted; the log keeps the upstream's status")
+        case .h2FlowControl:
+            return .accepts(note: "HAProxy 2.6 takes DATA past the windows it advertised (seen with 2.6.12: 200, ----)")
         case .grpcStatus:
             return GatewayRuleKit.relayed(context, "----")
 

@@ -148,8 +148,8 @@ public struct NginxModel: GatewayModel {
             return context.reusedConnection && code.cause == .tcpFINBeforeResponse ? Self.race(failure, context) : failure
         case .tcpRSTMidBody where context.value == "http2":
             // An HTTP/2 stream reset after its head (grpc_pass), or the connection reset inside DATA.
-            return .rejects(nil, "upstream rejected request with error N" + While.readingBody,
-                note: "N is the RST_STREAM's error code; a connection closed inside the body logs upstream prematurely closed connection")
+            return .rejects(nil, "upstream rejected request with error …" + While.readingBody,
+                note: "… is the RST_STREAM's error code (seen with 1.22.1: 2, the client's stream reset after the head); a connection closed inside the body logs upstream prematurely closed connection")
         case .tcpFINMidBody:
             return .rejects(nil, "upstream prematurely closed connection" + While.readingBody)
         case .tcpRSTMidBody:
