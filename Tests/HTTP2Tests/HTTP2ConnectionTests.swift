@@ -458,3 +458,33 @@ func gapAcrossAFrameBoundaryResynchronises(cuts: [Int]) {
     exchange.connection.finish()
     #expect(exchange.connection.findings.isEmpty, "\(exchange.summary)")
 }
+
+/// The split invariant across a gap (as FuzzHTTP2 checks it): a boundary is proven only at a
+/// packet's start and end, so packets cut into any pieces give the same findings, gaps and
+/// transactions as packets fed whole.
+@Test(arguments: [0, 1, 2, 3])
+func resynchronisingIsTheSameWhereverPacketsAreCut(_ seed: Int) {
+    let packets: [[UInt8]] = [
+        Array(data(stream: 1, [UInt8](repeating: 7, count: 30)).suffix(17)),  // the rest of a frame
+        headers(stream: 3, status200 + literal("x-a", "b")) + data(stream: 3, [1, 2]),
+        rstStream(stream: 5, error: 7) + data(stream: 1, endStream: true, [9]),
+        headers(stream: 3, endStream: true, literal("X-Bad", "1")),
+    ]
+    func run(_ cut: ([UInt8]) -> [Int]) -> (summary: [String], gaps: [String], transactions: [Transaction]) {
+        var exchange = opened(requests: [1, 3, 5])
+        exchange.upstream(headers(stream: 1, status200))
+        exchange.upstreamGap(UInt64(5 + seed))
+        for packet in packets { exchange.upstream(packet, cuts: cut(packet)) }
+        exchange.connection.finish()
+        return (exchange.summary, exchange.connection.uncheckedGaps.map(\.note), exchange.connection.transactions)
+    }
+    let whole = run { _ in [] }
+    let bytewise = run { Array(1..<$0.count) }
+    let some = run { packet in [seed + 1, 9 + seed, packet.count / 2].filter { $0 < packet.count } }
+    #expect(whole.summary == bytewise.summary && whole.summary == some.summary)
+    #expect(whole.gaps == bytewise.gaps && whole.gaps == some.gaps)
+    #expect(whole.transactions == bytewise.transactions && whole.transactions == some.transactions)
+    // Read again from the second packet: stream 5's reset and stream 3's uppercase trailer name.
+    #expect(whole.summary.count == 2, "\(whole.summary)")
+    #expect(whole.summary.first?.hasPrefix("h2.rst_stream.before_response REFUSED_STREAM stream=5") == true, "\(whole.summary)")
+}
