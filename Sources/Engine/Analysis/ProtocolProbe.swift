@@ -61,8 +61,6 @@ struct ProtocolProbe {
     private var upstreamHeldDecided = false
     /// Whether the upstream's held bytes came before any of the gateway's (so before the gateway spoke).
     private var upstreamCameFirst = false
-    /// How many upstream bytes are held.
-    private var upstreamHeldCount = 0
     /// How many of the gateway's first bytes matched the HTTP/2 preface.
     private var prefaceMatched = 0
     /// Where the message the probe judged began (an analyzer's violation there is the same one).
@@ -76,6 +74,8 @@ struct ProtocolProbe {
         var mismatch: GrowingFinding?
         var held: [HeldBytes] = []
         var upstreamHeld: [HeldBytes] = []
+        /// How many upstream bytes are held.
+        var upstreamHeldCount = 0
         /// The upstream's first response while too short to judge.
         var sample: FirstBytes?
     }
@@ -233,17 +233,18 @@ struct ProtocolProbe {
     private mutating func holdUpstream(
         _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
     ) -> Step {
+        let heldBefore = self.$rare ? self.rare!.upstreamHeldCount : 0
         var index = 0
-        while !self.upstreamHeldDecided, index < bytes.count, self.upstreamHeldCount + index < 9 {
-            let at = self.upstreamHeldCount + index
+        while !self.upstreamHeldDecided, index < bytes.count, heldBefore + index < 9 {
+            let at = heldBefore + index
             // Bytes 0-2 are the length; 3 the type (SETTINGS); 4 the flags; 5-8 the stream id.
             if at >= 3, bytes[index] != (at == 3 ? 0x04 : 0) { self.upstreamHeldDecided = true }
             index += 1
         }
-        self.upstreamHeldCount += bytes.count
-        if self.upstreamHeldCount > Self.upstreamHoldLimit { self.upstreamHeldDecided = true }
+        if heldBefore + bytes.count > Self.upstreamHoldLimit { self.upstreamHeldDecided = true }
         self.modifyRare {
             $0.upstreamHeld.append(HeldBytes(bytes: Array(bytes), offset: offset, frame: frame, frameOffset: frameOffset, time: time))
+            $0.upstreamHeldCount += bytes.count
         }
         self.holdsUpstream = true
         return self.upstreamHeldDecided ? .releaseUpstream : .hold
