@@ -118,6 +118,8 @@ extension FindingCode {
     public static let h2SettingsBadStream = FindingCode(.h2SettingsBadStream)
     public static let h2FlowControl = FindingCode(.h2FlowControl)
     public static let h2PrefaceBad = FindingCode(.h2PrefaceBad)
+    public static let h2FrameSizeError = FindingCode(.h2FrameSizeError)
+    public static let h2PushPromiseUnexpected = FindingCode(.h2PushPromiseUnexpected)
     /// `grpc.status.<name>`, the name as gRPC's status code, lowercase (`unavailable`).
     public static func grpcStatus(named name: String) -> FindingCode {
         FindingCode(.grpcStatus, qualifier: name)

@@ -64,6 +64,8 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case h2SettingsBadStream
     case h2FlowControl
     case h2PrefaceBad
+    case h2FrameSizeError
+    case h2PushPromiseUnexpected
     /// A family: one code per gRPC status name (`grpc.status.unavailable`); `FindingCode.qualifier`
     /// holds the name.
     case grpcStatus
@@ -399,6 +401,14 @@ extension RootCause {
             return row("h2.flow_control", .http2, [.responseBody],
                 meaning: "a DATA frame larger than the flow-control window the gateway had opened (connection or stream)",
                 rfc: "RFC 9113 §6.9.1", phrase: h2Frame)
+        case .h2FrameSizeError:
+            return row("h2.frame.size_error", .http2, [.responseHead],
+                meaning: "a control frame of the wrong length: SETTINGS not a multiple of 6 (or not empty with ACK), PING not 8 bytes, WINDOW_UPDATE or RST_STREAM not 4, PRIORITY not 5, GOAWAY under 8 (a FRAME_SIZE_ERROR; the value names the frame and its length)",
+                rfc: "RFC 9113 §4.2, §6.3-§6.9", phrase: h2Frame)
+        case .h2PushPromiseUnexpected:
+            return row("h2.push_promise.unexpected", .http2, [.responseHead],
+                meaning: "a PUSH_PROMISE frame though the gateway disabled server push (SETTINGS_ENABLE_PUSH 0, as nginx and HAProxy send)",
+                rfc: "RFC 9113 §6.5.2, §8.4", phrase: h2Frame)
         case .h2PrefaceBad:
             return row("h2.preface.bad", .http2, [.responseHead],
                 meaning: "the upstream's first frame is not SETTINGS (its connection preface)", rfc: "RFC 9113 §3.4", phrase: badProto)

@@ -1,4 +1,5 @@
 import CaptureModel
+import HTTP2
 
 /// What a client saw go wrong: an error status, or a response that never came whole.
 public enum ClientFailure: String, Sendable {
@@ -8,8 +9,11 @@ public enum ClientFailure: String, Sendable {
     case emptyReply = "empty_reply"
     /// The gateway reset the connection before the response was complete (or began).
     case reset
-    /// The gateway closed the connection before the body its framing announced was complete.
+    /// The gateway closed the connection before the body its framing announced was complete
+    /// (HTTP/2: ended the stream short of its content-length).
     case cutBody = "cut_body"
+    /// HTTP/2 gRPC: a response whose trailers carry a grpc-status other than OK (its status is 200).
+    case grpcStatus = "grpc_status"
 
     /// How a report names it.
     public var phrase: String {
@@ -18,6 +22,7 @@ public enum ClientFailure: String, Sendable {
         case .emptyReply: return "empty reply"
         case .reset: return "reset"
         case .cutBody: return "cut body"
+        case .grpcStatus: return "gRPC error status"
         }
     }
 }
@@ -79,6 +84,15 @@ public struct ClientError: Sendable {
     /// What tied the request to the upstream connection: `request_id`, `method`, `target`,
     /// `host`, or `timing` alone (a connection that failed before any request).
     public var matchedBy: [String]
+
+    /// HTTP/2: the client's stream that carried the request (on the client hop).
+    public var streamID: UInt32? = nil
+    /// HTTP/2: the error code of the RST_STREAM the gateway sent on that stream (`reset`).
+    public var resetCode: UInt32? = nil
+    /// HTTP/2: the stream of `upstreamConnection` that carried the request upstream.
+    public var upstreamStreamID: UInt32? = nil
+    /// RFC 9113 §7: `resetCode`'s name (`REFUSED_STREAM`).
+    public var resetError: String? { self.resetCode.map(HTTP2Wire.errorName) }
 
     /// For `gateway.no_live_upstreams`: the last failed connection to each upstream the gateway's
     /// host reached before it, the failures that had the members marked down, oldest first.

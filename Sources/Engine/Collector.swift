@@ -369,13 +369,14 @@ struct Collector: ConnectionSink {
             let response = end.inProgress
             self.finished.append(FinishedTransaction(
                 connection: id, client: client, server: server, request: request, response: response, ended: time,
-                failure: Self.clientFailure(close, by: closer, responseStarted: response != nil, complete: response?.complete == true)))
+                failure: Self.clientFailure(close, by: closer, responseStarted: response != nil, complete: response?.complete == true),
+                streamID: end.streamID))
             self.live[index].sealedRequests.append(request.offset)
         }
         if let request = end.outstanding, request.offset != end.inProgressRequest?.offset {
             self.finished.append(FinishedTransaction(
                 connection: id, client: client, server: server, request: request, response: nil, ended: time,
-                failure: Self.clientFailure(close, by: closer, responseStarted: false, complete: false)))
+                failure: Self.clientFailure(close, by: closer, responseStarted: false, complete: false), streamID: end.streamID))
             self.live[index].sealedRequests.append(request.offset)
         }
     }
@@ -406,10 +407,26 @@ struct Collector: ConnectionSink {
     ) {
         for transaction in transactions {
             guard let request = transaction.request, !sealed.contains(request.offset) else { continue }
-            self.finished.append(FinishedTransaction(
+            var finished = FinishedTransaction(
                 connection: connection, client: client, server: server, request: request, response: transaction.response,
-                ended: transaction.ended ?? ended))
+                ended: transaction.ended ?? ended)
+            if let stream = transaction.streamID {
+                finished.streamID = stream
+                finished.resetCode = transaction.resetCode
+                finished.failure = Self.streamFailure(transaction)
+            }
+            self.finished.append(finished)
         }
+    }
+
+    /// What the client of an HTTP/2 stream saw go wrong (on a client-hop connection): the server's
+    /// RST_STREAM before the response was complete, a body END_STREAM cut short of its
+    /// content-length, or a gRPC status other than OK; nil for a complete answer.
+    static func streamFailure(_ transaction: Transaction) -> ClientFailure? {
+        if transaction.resetCode != nil { return .reset }
+        if let response = transaction.response, response.status != nil, !response.complete, transaction.ended != nil { return .cutBody }
+        if transaction.grpcStatus != nil { return .grpcStatus }
+        return nil
     }
 
     /// The name the gateway expects in the upstream's certificate: `--upstream NAME=` first, then SNI.

@@ -302,6 +302,7 @@ extension HopCorrelator {
     mutating func conclude(_ error: HopRequest, _ attempts: [(attempt: Attempt, start: Timestamp)]) {
         var upstreamConnection: UInt32?
         var upstreamServer: Endpoint?
+        var upstreamStream: UInt32?
         var cause: FindingCode?
         var generatedBy = ClientError.Origin.gateway
         var matchedBy: [String] = []
@@ -312,6 +313,7 @@ extension HopCorrelator {
             case .request(let seq, let request):
                 if self.record(seq) != nil { self.ring[seq % self.ring.count]!.used = true }
                 connections.append(request.connection)
+                upstreamStream = request.streamID
                 let relayed = request.status == error.status
                 if !relayed || error.failure != nil { failed.append((request.server, request.connection, request.time)) }
                 upstreamServer = request.server
@@ -333,6 +335,7 @@ extension HopCorrelator {
                 self.failures[index].used = true
                 let failure = self.failures[index]
                 connections.append(failure.connection)
+                upstreamStream = nil
                 failed.append((failure.server, failure.connection, failure.start))
                 upstreamServer = failure.server
                 generatedBy = .gateway
@@ -363,13 +366,17 @@ extension HopCorrelator {
             self.errorsNotListed += 1
             return
         }
-        self.errors.append(ClientError(
+        var listed = ClientError(
             client: error.client, gateway: error.server, clientConnection: error.connection, status: error.status,
             failure: error.failure ?? .errorStatus,
             time: error.responseTime ?? error.outcome, frame: error.responseFrame, requestFrame: error.frame, method: error.method,
             target: error.target, host: error.host, requestID: error.primaryID, generatedBy: generatedBy,
             upstreamConnection: upstreamConnection, upstreamServer: upstreamServer, cause: cause,
-            earlierUpstreamConnections: earlier, matchedBy: matchedBy, disabledBy: disabledBy))
+            earlierUpstreamConnections: earlier, matchedBy: matchedBy, disabledBy: disabledBy)
+        listed.streamID = error.streamID
+        listed.resetCode = error.resetCode
+        listed.upstreamStreamID = upstreamConnection == nil ? nil : upstreamStream
+        self.errors.append(listed)
     }
 
     /// What the client's request and the upstream's have in common.

@@ -19,6 +19,9 @@ struct FinishedTransaction {
     var afterProxyHeader = false
     /// The original client that header named (`PROXY TCP4 <source> ...`), when it named one.
     var proxySource: Endpoint? = nil
+    /// HTTP/2: the stream that carried it, and the error code of the server's RST_STREAM on it.
+    var streamID: UInt32? = nil
+    var resetCode: UInt32? = nil
 }
 
 /// One request of either hop, as correlation needs it.
@@ -40,6 +43,9 @@ struct HopRequest {
     var status: Int?
     /// A response that never came whole (`FinishedTransaction.failure`).
     var failure: ClientFailure?
+    /// HTTP/2: the stream, and the error code of the server's RST_STREAM on it.
+    var streamID: UInt32? = nil
+    var resetCode: UInt32? = nil
     var responseTime: Timestamp?
     var responseFrame: FrameNumber?
     /// When the request's fate was known: the response's first byte, else the end of its connection.
@@ -212,6 +218,8 @@ struct HopCorrelator {
             connection: finished.connection, client: finished.client, server: finished.server, text: request, time: request.time, frame: request.frame, status: response?.status,
             failure: finished.failure, responseTime: responseTime, responseFrame: response?.frame,
             outcome: responseTime ?? max(finished.ended ?? request.time, request.time), arrived: now)
+        record.streamID = finished.streamID
+        record.resetCode = finished.resetCode
         record.key = Self.requestKey(record)
         record.idHash = record.primaryID?.hashValue
         record.proxySource = finished.proxySource

@@ -154,6 +154,8 @@ public struct ResponseEnd: Sendable {
     public var responsesCompleted: Int
     /// Requests seen.
     public var requestsSeen: Int
+    /// HTTP/2: the stream of `inProgressRequest` (or `outstanding`); `nil` on HTTP/1.
+    public var streamID: UInt32? = nil
 
     /// An end from its parts.
     public init(state: State, inProgress: ResponseInfo?, inProgressRequest: RequestInfo?, outstanding: RequestInfo?,

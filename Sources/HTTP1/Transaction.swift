@@ -138,6 +138,12 @@ public struct Transaction: Hashable, Sendable {
     /// HTTP/2: when the stream ended without a complete response (an RST_STREAM, a GOAWAY, a
     /// frame the gateway could not take), for the client-hop correlation; `nil` otherwise.
     public var ended: Timestamp? = nil
+    /// HTTP/2: the error code of the RST_STREAM the server sent on the stream before its response
+    /// was complete (on the client hop, the gateway's: REFUSED_STREAM behind HAProxy, INTERNAL_ERROR
+    /// behind nginx once the head went out); `nil` otherwise.
+    public var resetCode: UInt32? = nil
+    /// HTTP/2 gRPC: the grpc-status its trailers carried when it is not OK (0); `nil` otherwise.
+    public var grpcStatus: Int? = nil
 
     /// A transaction from its parts.
     public init(request: RequestInfo?, response: ResponseInfo?) {

@@ -32,6 +32,8 @@ extension HTTP2Connection {
                     self.gatewayMaxFrameSize = Int(value)
                 case HTTP2Wire.settingsHeaderTableSize:
                     self.gatewayHeaderTableSize = Int(value)
+                case HTTP2Wire.settingsEnablePush:
+                    self.gatewayPushEnabled = value != 0
                 case HTTP2Wire.settingsInitialWindowSize:
                     // RFC 9113 §6.9.2: a new initial size moves every open stream's window by the difference.
                     let delta = Int64(value) - self.gatewayInitialWindow
@@ -75,6 +77,7 @@ extension HTTP2Connection {
             }
             self.streams[id]!.upstreamClosed = true
             self.streams[id]!.ended = reader.start.time
+            self.streams[id]!.resetCode = code
             self.retire(id)
         }
     }
@@ -120,6 +123,10 @@ extension HTTP2Connection {
         guard reader.direction == .server, reader.stream != 0 else { return }
         let id = reader.stream
         guard let stream = self.judgedStream(id, reader: reader, frame: "DATA") else { return }
+        if stream.finalStatus == nil, stream.headUnknown {
+            self.streams[id]!.bodyUnchecked = true
+            return
+        }
         if stream.finalStatus == nil {
             self.report(
                 .h2StatusMissing, reader: reader, streamID: id,
@@ -130,7 +137,7 @@ extension HTTP2Connection {
         }
         // §6.9.1: the whole frame, padding too, counts against both windows.
         let length = Int64(reader.length)
-        if length > self.connectionWindow || length > stream.window {
+        if !self.windowsUnknown, length > self.connectionWindow || length > stream.window {
             let (which, window) = length > self.connectionWindow ? ("connection", self.connectionWindow) : ("stream", stream.window)
             self.report(
                 .h2FlowControl, reader: reader, streamID: id,
@@ -188,6 +195,13 @@ extension HTTP2Connection {
             return
         }
         let id = reader.stream
+        if let stream = self.streams[id], stream.finalStatus == nil, stream.headUnknown, !stream.upstreamClosed,
+           reader.flags & HTTP2Wire.endStream != 0 {
+            // Its head was not read (lost, or not decodable): the stream ended all the same.
+            self.streams[id]!.upstreamClosed = true
+            self.retire(id)
+            return
+        }
         guard let stream = self.streams[id], !stream.upstreamClosed, !stream.gatewayReset, !stream.broken, stream.finalStatus != nil else { return }
         if let expected = stream.contentLength, !stream.bodyUnchecked, !stream.lengthReported,
            stream.dataReceived > expected || (reader.flags & HTTP2Wire.endStream != 0 && stream.dataReceived != expected) {
@@ -197,13 +211,19 @@ extension HTTP2Connection {
                 note: "DATA frames of \(stream.dataReceived) bytes on stream \(id) where its content-length said \(expected) (RFC 9113 §8.1.1)",
                 value: "content-length \(expected), DATA \(stream.dataReceived)")
         }
-        if reader.flags & HTTP2Wire.endStream != 0 { self.complete(id) }
+        if reader.flags & HTTP2Wire.endStream != 0 { self.complete(id, at: reader.start.time) }
     }
 
-    /// The upstream ended stream `id` with END_STREAM after a final response.
-    mutating func complete(_ id: UInt32) {
+    /// The upstream ended stream `id` with END_STREAM after a final response (at `time`). Ended
+    /// before the DATA its content-length announced, the response is not complete: its client
+    /// got a cut body.
+    mutating func complete(_ id: UInt32, at time: Timestamp) {
+        let stream = self.streams[id]!
+        let bodyless = stream.request?.isHEAD == true || stream.finalStatus == 204 || stream.finalStatus == 304
+        let short = !bodyless && !stream.bodyUnchecked && stream.contentLength.map { stream.dataReceived < $0 } == true
         self.streams[id]!.upstreamClosed = true
-        self.streams[id]!.response?.complete = true
+        self.streams[id]!.response?.complete = !short
+        if short { self.streams[id]!.ended = time }
         self.responsesCompleted += 1
         self.retire(id)
     }
@@ -213,7 +233,7 @@ extension HTTP2Connection {
     /// when the gateway reset it or it already broke.
     mutating func judgedStream(_ id: UInt32, reader: Reader, frame: String) -> H2Stream? {
         guard let stream = self.streams[id] else {
-            if self.deadStreams.contains(id) { return nil }
+            if self.deadStreams.contains(id) || self.gatewayFramingLost { return nil }
             let why = id <= self.highestStream && id & 1 == 1
                 ? "which the upstream had already closed" : "which the gateway never opened"
             self.report(

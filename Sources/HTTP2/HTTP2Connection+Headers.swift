@@ -60,6 +60,8 @@ extension HTTP2Connection {
             if reader.direction == .server, reader.blockEndStream, let stream = self.streams[id], !stream.upstreamClosed {
                 self.streams[id]!.upstreamClosed = true
                 self.retire(id)
+            } else if reader.direction == .server, self.streams[id] != nil {
+                self.streams[id]!.headUnknown = true
             } else if reader.direction == .client {
                 self.openStream(id, request: nil, reader: reader)
             }
@@ -114,7 +116,7 @@ extension HTTP2Connection {
     /// As `judgedStream`, for a header block whose first frame is the evidence.
     private mutating func judgedBlockStream(_ id: UInt32, reader: Reader) -> Bool {
         guard let stream = self.streams[id] else {
-            if self.deadStreams.contains(id) { return false }
+            if self.deadStreams.contains(id) || self.gatewayFramingLost { return false }
             let why = id <= self.highestStream && id & 1 == 1
                 ? "which the upstream had already closed" : "which the gateway never opened"
             self.report(
@@ -310,6 +312,7 @@ extension HTTP2Connection {
         guard let status, let number = Int(status), let name = HTTP2Wire.grpcStatusName(number) else { return }
         let id = reader.blockStream
         let said = message.map { ", grpc-message \"\($0)\"" } ?? ""
+        self.streams[id]?.grpcStatus = number
         self.report(
             .grpcStatus(named: name),
             evidence: self.blockEvidence(reader, note: "grpc-status \(number) (\(name.uppercased())) on stream \(id)\(said)"),
@@ -328,6 +331,6 @@ extension HTTP2Connection {
                 evidence: self.blockEvidence(reader, note: "END_STREAM on stream \(id) after \(stream.dataReceived) bytes of DATA where its content-length said \(expected) (RFC 9113 §8.1.1)"),
                 value: "content-length \(expected), DATA \(stream.dataReceived)")
         }
-        self.complete(id)
+        self.complete(id, at: reader.start.time)
     }
 }

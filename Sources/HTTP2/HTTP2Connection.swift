@@ -15,9 +15,10 @@ import NIOHPACK
 /// gRPC message's 5-byte prefix is read.
 ///
 /// A gap inside a frame's payload keeps the framing (the next header is where the length said);
-/// a gap that reaches a frame header loses it, and nothing after it in that direction is read. A
-/// gap in a header block loses the direction's HPACK state: header blocks after it are not judged
-/// (`uncheckedGaps` says so).
+/// a gap that reaches a frame header loses it, and the direction is read again from the first
+/// packet start after it where plausible frame headers chain to a packet's end
+/// (`HTTP2Connection+Resync.swift`). A gap in a header block, or across a frame boundary, loses
+/// the direction's HPACK state: header blocks after it are not judged (`uncheckedGaps` says so).
 public struct HTTP2Connection {
     /// Every finding, in the order found (each direction in stream order).
     public internal(set) var findings: [Finding] = []
@@ -55,6 +56,8 @@ public struct HTTP2Connection {
     var gatewayInitialWindow = HTTP2Wire.defaultWindow
     /// Whether the gateway sent its SETTINGS (its table size then governs the upstream's encoder).
     var gatewaySettingsSeen = false
+    /// SETTINGS_ENABLE_PUSH as the gateway last set it (§6.5.2: 1 until it says otherwise).
+    var gatewayPushEnabled = true
     /// What the upstream may still send on the connection (§6.9): the gateway's grants less DATA.
     var connectionWindow = HTTP2Wire.defaultWindow
     /// The GOAWAY the upstream sent, if any: its last stream id.
@@ -64,6 +67,15 @@ public struct HTTP2Connection {
     var gatewayTableSize = HTTP2Wire.defaultHeaderTableSize
     /// Whether the upstream's first frame was looked at (§3.4: it must be SETTINGS).
     var upstreamFirstFrameSeen = false
+    /// Bytes held after a gap took a direction's framing, until a frame boundary is proven.
+    var gatewayResync = Resync()
+    var upstreamResync = Resync()
+    /// Whether a gap took frames of the gateway's: a stream it opened there is unknown, so a
+    /// frame on a stream not known is not `h2.stream.closed`.
+    var gatewayFramingLost = false
+    /// Whether a gap took frames (DATA, WINDOW_UPDATE, SETTINGS) that the windows count: flow
+    /// control is not judged after it.
+    var windowsUnknown = false
 
     /// A connection with nothing seen.
     public init() {}
@@ -91,6 +103,11 @@ public struct HTTP2Connection {
 
     /// Bytes of one direction that the capture lacks (`truncated`: cut by the snap length).
     public mutating func gap(_ range: Range<UInt64>, direction: Direction, frame: FrameNumber?, truncated: Bool) {
+        if (direction == .client ? self.gateway.phase : self.upstream.phase) == .resync, !self.resyncAtEnd(direction) {
+            // What was held before another gap cannot start a run of frames that goes past it.
+            if direction == .client { self.gatewayResync = Resync() } else { self.upstreamResync = Resync() }
+            return
+        }
         let length = range.upperBound - range.lowerBound
         var reader = self.takeReader(direction)
         defer { self.putReader(&reader) }
@@ -117,16 +134,24 @@ public struct HTTP2Connection {
                 }
             }
             if reader.remaining == 0 { self.endFrame(&reader) }
-        case .lost:
+        case .lost, .resync:
             break
         case .header, .payload:
             if direction == .client, range.upperBound <= 24 { return }  // inside the preface
-            reader.phase = .lost
+            reader.phase = .resync
             reader.hpackLost = true
-            if direction == .server {
+            reader.blockOpen = false
+            self.windowsUnknown = true
+            switch direction {
+            case .client:
+                self.gatewayFramingLost = true
+            case .server:
+                // Whatever the lost frames were, the first one is behind.
+                self.upstreamFirstFrameSeen = true
+                for id in self.streams.keys { self.streams[id]!.bodyUnchecked = true }
                 self.uncheckedGaps.append(Evidence(
                     direction: .server, streamOffset: range.lowerBound, frame: frame, frameOffset: nil, length: length,
-                    note: "\(why) across a frame boundary: the framing and the HPACK state are lost, so no frame after it is read"))
+                    note: "\(why) across a frame boundary: the framing and the HPACK state are lost, so no header block after it is judged, and frames are read again only from a frame boundary proven after it"))
             }
         }
     }
@@ -136,6 +161,9 @@ public struct HTTP2Connection {
 
     /// Nothing more will come: streams still open become transactions, in stream id order.
     public mutating func finish() {
+        // The capture's end closes the last packet held: a run of frames ending there is proven.
+        if self.gateway.phase == .resync { self.resyncAtEnd(.client) }
+        if self.upstream.phase == .resync { self.resyncAtEnd(.server) }
         for id in self.streams.keys.sorted() { self.retire(id) }
     }
 
@@ -162,9 +190,11 @@ public struct HTTP2Connection {
             state = .idle
         }
         let outstanding = stream.response == nil ? stream.request : nil
-        return ResponseEnd(
+        var end = ResponseEnd(
             state: state, inProgress: stream.response, inProgressRequest: stream.response == nil ? nil : stream.request,
             outstanding: outstanding, responsesCompleted: self.responsesCompleted, requestsSeen: self.requestsSeen)
+        end.streamID = stream.id
+        return end
     }
 
     /// Forgets `finishedTransactions` (they were handed on).
@@ -180,8 +210,11 @@ public struct HTTP2Connection {
         enum Phase: Equatable {
             case header
             case payload
-            /// A gap took a frame boundary: nothing more is framed.
+            /// Nothing more is framed (after a frame larger than the gateway allowed).
             case lost
+            /// A gap took a frame boundary: bytes are held until a frame boundary is proven
+            /// (`HTTP2Connection+Resync.swift`).
+            case resync
         }
 
         let direction: Direction
@@ -270,6 +303,9 @@ public struct HTTP2Connection {
         _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
         time: Timestamp
     ) {
+        if (direction == .client ? self.gateway.phase : self.upstream.phase) == .resync {
+            return self.resync(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+        }
         var reader = self.takeReader(direction)
         defer { self.putReader(&reader) }
         if offset > reader.position { reader.position = offset }
@@ -277,7 +313,7 @@ public struct HTTP2Connection {
         let count = bytes.count
         while index < count {
             switch reader.phase {
-            case .lost:
+            case .lost, .resync:
                 reader.position = offset + UInt64(count)
                 return
             case .header:
@@ -387,6 +423,13 @@ public struct HTTP2Connection {
             self.endData(&reader)
             return
         }
+        if reader.direction == .server, let fault = HTTP2Wire.sizeFault(type: reader.type, flags: reader.flags, length: reader.length) {
+            self.frameSizeError(fault, reader: reader)
+            return
+        }
+        if reader.direction == .server, reader.type == HTTP2Wire.pushPromise, !self.gatewayPushEnabled {
+            self.unexpectedPushPromise(reader)
+        }
         guard reader.collecting, !reader.payloadLost else {
             if reader.isHeaderBlockFrame {
                 reader.hpackLost = true
@@ -402,6 +445,40 @@ public struct HTTP2Connection {
         case HTTP2Wire.windowUpdate: self.windowUpdateFrame(reader)
         default: break  // PING, PRIORITY and extension frames change nothing judged here (§5.5)
         }
+    }
+
+    /// RFC 9113 §4.2: a control frame of the wrong length is a FRAME_SIZE_ERROR, a connection
+    /// error for all but PRIORITY (§6.3: a stream error); its payload is not read. Named on the
+    /// frame's stream, or (a frame of the connection) the first open stream it ended.
+    private mutating func frameSizeError(_ fault: String, reader: Reader) {
+        let ended = reader.type == HTTP2Wire.priority ? [reader.stream].filter { self.streams[$0] != nil } : self.openStreams()
+        let id = reader.stream != 0 ? reader.stream : ended.first
+        if let id, reader.stream != 0, self.streams[id] == nil, self.deadStreams.contains(id) { return }
+        let scope = reader.type == HTTP2Wire.priority ? "a stream error" : "a connection error"
+        self.report(
+            .h2FrameSizeError, reader: reader, streamID: id,
+            note: "a \(fault.replacing("length", with: "frame of")) bytes, the wrong size for its type: a FRAME_SIZE_ERROR, \(scope) (RFC 9113 §4.2, §6)",
+            value: fault)
+        for stream in ended { self.kill(stream, at: reader.start.time) }
+    }
+
+    /// RFC 9113 §8.4: a PUSH_PROMISE after the gateway sent SETTINGS_ENABLE_PUSH 0 is a
+    /// connection error (PROTOCOL_ERROR). Its header block is still decoded, for HPACK's state.
+    private mutating func unexpectedPushPromise(_ reader: Reader) {
+        let promised = reader.payload.count >= 4 && reader.flags & HTTP2Wire.padded == 0
+            ? UInt32(reader.payload[0] & 0x7f) << 24 | UInt32(reader.payload[1]) << 16 | UInt32(reader.payload[2]) << 8 | UInt32(reader.payload[3])
+            : nil
+        let ended = self.openStreams()
+        self.report(
+            .h2PushPromiseUnexpected, reader: reader, streamID: reader.stream != 0 ? reader.stream : ended.first,
+            note: "a PUSH_PROMISE frame on stream \(reader.stream)\(promised.map { " promising stream \($0)" } ?? ""), though the gateway sent SETTINGS_ENABLE_PUSH 0: a connection error (RFC 9113 §6.5.2, §8.4)",
+            value: promised.map { "promised stream \($0)" })
+        for stream in ended { self.kill(stream, at: reader.start.time) }
+    }
+
+    /// The streams the gateway opened that are still waiting on the upstream, lowest first.
+    func openStreams() -> [UInt32] {
+        self.streams.values.filter { $0.request != nil && !$0.upstreamClosed && !$0.gatewayReset && !$0.broken }.map(\.id).sorted()
     }
 
     // MARK: Findings and transactions
@@ -440,7 +517,9 @@ public struct HTTP2Connection {
     /// Closes the books on stream `id`: it becomes a transaction.
     mutating func retire(_ id: UInt32) {
         guard let stream = self.streams.removeValue(forKey: id) else { return }
-        let transaction = Transaction(stream: id, request: stream.request, response: stream.response, ended: stream.ended)
+        var transaction = Transaction(stream: id, request: stream.request, response: stream.response, ended: stream.ended)
+        transaction.resetCode = stream.resetCode
+        transaction.grpcStatus = stream.grpcStatus
         if self.transactions.count < Self.transactionLimit {
             self.transactions.append(transaction)
         } else {
@@ -483,6 +562,13 @@ struct H2Stream {
     var ended: Timestamp?
     /// `h2.content_length.mismatch` was raised.
     var lengthReported = false
+    /// The error code of the upstream's RST_STREAM on it, before its response was complete.
+    var resetCode: UInt32?
+    /// The non-OK grpc-status its trailers carried.
+    var grpcStatus: Int?
+    /// Its response head may have come in bytes the capture lacks (or that did not decode): DATA
+    /// without a head seen is not `h2.status.missing`.
+    var headUnknown = false
 
     init(id: UInt32, window: Int64) {
         self.id = id

@@ -1,6 +1,6 @@
 /// The numbers RFC 9113 gives names to: frame types (§6), flags, settings (§6.5.2) and error
 /// codes (§7), and the gRPC status codes (gRPC's `statuscodes.md`), spelled as reports print them.
-enum HTTP2Wire {
+public enum HTTP2Wire {
     /// RFC 9113 §4.1: every frame starts with a 9-byte header.
     static let frameHeaderLength = 9
     /// RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE's initial value (and its smallest).
@@ -31,6 +31,7 @@ enum HTTP2Wire {
 
     // Settings identifiers (RFC 9113 §6.5.2).
     static let settingsHeaderTableSize: UInt16 = 0x1
+    static let settingsEnablePush: UInt16 = 0x2
     static let settingsInitialWindowSize: UInt16 = 0x4
     static let settingsMaxFrameSize: UInt16 = 0x5
 
@@ -51,8 +52,28 @@ enum HTTP2Wire {
         }
     }
 
+    /// RFC 9113 §4.2, §6: how a control frame's length is wrong, as `PING length 7` (with `ACK`
+    /// for a SETTINGS acknowledgement that carries a payload), or nil when it is right (or the
+    /// type has no fixed size).
+    static func sizeFault(type: UInt8, flags: UInt8, length: Int) -> String? {
+        let wrong: Bool
+        var ack = false
+        switch type {
+        case settings:
+            ack = flags & HTTP2Wire.ack != 0
+            wrong = ack ? length != 0 : length % 6 != 0  // §6.5
+        case ping: wrong = length != 8  // §6.7
+        case windowUpdate, rstStream: wrong = length != 4  // §6.9, §6.4
+        case priority: wrong = length != 5  // §6.3
+        case goaway: wrong = length < 8  // §6.8
+        default: wrong = false
+        }
+        guard wrong else { return nil }
+        return "\(typeName(type))\(ack ? " ACK" : "") length \(length)"
+    }
+
     /// RFC 9113 §7: the error code's name (`REFUSED_STREAM`), or `0x..` for an unknown one.
-    static func errorName(_ code: UInt32) -> String {
+    public static func errorName(_ code: UInt32) -> String {
         let names = [
             "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
             "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",

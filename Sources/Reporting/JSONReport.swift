@@ -90,6 +90,11 @@ public enum JSONReport {
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
             ("failure", .string(error.failure.rawValue)),
         ]
+        // HTTP/2 only (absent on HTTP/1): the client's stream, the gateway's RST_STREAM error on
+        // it, and the upstream stream that carried the request.
+        if let stream = error.streamID { members.append(("stream_id", .number(Int(stream)))) }
+        if let reset = error.resetError { members.append(("reset_error", .string(reset))) }
+        if let stream = error.upstreamStreamID { members.append(("upstream_stream_id", .number(Int(stream)))) }
         return .object(members)
     }
 

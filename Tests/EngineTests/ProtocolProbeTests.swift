@@ -294,10 +294,13 @@ func zerosAnsweringThePrefaceAreABadPreface(cuts: [Int]) throws {
 /// upstream's first bytes before any request give `proto.server_speaks_first` with the first 32
 /// bytes (the value the first 16), however the stream was cut.
 @Test func serverSpeakingFirstIsTheProbesFindingWhereverCut() throws {
+    // Two zero bytes may open an HTTP/2 SETTINGS frame header: held until the connection closes.
     var whole = Door()
     whole.server([0x00, 0x00])
+    whole.analysis.close(.fin(.server))
     var split = Door()
     split.server([0x00, 0x00], cuts: [1])
+    split.analysis.close(.fin(.server))
     let wholeFinding = try #require(whole.analysis.findings.first { $0.code == .protoServerSpeaksFirst })
     let splitFinding = try #require(split.analysis.findings.first { $0.code == .protoServerSpeaksFirst })
     #expect(wholeFinding.evidence.first?.length == 2 && splitFinding.evidence.first?.length == 2)
@@ -360,4 +363,91 @@ func nonHTTPResponseValueIsMaskedWhereverTheStreamIsCut(cut: Int) throws {
     #expect(report.verdict.code == .protoNonHTTPResponse)
     let evidence = try #require(report.findings.first { $0.code == .protoNonHTTPResponse }?.evidence.first)
     #expect(evidence.direction == .server && evidence.streamOffset == 0 && evidence.frame == 5 && evidence.length == 16)
+}
+
+// MARK: An HTTP/2 server's SETTINGS before the gateway's preface
+
+/// A SETTINGS frame and a PING, as an HTTP/2 server may send them before the preface reaches it.
+private let serverPreface: [UInt8] = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100] + [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+/// The gateway's preface and an empty SETTINGS frame.
+private let gatewayPreface = bytes(preface) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+
+/// grpcio's server sends its SETTINGS as soon as it accepts, before nginx's or HAProxy's preface
+/// reaches it: held while the gateway has not spoken, then read as HTTP/2 with no
+/// `proto.server_speaks_first`, wherever either stream is cut (the header split at every byte).
+@Test(arguments: [[]] + (1..<serverPreface.count).map { [$0] } + [Array(1..<serverPreface.count)])
+func settingsBeforeThePrefaceIsNotSpeakingFirst(cuts: [Int]) throws {
+    var door = Door()
+    door.server(serverPreface, cuts: cuts)
+    // Held: nothing reached an analyzer, nothing is found yet.
+    #expect(door.analysis.findings.isEmpty)
+    #expect(door.analysis.probe.holdsUpstream)
+    #expect(door.analysis.http.responseEnd.requestsSeen == 0)
+    door.client(gatewayPreface, cuts: [5])
+    #expect(door.analysis.probe.gateway == .http2 && door.analysis.route == .http2)
+    #expect(!door.analysis.probe.holdsUpstream && door.analysis.probe.isSettled)
+    #expect(door.analysis.findings.isEmpty, "\(door.summary)")
+    #expect(door.analysis.probe.upstreamJudged)
+    // The HTTP/2 analyzer read the upstream's frames from its first byte: a DATA frame after
+    // them is on a stream the gateway never opened, at its own offset and frame.
+    door.server([0, 0, 1, 0, 0, 0, 0, 0, 1, 0x61])
+    let finding = try #require(door.analysis.findings.first)
+    #expect(finding.code == .h2StreamClosed)
+    #expect(finding.evidence.first?.streamOffset == UInt64(serverPreface.count))
+    #expect(finding.evidence.first?.frame == door.frame)
+    #expect(finding.evidence.first?.streamID == 1)
+}
+
+/// The same SETTINGS before an HTTP/1 request (or a TLS ClientHello) did speak first: the
+/// findings, offsets and frames are those of bytes never held, wherever the streams are cut.
+@Test(arguments: [[], [1], [3], [4], [8], [9], [12], Array(1..<serverPreface.count)])
+func settingsBeforeAnHTTP1RequestSpokeFirst(cuts: [Int]) throws {
+    var door = Door()
+    door.server(serverPreface, cuts: cuts)
+    #expect(door.analysis.findings.isEmpty)
+    door.client(bytes(get), cuts: [2])
+    door.analysis.close(.fin(.server))
+    let pieces = Door.pieces(serverPreface, cuts: cuts).count
+    #expect(door.summary == [
+        "proto.server_speaks_first@0 frame 1+66 32 server \(String(decoding: serverPreface.prefix(16), as: UTF8.self))",
+        "proto.h2_response_to_h1@0 frame 1+66 9 server ",
+    ], "\(cuts)")
+    #expect(door.frame == FrameNumber(pieces + 2))
+    #expect(door.analysis.probe.gateway == .http1)
+}
+
+/// Bytes that stop looking like a SETTINGS frame header (type, flags or stream id), in their
+/// first 9, are handed on at once: the upstream spoke first, before the gateway said anything.
+@Test(arguments: [3, 4, 5, 8])
+func notSettingsIsHandedOnAtOnce(wrongByte: Int) throws {
+    for cuts in [[], [wrongByte], Array(1..<12)] {
+        var header: [UInt8] = [0, 0, 0, 4, 0, 0, 0, 0, 0, 0x41, 0x42, 0x43]
+        header[wrongByte] = 0x09
+        var door = Door()
+        door.server(header, cuts: cuts)
+        #expect(!door.analysis.probe.holdsUpstream)
+        let finding = try #require(door.analysis.findings.first, "\(wrongByte) \(cuts)")
+        #expect(finding.code == .protoServerSpeaksFirst)
+        #expect(finding.evidence.first?.streamOffset == 0 && finding.evidence.first?.frame == 1)
+        #expect(finding.evidence.first?.length == 12)
+    }
+}
+
+/// Held bytes the connection's close, a gap or the end of the capture lets go are the upstream's
+/// speaking first, as if never held.
+@Test func heldSettingsAreLetGoAtCloseGapOrFinish() throws {
+    var closed = Door()
+    closed.server(settings)
+    closed.analysis.close(.fin(.server))
+    #expect(closed.analysis.findings.map(\.code) == [.protoServerSpeaksFirst, .protoH2ResponseToH1])
+
+    var gapped = Door()
+    gapped.server(settings)
+    gapped.gap(.server, 10)
+    #expect(gapped.analysis.findings.map(\.code) == [.protoServerSpeaksFirst, .protoH2ResponseToH1])
+
+    var finished = Door()
+    finished.server(settings)
+    let outcome = finished.analysis.finish(endedAt: nil)
+    #expect(outcome.view.findings.map(\.code) == [.protoServerSpeaksFirst, .protoH2ResponseToH1])
 }

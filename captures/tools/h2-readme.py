@@ -29,7 +29,15 @@ prior knowledge) and the upstream hop on port 18401 (gateway -> upstream). Decod
 ssl module, since neither gateway writes one; `<capture>.root.pem` is the test CA the gateway
 verified the upstream with, name `upstream.test`). `expected_connections` lists the upstream-hop
 connections only; `client_requests` says what the client got on the client hop (its
-`client_port`).
+`client_port`), and `client_hop_rst_streams` lists every RST_STREAM the gateway sent its client
+(tshark: frame, client port, stream, error code). `client_hop_connections` lists every request
+stream of the client hop (tshark's decode: client port, stream id, request, the `:status` the
+gateway sent and its frame, the RST_STREAM it sent and its frame, and the client's own RST_STREAM:
+curl resets a stream whose body ends short of its content-length) and `client_errors` those that
+got a 5xx, a reset (either way) or a non-OK gRPC status, each joined to the upstream connection and stream that
+carried its request (`upstream_connection`, `upstream_stream_id`, `cause`: that connection's
+code), in the shape of `nginx/client-hop.truth.json`; the i-th client stream of a path is joined
+to the i-th upstream stream of that path (curl's retries and HAProxy's keep that order).
 
 Ground truth only from the gateway's own log (nginx error.log and access log, the HAProxy log
 line), the client's outcome (curl's `-w %{json}`: `http_code`, `exitcode`, `errormsg`; the grpcio
@@ -38,8 +46,12 @@ first byte in the upstream -> gateway byte stream, decrypted for TLS). Never fro
 tshark on the finished capture finds the evidence frame (`evidence_filter`: the frame whose bytes
 the upstream's log names) and the run checks that tshark decodes it as the HTTP/2 frame type
 (`evidence_http2_type`) and stream id (`stream_id`) the truth says. `evidence_stream_offset` is the
-offset of that HTTP/2 frame's first byte (frame header) in the upstream -> gateway stream; for
-`tcp.fin.mid_body` the offset where the FIN came (the stream's length).
+offset of that HTTP/2 frame's first byte (frame header) in the upstream -> gateway stream, from the
+upstream's log, and checked against the bytes tshark follows (`-z follow,tcp,raw`) for the plain
+captures; for `tcp.fin.mid_body` the offset where the FIN came (the stream's length); for the grpcio
+server (which logs no frames) the first HEADERS frame whose block, HPACK-decoded (PyPI `hpack`)
+along the connection, carries the grpc-status, walking the followed bytes from offset 0. It is
+null for `tls.alpn.no_h2` (the evidence is a handshake record).
 
 Gateway configuration: nginx `listen 127.0.0.1:18400 http2`, `upstream up { server
 127.0.0.1:18401; keepalive 4; }`, `grpc_pass grpc://up` (or `grpcs://up` with `grpc_ssl_verify
@@ -136,6 +148,34 @@ What the runs showed (read from the logs above, measured here):
   one request became six upstream streams, on one upstream connection for RST_STREAM and on six
   connections for the connection errors (GOAWAY from the upstream, or HAProxy's own GOAWAY with
   COMPRESSION_ERROR (9) or PROTOCOL_ERROR (1)).
+- HAProxy after the response head (`SD--`: a FIN mid-body, or DATA with END_STREAM short of the
+  content-length) forwards what it got and then ends the client's stream normally (an empty DATA
+  with END_STREAM, or the short DATA's own END_STREAM); it is curl that notices the short body and
+  resets the stream with PROTOCOL_ERROR (exit 92). nginx resets the client's stream itself with
+  INTERNAL_ERROR (`client_hop_rst_streams`).
+- Multiplexing: nginx 1.22 grpc_pass never puts two requests on one upstream connection at once
+  (sequential requests reuse the keep-alive connection: streams 1, 3, 5, 7). HAProxy does with
+  `http-reuse always` (`h2-healthy-parallel.haproxy`: four client connections at once, two
+  upstream connections with streams 1 and 3 open together, their HEADERS in one segment); with the
+  default `http-reuse safe` each client connection got its own upstream connection.
+- HPACK: nginx advertises SETTINGS_HEADER_TABLE_SIZE 0, so index 62 is past its (empty) dynamic
+  table (`invalid http2 table index: 62`) and a table size update to 4096 is refused (`invalid
+  http2 dynamic table size update: 31`: nginx prints the update's 5-bit prefix, not 4096). HAProxy
+  advertises no table size (4096 by default), so that update is legal there (not captured).
+  A Huffman string ending in 24 one-bits (padding longer than 7 bits, a decoding error by RFC 7541
+  5.2) is accepted by nginx, which drops the field and answers 200 (tshark's decoder stops there
+  too); HAProxy answers it with GOAWAY COMPRESSION_ERROR (9) and the REFUSED_STREAM retries.
+- Flow control: HAProxy advertises no SETTINGS_INITIAL_WINDOW_SIZE (65535 per stream and for the
+  connection) and sends no WINDOW_UPDATE before the first DATA; an upstream that writes 70000
+  bytes at once passes both windows with its fourth DATA frame (`h2-flow-control.haproxy`), and
+  HAProxy 2.6 takes it all: 200, the whole body, `----`, then WINDOW_UPDATEs. nginx 1.22
+  advertises SETTINGS_INITIAL_WINDOW_SIZE 2147483647 and a connection WINDOW_UPDATE of 2147418112,
+  so no upstream can overrun its windows: there is no nginx flow-control capture.
+- TLS without ALPN h2: nginx `grpcs://` speaks HTTP/2 anyway and reads the HTTP/1.1 server's
+  answer to the preface as a frame (`too large http2 frame: 4740180`, 502); HAProxy `ssl alpn h2`
+  (without `proto h2`) falls back to HTTP/1.1 on that connection and the request succeeds (200,
+  `----`): the same code, `tls.alpn.no_h2`, with class ok. Its evidence is the server's
+  EncryptedExtensions (decrypted with the key log), which carries no ALPN.
 - An HTTP/1 upstream: nginx logs `upstream sent too large http2 frame: 4740180` (0x485454, "HTT"
   read as a frame length); HAProxy `SC--` 503 after its retries.
 - nginx 1.22 grpc_pass reuses its keep-alive upstream connection for sequential requests: stream

@@ -91,7 +91,7 @@ frontend fe
     bind 127.0.0.1:{gw_port} proto h2
     default_backend be
 backend be
-    server s1 127.0.0.1:{up_port} {server_opts}
+{backend_extra}    server s1 127.0.0.1:{up_port} {server_opts}
 """
 
 
@@ -145,7 +145,8 @@ def start_gateway(gw, scn, w, gw_port, up_port):
         opts = "proto h2"
         if scn["tls"]:
             opts = "ssl verify required ca-file %s/tls/root.pem sni str(upstream.test) verifyhost upstream.test alpn h2" % w
-        conf = HAPROXY_CONF.format(dir=w, up_port=up_port, gw_port=gw_port, server_opts=opts)
+        conf = HAPROXY_CONF.format(dir=w, up_port=up_port, gw_port=gw_port, server_opts=opts,
+                                    backend_extra="    %s\n" % scn["haproxy_backend"] if scn.get("haproxy_backend") else "")
         open(w + "/haproxy.cfg", "w").write(conf)
         cr.sh(["haproxy", "-c", "-q", "-f", w + "/haproxy.cfg"])
         cr.start("gateway", ["haproxy", "-db", "-f", w + "/haproxy.cfg"], signal.SIGUSR1,

@@ -115,6 +115,10 @@ SCENARIOS = {
         desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; keep-alive",
         steps=healthy, requests=4, client="curl",
         expect={"nginx": ("none", "ok", 200), "haproxy": ("none", "ok", 200)}),
+    "h2-healthy-parallel": dict(
+        desc="SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM; four requests at once (curl --parallel: four client connections; HAProxy `http-reuse always` puts them on one upstream connection)",
+        steps=healthy, requests=4, client="curl", parallel=True, haproxy_backend="http-reuse always",
+        expect={"haproxy": ("none", "ok", 200)}),
     "h2-rst-stream-before-response": dict(
         desc="SETTINGS; on the request's HEADERS: RST_STREAM REFUSED_STREAM (7) on its stream, no response",
         steps=lambda sid, i, hd: [("send", rst(sid, 7), "RST_STREAM stream={sid} error=7 (REFUSED_STREAM)", "evidence")],
@@ -141,6 +145,16 @@ SCENARIOS = {
         steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\xbe", True), "HEADERS stream={sid} block 88 be (index 62, empty dynamic table)", "evidence")],
         requests=1, client="curl", evidence_type=1,
         expect={"nginx": ("h2.hpack.bad_index", "502", 502), "haproxy": ("h2.hpack.bad_index", "truncated", None)}),
+    "h2-hpack-table-size-update": dict(
+        desc="SETTINGS; HEADERS whose block is `3f e1 1f 88`: a dynamic table size update to 4096 (the gateway allowed 0 with SETTINGS_HEADER_TABLE_SIZE), then :status 200",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x3f\xe1\x1f\x88", True), "HEADERS stream={sid} block 3f e1 1f 88 (table size update 4096)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "502", 502)}),   # HAProxy advertises no table size: 4096 is its default
+    "h2-hpack-bad-huffman": dict(
+        desc="SETTINGS; HEADERS with :status 200 (`88`) and a literal whose name is Huffman-coded `ff ff ff` (24 one-bits: padding longer than 7 bits, a decoding error by RFC 7541 5.2)",
+        steps=lambda sid, i, hd: [("send", headers(sid, b"\x88\x00\x83\xff\xff\xff\x01x", True), "HEADERS stream={sid} block 88 00 83 ff ff ff 01 78 (Huffman padding of 24 bits in a name)", "evidence")],
+        requests=1, client="curl", evidence_type=1,
+        expect={"nginx": ("h2.hpack.error", "ok", 200), "haproxy": ("h2.hpack.error", "truncated", None)}),
     "h2-status-missing": dict(
         desc="SETTINGS; HEADERS with content-type and content-length 0 and no :status",
         steps=head_fault(block(("content-type", "text/plain"), ("content-length", "0")), "without :status"),
@@ -208,6 +222,16 @@ SCENARIOS = {
                     ("send", settings(), "SETTINGS stream=0 (empty)")],
         steps=healthy, requests=1, client="curl", evidence_type=6,
         expect={"nginx": ("h2.preface.bad", "ok", 200), "haproxy": ("h2.preface.bad", "503", 503)}),
+    "h2-flow-control": dict(
+        desc="SETTINGS; HEADERS :status 200 content-length 70000 and five DATA frames (16384 x 4 + 4464) in one write: the fourth passes the 65535-byte stream and connection windows HAProxy advertised before any WINDOW_UPDATE of its can come (written frame by frame, HAProxy's updates kept up)",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 70000) + b"".join(data(sid, bytes([0x61 + k]) * 16384) for k in range(4))
+                                   + data(sid, b"e" * 4464, True),
+                                   "HEADERS stream={sid} :status 200 content-length 70000 + DATA 16384 x 4 (65536 in all) + DATA 4464 END_STREAM (one write)",
+                                   "evidence"),
+                                  ("sleep", 0.5)],
+        evidence_marker_of=lambda sid: data(sid, b"d" * 16384),
+        requests=1, client="curl", evidence_type=0,
+        expect={"haproxy": ("h2.flow_control", "ok", 200)}),
     "h2-fin-mid-body": dict(
         desc="SETTINGS; HEADERS :status 200 content-length 1000; DATA of 100 bytes without END_STREAM; FIN",
         steps=lambda sid, i, hd: [("send", ok_head(sid, 1000), "HEADERS stream={sid} :status 200 content-length 1000"),
@@ -215,6 +239,60 @@ SCENARIOS = {
                                   ("sleep", 0.05), ("close",)],
         requests=1, client="curl", evidence_type=None,
         expect={"nginx": ("tcp.fin.mid_body", "truncated", (200, None)), "haproxy": ("tcp.fin.mid_body", "truncated", 200)}),
+    # Control frames of the wrong length (RFC 9113 §4.2, §6.x: FRAME_SIZE_ERROR), each sent on the
+    # request's HEADERS, and a PUSH_PROMISE where both gateways sent SETTINGS_ENABLE_PUSH 0.
+    "h2-settings-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a SETTINGS frame of 5 bytes (not a multiple of 6)",
+        steps=lambda sid, i, hd: [("send", frame(4, 0, 0, b"\x00\x03\x00\x00\x00"), "SETTINGS stream=0 length 5 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=4,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-settings-ack-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a SETTINGS frame with ACK and 6 bytes of payload",
+        steps=lambda sid, i, hd: [("send", frame(4, 1, 0, b"\x00\x03\x00\x00\x00\x64"), "SETTINGS stream=0 ACK length 6 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=4,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-ping-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a PING frame of 7 bytes (not 8)",
+        steps=lambda sid, i, hd: [("send", frame(6, 0, 0, b"edgesco"), "PING stream=0 length 7 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=6,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-window-update-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a WINDOW_UPDATE frame of 3 bytes (not 4) on its stream",
+        steps=lambda sid, i, hd: [("send", frame(8, 0, sid, b"\x00\x10\x00"), "WINDOW_UPDATE stream={sid} length 3 (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=8,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-rst-stream-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: an RST_STREAM frame of 3 bytes (not 4) on its stream",
+        steps=lambda sid, i, hd: [("send", frame(3, 0, sid, b"\x00\x00\x07"), "RST_STREAM length 3 on stream {sid} (frame size fault)", "evidence")],
+        requests=1, client="curl", evidence_type=3,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-priority-bad-length": dict(
+        desc="SETTINGS; on the request's HEADERS: a PRIORITY frame of 4 bytes (not 5) on its stream, then HEADERS :status 200 and DATA with END_STREAM",
+        steps=lambda sid, i, hd: [("send", frame(2, 0, sid, b"\x00\x00\x00\x00"), "PRIORITY stream={sid} length 4 (frame size fault)", "evidence")]
+        + healthy(sid, i, hd),
+        requests=1, client="curl", evidence_type=2,
+        expect={"nginx": ("h2.frame.size_error", "ok", 200), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-goaway-short": dict(
+        desc="SETTINGS; on the request's HEADERS: a GOAWAY frame of 4 bytes (under the 8 of last-stream-id and error code)",
+        steps=lambda sid, i, hd: [("send", frame(7, 0, 0, b"\x00\x00\x00\x00"), "GOAWAY stream=0 length 4 (frame size fault)", "evidence"),
+                                  ("sleep", 0.05), ("close",)],
+        requests=1, client="curl", evidence_type=7,
+        expect={"nginx": ("h2.frame.size_error", "502", 502), "haproxy": ("h2.frame.size_error", "truncated", None)}),
+    "h2-push-promise": dict(
+        desc="SETTINGS; on the request's HEADERS: a PUSH_PROMISE on its stream promising stream 2 (GET /pushed), though the gateway sent SETTINGS_ENABLE_PUSH 0",
+        steps=lambda sid, i, hd: [("send", frame(5, 0x4, sid, (2).to_bytes(4, "big") + block(
+            (":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", "/pushed"))),
+            "PUSH_PROMISE stream={sid} promised=2 GET /pushed (push disabled)", "evidence")],
+        requests=1, client="curl", evidence_type=5,
+        expect={"nginx": ("h2.push_promise.unexpected", "502", 502), "haproxy": ("h2.push_promise.unexpected", "truncated", None)}),
+    "h2-rst-stream-after-head": dict(
+        desc="SETTINGS; HEADERS :status 200 content-length 100; DATA of 10 bytes; RST_STREAM INTERNAL_ERROR (2) on the stream: the body is cut by a reset",
+        steps=lambda sid, i, hd: [("send", ok_head(sid, 100), "HEADERS stream={sid} :status 200 content-length 100"),
+                                  ("send", data(sid, b"0123456789"), "DATA stream={sid} 10 bytes"),
+                                  ("sleep", 0.05),
+                                  ("send", rst(sid, 2), "RST_STREAM error=2 (INTERNAL_ERROR) on stream {sid} (after the head)", "evidence")],
+        requests=1, client="curl", evidence_type=3,
+        expect={"nginx": ("tcp.rst.mid_body", "truncated", (200, None)), "haproxy": ("tcp.rst.mid_body", "truncated", 200)}),
     "h2-tls-healthy": dict(
         desc="TLS 1.3 with ALPN h2 (the upstream's own key log decrypts it); SETTINGS; each request: HEADERS :status 200 + content-length, DATA with END_STREAM",
         tls="h2", steps=healthy, requests=2, client="curl",

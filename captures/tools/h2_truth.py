@@ -7,18 +7,23 @@ capture finds the frame the upstream's log names (the evidence), and checks its 
 classify() maps the log text to the issue-18 code:
 
 nginx 1.22 (grpc_pass) error.log line             -> code
+  upstream rejected request with error N while reading upstream -> tcp.rst.mid_body (after the head)
   upstream rejected request with error N          -> h2.rst_stream.before_response
   upstream sent goaway with error N               -> h2.goaway
   upstream sent too large http2 frame: 4740180    -> proto.h1_response_to_h2 (tls.alpn.no_h2 over TLS
                                                      when the upstream's log says it selected no ALPN)
   upstream sent too large http2 frame: N          -> h2.frame.too_large
   upstream sent invalid http2 table index: N      -> h2.hpack.bad_index
+  upstream sent invalid http2 dynamic table size update: N -> h2.hpack.error
   upstream sent no :status header                 -> h2.status.missing
   upstream sent duplicate :status header          -> h2.status.duplicate
   upstream sent invalid :status "..."             -> h2.status.invalid
   upstream sent invalid header ":name: value"     -> h2.header.request_pseudo
   upstream sent invalid header: "Name: value"     -> h2.header.uppercase (a name with upper case)
   upstream sent settings frame with non-zero stream id -> h2.settings.bad_stream
+  upstream sent settings|ping|rst stream|goaway|window update frame with invalid length: N,
+  upstream sent settings frame with ack flag and non-zero length: N -> h2.frame.size_error
+  upstream sent unexpected push promise frame     -> h2.push_promise.unexpected
   upstream sent frame for closed stream N         -> h2.stream.closed
   upstream sent trailer without end stream flag   -> h2.trailers.no_end_stream
   upstream prematurely closed stream              -> h2.content_length.mismatch
@@ -51,18 +56,26 @@ GRPC_NAMES = {0: "ok", 1: "cancelled", 2: "unknown", 3: "invalid_argument", 4: "
               9: "failed_precondition", 10: "aborted", 11: "out_of_range", 12: "unimplemented",
               13: "internal", 14: "unavailable", 15: "data_loss", 16: "unauthenticated"}
 
+H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR", 4: "SETTINGS_TIMEOUT",
+             5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL", 9: "COMPRESSION_ERROR",
+             10: "CONNECT_ERROR", 11: "ENHANCE_YOUR_CALM", 12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+
 NGINX_MAP = [
+    (r"upstream rejected request with error \d+ while reading upstream", "tcp.rst.mid_body"),
     (r"upstream rejected request with error \d+", "h2.rst_stream.before_response"),
     (r"upstream sent goaway with error \d+", "h2.goaway"),
     (r"upstream sent too large http2 frame: 4740180\b", "proto.h1_response_to_h2"),
     (r"upstream sent too large http2 frame: \d+", "h2.frame.too_large"),
     (r"upstream sent invalid http2 table index", "h2.hpack.bad_index"),
+    (r"upstream sent invalid http2 dynamic table size update", "h2.hpack.error"),
     (r"upstream sent no :status header", "h2.status.missing"),
     (r"upstream sent duplicate :status header", "h2.status.duplicate"),
     (r"upstream sent invalid :status", "h2.status.invalid"),
     (r'upstream sent invalid header ":', "h2.header.request_pseudo"),
     (r'upstream sent invalid header: "[^"]*[A-Z]', "h2.header.uppercase"),
     (r"upstream sent settings frame with non-zero stream id", "h2.settings.bad_stream"),
+    (r"upstream sent (settings|ping|rst stream|goaway|window update) frame with (invalid length|ack flag and non-zero length)", "h2.frame.size_error"),
+    (r"upstream sent unexpected push promise frame", "h2.push_promise.unexpected"),
     (r"upstream sent frame for closed stream", "h2.stream.closed"),
     (r"upstream sent trailer without end stream flag", "h2.trailers.no_end_stream"),
     (r"upstream prematurely closed stream", "h2.content_length.mismatch"),
@@ -72,9 +85,14 @@ NGINX_MAP = [
 # What the upstream log's notes say it sent -> code (HAProxy's log does not name the fault; nginx
 # tolerates some of these).
 UPSTREAM_MAP = [
+    ("(frame size fault)", "h2.frame.size_error"),
+    ("(after the head)", "tcp.rst.mid_body"),
+    ("(push disabled)", "h2.push_promise.unexpected"),
     ("RST_STREAM stream=", "h2.rst_stream.before_response"),
     ("GOAWAY last_stream=", "h2.goaway"),
     ("block 88 be", "h2.hpack.bad_index"),
+    ("table size update 4096", "h2.hpack.error"),
+    ("Huffman padding of 24 bits", "h2.hpack.error"),
     ("SETTINGS stream=1 ", "h2.settings.bad_stream"),
     ("without :status", "h2.status.missing"),
     (":status 200 twice", "h2.status.duplicate"),
@@ -82,6 +100,7 @@ UPSTREAM_MAP = [
     (":path /", "h2.header.request_pseudo"),
     ("X-Custom: value", "h2.header.uppercase"),
     ("connection: keep-alive", "h2.header.connection_specific"),
+    ("(65536 in all)", "h2.flow_control"),
     ("before any SETTINGS", "h2.preface.bad"),
     ("content-length 100 @", "h2.content_length.mismatch"),
     ("sent FIN (shutdown)", "tcp.fin.mid_body"),
@@ -198,6 +217,7 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             if ev_frame is None:
                 raise RuntimeError("%s: no frame matches %s" % (cap, ev_filter))
             check_decode(pcap, ev_frame, 1, sid, ports, keylog, code)
+            offset = grpc_status_offset(upstream_bytes(pcap, peer_port, up_port, ports), grpc_code_of(code))
         elif code != "none":
             if code == "tls.alpn.no_h2":
                 # the server's EncryptedExtensions (TLS 1.3, decrypted with the key log): no ALPN in it
@@ -233,6 +253,11 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             if ev_frame is None:
                 raise RuntimeError("%s: no frame matches %s" % (cap, ev_filter))
             check_decode(pcap, ev_frame, ev_type, sid, ports, keylog, code)
+            if marker and offset is not None and not keylog:
+                # the offset the upstream's log gives must hold the marker in the bytes tshark follows
+                got = upstream_bytes(pcap, peer_port, up_port, ports)[offset:offset + len(marker) // 2]
+                if got.hex() != marker:
+                    raise RuntimeError("%s: offset %d holds %s, not the marker %s" % (cap, offset, got.hex(), marker))
         per_stream = []
         for s, p in zip(streams, paths):
             per_stream.append({"stream_id": s, "request": p, "finding": code})
@@ -253,6 +278,18 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
             conn["haproxy_termination"] = hm[0].group(2) if hm and hm[0] else None
             conn["haproxy_status"] = int(hm[0].group(1)) if hm and hm[0] else None
         conns.append(conn)
+    resets = []
+    out = tshark(pcap, ["-Y", "tcp.srcport == %d && http2.type == 3" % gw_port, "-T", "fields", "-E", "aggregator=;",
+                        "-e", "frame.number", "-e", "tcp.dstport", "-e", "http2.type", "-e", "http2.streamid",
+                        "-e", "http2.rst_stream.error"], ports, keylog)
+    for row in out.splitlines():
+        f = row.split("\t")
+        types, sids, errs = f[2].split(";"), f[3].split(";"), f[4].split(";")
+        rst_sids = [sd for t, sd in zip(types, sids) if t == "3"]
+        for sd, e in zip(rst_sids, errs):
+            resets.append({"frame": int(f[0]), "client_port": int(f[1]), "stream_id": int(sd), "error_code": int(e),
+                           "error": H2_ERRORS.get(int(e), str(e))})
+    hop = client_hop(pcap, ports, keylog, gw_port)
     truth = {
         "capture": cap + ".pcap",
         "gateway": gateway_version(gw),
@@ -270,6 +307,13 @@ def build(name, gw, cap, scn, w, client, gw_port, up_port):
                              "client_port": r.get("local_port"), **({k: r[k] for k in ("grpc_code", "grpc_code_name", "grpc_details", "messages")} if "grpc_code" in r else {})}
                             for r in reqs],
         "gateway_errors": [strip_nginx(l) for l in gw_lines] if gw == "nginx" else [],
+        # What the gateway sent its client instead of (or after) a response: every RST_STREAM on the
+        # client hop (tshark), with the client's port and stream.
+        "client_hop_rst_streams": resets,
+        # Every request stream of the client hop (tshark), and those that failed, joined to their
+        # upstream connection (the shape of nginx/client-hop.truth.json, with stream ids).
+        "client_hop_connections": hop,
+        "client_errors": client_errors(hop, conns, cap),
         "expected_connections": conns,
     }
     if gw == "haproxy":
@@ -300,6 +344,85 @@ def grpc_connections(ulines, pcap, ports, up_port):
         ups.append({"peer": peer, "server": "127.0.0.1:%d" % up_port, "did": did, "accepted": "0",
                     "_line": " | ".join(l for _, l in calls), "tls": "-", "alpn": "-"})
     return ups
+
+
+def client_hop(pcap, ports, keylog, gw_port):
+    """Every request stream on the client hop (tshark's HTTP/2 decode, in frame order): the client's
+    port and stream, the request, the first :status the gateway sent on it (and that frame), and the
+    first RST_STREAM the gateway sent on it."""
+    import json as _json
+    out = tshark(pcap, ["-Y", "tcp.port == %d && http2" % gw_port, "-T", "json", "--no-duplicate-keys", "-J", "frame tcp http2"], ports, keylog)
+    streams = {}
+    order = []
+    for p in _json.loads(out or "[]"):
+        l = p["_source"]["layers"]
+        frame, src, dst = int(l["frame"]["frame.number"]), int(l["tcp"]["tcp.srcport"]), int(l["tcp"]["tcp.dstport"])
+        h2s = l.get("http2", [])
+        for x in (h2s if isinstance(h2s, list) else [h2s]):
+            st = x.get("http2.stream", [])
+            for f in (st if isinstance(st, list) else [st]):
+                t, sid = int(f.get("http2.type", -1)), int(f.get("http2.streamid", 0))
+                if sid == 0:
+                    continue
+                hdrs = f.get("http2.header", [])
+                hdrs = hdrs if isinstance(hdrs, list) else [hdrs]
+                hv = {h.get("http2.header.name"): h.get("http2.header.value") for h in hdrs if isinstance(h, dict)}
+                if dst == gw_port and t == 1 and ":path" in hv:
+                    key = (src, sid)
+                    if key not in streams:
+                        streams[key] = {"client": "127.0.0.1:%d" % src, "server": "127.0.0.1:%d" % gw_port,
+                                        "stream_id": sid, "request": "%s %s" % (hv.get(":method"), hv[":path"]),
+                                        "request_frame": frame, "status": None, "response_frame": None,
+                                        "reset": None, "reset_frame": None, "client_reset": None,
+                                        "client_reset_frame": None}
+                        order.append(key)
+                elif dst == gw_port and t == 3 and (src, sid) in streams and streams[(src, sid)]["client_reset"] is None:
+                    # the client itself reset the stream (curl, on a body shorter than its content-length)
+                    e = int(f.get("http2.rst_stream.error", 0))
+                    streams[(src, sid)]["client_reset"] = H2_ERRORS.get(e, str(e))
+                    streams[(src, sid)]["client_reset_frame"] = frame
+                elif src == gw_port and (dst, sid) in streams:
+                    c = streams[(dst, sid)]
+                    if t == 1 and ":status" in hv and c["status"] is None:
+                        c["status"], c["response_frame"] = int(hv[":status"]), frame
+                    elif t == 3 and c["reset"] is None:
+                        e = int(f.get("http2.rst_stream.error", 0))
+                        c["reset"], c["reset_frame"] = H2_ERRORS.get(e, str(e)), frame
+    return [streams[k] for k in order]
+
+
+def client_errors(hop, conns, cap):
+    """Each client-hop stream that got a 5xx, a reset, or a non-OK gRPC status, joined to the upstream
+    stream that carried its request: the i-th client stream of a path to the i-th upstream stream of
+    that path (curl's retries and HAProxy's are in the same order on both hops)."""
+    ups = {}
+    for c in conns:
+        for st in c.get("streams", []):
+            ups.setdefault(st["request"], []).append((c, st))
+    seen = {}
+    out = []
+    for h in hop:
+        i = seen.get(h["request"], 0)
+        seen[h["request"]] = i + 1
+        pair = ups.get(h["request"], [])[i:i + 1]
+        if not pair and h["request"] in ups:
+            pair = ups[h["request"]][-1:]
+        up = pair[0][0] if pair else None
+        finding = up["finding"] if up else None
+        bad = ((h["status"] or 0) >= 500 or h["reset"] is not None or h["client_reset"] is not None
+               or (finding or "").startswith("grpc."))
+        if not bad:
+            continue
+        out.append({
+            "client": h["client"], "stream_id": h["stream_id"], "status": h["status"], "request": h["request"],
+            "response_frame": h["response_frame"], "reset": h["reset"], "reset_frame": h["reset_frame"],
+            "client_reset": h["client_reset"], "client_reset_frame": h["client_reset_frame"],
+            "generated_by": "upstream" if (finding or "").startswith("grpc.") else "gateway",
+            "upstream_connection": {"client": up["client"], "server": up["server"]} if up else None,
+            "upstream_stream_id": pair[0][1]["stream_id"] if pair else None,
+            "cause": finding,
+        })
+    return out
 
 
 def evidence_note(scn, sid):
@@ -349,7 +472,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", access_status(acc), None
         if scn.get("upstream") == "grpc":
             return "none", "ok", access_status(acc), None
-        if code not in ("h2.header.connection_specific", "h2.preface.bad"):
+        if code not in ("h2.header.connection_specific", "h2.preface.bad", "h2.flow_control", "h2.hpack.error", "h2.frame.size_error"):
             code = "none"
         st = mine[0]["http_code"] if mine else None
         return code, "ok", st, None
@@ -365,7 +488,7 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             grpc_bad = [r for r in mine if r.get("grpc_code") not in (None, 0)]
             if grpc_bad:
                 return "grpc.status." + GRPC_NAMES[grpc_bad[0]["grpc_code"]], "relayed", status, lines[0]
-            return (code if code in ("h2.header.connection_specific", "h2.preface.bad", "tls.alpn.no_h2") else "none"), "ok", status, lines[0]
+            return (code if code in ("h2.header.connection_specific", "h2.preface.bad", "tls.alpn.no_h2", "h2.flow_control") else "none"), "ok", status, lines[0]
         code = upstream_code(did)
         if term.startswith("PH"):
             return code, "502", status, lines[0]
@@ -382,6 +505,42 @@ def classify(gw, scn, did, gw_lines, reqs, u):
             return upstream_code(did), m.group(1), int(m.group(1)), hl[0]
     # No line: HAProxy reset the client's stream (REFUSED_STREAM) and curl retried.
     return upstream_code(did), "truncated", None, None
+
+
+def upstream_bytes(pcap, peer_port, up_port, ports):
+    """The bytes the upstream sent on one connection, as tshark follows the TCP stream."""
+    idx = tshark(pcap, ["-Y", "tcp.srcport == %d && tcp.dstport == %d" % (peer_port, up_port), "-T", "fields",
+                        "-e", "tcp.stream"], ports).split()[0]
+    out = tshark(pcap, ["-q", "-z", "follow,tcp,raw,%s" % idx], ports)
+    body = out.split("Node 1:", 1)[1].split("\n", 1)[1]
+    return bytes.fromhex("".join(l.strip() for l in body.splitlines() if l.startswith("\t")))
+
+
+def grpc_status_offset(data, status):
+    """Offset of the first HEADERS frame whose header block (HPACK-decoded with the connection's
+    table, PyPI hpack) carries grpc-status `status`, walking the upstream's frames from byte 0."""
+    from hpack import Decoder
+    dec = Decoder()
+    off, block, start = 0, b"", None
+    while off + 9 <= len(data):
+        n = int.from_bytes(data[off:off + 3], "big")
+        t, fl = data[off + 3], data[off + 4]
+        payload = data[off + 9:off + 9 + n]
+        if t in (1, 9):
+            if t == 1:
+                start = off
+                if fl & 0x8:
+                    payload = payload[1:len(payload) - payload[0]]
+                if fl & 0x20:
+                    payload = payload[5:]
+                block = b""
+            block += payload
+            if fl & 0x4:
+                hdrs = dict(dec.decode(block, raw=False))
+                if hdrs.get("grpc-status") == str(status):
+                    return start
+        off += 9 + n
+    return None
 
 
 def grpc_code_of(code):

@@ -117,7 +117,7 @@ public struct ALBModel: GatewayModel {
             return .accepts(note: "a capture fact: the key log lacks the early-data secret")
 
         // HTTP/2 and gRPC: target groups with protocol version HTTP2 or gRPC (documented, not run).
-        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad,
+        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2FrameSizeError, .h2PushPromiseUnexpected,
             .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
             .h2HeaderConnectionSpecific:
             return Self.malformed

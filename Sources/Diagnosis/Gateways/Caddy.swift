@@ -251,7 +251,7 @@ public struct CaddyModel: GatewayModel {
                 note: "not verified; Go's transport retries a REFUSED_STREAM request itself when the body can be replayed")
         case .h2Goaway:
             return .retries(note: "not verified: Go's transport retries a request the GOAWAY left unprocessed on a new connection")
-        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2StatusMissing,
+        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2FrameSizeError, .h2PushPromiseUnexpected, .h2StatusMissing,
             .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase, .h2HeaderConnectionSpecific:
             return .rejects(502, "http2: … (connection or stream error PROTOCOL_ERROR)", note: "not verified: x/net/http2 checks the frame and the response head")
         case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:

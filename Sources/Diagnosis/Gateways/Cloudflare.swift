@@ -138,7 +138,7 @@ public struct CloudflareModel: GatewayModel {
             return Self.invalidCertificate
 
         // HTTP/2 and gRPC: Cloudflare's HTTP/2-to-origin and gRPC (documented, not run).
-        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad,
+        case .protoH1ResponseToH2, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2FrameSizeError, .h2PushPromiseUnexpected,
             .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
             .h2HeaderConnectionSpecific, .h2RSTStreamBeforeResponse, .h2Goaway:
             return .rejects(502, "502 Bad Gateway", note: "not documented per HTTP/2 fault: an origin response Cloudflare cannot read is a 502")

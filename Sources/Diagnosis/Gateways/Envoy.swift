@@ -173,7 +173,8 @@ public struct EnvoyModel: GatewayModel {
             return .rejects(503, "UR", note: "upstream_reset_before_response_started{remote_reset} (REFUSED_STREAM: remote_refused_stream_reset, which retry_on refused-stream retries)")
         case .h2Goaway:
             return .rejects(503, "UC", note: "upstream_reset_before_response_started{connection_termination}; not verified")
-        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad:
+        case .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2StreamClosed, .h2PrefaceBad, .h2FrameSizeError,
+            .h2PushPromiseUnexpected:
             return Self.unverified(Self.protocolError, "upstream_reset_before_response_started{protocol_error}: the codec's connection error (http2.codec_error)")
         case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo:
             return Self.unverified(Self.protocolError, "http2.violation.of.messaging.rule")

@@ -220,6 +220,11 @@ public struct HAProxyModel: GatewayModel {
             return .accepts(note: "with ssl alpn h2 and no ALPN selected, HAProxy speaks HTTP/1.1 to the server (seen with 2.6.12: 200, ----)")
         case .h2RSTStreamBeforeResponse, .h2HPACKBadIndex, .h2HPACKError, .h2SettingsBadStream, .h2FrameTooLarge:
             return Self.refusedStream
+        case .h2FrameSizeError, .h2PushPromiseUnexpected:
+            // h2_frame_check() (include/haproxy/h2.h): a length outside the frame type's bounds is a
+            // FRAME_SIZE_ERROR, a PUSH_PROMISE (allowed in no direction) a PROTOCOL_ERROR; both
+            // connection errors (h2c_error), as is a SETTINGS ACK with a payload (h2c_handle_settings).
+            return Self.refusedStream
         case .h2StreamClosed:
             return .rejects(nil, "SD", note: "not verified: a frame on a closed stream after the response")
         case .h2PrefaceBad:
@@ -230,8 +235,10 @@ public struct HAProxyModel: GatewayModel {
                 note: "the request refused by the GOAWAY is retried on a new server connection; when every retry is refused the client's stream is reset and nothing is logged (seen with 2.6.12: curl gave up after 5 tries)")
         case .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase, .h2HeaderConnectionSpecific:
             return .rejects(502, "PH", note: "a fault inside the response header block (h2_make_htx_response); connection-specific fields are rejected too")
-        case .h2ContentLengthMismatch, .h2TrailersNoEndStream, .h2FlowControl:
+        case .h2ContentLengthMismatch, .h2TrailersNoEndStream:
             return .rejects(nil, "SD", note: "after the response head the stream is aborted; the log keeps the upstream's status")
+        case .h2FlowControl:
+            return .accepts(note: "HAProxy 2.6 takes DATA past the windows it advertised (seen with 2.6.12: 200, ----)")
         case .grpcStatus:
             return GatewayRuleKit.relayed(context, "----")
 

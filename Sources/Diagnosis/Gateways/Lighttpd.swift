@@ -230,7 +230,7 @@ public struct LighttpdModel: GatewayModel {
         case .protoH1ResponseToH2, .tlsALPNNoH2, .h2RSTStreamBeforeResponse, .h2Goaway, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError,
             .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
             .h2HeaderConnectionSpecific, .h2ContentLengthMismatch, .h2StreamClosed, .h2TrailersNoEndStream, .h2SettingsBadStream,
-            .h2FlowControl, .h2PrefaceBad, .grpcStatus:
+            .h2FlowControl, .h2PrefaceBad, .h2FrameSizeError, .h2PushPromiseUnexpected, .grpcStatus:
             return GatewayRuleKit.http1Only("lighttpd's mod_proxy")
 
         // Facts of the capture: no upstream bytes to react to.

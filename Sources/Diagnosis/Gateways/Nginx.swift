@@ -49,6 +49,18 @@ public struct NginxModel: GatewayModel {
         "only with proxy_ssl_verify on (off by default, then any certificate passes); nginx completes the handshake, "
         + "then closes without an alert and tries the next peer (tls.closed_after_handshake)"
 
+    /// nginx 1.22's line for an `h2.frame.size_error` whose value is `PING length 7` or `SETTINGS ACK
+    /// length 6` (ngx_http_grpc_module.c: `upstream sent ping frame with invalid length: 7`).
+    static func frameSizeLine(_ value: String?) -> String {
+        let words = (value ?? "").split(separator: " ")
+        guard let type = words.first, let length = words.last, words.count >= 3 else {
+            return "upstream sent … frame with invalid length: …"
+        }
+        let frame = String(type.lowercased().map { $0 == "_" ? " " : $0 })
+        if words.contains("ACK") { return "upstream sent settings frame with ack flag and non-zero length: \(length)" }
+        return "upstream sent \(frame) frame with invalid length: \(length)"
+    }
+
     private static func invalidHeader(_ quoted: String, note: String? = nil) -> GatewayReaction {
         .rejects(502, "upstream sent invalid header: \"\(quoted)...\"" + While.readingHead, note: note)
     }
@@ -136,8 +148,8 @@ public struct NginxModel: GatewayModel {
             return context.reusedConnection && code.cause == .tcpFINBeforeResponse ? Self.race(failure, context) : failure
         case .tcpRSTMidBody where context.value == "http2":
             // An HTTP/2 stream reset after its head (grpc_pass), or the connection reset inside DATA.
-            return .rejects(nil, "upstream rejected request with error N" + While.readingBody,
-                note: "N is the RST_STREAM's error code; a connection closed inside the body logs upstream prematurely closed connection")
+            return .rejects(nil, "upstream rejected request with error …" + While.readingBody,
+                note: "… is the RST_STREAM's error code (seen with 1.22.1: 2, the client's stream reset after the head); a connection closed inside the body logs upstream prematurely closed connection")
         case .tcpFINMidBody:
             return .rejects(nil, "upstream prematurely closed connection" + While.readingBody)
         case .tcpRSTMidBody:
@@ -342,6 +354,12 @@ public struct NginxModel: GatewayModel {
         case .h2HPACKBadIndex:
             return .rejects(502, "upstream sent invalid http2 table index: \(context.value ?? "…")" + While.readingHead,
                 note: "nginx advertises SETTINGS_HEADER_TABLE_SIZE 0, so any dynamic-table index is invalid")
+        case .h2HPACKError where context.value == "InvalidState":
+            // NIOHPACK's Huffman decoding error (RFC 7541 §5.2: padding longer than 7 bits).
+            return .accepts(note: "nginx 1.22's Huffman decoder takes the padding and drops the field (seen with 1.22.1: 200)")
+        case .h2HPACKError where context.value == "InvalidDynamicTableSize":
+            return .rejects(502, "upstream sent invalid http2 dynamic table size update: …" + While.readingHead,
+                note: "nginx advertises SETTINGS_HEADER_TABLE_SIZE 0: any larger size update is invalid (seen with 1.22.1)")
         case .h2HPACKError:
             return .rejects(502, "upstream sent invalid encoded header" + While.readingHead,
                 note: "or upstream sent unexpected http2 frame: N for a frame between HEADERS and its CONTINUATION, or upstream sent invalid http2 dynamic table size update: N")
@@ -369,13 +387,23 @@ public struct NginxModel: GatewayModel {
             return .rejects(nil, "upstream sent frame for closed stream \(context.value ?? "…")" + While.readingHead,
                 note: "the response went out, so the client's stream is cut (seen with 1.22.1: status 200, truncated); a stream nginx never opened: upstream sent frame for unknown stream N")
         case .h2TrailersNoEndStream:
-            return .rejects(nil, "upstream sent trailer without end stream flag" + While.readingHead,
+            // The log ends "while reading response header from upstream" when the trailers came in
+            // the read that held the head, "while reading upstream" after it (seen with 1.22.1: both).
+            return .rejects(nil, "upstream sent trailer without end stream flag while reading …upstream",
                 note: "while reading upstream instead when the trailers came after the read that held the head (seen with 1.22.1: the head's read)")
         case .h2SettingsBadStream:
             return .rejects(502, "upstream sent settings frame with non-zero stream id: \(context.value ?? "…")" + While.readingHead)
         case .h2FlowControl:
             return .rejects(nil, "upstream violated stream flow control, received … data frame with window …" + While.readingBody,
                 note: "or upstream violated connection flow control")
+        case .h2FrameSizeError where (context.value ?? "").hasPrefix("PRIORITY"):
+            return .accepts(note: "ngx_http_grpc_module.c skips PRIORITY frames whatever their length (seen with 1.22.1: 200)")
+        case .h2FrameSizeError:
+            return .rejects(502, Self.frameSizeLine(context.value) + While.readingHead,
+                note: "ngx_http_grpc_parse_settings, _ping, _rst_stream, _goaway, _window_update; after the response head the client's stream is reset instead")
+        case .h2PushPromiseUnexpected:
+            return .rejects(502, "upstream sent unexpected push promise frame" + While.readingHead,
+                note: "nginx sends SETTINGS_ENABLE_PUSH 0 (seen with 1.22.1)")
         case .h2PrefaceBad:
             return .accepts(note: "ngx_http_grpc_module.c reads the upstream's frames in any order and does not require SETTINGS first (not verified)")
         case .grpcStatus:

@@ -199,6 +199,10 @@ public struct StrictModel: GatewayModel {
             return .rejects(nil, "RFC 9113 §6.9.1: DATA over the flow-control window is a FLOW_CONTROL_ERROR")
         case .h2PrefaceBad:
             return invalid("9113 §3.4: the server's connection preface is a SETTINGS frame")
+        case .h2FrameSizeError:
+            return invalid("9113 §4.2: a control frame of the wrong length is a FRAME_SIZE_ERROR")
+        case .h2PushPromiseUnexpected:
+            return invalid("9113 §8.4: a PUSH_PROMISE after SETTINGS_ENABLE_PUSH 0 is a PROTOCOL_ERROR")
         case .grpcStatus:
             return GatewayRuleKit.relayed(context, "gRPC PROTOCOL-HTTP2: the service's own status")
 

@@ -138,10 +138,15 @@ struct ConnectionAnalysis {
             switch self.probe.inspect(bytes, direction: direction, at: offset, frame: frame, frameOffset: frameOffset, time: time) {
             case .hold:
                 return false
+            case .releaseUpstream:
+                self.releaseUpstreamHeld()
+                return false
             case .deliverHeldFirst:
+                // The upstream's held bytes came before the gateway's held ones were let go.
+                if self.probe.releasesUpstream { self.releaseUpstreamHeld() }
                 self.deliverHeld()
             case .deliver:
-                break
+                if self.probe.releasesUpstream { self.releaseUpstreamHeld() }
             }
             if self.probe.startsTLS { return true }
         }
@@ -191,6 +196,21 @@ struct ConnectionAnalysis {
         self.probe.releaseHeld()
     }
 
+    /// The upstream's bytes the probe held while the gateway's protocol was not known, in their
+    /// own chunks, each shown to the probe as it would have been when it came.
+    private mutating func releaseUpstreamHeld() {
+        for chunk in self.probe.takeUpstreamHeld() {
+            chunk.bytes.withUnsafeBytes { raw in
+                if !self.probe.isSettled {
+                    _ = self.probe.inspect(
+                        raw, direction: .server, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
+                }
+                self.deliver(raw, direction: .server, at: chunk.offset, frame: chunk.frame, frameOffset: chunk.frameOffset, time: chunk.time)
+                if self.probe.isGrowing { self.probe.grow(raw, at: chunk.offset) }
+            }
+        }
+    }
+
     private mutating func judgeViolation() {
         self.violationJudged = true
         if let violation = self.http.violation { self.probe.judge(violation) }
@@ -202,8 +222,11 @@ struct ConnectionAnalysis {
         if !self.probe.isSettled {
             switch direction {
             case .client:
-                if self.probe.gatewayGap() { self.deliverHeld() }
+                let deliversHeld = self.probe.gatewayGap()
+                if self.probe.releasesUpstream { self.releaseUpstreamHeld() }
+                if deliversHeld { self.deliverHeld() }
             case .server:
+                if self.probe.holdsUpstream { self.releaseUpstreamHeld() }
                 self.probe.upstreamGap()
             }
         }
@@ -226,6 +249,7 @@ struct ConnectionAnalysis {
     @discardableResult
     mutating func close(_ close: StreamClose) -> ResponseEnd {
         if !self.proxyDecided { self.releaseProxyHeld() }
+        if self.probe.holdsUpstream { self.releaseUpstreamHeld() }
         if self.probe.close() { self.deliverHeld() }
         switch self.route {
         case .http1:
@@ -258,6 +282,7 @@ struct ConnectionAnalysis {
     /// that the analysis is read in place, never copied (it is large, a retain per buffer).
     @inline(__always)
     mutating func finish(endedAt: ResponseEnd?) -> Outcome {
+        if self.probe.holdsUpstream { self.releaseUpstreamHeld() }
         let end = endedAt ?? self.responseEnd
         switch self.route {
         case .http1: self.http.finish()

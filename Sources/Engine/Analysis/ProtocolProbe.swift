@@ -13,7 +13,10 @@ import HTTP1
 /// - The upstream's side: its first response, judged against the gateway's protocol once it has
 ///   9 bytes (an HTTP/1 status line's version and space), or its first line is empty, or the
 ///   connection closes (`judgeUpstream`). Bytes before the gateway sent any are
-///   `proto.server_speaks_first`.
+///   `proto.server_speaks_first`, unless they are an HTTP/2 server's SETTINGS frame and the
+///   gateway's first bytes are the HTTP/2 preface: while the gateway's protocol is not known,
+///   upstream bytes that may open with a SETTINGS frame header are held (`upstreamHeld`) and
+///   handed on once it is (grpcio's server sends its SETTINGS before the preface reaches it).
 ///
 /// Every finding's evidence grows with the bytes that follow, up to a fixed length, so it does
 /// not depend on how the stream was cut into segments.
@@ -38,6 +41,14 @@ struct ProtocolProbe {
     var mismatch: GrowingFinding? { self.$rare ? self.rare!.mismatch : nil }
     /// The gateway's bytes held while they may be the HTTP/2 preface.
     var held: [HeldBytes] { self.$rare ? self.rare!.held : [] }
+    /// The upstream's first bytes, held while the gateway's protocol is not known and they may
+    /// open with an HTTP/2 SETTINGS frame header (`holdsUpstream`).
+    var upstreamHeld: [HeldBytes] { self.$rare ? self.rare!.upstreamHeld : [] }
+    /// Whether `upstreamHeld` holds bytes.
+    private(set) var holdsUpstream = false
+    /// Whether the upstream's held bytes are to be handed on now: the gateway's protocol is known,
+    /// or they proved not to be a SETTINGS frame header.
+    var releasesUpstream: Bool { self.holdsUpstream && (self.gateway != nil || self.upstreamHeldDecided) }
     /// Whether the upstream's first response was judged (its first bytes were all there).
     private(set) var upstreamJudged = false
 
@@ -47,6 +58,12 @@ struct ProtocolProbe {
     private var clientSeen = false
     private var clientHadGap = false
     private var serverSeen = false
+    /// Whether the upstream's first bytes were looked at for a SETTINGS frame header to hold.
+    private var upstreamHoldTried = false
+    /// Whether the held upstream bytes proved not to be a SETTINGS frame header (or grew too long to hold).
+    private var upstreamHeldDecided = false
+    /// Whether the upstream's held bytes came before any of the gateway's (so before the gateway spoke).
+    private var upstreamCameFirst = false
     /// How many of the gateway's first bytes matched the HTTP/2 preface.
     private var prefaceMatched = 0
     /// Where the message the probe judged began (an analyzer's violation there is the same one).
@@ -59,6 +76,9 @@ struct ProtocolProbe {
         var serverSpokeFirst: GrowingFinding?
         var mismatch: GrowingFinding?
         var held: [HeldBytes] = []
+        var upstreamHeld: [HeldBytes] = []
+        /// How many upstream bytes are held.
+        var upstreamHeldCount = 0
         /// The upstream's first response while too short to judge.
         var sample: FirstBytes?
     }
@@ -75,6 +95,9 @@ struct ProtocolProbe {
 
     /// RFC 9113 §3.4: the client connection preface.
     static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    /// The most upstream bytes held while the gateway has not spoken: past it they are handed on
+    /// (and spoke first) whatever the gateway says later.
+    static let upstreamHoldLimit = 65_536
 
     /// A probe with nothing seen. `negotiated`: the protocol the TLS handshake's ALPN chose for
     /// these bytes (inside TLS). `canStartTLS`: whether a TLS handshake at the gateway's first
@@ -102,6 +125,9 @@ struct ProtocolProbe {
         case hold
         /// Hand `held` to the analyzer first (then empty it with `releaseHeld()`), then these.
         case deliverHeldFirst
+        /// The upstream's bytes joined `upstreamHeld`, which is to be handed on now
+        /// (`takeUpstreamHeld()`): each chunk shown to the probe again, then to the analyzer.
+        case releaseUpstream
     }
 
     // MARK: The gateway's side
@@ -116,6 +142,9 @@ struct ProtocolProbe {
         case .client:
             return self.inspectGateway(bytes, at: offset, frame: frame, frameOffset: frameOffset, time: time)
         case .server:
+            if self.holdsUpstream || self.mayHoldUpstream(bytes, at: offset) {
+                return self.holdUpstream(bytes, at: offset, frame: frame, frameOffset: frameOffset, time: time)
+            }
             self.inspectUpstream(bytes, at: offset, frame: frame, frameOffset: frameOffset)
             return .deliver
         }
@@ -192,13 +221,59 @@ struct ProtocolProbe {
 
     // MARK: The upstream's side
 
+    /// Whether the upstream's first bytes come while the gateway's protocol is not known: they
+    /// are held while they may be an HTTP/2 server's connection preface. Asked once.
+    private mutating func mayHoldUpstream(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
+        guard !self.upstreamHoldTried, !bytes.isEmpty else { return false }
+        self.upstreamHoldTried = true
+        self.upstreamCameFirst = !self.clientSeen && !self.clientHadGap
+        return self.gateway == nil && !self.serverSeen && !self.clientHadGap && offset == 0
+    }
+
+    /// Holds the upstream's bytes while its first 9 may be a SETTINGS frame header (RFC 9113
+    /// §3.4, §6.5: type 4, flags 0, stream 0), decided byte by byte so that any split of the
+    /// stream decides alike.
+    private mutating func holdUpstream(
+        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
+    ) -> Step {
+        let heldBefore = self.$rare ? self.rare!.upstreamHeldCount : 0
+        var index = 0
+        while !self.upstreamHeldDecided, index < bytes.count, heldBefore + index < 9 {
+            let at = heldBefore + index
+            // Bytes 0-2 are the length; 3 the type (SETTINGS); 4 the flags; 5-8 the stream id.
+            if at >= 3, bytes[index] != (at == 3 ? 0x04 : 0) { self.upstreamHeldDecided = true }
+            index += 1
+        }
+        if heldBefore + bytes.count > Self.upstreamHoldLimit { self.upstreamHeldDecided = true }
+        self.modifyRare {
+            $0.upstreamHeld.append(HeldBytes(bytes: Array(bytes), offset: offset, frame: frame, frameOffset: frameOffset, time: time))
+            $0.upstreamHeldCount += bytes.count
+        }
+        self.holdsUpstream = true
+        return self.upstreamHeldDecided ? .releaseUpstream : .hold
+    }
+
+    /// Takes the upstream's held bytes to be handed on, in their own chunks: the caller shows
+    /// each to the probe (`inspect`) and then to the analyzer. An HTTP/2 server's SETTINGS
+    /// before the gateway's preface reached it did not speak out of turn.
+    mutating func takeUpstreamHeld() -> [HeldBytes] {
+        guard self.holdsUpstream else { return [] }
+        let held = self.rare!.upstreamHeld
+        self.rare!.upstreamHeld = []
+        self.holdsUpstream = false
+        if self.gateway == .http2, !self.upstreamHeldDecided { self.upstreamCameFirst = false }
+        self.updateSettled()
+        return held
+    }
+
     private mutating func inspectUpstream(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?) {
         guard !bytes.isEmpty else { return }
         var sample: FirstBytes
         if !self.serverSeen {
             self.serverSeen = true
             // RFC 9112 §9.3 has the client speak first; bytes before any request are unsolicited.
-            if !self.clientSeen, !self.clientHadGap, offset == 0 {
+            let cameFirst = self.upstreamHoldTried ? self.upstreamCameFirst : !self.clientSeen && !self.clientHadGap
+            if cameFirst, offset == 0 {
                 let shown = min(bytes.count, 64)
                 let length = min(bytes.count, 32)
                 let contextEnd = min(bytes.count, length + 24)
@@ -330,7 +405,7 @@ struct ProtocolProbe {
     }
 
     private mutating func updateSettled() {
-        self.isSettled = self.gateway != nil && self.serverSeen && !self.holding && !self.hasSample
+        self.isSettled = self.gateway != nil && self.serverSeen && !self.holding && !self.hasSample && !self.holdsUpstream
     }
 
     // MARK: Rules
