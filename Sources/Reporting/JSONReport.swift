@@ -39,6 +39,10 @@ public enum JSONReport {
             members.append(("client_hop", self.clientHop(clientHop)))
             members.append(("client_errors", .array(clientHop.errors.map(self.clientError))))
         }
+        // Only when the capture holds DNS (UDP or TCP port 53).
+        if let dns = result.dns {
+            members.append(("dns", DNSReport.json(dns)))
+        }
         return .object(members)
     }
 
@@ -64,7 +68,7 @@ public enum JSONReport {
 
     /// One failure a client saw (a 500, 502, 503 or 504, or a response never whole): docs/json-report.md's fields first, then what ties it to its upstream.
     public static func clientError(_ error: ClientError) -> JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("client", .string(error.client.description)),
             ("status", error.status.map { .number($0) } ?? .null),
             ("time", .string(error.time.rfc3339)),
@@ -83,7 +87,13 @@ public enum JSONReport {
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
             ("failure", .string(error.failure.rawValue)),
-        ])
+        ]
+        // A `dns.*` cause: the failing answer's frame, or the unanswered query's.
+        if let frame = error.dnsFrame {
+            members.append(("dns_frame", .number(frame)))
+            members.append(("dns_name", .optional(error.dnsName)))
+        }
+        return .object(members)
     }
 
     /// Counts over every connection judged, listed or not.

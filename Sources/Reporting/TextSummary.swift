@@ -113,6 +113,7 @@ public enum TextSummary {
             }
         }
         out += ClientErrorsReport.text(result)
+        out += DNSReport.text(result)
         return out
     }
 }
