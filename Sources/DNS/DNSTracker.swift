@@ -40,21 +40,6 @@ public struct DNSTracker {
         public var time: Timestamp
     }
 
-    /// A connection, as `dns.drift` needs to see it.
-    public struct ConnectionOutcome: Sendable {
-        public var id: UInt32
-        public var server: IPAddress
-        public var start: Timestamp
-        public var failed: Bool
-
-        public init(id: UInt32, server: IPAddress, start: Timestamp, failed: Bool) {
-            self.id = id
-            self.server = server
-            self.start = start
-            self.failed = failed
-        }
-    }
-
     struct QueryKey: Hashable {
         var client: Endpoint
         var server: Endpoint
@@ -87,6 +72,9 @@ public struct DNSTracker {
     var tcpGaps = 0
     var namesNotFollowed = 0
     var queriesNotKept = 0
+    /// For each address change, the connections to the new address judged so far and the ids
+    /// of those that failed.
+    var driftTally: [Appearance: (connections: Int, failed: [UInt32])] = [:]
 
     /// A tracker that keeps what `limits` allow.
     public init(limits: Limits = Limits()) {
@@ -246,6 +234,51 @@ public struct DNSTracker {
         return best
     }
 
+    /// Where an address came from, for `dns.drift`: the name whose answers it entered, and the
+    /// answer that brought it.
+    public struct Appearance: Hashable, Sendable {
+        public var name: String
+        public var address: IPAddress
+        public var frame: FrameNumber
+        public var time: Timestamp
+
+        /// `127.0.0.9 appeared in the answers for api.internal at 10:16:02 (frame 296)`.
+        public var sentence: String {
+            "\(self.address.text) appeared in the answers for \(self.name) at \(DNSTracker.clock(self.time)) (frame \(self.frame))"
+        }
+    }
+
+    /// The latest change of a name's answers that brought `address` in, at most
+    /// `Limits.driftWindowNanoseconds` before `start`, when the address was still in those
+    /// answers at `start`; `nil` for an address no change brought (a name's first answer is no
+    /// change).
+    public func appearance(of address: IPAddress, before start: Timestamp) -> Appearance? {
+        var best: Appearance?
+        for state in self.states where !state.history.changes.isEmpty {
+            for (position, change) in state.history.changes.enumerated().reversed() where change.time <= start {
+                guard start.nanoseconds(since: change.time) <= self.limits.driftWindowNanoseconds else { break }
+                guard change.added.contains(address) else { continue }
+                let removed = state.history.changes[(position + 1)...].contains { $0.time <= start && $0.type == change.type && $0.removed.contains(address) }
+                if !removed, best == nil || change.time > best!.time {
+                    best = Appearance(name: state.history.name, address: address, frame: change.frame, time: change.time)
+                }
+                break
+            }
+        }
+        return best
+    }
+
+    /// Counts a judged connection toward `dns.drift` when its address had just entered a name's
+    /// answers; returns that appearance when the connection failed (its report gets the finding).
+    public mutating func noteConnection(id: UInt32, server: IPAddress, start: Timestamp, failed: Bool) -> Appearance? {
+        guard let appearance = self.appearance(of: server, before: start) else { return nil }
+        var tally = self.driftTally[appearance] ?? (0, [])
+        tally.connections += 1
+        if failed { tally.failed.append(id) }
+        self.driftTally[appearance] = tally
+        return failed ? appearance : nil
+    }
+
     /// The code of a failing response code, or `nil` for one that is not a failure to resolve.
     public static func code(for responseCode: DNSMessage.ResponseCode) -> FindingCode? {
         switch responseCode {
@@ -256,8 +289,9 @@ public struct DNSTracker {
         }
     }
 
-    /// Ends the capture: the names, and the findings, `dns.drift` judged on `connections`.
-    public func finish(connections: [ConnectionOutcome]) -> DNSSummary {
+    /// Ends the capture: the names and the findings (`dns.drift` for an address most of whose
+    /// connections, as `noteConnection` counted them, failed).
+    public func finish() -> DNSSummary {
         var histories = self.states.map(\.history)
         for (position, query) in self.queries.enumerated() where query.answerTime == nil {
             histories[self.queryNames[position]].unanswered.append(query)
@@ -281,24 +315,15 @@ public struct DNSTracker {
                     frames: Array(history.unanswered.prefix(DNSFinding.framesKept).map(\.frame)), firstTime: first.time, lastTime: last.time,
                     summary: "\(Self.count(history.unanswered.count, "query", "queries")) for \(history.name) never answered (first in frame \(first.frame))")))
             }
-            for change in history.changes {
-                for address in change.added {
-                    let left = history.changes.first { $0.time > change.time && $0.removed.contains(address) }?.time
-                    let horizon = change.time.nanoseconds &+ self.limits.driftWindowNanoseconds
-                    let to = connections.filter {
-                        $0.server == address && $0.start >= change.time && $0.start.nanoseconds <= horizon && (left == nil || $0.start < left!)
-                    }
-                    let failed = to.filter(\.failed).map(\.id)
-                    guard !failed.isEmpty, failed.count * 2 > to.count else { continue }
-                    findings.append((change.time, DNSFinding(
-                        code: .dnsDrift, name: history.name, count: 1, frames: [change.frame], firstTime: change.time, lastTime: change.time,
-                        address: address, connections: to.count, failedConnections: failed,
-                        summary: "\(address.text) appeared in the answers for \(history.name) at \(Self.clock(change.time)) (frame \(change.frame)); \(failed.count) of its \(Self.count(to.count, "connection", "connections")) failed")))
-                }
-            }
+        }
+        for (appearance, tally) in self.driftTally where !tally.failed.isEmpty && tally.failed.count * 2 > tally.connections {
+            findings.append((appearance.time, DNSFinding(
+                code: .dnsDrift, name: appearance.name, count: 1, frames: [appearance.frame], firstTime: appearance.time, lastTime: appearance.time,
+                address: appearance.address, connections: tally.connections, failedConnections: tally.failed.sorted(),
+                summary: "\(appearance.sentence); \(tally.failed.count) of its \(Self.count(tally.connections, "connection", "connections")) failed")))
         }
         return DNSSummary(
-            names: histories, findings: findings.sorted { $0.order < $1.order }.map(\.finding), messages: self.messages,
+            names: histories, findings: findings.sorted { ($0.order, $0.finding.name) < ($1.order, $1.finding.name) }.map(\.finding), messages: self.messages,
             tcpMessages: self.tcpMessages, malformed: self.malformed, firstMalformedFrame: self.firstMalformedFrame,
             cutBySnapLength: self.cutBySnapLength, tcpGaps: self.tcpGaps, namesNotFollowed: self.namesNotFollowed)
     }

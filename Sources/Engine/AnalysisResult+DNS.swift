@@ -2,29 +2,31 @@ import CaptureModel
 import DNS
 import Diagnosis
 
+extension DNSTracker {
+    /// Adds `dns.drift` beside the verdict of each failed connection whose address had just
+    /// entered a name's answers, as connections are judged (before they stream to a report).
+    mutating func markDrift(in reports: inout [ConnectionReport]) {
+        for position in reports.indices {
+            let report = reports[position]
+            guard let appearance = self.noteConnection(
+                id: report.id, server: report.server.address, start: report.facts.first.time,
+                failed: AnalysisResult.isFailure(report.verdict.verdictClass))
+            else { continue }
+            // The evidence is the DNS answer's frame: no byte of this connection's streams.
+            let evidence = Evidence(direction: .server, streamOffset: 0, frame: appearance.frame, frameOffset: nil, length: 0, note: appearance.sentence)
+            reports[position].findings.append(Finding(
+                code: .dnsDrift, severity: RootCause.dnsDrift.entry.severity, evidence: [evidence], value: appearance.address.text))
+        }
+    }
+}
+
 extension AnalysisResult {
     /// Adds the DNS section and ties it to the failures: a client error the gateway answered
-    /// without any upstream connection gets the DNS failure of its time as its cause, and each
-    /// failed connection to an address that had just entered a name's answers gets `dns.drift`
-    /// beside its verdict.
+    /// without any upstream connection gets the DNS failure of its time as its cause; the
+    /// section's `dns.drift` findings count the connections to each address that entered a
+    /// name's answers (each failed one got the finding when it was judged, `markDrift`).
     mutating func attachDNS(_ tracker: DNSTracker) {
-        let outcomes = self.connections.map {
-            DNSTracker.ConnectionOutcome(
-                id: $0.id, server: $0.server.address, start: $0.facts.first.time, failed: Self.isFailure($0.verdict.verdictClass))
-        }
-        let summary = tracker.finish(connections: outcomes)
-        var index: [UInt32: Int] = [:]
-        for (position, report) in self.connections.enumerated() { index[report.id] = position }
-        for finding in summary.findings where finding.code == .dnsDrift {
-            for id in finding.failedConnections {
-                guard let position = index[id] else { continue }
-                // The evidence is the DNS answer's frame: no byte of this connection's streams.
-                let evidence = Evidence(
-                    direction: .server, streamOffset: 0, frame: finding.frames.first, frameOffset: nil, length: 0, note: finding.summary)
-                self.connections[position].findings.append(Finding(
-                    code: .dnsDrift, severity: RootCause.dnsDrift.entry.severity, evidence: [evidence], value: finding.address?.text))
-            }
-        }
+        let summary = tracker.finish()
         if var hop = self.clientHop {
             for position in hop.errors.indices {
                 let error = hop.errors[position]

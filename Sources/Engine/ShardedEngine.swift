@@ -278,6 +278,7 @@ public final class ShardedEngine: CaptureAnalysing {
                 }
             }
             if !finished.isEmpty || !reports.isEmpty {
+                if !self.dns.isEmpty, !reports.isEmpty { self.dns.markDrift(in: &reports) }
                 self.merger.absorb(finished: &finished, reports: &reports, now: now)
             }
         }
@@ -299,6 +300,7 @@ public final class ShardedEngine: CaptureAnalysing {
         var finished: [FinishedTransaction] = []
         var reports: [ConnectionReport] = []
         for (id, ended) in swept { self.append(ended, as: id, finished: &finished, reports: &reports) }
+        if !self.dns.isEmpty, !reports.isEmpty { self.dns.markDrift(in: &reports) }
         self.merger.absorb(finished: &finished, reports: &reports, now: self.statistics.lastTime ?? .zero)
     }
 
