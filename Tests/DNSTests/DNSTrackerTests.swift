@@ -60,7 +60,7 @@ private func ms(_ value: Int64) -> Timestamp { Timestamp(nanoseconds: value * 1_
         frame[38] = 0
         frame[39] = 200
         #expect(decoder.decodeSnapshot(frame) == .malformed(layer: "udp", reason: "length field disagrees with the IP length"))
-        #expect(decoder.decodeSnapshot(Array(FrameBuilder.udp(from: resolver, to: server, payload: [1]).prefix(36))) == .truncated(layer: "udp"))
+        #expect(decoder.decodeSnapshot(FrameBuilder.udp(from: resolver, to: server, payload: [1]), capturedLength: 36) == .truncated(layer: "udp"))
     }
 }
 
@@ -71,8 +71,9 @@ private func ms(_ value: Int64) -> Timestamp { Timestamp(nanoseconds: value * 1_
         feed.udp(DNSBytes.response(id: 1, name: "nx.internal", rcode: 3), fromResolver: false, at: 11)
         let explanation = feed.tracker.explanation(at: ms(12))
         #expect(explanation == DNSTracker.Explanation(code: .dnsNXDOMAIN, name: "nx.internal", frame: 2, time: ms(11)))
-        // Not before it happened.
-        #expect(feed.tracker.explanation(at: ms(10)) == nil)
+        // Not before anything happened; between the query and the answer, the query was unanswered.
+        #expect(feed.tracker.explanation(at: ms(9)) == nil)
+        #expect(feed.tracker.explanation(at: ms(10))?.code == .dnsTimeout)
         feed.udp(DNSBytes.query(id: 2, name: "nx.internal"), fromResolver: true, at: 20)
         feed.udp(DNSBytes.response(id: 2, name: "nx.internal", addresses: [0x0a00_0001]), fromResolver: false, at: 21)
         #expect(feed.tracker.explanation(at: ms(22)) == nil)
