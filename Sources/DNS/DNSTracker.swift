@@ -221,7 +221,12 @@ public struct DNSTracker {
                 }
             }
         }
-        for (position, query) in self.queries.enumerated().reversed() where query.time <= time {
+        // Newest first, by index: no copy of the queries per client error.
+        var position = self.queries.count
+        while position > 0 {
+            position -= 1
+            let query = self.queries[position]
+            guard query.time <= time else { continue }
             guard time.nanoseconds(since: query.time) <= self.limits.explanationWindowNanoseconds else { break }
             if let answered = query.answerTime, answered <= time { continue }
             let state = self.states[self.queryNames[position]]
@@ -255,10 +260,15 @@ public struct DNSTracker {
     public func appearance(of address: IPAddress, before start: Timestamp) -> Appearance? {
         var best: Appearance?
         for state in self.states where !state.history.changes.isEmpty {
-            for (position, change) in state.history.changes.enumerated().reversed() where change.time <= start {
+            let changes = state.history.changes
+            var position = changes.count
+            while position > 0 {
+                position -= 1
+                let change = changes[position]
+                guard change.time <= start else { continue }
                 guard start.nanoseconds(since: change.time) <= self.limits.driftWindowNanoseconds else { break }
                 guard change.added.contains(address) else { continue }
-                let removed = state.history.changes[(position + 1)...].contains { $0.time <= start && $0.type == change.type && $0.removed.contains(address) }
+                let removed = changes[(position + 1)...].contains { $0.time <= start && $0.type == change.type && $0.removed.contains(address) }
                 if !removed, best == nil || change.time > best!.time {
                     best = Appearance(name: state.history.name, address: address, frame: change.frame, time: change.time)
                 }
