@@ -38,14 +38,16 @@ let package = Package(
             ]),
         // FastCGI records (php-fpm's hop), the CGI head inside checked by HTTP1's rules.
         .target(name: "FastCGI", dependencies: ["CaptureModel", "HTTP1"]),
+        // DNS messages over UDP and TCP port 53, and the names the gateway resolved over time.
+        .target(name: "DNS", dependencies: ["CaptureModel", "PacketDecoding"]),
         // TLS records and handshakes, read without keys.
         .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS"]),
         // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
-        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
+        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS"]),
         // libpcap, and the one module that imports it.
         .systemLibrary(
             name: "CPcap", pkgConfig: "libpcap",
@@ -87,10 +89,11 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "CaptureModel"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "HTTP1", "CaptureModel"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP1", "CaptureModel", "TestSupport"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "CaptureModel", "PacketDecoding", "TestSupport"]),
         .testTarget(name: "TLSRecordsTests", dependencies: ["TLSRecords", "CaptureModel", "TestSupport"]),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords"]),
+            dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords", "DNS"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(

@@ -37,9 +37,10 @@ let package = Package(
             ["CaptureModel", "HTTP1", .product(name: "NIOHPACK", package: "swift-nio-http2"), .product(name: "NIOCore", package: "swift-nio")]),
         library("FastCGI", ["CaptureModel", "HTTP1"]),
         library("TLSRecords", ["CaptureModel"]),
+        library("DNS", ["CaptureModel", "PacketDecoding"]),
         library("Diagnosis", ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
-        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis"]),
-        library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
+        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS"]),
+        library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
         .target(
             name: "CDecompress", path: "Library/CDecompress",
@@ -59,6 +60,7 @@ let package = Package(
         fuzzTarget("FuzzFastCGI", ["FastCGI", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzTLS", ["TLSRecords", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzKeyLog", ["TLSRecords"]),
+        fuzzTarget("FuzzDNS", ["DNS", "CaptureModel"]),
         fuzzTarget(
             "FuzzEngine",
             ["Engine", "Reporting", "PcapSource", "PacketDecoding", "TCPReassembly", "CaptureModel", "OpenSSLAdapters", "OpenSSLBridge"]),

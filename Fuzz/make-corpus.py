@@ -15,6 +15,7 @@ top of each Fuzz/Sources/<Target>/<Target>.swift):
   FuzzTLS            each TLS connection's two streams, the ClientHello random set to 11..11
                      so the target's key log opens it
   FuzzKeyLog         the key logs beside the captures
+  FuzzDNS            each DNS message (UDP port 53) of the captures in dns/
 Only the standard library is used; the reader knows pcap, pcapng and the link types edgescope decodes.
 """
 import hashlib
@@ -219,10 +220,30 @@ def main():
                 write(out, "FuzzFastCGI", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
             else:
                 write(out, "FuzzHTTP1", f"{stem}-c{number}", seed + struct.pack(">HH", len(client), 0) + client + server)
+    dns_folder = os.path.join(captures, "dns")
+    for entry in sorted(os.listdir(dns_folder)) if os.path.isdir(dns_folder) else []:
+        if not entry.endswith(".pcap"):
+            continue
+        linktype, frames = records(os.path.join(dns_folder, entry))
+        for number, message in enumerate(dns_messages(linktype, frames)[:24]):
+            write(out, "FuzzDNS", f"{entry[:-5]}-m{number}", struct.pack(">Q", number + 1) + message)
     for name, (client, server) in h2_seeds().items():
         for number in range(3):
             gap = 0 if number < 2 else 5
             write(out, "FuzzHTTP2", f"{name}-{number}", struct.pack(">QHH", number + 1, len(client), gap) + client + server)
+
+
+def dns_messages(linktype, frames):
+    """The UDP payloads to or from port 53 of Ethernet IPv4 frames."""
+    out = []
+    for _, frame in frames:
+        if linktype != 1 or len(frame) < 42 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+            continue
+        ihl = (frame[14] & 0x0F) * 4
+        udp = frame[14 + ihl:]
+        if len(udp) >= 8 and 53 in struct.unpack(">HH", udp[:4]):
+            out.append(udp[8:])
+    return out
 
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

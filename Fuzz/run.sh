@@ -5,7 +5,7 @@
 #   Fuzz/run.sh [--time SECONDS] [--jobs N] [TARGET...]
 #
 # TARGET is one or more of FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog
-# FuzzEngine (default: all). SECONDS is per target (default 60). Fails (exit 1) on any crash,
+# FuzzDNS FuzzEngine (default: all). SECONDS is per target (default 60). Fails (exit 1) on any crash,
 # trap (broken invariant), AddressSanitizer report, leak, timeout (-timeout=10 per input) or
 # out-of-memory; prints executions per target; crash inputs are kept in the artifact directory
 # it names (FUZZ_ARTIFACTS, default .build-fuzz/artifacts). The working corpus lives in
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog FuzzEngine)
+all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog FuzzDNS FuzzEngine)
 seconds=60
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=()
@@ -69,7 +69,7 @@ for target in "${targets[@]}"; do
     fi
 done
 
-if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ] || [ ! -d "$corpus/FuzzFastCGI" ]; then
+if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ] || [ ! -d "$corpus/FuzzFastCGI" ] || [ ! -d "$corpus/FuzzDNS" ]; then
     python3 Fuzz/make-corpus.py "$corpus" captures
 fi
 
@@ -88,6 +88,7 @@ run_one() {
         FuzzFastCGI) max_len=8192; dict=(-dict="$root/Fuzz/dict/fastcgi.dict") ;;
         FuzzTLS) max_len=16384 ;;
         FuzzReassembly) max_len=8192 ;;
+        FuzzDNS) max_len=2048 ;;
     esac
     local status=0
     "$scratch/release/$target" "$dir" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len="$max_len" \

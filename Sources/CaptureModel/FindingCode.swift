@@ -197,4 +197,10 @@ extension FindingCode {
     public static let fcgiRecordTruncated = FindingCode(.fcgiRecordTruncated)
     public static let fcgiRecordUnexpected = FindingCode(.fcgiRecordUnexpected)
     public static let fcgiPoolExhausted = FindingCode(.fcgiPoolExhausted)
+
+    public static let dnsNXDOMAIN = FindingCode(.dnsNXDOMAIN)
+    public static let dnsSERVFAIL = FindingCode(.dnsSERVFAIL)
+    public static let dnsREFUSED = FindingCode(.dnsREFUSED)
+    public static let dnsTimeout = FindingCode(.dnsTimeout)
+    public static let dnsDrift = FindingCode(.dnsDrift)
 }

@@ -148,6 +148,13 @@ public enum RootCause: Hashable, Sendable, CaseIterable {
     case fcgiRecordTruncated
     case fcgiRecordUnexpected
     case fcgiPoolExhausted
+
+    // DNS (the gateway resolving its upstream's name)
+    case dnsNXDOMAIN
+    case dnsSERVFAIL
+    case dnsREFUSED
+    case dnsTimeout
+    case dnsDrift
 }
 
 /// Where in the stack a code belongs; also the section it is listed under.
@@ -163,6 +170,7 @@ public enum CodeLayer: String, Hashable, Sendable, CaseIterable {
     case tls = "TLS"
     case http2 = "HTTP/2 and gRPC (RFC 9113)"
     case fastCGI = "FastCGI (FastCGI 1.0, php-fpm)"
+    case dns = "DNS (RFC 1035)"
     case healthy = "Healthy"
 }
 
@@ -643,6 +651,27 @@ extension RootCause {
             return row("fcgi.pool_exhausted", .fastCGI, [.responseHead],
                 meaning: "no answer until the gateway's read timeout closed the connection, then a full answer after it closed: the request waited for a free worker (php-fpm's `pm.max_children`)",
                 rfc: "FastCGI 1.0 §3.5", phrase: "queued the request behind busy workers until the gateway gave up")
+
+        case .dnsNXDOMAIN:
+            return row("dns.nxdomain", .dns, [.connect],
+                meaning: "the gateway's DNS query for the upstream's name was answered NXDOMAIN (rcode 3): no upstream connection was made (nginx `could not be resolved (3: Host not found)`)",
+                rfc: "RFC 1035 §4.1.1", phrase: "has a name that does not exist in DNS")
+        case .dnsSERVFAIL:
+            return row("dns.servfail", .dns, [.connect],
+                meaning: "the gateway's DNS query for the upstream's name was answered SERVFAIL (rcode 2): no upstream connection was made (nginx `could not be resolved (2: Server failure)`)",
+                rfc: "RFC 1035 §4.1.1", phrase: "has a name its DNS server failed to resolve")
+        case .dnsREFUSED:
+            return row("dns.refused", .dns, [.connect],
+                meaning: "the gateway's DNS query for the upstream's name was answered REFUSED (rcode 5): no upstream connection was made (nginx `could not be resolved (5: Operation refused)`)",
+                rfc: "RFC 1035 §4.1.1", phrase: "has a name its DNS server refused to resolve")
+        case .dnsTimeout:
+            return row("dns.timeout", .dns, [.connect],
+                meaning: "the gateway's DNS query for the upstream's name got no answer before the gateway gave up: no upstream connection was made (nginx `could not be resolved (110: Operation timed out)` after `resolver_timeout`)",
+                rfc: "RFC 1035 §4.2.1", phrase: "has a name whose DNS query went unanswered")
+        case .dnsDrift:
+            return row("dns.drift", .dns, [.connect], .finding, .warning,
+                meaning: "the connections to an address that had just entered the DNS answers for the upstream's name failed (service discovery or DNS pointing at the wrong upstream); recorded beside each failed connection's own verdict, the answer's frame as evidence",
+                rfc: "RFC 1035 §4.1.3", phrase: "was reached at an address that had just entered its DNS answers")
         }
     }
 

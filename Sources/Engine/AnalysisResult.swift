@@ -1,4 +1,5 @@
 import CaptureModel
+import DNS
 import Diagnosis
 import HTTP1
 import PacketDecoding
@@ -113,4 +114,6 @@ public struct AnalysisResult: Sendable {
     /// The client-to-gateway hop and the errors its clients saw, when the capture holds that hop
     /// too; its connections are in neither `connections` nor `tally`.
     public var clientHop: ClientHopSummary? = nil
+    /// The gateway's DNS traffic, when the capture holds any (UDP or TCP port 53).
+    public var dns: DNSSummary? = nil
 }

@@ -98,10 +98,16 @@ public struct ClientError: Sendable {
     /// host reached before it, the failures that had the members marked down, oldest first.
     public var disabledBy: [UInt32] = []
 
+    /// For a `dns.*` cause (no upstream connection: the name did not resolve), the frame of the
+    /// failing answer or of the unanswered query, and the name.
+    public var dnsFrame: FrameNumber? = nil
+    /// The name that did not resolve.
+    public var dnsName: String? = nil
+
     /// `GET /v1/report`.
     public var request: String { "\(self.method) \(self.target)" }
     /// Whether an upstream connection explains it, or the members' earlier failures do (no live upstreams).
-    public var isExplained: Bool { self.upstreamConnection != nil || self.cause == .gatewayNoLiveUpstreams }
+    public var isExplained: Bool { self.upstreamConnection != nil || self.cause == .gatewayNoLiveUpstreams || self.dnsFrame != nil }
 }
 
 /// What the capture shows of the client-to-gateway hop, when it holds that hop too.

@@ -1,4 +1,5 @@
 import CaptureModel
+import DNS
 import Diagnosis
 import HTTP1
 import PacketDecoding
@@ -19,6 +20,8 @@ public struct Engine {
     var collector: Collector
     var statistics = CaptureStatistics()
     var warnings: [String] = []
+    /// The gateway's DNS traffic (UDP and TCP port 53), kept out of the flow table.
+    var dns = DNSTracker()
     /// Whether the frame `process` took last was a late packet of a connection judged already
     /// (`AnalysisOptions.judgesAtGatewayClose`): no report will name it.
     public private(set) var lastFrameWasLate = false
@@ -87,6 +90,10 @@ public struct Engine {
         self.statistics.count(decoded, frame: frame.number)
         self.lastFrameWasLate = false
         switch decoded {
+        case .tcp(let segment) where DNSTracker.isDNS(segment):
+            self.dns.feed(segment, frame: frame.number, time: frame.timestamp)
+        case .udp(let datagram):
+            self.dns.feed(datagram, frame: frame.number, time: frame.timestamp)
         case .tcp(let segment):
             self.flows.process(segment, frame: frame.number, time: frame.timestamp, sink: &self.collector)
             self.lastFrameWasLate = self.flows.lastSegmentWasLate
@@ -124,6 +131,7 @@ public struct Engine {
 
     /// Moves what the collector judged to the merger.
     private mutating func absorbJudged() {
+        if !self.dns.isEmpty, !self.collector.reports.isEmpty { self.dns.markDrift(in: &self.collector.reports) }
         self.merger.absorb(finished: &self.collector.finished, reports: &self.collector.reports, now: self.collector.captureEnd)
     }
 
@@ -180,8 +188,10 @@ public struct Engine {
         } while start < open.count
         self.statistics.flowTableEvictions = self.flows.flowTableEvictions
         self.statistics.fragments = self.decoder.fragmentCounters
-        return self.merger.finish(
+        var result = self.merger.finish(
             linkType: self.linkType, statistics: self.statistics, warnings: self.warnings,
             tlsSessions: self.collector.tlsSessions, tlsSessionsWithKeys: self.collector.tlsSessionsWithKeys)
+        if !self.dns.isEmpty { result.attachDNS(self.dns) }
+        return result
     }
 }

@@ -268,7 +268,9 @@ extension CaptureStatistics {
             self.icmpUnreachable += 1
         case .fragmentHeld:
             self.fragmentsHeld += 1
-        case .notTCP:
+        case .notTCP, .udp:
+            // A DNS datagram is not TCP either: the counts read as before; the DNS section
+            // counts its messages.
             self.notTCP += 1
         case .truncated:
             self.truncatedFrames += 1

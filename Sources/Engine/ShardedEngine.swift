@@ -1,4 +1,5 @@
 import CaptureModel
+import DNS
 import Diagnosis
 import PacketDecoding
 import TCPReassembly
@@ -36,6 +37,8 @@ public final class ShardedEngine: CaptureAnalysing {
     var decoder: PacketDecoder
     var statistics = CaptureStatistics()
     var warnings: [String] = []
+    /// The gateway's DNS traffic, read on this thread (it is small, and no shard's).
+    var dns = DNSTracker()
     var merger: Merger
     let workers: [ShardWorker]
     /// The work being filled for each shard: the frames of the current epoch.
@@ -96,6 +99,10 @@ public final class ShardedEngine: CaptureAnalysing {
         let decoded = self.decoder.decode(frame)
         self.statistics.count(decoded, frame: frame.number)
         switch decoded {
+        case .tcp(let segment) where DNSTracker.isDNS(segment):
+            self.dns.feed(segment, frame: frame.number, time: frame.timestamp)
+        case .udp(let datagram):
+            self.dns.feed(datagram, frame: frame.number, time: frame.timestamp)
         case .tcp(var segment):
             if frame.timestamp.nanoseconds >= self.nextSweep {
                 self.nextSweep = frame.timestamp.nanoseconds &+ 1_000_000_000
@@ -162,9 +169,11 @@ public final class ShardedEngine: CaptureAnalysing {
             tlsSessionsWithKeys += worker.shard.collector.tlsSessionsWithKeys
         }
         self.statistics.fragments = self.decoder.fragmentCounters
-        return self.merger.finish(
+        var result = self.merger.finish(
             linkType: self.linkType, statistics: self.statistics, warnings: self.warnings, tlsSessions: tlsSessions,
             tlsSessionsWithKeys: tlsSessionsWithKeys)
+        if !self.dns.isEmpty { result.attachDNS(self.dns) }
+        return result
     }
 
     /// The shard of the connection between `a` and `b`: the same both ways round, and the same
@@ -267,6 +276,7 @@ public final class ShardedEngine: CaptureAnalysing {
                 }
             }
             if !finished.isEmpty || !reports.isEmpty {
+                if !self.dns.isEmpty, !reports.isEmpty { self.dns.markDrift(in: &reports) }
                 self.merger.absorb(finished: &finished, reports: &reports, now: now)
             }
         }
@@ -288,6 +298,7 @@ public final class ShardedEngine: CaptureAnalysing {
         var finished: [FinishedTransaction] = []
         var reports: [ConnectionReport] = []
         for (id, ended) in swept { self.append(ended, as: id, finished: &finished, reports: &reports) }
+        if !self.dns.isEmpty, !reports.isEmpty { self.dns.markDrift(in: &reports) }
         self.merger.absorb(finished: &finished, reports: &reports, now: self.statistics.lastTime ?? .zero)
     }
 

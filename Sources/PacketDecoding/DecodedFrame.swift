@@ -205,15 +205,44 @@ public enum ICMPErrorKind: UInt8, Hashable, Sendable {
     case timeExceeded
 }
 
+/// A UDP datagram to or from port 53: DNS, the one UDP protocol the analysis reads (the
+/// gateway resolving its upstream's name). Its payload borrows from the frame.
+public struct UDPDatagram {
+    /// The sender.
+    public var source: Endpoint
+    /// The receiver.
+    public var destination: Endpoint
+    /// The captured payload bytes (fewer than `payloadWireLength` when the snap length cut them).
+    public var payload: UnsafeRawBufferPointer
+    /// Offset of the first payload byte from the start of the frame.
+    public var payloadFrameOffset: Int
+    /// How many payload bytes the sender sent, from the UDP length field.
+    public var payloadWireLength: Int
+
+    /// A datagram from its parts.
+    public init(source: Endpoint, destination: Endpoint, payload: UnsafeRawBufferPointer, payloadFrameOffset: Int, payloadWireLength: Int) {
+        self.source = source
+        self.destination = destination
+        self.payload = payload
+        self.payloadFrameOffset = payloadFrameOffset
+        self.payloadWireLength = payloadWireLength
+    }
+
+    /// The DNS port.
+    public static let dnsPort: UInt16 = 53
+}
+
 /// What the decoder made of one frame. No case allocates.
 public enum DecodedFrame {
     /// A TCP segment.
     case tcp(TCPSegment)
     /// An ICMP error about a TCP segment (destination unreachable, packet too big, time exceeded).
     case icmpUnreachable(ICMPUnreachable)
+    /// A UDP datagram to or from port 53 (DNS).
+    case udp(UDPDatagram)
     /// An IPv4 fragment held until the rest of its datagram arrives (or evicted).
     case fragmentHeld
-    /// Not TCP (ARP, UDP, other ICMP, other EtherTypes): ignored by the analysis.
+    /// Not TCP (ARP, UDP other than DNS, other ICMP, other EtherTypes): ignored by the analysis.
     case notTCP
     /// The frame ends (caplen) before the headers it announces: `capture.truncated`.
     case truncated(layer: StaticString)

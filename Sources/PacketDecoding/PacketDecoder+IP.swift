@@ -65,6 +65,8 @@ extension PacketDecoder {
                 source: .v4(source), destination: .v4(destination), isInFrame: true)
         case 1:
             return Self.decodeICMPv4(bytes, at: cursor.index, end: end, capturedEnd: capturedEnd)
+        case 17:
+            return Self.decodeUDP(bytes, at: cursor.index, end: end, capturedEnd: capturedEnd, source: .v4(source), destination: .v4(destination))
         default:
             return .notTCP
         }
@@ -139,6 +141,8 @@ extension PacketDecoder {
                     source: source, destination: destination, isInFrame: true)
             case 58:
                 return Self.decodeICMPv6(bytes, at: offset, end: end, capturedEnd: capturedEnd)
+            case 17:
+                return Self.decodeUDP(bytes, at: offset, end: end, capturedEnd: capturedEnd, source: source, destination: destination)
             default:
                 return .notTCP
             }

@@ -1,6 +1,7 @@
 import CaptureModel
 
-/// Turns captured frames into TCP segments, ICMP errors about TCP, or the reason it could not.
+/// Turns captured frames into TCP segments, ICMP errors about TCP, DNS datagrams (UDP port 53),
+/// or the reason it could not.
 ///
 /// Every read is checked against the captured length (`frame.bytes.count`, libpcap's `caplen`),
 /// never against the wire length. The IP length fields bound the transport bytes, so Ethernet
@@ -9,7 +10,7 @@ import CaptureModel
 ///
 /// The layer names in `.truncated(layer:)` and `.malformed(layer:reason:)` are stable:
 /// `link`, `ip` (a raw-IP frame too short for its version nibble), `ipv4`, `ipv6`, `tcp`, `icmp`,
-/// `icmpv6`. A payload cut by the snap length is not truncation: the segment decodes with
+/// `icmpv6`, `udp`. A payload cut by the snap length is not truncation: the segment decodes with
 /// `payload.count < payloadWireLength`. Only headers the frame announces but lacks are.
 ///
 /// IPv4 fragments of TCP datagrams are reassembled in a bounded table (see `Limits`); IPv6

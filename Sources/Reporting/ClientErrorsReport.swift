@@ -60,6 +60,9 @@ public enum ClientErrorsReport {
     }
 
     private static func cause(_ error: ClientError) -> String {
+        if error.upstreamConnection == nil, let frame = error.dnsFrame {
+            return "\(error.cause?.description ?? "?"): no upstream connection; \(Terminal.safe(error.dnsName ?? "?")) did not resolve (DNS frame \(frame))"
+        }
         if error.upstreamConnection == nil, !error.disabledBy.isEmpty {
             return "\(error.cause?.description ?? "?"): no upstream tried; every member was down after "
                 + error.disabledBy.map { "c\($0)" }.joined(separator: ", ")

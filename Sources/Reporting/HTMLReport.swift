@@ -64,7 +64,9 @@ public enum HTMLReport {
                         html.element("p", [("class", "warning")], text: "Not redacted (--no-redact): evidence shows credential values (Authorization, Cookie, API tokens) as they were sent.")
                     }
                     html.element("nav") { html in
-                        for (target, label) in [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")] {
+                        var sections = [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")]
+                        if !document.json["dns"].isNull { sections.append(("#dns", "DNS")) }
+                        for (target, label) in sections {
                             html.element("a", [("href", target)], text: label)
                             html.text(" ")
                         }
@@ -82,6 +84,7 @@ public enum HTMLReport {
                     Self.causes(document, &html)
                     html.newline()
                     Self.clientErrors(document.json["client_errors"], &html)
+                    DNSReport.html(document.json, &html)
                     Self.connections(document, &html)
                 }
                 html.element("footer", [("class", "muted")]) { html in
@@ -358,6 +361,10 @@ public enum HTMLReport {
                             let source = item["source"].string
                             if let id = item["upstream_connection"].string {
                                 html.element("a", [("href", "#" + Self.anchor(id, source: source))], text: Self.clip(id))
+                            } else if let frame = item["dns_frame"].int {
+                                html.text("none: ")
+                                html.element("code", text: Self.clip(item["dns_name"].text ?? "?"))
+                                html.text(" did not resolve (DNS frame \(frame))")
                             } else if !disabledBy.isEmpty {
                                 html.text("none tried; members down after ")
                                 for (index, id) in disabledBy.enumerated() {

@@ -39,6 +39,10 @@ public enum JSONReport {
             members.append(("client_hop", self.clientHop(clientHop)))
             members.append(("client_errors", .array(clientHop.errors.map { self.clientError($0, origins: source.origins) })))
         }
+        // Only when the capture holds DNS (UDP or TCP port 53).
+        if let dns = result.dns {
+            members.append(("dns", DNSReport.json(dns)))
+        }
         return .object(members)
     }
 
@@ -95,6 +99,11 @@ public enum JSONReport {
         if let stream = error.streamID { members.append(("stream_id", .number(Int(stream)))) }
         if let reset = error.resetError { members.append(("reset_error", .string(reset))) }
         if let stream = error.upstreamStreamID { members.append(("upstream_stream_id", .number(Int(stream)))) }
+        // A `dns.*` cause: the failing answer's frame, or the unanswered query's.
+        if let frame = error.dnsFrame {
+            members.append(("dns_frame", .number(frame)))
+            members.append(("dns_name", .optional(error.dnsName)))
+        }
         return .object(members)
     }
 

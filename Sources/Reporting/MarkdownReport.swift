@@ -52,6 +52,7 @@ public enum MarkdownReport {
         out += self.upstreams(document)
         out += self.causes(document)
         out += self.clientErrors(json)
+        out += DNSReport.markdown(json)
         out += self.failingConnections(document)
         return out
     }
@@ -187,6 +188,7 @@ public enum MarkdownReport {
         for item in items.prefix(self.connectionsListed) {
             let disabledBy = item["disabled_by"].items.compactMap(\.text)
             var connection = item["upstream_connection"].string.map { self.text($0) }
+                ?? item["dns_frame"].int.map { "none: \(self.code(item["dns_name"].text ?? "?", inTable: true)) did not resolve (DNS frame \($0))" }
                 ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }

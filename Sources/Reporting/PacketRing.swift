@@ -79,7 +79,7 @@ public struct PacketRing {
         switch decoded {
         case .tcp(let segment): key = FlowKey(segment.source, segment.destination)
         case .icmpUnreachable(let icmp): key = FlowKey(icmp.quotedSource, icmp.quotedDestination)
-        case .fragmentHeld, .notTCP, .truncated, .malformed: return
+        case .udp, .fragmentHeld, .notTCP, .truncated, .malformed: return
         }
         let packet = Packet(number: frame.number, timestamp: frame.timestamp, wireLength: frame.wireLength, bytes: Array(frame.bytes))
         let size = packet.bytes.count + Self.overhead

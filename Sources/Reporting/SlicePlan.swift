@@ -75,7 +75,7 @@ public struct SlicePlan {
         switch decoded {
         case .tcp(let segment): pair = FlowKey(segment.source, segment.destination)
         case .icmpUnreachable(let icmp): pair = FlowKey(icmp.quotedSource, icmp.quotedDestination)
-        case .fragmentHeld, .notTCP, .truncated, .malformed: return nil
+        case .udp, .fragmentHeld, .notTCP, .truncated, .malformed: return nil
         }
         guard let entries = self.byPair[pair] else { return nil }
         return entries.first { $0.frames.contains(frame) }?.path

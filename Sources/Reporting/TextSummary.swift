@@ -112,6 +112,7 @@ public enum TextSummary {
             }
         }
         out += ClientErrorsReport.text(result, origins: source.origins)
+        out += DNSReport.text(result)
         return out
     }
 }

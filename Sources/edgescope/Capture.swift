@@ -348,14 +348,19 @@ struct Capture: ParsableCommand {
     /// `tcp and ((host A and port P) or (host B) ...)`, or `tcp` with no upstream; with
     /// `--gateway-address`, its listeners too.
     static func filter(for specs: [UpstreamSpec], gateways: [GatewayAddress] = []) -> String {
-        guard !specs.isEmpty else { return "tcp" }
+        // The gateway's DNS (UDP and TCP port 53) always: a name that does not resolve leaves no
+        // upstream connection to see.
+        guard !specs.isEmpty else { return "tcp or \(Self.dnsFilter)" }
         let terms = specs.map { spec in
             "(host \(spec.address.text)\(spec.port.map { " and port \($0)" } ?? ""))"
         } + gateways.map { listener in
             "(host \(listener.address.text)\(listener.port.map { " and port \($0)" } ?? ""))"
         }
-        return "tcp and (\(terms.joined(separator: " or ")))"
+        return "(tcp and (\(terms.joined(separator: " or ")))) or \(Self.dnsFilter)"
     }
+
+    /// DNS over UDP and TCP.
+    static let dnsFilter = "port 53"
 
     /// Makes everything the run writes to, and gives up root (when `target` is given) for good.
     ///

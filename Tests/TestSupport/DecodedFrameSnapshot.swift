@@ -8,6 +8,8 @@ public enum DecodedFrameSnapshot: Hashable, Sendable, CustomStringConvertible {
     case tcp(TCPSegmentSnapshot)
     /// An ICMP error about a TCP segment.
     case icmpUnreachable(ICMPUnreachable)
+    /// A DNS datagram: its endpoints and payload.
+    case udp(source: Endpoint, destination: Endpoint, payload: [UInt8], payloadWireLength: Int)
     /// A fragment held for reassembly.
     case fragmentHeld
     /// Not TCP.
@@ -22,6 +24,8 @@ public enum DecodedFrameSnapshot: Hashable, Sendable, CustomStringConvertible {
         switch decoded {
         case .tcp(let segment): self = .tcp(TCPSegmentSnapshot(segment))
         case .icmpUnreachable(let unreachable): self = .icmpUnreachable(unreachable)
+        case .udp(let datagram):
+            self = .udp(source: datagram.source, destination: datagram.destination, payload: Array(datagram.payload), payloadWireLength: datagram.payloadWireLength)
         case .fragmentHeld: self = .fragmentHeld
         case .notTCP: self = .notTCP
         case .truncated(let layer): self = .truncated(layer: layer.description)
@@ -46,6 +50,7 @@ public enum DecodedFrameSnapshot: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .tcp(let segment): return "tcp(\(segment))"
         case .icmpUnreachable(let unreachable): return "icmpUnreachable(\(unreachable))"
+        case .udp(let source, let destination, let payload, _): return "udp(\(source) > \(destination), \(payload.count) bytes)"
         case .fragmentHeld: return "fragmentHeld"
         case .notTCP: return "notTCP"
         case .truncated(let layer): return "truncated(\(layer))"

@@ -100,7 +100,7 @@ struct CaptureCommandTests {
         #expect((connections.first?["verdict"] as? [String: Any])?["code"] as? String == "tcp.fin.before_response")
         let capture = try #require(report["capture"] as? [String: Any])
         #expect(capture["interface"] as? String == "lo")
-        #expect(capture["filter"] as? String == "tcp and ((host 127.0.0.1 and port \(listener.port)))")
+        #expect(capture["filter"] as? String == "(tcp and ((host 127.0.0.1 and port \(listener.port)))) or port 53")
         #expect(capture["kernel_drops"] as? Int == 0)
         #expect(capture["interface_drops"] is Int)
         #expect((capture["received"] as? Int ?? 0) >= 1)

@@ -60,8 +60,8 @@ struct ClientHopCommandTests {
     @Test func captureFilterTakesTheListenersWithTheUpstreams() throws {
         let upstream = try #require(UpstreamSpec(parsing: "10.0.3.24:8080"))
         let listener = try #require(GatewayAddress(parsing: "10.0.0.5:443"))
-        #expect(Capture.filter(for: [upstream], gateways: [listener]) == "tcp and ((host 10.0.3.24 and port 8080) or (host 10.0.0.5 and port 443))")
-        #expect(Capture.filter(for: [upstream]) == "tcp and ((host 10.0.3.24 and port 8080))")
-        #expect(Capture.filter(for: [], gateways: [listener]) == "tcp")
+        #expect(Capture.filter(for: [upstream], gateways: [listener]) == "(tcp and ((host 10.0.3.24 and port 8080) or (host 10.0.0.5 and port 443))) or port 53")
+        #expect(Capture.filter(for: [upstream]) == "(tcp and ((host 10.0.3.24 and port 8080))) or port 53")
+        #expect(Capture.filter(for: [], gateways: [listener]) == "tcp or port 53")
     }
 }

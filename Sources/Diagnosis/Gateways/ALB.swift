@@ -107,6 +107,9 @@ public struct ALBModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "The target groups for the load balancer have no registered targets, or no healthy targets")
 
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout, .dnsDrift:
+            return GatewayRuleKit.noNameResolution
+
         case .tlsHandshakeTimeout, .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake,
             .tlsClientCertRequired, .tlsMalformed:
             return .rejects(502, "The load balancer encountered an SSL handshake error or SSL handshake timeout (10 seconds) when connecting to a target")

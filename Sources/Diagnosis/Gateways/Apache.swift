@@ -278,6 +278,13 @@ public struct ApacheModel: GatewayModel {
             return .rejects(503, "AH00940: http: disabled connection for (…:…)",
                 note: "the worker is in error state for retry= seconds (60 by default) after a connect failure; no SYN is sent (proxy_util.c; not verified: the captures use retry=0)")
 
+        // DNS: mod_proxy resolves a worker's name when it first connects, and again only with
+        // ProxyPass … disablereuse=On (or after the address TTL of 2.4.59+'s `addressttl=`).
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout:
+            return .rejects(502, "AH00898: DNS lookup failure for: … returned by …", note: "not verified")
+        case .dnsDrift:
+            return .rejects(503, "AH00957: http: attempt to connect to …:… (…:…) failed", note: "the connection's own failure at the new address, once the worker re-resolves (not verified)")
+
         // TLS
         case .tlsCertExpired, .tlsAlert where code.qualifier == "certificate_expired":
             return Self.verifyError(10, "certificate has expired",

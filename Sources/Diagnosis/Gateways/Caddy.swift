@@ -215,6 +215,18 @@ public struct CaddyModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "no upstreams available", note: "every upstream marked unhealthy by active or passive health checks (reverseproxy.go)")
 
+        // DNS: a dial address's name is resolved by Go's resolver at every dial.
+        case .dnsNXDOMAIN:
+            return .rejects(502, "dial tcp: lookup … on …: no such host", note: "not verified")
+        case .dnsSERVFAIL:
+            return .rejects(502, "dial tcp: lookup … on …: server misbehaving", note: "not verified")
+        case .dnsREFUSED:
+            return .rejects(502, "dial tcp: lookup … on …: server misbehaving", note: "Go reports REFUSED as a misbehaving server (not verified)")
+        case .dnsTimeout:
+            return .rejects(502, "dial tcp: lookup … on …: i/o timeout", note: "Go's resolver tries each server twice, 5 s each, by default (not verified)")
+        case .dnsDrift:
+            return .rejects(502, "dial tcp …: connect: connection refused", note: "the dial's own failure at the new address (not verified)")
+
         case .tlsCertExpired:
             return Self.certificate("x509: certificate has expired or is not yet valid: current time … is after …", seen: "tls-caddy-cert-expired")
         case .tlsCertNotYetValid:

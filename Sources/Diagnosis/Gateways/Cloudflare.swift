@@ -128,6 +128,11 @@ public struct CloudflareModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "", note: "with Load Balancing, when every origin pool is unhealthy (not a 52x)")
 
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout:
+            return .rejects(530, "Error 1016: Origin DNS error", note: "the origin is a CNAME whose name Cloudflare cannot resolve (not verified)")
+        case .dnsDrift:
+            return .rejects(521, "521 Web server is down", note: "the origin's DNS record now points at an address that refuses the connection (522 when it does not answer) (not verified)")
+
         case .tlsHandshakeTimeout, .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake,
             .tlsClientCertRequired, .tlsMalformed:
             return Self.handshakeFailed

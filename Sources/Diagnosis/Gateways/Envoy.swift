@@ -164,6 +164,13 @@ public struct EnvoyModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "UH", note: "no_healthy_upstream: outlier detection or health checks ejected every host")
 
+        // DNS: the dynamic forward proxy resolves per request; a STRICT_DNS or LOGICAL_DNS
+        // cluster keeps its last hosts while resolution fails.
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout:
+            return Self.unverified(.rejects(503, "DF", note: "dns_resolution_failure (dynamic forward proxy); a STRICT_DNS cluster whose name never resolved has no hosts: 503 UH"))
+        case .dnsDrift:
+            return Self.unverified(.rejects(503, "UF", note: "a STRICT_DNS cluster replaces its hosts with the new answer and the connections to the new address fail"))
+
         // HTTP/2 and gRPC: an HTTP/2 cluster (http2_protocol_options), oghttp2/nghttp2 codec.
         case .protoH1ResponseToH2:
             return Self.unverified(Self.protocolError, "not verified: the HTTP/2 codec's frame-size error (http2.codec_error)")

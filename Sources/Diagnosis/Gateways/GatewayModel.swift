@@ -235,6 +235,11 @@ enum GatewayRuleKit {
     static let noFastCGI = GatewayReaction(
         kind: .accepts, status: nil, detail: "", note: "no FastCGI client: this gateway cannot have a FastCGI hop")
 
+    /// A DNS code behind a gateway that resolves no upstream name (ALB targets are addresses or
+    /// instance ids).
+    static let noNameResolution = GatewayReaction(
+        kind: .accepts, status: nil, detail: "", note: "targets are registered by address or instance id: the load balancer resolves no upstream name")
+
     /// Capture problems are ours: the gateway saw the bytes the capture lost.
     static let notSeen = GatewayReaction(
         kind: .accepts, status: nil, detail: "", note: "a capture problem: the gateway saw the bytes the capture lacks")

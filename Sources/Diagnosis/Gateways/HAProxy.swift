@@ -211,6 +211,19 @@ public struct HAProxyModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "SC", note: "no server available: every server is DOWN by its health checks, and the log names <NOSRV>")
 
+        // DNS: a server line with `resolvers` re-resolves its name at run time (resolvers.c);
+        // none of this was captured.
+        case .dnsNXDOMAIN:
+            return .rejects(503, "SC", note: "after `hold nx` (30 s) the server is marked DOWN: \"Server …/… is going DOWN for maintenance (DNS NX status)\", then <NOSRV> (not verified)")
+        case .dnsTimeout:
+            return .rejects(503, "SC", note: "after `hold timeout` (30 s) the server is marked DOWN: \"Server …/… is going DOWN for maintenance (DNS timeout status)\", then <NOSRV> (not verified)")
+        case .dnsREFUSED:
+            return .rejects(503, "SC", note: "after `hold refused` (30 s) the server is marked DOWN: \"… (DNS refused status)\", then <NOSRV> (not verified)")
+        case .dnsSERVFAIL:
+            return .rejects(503, "SC", note: "after `hold other` (30 s) the server is marked DOWN: \"… (unspecified DNS error)\", then <NOSRV> (not verified)")
+        case .dnsDrift:
+            return .rejects(503, "SC", note: "HAProxy logs \"…/… changed its IP from … to … by …\" and then fails the connections to the new address (after retries) (not verified)")
+
         // HTTP/2 and gRPC: a server line with proto h2 (2.6.12 run against frame-scripted upstreams).
         case .protoH1ResponseToH2:
             return .rejects(503, "SC", note: "HAProxy treats an HTTP/1 answer to its preface as a connect failure: 503 after the retries")

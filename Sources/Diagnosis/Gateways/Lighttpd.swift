@@ -219,6 +219,9 @@ public struct LighttpdModel: GatewayModel {
             return .rejects(503, "(gw_backend.c.960) all handlers for …? on  are down.",
                 note: "after a connect failure the backend is disabled for disable-time (1 s by default) (gw_backend.c; not verified)")
 
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout, .dnsDrift:
+            return .accepts(note: "lighttpd resolves a backend's \"host\" once, when it reads its configuration (a name that does not resolve stops it starting); it makes no DNS query per request")
+
         // TLS: none of lighttpd's own.
         case .tlsAlert, .tlsSNIMissing, .tlsVersionMismatch, .tlsCipherMismatch, .tlsPeerClosedInHandshake, .tlsHandshakeTimeout,
             .tlsClientCertRequired, .tlsEarlyDataUnreadable, .tlsClosedAfterHandshake, .tlsCertExpired, .tlsCertNotYetValid,

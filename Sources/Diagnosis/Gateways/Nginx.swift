@@ -61,6 +61,12 @@ public struct NginxModel: GatewayModel {
         return "upstream sent \(frame) frame with invalid length: \(length)"
     }
 
+    /// A name `resolver` could not resolve: nginx answers 502 without connecting.
+    private static func unresolved(_ error: String, _ capture: String) -> GatewayReaction {
+        .rejects(502, "… could not be resolved (\(error))",
+            note: "no upstream connection; seen with 1.22.1 (captures/dns/nginx-\(capture).pcap)")
+    }
+
     private static func invalidHeader(_ quoted: String, note: String? = nil) -> GatewayReaction {
         .rejects(502, "upstream sent invalid header: \"\(quoted)...\"" + While.readingHead, note: note)
     }
@@ -332,6 +338,21 @@ public struct NginxModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(502, "no live upstreams" + While.connecting,
                 note: "every server of the upstream block is marked down for fail_timeout after max_fails failures (1 and 10 s by default)")
+
+        // DNS: `proxy_pass` with a variable resolves the name at request time through `resolver`
+        // (seen with 1.22.1, captures/dns/); a name in an upstream block is resolved once, at startup.
+        case .dnsNXDOMAIN:
+            return Self.unresolved("3: Host not found", "nxdomain")
+        case .dnsSERVFAIL:
+            return Self.unresolved("2: Server failure", "servfail")
+        case .dnsREFUSED:
+            return Self.unresolved("5: Operation refused", "refused")
+        case .dnsTimeout:
+            return .rejects(502, "… could not be resolved (110: Operation timed out)",
+                note: "after resolver_timeout (30 s by default); no upstream connection; seen with 1.22.1 (captures/dns/nginx-timeout.pcap, resolver_timeout 2s)")
+        case .dnsDrift:
+            return .rejects(502, "connect() failed (…)" + While.connecting,
+                note: "the connection's own failure, the new address in `upstream: \"http://…\"`; `resolver … valid=` overrides the TTL, and nginx re-resolves only after it expires, so requests go on reaching the old address for up to about twice that (seen with 1.22.1, captures/dns/nginx-drift.pcap)")
 
         // HTTP/2 and gRPC: grpc_pass (1.22; proxy_http_version 2 from 1.29.4 reads the same frames).
         case .protoH1ResponseToH2:

@@ -166,6 +166,11 @@ public struct StrictModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return .rejects(503, "RFC 9110 §15.6.4: no upstream can take the request (503 Service Unavailable)")
 
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout:
+            return .rejects(502, "RFC 9110 §15.6.3: the upstream's name did not resolve, so no upstream could be asked (502 Bad Gateway)")
+        case .dnsDrift:
+            return .rejects(502, "RFC 9110 §15.6.3: the new address of the upstream's name failed (502 Bad Gateway)")
+
         // HTTP/2 and gRPC (RFC 9113)
         case .protoH1ResponseToH2:
             return invalid("9113 §3.4: the server's connection preface is a SETTINGS frame")

@@ -198,6 +198,9 @@ public struct VarnishModel: GatewayModel {
         case .gatewayNoLiveUpstreams:
             return Self.fetchFailed("backend …: unhealthy", "a probe marked the backend sick; during the hold-down after a refused connect: fail errno 0 (Success)")
 
+        case .dnsNXDOMAIN, .dnsSERVFAIL, .dnsREFUSED, .dnsTimeout, .dnsDrift:
+            return .accepts(note: "Varnish resolves a backend's .host once, when the VCL is compiled (a name that does not resolve fails vcl.load); it makes no DNS query per request (vmod dynamic does)")
+
         // HTTP/2 and gRPC: Varnish speaks only HTTP/1 to its upstreams.
         case .protoH1ResponseToH2, .tlsALPNNoH2, .h2RSTStreamBeforeResponse, .h2Goaway, .h2FrameTooLarge, .h2HPACKBadIndex, .h2HPACKError,
             .h2StatusMissing, .h2StatusDuplicate, .h2StatusInvalid, .h2HeaderRequestPseudo, .h2HeaderUppercase,
