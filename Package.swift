@@ -40,12 +40,15 @@ let package = Package(
         .target(name: "FastCGI", dependencies: ["CaptureModel", "HTTP1"]),
         // TLS records and handshakes, read without keys.
         .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
+        // The gateway's own logs (nginx, HAProxy, Apache, Caddy, Varnish), read and joined to
+        // the connections and client errors they are about.
+        .target(name: "GatewayLog", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "GatewayLog"]),
         // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
-        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1"]),
+        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "GatewayLog"]),
         // libpcap, and the one module that imports it.
         .systemLibrary(
             name: "CPcap", pkgConfig: "libpcap",
@@ -71,7 +74,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords",
-                "Diagnosis", "HTTP1", "CBuildStamp",
+                "Diagnosis", "HTTP1", "CBuildStamp", "GatewayLog",
             ]),
 
         // Frame builders shared by the tests.
@@ -87,6 +90,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords"]),
+        .testTarget(name: "GatewayLogTests", dependencies: ["GatewayLog", "CaptureModel"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(

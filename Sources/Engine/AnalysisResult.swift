@@ -1,5 +1,6 @@
 import CaptureModel
 import Diagnosis
+import GatewayLog
 import HTTP1
 import PacketDecoding
 import TCPReassembly
@@ -40,6 +41,10 @@ public struct ConnectionReport: Sendable {
     public var tls: TLSSummary?
     /// The PROXY protocol header the gateway sent before its first request, if any.
     public var proxyHeader: ProxyHeader? = nil
+    /// The gateway's log lines about it (`--gateway-log`); `nil` when no log was given.
+    public var gatewayLog: [GatewayLogNote]? = nil
+    /// Lines about it beyond those listed in `gatewayLog`.
+    public var gatewayLogNotListed = 0
 
     /// `c17`.
     public var name: String { "c\(self.id)" }
@@ -113,4 +118,6 @@ public struct AnalysisResult: Sendable {
     /// The client-to-gateway hop and the errors its clients saw, when the capture holds that hop
     /// too; its connections are in neither `connections` nor `tally`.
     public var clientHop: ClientHopSummary? = nil
+    /// The gateway logs given (`--gateway-log`), when any were.
+    public var gatewayLog: GatewayLogSummary? = nil
 }

@@ -1,4 +1,5 @@
 import CaptureModel
+import GatewayLog
 
 /// What a client saw go wrong: an error status, or a response that never came whole.
 public enum ClientFailure: String, Sendable {
@@ -83,6 +84,9 @@ public struct ClientError: Sendable {
     /// For `gateway.no_live_upstreams`: the last failed connection to each upstream the gateway's
     /// host reached before it, the failures that had the members marked down, oldest first.
     public var disabledBy: [UInt32] = []
+
+    /// The gateway's log lines about it (`--gateway-log`); `nil` when no log was given.
+    public var gatewayLog: [GatewayLogNote]? = nil
 
     /// `GET /v1/report`.
     public var request: String { "\(self.method) \(self.target)" }

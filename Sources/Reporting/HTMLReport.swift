@@ -82,6 +82,7 @@ public enum HTMLReport {
                     html.newline()
                     Self.clientErrors(document.json["client_errors"], &html)
                     Self.connections(document, &html)
+                    GatewayLogReport.html(document, &html)
                 }
                 html.element("footer", [("class", "muted")]) { html in
                     let healthy = document.connectionCount - document.failedCount

@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import Engine
+import GatewayLog
 import HTTP1
 import TCPReassembly
 
@@ -38,6 +39,10 @@ public enum JSONReport {
         if let clientHop = result.clientHop {
             members.append(("client_hop", self.clientHop(clientHop)))
             members.append(("client_errors", .array(clientHop.errors.map(self.clientError))))
+        }
+        // Only with --gateway-log: each file, and the lines that joined nothing.
+        if let gatewayLog = result.gatewayLog {
+            members.append(("gateway_log", GatewayLogReport.summary(gatewayLog)))
         }
         return .object(members)
     }
@@ -83,7 +88,7 @@ public enum JSONReport {
             ("matched_by", .array(error.matchedBy.map { .string($0) })),
             ("disabled_by", .array(error.disabledBy.map { .string("c\($0)") })),
             ("failure", .string(error.failure.rawValue)),
-        ])
+        ] + (error.gatewayLog.map { [("gateway_log", GatewayLogReport.value($0))] } ?? []))
     }
 
     /// Counts over every connection judged, listed or not.
@@ -171,7 +176,7 @@ public enum JSONReport {
                     ])
                     + (report.verdict.stderr.map { [("stderr", .string($0))] } ?? []))),
             ("compact", .bool(true)),
-        ] + (report.proxyHeader.map { header in
+        ] + (report.gatewayLog.map { [("gateway_log", GatewayLogReport.value($0))] } ?? []) + (report.proxyHeader.map { header in
             // Only when the gateway sent one: the original client the upstream is told of.
             [("proxy_header", .object([
                 ("version", .number(header.version)), ("source", .optional(header.source?.description)),
@@ -261,6 +266,8 @@ public enum JSONReport {
             }
         }
         out.member("slice", slice)
+        // Only with --gateway-log: the gateway's own lines about this connection.
+        GatewayLogReport.members(report.gatewayLog, notListed: report.gatewayLogNotListed, into: &out)
         out.endObject()
     }
 

@@ -52,6 +52,7 @@ public enum MarkdownReport {
         out += self.causes(document)
         out += self.clientErrors(json)
         out += self.failingConnections(document)
+        out += GatewayLogReport.markdown(document)
         return out
     }
 

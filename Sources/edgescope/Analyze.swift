@@ -58,6 +58,8 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var trust: TrustOptions
 
+    @OptionGroup var gatewayLogOptions: GatewayLogOptions
+
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
     var keylog: String?
 
@@ -91,6 +93,8 @@ struct Analyze: ParsableCommand {
         let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
 
         let verifier = try self.trust.chainVerifier()
+        let gatewayLog = try self.gatewayLogOptions.open()
+        try gatewayLog?.readAll()
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
         }
@@ -131,10 +135,14 @@ struct Analyze: ParsableCommand {
             }
         }
         var (result, readError) = self.threads == 1
-            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report, progress: progress)
+            ? try Self.analyse(Engine(linkType: reader.linkType, options: options), reader: reader, report: report, progress: progress, gatewayLog: gatewayLog)
             : try Self.analyse(
                 ShardedEngine(linkType: reader.linkType, options: options, shards: self.threads), reader: reader, report: report,
-                progress: progress)
+                progress: progress, gatewayLog: gatewayLog)
+        if let gatewayLog {
+            for index in result.connections.indices { gatewayLog.restore(&result.connections[index]) }
+            gatewayLog.finish(&result)
+        }
         // The engine keeps only the worst connections for the summary (`connectionsKept`) and
         // warns that the rest are not listed; report.json lists what `--list` says and its
         // totals count the rest, so that warning would be wrong here.
@@ -183,7 +191,7 @@ struct Analyze: ParsableCommand {
     /// streamed into `report` as they come. Returns the analysis and the read error that cut
     /// the capture short, if one did.
     private static func analyse<Analyser: CaptureAnalysing>(
-        _ engine: Analyser, reader: PcapReader, report: StreamedReport?, progress: ProgressLine?
+        _ engine: Analyser, reader: PcapReader, report: StreamedReport?, progress: ProgressLine?, gatewayLog: GatewayLogSession?
     ) throws -> (AnalysisResult, String?) {
         var engine = engine
         var streamFailure: Error?
@@ -194,7 +202,7 @@ struct Analyze: ParsableCommand {
             // per packet would pay a dynamic exclusivity check.
             try reader.forEachFrame { frame in
                 engine.process(frame)
-                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
+                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged, gatewayLog: gatewayLog) }
                 // The clock is looked at once per 1024 frames; the line is redrawn at most 4 times a second.
                 if frame.number & 0x3ff == 0, let progress {
                     progress.update(bytesRead: reader.bytesRead, fileSize: reader.fileSize, packets: UInt64(frame.number), counts: judged)
@@ -222,9 +230,9 @@ struct Analyze: ParsableCommand {
         }
         // The connections open at the end, judged and written a batch at a time.
         let result = engine.finish { ended in
-            if streamFailure == nil { streamFailure = Self.add(ended, to: report, counting: &judged) }
+            if streamFailure == nil { streamFailure = Self.add(ended, to: report, counting: &judged, gatewayLog: gatewayLog) }
         }
-        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
+        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged, gatewayLog: gatewayLog) }
         if let streamFailure { throw streamFailure }
         return (result, readError)
     }
@@ -232,16 +240,22 @@ struct Analyze: ParsableCommand {
     /// Moves the connections the engine judged since the last call to the report; returns
     /// what failed writing them.
     private static func stream<Analyser: CaptureAnalysing>(
-        _ engine: inout Analyser, to report: StreamedReport?, counting counts: inout ProgressLine.Counts
+        _ engine: inout Analyser, to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
     ) -> Error? {
         let ended = engine.takeEnded()
         guard !ended.isEmpty else { return nil }
-        return self.add(ended, to: report, counting: &counts)
+        return self.add(ended, to: report, counting: &counts, gatewayLog: gatewayLog)
     }
 
     /// Moves `ended` to the report; returns what failed writing them.
-    private static func add(_ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts) -> Error? {
+    private static func add(
+        _ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
+    ) -> Error? {
         counts.add(ended)
+        var ended = ended
+        if let gatewayLog {
+            for index in ended.indices { gatewayLog.annotate(&ended[index]) }
+        }
         guard let report else { return nil }
         do {
             for connection in ended { try report.add(connection) }

@@ -1,0 +1,213 @@
+import CaptureModel
+
+/// An upstream connection, as the joiner sees it.
+public struct JoinableConnection: Sendable {
+    public var id: UInt32
+    /// The gateway's side.
+    public var gatewaySide: Endpoint
+    /// The upstream's side.
+    public var upstream: Endpoint
+    public var start: Timestamp
+    public var end: Timestamp
+    /// Its requests: method, target, request id.
+    public var requests: [(method: String, target: String, requestID: String?)]
+    public var code: FindingCode
+    public var verdictClass: VerdictClass
+    public var summary: String
+
+    public init(
+        id: UInt32, gatewaySide: Endpoint, upstream: Endpoint, start: Timestamp, end: Timestamp,
+        requests: [(method: String, target: String, requestID: String?)], code: FindingCode, verdictClass: VerdictClass, summary: String
+    ) {
+        self.id = id
+        self.gatewaySide = gatewaySide
+        self.upstream = upstream
+        self.start = start
+        self.end = end
+        self.requests = requests
+        self.code = code
+        self.verdictClass = verdictClass
+        self.summary = summary
+    }
+}
+
+/// A failure a client saw, as the joiner sees it.
+public struct JoinableClientError: Sendable {
+    /// What the client saw, in the words of `ClientFailure`.
+    public enum Failure: Sendable { case errorStatus, emptyReply, reset, cutBody }
+
+    public var client: Endpoint
+    /// When the response's first byte (or the close) was captured.
+    public var time: Timestamp
+    public var method: String
+    public var target: String
+    public var requestID: String?
+    public var status: Int?
+    public var failure: Failure
+    public var upstreamServer: Endpoint?
+
+    public init(
+        client: Endpoint, time: Timestamp, method: String, target: String, requestID: String?, status: Int?, failure: Failure,
+        upstreamServer: Endpoint?
+    ) {
+        self.client = client
+        self.time = time
+        self.method = method
+        self.target = target
+        self.requestID = requestID
+        self.status = status
+        self.failure = failure
+        self.upstreamServer = upstreamServer
+    }
+}
+
+/// Joins gateway log records to the connections and client errors they are about. A record
+/// joins a connection when nothing it names contradicts it (the upstream, the gateway's own
+/// port, the request, the request id) and its time falls in the connection's, within
+/// `slack`; one naming several upstreams (a request tried on several) joins one connection
+/// per upstream, any other one connection. Separately, it joins at most one client error.
+/// Connections are joined as they come (a streamed report), so the first that fits takes it.
+public struct GatewayLogJoiner {
+    public private(set) var records: [GatewayLogRecord] = []
+    private var connectionJoins: [Int] = []
+    private var errorJoined: [Bool] = []
+    private var byUpstream: [Endpoint: [Int]] = [:]
+    private var byTarget: [String: [Int]] = [:]
+    private var byClientPort: [UInt16: [Int]] = [:]
+    private var byRequestID: [String: [Int]] = [:]
+
+    /// How far outside a connection's first and last packet a record's time may be: logs are
+    /// written after the fact, and clocks differ.
+    public static let slack: Int64 = 2_000_000_000
+    /// Records listed per connection; the rest are counted.
+    public static let notesKept = 50
+
+    public init() {}
+
+    /// Takes records (all of a file at once for `analyze`, as they come for `capture`).
+    public mutating func add(_ records: [GatewayLogRecord]) {
+        for record in records {
+            let index = self.records.count
+            self.records.append(record)
+            self.connectionJoins.append(0)
+            self.errorJoined.append(false)
+            guard record.time != nil else { continue }
+            for upstream in Set(record.upstreams) { self.byUpstream[upstream, default: []].append(index) }
+            if let target = record.target { self.byTarget[target, default: []].append(index) }
+            if let port = record.clientPort { self.byClientPort[port, default: []].append(index) }
+            for id in Set(record.requestIDs) { self.byRequestID[id, default: []].append(index) }
+        }
+    }
+
+    /// Records that joined neither a connection nor a client error, in file order.
+    public var unmatched: [GatewayLogRecord] {
+        self.records.indices.filter { self.connectionJoins[$0] == 0 && !self.errorJoined[$0] }.map { self.records[$0] }
+    }
+
+    /// Records joined to some connection or client error.
+    public var matchedCount: Int {
+        self.records.indices.count { self.connectionJoins[$0] > 0 || self.errorJoined[$0] }
+    }
+
+    /// The records about `connection` (taking them), with any disagreement with its verdict.
+    public mutating func join(_ connection: JoinableConnection) -> [GatewayLogNote] {
+        var candidates = self.byUpstream[connection.upstream] ?? []
+        for request in connection.requests { candidates += self.byTarget[request.target] ?? [] }
+        if connection.requests.isEmpty, connection.verdictClass != .ok {
+            // A connection that never carried a request (refused, TLS failed): a log naming no
+            // upstream (HAProxy's, Apache's access log) can still be about it, by its time.
+            for (target, indices) in self.byTarget where !target.isEmpty { candidates += indices.filter { self.records[$0].upstreams.isEmpty } }
+        }
+        var notes: [GatewayLogNote] = []
+        for index in Set(candidates).sorted() {
+            let record = self.records[index]
+            guard self.connectionJoins[index] < max(1, record.upstreams.count),
+                  let matchedBy = Self.matches(record, connection) else { continue }
+            self.connectionJoins[index] += 1
+            notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
+        }
+        return notes
+    }
+
+    /// The records about `error` (taking them), with any disagreement with what the client got.
+    public mutating func join(_ error: JoinableClientError) -> [GatewayLogNote] {
+        var candidates = self.byClientPort[error.client.port] ?? []
+        candidates += self.byTarget[error.target] ?? []
+        if let id = error.requestID { candidates += self.byRequestID[id] ?? [] }
+        var notes: [GatewayLogNote] = []
+        for index in Set(candidates).sorted() where !self.errorJoined[index] {
+            let record = self.records[index]
+            guard let matchedBy = Self.matches(record, error) else { continue }
+            self.errorJoined[index] = true
+            notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, error)))
+        }
+        return notes
+    }
+
+    static func overlaps(_ record: GatewayLogRecord, from start: Timestamp, to end: Timestamp) -> Bool {
+        guard let time = record.time else { return false }
+        return time.nanoseconds <= end.nanoseconds + Self.slack && time.nanoseconds + record.span >= start.nanoseconds - Self.slack
+    }
+
+    /// What ties `record` to `connection`, or `nil` when something contradicts it.
+    static func matches(_ record: GatewayLogRecord, _ connection: JoinableConnection) -> [String]? {
+        guard self.overlaps(record, from: connection.start, to: connection.end) else { return nil }
+        var keys: [String] = []
+        if let port = record.gatewayPort {
+            guard port == connection.gatewaySide.port else { return nil }
+            keys.append("gateway_port")
+        }
+        if !record.upstreams.isEmpty {
+            guard record.upstreams.contains(connection.upstream) else { return nil }
+            keys.append("upstream")
+        }
+        if let target = record.target {
+            if connection.requests.isEmpty {
+                // Nothing to compare: only a failed connection can be about a request it never
+                // sent, and only a record of a failure.
+                guard connection.verdictClass != .ok, record.tellsOfAFailure else { return nil }
+            } else {
+                let sent = connection.requests.filter { $0.target == target && (record.method == nil || $0.method == record.method) }
+                guard !sent.isEmpty else { return nil }
+                keys.append("request")
+                let ids = Set(sent.compactMap(\.requestID))
+                if !record.requestIDs.isEmpty, !ids.isEmpty {
+                    guard !ids.isDisjoint(with: record.requestIDs) else { return nil }
+                    keys.append("request_id")
+                }
+            }
+        }
+        guard !keys.isEmpty || (record.target != nil && connection.requests.isEmpty) else { return nil }
+        keys.append("time")
+        return keys
+    }
+
+    /// What ties `record` to `error`, or `nil` when something contradicts it.
+    static func matches(_ record: GatewayLogRecord, _ error: JoinableClientError) -> [String]? {
+        var keys: [String] = []
+        if let port = record.clientPort {
+            guard port == error.client.port, record.clientAddress.map({ $0 == error.client.address }) ?? true else { return nil }
+            keys.append("client_port")
+        }
+        if let target = record.target {
+            guard target == error.target, record.method.map({ $0 == error.method }) ?? true else { return nil }
+            keys.append("request")
+        }
+        if let id = error.requestID, !record.requestIDs.isEmpty {
+            guard record.requestIDs.contains(id) else { return nil }
+            keys.append("request_id")
+        }
+        if let server = error.upstreamServer, !record.upstreams.isEmpty {
+            guard record.upstreams.contains(server) else { return nil }
+            keys.append("upstream")
+        }
+        guard keys.contains("client_port") || keys.contains("request") || keys.contains("request_id") else { return nil }
+        // A key of the client's own (its port, the request id) allows a long request; the
+        // request line alone, only a record of the error's moment.
+        let strong = keys.contains("client_port") || keys.contains("request_id")
+        let before: Int64 = strong ? 300_000_000_000 : 0
+        guard self.overlaps(record, from: Timestamp(nanoseconds: error.time.nanoseconds - before), to: error.time) else { return nil }
+        keys.append("time")
+        return keys
+    }
+}
