@@ -53,7 +53,7 @@ public struct AccessLogFormat: Sendable {
         case "apache", "lighttpd", "varnishncsa":
             if format == "combined" { self = Self.nginxCombined; return }
             if format == "common" { self = Self.apacheCommon; return }
-            self.init(apache: format, name: text)
+            self.init(apache: format, name: text, kind: kind == "lighttpd" ? .lighttpdAccess : .apacheAccess)
         default:
             return nil
         }

@@ -75,6 +75,10 @@ public struct GatewayLogJoiner {
     private var byTarget: [String: [Int]] = [:]
     private var byClientPort: [UInt16: [Int]] = [:]
     private var byRequestID: [String: [Int]] = [:]
+    /// Records that name neither an upstream nor a request (Apache's `[client ...]` lines,
+    /// lighttpd's error.log), by time: only their time can tie them.
+    private var byTimeOnly: [(time: Int64, index: Int)] = []
+    private var byTimeOnlySorted = true
 
     /// How far outside a connection's first and last packet a record's time may be: logs are
     /// written after the fact, and clocks differ.
@@ -94,6 +98,10 @@ public struct GatewayLogJoiner {
             guard record.time != nil else { continue }
             for upstream in Set(record.upstreams) { self.byUpstream[upstream, default: []].append(index) }
             if let target = record.target { self.byTarget[target, default: []].append(index) }
+            if record.upstreams.isEmpty, record.target == nil, record.gatewayPort == nil, record.tellsOfAFailure, let time = record.time {
+                if let last = self.byTimeOnly.last, last.time > time.nanoseconds { self.byTimeOnlySorted = false }
+                self.byTimeOnly.append((time.nanoseconds, index))
+            }
             if let port = record.clientPort { self.byClientPort[port, default: []].append(index) }
             for id in Set(record.requestIDs) { self.byRequestID[id, default: []].append(index) }
         }
@@ -113,10 +121,29 @@ public struct GatewayLogJoiner {
     public mutating func join(_ connection: JoinableConnection) -> [GatewayLogNote] {
         var candidates = self.byUpstream[connection.upstream] ?? []
         for request in connection.requests { candidates += self.byTarget[request.target] ?? [] }
-        if connection.requests.isEmpty, connection.verdictClass != .ok {
+        if connection.requests.isEmpty {
+            // (Only records that name no upstream: `matches` refuses the others.)
             // A connection that never carried a request (refused, TLS failed): a log naming no
             // upstream (HAProxy's, Apache's access log) can still be about it, by its time.
             for (target, indices) in self.byTarget where !target.isEmpty { candidates += indices.filter { self.records[$0].upstreams.isEmpty } }
+        }
+        if connection.verdictClass != .ok, !self.byTimeOnly.isEmpty {
+            if !self.byTimeOnlySorted {
+                self.byTimeOnly.sort { $0.time < $1.time }
+                self.byTimeOnlySorted = true
+            }
+            // Records span at most a second or so before the connection; binary search for the first.
+            let earliest = connection.start.nanoseconds - Self.slack - 2_000_000_000
+            var low = 0
+            var high = self.byTimeOnly.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.byTimeOnly[middle].time < earliest { low = middle + 1 } else { high = middle }
+            }
+            while low < self.byTimeOnly.count, self.byTimeOnly[low].time <= connection.end.nanoseconds + Self.slack {
+                candidates.append(self.byTimeOnly[low].index)
+                low += 1
+            }
         }
         var notes: [GatewayLogNote] = []
         for index in Set(candidates).sorted() {
@@ -144,9 +171,12 @@ public struct GatewayLogJoiner {
         return notes
     }
 
-    static func overlaps(_ record: GatewayLogRecord, from start: Timestamp, to end: Timestamp) -> Bool {
+    /// How far apart a record's time and a connection's may be when the time is all that ties them.
+    public static let closeSlack: Int64 = 50_000_000
+
+    static func overlaps(_ record: GatewayLogRecord, from start: Timestamp, to end: Timestamp, slack: Int64 = Self.slack) -> Bool {
         guard let time = record.time else { return false }
-        return time.nanoseconds <= end.nanoseconds + Self.slack && time.nanoseconds + record.span >= start.nanoseconds - Self.slack
+        return time.nanoseconds <= end.nanoseconds + slack && time.nanoseconds + record.span >= start.nanoseconds - slack
     }
 
     /// What ties `record` to `connection`, or `nil` when something contradicts it.
@@ -160,12 +190,20 @@ public struct GatewayLogJoiner {
         if !record.upstreams.isEmpty {
             guard record.upstreams.contains(connection.upstream) else { return nil }
             keys.append("upstream")
+        } else if let address = record.upstreamAddress {
+            guard address == connection.upstream.address else { return nil }
+            keys.append("upstream_address")
         }
         if let target = record.target {
             if connection.requests.isEmpty {
-                // Nothing to compare: only a failed connection can be about a request it never
-                // sent, and only a record of a failure.
-                guard connection.verdictClass != .ok, record.tellsOfAFailure else { return nil }
+                // Nothing to compare (no request sent, or sent encrypted). The upstream named
+                // does; else only a log that names no upstream at all (HAProxy's, Apache's),
+                // a failed connection, and a record of a failure.
+                if record.upstreams.isEmpty {
+                    // The times closely.
+                    guard !record.namesAnUpstream, self.overlaps(record, from: connection.start, to: connection.end, slack: Self.closeSlack)
+                    else { return nil }
+                }
             } else {
                 let sent = connection.requests.filter { $0.target == target && (record.method == nil || $0.method == record.method) }
                 guard !sent.isEmpty else { return nil }
@@ -177,7 +215,12 @@ public struct GatewayLogJoiner {
                 }
             }
         }
-        guard !keys.isEmpty || (record.target != nil && connection.requests.isEmpty) else { return nil }
+        if keys.isEmpty, record.target == nil {
+            // Only its time: a failure logged by a gateway while this connection failed, closely.
+            guard connection.verdictClass != .ok, record.tellsOfAFailure,
+                  self.overlaps(record, from: connection.start, to: connection.end, slack: Self.closeSlack)
+            else { return nil }
+        }
         keys.append("time")
         return keys
     }

@@ -82,6 +82,7 @@ public struct GatewayLogReader {
         let text = Substring(line)
         if Self.nginxError(text, file: self.file, number: 0, zone: self.zone) != nil { return (.nginxError, nil) }
         if Self.apacheError(text, file: self.file, number: 0, zone: self.zone) != nil { return (.apacheError, nil) }
+        if Self.lighttpdError(text, file: self.file, number: 0, zone: self.zone) != nil { return (.lighttpdError, nil) }
         if Self.haproxy(text, file: self.file, number: 0, zone: self.zone, eventsToo: false) != nil { return (.haproxy, nil) }
         if Self.caddy(text, file: self.file, number: 0) != nil { return (.caddy, nil) }
         if VarnishGroup.isGroupStart(text) { return (.varnishlog, nil) }
@@ -98,9 +99,10 @@ public struct GatewayLogReader {
         switch kind {
         case .nginxError: record = Self.nginxError(text, file: self.file, number: number, zone: self.zone)
         case .apacheError: record = Self.apacheError(text, file: self.file, number: number, zone: self.zone)
+        case .lighttpdError: record = Self.lighttpdError(text, file: self.file, number: number, zone: self.zone)
         case .haproxy: record = Self.haproxy(text, file: self.file, number: number, zone: self.zone, eventsToo: true)
         case .caddy: record = Self.caddy(text, file: self.file, number: number)
-        case .nginxAccess, .apacheAccess, .combinedAccess:
+        case .nginxAccess, .apacheAccess, .lighttpdAccess, .combinedAccess:
             record = self.accessFormat.flatMap { Self.access(text, format: $0, file: self.file, number: number, zone: self.zone) }
         case .varnishlog:
             return self.varnish(text, number: number)
@@ -277,8 +279,46 @@ extension GatewayLogReader {
                 }
             }
         }
+        if record.upstreams.isEmpty, let found = rest.firstRange(of: "backend: ") {
+            record.upstreamAddress = IPAddress(parsing: rest[found.upperBound...].prefix { $0 != " " })
+        }
         if let found = rest.firstRange(of: "returned by ") {
             let target = rest[found.upperBound...].prefix { $0 != " " }
+            if target.hasPrefix("/") { record.target = String(target) }
+        }
+        return record
+    }
+
+    /// `2026-12-06 20:10:43: (gw_backend.c.274) establishing connection failed: socket: tcp:127.0.0.1:28090: Connection refused`
+    static func lighttpdError(_ line: Substring, file: String, number: Int, zone: LocalZone) -> GatewayLogRecord? {
+        let bytes = Array(line.utf8.prefix(22))
+        guard bytes.count == 22, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == 0x20,
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: ":"), bytes[20] == 0x20,
+              bytes[21] == UInt8(ascii: "("),
+              let year = Self.int(line, 0, 4), let month = Self.int(line, 5, 2), let day = Self.int(line, 8, 2),
+              let hour = Self.int(line, 11, 2), let minute = Self.int(line, 14, 2), let second = Self.int(line, 17, 2),
+              let time = zone.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        else { return nil }
+        let rest = line.dropFirst(22)
+        guard let close = rest.firstRange(of: ") ") else { return nil }
+        // lighttpd reads the clock once a second: its times lag by up to a second more.
+        var record = GatewayLogRecord(file: file, line: number, kind: .lighttpdError, time: time, span: 2_000_000_000, text: String(line))
+        let message = rest[close.upperBound...]
+        record.fields.append(("source", String(rest[..<close.lowerBound])))
+        record.fields.append(("message", String(message)))
+        record.message = String(message)
+        if let socket = message.firstRange(of: "tcp:") {
+            // `tcp:127.0.0.1:28090` then `:`, ` ` or the end.
+            var word = message[socket.upperBound...].prefix { $0 != " " && $0 != "," }
+            if word.hasSuffix(":") { word = word.dropLast() }
+            if let endpoint = Endpoint(parsing: word) {
+                record.upstreams = [endpoint]
+                record.fields.append(("upstream", endpoint.description))
+            }
+        }
+        if let found = message.firstRange(of: "for ") {
+            var target = message[found.upperBound...].prefix { $0 != " " && $0 != "," }
+            if target.hasSuffix("?") { target = target.dropLast() }
             if target.hasPrefix("/") { record.target = String(target) }
         }
         return record
@@ -489,10 +529,12 @@ extension GatewayLogReader {
             time = Timestamp(seconds: seconds, nanoseconds: nanoseconds)
         }
         guard let time else { return nil }
-        // nginx writes $msec and $time_local when the request ends; Apache's %t is when it began.
-        let loggedAtEnd = format.kind == .nginxAccess || format.kind == .combinedAccess
+        // nginx and lighttpd write the time the request ended; Apache's %t is when it began.
+        let loggedAtEnd = format.kind == .nginxAccess || format.kind == .combinedAccess || format.kind == .lighttpdAccess
         record.time = loggedAtEnd ? Timestamp(nanoseconds: time.nanoseconds - duration) : time
         record.span = duration + precision
+        // lighttpd reads the clock once a second: its times lag by up to a second.
+        if format.kind == .lighttpdAccess { record.span += 1_000_000_000 }
         if let status = record.status, record.message == nil, status >= 500 { record.message = "status \(status)" }
         return record
     }

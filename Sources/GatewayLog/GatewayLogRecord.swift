@@ -12,6 +12,10 @@ public enum GatewayLogKind: String, Sendable, CaseIterable {
     case apacheError = "apache_error"
     /// An access log in an Apache `LogFormat` (also lighttpd's `accesslog.format`).
     case apacheAccess = "apache_access"
+    /// lighttpd's error.log (`YYYY-MM-DD HH:MM:SS: (file.c.line) message`).
+    case lighttpdError = "lighttpd_error"
+    /// An access log in lighttpd's `accesslog.format` (Apache's `LogFormat` syntax).
+    case lighttpdAccess = "lighttpd_access"
     /// Caddy's JSON log.
     case caddy
     /// An access log in NCSA combined, nginx's default (`combined`), Apache's `combined` and
@@ -28,6 +32,8 @@ public enum GatewayLogKind: String, Sendable, CaseIterable {
         case .haproxy: return "HAProxy log"
         case .apacheError: return "Apache error_log"
         case .apacheAccess: return "Apache access log"
+        case .lighttpdError: return "lighttpd error.log"
+        case .lighttpdAccess: return "lighttpd access log"
         case .caddy: return "Caddy log"
         case .combinedAccess: return "access log (combined)"
         case .varnishlog: return "varnishlog"
@@ -40,6 +46,7 @@ public enum GatewayLogKind: String, Sendable, CaseIterable {
         case .nginxError, .nginxAccess: return "nginx"
         case .haproxy: return "HAProxy"
         case .apacheError, .apacheAccess: return "Apache"
+        case .lighttpdError, .lighttpdAccess: return "lighttpd"
         case .caddy: return "Caddy"
         case .varnishlog: return "Varnish"
         case .combinedAccess: return "the gateway"
@@ -49,8 +56,8 @@ public enum GatewayLogKind: String, Sendable, CaseIterable {
     /// Whether its status is the one the gateway sent its client (an access log).
     var logsClientStatus: Bool {
         switch self {
-        case .nginxAccess, .haproxy, .apacheAccess, .combinedAccess, .caddy, .varnishlog: return true
-        case .nginxError, .apacheError: return false
+        case .nginxAccess, .haproxy, .apacheAccess, .lighttpdAccess, .combinedAccess, .caddy, .varnishlog: return true
+        case .nginxError, .apacheError, .lighttpdError: return false
         }
     }
 }
@@ -77,6 +84,9 @@ public struct GatewayLogRecord: Sendable {
 
     /// The upstream(s) the gateway used for the request (`$upstream_addr`, `upstream: "http://..."`).
     public var upstreams: [Endpoint] = []
+    /// The upstream's address, when the log names it without a port (Apache's `failed to make
+    /// connection to backend: 10.0.0.2`).
+    public var upstreamAddress: IPAddress?
     /// The gateway's own port on its upstream connection (varnishlog's `BackendOpen`).
     public var gatewayPort: UInt16?
     /// The gateway's client (address, and port where logged).
@@ -102,11 +112,19 @@ public struct GatewayLogRecord: Sendable {
         !self.upstreams.isEmpty || self.gatewayPort != nil || self.clientPort != nil || self.target != nil || !self.requestIDs.isEmpty
     }
 
+    /// Whether the log names the upstream, as an address or by an upstream block's name
+    /// (nginx's `upstream: "http://backend/"`, `$upstream_addr` `backend`).
+    public var namesAnUpstream: Bool {
+        !self.upstreams.isEmpty || self.field("upstream") != nil || self.field("upstream_addr") != nil
+            // HAProxy's `be/<NOSRV>`: no server was chosen, so no connection is about it.
+            || self.field("server") == "<NOSRV>"
+    }
+
     /// Whether it tells of a failure: an error log's line, a 5xx, a failed fetch.
     public var tellsOfAFailure: Bool {
         switch self.kind {
-        case .nginxError, .apacheError: return true
-        case .haproxy, .nginxAccess, .apacheAccess, .combinedAccess, .caddy, .varnishlog:
+        case .nginxError, .apacheError, .lighttpdError: return true
+        case .haproxy, .nginxAccess, .apacheAccess, .lighttpdAccess, .combinedAccess, .caddy, .varnishlog:
             return (self.status ?? 0) >= 500 || self.upstreamStatuses.contains { $0 >= 500 } || (self.kind == .varnishlog && self.message != nil)
                 || (self.kind == .caddy && self.field("level") == "error")
         }
