@@ -52,7 +52,7 @@ enum Disagreement {
         }
         // A success status for a response that never came whole.
         if record.kind.logsClientStatus, let status = record.status, (200..<400).contains(status), connection.verdictClass == .truncated {
-            return "\(gateway)'s \(record.kind == .haproxy ? "log" : "access log") says \(status), but the upstream's response never came whole "
+            return "\(gateway)'s \(record.kind.statusLogName) says \(status), but the upstream's response never came whole "
                 + "(\(connection.code): \(self.clause(connection.summary))): the \(status) logged does not mean the client got the whole response."
         }
         return nil
@@ -61,7 +61,7 @@ enum Disagreement {
     static func about(_ record: GatewayLogRecord, _ error: JoinableClientError) -> String? {
         guard record.kind.logsClientStatus, let status = record.status else { return nil }
         let gateway = record.kind.gateway
-        let what = record.kind == .haproxy ? "log" : "access log"
+        let what = record.kind.statusLogName
         switch error.failure {
         case .emptyReply, .reset, .cutBody:
             guard (200..<400).contains(status) || error.status.map({ $0 != status }) ?? false else { return nil }

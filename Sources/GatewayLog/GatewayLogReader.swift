@@ -504,11 +504,20 @@ extension GatewayLogReader {
             case .method: if value != "-" { record.method = String(value) }
             case .target: if value != "-" { record.target = String(value) }
             case .clientAddress: record.clientAddress = IPAddress(parsing: value)
-            case .clientPort: record.clientPort = UInt16(value)
+            case .clientPort:
+                // A port or nothing: anything else means the line is in another layout.
+                guard value == "-" || UInt16(value) != nil else { return nil }
+                record.clientPort = UInt16(value)
             case .requestID: if value != "-", !value.isEmpty { record.requestIDs.append(String(value)) }
-            case .durationSeconds: duration = max(duration, Int64(((Double(value) ?? 0) * 1e9).rounded()))
-            case .durationMicroseconds: duration = max(duration, (Int64(value) ?? 0) * 1000)
-            case .durationMilliseconds: duration = max(duration, (Int64(value) ?? 0) * 1_000_000)
+            case .durationSeconds:
+                guard value == "-" || Double(value) != nil else { return nil }
+                duration = max(duration, Int64(((Double(value) ?? 0) * 1e9).rounded()))
+            case .durationMicroseconds:
+                guard value == "-" || Int64(value) != nil else { return nil }
+                duration = max(duration, (Int64(value) ?? 0) * 1000)
+            case .durationMilliseconds:
+                guard value == "-" || Int64(value) != nil else { return nil }
+                duration = max(duration, (Int64(value) ?? 0) * 1_000_000)
             case .other: break
             }
         }

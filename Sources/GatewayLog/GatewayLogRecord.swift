@@ -53,6 +53,15 @@ public enum GatewayLogKind: String, Sendable, CaseIterable {
         }
     }
 
+    /// What a sentence calls the log its status is in: `access log`, or `log` for one that
+    /// is more than an access log (HAProxy's, Caddy's, varnishlog).
+    var statusLogName: String {
+        switch self {
+        case .haproxy, .caddy, .varnishlog: return "log"
+        case .nginxError, .nginxAccess, .apacheError, .apacheAccess, .lighttpdError, .lighttpdAccess, .combinedAccess: return "access log"
+        }
+    }
+
     /// Whether its status is the one the gateway sent its client (an access log).
     var logsClientStatus: Bool {
         switch self {

@@ -1,4 +1,5 @@
 import CaptureModel
+import Foundation
 import Testing
 @testable import GatewayLog
 
