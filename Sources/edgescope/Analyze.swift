@@ -16,7 +16,7 @@ struct Analyze: ParsableCommand {
         abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop.",
         discussion: ExitStatus.help(
             success: "the capture was analysed, whatever it found",
-            unreadable: "a capture, key log or CA file that cannot be read, or an output that cannot be written",
+            unreadable: "a capture, key log, CA file or gateway log that cannot be read (or a gateway log none of whose lines is in a layout edgescope reads), or an output that cannot be written",
             problem: "a connection of a --fail-on class was found (after every output was written)"))
 
     enum SliceSelection: String, ExpressibleByArgument, CaseIterable {

@@ -28,7 +28,7 @@ struct Capture: ParsableCommand {
 
             """ + ExitStatus.help(
                 success: "captured and reported",
-                unreadable: "the interface cannot be opened, --user does not exist, or an output or key log cannot be written or read"))
+                unreadable: "the interface cannot be opened, --user does not exist, or an output, key log or gateway log cannot be written or read"))
 
     @Option(name: [.customLong("interface"), .customShort("i")], help: ArgumentHelp("The interface to capture on.", valueName: "iface"))
     var interface: String
