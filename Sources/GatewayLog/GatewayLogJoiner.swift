@@ -120,7 +120,7 @@ public struct GatewayLogJoiner {
     /// The records about `connection` (taking them), with any disagreement with its verdict.
     public mutating func join(_ connection: JoinableConnection) -> [GatewayLogNote] {
         var candidates = self.byUpstream[connection.upstream] ?? []
-        for request in connection.requests { candidates += self.byTarget[request.target] ?? [] }
+        for target in Set(connection.requests.map(\.target)) { candidates += self.byTarget[target] ?? [] }
         if connection.requests.isEmpty {
             // (Only records that name no upstream: `matches` refuses the others.)
             // A connection that never carried a request (refused, TLS failed): a log naming no
@@ -145,11 +145,14 @@ public struct GatewayLogJoiner {
                 low += 1
             }
         }
+        // A keep-alive connection carries thousands of requests: looked up by target, not scanned.
+        var sent: [String: [(method: String, target: String, requestID: String?)]] = [:]
+        for request in connection.requests { sent[request.target, default: []].append(request) }
         var notes: [GatewayLogNote] = []
         for index in Set(candidates).sorted() {
             let record = self.records[index]
             guard self.connectionJoins[index] < max(1, record.upstreams.count),
-                  let matchedBy = Self.matches(record, connection) else { continue }
+                  let matchedBy = Self.matches(record, connection, sent: sent) else { continue }
             self.connectionJoins[index] += 1
             notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
         }
@@ -180,7 +183,9 @@ public struct GatewayLogJoiner {
     }
 
     /// What ties `record` to `connection`, or `nil` when something contradicts it.
-    static func matches(_ record: GatewayLogRecord, _ connection: JoinableConnection) -> [String]? {
+    static func matches(
+        _ record: GatewayLogRecord, _ connection: JoinableConnection, sent requests: [String: [(method: String, target: String, requestID: String?)]]
+    ) -> [String]? {
         guard self.overlaps(record, from: connection.start, to: connection.end) else { return nil }
         var keys: [String] = []
         if let port = record.gatewayPort {
@@ -205,7 +210,7 @@ public struct GatewayLogJoiner {
                     else { return nil }
                 }
             } else {
-                let sent = connection.requests.filter { $0.target == target && (record.method == nil || $0.method == record.method) }
+                let sent = (requests[target] ?? []).filter { record.method == nil || $0.method == record.method }
                 guard !sent.isEmpty else { return nil }
                 keys.append("request")
                 let ids = Set(sent.compactMap(\.requestID))

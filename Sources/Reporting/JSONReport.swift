@@ -176,7 +176,8 @@ public enum JSONReport {
                     ])
                     + (report.verdict.stderr.map { [("stderr", .string($0))] } ?? []))),
             ("compact", .bool(true)),
-        ] + (report.gatewayLog.map { [("gateway_log", GatewayLogReport.value($0))] } ?? []) + (report.proxyHeader.map { header in
+        ] + (report.gatewayLog.map { [("gateway_log", GatewayLogReport.value($0))] } ?? [])
+          + (report.gatewayLogNotListed > 0 ? [("gateway_log_not_listed", .number(report.gatewayLogNotListed))] : []) + (report.proxyHeader.map { header in
             // Only when the gateway sent one: the original client the upstream is told of.
             [("proxy_header", .object([
                 ("version", .number(header.version)), ("source", .optional(header.source?.description)),

@@ -171,6 +171,16 @@ struct GatewayLogCommandTests {
         ])
     }
 
+    /// 1200 access lines on two keep-alive connections: each lists 50, counts the rest.
+    @Test func aKeepAliveConnectionListsFiftyLinesAndCountsTheRest() throws {
+        let (joined, document) = try Self.joins("nginx/healthy-control.pcap", logs: ["nginx/healthy-control.access.log"])
+        #expect(joined.filter { $0.owner == "c1" }.map(\.line) == Array(1...50))
+        #expect(joined.filter { $0.owner == "c2" }.map(\.line) == Array(1001...1050))
+        let connections = try #require(document["connections"] as? [[String: Any]])
+        #expect(connections.map { $0["gateway_log_not_listed"] as? Int } == [950, 150])
+        #expect(Self.section(document)["matched"] as? Int == 1200)
+    }
+
     @Test func everyFormatShowsTheLinesAndTheDisagreement() throws {
         let out = Paths.temporaryDirectory("gwlog") + "/out"
         var arguments = ["analyze", Paths.captures + "/nginx/client-hop-cut.pcap", "--out", out, "--gateway-log-tz", "UTC"] + Self.formats
