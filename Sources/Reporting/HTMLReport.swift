@@ -64,7 +64,9 @@ public enum HTMLReport {
                         html.element("p", [("class", "warning")], text: "Not redacted (--no-redact): evidence shows credential values (Authorization, Cookie, API tokens) as they were sent.")
                     }
                     html.element("nav") { html in
-                        for (target, label) in [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")] {
+                        // The gateway's own log only when --gateway-log gave one.
+                        let gatewayLog = document.json["gateway_log"].isNull ? [] : [("#gateway-log", "Gateway log")]
+                        for (target, label) in [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")] + gatewayLog {
                             html.element("a", [("href", target)], text: label)
                             html.text(" ")
                         }

@@ -195,6 +195,7 @@ struct GatewayLogCommandTests {
         #expect(markdown.contains("- client 127.0.0.1:60698, `" + Paths.captures + "/nginx/client-hop-cut.access.log:4`: " + disagreement))
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         #expect(html.contains("<section id=\"gateway-log\">"))
+        #expect(html.contains("<a href=\"#gateway-log\">Gateway log</a>"))
         #expect(html.contains("Disagreement: nginx&#39;s access log says 200") || html.contains("Disagreement: nginx's access log says 200"))
     }
 
