@@ -79,6 +79,8 @@ public struct GatewayLogJoiner {
     /// lighttpd's error.log), by time: only their time can tie them.
     private var byTimeOnly: [(time: Int64, index: Int)] = []
     private var byTimeOnlySorted = true
+    /// The records each connection took, to give them back (`release`).
+    private var taken: [UInt32: [Int]] = [:]
 
     /// How far outside a connection's first and last packet a record's time may be: logs are
     /// written after the fact, and clocks differ.
@@ -154,9 +156,16 @@ public struct GatewayLogJoiner {
             guard self.connectionJoins[index] < max(1, record.upstreams.count),
                   let matchedBy = Self.matches(record, connection, sent: sent) else { continue }
             self.connectionJoins[index] += 1
+            self.taken[connection.id, default: []].append(index)
             notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
         }
         return notes
+    }
+
+    /// Gives back the records connection `id` took: it was not an upstream connection after
+    /// all (a client's connection to the gateway, judged before the gateway's listener was known).
+    public mutating func release(_ id: UInt32) {
+        for index in self.taken.removeValue(forKey: id) ?? [] { self.connectionJoins[index] -= 1 }
     }
 
     /// The records about `error` (taking them), with any disagreement with what the client got.

@@ -57,6 +57,8 @@ final class GatewayLogSession {
     private(set) var joiner = GatewayLogJoiner()
     /// The notes each connection got as it was streamed, for the copies the summary keeps.
     private var notes: [UInt32: (notes: [GatewayLogNote], notListed: Int)] = [:]
+    /// Each annotated connection's upstream side.
+    private var servers: [UInt32: Endpoint] = [:]
 
     init(followers: [GatewayLogFollower], zone: LocalZone) {
         self.followers = followers
@@ -110,7 +112,10 @@ final class GatewayLogSession {
         let kept = Array(notes.prefix(GatewayLogJoiner.notesKept))
         report.gatewayLog = kept
         report.gatewayLogNotListed = notes.count - kept.count
-        if !notes.isEmpty { self.notes[report.id] = (kept, report.gatewayLogNotListed) }
+        if !notes.isEmpty {
+            self.notes[report.id] = (kept, report.gatewayLogNotListed)
+            self.servers[report.id] = report.server
+        }
     }
 
     /// Sets the lines joined when `report` was streamed (the summary's copy of it).
@@ -123,6 +128,13 @@ final class GatewayLogSession {
     /// Joins the client errors, and sets the `gateway_log` section, in `result`.
     func finish(_ result: inout AnalysisResult) {
         if var hop = result.clientHop {
+            // Clients' connections to the gateway judged before its listener was found leave
+            // the report (StreamedReport.assemble): their lines go back.
+            let listeners = Set(hop.listeners.map(\.endpoint))
+            for (id, server) in self.servers where listeners.contains(server) {
+                self.joiner.release(id)
+                self.notes[id] = nil
+            }
             for index in hop.errors.indices {
                 let error = hop.errors[index]
                 let failure: JoinableClientError.Failure

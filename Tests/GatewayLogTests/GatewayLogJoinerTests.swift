@@ -43,6 +43,18 @@ struct GatewayLogJoinerTests {
         #expect(notes.first?.disagreement == nil)
     }
 
+    /// A connection that turns out to be a client's, to the gateway, gives its lines back.
+    @Test func releasedLinesAreUnmatchedAgain() throws {
+        var joiner = GatewayLogJoiner()
+        joiner.add([Self.record(
+            #"2026/11/22 01:16:16 [error] 30566#30566: *9 upstream prematurely closed connection while reading upstream, client: 127.0.0.1, server: , request: "GET /s/cl-differ/1 HTTP/1.1", upstream: "http://127.0.0.1:18090/s/cl-differ/1", host: "127.0.0.1:18080""#)])
+        #expect(joiner.join(Self.connection(code: .tcpFINMidBody, verdictClass: .truncated, summary: "Closed.")).count == 1)
+        #expect(joiner.matchedCount == 1)
+        joiner.release(4)
+        #expect(joiner.matchedCount == 0)
+        #expect(joiner.unmatched.map(\.line) == [7])
+    }
+
     /// A line naming another upstream, or a request the connection never sent, does not join it.
     @Test func aLineAboutAnotherUpstreamOrRequestJoinsNothing() throws {
         var joiner = GatewayLogJoiner()

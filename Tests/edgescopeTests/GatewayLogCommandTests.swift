@@ -171,6 +171,30 @@ struct GatewayLogCommandTests {
         ])
     }
 
+    /// HAProxy's `be/<NOSRV>` lines (every server down) join the client errors by the client's
+    /// port, and no connection: neither the refused health checks nor the clients' own connections.
+    @Test func haproxysNoServerLinesJoinTheClientErrorsOnly() throws {
+        let out = Paths.temporaryDirectory("gwlog-nosrv") + "/out"
+        let run = try Run([
+            "analyze", Paths.captures + "/haproxy/client-hop-no-server.haproxy.pcap", "--gateway", "haproxy", "--out", out,
+            "--gateway-log", Paths.captures + "/haproxy/client-hop-no-server.haproxy.log", "--gateway-log-tz", "UTC",
+        ])
+        #expect(run.status == 0)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any])
+        let connections = try #require(document["connections"] as? [[String: Any]])
+        #expect(connections.allSatisfy { ($0["gateway_log"] as? [Any])?.isEmpty ?? true })
+        let errors = try #require(document["client_errors"] as? [[String: Any]])
+        let joined = errors.map { error in
+            ((error["gateway_log"] as? [[String: Any]]) ?? []).map { "\(error["client"] as? String ?? "?") \($0["line"] as? Int ?? 0) \($0["matched_by"] as? [String] ?? [])" }
+        }
+        #expect(joined == [
+            [#"127.0.0.1:34950 4 ["client_port", "request", "time"]"#], [#"127.0.0.1:34962 5 ["client_port", "request", "time"]"#],
+            [#"127.0.0.1:34972 6 ["client_port", "request", "time"]"#],
+        ])
+        #expect(Self.section(document)["matched"] as? Int == 3)
+        #expect(Self.section(document)["unmatched_count"] as? Int == 6)
+    }
+
     /// 1200 access lines on two keep-alive connections: each lists 50, counts the rest.
     @Test func aKeepAliveConnectionListsFiftyLinesAndCountsTheRest() throws {
         let (joined, document) = try Self.joins("nginx/healthy-control.pcap", logs: ["nginx/healthy-control.access.log"])
