@@ -42,12 +42,15 @@ let package = Package(
         .target(name: "DNS", dependencies: ["CaptureModel", "PacketDecoding"]),
         // TLS records and handshakes, read without keys.
         .target(name: "TLSRecords", dependencies: ["CaptureModel"]),
+        // The gateway's own logs (nginx, HAProxy, Apache, Caddy, Varnish), read and joined to
+        // the connections and client errors they are about.
+        .target(name: "GatewayLog", dependencies: ["CaptureModel"]),
         // Connection facts to one root cause.
         .target(name: "Diagnosis", dependencies: ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
         // Wires decoding, reassembly and diagnosis together, frame by frame.
-        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS"]),
+        .target(name: "Engine", dependencies: ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS", "GatewayLog"]),
         // Text, JSON, Markdown and HTML reports (the last two rendered from the JSON document).
-        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS"]),
+        .target(name: "Reporting", dependencies: ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS", "GatewayLog"]),
         // libpcap, and the one module that imports it.
         .systemLibrary(
             name: "CPcap", pkgConfig: "libpcap",
@@ -77,7 +80,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 "CaptureModel", "PacketDecoding", "Engine", "Reporting", "PcapSource", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords",
-                "Diagnosis", "HTTP1", "CBuildStamp", "Replay",
+                "Diagnosis", "HTTP1", "CBuildStamp", "Replay", "GatewayLog",
             ]),
 
         // Frame builders shared by the tests.
@@ -94,6 +97,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["Engine", "Diagnosis", "Reporting", "PcapSource", "TestSupport", "OpenSSLBridge", "OpenSSLAdapters", "TLSRecords", "DNS"]),
+        .testTarget(name: "GatewayLogTests", dependencies: ["GatewayLog", "CaptureModel"]),
         .testTarget(name: "PcapSourceTests", dependencies: ["PcapSource", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "CaptureModel", "Engine", "TCPReassembly", "PacketDecoding", "TestSupport"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import CaptureModel
 import DNS
 import Diagnosis
+import GatewayLog
 import HTTP1
 import PacketDecoding
 import TCPReassembly
@@ -41,6 +42,10 @@ public struct ConnectionReport: Sendable {
     public var tls: TLSSummary?
     /// The PROXY protocol header the gateway sent before its first request, if any.
     public var proxyHeader: ProxyHeader? = nil
+    /// The gateway's log lines about it (`--gateway-log`); `nil` when no log was given.
+    public var gatewayLog: [GatewayLogNote]? = nil
+    /// Lines about it beyond those listed in `gatewayLog`.
+    public var gatewayLogNotListed = 0
 
     /// `c17`.
     public var name: String { "c\(self.id)" }
@@ -116,4 +121,6 @@ public struct AnalysisResult: Sendable {
     public var clientHop: ClientHopSummary? = nil
     /// The gateway's DNS traffic, when the capture holds any (UDP or TCP port 53).
     public var dns: DNSSummary? = nil
+    /// The gateway logs given (`--gateway-log`), when any were.
+    public var gatewayLog: GatewayLogSummary? = nil
 }

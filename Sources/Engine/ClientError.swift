@@ -1,5 +1,6 @@
 import CaptureModel
 import HTTP2
+import GatewayLog
 
 /// What a client saw go wrong: an error status, or a response that never came whole.
 public enum ClientFailure: String, Sendable {
@@ -103,6 +104,8 @@ public struct ClientError: Sendable {
     public var dnsFrame: FrameNumber? = nil
     /// The name that did not resolve.
     public var dnsName: String? = nil
+    /// The gateway's log lines about it (`--gateway-log`); `nil` when no log was given.
+    public var gatewayLog: [GatewayLogNote]? = nil
 
     /// `GET /v1/report`.
     public var request: String { "\(self.method) \(self.target)" }

@@ -19,6 +19,7 @@ public enum ClientErrorsReport {
         let explained = hop.errors.filter(\.isExplained)
         for error in explained.prefix(self.errorsShown) {
             out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error))\n"
+            out += GatewayLogReport.text(error.gatewayLog, indent: "      ")
         }
         if explained.count > self.errorsShown {
             out += "    … and \(explained.count - self.errorsShown) more explained (see report.json)\n"
@@ -28,6 +29,7 @@ public enum ClientErrorsReport {
             out += "  Unexplained (no upstream connection carried the request and failed, or failed in its time):\n"
             for error in unexplained.prefix(self.errorsShown) {
                 out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) at \(error.time.rfc3339), frame \(error.frame.map { frame in origins.map { "\($0.locate(frame).frame) of \(Terminal.safe($0.paths[$0.locate(frame).file]))" } ?? "\(frame)" } ?? "-")\n"
+                out += GatewayLogReport.text(error.gatewayLog, indent: "      ")
             }
             if unexplained.count > self.errorsShown {
                 out += "    … and \(unexplained.count - self.errorsShown) more (see report.json)\n"

@@ -98,6 +98,7 @@ extension HTMLReport {
                 html.element("p", [("class", "muted")], text: "The application wrote to stderr (FCGI_STDERR):")
                 html.element("pre", [("class", "stderr")], text: Self.clip(stderr))
             }
+            GatewayLogReport.html(connection: connection, &html)
             if connection["compact"].bool == true {
                 // A relayed 5xx report.json lists in short: its TCP, HTTP and evidence are not there.
                 html.element("p", [("class", "muted")], text: "Listed in short in report.json (an upstream's own 5xx): analyze --list all lists it in full.")

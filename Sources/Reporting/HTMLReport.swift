@@ -66,6 +66,8 @@ public enum HTMLReport {
                     html.element("nav") { html in
                         var sections = [("#summary", "Summary"), ("#upstreams", "Upstreams"), ("#timeline", "Timeline"), ("#causes", "Causes"), ("#connections", "Failing connections")]
                         if !document.json["dns"].isNull { sections.append(("#dns", "DNS")) }
+                        // The gateway's own log only when --gateway-log gave one.
+                        if !document.json["gateway_log"].isNull { sections.append(("#gateway-log", "Gateway log")) }
                         for (target, label) in sections {
                             html.element("a", [("href", target)], text: label)
                             html.text(" ")
@@ -86,6 +88,7 @@ public enum HTMLReport {
                     Self.clientErrors(document.json["client_errors"], &html)
                     DNSReport.html(document.json, &html)
                     Self.connections(document, &html)
+                    GatewayLogReport.html(document, &html)
                 }
                 html.element("footer", [("class", "muted")]) { html in
                     let healthy = document.connectionCount - document.failedCount

@@ -1,6 +1,7 @@
 import CaptureModel
 import Diagnosis
 import Engine
+import GatewayLog
 import HTTP1
 import TCPReassembly
 
@@ -42,6 +43,10 @@ public enum JSONReport {
         // Only when the capture holds DNS (UDP or TCP port 53).
         if let dns = result.dns {
             members.append(("dns", DNSReport.json(dns)))
+        }
+        // Only with --gateway-log: each file, and the lines that joined nothing.
+        if let gatewayLog = result.gatewayLog {
+            members.append(("gateway_log", GatewayLogReport.summary(gatewayLog)))
         }
         return .object(members)
     }
@@ -104,6 +109,7 @@ public enum JSONReport {
             members.append(("dns_frame", .number(frame)))
             members.append(("dns_name", .optional(error.dnsName)))
         }
+        if let notes = error.gatewayLog { members.append(("gateway_log", GatewayLogReport.value(notes))) }
         return .object(members)
     }
 
@@ -211,7 +217,8 @@ public enum JSONReport {
                     ])
                     + (report.verdict.stderr.map { [("stderr", .string($0))] } ?? []))),
             ("compact", .bool(true)),
-        ] + (report.proxyHeader.map { header in
+        ] + (report.gatewayLog.map { [("gateway_log", GatewayLogReport.value($0))] } ?? [])
+          + (report.gatewayLogNotListed > 0 ? [("gateway_log_not_listed", .number(report.gatewayLogNotListed))] : []) + (report.proxyHeader.map { header in
             // Only when the gateway sent one: the original client the upstream is told of.
             [("proxy_header", .object([
                 ("version", .number(header.version)), ("source", .optional(header.source?.description)),
@@ -313,6 +320,8 @@ public enum JSONReport {
             }
         }
         out.member("slice", slice)
+        // Only with --gateway-log: the gateway's own lines about this connection.
+        GatewayLogReport.members(report.gatewayLog, notListed: report.gatewayLogNotListed, into: &out)
         out.endObject()
     }
 

@@ -18,6 +18,8 @@ public protocol JSONOutput {
     mutating func endArray()
     /// The name of the member whose value comes next (a literal: `JSONReport` names every member).
     mutating func key(_ key: StaticString)
+    /// The next member's key, made at run time (a gateway log's field names); escaped as needed.
+    mutating func key(text: String)
     /// A string.
     mutating func string(_ value: String)
     /// An integer (as `JSONValue.number`: `int` when it fits `Int64`, else `uint`).
@@ -164,6 +166,11 @@ public struct JSONTreeBuilder: JSONOutput {
         self.pendingKey = key.description
     }
 
+    public mutating func key(text: String) {
+        guard self.isObject.last == true else { preconditionFailure("a key outside an object") }
+        self.pendingKey = text
+    }
+
     public mutating func string(_ value: String) { self.add(.string(value)) }
     public mutating func integer(_ value: Int64) { self.add(.int(value)) }
     public mutating func unsigned(_ value: UInt64) { self.add(.uint(value)) }
@@ -297,6 +304,13 @@ public struct PrettyJSONWriter: JSONOutput {
     }
 
     private static let keyEnd: StaticString = "\": "
+
+    public mutating func key(text: String) {
+        guard self.depth > 0, self.objects & (1 << UInt64(self.depth - 1)) != 0 else { preconditionFailure("a key outside an object") }
+        self.entry()
+        JSONValue.writeString(text, into: &self.bytes)
+        self.bytes.append(contentsOf: ": ".utf8)
+    }
 
     public mutating func string(_ value: String) {
         self.item()

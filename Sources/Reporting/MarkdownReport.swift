@@ -54,6 +54,7 @@ public enum MarkdownReport {
         out += self.clientErrors(json)
         out += DNSReport.markdown(json)
         out += self.failingConnections(document)
+        out += GatewayLogReport.markdown(document)
         return out
     }
 

@@ -100,6 +100,7 @@ public enum TextSummary {
                 if streams.count > self.streamsShown {
                     out += "    … and \(streams.count - self.streamsShown) more stream(s)\n"
                 }
+                out += GatewayLogReport.text(connection.gatewayLog)
             }
             let failing = max(failures.count, result.tally.failed)
             if failing > self.connectionsShown {
@@ -113,6 +114,7 @@ public enum TextSummary {
         }
         out += ClientErrorsReport.text(result, origins: source.origins)
         out += DNSReport.text(result)
+        out += GatewayLogReport.text(result.gatewayLog)
         return out
     }
 }

@@ -16,7 +16,7 @@ struct Analyze: ParsableCommand {
         abstract: "Analyse a .pcap or .pcapng capture of the gateway-to-upstream hop (several files: merged by time, as one).",
         discussion: ExitStatus.help(
             success: "the capture was analysed, whatever it found",
-            unreadable: "a capture (any of several), key log or CA file that cannot be read, or an output that cannot be written",
+            unreadable: "a capture (any of several), key log, CA file or gateway log that cannot be read (or a gateway log none of whose lines is in a layout edgescope reads), or an output that cannot be written",
             problem: "a connection of a --fail-on class was found (after every output was written)"))
 
     enum SliceSelection: String, ExpressibleByArgument, CaseIterable {
@@ -69,6 +69,8 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var trust: TrustOptions
 
+    @OptionGroup var gatewayLogOptions: GatewayLogOptions
+
     @Option(help: ArgumentHelp("An NSS key log (SSLKEYLOGFILE) to decrypt TLS sessions with.", valueName: "file"))
     var keylog: String?
 
@@ -102,6 +104,8 @@ struct Analyze: ParsableCommand {
         let listeners = try GatewayAddressOption.parse(self.gatewayAddresses)
 
         let verifier = try self.trust.chainVerifier()
+        let gatewayLog = try self.gatewayLogOptions.open()
+        try gatewayLog?.readAll()
         let decryption = try self.keylog.map { path in
             TLSConnection.Decryption(keyLog: try KeyLogFile.read(path), crypto: OpenSSLCrypto())
         }
@@ -151,10 +155,14 @@ struct Analyze: ParsableCommand {
         report?.origins = reader.origins
         let linkType = reader.readers[0].linkType
         var (result, readError) = self.threads == 1
-            ? try Self.analyse(Engine(linkType: linkType, options: options), reader: reader, report: report, progress: progress)
+            ? try Self.analyse(Engine(linkType: linkType, options: options), reader: reader, report: report, progress: progress, gatewayLog: gatewayLog)
             : try Self.analyse(
                 ShardedEngine(linkType: linkType, options: options, shards: self.threads), reader: reader, report: report,
-                progress: progress)
+                progress: progress, gatewayLog: gatewayLog)
+        if let gatewayLog {
+            for index in result.connections.indices { gatewayLog.restore(&result.connections[index]) }
+            gatewayLog.finish(&result)
+        }
         // The engine keeps only the worst connections for the summary (`connectionsKept`) and
         // warns that the rest are not listed; report.json lists what `--list` says and its
         // totals count the rest, so that warning would be wrong here.
@@ -203,7 +211,7 @@ struct Analyze: ParsableCommand {
     /// streamed into `report` as they come. Returns the analysis and the read error that cut
     /// the capture short, if one did.
     private static func analyse<Analyser: MixedLinkAnalysing>(
-        _ engine: Analyser, reader: MergedPcapReader, report: StreamedReport?, progress: ProgressLine?
+        _ engine: Analyser, reader: MergedPcapReader, report: StreamedReport?, progress: ProgressLine?, gatewayLog: GatewayLogSession?
     ) throws -> (AnalysisResult, String?) {
         var engine = engine
         var streamFailure: Error?
@@ -215,7 +223,7 @@ struct Analyze: ParsableCommand {
             // per packet would pay a dynamic exclusivity check.
             try reader.forEachFrame { frame, file in
                 engine.process(frame, linkType: linkTypes[file])
-                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
+                if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged, gatewayLog: gatewayLog) }
                 // The clock is looked at once per 1024 frames; the line is redrawn at most 4 times a second.
                 if frame.number & 0x3ff == 0, let progress {
                     progress.update(bytesRead: reader.bytesRead, fileSize: reader.fileSize, packets: UInt64(frame.number), counts: judged)
@@ -255,9 +263,9 @@ struct Analyze: ParsableCommand {
         }
         // The connections open at the end, judged and written a batch at a time.
         let result = engine.finish { ended in
-            if streamFailure == nil { streamFailure = Self.add(ended, to: report, counting: &judged) }
+            if streamFailure == nil { streamFailure = Self.add(ended, to: report, counting: &judged, gatewayLog: gatewayLog) }
         }
-        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged) }
+        if streamFailure == nil { streamFailure = Self.stream(&engine, to: report, counting: &judged, gatewayLog: gatewayLog) }
         if let streamFailure { throw streamFailure }
         return (result, readError)
     }
@@ -265,16 +273,22 @@ struct Analyze: ParsableCommand {
     /// Moves the connections the engine judged since the last call to the report; returns
     /// what failed writing them.
     private static func stream<Analyser: CaptureAnalysing>(
-        _ engine: inout Analyser, to report: StreamedReport?, counting counts: inout ProgressLine.Counts
+        _ engine: inout Analyser, to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
     ) -> Error? {
         let ended = engine.takeEnded()
         guard !ended.isEmpty else { return nil }
-        return self.add(ended, to: report, counting: &counts)
+        return self.add(ended, to: report, counting: &counts, gatewayLog: gatewayLog)
     }
 
     /// Moves `ended` to the report; returns what failed writing them.
-    private static func add(_ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts) -> Error? {
+    private static func add(
+        _ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
+    ) -> Error? {
         counts.add(ended)
+        var ended = ended
+        if let gatewayLog {
+            for index in ended.indices { gatewayLog.annotate(&ended[index]) }
+        }
         guard let report else { return nil }
         do {
             for connection in ended { try report.add(connection) }

@@ -28,7 +28,7 @@ struct Capture: ParsableCommand {
 
             """ + ExitStatus.help(
                 success: "captured and reported",
-                unreadable: "the interface cannot be opened, --user does not exist, or an output or key log cannot be written or read"))
+                unreadable: "the interface cannot be opened, --user does not exist, or an output, key log or gateway log cannot be written or read"))
 
     @Option(name: [.customLong("interface"), .customShort("i")], help: ArgumentHelp("The interface to capture on.", valueName: "iface"))
     var interface: String
@@ -122,6 +122,8 @@ struct Capture: ParsableCommand {
     /// How often the metrics file is rewritten and the rotating capture flushed.
     static let metricsInterval: Int64 = 5_000_000_000
 
+    @OptionGroup var gatewayLogOptions: GatewayLogOptions
+
     func validate() throws {
         guard self.snaplen > 0 else { throw ValidationError("--snaplen must be positive") }
         guard self.bufferSize > 0 else { throw ValidationError("--buffer-size must be positive") }
@@ -152,6 +154,9 @@ struct Capture: ParsableCommand {
         let target = try self.targetUser()
         let verifier = try self.trust.chainVerifier()
         let follower = try self.keylog.map { try KeyLogFollower(path: $0) }
+        // Followed as the gateway writes; the lines are joined to the final report's connections.
+        let gatewayLog = try self.gatewayLogOptions.open()
+        gatewayLog?.refresh()
         let decryption = follower.map { TLSConnection.Decryption(keyLog: $0.keyLog, crypto: OpenSSLCrypto(), waitForKeys: true) }
 
         let capture: LiveCapture
@@ -249,6 +254,7 @@ struct Capture: ParsableCommand {
                 break
             }
             follower?.refresh(into: &engine)
+            gatewayLog?.refresh()
             if ready > 0 {
                 do {
                     _ = try capture.dispatch(take)
@@ -303,8 +309,13 @@ struct Capture: ParsableCommand {
         if ring.connectionsEvicted > 0 {
             engine.addWarning("The packets of \(ring.connectionsEvicted) connection(s) were let go to stay within --ring-mb \(self.ringMiB); slices written for them later are incomplete.")
         }
-        let result = engine.finish()
+        var result = engine.finish()
         try incidentSink.report(engine.takeEnded(), ring: &ring)
+        if let gatewayLog {
+            gatewayLog.finish()
+            for index in result.connections.indices { gatewayLog.annotate(&result.connections[index]) }
+            gatewayLog.finish(&result)
+        }
         incidents.close()
         try publish(final: true)
 

@@ -1,0 +1,270 @@
+import CaptureModel
+
+/// An upstream connection, as the joiner sees it.
+public struct JoinableConnection: Sendable {
+    public var id: UInt32
+    /// The gateway's side.
+    public var gatewaySide: Endpoint
+    /// The upstream's side.
+    public var upstream: Endpoint
+    public var start: Timestamp
+    public var end: Timestamp
+    /// Its requests: method, target, request id.
+    public var requests: [(method: String, target: String, requestID: String?)]
+    public var code: FindingCode
+    public var verdictClass: VerdictClass
+    public var summary: String
+
+    public init(
+        id: UInt32, gatewaySide: Endpoint, upstream: Endpoint, start: Timestamp, end: Timestamp,
+        requests: [(method: String, target: String, requestID: String?)], code: FindingCode, verdictClass: VerdictClass, summary: String
+    ) {
+        self.id = id
+        self.gatewaySide = gatewaySide
+        self.upstream = upstream
+        self.start = start
+        self.end = end
+        self.requests = requests
+        self.code = code
+        self.verdictClass = verdictClass
+        self.summary = summary
+    }
+}
+
+/// A failure a client saw, as the joiner sees it.
+public struct JoinableClientError: Sendable {
+    /// What the client saw, in the words of `ClientFailure`.
+    public enum Failure: Sendable { case errorStatus, emptyReply, reset, cutBody }
+
+    public var client: Endpoint
+    /// When the response's first byte (or the close) was captured.
+    public var time: Timestamp
+    public var method: String
+    public var target: String
+    public var requestID: String?
+    public var status: Int?
+    public var failure: Failure
+    public var upstreamServer: Endpoint?
+
+    public init(
+        client: Endpoint, time: Timestamp, method: String, target: String, requestID: String?, status: Int?, failure: Failure,
+        upstreamServer: Endpoint?
+    ) {
+        self.client = client
+        self.time = time
+        self.method = method
+        self.target = target
+        self.requestID = requestID
+        self.status = status
+        self.failure = failure
+        self.upstreamServer = upstreamServer
+    }
+}
+
+/// Joins gateway log records to the connections and client errors they are about. A record
+/// joins a connection when nothing it names contradicts it (the upstream, the gateway's own
+/// port, the request, the request id) and its time falls in the connection's, within
+/// `slack`; one naming several upstreams (a request tried on several) joins one connection
+/// per upstream, any other one connection. Separately, it joins at most one client error.
+/// Connections are joined as they come (a streamed report), so the first that fits takes it.
+public struct GatewayLogJoiner {
+    public private(set) var records: [GatewayLogRecord] = []
+    private var connectionJoins: [Int] = []
+    private var errorJoined: [Bool] = []
+    private var byUpstream: [Endpoint: [Int]] = [:]
+    private var byTarget: [String: [Int]] = [:]
+    private var byClientPort: [UInt16: [Int]] = [:]
+    private var byRequestID: [String: [Int]] = [:]
+    /// Records that name neither an upstream nor a request (Apache's `[client ...]` lines,
+    /// lighttpd's error.log), by time: only their time can tie them.
+    private var byTimeOnly: [(time: Int64, index: Int)] = []
+    private var byTimeOnlySorted = true
+    /// The records each connection took, to give them back (`release`).
+    private var taken: [UInt32: [Int]] = [:]
+
+    /// How far outside a connection's first and last packet a record's time may be: logs are
+    /// written after the fact, and clocks differ.
+    public static let slack: Int64 = 2_000_000_000
+    /// Records listed per connection; the rest are counted.
+    public static let notesKept = 50
+
+    public init() {}
+
+    /// Takes records (all of a file at once for `analyze`, as they come for `capture`).
+    public mutating func add(_ records: [GatewayLogRecord]) {
+        for record in records {
+            let index = self.records.count
+            self.records.append(record)
+            self.connectionJoins.append(0)
+            self.errorJoined.append(false)
+            guard record.time != nil else { continue }
+            for upstream in Set(record.upstreams) { self.byUpstream[upstream, default: []].append(index) }
+            if let target = record.target { self.byTarget[target, default: []].append(index) }
+            if record.upstreams.isEmpty, record.target == nil, record.gatewayPort == nil, record.tellsOfAFailure, let time = record.time {
+                if let last = self.byTimeOnly.last, last.time > time.nanoseconds { self.byTimeOnlySorted = false }
+                self.byTimeOnly.append((time.nanoseconds, index))
+            }
+            if let port = record.clientPort { self.byClientPort[port, default: []].append(index) }
+            for id in Set(record.requestIDs) { self.byRequestID[id, default: []].append(index) }
+        }
+    }
+
+    /// Records that joined neither a connection nor a client error, in file order.
+    public var unmatched: [GatewayLogRecord] {
+        self.records.indices.filter { self.connectionJoins[$0] == 0 && !self.errorJoined[$0] }.map { self.records[$0] }
+    }
+
+    /// Records joined to some connection or client error.
+    public var matchedCount: Int {
+        self.records.indices.count { self.connectionJoins[$0] > 0 || self.errorJoined[$0] }
+    }
+
+    /// The records about `connection` (taking them), with any disagreement with its verdict.
+    public mutating func join(_ connection: JoinableConnection) -> [GatewayLogNote] {
+        var candidates = self.byUpstream[connection.upstream] ?? []
+        for target in Set(connection.requests.map(\.target)) { candidates += self.byTarget[target] ?? [] }
+        if connection.requests.isEmpty {
+            // (Only records that name no upstream: `matches` refuses the others.)
+            // A connection that never carried a request (refused, TLS failed): a log naming no
+            // upstream (HAProxy's, Apache's access log) can still be about it, by its time.
+            for (target, indices) in self.byTarget where !target.isEmpty { candidates += indices.filter { self.records[$0].upstreams.isEmpty } }
+        }
+        if connection.verdictClass != .ok, !self.byTimeOnly.isEmpty {
+            if !self.byTimeOnlySorted {
+                self.byTimeOnly.sort { $0.time < $1.time }
+                self.byTimeOnlySorted = true
+            }
+            // Records span at most a second or so before the connection; binary search for the first.
+            let earliest = connection.start.nanoseconds - Self.slack - 2_000_000_000
+            var low = 0
+            var high = self.byTimeOnly.count
+            while low < high {
+                let middle = (low + high) / 2
+                if self.byTimeOnly[middle].time < earliest { low = middle + 1 } else { high = middle }
+            }
+            while low < self.byTimeOnly.count, self.byTimeOnly[low].time <= connection.end.nanoseconds + Self.slack {
+                candidates.append(self.byTimeOnly[low].index)
+                low += 1
+            }
+        }
+        // A keep-alive connection carries thousands of requests: looked up by target, not scanned.
+        var sent: [String: [(method: String, target: String, requestID: String?)]] = [:]
+        for request in connection.requests { sent[request.target, default: []].append(request) }
+        var notes: [GatewayLogNote] = []
+        for index in Set(candidates).sorted() {
+            let record = self.records[index]
+            guard self.connectionJoins[index] < max(1, record.upstreams.count),
+                  let matchedBy = Self.matches(record, connection, sent: sent) else { continue }
+            self.connectionJoins[index] += 1
+            self.taken[connection.id, default: []].append(index)
+            notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
+        }
+        return notes
+    }
+
+    /// Gives back the records connection `id` took: it was not an upstream connection after
+    /// all (a client's connection to the gateway, judged before the gateway's listener was known).
+    public mutating func release(_ id: UInt32) {
+        for index in self.taken.removeValue(forKey: id) ?? [] { self.connectionJoins[index] -= 1 }
+    }
+
+    /// The records about `error` (taking them), with any disagreement with what the client got.
+    public mutating func join(_ error: JoinableClientError) -> [GatewayLogNote] {
+        var candidates = self.byClientPort[error.client.port] ?? []
+        candidates += self.byTarget[error.target] ?? []
+        if let id = error.requestID { candidates += self.byRequestID[id] ?? [] }
+        var notes: [GatewayLogNote] = []
+        for index in Set(candidates).sorted() where !self.errorJoined[index] {
+            let record = self.records[index]
+            guard let matchedBy = Self.matches(record, error) else { continue }
+            self.errorJoined[index] = true
+            notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, error)))
+        }
+        return notes
+    }
+
+    /// How far apart a record's time and a connection's may be when the time is all that ties them.
+    public static let closeSlack: Int64 = 50_000_000
+
+    static func overlaps(_ record: GatewayLogRecord, from start: Timestamp, to end: Timestamp, slack: Int64 = Self.slack) -> Bool {
+        guard let time = record.time else { return false }
+        return time.nanoseconds <= end.nanoseconds + slack && time.nanoseconds + record.span >= start.nanoseconds - slack
+    }
+
+    /// What ties `record` to `connection`, or `nil` when something contradicts it.
+    static func matches(
+        _ record: GatewayLogRecord, _ connection: JoinableConnection, sent requests: [String: [(method: String, target: String, requestID: String?)]]
+    ) -> [String]? {
+        guard self.overlaps(record, from: connection.start, to: connection.end) else { return nil }
+        var keys: [String] = []
+        if let port = record.gatewayPort {
+            guard port == connection.gatewaySide.port else { return nil }
+            keys.append("gateway_port")
+        }
+        if !record.upstreams.isEmpty {
+            guard record.upstreams.contains(connection.upstream) else { return nil }
+            keys.append("upstream")
+        } else if let address = record.upstreamAddress {
+            guard address == connection.upstream.address else { return nil }
+            keys.append("upstream_address")
+        }
+        if let target = record.target {
+            if connection.requests.isEmpty {
+                // Nothing to compare (no request sent, or sent encrypted). The upstream named
+                // does; else only a log that names no upstream at all (HAProxy's, Apache's),
+                // a failed connection, and a record of a failure.
+                if record.upstreams.isEmpty {
+                    // The times closely.
+                    guard !record.namesAnUpstream, self.overlaps(record, from: connection.start, to: connection.end, slack: Self.closeSlack)
+                    else { return nil }
+                }
+            } else {
+                let sent = (requests[target] ?? []).filter { record.method == nil || $0.method == record.method }
+                guard !sent.isEmpty else { return nil }
+                keys.append("request")
+                let ids = Set(sent.compactMap(\.requestID))
+                if !record.requestIDs.isEmpty, !ids.isEmpty {
+                    guard !ids.isDisjoint(with: record.requestIDs) else { return nil }
+                    keys.append("request_id")
+                }
+            }
+        }
+        if keys.isEmpty, record.target == nil {
+            // Only its time: a failure logged by a gateway while this connection failed, closely.
+            guard connection.verdictClass != .ok, record.tellsOfAFailure,
+                  self.overlaps(record, from: connection.start, to: connection.end, slack: Self.closeSlack)
+            else { return nil }
+        }
+        keys.append("time")
+        return keys
+    }
+
+    /// What ties `record` to `error`, or `nil` when something contradicts it.
+    static func matches(_ record: GatewayLogRecord, _ error: JoinableClientError) -> [String]? {
+        var keys: [String] = []
+        if let port = record.clientPort {
+            guard port == error.client.port, record.clientAddress.map({ $0 == error.client.address }) ?? true else { return nil }
+            keys.append("client_port")
+        }
+        if let target = record.target {
+            guard target == error.target, record.method.map({ $0 == error.method }) ?? true else { return nil }
+            keys.append("request")
+        }
+        if let id = error.requestID, !record.requestIDs.isEmpty {
+            guard record.requestIDs.contains(id) else { return nil }
+            keys.append("request_id")
+        }
+        if let server = error.upstreamServer, !record.upstreams.isEmpty {
+            guard record.upstreams.contains(server) else { return nil }
+            keys.append("upstream")
+        }
+        guard keys.contains("client_port") || keys.contains("request") || keys.contains("request_id") else { return nil }
+        // A key of the client's own (its port, the request id) allows a long request; the
+        // request line alone, only a record of the error's moment.
+        let strong = keys.contains("client_port") || keys.contains("request_id")
+        let before: Int64 = strong ? 300_000_000_000 : 0
+        guard self.overlaps(record, from: Timestamp(nanoseconds: error.time.nanoseconds - before), to: error.time) else { return nil }
+        keys.append("time")
+        return keys
+    }
+}

@@ -1,0 +1,186 @@
+import CaptureModel
+import Foundation
+import Testing
+@testable import GatewayLog
+
+/// The gateways' own logs beside the sample captures, read line by line.
+struct GatewayLogReaderTests {
+    static let captures: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path + "/captures"
+    }()
+
+    static let utc = LocalZone(parsing: "UTC")!
+
+    /// Every record of `file` (relative to captures/), read whole.
+    static func read(_ file: String, formats: [AccessLogFormat] = [], zone: LocalZone = utc) throws -> (GatewayLogReader, [GatewayLogRecord]) {
+        let text = try String(contentsOfFile: self.captures + "/" + file, encoding: .utf8)
+        var reader = GatewayLogReader(file: file, formats: formats, zone: zone)
+        var records: [GatewayLogRecord] = []
+        var number = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            number += 1
+            if number == text.split(separator: "\n", omittingEmptySubsequences: false).count, line.isEmpty { break }
+            records += reader.feed(line: String(line), number: number)
+        }
+        records += reader.finish()
+        return (reader, records)
+    }
+
+    /// The layout captures/tools/run-scenario.py gives nginx.
+    static let nginxFormat = AccessLogFormat(
+        option: #"nginx:'$msec $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$request" $remote_addr $remote_port'"#)!
+
+    @Test func nginxErrorLogLinesNameTheUpstreamAndTheRequest() throws {
+        let (reader, records) = try Self.read("nginx/any-mixed.nginx-error.log")
+        #expect(reader.kind == .nginxError)
+        #expect(records.count == 2)
+        let refused = records[0]
+        #expect(refused.line == 1)
+        #expect(refused.time?.rfc3339 == "2026-11-22T01:11:36.000000000Z")
+        #expect(refused.span == 1_000_000_000)
+        #expect(refused.upstreams == [Endpoint(parsing: "127.0.0.1:18082")!])
+        #expect(refused.method == "GET")
+        #expect(refused.target == "/refused/2")
+        #expect(refused.message == "connect() failed (111: Connection refused) while connecting to upstream")
+        #expect(refused.field("connection") == "3")
+        #expect(refused.field("host") == "127.0.0.1:18080")
+        #expect(records[1].upstreams == [Endpoint(parsing: "127.0.0.1:18083")!])
+    }
+
+    @Test func theZoneGivenMovesALocalTime() throws {
+        let (_, records) = try Self.read("nginx/any-mixed.nginx-error.log", zone: LocalZone(parsing: "+02:00")!)
+        #expect(records[0].time?.rfc3339 == "2026-11-21T23:11:36.000000000Z")
+    }
+
+    @Test func nginxAccessLogInTheFormatGiven() throws {
+        let (reader, records) = try Self.read("nginx/any-mixed.access.log", formats: [Self.nginxFormat])
+        #expect(reader.kind == .nginxAccess)
+        #expect(records.count == 4)
+        let rst = records[3]
+        #expect(rst.status == 502)
+        #expect(rst.upstreamStatuses == [502])
+        #expect(rst.upstreams == [Endpoint(parsing: "127.0.0.1:18083")!])
+        #expect(rst.clientPort == 44464)
+        #expect(rst.target == "/rst/4")
+        #expect(rst.time?.rfc3339 == "2026-11-22T01:11:36.360000000Z")
+        #expect(rst.field("upstream_connect_time") == "0.000")
+    }
+
+    @Test func anAccessLogInNoLayoutGivenIsUnread() throws {
+        let (reader, records) = try Self.read("nginx/any-mixed.access.log")
+        #expect(reader.kind == nil)
+        #expect(records.isEmpty)
+        #expect(reader.unreadCount == 4)
+        #expect(reader.unread.first?.line == 1)
+    }
+
+    @Test func combinedIsReadWithoutAFormat() throws {
+        var reader = GatewayLogReader(file: "access.log", formats: [], zone: Self.utc)
+        let records = reader.feed(
+            line: #"127.0.0.1 - - [06/Dec/2026:20:31:56 +0100] "GET /s/x/1 HTTP/1.1" 503 278 "-" "curl/7.88.1""#, number: 1)
+        #expect(reader.kind == .combinedAccess)
+        #expect(records.count == 1)
+        #expect(records[0].time?.rfc3339 == "2026-12-06T19:31:56.000000000Z")
+        #expect(records[0].status == 503)
+        #expect(records[0].target == "/s/x/1")
+        #expect(records[0].field("http_user_agent") == "curl/7.88.1")
+    }
+
+    @Test func anUnreadableLineAmongReadOnesIsCountedNotFatal() throws {
+        var reader = GatewayLogReader(file: "error.log", formats: [], zone: Self.utc)
+        let text = try String(contentsOfFile: Self.captures + "/nginx/any-mixed.nginx-error.log", encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        var records = reader.feed(line: lines[0], number: 1)
+        records += reader.feed(line: "garbage \u{1}", number: 2)
+        records += reader.feed(line: lines[1], number: 3)
+        #expect(records.map(\.line) == [1, 3])
+        #expect(reader.unreadCount == 1)
+        #expect(reader.unread.first?.line == 2)
+    }
+
+    @Test func haproxyHttplogWithItsTLSErrors() throws {
+        let (reader, records) = try Self.read("haproxy/tls-cert-expired.haproxy.log", zone: Self.utc)
+        #expect(reader.kind == .haproxy)
+        #expect(records.count == 4)
+        let request = records[0]
+        #expect(request.clientPort == 40086)
+        #expect(request.status == 503)
+        #expect(request.target == "/t/tls-cert-expired/1")
+        #expect(request.time?.rfc3339 == "2026-11-22T02:00:55.800000000Z")
+        #expect(request.field("termination_state") == "SC--")
+        #expect(request.field("ssl_bc_err_str") == "error:0A000086:SSL routines::certificate verify failed")
+        #expect(request.message?.contains("the server aborted or refused, connecting to the server") == true)
+        // HAProxy's own events: records with no time, about no request.
+        #expect(records[1].time == nil)
+        #expect(!records[1].isAboutARequest)
+    }
+
+    @Test func apacheErrorLogNamesTheClientPortAndTheUpstream() throws {
+        let (reader, records) = try Self.read("apache/fin-before-response.error.log")
+        #expect(reader.kind == .apacheError)
+        #expect(records.count == 2)
+        #expect(records[0].clientPort == 55126)
+        #expect(records[0].upstreams == [Endpoint(parsing: "127.0.0.1:28090")!])
+        #expect(records[0].field("module") == "proxy_http:error")
+        #expect(records[0].message == "AH01102: error reading status line from remote server 127.0.0.1:28090")
+        #expect(records[0].time?.rfc3339 == "2026-12-06T20:04:19.635738000Z")
+        #expect(records[1].target == "/s/fin-before-response/1")
+    }
+
+    @Test func apacheAccessLogInItsLogFormat() throws {
+        let format = AccessLogFormat(option: #"apache:%{%s}t.%{usec_frac}t %>s \"%r\" %a %{remote}p %D %X"#)!
+        let (reader, records) = try Self.read("apache/fin-before-response.access.log", formats: [format])
+        #expect(reader.kind == .apacheAccess)
+        #expect(records.count == 1)
+        #expect(records[0].status == 502)
+        #expect(records[0].clientPort == 55126)
+        #expect(records[0].time?.rfc3339 == "2026-12-06T20:04:19.623833000Z")
+        #expect(records[0].span == 12_123_000 + 1000)
+    }
+
+    @Test func caddyJSONLog() throws {
+        let (reader, records) = try Self.read("caddy/fin-before-response.gateway.log")
+        #expect(reader.kind == .caddy)
+        let roundtrip = try #require(records.first { $0.field("msg") == "upstream roundtrip" })
+        #expect(roundtrip.upstreams == [Endpoint(parsing: "127.0.0.1:38090")!])
+        #expect(roundtrip.clientPort == 36428)
+        #expect(roundtrip.target == "/s/fin-before-response/1")
+        #expect(roundtrip.message == "EOF")
+        let access = try #require(records.first { $0.field("logger") == "http.log.access" })
+        #expect(access.status == 502)
+        #expect(!records[0].isAboutARequest)
+    }
+
+    @Test func varnishlogGroupsAreOneRecordEach() throws {
+        let (reader, records) = try Self.read("varnish/fin-before-response.gateway.log")
+        #expect(reader.kind == .varnishlog)
+        #expect(records.count == 2)
+        let request = records[0]
+        #expect(request.line == 1)
+        #expect(request.clientPort == 40402)
+        #expect(request.status == 503)
+        let fetch = records[1]
+        #expect(fetch.field("group") == "BeReq")
+        #expect(fetch.upstreams == [Endpoint(parsing: "127.0.0.1:38090")!])
+        #expect(fetch.gatewayPort == 38824)
+        #expect(fetch.message == "HTC eof (-1)")
+        #expect(fetch.time?.rfc3339 == "2026-12-06T20:31:56.935980000Z")
+    }
+
+    @Test(arguments: ["nginx", "nginx:", "apache:%{", "caddy:$x"])
+    func aFormatOptionWithoutFieldsIsRefused(text: String) {
+        #expect(AccessLogFormat(option: text) == nil)
+    }
+
+    @Test(arguments: ["UTC", "Z", "+02:00", "-0530"])
+    func zonesAreRead(text: String) {
+        #expect(LocalZone(parsing: text) != nil)
+    }
+
+    @Test(arguments: ["Mars/Olympus", "+25:00", "utc+1", ""])
+    func badZonesAreRefused(text: String) {
+        #expect(LocalZone(parsing: text) == nil)
+    }
+}
