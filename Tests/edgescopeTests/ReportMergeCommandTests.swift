@@ -122,7 +122,7 @@ struct ReportMergeCommandTests {
         // The two hosts' c1 are two sections, each anchored by its source.
         #expect(html.contains("id=\"gw-a-c1\""))
         #expect(html.contains("id=\"gw-b-c1\""))
-        #expect(html.contains(" · frames 1–8 · gw-b · "))
+        #expect(html.contains(" · frames 1–7 · gw-b · "))
         #expect(html.contains("<a href=\"#gw-d-c8\">c8</a> (gw-d)</td>"))
         #expect(html.contains("id=\"gw-d-c8\""))
     }
