@@ -40,6 +40,10 @@ public struct ConnectionReport: Sendable {
     public var tls: TLSSummary?
     /// The PROXY protocol header the gateway sent before its first request, if any.
     public var proxyHeader: ProxyHeader? = nil
+    /// The failing response's head (HTTP/1), kept for `comparison`; `nil` on a healthy connection.
+    public var responseHead: ResponseHead? = nil
+    /// The failing response's head beside the nearest healthy one's, when one was seen.
+    public var comparison: HeadComparison? = nil
 
     /// `c17`.
     public var name: String { "c\(self.id)" }

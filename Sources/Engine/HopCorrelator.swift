@@ -17,6 +17,8 @@ struct FinishedTransaction {
     var failure: ClientFailure? = nil
     /// Whether the gateway sent a PROXY protocol header on the connection before the request.
     var afterProxyHeader = false
+    /// The response's head, when it was healthy and the head sampler wanted it (`HeadSampler`).
+    var head: ResponseHead? = nil
 }
 
 /// One request of either hop, as correlation needs it.

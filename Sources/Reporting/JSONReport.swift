@@ -261,6 +261,11 @@ public enum JSONReport {
             }
         }
         out.member("slice", slice)
+        if let comparison = report.comparison {
+            // Only on a failing connection whose head was compared with a healthy one.
+            out.key("comparison")
+            self.comparison(comparison, into: &out)
+        }
         out.endObject()
     }
 
