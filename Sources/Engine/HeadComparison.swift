@@ -244,5 +244,4 @@ public struct HeadComparison: Sendable {
             }
         }
     }
-    }
 }
