@@ -8,7 +8,7 @@ import HTTP1
 public struct HeadComparison: Sendable {
     /// How the healthy response was chosen.
     public enum Match: String, Sendable {
-        /// The same upstream, method and target.
+        /// The same upstream, method and path (the query string aside).
         case sameTarget = "same_target"
         /// The same upstream, another request (the one closest in time that was kept).
         case sameUpstream = "same_upstream"

@@ -10,11 +10,23 @@ import HTTP1
 /// shards each offer their own firsts, among which are the firsts one table would have offered,
 /// and `HeadStore` keeps the first it is given in each second, as one table would.
 struct HeadSampler {
-    /// A request to one upstream.
+    /// A request to one upstream: its method and its target's path (the query string aside:
+    /// it often carries an id of its own), the path hashed in place rather than copied.
     struct Key: Hashable {
         var server: Endpoint
         var method: String
-        var target: String
+        var path: Int
+
+        init(server: Endpoint, method: String, target: String) {
+            self.server = server
+            self.method = method
+            var hasher = Hasher()
+            for byte in target.utf8 {
+                if byte == UInt8(ascii: "?") { break }
+                hasher.combine(byte)
+            }
+            self.path = hasher.finalize()
+        }
     }
 
     /// Requests followed at most (then only upstreams are).

@@ -24,6 +24,11 @@ public enum HeadComparisonReport {
         return out + " (" + parts.joined(separator: ", ") + "; " + self.matched(comparison) + ")"
     }
 
+    /// `the head of transaction 4`, or `the failing head` when its transaction is not known.
+    static func failingName(_ comparison: JSONValue) -> String {
+        comparison["transaction"].int.map { "the head of transaction \($0)" } ?? "the failing head"
+    }
+
     /// One line per difference (and the offending byte's place), as `quote` quotes a line.
     static func differences(_ comparison: JSONValue, quote: (String) -> String) -> [String] {
         let offending = comparison["offending"]
@@ -111,7 +116,7 @@ public enum HeadComparisonReport {
 
     /// The summary's lines for one connection, indented by `indent`.
     public static func text(_ comparison: JSONValue, indent: String) -> [String] {
-        var out = ["\(indent)compared with the nearest healthy response, \(self.healthyName(comparison)):"]
+        var out = ["\(indent)\(self.failingName(comparison)) beside the nearest healthy response, \(self.healthyName(comparison)):"]
         for line in self.differences(comparison, quote: { "`\($0)`" }) { out.append(indent + "  " + line) }
         if let members = self.members(comparison, quote: { "`\($0)`" }) { out.append(indent + members) }
         return out
@@ -141,7 +146,8 @@ public enum HeadComparisonReport {
         let failing = comparison["failing_head"].items.compactMap(\.string)
         let healthy = comparison["healthy_head"].items.compactMap(\.string)
         let offending = comparison["offending"]
-        var out = "\nCompared with the nearest healthy response, \(MarkdownReport.text(self.healthyName(comparison))):\n\n"
+        var out = "\n" + MarkdownReport.text(self.failingName(comparison).prefix(1).uppercased() + self.failingName(comparison).dropFirst())
+            + " beside the nearest healthy response, \(MarkdownReport.text(self.healthyName(comparison))):\n\n"
         let width = max(24, min(60, failing.map(\.count).max() ?? 0))
         func padded(_ text: String) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
@@ -180,7 +186,9 @@ public enum HeadComparisonReport {
         let offending = comparison["offending"]
         html.element("section", [("class", "comparison")]) { html in
             html.element("h4", text: "Beside a healthy response")
-            html.element("p", text: "Compared with the nearest healthy response, " + HTMLReport.clip(self.healthyName(comparison)) + ".")
+            let title = self.failingName(comparison)
+            html.element("p", text: title.prefix(1).uppercased() + title.dropFirst() + " beside the nearest healthy response, "
+                + HTMLReport.clip(self.healthyName(comparison)) + ".")
             html.element("table", [("class", "cmp")]) { html in
                 html.element("thead") { html in
                     html.element("tr") { html in
