@@ -148,11 +148,15 @@ public enum HeadComparisonReport {
         let offending = comparison["offending"]
         var out = "\n" + MarkdownReport.text(self.failingName(comparison).prefix(1).uppercased() + self.failingName(comparison).dropFirst())
             + " beside the nearest healthy response, \(MarkdownReport.text(self.healthyName(comparison))):\n\n"
-        let width = max(24, min(60, failing.map(\.count).max() ?? 0))
+        func title(_ side: JSONValue) -> String {
+            (side["connection"].string ?? "?") + (side["transaction"].int.map { ", transaction \($0)" } ?? "")
+        }
+        let failingTitle = "failing (\(title(comparison)))"
+        let width = max(failingTitle.count, min(60, failing.map(\.count).max() ?? 0))
         func padded(_ text: String) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
-        var block = "     " + padded("failing (\(comparison["connection"].string ?? "?"))") + " | healthy (\(comparison["healthy"]["connection"].string ?? "?"))\n"
+        var block = "     " + padded(failingTitle) + " | healthy (\(title(comparison["healthy"])))\n"
         for row in comparison["rows"].items {
             let pair = row.items
             let f = pair.first?.int
