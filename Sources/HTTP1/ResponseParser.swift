@@ -113,7 +113,13 @@ struct ResponseParser {
     /// The last head read, while `run` still holds it (its body is not read through `run`):
     /// between a head and the next one the buffer is idle, so a head wanted as a healthy
     /// neighbour is copied from it only when asked (`parkedHead`).
-    private var parked: (offset: UInt64, frame: FrameNumber?, time: Timestamp, status: Int?, healthy: Bool)?
+    /// Whether `run` holds the last head (`current`'s) after it was read, and whether it was healthy.
+    private var parked: Parked = .none
+    enum Parked: UInt8 {
+        case none
+        case failing
+        case healthy
+    }
     /// The head of the first response with a fatal finding (or cut in its body), copied then:
     /// only a failing connection pays for it.
     private(set) var failingHead: ResponseHead?
@@ -189,7 +195,7 @@ struct ResponseParser {
                 self.headEnd = HeadEndScanner()
                 // The last head was kept parked in the buffer until now.
                 self.run.reset()
-                self.parked = nil
+                self.parked = .none
                 self.current = ResponseInfo(
                     status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
                     framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
@@ -348,7 +354,7 @@ struct ResponseParser {
 
     /// Records the transactions still open at the end (requests never answered, a cut response).
     mutating func finish(requests: inout RequestQueue) {
-        if let current = self.current, !current.complete, self.failingHead == nil, self.parked?.offset == current.offset {
+        if let current = self.current, !current.complete, self.failingHead == nil, self.parkedValid {
             // Cut in its body: the head is the failing response's.
             self.failingHead = self.parkedHead(transaction: nil)
         }
@@ -405,38 +411,36 @@ struct ResponseParser {
         switch self.state {
         case .idle, .contentLength, .untilClose:
             // The body (if any) is skipped by length: the head stays in the buffer until the next.
-            if let head {
-                self.parked = (head.offset, head.frame, head.time, status,
-                               !fatal && !findings[findingsBefore...].contains { $0.severity == .warning } && (status ?? 500) < 500)
-            }
+            let warned = findings[findingsBefore...].contains { $0.severity == .warning }
+            self.parked = head != nil && !fatal && !warned && (status ?? 500) < 500 ? .healthy : .failing
         case .head, .chunked, .tunnel, .opaque, .desynced:
-            self.parked = nil
+            self.parked = .none
         }
         if fatal, self.failingHead == nil, let head, !self.run.isEmpty {
             self.failingHead = self.copyHead(offset: head.offset, frame: head.frame, time: head.time, status: status)
         }
-        if self.parked == nil { self.run.reset() }
+        if self.parked == .none { self.run.reset() }
         return end
     }
 
     /// The last head read, if the buffer still holds it and it was healthy: well-formed, with a
     /// status below 500. Copied only when asked.
     var parkedHealthyHead: UInt64? {
-        guard let parked, parked.healthy, self.parkedValid else { return nil }
-        return parked.offset
+        guard self.parked == .healthy, let current = self.current, self.parkedValid else { return nil }
+        return current.offset
     }
 
-    /// Whether `run` still holds the parked head.
+    /// Whether `run` still holds the parked head: `current`'s, until the next head begins.
     private var parkedValid: Bool {
-        guard let parked, !self.run.isEmpty, self.run.start == parked.offset else { return false }
+        guard self.parked != .none, let current = self.current, !self.run.isEmpty, self.run.start == current.offset else { return false }
         if case .head = self.state { return false }
         return true
     }
 
     /// A copy of the parked head (healthy or not), if the buffer still holds it.
     func parkedHead(transaction: Int?) -> ResponseHead? {
-        guard let parked, self.parkedValid else { return nil }
-        return self.copyHead(offset: parked.offset, frame: parked.frame, time: parked.time, status: parked.status, transaction: transaction)
+        guard self.parkedValid, let current = self.current else { return nil }
+        return self.copyHead(offset: current.offset, frame: current.frame, time: current.time, status: current.status, transaction: transaction)
     }
 
     private func copyHead(offset: UInt64, frame: FrameNumber?, time: Timestamp, status: Int?, transaction: Int? = nil) -> ResponseHead {
