@@ -257,7 +257,6 @@ struct Collector: ConnectionSink {
         context.unreachableIsIPv6 = connection.unreachableIsIPv6
         var diagnosis: Diagnosis
         var tlsSummary: TLSSummary?
-        var failingHead: ResponseHead?
         if let analyzer = state.tls {
             let tls = analyzer.connection
             var check: ChainCheck?
@@ -279,7 +278,6 @@ struct Collector: ConnectionSink {
                 diagnosis.findings += tlsFindings
                 diagnosis = TLSDiagnosis.withALPNCause(diagnosis, server: connection.server, context: context)
                 reportTransactions = innerOutcome.transactions
-                failingHead = innerOutcome.failingHead
                 reportTransactionsDropped = innerOutcome.transactionsDropped
                 tlsSummary?.decrypted = true
             }
@@ -300,8 +298,9 @@ struct Collector: ConnectionSink {
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
             transactions: reportTransactions, transactionsDropped: reportTransactionsDropped, tls: tlsSummary,
             proxyHeader: outcome.proxyHeader))
-        if diagnosis.verdict.verdictClass != .ok {
-            self.reports[self.reports.count - 1].responseHead = failingHead ?? outcome.failingHead
+        if diagnosis.verdict.verdictClass != .ok, !state.$tls {
+            // Plain HTTP/1 only, for now: decrypted TLS connections are not compared yet.
+            self.reports[self.reports.count - 1].responseHead = outcome.failingHead
         }
     }
 

@@ -165,8 +165,9 @@ public enum HeadComparisonReport {
             let right = h.flatMap { healthy.indices.contains($0 - 1) ? healthy[$0 - 1] : nil } ?? ""
             let differs = f == nil || h == nil || left != right
             let number = f.map { String($0) } ?? ""
-            block += (differs ? "≠ " : "  ") + String(repeating: " ", count: max(0, 2 - number.count)) + number + " "
-                + padded(left) + " | " + right + "\n"
+            let line = (differs ? "≠ " : "  ") + String(repeating: " ", count: max(0, 2 - number.count)) + number + " "
+                + padded(left) + " | " + right
+            block += (right.isEmpty ? String(line.dropLast()) : line) + "\n"
             if let f, f == offending["line"].int, let column = offending["column"].int, let (before, _, _) = self.split(left, column: column) {
                 block += "     " + String(repeating: " ", count: before.count) + "^ byte \(column) (0x\(offending["hex"].string ?? "??"))\n"
             }
