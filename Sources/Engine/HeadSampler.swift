@@ -30,9 +30,9 @@ struct HeadSampler {
     }
 
     /// Requests followed at most (then only upstreams are).
-    static let keysTracked = 4096
+    static let keysTracked = 1024
     /// Upstreams followed at most.
-    static let serversTracked = 1024
+    static let serversTracked = 256
 
     /// The last capture-second a head was offered for, per request and per upstream.
     private var byKey: [Key: Int64] = [:]

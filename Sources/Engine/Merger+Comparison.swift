@@ -2,9 +2,10 @@ import CaptureModel
 import HTTP1
 
 /// The healthy heads kept to compare failing ones with (`HeadSampler` decides which are
-/// copied): per upstream and request the first of the latest second that had one, the same per
-/// upstream, and per upstream the failing lines it sent and since when. Bounded by the
-/// sampler's caps, whatever the traffic.
+/// copied): per upstream and request the first of each of the latest seconds that had one, the
+/// same per upstream, and per upstream the failing lines it sent and since when. Bounded by the
+/// caps whatever the traffic: at most 1024 × 2 + 256 × 4 heads of at most 8 KiB (24 MiB; a
+/// head is a few hundred bytes, so about 1 MiB in practice).
 struct HeadStore {
     struct Entry {
         var head: ResponseHead
@@ -24,8 +25,8 @@ struct HeadStore {
     static let failingLinesTracked = 16
     /// Seconds' heads kept per request, and per upstream: a failing connection is judged a
     /// little after it closed, so the heads of the seconds before it are still there.
-    static let keptPerKey = 4
-    static let keptPerServer = 8
+    static let keptPerKey = 2
+    static let keptPerServer = 4
 
     /// Keeps `transaction`'s head where it is the first of a later second than the ones kept.
     mutating func add(_ transaction: FinishedTransaction) {

@@ -19,8 +19,9 @@ public final class ResponseHead: Sendable {
     /// Its transaction's place on the connection (1-based), when known.
     public let transaction: Int?
 
-    /// Heads longer than this are kept cut here: a comparison shows a head, not a body.
-    public static let maximumBytes = 16 << 10
+    /// Heads longer than this are kept cut here: twice nginx's default buffer, so the first
+    /// byte past it (`http.header.too_large`) is still shown.
+    public static let maximumBytes = 8 << 10
 
     /// A head from its parts (at most `maximumBytes` of `bytes` are kept).
     public init(bytes: [UInt8], offset: UInt64, frame: FrameNumber?, time: Timestamp, status: Int?, transaction: Int?) {
