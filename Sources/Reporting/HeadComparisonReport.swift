@@ -211,8 +211,8 @@ public enum HeadComparisonReport {
                         let left = f.flatMap { failing.indices.contains($0 - 1) ? failing[$0 - 1] : nil }
                         let right = h.flatMap { healthy.indices.contains($0 - 1) ? healthy[$0 - 1] : nil }
                         let differs = left == nil || right == nil || left != right
-                        html.element("tr", differs ? [("class", "differs")] : []) { html in
-                            html.element("td", text: differs ? "≠" : "")
+                        html.element("tr") { html in
+                            html.element("td", differs ? [("class", "differs")] : [], text: differs ? "≠" : "")
                             html.element("td", text: f.map(String.init) ?? "")
                             html.element("td") { html in
                                 guard let left else { return }
