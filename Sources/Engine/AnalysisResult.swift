@@ -43,7 +43,12 @@ public struct ConnectionReport: Sendable {
     /// The failing response's head (HTTP/1), kept for `comparison`; `nil` on a healthy connection.
     public var responseHead: ResponseHead? = nil
     /// The failing response's head beside the nearest healthy one's, when one was seen.
-    public var comparison: HeadComparison? = nil
+    public var comparison: HeadComparison? {
+        get { self.comparisonBox?.value }
+        set { self.comparisonBox = newValue.map(ComparisonBox.init) }
+    }
+    /// `comparison`, out of line: every report would otherwise carry its size.
+    var comparisonBox: ComparisonBox? = nil
 
     /// `c17`.
     public var name: String { "c\(self.id)" }
@@ -117,4 +122,13 @@ public struct AnalysisResult: Sendable {
     /// The client-to-gateway hop and the errors its clients saw, when the capture holds that hop
     /// too; its connections are in neither `connections` nor `tally`.
     public var clientHop: ClientHopSummary? = nil
+}
+
+/// A report's comparison, out of line.
+final class ComparisonBox: Sendable {
+    let value: HeadComparison
+
+    init(_ value: HeadComparison) {
+        self.value = value
+    }
 }
