@@ -46,6 +46,15 @@ public struct ConnectionReport: Sendable {
     public var gatewayLog: [GatewayLogNote]? = nil
     /// Lines about it beyond those listed in `gatewayLog`.
     public var gatewayLogNotListed = 0
+    /// The failing response's head (HTTP/1), kept for `comparison`; `nil` on a healthy connection.
+    public var responseHead: ResponseHead? = nil
+    /// The failing response's head beside the nearest healthy one's, when one was seen.
+    public var comparison: HeadComparison? {
+        get { self.comparisonBox?.value }
+        set { self.comparisonBox = newValue.map(ComparisonBox.init) }
+    }
+    /// `comparison`, out of line: every report would otherwise carry its size.
+    var comparisonBox: ComparisonBox? = nil
 
     /// `c17`.
     public var name: String { "c\(self.id)" }
@@ -123,4 +132,13 @@ public struct AnalysisResult: Sendable {
     public var dns: DNSSummary? = nil
     /// The gateway logs given (`--gateway-log`), when any were.
     public var gatewayLog: GatewayLogSummary? = nil
+}
+
+/// A report's comparison, out of line.
+final class ComparisonBox: Sendable {
+    let value: HeadComparison
+
+    init(_ value: HeadComparison) {
+        self.value = value
+    }
 }

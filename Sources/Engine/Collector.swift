@@ -90,6 +90,8 @@ struct Collector: ConnectionSink {
     var reports: [ConnectionReport] = []
     /// Transactions finished since the engine last took them, every connection's (client-hop correlation).
     var finished: [FinishedTransaction] = []
+    /// Which healthy response heads are copied for comparisons (a few per upstream and target).
+    var heads = HeadSampler()
 
     init(gateway: GatewayProfile, verifier: (any ChainVerifying)?, decryption: TLSConnection.Decryption?, expectedNames: [UpstreamSpec]) {
         self.gateway = gateway
@@ -308,6 +310,10 @@ struct Collector: ConnectionSink {
             end: connection.end ?? .captureEnded, verdict: diagnosis.verdict, findings: diagnosis.findings,
             transactions: reportTransactions, transactionsDropped: reportTransactionsDropped, tls: tlsSummary,
             proxyHeader: outcome.proxyHeader))
+        if diagnosis.verdict.verdictClass != .ok, !state.$tls {
+            // Plain HTTP/1 only, for now: decrypted TLS connections are not compared yet.
+            self.reports[self.reports.count - 1].responseHead = outcome.failingHead
+        }
     }
 
     /// What the capture lacks of one direction, as findings, unless the diagnosis has them.
@@ -333,6 +339,9 @@ struct Collector: ConnectionSink {
             if self.live[index].analysis.hasProxyHeader {
                 self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader)
             }
+            if let offset = self.live[index].analysis.parkedHealthyHead, first < self.finished.count {
+                self.offerHead(at: offset, live: index)
+            }
             self.live[index].analysis.clearFinishedTransactions()
         }
         if self.slots[slot].$tls, self.slots[slot].tls!.hasFinishedTransactions {
@@ -340,6 +349,16 @@ struct Collector: ConnectionSink {
                         sealed: self.live[index].sealedRequests, ended: nil)
             self.slots[slot].tls!.clearFinishedTransactions()
         }
+    }
+
+    /// The last transaction handed on answered with the healthy head still at hand at `offset`:
+    /// copied onto it when the sampler wants one for its upstream and target now.
+    private mutating func offerHead(at offset: UInt64, live index: Int) {
+        let last = self.finished.count - 1
+        guard let response = self.finished[last].response, response.offset == offset, response.complete,
+              self.heads.wants(self.finished[last])
+        else { return }
+        self.finished[last].head = self.live[index].analysis.parkedHead()
     }
 
     /// At the first FIN or RST, a request in flight has had its answer, or will never have one:

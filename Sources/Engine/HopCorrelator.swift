@@ -22,6 +22,8 @@ struct FinishedTransaction {
     /// HTTP/2: the stream that carried it, and the error code of the server's RST_STREAM on it.
     var streamID: UInt32? = nil
     var resetCode: UInt32? = nil
+    /// The response's head, when it was healthy and the head sampler wanted it (`HeadSampler`).
+    var head: ResponseHead? = nil
 }
 
 /// One request of either hop, as correlation needs it.

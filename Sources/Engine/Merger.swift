@@ -31,6 +31,8 @@ struct Merger {
     var outOfScope: [Endpoint: Int] = [:]
     /// Which upstreams take a PROXY protocol header (`proto.proxy_header_missing`).
     var proxyProtocol = ProxyProtocolKnowledge()
+    /// Healthy response heads kept to compare failing ones with.
+    var heads = HeadStore()
 
     init(options: AnalysisOptions) {
         self.options = options
@@ -57,6 +59,7 @@ struct Merger {
                 // An upstream that answered the request behind a PROXY header takes the protocol,
                 // known as soon as it answered (a headerless connection may close before this one).
                 if transaction.afterProxyHeader { self.proxyProtocol.learn(transaction) }
+                if transaction.head != nil { self.heads.add(transaction) }
                 self.hops.add(transaction, now: now)
             }
             finished.removeAll(keepingCapacity: true)
@@ -70,6 +73,7 @@ struct Merger {
             for index in judged.indices where judged[index].proxyHeader != nil || !self.proxyProtocol.accepting.isEmpty {
                 self.proxyProtocol.review(&judged[index], gateway: self.options.gateway)
             }
+            for index in judged.indices where judged[index].responseHead != nil { self.compareHead(&judged[index]) }
             // When every report goes to an empty queue (the usual case), the array itself becomes
             // the queue: no copy of each report, and not two arrays of them at once (a whole flow
             // table's at the end of a capture).

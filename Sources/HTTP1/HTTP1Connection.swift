@@ -120,6 +120,15 @@ public struct HTTP1Connection {
     }
     /// Indexes into `findings` of body findings that came in the same frame as their response's head.
     public var findingsArrivedWithHead: Set<Int> { self.responseParser.arrivedWithHead }
+    /// The head of the first response with a fatal finding, or of a response cut in its body
+    /// (copied when that happened; `nil` on a healthy connection).
+    public var failingHead: ResponseHead? { self.responseParser.failingHead }
+    /// The stream offset of the last response head read, when it was healthy and its bytes are
+    /// still at hand (its body was skipped by length, and no head came after it).
+    public var parkedHealthyHead: UInt64? { self.responseParser.parkedHealthyHead }
+    /// A copy of the last response head read, numbered as the connection's transaction
+    /// `transaction`, while its bytes are still at hand.
+    public func parkedHead(transaction: Int?) -> ResponseHead? { self.responseParser.parkedHead(transaction: transaction) }
     /// The first byte the upstream sent.
     public var firstResponseByte: (offset: UInt64, frame: FrameNumber, time: Timestamp)? { self.responseParser.firstByte }
     /// Whether the gateway's first byte could begin a request line (as opposed to another

@@ -110,6 +110,19 @@ struct ResponseParser {
     private var headEndFrame: FrameNumber?
     /// Set when a response did not begin with a status line, and the stream was left unread from there.
     private(set) var violation: ProtocolViolation?
+    /// The last head read, while `run` still holds it (its body is not read through `run`):
+    /// between a head and the next one the buffer is idle, so a head wanted as a healthy
+    /// neighbour is copied from it only when asked (`parkedHead`).
+    /// Whether `run` holds the last head (`current`'s) after it was read, and whether it was healthy.
+    private var parked: Parked = .none
+    enum Parked: UInt8 {
+        case none
+        case failing
+        case healthy
+    }
+    /// The head of the first response with a fatal finding (or cut in its body), copied then:
+    /// only a failing connection pays for it.
+    private(set) var failingHead: ResponseHead?
 
     // MARK: Feeding
 
@@ -173,12 +186,16 @@ struct ResponseParser {
                     }
                     self.growing = (findings.count, 64, 0)
                     findings.append(Finding(code: code, severity: .warning, evidence: [evidence]))
+                    if self.failingHead == nil { self.failingHead = self.parkedHead(transaction: nil) }
                     self.state = .opaque
                     return
                 }
                 self.state = .head
                 self.prefixChecked = false
                 self.headEnd = HeadEndScanner()
+                // The last head was kept parked in the buffer until now.
+                self.run.reset()
+                self.parked = .none
                 self.current = ResponseInfo(
                     status: nil, offset: window.offset &+ UInt64(index), frame: window.frame, time: time,
                     framing: .none, complete: false, interim: self.current?.complete == false ? (self.current?.interim ?? []) : [])
@@ -337,7 +354,11 @@ struct ResponseParser {
 
     /// Records the transactions still open at the end (requests never answered, a cut response).
     mutating func finish(requests: inout RequestQueue) {
-        if let current = self.current, !current.complete, current.status != nil || self.run.count > 0 || self.bodyReceived > 0 {
+        if let current = self.current, !current.complete, self.failingHead == nil, self.parkedValid {
+            // Cut in its body: the head is the failing response's.
+            self.failingHead = self.parkedHead(transaction: nil)
+        }
+        if let current = self.current, !current.complete, current.status != nil || (self.run.count > 0 && !self.parkedValid) || self.bodyReceived > 0 {
             self.record(Transaction(request: self.currentRequest, response: current))
             self.current = nil
         }
@@ -381,9 +402,52 @@ struct ResponseParser {
         }
         self.headEnd = HeadEndScanner()
         self.headEndFrame = window.frame
+        let findingsBefore = findings.count
+        let head = self.current
         self.headComplete(requests: &requests, findings: &findings)
-        self.run.reset()
+        let fatal = findings[findingsBefore...].contains { $0.severity == .fatal }
+        // The status as the head gave it (1xx heads clear it again: they are not parked).
+        let status = self.current?.offset == head?.offset ? self.current?.status : nil
+        switch self.state {
+        case .idle, .contentLength, .untilClose:
+            // The body (if any) is skipped by length: the head stays in the buffer until the next.
+            let warned = findings[findingsBefore...].contains { $0.severity == .warning }
+            self.parked = head != nil && !fatal && !warned && (status ?? 500) < 500 ? .healthy : .failing
+        case .head, .chunked, .tunnel, .opaque, .desynced:
+            self.parked = .none
+        }
+        if fatal, self.failingHead == nil, let head, !self.run.isEmpty {
+            self.failingHead = self.copyHead(offset: head.offset, frame: head.frame, time: head.time, status: status)
+        }
+        if self.parked == .none { self.run.reset() }
         return end
+    }
+
+    /// The last head read, if the buffer still holds it and it was healthy: well-formed, with a
+    /// status below 500. Copied only when asked.
+    var parkedHealthyHead: UInt64? {
+        guard self.parked == .healthy, let current = self.current, self.parkedValid else { return nil }
+        return current.offset
+    }
+
+    /// Whether `run` still holds the parked head: `current`'s, until the next head begins.
+    private var parkedValid: Bool {
+        guard self.parked != .none, let current = self.current, !self.run.isEmpty, self.run.start == current.offset else { return false }
+        if case .head = self.state { return false }
+        return true
+    }
+
+    /// A copy of the parked head (healthy or not), if the buffer still holds it.
+    func parkedHead(transaction: Int?) -> ResponseHead? {
+        guard self.parkedValid, let current = self.current else { return nil }
+        return self.copyHead(offset: current.offset, frame: current.frame, time: current.time, status: current.status, transaction: transaction)
+    }
+
+    private func copyHead(offset: UInt64, frame: FrameNumber?, time: Timestamp, status: Int?, transaction: Int? = nil) -> ResponseHead {
+        let bytes = self.run.bytes.count > ResponseHead.maximumBytes ? Array(self.run.bytes.prefix(ResponseHead.maximumBytes)) : self.run.bytes
+        return ResponseHead(
+            bytes: self.redactsSecrets ? Redaction.masked(bytes) : bytes, offset: offset, frame: frame, time: time, status: status,
+            transaction: transaction)
     }
 
     /// RFC 9112 §4: a response begins with its status line, whose HTTP-version begins "HTTP/"

@@ -109,6 +109,7 @@ extension HTMLReport {
             if !connection["tls"].isNull { Self.tls(connection["tls"], &html) }
             Self.transactions(connection, &html)
             Self.evidence(connection, document: document, &html)
+            if !connection["comparison"].isNull { HeadComparisonReport.html(connection["comparison"], &html) }
             html.element("p", [("class", "tools")]) { html in
                 html.text("Wireshark/tshark display filter: ")
                 html.element("code", [("class", "filter")], text: connection["display_filter"].string ?? "")

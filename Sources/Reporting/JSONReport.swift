@@ -322,6 +322,11 @@ public enum JSONReport {
         out.member("slice", slice)
         // Only with --gateway-log: the gateway's own lines about this connection.
         GatewayLogReport.members(report.gatewayLog, notListed: report.gatewayLogNotListed, into: &out)
+        if let comparison = report.comparison {
+            // Only on a failing connection whose head was compared with a healthy one.
+            out.key("comparison")
+            self.comparison(comparison, into: &out)
+        }
         out.endObject()
     }
 

@@ -149,6 +149,9 @@ public enum MarkdownReport {
                 out += "\n" + self.fenced(dump.joined(separator: "\n"))
             }
         }
+        if !connection["comparison"].isNull {
+            out += HeadComparisonReport.markdown(connection["comparison"])
+        }
         // HTTP/2: the streams, each a transaction of its own.
         let streams = connection["transactions"].items.filter { !$0["stream_id"].isNull }
         if !streams.isEmpty {

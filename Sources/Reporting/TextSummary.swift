@@ -88,6 +88,11 @@ public enum TextSummary {
                         out += line + "\n"
                     }
                 }
+                if let comparison = connection.comparison {
+                    var tree = JSONTreeBuilder()
+                    JSONReport.comparison(comparison, into: &tree)
+                    for line in HeadComparisonReport.text(tree.value, indent: "    ") { out += Terminal.safe(line) + "\n" }
+                }
                 // HTTP/2: each stream is a transaction of its own.
                 let streams = connection.transactions.filter { $0.streamID != nil }
                 for transaction in streams.prefix(self.streamsShown) {

@@ -699,6 +699,8 @@ def build(args):
                 finding = "http.upstream_5xx"
             elif kind in ("pool", "pool-mixed", "then-healthy") and c is not None and c["mode"] == "healthy":
                 finding = "none"
+            elif kind == "pool-turns-bad" and c is not None and "`Content Type`" not in c["did"]:
+                finding = "none"
             elif kind == "keepalive-race" and not x.get("located"):
                 finding = "none"
             elif kind == "healthy":

@@ -368,6 +368,12 @@ def run(args):
         upstream(p, "script", "--scenario", args.name, on=hosts[1])
         upstream(p, "healthy", "--compact", on=hosts[2])
         upstream(p, "healthy", "--compact", on=hosts[3])
+    elif kind == "pool-turns-bad":
+        # One port, three loopback addresses; the middle member turns bad after a few answers.
+        hosts = ["127.0.0.%d" % n for n in (2, 3, 4)]
+        upstream(p, "healthy", on=hosts[0])
+        upstream(p, "healthy", "--turn-bad-after", str(spec["turn_bad_after"]), on=hosts[1])
+        upstream(p, "healthy", on=hosts[2])
     elif kind == "pool":
         ports = [p, p + 1, p + 2]
         upstream(p, "healthy", "--compact")
@@ -439,6 +445,12 @@ def run(args):
             own = "own-503/" if i % 3 == 0 else "own-500/" if i % 5 == 0 else ""
             one_request(d, ns_gw, gw_port, "/s/%s/%s%d" % (args.name, own, i))
             time.sleep(0.05)
+    elif kind == "pool-turns-bad":
+        # One path, asked again and again (the query string numbers the requests for the
+        # truth): each member's answers to it can be compared.
+        for i in range(1, spec["requests"] + 1):
+            one_request(d, ns_gw, gw_port, "/s/%s/item?n=%d" % (args.name, i))
+            time.sleep(0.2)
     elif kind == "pool":
         for i in range(1, 10):
             one_request(d, ns_gw, gw_port, "/s/%s/%d" % (args.name, i))

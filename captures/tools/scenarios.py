@@ -200,6 +200,14 @@ SCENARIOS = [
       marker=b"Content-Length : 5", kind="pool-mixed", gateways=("nginx",), server_params="max_fails=0",
       keepalive=False, requests=40,
       expect={"nginx": E(502, "502")}, expect_relayed={"nginx": "relayed"}),
+    S("pool-turns-bad", "http.header.name_ctl_or_space",
+      "3 servers on 127.0.0.2-4 round-robin (`max_fails=0`, upstream keep-alive), 18 requests for "
+      "the same path (`/item?n=N`); 127.0.0.3 answers its first 3 well, then `Content Type: text/plain` (a "
+      "space for the hyphen): its failing heads have healthy ones of its own and of the other "
+      "members beside them",
+      [], marker=b"Content Type: text/plain", kind="pool-turns-bad", gateways=("nginx",),
+      server_params="max_fails=0", requests=18, turn_bad_after=3,
+      expect={"nginx": E(502, "502")}),
     # ------------------------------------------------------------- protocol
     S("proto-non-http-response", "proto.non_http_response",
       "`-ERR unknown command\\r\\n`, then FIN",

@@ -114,6 +114,16 @@ def body_for(target, n):
     return ("edgescope sample response %d for %s\n" % (n, target)).encode("ascii")
 
 
+ANSWERS = {"n": 0, "lock": threading.Lock()}
+
+
+def next_answer():
+    """--turn-bad-after: this answer's number over every connection of the process (1-based)."""
+    with ANSWERS["lock"]:
+        ANSWERS["n"] += 1
+        return ANSWERS["n"]
+
+
 def serve_healthy(conn, args, conn_no):
     did = []
     buf = b""
@@ -177,6 +187,14 @@ def serve_healthy(conn, args, conn_no):
             conn.sendall(b"0\r\n\r\n")
             did.append("%s -> 200 chunked (%d data chunks, %d body bytes)"
                        % (request_line, len(pieces), len(body)))
+        elif args.turn_bad_after is not None and next_answer() > args.turn_bad_after:
+            # Past its first N answers (over all its connections) this member misspells a field
+            # name: `Content Type` (a space, not a hyphen), the head otherwise as below.
+            conn.sendall(b"HTTP/1.1 200 OK\r\n"
+                         b"Content Type: text/plain\r\n"
+                         b"Content-Length: %d\r\n"
+                         b"Connection: keep-alive\r\n\r\n%s" % (len(body), body))
+            did.append("%s -> 200 content-length %d with `Content Type`" % (request_line, len(body)))
         elif args.compact:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             did.append("%s -> 200 content-length %d" % (request_line, len(body)))
@@ -333,6 +351,8 @@ def main():
     ap.add_argument("--tls-key", help="script mode, tls_accept step: PEM key")
     ap.add_argument("--idle-close-ms", type=int, default=0,
                     help="healthy mode: close a keep-alive connection idle this long")
+    ap.add_argument("--turn-bad-after", type=int,
+                    help="healthy mode: after N answers, send `Content Type:` (a space in the field name)")
     ap.add_argument("--compact", action="store_true",
                     help="healthy mode: short heads, chunked bodies in one send()")
     ap.add_argument("--log", required=True)

@@ -275,6 +275,8 @@ struct ConnectionAnalysis {
         var closedAtFinish: [Transaction]
         /// The PROXY protocol header the gateway sent, with the status that answered it.
         var proxyHeader: ProxyHeader? = nil
+        /// The failing response's head (HTTP/1), for the comparison with a healthy one.
+        var failingHead: ResponseHead? = nil
     }
 
     /// Nothing more will come: closes the books and takes the outcome, with the upstream's
@@ -294,7 +296,20 @@ struct ConnectionAnalysis {
         proxyHeader?.answeredWith = self.transactions.first?.response?.status
         return Outcome(
             view: self.view(end: end), transactions: self.transactions, transactionsDropped: self.transactionsDropped,
-            closedAtFinish: self.finishedTransactions, proxyHeader: proxyHeader)
+            closedAtFinish: self.finishedTransactions, proxyHeader: proxyHeader,
+            failingHead: self.route == .http1 ? self.http.failingHead : nil)
+    }
+
+    /// A copy of the last HTTP/1 response head read, numbered as the connection's transaction
+    /// it answered (the last one recorded), while its bytes are at hand.
+    func parkedHead() -> ResponseHead? {
+        guard self.route == .http1 else { return nil }
+        return self.http.parkedHead(transaction: self.http.transactions.count + self.http.transactionsDropped)
+    }
+
+    /// The last HTTP/1 response head read, when healthy and still at hand: its stream offset.
+    var parkedHealthyHead: UInt64? {
+        self.route == .http1 ? self.http.parkedHealthyHead : nil
     }
 
     /// The probe's findings and the analyzer's, in the order found: bytes before the gateway
