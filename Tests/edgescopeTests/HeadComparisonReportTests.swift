@@ -58,7 +58,7 @@ private func report(_ directory: String) throws -> JSONValue {
     let run = try Run(["analyze", capture, "--gateway", "nginx:1.22"])
     #expect(run.status == 0)
     let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let start = try #require(lines.firstIndex(of: "  c2 127.0.0.1:52212 → 127.0.0.3:28490  frames 8-48"))
+    let start = try #require(lines.firstIndex(of: "  c2 127.0.0.1:52212 → 127.0.0.3:28490  frames 8-47"))
     let heading = try #require(lines[start...].firstIndex { $0.hasPrefix("    the head of transaction 4 beside") })
     #expect(Array(lines[heading...].prefix(4)) == [
         "    the head of transaction 4 beside the nearest healthy response, c2, transaction 2 (127.0.0.3:28490, GET /s/pool-turns-bad/item?n=5 → 200; the same upstream and request):",
