@@ -150,7 +150,7 @@ struct Collector: ConnectionSink {
                 if self.decryption != nil, self.slots[slot].tls!.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
                 return
             }
-            if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
+            if self.live[index].analysis.checkFinishedTransactions() { self.handOnTransactions(slot: slot) }
         case .fin(_, _, let time):
             if self.live[index].endSnapshot == nil {
                 self.live[index].endSnapshot = self.live[index].analysis.close(.fin(direction))
@@ -332,9 +332,10 @@ struct Collector: ConnectionSink {
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         let index = self.slots[slot].live
         guard index >= 0 else { return }
-        if self.live[index].analysis.hasFinishedTransactions {
+        if self.live[index].analysis.checkFinishedTransactions() {
             let first = self.finished.count
-            self.handOn(self.live[index].analysis.finishedTransactions, connection: id, client: client, server: server,
+            let transactions = self.live[index].analysis.takeFinishedTransactions()
+            self.handOn(transactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
             if self.live[index].analysis.hasProxyHeader {
                 self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader)
@@ -342,7 +343,6 @@ struct Collector: ConnectionSink {
             if let offset = self.live[index].analysis.parkedHealthyHead, first < self.finished.count {
                 self.offerHead(at: offset, live: index)
             }
-            self.live[index].analysis.clearFinishedTransactions()
         }
         if self.slots[slot].$tls, self.slots[slot].tls!.hasFinishedTransactions {
             self.handOn(self.slots[slot].tls!.inner!.finishedTransactions, connection: id, client: client, server: server,
@@ -377,7 +377,7 @@ struct Collector: ConnectionSink {
 
     private mutating func handOnSealed(slot: Int, at time: Timestamp, close: StreamClose, by closer: Direction) {
         let index = self.slots[slot].live
-        if self.live[index].analysis.hasFinishedTransactions { self.handOnTransactions(slot: slot) }
+        if self.live[index].analysis.checkFinishedTransactions() { self.handOnTransactions(slot: slot) }
         guard let end = self.live[index].endSnapshot else { return }
         let first = self.finished.count
         defer {

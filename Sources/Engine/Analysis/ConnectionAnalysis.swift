@@ -435,6 +435,16 @@ struct ConnectionAnalysis {
         case .unanalysed: return false
         }
     }
+    /// `hasFinishedTransactions`, read in place. Asked through a getter of an element of the
+    /// collector's pool, the whole analysis was copied out and destroyed again (a retain and a
+    /// release of every buffer it holds) for every packet.
+    mutating func checkFinishedTransactions() -> Bool { self.hasFinishedTransactions }
+    /// `finishedTransactions`, taken in place and forgotten (`clearFinishedTransactions`).
+    mutating func takeFinishedTransactions() -> [Transaction] {
+        let transactions = self.finishedTransactions
+        self.clearFinishedTransactions()
+        return transactions
+    }
     /// Forgets `finishedTransactions` (they were handed on).
     mutating func clearFinishedTransactions() {
         switch self.route {
