@@ -15,7 +15,7 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Serve the upstream side of one captured connection on a local port, to reproduce a failure through a real gateway.",
         discussion: "Each client that connects gets the upstream's bytes as captured: after each of its requests the "
             + "matching response segments, one write per captured segment (TCP_NODELAY), then the upstream's ending: "
-            + "a FIN, an RST (SO_LINGER 0), or silence until the client gives up. One line per client on stderr.\n\n"
+            + "a FIN, an RST (SO_LINGER 0), or silence until the client gives up. One line per client on stderr. "
             + ExitStatus.help(
                 success: "every client asked for (--count) was served, or the server was interrupted",
                 unreadable: "a capture, key log, certificate or key that cannot be read, or an address that cannot be listened on"))
