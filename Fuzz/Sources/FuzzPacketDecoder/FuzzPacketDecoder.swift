@@ -56,6 +56,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 for byte in segment.payload { sum &+= byte }
                 _ = sum
             }
+        case .udp(let datagram):
+            // DNS (port 53): the payload lies inside the frame, no longer than the UDP length says.
+            require(datagram.payload.count <= datagram.payloadWireLength,
+                    "captured UDP payload \(datagram.payload.count) > wire payload \(datagram.payloadWireLength)")
+            require(datagram.payloadFrameOffset >= 0 && datagram.payloadFrameOffset + datagram.payload.count <= bytes.count,
+                    "UDP payload \(datagram.payloadFrameOffset)+\(datagram.payload.count) outside the \(bytes.count)-byte frame")
         case .icmpUnreachable, .fragmentHeld, .notTCP, .truncated, .malformed:
             break
         }
