@@ -38,9 +38,10 @@ let package = Package(
         library("FastCGI", ["CaptureModel", "HTTP1"]),
         library("TLSRecords", ["CaptureModel"]),
         library("DNS", ["CaptureModel", "PacketDecoding"]),
+        library("GatewayLog", ["CaptureModel"]),
         library("Diagnosis", ["CaptureModel", "TCPReassembly", "HTTP1", "TLSRecords"]),
-        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS"]),
-        library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS"]),
+        library("Engine", ["CaptureModel", "PacketDecoding", "TCPReassembly", "HTTP1", "HTTP2", "FastCGI", "TLSRecords", "Diagnosis", "DNS", "GatewayLog"]),
+        library("Reporting", ["CaptureModel", "Engine", "Diagnosis", "TCPReassembly", "HTTP1", "DNS", "GatewayLog"]),
         .systemLibrary(name: "CPcap", path: "Library/CPcap", pkgConfig: "libpcap"),
         .target(
             name: "CDecompress", path: "Library/CDecompress",
