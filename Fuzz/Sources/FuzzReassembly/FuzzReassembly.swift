@@ -113,7 +113,8 @@ func checkBudget(_ table: FlowTable) {
     require(table.liveConnections <= limits.maxConnections, "\(table.liveConnections) connections live")
     var buffered = 0
     var retained = 0
-    for slot in table.index.values {
+    // Open connections only: a judged connection's key lingers in the index as a tag, not a slot.
+    for slot in table.openSlots() {
         for stream in [table.slots[slot].clientStream, table.slots[slot].serverStream] {
             require(stream.pendingBytes <= limits.maxBufferedBytesPerDirection, "a stream holds \(stream.pendingBytes) out-of-order bytes")
             require(stream.pendingBytes == stream.pending.reduce(0) { $0 + $1.bytes.count }, "pendingBytes disagrees with the held segments")
