@@ -111,7 +111,7 @@ struct Analyze: ParsableCommand {
         }
         // From the start: reading a pipe's first block may take a while.
         let progress = self.quiet ? nil : ProgressLine()
-        guard self.captures.count { $0 == "-" } <= 1 else {
+        guard self.captures.count(where: { $0 == "-" }) <= 1 else {
             throw ToolFailure(status: 1, message: "standard input (-) is named more than once")
         }
         let reader: MergedPcapReader
