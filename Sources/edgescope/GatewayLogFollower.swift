@@ -17,9 +17,7 @@ final class GatewayLogFollower {
     private var device: dev_t = 0
     private var inode: ino_t = 0
     private var readOffset: off_t = 0
-    private var partialLine: [UInt8] = []
-    private var nextLine = 1
-    private var skippingLine = false
+    private var lines = LineAssembler(maximumLength: GatewayLogFollower.maximumLineLength)
     /// Lines read from files the path named before a rotation.
     private(set) var rotations = 0
     /// Whether reopening after a rotation failed (warned once).
@@ -86,7 +84,7 @@ final class GatewayLogFollower {
                 self.reopenFailed = false
                 self.rotations += 1
                 // The old file's last line, if it had no newline, is whole now.
-                if !self.partialLine.isEmpty { records += self.reader.feed(line: String(decoding: self.partialLine, as: UTF8.self), number: self.nextLine) }
+                if let last = self.lines.takeUnfinished() { records += self.reader.feed(line: String(decoding: last.bytes, as: UTF8.self), number: last.number) }
                 self.restart()
                 self.drain(untilEnd: untilEnd, into: &records, warnings: &warnings)
             }
@@ -97,18 +95,15 @@ final class GatewayLogFollower {
     /// The records a last line without its newline, or a group still open, completes.
     func finish() -> [GatewayLogRecord] {
         var records: [GatewayLogRecord] = []
-        if !self.partialLine.isEmpty, !self.skippingLine {
-            records += self.reader.feed(line: String(decoding: self.partialLine, as: UTF8.self), number: self.nextLine)
-            self.partialLine = []
+        if let last = self.lines.takeUnfinished() {
+            records += self.reader.feed(line: String(decoding: last.bytes, as: UTF8.self), number: last.number)
         }
         return records + self.reader.finish()
     }
 
     private func restart() {
         self.readOffset = 0
-        self.partialLine = []
-        self.nextLine = 1
-        self.skippingLine = false
+        self.lines.restart()
     }
 
     private func drain(untilEnd: Bool, into records: inout [GatewayLogRecord], warnings: inout [String]) {
@@ -129,25 +124,10 @@ final class GatewayLogFollower {
     }
 
     private func take(_ chunk: ArraySlice<UInt8>, into records: inout [GatewayLogRecord], warnings: inout [String]) {
-        var start = chunk.startIndex
-        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            if self.skippingLine {
-                self.skippingLine = false
-            } else {
-                self.partialLine += chunk[start..<newline]
-                records += self.reader.feed(line: String(decoding: self.partialLine, as: UTF8.self), number: self.nextLine)
-            }
-            self.partialLine.removeAll(keepingCapacity: true)
-            self.nextLine += 1
-            start = newline + 1
+        let skipped = self.lines.take(chunk) { line, number in
+            records += self.reader.feed(line: String(decoding: line, as: UTF8.self), number: number)
         }
-        guard !self.skippingLine else { return }
-        self.partialLine += chunk[start...]
-        if self.partialLine.count > Self.maximumLineLength {
-            warnings.append("gateway log \(self.path) line \(self.nextLine): longer than 1 MiB without a newline; skipped")
-            self.partialLine = []
-            self.skippingLine = true
-        }
+        if let skipped { warnings.append("gateway log \(self.path) line \(skipped): longer than 1 MiB without a newline; skipped") }
     }
 
     private func close() {

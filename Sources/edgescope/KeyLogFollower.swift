@@ -26,12 +26,7 @@ final class KeyLogFollower {
     private var descriptor: Int32
     /// Bytes of the file read so far.
     private var readOffset: off_t = 0
-    /// The last line while its newline has not come.
-    private var partialLine: [UInt8] = []
-    /// The number of the line `partialLine` starts.
-    private var nextLine = 1
-    /// Skipping the rest of a line that grew past `maximumLineLength`.
-    private var skippingLine = false
+    private var lines = LineAssembler(maximumLength: KeyLogFollower.maximumLineLength)
 
     /// Larger than any key-log line (those are under 300 bytes).
     static let maximumLineLength = 64 << 10
@@ -69,7 +64,6 @@ final class KeyLogFollower {
                 throw ToolFailure(status: 2, message: "key log \(path): larger than 64 MiB, which no key log is")
             }
         }
-        let end = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
         do throws(KeyLog.ParseError) {
             // A last line without its newline is read too, and again once the newline comes.
             try self.keyLog.add(parsing: String(decoding: bytes, as: UTF8.self), firstLine: 1)
@@ -77,8 +71,7 @@ final class KeyLogFollower {
             self.close()
             throw ToolFailure(status: 2, message: "key log \(path) \(error.description)")
         }
-        self.nextLine += bytes[..<end].count { $0 == UInt8(ascii: "\n") }
-        self.partialLine = Array(bytes[end...])
+        self.lines.resume(after: bytes)
     }
 
     deinit { self.close() }
@@ -95,9 +88,7 @@ final class KeyLogFollower {
         if status.st_size < self.readOffset {
             // Truncated or rewritten in place. The secrets already read stay: open sessions may need them.
             self.readOffset = 0
-            self.partialLine = []
-            self.nextLine = 1
-            self.skippingLine = false
+            self.lines.restart()
             refresh.warnings.append("key log \(self.path) shrank; reading it again from the start")
         }
         var budget = Self.maximumRefreshSize
@@ -126,30 +117,15 @@ final class KeyLogFollower {
 
     /// Adds the whole lines `chunk` completes; keeps the rest for the next chunk.
     private func take(_ chunk: [UInt8], into refresh: inout Refresh) {
-        var start = chunk.startIndex
-        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            if self.skippingLine {
-                self.skippingLine = false
-            } else {
-                self.partialLine += chunk[start..<newline]
-                self.add(line: self.partialLine, into: &refresh)
-            }
-            self.partialLine.removeAll(keepingCapacity: true)
-            self.nextLine += 1
-            start = newline + 1
+        let skipped = self.lines.take(chunk[...]) { line, number in
+            self.add(line: line, number: number, into: &refresh)
         }
-        guard !self.skippingLine else { return }
-        self.partialLine += chunk[start...]
-        if self.partialLine.count > Self.maximumLineLength {
-            refresh.warnings.append("key log \(self.path) line \(self.nextLine): longer than 64 KiB without a newline; skipped")
-            self.partialLine = []
-            self.skippingLine = true
-        }
+        if let skipped { refresh.warnings.append("key log \(self.path) line \(skipped): longer than 64 KiB without a newline; skipped") }
     }
 
-    private func add(line: [UInt8], into refresh: inout Refresh) {
+    private func add(line: [UInt8], number: Int, into refresh: inout Refresh) {
         do throws(KeyLog.ParseError) {
-            if try self.keyLog.add(parsing: String(decoding: line, as: UTF8.self), firstLine: self.nextLine) > 0 {
+            if try self.keyLog.add(parsing: String(decoding: line, as: UTF8.self), firstLine: number) > 0 {
                 refresh.newSecrets = true
             }
         } catch {

@@ -70,25 +70,6 @@ import Testing
 }
 
 extension Fixtures {
-    /// The DER of every certificate in PEM text.
-    static func derFromPEM(_ text: String) -> [[UInt8]] {
-        var blocks: [[UInt8]] = []
-        var base64 = ""
-        var inside = false
-        for line in text.split(whereSeparator: \.isNewline) {
-            if line.hasPrefix("-----BEGIN CERTIFICATE-----") {
-                inside = true
-                base64 = ""
-            } else if line.hasPrefix("-----END CERTIFICATE-----") {
-                inside = false
-                blocks.append([UInt8](Data(base64Encoded: base64)!))
-            } else if inside {
-                base64 += line
-            }
-        }
-        return blocks
-    }
-
     /// The DER of every certificate in a PEM file.
     static func derFromFile(_ path: String) -> [[UInt8]] {
         derFromPEM((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")

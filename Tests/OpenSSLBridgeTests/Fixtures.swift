@@ -21,7 +21,11 @@ enum Fixtures {
 
     /// The DER of every certificate in a PEM fixture, in file order.
     static func der(_ name: String) -> [[UInt8]] {
-        let text = String(decoding: bytes(name), as: UTF8.self)
+        derFromPEM(String(decoding: bytes(name), as: UTF8.self))
+    }
+
+    /// The DER of every certificate in PEM text, in order.
+    static func derFromPEM(_ text: String) -> [[UInt8]] {
         var blocks: [[UInt8]] = []
         var base64 = ""
         var inside = false

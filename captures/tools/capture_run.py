@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The process harness the capture drivers share (stdlib only): run-scenario.py, tls-run.py and,
-through run-scenario.py, client-hop-run.py.
+"""The process harness the capture drivers in captures/tools share (stdlib only), imported as
+`capture_run` (run-scenario.py re-exports it to client-hop-run.py).
 
 Every process a driver starts (gateway, upstream, tcpdump, wire.py) goes through start(), which
 remembers it; cleanup() stops them all in reverse start order (and deletes the network namespaces
@@ -84,3 +84,21 @@ def sh(cmd):
     if r.returncode != 0:
         raise Fail("%s: %s" % (" ".join(cmd), r.stderr.strip()))
     return r.stdout
+
+
+def check_no_drops(tcpdump_stderr):
+    """Fails unless tcpdump's summary (in the file it wrote its stderr to) counts no dropped packets."""
+    summary = open(tcpdump_stderr).read()
+    if "\n0 packets dropped by kernel" not in "\n" + summary:
+        raise Fail("tcpdump dropped packets: " + summary.strip())
+
+
+def stop_capture(tcpdump_stderr, pause=0.3, then=()):
+    """Ends a run: the gateway first, then after `pause` (for its last packets) tcpdump, then the
+    processes named in `then`; fails if tcpdump dropped packets."""
+    stop_named("gateway")
+    time.sleep(pause)
+    stop_named("tcpdump")
+    for name in then:
+        stop_named(name)
+    check_no_drops(tcpdump_stderr)

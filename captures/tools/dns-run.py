@@ -119,11 +119,7 @@ def one(name):
                                 "http://127.0.0.1:%d%s" % (GW_PORT, path)], capture_output=True, text=True)
             results.append({"request": "GET " + path, "status": int(r.stdout or 0), "curl_exit": r.returncode, "request_id": rid})
         time.sleep(0.5)
-        run.stop_named("gateway")
-        time.sleep(0.5)
-        run.stop_named("tcpdump")
-        if "0 packets dropped by kernel" not in open(errors.name).read():
-            raise run.Fail("tcpdump dropped packets: " + open(errors.name).read())
+        run.stop_capture(errors.name, pause=0.5)
     finally:
         run.cleanup()
     base = os.path.join(OUT, name)

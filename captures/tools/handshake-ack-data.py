@@ -114,8 +114,7 @@ def capture(name, port, body):
     finally:
         time.sleep(1.0)
         run.stop(dump, signal.SIGINT)
-    if "0 packets dropped by kernel" not in open(errors.name).read():
-        raise run.Fail("tcpdump dropped packets or did not report: %s" % open(errors.name).read())
+    run.check_no_drops(errors.name)
     return pcap, result
 
 

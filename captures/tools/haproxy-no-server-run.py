@@ -92,11 +92,7 @@ def main():
             outcomes.append({"request": "GET " + path, "curl_exit": r.returncode, "http_code": int(code), "local": local})
             time.sleep(0.3)
         time.sleep(0.5)
-        run.stop_named("gateway")
-        time.sleep(0.5)
-        run.stop_named("tcpdump")
-        if "0 packets dropped by kernel" not in open(errors.name).read():
-            raise run.Fail("tcpdump dropped packets: %s" % open(errors.name).read())
+        run.stop_capture(errors.name, pause=0.5)
     finally:
         run.cleanup()
     with open(client_log, "w") as f:

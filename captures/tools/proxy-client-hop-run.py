@@ -151,12 +151,7 @@ def main():
             status = int(data.split(b" ")[1]) if data.startswith(b"HTTP/1.1 ") else 0
             outcomes.append({"request": "GET /same", "http_code": status, "bytes": len(data), "local": local})
         time.sleep(0.5)
-        run.stop_named("gateway")
-        time.sleep(0.3)
-        run.stop_named("tcpdump")
-        run.stop_named("upstream")
-        if "0 packets dropped by kernel" not in open(errors.name).read():
-            raise run.Fail("tcpdump dropped packets")
+        run.stop_capture(errors.name, then=("upstream",))
     finally:
         run.cleanup()
     up_lines = [l for l in open(upstream_log).read().splitlines() if l.strip()]

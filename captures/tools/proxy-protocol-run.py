@@ -198,12 +198,7 @@ def scenario(base, gateways, expects, port):
                              "gateway": gateway})
             time.sleep(0.3)
         time.sleep(0.5)
-        run.stop_named("gateway")
-        time.sleep(0.5)
-        run.stop_named("tcpdump")
-        run.stop_named("upstream")
-        if "0 packets dropped by kernel" not in open(errors.name).read():
-            raise run.Fail("tcpdump dropped packets")
+        run.stop_capture(errors.name, pause=0.5, then=("upstream",))
     finally:
         run.cleanup()
     kept = {}
