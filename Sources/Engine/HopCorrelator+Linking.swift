@@ -62,10 +62,23 @@ extension HopCorrelator {
             && now.nanoseconds(since: item.error.outcome) >= self.limits.settleDelay {
             self.inferFromFailures(item.error)
         }
+        // An upstream's own 5xx waits while its server may yet turn out to be a listener. Of
+        // those whose server's host has neither passed a request on nor failed to reach another
+        // server, only the newest `unlikelyKept` wait: on a capture of the upstream hop alone
+        // every 5xx would wait until `pendingErrors` was full, memory growing with its length.
+        func unlikely(_ item: PendingError) -> Bool {
+            !self.isGateway(item.error.server) && now.nanoseconds(since: item.error.outcome) >= self.limits.settleDelay
+                && !self.mayBecomeListener(item.error.server)
+        }
+        var unlikelyDropped = max(0, self.pending.count(where: unlikely) - Self.unlikelyKept)
         for item in self.pending {
             let age = now.nanoseconds(since: item.error.outcome)
             guard self.isGateway(item.error.server), age >= self.limits.settleDelay else {
-                kept.append(item)
+                if unlikelyDropped > 0, unlikely(item) {
+                    unlikelyDropped -= 1
+                } else {
+                    kept.append(item)
+                }
                 continue
             }
             let explanation = self.explanation(of: item)
@@ -77,6 +90,19 @@ extension HopCorrelator {
             self.conclude(item.error, explanation)
         }
         self.pending = kept
+    }
+
+    /// Settled 5xx responses of servers unlikely to be listeners (`mayBecomeListener`) that wait
+    /// all the same, the newest.
+    static let unlikelyKept = 256
+
+    /// Whether `server` is likely to be found a gateway's listener: that takes a request from its
+    /// host passed on to another server, or failed attempts from its host (`inferFromFailures`),
+    /// and a server whose host has done neither so far is most likely an upstream answering
+    /// for itself.
+    func mayBecomeListener(_ server: Endpoint) -> Bool {
+        self.addressesOverflowed || self.clientAddresses.contains(server.address)
+            || self.failureClientAddresses.contains(server.address)
     }
 
     /// The end of the capture: every listener decided, every pending error settled.

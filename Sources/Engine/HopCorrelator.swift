@@ -156,6 +156,9 @@ struct HopCorrelator {
     var clientAddresses: Set<IPAddress> = []
     var serverAddresses: Set<IPAddress> = []
     var addressesOverflowed = false
+    /// Addresses failed connections without a request came from (up to `maximumServersTracked`;
+    /// past that `addressesOverflowed`): a gateway whose every attempt failed is known by them.
+    var failureClientAddresses: Set<IPAddress> = []
     /// Root causes of the failed connections judged recently (`verdictOrder` evicts the oldest).
     var verdicts: [UInt32: FindingCode] = [:]
     var verdictOrder: [UInt32] = []
@@ -286,6 +289,7 @@ struct HopCorrelator {
             self.addressesOverflowed = true
             self.clientAddresses = []
             self.serverAddresses = []
+            self.failureClientAddresses = []
         }
     }
 
@@ -342,6 +346,15 @@ struct HopCorrelator {
 
     private mutating func rememberFailure(_ failure: HopFailure) {
         if self.failedServers.count < Self.maximumServersTracked { self.failedServers.insert(failure.server) }
+        if !self.addressesOverflowed {
+            self.failureClientAddresses.insert(failure.client.address)
+            if self.failureClientAddresses.count > Self.maximumServersTracked {
+                self.addressesOverflowed = true
+                self.clientAddresses = []
+                self.serverAddresses = []
+                self.failureClientAddresses = []
+            }
+        }
         if self.failures.count - self.failureHead >= self.limits.recentFailures {
             self.failureHead += 1
             if self.failureHead >= 1024, self.failureHead * 2 >= self.failures.count {

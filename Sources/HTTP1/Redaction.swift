@@ -21,8 +21,7 @@ public enum Redaction {
             if let colon = out[lineStart..<lineEnd].firstIndex(of: 0x3a) {
                 var nameEnd = colon
                 while nameEnd > lineStart, out[nameEnd - 1] == 0x20 || out[nameEnd - 1] == 0x09 { nameEnd -= 1 }
-                let name = out[lineStart..<nameEnd].map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
-                if self.fieldNames.contains(where: { $0.elementsEqual(name) }) {
+                if self.isCredential(out[lineStart..<nameEnd]) {
                     var index = colon + 1
                     while index < lineEnd, out[index] == 0x20 || out[index] == 0x09 { index += 1 }
                     while index < lineEnd, out[index] != 0x0d {
@@ -34,5 +33,14 @@ public enum Redaction {
             lineStart = lineEnd + 1
         }
         return out
+    }
+
+    /// Whether a field name is a credential's, in any case; nothing allocated (every head a
+    /// sample keeps passes here).
+    private static func isCredential(_ name: ArraySlice<UInt8>) -> Bool {
+        self.fieldNames.contains { field in
+            field.count == name.count
+                && zip(field, name).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5a ? $1 | 0x20 : $1) }
+        }
     }
 }

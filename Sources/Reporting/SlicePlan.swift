@@ -54,8 +54,8 @@ public struct SlicePlan {
         return spans
     }
 
-    /// Whether some slice's frame range holds `frame`.
-    private func covers(_ frame: FrameNumber) -> Bool {
+    /// Whether some slice's frame range holds `frame`: a frame outside them all need not be decoded.
+    public func covers(_ frame: FrameNumber) -> Bool {
         var low = 0
         var high = self.spans.count
         while low < high {

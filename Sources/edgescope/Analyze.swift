@@ -350,7 +350,12 @@ struct Analyze: ParsableCommand {
             var failure: CaptureError?
             // A read error here repeats the first pass's warning; the slices hold what was read.
             try? reader.forEachFrame(through: plan.lastFrame) { frame, file in
-                guard failure == nil, let path = plan.path(for: frame.number, decoded: decoders[file].decode(frame)) else { return }
+                // A frame outside every slice's range is not decoded, unless it may be a
+                // fragment of a datagram that completes inside one (a connection's fragments
+                // come after its first frame, where its range begins).
+                guard failure == nil, plan.covers(frame.number) || decoders[file].holdsFragments,
+                      let path = plan.path(for: frame.number, decoded: decoders[file].decode(frame))
+                else { return }
                 let linkType = linkTypes[file].rawValue
                 guard sliceLinkTypes[path, default: linkType] == linkType else {
                     mixed += 1

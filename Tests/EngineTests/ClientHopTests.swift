@@ -350,6 +350,51 @@ func singleHopCapturesHaveNoClientHop(truthFile: String) throws {
     #expect(result.warnings.contains { $0.hasPrefix("37 of 40 client error(s) are counted but not listed") })
 }
 
+/// Issue 16 item 5: an upstream's own 503s, from a server whose host never passed a request on,
+/// are let go once settled past the newest `unlikelyKept`: a long capture of the upstream hop
+/// alone holds a bounded number, not every one (memory flat in time). Each is still its
+/// connection's verdict.
+@Test func upstreamOwn5xxOnAnUpstreamHopAloneStopWaiting() throws {
+    var options = AnalysisOptions()
+    options.clientHop = ClientHopLimits(pendingErrors: 10_000)
+    var h = HopHarness(options: options)
+    let gatewayHost = IPAddress.v4(0x0a00_0001)
+    let upstream = Endpoint(address: .v4(0x0a00_0102), port: 8000)
+    let total = HopCorrelator.unlikelyKept + 100
+    var largestPending = 0
+    for index in 0..<total {
+        var connection = TestConnection(client: Endpoint(address: gatewayHost, port: UInt16(20000 + index)), server: upstream)
+        // Ten a second, over 36 s: most are settled (8 s) long before the capture ends.
+        let t = Int64(index) * 100
+        h.open(&connection, at: t)
+        h.send(&connection, fromClient: true, get("/u/\(index)", host: "backend"), at: t + 3)
+        h.send(&connection, fromClient: false, unavailable, at: t + 4)
+        h.close(&connection, at: t + 5)
+        largestPending = max(largestPending, h.engine.hops.pending.count)
+    }
+    #expect(h.engine.hops.pending.count < total)
+    #expect(largestPending <= HopCorrelator.unlikelyKept + 90)  // the kept, and the 8 s + 1 s not yet settled
+    let result = h.engine.finish()
+    #expect(result.clientHop == nil)
+    #expect(result.connections.count(where: { $0.verdict.code == .upstream5xx }) == total)
+}
+
+/// Its server's host passed requests on: a 503 waits as before, however many there are.
+@Test func a5xxOfAServerWhoseHostPassesRequestsOnKeepsWaiting() throws {
+    var h = HopHarness()
+    let total = HopCorrelator.unlikelyKept + 40
+    for index in 0..<total {
+        var connection = TestConnection(client: Hosts.loopback(UInt16(20000 + index)), server: Hosts.upstream)
+        let t = Int64(index) * 100
+        h.open(&connection, at: t)
+        h.send(&connection, fromClient: true, get("/u/\(index)", host: "backend"), at: t + 3)
+        h.send(&connection, fromClient: false, unavailable, at: t + 4)
+        h.close(&connection, at: t + 5)
+    }
+    // On loopback every server's host is some request's client.
+    #expect(h.engine.hops.pending.count == total)
+}
+
 /// Issue 15 item 2: a gateway that resets its client's connection before any response byte,
 /// after its upstream reset the request, is a `reset` failure with no status, linked to that
 /// upstream connection; a client that gives up (its own FIN) saw no failure of the gateway's.
