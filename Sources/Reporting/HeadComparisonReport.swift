@@ -78,17 +78,35 @@ public enum HeadComparisonReport {
                 groups.append((sends, failing, member["since"].string, [name]))
             }
         }
+        // Healthy members whose lines differ in their values only (`Content-Length: 2410`,
+        // `Content-Length: 637`...) say nothing one by one: one group, the value elided.
+        let healthy = groups.filter { !$0.failing }
+        if healthy.count > 2, let field = Self.fieldName(healthy[0].sends), healthy.allSatisfy({ Self.fieldName($0.sends) == field }) {
+            let names = zip(members, short).filter { $0.0["failing"].bool != true }.map(\.1)
+            groups = [(field + ": …", false, nil, names)] + groups.filter(\.failing)
+        }
         // The healthy members first, as the issue's reader expects the exception last.
         groups.sort { !$0.failing && $1.failing }
         let parts = groups.map { group -> String in
-            let names = group.names.count == 1
-                ? group.names[0]
-                : group.names.dropLast().joined(separator: ", ") + " and " + group.names.last!
+            let names: String
+            switch group.names.count {
+            case 1: names = group.names[0]
+            case 2...Self.membersNamed: names = group.names.dropLast().joined(separator: ", ") + " and " + group.names.last!
+            default: names = group.names.prefix(3).joined(separator: ", ") + " and \(group.names.count - 3) more"
+            }
             var text = "\(names) \(group.names.count == 1 ? "sends" : "send") \(quote(group.sends))"
             if group.failing, let since = group.since { text += " since \(self.clock(since))" }
             return text
         }
         return "members " + parts.joined(separator: "; ")
+    }
+
+    /// Members of one group named one by one; past this, the first three and a count.
+    static let membersNamed = 5
+
+    /// The field name of a shown line, the text before its colon; nil without one.
+    static func fieldName(_ line: String) -> Substring? {
+        line.firstIndex(of: ":").map { line[..<$0] }
     }
 
     /// `.2` for `127.0.0.2:18090` when every member shares the port and the first three
