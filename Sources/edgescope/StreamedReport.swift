@@ -155,12 +155,15 @@ final class StreamedReport {
         // are not upstream connections after all: they leave the report.
         let listeners = Set(result.clientHop?.listeners.map(\.endpoint) ?? [])
         for listener in listeners { self.traffic.remove(server: listener) }
-        if !listeners.isEmpty, self.entries.contains(where: { listeners.contains($0.server) }) {
+        if !listeners.isEmpty {
+            // Each list on its own: stdout's holds connections report.json's does not (a
+            // relayed 5xx in full, a healthy one in short).
+            let reportListed = self.entries.contains { listeners.contains($0.server) }
             self.entries.removeAll { listeners.contains($0.server) }
             self.printed.removeAll { listeners.contains($0.server) }
             self.lines.removeAll { listeners.contains($0.server) }
             self.slices.removeAll { listeners.contains($0.server) }
-            if self.rendersReports {
+            if reportListed, self.rendersReports {
                 // The builder cannot forget: it is fed again from what stays.
                 self.builder = ReportDocument.Builder()
                 for entry in self.entries.sorted(by: { $0.id < $1.id }) {

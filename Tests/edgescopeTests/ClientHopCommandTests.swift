@@ -31,6 +31,25 @@ struct ClientHopCommandTests {
         #expect(unexplained["cause"] is NSNull)
     }
 
+    /// A listener found only at the end of the capture: its connections, judged before it was
+    /// known (the gateway relayed an upstream's 502, so they are relayed 5xx, listed in full on
+    /// stdout only), leave `--json`'s connections as they leave report.json's.
+    @Test(arguments: ["client-hop-no-live-upstreams.pcap", "client-hop-cut.pcap", "client-hop.pcap"])
+    func jsonOnStdoutListsNoConnectionToTheListener(capture: String) throws {
+        let path = Paths.captures + "/nginx/" + capture
+        let run = try Run(["analyze", path, "--json"])
+        #expect(run.status == 0)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let hop = try #require(document["client_hop"] as? [String: Any])
+        let listeners = Set(try #require(hop["gateways"] as? [[String: Any]]).compactMap { $0["listen"] as? String })
+        let connections = try #require(document["connections"] as? [[String: Any]])
+        #expect(!listeners.isEmpty)
+        #expect(connections.allSatisfy { !listeners.contains($0["server"] as? String ?? "") })
+        let totals = try #require(document["totals"] as? [String: Any])
+        #expect(totals["listed"] as? Int == connections.count)
+        #expect(totals["connections"] as? Int == connections.count)
+    }
+
     @Test func textSummaryAndMarkdownSayHowManyWereExplained() throws {
         let directory = Paths.temporaryDirectory("client-hop") + "/out"
         let run = try Run(["analyze", Self.capture, "--gateway", "nginx:1.22", "--out", directory])
