@@ -337,10 +337,10 @@ struct Collector: ConnectionSink {
             let transactions = self.live[index].analysis.takeFinishedTransactions()
             self.handOn(transactions, connection: id, client: client, server: server,
                         sealed: self.live[index].sealedRequests, ended: nil)
-            if self.live[index].analysis.hasProxyHeader {
+            if self.live[index].analysis.checkProxyHeader() {
                 self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader)
             }
-            if let offset = self.live[index].analysis.parkedHealthyHead, first < self.finished.count {
+            if let offset = self.live[index].analysis.checkParkedHealthyHead(), first < self.finished.count {
                 self.offerHead(at: offset, live: index)
             }
         }
@@ -358,7 +358,7 @@ struct Collector: ConnectionSink {
         guard let response = self.finished[last].response, response.offset == offset, response.complete,
               self.heads.wants(self.finished[last])
         else { return }
-        self.finished[last].head = self.live[index].analysis.parkedHead()
+        self.finished[last].head = self.live[index].analysis.copyParkedHead()
     }
 
     /// At the first FIN or RST, a request in flight has had its answer, or will never have one:
@@ -381,7 +381,7 @@ struct Collector: ConnectionSink {
         guard let end = self.live[index].endSnapshot else { return }
         let first = self.finished.count
         defer {
-            if self.live[index].analysis.hasProxyHeader { self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader) }
+            if self.live[index].analysis.checkProxyHeader() { self.markBehindProxyHeader(from: first, self.live[index].analysis.proxyHeader) }
         }
         let (id, client, server) = (self.slots[slot].id, self.slots[slot].clientEndpoint, self.slots[slot].serverEndpoint)
         if let request = end.inProgressRequest {

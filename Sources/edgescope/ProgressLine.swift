@@ -17,7 +17,7 @@ final class ProgressLine {
 
         mutating func add(_ reports: [ConnectionReport]) {
             self.connections += reports.count
-            for report in reports where Summary.isFailure(report) { self.incidents += 1 }
+            self.incidents += reports.count { Summary.isFailure($0) }  // borrowed, not copied
         }
     }
 

@@ -266,15 +266,27 @@ final class StreamedReport {
         try write(out)
     }
 
+    /// Spooled bytes not written yet: one write per 256 KiB, not one per connection.
+    private var spoolBuffer: [UInt8] = []
+    static let spoolBufferSize = 256 << 10
+
     private func writeSpool(_ bytes: [UInt8]) throws {
-        let error = writeAll(self.spool, bytes)
+        self.spoolBuffer.append(contentsOf: bytes)
+        self.spoolSize += bytes.count
+        if self.spoolBuffer.count >= Self.spoolBufferSize { try self.flushSpool() }
+    }
+
+    private func flushSpool() throws {
+        guard !self.spoolBuffer.isEmpty else { return }
+        let error = writeAll(self.spool, self.spoolBuffer)
         guard error == 0 else {
             throw ToolFailure(status: 2, message: "cannot write the report's temporary file: \(String(cString: strerror(error)))")
         }
-        self.spoolSize += bytes.count
+        self.spoolBuffer.removeAll(keepingCapacity: true)
     }
 
     private func read(_ entry: Entry) throws -> [UInt8] {
+        try self.flushSpool()
         var bytes = [UInt8](repeating: 0, count: entry.length)
         var done = 0
         while done < entry.length {

@@ -73,9 +73,10 @@ struct ConnectionAnalysis {
         _ bytes: UnsafeRawBufferPointer, direction: Direction, at offset: UInt64, frame: FrameNumber, frameOffset: Int?,
         time: Timestamp
     ) -> Bool {
-        if direction == .client, !self.proxyDecided, let first = bytes.first {
-            // A PROXY header can only open the stream: anything but `P` or CR there settles it.
-            if self.$proxyReader || (offset == 0 && ProxyHeaderReader.mayStart(first)) {
+        if direction == .client, !self.proxyDecided, !bytes.isEmpty {
+            // A PROXY header can only open the stream: anything but the start of `PROXY ` or of
+            // the version 2 signature there settles it.
+            if self.$proxyReader || (offset == 0 && ProxyHeaderReader.mayStart(bytes)) {
                 return self.readProxyHeader(bytes, at: offset, frame: frame, frameOffset: frameOffset, time: time)
             }
             self.proxyDecided = true
@@ -439,6 +440,10 @@ struct ConnectionAnalysis {
     /// collector's pool, the whole analysis was copied out and destroyed again (a retain and a
     /// release of every buffer it holds) for every packet.
     mutating func checkFinishedTransactions() -> Bool { self.hasFinishedTransactions }
+    /// `hasProxyHeader`, `parkedHealthyHead` and `parkedHead()` read in place, for the same reason.
+    mutating func checkProxyHeader() -> Bool { self.hasProxyHeader }
+    mutating func checkParkedHealthyHead() -> UInt64? { self.parkedHealthyHead }
+    mutating func copyParkedHead() -> ResponseHead? { self.parkedHead() }
     /// `finishedTransactions`, taken in place and forgotten (`clearFinishedTransactions`).
     mutating func takeFinishedTransactions() -> [Transaction] {
         let transactions = self.finishedTransactions

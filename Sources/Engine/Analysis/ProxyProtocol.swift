@@ -63,6 +63,15 @@ struct ProxyHeaderReader {
     @inline(__always)
     static func mayStart(_ first: UInt8) -> Bool { first == 0x50 || first == 0x0d }
 
+    /// Whether the gateway's first bytes at the stream's start may open a header, as far as they
+    /// go: `POST` and `PUT` start with `P` too, and are settled here without being held.
+    static func mayStart(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let first = bytes.first, self.mayStart(first) else { return false }
+        let signature = first == 0x50 ? self.v1Prefix : self.v2Signature
+        let shown = min(bytes.count, signature.count)
+        return bytes.prefix(shown).elementsEqual(signature.prefix(shown))
+    }
+
     /// Shows the gateway's next in-order bytes (the first at stream offset 0).
     mutating func inspect(
         _ bytes: UnsafeRawBufferPointer, at offset: UInt64, frame: FrameNumber, frameOffset: Int?, time: Timestamp
