@@ -18,7 +18,7 @@ public enum ClientErrorsReport {
         out += "  \(hop.errorCount) failure(s) clients saw (502, 503, 504, empty replies, resets, cut bodies): \(hop.explained) explained by an upstream connection, \(hop.unexplained) unexplained\n"
         let explained = hop.errors.filter(\.isExplained)
         for error in explained.prefix(self.errorsShown) {
-            out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error))\n"
+            out += "    \(self.seen(error)) \(Terminal.safe(error.request)) from \(error.client) ← \(self.cause(error, origins: origins))\n"
             out += GatewayLogReport.text(error.gatewayLog, indent: "      ")
         }
         if explained.count > self.errorsShown {
@@ -61,9 +61,12 @@ public enum ClientErrorsReport {
         return (names.count == 1 ? "gateway " : "gateways ") + names.joined(separator: ", ")
     }
 
-    private static func cause(_ error: ClientError) -> String {
+    private static func cause(_ error: ClientError, origins: FrameOrigins?) -> String {
         if error.upstreamConnection == nil, let frame = error.dnsFrame {
-            return "\(error.cause?.description ?? "?"): no upstream connection; \(Terminal.safe(error.dnsName ?? "?")) did not resolve (DNS frame \(frame))"
+            var source = SourceInfo(path: "", snapLength: 0)
+            source.origins = origins
+            let shown = TextSummary.frame(frame, offset: nil, in: source)
+            return "\(error.cause?.description ?? "?"): no upstream connection; \(Terminal.safe(error.dnsName ?? "?")) did not resolve (DNS frame \(shown))"
         }
         if error.upstreamConnection == nil, !error.disabledBy.isEmpty {
             return "\(error.cause?.description ?? "?"): no upstream tried; every member was down after "

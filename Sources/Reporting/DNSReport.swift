@@ -26,18 +26,20 @@ public enum DNSReport {
 
     // MARK: JSON
 
-    /// The top-level `dns` member.
-    public static func json(_ summary: DNSSummary) -> JSONValue {
-        .object([
+    /// The top-level `dns` member. With `origins` (several capture files), each frame is
+    /// numbered in its file and a `file` (`query_file`, `files`) member beside it says which.
+    public static func json(_ summary: DNSSummary, origins: FrameOrigins? = nil) -> JSONValue {
+        let naming = FrameNaming(origins)
+        return .object([
             ("messages", .number(summary.messages)),
             ("tcp_messages", .number(summary.tcpMessages)),
             ("malformed", .number(summary.malformed)),
-            ("first_malformed_frame", summary.firstMalformedFrame.map { .number($0) } ?? .null),
+            ("first_malformed_frame", summary.firstMalformedFrame.map { .number(naming.number($0)) } ?? .null),
             ("cut_by_snap_length", .number(summary.cutBySnapLength)),
             ("tcp_gaps", .number(summary.tcpGaps)),
             ("names_not_followed", .number(summary.namesNotFollowed)),
-            ("names", .array(summary.names.map(self.name))),
-            ("findings", .array(summary.findings.map(self.finding))),
+            ("names", .array(summary.names.map { self.name($0, naming) })),
+            ("findings", .array(summary.findings.map { self.finding($0, naming) })),
         ])
     }
 
@@ -45,7 +47,12 @@ public enum DNSReport {
         .array(list.map { .string($0.text) })
     }
 
-    static func name(_ history: DNSNameHistory) -> JSONValue {
+    /// `frame` numbered as `naming` numbers it, and its `file` after it with several files.
+    static func frame(_ frame: FrameNumber, _ naming: FrameNaming, key: String = "frame", fileKey: String = "file") -> [(String, JSONValue)] {
+        [(key, .number(naming.number(frame)))] + (naming.file(frame).map { [(fileKey, .number($0))] } ?? [])
+    }
+
+    static func name(_ history: DNSNameHistory, _ naming: FrameNaming = FrameNaming(nil)) -> JSONValue {
         let current = history.answers.last { $0.responseCode == .noError && !$0.addresses.isEmpty && $0.type != 28 }
             ?? history.answers.last { $0.responseCode == .noError && !$0.addresses.isEmpty }
         return .object([
@@ -59,10 +66,8 @@ public enum DNSReport {
             ("truncated", .number(history.answers.filter(\.isTruncated).count)),
             ("last_addresses", self.addresses(current?.addresses ?? [])),
             ("history", .array(history.answers.map { answer in
-                .object([
-                    ("time", .string(answer.time.rfc3339)),
-                    ("frame", .number(answer.frame)),
-                    ("query_frame", answer.queryFrame.map { .number($0) } ?? .null),
+                .object([("time", .string(answer.time.rfc3339))] + self.frame(answer.frame, naming)
+                    + (answer.queryFrame.map { self.frame($0, naming, key: "query_frame", fileKey: "query_file") } ?? [("query_frame", .null)]) + [
                     ("type", .string(self.typeName(answer.type))),
                     ("rcode", .string(answer.responseCode.description)),
                     ("addresses", self.addresses(answer.addresses)),
@@ -74,18 +79,14 @@ public enum DNSReport {
             })),
             ("history_not_kept", .number(history.answersNotKept)),
             ("unanswered_queries", .array(history.unanswered.map { query in
-                .object([
-                    ("time", .string(query.time.rfc3339)),
-                    ("frame", .number(query.frame)),
+                .object([("time", .string(query.time.rfc3339))] + self.frame(query.frame, naming) + [
                     ("type", .string(self.typeName(query.type))),
                     ("transport", .string(query.transport.rawValue)),
                     ("server", .string(query.server.description)),
                 ])
             })),
             ("changes", .array(history.changes.map { change in
-                .object([
-                    ("time", .string(change.time.rfc3339)),
-                    ("frame", .number(change.frame)),
+                .object([("time", .string(change.time.rfc3339))] + self.frame(change.frame, naming) + [
                     ("type", .string(self.typeName(change.type))),
                     ("before", self.addresses(change.before)),
                     ("after", self.addresses(change.after)),
@@ -96,12 +97,15 @@ public enum DNSReport {
         ])
     }
 
-    static func finding(_ finding: DNSFinding) -> JSONValue {
+    static func finding(_ finding: DNSFinding, _ naming: FrameNaming = FrameNaming(nil)) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("code", .string(finding.code.description)),
             ("name", .string(finding.name)),
-            ("frame", finding.frames.first.map { .number($0) } ?? .null),
-            ("frames", .array(finding.frames.map { .number($0) })),
+        ]
+        members += finding.frames.first.map { self.frame($0, naming) } ?? [("frame", .null)]
+        members.append(("frames", .array(finding.frames.map { .number(naming.number($0)) })))
+        if naming.origins != nil { members.append(("files", .array(finding.frames.map { .number(naming.file($0) ?? 0) }))) }
+        members += [
             ("count", .number(finding.count)),
             ("first_time", .string(finding.firstTime.rfc3339)),
             ("last_time", .string(finding.lastTime.rfc3339)),
@@ -118,21 +122,23 @@ public enum DNSReport {
     // MARK: Text
 
     /// The text summary's part, starting with an empty line.
-    public static func text(_ result: AnalysisResult) -> String {
+    public static func text(_ result: AnalysisResult, source: SourceInfo? = nil) -> String {
         guard let dns = result.dns else { return "" }
+        let source = source ?? SourceInfo(path: "", snapLength: 0)
+        func frame(_ number: FrameNumber) -> String { TextSummary.frame(number, offset: nil, in: source) }
         var out = "\nDNS: \(dns.messages) message(s) (\(dns.tcpMessages) over TCP), \(dns.names.count) name(s)"
-        if dns.malformed > 0 { out += ", \(dns.malformed) malformed (first in frame \(dns.firstMalformedFrame.map(String.init) ?? "-"))" }
+        if dns.malformed > 0 { out += ", \(dns.malformed) malformed (first in frame \(dns.firstMalformedFrame.map(frame) ?? "-"))" }
         out += "\n"
         for history in dns.names.prefix(self.namesShown) {
             out += "  \(Terminal.safe(history.name)): \(history.queries) quer\(history.queries == 1 ? "y" : "ies"), \(self.outcomes(history))\n"
             for answer in history.answers.prefix(self.answersShown) {
-                out += "    \(answer.time.rfc3339) frame \(answer.frame) \(self.typeName(answer.type)) \(self.describe(answer))\n"
+                out += "    \(answer.time.rfc3339) frame \(frame(answer.frame)) \(self.typeName(answer.type)) \(self.describe(answer))\n"
             }
             if history.answers.count > self.answersShown {
                 out += "    … and \(history.answers.count - self.answersShown) more answer(s) (see report.json)\n"
             }
             for change in history.changes {
-                out += "    changed at \(change.time.rfc3339) (frame \(change.frame)): \(self.list(change.before)) → \(self.list(change.after))\n"
+                out += "    changed at \(change.time.rfc3339) (frame \(frame(change.frame))): \(self.list(change.before)) → \(self.list(change.after))\n"
             }
         }
         if dns.names.count > self.namesShown {

@@ -42,7 +42,7 @@ public enum JSONReport {
         }
         // Only when the capture holds DNS (UDP or TCP port 53).
         if let dns = result.dns {
-            members.append(("dns", DNSReport.json(dns)))
+            members.append(("dns", DNSReport.json(dns, origins: source.origins)))
         }
         // Only with --gateway-log: each file, and the lines that joined nothing.
         if let gatewayLog = result.gatewayLog {
@@ -106,7 +106,9 @@ public enum JSONReport {
         if let stream = error.upstreamStreamID { members.append(("upstream_stream_id", .number(Int(stream)))) }
         // A `dns.*` cause: the failing answer's frame, or the unanswered query's.
         if let frame = error.dnsFrame {
-            members.append(("dns_frame", .number(frame)))
+            members.append(("dns_frame", .number(naming.number(frame))))
+            // Only with several capture files: the file holding that DNS frame.
+            if let file = naming.file(frame) { members.append(("dns_file", .number(file))) }
             members.append(("dns_name", .optional(error.dnsName)))
         }
         if let notes = error.gatewayLog { members.append(("gateway_log", GatewayLogReport.value(notes))) }

@@ -118,7 +118,7 @@ public enum TextSummary {
             }
         }
         out += ClientErrorsReport.text(result, origins: source.origins)
-        out += DNSReport.text(result)
+        out += DNSReport.text(result, source: source)
         out += GatewayLogReport.text(result.gatewayLog)
         return out
     }

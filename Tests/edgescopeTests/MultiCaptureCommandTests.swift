@@ -172,4 +172,32 @@ struct MultiCaptureCommandTests {
         // The upstream hop is whole: its three failures are all there.
         #expect(document["connections"].items.filter { $0["verdict"]["class"].string == "truncated" }.count == 3)
     }
+
+    /// `dns/nginx-nxdomain.pcap` cut in two, its DNS in the second file (captures/multi/README.md):
+    /// the DNS frames a client error and the `dns` section name are numbered in that file, with
+    /// the file beside them. (The NXDOMAIN answers are frames 7 and 8 of the DNS file, `tshark -r`.)
+    @Test func dnsFramesAreNumberedInTheirOwnFile() throws {
+        let document = try Self.json([
+            Paths.captures + "/multi/dns-nxdomain.http-side.pcap", Paths.captures + "/multi/dns-nxdomain.dns-side.pcap",
+        ])
+        let error = try #require(document["client_errors"].items.first { $0["cause"].string == "dns.nxdomain" })
+        #expect(error["request"].string == "GET /nx/1")
+        #expect(error["dns_frame"].int == 8)
+        #expect(error["dns_file"].int == 1)
+        #expect(error["file"].int == 0)
+        let finding = try #require(document["dns"]["findings"].items.first)
+        #expect(finding["code"].string == "dns.nxdomain")
+        #expect(finding["frames"].items.map(\.int) == [7, 8])
+        #expect(finding["files"].items.map(\.int) == [1, 1])
+        #expect(finding["file"].int == 1)
+        let history = document["dns"]["names"].items.flatMap { $0["history"].items }
+        #expect(history.map { $0["frame"].int ?? -1 } == [3, 4, 7, 8])
+        #expect(history.allSatisfy { $0["file"].int == 1 && $0["query_file"].int == 1 })
+        // One file: no file members, frames as they were.
+        let whole = try Self.json([Paths.captures + "/dns/nginx-nxdomain.pcap"])
+        let wholeError = try #require(whole["client_errors"].items.first { $0["cause"].string == "dns.nxdomain" })
+        #expect(wholeError["dns_frame"].int == 33)
+        #expect(wholeError["dns_file"].isNull)
+        #expect(whole["dns"]["findings"].items.first?["files"].isNull == true)
+    }
 }
