@@ -33,8 +33,6 @@ struct IPv4FragmentTable: Sendable {
     // Oldest first: eviction removes from the front. The count is small (a limit), so a
     // linear search beats a dictionary that would allocate.
     private var datagrams: [FragmentedDatagram] = []
-    /// Whether some datagram waits for fragments.
-    var isEmpty: Bool { self.datagrams.isEmpty }
     private var bytesHeld = 0
     // The last completed datagram, kept alive while the caller borrows its bytes.
     private var completed: ReassemblyBuffer?

@@ -73,9 +73,6 @@ public struct PacketDecoder: Sendable {
     public let limits: Limits
     /// What happened to IP fragments so far.
     public var fragmentCounters: FragmentCounters { self.fragments.counters }
-    /// Whether IPv4 fragments wait for the rest of their datagram: a frame skipped now might
-    /// have been one of them.
-    public var holdsFragments: Bool { !self.fragments.isEmpty }
 
     var link: LinkDecoding
     var fragments: IPv4FragmentTable

@@ -266,6 +266,21 @@ final class CaptureInput {
         return try CaptureInput(descriptor: again, path: self.path, keepsCopy: false)
     }
 
+    /// Moves to byte `offset` of a plain regular file, read again from there (the second
+    /// reading's jump to a record it noted on the first); false for any other source, or when
+    /// the seek fails, and nothing moved.
+    func seek(to offset: Int) -> Bool {
+        guard self.format == CDecompress_plain, self.fileSize != nil, self.failure == nil, self.streamLimit == nil else { return false }
+        if case .some = self.copy { return false }
+        guard lseek(self.descriptor, off_t(offset), SEEK_SET) == off_t(offset) else { return false }
+        self.start = 0
+        self.end = 0
+        self.ended = false
+        self.bytesRead = offset
+        self.fill()
+        return true
+    }
+
     /// While set, what `read(into:count:)` hands out in all stops at this many bytes: libpcap's
     /// buffered stream then takes the classic pcap header and nothing after it, which
     /// `PcapRecordBuffer` reads.

@@ -110,6 +110,32 @@ public final class MergedPcapReader {
         }
     }
 
+    /// Calls `body` with the records whose numbers lie in `spans` (sorted, disjoint), and the
+    /// index of each one's file. With one file that noted checkpoints (`PcapReader.skip`), the
+    /// records between spans are mostly not read at all; otherwise every record up to the last
+    /// span is read and those outside are passed over. Throws as `forEachFrame(through:)`.
+    public func forEachFrame(in spans: [ClosedRange<FrameNumber>], _ body: (RawFrame, Int) -> Void) throws(CaptureError) {
+        guard let last = spans.last else { return }
+        guard self.readers.count == 1 else {
+            var next = 0
+            try self.forEachFrame(through: last.upperBound) { frame, file in
+                while next < spans.count, spans[next].upperBound < frame.number { next += 1 }
+                if next < spans.count, spans[next].contains(frame.number) { body(frame, file) }
+            }
+            return
+        }
+        let reader = self.readers[0]
+        defer { self.framesRead = reader.framesRead }
+        for span in spans where span.upperBound > reader.framesRead {
+            reader.skip(toward: span.lowerBound)
+            try reader.forEachFrame(through: span.upperBound) { frame in
+                if frame.number >= span.lowerBound { body(frame, 0) }
+            }
+            // The file ended before the span did.
+            if reader.framesRead < span.upperBound { return }
+        }
+    }
+
     /// The same files from their first records again (see `PcapReader.rewound`): the merge
     /// hands out the same records under the same numbers.
     public func rewound() throws(CaptureError) -> MergedPcapReader {

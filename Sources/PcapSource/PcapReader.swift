@@ -29,6 +29,14 @@ public final class PcapReader {
     /// Classic pcap records read in blocks until the first odd one (`PcapRecordBuffer`);
     /// `nil` once libpcap reads on (and for pcapng).
     private var fast: PcapRecordBuffer?
+    /// Where every `checkpointInterval`-th record starts (its number and byte offset), noted as
+    /// the fast path reads a plain classic pcap file, and handed to `rewound()`'s reader, whose
+    /// `skip(toward:)` jumps there instead of reading what comes before.
+    public private(set) var checkpoints: [(frame: FrameNumber, offset: Int)] = []
+    /// Whether checkpoints are noted: a plain regular file read by the fast path.
+    private var notesCheckpoints = false
+    /// Records between two checkpoints.
+    static let checkpointInterval: FrameNumber = 4096
 
     /// Opens `path` (`-`: standard input), failing with `.cannotOpen` when it is missing, empty
     /// or not a capture, and with `.unsupportedLinkType` when it holds frames edgescope cannot
@@ -74,6 +82,7 @@ public final class PcapReader {
         }
         if fast, !input.streamLimitCrossed { self.fast = PcapRecordBuffer(input: input, magic: magic, snapLength: self.snapLength) }
         input.streamLimit = nil
+        self.notesCheckpoints = self.fast != nil && input.fileSize != nil && input.format == CDecompress_plain
     }
 
     deinit {
@@ -98,7 +107,27 @@ public final class PcapReader {
     /// A reader of the same capture from its first record again, without opening the path a
     /// second time: a regular file through a duplicate descriptor, a pipe from its kept copy.
     public func rewound(readsInBlocks: Bool = true) throws(CaptureError) -> PcapReader {
-        try PcapReader(input: try self.input.reopened(), readsInBlocks: readsInBlocks)
+        let again = try PcapReader(input: try self.input.reopened(), readsInBlocks: readsInBlocks)
+        again.checkpoints = self.checkpoints
+        return again
+    }
+
+    /// Jumps ahead to the last checkpoint at or before record `frame`, when that is past the
+    /// next record: `forEachFrame` then goes on from there, the records before it unread. Does
+    /// nothing without checkpoints (another format, a pipe, a compressed file).
+    public func skip(toward frame: FrameNumber) {
+        guard var fast = self.fast else { return }
+        var low = 0
+        var high = self.checkpoints.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.checkpoints[middle].frame <= frame { low = middle + 1 } else { high = middle }
+        }
+        guard low > 0 else { return }
+        let checkpoint = self.checkpoints[low - 1]
+        guard checkpoint.frame > self.framesRead &+ 1, fast.seek(to: checkpoint.offset) else { return }
+        self.fast = fast
+        self.framesRead = checkpoint.frame &- 1
     }
 
     /// Calls `body` with every record in order (up to `lastFrame`, when given). Throws
@@ -111,6 +140,9 @@ public final class PcapReader {
             var frames = self.framesRead
             var handedOver = false
             while lastFrame.map({ frames < $0 }) ?? true {
+                if self.notesCheckpoints, frames % Self.checkpointInterval == 0, (self.checkpoints.last?.frame ?? 0) <= frames {
+                    self.checkpoints.append((frames &+ 1, fast.nextRecordOffset))
+                }
                 switch fast.next() {
                 case .record(let seconds, let nanoseconds, let wireLength, let bytes):
                     frames &+= 1

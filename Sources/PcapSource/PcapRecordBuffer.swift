@@ -76,6 +76,21 @@ struct PcapRecordBuffer {
             wireLength: wire, bytes: UnsafeRawBufferPointer(start: start, count: captured))
     }
 
+    /// The byte offset in the file of the next record (plain input only: with compressed input
+    /// it counts compressed bytes and means nothing).
+    var nextRecordOffset: Int {
+        self.input.bytesRead - (self.filled - self.position)
+    }
+
+    /// Goes on from the record at byte `offset` (`CaptureInput.seek`); false when the input
+    /// cannot seek, and nothing moved.
+    mutating func seek(to offset: Int) -> Bool {
+        guard self.input.seek(to: offset) else { return false }
+        self.position = self.input.start
+        self.filled = self.input.end
+        return true
+    }
+
     private mutating func handOver() -> Next {
         self.input.start = self.position
         self.input.end = self.filled

@@ -17,7 +17,7 @@ public struct SlicePlan {
     public private(set) var lastFrame: FrameNumber = 0
     /// The frames some slice may hold, as sorted disjoint ranges: most frames of a capture
     /// are in none, and are passed over without looking up their connection.
-    private var spans: [ClosedRange<FrameNumber>] = []
+    public private(set) var spans: [ClosedRange<FrameNumber>] = []
 
     /// A plan writing `directory/slices/<id>.pcap` for each of `connections`.
     public init(connections: [ConnectionReport], directory: String) {

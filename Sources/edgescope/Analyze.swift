@@ -349,13 +349,11 @@ struct Analyze: ParsableCommand {
             var mixed = 0
             var failure: CaptureError?
             // A read error here repeats the first pass's warning; the slices hold what was read.
-            try? reader.forEachFrame(through: plan.lastFrame) { frame, file in
-                // A frame outside every slice's range is not decoded, unless it may be a
-                // fragment of a datagram that completes inside one (a connection's fragments
-                // come after its first frame, where its range begins).
-                guard failure == nil, plan.covers(frame.number) || decoders[file].holdsFragments,
-                      let path = plan.path(for: frame.number, decoded: decoders[file].decode(frame))
-                else { return }
+            // Only the frames in some slice's range: with one plain pcap file the reader jumps
+            // over most of the rest (a connection's IP fragments come after its first frame,
+            // where its range begins).
+            try? reader.forEachFrame(in: plan.spans) { frame, file in
+                guard failure == nil, let path = plan.path(for: frame.number, decoded: decoders[file].decode(frame)) else { return }
                 let linkType = linkTypes[file].rawValue
                 guard sliceLinkTypes[path, default: linkType] == linkType else {
                     mixed += 1
