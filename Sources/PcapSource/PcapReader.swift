@@ -139,8 +139,9 @@ public final class PcapReader {
             // record pays a dynamic exclusivity check each time.
             var frames = self.framesRead
             var handedOver = false
+            let notesCheckpoints = self.notesCheckpoints
             while lastFrame.map({ frames < $0 }) ?? true {
-                if self.notesCheckpoints, frames % Self.checkpointInterval == 0, (self.checkpoints.last?.frame ?? 0) <= frames {
+                if notesCheckpoints, frames % Self.checkpointInterval == 0, (self.checkpoints.last?.frame ?? 0) <= frames {
                     self.checkpoints.append((frames &+ 1, fast.nextRecordOffset))
                 }
                 switch fast.next() {
