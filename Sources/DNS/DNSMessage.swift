@@ -296,9 +296,16 @@ struct DNSReader {
                 if !out.isEmpty { out.append(UInt8(ascii: ".")) }
                 for offset in (position + 1)..<(position + 1 + count) {
                     let byte = self.bytes[offset]
-                    // Lowercase ASCII; other bytes are kept, with the dot and backslash escaped
-                    // away as a person would not read them as separators.
-                    out.append(byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte == UInt8(ascii: ".") ? UInt8(ascii: "_") : byte)
+                    // Lowercase ASCII. A dot inside a label becomes `_`, as a person would read
+                    // a dot as a separator; a byte that is not printable ASCII becomes `?`, one
+                    // byte for one (as UTF-8 it could be an invalid sequence, which a String
+                    // would replace with three bytes, and a name would outgrow its 255).
+                    switch byte {
+                    case 0x41...0x5a: out.append(byte | 0x20)
+                    case UInt8(ascii: "."): out.append(UInt8(ascii: "_"))
+                    case 0x21...0x7e: out.append(byte)
+                    default: out.append(UInt8(ascii: "?"))
+                    }
                 }
                 position += 1 + count
             case 0xc0:

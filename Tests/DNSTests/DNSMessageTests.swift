@@ -133,6 +133,21 @@ enum DNSBytes {
         #expect(reason.description == "name longer than 255 bytes")
     }
 
+    /// A label's bytes that are not printable ASCII become `?`, one for one: a name of 253 such
+    /// bytes stays within 255 bytes as text (each would have been three, U+FFFD, as UTF-8).
+    /// Found by FuzzDNS: a 265-byte question name.
+    @Test func bytesThatAreNotPrintableASCIIAreOneQuestionMarkEach() throws {
+        var labels: [UInt8] = []
+        for _ in 0..<4 { labels += [62] + [UInt8](repeating: 0xec, count: 61) + [0x20] }
+        labels += [0]
+        let bytes = DNSBytes.header(id: 1, flags: 0x0100) + labels + DNSBytes.u16(1) + DNSBytes.u16(1)
+        let message = try DNSBytes.parse(bytes).get()
+        #expect(message.questionName == Array(repeating: String(repeating: "?", count: 62), count: 4).joined(separator: "."))
+        #expect(message.questionName.utf8.count == 251)
+        let mixed = DNSBytes.header(id: 1, flags: 0x0100) + [5, 0x41, 0x2e, 0x7f, 0x00, 0x7a, 0] + DNSBytes.u16(1) + DNSBytes.u16(1)
+        #expect(try DNSBytes.parse(mixed).get().questionName == "a_??z")
+    }
+
     @Test func retiredLabelTypeIsMalformed() {
         let bytes = DNSBytes.header(id: 1, flags: 0x0100) + [0x41, 0x00] + DNSBytes.u16(1) + DNSBytes.u16(1)
         #expect(DNSBytes.parse(bytes) == .failure(.malformed(at: 12, reason: "label type not in use")))
