@@ -16,7 +16,7 @@ public struct SlicePlan {
     /// The last frame any slice needs: the second pass can stop there.
     public private(set) var lastFrame: FrameNumber = 0
     /// The frames some slice may hold, as sorted disjoint ranges: most frames of a capture
-    /// are in none, and are passed over without looking up their connection.
+    /// are in none, and the second reading passes over them (`MergedPcapReader.forEachFrame(in:)`).
     public private(set) var spans: [ClosedRange<FrameNumber>] = []
 
     /// A plan writing `directory/slices/<id>.pcap` for each of `connections`.
@@ -54,8 +54,8 @@ public struct SlicePlan {
         return spans
     }
 
-    /// Whether some slice's frame range holds `frame`: a frame outside them all need not be decoded.
-    public func covers(_ frame: FrameNumber) -> Bool {
+    /// Whether some slice's frame range holds `frame`.
+    private func covers(_ frame: FrameNumber) -> Bool {
         var low = 0
         var high = self.spans.count
         while low < high {
