@@ -11,6 +11,10 @@ public struct SlicePlan {
     }
 
     private var byPair: [FlowKey: [Entry]] = [:]
+    /// One bit per TCP port: set for each slice's client port. A frame with neither port set is
+    /// in no slice, found without hashing its endpoints (nearly every frame of a slice's range
+    /// is another connection's).
+    private var clientPorts = [UInt64](repeating: 0, count: 1024)
     /// Slice paths by connection id, relative to the output directory.
     public private(set) var relativePaths: [UInt32: String] = [:]
     /// The last frame any slice needs: the second pass can stop there.
@@ -26,6 +30,7 @@ public struct SlicePlan {
             self.relativePaths[connection.id] = relative
             self.byPair[FlowKey(connection.client, connection.server), default: []]
                 .append(Entry(frames: connection.frames, path: directory + "/" + relative))
+            self.markPort(connection.client.port)
             self.lastFrame = max(self.lastFrame, connection.frames.upperBound)
         }
         self.spans = Self.merged(connections.map(\.frames))
@@ -37,9 +42,18 @@ public struct SlicePlan {
             let relative = "slices/c\(slice.id).pcap"
             self.relativePaths[slice.id] = relative
             self.byPair[FlowKey(slice.client, slice.server), default: []].append(Entry(frames: slice.frames, path: directory + "/" + relative))
+            self.markPort(slice.client.port)
             self.lastFrame = max(self.lastFrame, slice.frames.upperBound)
         }
         self.spans = Self.merged(slices.map(\.frames))
+    }
+
+    private mutating func markPort(_ port: UInt16) {
+        self.clientPorts[Int(port >> 6)] |= 1 << UInt64(port & 63)
+    }
+
+    private func mayBeClient(_ port: UInt16) -> Bool {
+        self.clientPorts[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0
     }
 
     private static func merged(_ ranges: [ClosedRange<FrameNumber>]) -> [ClosedRange<FrameNumber>] {
@@ -73,8 +87,12 @@ public struct SlicePlan {
         guard self.covers(frame) else { return nil }
         let pair: FlowKey
         switch decoded {
-        case .tcp(let segment): pair = FlowKey(segment.source, segment.destination)
-        case .icmpUnreachable(let icmp): pair = FlowKey(icmp.quotedSource, icmp.quotedDestination)
+        case .tcp(let segment):
+            guard self.mayBeClient(segment.source.port) || self.mayBeClient(segment.destination.port) else { return nil }
+            pair = FlowKey(segment.source, segment.destination)
+        case .icmpUnreachable(let icmp):
+            guard self.mayBeClient(icmp.quotedSource.port) || self.mayBeClient(icmp.quotedDestination.port) else { return nil }
+            pair = FlowKey(icmp.quotedSource, icmp.quotedDestination)
         case .udp, .fragmentHeld, .notTCP, .truncated, .malformed: return nil
         }
         guard let entries = self.byPair[pair] else { return nil }
