@@ -178,7 +178,11 @@ public enum DNSReport {
     // MARK: Markdown and HTML, from report.json
 
     /// One row per answer of the JSON `dns` section: time, name, type, rcode, addresses, TTL, frame.
-    static func rows(_ dns: JSONValue) -> [[String]] {
+    static func rows(_ json: JSONValue) -> [[String]] {
+        let dns = json["dns"]
+        func frame(_ item: JSONValue, _ key: String, _ fileKey: String) -> String {
+            item[key].int.map { ReportDocument.frameText($0, file: item[fileKey], in: json) } ?? ""
+        }
         var rows: [(time: String, row: [String])] = []
         for name in dns["names"].items {
             let label = name["name"].text ?? ""
@@ -189,12 +193,12 @@ public enum DNSReport {
                 rows.append((answer["time"].text ?? "", [
                     answer["time"].text ?? "", label, answer["type"].text ?? "", rcode,
                     answer["addresses"].items.compactMap(\.text).joined(separator: ", "),
-                    answer["ttl"].int.map(String.init) ?? "", answer["frame"].int.map(String.init) ?? "",
+                    answer["ttl"].int.map(String.init) ?? "", frame(answer, "frame", "file"),
                 ]))
             }
             for query in name["unanswered_queries"].items.prefix(self.answersShown) {
                 rows.append((query["time"].text ?? "", [
-                    query["time"].text ?? "", label, query["type"].text ?? "", "no answer", "", "", query["frame"].int.map(String.init) ?? "",
+                    query["time"].text ?? "", label, query["type"].text ?? "", "no answer", "", "", frame(query, "frame", "file"),
                 ]))
             }
         }
@@ -220,7 +224,7 @@ public enum DNSReport {
             out += "| \(name["nxdomain"].int ?? 0) | \(name["servfail"].int ?? 0) | \(name["refused"].int ?? 0) | \(name["unanswered"].int ?? 0) "
             out += "| \(name["changes"].items.count) | \(MarkdownReport.text(name["last_addresses"].items.compactMap(\.text).joined(separator: ", "))) |\n"
         }
-        let rows = self.rows(dns)
+        let rows = self.rows(json)
         if !rows.isEmpty {
             out += "\nAnswers over time:\n\n| time | name | type | answer | addresses | TTL | frame |\n|---|---|---|---|---|---|---|\n"
             for row in rows {
@@ -253,7 +257,7 @@ public enum DNSReport {
                 html.element("tr") { html in
                     for header in ["time", "name", "type", "answer", "addresses", "TTL", "frame"] { html.element("th", text: header) }
                 }
-                for row in self.rows(dns).prefix(HTMLReport.connectionsDetailed) {
+                for row in self.rows(json).prefix(HTMLReport.connectionsDetailed) {
                     html.element("tr", [("class", row[3].hasPrefix("NOERROR") ? nil : "unexplained")]) { html in
                         for (index, cell) in row.enumerated() {
                             if index == 1 {

@@ -85,7 +85,7 @@ public enum HTMLReport {
                     html.newline()
                     Self.causes(document, &html)
                     html.newline()
-                    Self.clientErrors(document.json["client_errors"], &html)
+                    Self.clientErrors(document.json, &html)
                     DNSReport.html(document.json, &html)
                     Self.connections(document, &html)
                     GatewayLogReport.html(document, &html)
@@ -339,7 +339,8 @@ public enum HTMLReport {
         }
     }
 
-    static func clientErrors(_ errors: JSONValue, _ html: inout HTMLWriter) {
+    static func clientErrors(_ json: JSONValue, _ html: inout HTMLWriter) {
+        let errors = json["client_errors"]
         let items = errors.items
         guard !items.isEmpty else { return }
         let unexplained = items.filter { $0["upstream_connection"].isNull && $0["cause"].isNull }.count
@@ -367,7 +368,7 @@ public enum HTMLReport {
                             } else if let frame = item["dns_frame"].int {
                                 html.text("none: ")
                                 html.element("code", text: Self.clip(item["dns_name"].text ?? "?"))
-                                html.text(" did not resolve (DNS frame \(frame))")
+                                html.text(" did not resolve (DNS frame \(Self.clip(ReportDocument.frameText(frame, file: item["dns_file"], label: source, in: json))))")
                             } else if !disabledBy.isEmpty {
                                 html.text("none tried; members down after ")
                                 for (index, id) in disabledBy.enumerated() {

@@ -192,7 +192,10 @@ public enum MarkdownReport {
         for item in items.prefix(self.connectionsListed) {
             let disabledBy = item["disabled_by"].items.compactMap(\.text)
             var connection = item["upstream_connection"].string.map { self.text($0) }
-                ?? item["dns_frame"].int.map { "none: \(self.code(item["dns_name"].text ?? "?", inTable: true)) did not resolve (DNS frame \($0))" }
+                ?? item["dns_frame"].int.map { frame in
+                    let shown = ReportDocument.frameText(frame, file: item["dns_file"], label: item["source"].string, in: json)
+                    return "none: \(self.code(item["dns_name"].text ?? "?", inTable: true)) did not resolve (DNS frame \(self.text(shown)))"
+                }
                 ?? (disabledBy.isEmpty ? "**unexplained**" : "none tried; members down after " + disabledBy.map { self.text($0) }.joined(separator: ", "))
             let earlier = item["earlier_upstream_connections"].items.compactMap(\.text)
             if !earlier.isEmpty { connection += ", after " + earlier.map { self.text($0) }.joined(separator: ", ") }

@@ -297,9 +297,21 @@ public struct ReportDocument: Sendable {
 
     /// `source.files[index].path`, of the merged source `label` when given.
     private func filePath(_ index: Int, label: String?) -> String? {
-        let source = label.flatMap { label in self.json["sources"].items.first { $0["label"].string == label }?["source"] } ?? self.json["source"]
+        Self.filePath(index, label: label, in: self.json)
+    }
+
+    /// `source.files[index].path` of the document `json`, of the merged source `label` when given.
+    static func filePath(_ index: Int, label: String?, in json: JSONValue) -> String? {
+        let source = label.flatMap { label in json["sources"].items.first { $0["label"].string == label }?["source"] } ?? json["source"]
         let files = source["files"].items
         return files.indices.contains(index) ? files[index]["path"].string : nil
+    }
+
+    /// A frame number as the pages show it: `33`, or `8 of FILE` when the document's capture is
+    /// several files and `file` (the member beside the number) names one of them.
+    static func frameText(_ frame: Int, file: JSONValue, label: String? = nil, in json: JSONValue) -> String {
+        guard let index = file.int, let path = self.filePath(index, label: label, in: json) else { return String(frame) }
+        return "\(frame) of \(path)"
     }
 
     /// `slices/c17.pcap` when the connection's slice is a plain relative path under `slices/`;

@@ -200,4 +200,19 @@ struct MultiCaptureCommandTests {
         #expect(wholeError["dns_file"].isNull)
         #expect(whole["dns"]["findings"].items.first?["files"].isNull == true)
     }
+
+    /// The same two files with `--out`: report.md and report.html name the file of each DNS frame
+    /// they show, as the JSON does, since frame 8 alone would point into the wrong file.
+    @Test func thePagesNameTheFileOfEachDNSFrame() throws {
+        let directory = Paths.temporaryDirectory("multi-dns-pages") + "/out"
+        let dnsSide = Paths.captures + "/multi/dns-nxdomain.dns-side.pcap"
+        let run = try Run(["analyze", Paths.captures + "/multi/dns-nxdomain.http-side.pcap", dnsSide, "--out", directory])
+        #expect(run.status == 0, "\(run.stderr)")
+        let markdown = try String(contentsOfFile: directory + "/report.md", encoding: .utf8)
+        #expect(markdown.contains("none: `nx.internal` did not resolve (DNS frame 8 of \(dnsSide)) | `dns.nxdomain` |"))
+        #expect(markdown.contains("| `nx.internal` | AAAA | NXDOMAIN |  |  | 8 of \(dnsSide) |"))
+        let html = try String(contentsOfFile: directory + "/report.html", encoding: .utf8)
+        #expect(html.contains("none: <code>nx.internal</code> did not resolve (DNS frame 8 of \(dnsSide))"))
+        #expect(html.contains("<td>8 of \(dnsSide)</td>"))
+    }
 }
