@@ -131,7 +131,7 @@ public struct Engine {
 
     /// Moves what the collector judged to the merger.
     private mutating func absorbJudged() {
-        if !self.dns.isEmpty, !self.collector.reports.isEmpty { self.dns.markDrift(in: &self.collector.reports) }
+        if !self.collector.reports.isEmpty, !self.dns.isEmpty { self.dns.markDrift(in: &self.collector.reports) }
         self.merger.absorb(finished: &self.collector.finished, reports: &self.collector.reports, now: self.collector.captureEnd)
     }
 

@@ -107,6 +107,8 @@ public struct HTTP1Connection {
     /// Transactions finished since the last `clearFinishedTransactions()`, whether `transactions`
     /// keeps them or not: for a consumer that wants each once, as it finishes.
     public var finishedTransactions: [Transaction] { self.responseParser.recorded }
+    /// Whether there are `finishedTransactions`, asked per packet without handing out the array.
+    public var hasFinishedTransactions: Bool { !self.responseParser.recorded.isEmpty }
     /// Forgets `finishedTransactions` (they were handed on).
     public mutating func clearFinishedTransactions() {
         // Capacity not kept: a connection holds no buffer between transactions, and a gateway

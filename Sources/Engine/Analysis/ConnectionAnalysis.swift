@@ -430,7 +430,7 @@ struct ConnectionAnalysis {
     /// Whether `finishedTransactions` has any, asked per packet without building it.
     var hasFinishedTransactions: Bool {
         switch self.route {
-        case .http1: return !self.http.finishedTransactions.isEmpty
+        case .http1: return self.http.hasFinishedTransactions
         case .http2: return self.$http2 && !self.http2!.finishedTransactions.isEmpty
         case .fastCGI: return self.fastCGI?.finishedTransactions.isEmpty == false
         case .unanalysed: return false
