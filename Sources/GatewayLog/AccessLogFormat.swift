@@ -1,4 +1,9 @@
 import CaptureModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An access log's layout, from an nginx `log_format` string or an Apache `LogFormat` (which
 /// lighttpd's `accesslog.format` and varnishncsa's `-F` share): literal text and fields. A
@@ -18,6 +23,10 @@ public struct AccessLogFormat: Sendable {
     }
 
     let pieces: [Piece]
+    /// Each literal piece's UTF-8 (empty for a field), at the piece's index.
+    let literalBytes: [[UInt8]]
+    /// How many of the pieces are fields.
+    let fieldCount: Int
     /// How the format was given (`nginx:combined`), for messages.
     public let name: String
     /// `nginxAccess` or `apacheAccess` (`varnishncsa` for the built-in combined read as Varnish's).
@@ -99,6 +108,11 @@ public struct AccessLogFormat: Sendable {
         if !literal.isEmpty { pieces.append(.literal(literal)) }
         guard pieces.contains(where: { if case .field = $0 { return true } else { return false } }) else { return nil }
         self.pieces = pieces
+        self.literalBytes = pieces.map { piece in
+            if case .literal(let text) = piece { return Array(text.utf8) }
+            return []
+        }
+        self.fieldCount = pieces.count { if case .field = $0 { return true } else { return false } }
         self.name = name
         self.kind = kind
     }
@@ -144,6 +158,11 @@ public struct AccessLogFormat: Sendable {
         if !literal.isEmpty { pieces.append(.literal(literal)) }
         guard pieces.contains(where: { if case .field = $0 { return true } else { return false } }) else { return nil }
         self.pieces = pieces
+        self.literalBytes = pieces.map { piece in
+            if case .literal(let text) = piece { return Array(text.utf8) }
+            return []
+        }
+        self.fieldCount = pieces.count { if case .field = $0 { return true } else { return false } }
         self.name = name
         self.kind = kind
     }
@@ -190,35 +209,76 @@ public struct AccessLogFormat: Sendable {
 
     /// The fields of `line` by name, or `nil` when the line is not in this layout.
     func fields(of line: Substring) -> [(name: String, meaning: Meaning, value: Substring)]? {
+        let utf8 = line.utf8
+        let found = utf8.withContiguousStorageIfAvailable { self.fieldSpans(in: $0) }
+            ?? Array(utf8).withUnsafeBufferPointer { self.fieldSpans(in: $0) }
+        guard let spans = found else { return nil }
         var out: [(name: String, meaning: Meaning, value: Substring)] = []
-        var cursor = line.startIndex
-        var index = 0
-        while index < self.pieces.count {
+        out.reserveCapacity(spans.count)
+        var field = 0
+        for piece in self.pieces {
+            guard case .field(let name, let meaning) = piece else { continue }
+            let span = spans[field]
+            let start = utf8.index(utf8.startIndex, offsetBy: span.lowerBound)
+            let end = utf8.index(start, offsetBy: span.count)
+            out.append((name, meaning, line[start..<end]))
+            field += 1
+        }
+        return out
+    }
+
+    /// Where each field of the line `bytes` is (UTF-8 offsets, in the fields' order), or `nil`
+    /// when the line is not in this layout. Each field runs up to the first occurrence of the
+    /// literal after it, byte for byte: a line is bytes, and an access log has millions.
+    private func fieldSpans(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>]? {
+        var spans: [Range<Int>] = []
+        spans.reserveCapacity(self.fieldCount)
+        var cursor = 0
+        for index in self.pieces.indices {
             switch self.pieces[index] {
-            case .literal(let text):
-                guard line[cursor...].hasPrefix(text) else { return nil }
-                cursor = line.index(cursor, offsetBy: text.count)
-            case .field(let name, let meaning):
-                var end: Substring.Index
-                if meaning == .commonLogTime, line[cursor...].hasPrefix("["), let close = line[cursor...].firstIndex(of: "]") {
+            case .literal:
+                let literal = self.literalBytes[index]
+                guard bytes.count - cursor >= literal.count, Self.matches(literal, in: bytes, at: cursor) else { return nil }
+                cursor += literal.count
+            case .field(_, let meaning):
+                var end: Int
+                if meaning == .commonLogTime, cursor < bytes.count, bytes[cursor] == UInt8(ascii: "["),
+                   let close = Self.firstIndex(of: [UInt8(ascii: "]")], in: bytes, from: cursor) {
                     // Apache's %t brings its own brackets, and a space inside them.
-                    end = line.index(after: close)
-                } else if index + 1 < self.pieces.count, case .literal(let next) = self.pieces[index + 1] {
-                    guard let found = line[cursor...].firstRange(of: next) else { return nil }
-                    end = found.lowerBound
+                    end = close + 1
+                } else if index + 1 < self.pieces.count, case .literal = self.pieces[index + 1] {
+                    guard let next = Self.firstIndex(of: self.literalBytes[index + 1], in: bytes, from: cursor) else { return nil }
+                    end = next
                 } else if index + 1 == self.pieces.count {
-                    end = line.endIndex
+                    end = bytes.count
                 } else {
                     // Two fields with nothing between: the first is one token.
-                    end = line[cursor...].firstIndex(of: " ") ?? line.endIndex
+                    end = Self.firstIndex(of: [UInt8(ascii: " ")], in: bytes, from: cursor) ?? bytes.count
                 }
-                out.append((name, meaning, line[cursor..<end]))
+                spans.append(cursor..<end)
                 cursor = end
             }
-            index += 1
         }
-        guard cursor == line.endIndex else { return nil }
-        return out
+        return cursor == bytes.count ? spans : nil
+    }
+
+    private static func matches(_ literal: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Bool {
+        for index in literal.indices where bytes[offset + index] != literal[index] { return false }
+        return true
+    }
+
+    /// Where `literal` (not empty) first starts in `bytes` at or after `offset`.
+    private static func firstIndex(of literal: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, from offset: Int) -> Int? {
+        guard let first = literal.first else { return offset }
+        var start = offset
+        while bytes.count - start >= literal.count {
+            guard let hit = memchr(bytes.baseAddress! + start, Int32(first), bytes.count - start) else { return nil }
+            let at = bytes.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            guard bytes.count - at >= literal.count else { return nil }
+            if Self.matches(literal, in: bytes, at: at) { return at }
+            start = at + 1
+        }
+        return nil
     }
 
     /// Whether the layout gives a time.

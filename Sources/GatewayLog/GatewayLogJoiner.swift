@@ -71,10 +71,23 @@ public struct GatewayLogJoiner {
     public private(set) var records: [GatewayLogRecord] = []
     private var connectionJoins: [Int] = []
     private var errorJoined: [Bool] = []
-    private var byUpstream: [Endpoint: [Int]] = [:]
-    private var byTarget: [String: [Int]] = [:]
-    private var byClientPort: [UInt16: [Int]] = [:]
-    private var byRequestID: [String: [Int]] = [:]
+    // Each key's records by time: a join only looks at those whose time can fall in its
+    // window. An access log names the same few upstreams and targets on most of its lines,
+    // and every connection would otherwise be checked against all of them.
+    /// Every record naming the upstream, for a connection that carried no request.
+    private var byUpstream: [Endpoint: TimeIndex] = [:]
+    /// Records naming the upstream but no request.
+    private var byUpstreamWithoutRequest: [Endpoint: TimeIndex] = [:]
+    /// Records naming the upstream and a request, by both: a connection that carried requests
+    /// can only take one naming its upstream and one of its targets.
+    private var byUpstreamAndTarget: [UpstreamTarget: TimeIndex] = [:]
+    /// Records naming a request and no upstream, by target.
+    private var byTargetWithoutUpstream: [String: TimeIndex] = [:]
+    private var byClientPort: [UInt16: TimeIndex] = [:]
+    private var byRequestID: [String: TimeIndex] = [:]
+    /// Records with a request but no upstream (HAProxy's, Apache's access logs), the ones a
+    /// connection that carried no request may be joined to by time.
+    private var requestsNamingNoUpstream = TimeIndex()
     /// Records that name neither an upstream nor a request (Apache's `[client ...]` lines,
     /// lighttpd's error.log), by time: only their time can tie them.
     private var byTimeOnly: [(time: Int64, index: Int)] = []
@@ -92,20 +105,36 @@ public struct GatewayLogJoiner {
 
     /// Takes records (all of a file at once for `analyze`, as they come for `capture`).
     public mutating func add(_ records: [GatewayLogRecord]) {
-        for record in records {
-            let index = self.records.count
-            self.records.append(record)
-            self.connectionJoins.append(0)
-            self.errorJoined.append(false)
-            guard record.time != nil else { continue }
-            for upstream in Set(record.upstreams) { self.byUpstream[upstream, default: []].append(index) }
-            if let target = record.target { self.byTarget[target, default: []].append(index) }
-            if record.upstreams.isEmpty, record.target == nil, record.gatewayPort == nil, record.tellsOfAFailure, let time = record.time {
-                if let last = self.byTimeOnly.last, last.time > time.nanoseconds { self.byTimeOnlySorted = false }
-                self.byTimeOnly.append((time.nanoseconds, index))
+        // A whole file's records (`analyze`) become the list as they are, not copied into it.
+        let first = self.records.count
+        if self.records.isEmpty { self.records = records } else { self.records += records }
+        self.connectionJoins += repeatElement(0, count: records.count)
+        self.errorJoined += repeatElement(false, count: records.count)
+        for (offset, record) in records.enumerated() {
+            let index = first + offset
+            guard let time = record.time?.nanoseconds else { continue }
+            let span = record.span
+            for upstream in Set(record.upstreams) {
+                self.byUpstream[upstream, default: TimeIndex()].append(time: time, span: span, index: index)
+                if let target = record.target {
+                    self.byUpstreamAndTarget[UpstreamTarget(upstream: upstream, target: target), default: TimeIndex()]
+                        .append(time: time, span: span, index: index)
+                } else {
+                    self.byUpstreamWithoutRequest[upstream, default: TimeIndex()].append(time: time, span: span, index: index)
+                }
             }
-            if let port = record.clientPort { self.byClientPort[port, default: []].append(index) }
-            for id in Set(record.requestIDs) { self.byRequestID[id, default: []].append(index) }
+            if let target = record.target {
+                if record.upstreams.isEmpty {
+                    self.byTargetWithoutUpstream[target, default: TimeIndex()].append(time: time, span: span, index: index)
+                    if !target.isEmpty { self.requestsNamingNoUpstream.append(time: time, span: span, index: index) }
+                }
+            }
+            if record.upstreams.isEmpty, record.target == nil, record.gatewayPort == nil, record.tellsOfAFailure {
+                if let last = self.byTimeOnly.last, last.time > time { self.byTimeOnlySorted = false }
+                self.byTimeOnly.append((time, index))
+            }
+            if let port = record.clientPort { self.byClientPort[port, default: TimeIndex()].append(time: time, span: span, index: index) }
+            for id in Set(record.requestIDs) { self.byRequestID[id, default: TimeIndex()].append(time: time, span: span, index: index) }
         }
     }
 
@@ -121,13 +150,23 @@ public struct GatewayLogJoiner {
 
     /// The records about `connection` (taking them), with any disagreement with its verdict.
     public mutating func join(_ connection: JoinableConnection) -> [GatewayLogNote] {
-        var candidates = self.byUpstream[connection.upstream] ?? []
-        for target in Set(connection.requests.map(\.target)) { candidates += self.byTarget[target] ?? [] }
+        // `matches` takes only a record whose time overlaps the connection's, within `slack`.
+        let from = connection.start.nanoseconds - Self.slack
+        let to = connection.end.nanoseconds + Self.slack
+        var candidates: [Int] = []
         if connection.requests.isEmpty {
+            self.byUpstream[connection.upstream]?.window(from: from, to: to, into: &candidates)
             // (Only records that name no upstream: `matches` refuses the others.)
             // A connection that never carried a request (refused, TLS failed): a log naming no
             // upstream (HAProxy's, Apache's access log) can still be about it, by its time.
-            for (target, indices) in self.byTarget where !target.isEmpty { candidates += indices.filter { self.records[$0].upstreams.isEmpty } }
+            self.requestsNamingNoUpstream.window(from: from, to: to, into: &candidates)
+        } else {
+            // A record naming a request matches only one of the connection's.
+            self.byUpstreamWithoutRequest[connection.upstream]?.window(from: from, to: to, into: &candidates)
+            for target in Set(connection.requests.map(\.target)) {
+                self.byUpstreamAndTarget[UpstreamTarget(upstream: connection.upstream, target: target)]?.window(from: from, to: to, into: &candidates)
+                self.byTargetWithoutUpstream[target]?.window(from: from, to: to, into: &candidates)
+            }
         }
         if connection.verdictClass != .ok, !self.byTimeOnly.isEmpty {
             if !self.byTimeOnlySorted {
@@ -170,9 +209,20 @@ public struct GatewayLogJoiner {
 
     /// The records about `error` (taking them), with any disagreement with what the client got.
     public mutating func join(_ error: JoinableClientError) -> [GatewayLogNote] {
-        var candidates = self.byClientPort[error.client.port] ?? []
-        candidates += self.byTarget[error.target] ?? []
-        if let id = error.requestID { candidates += self.byRequestID[id] ?? [] }
+        // `matches` takes a record from as long as `longestClientWait` before the error when
+        // the client's own key (its port, the request id) ties them, else only at its moment.
+        let to = error.time.nanoseconds + Self.slack
+        let longest = error.time.nanoseconds - Self.longestClientWait - Self.slack
+        var candidates: [Int] = []
+        self.byClientPort[error.client.port]?.window(from: longest, to: to, into: &candidates)
+        if let id = error.requestID { self.byRequestID[id]?.window(from: longest, to: to, into: &candidates) }
+        // By the request line: a record naming no upstream, or the error's upstream (any when
+        // the error names none).
+        let moment = error.time.nanoseconds - Self.slack
+        self.byTargetWithoutUpstream[error.target]?.window(from: moment, to: to, into: &candidates)
+        for upstream in error.upstreamServer.map({ [$0] }) ?? Array(self.byUpstream.keys) {
+            self.byUpstreamAndTarget[UpstreamTarget(upstream: upstream, target: error.target)]?.window(from: moment, to: to, into: &candidates)
+        }
         var notes: [GatewayLogNote] = []
         for index in Set(candidates).sorted() where !self.errorJoined[index] {
             let record = self.records[index]
@@ -182,6 +232,10 @@ public struct GatewayLogJoiner {
         }
         return notes
     }
+
+    /// How long before a client error a record tied to it by the client's own key (its port,
+    /// the request id) may begin: a long request.
+    static let longestClientWait: Int64 = 300_000_000_000
 
     /// How far apart a record's time and a connection's may be when the time is all that ties them.
     public static let closeSlack: Int64 = 50_000_000
@@ -262,9 +316,68 @@ public struct GatewayLogJoiner {
         // A key of the client's own (its port, the request id) allows a long request; the
         // request line alone, only a record of the error's moment.
         let strong = keys.contains("client_port") || keys.contains("request_id")
-        let before: Int64 = strong ? 300_000_000_000 : 0
+        let before: Int64 = strong ? Self.longestClientWait : 0
         guard self.overlaps(record, from: Timestamp(nanoseconds: error.time.nanoseconds - before), to: error.time) else { return nil }
         keys.append("time")
         return keys
+    }
+}
+
+/// An upstream and a request target: the join's key for a record naming both.
+struct UpstreamTarget: Hashable {
+    var upstream: Endpoint
+    var target: String
+}
+
+/// Record indexes by their time, for one key of the join: a join asks for the records whose
+/// time may overlap a window, and gets them by binary search instead of the whole list.
+struct TimeIndex {
+    /// The entry while there is only one (most keys, a target with an id in it, have one): no
+    /// list allocated for it. `index` -1: none.
+    private var only: (time: Int64, index: Int) = (0, -1)
+    /// Every entry once there are two or more.
+    private var entries: [(time: Int64, index: Int)] = []
+    private var sorted = true
+    /// The longest span of a record in it: how long before a window a record may begin and
+    /// still reach into it.
+    private var longestSpan: Int64 = 0
+
+    mutating func append(time: Int64, span: Int64, index: Int) {
+        self.longestSpan = max(self.longestSpan, span)
+        if self.entries.isEmpty {
+            if self.only.index < 0 {
+                self.only = (time, index)
+                return
+            }
+            self.entries = [self.only]
+            self.only = (0, -1)
+        }
+        if let last = self.entries.last, last.time > time { self.sorted = false }
+        self.entries.append((time, index))
+    }
+
+    /// Appends to `out` the index of every record whose time is at most `to` and whose time
+    /// plus the longest span is at least `from`: every record that may overlap `from...to`,
+    /// and few others.
+    mutating func window(from: Int64, to: Int64, into out: inout [Int]) {
+        let earliest = from - self.longestSpan
+        if self.entries.isEmpty {
+            if self.only.index >= 0, self.only.time >= earliest, self.only.time <= to { out.append(self.only.index) }
+            return
+        }
+        if !self.sorted {
+            self.entries.sort { $0.time < $1.time }
+            self.sorted = true
+        }
+        var low = 0
+        var high = self.entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.entries[middle].time < earliest { low = middle + 1 } else { high = middle }
+        }
+        while low < self.entries.count, self.entries[low].time <= to {
+            out.append(self.entries[low].index)
+            low += 1
+        }
     }
 }

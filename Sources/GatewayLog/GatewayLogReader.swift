@@ -472,6 +472,7 @@ extension GatewayLogReader {
         var precision: Int64 = 1_000_000_000
         var duration: Int64 = 0
         var record = GatewayLogRecord(file: file, line: number, kind: format.kind, time: nil, span: 0, text: String(line))
+        record.fields.reserveCapacity(fields.count)
         for (name, meaning, value) in fields {
             record.fields.append((name, String(value)))
             switch meaning {
@@ -496,10 +497,9 @@ extension GatewayLogReader {
             case .upstreamStatus:
                 record.upstreamStatuses = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ":" }).compactMap { Int($0) }
             case .request:
-                let words = value.split(separator: " ")
-                if words.count >= 2 {
-                    record.method = String(words[0])
-                    record.target = String(words[1])
+                if let (method, target) = Self.requestWords(value) {
+                    record.method = String(method)
+                    record.target = String(target)
                 }
             case .method: if value != "-" { record.method = String(value) }
             case .target: if value != "-" { record.target = String(value) }
@@ -550,6 +550,9 @@ extension GatewayLogReader {
 
     /// `22/Nov/2026:01:17:59.149` or `06/Dec/2026:20:31:56 +0000`: a zone when given, else `zone`.
     static func commonLogTime(_ text: Substring, zone: LocalZone) -> (Timestamp, Int64)? {
+        if let read = text.utf8.withContiguousStorageIfAvailable({ Self.commonLogTime(bytes: $0, zone: zone) }), let read {
+            return read
+        }
         let parts = text.split(separator: " ")
         guard let first = parts.first else { return nil }
         let pieces = first.split(separator: ":", maxSplits: 1)
@@ -577,6 +580,88 @@ extension GatewayLogReader {
         guard let time = effective.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second, nanosecond: nanosecond)
         else { return nil }
         return (time, precision)
+    }
+
+    /// The first two words of a request line (`GET /x HTTP/1.1`), split at runs of spaces;
+    /// `nil` with fewer than two.
+    static func requestWords(_ value: Substring) -> (Substring, Substring)? {
+        let utf8 = value.utf8
+        let space = UInt8(ascii: " ")
+        var cursor = utf8.startIndex
+        func word() -> Range<Substring.Index>? {
+            while cursor < utf8.endIndex, utf8[cursor] == space { utf8.formIndex(after: &cursor) }
+            guard cursor < utf8.endIndex else { return nil }
+            let start = cursor
+            while cursor < utf8.endIndex, utf8[cursor] != space { utf8.formIndex(after: &cursor) }
+            return start..<cursor
+        }
+        guard let method = word(), let target = word() else { return nil }
+        return (value[method], value[target])
+    }
+
+    /// `06/Dec/2026:23:38:28 +0000` (a fraction after the seconds, the zone optional) read from
+    /// its bytes at their fixed places: the shape nginx's `$time_local` and Apache's `%t` always
+    /// have, and an access log has one per line. `nil` for any other shape, which
+    /// `commonLogTime(_:zone:)` then reads by its parts.
+    static func commonLogTime(bytes: UnsafeBufferPointer<UInt8>, zone: LocalZone) -> (Timestamp, Int64)? {
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                let digit = Int(bytes[index]) &- 0x30
+                guard (0...9).contains(digit) else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        guard bytes.count >= 20, bytes[2] == UInt8(ascii: "/"), bytes[6] == UInt8(ascii: "/"), bytes[11] == UInt8(ascii: ":"),
+              bytes[14] == UInt8(ascii: ":"), bytes[17] == UInt8(ascii: ":"),
+              let day = number(0..<2), let year = number(7..<11), let hour = number(12..<14), let minute = number(15..<17),
+              let second = number(18..<20), let month = Self.monthIndex(bytes[3], bytes[4], bytes[5])
+        else { return nil }
+        var cursor = 20
+        var nanosecond: Int64 = 0
+        var precision: Int64 = 1_000_000_000
+        if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ".") {
+            var end = cursor + 1
+            while end < bytes.count, (0x30...0x39).contains(bytes[end]) { end += 1 }
+            let digits = end - cursor - 1
+            guard (1...9).contains(digits), let fraction = number((cursor + 1)..<end) else { return nil }
+            precision = 1
+            for _ in 0..<(9 - digits) { precision *= 10 }
+            nanosecond = Int64(fraction) * precision
+            cursor = end
+        }
+        var effective = zone
+        if cursor < bytes.count {
+            // ` +0100`: nothing else may follow the time.
+            guard bytes.count - cursor == 6, bytes[cursor] == UInt8(ascii: " "), bytes[cursor + 1] == UInt8(ascii: "+") || bytes[cursor + 1] == UInt8(ascii: "-"),
+                  let hours = number((cursor + 2)..<(cursor + 4)), let minutes = number((cursor + 4)..<(cursor + 6)), hours <= 14, minutes < 60
+            else { return nil }
+            let offset = Int64(hours * 3600 + minutes * 60) * (bytes[cursor + 1] == UInt8(ascii: "-") ? -1 : 1)
+            effective = LocalZone(rule: .fixed(offset), name: "")
+        }
+        guard let time = effective.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second, nanosecond: nanosecond)
+        else { return nil }
+        return (time, precision)
+    }
+
+    /// `Jan` ... `Dec` as 1 ... 12, from its three bytes.
+    static func monthIndex(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int? {
+        switch (a, b, c) {
+        case (0x4a, 0x61, 0x6e): return 1  // Jan
+        case (0x46, 0x65, 0x62): return 2  // Feb
+        case (0x4d, 0x61, 0x72): return 3  // Mar
+        case (0x41, 0x70, 0x72): return 4  // Apr
+        case (0x4d, 0x61, 0x79): return 5  // May
+        case (0x4a, 0x75, 0x6e): return 6  // Jun
+        case (0x4a, 0x75, 0x6c): return 7  // Jul
+        case (0x41, 0x75, 0x67): return 8  // Aug
+        case (0x53, 0x65, 0x70): return 9  // Sep
+        case (0x4f, 0x63, 0x74): return 10  // Oct
+        case (0x4e, 0x6f, 0x76): return 11  // Nov
+        case (0x44, 0x65, 0x63): return 12  // Dec
+        default: return nil
+        }
     }
 
     /// `2026-12-06T20:31:56+00:00` (nginx's `$time_iso8601`).

@@ -68,4 +68,75 @@ struct GatewayLogJoinerTests {
         #expect(notes.isEmpty)
         #expect(joiner.unmatched.count == 3)
     }
+
+    // MARK: The join's time windows (each key's records by time)
+
+    /// nginx with `$msec $status "$upstream_addr" "$request" $request_time`: logged when the
+    /// request ended, so the record's time is its start.
+    static let timedFormat = AccessLogFormat(option: #"nginx:$msec $status "$upstream_addr" "$request" $request_time"#)!
+
+    static func accessRecords(_ lines: [String]) -> [GatewayLogRecord] {
+        var reader = GatewayLogReader(file: "access.log", formats: [Self.timedFormat], zone: Self.utc)
+        return lines.enumerated().flatMap { reader.feed(line: $0.element, number: $0.offset + 1) }
+    }
+
+    static func connection(id: UInt32, port: UInt16, from start: Double, to end: Double, target: String) -> JoinableConnection {
+        func time(_ seconds: Double) -> Timestamp { Timestamp(nanoseconds: Int64((seconds * 1e9).rounded())) }
+        return JoinableConnection(
+            id: id, gatewaySide: Endpoint(parsing: "127.0.0.1:\(port)")!, upstream: Endpoint(parsing: "10.0.3.12:8080")!,
+            start: time(start), end: time(end), requests: [("GET", target, nil)], code: .none, verdictClass: .ok, summary: "Healthy.")
+    }
+
+    /// Lines written out of time order (a slow request is logged after quicker ones that began
+    /// later) each join the connection they are about, and only it.
+    @Test func linesOutOfTimeOrderJoinTheirOwnConnections() throws {
+        var joiner = GatewayLogJoiner()
+        joiner.add(Self.accessRecords([
+            #"1796600010.500 200 "10.0.3.12:8080" "GET /a HTTP/1.1" 0.500"#,
+            #"1796600030.200 200 "10.0.3.12:8080" "GET /a HTTP/1.1" 0.100"#,
+            #"1796600019.000 200 "10.0.3.12:8080" "GET /a HTTP/1.1" 6.000"#,
+        ]))
+        #expect(joiner.join(Self.connection(id: 1, port: 40001, from: 1_796_600_030.1, to: 1_796_600_030.2, target: "/a")).map(\.record.line) == [2])
+        #expect(joiner.join(Self.connection(id: 2, port: 40002, from: 1_796_600_010.0, to: 1_796_600_010.5, target: "/a")).map(\.record.line) == [1])
+        // Began at 13 and took 6 s: it reaches a connection open from 14 to 15.
+        #expect(joiner.join(Self.connection(id: 3, port: 40003, from: 1_796_600_014.0, to: 1_796_600_015.0, target: "/a")).map(\.record.line) == [3])
+        #expect(joiner.unmatched.isEmpty)
+    }
+
+    /// A request that took ten minutes joins a connection that began a minute before it ended,
+    /// though its line's time (its start) is nine minutes earlier; a line about another target
+    /// on the same upstream at the same moment does not.
+    @Test func aLongRequestJoinsAConnectionLongAfterItsLineBegins() throws {
+        var joiner = GatewayLogJoiner()
+        joiner.add(Self.accessRecords([
+            #"1796600600.000 504 "10.0.3.12:8080" "GET /report HTTP/1.1" 600.000"#,
+            #"1796600599.000 200 "10.0.3.12:8080" "GET /other HTTP/1.1" 0.010"#,
+        ]))
+        let notes = joiner.join(Self.connection(id: 1, port: 40001, from: 1_796_600_540.0, to: 1_796_600_600.0, target: "/report"))
+        #expect(notes.map(\.record.line) == [1])
+        #expect(notes.first?.matchedBy == ["upstream", "request", "time"])
+        // Three seconds after the slow one ended: past the two seconds' slack.
+        #expect(joiner.join(Self.connection(id: 2, port: 40002, from: 1_796_600_603.0, to: 1_796_600_604.0, target: "/report")).isEmpty)
+        #expect(joiner.unmatched.map(\.line) == [2])
+    }
+
+    /// A client error joins a line four minutes older by the client's port, but by the request
+    /// line alone only one of its moment.
+    @Test func aClientErrorJoinsAnOlderLineOnlyByTheClientsOwnKey() throws {
+        let format = AccessLogFormat(option: #"nginx:$msec $remote_addr $remote_port $status "$request""#)!
+        var reader = GatewayLogReader(file: "access.log", formats: [format], zone: Self.utc)
+        var joiner = GatewayLogJoiner()
+        joiner.add(reader.feed(line: #"1796600000.000 192.0.2.7 51000 502 "GET /pay HTTP/1.1""#, number: 1)
+            + reader.feed(line: #"1796600000.000 192.0.2.8 51001 502 "GET /pay HTTP/1.1""#, number: 2))
+        func error(port: UInt16) -> JoinableClientError {
+            JoinableClientError(
+                client: Endpoint(parsing: "192.0.2.\(port == 51000 ? 7 : 8):\(port)")!, time: Timestamp(seconds: 1_796_600_240, nanoseconds: 0),
+                method: "GET", target: "/pay", requestID: nil, status: 502, failure: .errorStatus, upstreamServer: nil)
+        }
+        #expect(joiner.join(error(port: 51000)).map(\.matchedBy) == [["client_port", "request", "time"]])
+        var other = error(port: 51001)
+        other.client = Endpoint(parsing: "192.0.2.8:51009")!
+        #expect(joiner.join(other).isEmpty)
+    }
 }
+
