@@ -62,6 +62,7 @@ let package = Package(
         fuzzTarget("FuzzTLS", ["TLSRecords", "HTTP1", "CaptureModel"]),
         fuzzTarget("FuzzKeyLog", ["TLSRecords"]),
         fuzzTarget("FuzzDNS", ["DNS", "CaptureModel"]),
+        fuzzTarget("FuzzGatewayLog", ["GatewayLog", "CaptureModel"]),
         fuzzTarget(
             "FuzzEngine",
             ["Engine", "Reporting", "PcapSource", "PacketDecoding", "TCPReassembly", "CaptureModel", "OpenSSLAdapters", "OpenSSLBridge"]),

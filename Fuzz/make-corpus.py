@@ -16,6 +16,8 @@ top of each Fuzz/Sources/<Target>/<Target>.swift):
                      so the target's key log opens it
   FuzzKeyLog         the key logs beside the captures
   FuzzDNS            each DNS message (UDP port 53) of the captures in dns/
+  FuzzGatewayLog     the gateway logs beside the captures (access, error, HAProxy, gateway
+                     logs), each read by detection and with one of the target's layouts
 Only the standard library is used; the reader knows pcap, pcapng and the link types edgescope decodes.
 """
 import hashlib
@@ -227,6 +229,20 @@ def main():
         linktype, frames = records(os.path.join(dns_folder, entry))
         for number, message in enumerate(dns_messages(linktype, frames)[:24]):
             write(out, "FuzzDNS", f"{entry[:-5]}-m{number}", struct.pack(">Q", number + 1) + message)
+    # Gateway logs: the first 8 KiB of a few of each kind, by detection (layout 0) and with the
+    # target's layouts 1-4 (combined, then three custom ones).
+    kinds = (".access.log", ".error.log", ".haproxy.log", ".nginx-error.log", ".gateway.log", ".upstream-access.log")
+    logs = sorted(os.path.join(root, name) for root, _, names in os.walk(captures) for name in names if name.endswith(kinds))
+    taken = {}
+    for path in logs:
+        kind = next(k for k in kinds if path.endswith(k))
+        if taken.get(kind, 0) >= 12:
+            continue
+        taken[kind] = taken.get(kind, 0) + 1
+        text = open(path, "rb").read()[:8192]
+        stem = os.path.basename(path)[:-4]
+        for layout in range(5):
+            write(out, "FuzzGatewayLog", f"{stem}-l{layout}", bytes([layout]) + text)
     for name, (client, server) in h2_seeds().items():
         for number in range(3):
             gap = 0 if number < 2 else 5

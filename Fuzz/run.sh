@@ -5,7 +5,7 @@
 #   Fuzz/run.sh [--time SECONDS] [--jobs N] [TARGET...]
 #
 # TARGET is one or more of FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog
-# FuzzDNS FuzzEngine (default: all). SECONDS is per target (default 60). Fails (exit 1) on any crash,
+# FuzzDNS FuzzGatewayLog FuzzEngine (default: all). SECONDS is per target (default 60). Fails (exit 1) on any crash,
 # trap (broken invariant), AddressSanitizer report, leak, timeout (-timeout=10 per input) or
 # out-of-memory; prints executions per target; crash inputs are kept in the artifact directory
 # it names (FUZZ_ARTIFACTS, default .build-fuzz/artifacts). The working corpus lives in
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog FuzzDNS FuzzEngine)
+all=(FuzzPacketDecoder FuzzReassembly FuzzHTTP1 FuzzHTTP2 FuzzFastCGI FuzzTLS FuzzKeyLog FuzzDNS FuzzGatewayLog FuzzEngine)
 seconds=60
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=()
@@ -69,7 +69,7 @@ for target in "${targets[@]}"; do
     fi
 done
 
-if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ] || [ ! -d "$corpus/FuzzFastCGI" ] || [ ! -d "$corpus/FuzzDNS" ]; then
+if [ ! -d "$corpus/FuzzEngine" ] || [ ! -d "$corpus/FuzzHTTP2" ] || [ ! -d "$corpus/FuzzFastCGI" ] || [ ! -d "$corpus/FuzzDNS" ] || [ ! -d "$corpus/FuzzGatewayLog" ]; then
     python3 Fuzz/make-corpus.py "$corpus" captures
 fi
 

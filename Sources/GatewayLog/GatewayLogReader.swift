@@ -441,8 +441,10 @@ extension GatewayLogReader {
         let duration = json["duration"].flatMap(Double.init) ?? 0
         let logger = json["logger"] ?? ""
         // Lines written at the end of a request (access, error, roundtrip) began `duration` earlier.
+        // Times from the epoch to 2242, durations under 36 years: anything else is no time.
+        guard ts >= 0, ts < Double(Self.latestSecond), let took = Self.nanoseconds(duration, unit: 1) else { return nil }
         let end = Int64((ts * 1e6).rounded()) * 1000
-        let start = end - Int64((duration * 1e9).rounded())
+        let start = end - took
         var record = GatewayLogRecord(
             file: file, line: number, kind: .caddy, time: Timestamp(nanoseconds: start), span: end - start + 1_000_000, text: String(line))
         for (path, value, _) in json.values { record.fields.append((path, value)) }
@@ -510,20 +512,20 @@ extension GatewayLogReader {
                 record.clientPort = UInt16(value)
             case .requestID: if value != "-", !value.isEmpty { record.requestIDs.append(String(value)) }
             case .durationSeconds:
-                guard value == "-" || Double(value) != nil else { return nil }
-                duration = max(duration, Int64(((Double(value) ?? 0) * 1e9).rounded()))
+                guard value == "-" || Double(value).flatMap({ Self.nanoseconds($0, unit: 1) }) != nil else { return nil }
+                duration = max(duration, Double(value).flatMap { Self.nanoseconds($0, unit: 1) } ?? 0)
             case .durationMicroseconds:
-                guard value == "-" || Int64(value) != nil else { return nil }
-                duration = max(duration, (Int64(value) ?? 0) * 1000)
+                guard value == "-" || Int64(value).flatMap({ Self.nanoseconds(Double($0), unit: 1e6) }) != nil else { return nil }
+                duration = max(duration, Int64(value).flatMap { Self.nanoseconds(Double($0), unit: 1e6) } ?? 0)
             case .durationMilliseconds:
-                guard value == "-" || Int64(value) != nil else { return nil }
-                duration = max(duration, (Int64(value) ?? 0) * 1_000_000)
+                guard value == "-" || Int64(value).flatMap({ Self.nanoseconds(Double($0), unit: 1e3) }) != nil else { return nil }
+                duration = max(duration, Int64(value).flatMap { Self.nanoseconds(Double($0), unit: 1e3) } ?? 0)
             case .other: break
             }
         }
         if let epoch {
             let parts = epoch.split(separator: ".", maxSplits: 1)
-            guard let seconds = parts.first.flatMap({ Int64($0) }) else { return nil }
+            guard let seconds = parts.first.flatMap({ Int64($0) }), (0..<Self.latestSecond).contains(seconds) else { return nil }
             var nanoseconds: Int64 = 0
             precision = 1_000_000_000
             if parts.count == 2, parts[1].count <= 9, let digits = Int64(parts[1]) {
@@ -546,6 +548,21 @@ extension GatewayLogReader {
         if format.kind == .lighttpdAccess { record.span += 1_000_000_000 }
         if let status = record.status, record.message == nil, status >= 500 { record.message = "status \(status)" }
         return record
+    }
+
+    /// The latest second since the epoch a log's time may name (2^33, in 2242): a time later,
+    /// or before the epoch, is not one (and would not fit in a `Timestamp` with a duration).
+    static let latestSecond: Int64 = 1 << 33
+    /// The longest duration a line may give, in nanoseconds (2^60, about 36 years).
+    static let longestDuration: Int64 = 1 << 60
+
+    /// `value`, counted in units of which there are `unit` in a second (1 for seconds, 1e3 for
+    /// milliseconds, 1e6 for microseconds), as whole nanoseconds; `nil` when it is negative, not a
+    /// number, or not under `longestDuration`.
+    static func nanoseconds(_ value: Double, unit: Double) -> Int64? {
+        let nanoseconds = (value * (1e9 / unit)).rounded()
+        guard nanoseconds.isFinite, nanoseconds >= 0, nanoseconds < Double(Self.longestDuration) else { return nil }
+        return Int64(nanoseconds)
     }
 
     /// `22/Nov/2026:01:17:59.149` or `06/Dec/2026:20:31:56 +0000`: a zone when given, else `zone`.

@@ -53,7 +53,9 @@ public struct LocalZone: Sendable {
 
     /// The instant a wall-clock time names (nanoseconds since the epoch), `nil` for an impossible date.
     public func instant(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, nanosecond: Int64 = 0) -> Timestamp? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else {
+        guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
+              (0...60).contains(second)
+        else {
             return nil
         }
         switch self.rule {

@@ -42,7 +42,7 @@ struct VarnishGroup {
         // `Timestamp  Start: 1796589116.935828 0.000000 0.000000`; the last Timestamp ends it.
         let stamps = self.tags.filter { $0.tag == "Timestamp" }.compactMap { tag -> Int64? in
             let words = tag.value.split(separator: " ")
-            guard words.count >= 2, let seconds = Double(words[1]) else { return nil }
+            guard words.count >= 2, let seconds = Double(words[1]), seconds >= 0, seconds < Double(GatewayLogReader.latestSecond) else { return nil }
             return Int64((seconds * 1e6).rounded()) * 1000
         }
         guard let start = stamps.first else { return nil }

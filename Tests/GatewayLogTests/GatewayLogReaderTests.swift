@@ -183,4 +183,38 @@ struct GatewayLogReaderTests {
     func badZonesAreRefused(text: String) {
         #expect(LocalZone(parsing: text) == nil)
     }
+
+    /// Times and durations no clock gives (FuzzGatewayLog found a Caddy `ts` of 10^20 trapping
+    /// its conversion): each such line is unread, counted, and the lines around it are read.
+    @Test func timesAndDurationsOutOfRangeLeaveTheLineUnread() throws {
+        let timed = AccessLogFormat(option: #"nginx:$msec $status "$request" $request_time"#)!
+        var reader = GatewayLogReader(file: "access.log", formats: [timed], zone: Self.utc)
+        let lines = [
+            #"1796600000.000 200 "GET /a HTTP/1.1" 0.001"#,
+            #"99999999999999.000 502 "GET /b HTTP/1.1" 0.001"#,
+            #"1796600000.000 502 "GET /c HTTP/1.1" 1e300"#,
+            #"1796600000.000 502 "GET /d HTTP/1.1" nan"#,
+            #"1796600000.000 502 "GET /e HTTP/1.1" -1.0"#,
+            #"1796600001.000 200 "GET /f HTTP/1.1" 0.002"#,
+        ]
+        let records = lines.enumerated().flatMap { reader.feed(line: $0.element, number: $0.offset + 1) } + reader.finish()
+        #expect(records.map(\.line) == [1, 6])
+        #expect(reader.unreadCount == 4)
+        #expect(records.last?.time == Timestamp(seconds: 1_796_600_000, nanoseconds: 998_000_000))
+
+        var caddy = GatewayLogReader(file: "caddy.log", formats: [], zone: Self.utc)
+        let caddyLines = [
+            #"{"level":"error","ts":1796600000.5,"logger":"http.log.error","msg":"dial tcp 127.0.0.1:9: connect: connection refused","duration":0.001}"#,
+            #"{"level":"error","ts":1e20,"logger":"http.log.error","msg":"dial tcp 127.0.0.1:9: connect: connection refused","duration":0.001}"#,
+            #"{"level":"error","ts":1796600000.5,"logger":"http.log.error","msg":"dial tcp 127.0.0.1:9: connect: connection refused","duration":1e300}"#,
+        ]
+        let caddyRecords = caddyLines.enumerated().flatMap { caddy.feed(line: $0.element, number: $0.offset + 1) } + caddy.finish()
+        #expect(caddyRecords.map(\.line) == [1])
+        #expect(caddy.unreadCount == 2)
+
+        let combined = [#"127.0.0.1 - - [06/Dec/99999999999:23:38:28 +0000] "GET / HTTP/1.1" 502 5 "-" "curl""#]
+        var combinedReader = GatewayLogReader(file: "access.log", formats: [], zone: Self.utc)
+        #expect(combined.flatMap { combinedReader.feed(line: $0, number: 1) }.isEmpty)
+    }
 }
+
