@@ -20,7 +20,8 @@
 #   compare.sh [options] --short              the short-connection shape (issue 16): bare
 #                                             read and edgescope with and without --out on
 #                                             short-600MB, short-150MB and mixed-300MB, in one
-#                                             run, with issue 16's targets (no tcpdump, tshark)
+#                                             run, with issue 16's targets (no tcpdump, tshark),
+#                                             and short-150MB with its access log as --gateway-log
 # Options:
 #   --edgescope BIN   the binary to time (default .build/release/edgescope; built
 #                     with `swift build -c release` when that is missing)
@@ -241,6 +242,8 @@ memory_scaling() {
 # The short-connection shape beside the keep-alive one: every command on every capture in one
 # run, so the ratios compare like with like on a machine whose load changes.
 short_shape() {
+    # generate-capture.py --access-log writes this nginx log_format.
+    local access_format='nginx:$msec $status "$upstream_addr" "$upstream_status" "$request" $request_time'
     local short150 short600 mixed300
     short150=$(generate short-150MB 150 "$dir" short)
     short600=$(generate short-600MB 600 "$dir" short)
@@ -261,12 +264,20 @@ short_shape() {
         measure "bare_$tag" "$runs" "$tmp/bare-read" "$f"
         measure "out_$tag" "$runs" "$edgescope" analyze "$f" --out "$tmp/out"
         measure "noout_$tag" "$runs" "$edgescope" analyze "$f"
+        local keys=(bare out noout)
+        # With the gateway's access log of the same traffic (a line per connection) beside it.
+        if [[ $tag == short-150MB && -f "${f%.pcap}.access.log" ]]; then
+            measure "log_$tag" "$runs" "$edgescope" analyze "$f" --out "$tmp/out" --gateway-log "${f%.pcap}.access.log" \
+                --gateway-log-format "$access_format"
+            keys+=(log)
+        fi
         local key label
-        for key in bare out noout; do
+        for key in "${keys[@]}"; do
             case "$key" in
                 bare) label="bare libpcap read loop" ;;
                 out) label="\`edgescope analyze FILE --out DIR\`" ;;
                 noout) label="\`edgescope analyze FILE\`" ;;
+                log) label="\`edgescope analyze FILE --out DIR --gateway-log FILE.access.log\`" ;;
             esac
             local k="${key}_$tag"
             echo "| $tag | $label | $(secs "${wall_ns[$k]}") s | ${cpu_s[$k]} s | $(mib "${rss_kb[$k]}") MiB | $(awk -v b="$bytes" -v ns="${wall_ns[$k]}" 'BEGIN { printf "%.0f", b / ns * 1000 }') | $(ratio "${wall_ns[$k]}" "${wall_ns[bare_$tag]}") |${note[$k]:+ ${note[$k]}}"

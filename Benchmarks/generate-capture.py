@@ -46,6 +46,12 @@ Profiles:
               Frames are timed by a simulated clock driven by the schedule, so
               the capture spans size / (rate * ~2.6 KB) seconds.
 
+Gateway log (--access-log FILE, short profile): the gateway's nginx access log of the same
+traffic, one line per request, written as nginx writes it when the response has been relayed:
+  log_format bench '$msec $status "$upstream_addr" "$upstream_status" "$request" $request_time';
+(a malformed response is logged 502 with upstream status 200, as nginx logs the upstream's
+status line).  The capture is the same bytes with or without it.
+
 Size: the budget is estimated as messages are planned; a connection is opened
 only while budget remains and always does at least one exchange, so the file
 ends near --size-mb (overshoot is at most about one in-flight response per
@@ -290,6 +296,7 @@ class Generator:
         self.target = int(args.size_mb * 1024 * 1024)
         self.nano = args.nanosecond
         self.out = open(args.out, "wb", buffering=0)
+        self.access_log = open(args.access_log, "w") if args.access_log else None
         self.buf = []
         self.bufbytes = 0
         self.nbytes = 24
@@ -637,6 +644,8 @@ class Generator:
             burst.extend(frames)
         think = int(math.exp(rng.uniform(math.log(300000), math.log(40000000))))
         yield burst, think
+        # Resumed `think` after the request went out (self.clock is about now).
+        requested = self.clock - think
         resp = self.build_response(rid, post, True, malformed)
         burst = []
         for frames in self.send(c, 1, resp):
@@ -646,9 +655,24 @@ class Generator:
         if malformed:
             self.malformed[malformed] += 1
         yield burst, rng.randrange(30000, 200000)
+        self.log_access(c, req, resp, requested, malformed is not None)
         yield [c.frame(self, 0, FIN | ACK)], rtt // 2
         yield [c.frame(self, 1, ACK)], 0
         self.live.discard(c.key)
+
+    def log_access(self, c, req, resp, requested, malformed):
+        """One line of the gateway's access log (--access-log), written now (self.clock is
+        when the response's last frame went out); draws nothing from the generator's rng."""
+        if self.access_log is None:
+            return
+        request = req.split(b"\r\n", 1)[0].decode("ascii")
+        upstream_status = resp.split(b" ", 2)[1].decode("ascii")
+        status = "502" if malformed else upstream_status
+        now = self.clock
+        sec, ns = divmod(now, 1000000000)
+        self.access_log.write('%d.%03d %s "%d.%d.%d.%d:%d" "%s" "%s" %.3f\n' % (
+            BASE_EPOCH + sec, ns // 1000000, status, *c.src[1], UP_PORT, upstream_status, request,
+            max(0, now - requested) / 1e9))
 
     def emit_at(self, when, frames):
         """emit() at simulated time `when` (or just after the last frame)."""
@@ -692,6 +716,8 @@ class Generator:
             heapq.heappush(queue, (self.clock + delay, k, gen))
         self.flush()
         self.out.close()
+        if self.access_log is not None:
+            self.access_log.close()
 
     def spawn(self, active):
         rng = self.rng
@@ -753,7 +779,11 @@ def main():
     ap.add_argument("--rate", type=int, default=SHORT_RATE,
                     help="short profile: new connections per second (default %d)" % SHORT_RATE)
     ap.add_argument("--nanosecond", action="store_true", help="write nanosecond pcap (magic 0xa1b23c4d)")
+    ap.add_argument("--access-log", metavar="FILE",
+                    help="short profile: also write the gateway's nginx access log of the traffic to FILE")
     args = ap.parse_args()
+    if args.access_log and args.profile != "short":
+        ap.error("--access-log is written for the short profile only")
     if args.size_mb <= 0 or args.concurrency < 0 or args.rate <= 0:
         ap.error("--size-mb must be > 0, --concurrency >= 0 and --rate > 0")
     g = Generator(args)

@@ -10,7 +10,8 @@
 #   small-100MB        many small responses (50..800 B bodies)
 #   large-100MB        few large responses (256 KiB..8 MiB bodies, 32 at a time)
 #   many-conns-200MB   one wave of 100,000 concurrent connections
-#   short-150MB        one request per connection, 5,000 new connections a second
+#   short-150MB        one request per connection, 5,000 new connections a second, with
+#                      the gateway's access log of it (short-150MB.access.log)
 #   short-600MB        the same traffic for four times as long (memory flat in time)
 #   h2-30MB            HTTP/2 (h2c): 20..200 streams per connection, half of them gRPC
 #
@@ -58,7 +59,11 @@ capture() {
 if [[ ${#only[@]} -gt 0 ]]; then
     for spec in "${only[@]}"; do
         read -r name profile size <<<"$spec"
-        capture "$name" --profile "$profile" --size-mb "$size"
+        if [[ $profile == short ]]; then
+            capture "$name" --profile "$profile" --size-mb "$size" --access-log "$dir/$name.access.log"
+        else
+            capture "$name" --profile "$profile" --size-mb "$size"
+        fi
     done
     exit 0
 fi
@@ -70,7 +75,7 @@ if [[ $smoke -eq 0 ]]; then
     capture small-100MB --profile small --size-mb 100
     capture large-100MB --profile large --size-mb 100
     capture many-conns-200MB --profile many-conns --size-mb 200
-    capture short-150MB --profile short --size-mb 150
-    capture short-600MB --profile short --size-mb 600
+    capture short-150MB --profile short --size-mb 150 --access-log "$dir/short-150MB.access.log"
+    capture short-600MB --profile short --size-mb 600 --access-log "$dir/short-600MB.access.log"
     capture h2-30MB --profile h2 --size-mb 30
 fi

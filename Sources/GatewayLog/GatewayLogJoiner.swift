@@ -190,7 +190,7 @@ public struct GatewayLogJoiner {
         var sent: [String: [(method: String, target: String, requestID: String?)]] = [:]
         for request in connection.requests { sent[request.target, default: []].append(request) }
         var notes: [GatewayLogNote] = []
-        for index in Set(candidates).sorted() {
+        for index in Self.inFileOrder(candidates) {
             let record = self.records[index]
             guard self.connectionJoins[index] < max(1, record.upstreams.count),
                   let matchedBy = Self.matches(record, connection, sent: sent) else { continue }
@@ -224,13 +224,27 @@ public struct GatewayLogJoiner {
             self.byUpstreamAndTarget[UpstreamTarget(upstream: upstream, target: error.target)]?.window(from: moment, to: to, into: &candidates)
         }
         var notes: [GatewayLogNote] = []
-        for index in Set(candidates).sorted() where !self.errorJoined[index] {
+        for index in Self.inFileOrder(candidates) where !self.errorJoined[index] {
             let record = self.records[index]
             guard let matchedBy = Self.matches(record, error) else { continue }
             self.errorJoined[index] = true
             notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, error)))
         }
         return notes
+    }
+
+    /// `candidates` once each, in file order: the first record that fits takes the join.
+    static func inFileOrder(_ candidates: [Int]) -> [Int] {
+        guard candidates.count > 1 else { return candidates }
+        var sorted = candidates
+        sorted.sort()
+        var kept = 1
+        for index in 1..<sorted.count where sorted[index] != sorted[kept - 1] {
+            sorted[kept] = sorted[index]
+            kept += 1
+        }
+        sorted.removeLast(sorted.count - kept)
+        return sorted
     }
 
     /// How long before a client error a record tied to it by the client's own key (its port,
