@@ -70,6 +70,8 @@ public struct JoinableClientError: Sendable {
 public struct GatewayLogJoiner {
     public private(set) var records: [GatewayLogRecord] = []
     private var connectionJoins: [Int] = []
+    /// How many of `connectionJoins` are healthy connections'.
+    private var healthyJoins: [Int] = []
     private var errorJoined: [Bool] = []
     // Each key's records by time: a join only looks at those whose time can fall in its
     // window. An access log names the same few upstreams and targets on most of its lines,
@@ -93,7 +95,7 @@ public struct GatewayLogJoiner {
     private var byTimeOnly: [(time: Int64, index: Int)] = []
     private var byTimeOnlySorted = true
     /// The records each connection took, to give them back (`release`).
-    private var taken: [UInt32: [Int]] = [:]
+    private var taken: [UInt32: (indexes: [Int], healthy: Bool)] = [:]
 
     /// How far outside a connection's first and last packet a record's time may be: logs are
     /// written after the fact, and clocks differ.
@@ -109,6 +111,7 @@ public struct GatewayLogJoiner {
         let first = self.records.count
         if self.records.isEmpty { self.records = records } else { self.records += records }
         self.connectionJoins += repeatElement(0, count: records.count)
+        self.healthyJoins += repeatElement(0, count: records.count)
         self.errorJoined += repeatElement(false, count: records.count)
         for (offset, record) in records.enumerated() {
             let index = first + offset
@@ -189,13 +192,23 @@ public struct GatewayLogJoiner {
         // A keep-alive connection carries thousands of requests: looked up by target, not scanned.
         var sent: [String: [(method: String, target: String, requestID: String?)]] = [:]
         for request in connection.requests { sent[request.target, default: []].append(request) }
+        // Healthy here: the connection carried its responses whole (an upstream's own 5xx included).
+        let healthy = connection.verdictClass == .ok || connection.verdictClass == .relayed
         var notes: [GatewayLogNote] = []
         for index in Self.inFileOrder(candidates) {
             let record = self.records[index]
-            guard self.connectionJoins[index] < max(1, record.upstreams.count),
-                  let matchedBy = Self.matches(record, connection, sent: sent) else { continue }
+            // A connection that failed may take a line of a request it sent that a healthy one
+            // took: connections are joined as they are judged, and at a busy gateway a healthy
+            // connection to the same upstream with the same request, judged first, fits a
+            // failure's line as well.
+            let room = max(1, record.upstreams.count)
+            guard self.connectionJoins[index] < room
+                || (!healthy && record.target != nil && self.connectionJoins[index] - self.healthyJoins[index] < room),
+                let matchedBy = Self.matches(record, connection, sent: sent)
+            else { continue }
             self.connectionJoins[index] += 1
-            self.taken[connection.id, default: []].append(index)
+            if healthy { self.healthyJoins[index] += 1 }
+            self.taken[connection.id, default: ([], healthy)].indexes.append(index)
             notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
         }
         return notes
@@ -204,7 +217,11 @@ public struct GatewayLogJoiner {
     /// Gives back the records connection `id` took: it was not an upstream connection after
     /// all (a client's connection to the gateway, judged before the gateway's listener was known).
     public mutating func release(_ id: UInt32) {
-        for index in self.taken.removeValue(forKey: id) ?? [] { self.connectionJoins[index] -= 1 }
+        guard let (indexes, healthy) = self.taken.removeValue(forKey: id) else { return }
+        for index in indexes {
+            self.connectionJoins[index] -= 1
+            if healthy { self.healthyJoins[index] -= 1 }
+        }
     }
 
     /// The records about `error` (taking them), with any disagreement with what the client got.

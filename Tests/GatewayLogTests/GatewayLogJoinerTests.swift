@@ -138,5 +138,27 @@ struct GatewayLogJoinerTests {
         other.client = Endpoint(parsing: "192.0.2.8:51009")!
         #expect(joiner.join(other).isEmpty)
     }
+
+    /// At a busy gateway a healthy connection with the same upstream and request, judged first,
+    /// fits a failure's line too: the failing connection judged after it still takes the line.
+    /// A line tied by the upstream and time alone is not taken twice.
+    @Test func aFailingConnectionTakesItsLineFromAHealthyOneJudgedFirst() throws {
+        var joiner = GatewayLogJoiner()
+        var reader = GatewayLogReader(file: "access.log", formats: [Self.timedFormat], zone: Self.utc)
+        joiner.add(reader.feed(line: #"1796600010.300 502 "10.0.3.12:8080" "GET /a HTTP/1.1" 0.100"#, number: 1))
+        joiner.add([Self.record(
+            #"2026/12/06 23:33:30 [error] 1#1: *9 upstream timed out (110: Connection timed out) while connecting to upstream, client: 127.0.0.1, server: , upstream: "http://10.0.3.12:8080/", host: "h""#)])
+        let healthy = Self.connection(id: 1, port: 40001, from: 1_796_600_010.0, to: 1_796_600_010.2, target: "/a")
+        #expect(joiner.join(healthy).map(\.record.line) == [1, 7])
+        var relayed = Self.connection(id: 2, port: 40002, from: 1_796_600_010.1, to: 1_796_600_010.2, target: "/a")
+        relayed.verdictClass = .relayed
+        #expect(joiner.join(relayed).isEmpty)
+        var failing = Self.connection(id: 3, port: 40003, from: 1_796_600_010.2, to: 1_796_600_010.3, target: "/a")
+        failing.verdictClass = .badGateway
+        failing.code = .tcpRSTBeforeResponse
+        #expect(joiner.join(failing).map(\.record.line) == [1])
+        #expect(joiner.matchedCount == 2)
+        #expect(joiner.unmatched.isEmpty)
+    }
 }
 
