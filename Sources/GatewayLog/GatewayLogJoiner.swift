@@ -66,7 +66,8 @@ public struct JoinableClientError: Sendable {
 /// port, the request, the request id) and its time falls in the connection's, within
 /// `slack`; one naming several upstreams (a request tried on several) joins one connection
 /// per upstream, any other one connection. Separately, it joins at most one client error.
-/// Connections are joined as they come (a streamed report), so the first that fits takes it.
+/// Connections are joined as they come (a streamed report), so the first that fits takes it,
+/// except that a failing connection may take a line of its request a healthy one took first.
 public struct GatewayLogJoiner {
     public private(set) var records: [GatewayLogRecord] = []
     private var connectionJoins: [Int] = []
