@@ -68,6 +68,17 @@ public struct AccessLogFormat: Sendable {
         }
     }
 
+    private init(pieces: [Piece], name: String, kind: GatewayLogKind) {
+        self.pieces = pieces
+        self.literalBytes = pieces.map { piece in
+            if case .literal(let text) = piece { return Array(text.utf8) }
+            return []
+        }
+        self.fieldCount = pieces.count { if case .field = $0 { return true } else { return false } }
+        self.name = name
+        self.kind = kind
+    }
+
     /// An nginx `log_format` string: `$name` and `${name}` fields.
     init?(nginx format: String, name: String, kind: GatewayLogKind = .nginxAccess) {
         var pieces: [Piece] = []
@@ -107,14 +118,7 @@ public struct AccessLogFormat: Sendable {
         }
         if !literal.isEmpty { pieces.append(.literal(literal)) }
         guard pieces.contains(where: { if case .field = $0 { return true } else { return false } }) else { return nil }
-        self.pieces = pieces
-        self.literalBytes = pieces.map { piece in
-            if case .literal(let text) = piece { return Array(text.utf8) }
-            return []
-        }
-        self.fieldCount = pieces.count { if case .field = $0 { return true } else { return false } }
-        self.name = name
-        self.kind = kind
+        self.init(pieces: pieces, name: name, kind: kind)
     }
 
     /// An Apache `LogFormat` string: `%h`, `%>s`, `%{Referer}i`, `%{%s}t`.
@@ -157,14 +161,7 @@ public struct AccessLogFormat: Sendable {
         }
         if !literal.isEmpty { pieces.append(.literal(literal)) }
         guard pieces.contains(where: { if case .field = $0 { return true } else { return false } }) else { return nil }
-        self.pieces = pieces
-        self.literalBytes = pieces.map { piece in
-            if case .literal(let text) = piece { return Array(text.utf8) }
-            return []
-        }
-        self.fieldCount = pieces.count { if case .field = $0 { return true } else { return false } }
-        self.name = name
-        self.kind = kind
+        self.init(pieces: pieces, name: name, kind: kind)
     }
 
     static func nginxMeaning(_ variable: String) -> Meaning {

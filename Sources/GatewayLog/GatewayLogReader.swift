@@ -511,15 +511,13 @@ extension GatewayLogReader {
                 guard value == "-" || UInt16(value) != nil else { return nil }
                 record.clientPort = UInt16(value)
             case .requestID: if value != "-", !value.isEmpty { record.requestIDs.append(String(value)) }
-            case .durationSeconds:
-                guard value == "-" || Double(value).flatMap({ Self.nanoseconds($0, unit: 1) }) != nil else { return nil }
-                duration = max(duration, Double(value).flatMap { Self.nanoseconds($0, unit: 1) } ?? 0)
-            case .durationMicroseconds:
-                guard value == "-" || Int64(value).flatMap({ Self.nanoseconds(Double($0), unit: 1e6) }) != nil else { return nil }
-                duration = max(duration, Int64(value).flatMap { Self.nanoseconds(Double($0), unit: 1e6) } ?? 0)
-            case .durationMilliseconds:
-                guard value == "-" || Int64(value).flatMap({ Self.nanoseconds(Double($0), unit: 1e3) }) != nil else { return nil }
-                duration = max(duration, Int64(value).flatMap { Self.nanoseconds(Double($0), unit: 1e3) } ?? 0)
+            case .durationSeconds, .durationMicroseconds, .durationMilliseconds:
+                // Seconds with a fraction, or whole micro- or milliseconds; `-` for none.
+                guard value != "-" else { break }
+                let number = meaning == .durationSeconds ? Double(value) : Int64(value).map(Double.init)
+                let unit: Double = meaning == .durationSeconds ? 1 : meaning == .durationMilliseconds ? 1e3 : 1e6
+                guard let took = number.flatMap({ Self.nanoseconds($0, unit: unit) }) else { return nil }
+                duration = max(duration, took)
             case .other: break
             }
         }
