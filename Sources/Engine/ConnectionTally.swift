@@ -47,7 +47,9 @@ public struct ConnectionTally: Sendable {
         }
         // In place: one hash of the endpoint, and the server's dictionaries are not copied (a
         // copy taken out and written back made each of them copy on write, per connection).
-        Self.count(verdict, id: report.id, in: &self.servers[report.server, default: Server(firstID: report.id)])
+        // The id is read first: a default that names `report` copies the whole report into it.
+        let id = report.id
+        Self.count(verdict, id: id, in: &self.servers[report.server, default: Server(firstID: id)])
     }
 
     private static func count(_ verdict: Verdict, id: UInt32, in server: inout Server) {

@@ -21,9 +21,11 @@ struct HeadSampler {
             self.server = server
             self.method = method
             var hasher = Hasher()
-            for byte in target.utf8 {
-                if byte == UInt8(ascii: "?") { break }
-                hasher.combine(byte)
+            var target = target
+            // The path's bytes in one call: a byte at a time cost a hashing round each.
+            target.withUTF8 { utf8 in
+                let end = utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.count
+                hasher.combine(bytes: UnsafeRawBufferPointer(start: utf8.baseAddress, count: end))
             }
             self.path = hasher.finalize()
         }

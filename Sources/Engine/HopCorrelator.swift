@@ -156,6 +156,12 @@ struct HopCorrelator {
     var clientAddresses: Set<IPAddress> = []
     var serverAddresses: Set<IPAddress> = []
     var addressesOverflowed = false
+    /// Address pairs (client, server) of recent requests, both already in the sets above, with
+    /// what `mayPair` answered for them: a gateway talks to a few upstreams, and a pair found
+    /// here costs no hashing. Emptied whenever an address is noted for the first time (an answer
+    /// may change then); at most `knownPairsKept`.
+    var knownPairs: [(client: IPAddress, server: IPAddress, mayPair: Bool)] = []
+    static let knownPairsKept = 8
     /// Addresses failed connections without a request came from (up to `maximumServersTracked`;
     /// past that `addressesOverflowed`): a gateway whose every attempt failed is known by them.
     var failureClientAddresses: Set<IPAddress> = []
@@ -233,10 +239,13 @@ struct HopCorrelator {
         } else if self.evidence.count < Self.maximumServersTracked {
             self.evidence[record.server] = ServerEvidence(requests: 1)
         }
-        if self.given.isEmpty, self.mayPair(record) {
+        let known = self.addressesOverflowed
+            ? nil
+            : self.knownPairs.firstIndex { $0.client == record.client.address && $0.server == record.server.address }
+        if self.given.isEmpty, known.map({ self.knownPairs[$0].mayPair }) ?? self.mayPair(record) {
             self.pair(&record)
         }
-        self.noteAddresses(record)
+        if known == nil { self.noteNewPair(record) }
         if record.failure != nil || record.status.map({ ClientError.statuses.contains($0) }) == true {
             self.hold(record)
         }
@@ -281,16 +290,29 @@ struct HopCorrelator {
             || self.serverAddresses.contains(record.client.address)
     }
 
-    mutating func noteAddresses(_ record: HopRequest) {
+    /// Notes the addresses of a request whose pair is not in `knownPairs`, and keeps the pair.
+    private mutating func noteNewPair(_ record: HopRequest) {
         guard !self.addressesOverflowed else { return }
-        self.clientAddresses.insert(record.client.address)
-        self.serverAddresses.insert(record.server.address)
+        if self.noteAddresses(record) { self.knownPairs.removeAll(keepingCapacity: true) }
+        guard !self.addressesOverflowed else { return }
+        if self.knownPairs.count == Self.knownPairsKept { self.knownPairs.removeFirst() }
+        self.knownPairs.append((record.client.address, record.server.address, self.mayPair(record)))
+    }
+
+    /// Notes a request's client and server addresses; true when either was new.
+    @discardableResult
+    mutating func noteAddresses(_ record: HopRequest) -> Bool {
+        guard !self.addressesOverflowed else { return false }
+        let newClient = self.clientAddresses.insert(record.client.address).inserted
+        let newServer = self.serverAddresses.insert(record.server.address).inserted
         if self.clientAddresses.count > Self.maximumServersTracked || self.serverAddresses.count > Self.maximumServersTracked {
             self.addressesOverflowed = true
+            self.knownPairs = []
             self.clientAddresses = []
             self.serverAddresses = []
             self.failureClientAddresses = []
         }
+        return newClient || newServer
     }
 
     // MARK: Bounded stores
@@ -350,6 +372,7 @@ struct HopCorrelator {
             self.failureClientAddresses.insert(failure.client.address)
             if self.failureClientAddresses.count > Self.maximumServersTracked {
                 self.addressesOverflowed = true
+                self.knownPairs = []
                 self.clientAddresses = []
                 self.serverAddresses = []
                 self.failureClientAddresses = []

@@ -78,13 +78,16 @@ struct Merger {
             // the queue: no copy of each report, and not two arrays of them at once (a whole flow
             // table's at the end of a capture).
             var wholeToQueue = self.options.queueEnded && self.ended.isEmpty
-            for (index, report) in judged.enumerated() {
-                let counted = self.count(report)
-                if wholeToQueue, !counted {
-                    wholeToQueue = false
-                    self.ended.append(contentsOf: judged[..<index])
-                } else if counted, self.options.queueEnded, !wholeToQueue {
-                    self.ended.append(report)
+            // Each report is read in place: iterating the array copied every one out.
+            judged.withUnsafeBufferPointer { judged in
+                for index in judged.indices {
+                    let counted = self.count(judged[index])
+                    if wholeToQueue, !counted {
+                        wholeToQueue = false
+                        self.ended.append(contentsOf: judged[..<index])
+                    } else if counted, self.options.queueEnded, !wholeToQueue {
+                        self.ended.append(judged[index])
+                    }
                 }
             }
             if wholeToQueue {

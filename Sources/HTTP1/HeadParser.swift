@@ -275,11 +275,18 @@ struct HeadParser {
                 continue
             }
             // One pass finds a name of token characters clean (nearly every name); only a name
-            // with another byte is looked at again, for which finding it gets.
-            var clean = true
-            for index in name where !ASCII.isTokenCharacter(bytes[index]) {
-                clean = false
-                break
+            // with another byte is looked at again, for which finding it gets. The loops of a
+            // line read the head in place: every byte of every head passes through them.
+            let (clean, valueStart, valueEnd) = bytes.withUnsafeBufferPointer { buffer in
+                let base = buffer.baseAddress!
+                var index = name.lowerBound
+                while index < colon, ASCII.isTokenCharacter(base[index]) { index += 1 }
+                // RFC 9110 §5.5: the value without leading and trailing OWS.
+                var valueStart = colon + 1
+                var valueEnd = range.upperBound
+                while valueStart < valueEnd, base[valueStart] == ASCII.space || base[valueStart] == ASCII.tab { valueStart += 1 }
+                while valueEnd > valueStart, base[valueEnd - 1] == ASCII.space || base[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
+                return (index == colon, valueStart, valueEnd)
             }
             if clean {
                 // A valid field name.
@@ -293,11 +300,6 @@ struct HeadParser {
                 report(.headerNameNonToken, .fatal, at: bad, length: colon - bad,
                        "a byte that is not a token character in a field name (RFC 9110 §5.6.2)")
             }
-            // RFC 9110 §5.5: the value without leading and trailing OWS.
-            var valueStart = colon + 1
-            var valueEnd = range.upperBound
-            while valueStart < valueEnd, bytes[valueStart] == ASCII.space || bytes[valueStart] == ASCII.tab { valueStart += 1 }
-            while valueEnd > valueStart, bytes[valueEnd - 1] == ASCII.space || bytes[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
             let firstControl = ASCII.firstControl(bytes, in: (colon + 1)..<range.upperBound)
             for index in firstControl..<range.upperBound {
                 let byte = bytes[index]
@@ -319,36 +321,51 @@ struct HeadParser {
             head.fieldBytes &+= name.count &+ (valueEnd - valueStart)
             if head.fieldCount == self.maximumFieldCount + 2 { head.firstFieldPastSlotsEnd = range.upperBound + (line.bareLF ? 1 : 2) }
 
-            if ASCII.equalsIgnoringCase(bytes, name, "content-length") {
+            // The names looked for differ in length: one comparison at most per line.
+            switch name.count {
+            case 14 where ASCII.equalsIgnoringCase(bytes, name, "content-length"):
                 head.contentLengths.append((self.contentLength(bytes, field.value), field))
-            } else if ASCII.equalsIgnoringCase(bytes, name, "transfer-encoding") {
+            case 17 where ASCII.equalsIgnoringCase(bytes, name, "transfer-encoding"):
                 head.transferEncodings.append(field)
-            } else if ASCII.equalsIgnoringCase(bytes, name, "connection") {
+            case 10 where ASCII.equalsIgnoringCase(bytes, name, "connection"):
                 self.forEachListElement(bytes, field.value) { token in
                     if ASCII.equalsIgnoringCase(bytes, token, "close") { head.connectionClose = true }
                     if ASCII.equalsIgnoringCase(bytes, token, "keep-alive") { head.connectionKeepAlive = true }
                     if ASCII.equalsIgnoringCase(bytes, token, "upgrade") { head.upgrade = true }
                 }
-            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "host") {
+            case 4 where !isResponse && ASCII.equalsIgnoringCase(bytes, name, "host"):
                 head.hostValue = field.value
-            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-request-id") {
+            case 12 where !isResponse && ASCII.equalsIgnoringCase(bytes, name, "x-request-id"):
                 head.requestID = self.identifier(bytes, field.value)
-            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "x-correlation-id") {
+            case 16 where !isResponse && ASCII.equalsIgnoringCase(bytes, name, "x-correlation-id"):
                 head.correlationID = self.identifier(bytes, field.value)
-            } else if !isResponse, ASCII.equalsIgnoringCase(bytes, name, "traceparent") {
+            case 11 where !isResponse && ASCII.equalsIgnoringCase(bytes, name, "traceparent"):
                 head.traceID = self.traceID(bytes, field.value)
-            } else if isResponse {
-                for (index, single) in self.singleValueFields.enumerated() where ASCII.equalsIgnoringCase(bytes, name, single) {
-                    if let previous = seenSingle[index] {
-                        report(.headerDuplicateSingleValue, .lint, at: range.lowerBound, length: range.count,
-                               "a second \(single) field (nginx ignores it; the first, at stream offset \(run.start &+ UInt64(previous)), wins)")
-                    } else {
-                        seenSingle[index] = range.lowerBound
-                    }
+            default:
+                guard isResponse, let index = self.singleValueIndex(bytes, name) else { break }
+                if let previous = seenSingle[index] {
+                    report(.headerDuplicateSingleValue, .lint, at: range.lowerBound, length: range.count,
+                           "a second \(self.singleValueFields[index]) field (nginx ignores it; the first, at stream offset \(run.start &+ UInt64(previous)), wins)")
+                } else {
+                    seenSingle[index] = range.lowerBound
                 }
             }
         }
         return head
+    }
+
+    /// The index in `singleValueFields` of the field named `bytes[name]`, if it is one.
+    static func singleValueIndex(_ bytes: [UInt8], _ name: Range<Int>) -> Int? {
+        let index: Int
+        switch name.count {
+        case 8: index = 0
+        case 13: index = 1
+        case 4: index = 2
+        case 12: index = 3
+        case 7: index = 4
+        default: return nil
+        }
+        return ASCII.equalsIgnoringCase(bytes, name, self.singleValueFields[index]) ? index : nil
     }
 
     /// A Content-Length value: exactly 1*DIGIT that fits in 63 bits (RFC 9110 §8.6), else `nil`.

@@ -17,7 +17,12 @@ final class ProgressLine {
 
         mutating func add(_ reports: [ConnectionReport]) {
             self.connections += reports.count
-            self.incidents += reports.count { Summary.isFailure($0) }  // borrowed, not copied
+            // Read in place: `count(where:)` copied every report out to look at its verdict.
+            self.incidents += reports.withUnsafeBufferPointer { judged in
+                var failures = 0
+                for index in judged.indices where Summary.isFailure(judged[index]) { failures += 1 }
+                return failures
+            }
         }
     }
 
