@@ -218,46 +218,56 @@ struct Collector: ConnectionSink {
         let index = self.slots[slot].live
         guard index >= 0 else { return }
         self.slots[slot].live = -1
+        self.releaseLive(index: index)
+    }
+
+    /// Gives pool entry `index` back, its slot already let go of it.
+    private mutating func releaseLive(index: Int) {
         // What the entry holds is let go now, so a freed entry keeps no connection's buffers.
         self.live[index] = LiveState()
         self.freeLive.append(index)
     }
 
     mutating func connectionEnded(_ connection: Connection, slot: Int) {
-        var state = self.slots[slot]
+        // Taken out of the slot, not copied (a copy retained every buffer it holds); the slot
+        // is left empty, so the connection's buffers go with `state`.
+        var state = SlotState()
+        swap(&state, &self.slots[slot])
         // What finish() recorded: requests never answered and a cut response (those the first
         // FIN or RST sealed were handed on then), sealed at the first close or the last packet.
-        let facts = connection.facts
         // The earliest close (without an array per connection), else the last packet.
         var firstClose: Timestamp?
         func consider(_ mark: PacketMark?) {
             if let time = mark?.time { firstClose = min(firstClose ?? time, time) }
         }
-        consider(facts.client.fin)
-        consider(facts.server.fin)
-        consider(facts.client.rst)
-        consider(facts.server.rst)
-        let ended = firstClose ?? facts.last.time
-        let outcome: HTTPOutcome
-        let losses: (client: Losses, server: Losses)
-        let sealed: [UInt64]
+        consider(connection.facts.client.fin)
+        consider(connection.facts.server.fin)
+        consider(connection.facts.client.rst)
+        consider(connection.facts.server.rst)
+        let ended = firstClose ?? connection.facts.last.time
         if let settled = state.settled {
-            outcome = settled.outcome
-            losses = (settled.client, settled.server)
-            sealed = settled.sealedRequests
+            state.settled = nil
+            // Read where it is: a copy of the outcome retained each of its buffers.
+            self.judgeEnded(connection, state: state, outcome: settled.outcome, losses: (settled.client, settled.server),
+                            sealed: settled.sealedRequests, ended: ended)
         } else {
             let index = state.live
-            outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
-            losses = (self.live[index].client, self.live[index].server)
-            sealed = self.live[index].sealedRequests
-            self.releaseLive(slot: slot)
+            let outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
+            let losses = (self.live[index].client, self.live[index].server)
+            let sealed = self.live[index].sealedRequests
+            self.releaseLive(index: index)
+            self.judgeEnded(connection, state: state, outcome: outcome, losses: losses, sealed: sealed, ended: ended)
         }
-        self.slots[slot] = SlotState()  // release the connection's buffers now
-        state.settled = nil
+    }
+
+    /// Judges a connection that ended, with what its HTTP analysis came to.
+    private mutating func judgeEnded(
+        _ connection: Connection, state: SlotState, outcome: HTTPOutcome, losses: (client: Losses, server: Losses),
+        sealed: [UInt64], ended: Timestamp
+    ) {
         let firstClosed = self.finished.count
         self.handOn(outcome.closedAtFinish, of: state, sealed: sealed, ended: ended)
         self.markBehindProxyHeader(from: firstClosed, outcome.proxyHeader)
-        let view = outcome.view
         var reportTransactions = outcome.transactions
         var reportTransactionsDropped = outcome.transactionsDropped
         var context = TCPContext(
@@ -292,7 +302,7 @@ struct Collector: ConnectionSink {
                 tlsSummary?.decrypted = true
             }
         } else {
-            diagnosis = ConnectionDiagnosis.diagnose(connection, http: view, context: context)
+            diagnosis = ConnectionDiagnosis.diagnose(connection, http: outcome.view, context: context)
         }
         Self.addLosses(losses.client, to: &diagnosis)
         // A path-MTU black hole's hole holds bytes the gateway never had, not bytes the capture lost.
