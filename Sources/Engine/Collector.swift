@@ -206,7 +206,9 @@ struct Collector: ConnectionSink {
     /// only.
     private mutating func settle(slot: Int) {
         let index = self.slots[slot].live
-        let outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
+        // Taken, not copied: the entry is let go right after.
+        let end = self.live[index].endSnapshot.take()
+        let outcome = self.live[index].analysis.finish(endedAt: end)
         self.slots[slot].settled = Settled(
             outcome: outcome, client: self.live[index].client, server: self.live[index].server,
             sealedRequests: self.live[index].sealedRequests)
@@ -252,7 +254,8 @@ struct Collector: ConnectionSink {
                             sealed: settled.sealedRequests, ended: ended)
         } else {
             let index = state.live
-            let outcome = self.live[index].analysis.finish(endedAt: self.live[index].endSnapshot)
+            let end = self.live[index].endSnapshot.take()
+            let outcome = self.live[index].analysis.finish(endedAt: end)
             let losses = (self.live[index].client, self.live[index].server)
             let sealed = self.live[index].sealedRequests
             self.releaseLive(index: index)

@@ -59,11 +59,13 @@ struct HeadSampler {
     /// Marks `second` as offered for `key`; true when nothing was offered for it in that second
     /// or a later one.
     static func first<K: Hashable>(in second: Int64, _ table: inout [K: Int64], _ key: K, limit: Int) -> Bool {
-        if let last = table[key] {
-            guard last < second else { return false }
-        } else if table.count >= limit {
-            return false
+        // One hash of the key: found, its second is read and written where it is.
+        if let index = table.index(forKey: key) {
+            guard table.values[index] < second else { return false }
+            table.values[index] = second
+            return true
         }
+        guard table.count < limit else { return false }
         table[key] = second
         return true
     }

@@ -128,6 +128,8 @@ public enum TextSummary {
 public enum Terminal {
     /// `text` with C0 controls, DEL and C1 controls escaped, so no escape sequence reaches the terminal.
     public static func safe(_ text: String) -> String {
+        // Printable ASCII (nearly every path and name) is safe as it is.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {

@@ -22,6 +22,8 @@ public struct FlowTable {
     public let limits: ReassemblyLimits
     /// Memory shared by every stream.
     public private(set) var budget: ReassemblyBudget
+    /// The budget's pool of retention buffers (`ReassemblyBudget.pool` holds it unretained).
+    let retentionPool = RetentionPool()
     /// Endpoints known to be servers (`--upstream`), so a connection picked up mid-stream gets its roles right.
     public var knownServers: Set<Endpoint> = []
     /// Bare addresses known to be servers (`--upstream ADDR` without a port).
@@ -68,6 +70,7 @@ public struct FlowTable {
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
         self.budget = ReassemblyBudget(limits: limits)
+        self.budget.pool = .passUnretained(self.retentionPool)
     }
 
     /// Feeds one TCP segment.

@@ -45,6 +45,10 @@ public struct ReassemblyBudget: Sendable {
     public internal(set) var retainedBytes: Int = 0
     /// The caps.
     public let limits: ReassemblyLimits
+    /// Where streams that stop retaining leave their buffers for the next ones: the flow
+    /// table's, which keeps it alive (unretained here, so a copy of the budget costs no
+    /// reference counting); `nil` allocates every time.
+    var pool: Unmanaged<RetentionPool>? = nil
 
     /// A budget with nothing spent.
     public init(limits: ReassemblyLimits) {

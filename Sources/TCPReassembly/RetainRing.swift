@@ -25,9 +25,10 @@ struct RetainRing {
         self.count = 0
     }
 
-    /// Grows the storage to `capacity` bytes, keeping the bytes held in order.
+    /// Grows the storage to `capacity` bytes, keeping the bytes held in order; into `spare`'s
+    /// storage when given (an empty ring of that capacity), else into a new one.
     @usableFromInline
-    mutating func grow(to capacity: Int) {
+    mutating func grow(to capacity: Int, into spare: consuming RetainRing? = nil) {
         guard capacity > self.storage.count else { return }
         let held = self.count
         let old = self.storage
@@ -35,13 +36,21 @@ struct RetainRing {
         let head = self.head
         // The held bytes in order: at most two runs of the old ring, two memcpys.
         let first = min(held, oldCapacity - head)
-        self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+        func copyHeld(to target: UnsafeMutableRawPointer) {
             old.withUnsafeBufferPointer { source in
-                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
                 target.copyMemory(from: source.baseAddress! + head, byteCount: first)
                 if first < held { (target + first).copyMemory(from: source.baseAddress!, byteCount: held - first) }
             }
-            initialized = capacity
+        }
+        // The spare ring is taken apart, so its storage is held once and written in place.
+        if var storage = spare.take()?.storage, storage.count == capacity {
+            storage.withUnsafeMutableBytes { copyHeld(to: $0.baseAddress!) }
+            self.storage = storage
+        } else {
+            self.storage = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                copyHeld(to: UnsafeMutableRawPointer(buffer.baseAddress!))
+                initialized = capacity
+            }
         }
         self.head = 0
         self.count = held

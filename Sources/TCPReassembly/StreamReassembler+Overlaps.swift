@@ -17,7 +17,14 @@ extension StreamReassembler {
             capacity = min(capacity, cap)
             let extra = capacity - self.retained.capacity
             if budget.retainedBytes + extra <= budget.limits.retainedBytesTotal {
-                if self.retained.capacity == 0 { self.retained.allocate(capacity) } else { self.retained.grow(to: capacity) }
+                let pool = budget.pool?.takeUnretainedValue()
+                if self.retained.capacity == 0 {
+                    if let ring = pool?.takeRing(capacity: capacity) { self.retained = ring } else { self.retained.allocate(capacity) }
+                } else {
+                    let old = self.retained
+                    self.retained.grow(to: capacity, into: pool?.takeRing(capacity: capacity))
+                    pool?.give(old)
+                }
                 budget.retainedBytes += extra
             } else if self.retained.capacity == 0 {
                 // Out of global budget: this stream's retransmissions go uncompared.
@@ -28,6 +35,7 @@ extension StreamReassembler {
         }
         if self.retained.count == 0 {
             self.retainedMarks.removeAll(keepingCapacity: true)
+            if self.retainedMarks.capacity == 0, let marks = budget.pool?.takeUnretainedValue().takeMarks() { self.retainedMarks = marks }
         }
         self.retainedMarks.append(FrameMark(offset: data.offset, frame: data.frame, frameOffset: data.frameOffset))
         self.retained.append(data.bytes)

@@ -253,6 +253,10 @@ public struct StreamReassembler {
     /// after this goes uncompared, as one past the ring's reach always did.)
     public mutating func stopRetaining(budget: inout ReassemblyBudget) {
         budget.retainedBytes -= self.retained.capacity
+        if let pool = budget.pool?.takeUnretainedValue() {
+            pool.give(self.retained)
+            pool.give(self.retainedMarks)
+        }
         self.retained = RetainRing()
         self.retainedMarks = []
         self.retentionDenied = true
