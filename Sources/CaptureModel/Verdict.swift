@@ -17,6 +17,23 @@ public enum VerdictClass: String, Hashable, Sendable, CaseIterable {
     case ok
     /// The capture lacks the bytes the verdict would depend on.
     case unknown
+
+    /// Hashed by case, not by raw value: every judged connection is counted by its class, and
+    /// hashing the raw string cost a string hash each time.
+    public func hash(into hasher: inout Hasher) {
+        let ordinal: UInt8
+        switch self {
+        case .badGateway: ordinal = 0
+        case .serviceUnavailable: ordinal = 1
+        case .gatewayTimeout: ordinal = 2
+        case .internalError: ordinal = 3
+        case .truncated: ordinal = 4
+        case .relayed: ordinal = 5
+        case .ok: ordinal = 6
+        case .unknown: ordinal = 7
+        }
+        hasher.combine(ordinal)
+    }
 }
 
 /// How far the exchange got when it failed.

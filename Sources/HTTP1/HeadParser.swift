@@ -30,23 +30,26 @@ enum ASCII {
     /// of a head's bytes and nearly never hold one.
     static func firstControl(_ bytes: [UInt8], in range: Range<Int>) -> Int {
         guard !range.isEmpty else { return range.upperBound }
-        return bytes.withUnsafeBufferPointer { buffer in
-            let raw = UnsafeRawPointer(buffer.baseAddress!)
-            var index = range.lowerBound
-            let end = range.upperBound
-            while index + 8 <= end {
-                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                // A byte below 0x20 ("has less than" for n <= 128), or a byte equal to 0x7f (a
-                // zero byte after xor), sets a high bit; the byte loop below finds which.
-                let below = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
-                let delete = word ^ 0x7f7f_7f7f_7f7f_7f7f
-                let isDelete = (delete &- 0x0101_0101_0101_0101) & ~delete & 0x8080_8080_8080_8080
-                if below | isDelete != 0 { break }
-                index += 8
-            }
-            while index < end, buffer[index] >= 0x20, buffer[index] != 0x7f { index += 1 }
-            return index
+        return bytes.withUnsafeBufferPointer { self.firstControl($0.baseAddress!, from: range.lowerBound, to: range.upperBound) }
+    }
+
+    /// `firstControl(_:in:)` over `base[start..<end]`.
+    @inline(__always)
+    static func firstControl(_ base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
+        let raw = UnsafeRawPointer(base)
+        var index = start
+        while index + 8 <= end {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            // A byte below 0x20 ("has less than" for n <= 128), or a byte equal to 0x7f (a
+            // zero byte after xor), sets a high bit; the byte loop below finds which.
+            let below = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
+            let delete = word ^ 0x7f7f_7f7f_7f7f_7f7f
+            let isDelete = (delete &- 0x0101_0101_0101_0101) & ~delete & 0x8080_8080_8080_8080
+            if below | isDelete != 0 { break }
+            index += 8
         }
+        while index < end, base[index] >= 0x20, base[index] != 0x7f { index += 1 }
+        return index
     }
 
     /// The index of the first `byte` in `bytes[range]`, found with `memchr`.
@@ -230,11 +233,51 @@ struct HeadParser {
         return String(decoding: id, as: UTF8.self)
     }
 
+    /// What one pass over a field line finds, for the common case to need nothing more.
+    struct LineScan {
+        /// The first colon; `nil` when there is none.
+        var colon: Int?
+        /// Whether every byte before the colon is a token character.
+        var cleanName = true
+        /// The value without leading and trailing OWS (RFC 9110 §5.5).
+        var valueStart = 0
+        var valueEnd = 0
+        /// The first control byte after the colon, or the line's end.
+        var firstControl = 0
+    }
+
+    /// Scans the field line `base[range]` (not empty) in place: its colon, whether its name is
+    /// a token, its value without OWS, and where its first control byte after the colon is.
+    /// Without `checksBytes`, the name and the value's bytes are taken as they are (clean).
+    @inline(__always)
+    static func scan(_ base: UnsafePointer<UInt8>, _ range: Range<Int>, checksBytes: Bool) -> LineScan {
+        var scan = LineScan()
+        guard let found = memchr(base + range.lowerBound, Int32(ASCII.colon), range.count) else { return scan }
+        let colon = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+        scan.colon = colon
+        if checksBytes {
+            var index = range.lowerBound
+            while index < colon, ASCII.isTokenCharacter(base[index]) { index += 1 }
+            scan.cleanName = index == colon
+        }
+        var valueStart = colon + 1
+        var valueEnd = range.upperBound
+        while valueStart < valueEnd, base[valueStart] == ASCII.space || base[valueStart] == ASCII.tab { valueStart += 1 }
+        while valueEnd > valueStart, base[valueEnd - 1] == ASCII.space || base[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
+        scan.valueStart = valueStart
+        scan.valueEnd = valueEnd
+        scan.firstControl = checksBytes ? ASCII.firstControl(base, from: colon + 1, to: range.upperBound) : range.upperBound
+        return scan
+    }
+
     /// Parses the field lines (what `lines` gives, up to the empty line) of a head held in `run`.
     /// `fieldLimit`: past this many fields `http.header.too_many` is raised, at the first field
-    /// past it (the lowest limit of the gateway models a run shows).
+    /// past it (the lowest limit of the gateway models a run shows). Without `checksBytes` the
+    /// bytes of names and values are not checked (a request's head: what the gateway sent is
+    /// not judged, only read for its framing and identifiers).
     static func parseFields(
-        _ run: ByteRun, lines: HeadLines, isResponse: Bool, fieldLimit: Int = Self.maximumFieldCount, findings: inout [Finding]
+        _ run: ByteRun, lines: HeadLines, isResponse: Bool, fieldLimit: Int = Self.maximumFieldCount, checksBytes: Bool = true,
+        findings: inout [Finding]
     ) -> ParsedHead {
         let bytes = run.bytes
         var head = ParsedHead()
@@ -263,7 +306,8 @@ struct HeadParser {
                        "a header line that starts with whitespace to continue the previous value (obs-fold, RFC 9112 §5.2)")
                 continue
             }
-            guard let colon = ASCII.firstIndex(of: ASCII.colon, in: bytes, range) else {
+            let scan = bytes.withUnsafeBufferPointer { Self.scan($0.baseAddress!, range, checksBytes: checksBytes) }
+            guard let colon = scan.colon else {
                 report(.headerMissingColon, .fatal, at: range.lowerBound, length: range.count,
                        "a header line without a colon (RFC 9112 §5.1: field-line = field-name \":\" OWS field-value OWS)")
                 continue
@@ -274,21 +318,9 @@ struct HeadParser {
                        "a header line that starts with a colon (an empty field name)")
                 continue
             }
-            // One pass finds a name of token characters clean (nearly every name); only a name
-            // with another byte is looked at again, for which finding it gets. The loops of a
-            // line read the head in place: every byte of every head passes through them.
-            let (clean, valueStart, valueEnd) = bytes.withUnsafeBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                var index = name.lowerBound
-                while index < colon, ASCII.isTokenCharacter(base[index]) { index += 1 }
-                // RFC 9110 §5.5: the value without leading and trailing OWS.
-                var valueStart = colon + 1
-                var valueEnd = range.upperBound
-                while valueStart < valueEnd, base[valueStart] == ASCII.space || base[valueStart] == ASCII.tab { valueStart += 1 }
-                while valueEnd > valueStart, base[valueEnd - 1] == ASCII.space || base[valueEnd - 1] == ASCII.tab { valueEnd -= 1 }
-                return (index == colon, valueStart, valueEnd)
-            }
-            if clean {
+            // Only a name with a byte that is not a token character is looked at again, for
+            // which finding it gets.
+            if scan.cleanName {
                 // A valid field name.
             } else if let bad = bytes[name].firstIndex(where: { $0 <= 0x20 || $0 == 0x7f }) {
                 let what = bytes[bad] == ASCII.space || bytes[bad] == ASCII.tab
@@ -300,7 +332,7 @@ struct HeadParser {
                 report(.headerNameNonToken, .fatal, at: bad, length: colon - bad,
                        "a byte that is not a token character in a field name (RFC 9110 §5.6.2)")
             }
-            let firstControl = ASCII.firstControl(bytes, in: (colon + 1)..<range.upperBound)
+            let (valueStart, valueEnd, firstControl) = (scan.valueStart, scan.valueEnd, scan.firstControl)
             for index in firstControl..<range.upperBound {
                 let byte = bytes[index]
                 if byte >= 0x20, byte != 0x7f {

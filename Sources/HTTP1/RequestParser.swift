@@ -135,8 +135,9 @@ struct RequestParser {
         let (methodRange, targetRange) = Self.firstTwoTokens(bytes, requestLine.content)
         let method = HeadParser.string(bytes, methodRange, reusing: self.previous?.method)
         let target = HeadParser.string(bytes, targetRange, reusing: self.previous?.target)
+        // What the gateway sent is not judged: its head is read for framing and identifiers only.
         var ignored: [Finding] = []
-        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: false, findings: &ignored)
+        let head = HeadParser.parseFields(self.run, lines: lines, isResponse: false, checksBytes: false, findings: &ignored)
         let location = self.run.location(of: requestLine.content.lowerBound)
         let host = head.hostValue.map { HeadParser.identifier(bytes, $0, reusing: self.previous?.host) }
         let info = RequestInfo(

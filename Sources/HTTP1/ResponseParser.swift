@@ -585,13 +585,15 @@ struct ResponseParser {
     private func parseStatusLine(_ line: HeadLine, findings: inout [Finding]) -> Int? {
         let bytes = self.run.bytes
         let range = line.content
-        if let bareCR = bytes[range].firstIndex(of: ASCII.cr) {
+        if let bareCR = ASCII.firstIndex(of: ASCII.cr, in: bytes, range) {
             findings.append(Finding(code: .lineBareCR, severity: .fatal, evidence: [self.run.evidence(
                 at: bareCR, length: 1, note: "a CR not followed by LF inside the status line (RFC 9112 §2.2)")]))
         }
         // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, exactly 8 bytes, then SP.
         let versionOK = range.count >= 9
-            && bytes[range.lowerBound..<(range.lowerBound + 5)].elementsEqual("HTTP/".utf8)
+            && bytes[range.lowerBound] == UInt8(ascii: "H") && bytes[range.lowerBound + 1] == UInt8(ascii: "T")
+            && bytes[range.lowerBound + 2] == UInt8(ascii: "T") && bytes[range.lowerBound + 3] == UInt8(ascii: "P")
+            && bytes[range.lowerBound + 4] == UInt8(ascii: "/")
             && ASCII.isDigit(bytes[range.lowerBound + 5]) && bytes[range.lowerBound + 6] == UInt8(ascii: ".")
             && ASCII.isDigit(bytes[range.lowerBound + 7]) && bytes[range.lowerBound + 8] == ASCII.space
         guard versionOK else {

@@ -7,6 +7,27 @@ import Testing
 struct RequestIdentityTests {
     static let response = bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
+    /// The gateway's request head is read, not judged: a name with a space or a control byte in
+    /// a value costs nothing, and the request keeps its Host, its id and its body's framing.
+    @Test func aRequestHeadWithBadBytesIsReadForItsIdentityAndFraming() throws {
+        var exchange = Exchange()
+        exchange.client(bytes(
+            "POST /upload HTTP/1.1\r\nHost: api.internal\r\nX Bad: 1\r\nX-Note: a\u{1}b\r\nX-Request-Id: 9c1e\r\n"
+                + "Content-Length: 4\r\n\r\nbody"
+                + "GET /next HTTP/1.1\r\nHost: api.internal\r\n\r\n"))
+        exchange.server(Self.response + Self.response)
+        let transactions = exchange.connection.transactions
+        #expect(transactions.count == 2)
+        let first = try #require(transactions.first?.request)
+        #expect(first.host == "api.internal")
+        #expect(first.requestID == "9c1e")
+        // The body was framed by its Content-Length: the next request starts right after it.
+        let second = try #require(transactions.last?.request)
+        #expect(second.target == "/next")
+        #expect(second.offset == 111)
+        #expect(exchange.connection.findings.isEmpty)
+    }
+
     @Test func hostAndEveryRequestIDAreKept() throws {
         var exchange = Exchange()
         exchange.client(bytes(
