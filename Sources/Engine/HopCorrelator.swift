@@ -144,8 +144,8 @@ struct HopCorrelator {
     /// reused, without copying the record out.
     var ringKeys: [(key: Int, idHash: Int?, source: Endpoint?)]
     var nextSeq = 0
-    var requestHeads: [Int: Int] = [:]
-    var idHeads: [Int: Int] = [:]
+    var requestHeads = HeadIndex()
+    var idHeads = HeadIndex()
     /// The newest record for each PROXY header source (`HopRequest.proxySource`).
     var sourceHeads: [Endpoint: Int] = [:]
     var evidence: [Endpoint: ServerEvidence] = [:]
@@ -325,8 +325,8 @@ struct HopCorrelator {
         if seq >= self.ring.count {
             // The oldest request leaves; it ends its chains (older ones left before it).
             let old = self.ringKeys[slot]
-            if self.requestHeads[old.key] == seq - self.ring.count { self.requestHeads[old.key] = nil }
-            if let id = old.idHash, self.idHeads[id] == seq - self.ring.count { self.idHeads[id] = nil }
+            self.requestHeads.remove(old.key, ifValueIs: seq - self.ring.count)
+            if let id = old.idHash { self.idHeads.remove(id, ifValueIs: seq - self.ring.count) }
             if let source = old.source, self.sourceHeads[source] == seq - self.ring.count { self.sourceHeads[source] = nil }
         }
         self.ringKeys[slot] = (record.key, record.idHash, record.proxySource)

@@ -355,7 +355,8 @@ public struct FlowTable {
             self.slots.append(connection)
         }
         self.index[key] = slot
-        sink.connectionStarted(connection, slot: slot)
+        // Read in its slot: the new connection was moved there, not copied.
+        sink.connectionStarted(self.slots[slot], slot: slot)
         return slot
     }
 
