@@ -35,7 +35,7 @@ final class RetentionPool: @unchecked Sendable {
     }
 
     /// Keeps `ring`'s storage for a later stream, emptied, while there is room.
-    func give(_ ring: RetainRing) {
+    func give(_ ring: consuming RetainRing) {
         let capacity = ring.capacity
         guard let index = Self.sizeClass(capacity), self.ringBytes + capacity <= Self.maximumRingBytes else { return }
         var ring = ring
@@ -55,7 +55,7 @@ final class RetentionPool: @unchecked Sendable {
     }
 
     /// Keeps `marks`'s storage for a later stream, emptied, while there is room.
-    func give(_ marks: [FrameMark]) {
+    func give(_ marks: consuming [FrameMark]) {
         guard marks.capacity > 0, marks.capacity <= Self.marksCapacity, self.marks.count < Self.maximumMarks else { return }
         var marks = marks
         marks.removeAll(keepingCapacity: true)

@@ -34,7 +34,7 @@ extension StreamReassembler {
             // Else the ring stays as it is and keeps the last bytes it can.
         }
         if self.retained.count == 0 {
-            self.retainedMarks.removeAll(keepingCapacity: true)
+            if !self.retainedMarks.isEmpty { self.retainedMarks.removeAll(keepingCapacity: true) }
             if self.retainedMarks.capacity == 0, let marks = budget.pool?.takeUnretainedValue().takeMarks() { self.retainedMarks = marks }
         }
         self.retainedMarks.append(FrameMark(offset: data.offset, frame: data.frame, frameOffset: data.frameOffset))

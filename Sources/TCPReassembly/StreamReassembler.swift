@@ -253,12 +253,15 @@ public struct StreamReassembler {
     /// after this goes uncompared, as one past the ring's reach always did.)
     public mutating func stopRetaining(budget: inout ReassemblyBudget) {
         budget.retainedBytes -= self.retained.capacity
+        // Moved out, not copied: the pool then holds the only reference, and empties them in place.
+        var ring = RetainRing()
+        var marks: [FrameMark] = []
+        swap(&ring, &self.retained)
+        swap(&marks, &self.retainedMarks)
         if let pool = budget.pool?.takeUnretainedValue() {
-            pool.give(self.retained)
-            pool.give(self.retainedMarks)
+            pool.give(ring)
+            pool.give(marks)
         }
-        self.retained = RetainRing()
-        self.retainedMarks = []
         self.retentionDenied = true
     }
 
