@@ -31,7 +31,7 @@ public enum JSONReport {
             ("source", self.source(result, info: source)),
             ("warnings", .array(result.warnings.map { .string($0) })),
             ("totals", self.totals(result)),
-            ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: complete ? traffic.servers[$0.endpoint] : nil) })),
+            ("upstreams", .array(upstreams.map { self.upstream($0, names: result.upstreams, traffic: complete ? traffic.counts(of: $0.endpoint) : nil) })),
             ("timeline", traffic.timeline(window: window, upstreams: upstreams.map(\.server))?.json ?? .null),
             ("connections", .array(result.connections.map { self.connection($0, slice: slices[$0.id], origins: source.origins) })),
         ]

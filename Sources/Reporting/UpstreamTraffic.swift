@@ -43,13 +43,29 @@ public struct UpstreamTraffic: Sendable {
         }
     }
 
+    /// The counts of one upstream, if any connection to it was counted.
+    public func counts(of server: Endpoint) -> Server? {
+        self.index[server].flatMap { self.counts[Int($0)] }
+    }
+
     /// Counts by upstream.
-    public private(set) var servers: [Endpoint: Server] = [:]
+    public var servers: [Endpoint: Server] {
+        var servers: [Endpoint: Server] = [:]
+        for (at, counts) in self.counts.enumerated() {
+            if let counts { servers[self.order[at]] = counts }
+        }
+        return servers
+    }
     /// Each connection's start, for the timeline: its upstream (an index into `order`), the
     /// time in nanoseconds, and whether the gateway failed it.
     private var starts = ConnectionStarts()
+    /// Upstreams in the order first seen, each one's counts at the same index (`nil` once
+    /// removed, until a connection to it comes again), and each one's index.
     private var order: [Endpoint] = []
+    private var counts: [Server?] = []
     private var index: [Endpoint: Int32] = [:]
+    /// The upstream counted last, and its index: the next connection is mostly to one of a few.
+    private var last: (server: Endpoint, at: Int32)?
 
     /// Nothing counted.
     public init() {}
@@ -61,17 +77,22 @@ public struct UpstreamTraffic: Sendable {
 
     /// Counts one judged connection.
     public mutating func add(_ report: ConnectionReport) {
-        // In place: a server taken out and written back shared its response times with the
-        // dictionary, so each append copied all of them (quadratic in the upstream's requests).
-        Self.count(report, in: &self.servers[report.server, default: Server()])
         let at: Int32
-        if let known = self.index[report.server] {
+        if let last = self.last, last.server == report.server {
+            at = last.at
+        } else if let known = self.index[report.server] {
             at = known
         } else {
             at = Int32(self.order.count)
             self.index[report.server] = at
             self.order.append(report.server)
+            self.counts.append(nil)
         }
+        self.last = (report.server, at)
+        // In place: a server taken out and written back shared its response times with the
+        // array, so each append copied all of them (quadratic in the upstream's requests).
+        if self.counts[Int(at)] == nil { self.counts[Int(at)] = Server() }
+        Self.count(report, in: &self.counts[Int(at)]!)
         self.starts.add(server: at, start: report.facts.first.time.nanoseconds, failed: Summary.isGatewayFailure(report.verdict.verdictClass))
     }
 
@@ -92,7 +113,8 @@ public struct UpstreamTraffic: Sendable {
 
     /// Forgets every connection to `server` (it turned out to be the gateway's listener).
     public mutating func remove(server: Endpoint) {
-        guard self.servers.removeValue(forKey: server) != nil, let at = self.index[server] else { return }
+        guard let at = self.index[server], self.counts[Int(at)] != nil else { return }
+        self.counts[Int(at)] = nil
         self.starts.remove(server: at)
     }
 
@@ -107,7 +129,7 @@ public struct UpstreamTraffic: Sendable {
             started[Int(server)][bin] += count
             if isFailure { failed[Int(server)][bin] += count }
         }
-        let servers = self.order.indices.filter { self.servers[self.order[$0]] != nil }.map { at in
+        let servers = self.order.indices.filter { self.counts[$0] != nil }.map { at in
             (server: self.order[at].description, started: started[at], failed: failed[at])
         }
         return Timeline(window: window, servers: servers, order: upstreams)
