@@ -4,21 +4,9 @@ import Testing
 /// `HeadIndex` answers as a `[Int: Int]` would, whatever the keys (colliding homes, negative
 /// keys, zero) and however insertions and removals interleave.
 @Suite struct HeadIndexTests {
-    /// A deterministic stream of numbers (SplitMix64).
-    struct Numbers {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9e37_79b9_7f4a_7c15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: [1, 2, 3])
     func itAgreesWithADictionaryOverRandomUpdatesAndRemovals(seed: UInt64) {
-        var numbers = Numbers(state: seed)
+        var numbers = SplitMix(seed: seed)
         var index = HeadIndex()
         var reference: [Int: Int] = [:]
         // Few distinct keys (runs collide and wrap), some negative, and zero.
