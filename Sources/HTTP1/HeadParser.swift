@@ -25,15 +25,9 @@ enum ASCII {
         return byte < 64 ? (low >> UInt64(byte)) & 1 != 0 : byte < 128 && (high >> UInt64(byte &- 64)) & 1 != 0
     }
 
-    /// The index of the first byte of `bytes[range]` below 0x20 or equal to 0x7f (a control
-    /// byte, RFC 9110 §5.5), or `range.upperBound`. Eight bytes at a time: field values are most
+    /// The index of the first byte of `base[start..<end]` below 0x20 or equal to 0x7f (a control
+    /// byte, RFC 9110 §5.5), or `end`. Eight bytes at a time: field values are most
     /// of a head's bytes and nearly never hold one.
-    static func firstControl(_ bytes: [UInt8], in range: Range<Int>) -> Int {
-        guard !range.isEmpty else { return range.upperBound }
-        return bytes.withUnsafeBufferPointer { self.firstControl($0.baseAddress!, from: range.lowerBound, to: range.upperBound) }
-    }
-
-    /// `firstControl(_:in:)` over `base[start..<end]`.
     @inline(__always)
     static func firstControl(_ base: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
         let raw = UnsafeRawPointer(base)
@@ -386,17 +380,10 @@ struct HeadParser {
         return head
     }
 
-    /// The index in `singleValueFields` of the field named `bytes[name]`, if it is one.
+    /// The index in `singleValueFields` of the field named `bytes[name]`, if it is one (their
+    /// lengths differ, so one comparison at most).
     static func singleValueIndex(_ bytes: [UInt8], _ name: Range<Int>) -> Int? {
-        let index: Int
-        switch name.count {
-        case 8: index = 0
-        case 13: index = 1
-        case 4: index = 2
-        case 12: index = 3
-        case 7: index = 4
-        default: return nil
-        }
+        guard let index = self.singleValueFields.firstIndex(where: { $0.utf8CodeUnitCount == name.count }) else { return nil }
         return ASCII.equalsIgnoringCase(bytes, name, self.singleValueFields[index]) ? index : nil
     }
 

@@ -48,14 +48,6 @@ public struct UpstreamTraffic: Sendable {
         self.index[server].flatMap { self.counts[Int($0)] }
     }
 
-    /// Counts by upstream.
-    public var servers: [Endpoint: Server] {
-        var servers: [Endpoint: Server] = [:]
-        for (at, counts) in self.counts.enumerated() {
-            if let counts { servers[self.order[at]] = counts }
-        }
-        return servers
-    }
     /// Each connection's start, for the timeline: its upstream (an index into `order`), the
     /// time in nanoseconds, and whether the gateway failed it.
     private var starts = ConnectionStarts()

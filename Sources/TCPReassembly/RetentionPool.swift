@@ -8,11 +8,13 @@
 final class RetentionPool: @unchecked Sendable {
     /// Rings kept by capacity: `rings[k]` holds rings of `firstCapacity << k` bytes (the sizes a
     /// ring grows through); rings of other sizes (an odd cap) are not kept.
-    @exclusivity(unchecked) private var rings: [[RetainRing]] = Array(repeating: [], count: 8)
+    @exclusivity(unchecked) private var rings: [[RetainRing]] = Array(repeating: [], count: RetentionPool.sizeClasses)
     @exclusivity(unchecked) private var ringBytes = 0
     @exclusivity(unchecked) private var marks: [[FrameMark]] = []
 
     static let firstCapacity = StreamReassembler.firstRetainedCapacity
+    /// Capacities kept: `firstCapacity` doubled up to seven times (2 KiB to 256 KiB).
+    static let sizeClasses = 8
     /// Bytes of rings kept at most, and marks arrays (each of at most `marksCapacity`).
     static let maximumRingBytes = 4 << 20
     static let maximumMarks = 1024
@@ -24,7 +26,7 @@ final class RetentionPool: @unchecked Sendable {
         let multiple = capacity / Self.firstCapacity
         guard multiple & (multiple - 1) == 0 else { return nil }
         let index = multiple.trailingZeroBitCount
-        return index < 8 ? index : nil
+        return index < Self.sizeClasses ? index : nil
     }
 
     /// An empty ring of `capacity` bytes, if one is kept.
