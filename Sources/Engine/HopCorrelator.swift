@@ -306,13 +306,19 @@ struct HopCorrelator {
         let newClient = self.clientAddresses.insert(record.client.address).inserted
         let newServer = self.serverAddresses.insert(record.server.address).inserted
         if self.clientAddresses.count > Self.maximumServersTracked || self.serverAddresses.count > Self.maximumServersTracked {
-            self.addressesOverflowed = true
-            self.knownPairs = []
-            self.clientAddresses = []
-            self.serverAddresses = []
-            self.failureClientAddresses = []
+            self.overflowAddresses()
         }
         return newClient || newServer
+    }
+
+    /// Past `maximumServersTracked` addresses: every request is paired from now on, and the
+    /// address sets are let go.
+    private mutating func overflowAddresses() {
+        self.addressesOverflowed = true
+        self.knownPairs = []
+        self.clientAddresses = []
+        self.serverAddresses = []
+        self.failureClientAddresses = []
     }
 
     // MARK: Bounded stores
@@ -370,13 +376,7 @@ struct HopCorrelator {
         if self.failedServers.count < Self.maximumServersTracked { self.failedServers.insert(failure.server) }
         if !self.addressesOverflowed {
             self.failureClientAddresses.insert(failure.client.address)
-            if self.failureClientAddresses.count > Self.maximumServersTracked {
-                self.addressesOverflowed = true
-                self.knownPairs = []
-                self.clientAddresses = []
-                self.serverAddresses = []
-                self.failureClientAddresses = []
-            }
+            if self.failureClientAddresses.count > Self.maximumServersTracked { self.overflowAddresses() }
         }
         if self.failures.count - self.failureHead >= self.limits.recentFailures {
             self.failureHead += 1
