@@ -164,11 +164,11 @@ public struct Engine {
     /// judged now (when the options ask for `queueEnded`) are handed to it a batch at a time
     /// instead of waiting for `takeEnded()`: on a busy capture the connections lingering at the
     /// end are tens of thousands, and their reports need not all be held at once.
-    public mutating func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
+    public mutating func finish(handingOverEnded handOver: (consuming [ConnectionReport]) -> Void) -> AnalysisResult {
         self.finish(handsOver: true, handOver)
     }
 
-    private mutating func finish(handsOver: Bool, _ handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
+    private mutating func finish(handsOver: Bool, _ handOver: (consuming [ConnectionReport]) -> Void) -> AnalysisResult {
         let end = self.statistics.lastTime ?? .zero
         let open = self.flows.openSlots()
         let batch = handsOver ? Self.finishBatch : max(open.count, 1)

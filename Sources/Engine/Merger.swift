@@ -78,16 +78,15 @@ struct Merger {
             // the queue: no copy of each report, and not two arrays of them at once (a whole flow
             // table's at the end of a capture).
             var wholeToQueue = self.options.queueEnded && self.ended.isEmpty
-            // Each report is read in place: iterating the array copied every one out.
-            judged.withUnsafeBufferPointer { judged in
-                for index in judged.indices {
-                    let counted = self.count(judged[index])
-                    if wholeToQueue, !counted {
-                        wholeToQueue = false
-                        self.ended.append(contentsOf: judged[..<index])
-                    } else if counted, self.options.queueEnded, !wholeToQueue {
-                        self.ended.append(judged[index])
-                    }
+            // Each report is lent in place (`inout`): iterating the array copied every one out,
+            // and so did lending one read through a buffer pointer to a method that changes `self`.
+            for index in judged.indices {
+                let counted = self.count(&judged[index])
+                if wholeToQueue, !counted {
+                    wholeToQueue = false
+                    self.ended.append(contentsOf: judged[..<index])
+                } else if counted, self.options.queueEnded, !wholeToQueue {
+                    self.ended.append(judged[index])
                 }
             }
             if wholeToQueue {
@@ -103,8 +102,9 @@ struct Merger {
     }
 
     /// Counts and lists one judged connection; false when it is not an upstream's in scope (a
-    /// client-hop connection, or a server outside `--upstream`).
-    private mutating func count(_ report: ConnectionReport) -> Bool {
+    /// client-hop connection, or a server outside `--upstream`). `inout` only so that the report
+    /// is read where it is, not copied: it is not changed.
+    private mutating func count(_ report: inout ConnectionReport) -> Bool {
         if self.hops.judged(report) { return false }
         guard self.inScope(report) else {
             self.otherConnections += 1

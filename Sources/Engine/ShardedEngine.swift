@@ -143,7 +143,7 @@ public final class ShardedEngine: CaptureAnalysing {
 
     /// `finish()`, then what it judged handed to `handOver` in one batch (the shards' last
     /// connections are merged in one go).
-    public func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult {
+    public func finish(handingOverEnded handOver: (consuming [ConnectionReport]) -> Void) -> AnalysisResult {
         let result = self.finish()
         let ended = self.takeEnded()
         if !ended.isEmpty { handOver(ended) }
@@ -327,7 +327,7 @@ public protocol CaptureAnalysing {
     /// Ends every open connection and returns the analysis, handing the connections judged
     /// meanwhile to `handOver` (when the options ask for `queueEnded`) rather than keeping them
     /// for `takeEnded()`.
-    mutating func finish(handingOverEnded handOver: ([ConnectionReport]) -> Void) -> AnalysisResult
+    mutating func finish(handingOverEnded handOver: (consuming [ConnectionReport]) -> Void) -> AnalysisResult
 }
 
 extension Engine: CaptureAnalysing {}

@@ -280,18 +280,19 @@ struct Analyze: ParsableCommand {
         return self.add(ended, to: report, counting: &counts, gatewayLog: gatewayLog)
     }
 
-    /// Moves `ended` to the report; returns what failed writing them.
+    /// Moves `ended` to the report; returns what failed writing them. Taken, not borrowed: the
+    /// reports are lent on in place, which a shared array would copy first.
     private static func add(
-        _ ended: [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
+        _ ended: consuming [ConnectionReport], to report: StreamedReport?, counting counts: inout ProgressLine.Counts, gatewayLog: GatewayLogSession?
     ) -> Error? {
         counts.add(ended)
-        var ended = ended
         if let gatewayLog {
             for index in ended.indices { gatewayLog.annotate(&ended[index]) }
         }
         guard let report else { return nil }
         do {
-            for connection in ended { try report.add(connection) }
+            // Lent in place: iterating the array copied every report out.
+            for index in ended.indices { try report.add(&ended[index]) }
         } catch {
             return error
         }

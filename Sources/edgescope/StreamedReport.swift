@@ -95,8 +95,9 @@ final class StreamedReport {
         close(self.spool)
     }
 
-    /// Takes one judged connection.
-    func add(_ report: ConnectionReport) throws {
+    /// Takes one judged connection. `inout` only so that the report is read where it is, not
+    /// copied (lending an array's element to a method copied it): it is not changed.
+    func add(_ report: inout ConnectionReport) throws {
         self.traffic.add(report)
         let verdictClass = report.verdict.verdictClass
         if self.listing == .all || Summary.isGatewayFailure(verdictClass) {
