@@ -11,6 +11,13 @@ struct Collector: ConnectionSink {
     struct Losses {
         var firstGap: Evidence?
         var firstTruncation: Evidence?
+
+        /// These losses, leaving none: moved out of a pool entry about to be let go, not copied.
+        mutating func take() -> Losses {
+            var taken = Losses()
+            swap(&taken, &self)
+            return taken
+        }
     }
 
     /// What a connection needs while bytes can still come: its analysis (the protocol probe and
@@ -40,7 +47,8 @@ struct Collector: ConnectionSink {
         let server: Losses
         let sealedRequests: [UInt64]
 
-        init(outcome: HTTPOutcome, client: Losses, server: Losses, sealedRequests: [UInt64]) {
+        /// Taking its arguments: what `settle` moves in is not copied.
+        init(outcome: consuming HTTPOutcome, client: consuming Losses, server: consuming Losses, sealedRequests: consuming [UInt64]) {
             self.outcome = outcome
             self.client = client
             self.server = server
@@ -210,7 +218,7 @@ struct Collector: ConnectionSink {
         let end = self.live[index].endSnapshot.take()
         let outcome = self.live[index].analysis.finish(endedAt: end)
         self.slots[slot].settled = Settled(
-            outcome: outcome, client: self.live[index].client, server: self.live[index].server,
+            outcome: outcome, client: self.live[index].client.take(), server: self.live[index].server.take(),
             sealedRequests: self.live[index].sealedRequests)
         self.releaseLive(slot: slot)
     }
@@ -230,7 +238,7 @@ struct Collector: ConnectionSink {
         self.freeLive.append(index)
     }
 
-    mutating func connectionEnded(_ connection: Connection, slot: Int) {
+    mutating func connectionEnded(_ connection: inout Connection, slot: Int) {
         // Taken out of the slot, not copied (a copy retained every buffer it holds); the slot
         // is left empty, so the connection's buffers go with `state`.
         var state = SlotState()
@@ -250,22 +258,23 @@ struct Collector: ConnectionSink {
         if let settled = state.settled {
             state.settled = nil
             // Read where it is: a copy of the outcome retained each of its buffers.
-            self.judgeEnded(connection, state: state, outcome: settled.outcome, losses: (settled.client, settled.server),
+            self.judgeEnded(&connection, state: state, outcome: settled.outcome, losses: (settled.client, settled.server),
                             sealed: settled.sealedRequests, ended: ended)
         } else {
             let index = state.live
             let end = self.live[index].endSnapshot.take()
             let outcome = self.live[index].analysis.finish(endedAt: end)
-            let losses = (self.live[index].client, self.live[index].server)
+            let losses = (self.live[index].client.take(), self.live[index].server.take())
             let sealed = self.live[index].sealedRequests
             self.releaseLive(index: index)
-            self.judgeEnded(connection, state: state, outcome: outcome, losses: losses, sealed: sealed, ended: ended)
+            self.judgeEnded(&connection, state: state, outcome: outcome, losses: losses, sealed: sealed, ended: ended)
         }
     }
 
-    /// Judges a connection that ended, with what its HTTP analysis came to.
+    /// Judges a connection that ended, with what its HTTP analysis came to. The report takes
+    /// the connection's facts.
     private mutating func judgeEnded(
-        _ connection: Connection, state: SlotState, outcome: HTTPOutcome, losses: (client: Losses, server: Losses),
+        _ connection: inout Connection, state: SlotState, outcome: HTTPOutcome, losses: (client: Losses, server: Losses),
         sealed: [UInt64], ended: Timestamp
     ) {
         let firstClosed = self.finished.count
@@ -311,7 +320,9 @@ struct Collector: ConnectionSink {
         // A path-MTU black hole's hole holds bytes the gateway never had, not bytes the capture lost.
         if diagnosis.verdict.code != .tcpMTUBlackhole { Self.addLosses(losses.server, to: &diagnosis) }
         if let pathMTU = TCPDiagnosis.pathMTUFinding(connection) { diagnosis.findings.append(pathMTU) }
-        var reportFacts = connection.facts
+        // Taken, not copied: the flow table lets the connection go after this.
+        var reportFacts = ConnectionFacts(first: connection.facts.first)
+        swap(&reportFacts, &connection.facts)
         // Only a failure's report draws the ladder: a healthy connection's is let go here.
         if diagnosis.verdict.verdictClass == .ok { reportFacts.ladder = PacketLadder() }
         self.reports.append(ConnectionReport(

@@ -72,7 +72,7 @@ extension ConnectionRecording: ConnectionSink {
         self.events.append(.reset(direction, frame: mark.frame, time: mark.time))
     }
 
-    public mutating func connectionEnded(_ connection: Connection, slot: Int) {
+    public mutating func connectionEnded(_ connection: inout Connection, slot: Int) {
         guard slot == self.slot else { return }
         self.connection = connection
         self.slot = nil

@@ -104,5 +104,7 @@ public protocol ConnectionSink {
     /// One side sent an RST (the first from that side).
     mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int)
     /// The connection left the table; its streams have been flushed. The slot is free afterwards.
-    mutating func connectionEnded(_ connection: Connection, slot: Int)
+    /// Lent `inout` so the sink can take what it keeps (its facts) without copying it: the table
+    /// lets the connection go right after.
+    mutating func connectionEnded(_ connection: inout Connection, slot: Int)
 }

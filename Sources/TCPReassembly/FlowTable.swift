@@ -346,17 +346,17 @@ public struct FlowTable {
         let (client, server) = self.roles(of: segment)
         let connection = Connection(id: self.nextID, client: client, server: server, first: mark)
         self.nextID &+= 1
-        let slot: Int
-        if let free = self.freeSlots.popLast() {
-            slot = free
+        let free = self.freeSlots.popLast()
+        let slot = free ?? self.slots.count
+        // Announced before it is stored: the new connection is lent, then moved into its slot.
+        // Lent from the slot, or after being stored, it was copied.
+        sink.connectionStarted(connection, slot: slot)
+        if free != nil {
             self.slots[slot] = connection
         } else {
-            slot = self.slots.count
             self.slots.append(connection)
         }
         self.index[key] = slot
-        // Read in its slot: the new connection was moved there, not copied.
-        sink.connectionStarted(self.slots[slot], slot: slot)
         return slot
     }
 
@@ -474,7 +474,7 @@ public struct FlowTable {
         case .closed, .reused, .captureEnded:
             break
         }
-        sink.connectionEnded(connection, slot: slot)
+        sink.connectionEnded(&connection, slot: slot)
     }
 }
 

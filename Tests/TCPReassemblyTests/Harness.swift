@@ -92,7 +92,7 @@ struct RecordingSink: ConnectionSink {
         self.events.append((slot, direction, Recorded(event)))
     }
     mutating func reset(by direction: Direction, at mark: PacketMark, slot: Int) { self.resets.append((direction, mark.frame)) }
-    mutating func connectionEnded(_ connection: Connection, slot: Int) { self.ended.append(connection) }
+    mutating func connectionEnded(_ connection: inout Connection, slot: Int) { self.ended.append(connection) }
 }
 
 /// Builds segments between a gateway and an upstream and feeds them to a flow table.
