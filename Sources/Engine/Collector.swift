@@ -379,8 +379,10 @@ struct Collector: ConnectionSink {
     /// copied onto it when the sampler wants one for its upstream and target now.
     private mutating func offerHead(at offset: UInt64, live index: Int) {
         let last = self.finished.count - 1
-        guard let response = self.finished[last].response, response.offset == offset, response.complete,
-              self.heads.wants(self.finished[last])
+        guard let response = self.finished[last].response, response.offset == offset, response.complete else { return }
+        // Asked with the transaction's parts: lent whole to the sampler, it was copied.
+        let request = self.finished[last].request
+        guard self.heads.wants(server: self.finished[last].server, method: request.method, target: request.target, answeredAt: response.time)
         else { return }
         self.finished[last].head = self.live[index].analysis.copyParkedHead()
     }
@@ -448,15 +450,16 @@ struct Collector: ConnectionSink {
     private mutating func handOn(
         _ transactions: [Transaction], connection: UInt32, client: Endpoint, server: Endpoint, sealed: [UInt64], ended: Timestamp?
     ) {
-        for transaction in transactions {
-            guard let request = transaction.request, !sealed.contains(request.offset) else { continue }
+        // Each transaction's parts are read in place: iterating the array copied each whole.
+        for index in transactions.indices {
+            guard let request = transactions[index].request, !sealed.contains(request.offset) else { continue }
             var finished = FinishedTransaction(
-                connection: connection, client: client, server: server, request: request, response: transaction.response,
-                ended: transaction.ended ?? ended)
-            if let stream = transaction.streamID {
+                connection: connection, client: client, server: server, request: request, response: transactions[index].response,
+                ended: transactions[index].ended ?? ended)
+            if let stream = transactions[index].streamID {
                 finished.streamID = stream
-                finished.resetCode = transaction.resetCode
-                finished.failure = Self.streamFailure(transaction)
+                finished.resetCode = transactions[index].resetCode
+                finished.failure = Self.streamFailure(transactions[index])
             }
             self.finished.append(finished)
         }

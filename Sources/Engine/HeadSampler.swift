@@ -49,10 +49,16 @@ struct HeadSampler {
     /// request or for its upstream.
     mutating func wants(_ transaction: FinishedTransaction) -> Bool {
         guard let response = transaction.response else { return false }
-        let second = Self.second(response.time)
-        let key = Key(server: transaction.server, method: transaction.request.method, target: transaction.request.target)
+        return self.wants(server: transaction.server, method: transaction.request.method, target: transaction.request.target, answeredAt: response.time)
+    }
+
+    /// `wants(_:)` with the transaction's parts: its upstream, its request's method and target,
+    /// and when the response's first byte came.
+    mutating func wants(server: Endpoint, method: String, target: String, answeredAt time: Timestamp) -> Bool {
+        let second = Self.second(time)
+        let key = Key(server: server, method: method, target: target)
         let forKey = Self.first(in: second, &self.byKey, key, limit: Self.keysTracked)
-        let forServer = Self.first(in: second, &self.byServer, transaction.server, limit: Self.serversTracked)
+        let forServer = Self.first(in: second, &self.byServer, server, limit: Self.serversTracked)
         return forKey || forServer
     }
 

@@ -55,14 +55,16 @@ struct Merger {
     /// there, not as an upstream's.
     mutating func absorb(finished: inout [FinishedTransaction], reports: inout [ConnectionReport], now: Timestamp) {
         if !finished.isEmpty {
-            for transaction in finished {
+            // Taken one by one, oldest first, not copied out (iterating the array copied each);
+            // the array keeps its capacity for the collector.
+            finished.reverse()
+            while let transaction = finished.popLast() {
                 // An upstream that answered the request behind a PROXY header takes the protocol,
                 // known as soon as it answered (a headerless connection may close before this one).
                 if transaction.afterProxyHeader { self.proxyProtocol.learn(transaction) }
                 if transaction.head != nil { self.heads.add(transaction) }
                 self.hops.add(transaction, now: now)
             }
-            finished.removeAll(keepingCapacity: true)
         }
         if !reports.isEmpty {
             // Swapped out, not copied: a copy shared the buffer, so emptying `reports` while
