@@ -47,7 +47,7 @@ struct Collector: ConnectionSink {
         let server: Losses
         let sealedRequests: [UInt64]
 
-        /// Taking its arguments: what `settle` moves in is not copied.
+        /// Taking its arguments: what `settle` moves in (`consume`) is not copied.
         init(outcome: consuming HTTPOutcome, client: consuming Losses, server: consuming Losses, sealedRequests: consuming [UInt64]) {
             self.outcome = outcome
             self.client = client
@@ -218,7 +218,7 @@ struct Collector: ConnectionSink {
         let end = self.live[index].endSnapshot.take()
         let outcome = self.live[index].analysis.finish(endedAt: end)
         self.slots[slot].settled = Settled(
-            outcome: outcome, client: self.live[index].client.take(), server: self.live[index].server.take(),
+            outcome: consume outcome, client: self.live[index].client.take(), server: self.live[index].server.take(),
             sealedRequests: self.live[index].sealedRequests)
         self.releaseLive(slot: slot)
     }
@@ -257,7 +257,6 @@ struct Collector: ConnectionSink {
         let ended = firstClose ?? connection.facts.last.time
         if let settled = state.settled {
             state.settled = nil
-            // Read where it is: a copy of the outcome retained each of its buffers.
             self.judgeEnded(&connection, state: state, outcome: settled.outcome, losses: (settled.client, settled.server),
                             sealed: settled.sealedRequests, ended: ended)
         } else {
@@ -461,7 +460,7 @@ struct Collector: ConnectionSink {
                 finished.resetCode = transactions[index].resetCode
                 finished.failure = Self.streamFailure(transactions[index])
             }
-            self.finished.append(finished)
+            self.finished.append(consume finished)  // moved: without `consume` it was copied
         }
     }
 

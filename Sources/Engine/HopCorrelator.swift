@@ -249,7 +249,8 @@ struct HopCorrelator {
         if record.failure != nil || record.status.map({ ClientError.statuses.contains($0) }) == true {
             self.hold(record)
         }
-        self.store(record)
+        // `consume`: moved into the ring; without it the record was copied, each string retained.
+        self.store(consume record)
     }
 
     /// A connection was judged. Returns whether it belongs to the client hop.
@@ -343,7 +344,7 @@ struct HopCorrelator {
         if let source = record.proxySource {
             record.previousSameSource = self.sourceHeads.updateValue(seq, forKey: source) ?? -1
         }
-        self.ring[slot] = record
+        self.ring[slot] = consume record  // moved, as in `add`
     }
 
     /// The record with sequence number `seq`, if still in the ring.
