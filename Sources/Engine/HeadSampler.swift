@@ -45,15 +45,9 @@ struct HeadSampler {
         time.nanoseconds >= 0 ? time.nanoseconds / 1_000_000_000 : (time.nanoseconds + 1) / 1_000_000_000 - 1
     }
 
-    /// Whether `transaction`'s healthy head is to be copied: the first in its second for its
-    /// request or for its upstream.
-    mutating func wants(_ transaction: FinishedTransaction) -> Bool {
-        guard let response = transaction.response else { return false }
-        return self.wants(server: transaction.server, method: transaction.request.method, target: transaction.request.target, answeredAt: response.time)
-    }
-
-    /// `wants(_:)` with the transaction's parts: its upstream, its request's method and target,
-    /// and when the response's first byte came.
+    /// Whether a healthy head is to be copied: the first in its second for its request or for
+    /// its upstream. Asked with the transaction's parts (its upstream, its request's method and
+    /// target, when the response's first byte came): a whole transaction lent here was copied.
     mutating func wants(server: Endpoint, method: String, target: String, answeredAt time: Timestamp) -> Bool {
         let second = Self.second(time)
         let key = Key(server: server, method: method, target: target)

@@ -124,11 +124,7 @@ private func analysed(_ name: String) throws -> AnalysisResult {
     var sampler = HeadSampler()
     let server = Endpoint(address: .v4(0x7F00_0002), port: 8080)
     func offer(_ target: String, second: Int64, server: Endpoint = server) -> Bool {
-        let request = RequestInfo(
-            method: "GET", target: target, host: nil, requestID: nil, correlationID: nil, traceID: nil, offset: 0, frame: 1,
-            time: Timestamp(seconds: second, nanoseconds: 0), upgrade: false)
-        let response = ResponseInfo(status: 200, offset: 0, frame: 2, time: Timestamp(seconds: second, nanoseconds: 5), framing: .contentLength, complete: true, interim: [])
-        return sampler.wants(FinishedTransaction(connection: 1, client: server, server: server, request: request, response: response))
+        sampler.wants(server: server, method: "GET", target: target, answeredAt: Timestamp(seconds: second, nanoseconds: 5))
     }
     #expect(offer("/a?n=1", second: 10))
     #expect((0..<300).map { offer("/a?n=\($0)", second: 10) }.allSatisfy { !$0 })
