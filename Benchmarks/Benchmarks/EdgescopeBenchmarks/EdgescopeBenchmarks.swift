@@ -168,7 +168,7 @@ struct DiscardingSink: ConnectionSink {
         self.events &+= 1
     }
 
-    mutating func connectionEnded(_ connection: Connection, slot: Int) {
+    mutating func connectionEnded(_ connection: inout Connection, slot: Int) {
         self.events &+= 1
     }
 }

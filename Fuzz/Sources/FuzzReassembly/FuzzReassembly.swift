@@ -76,7 +76,7 @@ struct Checker: ConnectionSink {
         require(self.open[slot] != nil, "reset on slot \(slot), which is not open")
     }
 
-    mutating func connectionEnded(_ connection: Connection, slot: Int) {
+    mutating func connectionEnded(_ connection: inout Connection, slot: Int) {
         guard let state = self.open.removeValue(forKey: slot) else {
             require(false, "slot \(slot) ended but was not open")
             return
