@@ -148,6 +148,12 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `ADDR:PORT`, `[V6]:PORT`, or (when `defaultPort` is given) a bare address.
     public init?(parsing text: Substring, defaultPort: UInt16? = nil) {
+        // `10.0.3.12:8080`, the common case (an access log has one per line), read from the
+        // bytes: Character by Character, it cost as much as the rest of the line.
+        if let read = text.utf8.withContiguousStorageIfAvailable({ Self.dottedQuadAndPort($0) }), let (address, port) = read {
+            self.init(address: .v4(address), port: port)
+            return
+        }
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"),
                   let address = IPAddress(parsing: text[text.index(after: text.startIndex)..<close])
@@ -171,5 +177,39 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         }
         guard let defaultPort, let address = IPAddress(parsing: text) else { return nil }
         self.init(address: address, port: defaultPort)
+    }
+
+    /// Four groups of one to three digits, each at most 255, joined by dots, then a colon and
+    /// one to five digits up to 65535; `nil` for anything else, which `init(parsing:)` reads
+    /// by its parts.
+    private static func dottedQuadAndPort(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt32, UInt16)? {
+        var value: UInt32 = 0
+        var number: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        var colon = false
+        for byte in bytes {
+            if byte == UInt8(ascii: "."), !colon {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | number
+                number = 0
+                digits = 0
+                dots += 1
+            } else if byte == UInt8(ascii: ":"), !colon {
+                guard digits > 0, dots == 3 else { return nil }
+                value = value << 8 | number
+                number = 0
+                digits = 0
+                colon = true
+            } else {
+                let digit = UInt32(byte) &- 0x30
+                guard digit <= 9, digits < (colon ? 5 : 3) else { return nil }
+                number = number * 10 + digit
+                digits += 1
+                guard number <= (colon ? 65535 : 255) else { return nil }
+            }
+        }
+        guard colon, digits > 0 else { return nil }
+        return (value, UInt16(number))
     }
 }

@@ -124,6 +124,12 @@ public struct Engine {
         self.merger.takeEnded()
     }
 
+    /// The ids of the connections the result lists so far: one absorbed and not among them
+    /// will not be listed.
+    public func listedConnectionIDs() -> Set<UInt32> {
+        self.merger.listedIDs()
+    }
+
     /// Whether `report`'s server is one of `--upstream` (every server when none was given).
     public func inScope(_ report: ConnectionReport) -> Bool {
         self.merger.inScope(report)

@@ -157,6 +157,14 @@ struct Merger {
         self.ended.removeAll { set.contains($0.server) }
     }
 
+    /// The ids of the connections listed now. A connection not listed once it was absorbed
+    /// never is later (a place given up is not taken back).
+    func listedIDs() -> Set<UInt32> {
+        var ids = Set(self.listed.map(\.id))
+        for report in self.listedHealthy[self.healthyStart...] { ids.insert(report.id) }
+        return ids
+    }
+
     private mutating func list(_ report: ConnectionReport) {
         guard case .bounded(let maximum) = self.options.retention else {
             self.listed.append(report)

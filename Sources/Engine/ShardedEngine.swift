@@ -136,6 +136,12 @@ public final class ShardedEngine: CaptureAnalysing {
         self.merger.takeEnded()
     }
 
+    /// The ids of the connections the result lists so far: one merged and not among them
+    /// will not be listed.
+    public func listedConnectionIDs() -> Set<UInt32> {
+        self.merger.listedIDs()
+    }
+
     /// Adds a sentence about the capture itself to the report (for the reader's errors).
     public func addWarning(_ warning: String) {
         self.warnings.append(warning)
@@ -320,6 +326,9 @@ public protocol CaptureAnalysing {
     mutating func process(_ frame: RawFrame) -> DecodedFrame
     /// Connections judged since the last call, when the options ask for `queueEnded`.
     mutating func takeEnded() -> [ConnectionReport]
+    /// The ids of the connections the result lists so far (those taken with `takeEnded()` and
+    /// not among them will not be listed).
+    func listedConnectionIDs() -> Set<UInt32>
     /// Adds a sentence about the capture itself to the report.
     mutating func addWarning(_ warning: String)
     /// Ends every open connection and returns the analysis.

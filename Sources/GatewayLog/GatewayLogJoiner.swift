@@ -96,7 +96,14 @@ public struct GatewayLogJoiner {
     private var byTimeOnly: [(time: Int64, index: Int)] = []
     private var byTimeOnlySorted = true
     /// The records each connection took, to give them back (`release`).
-    private var taken: [UInt32: (indexes: [Int], healthy: Bool)] = [:]
+    private var taken: [UInt32: Taken] = [:]
+
+    /// The records one connection took: most take one, kept without a list.
+    private struct Taken {
+        var first: Int
+        var more: [Int] = []
+        var healthy: Bool
+    }
 
     /// How far outside a connection's first and last packet a record's time may be: logs are
     /// written after the fact, and clocks differ.
@@ -167,7 +174,9 @@ public struct GatewayLogJoiner {
         } else {
             // A record naming a request matches only one of the connection's.
             self.byUpstreamWithoutRequest[connection.upstream]?.window(from: from, to: to, into: &candidates)
-            for target in Set(connection.requests.map(\.target)) {
+            // Each target once (a short connection has one request: no set made for it).
+            let targets = connection.requests.count == 1 ? [connection.requests[0].target] : Array(Set(connection.requests.map(\.target)))
+            for target in targets {
                 self.byUpstreamAndTarget[UpstreamTarget(upstream: connection.upstream, target: target)]?.window(from: from, to: to, into: &candidates)
                 self.byTargetWithoutUpstream[target]?.window(from: from, to: to, into: &candidates)
             }
@@ -190,9 +199,9 @@ public struct GatewayLogJoiner {
                 low += 1
             }
         }
-        // A keep-alive connection carries thousands of requests: looked up by target, not scanned.
-        var sent: [String: [(method: String, target: String, requestID: String?)]] = [:]
-        for request in connection.requests { sent[request.target, default: []].append(request) }
+        // A keep-alive connection carries thousands of requests: looked up by target, not
+        // scanned. A few are scanned (a short connection's one), with no table made.
+        let sent = SentRequests(connection.requests)
         // Healthy here: the connection carried its responses whole (an upstream's own 5xx included).
         let healthy = connection.verdictClass == .ok || connection.verdictClass == .relayed
         var notes: [GatewayLogNote] = []
@@ -209,7 +218,11 @@ public struct GatewayLogJoiner {
             else { continue }
             self.connectionJoins[index] += 1
             if healthy { self.healthyJoins[index] += 1 }
-            self.taken[connection.id, default: ([], healthy)].indexes.append(index)
+            if self.taken[connection.id] == nil {
+                self.taken[connection.id] = Taken(first: index, healthy: healthy)
+            } else {
+                self.taken[connection.id]!.more.append(index)
+            }
             notes.append(GatewayLogNote(record: record, matchedBy: matchedBy, disagreement: Disagreement.about(record, connection)))
         }
         return notes
@@ -218,10 +231,10 @@ public struct GatewayLogJoiner {
     /// Gives back the records connection `id` took: it was not an upstream connection after
     /// all (a client's connection to the gateway, judged before the gateway's listener was known).
     public mutating func release(_ id: UInt32) {
-        guard let (indexes, healthy) = self.taken.removeValue(forKey: id) else { return }
-        for index in indexes {
+        guard let taken = self.taken.removeValue(forKey: id) else { return }
+        for index in CollectionOfOne(taken.first) + taken.more {
             self.connectionJoins[index] -= 1
-            if healthy { self.healthyJoins[index] -= 1 }
+            if taken.healthy { self.healthyJoins[index] -= 1 }
         }
     }
 
@@ -278,11 +291,10 @@ public struct GatewayLogJoiner {
     }
 
     /// What ties `record` to `connection`, or `nil` when something contradicts it.
-    static func matches(
-        _ record: GatewayLogRecord, _ connection: JoinableConnection, sent requests: [String: [(method: String, target: String, requestID: String?)]]
-    ) -> [String]? {
+    static func matches(_ record: GatewayLogRecord, _ connection: JoinableConnection, sent requests: SentRequests) -> [String]? {
         guard self.overlaps(record, from: connection.start, to: connection.end) else { return nil }
         var keys: [String] = []
+        keys.reserveCapacity(5)
         if let port = record.gatewayPort {
             guard port == connection.gatewaySide.port else { return nil }
             keys.append("gateway_port")
@@ -305,13 +317,15 @@ public struct GatewayLogJoiner {
                     else { return nil }
                 }
             } else {
-                let sent = (requests[target] ?? []).filter { record.method == nil || $0.method == record.method }
+                let sent = requests.sent(target: target, method: record.method)
                 guard !sent.isEmpty else { return nil }
                 keys.append("request")
-                let ids = Set(sent.compactMap(\.requestID))
-                if !record.requestIDs.isEmpty, !ids.isEmpty {
-                    guard !ids.isDisjoint(with: record.requestIDs) else { return nil }
-                    keys.append("request_id")
+                if !record.requestIDs.isEmpty {
+                    let ids = Set(sent.compactMap(\.requestID))
+                    if !ids.isEmpty {
+                        guard !ids.isDisjoint(with: record.requestIDs) else { return nil }
+                        keys.append("request_id")
+                    }
                 }
             }
         }
@@ -352,6 +366,33 @@ public struct GatewayLogJoiner {
         guard self.overlaps(record, from: Timestamp(nanoseconds: error.time.nanoseconds - before), to: error.time) else { return nil }
         keys.append("time")
         return keys
+    }
+}
+
+/// A connection's requests, asked for those with a target (and a method): a table by target
+/// for a connection with many, a scan for one with a few.
+struct SentRequests {
+    typealias Request = (method: String, target: String, requestID: String?)
+    private let requests: [Request]
+    private let byTarget: [String: [Request]]?
+    /// The most requests scanned rather than looked up.
+    static let scanned = 8
+
+    init(_ requests: [Request]) {
+        self.requests = requests
+        if requests.count > Self.scanned {
+            var table: [String: [Request]] = [:]
+            for request in requests { table[request.target, default: []].append(request) }
+            self.byTarget = table
+        } else {
+            self.byTarget = nil
+        }
+    }
+
+    /// The requests for `target`, in the order sent, with `method` when one is given.
+    func sent(target: String, method: String?) -> [Request] {
+        let candidates = self.byTarget.map { $0[target] ?? [] } ?? self.requests.filter { $0.target == target }
+        return candidates.filter { method == nil || $0.method == method }
     }
 }
 

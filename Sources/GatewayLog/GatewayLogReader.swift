@@ -493,11 +493,12 @@ extension GatewayLogReader {
                 record.status = status
             case .upstreamAddress:
                 // `127.0.0.1:18082, 127.0.0.1:18083` (tries), ` : ` (internal redirects).
-                for item in value.split(whereSeparator: { $0 == "," || $0 == " " }) where item != ":" && item != "-" {
+                for item in Self.split(value, where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") }) where item != ":" && item != "-" {
                     if let endpoint = Endpoint(parsing: item) { record.upstreams.append(endpoint) }
                 }
             case .upstreamStatus:
-                record.upstreamStatuses = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ":" }).compactMap { Int($0) }
+                record.upstreamStatuses = Self.split(value, where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ":") })
+                    .compactMap { Int($0) }
             case .request:
                 if let (method, target) = Self.requestWords(value) {
                     record.method = String(method)
@@ -522,7 +523,7 @@ extension GatewayLogReader {
             }
         }
         if let epoch {
-            let parts = epoch.split(separator: ".", maxSplits: 1)
+            let parts = Self.split(epoch, where: { $0 == UInt8(ascii: ".") }, maxSplits: 1)
             guard let seconds = parts.first.flatMap({ Int64($0) }), (0..<Self.latestSecond).contains(seconds) else { return nil }
             var nanoseconds: Int64 = 0
             precision = 1_000_000_000
@@ -546,6 +547,37 @@ extension GatewayLogReader {
         if format.kind == .lighttpdAccess { record.span += 1_000_000_000 }
         if let status = record.status, record.message == nil, status >= 500 { record.message = "status \(status)" }
         return record
+    }
+
+    /// `value` split as `split(maxSplits:whereSeparator:)` splits it (empty pieces left out),
+    /// looking at bytes: an ASCII line's Characters are its bytes, and an access log has
+    /// millions of lines. Any other line is split by its Characters.
+    static func split(_ value: Substring, where isSeparator: (UInt8) -> Bool, maxSplits: Int = .max) -> [Substring] {
+        let utf8 = value.utf8
+        // The pieces' byte offsets; `nil` when a byte is not ASCII.
+        let found: [Range<Int>]? = utf8.withContiguousStorageIfAvailable { bytes in
+            var ranges: [Range<Int>] = []
+            var start = 0
+            var cursor = 0
+            while cursor < bytes.count {
+                let byte = bytes[cursor]
+                guard byte < 0x80 else { return nil }
+                if ranges.count < maxSplits, isSeparator(byte) {
+                    if start < cursor { ranges.append(start..<cursor) }
+                    start = cursor + 1
+                }
+                cursor += 1
+            }
+            if start < bytes.count { ranges.append(start..<bytes.count) }
+            return ranges
+        } ?? nil
+        guard let found else {
+            return value.split(maxSplits: maxSplits, omittingEmptySubsequences: true) { $0.isASCII && isSeparator($0.asciiValue!) }
+        }
+        return found.map { range in
+            let start = utf8.index(utf8.startIndex, offsetBy: range.lowerBound)
+            return value[start..<utf8.index(start, offsetBy: range.count)]
+        }
     }
 
     /// The latest second since the epoch a log's time may name (2^33, in 2242): a time later,

@@ -277,7 +277,9 @@ struct Analyze: ParsableCommand {
     ) -> Error? {
         let ended = engine.takeEnded()
         guard !ended.isEmpty else { return nil }
-        return self.add(ended, to: report, counting: &counts, gatewayLog: gatewayLog)
+        let failure = self.add(ended, to: report, counting: &counts, gatewayLog: gatewayLog)
+        gatewayLog?.forgetUnlisted { engine.listedConnectionIDs() }
+        return failure
     }
 
     /// Moves `ended` to the report; returns what failed writing them. Taken, not borrowed: the

@@ -55,10 +55,13 @@ final class GatewayLogSession {
     let followers: [GatewayLogFollower]
     let zone: LocalZone
     private(set) var joiner = GatewayLogJoiner()
-    /// The notes each connection got as it was streamed, for the copies the summary keeps.
+    /// The notes each connection got as it was streamed, for the copies the summary keeps;
+    /// those of connections the summary will not list are let go (`forgetUnlisted`).
     private var notes: [UInt32: (notes: [GatewayLogNote], notListed: Int)] = [:]
-    /// Each annotated connection's upstream side.
-    private var servers: [UInt32: Endpoint] = [:]
+    /// How many connections' notes are kept before those not listed are let go.
+    private var notesKeptBeforeForgetting = 1024
+    /// The annotated connections, by their upstream side.
+    private var idsByServer: [Endpoint: [UInt32]] = [:]
 
     init(followers: [GatewayLogFollower], zone: LocalZone) {
         self.followers = followers
@@ -116,8 +119,19 @@ final class GatewayLogSession {
         report.gatewayLogNotListed = notes.count - kept.count
         if !notes.isEmpty {
             self.notes[report.id] = (kept, report.gatewayLogNotListed)
-            self.servers[report.id] = report.server
+            self.idsByServer[report.server, default: []].append(report.id)
         }
+    }
+
+    /// Lets go of the notes of connections the summary will not list, once enough are kept:
+    /// a log line per connection would otherwise be held twice, the whole run long.
+    /// `listed()` gives the ids the summary lists now (a connection not among them once it
+    /// was annotated never is later).
+    func forgetUnlisted(_ listed: () -> Set<UInt32>) {
+        guard self.notes.count >= self.notesKeptBeforeForgetting else { return }
+        let ids = listed()
+        self.notes = self.notes.filter { ids.contains($0.key) }
+        self.notesKeptBeforeForgetting = max(1024, 2 * self.notes.count)
     }
 
     /// Sets the lines joined when `report` was streamed (the summary's copy of it).
@@ -133,9 +147,11 @@ final class GatewayLogSession {
             // Clients' connections to the gateway judged before its listener was found leave
             // the report (StreamedReport.assemble): their lines go back.
             let listeners = Set(hop.listeners.map(\.endpoint))
-            for (id, server) in self.servers where listeners.contains(server) {
-                self.joiner.release(id)
-                self.notes[id] = nil
+            for listener in listeners {
+                for id in self.idsByServer[listener] ?? [] {
+                    self.joiner.release(id)
+                    self.notes[id] = nil
+                }
             }
             for index in hop.errors.indices {
                 let error = hop.errors[index]

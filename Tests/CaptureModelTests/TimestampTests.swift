@@ -17,13 +17,22 @@ func rfc3339(nanoseconds: Int64, text: String) {
     ("[::1]:80", "[::1]:80"),
     ("[2001:db8:0:0:1:0:0:1]:1", "[2001:db8::1:0:0:1]:1"),
     ("[fe80:0:0:0:0:0:0:0]:9", "[fe80::]:9"),
+    // Read from the bytes (the dotted quad and port of a log line) and by the parts alike.
+    ("010.000.003.024:00080", "10.0.3.24:80"),
+    ("255.255.255.255:65535", "255.255.255.255:65535"),
+    ("0.0.0.0:0", "0.0.0.0:0"),
+    ("10.0.3.24:+80", "10.0.3.24:80"),
+    ("10.0.3.24:000080", "10.0.3.24:80"),
 ])
 func endpointRoundTrip(text: String, expected: String) throws {
     let endpoint = try #require(Endpoint(parsing: Substring(text)))
     #expect(endpoint.description == expected)
 }
 
-@Test(arguments: ["10.0.3.256:80", "10.0.3:80", "[::1]", "::1:80", "[1::2::3]:80", "host:80", "10.0.0.1:70000"])
+@Test(arguments: [
+    "10.0.3.256:80", "10.0.3:80", "[::1]", "::1:80", "[1::2::3]:80", "host:80", "10.0.0.1:70000", "10.0.0.1:", "10.0.0.1:65536",
+    "10.0.0.1.5:80", "10.0..1:80", "1000.0.0.1:80", ".10.0.0.1:80", "10.0.0.1:80:80", "10.0.0.1 :80",
+])
 func endpointRejects(text: String) {
     #expect(Endpoint(parsing: Substring(text)) == nil)
 }

@@ -69,6 +69,24 @@ struct GatewayLogJoinerTests {
         #expect(joiner.unmatched.count == 3)
     }
 
+    /// A line joins only a request its connection sent with its method, and is refused when
+    /// its request id is another; alike whether the requests are scanned (a few) or looked up
+    /// by target (more than `SentRequests.scanned`).
+    @Test(arguments: [2, 9])
+    func aLineJoinsOnlyARequestSentWithItsMethodAndID(requests: Int) throws {
+        var joiner = GatewayLogJoiner()
+        joiner.add([
+            Self.record(#"2026/11/22 01:16:16 [error] 1#1: *9 upstream timed out (110: Connection timed out) while reading upstream, client: 127.0.0.1, server: , request: "POST /s/cl-differ/1 HTTP/1.1", upstream: "http://127.0.0.1:18090/s/cl-differ/1", host: "h""#),
+            Self.record(#"2026/11/22 01:16:16 [error] 1#1: *9 upstream timed out (110: Connection timed out) while reading upstream, client: 127.0.0.1, server: , request: "GET /s/cl-differ/1 HTTP/1.1", upstream: "http://127.0.0.1:18090/s/cl-differ/1", host: "h""#),
+        ])
+        var connection = Self.connection(code: .tcpReadTimeout, verdictClass: .gatewayTimeout, summary: "Timed out.")
+        connection.requests = (0..<requests - 1).map { ("GET", "/other/\($0)", nil) } + [("GET", "/s/cl-differ/1", nil)]
+        let notes = joiner.join(connection)
+        #expect(notes.map(\.record.method) == ["GET"])
+        #expect(notes.first?.matchedBy == ["upstream", "request", "time"])
+        #expect(joiner.unmatched.map(\.method) == ["POST"])
+    }
+
     // MARK: The join's time windows (each key's records by time)
 
     /// nginx with `$msec $status "$upstream_addr" "$request" $request_time`: logged when the

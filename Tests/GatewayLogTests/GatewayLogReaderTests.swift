@@ -218,3 +218,19 @@ struct GatewayLogReaderTests {
     }
 }
 
+/// `GatewayLogReader.split`: an ASCII field split by its bytes as `split(maxSplits:whereSeparator:)`
+/// splits it by its Characters (empty pieces left out), and any other by its Characters.
+@Test(arguments: [
+    "10.0.3.12:8080", "10.0.3.12:8080, 10.0.3.13:8080", " : 10.0.3.14:80", ",,a,,b,,", "", ",", "1717495200.206", ".5", "5.",
+    "1..5", "..5", "1.2.3", "é,é", "a,é,b", "x\u{301},y", "500, 502 : 504",
+])
+func splitByBytesAsByCharacters(text: String) {
+    let value = Substring(text)
+    for separators in [",. :", "."] {
+        for maxSplits in [1, 2, Int.max] {
+            let bytes = GatewayLogReader.split(value, where: { separators.utf8.contains($0) }, maxSplits: maxSplits)
+            let characters = value.split(maxSplits: maxSplits, omittingEmptySubsequences: true) { separators.contains($0) }
+            #expect(bytes.map(String.init) == characters.map(String.init), "\(text) split at \(separators) \(maxSplits)")
+        }
+    }
+}

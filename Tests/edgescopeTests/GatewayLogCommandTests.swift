@@ -1,4 +1,5 @@
 @testable import edgescope
+import CaptureModel
 import Foundation
 import Testing
 import TestSupport
@@ -203,6 +204,49 @@ struct GatewayLogCommandTests {
         let connections = try #require(document["connections"] as? [[String: Any]])
         #expect(connections.map { $0["gateway_log_not_listed"] as? Int } == [950, 150])
         #expect(Self.section(document)["matched"] as? Int == 1200)
+    }
+
+    /// 1,300 short connections with an access log line each, two of them answered with a
+    /// malformed head (nginx logs 502). The notes of the connections the summary will not
+    /// list are let go once 1,024 are held; the summary's two failures, one annotated before
+    /// that and one after, still show their lines, and report.json still has every
+    /// connection's line joined.
+    @Test func theSummaryKeepsTheLinesOfItsConnectionsWhenTheOthersAreLetGo() throws {
+        let directory = Paths.temporaryDirectory("gwlog-many")
+        let capture = directory + "/short.pcap"
+        let log = directory + "/access.log"
+        let upstream = Endpoint(address: .v4(0x0a00_0318), port: 8080)
+        let failing: Set<Int> = [5, 1200]
+        var file = PcapFileBuilder()
+        var lines = ""
+        for index in 0..<1300 {
+            var time: Int64 = (1_700_000_000_000 + Int64(index) * 10) * 1_000_000
+            let request = Array("GET /item/\(index) HTTP/1.0\r\nHost: api\r\n\r\n".utf8)
+            let head = failing.contains(index) ? "HTTP/1.1 200 OK\r\nBad Header: x\r\n" : "HTTP/1.1 200 OK\r\n"
+            file.appendExchange(
+                from: Endpoint(address: .v4(0x0a00_0001), port: UInt16(20000 + index)), to: upstream,
+                request: request, response: Array((head + "Content-Length: 2\r\n\r\nok").utf8), time: &time)
+            let status = failing.contains(index) ? "502" : "200"
+            let milliseconds = time / 1_000_000
+            lines += "\(milliseconds / 1000).\(String(format: "%03d", Int(milliseconds % 1000))) \(status) \"10.0.3.24:8080\" \"\(status)\" \"GET /item/\(index) HTTP/1.0\" 0.001\n"
+        }
+        try file.write(to: capture)
+        try lines.write(toFile: log, atomically: true, encoding: .utf8)
+        let out = directory + "/out"
+        let run = try Run([
+            "analyze", capture, "--out", out, "--gateway-log", log, "--gateway-log-tz", "UTC", "--gateway-log-format",
+            #"nginx:$msec $status "$upstream_addr" "$upstream_status" "$request" $request_time"#,
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("\(log):6: "), "the line of c6, annotated before the others were let go")
+        #expect(run.stdout.contains("\(log):1201: "), "the line of c1201, annotated after")
+        #expect(run.stdout.contains("  1300 joined to a connection or client error, 0 joined nothing"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any])
+        let listed = try #require(report["connections"] as? [[String: Any]])
+        let lineOf = listed.map { connection in
+            "\(connection["id"] as? String ?? "?") \(((connection["gateway_log"] as? [[String: Any]])?.first?["line"] as? Int) ?? 0)"
+        }
+        #expect(lineOf == ["c6 6", "c1201 1201"])
     }
 
     @Test func everyFormatShowsTheLinesAndTheDisagreement() throws {
