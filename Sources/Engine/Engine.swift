@@ -124,6 +124,16 @@ public struct Engine {
         self.merger.takeEnded()
     }
 
+    /// What a gateway log line must reach to be joined when a live capture ends: `capture
+    /// --gateway-log` joins lines only to the final report's connections and client errors,
+    /// and a line that can reach none of them can be let go as it comes.
+    public func logJoinReach() -> LogJoinReach {
+        let errors = self.merger.hops.clientErrorTimes()
+        return LogJoinReach(
+            earliestOpen: self.flows.earliestLiveStart, listed: self.merger.listedSpans(), clientErrors: errors.listed,
+            laterClientErrorsFrom: errors.laterFrom)
+    }
+
     /// The ids of the connections the result lists so far: one absorbed and not among them
     /// will not be listed.
     public func listedConnectionIDs() -> Set<UInt32> {
@@ -200,4 +210,20 @@ public struct Engine {
         if !self.dns.isEmpty { result.attachDNS(self.dns) }
         return result
     }
+}
+
+/// What a gateway log line must reach to be joined when a live capture ends (`Engine.logJoinReach()`).
+public struct LogJoinReach: Sendable {
+    /// The first packet's time of the earliest connection not judged yet; connections to come
+    /// start later still.
+    public var earliestOpen: Timestamp?
+    /// Each connection listed so far: its first and last packet times. A connection judged and
+    /// not among them will not be listed.
+    public var listed: [(start: Timestamp, end: Timestamp)]
+    /// The time of each client error listed so far.
+    public var clientErrors: [Timestamp]
+    /// The earliest time a client error listed later may have: a pending one's, or the latest
+    /// time there is when none is pending (only errors still to come, from the capture's
+    /// present on); `nil` when none will be listed.
+    public var laterClientErrorsFrom: Timestamp?
 }

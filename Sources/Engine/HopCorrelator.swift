@@ -206,6 +206,19 @@ struct HopCorrelator {
         self.given.contains { $0.matches(server) } || self.inferred.contains(server)
     }
 
+    /// The times of the client errors listed, and the earliest time a client error listed
+    /// later may have: the earliest pending one's, or the latest time there is when none is
+    /// pending (only errors still to come); `nil` when none will be listed (the list is full,
+    /// or no client hop was seen).
+    func clientErrorTimes() -> (listed: [Timestamp], laterFrom: Timestamp?) {
+        let listed = self.errors.map(\.time)
+        guard self.errors.count < self.limits.listedErrors, !self.given.isEmpty || !self.inferred.isEmpty || self.errorCount > 0 else {
+            return (listed, nil)
+        }
+        let pending = self.pending.map { $0.error.responseTime ?? $0.error.outcome }.min()
+        return (listed, pending ?? Timestamp(nanoseconds: .max))
+    }
+
     /// Listeners inferred since the last call.
     mutating func takeNewGateways() -> [Endpoint] {
         defer { self.newGateways.removeAll() }

@@ -165,6 +165,14 @@ struct Merger {
         return ids
     }
 
+    /// Each listed connection's first and last packet times.
+    func listedSpans() -> [(start: Timestamp, end: Timestamp)] {
+        func span(_ report: ConnectionReport) -> (start: Timestamp, end: Timestamp) {
+            (report.facts.first.time, max(report.facts.first.time, report.facts.last.time))
+        }
+        return self.listed.map(span) + self.listedHealthy[self.healthyStart...].map(span)
+    }
+
     private mutating func list(_ report: ConnectionReport) {
         guard case .bounded(let maximum) = self.options.retention else {
             self.listed.append(report)

@@ -105,6 +105,18 @@ public struct GatewayLogJoiner {
         var healthy: Bool
     }
 
+    /// Records let go because nothing they could join was left (`dropUnjoinable`).
+    public private(set) var droppedCount = 0
+    /// The first of those (as many as the last call was told to list), in the order added.
+    private var droppedFirst: [(sequence: Int, record: GatewayLogRecord)] = []
+    /// Each held record's place among every record added (the files' order).
+    private var sequences: [Int] = []
+    private var addedCount = 0
+    /// Records added from each file (`GatewayLogRecord.file`), held or let go.
+    public private(set) var countsByFile: [String: Int] = [:]
+    /// The time of the first record added, when it has one.
+    public private(set) var firstRecordTime: Timestamp?
+
     /// How far outside a connection's first and last packet a record's time may be: logs are
     /// written after the fact, and clocks differ.
     public static let slack: Int64 = 2_000_000_000
@@ -115,14 +127,23 @@ public struct GatewayLogJoiner {
 
     /// Takes records (all of a file at once for `analyze`, as they come for `capture`).
     public mutating func add(_ records: [GatewayLogRecord]) {
+        if self.addedCount == 0, let first = records.first { self.firstRecordTime = first.time }
+        for record in records { self.countsByFile[record.file, default: 0] += 1 }
         // A whole file's records (`analyze`) become the list as they are, not copied into it.
         let first = self.records.count
         if self.records.isEmpty { self.records = records } else { self.records += records }
         self.connectionJoins += repeatElement(0, count: records.count)
         self.healthyJoins += repeatElement(0, count: records.count)
         self.errorJoined += repeatElement(false, count: records.count)
-        for (offset, record) in records.enumerated() {
-            let index = first + offset
+        self.sequences += self.addedCount..<(self.addedCount + records.count)
+        self.addedCount += records.count
+        self.index(from: first)
+    }
+
+    /// Adds the records from `first` on to the keys' time indexes.
+    private mutating func index(from first: Int) {
+        for index in first..<self.records.count {
+            let record = self.records[index]
             guard let time = record.time?.nanoseconds else { continue }
             let span = record.span
             for upstream in Set(record.upstreams) {
@@ -149,9 +170,75 @@ public struct GatewayLogJoiner {
         }
     }
 
-    /// Records that joined neither a connection nor a client error, in file order.
+    /// Records that joined neither a connection nor a client error, in file order: every one
+    /// held, and the first of those let go (`dropUnjoinable`), so its first `listing` are
+    /// exactly the first that many.
     public var unmatched: [GatewayLogRecord] {
-        self.records.indices.filter { self.connectionJoins[$0] == 0 && !self.errorJoined[$0] }.map { self.records[$0] }
+        let held = self.records.indices.filter { self.connectionJoins[$0] == 0 && !self.errorJoined[$0] }
+        guard !self.droppedFirst.isEmpty else { return held.map { self.records[$0] } }
+        return (self.droppedFirst + held.map { (self.sequences[$0], self.records[$0]) }).sorted { $0.sequence < $1.sequence }.map(\.record)
+    }
+
+    /// How many records joined neither a connection nor a client error, let go ones included.
+    public var unmatchedCount: Int {
+        self.droppedCount + self.records.indices.count { self.connectionJoins[$0] == 0 && !self.errorJoined[$0] }
+    }
+
+    /// Lets go of the records that joined nothing and can join nothing still to be joined:
+    /// connections that begin at `laterConnectionsFrom` or later, the `connections` given (first
+    /// and last packet), client errors at `laterClientErrorsFrom` or later (`nil`: none), and
+    /// the `clientErrors` given. A record must overlap one of those, within `slack` (and, for a
+    /// client error, `longestClientWait` before it), to join it. Keeps the first `listing` of
+    /// those let go for `unmatched`.
+    public mutating func dropUnjoinable(
+        laterConnectionsFrom: Timestamp, connections: [(start: Timestamp, end: Timestamp)], laterClientErrorsFrom: Timestamp?,
+        clientErrors: [Timestamp], listing: Int
+    ) {
+        func mayJoin(_ record: GatewayLogRecord) -> Bool {
+            // A record without a time overlaps nothing.
+            guard let time = record.time?.nanoseconds else { return false }
+            // (Saturated: a time near 2242 and a duration of decades would overflow.)
+            let (sum, overflow) = time.addingReportingOverflow(record.span)
+            let reach = overflow ? Int64.max : sum
+            if reach >= laterConnectionsFrom.nanoseconds - Self.slack { return true }
+            if let from = laterClientErrorsFrom, reach >= from.nanoseconds - Self.longestClientWait - Self.slack { return true }
+            if connections.contains(where: { Self.overlaps(record, from: $0.start, to: $0.end) }) { return true }
+            return clientErrors.contains { Self.overlaps(record, from: Timestamp(nanoseconds: $0.nanoseconds - Self.longestClientWait), to: $0) }
+        }
+        var kept: [Int] = []
+        var dropped: [(sequence: Int, record: GatewayLogRecord)] = []
+        for index in self.records.indices {
+            if self.connectionJoins[index] > 0 || self.errorJoined[index] || mayJoin(self.records[index]) {
+                kept.append(index)
+            } else {
+                self.droppedCount += 1
+                if dropped.count < listing { dropped.append((self.sequences[index], self.records[index])) }
+            }
+        }
+        guard kept.count < self.records.count else { return }
+        self.droppedFirst = Array((self.droppedFirst + dropped).sorted { $0.sequence < $1.sequence }.prefix(listing))
+        var newIndex: [Int: Int] = [:]
+        for (position, index) in kept.enumerated() where self.connectionJoins[index] > 0 { newIndex[index] = position }
+        self.records = kept.map { self.records[$0] }
+        self.connectionJoins = kept.map { self.connectionJoins[$0] }
+        self.healthyJoins = kept.map { self.healthyJoins[$0] }
+        self.errorJoined = kept.map { self.errorJoined[$0] }
+        self.sequences = kept.map { self.sequences[$0] }
+        // A connection's records were joined: all kept, each at its new place.
+        for id in self.taken.keys {
+            self.taken[id]!.first = newIndex[self.taken[id]!.first]!
+            self.taken[id]!.more = self.taken[id]!.more.map { newIndex[$0]! }
+        }
+        self.byUpstream = [:]
+        self.byUpstreamWithoutRequest = [:]
+        self.byUpstreamAndTarget = [:]
+        self.byTargetWithoutUpstream = [:]
+        self.byClientPort = [:]
+        self.byRequestID = [:]
+        self.requestsNamingNoUpstream = TimeIndex()
+        self.byTimeOnly = []
+        self.byTimeOnlySorted = true
+        self.index(from: 0)
     }
 
     /// Records joined to some connection or client error.

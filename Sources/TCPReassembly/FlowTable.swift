@@ -61,6 +61,16 @@ public struct FlowTable {
     public var connectionsSeen: Int { Int(self.nextID) - 1 }
     /// Connections in the table now, not counting judged ones that linger.
     public var liveConnections: Int { self.index.count - self.lingeringCount }
+    /// The first packet's time of the earliest connection in the table not judged yet; `nil`
+    /// when there is none. A walk over the slots: for a caller that asks now and then.
+    public var earliestLiveStart: Timestamp? {
+        var earliest: Timestamp?
+        for slot in self.slots.indices where self.slots[slot].id != 0 {
+            let start = self.slots[slot].facts.first.time
+            if earliest.map({ start < $0 }) ?? true { earliest = start }
+        }
+        return earliest
+    }
     /// Judged connections lingering for their late packets.
     public var lingeringCount: Int { self.lingering.count - self.freeLingering.count }
     /// Connections ended early because the table was full.

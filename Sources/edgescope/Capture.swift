@@ -154,7 +154,8 @@ struct Capture: ParsableCommand {
         let target = try self.targetUser()
         let verifier = try self.trust.chainVerifier()
         let follower = try self.keylog.map { try KeyLogFollower(path: $0) }
-        // Followed as the gateway writes; the lines are joined to the final report's connections.
+        // Followed as the gateway writes; the lines are joined to the final report's connections
+        // and client errors, and those that can reach none of them are let go as it runs.
         let gatewayLog = try self.gatewayLogOptions.open()
         gatewayLog?.refresh()
         let decryption = follower.map { TLSConnection.Decryption(keyLog: $0.keyLog, crypto: OpenSSLCrypto(), waitForKeys: true) }
@@ -266,6 +267,8 @@ struct Capture: ParsableCommand {
             let wall = Self.wallClock()
             engine.tick(now: wall)
             try incidentSink.report(engine.takeEnded(), ring: &ring)
+            // Lines are joined when the capture ends: those nothing left can join are let go.
+            gatewayLog?.dropUnjoinable(reach: { engine.logJoinReach() }, now: wall)
             if Self.monotonicNow() >= nextMetrics {
                 nextMetrics &+= Self.metricsInterval
                 try? pcapWriter?.flush()

@@ -98,6 +98,30 @@ final class GatewayLogSession {
         }
     }
 
+    /// Lets go of the lines no connection or client error of the final report can be joined
+    /// to (`capture`, which joins only at the end), once enough are held: a busy gateway's log
+    /// would otherwise be held whole, the capture long. `now` is the capture's present.
+    /// `reach()` is asked only then.
+    func dropUnjoinable(reach: () -> LogJoinReach, now: Timestamp) {
+        guard self.joiner.records.count >= self.heldBeforeDropping else { return }
+        let reach = reach()
+        // Packets are stamped before edgescope reads them (libpcap hands them over every
+        // 100 ms, the loop wakes at least every 500 ms): a connection to come may begin a
+        // little before `now`.
+        let margin: Int64 = 2_000_000_000
+        let open = min(reach.earliestOpen ?? now, now)
+        self.joiner.dropUnjoinable(
+            laterConnectionsFrom: Timestamp(nanoseconds: open.nanoseconds - margin), connections: reach.listed,
+            laterClientErrorsFrom: reach.laterClientErrorsFrom.map { Timestamp(nanoseconds: min($0, open).nanoseconds - margin) },
+            clientErrors: reach.clientErrors, listing: GatewayLogSummary.listed)
+        // Looked at again once half as many again have come: each look walks every line held.
+        self.heldBeforeDropping = max(Self.heldBeforeFirstDrop, self.joiner.records.count * 3 / 2)
+    }
+
+    /// How many lines are held before the first look for lines to let go.
+    static let heldBeforeFirstDrop = 4096
+    private var heldBeforeDropping = GatewayLogSession.heldBeforeFirstDrop
+
     /// The last lines of each file (`capture`, at the end).
     func finish() {
         self.refresh()
@@ -171,16 +195,17 @@ final class GatewayLogSession {
             result.clientHop = hop
         }
         let unmatched = self.joiner.unmatched
+        let unmatchedCount = self.joiner.unmatchedCount
         let unread = self.followers.flatMap(\.reader.unread)
         result.gatewayLog = GatewayLogSummary(
             files: self.followers.map { follower in
                 GatewayLogSummary.File(
                     path: follower.path, kind: follower.reader.kind, format: follower.reader.accessFormat?.name,
-                    records: self.joiner.records.count { $0.file == follower.path }, unread: follower.reader.unreadCount)
+                    records: self.joiner.countsByFile[follower.path] ?? 0, unread: follower.reader.unreadCount)
             },
             zone: self.zone.name, matched: self.joiner.matchedCount, unmatched: Array(unmatched.prefix(GatewayLogSummary.listed)),
-            unmatchedCount: unmatched.count, unread: unread, unreadCount: self.followers.reduce(0) { $0 + $1.reader.unreadCount })
-        if !unmatched.isEmpty, self.joiner.matchedCount == 0, let first = self.joiner.records.first?.time {
+            unmatchedCount: unmatchedCount, unread: unread, unreadCount: self.followers.reduce(0) { $0 + $1.reader.unreadCount })
+        if unmatchedCount > 0, self.joiner.matchedCount == 0, let first = self.joiner.firstRecordTime {
             let warning = "No line of the gateway logs joined a connection (the first is from \(first.rfc3339)): if the times are off by hours, give the logs' zone with --gateway-log-tz."
             result.warnings.append(warning)
         }

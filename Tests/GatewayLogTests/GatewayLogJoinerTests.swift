@@ -105,6 +105,63 @@ struct GatewayLogJoinerTests {
             start: time(start), end: time(end), requests: [("GET", target, nil)], code: .none, verdictClass: .ok, summary: "Healthy.")
     }
 
+    // MARK: Letting go of lines nothing left can join (`capture`)
+
+    /// 400 lines, one a second from 1796600000 (`/item/N` logged at second N, taking 10 ms).
+    static func secondlyRecords() -> [GatewayLogRecord] {
+        Self.accessRecords((0..<400).map { #"\#(1_796_600_000 + $0).010 200 "10.0.3.12:8080" "GET /item/\#($0) HTTP/1.1" 0.010"# })
+    }
+
+    static func at(_ second: Double) -> Timestamp { Timestamp(nanoseconds: Int64(((1_796_600_000 + second) * 1e9).rounded())) }
+
+    /// Letting go changes nothing a join would find: a listed connection's line, a listed
+    /// client error's reach (300 s before it, and 2 s of slack), lines from the earliest open
+    /// connection on, the matched and unmatched counts, the first unmatched lines and each
+    /// file's count. Lines 63-347 reach none of those, and go.
+    @Test func lettingGoOfUnjoinableLinesChangesNoJoin() throws {
+        var whole = GatewayLogJoiner()
+        whole.add(Self.secondlyRecords())
+        var dropped = GatewayLogJoiner()
+        dropped.add(Self.secondlyRecords())
+        dropped.dropUnjoinable(
+            laterConnectionsFrom: Self.at(350), connections: [(Self.at(20), Self.at(20.5))], laterClientErrorsFrom: nil,
+            clientErrors: [Self.at(60)], listing: 5)
+        #expect(dropped.droppedCount == 285)
+        #expect(dropped.records.map(\.line) == Array(1...63) + Array(349...400))
+        for var joiner in [whole, dropped] {
+            #expect(joiner.join(Self.connection(id: 1, port: 40001, from: 1_796_600_020.0, to: 1_796_600_020.5, target: "/item/20")).map(\.record.line) == [21])
+            #expect(joiner.join(Self.connection(id: 2, port: 40002, from: 1_796_600_360.0, to: 1_796_600_360.5, target: "/item/360")).map(\.record.line) == [361])
+            #expect(joiner.matchedCount == 2)
+            #expect(joiner.unmatchedCount == 398)
+            #expect(joiner.unmatched.prefix(5).map(\.line) == [1, 2, 3, 4, 5])
+            #expect(joiner.countsByFile == ["access.log": 400])
+            #expect(joiner.firstRecordTime == Self.at(0))
+        }
+    }
+
+    /// The first unmatched lines stay in file order across several lettings-go, between lines
+    /// still held; a connection's lines, taken before, can still be given back.
+    @Test func theFirstUnmatchedLinesStayInFileOrderAndTakenLinesCanBeGivenBack() throws {
+        var joiner = GatewayLogJoiner()
+        joiner.add(Self.secondlyRecords())
+        #expect(joiner.join(Self.connection(id: 7, port: 40007, from: 1_796_600_100.0, to: 1_796_600_100.5, target: "/item/100")).map(\.record.line) == [101])
+        // Lines 3-9 are held for a listed connection; 1-200 go, but for those and the one taken.
+        joiner.dropUnjoinable(
+            laterConnectionsFrom: Self.at(202), connections: [(Self.at(4), Self.at(6))], laterClientErrorsFrom: nil, clientErrors: [],
+            listing: 3)
+        #expect(joiner.droppedCount == 192)
+        joiner.dropUnjoinable(
+            laterConnectionsFrom: Self.at(302), connections: [], laterClientErrorsFrom: nil, clientErrors: [], listing: 3)
+        #expect(joiner.droppedCount == 192 + 100 + 7)
+        #expect(joiner.unmatched.prefix(3).map(\.line) == [1, 2, 3])
+        #expect(joiner.unmatchedCount == 399)
+        joiner.release(7)
+        #expect(joiner.matchedCount == 0)
+        #expect(joiner.unmatchedCount == 400)
+        // Line 101 is held (taken when the lines went): once given back it is unmatched again.
+        #expect(joiner.records.map(\.line).prefix(1) == [101])
+    }
+
     /// Lines written out of time order (a slow request is logged after quicker ones that began
     /// later) each join the connection they are about, and only it.
     @Test func linesOutOfTimeOrderJoinTheirOwnConnections() throws {

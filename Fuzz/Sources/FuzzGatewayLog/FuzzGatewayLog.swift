@@ -12,7 +12,10 @@
 //   that record, unless an earlier one took it: the joiner's indexes never miss a record the
 //   rules would join, and never hand back one whose time is outside the connection's;
 // - the same for a client error made from a record's client port, request and time;
-// - afterwards every record is matched or unmatched, never both, never neither.
+// - afterwards every record is matched or unmatched, never both, never neither;
+// - a second joiner that lets go of the records none of those connections and client errors
+//   can reach (`dropUnjoinable`, before the joins and again half-way) joins the same records
+//   to each, and counts and lists the same unmatched ones.
 import CaptureModel
 import FuzzSupport
 import GatewayLog
@@ -56,15 +59,40 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     var joiner = GatewayLogJoiner()
     joiner.add(records)
-    var joined = Set<Int>()
+    var connections: [(record: GatewayLogRecord, connection: JoinableConnection)] = []
     for (offset, record) in records.prefix(16).enumerated() {
         guard let time = record.time, let target = record.target, record.gatewayPort == nil, record.requestIDs.isEmpty else { continue }
         let upstream = record.upstreams.first ?? record.upstreamAddress.map { Endpoint(address: $0, port: 8080) } ?? someUpstream
         let end = Timestamp(nanoseconds: time.nanoseconds &+ max(0, record.span))
-        let connection = JoinableConnection(
+        connections.append((record, JoinableConnection(
             id: UInt32(offset), gatewaySide: Endpoint(address: .v4(0x0a00_0001), port: 40_000), upstream: upstream, start: time, end: end,
-            requests: [(record.method ?? "GET", target, nil)], code: .none, verdictClass: .ok, summary: "")
+            requests: [(record.method ?? "GET", target, nil)], code: .none, verdictClass: .ok, summary: "")))
+    }
+    var errors: [JoinableClientError] = []
+    for record in records.prefix(16) {
+        guard let time = record.time, let target = record.target, let port = record.clientPort else { continue }
+        errors.append(JoinableClientError(
+            client: Endpoint(address: record.clientAddress ?? .v4(0xc000_0207), port: port), time: time, method: record.method ?? "GET",
+            target: target, requestID: record.requestIDs.first, status: record.status, failure: .errorStatus, upstreamServer: nil))
+    }
+    var dropping = GatewayLogJoiner()
+    dropping.add(records)
+    func drop(from first: Int) {
+        dropping.dropUnjoinable(
+            laterConnectionsFrom: Timestamp(nanoseconds: .max), connections: connections[first...].map { ($0.connection.start, $0.connection.end) },
+            laterClientErrorsFrom: nil, clientErrors: errors.map(\.time), listing: 5)
+    }
+    drop(from: 0)
+    func same(_ a: [GatewayLogNote], _ b: [GatewayLogNote]) -> Bool {
+        a.map { "\($0.record.line) \($0.matchedBy) \($0.disagreement ?? "")" } == b.map { "\($0.record.line) \($0.matchedBy) \($0.disagreement ?? "")" }
+    }
+    var joined = Set<Int>()
+    for (index, (record, connection)) in connections.enumerated() {
+        let time = connection.start
+        let end = connection.end
         let notes = joiner.join(connection)
+        if index == connections.count / 2 { drop(from: index) }
+        require(same(notes, dropping.join(connection)), "letting records go changed what connection \(connection.id) joined")
         for note in notes {
             require(overlaps(note.record, time, end, slack: GatewayLogJoiner.slack), "a record outside the connection's time joined it")
         }
@@ -76,17 +104,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for note in notes { joined.insert(note.record.line) }
     }
     var errorJoined = Set<Int>()
-    for record in records.prefix(16) {
-        guard let time = record.time, let target = record.target, let port = record.clientPort else { continue }
-        let error = JoinableClientError(
-            client: Endpoint(address: record.clientAddress ?? .v4(0xc000_0207), port: port), time: time, method: record.method ?? "GET",
-            target: target, requestID: record.requestIDs.first, status: record.status, failure: .errorStatus, upstreamServer: nil)
+    for (error, record) in zip(errors, records.prefix(16).filter { $0.time != nil && $0.target != nil && $0.clientPort != nil }) {
         let notes = joiner.join(error)
+        require(same(notes, dropping.join(error)), "letting records go changed what a client error joined")
         if !errorJoined.contains(record.line) {
             require(notes.contains { $0.record.line == record.line }, "a client error made from line \(record.line)'s keys did not take it")
         }
         for note in notes { errorJoined.insert(note.record.line) }
     }
     require(joiner.matchedCount + joiner.unmatched.count == records.count, "records matched and unmatched do not add up")
+    require(dropping.matchedCount == joiner.matchedCount && dropping.unmatchedCount == joiner.unmatched.count,
+            "letting records go changed the counts")
+    require(dropping.unmatched.prefix(5).map(\.line) == joiner.unmatched.prefix(5).map(\.line), "letting records go changed the first unmatched")
     return 0
 }
