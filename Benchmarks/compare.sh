@@ -32,7 +32,7 @@
 #   --big-dir DIR     where --memory-scaling puts the large capture (default /tmp)
 #   --factor F        size ratio for --memory-scaling (default 10)
 #   --threads N       also time `edgescope analyze FILE --out DIR --threads N`
-# Needs: cc, libpcap-dev, tcpdump, tshark, time (Debian packages of those names).
+# Needs: cc, libpcap-dev, tcpdump (not for --short), tshark, time (Debian packages of those names).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +73,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-for tool in cc tcpdump; do
+# --short times no tcpdump: only the other modes need it.
+needed=(cc)
+[[ $short -eq 1 ]] || needed+=(tcpdump)
+for tool in "${needed[@]}"; do
     command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install $tool)" >&2; exit 1; }
 done
 [[ -x /usr/bin/time ]] || { echo "/usr/bin/time missing (apt-get install time)" >&2; exit 1; }
