@@ -204,6 +204,18 @@ public struct AccessLogFormat: Sendable {
         }
     }
 
+    /// One format, shared by the records read in it, which read their fields from their text
+    /// again when asked (`GatewayLogRecord.fields`) instead of each holding them.
+    final class Shared: Sendable {
+        let format: AccessLogFormat
+        init(_ format: AccessLogFormat) { self.format = format }
+
+        /// The fields of `text`, a line in this format, by name, as `GatewayLogRecord.fields` lists them.
+        func fieldValues(of text: String) -> [(name: String, value: String)] {
+            self.format.fields(of: Substring(text))?.map { ($0.name, String($0.value)) } ?? []
+        }
+    }
+
     /// The fields of `line` by name, or `nil` when the line is not in this layout.
     func fields(of line: Substring) -> [(name: String, meaning: Meaning, value: Substring)]? {
         let utf8 = line.utf8

@@ -11,7 +11,11 @@ public struct GatewayLogReader {
     /// The layout found, once a line was read.
     public private(set) var kind: GatewayLogKind?
     /// The access-log layout found, when `kind` is an access log.
-    public private(set) var accessFormat: AccessLogFormat?
+    public private(set) var accessFormat: AccessLogFormat? {
+        didSet { self.sharedFormat = self.accessFormat.map(AccessLogFormat.Shared.init) }
+    }
+    /// `accessFormat`, shared by the records read in it (`GatewayLogRecord.fields`).
+    private var sharedFormat: AccessLogFormat.Shared?
     let formats: [AccessLogFormat]
     let zone: LocalZone
     /// Lines before the layout is known.
@@ -103,7 +107,7 @@ public struct GatewayLogReader {
         case .haproxy: record = Self.haproxy(text, file: self.file, number: number, zone: self.zone, eventsToo: true)
         case .caddy: record = Self.caddy(text, file: self.file, number: number)
         case .nginxAccess, .apacheAccess, .lighttpdAccess, .combinedAccess:
-            record = self.accessFormat.flatMap { Self.access(text, format: $0, file: self.file, number: number, zone: self.zone) }
+            record = self.accessFormat.flatMap { Self.access(text, format: $0, file: self.file, number: number, zone: self.zone, shared: self.sharedFormat) }
         case .varnishlog:
             return self.varnish(text, number: number)
         }
@@ -466,7 +470,11 @@ extension GatewayLogReader {
     }
 
     /// An access-log line in `format`.
-    static func access(_ line: Substring, format: AccessLogFormat, file: String, number: Int, zone: LocalZone) -> GatewayLogRecord? {
+    /// `shared`: `format`, shared by the records, which then read their fields from their text
+    /// when asked rather than hold them; without it each record holds its fields.
+    static func access(
+        _ line: Substring, format: AccessLogFormat, file: String, number: Int, zone: LocalZone, shared: AccessLogFormat.Shared? = nil
+    ) -> GatewayLogRecord? {
         guard let fields = format.fields(of: line) else { return nil }
         var epoch: Substring?
         var fraction: (Substring, Int64)?
@@ -474,9 +482,12 @@ extension GatewayLogReader {
         var precision: Int64 = 1_000_000_000
         var duration: Int64 = 0
         var record = GatewayLogRecord(file: file, line: number, kind: format.kind, time: nil, span: 0, text: String(line))
-        record.fields.reserveCapacity(fields.count)
-        for (name, meaning, value) in fields {
-            record.fields.append((name, String(value)))
+        if let shared {
+            record.fieldsFormat = shared
+        } else {
+            record.fields = fields.map { ($0.name, String($0.value)) }
+        }
+        for (_, meaning, value) in fields {
             switch meaning {
             case .epochSeconds: epoch = value
             case .fractionMicroseconds: fraction = (value, 1000)
