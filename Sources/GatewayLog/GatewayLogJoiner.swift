@@ -128,7 +128,15 @@ public struct GatewayLogJoiner {
     /// Takes records (all of a file at once for `analyze`, as they come for `capture`).
     public mutating func add(_ records: [GatewayLogRecord]) {
         if self.addedCount == 0, let first = records.first { self.firstRecordTime = first.time }
-        for record in records { self.countsByFile[record.file, default: 0] += 1 }
+        // Counted by runs of the same file (a refresh's records are one file's): a hash a run.
+        var start = 0
+        while start < records.count {
+            let file = records[start].file
+            var end = start + 1
+            while end < records.count, records[end].file == file { end += 1 }
+            self.countsByFile[file, default: 0] += end - start
+            start = end
+        }
         // A whole file's records (`analyze`) become the list as they are, not copied into it.
         let first = self.records.count
         if self.records.isEmpty { self.records = records } else { self.records += records }
