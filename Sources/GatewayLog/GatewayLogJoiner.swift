@@ -233,9 +233,12 @@ public struct GatewayLogJoiner {
         self.errorJoined = kept.map { self.errorJoined[$0] }
         self.sequences = kept.map { self.sequences[$0] }
         // A connection's records were joined: all kept, each at its new place.
-        for id in self.taken.keys {
-            self.taken[id]!.first = newIndex[self.taken[id]!.first]!
-            self.taken[id]!.more = self.taken[id]!.more.map { newIndex[$0]! }
+        func moved(_ index: Int) -> Int {
+            guard let position = newIndex[index] else { preconditionFailure("a record a connection took was let go") }
+            return position
+        }
+        for (id, taken) in self.taken {
+            self.taken[id] = Taken(first: moved(taken.first), more: taken.more.map(moved), healthy: taken.healthy)
         }
         self.byUpstream = [:]
         self.byUpstreamWithoutRequest = [:]
