@@ -227,8 +227,9 @@ extension GatewayLogReader {
         guard date.count == 5, let month = LocalZone.month(date[1]), let day = Int(date[2]), let year = Int(date[4]) else { return nil }
         let clock = date[3].split(separator: ":")
         guard clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]) else { return nil }
+        // (Seconds of dots alone, `01:17:..`, split into nothing.)
         let secondParts = clock[2].split(separator: ".")
-        guard let second = Int(secondParts[0]) else { return nil }
+        guard let first = secondParts.first, let second = Int(first) else { return nil }
         var nanosecond: Int64 = 0
         var span: Int64 = 1_000_000_000
         if secondParts.count == 2, let fraction = Int64(secondParts[1]), secondParts[1].count <= 9 {
@@ -620,8 +621,9 @@ extension GatewayLogReader {
         guard date.count == 3, clock.count == 3, let day = Int(date[0]), let month = LocalZone.month(date[1]), let year = Int(date[2]),
               let hour = Int(clock[0]), let minute = Int(clock[1])
         else { return nil }
+        // (Seconds of dots alone, `01:17:..`, split into nothing.)
         let secondParts = clock[2].split(separator: ".")
-        guard let second = Int(secondParts[0]) else { return nil }
+        guard let first = secondParts.first, let second = Int(first) else { return nil }
         var nanosecond: Int64 = 0
         var precision: Int64 = 1_000_000_000
         if secondParts.count == 2, secondParts[1].count <= 9, let fraction = Int64(secondParts[1]) {
