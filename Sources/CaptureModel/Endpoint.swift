@@ -46,7 +46,7 @@ public enum IPAddress: Hashable, Sendable {
     }
 
     /// Four groups of one to three digits, each at most 255, joined by dots; `nil` otherwise.
-    private static func dottedQuad(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
+    static func dottedQuad(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32? {
         var value: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0
@@ -179,37 +179,19 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, port: defaultPort)
     }
 
-    /// Four groups of one to three digits, each at most 255, joined by dots, then a colon and
-    /// one to five digits up to 65535; `nil` for anything else, which `init(parsing:)` reads
-    /// by its parts.
+    /// A dotted quad (`IPAddress.dottedQuad`), a colon, and one to five digits up to 65535;
+    /// `nil` for anything else, which `init(parsing:)` reads by its parts.
     private static func dottedQuadAndPort(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt32, UInt16)? {
-        var value: UInt32 = 0
-        var number: UInt32 = 0
-        var digits = 0
-        var dots = 0
-        var colon = false
-        for byte in bytes {
-            if byte == UInt8(ascii: "."), !colon {
-                guard digits > 0, dots < 3 else { return nil }
-                value = value << 8 | number
-                number = 0
-                digits = 0
-                dots += 1
-            } else if byte == UInt8(ascii: ":"), !colon {
-                guard digits > 0, dots == 3 else { return nil }
-                value = value << 8 | number
-                number = 0
-                digits = 0
-                colon = true
-            } else {
-                let digit = UInt32(byte) &- 0x30
-                guard digit <= 9, digits < (colon ? 5 : 3) else { return nil }
-                number = number * 10 + digit
-                digits += 1
-                guard number <= (colon ? 65535 : 255) else { return nil }
-            }
+        guard let colon = bytes.lastIndex(of: UInt8(ascii: ":")), (1...5).contains(bytes.count - colon - 1),
+              let address = IPAddress.dottedQuad(UnsafeBufferPointer(rebasing: bytes[..<colon]))
+        else { return nil }
+        var port: UInt32 = 0
+        for byte in bytes[(colon + 1)...] {
+            let digit = UInt32(byte) &- 0x30
+            guard digit <= 9 else { return nil }
+            port = port * 10 + digit
         }
-        guard colon, digits > 0 else { return nil }
-        return (value, UInt16(number))
+        guard port <= 65535 else { return nil }
+        return (address, UInt16(port))
     }
 }

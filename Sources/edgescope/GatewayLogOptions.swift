@@ -58,8 +58,9 @@ final class GatewayLogSession {
     /// The notes each connection got as it was streamed, for the copies the summary keeps;
     /// those of connections the summary will not list are let go (`forgetUnlisted`).
     private var notes: [UInt32: (notes: [GatewayLogNote], notListed: Int)] = [:]
-    /// How many connections' notes are kept before those not listed are let go.
-    private var notesKeptBeforeForgetting = 1024
+    /// How many connections' notes are kept before those not listed are first let go.
+    static let notesKeptBeforeFirstForgetting = 1024
+    private var notesKeptBeforeForgetting = GatewayLogSession.notesKeptBeforeFirstForgetting
     /// The annotated connections, by their upstream side.
     private var idsByServer: [Endpoint: [UInt32]] = [:]
 
@@ -155,7 +156,7 @@ final class GatewayLogSession {
         guard self.notes.count >= self.notesKeptBeforeForgetting else { return }
         let ids = listed()
         self.notes = self.notes.filter { ids.contains($0.key) }
-        self.notesKeptBeforeForgetting = max(1024, 2 * self.notes.count)
+        self.notesKeptBeforeForgetting = max(Self.notesKeptBeforeFirstForgetting, 2 * self.notes.count)
     }
 
     /// Sets the lines joined when `report` was streamed (the summary's copy of it).

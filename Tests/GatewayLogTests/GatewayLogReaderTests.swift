@@ -247,3 +247,13 @@ func commonLogTimeByItsParts(text: String) throws {
         #expect(read?.0.rfc3339.hasPrefix("2026-11-") == true)
     }
 }
+
+/// Apache's error_log date with seconds of dots alone is no date, not a trap (the same split
+/// into nothing as `commonLogTime`'s).
+@Test func apacheErrorDateWithSecondsOfDotsIsNoDate() throws {
+    let utc = try #require(LocalZone(parsing: "UTC"))
+    let line = "[Sun Dec 06 20:04:.. 2026] [proxy_http:error] [pid 1:tid 2] AH01102: error reading status line from remote server"
+    #expect(GatewayLogReader.apacheError(Substring(line), file: "error_log", number: 1, zone: utc) == nil)
+    let good = line.replacingOccurrences(of: "20:04:..", with: "20:04:19.635738")
+    #expect(GatewayLogReader.apacheError(Substring(good), file: "error_log", number: 1, zone: utc)?.time?.rfc3339 == "2026-12-06T20:04:19.635738000Z")
+}
